@@ -215,6 +215,16 @@ func TestPanicsBecomeErrorsAndTheProcessLivesOn(t *testing.T) {
 	if got := ABIVersion(); got != 1 {
 		t.Fatalf("ABIVersion after the panics = %d", got)
 	}
+	// A panic while the object is in use poisons it until Close.
+	if _, err := o.touch(^uint32(0)); !errors.Is(err, ErrPanic) {
+		t.Fatalf("touch panicking under the lease = %v, want ErrPanic", err)
+	}
+	if _, err := o.touch(0); !errors.Is(err, ErrPoisoned) {
+		t.Fatalf("touch after a panic under the lease = %v, want ErrPoisoned", err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatalf("Close of a poisoned object = %v", err)
+	}
 }
 
 func TestHotCallsAllocateNothing(t *testing.T) {

@@ -150,6 +150,8 @@ offheap_status offheap_debug_object_new(uint64_t *out);
 
 // Counts one touch of the object, holding it for about `spin` iterations of a busy loop (to
 // widen race windows in tests), and writes the number of touches so far to `*out`.
+// `spin = UINT32_MAX` panics while holding the object, which poisons it (for tests of
+// `OFFHEAP_STATUS_POISONED`).
 //
 // # Safety
 // `out` must be NULL or valid for writing one `uint64_t`.

@@ -33,5 +33,8 @@ pub mod heap;
 
 mod ffi;
 
+#[doc(hidden)]
+pub use ffi::bench as __bench;
+
 #[global_allocator]
 static GLOBAL: heap::CountingAllocator = heap::CountingAllocator;

@@ -8,7 +8,8 @@ use super::ptr;
 use super::status::offheap_status;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-struct DebugObject {
+#[derive(Default)]
+pub(crate) struct DebugObject {
     touches: AtomicU64,
 }
 
@@ -34,6 +35,8 @@ pub unsafe extern "C" fn offheap_debug_object_new(out: *mut u64) -> offheap_stat
 
 /// Counts one touch of the object, holding it for about `spin` iterations of a busy loop (to
 /// widen race windows in tests), and writes the number of touches so far to `*out`.
+/// `spin = UINT32_MAX` panics while holding the object, which poisons it (for tests of
+/// `OFFHEAP_STATUS_POISONED`).
 ///
 /// # Safety
 /// `out` must be NULL or valid for writing one `uint64_t`.
@@ -47,6 +50,9 @@ pub unsafe extern "C" fn offheap_debug_object_touch(
         // SAFETY: the caller's contract on `out`.
         let out = unsafe { ptr::out(out) }?;
         let obj = handle::get::<DebugObject>(object)?;
+        if spin == u32::MAX {
+            panic!("offheap: panic requested under a lease by offheap_debug_object_touch");
+        }
         for _ in 0..spin.min(1 << 24) {
             std::hint::spin_loop();
         }

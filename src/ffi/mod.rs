@@ -6,6 +6,8 @@
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
 //! module by `build.rs`.
 
+#[doc(hidden)]
+pub mod bench;
 pub(crate) mod boundary;
 pub(crate) mod debug;
 pub(crate) mod handle;
