@@ -171,7 +171,8 @@ fn a_panic_through_every_kind_of_export() {
     let h = new_object();
     let mut c = Counters::default();
     let mut out = 0u64;
-    let cases: Vec<(&str, Box<dyn Fn() -> bool>)> = vec![
+    type Case = (&'static str, Box<dyn Fn() -> bool>);
+    let cases: Vec<Case> = vec![
         // SAFETY (all): arguments are valid; the panic fires before they are used.
         ("version", Box::new(|| unsafe { offheap_version() } == 0)),
         ("abi", Box::new(|| unsafe { offheap_abi_version() } == 0)),

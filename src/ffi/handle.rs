@@ -111,7 +111,7 @@ fn take_index() -> FfiResult<usize> {
     if i >= MAX_SLOTS {
         return Err(offheap_status::HandleTableFull);
     }
-    if i % SEG_LEN == 0 {
+    if i.is_multiple_of(SEG_LEN) {
         let seg: Box<[Slot]> = (0..SEG_LEN)
             .map(|_| Slot {
                 state: AtomicU64::new(1 << 32),

@@ -115,10 +115,8 @@ mod tests {
     #[test]
     fn stats_rejects_null_and_fills_on_success() {
         // SAFETY: NULL is rejected before use.
-        assert_eq!(
-            unsafe { offheap_stats(std::ptr::null_mut()) },
-            offheap_status::NullPointer
-        );
+        let st = unsafe { offheap_stats(std::ptr::null_mut()) };
+        assert_eq!(st, offheap_status::NullPointer);
         let mut s = offheap_counters::default();
         // SAFETY: `s` is a valid offheap_counters.
         assert_eq!(unsafe { offheap_stats(&mut s) }, offheap_status::Ok);

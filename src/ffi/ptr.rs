@@ -112,31 +112,25 @@ mod tests {
         let buf = [0u64; 4];
         let p = (buf.as_ptr() as *const u8).wrapping_add(1) as *const u64;
         // SAFETY: rejected by the alignment check before any dereference.
-        assert_eq!(
-            unsafe { slice(p, 1) }.unwrap_err(),
-            offheap_status::MisalignedPointer
-        );
+        let misaligned = unsafe { slice(p, 1) };
+        assert_eq!(misaligned.unwrap_err(), offheap_status::MisalignedPointer);
         // SAFETY: rejected by the size check before any dereference.
-        assert_eq!(
-            unsafe { slice(buf.as_ptr(), usize::MAX / 2) }.unwrap_err(),
-            offheap_status::TooLarge
-        );
+        let huge = unsafe { slice(buf.as_ptr(), usize::MAX / 2) };
+        assert_eq!(huge.unwrap_err(), offheap_status::TooLarge);
     }
 
     #[test]
     fn out_is_written_only_when_asked() {
         let mut v = 5u32;
         // SAFETY: `v` is a valid u32 for the duration of the test.
-        let o = unsafe { out(&mut v as *mut u32) }.unwrap();
-        drop(o);
+        let checked = unsafe { out(&mut v as *mut u32) };
+        assert!(checked.is_ok());
         assert_eq!(v, 5);
         // SAFETY: as above.
         unsafe { out(&mut v as *mut u32) }.unwrap().write(9);
         assert_eq!(v, 9);
         // SAFETY: NULL is rejected before use.
-        assert_eq!(
-            unsafe { out::<u32>(std::ptr::null_mut()) }.err(),
-            Some(offheap_status::NullPointer)
-        );
+        let null = unsafe { out::<u32>(std::ptr::null_mut()) };
+        assert_eq!(null.err(), Some(offheap_status::NullPointer));
     }
 }
