@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go lint fmt bench clean
+.PHONY: build header header-check test test-rust test-c test-go test-adoption install lint fmt bench clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -40,7 +40,7 @@ header-check: $(LIB_A)
 
 ## test: every test. Rust unit/integration/FFI-contract tests, the C contract test, Go tests
 ## (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks' smoke run.
-test: header-check test-rust test-c test-go
+test: header-check test-rust test-c test-go test-adoption
 
 test-rust:
 	$(CARGO) test --locked
@@ -61,6 +61,25 @@ test-go: $(LIB_A)
 	cd $(GO_PKG) && $(GO) test -count=1 -tags offheap_shared ./...
 	cd $(GO_PKG) && CGO_ENABLED=0 $(GO) build ./... && CGO_ENABLED=0 $(GO) test -count=1 ./...
 	cd benches/go && $(GO) vet ./... && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
+
+test-adoption: $(LIB_A)
+	bash tests/adoption.sh
+
+## install: the libraries, the header and pkg-config files (offheap.pc for the shared library,
+## offheap-static.pc for the static one) under PREFIX.
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+install: $(LIB_A)
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
+	install -m 644 $(LIB_A) $(PREFIX)/lib/liboffheap.a
+	install -m 755 $(LIB_SO) $(PREFIX)/lib/liboffheap.so
+	install -m 644 include/offheap.h $(PREFIX)/include/offheap.h
+	for pc in offheap offheap-static; do \
+	  if [ $$pc = offheap ]; then libs='-L$${libdir} -loffheap'; else libs='$${libdir}/liboffheap.a $(C_LIBS)'; fi; \
+	  printf '%s\n' 'prefix=$(abspath $(PREFIX))' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    "Name: $$pc" 'Description: Rust-owned heaps for the hot paths of Go services (C ABI)' \
+	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' "Libs: $$libs" > $(PREFIX)/lib/pkgconfig/$$pc.pc; \
+	done
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
 lint:

@@ -1,4 +1,4 @@
-//go:build cgo && offheap_shared
+//go:build cgo && offheap_shared && !offheap_pkgconfig
 
 package offheap
 

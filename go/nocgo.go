@@ -5,7 +5,7 @@ package offheap
 // Built without cgo: the package compiles, and everything that needs the library reports
 // ErrUnavailable.
 
-var initErr error = &Error{Op: "offheap", Err: ErrUnavailable}
+var initErr error = ErrUnavailable
 
 // Available reports whether the library is linked and usable: nil, or the error every
 // constructor would return ([ErrUnavailable] without cgo, [ErrABIMismatch] on a stale library).
