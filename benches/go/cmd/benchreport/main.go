@@ -248,6 +248,12 @@ func main() {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, fmtValue(v, unit), mbs, allocs, peer, speedup, r.Target, met)
 	}
+	// Sections written by other targets (make bench-proxy) live between markers and are kept.
+	if old, err := os.ReadFile(*out); err == nil {
+		for _, sec := range keptSections(string(old)) {
+			b.WriteString("\n" + sec + "\n")
+		}
+	}
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		fatal(err)
 	}
@@ -260,4 +266,29 @@ func main() {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "benchreport:", err)
 	os.Exit(1)
+}
+
+// keptSections returns the blocks of old between "<!-- NAME:start -->" and "<!-- NAME:end -->"
+// markers, markers included: sections other targets own.
+func keptSections(old string) []string {
+	var out []string
+	for {
+		i := strings.Index(old, "<!-- ")
+		if i < 0 {
+			return out
+		}
+		rest := old[i:]
+		j := strings.Index(rest, ":start -->")
+		if j < 0 {
+			return out
+		}
+		name := rest[len("<!-- "):j]
+		end := "<!-- " + name + ":end -->"
+		k := strings.Index(rest, end)
+		if k < 0 {
+			return out
+		}
+		out = append(out, rest[:k+len(end)])
+		old = rest[k+len(end):]
+	}
 }
