@@ -1,0 +1,420 @@
+//! [`Relay`]: the non-blocking state machine that moves one body (or one direction of a
+//! tunnel) from a source fd to a destination fd.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use super::chunked::{ChunkedDecoder, Piece};
+use super::error::Error;
+use super::pool::{self, Buffer, Pipe};
+use super::stats::{COUNTERS, RelayStats, add};
+use super::sys::{self, Errno, FdKind};
+
+/// How the relay knows where the body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes (`Content-Length`); bytes after them stay unread in the source.
+    Exact(u64),
+    /// `Transfer-Encoding: chunked`, validated while relaying; with `dechunk` only the
+    /// payload is written, otherwise the framing (and trailers) is forwarded verbatim.
+    /// Bytes after the final CRLF stay unread in the source.
+    Chunked {
+        /// Write only the payload, not the chunk framing and trailers.
+        dechunk: bool,
+    },
+    /// Until the source reaches end of file (a response without length, one tunnel direction).
+    UntilEof,
+}
+
+/// Options of a [`Relay`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Where the body ends.
+    pub framing: Framing,
+    /// Use splice(2) when both fds allow it (stream sockets, pipes).
+    pub splice: bool,
+    /// `shutdown(dst, SHUT_WR)` once the body is complete (half-close, for tunnels).
+    pub shutdown_on_done: bool,
+}
+
+impl Options {
+    /// Options for `framing`, with splice on and no half-close.
+    pub const fn new(framing: Framing) -> Options {
+        Options { framing, splice: true, shutdown_on_done: false }
+    }
+}
+
+/// What a relay needs before it can make progress again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The source has no data now: wait until it is readable, then step again.
+    WantRead,
+    /// The destination is full: wait until it is writable, then step again.
+    WantWrite,
+    /// The body is complete and fully written.
+    Done,
+}
+
+/// Splice state: untried, usable, or off for this relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SpliceMode {
+    Unknown,
+    On,
+    Off,
+}
+
+/// Moves one body from a source to a destination, non-blocking, a step at a time.
+///
+/// [`Relay::step`] moves as many bytes as the fds allow (splice through a pooled pipe when
+/// both are stream sockets or pipes, otherwise read/write through a pooled buffer) and says
+/// what it waits for. The relay keeps no fd: the caller passes both on every step, so the
+/// fd can be the one a Go `syscall.RawConn` lends inside its callback. It holds at most
+/// one pipe and one buffer, so a slow reader bounds the memory a relay uses.
+///
+/// ```
+/// use offheap::relay::{Framing, Options, Progress, Relay};
+/// use std::io::{Read, Write};
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let (mut client, src) = UnixStream::pair().unwrap();
+/// let (dst, mut server) = UnixStream::pair().unwrap();
+/// src.set_nonblocking(true).unwrap();
+/// dst.set_nonblocking(true).unwrap();
+/// client.write_all(b"hello world, and more").unwrap();
+///
+/// let mut relay = Relay::new(Options::new(Framing::Exact(11)));
+/// assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Ok(Progress::Done));
+/// let mut got = [0u8; 11];
+/// server.read_exact(&mut got).unwrap();
+/// assert_eq!(&got, b"hello world");
+/// assert_eq!(relay.stats().bytes_out, 11);
+/// ```
+#[derive(Debug)]
+pub struct Relay {
+    opts: Options,
+    /// Bytes of an `Exact` body not yet read.
+    remaining: u64,
+    chunked: ChunkedDecoder,
+    /// The source reached end of file (for `UntilEof`).
+    eof: bool,
+    splice: SpliceMode,
+    pipe: Option<Pipe>,
+    /// Bytes in the pipe, not yet written.
+    in_pipe: usize,
+    buf: Option<Buffer>,
+    stats: RelayStats,
+    result: Option<Result<(), Error>>,
+    errno: i32,
+    started: bool,
+}
+
+impl Relay {
+    /// A relay that has not moved anything yet.
+    pub fn new(opts: Options) -> Relay {
+        Relay {
+            opts,
+            remaining: match opts.framing {
+                Framing::Exact(n) => n,
+                _ => 0,
+            },
+            chunked: ChunkedDecoder::new(),
+            eof: false,
+            splice: if opts.splice { SpliceMode::Unknown } else { SpliceMode::Off },
+            pipe: None,
+            in_pipe: 0,
+            buf: None,
+            stats: RelayStats::default(),
+            result: None,
+            errno: 0,
+            started: false,
+        }
+    }
+
+    /// Starts over with new options, keeping nothing of the previous body.
+    pub fn reset(&mut self, opts: Options) {
+        self.release();
+        *self = Relay::new(opts);
+    }
+
+    /// Bytes moved so far.
+    pub fn stats(&self) -> RelayStats {
+        self.stats
+    }
+
+    /// The OS error number behind the last [`Error::Io`] (or other OS-level error), or 0.
+    pub fn last_errno(&self) -> i32 {
+        self.errno
+    }
+
+    /// The outcome, once the relay has finished.
+    pub fn result(&self) -> Option<Result<(), Error>> {
+        self.result
+    }
+
+    /// Moves as many bytes as possible from `src` to `dst` (both must be non-blocking) and
+    /// says what the relay needs next. After `Done` or an error, further steps return the
+    /// same outcome without touching the fds; the pipe and buffer are back in their pools.
+    pub fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
+        if let Some(r) = self.result {
+            return r.map(|()| Progress::Done);
+        }
+        if !self.started {
+            self.started = true;
+            add(&COUNTERS.relays_started, 1);
+        }
+        let r = self.run(src, dst);
+        match r {
+            Ok(Progress::Done) => self.finish(Ok(())),
+            Err(e) => self.finish(Err(e)),
+            Ok(_) => {}
+        }
+        r
+    }
+
+    /// Ends the relay with `e` (a cancellation, the caller's fd closing, a deadline) and
+    /// returns its pipe and buffer. No-op on a finished relay.
+    pub fn abort(&mut self, e: Error) {
+        if self.result.is_none() {
+            self.finish(Err(e));
+        }
+    }
+
+    fn finish(&mut self, r: Result<(), Error>) {
+        self.result = Some(r);
+        add(if r.is_ok() { &COUNTERS.relays_done } else { &COUNTERS.relays_failed }, 1);
+        self.release();
+    }
+
+    /// Returns the buffer and an empty pipe to their pools; a pipe that holds bytes is closed.
+    fn release(&mut self) {
+        self.buf = None;
+        if let Some(p) = self.pipe.take() {
+            if self.in_pipe == 0 {
+                pool::give_pipe(p);
+            }
+        }
+        self.in_pipe = 0;
+    }
+
+    fn os_error(&mut self, e: Errno) -> Error {
+        self.errno = e.0;
+        Error::from_errno(e)
+    }
+
+    fn complete(&self) -> bool {
+        match self.opts.framing {
+            Framing::Exact(_) => self.remaining == 0,
+            Framing::Chunked { .. } => self.chunked.is_done(),
+            Framing::UntilEof => self.eof,
+        }
+    }
+
+    fn run(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
+        if self.splice == SpliceMode::Unknown {
+            let kinds = (sys::fd_kind(src), sys::fd_kind(dst));
+            let ok = |k: Result<FdKind, Errno>| matches!(k, Ok(FdKind::StreamSocket | FdKind::Pipe));
+            self.splice = if ok(kinds.0) && ok(kinds.1) { SpliceMode::On } else { SpliceMode::Off };
+        }
+        loop {
+            if !self.flush(dst)? {
+                return Ok(Progress::WantWrite);
+            }
+            if self.complete() {
+                if self.opts.shutdown_on_done {
+                    // ENOTCONN when the peer is gone already: nothing left to tell it.
+                    let _ = sys::shutdown_write(dst);
+                }
+                return Ok(Progress::Done);
+            }
+            if !self.fill(src)? {
+                return Ok(Progress::WantRead);
+            }
+        }
+    }
+
+    /// Writes everything held (buffer, then pipe) to `dst`. `Ok(false)`: `dst` is full.
+    fn flush(&mut self, dst: BorrowedFd<'_>) -> Result<bool, Error> {
+        loop {
+            if let Some(b) = self.buf.as_mut().filter(|b| !b.is_empty()) {
+                match sys::write(dst, b.filled()) {
+                    Ok(n) => {
+                        b.consume(n);
+                        self.stats.bytes_out += n as u64;
+                        self.stats.copied += n as u64;
+                        add(&COUNTERS.bytes_copied, n as u64);
+                        continue;
+                    }
+                    Err(e) if e.would_block() => return Ok(false),
+                    Err(e) => return Err(self.os_error(e)),
+                }
+            }
+            if self.in_pipe == 0 {
+                return Ok(true);
+            }
+            let Some(pipe) = self.pipe.as_ref() else { return Ok(true) };
+            if self.splice == SpliceMode::Off {
+                // Splice to dst failed earlier: drain the pipe through the buffer.
+                let b = self.buf.get_or_insert_with(Buffer::take);
+                let want = self.in_pipe.min(b.spare_mut().len());
+                let n = sys::read(pipe.reader(), &mut b.spare_mut()[..want]).map_err(Error::from_errno)?;
+                b.fill(n);
+                self.in_pipe -= n;
+                continue;
+            }
+            match sys::splice(pipe.reader(), dst, self.in_pipe) {
+                Ok(n) => {
+                    self.in_pipe -= n;
+                    self.stats.bytes_out += n as u64;
+                    self.stats.spliced += n as u64;
+                    add(&COUNTERS.bytes_spliced, n as u64);
+                }
+                Err(e) if e.would_block() => return Ok(false),
+                Err(Errno(libc::EINVAL)) => self.splice = SpliceMode::Off,
+                Err(e) => return Err(self.os_error(e)),
+            }
+        }
+    }
+
+    /// Reads the next part of the body (splice into the pipe, or read into the buffer).
+    /// `Ok(false)`: `src` has nothing now. Called only when nothing is held.
+    fn fill(&mut self, src: BorrowedFd<'_>) -> Result<bool, Error> {
+        let want: u64 = match self.opts.framing {
+            Framing::Exact(_) => self.remaining,
+            Framing::UntilEof => u64::MAX,
+            Framing::Chunked { .. } => match self.chunked.data_remaining() {
+                Some(r) => r,
+                None => return self.fill_chunk_framing(src),
+            },
+        };
+        if self.splice == SpliceMode::On {
+            if self.pipe.is_none() {
+                match pool::take_pipe() {
+                    Ok(p) => self.pipe = Some(p),
+                    Err(_) => self.splice = SpliceMode::Off,
+                }
+            }
+            if let Some(pipe) = self.pipe.as_ref() {
+                let len = want.min(pipe.capacity() as u64) as usize;
+                match sys::splice(src, pipe.writer(), len) {
+                    Ok(n) => {
+                        self.in_pipe += n;
+                        return self.got(n);
+                    }
+                    Err(e) if e.would_block() => return Ok(false),
+                    Err(Errno(libc::EINVAL)) => self.splice = SpliceMode::Off,
+                    Err(e) => return Err(self.os_error(e)),
+                }
+            }
+        }
+        let b = self.buf.get_or_insert_with(Buffer::take);
+        let spare = b.spare_mut();
+        let len = want.min(spare.len() as u64) as usize;
+        match sys::read(src, &mut spare[..len]) {
+            Ok(n) => {
+                b.fill(n);
+                self.got(n)
+            }
+            Err(e) if e.would_block() => Ok(false),
+            Err(e) => Err(self.os_error(e)),
+        }
+    }
+
+    /// Accounts for `n` body bytes read from the source (`n == 0`: end of file).
+    fn got(&mut self, n: usize) -> Result<bool, Error> {
+        if n == 0 {
+            return match self.opts.framing {
+                Framing::UntilEof => {
+                    self.eof = true;
+                    Ok(true)
+                }
+                _ => Err(Error::UnexpectedEof),
+            };
+        }
+        self.stats.bytes_in += n as u64;
+        match self.opts.framing {
+            Framing::Exact(_) => self.remaining -= (n as u64).min(self.remaining),
+            Framing::Chunked { .. } => self.chunked.consume_data(n as u64),
+            Framing::UntilEof => {}
+        }
+        Ok(true)
+    }
+
+    /// Chunk framing: peeks, decodes how far the body goes in what was peeked, then reads
+    /// exactly that much, so bytes after the body are never consumed.
+    fn fill_chunk_framing(&mut self, src: BorrowedFd<'_>) -> Result<bool, Error> {
+        let dechunk = matches!(self.opts.framing, Framing::Chunked { dechunk: true });
+        let b = self.buf.get_or_insert_with(Buffer::take);
+        b.clear();
+        let peeked = match sys::peek(src, b.spare_mut()) {
+            Ok(0) => return Err(Error::UnexpectedEof),
+            Ok(n) => n,
+            Err(e) if e.would_block() => return Ok(false),
+            Err(Errno(libc::ENOTSOCK)) => return Err(Error::Unsupported),
+            Err(e) => {
+                self.errno = e.0;
+                return Err(Error::from_errno(e));
+            }
+        };
+        // Dry run on a copy of the decoder: how many peeked bytes belong to the body.
+        let mut probe = self.chunked;
+        let mut take = 0;
+        let spare = b.spare_mut();
+        while take < peeked && !probe.is_done() {
+            let piece = probe.feed(&spare[take..peeked])?;
+            if piece.is_empty() {
+                break;
+            }
+            take += piece.len();
+        }
+        let mut got = 0;
+        while got < take {
+            match sys::read(src, &mut spare[got..take]) {
+                Ok(0) => return Err(Error::UnexpectedEof),
+                Ok(n) => got += n,
+                // Peeked bytes vanished: someone else reads this fd.
+                Err(e) if e.would_block() => return Err(Error::Io),
+                Err(e) => {
+                    self.errno = e.0;
+                    return Err(Error::from_errno(e));
+                }
+            }
+        }
+        self.stats.bytes_in += take as u64;
+        // Real run over the same bytes; de-chunking compacts the payload to the front.
+        let (mut at, mut kept) = (0, 0);
+        while at < take {
+            let piece = self.chunked.feed(&spare[at..take])?;
+            if piece.is_empty() {
+                break;
+            }
+            if let Piece::Data(n) = piece {
+                if dechunk {
+                    spare.copy_within(at..at + n, kept);
+                    kept += n;
+                }
+            }
+            at += piece.len();
+        }
+        b.set_filled(if dechunk { kept } else { take });
+        Ok(true)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Writes `bufs` to `fd` with one `writev` (up to 16 slices); returns the bytes written,
+/// which may be fewer than their total on a non-blocking fd.
+pub fn write_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<usize, Error> {
+    sys::writev(fd, bufs).map_err(Error::from_errno)
+}
+
+/// Duplicates `fd` (close-on-exec, same open file) so the relay engine can own it.
+pub fn duplicate(fd: BorrowedFd<'_>) -> Result<std::os::fd::OwnedFd, Error> {
+    let d = sys::dup(fd).map_err(Error::from_errno)?;
+    sys::set_nonblocking(d.as_fd()).map_err(Error::from_errno)?;
+    Ok(d)
+}
