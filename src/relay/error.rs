@@ -38,6 +38,8 @@ pub enum Error {
     Canceled,
     /// No pipe or buffer could be had from the pools (fd or memory limit).
     ResourceExhausted,
+    /// A blocking drive ([`crate::relay::Relay::drive`]) waited longer than its timeout.
+    TimedOut,
 }
 
 impl Error {
@@ -58,6 +60,7 @@ impl Error {
             Error::InvalidArgument => "relay: invalid argument",
             Error::Canceled => "relay: canceled",
             Error::ResourceExhausted => "relay: no pipe or buffer available",
+            Error::TimedOut => "relay: timed out",
         }
     }
 

@@ -171,6 +171,22 @@ impl Relay {
         r
     }
 
+    /// Steps until done, blocking in `poll(2)` (at most `timeout_ms` per wait, -1: no
+    /// limit) for whichever fd the relay waits on. For callers without an event loop (tools,
+    /// tests, the native baseline bench); Go uses [`Relay::step`] from its netpoller.
+    pub fn drive(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, timeout_ms: i32) -> Result<(), Error> {
+        loop {
+            let progress = self.step(src, dst)?;
+            if progress == Progress::Done {
+                return Ok(());
+            }
+            if !wait_ready(src, dst, progress, timeout_ms)? {
+                self.abort(Error::TimedOut);
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+
     /// Ends the relay with `e` (a cancellation, the caller's fd closing, a deadline) and
     /// returns its pipe and buffer. No-op on a finished relay.
     pub fn abort(&mut self, e: Error) {
@@ -188,10 +204,10 @@ impl Relay {
     /// Returns the buffer and an empty pipe to their pools; a pipe that holds bytes is closed.
     fn release(&mut self) {
         self.buf = None;
-        if let Some(p) = self.pipe.take() {
-            if self.in_pipe == 0 {
-                pool::give_pipe(p);
-            }
+        if let Some(p) = self.pipe.take()
+            && self.in_pipe == 0
+        {
+            pool::give_pipe(p);
         }
         self.in_pipe = 0;
     }
@@ -387,11 +403,11 @@ impl Relay {
             if piece.is_empty() {
                 break;
             }
-            if let Piece::Data(n) = piece {
-                if dechunk {
-                    spare.copy_within(at..at + n, kept);
-                    kept += n;
-                }
+            if let Piece::Data(n) = piece
+                && dechunk
+            {
+                spare.copy_within(at..at + n, kept);
+                kept += n;
             }
             at += piece.len();
         }
@@ -404,6 +420,21 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+/// Waits up to `timeout_ms` (-1: no limit) until the fd that `progress` names is ready:
+/// `src` readable for [`Progress::WantRead`], `dst` writable for [`Progress::WantWrite`].
+/// Returns `Ok(false)` on timeout and `Ok(true)` at once for [`Progress::Done`]. Errors and
+/// hang-ups count as ready (the next step reports them).
+pub fn wait_ready(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, progress: Progress, timeout_ms: i32) -> Result<bool, Error> {
+    use std::os::fd::AsRawFd;
+    let (fd, events) = match progress {
+        Progress::WantRead => (src.as_raw_fd(), libc::POLLIN),
+        Progress::WantWrite => (dst.as_raw_fd(), libc::POLLOUT),
+        Progress::Done => return Ok(true),
+    };
+    let mut p = [libc::pollfd { fd, events, revents: 0 }];
+    sys::poll(&mut p, timeout_ms).map(|n| n > 0).map_err(Error::from_errno)
 }
 
 /// Writes `bufs` to `fd` with one `writev` (up to 16 slices); returns the bytes written,
