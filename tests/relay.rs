@@ -339,11 +339,11 @@ fn buffer_and_writev() {
     let (src, dst) = (src.nonblocking(), dst.nonblocking());
     client.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody").unwrap();
     let mut head = relay::Buffer::take();
-    let n = head.read_from(src.as_fd()).unwrap();
+    let n = head.read_from(src.as_fd()).unwrap().unwrap();
     assert_eq!(n, 42);
     let end = head.filled().windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let (h, body) = head.filled().split_at(end);
-    let w = relay::write_vectored(dst.as_fd(), &[h, b"X-Via: offheap\r\n", body]).unwrap();
+    let w = relay::write_vectored(dst.as_fd(), &[h, b"X-Via: offheap\r\n", body]).unwrap().unwrap();
     assert_eq!(w, 42 + 16);
     let mut got = vec![0u8; w];
     server.read_exact(&mut got).unwrap();

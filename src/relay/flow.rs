@@ -438,9 +438,13 @@ pub fn wait_ready(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, progress: Progress, 
 }
 
 /// Writes `bufs` to `fd` with one `writev` (up to 16 slices); returns the bytes written,
-/// which may be fewer than their total on a non-blocking fd.
-pub fn write_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<usize, Error> {
-    sys::writev(fd, bufs).map_err(Error::from_errno)
+/// which may be fewer than their total on a non-blocking fd, or `None` when `fd` is full.
+pub fn write_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<Option<usize>, Error> {
+    match sys::writev(fd, bufs) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.would_block() => Ok(None),
+        Err(e) => Err(Error::from_errno(e)),
+    }
 }
 
 /// Duplicates `fd` (close-on-exec, same open file) so the relay engine can own it.

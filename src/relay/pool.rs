@@ -164,16 +164,21 @@ impl Buffer {
         self.start == self.end
     }
 
-    /// Reads once from `fd` into the spare space; returns the bytes read (0: end of file,
-    /// or no spare space).
-    pub fn read_from(&mut self, fd: BorrowedFd<'_>) -> Result<usize, sys::Errno> {
+    /// Reads once from non-blocking `fd` into the spare space; returns the bytes read
+    /// (`Some(0)`: end of file, or no spare space), or `None` when `fd` has nothing now.
+    pub fn read_from(&mut self, fd: BorrowedFd<'_>) -> Result<Option<usize>, Error> {
         let spare = self.spare_mut();
         if spare.is_empty() {
-            return Ok(0);
+            return Ok(Some(0));
         }
-        let n = sys::read(fd, spare)?;
-        self.fill(n);
-        Ok(n)
+        match sys::read(fd, spare) {
+            Ok(n) => {
+                self.fill(n);
+                Ok(Some(n))
+            }
+            Err(e) if e.would_block() => Ok(None),
+            Err(e) => Err(Error::from_errno(e)),
+        }
     }
 }
 
