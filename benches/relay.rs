@@ -51,12 +51,20 @@ fn relay_bodies(c: &mut Criterion) {
             });
             let mut relay = Relay::new(Options::new(Framing::Exact(0)));
             let mut sent = 0u64;
-            let name = format!("{}KiB_{}", size >> 10, if splice { "splice" } else { "copy" });
+            let name = format!(
+                "{}KiB_{}",
+                size >> 10,
+                if splice { "splice" } else { "copy" }
+            );
             g.throughput(Throughput::Bytes(size as u64));
             g.bench_function(name, |b| {
                 b.iter(|| {
                     tx.send(size).unwrap();
-                    relay.reset(Options { framing: Framing::Exact(size as u64), splice, shutdown_on_done: false });
+                    relay.reset(Options {
+                        framing: Framing::Exact(size as u64),
+                        splice,
+                        shutdown_on_done: false,
+                    });
                     relay.drive(src.as_fd(), dst.as_fd(), 5000).unwrap();
                     sent += size as u64;
                 })
@@ -64,7 +72,11 @@ fn relay_bodies(c: &mut Criterion) {
             drop((tx, dst));
             writer.join().unwrap();
             reader.join().unwrap();
-            assert_eq!(received.load(Ordering::Relaxed), sent, "every relayed byte arrived");
+            assert_eq!(
+                received.load(Ordering::Relaxed),
+                sent,
+                "every relayed byte arrived"
+            );
             let st = relay.stats();
             assert_eq!(st.spliced > 0, splice && sent > 0);
         }

@@ -63,11 +63,20 @@ fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
     }
     let mut src = src;
     let _ = src.read_to_end(&mut left);
-    Outcome { result, received, left, stats: relay.stats() }
+    Outcome {
+        result,
+        received,
+        left,
+        stats: relay.stats(),
+    }
 }
 
 fn opts(framing: Framing, splice: bool) -> Options {
-    Options { framing, splice, shutdown_on_done: false }
+    Options {
+        framing,
+        splice,
+        shutdown_on_done: false,
+    }
 }
 
 #[test]
@@ -95,7 +104,11 @@ fn every_framing_matches_reference() {
                 let w = chunk_encode(&body, &mut rng, max_chunk);
                 (Framing::Chunked { dechunk: false }, w.clone(), w)
             }
-            _ => (Framing::Chunked { dechunk: true }, chunk_encode(&body, &mut rng, max_chunk), body.clone()),
+            _ => (
+                Framing::Chunked { dechunk: true },
+                chunk_encode(&body, &mut rng, max_chunk),
+                body.clone(),
+            ),
         };
         let mut input = wire.clone();
         if kind != 1 {
@@ -107,11 +120,18 @@ fn every_framing_matches_reference() {
         assert_eq!(out.received.len(), want.len(), "{label}");
         assert!(sha256(&out.received) == sha256(&want), "{label}");
         if kind != 1 {
-            assert_eq!(out.left, extra, "{label}: bytes after the body must stay unread");
+            assert_eq!(
+                out.left, extra,
+                "{label}: bytes after the body must stay unread"
+            );
         }
         assert_eq!(out.stats.bytes_out, want.len() as u64, "{label}");
         assert_eq!(out.stats.bytes_in, wire.len() as u64, "{label}");
-        assert_eq!(out.stats.spliced + out.stats.copied, out.stats.bytes_out, "{label}");
+        assert_eq!(
+            out.stats.spliced + out.stats.copied,
+            out.stats.bytes_out,
+            "{label}"
+        );
         if !splice {
             assert_eq!(out.stats.spliced, 0, "{label}");
         } else if kind < 2 && len > 0 {
@@ -137,7 +157,12 @@ fn short_body_is_unexpected_eof() {
         let out = run(tcp, opts(Framing::Exact(1000), true), vec![7; 600], 3);
         assert_eq!(out.result, Err(Error::UnexpectedEof));
         assert_eq!(out.received, vec![7; 600], "what arrived is forwarded");
-        let out = run(tcp, opts(Framing::Chunked { dechunk: false }, true), b"10\r\nabc".to_vec(), 3);
+        let out = run(
+            tcp,
+            opts(Framing::Chunked { dechunk: false }, true),
+            b"10\r\nabc".to_vec(),
+            3,
+        );
         assert_eq!(out.result, Err(Error::UnexpectedEof));
     }
 }
@@ -145,7 +170,12 @@ fn short_body_is_unexpected_eof() {
 #[test]
 fn long_body_leaves_the_excess_unread() {
     let _serial = serial();
-    let out = run(true, opts(Framing::Exact(5), true), b"hello, and more".to_vec(), 4);
+    let out = run(
+        true,
+        opts(Framing::Exact(5), true),
+        b"hello, and more".to_vec(),
+        4,
+    );
     assert_eq!(out.result, Ok(()));
     assert_eq!(out.received, b"hello");
     assert_eq!(out.left, b", and more");
@@ -163,8 +193,18 @@ fn bad_chunks_have_specific_errors() {
     ];
     for (input, want) in cases {
         for dechunk in [false, true] {
-            let out = run(false, opts(Framing::Chunked { dechunk }, true), input.to_vec(), 5);
-            assert_eq!(out.result, Err(*want), "{:?}", String::from_utf8_lossy(input));
+            let out = run(
+                false,
+                opts(Framing::Chunked { dechunk }, true),
+                input.to_vec(),
+                5,
+            );
+            assert_eq!(
+                out.result,
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 }
@@ -185,8 +225,15 @@ fn peer_reset_mid_body() {
     dst.set_nonblocking(true).unwrap();
     let mut relay = Relay::new(opts(Framing::Exact(1 << 20), true));
     let r = relay.drive(src.as_fd(), dst.as_fd(), 5000);
-    assert!(matches!(r, Err(Error::ConnectionReset) | Err(Error::UnexpectedEof)), "{r:?}");
-    assert_eq!(relay.step(src.as_fd(), dst.as_fd()), r.map(|_| Progress::Done), "outcome is sticky");
+    assert!(
+        matches!(r, Err(Error::ConnectionReset) | Err(Error::UnexpectedEof)),
+        "{r:?}"
+    );
+    assert_eq!(
+        relay.step(src.as_fd(), dst.as_fd()),
+        r.map(|_| Progress::Done),
+        "outcome is sticky"
+    );
     drop((src, dst));
     let mut got = Vec::new();
     server.read_to_end(&mut got).unwrap();
@@ -206,7 +253,10 @@ fn destination_closed_is_broken_pipe() {
     client.write_all(&[1; 300_000]).unwrap_or(());
     let mut relay = Relay::new(opts(Framing::Exact(300_000), true));
     let r = relay.drive(src.as_fd(), dst.as_fd(), 5000);
-    assert!(matches!(r, Err(Error::BrokenPipe) | Err(Error::ConnectionReset)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::BrokenPipe) | Err(Error::ConnectionReset)),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -246,7 +296,10 @@ fn slow_reader_is_bounded() {
     let (_client, sent) = writer.join().unwrap();
     assert_eq!(progress, Progress::WantWrite);
     let held = relay.stats().bytes_in - relay.stats().bytes_out;
-    assert!(held <= (relay::PIPE_SIZE + relay::BUFFER_SIZE) as u64, "held {held}");
+    assert!(
+        held <= (relay::PIPE_SIZE + relay::BUFFER_SIZE) as u64,
+        "held {held}"
+    );
     assert!(sent < 64 << 20, "the writer was blocked by backpressure");
     relay.abort(Error::Canceled);
     assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Err(Error::Canceled));
@@ -289,7 +342,7 @@ fn tunnel_half_close_both_ways() {
     let _serial = serial();
     for tcp in [false, true] {
         relay::trim();
-    let fds = relay::open_fd_count();
+        let fds = relay::open_fd_count();
         let (mut client, a) = Sock::pair(tcp);
         let (b, mut server) = Sock::pair(tcp);
         let (a, b) = (a.nonblocking(), b.nonblocking());
@@ -324,7 +377,10 @@ fn tunnel_half_close_both_ways() {
         assert!(c.join().unwrap() == down);
         assert!(s.join().unwrap() == up);
         let (ab, ba) = t.stats();
-        assert_eq!((ab.bytes_out, ba.bytes_out), (up.len() as u64, down.len() as u64));
+        assert_eq!(
+            (ab.bytes_out, ba.bytes_out),
+            (up.len() as u64, down.len() as u64)
+        );
         drop((a, b, t));
         relay::trim();
         assert_eq!(relay::open_fd_count(), fds);
@@ -337,13 +393,22 @@ fn buffer_and_writev() {
     let (mut client, src) = Sock::pair(false);
     let (dst, mut server) = Sock::pair(false);
     let (src, dst) = (src.nonblocking(), dst.nonblocking());
-    client.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody").unwrap();
+    client
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+        .unwrap();
     let mut head = relay::Buffer::take();
     let n = head.read_from(src.as_fd()).unwrap().unwrap();
     assert_eq!(n, 42);
-    let end = head.filled().windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let end = head
+        .filled()
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap()
+        + 4;
     let (h, body) = head.filled().split_at(end);
-    let w = relay::write_vectored(dst.as_fd(), &[h, b"X-Via: offheap\r\n", body]).unwrap().unwrap();
+    let w = relay::write_vectored(dst.as_fd(), &[h, b"X-Via: offheap\r\n", body])
+        .unwrap()
+        .unwrap();
     assert_eq!(w, 42 + 16);
     let mut got = vec![0u8; w];
     server.read_exact(&mut got).unwrap();

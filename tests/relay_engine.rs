@@ -9,7 +9,9 @@ use std::os::fd::AsFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use offheap::relay::{self, Completion, Engine, EngineConfig, Error, Framing, Job, Options, duplicate};
+use offheap::relay::{
+    self, Completion, Engine, EngineConfig, Error, Framing, Job, Options, duplicate,
+};
 use relay_common::{Rng, Sha256, sha256, tcp_pair};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -30,7 +32,10 @@ fn wait_for(engine: &Engine, n: usize, timeout: Duration) -> Vec<Completion> {
 
 /// A tunnel job over duplicates of `a` and `b` (the originals are closed by the caller).
 fn tunnel_job(a: &TcpStream, b: &TcpStream) -> Job {
-    Job::Tunnel { a: duplicate(a.as_fd()).unwrap(), b: duplicate(b.as_fd()).unwrap() }
+    Job::Tunnel {
+        a: duplicate(a.as_fd()).unwrap(),
+        b: duplicate(b.as_fd()).unwrap(),
+    }
 }
 
 /// Echo server: sends back what it reads, half-closes at EOF.
@@ -54,7 +59,11 @@ fn concurrent_tunnels_integrity_with_resets() {
     let _serial = serial();
     relay::trim();
     let fds = relay::open_fd_count();
-    let engine = Engine::new(EngineConfig { workers: 2, max_jobs: 1024 }).unwrap();
+    let engine = Engine::new(EngineConfig {
+        workers: 2,
+        max_jobs: 1024,
+    })
+    .unwrap();
     let n = 48;
     let mut rng = Rng(0xfeed);
     let mut conns = Vec::new();
@@ -112,14 +121,20 @@ fn concurrent_tunnels_integrity_with_resets() {
         let (sent, got) = conn.join().unwrap();
         let c = done.iter().find(|c| c.id == id).unwrap();
         if reset {
-            assert!(c.error.is_some() || c.forward.bytes_out <= size as u64, "id {id}: {c:?}");
+            assert!(
+                c.error.is_some() || c.forward.bytes_out <= size as u64,
+                "id {id}: {c:?}"
+            );
             continue;
         }
         let (h, total) = got.unwrap();
         assert_eq!(c.error, None, "id {id}");
         assert_eq!(total, size, "id {id}");
         assert!(h == sent, "id {id}: SHA-256 differs");
-        assert_eq!((c.forward.bytes_out, c.backward.bytes_out), (size as u64, size as u64));
+        assert_eq!(
+            (c.forward.bytes_out, c.backward.bytes_out),
+            (size as u64, size as u64)
+        );
     }
     assert_eq!(engine.in_flight(), 0);
     drop(engine);
@@ -136,16 +151,36 @@ fn body_jobs_and_framing_errors() {
     let engine = Engine::new(EngineConfig::default()).unwrap();
     type Case = (Framing, Vec<u8>, Result<Vec<u8>, Error>);
     let cases: Vec<Case> = vec![
-        (Framing::Exact(5), b"helloEXTRA".to_vec(), Ok(b"hello".to_vec())),
-        (Framing::Chunked { dechunk: true }, b"3\r\nabc\r\n0\r\n\r\n".to_vec(), Ok(b"abc".to_vec())),
-        (Framing::Chunked { dechunk: false }, b"3\r\nabcX".to_vec(), Err(Error::ChunkMissingCrlf)),
-        (Framing::Exact(100), b"short".to_vec(), Err(Error::UnexpectedEof)),
+        (
+            Framing::Exact(5),
+            b"helloEXTRA".to_vec(),
+            Ok(b"hello".to_vec()),
+        ),
+        (
+            Framing::Chunked { dechunk: true },
+            b"3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            Ok(b"abc".to_vec()),
+        ),
+        (
+            Framing::Chunked { dechunk: false },
+            b"3\r\nabcX".to_vec(),
+            Err(Error::ChunkMissingCrlf),
+        ),
+        (
+            Framing::Exact(100),
+            b"short".to_vec(),
+            Err(Error::UnexpectedEof),
+        ),
     ];
     let mut peers = Vec::new();
     for (id, (framing, input, _)) in cases.iter().enumerate() {
         let (mut client, src) = tcp_pair();
         let (dst, server) = tcp_pair();
-        let job = Job::Body { src: duplicate(src.as_fd()).unwrap(), dst: duplicate(dst.as_fd()).unwrap(), opts: Options::new(*framing) };
+        let job = Job::Body {
+            src: duplicate(src.as_fd()).unwrap(),
+            dst: duplicate(dst.as_fd()).unwrap(),
+            opts: Options::new(*framing),
+        };
         drop((src, dst));
         engine.submit(id as u64, job).unwrap();
         client.write_all(input).unwrap();
@@ -177,7 +212,11 @@ fn cancel_and_shutdown_close_everything() {
     let _serial = serial();
     relay::trim();
     let fds = relay::open_fd_count();
-    let engine = Engine::new(EngineConfig { workers: 2, max_jobs: 4 }).unwrap();
+    let engine = Engine::new(EngineConfig {
+        workers: 2,
+        max_jobs: 4,
+    })
+    .unwrap();
     let mut peers = Vec::new();
     for id in 0..4u64 {
         let (client, a) = tcp_pair();
@@ -187,7 +226,10 @@ fn cancel_and_shutdown_close_everything() {
     }
     // The limit holds.
     let (x, y) = tcp_pair();
-    assert_eq!(engine.submit(99, tunnel_job(&x, &y)), Err(Error::ResourceExhausted));
+    assert_eq!(
+        engine.submit(99, tunnel_job(&x, &y)),
+        Err(Error::ResourceExhausted)
+    );
     drop((x, y));
     engine.cancel(1);
     let done = wait_for(&engine, 1, Duration::from_secs(5));

@@ -93,7 +93,12 @@ impl Default for ChunkedDecoder {
 impl ChunkedDecoder {
     /// A decoder at the start of a chunked body.
     pub const fn new() -> Self {
-        ChunkedDecoder { state: State::Size { digits: 0 }, remaining: 0, line: 0, last: false }
+        ChunkedDecoder {
+            state: State::Size { digits: 0 },
+            remaining: 0,
+            line: 0,
+            last: false,
+        }
     }
 
     /// Whether the final CRLF has been seen.
@@ -175,7 +180,11 @@ impl ChunkedDecoder {
                     return Err(Error::ChunkMissingCrlf);
                 }
                 self.line = 0;
-                self.state = if self.last { State::TrailerStart } else { State::Data };
+                self.state = if self.last {
+                    State::TrailerStart
+                } else {
+                    State::Data
+                };
             }
             State::DataCr => {
                 if b != b'\r' {
@@ -258,7 +267,8 @@ mod tests {
 
     #[test]
     fn simple_and_trailers() {
-        let body = b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nrest";
+        let body =
+            b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nrest";
         for step in [1, 2, 3, 7, 1000] {
             let (_, data, used) = decode(body, step).unwrap();
             assert_eq!(data, b"Wikipedia in \r\n\r\nchunks.");
@@ -281,12 +291,23 @@ mod tests {
             (b"0\r\nX: y\r\n folded\r\n\r\n", Error::TrailersInvalid),
         ];
         for (input, want) in cases {
-            assert_eq!(decode(input, 1000).map(|_| ()), Err(*want), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                decode(input, 1000).map(|_| ()),
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         let long_ext = [b"1;".as_slice(), &[b'a'; 5000]].concat();
-        assert_eq!(decode(&long_ext, 100).map(|_| ()), Err(Error::ChunkExtensionInvalid));
+        assert_eq!(
+            decode(&long_ext, 100).map(|_| ()),
+            Err(Error::ChunkExtensionInvalid)
+        );
         let long_trailer = [b"0\r\nX: ".as_slice(), &[b'a'; 20000]].concat();
-        assert_eq!(decode(&long_trailer, 100).map(|_| ()), Err(Error::TrailersInvalid));
+        assert_eq!(
+            decode(&long_trailer, 100).map(|_| ()),
+            Err(Error::TrailersInvalid)
+        );
         // Max size parses (16 digits) without overflow.
         let mut d = ChunkedDecoder::new();
         assert_eq!(d.feed(b"ffffffffffffffff\r\n"), Ok(Piece::Framing(18)));

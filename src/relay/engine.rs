@@ -30,7 +30,10 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { workers: 1, max_jobs: 65536 }
+        EngineConfig {
+            workers: 1,
+            max_jobs: 65536,
+        }
     }
 }
 
@@ -105,7 +108,13 @@ impl Running {
             Work::Body(r) => (r.stats(), RelayStats::default(), r.last_errno()),
             Work::Tunnel(t) => (t.stats().0, t.stats().1, t.last_errno()),
         };
-        Completion { id: self.id, forward, backward, error: result.err(), errno }
+        Completion {
+            id: self.id,
+            forward,
+            backward,
+            error: result.err(),
+            errno,
+        }
     }
 }
 
@@ -185,11 +194,16 @@ impl Engine {
             stop: AtomicBool::new(false),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
         });
-        let mut engine = Engine { workers: Vec::new(), shared, max_jobs: cfg.max_jobs };
+        let mut engine = Engine {
+            workers: Vec::new(),
+            shared,
+            max_jobs: cfg.max_jobs,
+        };
         for i in 0..cfg.workers {
             let ep = sys::epoll_create().map_err(Error::from_errno)?;
             let wake = Arc::new(sys::eventfd().map_err(Error::from_errno)?);
-            sys::epoll_add(ep.as_fd(), wake.as_fd(), libc::EPOLLIN as u32, WAKE).map_err(Error::from_errno)?;
+            sys::epoll_add(ep.as_fd(), wake.as_fd(), libc::EPOLLIN as u32, WAKE)
+                .map_err(Error::from_errno)?;
             let inbox = Arc::new(Mutex::new(Inbox::default()));
             let mut worker = Worker {
                 ep,
@@ -204,7 +218,11 @@ impl Engine {
                 .name(format!("offheap-relay-{i}"))
                 .spawn(move || worker.run())
                 .map_err(|_| Error::ResourceExhausted)?;
-            engine.workers.push(WorkerHandle { inbox, wake, thread: Some(thread) });
+            engine.workers.push(WorkerHandle {
+                inbox,
+                wake,
+                thread: Some(thread),
+            });
         }
         Ok(engine)
     }
@@ -265,8 +283,14 @@ impl Engine {
     /// Blocks up to `timeout_ms` for completions (for callers without their own poller).
     pub fn wait(&self, timeout_ms: i32) -> bool {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&self.shared.ready);
-        let mut p = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }];
-        sys::poll(&mut p, timeout_ms).map(|n| n > 0).unwrap_or(false)
+        let mut p = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll(&mut p, timeout_ms)
+            .map(|n| n > 0)
+            .unwrap_or(false)
     }
 }
 
@@ -364,7 +388,9 @@ impl Worker {
 
     fn step_token(&mut self, token: u64) {
         let i = (token & 0xffff_ffff) as usize;
-        let Some((generation, Some(job))) = self.slots.get_mut(i) else { return };
+        let Some((generation, Some(job))) = self.slots.get_mut(i) else {
+            return;
+        };
         if u64::from(*generation) != token >> 32 {
             return;
         }
@@ -374,7 +400,9 @@ impl Worker {
     }
 
     fn finish(&mut self, i: usize, result: Result<(), Error>) {
-        let Some(mut job) = self.slots.get_mut(i).and_then(|s| s.1.take()) else { return };
+        let Some(mut job) = self.slots.get_mut(i).and_then(|s| s.1.take()) else {
+            return;
+        };
         if let Err(e) = result {
             match &mut job.work {
                 Work::Body(r) => r.abort(e),

@@ -39,7 +39,11 @@ pub struct Options {
 impl Options {
     /// Options for `framing`, with splice on and no half-close.
     pub const fn new(framing: Framing) -> Options {
-        Options { framing, splice: true, shutdown_on_done: false }
+        Options {
+            framing,
+            splice: true,
+            shutdown_on_done: false,
+        }
     }
 }
 
@@ -119,7 +123,11 @@ impl Relay {
             },
             chunked: ChunkedDecoder::new(),
             eof: false,
-            splice: if opts.splice { SpliceMode::Unknown } else { SpliceMode::Off },
+            splice: if opts.splice {
+                SpliceMode::Unknown
+            } else {
+                SpliceMode::Off
+            },
             pipe: None,
             in_pipe: 0,
             buf: None,
@@ -174,7 +182,12 @@ impl Relay {
     /// Steps until done, blocking in `poll(2)` (at most `timeout_ms` per wait, -1: no
     /// limit) for whichever fd the relay waits on. For callers without an event loop (tools,
     /// tests, the native baseline bench); Go uses [`Relay::step`] from its netpoller.
-    pub fn drive(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, timeout_ms: i32) -> Result<(), Error> {
+    pub fn drive(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        timeout_ms: i32,
+    ) -> Result<(), Error> {
         loop {
             let progress = self.step(src, dst)?;
             if progress == Progress::Done {
@@ -197,7 +210,14 @@ impl Relay {
 
     fn finish(&mut self, r: Result<(), Error>) {
         self.result = Some(r);
-        add(if r.is_ok() { &COUNTERS.relays_done } else { &COUNTERS.relays_failed }, 1);
+        add(
+            if r.is_ok() {
+                &COUNTERS.relays_done
+            } else {
+                &COUNTERS.relays_failed
+            },
+            1,
+        );
         self.release();
     }
 
@@ -228,8 +248,13 @@ impl Relay {
     fn run(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
         if self.splice == SpliceMode::Unknown {
             let kinds = (sys::fd_kind(src), sys::fd_kind(dst));
-            let ok = |k: Result<FdKind, Errno>| matches!(k, Ok(FdKind::StreamSocket | FdKind::Pipe));
-            self.splice = if ok(kinds.0) && ok(kinds.1) { SpliceMode::On } else { SpliceMode::Off };
+            let ok =
+                |k: Result<FdKind, Errno>| matches!(k, Ok(FdKind::StreamSocket | FdKind::Pipe));
+            self.splice = if ok(kinds.0) && ok(kinds.1) {
+                SpliceMode::On
+            } else {
+                SpliceMode::Off
+            };
         }
         loop {
             if !self.flush(dst)? {
@@ -267,12 +292,15 @@ impl Relay {
             if self.in_pipe == 0 {
                 return Ok(true);
             }
-            let Some(pipe) = self.pipe.as_ref() else { return Ok(true) };
+            let Some(pipe) = self.pipe.as_ref() else {
+                return Ok(true);
+            };
             if self.splice == SpliceMode::Off {
                 // Splice to dst failed earlier: drain the pipe through the buffer.
                 let b = self.buf.get_or_insert_with(Buffer::take);
                 let want = self.in_pipe.min(b.spare_mut().len());
-                let n = sys::read(pipe.reader(), &mut b.spare_mut()[..want]).map_err(Error::from_errno)?;
+                let n = sys::read(pipe.reader(), &mut b.spare_mut()[..want])
+                    .map_err(Error::from_errno)?;
                 b.fill(n);
                 self.in_pipe -= n;
                 continue;
@@ -426,15 +454,26 @@ impl Drop for Relay {
 /// `src` readable for [`Progress::WantRead`], `dst` writable for [`Progress::WantWrite`].
 /// Returns `Ok(false)` on timeout and `Ok(true)` at once for [`Progress::Done`]. Errors and
 /// hang-ups count as ready (the next step reports them).
-pub fn wait_ready(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, progress: Progress, timeout_ms: i32) -> Result<bool, Error> {
+pub fn wait_ready(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    progress: Progress,
+    timeout_ms: i32,
+) -> Result<bool, Error> {
     use std::os::fd::AsRawFd;
     let (fd, events) = match progress {
         Progress::WantRead => (src.as_raw_fd(), libc::POLLIN),
         Progress::WantWrite => (dst.as_raw_fd(), libc::POLLOUT),
         Progress::Done => return Ok(true),
     };
-    let mut p = [libc::pollfd { fd, events, revents: 0 }];
-    sys::poll(&mut p, timeout_ms).map(|n| n > 0).map_err(Error::from_errno)
+    let mut p = [libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }];
+    sys::poll(&mut p, timeout_ms)
+        .map(|n| n > 0)
+        .map_err(Error::from_errno)
 }
 
 /// Writes `bufs` to `fd` with one `writev` (up to 16 slices); returns the bytes written,

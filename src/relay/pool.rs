@@ -68,7 +68,11 @@ pub fn take_pipe() -> Result<Pipe, Error> {
         .max(4096);
     add(&COUNTERS.pipes_created, 1);
     add(&COUNTERS.pipes_live, 1);
-    Ok(Pipe { read, write, capacity })
+    Ok(Pipe {
+        read,
+        write,
+        capacity,
+    })
 }
 
 /// Returns a pipe to the pool. The caller guarantees it is empty; a pipe that may hold
@@ -104,7 +108,11 @@ impl Buffer {
             add(&COUNTERS.buffers_live, 1);
             vec![0u8; BUFFER_SIZE].into_boxed_slice()
         });
-        Buffer { data: Some(data), start: 0, end: 0 }
+        Buffer {
+            data: Some(data),
+            start: 0,
+            end: 0,
+        }
     }
 
     fn bytes(&self) -> &[u8] {
@@ -119,13 +127,19 @@ impl Buffer {
     /// The filled bytes, mutable (for in-place rewriting).
     pub fn filled_mut(&mut self) -> &mut [u8] {
         let (s, e) = (self.start, self.end);
-        self.data.as_deref_mut().and_then(|d| d.get_mut(s..e)).unwrap_or(&mut [])
+        self.data
+            .as_deref_mut()
+            .and_then(|d| d.get_mut(s..e))
+            .unwrap_or(&mut [])
     }
 
     /// The free space after the filled bytes.
     pub fn spare_mut(&mut self) -> &mut [u8] {
         let e = self.end;
-        self.data.as_deref_mut().and_then(|d| d.get_mut(e..)).unwrap_or(&mut [])
+        self.data
+            .as_deref_mut()
+            .and_then(|d| d.get_mut(e..))
+            .unwrap_or(&mut [])
     }
 
     /// Marks `n` more bytes of the spare space as filled (clamped to the capacity).

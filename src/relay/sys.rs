@@ -14,7 +14,11 @@ pub struct Errno(pub i32);
 impl Errno {
     /// The calling thread's last error.
     fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// Whether the operation would block (`EAGAIN`/`EWOULDBLOCK`).
@@ -47,7 +51,12 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is a valid, writable region of `buf.len()` bytes for the whole call.
     retry(|| unsafe {
-        libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
     })
 }
 
@@ -55,10 +64,19 @@ pub fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 /// `EPIPE` instead of killing the process with `SIGPIPE`).
 pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is a valid, readable region of `buf.len()` bytes for the whole call.
-    let r = retry(|| unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) });
+    let r = retry(|| unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    });
     match r {
         // SAFETY: as above; plain write for fds that are not sockets (pipes, files).
-        Err(Errno(libc::ENOTSOCK)) => retry(|| unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) }),
+        Err(Errno(libc::ENOTSOCK)) => {
+            retry(|| unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+        }
         r => r,
     }
 }
@@ -69,9 +87,15 @@ pub const MAX_IOV: usize = 16;
 /// `writev(2)` (as `sendmsg` with `MSG_NOSIGNAL` on sockets) of up to [`MAX_IOV`] slices.
 pub fn writev(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<usize, Errno> {
     let n = bufs.len().min(MAX_IOV);
-    let mut iov = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOV];
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_IOV];
     for (v, b) in iov.iter_mut().zip(bufs) {
-        *v = libc::iovec { iov_base: b.as_ptr() as *mut libc::c_void, iov_len: b.len() };
+        *v = libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        };
     }
     // SAFETY: msghdr is plain data; all-zero is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -82,7 +106,9 @@ pub fn writev(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<usize, Errno> {
     let r = retry(|| unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) });
     match r {
         // SAFETY: as above, for fds that are not sockets.
-        Err(Errno(libc::ENOTSOCK)) => retry(|| unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), n as libc::c_int) }),
+        Err(Errno(libc::ENOTSOCK)) => {
+            retry(|| unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), n as libc::c_int) })
+        }
         r => r,
     }
 }
@@ -93,7 +119,14 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> Result<us
     let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
     // SAFETY: null offsets mean "use and advance the file position"; no memory is passed.
     retry(|| unsafe {
-        libc::splice(from.as_raw_fd(), std::ptr::null_mut(), to.as_raw_fd(), std::ptr::null_mut(), len, flags)
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            flags,
+        )
     })
 }
 
@@ -142,7 +175,13 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let flags = retry(|| unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) as isize })?;
     if flags as libc::c_int & libc::O_NONBLOCK == 0 {
         // SAFETY: as above.
-        retry(|| unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags as libc::c_int | libc::O_NONBLOCK) as isize })?;
+        retry(|| unsafe {
+            libc::fcntl(
+                fd.as_raw_fd(),
+                libc::F_SETFL,
+                flags as libc::c_int | libc::O_NONBLOCK,
+            ) as isize
+        })?;
     }
     Ok(())
 }
@@ -160,19 +199,28 @@ pub fn epoll_create() -> Result<OwnedFd, Errno> {
 }
 
 /// Registers `fd` in `ep` for `events`, tagged with `token`.
-pub fn epoll_add(ep: BorrowedFd<'_>, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
+pub fn epoll_add(
+    ep: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    events: u32,
+    token: u64,
+) -> Result<(), Errno> {
     let mut ev = libc::epoll_event { events, u64: token };
     // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-    retry(|| unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) as isize })
-        .map(|_| ())
+    retry(|| unsafe {
+        libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) as isize
+    })
+    .map(|_| ())
 }
 
 /// Removes `fd` from `ep` (errors are ignored by callers that are closing it anyway).
 pub fn epoll_del(ep: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
     // SAFETY: `ev` is valid (older kernels require non-null even for DEL).
-    retry(|| unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), &mut ev) as isize })
-        .map(|_| ())
+    retry(|| unsafe {
+        libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), &mut ev) as isize
+    })
+    .map(|_| ())
 }
 
 /// One readiness event: the token its fd was registered with. (Which readiness does not
@@ -189,7 +237,9 @@ pub fn epoll_wait(ep: BorrowedFd<'_>, out: &mut [Event], timeout_ms: i32) -> Res
     let mut evs = [libc::epoll_event { events: 0, u64: 0 }; MAX];
     let cap = out.len().min(MAX) as libc::c_int;
     // SAFETY: `evs` has room for `cap` events, and the kernel writes at most that many.
-    let n = retry(|| unsafe { libc::epoll_wait(ep.as_raw_fd(), evs.as_mut_ptr(), cap, timeout_ms) as isize })?;
+    let n = retry(|| unsafe {
+        libc::epoll_wait(ep.as_raw_fd(), evs.as_mut_ptr(), cap, timeout_ms) as isize
+    })?;
     for (o, e) in out.iter_mut().zip(&evs[..n]) {
         *o = Event { token: e.u64 };
     }
@@ -225,7 +275,9 @@ pub fn eventfd_drain(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
 /// The number of open fds of this process (entries of `/proc/self/fd`, minus the one the
 /// listing itself uses). Used by leak tests.
 pub fn open_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count().saturating_sub(1)).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count().saturating_sub(1))
+        .unwrap_or(0)
 }
 
 /// What kind of file an fd is, as far as splice cares.
@@ -252,10 +304,19 @@ pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<FdKind, Errno> {
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: `ty` and `len` are valid for writes; len holds the size of `ty`.
             retry(|| unsafe {
-                libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len)
-                    as isize
+                libc::getsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_TYPE,
+                    (&mut ty as *mut libc::c_int).cast(),
+                    &mut len,
+                ) as isize
             })?;
-            Ok(if ty == libc::SOCK_STREAM { FdKind::StreamSocket } else { FdKind::Other })
+            Ok(if ty == libc::SOCK_STREAM {
+                FdKind::StreamSocket
+            } else {
+                FdKind::Other
+            })
         }
         _ => Ok(FdKind::Other),
     }
@@ -264,5 +325,7 @@ pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<FdKind, Errno> {
 /// `poll(2)` on `fds` for up to `timeout_ms` (-1: forever); returns how many are ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, Errno> {
     // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd structs.
-    retry(|| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) as isize })
+    retry(|| unsafe {
+        libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) as isize
+    })
 }

@@ -66,13 +66,23 @@ impl Default for Tunnel {
 impl Tunnel {
     /// A tunnel that has moved nothing yet.
     pub fn new() -> Tunnel {
-        let opts = Options { framing: Framing::UntilEof, splice: true, shutdown_on_done: true };
-        Tunnel { a_to_b: Relay::new(opts), b_to_a: Relay::new(opts) }
+        let opts = Options {
+            framing: Framing::UntilEof,
+            splice: true,
+            shutdown_on_done: true,
+        };
+        Tunnel {
+            a_to_b: Relay::new(opts),
+            b_to_a: Relay::new(opts),
+        }
     }
 
     /// Moves what it can in both directions (fds non-blocking) and says what each waits for.
     pub fn step(&mut self, a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> Result<TunnelProgress, Error> {
-        let r = self.a_to_b.step(a, b).and_then(|x| Ok((x, self.b_to_a.step(b, a)?)));
+        let r = self
+            .a_to_b
+            .step(a, b)
+            .and_then(|x| Ok((x, self.b_to_a.step(b, a)?)));
         match r {
             Ok((a_to_b, b_to_a)) => Ok(TunnelProgress { a_to_b, b_to_a }),
             Err(e) => {
