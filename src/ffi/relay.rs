@@ -344,6 +344,7 @@ pub unsafe extern "C" fn offheap_buffer_new(out: *mut u64) -> offheap_status {
 
 /// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 pub const OFFHEAP_BUFFER_SIZE: usize = 65536;
+const _: () = assert!(OFFHEAP_BUFFER_SIZE == relay::BUFFER_SIZE);
 
 /// Frees a buffer (back to the pool). Views of it become invalid.
 #[unsafe(no_mangle)]
