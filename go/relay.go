@@ -52,7 +52,7 @@ type Relay struct {
 	woken    atomic.Bool
 	wakeMu   sync.Mutex // held by wake; Copy takes it to wait for a wake in progress
 	// Method values made once, so the hot loop passes them to RawConn without allocating.
-	onReadable, onWritable func(uintptr) bool
+	onReadable, onWritable   func(uintptr) bool
 	stepWithDst, stepWithSrc func(uintptr)
 	wakeFn                   func()
 }

@@ -21,7 +21,9 @@ func (r *Relay) Bind(dst, src Conn) error { return initErr }
 func (r *Relay) NoSplice(on bool) {}
 
 // Copy returns ErrUnavailable.
-func (r *Relay) Copy(ctx context.Context, f Framing) (RelayStats, error) { return RelayStats{}, initErr }
+func (r *Relay) Copy(ctx context.Context, f Framing) (RelayStats, error) {
+	return RelayStats{}, initErr
+}
 
 // Close does nothing without cgo.
 func (r *Relay) Close() error { return nil }
