@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go lint fmt bench clean
+.PHONY: build header header-check test test-rust test-c test-go lint fmt bench soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -61,6 +61,11 @@ test-go: $(LIB_A)
 	cd $(GO_PKG) && $(GO) test -count=1 -tags offheap_shared ./...
 	cd $(GO_PKG) && CGO_ENABLED=0 $(GO) build ./... && CGO_ENABLED=0 $(GO) test -count=1 ./...
 	cd benches/go && $(GO) vet ./... && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
+
+## soak: the bounded relay soak: SHA-256 of sent == received over >= 1 GiB and >= 1,000
+## concurrent connections through the relay engine, with random sizes and resets.
+soak: $(LIB_A)
+	cd $(GO_PKG) && OFFHEAP_SOAK=1 $(GO) test -count=1 -run 'TestRelaySoak' -timeout 20m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
 lint:

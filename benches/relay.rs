@@ -84,6 +84,94 @@ fn relay_bodies(c: &mut Criterion) {
     g.finish();
 }
 
+/// Moves exactly `len` bytes from `src` to `dst` through `pipe` with blocking splice(2): the
+/// shortest native loop, the "limit on this machine" the Go relay is compared with.
+fn native_splice(src: &TcpStream, dst: &TcpStream, pipe: &[i32; 2], len: usize) {
+    use std::os::fd::AsRawFd;
+    let mut left = len;
+    while left > 0 {
+        // SAFETY: plain fds owned by this bench; null offsets; no memory is passed.
+        let n = unsafe {
+            libc::splice(
+                src.as_raw_fd(),
+                std::ptr::null_mut(),
+                pipe[1],
+                std::ptr::null_mut(),
+                left.min(1 << 20),
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        assert!(n > 0, "splice in: {}", std::io::Error::last_os_error());
+        let mut inflight = n as usize;
+        while inflight > 0 {
+            // SAFETY: as above.
+            let m = unsafe {
+                libc::splice(
+                    pipe[0],
+                    std::ptr::null_mut(),
+                    dst.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    inflight,
+                    libc::SPLICE_F_MOVE,
+                )
+            };
+            assert!(m > 0, "splice out: {}", std::io::Error::last_os_error());
+            inflight -= m as usize;
+        }
+        left -= n as usize;
+    }
+}
+
+fn native_splice_loop(c: &mut Criterion) {
+    const SIZE: usize = 1 << 20;
+    let (mut client, src) = tcp_pair();
+    let (dst, mut server) = tcp_pair();
+    let writer = thread::spawn(move || {
+        let block = vec![0x5au8; 1 << 20];
+        while client.write_all(&block).is_ok() {}
+    });
+    let received = Arc::new(AtomicU64::new(0));
+    let r = received.clone();
+    let reader = thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(n @ 1..) = server.read(&mut buf) {
+            r.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
+    let mut pipe = [-1i32; 2];
+    // SAFETY: `pipe` has room for the two fds pipe2 writes.
+    assert_eq!(
+        unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) },
+        0
+    );
+    // SAFETY: F_SETPIPE_SZ takes an int; failure only leaves the default size.
+    unsafe { libc::fcntl(pipe[1], libc::F_SETPIPE_SZ, 1 << 20) };
+    let mut sent = 0u64;
+    let mut g = c.benchmark_group("relay_native");
+    g.throughput(Throughput::Bytes(SIZE as u64));
+    g.bench_function("splice_loop_1MiB", |b| {
+        b.iter(|| {
+            native_splice(&src, &dst, &pipe, SIZE);
+            sent += SIZE as u64;
+        })
+    });
+    g.finish();
+    drop(dst);
+    reader.join().unwrap();
+    assert_eq!(
+        received.load(Ordering::Relaxed),
+        sent,
+        "every spliced byte arrived"
+    );
+    drop(src);
+    writer.join().unwrap();
+    // SAFETY: the pipe fds are ours and closed once.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+}
+
 fn chunked_decoder(c: &mut Criterion) {
     let mut body = Vec::new();
     let payload = vec![b'x'; 4096];
@@ -113,5 +201,5 @@ fn chunked_decoder(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, relay_bodies, chunked_decoder);
+criterion_group!(benches, relay_bodies, native_splice_loop, chunked_decoder);
 criterion_main!(benches);

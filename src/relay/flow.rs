@@ -110,6 +110,11 @@ pub struct Relay {
     result: Option<Result<(), Error>>,
     errno: i32,
     started: bool,
+    /// The last fd pair probed for splice support, kept across [`Relay::reset`] so a relay
+    /// reused on one connection pair probes once. A stale entry (a reused fd number) is
+    /// harmless: splice on an fd that does not support it fails with EINVAL and the relay
+    /// falls back to copying.
+    probed: Option<(i32, i32, bool)>,
 }
 
 impl Relay {
@@ -135,13 +140,16 @@ impl Relay {
             result: None,
             errno: 0,
             started: false,
+            probed: None,
         }
     }
 
     /// Starts over with new options, keeping nothing of the previous body.
     pub fn reset(&mut self, opts: Options) {
         self.release();
+        let probed = self.probed;
         *self = Relay::new(opts);
+        self.probed = probed;
     }
 
     /// Bytes moved so far.
@@ -247,10 +255,20 @@ impl Relay {
 
     fn run(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
         if self.splice == SpliceMode::Unknown {
-            let kinds = (sys::fd_kind(src), sys::fd_kind(dst));
-            let ok =
-                |k: Result<FdKind, Errno>| matches!(k, Ok(FdKind::StreamSocket | FdKind::Pipe));
-            self.splice = if ok(kinds.0) && ok(kinds.1) {
+            use std::os::fd::AsRawFd;
+            let key = (src.as_raw_fd(), dst.as_raw_fd());
+            let usable = match self.probed {
+                Some((s, d, usable)) if (s, d) == key => usable,
+                _ => {
+                    let ok = |k: Result<FdKind, Errno>| {
+                        matches!(k, Ok(FdKind::StreamSocket | FdKind::Pipe))
+                    };
+                    let usable = ok(sys::fd_kind(src)) && ok(sys::fd_kind(dst));
+                    self.probed = Some((key.0, key.1, usable));
+                    usable
+                }
+            };
+            self.splice = if usable {
                 SpliceMode::On
             } else {
                 SpliceMode::Off
