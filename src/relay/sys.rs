@@ -73,10 +73,11 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
         )
     });
     match r {
-        // SAFETY: as above; plain write for fds that are not sockets (pipes, files).
-        Err(Errno(libc::ENOTSOCK)) => {
-            retry(|| unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
-        }
+        // Plain write for fds that are not sockets (pipes, files).
+        Err(Errno(libc::ENOTSOCK)) => retry(|| {
+            // SAFETY: `buf` is a valid, readable region of `buf.len()` bytes for the call.
+            unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) }
+        }),
         r => r,
     }
 }
@@ -105,10 +106,11 @@ pub fn writev(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<usize, Errno> {
     // reads through them (sendmsg never writes to iov_base).
     let r = retry(|| unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) });
     match r {
-        // SAFETY: as above, for fds that are not sockets.
-        Err(Errno(libc::ENOTSOCK)) => {
-            retry(|| unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), n as libc::c_int) })
-        }
+        // Plain writev for fds that are not sockets.
+        Err(Errno(libc::ENOTSOCK)) => retry(|| {
+            // SAFETY: `iov[..n]` point at live slices borrowed for the whole call.
+            unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), n as libc::c_int) }
+        }),
         r => r,
     }
 }
