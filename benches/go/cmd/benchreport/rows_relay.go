@@ -5,9 +5,13 @@ func init() {
 	const body = "Buffer relay: one body per op, loopback TCP"
 	const cpu = "Buffer relay: CPU per GiB relayed (whole process: feeder and drain included)"
 	register(
-		Row{Section: bulk, Name: "offheap Relay, splice", Bench: "go:RelayBulk/offheap_splice",
+		Row{Section: bulk, Name: "offheap Engine tunnel (Rust worker, epoll, splice)", Bench: "go:RelayBulk/offheap_engine_tunnel",
 			Peer: "criterion:relay_native/splice_loop_1MiB", Target: "≥ 0.9x a native Rust splice loop", Met: AtMost(1 / 0.9)},
-		Row{Section: bulk, Name: "offheap Relay, splice, vs io.Copy through bufio.Reader", Bench: "go:RelayBulk/offheap_splice",
+		Row{Section: bulk, Name: "offheap Engine tunnel vs io.Copy through bufio.Reader", Bench: "go:RelayBulk/offheap_engine_tunnel",
+			Peer: "go:RelayBulk/go_bufio_copy", Target: "≥ 1.5x io.Copy through bufio.Reader, 0 allocs", Met: AtLeast(1.5)},
+		Row{Section: bulk, Name: "offheap Relay driven from a goroutine (netpoller), splice", Bench: "go:RelayBulk/offheap_splice",
+			Peer: "criterion:relay_native/splice_loop_1MiB", Target: "≥ 0.9x a native Rust splice loop", Met: AtMost(1 / 0.9)},
+		Row{Section: bulk, Name: "offheap Relay (netpoller), splice, vs io.Copy through bufio.Reader", Bench: "go:RelayBulk/offheap_splice",
 			Peer: "go:RelayBulk/go_bufio_copy", Target: "≥ 1.5x io.Copy through bufio.Reader, 0 allocs", Met: AtLeast(1.5)},
 		Row{Section: bulk, Name: "offheap Relay, Rust buffer copy", Bench: "go:RelayBulk/offheap_copy",
 			Peer: "go:RelayBulk/go_bufio_copy"},
@@ -21,7 +25,9 @@ func init() {
 		Row{Section: body, Name: "1 MiB body, offheap Relay", Bench: "go:RelayBody/1MiB/offheap",
 			Peer: "go:RelayBody/1MiB/go_copybuffer_pool", Target: "faster than io.CopyBuffer + sync.Pool, 0 allocs", Met: AtLeast(1)},
 		Row{Section: body, Name: "chunked decoder, 1 MiB in 4 KiB chunks (criterion)", Bench: "criterion:chunked_decoder/1MiB_4KiB_chunks"},
-		Row{Section: cpu, Name: "bulk, offheap splice", Bench: "go:RelayBulk/offheap_splice", Metric: "cpu-ms/GiB",
+		Row{Section: cpu, Name: "bulk, offheap Engine tunnel", Bench: "go:RelayBulk/offheap_engine_tunnel", Metric: "cpu-ms/GiB",
+			Peer: "go:RelayBulk/go_bufio_copy", Target: "less CPU than bufio io.Copy", Met: AtLeast(1)},
+		Row{Section: cpu, Name: "bulk, offheap Relay (netpoller), splice", Bench: "go:RelayBulk/offheap_splice", Metric: "cpu-ms/GiB",
 			Peer: "go:RelayBulk/go_bufio_copy", Target: "less CPU than bufio io.Copy", Met: AtLeast(1)},
 		Row{Section: cpu, Name: "bulk, offheap Rust buffer copy", Bench: "go:RelayBulk/offheap_copy", Metric: "cpu-ms/GiB",
 			Peer: "go:RelayBulk/go_bufio_copy"},
