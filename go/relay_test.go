@@ -613,3 +613,60 @@ func TestEngineCancelAndClose(t *testing.T) {
 	server.Close()
 	base.check(t)
 }
+
+func TestEngineBodies(t *testing.T) {
+	base := takeBaseline(t)
+	e, err := NewEngine(1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		f       Framing
+		in, out string
+		err     error
+	}{
+		{Exact(5), "helloNEXT", "hello", nil},
+		{Dechunked(), "3\r\nabc\r\n0\r\n\r\n", "abc", nil},
+		{Chunked(), "3\r\nabc\r\n0\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n", nil},
+		{Chunked(), "g\r\n", "", ErrBadChunk},
+		{Exact(100), "short", "short", ErrUnexpectedEOF},
+	}
+	var servers []*net.TCPConn
+	for i, c := range cases {
+		client, src := tcpPair(t)
+		dst, server := tcpPair(t)
+		if err := e.SubmitBody(uint64(i), dst, src, c.f); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		dst.Close()
+		client.Write([]byte(c.in))
+		client.CloseWrite()
+		servers = append(servers, server, client)
+	}
+	got := map[uint64]Completion{}
+	comps := make([]Completion, 8)
+	for len(got) < len(cases) {
+		n, err := e.Wait(context.Background(), comps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range comps[:n] {
+			got[c.ID] = c
+		}
+	}
+	for i, c := range cases {
+		out, _ := io.ReadAll(servers[2*i])
+		servers[2*i].Close()
+		servers[2*i+1].Close()
+		comp := got[uint64(i)]
+		if c.err == nil && (comp.Err != nil || string(out) != c.out) {
+			t.Errorf("case %d: got %q, %v", i, out, comp.Err)
+		}
+		if c.err != nil && !errors.Is(comp.Err, c.err) {
+			t.Errorf("case %d: error %v, want %v", i, comp.Err, c.err)
+		}
+	}
+	e.Close()
+	base.check(t)
+}
