@@ -108,9 +108,11 @@ func (b baseline) check(t *testing.T) {
 		runtime.GC()
 		TrimRelayPools()
 		s, _ := ReadRustStats()
+		rc, _ := ReadRelayCounters()
 		fds, g := openFds(), runtime.NumGoroutine()
-		// The Rust heap may keep a little (handle table segments, pool vectors): 64 KiB slack.
-		if fds <= b.fds && g <= b.goroutines && s.LiveBytes <= b.rust+64<<10 {
+		// The Rust heap may keep a little (a handle table segment, 16 KiB): 32 KiB slack, less
+		// than one relay buffer (64 KiB), and no pipe or buffer may be alive.
+		if fds <= b.fds && g <= b.goroutines && s.LiveBytes <= b.rust+32<<10 && rc.PipesLive == 0 && rc.BuffersLive == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -119,7 +121,6 @@ func (b baseline) check(t *testing.T) {
 				l, _ := os.Readlink("/proc/self/fd/" + e.Name())
 				t.Logf("fd %s -> %s", e.Name(), l)
 			}
-			rc, _ := ReadRelayCounters()
 			t.Logf("relay counters %+v", rc)
 			t.Fatalf("not back to baseline: fds %d (was %d), goroutines %d (was %d), rust heap %d (was %d)",
 				fds, b.fds, g, b.goroutines, s.LiveBytes, b.rust)

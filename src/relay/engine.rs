@@ -331,6 +331,7 @@ struct Worker {
 
 impl Worker {
     fn run(&mut self) {
+        sys::block_sigpipe();
         let mut events = [Event::default(); 64];
         while !self.shared.stop.load(Ordering::Acquire) {
             let n = sys::epoll_wait(self.ep.as_fd(), &mut events, -1).unwrap_or(0);

@@ -331,3 +331,17 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, Errno> {
         libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) as isize
     })
 }
+
+/// Blocks `SIGPIPE` for the calling thread. splice(2) into a closed socket raises SIGPIPE
+/// (it has no `MSG_NOSIGNAL`); on the engine's own threads, which the host's runtime (Go)
+/// does not know, the signal stays pending and the call just fails with `EPIPE`.
+pub fn block_sigpipe() {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t; the calls only touch it and this thread's mask.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
