@@ -626,3 +626,13 @@ pub extern "C" fn offheap_engine_free(engine: u64) -> offheap_status {
 #[cfg(test)]
 #[path = "relay_tests.rs"]
 mod tests;
+
+/// Runs `f` on the filled bytes of the buffer behind `buffer`, in place, under the buffer's
+/// lock: for other subsystems' exports that work on a relay buffer without copying it (the
+/// header parser parsing a head read into a buffer).
+#[allow(dead_code)]
+pub(crate) fn with_buffer_bytes<R>(buffer: u64, f: impl FnOnce(&[u8]) -> R) -> FfiResult<R> {
+    let b = handle::get::<BufferObject>(buffer)?;
+    let guard = b.0.lock();
+    Ok(f(guard.filled()))
+}

@@ -111,6 +111,20 @@ fn relay_steps_through_the_abi() {
 }
 
 #[test]
+fn buffer_bytes_for_other_subsystems() {
+    let _l = lock();
+    let mut a = 0u64;
+    // SAFETY: valid out-parameter.
+    unsafe { offheap_buffer_new(&mut a) };
+    assert_eq!(with_buffer_bytes(a, |b| b.len()), Ok(0));
+    offheap_buffer_free(a);
+    assert_eq!(
+        with_buffer_bytes(a, |b| b.len()),
+        Err(offheap_status::InvalidHandle)
+    );
+}
+
+#[test]
 fn buffer_read_view_writev() {
     let _l = lock();
     let (mut client, src) = UnixStream::pair().unwrap();

@@ -349,4 +349,155 @@ mod tests {
             assert_eq!(used, body.len());
         }
     }
+
+    /// A naive, whole-input reference parser of chunked bodies (no size limits): `None` when
+    /// the input ends before the body does, else the payload and the bytes the body spans.
+    fn naive(input: &[u8]) -> Option<Result<(Vec<u8>, usize), ()>> {
+        let ctl = |c: u8| c < 0x20 || c == 0x7f;
+        let hex = |c: u8| (c as char).to_digit(16);
+        let (mut i, mut data) = (0usize, Vec::new());
+        loop {
+            let (mut size, mut digits) = (0u64, 0);
+            while i < input.len() {
+                let Some(v) = hex(input[i]) else { break };
+                if digits == 16 {
+                    return Some(Err(()));
+                }
+                size = (size << 4) | u64::from(v);
+                digits += 1;
+                i += 1;
+            }
+            let c = *input.get(i)?;
+            if digits == 0 {
+                return Some(Err(()));
+            }
+            match c {
+                b'\r' => i += 1,
+                b';' | b' ' | b'\t' => {
+                    i += 1;
+                    while *input.get(i)? != b'\r' {
+                        if input[i] == b'\n' || (ctl(input[i]) && input[i] != b'\t') {
+                            return Some(Err(()));
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                _ => return Some(Err(())),
+            }
+            if *input.get(i)? != b'\n' {
+                return Some(Err(()));
+            }
+            i += 1;
+            if size == 0 {
+                loop {
+                    let c = *input.get(i)?;
+                    if c == b'\r' {
+                        return if *input.get(i + 1)? == b'\n' {
+                            Some(Ok((data, i + 2)))
+                        } else {
+                            Some(Err(()))
+                        };
+                    }
+                    if c == b' ' || c == b'\t' || ctl(c) {
+                        return Some(Err(()));
+                    }
+                    while *input.get(i)? != b'\r' {
+                        if input[i] == b'\n' || (ctl(input[i]) && input[i] != b'\t') {
+                            return Some(Err(()));
+                        }
+                        i += 1;
+                    }
+                    if *input.get(i + 1)? != b'\n' {
+                        return Some(Err(()));
+                    }
+                    i += 2;
+                }
+            }
+            let end = i.checked_add(usize::try_from(size).ok()?)?;
+            data.extend_from_slice(input.get(i..end)?);
+            i = end;
+            if *input.get(i)? != b'\r' {
+                return Some(Err(()));
+            }
+            if *input.get(i + 1)? != b'\n' {
+                return Some(Err(()));
+            }
+            i += 2;
+        }
+    }
+
+    /// The incremental decoder fed in pieces of random size, in the naive parser's terms.
+    fn incremental(
+        input: &[u8],
+        rng: &mut impl FnMut() -> u64,
+    ) -> Option<Result<(Vec<u8>, usize), ()>> {
+        let mut d = ChunkedDecoder::new();
+        let (mut i, mut data) = (0, Vec::new());
+        while !d.is_done() {
+            if i == input.len() {
+                return None;
+            }
+            let end = (i + 1 + (rng() % 9) as usize).min(input.len());
+            match d.feed(&input[i..end]) {
+                Ok(Piece::Data(n)) => {
+                    data.extend_from_slice(&input[i..i + n]);
+                    i += n;
+                }
+                Ok(Piece::Framing(n)) => i += n,
+                Err(_) => return Some(Err(())),
+            }
+        }
+        Some(Ok((data, i)))
+    }
+
+    #[test]
+    fn mutated_bodies_agree_with_naive_reference() {
+        let mut s = 0x2545f4914f6cdd1du64;
+        let mut rng = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let alphabet = b"0123456789abcdefABFgx;= \t\r\n\x01\x7fX:";
+        let (mut ok, mut err, mut partial) = (0, 0, 0);
+        for _ in 0..20_000 {
+            let len = (rng() % 40) as usize;
+            let data: Vec<u8> = (0..len).map(|_| b'a' + (rng() % 26) as u8).collect();
+            let mut sizes = std::iter::repeat_with(|| (rng() % 12) as usize);
+            let mut body = encode(&data, &mut sizes);
+            if rng() % 2 == 0 {
+                body.splice(body.len() - 2..body.len() - 2, b"T: v\r\n".iter().copied());
+            }
+            for _ in 0..rng() % 4 {
+                let at = (rng() as usize) % (body.len() + 1);
+                let c = alphabet[(rng() as usize) % alphabet.len()];
+                match rng() % 3 {
+                    0 if at < body.len() => body[at] = c,
+                    1 => body.insert(at, c),
+                    _ if at < body.len() => {
+                        body.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            if rng() % 5 == 0 {
+                body.truncate((rng() as usize) % (body.len() + 1));
+            }
+            body.extend_from_slice(b"NEXT");
+            let want = naive(&body);
+            let got = incremental(&body, &mut rng);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&body));
+            match want {
+                Some(Ok(_)) => ok += 1,
+                Some(Err(())) => err += 1,
+                None => partial += 1,
+            }
+        }
+        assert!(
+            ok > 1000 && err > 1000 && partial > 100,
+            "{ok} {err} {partial}"
+        );
+    }
 }
