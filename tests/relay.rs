@@ -414,3 +414,30 @@ fn buffer_and_writev() {
     server.read_exact(&mut got).unwrap();
     assert!(got.ends_with(b"\r\n\r\nX-Via: offheap\r\nbody"));
 }
+
+#[test]
+fn step_budget_yields_before_blocking() {
+    let _serial = serial();
+    let (mut client, src) = Sock::pair(false);
+    let (dst, mut server) = Sock::pair(false);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    client.write_all(&[3u8; 100_000]).unwrap();
+    let reader = thread::spawn(move || {
+        let mut got = vec![0u8; 100_000];
+        server.read_exact(&mut got).unwrap();
+        got
+    });
+    let mut relay = Relay::new(opts(Framing::UntilEof, true));
+    let mut yields = 0;
+    loop {
+        match relay.step_budget(src.as_fd(), dst.as_fd(), 16 << 10).unwrap() {
+            None => yields += 1,
+            Some(Progress::WantRead) if relay.stats().bytes_out == 100_000 => break,
+            Some(p) => {
+                relay::wait_ready(src.as_fd(), dst.as_fd(), p, 1000).unwrap();
+            }
+        }
+    }
+    assert!(yields >= 1, "a step that moved more than its budget yields");
+    assert_eq!(reader.join().unwrap(), vec![3u8; 100_000]);
+}

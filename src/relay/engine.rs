@@ -73,6 +73,19 @@ pub struct Completion {
     pub errno: i32,
 }
 
+/// Bytes a job may write per direction in one step before the worker moves on to others.
+const STEP_BUDGET: u64 = 4 << 20;
+
+/// What a step of a job came to.
+enum Step {
+    /// Done or failed.
+    Finished(Result<(), Error>),
+    /// Blocked on an fd; the next readiness event steps it again.
+    Waiting,
+    /// Used its budget without blocking: step again soon, no event will come.
+    Again,
+}
+
 enum Work {
     Body(Relay),
     Tunnel(Tunnel),
@@ -86,20 +99,23 @@ struct Running {
 }
 
 impl Running {
-    /// Steps the job; `Some` when it has finished.
-    fn step(&mut self) -> Option<Result<(), Error>> {
+    /// Steps the job with a byte budget, so one busy job cannot starve the others on its
+    /// worker.
+    fn step(&mut self) -> Step {
         let (a, b) = (self.a.as_fd(), self.b.as_fd());
-        match &mut self.work {
-            Work::Body(r) => match r.step(a, b) {
-                Ok(Progress::Done) => Some(Ok(())),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            },
-            Work::Tunnel(t) => match t.step(a, b) {
-                Ok(p) if p.is_done() => Some(Ok(())),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            },
+        let r = match &mut self.work {
+            Work::Body(r) => r
+                .step_budget(a, b, STEP_BUDGET)
+                .map(|p| p.map(|p| p == Progress::Done)),
+            Work::Tunnel(t) => t
+                .step_budget(a, b, STEP_BUDGET)
+                .map(|p| p.map(|p| p.is_done())),
+        };
+        match r {
+            Ok(Some(true)) => Step::Finished(Ok(())),
+            Ok(Some(false)) => Step::Waiting,
+            Ok(None) => Step::Again,
+            Err(e) => Step::Finished(Err(e)),
         }
     }
 
@@ -213,6 +229,7 @@ impl Engine {
                 slots: Vec::new(),
                 free: Vec::new(),
                 ids: HashMap::new(),
+                again: Vec::new(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("offheap-relay-{i}"))
@@ -327,6 +344,8 @@ struct Worker {
     slots: Vec<(u32, Option<Running>)>,
     free: Vec<usize>,
     ids: HashMap<u64, usize>,
+    /// Tokens of jobs that yielded: stepped again after the next (non-blocking) poll.
+    again: Vec<u64>,
 }
 
 impl Worker {
@@ -334,7 +353,8 @@ impl Worker {
         sys::block_sigpipe();
         let mut events = [Event::default(); 64];
         while !self.shared.stop.load(Ordering::Acquire) {
-            let n = sys::epoll_wait(self.ep.as_fd(), &mut events, -1).unwrap_or(0);
+            let timeout = if self.again.is_empty() { -1 } else { 0 };
+            let n = sys::epoll_wait(self.ep.as_fd(), &mut events, timeout).unwrap_or(0);
             for ev in &events[..n] {
                 if ev.token == WAKE {
                     let _ = sys::eventfd_drain(self.wake.as_fd());
@@ -342,6 +362,9 @@ impl Worker {
                 } else {
                     self.step_token(ev.token);
                 }
+            }
+            for token in std::mem::take(&mut self.again) {
+                self.step_token(token);
             }
         }
         for i in 0..self.slots.len() {
@@ -395,8 +418,10 @@ impl Worker {
         if u64::from(*generation) != token >> 32 {
             return;
         }
-        if let Some(result) = job.step() {
-            self.finish(i, result);
+        match job.step() {
+            Step::Finished(result) => self.finish(i, result),
+            Step::Waiting => {}
+            Step::Again => self.again.push(token),
         }
     }
 

@@ -115,6 +115,10 @@ pub struct Relay {
     /// harmless: splice on an fd that does not support it fails with EINVAL and the relay
     /// falls back to copying.
     probed: Option<(i32, i32, bool)>,
+    /// Bytes one step may write before it yields ([`Relay::step_budget`]).
+    budget: u64,
+    /// The last step stopped because it used up its budget, not because an fd would block.
+    yielded: bool,
 }
 
 impl Relay {
@@ -141,6 +145,8 @@ impl Relay {
             errno: 0,
             started: false,
             probed: None,
+            budget: u64::MAX,
+            yielded: false,
         }
     }
 
@@ -205,6 +211,26 @@ impl Relay {
                 self.abort(Error::TimedOut);
                 return Err(Error::TimedOut);
             }
+        }
+    }
+
+    /// Like [`Relay::step`], but stops once about `budget` bytes were written in this step,
+    /// returning `Ok(None)`: the relay did not reach `EAGAIN`, so the caller must step it
+    /// again without waiting for readiness (an edge-triggered poller would never wake it).
+    /// For schedulers that share a thread between many relays (the engine).
+    pub fn step_budget(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        budget: u64,
+    ) -> Result<Option<Progress>, Error> {
+        self.budget = budget;
+        self.yielded = false;
+        let r = self.step(src, dst);
+        self.budget = u64::MAX;
+        match r {
+            Ok(_) if std::mem::take(&mut self.yielded) => Ok(None),
+            r => r.map(Some),
         }
     }
 
@@ -274,9 +300,14 @@ impl Relay {
                 SpliceMode::Off
             };
         }
+        let start = self.stats.bytes_out;
         loop {
             if !self.flush(dst)? {
                 return Ok(Progress::WantWrite);
+            }
+            if self.stats.bytes_out - start >= self.budget && !self.complete() {
+                self.yielded = true;
+                return Ok(Progress::WantRead);
             }
             if self.complete() {
                 if self.opts.shutdown_on_done {

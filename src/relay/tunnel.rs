@@ -92,6 +92,29 @@ impl Tunnel {
         }
     }
 
+    /// Like [`Tunnel::step`] with a byte budget per direction; `Ok(None)` when a direction
+    /// used it up and the tunnel must be stepped again without waiting (see
+    /// [`Relay::step_budget`]).
+    pub fn step_budget(
+        &mut self,
+        a: BorrowedFd<'_>,
+        b: BorrowedFd<'_>,
+        budget: u64,
+    ) -> Result<Option<TunnelProgress>, Error> {
+        let r = self
+            .a_to_b
+            .step_budget(a, b, budget)
+            .and_then(|x| Ok((x, self.b_to_a.step_budget(b, a, budget)?)));
+        match r {
+            Ok((Some(a_to_b), Some(b_to_a))) => Ok(Some(TunnelProgress { a_to_b, b_to_a })),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                self.abort(e);
+                Err(e)
+            }
+        }
+    }
+
     /// Ends both directions with `e`.
     pub fn abort(&mut self, e: Error) {
         self.a_to_b.abort(e);
