@@ -430,7 +430,10 @@ fn step_budget_yields_before_blocking() {
     let mut relay = Relay::new(opts(Framing::UntilEof, true));
     let mut yields = 0;
     loop {
-        match relay.step_budget(src.as_fd(), dst.as_fd(), 16 << 10).unwrap() {
+        match relay
+            .step_budget(src.as_fd(), dst.as_fd(), 16 << 10)
+            .unwrap()
+        {
             None => yields += 1,
             Some(Progress::WantRead) if relay.stats().bytes_out == 100_000 => break,
             Some(p) => {
