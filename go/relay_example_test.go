@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	offheap "github.com/offheap/offheap/go"
 )
@@ -65,4 +66,38 @@ func ExampleDechunked() {
 	got, _ := io.ReadAll(client)
 	fmt.Println(string(got), err)
 	// Output: hello, world <nil>
+}
+
+// An Engine takes whole connection pairs off Go's hands: after SubmitTunnel, Go closes its
+// side and keeps no goroutine or buffer for the tunnel; completions arrive in batches.
+func ExampleEngine() {
+	engine, err := offheap.NewEngine(1, 1024)
+	if err != nil {
+		panic(err)
+	}
+	defer engine.Close()
+
+	client, a := pair() // client ↔ proxy
+	b, server := pair() // proxy ↔ upstream
+	if err := engine.SubmitTunnel(1, a, b); err != nil {
+		panic(err)
+	}
+	a.Close() // the engine relays over its own duplicates
+	b.Close()
+
+	go func() { // upstream: echo in upper case, then half-close
+		buf, _ := io.ReadAll(server)
+		server.Write([]byte(strings.ToUpper(string(buf))))
+		server.CloseWrite()
+	}()
+	client.Write([]byte("ping"))
+	client.CloseWrite() // half-close: the reply still flows back
+	reply, _ := io.ReadAll(client)
+
+	done := make([]offheap.Completion, 8)
+	n, _ := engine.Wait(context.Background(), done)
+	fmt.Println(string(reply), n, done[0].ID, done[0].Forward, done[0].Backward, done[0].Err)
+	client.Close()
+	server.Close()
+	// Output: PING 1 1 4 4 <nil>
 }
