@@ -59,6 +59,7 @@ fn concurrent_tunnels_integrity_with_resets() {
     let _serial = serial();
     relay::trim();
     let fds = relay::open_fd_count();
+    let heap = offheap::heap::stats().live_bytes;
     let engine = Engine::new(EngineConfig {
         workers: 2,
         max_jobs: 1024,
@@ -141,6 +142,14 @@ fn concurrent_tunnels_integrity_with_resets() {
     thread::sleep(Duration::from_millis(50)); // echo threads close their sockets
     relay::trim();
     assert_eq!(relay::open_fd_count(), fds, "fds leaked");
+    let st = relay::stats();
+    assert_eq!((st.pipes_live, st.buffers_live), (0, 0));
+    // Test threads and their buffers are gone; what stays is below one relay buffer.
+    let now = offheap::heap::stats().live_bytes;
+    assert!(
+        now <= heap + (32 << 10),
+        "Rust heap {now} bytes, was {heap}"
+    );
 }
 
 #[test]
