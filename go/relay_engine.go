@@ -114,7 +114,7 @@ func (e *Engine) submit(op string, id uint64, a, b Conn, framing uint32, length 
 // completion carries id (keep ids unique among jobs in flight). The caller may close a and b
 // once this returns: the engine relays over duplicates and closes them when done.
 func (e *Engine) SubmitTunnel(id uint64, a, b Conn) error {
-	return e.submit("Engine.SubmitTunnel", id, a, b, math.MaxUint32, 0)
+	return e.submit("Engine.SubmitTunnel", id, a, b, C.OFFHEAP_ENGINE_TUNNEL, 0)
 }
 
 // SubmitBody hands the engine one body, framed by f, from src to dst (see SubmitTunnel).

@@ -42,6 +42,9 @@
 // Most buffers one `offheap_buffer_writev` takes.
 #define OFFHEAP_WRITEV_MAX 16
 
+// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
+#define OFFHEAP_ENGINE_TUNNEL 4294967295
+
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
 enum offheap_status
@@ -414,7 +417,7 @@ offheap_status offheap_engine_new(uint32_t workers, uint32_t max_jobs, uint64_t 
 offheap_status offheap_engine_ready_fd(uint64_t engine, int32_t *out_fd);
 
 // Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
-// `UINT32_MAX`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
+// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
 // `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
 // may close its fds once this returns. The job's completion carries `id`.
 //

@@ -521,8 +521,11 @@ pub unsafe extern "C" fn offheap_engine_ready_fd(engine: u64, out_fd: *mut i32) 
     })
 }
 
+/// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
+pub const OFFHEAP_ENGINE_TUNNEL: u32 = 0xffff_ffff;
+
 /// Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
-/// `UINT32_MAX`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
+/// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
 /// `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
 /// may close its fds once this returns. The job's completion carries `id`.
 ///
@@ -546,7 +549,7 @@ pub unsafe extern "C" fn offheap_engine_submit(
             relay::duplicate(a).map_err(relay_status)?,
             relay::duplicate(b).map_err(relay_status)?,
         );
-        let job = if framing == u32::MAX {
+        let job = if framing == OFFHEAP_ENGINE_TUNNEL {
             Job::Tunnel { a, b }
         } else {
             Job::Body {

@@ -214,7 +214,7 @@ fn engine_through_the_abi() {
     let ready = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     let st =
         // SAFETY: fds open for the call.
-        unsafe { offheap_engine_submit(e, 42, a.as_raw_fd(), b.as_raw_fd(), u32::MAX, 0, 0) };
+        unsafe { offheap_engine_submit(e, 42, a.as_raw_fd(), b.as_raw_fd(), OFFHEAP_ENGINE_TUNNEL, 0, 0) };
     assert_eq!(st, offheap_status::Ok);
     drop((a, b));
     client.write_all(b"ping").unwrap();
