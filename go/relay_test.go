@@ -671,3 +671,34 @@ func TestEngineBodies(t *testing.T) {
 	e.Close()
 	base.check(t)
 }
+
+func TestTunnelResetStopsBothDirections(t *testing.T) {
+	base := takeBaseline(t)
+	client, a := tcpPair(t)
+	b, server := tcpPair(t)
+	go func() {
+		client.Write([]byte("some bytes"))
+		a.Write([]byte("unread")) // unread data in client's receive queue: closing sends RST
+		time.Sleep(30 * time.Millisecond)
+		client.SetLinger(0)
+		client.Close()
+	}()
+	// The server neither sends nor closes: only the reset can end the tunnel.
+	done := make(chan error, 1)
+	go func() {
+		_, err := Tunnel(context.Background(), a, b)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConnectionReset) && !errors.Is(err, ErrBrokenPipe) {
+			t.Fatalf("Tunnel = %v, want a reset", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Tunnel did not end after a reset")
+	}
+	for _, c := range []*net.TCPConn{a, b, server} {
+		c.Close()
+	}
+	base.check(t)
+}
