@@ -93,13 +93,13 @@ func (r *Relay) Bind(dst, src Conn) error {
 	return nil
 }
 
-// NoSplice makes later Copy calls copy through Rust buffers even where splice would work
-// (for measurements; splice is the default).
-func (r *Relay) NoSplice(on bool) {
-	if on {
-		r.flags |= C.OFFHEAP_RELAY_NO_SPLICE
-	} else {
+// SetSplice chooses whether later Copy calls may splice (the default) or always copy through
+// Rust buffers (for measurements and for comparing the two paths).
+func (r *Relay) SetSplice(enabled bool) {
+	if enabled {
 		r.flags &^= C.OFFHEAP_RELAY_NO_SPLICE
+	} else {
+		r.flags |= C.OFFHEAP_RELAY_NO_SPLICE
 	}
 }
 

@@ -17,8 +17,8 @@ func NewRelay() (*Relay, error) { return nil, initErr }
 // Bind returns ErrUnavailable.
 func (r *Relay) Bind(dst, src Conn) error { return initErr }
 
-// NoSplice does nothing without cgo.
-func (r *Relay) NoSplice(on bool) {}
+// SetSplice does nothing without cgo.
+func (r *Relay) SetSplice(enabled bool) {}
 
 // Copy returns ErrUnavailable.
 func (r *Relay) Copy(ctx context.Context, f Framing) (RelayStats, error) {

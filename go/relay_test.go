@@ -162,7 +162,7 @@ func relayOnce(t *testing.T, useUnix, noSplice bool, f Framing, input []byte) (g
 	if e := r.Bind(dst, src); e != nil {
 		t.Fatal(e)
 	}
-	r.NoSplice(noSplice)
+	r.SetSplice(!noSplice)
 	st, err = r.Copy(context.Background(), f)
 	dst.Close()
 	wg.Wait()

@@ -122,7 +122,7 @@ func offheapRelay(b *testing.B, noSplice bool) func(r *relayRig, size int) error
 	return func(r *relayRig, size int) error {
 		if bound != r {
 			rl.Bind(r.dst, r.src)
-			rl.NoSplice(noSplice)
+			rl.SetSplice(!noSplice)
 			bound = r
 		}
 		_, err := rl.Copy(ctx, offheap.Exact(int64(size)))
