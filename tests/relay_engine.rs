@@ -251,3 +251,46 @@ fn cancel_and_shutdown_close_everything() {
     relay::trim();
     assert_eq!(relay::open_fd_count(), fds);
 }
+
+#[test]
+fn unix_socket_tunnel() {
+    use std::os::unix::net::UnixStream;
+    let _serial = serial();
+    relay::trim();
+    let fds = relay::open_fd_count();
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let (mut client, a) = UnixStream::pair().unwrap();
+    let (b, mut server) = UnixStream::pair().unwrap();
+    let job = Job::Tunnel {
+        a: duplicate(a.as_fd()).unwrap(),
+        b: duplicate(b.as_fd()).unwrap(),
+    };
+    drop((a, b));
+    engine.submit(5, job).unwrap();
+    let data = Rng(9).bytes(3 << 20);
+    let sent = sha256(&data);
+    let writer = thread::spawn(move || {
+        client.write_all(&data).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).unwrap();
+        back
+    });
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).unwrap();
+    server.write_all(b"bye").unwrap();
+    server.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(sha256(&got) == sent);
+    assert_eq!(writer.join().unwrap(), b"bye");
+    let done = wait_for(&engine, 1, Duration::from_secs(10));
+    assert_eq!(done.len(), 1);
+    let c = done[0];
+    assert_eq!(
+        (c.error, c.forward.bytes_out, c.backward.bytes_out),
+        (None, 3 << 20, 3)
+    );
+    assert!(c.forward.spliced > 0, "Unix stream sockets splice too");
+    drop((engine, server));
+    relay::trim();
+    assert_eq!(relay::open_fd_count(), fds);
+}
