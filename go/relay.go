@@ -50,7 +50,7 @@ type Relay struct {
 	dstFd    uintptr
 	flags    uint32
 	woken    atomic.Bool
-	wakeMu   sync.Mutex // held by wake; Copy takes it to wait for a wake in progress
+	wakeWG   sync.WaitGroup // one per armed wake-up; Copy waits for a wake that started
 	// Method values made once, so the hot loop passes them to RawConn without allocating.
 	onReadable, onWritable   func(uintptr) bool
 	stepWithDst, stepWithSrc func(uintptr)
@@ -137,6 +137,7 @@ func (r *Relay) copy(ctx context.Context, f Framing, extraFlags uint32, op strin
 			runtime.KeepAlive(r)
 			return RelayStats{}, &Error{Op: op, Err: err}
 		}
+		r.wakeWG.Add(1)
 		stop = context.AfterFunc(ctx, r.wakeFn)
 	}
 	r.status = C.OFFHEAP_STATUS_OK
@@ -152,12 +153,15 @@ func (r *Relay) copy(ctx context.Context, f Framing, extraFlags uint32, op strin
 			break
 		}
 	}
-	if stop != nil && !stop() {
-		// The context fired: wait for its wake-up to finish, then undo its deadlines.
-		r.wakeMu.Lock()
-		r.srcConn.SetReadDeadline(time.Time{})
-		r.dstConn.SetWriteDeadline(time.Time{})
-		r.wakeMu.Unlock()
+	if stop != nil {
+		if stop() {
+			r.wakeWG.Done() // the wake-up will never run
+		} else {
+			// The context fired: wait until its wake-up has set the deadlines, then undo them.
+			r.wakeWG.Wait()
+			r.srcConn.SetReadDeadline(time.Time{})
+			r.dstConn.SetWriteDeadline(time.Time{})
+		}
 	}
 	stats := RelayStats{
 		BytesIn: uint64(r.prog.bytes_in), BytesOut: uint64(r.prog.bytes_out),
@@ -215,8 +219,7 @@ func (r *Relay) stepSrc(srcFd uintptr) {
 
 // wake ends the netpoller wait of a Copy whose context fired.
 func (r *Relay) wake() {
-	r.wakeMu.Lock()
-	defer r.wakeMu.Unlock()
+	defer r.wakeWG.Done()
 	r.woken.Store(true)
 	past := time.Unix(1, 0)
 	r.srcConn.SetReadDeadline(past)
