@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go test-adoption install sanitize lint fmt bench clean
+.PHONY: build header header-check test test-rust test-c test-go test-adoption install sanitize lint fmt bench soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -86,6 +86,11 @@ install: $(LIB_A)
 	    "Name: $$pc" 'Description: Rust-owned heaps for the hot paths of Go services (C ABI)' \
 	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' "Libs: $$libs" > $(PREFIX)/lib/pkgconfig/$$pc.pc; \
 	done
+
+## soak: the bounded relay soak: SHA-256 of sent == received over >= 1 GiB and >= 1,000
+## concurrent connections through the relay engine, with random sizes and resets.
+soak: $(LIB_A)
+	cd $(GO_PKG) && OFFHEAP_SOAK=1 $(GO) test -count=1 -run 'TestRelaySoak' -timeout 20m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
 lint:

@@ -30,6 +30,21 @@
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
 
+// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer).
+#define OFFHEAP_RELAY_NO_SPLICE 1
+
+// `flags` bit of `offheap_relay_new`: `shutdown(dst, SHUT_WR)` when the body is complete.
+#define OFFHEAP_RELAY_SHUTDOWN_ON_DONE 2
+
+// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
+#define OFFHEAP_BUFFER_SIZE 65536
+
+// Most buffers one `offheap_buffer_writev` takes.
+#define OFFHEAP_WRITEV_MAX 16
+
+// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
+#define OFFHEAP_ENGINE_TUNNEL 4294967295
+
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
 enum offheap_status
@@ -60,6 +75,34 @@ enum offheap_status
   OFFHEAP_STATUS_BUFFER_TOO_SMALL = 9,
   // Rust could not allocate the memory the call needed.
   OFFHEAP_STATUS_OUT_OF_MEMORY = 10,
+  // The relay's source ended before the end of the body (shorter than declared, or no last chunk).
+  OFFHEAP_STATUS_RELAY_UNEXPECTED_EOF = 200,
+  // A peer reset the connection during the relay (ECONNRESET).
+  OFFHEAP_STATUS_RELAY_CONNECTION_RESET = 201,
+  // The relay's destination no longer accepts data (EPIPE: closed or shut down).
+  OFFHEAP_STATUS_RELAY_BROKEN_PIPE = 202,
+  // A file descriptor was not open (closed by its owner during the relay).
+  OFFHEAP_STATUS_RELAY_BAD_FD = 203,
+  // Another OS error during the relay; its errno is reported beside the status.
+  OFFHEAP_STATUS_RELAY_IO = 204,
+  // A chunk size has more hex digits than fit in 64 bits.
+  OFFHEAP_STATUS_RELAY_CHUNK_SIZE_OVERFLOW = 205,
+  // A chunk size is empty or not hexadecimal.
+  OFFHEAP_STATUS_RELAY_CHUNK_SIZE_INVALID = 206,
+  // A chunk line or chunk data is not followed by CRLF.
+  OFFHEAP_STATUS_RELAY_CHUNK_MISSING_CRLF = 207,
+  // A chunk extension is too long (4 KiB line limit) or has control bytes.
+  OFFHEAP_STATUS_RELAY_CHUNK_EXTENSION_INVALID = 208,
+  // The trailer section is too long (16 KiB) or has control bytes or folded lines.
+  OFFHEAP_STATUS_RELAY_TRAILERS_INVALID = 209,
+  // Chunked framing needs a socket source (the relay peeks so as never to read past the body).
+  OFFHEAP_STATUS_RELAY_UNSUPPORTED = 210,
+  // The relay was cancelled (abort, engine cancel or shutdown).
+  OFFHEAP_STATUS_RELAY_CANCELED = 211,
+  // No pipe, buffer, fd or engine slot was available.
+  OFFHEAP_STATUS_RELAY_RESOURCE_EXHAUSTED = 212,
+  // The relay was ended by a deadline.
+  OFFHEAP_STATUS_RELAY_TIMED_OUT = 213,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -97,6 +140,50 @@ typedef uint32_t offheap_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Framing kinds for `offheap_relay_new`.
+enum offheap_framing
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Exactly `length` bytes (Content-Length).
+  OFFHEAP_FRAMING_EXACT = 0,
+  // Chunked, forwarded verbatim (framing and trailers included).
+  OFFHEAP_FRAMING_CHUNKED = 1,
+  // Chunked, only the payload is written (de-chunked).
+  OFFHEAP_FRAMING_DECHUNKED = 2,
+  // Until the source reaches end of file.
+  OFFHEAP_FRAMING_UNTIL_EOF = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_framing offheap_framing;
+#else
+typedef uint32_t offheap_framing;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What a relay step (or a buffer read/write) needs next.
+enum offheap_relay_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Wait until the source is readable, then step again.
+  OFFHEAP_RELAY_STATE_WANT_READ = 0,
+  // Wait until the destination is writable, then step again.
+  OFFHEAP_RELAY_STATE_WANT_WRITE = 1,
+  // Complete.
+  OFFHEAP_RELAY_STATE_DONE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_relay_state offheap_relay_state;
+#else
+typedef uint32_t offheap_relay_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Process-wide counters of offheap's Rust heap and handles.
 typedef struct offheap_counters {
   // Bytes allocated by Rust and not yet freed.
@@ -112,6 +199,60 @@ typedef struct offheap_counters {
   // Handles currently live, indexed by `offheap_kind` value (index 0 is unused).
   uint64_t handles_by_kind[OFFHEAP_KIND_SLOTS];
 } offheap_counters;
+
+// The result of `offheap_relay_step`: what the relay waits for and its byte counters.
+typedef struct offheap_relay_progress {
+  // An `offheap_relay_state` value.
+  uint32_t state;
+  // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+  int32_t os_errno;
+  // Bytes consumed from the source (chunk framing included).
+  uint64_t bytes_in;
+  // Bytes written to the destination.
+  uint64_t bytes_out;
+  // Of `bytes_out`, bytes moved in the kernel with splice(2).
+  uint64_t spliced;
+  // Of `bytes_out`, bytes copied through a Rust-owned buffer.
+  uint64_t copied;
+} offheap_relay_progress;
+
+// Process-wide relay counters, as returned by `offheap_relay_global_stats`.
+typedef struct offheap_relay_counters {
+  // Relays started (each tunnel direction counts one).
+  uint64_t relays_started;
+  // Relays that completed.
+  uint64_t relays_done;
+  // Relays that ended with an error.
+  uint64_t relays_failed;
+  // Bytes moved with splice(2).
+  uint64_t bytes_spliced;
+  // Bytes copied through Rust-owned buffers.
+  uint64_t bytes_copied;
+  // Pipes created.
+  uint64_t pipes_created;
+  // Pipes alive (in use or pooled).
+  uint64_t pipes_live;
+  // Buffers alive (in use or pooled).
+  uint64_t buffers_live;
+} offheap_relay_counters;
+
+// One finished engine job, as returned by `offheap_engine_poll`.
+typedef struct offheap_engine_completion {
+  // The id given at submission.
+  uint64_t id;
+  // Bytes written `src` → `dst` (tunnels: `a` → `b`).
+  uint64_t bytes_forward;
+  // Bytes written `b` → `a` (tunnels only).
+  uint64_t bytes_backward;
+  // Of both, bytes moved with splice(2).
+  uint64_t spliced;
+  // Of both, bytes copied through Rust-owned buffers.
+  uint64_t copied;
+  // `OFFHEAP_STATUS_OK` or the relay error that ended the job.
+  uint32_t status;
+  // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+  int32_t os_errno;
+} offheap_engine_completion;
 
 #ifdef __cplusplus
 extern "C" {
@@ -175,6 +316,143 @@ offheap_status offheap_debug_sum(const uint8_t *data, size_t len, uint64_t *out)
 // # Safety
 // `dst` must be NULL or valid for writing `len` bytes.
 offheap_status offheap_debug_fill(uint8_t *dst, size_t len, uint8_t value);
+
+// Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
+// `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_relay_new(uint32_t framing, uint64_t length, uint32_t flags, uint64_t *out);
+
+// Starts the relay over for a new body, keeping the handle (no allocation).
+offheap_status offheap_relay_reset(uint64_t relay,
+                                   uint32_t framing,
+                                   uint64_t length,
+                                   uint32_t flags);
+
+// Moves as many bytes as the fds allow from `src_fd` to `dst_fd` (both non-blocking) and
+// writes what the relay waits for, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK`
+// while the relay runs or is done, or the relay error that ended it (then `*out` is not
+// written; later steps return the same error). Never blocks.
+//
+// # Safety
+// `src_fd` and `dst_fd` must stay open until the call returns (Go: call it inside
+// `RawConn.Read`/`Write`/`Control`, with the fds they lend). `out` NULL or valid for one write.
+offheap_status offheap_relay_step(uint64_t relay,
+                                  int32_t src_fd,
+                                  int32_t dst_fd,
+                                  struct offheap_relay_progress *out);
+
+// Ends a running relay (context cancelled, deadline, connection closed by the caller) and
+// returns its pipe and buffer to the pools. `status` is the error later steps report:
+// `OFFHEAP_STATUS_RELAY_TIMED_OUT`, `OFFHEAP_STATUS_RELAY_BAD_FD`, else `..._CANCELED`.
+offheap_status offheap_relay_abort(uint64_t relay, uint32_t status);
+
+// Frees a relay. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`.
+offheap_status offheap_relay_free(uint64_t relay);
+
+// Fills `*out` with the process-wide relay counters.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `offheap_relay_counters`.
+offheap_status offheap_relay_global_stats(struct offheap_relay_counters *out);
+
+// Frees the relay's idle pooled pipes and buffers.
+offheap_status offheap_relay_trim(void);
+
+// Takes a Rust-owned buffer of `OFFHEAP_BUFFER_SIZE` bytes from the pool; writes its handle.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_buffer_new(uint64_t *out);
+
+// Frees a buffer (back to the pool). Views of it become invalid.
+offheap_status offheap_buffer_free(uint64_t buffer);
+
+// Reads once from `fd` (non-blocking) into the buffer's free space, after its filled bytes.
+// Writes the bytes read to `*out_n` and the state to `*out_state`: `WANT_READ` (nothing
+// now, `*out_n` = 0), or `DONE` (`*out_n` > 0, or 0 at end of file or with no free space).
+//
+// # Safety
+// `fd` open for the call; `out_n` and `out_state` NULL or valid for one write each.
+offheap_status offheap_buffer_read(uint64_t buffer, int32_t fd, size_t *out_n, uint32_t *out_state);
+
+// Writes a view of the buffer's filled bytes to `*out_ptr` / `*out_len` (`(NULL, 0)` when
+// empty). The bytes stay valid and unchanged until the next `offheap_buffer_consume`,
+// `offheap_buffer_clear`, `offheap_buffer_writev` naming this buffer, or `offheap_buffer_free`;
+// `offheap_buffer_read` only appends after them.
+//
+// # Safety
+// `out_ptr` and `out_len` NULL or valid for one write each.
+offheap_status offheap_buffer_view(uint64_t buffer, const uint8_t **out_ptr, size_t *out_len);
+
+// Drops `n` bytes from the front of the filled bytes (clamped).
+offheap_status offheap_buffer_consume(uint64_t buffer, size_t n);
+
+// Writes the filled bytes of `count` buffers (in order, at most `OFFHEAP_WRITEV_MAX`) to `fd`
+// with one `writev`, then consumes what was written from them. Writes the bytes written
+// to `*out_n` and `WANT_WRITE` (fd full, nothing written) or `DONE` to `*out_state`.
+//
+// # Safety
+// `buffers` NULL or valid for reading `count` handles; `fd` open for the call; out-params
+// NULL or valid for one write each.
+offheap_status offheap_buffer_writev(int32_t fd,
+                                     const uint64_t *buffers,
+                                     size_t count,
+                                     size_t *out_n,
+                                     uint32_t *out_state);
+
+// Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
+// flight; writes its handle to `*out`.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_engine_new(uint32_t workers, uint32_t max_jobs, uint64_t *out);
+
+// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
+// completions are queued. Reading 8 bytes from it resets it; then call `offheap_engine_poll`.
+//
+// # Safety
+// `out_fd` NULL or valid for one write.
+offheap_status offheap_engine_ready_fd(uint64_t engine, int32_t *out_fd);
+
+// Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
+// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
+// `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
+// may close its fds once this returns. The job's completion carries `id`.
+//
+// # Safety
+// `fd_a` and `fd_b` open for the call.
+offheap_status offheap_engine_submit(uint64_t engine,
+                                     uint64_t id,
+                                     int32_t fd_a,
+                                     int32_t fd_b,
+                                     uint32_t framing,
+                                     uint64_t length,
+                                     uint32_t flags);
+
+// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
+// unless it finished first. Unknown ids are ignored.
+offheap_status offheap_engine_cancel(uint64_t engine, uint64_t id);
+
+// Moves up to `cap` queued completions into `out[0..]` and writes how many to `*out_n`.
+//
+// # Safety
+// `out` NULL or valid for writing `cap` completions; `out_n` NULL or valid for one write.
+offheap_status offheap_engine_poll(uint64_t engine,
+                                   struct offheap_engine_completion *out,
+                                   size_t cap,
+                                   size_t *out_n);
+
+// Jobs submitted and not yet completed.
+//
+// # Safety
+// `out` NULL or valid for one write.
+offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
+
+// Stops the engine: joins its threads and closes every fd it holds (jobs still running end
+// with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
+offheap_status offheap_engine_free(uint64_t engine);
 
 // Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
 // An unknown value gives "offheap: unknown status".

@@ -30,6 +30,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod heap;
+pub mod relay;
 
 mod ffi;
 

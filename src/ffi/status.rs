@@ -41,6 +41,34 @@ pub enum offheap_status {
     BufferTooSmall = 9,
     /// Rust could not allocate the memory the call needed.
     OutOfMemory = 10,
+    /// The relay's source ended before the end of the body (shorter than declared, or no last chunk).
+    RelayUnexpectedEof = 200,
+    /// A peer reset the connection during the relay (ECONNRESET).
+    RelayConnectionReset = 201,
+    /// The relay's destination no longer accepts data (EPIPE: closed or shut down).
+    RelayBrokenPipe = 202,
+    /// A file descriptor was not open (closed by its owner during the relay).
+    RelayBadFd = 203,
+    /// Another OS error during the relay; its errno is reported beside the status.
+    RelayIo = 204,
+    /// A chunk size has more hex digits than fit in 64 bits.
+    RelayChunkSizeOverflow = 205,
+    /// A chunk size is empty or not hexadecimal.
+    RelayChunkSizeInvalid = 206,
+    /// A chunk line or chunk data is not followed by CRLF.
+    RelayChunkMissingCrlf = 207,
+    /// A chunk extension is too long (4 KiB line limit) or has control bytes.
+    RelayChunkExtensionInvalid = 208,
+    /// The trailer section is too long (16 KiB) or has control bytes or folded lines.
+    RelayTrailersInvalid = 209,
+    /// Chunked framing needs a socket source (the relay peeks so as never to read past the body).
+    RelayUnsupported = 210,
+    /// The relay was cancelled (abort, engine cancel or shutdown).
+    RelayCanceled = 211,
+    /// No pipe, buffer, fd or engine slot was available.
+    RelayResourceExhausted = 212,
+    /// The relay was ended by a deadline.
+    RelayTimedOut = 213,
 }
 
 impl offheap_status {
@@ -59,6 +87,20 @@ impl offheap_status {
             HandleTableFull => b"offheap: handle table full\0",
             BufferTooSmall => b"offheap: output buffer too small\0",
             OutOfMemory => b"offheap: out of memory\0",
+            RelayUnexpectedEof => b"offheap: relay: source ended before the end of the body\0",
+            RelayConnectionReset => b"offheap: relay: connection reset by peer\0",
+            RelayBrokenPipe => b"offheap: relay: destination closed\0",
+            RelayBadFd => b"offheap: relay: file descriptor closed during the relay\0",
+            RelayIo => b"offheap: relay: I/O error\0",
+            RelayChunkSizeOverflow => b"offheap: relay: chunk size overflows 64 bits\0",
+            RelayChunkSizeInvalid => b"offheap: relay: chunk size is not hexadecimal\0",
+            RelayChunkMissingCrlf => b"offheap: relay: chunk framing is missing CRLF\0",
+            RelayChunkExtensionInvalid => b"offheap: relay: chunk extension too long or invalid\0",
+            RelayTrailersInvalid => b"offheap: relay: trailer section too long or invalid\0",
+            RelayUnsupported => b"offheap: relay: chunked framing needs a socket source\0",
+            RelayCanceled => b"offheap: relay: canceled\0",
+            RelayResourceExhausted => b"offheap: relay: out of pipes, buffers, fds or engine slots\0",
+            RelayTimedOut => b"offheap: relay: timed out\0",
         }
     }
 
@@ -77,6 +119,20 @@ impl offheap_status {
             HandleTableFull,
             BufferTooSmall,
             OutOfMemory,
+            RelayUnexpectedEof,
+            RelayConnectionReset,
+            RelayBrokenPipe,
+            RelayBadFd,
+            RelayIo,
+            RelayChunkSizeOverflow,
+            RelayChunkSizeInvalid,
+            RelayChunkMissingCrlf,
+            RelayChunkExtensionInvalid,
+            RelayTrailersInvalid,
+            RelayUnsupported,
+            RelayCanceled,
+            RelayResourceExhausted,
+            RelayTimedOut,
         ]
     };
 
