@@ -6,26 +6,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"strings"
 	"testing"
 )
-
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() { c, _ := l.Accept(); ch <- c }()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.(*net.TCPConn), (<-ch).(*net.TCPConn)
-}
 
 func TestHeapReportCountsRelayedBytes(t *testing.T) {
 	upstream, src := tcpPair(t)
