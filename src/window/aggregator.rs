@@ -24,12 +24,20 @@ pub struct Samples<'a> {
 impl<'a> Samples<'a> {
     /// Unweighted samples.
     pub fn new(timestamps: &'a [i64], values: &'a [f64]) -> Samples<'a> {
-        Samples { timestamps, values, weights: None }
+        Samples {
+            timestamps,
+            values,
+            weights: None,
+        }
     }
 
     /// Weighted samples.
     pub fn weighted(timestamps: &'a [i64], values: &'a [f64], weights: &'a [u32]) -> Samples<'a> {
-        Samples { timestamps, values, weights: Some(weights) }
+        Samples {
+            timestamps,
+            values,
+            weights: Some(weights),
+        }
     }
 }
 
@@ -55,7 +63,13 @@ pub struct Accounting {
 impl Accounting {
     /// Number of samples accounted for.
     pub fn total(&self) -> u64 {
-        self.accepted + self.overflowed + self.late + self.future + self.invalid + self.bad_key + self.stale
+        self.accepted
+            + self.overflowed
+            + self.late
+            + self.future
+            + self.invalid
+            + self.bad_key
+            + self.stale
     }
 
     /// Adds `o` field by field.
@@ -97,7 +111,15 @@ struct Totals {
 
 impl Totals {
     fn add(&self, a: &Accounting) {
-        let v = [a.accepted, a.overflowed, a.late, a.future, a.invalid, a.bad_key, a.stale];
+        let v = [
+            a.accepted,
+            a.overflowed,
+            a.late,
+            a.future,
+            a.invalid,
+            a.bad_key,
+            a.stale,
+        ];
         for (f, x) in self.fields.iter().zip(v) {
             if x != 0 {
                 f.fetch_add(x, Relaxed);
@@ -157,7 +179,11 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
         }
         prev = e;
     }
-    if prev as usize > bytes.len() { Err(Error::BadOffsets) } else { Ok(()) }
+    if prev as usize > bytes.len() {
+        Err(Error::BadOffsets)
+    } else {
+        Ok(())
+    }
 }
 
 /// Per-thread reusable buffers for partitioning a batch by shard.
@@ -199,7 +225,10 @@ pub struct Aggregator {
 
 impl std::fmt::Debug for Aggregator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Aggregator").field("cfg", &self.cfg).field("stats", &self.stats()).finish()
+        f.debug_struct("Aggregator")
+            .field("cfg", &self.cfg)
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -208,7 +237,9 @@ impl Aggregator {
     pub fn new(cfg: Config) -> Result<Aggregator, Error> {
         let derived = cfg.validate()?;
         let sketch_params = SketchParams::new(cfg.alpha, cfg.max_buckets)?;
-        let shards = (0..cfg.shards).map(|i| Mutex::new(Shard::new(i, derived.ring_len))).collect();
+        let shards = (0..cfg.shards)
+            .map(|i| Mutex::new(Shard::new(i, derived.ring_len)))
+            .collect();
         Ok(Aggregator {
             params: cfg.sketch.then_some(sketch_params),
             sketch_params,
@@ -240,7 +271,13 @@ impl Aggregator {
 
     /// Ingests samples keyed by byte strings: key `i` is `bytes[ends[i-1]..ends[i]]` (with
     /// `ends[-1] = 0`).
-    pub fn ingest_keys(&self, bytes: &[u8], ends: &[u32], s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
+    pub fn ingest_keys(
+        &self,
+        bytes: &[u8],
+        ends: &[u32],
+        s: Samples<'_>,
+        now: i64,
+    ) -> Result<Accounting, Error> {
         self.ingest(Keys::Bytes { bytes, ends }, s, now)
     }
 
@@ -253,7 +290,12 @@ impl Aggregator {
     /// Finds or makes the series of each byte key and writes its id into `out`
     /// ([`OVERFLOW_ID`] beyond the series cap, [`INVALID_ID`] for a rejected key). The
     /// returned accounting counts keys (`accepted`, `overflowed`, `bad_key`).
-    pub fn resolve_keys(&self, bytes: &[u8], ends: &[u32], out: &mut [u64]) -> Result<Accounting, Error> {
+    pub fn resolve_keys(
+        &self,
+        bytes: &[u8],
+        ends: &[u32],
+        out: &mut [u64],
+    ) -> Result<Accounting, Error> {
         self.resolve(Keys::Bytes { bytes, ends }, out)
     }
 
@@ -277,12 +319,17 @@ impl Aggregator {
 
     /// Bytes of Rust heap the series state holds (walks every series).
     pub fn heap_bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().heap_bytes()).sum::<usize>() + std::mem::size_of::<Self>()
+        self.shards
+            .iter()
+            .map(|s| s.lock().heap_bytes())
+            .sum::<usize>()
+            + std::mem::size_of::<Self>()
     }
 
     fn validate_batch(&self, keys: &Keys<'_>, s: &Samples<'_>) -> Result<usize, Error> {
         let n = keys.len();
-        if s.timestamps.len() != n || s.values.len() != n || s.weights.is_some_and(|w| w.len() != n) {
+        if s.timestamps.len() != n || s.values.len() != n || s.weights.is_some_and(|w| w.len() != n)
+        {
             return Err(Error::LengthMismatch);
         }
         if n > MAX_BATCH {
@@ -304,7 +351,11 @@ impl Aggregator {
                     Ok((0, 0))
                 } else {
                     let shard = (id & 0xff) as usize;
-                    if shard < self.shards.len() && id != INVALID_ID { Ok((shard, 0)) } else { Err(Drop::Stale) }
+                    if shard < self.shards.len() && id != INVALID_ID {
+                        Ok((shard, 0))
+                    } else {
+                        Err(Drop::Stale)
+                    }
                 }
             }
             Keys::U64(k) => {
@@ -328,8 +379,10 @@ impl Aggregator {
         if n == 0 {
             return Ok(acc);
         }
-        let late_before = now.saturating_sub(i64::try_from(self.cfg.allowed_lateness).unwrap_or(i64::MAX));
-        let future_after = now.saturating_add(i64::try_from(self.cfg.max_future).unwrap_or(i64::MAX));
+        let late_before =
+            now.saturating_sub(i64::try_from(self.cfg.allowed_lateness).unwrap_or(i64::MAX));
+        let future_after =
+            now.saturating_add(i64::try_from(self.cfg.max_future).unwrap_or(i64::MAX));
         let windowed = self.cfg.mode != Mode::Cumulative;
         let sw = self.derived.slice_width;
         let oldest_epoch = now.div_euclid(sw) - (self.derived.slices as i64 - 1);
@@ -424,7 +477,15 @@ impl Aggregator {
 
     /// Finds (or makes) the series for sample `i`; counts `stale` and `bad_key` drops.
     #[inline]
-    fn target(&self, sh: &mut Shard, keys: &Keys<'_>, i: usize, h: u64, generation: u64, acc: &mut Accounting) -> Target {
+    fn target(
+        &self,
+        sh: &mut Shard,
+        keys: &Keys<'_>,
+        i: usize,
+        h: u64,
+        generation: u64,
+        acc: &mut Accounting,
+    ) -> Target {
         let key = match *keys {
             Keys::Ids(ids) => {
                 let id = ids[i];
@@ -449,9 +510,17 @@ impl Aggregator {
     }
 
     #[cold]
-    fn create(&self, sh: &mut Shard, h: u64, key: KeyRef<'_>, generation: u64, acc: &mut Accounting) -> Target {
+    fn create(
+        &self,
+        sh: &mut Shard,
+        h: u64,
+        key: KeyRef<'_>,
+        generation: u64,
+        acc: &mut Accounting,
+    ) -> Target {
         if let KeyRef::Bytes(b) = key {
-            let ok = std::str::from_utf8(b).is_ok() && (!self.cfg.key_label.is_empty() || valid_label_list(b));
+            let ok = std::str::from_utf8(b).is_ok()
+                && (!self.cfg.key_label.is_empty() || valid_label_list(b));
             if !ok {
                 acc.bad_key += 1;
                 return Target::Rejected;
@@ -549,7 +618,11 @@ impl Aggregator {
         Ok(acc)
     }
 
-    fn delete_where(&self, shard: usize, find: impl FnOnce(&Shard) -> Option<u32>) -> Result<(), Error> {
+    fn delete_where(
+        &self,
+        shard: usize,
+        find: impl FnOnce(&Shard) -> Option<u32>,
+    ) -> Result<(), Error> {
         let _cut = self.cut.read();
         let mut sh = self.shards.get(shard).ok_or(Error::StaleId)?.lock();
         let slot = find(&sh).ok_or(Error::StaleId)?;
@@ -562,13 +635,17 @@ impl Aggregator {
     /// Deletes the series of a caller `u64` key ([`Error::StaleId`] if there is none).
     pub fn delete_u64(&self, key: u64) -> Result<(), Error> {
         let h = hash_u64(key);
-        self.delete_where(shard_of(h, self.shard_mask), |sh| sh.find(h, KeyRef::U64(key)))
+        self.delete_where(shard_of(h, self.shard_mask), |sh| {
+            sh.find(h, KeyRef::U64(key))
+        })
     }
 
     /// Deletes the series of a byte key ([`Error::StaleId`] if there is none).
     pub fn delete_key(&self, key: &[u8]) -> Result<(), Error> {
         let h = hash_bytes(key);
-        self.delete_where(shard_of(h, self.shard_mask), |sh| sh.find(h, KeyRef::Bytes(key)))
+        self.delete_where(shard_of(h, self.shard_mask), |sh| {
+            sh.find(h, KeyRef::Bytes(key))
+        })
     }
 
     /// Deletes the series of an id ([`Error::StaleId`] if it is not live).

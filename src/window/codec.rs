@@ -144,7 +144,9 @@ fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut 
         (false, Key::Free) => out.push(2),
     }
     out.extend_from_slice(&a.count.to_le_bytes());
-    for f in [a.sum, a.mean, a.m2, a.min, a.max, a.first, a.last, a.increase] {
+    for f in [
+        a.sum, a.mean, a.m2, a.min, a.max, a.first, a.last, a.increase,
+    ] {
         out.extend_from_slice(&f.to_le_bytes());
     }
     out.extend_from_slice(&a.first_ts.to_le_bytes());
@@ -159,7 +161,11 @@ fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut 
 }
 
 /// Reads one record into `tmp` (whose sketch is reused) and checks it.
-fn read_record<'a>(r: &mut Reader<'a>, sketches: bool, tmp: &mut Slice) -> Result<RecKey<'a>, Error> {
+fn read_record<'a>(
+    r: &mut Reader<'a>,
+    sketches: bool,
+    tmp: &mut Slice,
+) -> Result<RecKey<'a>, Error> {
     let key = match r.u8()? {
         0 => RecKey::U64(r.u64()?),
         1 => {
@@ -187,10 +193,19 @@ fn read_record<'a>(r: &mut Reader<'a>, sketches: bool, tmp: &mut Slice) -> Resul
     tmp.increase = r.f64()?;
     tmp.first_ts = r.i64()?;
     tmp.last_ts = r.i64()?;
-    let moments = [tmp.sum, tmp.mean, tmp.m2, tmp.min, tmp.max, tmp.first, tmp.last, tmp.increase];
+    let moments = [
+        tmp.sum,
+        tmp.mean,
+        tmp.m2,
+        tmp.min,
+        tmp.max,
+        tmp.first,
+        tmp.last,
+        tmp.increase,
+    ];
     if tmp.count == 0
         || moments.iter().any(|v| v.is_nan())
-        || !(tmp.min <= tmp.max)
+        || tmp.min > tmp.max
         || tmp.m2 < 0.0
         || tmp.first_ts > tmp.last_ts
     {

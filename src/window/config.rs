@@ -75,12 +75,18 @@ impl Config {
 
     /// Tumbling windows of `width` nanoseconds.
     pub fn tumbling(width: u64) -> Config {
-        Config { mode: Mode::Tumbling, ..Config::sliding(width, 1) }
+        Config {
+            mode: Mode::Tumbling,
+            ..Config::sliding(width, 1)
+        }
     }
 
     /// Cumulative series.
     pub fn cumulative() -> Config {
-        Config { mode: Mode::Cumulative, ..Config::sliding(1, 1) }
+        Config {
+            mode: Mode::Cumulative,
+            ..Config::sliding(1, 1)
+        }
     }
 
     /// Checks every field; returns the derived slice width and ring length.
@@ -91,8 +97,12 @@ impl Config {
                 if self.width == 0 || self.width > i64::MAX as u64 {
                     return Err(Error::InvalidWidth);
                 }
-                let slices = if self.mode == Mode::Tumbling { 1 } else { self.slices };
-                if slices == 0 || slices > 64 || self.width % u64::from(slices) != 0 {
+                let slices = if self.mode == Mode::Tumbling {
+                    1
+                } else {
+                    self.slices
+                };
+                if slices == 0 || slices > 64 || !self.width.is_multiple_of(u64::from(slices)) {
                     return Err(Error::InvalidSlices);
                 }
                 ((self.width / u64::from(slices)) as i64, slices)
@@ -130,7 +140,11 @@ impl Config {
         {
             return Err(Error::InvalidName);
         }
-        Ok(Derived { slice_width, slices: slices as usize, ring_len })
+        Ok(Derived {
+            slice_width,
+            slices: slices as usize,
+            ring_len,
+        })
     }
 }
 
@@ -151,7 +165,9 @@ pub(crate) fn valid_metric_name(s: &[u8]) -> bool {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
         _ => return false,
     }
-    s.len() <= 256 && s.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+    s.len() <= 256
+        && s.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`, at most 256 bytes, not `quantile` (the summary uses it).
@@ -211,31 +227,166 @@ mod tests {
     fn rejects_bad_values() {
         let ok = Config::sliding(60, 6);
         assert!(ok.validate().is_ok());
-        assert_eq!(Config { width: 0, ..ok.clone() }.validate().unwrap_err(), Error::InvalidWidth);
-        assert_eq!(Config { slices: 0, ..ok.clone() }.validate().unwrap_err(), Error::InvalidSlices);
-        assert_eq!(Config { slices: 7, ..ok.clone() }.validate().unwrap_err(), Error::InvalidSlices);
-        assert_eq!(Config { alpha: 0.0, ..ok.clone() }.validate().unwrap_err(), Error::InvalidAlpha);
-        assert_eq!(Config { alpha: f64::NAN, ..ok.clone() }.validate().unwrap_err(), Error::InvalidAlpha);
-        assert_eq!(Config { max_buckets: 1, ..ok.clone() }.validate().unwrap_err(), Error::InvalidBuckets);
-        assert_eq!(Config { max_series: 0, ..ok.clone() }.validate().unwrap_err(), Error::InvalidSeriesCap);
-        assert_eq!(Config { shards: 3, ..ok.clone() }.validate().unwrap_err(), Error::InvalidShards);
-        assert_eq!(Config { shards: 0, ..ok.clone() }.validate().unwrap_err(), Error::InvalidShards);
-        assert_eq!(Config { max_future: 1000, ..ok.clone() }.validate().unwrap_err(), Error::InvalidFutureSkew);
-        assert_eq!(Config { max_key_len: 0, ..ok.clone() }.validate().unwrap_err(), Error::InvalidKeyLimit);
-        assert_eq!(Config { name: "1x".into(), ..ok.clone() }.validate().unwrap_err(), Error::InvalidName);
-        assert_eq!(Config { key_label: "quantile".into(), ..ok.clone() }.validate().unwrap_err(), Error::InvalidName);
-        assert_eq!(Config { help: "a\nb".into(), ..ok }.validate().unwrap_err(), Error::InvalidName);
+        assert_eq!(
+            Config {
+                width: 0,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidWidth
+        );
+        assert_eq!(
+            Config {
+                slices: 0,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidSlices
+        );
+        assert_eq!(
+            Config {
+                slices: 7,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidSlices
+        );
+        assert_eq!(
+            Config {
+                alpha: 0.0,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidAlpha
+        );
+        assert_eq!(
+            Config {
+                alpha: f64::NAN,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidAlpha
+        );
+        assert_eq!(
+            Config {
+                max_buckets: 1,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidBuckets
+        );
+        assert_eq!(
+            Config {
+                max_series: 0,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidSeriesCap
+        );
+        assert_eq!(
+            Config {
+                shards: 3,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidShards
+        );
+        assert_eq!(
+            Config {
+                shards: 0,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidShards
+        );
+        assert_eq!(
+            Config {
+                max_future: 1000,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidFutureSkew
+        );
+        assert_eq!(
+            Config {
+                max_key_len: 0,
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidKeyLimit
+        );
+        assert_eq!(
+            Config {
+                name: "1x".into(),
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidName
+        );
+        assert_eq!(
+            Config {
+                key_label: "quantile".into(),
+                ..ok.clone()
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidName
+        );
+        assert_eq!(
+            Config {
+                help: "a\nb".into(),
+                ..ok
+            }
+            .validate()
+            .unwrap_err(),
+            Error::InvalidName
+        );
         assert!(Config::cumulative().validate().is_ok());
         assert_eq!(Config::sliding(60, 6).validate().unwrap().ring_len, 6);
-        assert_eq!(Config { max_future: 11, ..Config::sliding(60, 6) }.validate().unwrap().ring_len, 8);
+        assert_eq!(
+            Config {
+                max_future: 11,
+                ..Config::sliding(60, 6)
+            }
+            .validate()
+            .unwrap()
+            .ring_len,
+            8
+        );
     }
 
     #[test]
     fn label_lists() {
-        for ok in [&b""[..], b"a=\"\"", b"route=\"/x\",code=\"200\"", b"a=\"q\\\"\\\\\\n\""] {
+        for ok in [
+            &b""[..],
+            b"a=\"\"",
+            b"route=\"/x\",code=\"200\"",
+            b"a=\"q\\\"\\\\\\n\"",
+        ] {
             assert!(valid_label_list(ok), "{:?}", std::str::from_utf8(ok));
         }
-        for bad in [&b"a"[..], b"a=", b"a=\"", b"a=\"x\",", b"1a=\"x\"", b"a=\"x\"b", b"quantile=\"1\"", b"a=\"\\x\""] {
+        for bad in [
+            &b"a"[..],
+            b"a=",
+            b"a=\"",
+            b"a=\"x\",",
+            b"1a=\"x\"",
+            b"a=\"x\"b",
+            b"quantile=\"1\"",
+            b"a=\"\\x\"",
+        ] {
             assert!(!valid_label_list(bad), "{:?}", std::str::from_utf8(bad));
         }
     }

@@ -20,9 +20,9 @@
 //! `# HELP` is written only when the help text is not empty. Values use Prometheus spellings
 //! `NaN`, `+Inf`, `-Inf`.
 
+use super::Error;
 use super::config::Config;
 use super::snapshot::{KeyKind, Snapshot};
-use super::Error;
 use std::io::Write;
 
 /// Where a paged rendering stands; start with `PrometheusCursor::default()`.
@@ -61,7 +61,11 @@ pub fn render_prometheus(
             return Ok(written);
         }
         let Some(dst) = out.get_mut(written..written + scratch.len()) else {
-            return if written == 0 { Err(Error::BufferTooSmall) } else { Ok(written) };
+            return if written == 0 {
+                Err(Error::BufferTooSmall)
+            } else {
+                Ok(written)
+            };
         };
         dst.copy_from_slice(scratch);
         written += scratch.len();
@@ -101,7 +105,11 @@ fn header(cfg: &Config, out: &mut Vec<u8>) {
 }
 
 fn labels(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
-    let label = if cfg.key_label.is_empty() { "key" } else { cfg.key_label.as_str() };
+    let label = if cfg.key_label.is_empty() {
+        "key"
+    } else {
+        cfg.key_label.as_str()
+    };
     match snap.kind(i) {
         Some(KeyKind::Overflow) => out.extend_from_slice(b"otel_metric_overflow=\"true\""),
         Some(KeyKind::U64) => {

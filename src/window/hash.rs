@@ -85,6 +85,9 @@ mod tests {
         for k in 0..16_000u64 {
             counts[shard_of(hash_u64(k), 15)] += 1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

@@ -90,7 +90,11 @@ impl Shard {
             map: HashMap::default(),
             live: 0,
             key_bytes: 0,
-            overflow: Overflow { ring: vec![Slice::default(); ring_len], used: false, changed_at: 0 },
+            overflow: Overflow {
+                ring: vec![Slice::default(); ring_len],
+                used: false,
+                changed_at: 0,
+            },
             ring_len,
         }
     }
@@ -107,7 +111,9 @@ impl Shard {
         let slot = ((id >> 8) & (MAX_SLOTS as u64 - 1)) as usize;
         let generation = (id >> 32) as u32;
         match (self.gens.get(slot), self.metas.get(slot)) {
-            (Some(&g), Some(m)) if g == generation && !matches!(m.key, Key::Free) => Some(slot as u32),
+            (Some(&g), Some(m)) if g == generation && !matches!(m.key, Key::Free) => {
+                Some(slot as u32)
+            }
             _ => None,
         }
     }
@@ -135,7 +141,13 @@ impl Shard {
             }
         };
         let head = self.map.get(&hash).copied().unwrap_or(NIL);
-        let meta = Meta { key: owned, hash, next: head, last_ts: i64::MIN, changed_at };
+        let meta = Meta {
+            key: owned,
+            hash,
+            next: head,
+            last_ts: i64::MIN,
+            changed_at,
+        };
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.metas[slot as usize] = meta;
@@ -151,7 +163,8 @@ impl Shard {
                 let slot = self.metas.len() as u32;
                 self.metas.push(meta);
                 self.gens.push(1);
-                self.slices.extend(std::iter::repeat_with(Slice::default).take(self.ring_len));
+                self.slices
+                    .extend(std::iter::repeat_with(Slice::default).take(self.ring_len));
                 slot
             }
         };

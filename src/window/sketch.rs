@@ -121,7 +121,9 @@ impl Store {
                 self.counts.resize(max, 0);
                 self.counts[0] = all;
             } else {
-                let collapsed = self.counts[..=shift].iter().fold(0u64, |a, &c| a.saturating_add(c));
+                let collapsed = self.counts[..=shift]
+                    .iter()
+                    .fold(0u64, |a, &c| a.saturating_add(c));
                 self.counts.drain(..shift);
                 self.counts[0] = collapsed;
                 self.counts.resize(max, 0);
@@ -187,14 +189,16 @@ impl Sketch {
             if v.is_finite() {
                 self.neg.add(p.index(-v), w, p.max_buckets);
             }
-        } else if v == v {
+        } else if !v.is_nan() {
             self.zero = self.zero.saturating_add(w);
         }
     }
 
     /// Total weight added.
     pub fn count(&self) -> u64 {
-        self.zero.saturating_add(self.pos.total()).saturating_add(self.neg.total())
+        self.zero
+            .saturating_add(self.pos.total())
+            .saturating_add(self.neg.total())
     }
 
     /// Empties the sketch but keeps its allocation.
@@ -257,7 +261,11 @@ mod tests {
     use super::*;
 
     fn rel_err(est: f64, exact: f64) -> f64 {
-        if exact == 0.0 { est.abs() } else { ((est - exact) / exact).abs() }
+        if exact == 0.0 {
+            est.abs()
+        } else {
+            ((est - exact) / exact).abs()
+        }
     }
 
     #[test]
@@ -282,7 +290,11 @@ mod tests {
         let (mut a, mut b, mut both) = (Sketch::new(), Sketch::new(), Sketch::new());
         for i in 0..1000 {
             let v = (i as f64 - 300.0) * 1.7;
-            if i % 3 == 0 { a.add(&p, v, 2) } else { b.add(&p, v, 2) }
+            if i % 3 == 0 {
+                a.add(&p, v, 2)
+            } else {
+                b.add(&p, v, 2)
+            }
             both.add(&p, v, 2);
         }
         a.merge(&p, &b);

@@ -56,7 +56,11 @@ impl Slice {
     #[inline]
     pub fn reset(&mut self, epoch: i64) {
         let sketch = self.sketch.take();
-        *self = Slice { epoch, sketch, ..Slice::default() };
+        *self = Slice {
+            epoch,
+            sketch,
+            ..Slice::default()
+        };
         if let Some(s) = self.sketch.as_deref_mut() {
             s.clear();
         }
@@ -161,7 +165,11 @@ impl Slice {
 
     /// Population standard deviation (NaN when empty).
     pub fn stddev(&self) -> f64 {
-        if self.count == 0 { f64::NAN } else { (self.m2.max(0.0) / self.count as f64).sqrt() }
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            (self.m2.max(0.0) / self.count as f64).sqrt()
+        }
     }
 
     /// Mean (NaN when empty).

@@ -125,7 +125,9 @@ impl Snapshot {
 
     /// The byte key of row `i` (empty for rows not keyed by bytes or out of range).
     pub fn key(&self, i: usize) -> &[u8] {
-        let Some(&end) = self.key_ends.get(i) else { return &[] };
+        let Some(&end) = self.key_ends.get(i) else {
+            return &[];
+        };
         let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
         &self.key_bytes[start as usize..end as usize]
     }
@@ -194,7 +196,14 @@ impl Snapshot {
     }
 
     /// Appends the row of `self.acc`.
-    fn push_row(&mut self, id: u64, kind: KeyKind, key: &Key, params: Option<&SketchParams>, span_secs: f64) {
+    fn push_row(
+        &mut self,
+        id: u64,
+        kind: KeyKind,
+        key: &Key,
+        params: Option<&SketchParams>,
+        span_secs: f64,
+    ) {
         let a = &self.acc;
         self.ids.push(id);
         self.kinds.push(kind as u8);
@@ -207,7 +216,8 @@ impl Snapshot {
         }
         // Keys are at most 4096 bytes and series at most 2^32, but the sum could pass u32:
         // saturate (readers see an empty key past that point rather than a wrong one).
-        self.key_ends.push(u32::try_from(self.key_bytes.len()).unwrap_or(u32::MAX));
+        self.key_ends
+            .push(u32::try_from(self.key_bytes.len()).unwrap_or(u32::MAX));
         self.counts.push(a.count);
         let empty = a.count == 0;
         let nan_if_empty = |v: f64| if empty { f64::NAN } else { v };
@@ -219,11 +229,17 @@ impl Snapshot {
         self.stddevs.push(a.stddev());
         let inc = if empty { 0.0 } else { a.increase };
         self.increases.push(inc);
-        let span = if span_secs > 0.0 { span_secs } else { (a.last_ts.saturating_sub(a.first_ts)) as f64 / 1e9 };
+        let span = if span_secs > 0.0 {
+            span_secs
+        } else {
+            (a.last_ts.saturating_sub(a.first_ts)) as f64 / 1e9
+        };
         self.rates.push(if span > 0.0 { inc / span } else { 0.0 });
         for (j, q) in self.quantiles.iter().enumerate() {
             let v = match (params, a.sketch.as_deref()) {
-                (Some(p), Some(s)) if !empty => s.quantile(p, *q).map_or(f64::NAN, |v| v.clamp(a.min, a.max)),
+                (Some(p), Some(s)) if !empty => s
+                    .quantile(p, *q)
+                    .map_or(f64::NAN, |v| v.clamp(a.min, a.max)),
                 _ => f64::NAN,
             };
             self.qvalues[j].push(v);
@@ -243,7 +259,12 @@ impl Aggregator {
     /// Takes a consistent cut of every series' window at `now` into `out` (replacing its
     /// rows). Ingest waits while it runs, so the cut holds whole batches. Idle series are
     /// evicted first. The overflow series, if it ever got samples, is the last row.
-    pub fn snapshot(&self, now: i64, opts: &SnapshotOptions<'_>, out: &mut Snapshot) -> Result<(), Error> {
+    pub fn snapshot(
+        &self,
+        now: i64,
+        opts: &SnapshotOptions<'_>,
+        out: &mut Snapshot,
+    ) -> Result<(), Error> {
         check_quantiles(opts.quantiles)?;
         let params = self.params.as_ref();
         let delta = opts.delta && self.cfg.mode == Mode::Cumulative;
@@ -274,7 +295,11 @@ impl Aggregator {
                 }
                 let id = sh.id(slot);
                 let meta = &sh.metas[slot as usize];
-                let kind = if matches!(meta.key, Key::U64(_)) { KeyKind::U64 } else { KeyKind::Bytes };
+                let kind = if matches!(meta.key, Key::U64(_)) {
+                    KeyKind::U64
+                } else {
+                    KeyKind::Bytes
+                };
                 out.push_row(id, kind, &meta.key, params, span);
             }
             if sh.overflow.used {
@@ -293,7 +318,8 @@ impl Aggregator {
             out.push_row(OVERFLOW_ID, KeyKind::Overflow, &Key::Free, params, span);
         }
         out.next_since = token + 1;
-        self.generation.store(token + 1, std::sync::atomic::Ordering::Relaxed);
+        self.generation
+            .store(token + 1, std::sync::atomic::Ordering::Relaxed);
         self.count_snapshot();
         Ok(())
     }
