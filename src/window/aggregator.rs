@@ -191,6 +191,8 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
 struct Scratch {
     route: Vec<u32>,
     hashes: Vec<u64>,
+    epochs: Vec<i64>,
+    positions: Vec<u32>,
     order: Vec<u32>,
     starts: Vec<u32>,
 }
@@ -392,20 +394,37 @@ impl Aggregator {
             // Pass 1: drop what needs no series, route the rest to shards.
             sc.route.clear();
             sc.hashes.clear();
+            sc.epochs.clear();
+            sc.positions.clear();
             sc.starts.clear();
             sc.starts.resize(self.shards.len() + 1, 0);
+            // Most samples fall in the slice of `now`: find that without a division.
+            let now_epoch = now.div_euclid(sw);
+            let now_lo = now_epoch.saturating_mul(sw);
+            let now_hi = now_lo.saturating_add(sw);
+            let ring_len = self.derived.ring_len as i64;
+            let now_pos = now_epoch.rem_euclid(ring_len) as u32;
             for i in 0..n {
                 let (ts, v) = (s.timestamps[i], s.values[i]);
                 let w = s.weights.map_or(1, |w| w[i]);
+                let epoch = if !windowed {
+                    0
+                } else if ts >= now_lo && ts < now_hi {
+                    now_epoch
+                } else {
+                    ts.div_euclid(sw)
+                };
                 let r = if !v.is_finite() || w == 0 {
                     Err(Drop::Invalid)
                 } else if ts > future_after {
                     Err(Drop::Future)
-                } else if ts < late_before || (windowed && ts.div_euclid(sw) < oldest_epoch) {
+                } else if ts < late_before || (windowed && epoch < oldest_epoch) {
                     Err(Drop::Late)
                 } else {
                     self.route(&keys, i)
                 };
+                sc.epochs.push(epoch);
+                sc.positions.push(if epoch == now_epoch { now_pos } else { epoch.rem_euclid(ring_len) as u32 });
                 match r {
                     Ok((shard, h)) => {
                         sc.route.push(shard as u32);
@@ -448,7 +467,7 @@ impl Aggregator {
                     let w = u64::from(s.weights.map_or(1, |w| w[i]));
                     match target {
                         Target::Slot(slot) => {
-                            if self.record(sh.ring_mut(slot), ts, v, w) {
+                            if self.record(sh.ring_mut(slot), sc.epochs[i], sc.positions[i], ts, v, w) {
                                 let m = &mut sh.metas[slot as usize];
                                 m.last_ts = m.last_ts.max(ts);
                                 m.changed_at = generation;
@@ -458,7 +477,7 @@ impl Aggregator {
                             }
                         }
                         Target::Overflow => {
-                            if self.record(&mut sh.overflow.ring, ts, v, w) {
+                            if self.record(&mut sh.overflow.ring, sc.epochs[i], sc.positions[i], ts, v, w) {
                                 sh.overflow.used = true;
                                 sh.overflow.changed_at = generation;
                                 acc.overflowed += 1;
@@ -539,16 +558,17 @@ impl Aggregator {
         }
     }
 
-    /// Records one sample into a ring; `false` if its slice was already reused (late).
+    /// Records one sample of slice epoch `e` (at ring position `pos`, which is `e` modulo the
+    /// ring length) into a ring; `false` if its slice was already reused for a later epoch.
     #[inline]
-    fn record(&self, ring: &mut [Slice], ts: i64, v: f64, w: u64) -> bool {
+    #[allow(clippy::too_many_arguments)]
+    fn record(&self, ring: &mut [Slice], e: i64, pos: u32, ts: i64, v: f64, w: u64) -> bool {
         let params = self.params.as_ref();
         if self.cfg.mode == Mode::Cumulative {
             ring[1].record(ts, v, w, params);
             return true;
         }
-        let e = ts.div_euclid(self.derived.slice_width);
-        let sl = &mut ring[e.rem_euclid(ring.len() as i64) as usize];
+        let Some(sl) = ring.get_mut(pos as usize) else { return false };
         if sl.epoch < e {
             sl.reset(e);
         } else if sl.epoch > e {
