@@ -1,0 +1,124 @@
+//! `offheap_status`: the result of every fallible export.
+//!
+//! Values are explicit and grouped by subsystem; a value is never reused for another meaning
+//! (a retired value stays listed as reserved). Ranges:
+//!
+//! | range   | subsystem                    |
+//! |---------|------------------------------|
+//! | 0-99    | general (boundary, handles, pointers) |
+//! | 100-199 | headers                      |
+//! | 200-299 | relay                        |
+//! | 300-399 | window                       |
+
+use std::ffi::c_char;
+
+/// The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
+/// error whose message `offheap_status_str()` returns.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_status {
+    /// Success.
+    Ok = 0,
+    /// A panic was caught at the boundary. The call had no effect visible through its
+    /// out-parameters; an object it used is poisoned and should be freed.
+    Panic = 1,
+    /// The handle is zero, forged, of another kind, already freed, or from an older generation.
+    InvalidHandle = 2,
+    /// A NULL pointer was passed with a non-zero length or where a value is required.
+    NullPointer = 3,
+    /// An argument is out of its documented range.
+    InvalidArgument = 4,
+    /// A pointer is not aligned for the type it points to.
+    MisalignedPointer = 5,
+    /// An input exceeds a documented size limit.
+    TooLarge = 6,
+    /// A previous call on this object panicked; the object only accepts being freed.
+    Poisoned = 7,
+    /// The handle table has no free slot left.
+    HandleTableFull = 8,
+    /// A caller-provided output buffer is too small for the result.
+    BufferTooSmall = 9,
+    /// Rust could not allocate the memory the call needed.
+    OutOfMemory = 10,
+}
+
+impl offheap_status {
+    /// The static, NUL-terminated message for this status.
+    pub(crate) fn message(self) -> &'static [u8] {
+        use offheap_status::*;
+        match self {
+            Ok => b"ok\0",
+            Panic => b"offheap: internal panic caught at the C ABI boundary (the call had no effect; free the object it used)\0",
+            InvalidHandle => b"offheap: invalid handle (zero, forged, of another kind, or already freed)\0",
+            NullPointer => b"offheap: NULL pointer with a non-zero length or for a required value\0",
+            InvalidArgument => b"offheap: invalid argument\0",
+            MisalignedPointer => b"offheap: misaligned pointer\0",
+            TooLarge => b"offheap: input exceeds a size limit\0",
+            Poisoned => b"offheap: object poisoned by an earlier panic; it can only be freed\0",
+            HandleTableFull => b"offheap: handle table full\0",
+            BufferTooSmall => b"offheap: output buffer too small\0",
+            OutOfMemory => b"offheap: out of memory\0",
+        }
+    }
+
+    /// Every status. A new variant must be added here too (`message` is checked by the compiler).
+    pub(crate) const ALL: &'static [offheap_status] = {
+        use offheap_status::*;
+        &[
+            Ok,
+            Panic,
+            InvalidHandle,
+            NullPointer,
+            InvalidArgument,
+            MisalignedPointer,
+            TooLarge,
+            Poisoned,
+            HandleTableFull,
+            BufferTooSmall,
+            OutOfMemory,
+        ]
+    };
+
+    /// The status whose value is `v`, if there is one.
+    pub(crate) fn from_u32(v: u32) -> Option<offheap_status> {
+        Self::ALL.iter().copied().find(|s| *s as u32 == v)
+    }
+}
+
+pub(crate) const UNKNOWN_STATUS: &[u8] = b"offheap: unknown status\0";
+
+/// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
+/// An unknown value gives "offheap: unknown status".
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_status_str(status: u32) -> *const c_char {
+    super::boundary::guard_or(UNKNOWN_STATUS.as_ptr().cast(), || {
+        offheap_status::from_u32(status)
+            .map_or(UNKNOWN_STATUS, offheap_status::message)
+            .as_ptr()
+            .cast()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn every_status_round_trips_and_has_a_message() {
+        for &s in offheap_status::ALL {
+            assert_eq!(offheap_status::from_u32(s as u32), Some(s));
+            let m = s.message();
+            assert_eq!(*m.last().unwrap(), 0);
+            assert!(!m[..m.len() - 1].contains(&0));
+        }
+    }
+
+    #[test]
+    fn unknown_status_has_a_message() {
+        // SAFETY: offheap_status_str always returns a static NUL-terminated string.
+        let s = unsafe { CStr::from_ptr(offheap_status_str(99_999)) };
+        assert_eq!(s.to_str().unwrap(), "offheap: unknown status");
+    }
+}
