@@ -11,7 +11,9 @@ const SEC: i64 = 1_000_000_000;
 const BATCH: usize = 1024;
 
 fn lcg(x: &mut u64) -> u64 {
-    *x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *x = x
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *x >> 33
 }
 
@@ -21,13 +23,19 @@ fn ingest(c: &mut Criterion) {
     let agg = Aggregator::new(Config::sliding(60 * SEC as u64, 6)).unwrap();
     let mut x = 1u64;
     let keys: Vec<u64> = (0..BATCH).map(|_| lcg(&mut x) % 1_000).collect();
-    let values: Vec<f64> = (0..BATCH).map(|_| 1.0 + (lcg(&mut x) % 100_000) as f64 / 100.0).collect();
+    let values: Vec<f64> = (0..BATCH)
+        .map(|_| 1.0 + (lcg(&mut x) % 100_000) as f64 / 100.0)
+        .collect();
     let ts = vec![10 * SEC; BATCH];
-    let acc = agg.ingest_u64(&keys, Samples::new(&ts, &values), 10 * SEC).unwrap();
+    let acc = agg
+        .ingest_u64(&keys, Samples::new(&ts, &values), 10 * SEC)
+        .unwrap();
     assert_eq!(acc.accepted, BATCH as u64);
     g.bench_function("u64_keys_batch1024_sketch", |b| {
         b.iter(|| {
-            let acc = agg.ingest_u64(black_box(&keys), Samples::new(&ts, &values), 10 * SEC).unwrap();
+            let acc = agg
+                .ingest_u64(black_box(&keys), Samples::new(&ts, &values), 10 * SEC)
+                .unwrap();
             debug_assert_eq!(acc.accepted, BATCH as u64);
             acc
         })
@@ -35,7 +43,10 @@ fn ingest(c: &mut Criterion) {
     let mut ids = vec![0u64; BATCH];
     agg.resolve_u64(&keys, &mut ids).unwrap();
     g.bench_function("ids_batch1024_sketch", |b| {
-        b.iter(|| agg.ingest_ids(black_box(&ids), Samples::new(&ts, &values), 10 * SEC).unwrap())
+        b.iter(|| {
+            agg.ingest_ids(black_box(&ids), Samples::new(&ts, &values), 10 * SEC)
+                .unwrap()
+        })
     });
     let mut bytes = Vec::new();
     let mut ends = Vec::new();
@@ -44,23 +55,46 @@ fn ingest(c: &mut Criterion) {
         ends.push(bytes.len() as u32);
     }
     g.bench_function("byte_keys_batch1024_sketch", |b| {
-        b.iter(|| agg.ingest_keys(black_box(&bytes), &ends, Samples::new(&ts, &values), 10 * SEC).unwrap())
+        b.iter(|| {
+            agg.ingest_keys(
+                black_box(&bytes),
+                &ends,
+                Samples::new(&ts, &values),
+                10 * SEC,
+            )
+            .unwrap()
+        })
     });
     g.finish();
 }
 
 fn snapshot_and_exposition(c: &mut Criterion) {
     const SERIES: u64 = 100_000;
-    let agg = Aggregator::new(Config { max_series: SERIES, ..Config::tumbling(60 * SEC as u64) }).unwrap();
+    let agg = Aggregator::new(Config {
+        max_series: SERIES,
+        ..Config::tumbling(60 * SEC as u64)
+    })
+    .unwrap();
     let mut x = 7u64;
     let keys: Vec<u64> = (0..SERIES).collect();
     for _ in 0..4 {
-        let values: Vec<f64> = (0..SERIES).map(|_| 1.0 + (lcg(&mut x) % 10_000) as f64).collect();
-        let acc = agg.ingest_u64(&keys, Samples::new(&vec![SEC; SERIES as usize], &values), SEC).unwrap();
+        let values: Vec<f64> = (0..SERIES)
+            .map(|_| 1.0 + (lcg(&mut x) % 10_000) as f64)
+            .collect();
+        let acc = agg
+            .ingest_u64(
+                &keys,
+                Samples::new(&vec![SEC; SERIES as usize], &values),
+                SEC,
+            )
+            .unwrap();
         assert_eq!(acc.accepted, SERIES);
     }
     let q = [0.5, 0.9, 0.99];
-    let opts = SnapshotOptions { quantiles: &q, ..Default::default() };
+    let opts = SnapshotOptions {
+        quantiles: &q,
+        ..Default::default()
+    };
     let mut snap = Snapshot::new();
     let mut g = c.benchmark_group("window/snapshot");
     g.sample_size(10);
@@ -90,7 +124,9 @@ fn snapshot_and_exposition(c: &mut Criterion) {
     let mut g = c.benchmark_group("window/prometheus");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("100k_series_3_quantiles", |b| b.iter(|| render(&mut buf, &mut scratch)));
+    g.bench_function("100k_series_3_quantiles", |b| {
+        b.iter(|| render(&mut buf, &mut scratch))
+    });
     g.finish();
 }
 

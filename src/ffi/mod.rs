@@ -13,6 +13,7 @@ pub(crate) mod debug;
 pub(crate) mod handle;
 pub(crate) mod ptr;
 pub(crate) mod status;
+pub(crate) mod window;
 
 use boundary::{guard, guard_or};
 use handle::OFFHEAP_KIND_SLOTS;

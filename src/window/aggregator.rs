@@ -424,7 +424,11 @@ impl Aggregator {
                     self.route(&keys, i)
                 };
                 sc.epochs.push(epoch);
-                sc.positions.push(if epoch == now_epoch { now_pos } else { epoch.rem_euclid(ring_len) as u32 });
+                sc.positions.push(if epoch == now_epoch {
+                    now_pos
+                } else {
+                    epoch.rem_euclid(ring_len) as u32
+                });
                 match r {
                     Ok((shard, h)) => {
                         sc.route.push(shard as u32);
@@ -467,7 +471,14 @@ impl Aggregator {
                     let w = u64::from(s.weights.map_or(1, |w| w[i]));
                     match target {
                         Target::Slot(slot) => {
-                            if self.record(sh.ring_mut(slot), sc.epochs[i], sc.positions[i], ts, v, w) {
+                            if self.record(
+                                sh.ring_mut(slot),
+                                sc.epochs[i],
+                                sc.positions[i],
+                                ts,
+                                v,
+                                w,
+                            ) {
                                 let m = &mut sh.metas[slot as usize];
                                 m.last_ts = m.last_ts.max(ts);
                                 m.changed_at = generation;
@@ -477,7 +488,14 @@ impl Aggregator {
                             }
                         }
                         Target::Overflow => {
-                            if self.record(&mut sh.overflow.ring, sc.epochs[i], sc.positions[i], ts, v, w) {
+                            if self.record(
+                                &mut sh.overflow.ring,
+                                sc.epochs[i],
+                                sc.positions[i],
+                                ts,
+                                v,
+                                w,
+                            ) {
                                 sh.overflow.used = true;
                                 sh.overflow.changed_at = generation;
                                 acc.overflowed += 1;
@@ -568,7 +586,9 @@ impl Aggregator {
             ring[1].record(ts, v, w, params);
             return true;
         }
-        let Some(sl) = ring.get_mut(pos as usize) else { return false };
+        let Some(sl) = ring.get_mut(pos as usize) else {
+            return false;
+        };
         if sl.epoch < e {
             sl.reset(e);
         } else if sl.epoch > e {

@@ -33,6 +33,27 @@ pub struct PrometheusCursor {
 }
 
 impl PrometheusCursor {
+    /// The cursor as one number (0 = nothing rendered yet, `k + 1` = header and `k` rows done),
+    /// for callers that keep it outside Rust.
+    pub fn position(&self) -> u64 {
+        if self.header_done {
+            self.row as u64 + 1
+        } else {
+            0
+        }
+    }
+
+    /// The cursor at a [`position`](Self::position).
+    pub fn from_position(p: u64) -> PrometheusCursor {
+        match p {
+            0 => PrometheusCursor::default(),
+            p => PrometheusCursor {
+                header_done: true,
+                row: usize::try_from(p - 1).unwrap_or(usize::MAX),
+            },
+        }
+    }
+
     /// Whether every row of `snap` has been rendered.
     pub fn done(&self, snap: &Snapshot) -> bool {
         self.header_done && self.row >= snap.len()
