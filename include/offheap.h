@@ -201,7 +201,7 @@ typedef struct offheap_window_accounting {
 } offheap_window_accounting;
 
 // Counters of an aggregator since it was made.
-typedef struct offheap_window_stats {
+typedef struct offheap_window_counters {
   // Live series (the overflow series not counted).
   uint64_t series;
   // Sum of every batch's accounting.
@@ -214,7 +214,7 @@ typedef struct offheap_window_stats {
   uint64_t snapshots;
   // Bytes of interned byte keys.
   uint64_t key_bytes;
-} offheap_window_stats;
+} offheap_window_counters;
 
 // Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
 // Every column has `rows` elements; a pointer is NULL when its length is 0.
@@ -464,7 +464,7 @@ offheap_status offheap_window_remove(uint64_t aggregator,
 //
 // # Safety
 // `out` NULL or valid.
-offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_stats *out);
+offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_counters *out);
 
 // Makes an empty snapshot arena and writes its handle to `*out`.
 //

@@ -139,7 +139,7 @@ impl From<Accounting> for offheap_window_accounting {
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_window_stats {
+pub struct offheap_window_counters {
     /// Live series (the overflow series not counted).
     pub series: u64,
     /// Sum of every batch's accounting.
@@ -565,13 +565,13 @@ pub unsafe extern "C" fn offheap_window_remove(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_window_stats(
     aggregator: u64,
-    out: *mut offheap_window_stats,
+    out: *mut offheap_window_counters,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: the caller's contract on `out`.
         let out = unsafe { ptr::out(out) }?;
         let s = handle::get::<Aggregator>(aggregator)?.stats();
-        out.write(offheap_window_stats {
+        out.write(offheap_window_counters {
             series: s.series,
             samples: s.samples.into(),
             evicted: s.evicted,

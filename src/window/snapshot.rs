@@ -236,8 +236,14 @@ impl Snapshot {
         };
         self.rates.push(if span > 0.0 { inc / span } else { 0.0 });
         for (j, q) in self.quantiles.iter().enumerate() {
+            // The lowest and highest ranks are the exact min and max; the rest come from the
+            // sketch, clamped to [min, max] (which can only bring them closer).
+            let rank = (q * a.count.saturating_sub(1) as f64).floor() as u64;
             let v = match (params, a.sketch.as_deref()) {
-                (Some(p), Some(s)) if !empty => s
+                _ if empty => f64::NAN,
+                _ if rank == 0 => a.min,
+                _ if rank + 1 >= a.count => a.max,
+                (Some(p), Some(s)) => s
                     .quantile(p, *q)
                     .map_or(f64::NAN, |v| v.clamp(a.min, a.max)),
                 _ => f64::NAN,
