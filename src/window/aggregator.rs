@@ -598,6 +598,35 @@ impl Aggregator {
         true
     }
 
+    /// The window of `ring` at `now`: the one slice inside it when only one holds samples (no
+    /// copy), else the slices merged into `acc` (which must be empty).
+    pub(crate) fn window_of<'a>(
+        &self,
+        ring: &'a [Slice],
+        now: i64,
+        acc: &'a mut Slice,
+    ) -> &'a Slice {
+        if self.cfg.mode != Mode::Cumulative {
+            let now_epoch = now.div_euclid(self.derived.slice_width);
+            let first = now_epoch.saturating_sub(self.derived.slices as i64 - 1);
+            let mut only: Option<&Slice> = None;
+            let mut many = false;
+            for sl in ring {
+                if sl.count > 0 && sl.epoch >= first && sl.epoch <= now_epoch {
+                    many |= only.is_some();
+                    only = Some(sl);
+                }
+            }
+            match (only, many) {
+                (None, _) => return acc,
+                (Some(sl), false) => return sl,
+                _ => {}
+            }
+        }
+        self.read_window(ring, now, acc);
+        acc
+    }
+
     /// Merges the slices of `ring` inside the window at `now` into `acc` (in time order).
     pub(crate) fn read_window(&self, ring: &[Slice], now: i64, acc: &mut Slice) {
         let params = self.params.as_ref();

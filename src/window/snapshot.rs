@@ -195,16 +195,16 @@ impl Snapshot {
         self.now = now;
     }
 
-    /// Appends the row of `self.acc`.
+    /// Appends the row of the merged window `a`.
     fn push_row(
         &mut self,
+        a: &Slice,
         id: u64,
         kind: KeyKind,
         key: &Key,
         params: Option<&SketchParams>,
         span_secs: f64,
     ) {
-        let a = &self.acc;
         self.ids.push(id);
         self.kinds.push(kind as u8);
         match key {
@@ -285,28 +285,30 @@ impl Aggregator {
         let mut overflow_used = false;
         let mut overflow_changed = false;
         let mut overflow_acc = Slice::default();
+        let mut acc = std::mem::take(&mut out.acc);
         for sh in self.shards.iter() {
             let mut sh = sh.lock();
             for slot in 0..sh.metas.len() as u32 {
                 if !sh.is_live(slot) || sh.metas[slot as usize].changed_at < opts.since {
                     continue;
                 }
-                out.acc.reset(0);
-                if delta {
-                    let ring = sh.ring_mut(slot);
-                    out.acc.merge_from(&ring[1], params);
-                    fold_delta(ring, params);
-                } else {
-                    self.read_window(sh.ring(slot), now, &mut out.acc);
-                }
+                acc.reset(0);
                 let id = sh.id(slot);
+                let row: &Slice = if delta {
+                    let ring = sh.ring_mut(slot);
+                    acc.merge_from(&ring[1], params);
+                    fold_delta(ring, params);
+                    &acc
+                } else {
+                    self.window_of(sh.ring(slot), now, &mut acc)
+                };
                 let meta = &sh.metas[slot as usize];
                 let kind = if matches!(meta.key, Key::U64(_)) {
                     KeyKind::U64
                 } else {
                     KeyKind::Bytes
                 };
-                out.push_row(id, kind, &meta.key, params, span);
+                out.push_row(row, id, kind, &meta.key, params, span);
             }
             if sh.overflow.used {
                 overflow_used = true;
@@ -320,9 +322,16 @@ impl Aggregator {
             }
         }
         if overflow_used && overflow_changed {
-            out.acc = overflow_acc;
-            out.push_row(OVERFLOW_ID, KeyKind::Overflow, &Key::Free, params, span);
+            out.push_row(
+                &overflow_acc,
+                OVERFLOW_ID,
+                KeyKind::Overflow,
+                &Key::Free,
+                params,
+                span,
+            );
         }
+        out.acc = acc;
         out.next_since = token + 1;
         self.generation
             .store(token + 1, std::sync::atomic::Ordering::Relaxed);
