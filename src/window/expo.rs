@@ -134,7 +134,10 @@ fn labels(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
     match snap.kind(i) {
         Some(KeyKind::Overflow) => out.extend_from_slice(b"otel_metric_overflow=\"true\""),
         Some(KeyKind::U64) => {
-            let _ = write!(out, "{label}=\"{}\"", snap.raw_keys[i]);
+            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(b"=\"");
+            uint(snap.raw_keys[i], out);
+            out.push(b'"');
         }
         Some(KeyKind::Bytes) if cfg.key_label.is_empty() => out.extend_from_slice(snap.key(i)),
         Some(KeyKind::Bytes) => {
@@ -154,7 +157,31 @@ fn labels(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// Decimal digits of `v`, without the formatting machinery.
+fn uint(mut v: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 fn float(v: f64, out: &mut Vec<u8>) {
+    // Integral values (common for sums and counters) skip float formatting.
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        if v < 0.0 {
+            out.push(b'-');
+        }
+        uint(v.abs() as u64, out);
+        out.extend_from_slice(b".0");
+        return;
+    }
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
     } else if v == f64::INFINITY {
@@ -180,7 +207,7 @@ fn row(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
             out.extend_from_within(l.clone());
             out.push(b',');
         }
-        let _ = write!(out, "quantile=\"{q}\"}} ");
+        out.extend_from_slice(snap.quantile_label(j));
         float(snap.quantile(j)[i], out);
         out.push(b'\n');
     }
@@ -196,7 +223,7 @@ fn row(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
         if is_sum {
             float(snap.sums[i], out);
         } else {
-            let _ = write!(out, "{}", snap.counts[i]);
+            uint(snap.counts[i], out);
         }
         out.push(b'\n');
     }

@@ -223,6 +223,61 @@ impl Sketch {
         (self.pos.counts.capacity() + self.neg.counts.capacity()) * 8
     }
 
+    /// Estimates of several quantiles (at most 16, each in `[0, 1]`) in one walk over the
+    /// buckets, given the sketch's total count `n` (so it is not recounted). `out[j]` gets the
+    /// estimate for `qs[j]`; NaN for an empty sketch or a quantile out of range.
+    pub fn quantiles_into(&self, p: &SketchParams, qs: &[f64], n: u64, out: &mut [f64]) {
+        let k = qs.len().min(out.len()).min(16);
+        out[..k].fill(f64::NAN);
+        if n == 0 {
+            return;
+        }
+        // Requested ranks in ascending order (insertion sort of at most 16 entries).
+        let mut order = [(0u64, 0usize); 16];
+        let mut m = 0;
+        for (j, &q) in qs[..k].iter().enumerate() {
+            if (0.0..=1.0).contains(&q) {
+                let r = (q * (n - 1) as f64).floor() as u64;
+                let mut at = m;
+                while at > 0 && order[at - 1].0 > r {
+                    order[at] = order[at - 1];
+                    at -= 1;
+                }
+                order[at] = (r, j);
+                m += 1;
+            }
+        }
+        let mut next = 0;
+        let mut seen = 0u64;
+        let mut take = |seen: u64, value: &dyn Fn() -> f64, next: &mut usize| {
+            let mut v = None;
+            while *next < m && seen > order[*next].0 {
+                let x = *v.get_or_insert_with(value);
+                out[order[*next].1] = x;
+                *next += 1;
+            }
+        };
+        for (j, &c) in self.neg.counts.iter().enumerate().rev() {
+            if c != 0 {
+                seen = seen.saturating_add(c);
+                take(seen, &|| -p.value(self.neg.offset + j as i32), &mut next);
+            }
+        }
+        if self.zero != 0 {
+            seen = seen.saturating_add(self.zero);
+            take(seen, &|| 0.0, &mut next);
+        }
+        for (j, &c) in self.pos.counts.iter().enumerate() {
+            if c != 0 {
+                seen = seen.saturating_add(c);
+                take(seen, &|| p.value(self.pos.offset + j as i32), &mut next);
+            }
+            if next >= m {
+                break;
+            }
+        }
+    }
+
     /// The estimate of the rank-`floor(q·(n-1))` value, or `None` if the sketch is empty or
     /// `q` is not in `[0, 1]`.
     pub fn quantile(&self, p: &SketchParams, q: f64) -> Option<f64> {
@@ -284,6 +339,25 @@ mod tests {
             s.add(&p, -v, 1);
             assert!(rel_err(s.quantile(&p, 0.5).unwrap(), -v) <= 0.01 * (1.0 + 1e-9));
             v *= 1.37;
+        }
+    }
+
+    #[test]
+    fn one_walk_equals_one_walk_per_quantile() {
+        let p = SketchParams::new(0.01, 2048).unwrap();
+        let mut s = Sketch::new();
+        for i in 0..5000 {
+            s.add(&p, (i as f64 - 1000.0) * 0.37, 1 + i % 3);
+        }
+        s.add(&p, 0.0, 5);
+        let qs = [0.99, 0.0, 0.5, 0.1, 1.0, 0.5, 2.0];
+        let mut out = [0.0; 7];
+        s.quantiles_into(&p, &qs, s.count(), &mut out);
+        for (j, &q) in qs.iter().enumerate() {
+            match s.quantile(&p, q) {
+                Some(v) => assert_eq!(out[j], v, "q={q}"),
+                None => assert!(out[j].is_nan()),
+            }
         }
     }
 

@@ -57,6 +57,9 @@ pub struct Snapshot {
     pub(crate) increases: Vec<f64>,
     pub(crate) rates: Vec<f64>,
     pub(crate) qvalues: Vec<Vec<f64>>,
+    /// `quantile="<q>"} ` for each quantile, rendered once per snapshot for exposition.
+    qlabels: Vec<u8>,
+    qlabel_ends: Vec<usize>,
     pub(crate) now: i64,
     pub(crate) next_since: u64,
     acc: Slice,
@@ -123,6 +126,15 @@ impl Snapshot {
         self.qvalues.get(j).map_or(&[], |v| &v[..self.ids.len()])
     }
 
+    /// `quantile="<q>"} ` for quantile `j` (exposition).
+    pub(crate) fn quantile_label(&self, j: usize) -> &[u8] {
+        let Some(&end) = self.qlabel_ends.get(j) else {
+            return b"";
+        };
+        let start = if j == 0 { 0 } else { self.qlabel_ends[j - 1] };
+        &self.qlabels[start..end]
+    }
+
     /// The byte key of row `i` (empty for rows not keyed by bytes or out of range).
     pub fn key(&self, i: usize) -> &[u8] {
         let Some(&end) = self.key_ends.get(i) else {
@@ -170,6 +182,13 @@ impl Snapshot {
     fn begin(&mut self, quantiles: &[f64], now: i64) {
         self.quantiles.clear();
         self.quantiles.extend_from_slice(quantiles);
+        self.qlabels.clear();
+        self.qlabel_ends.clear();
+        for q in quantiles {
+            use std::io::Write;
+            let _ = write!(self.qlabels, "quantile=\"{q}\"}} ");
+            self.qlabel_ends.push(self.qlabels.len());
+        }
         for v in [
             &mut self.sums,
             &mut self.mins,
@@ -235,18 +254,25 @@ impl Snapshot {
             (a.last_ts.saturating_sub(a.first_ts)) as f64 / 1e9
         };
         self.rates.push(if span > 0.0 { inc / span } else { 0.0 });
+        let nq = self.quantiles.len();
+        let mut est = [f64::NAN; MAX_QUANTILES];
+        if let (Some(p), Some(s), false) = (params, a.sketch.as_deref(), empty) {
+            s.quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
+        }
         for (j, q) in self.quantiles.iter().enumerate() {
             // The lowest and highest ranks are the exact min and max; the rest come from the
             // sketch, clamped to [min, max] (which can only bring them closer).
             let rank = (q * a.count.saturating_sub(1) as f64).floor() as u64;
-            let v = match (params, a.sketch.as_deref()) {
-                _ if empty => f64::NAN,
-                _ if rank == 0 => a.min,
-                _ if rank + 1 >= a.count => a.max,
-                (Some(p), Some(s)) => s
-                    .quantile(p, *q)
-                    .map_or(f64::NAN, |v| v.clamp(a.min, a.max)),
-                _ => f64::NAN,
+            let v = if empty {
+                f64::NAN
+            } else if rank == 0 {
+                a.min
+            } else if rank + 1 >= a.count {
+                a.max
+            } else if est[j].is_nan() {
+                f64::NAN
+            } else {
+                est[j].clamp(a.min, a.max)
             };
             self.qvalues[j].push(v);
         }
