@@ -696,3 +696,35 @@ fn prometheus_text_and_paging() {
         Err(Error::BufferTooSmall)
     );
 }
+
+#[test]
+fn extreme_timestamps_and_now_never_panic() {
+    for cfg in [
+        Config {
+            allowed_lateness: 0,
+            max_future: 5,
+            ..Config::sliding(6, 6)
+        },
+        Config::sliding(6, 6),
+        Config::tumbling(1),
+        Config::cumulative(),
+        Config {
+            idle_ttl: 1,
+            ..Config::tumbling(u64::MAX / 2)
+        },
+    ] {
+        let agg = Aggregator::new(cfg).unwrap();
+        let edges = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        for &now in &edges {
+            let acc = agg
+                .ingest_u64(&[1; 7], Samples::new(&edges, &[1.0; 7]), now)
+                .unwrap();
+            assert_eq!(acc.total(), 7);
+            let s = snap(&agg, now, &[0.5]);
+            assert!(s.len() <= 2);
+            let mut blob = Vec::new();
+            agg.export(now, &mut blob);
+            agg.merge_import(&blob, now).unwrap();
+        }
+    }
+}

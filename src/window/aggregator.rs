@@ -387,7 +387,9 @@ impl Aggregator {
             now.saturating_add(i64::try_from(self.cfg.max_future).unwrap_or(i64::MAX));
         let windowed = self.cfg.mode != Mode::Cumulative;
         let sw = self.derived.slice_width;
-        let oldest_epoch = now.div_euclid(sw) - (self.derived.slices as i64 - 1);
+        let oldest_epoch = now
+            .div_euclid(sw)
+            .saturating_sub(self.derived.slices as i64 - 1);
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
         with_scratch(|sc| {
@@ -637,13 +639,13 @@ impl Aggregator {
         }
         let now_epoch = now.div_euclid(self.derived.slice_width);
         let first = now_epoch.saturating_sub(self.derived.slices as i64 - 1);
-        let mut e = first;
-        while e <= now_epoch {
+        // Counted, not `while e <= now_epoch`, which would overflow at i64::MAX.
+        for k in 0..=now_epoch.saturating_sub(first) {
+            let e = first + k;
             let sl = &ring[e.rem_euclid(ring.len() as i64) as usize];
             if sl.epoch == e {
                 acc.merge_from(sl, params);
             }
-            e += 1;
         }
     }
 
