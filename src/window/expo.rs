@@ -200,7 +200,7 @@ fn row(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
     labels(cfg, snap, i, out);
     let l = start..out.len();
     let has_labels = !l.is_empty();
-    for (j, q) in snap.quantiles().iter().enumerate() {
+    for j in 0..snap.quantiles().len() {
         out.extend_from_slice(name);
         out.push(b'{');
         if has_labels {
