@@ -41,6 +41,7 @@ func TestWindowIngestAndSnapshot(t *testing.T) {
 	b.Add(7, 1*sec, 1)
 	b.Add(7, 2*sec, 2)
 	b.AddString("route=/a", 2*sec, 10)
+	b.AddKeyWeighted([]byte("route=/b"), 2*sec, 5, 0) // weight 0: invalid
 	b.AddWeighted(7, 3*sec, 6, 2)
 	b.Add(7, 3*sec, math.NaN())
 	b.Add(7, 100*sec, 1) // future
@@ -48,7 +49,7 @@ func TestWindowIngestAndSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Accounting{Accepted: 4, Invalid: 1, Future: 1}
+	want := Accounting{Accepted: 4, Invalid: 2, Future: 1}
 	if acc != want {
 		t.Fatalf("accounting = %+v, want %+v", acc, want)
 	}

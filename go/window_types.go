@@ -220,6 +220,19 @@ func (b *Batch) AddString(key string, ts int64, value float64) {
 	b.bytes.add(ts, value, 1)
 }
 
+// AddKeyWeighted adds a weighted sample of the series with the byte-string key.
+func (b *Batch) AddKeyWeighted(key []byte, ts int64, value float64, weight uint32) {
+	b.keys = append(b.keys, key...)
+	b.ends = append(b.ends, uint32(len(b.keys)))
+	b.bytes.add(ts, value, weight)
+}
+
+// AddIDWeighted adds a weighted sample of the series with the id.
+func (b *Batch) AddIDWeighted(id SeriesID, ts int64, value float64, weight uint32) {
+	b.idKeys = append(b.idKeys, uint64(id))
+	b.ids.add(ts, value, weight)
+}
+
 // AddID adds a sample of the series with the id.
 func (b *Batch) AddID(id SeriesID, ts int64, value float64) {
 	b.idKeys = append(b.idKeys, uint64(id))

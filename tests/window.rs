@@ -426,11 +426,8 @@ fn series_cap_overflow_conserves_every_sample_with_bounded_memory() {
         ..Config::tumbling(60 * SEC as u64)
     };
     let agg = Aggregator::new(cfg).unwrap();
-    let total: u64 = if cfg!(debug_assertions) {
-        2_000_000
-    } else {
-        10_000_000
-    };
+    // 10 million distinct keys against a 100,000 cap.
+    let total: u64 = 10_000_000;
     let batch = 65_536u64;
     let mut keys = Vec::new();
     let ts = vec![SEC; batch as usize];
