@@ -50,6 +50,8 @@ pub(crate) struct Meta {
     pub key: Key,
     pub hash: u64,
     next: u32,
+    /// Bumped when the series in this slot is removed (kept while the slot is free).
+    generation: u32,
     /// Newest sample timestamp (for idle eviction).
     pub last_ts: i64,
     /// Aggregator generation of the last change (for changed-only snapshots).
@@ -69,7 +71,6 @@ pub(crate) struct Overflow {
 pub(crate) struct Shard {
     pub index: u32,
     pub metas: Vec<Meta>,
-    pub gens: Vec<u32>,
     pub slices: Vec<Slice>,
     free: Vec<u32>,
     map: HashMap<u64, u32, IdentityBuild>,
@@ -84,7 +85,6 @@ impl Shard {
         Shard {
             index,
             metas: Vec::new(),
-            gens: Vec::new(),
             slices: Vec::new(),
             free: Vec::new(),
             map: HashMap::default(),
@@ -102,7 +102,9 @@ impl Shard {
     /// The id of the series in `slot`.
     #[inline]
     pub fn id(&self, slot: u32) -> u64 {
-        (u64::from(self.gens[slot as usize]) << 32) | (u64::from(slot) << 8) | u64::from(self.index)
+        (u64::from(self.metas[slot as usize].generation) << 32)
+            | (u64::from(slot) << 8)
+            | u64::from(self.index)
     }
 
     /// The slot of a live series from its id (the caller routed the id to this shard).
@@ -110,8 +112,8 @@ impl Shard {
     pub fn slot_of_id(&self, id: u64) -> Option<u32> {
         let slot = ((id >> 8) & (MAX_SLOTS as u64 - 1)) as usize;
         let generation = (id >> 32) as u32;
-        match (self.gens.get(slot), self.metas.get(slot)) {
-            (Some(&g), Some(m)) if g == generation && !matches!(m.key, Key::Free) => {
+        match self.metas.get(slot) {
+            Some(m) if m.generation == generation && !matches!(m.key, Key::Free) => {
                 Some(slot as u32)
             }
             _ => None,
@@ -145,12 +147,14 @@ impl Shard {
             key: owned,
             hash,
             next: head,
+            generation: 1,
             last_ts: i64::MIN,
             changed_at,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.metas[slot as usize] = meta;
+                let generation = self.metas[slot as usize].generation;
+                self.metas[slot as usize] = Meta { generation, ..meta };
                 slot
             }
             None => {
@@ -162,7 +166,6 @@ impl Shard {
                 }
                 let slot = self.metas.len() as u32;
                 self.metas.push(meta);
-                self.gens.push(1);
                 self.slices
                     .extend(std::iter::repeat_with(Slice::default).take(self.ring_len));
                 slot
@@ -203,8 +206,8 @@ impl Shard {
         for sl in self.ring_mut(slot) {
             sl.free();
         }
-        self.gens[s] += 1;
-        if self.gens[s] < u32::MAX {
+        self.metas[s].generation += 1;
+        if self.metas[s].generation < u32::MAX {
             self.free.push(slot);
         }
         self.live -= 1;
@@ -254,7 +257,6 @@ impl Shard {
             .map(|s| s.heap_bytes() + std::mem::size_of::<super::Sketch>())
             .sum();
         self.metas.capacity() * std::mem::size_of::<Meta>()
-            + self.gens.capacity() * 4
             + self.free.capacity() * 4
             + self.slices.capacity() * std::mem::size_of::<Slice>()
             + self.map.capacity() * 16
