@@ -40,6 +40,22 @@ fn ingest(c: &mut Criterion) {
             acc
         })
     });
+    let plain = Aggregator::new(Config {
+        sketch: false,
+        ..Config::sliding(60 * SEC as u64, 6)
+    })
+    .unwrap();
+    let acc = plain
+        .ingest_u64(&keys, Samples::new(&ts, &values), 10 * SEC)
+        .unwrap();
+    assert_eq!(acc.accepted, BATCH as u64);
+    g.bench_function("u64_keys_batch1024_no_sketch", |b| {
+        b.iter(|| {
+            plain
+                .ingest_u64(black_box(&keys), Samples::new(&ts, &values), 10 * SEC)
+                .unwrap()
+        })
+    });
     let mut ids = vec![0u64; BATCH];
     agg.resolve_u64(&keys, &mut ids).unwrap();
     g.bench_function("ids_batch1024_sketch", |b| {

@@ -20,6 +20,8 @@ func init() {
 			Target: "≥ 200 MB/s"},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch on, u64 keys",
 			Bench: "criterion:window/ingest/u64_keys_batch1024_sketch"},
+		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch off, u64 keys",
+			Bench: "criterion:window/ingest/u64_keys_batch1024_no_sketch"},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch on, series ids",
 			Bench: "criterion:window/ingest/ids_batch1024_sketch"},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch on, byte keys",
