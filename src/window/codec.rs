@@ -228,7 +228,7 @@ fn read_record<'a>(
 
 impl Aggregator {
     /// Appends the state of every series' window at `now` (series with samples in it) to
-    /// `out` in the [format](self) documented above; returns the number of records. Holds the
+    /// `out` in the [format](super#serialized-state-format-version-1); returns the number of records. Holds the
     /// snapshot cut while it runs.
     pub fn export(&self, now: i64, out: &mut Vec<u8>) -> usize {
         let sketches = self.params.is_some();
@@ -270,7 +270,7 @@ impl Aggregator {
     }
 
     /// Merges an [`export`](Self::export) into this aggregator at `now` (see the
-    /// [format](self)). Checks the whole input first: on error nothing has changed.
+    /// [format](super#serialized-state-format-version-1)). Checks the whole input first: on error nothing has changed.
     pub fn merge_import(&self, data: &[u8], now: i64) -> Result<ImportAccounting, Error> {
         let mut r = Reader { b: data };
         if r.take(4)? != FORMAT_MAGIC {

@@ -59,6 +59,50 @@
 //! for longer than [`Config::idle_ttl`] are evicted (their memory freed) at each snapshot and by
 //! [`Aggregator::evict_idle`]. Sketches have at most [`Config::max_buckets`] buckets per sign.
 
+//!
+//! # Prometheus exposition
+//!
+//! [`render_prometheus`] writes text format 0.0.4, one summary per series:
+//!
+//! ```text
+//! # HELP <name> <help>            (only when Config::help is not empty)
+//! # TYPE <name> summary
+//! <name>{<labels>,quantile="0.5"} 12.5
+//! <name>_sum{<labels>} 1234.5
+//! <name>_count{<labels>} 99
+//! ```
+//!
+//! Keys map to `<labels>` like this: with [`Config::key_label`] set (default `key`), a byte
+//! key becomes `key="<key>"` (escaped: `\\`, `\"`, `\n`) and a `u64` key `key="<decimal>"`; with
+//! `key_label` empty, byte keys *are* Prometheus label lists (`route="/a",code="200"`, checked
+//! when the series is made; invalid ones are counted as `bad_key`) and `u64` keys become
+//! `key="<decimal>"`; the overflow series is `otel_metric_overflow="true"`. Quantile values
+//! are written to 7 significant digits (their error bound α is at least 1e-4), other values
+//! exactly; `NaN`, `+Inf`, `-Inf` in Prometheus spelling.
+//!
+//! # Serialized state (format version 1)
+//!
+//! [`Aggregator::export`] writes, and [`Aggregator::merge_import`] reads, this little-endian
+//! format: one record per series with samples in the window at the export's `now`.
+//!
+//! ```text
+//! header  magic "OHWS" | version u16 = 1 | flags u16 (bit 0: sketches present, others 0)
+//!         | alpha f64 | max_buckets u32 | reserved u32 = 0 | records u64
+//! record  kind u8 (0 = u64 key, 1 = byte key, 2 = overflow series)
+//!         | key (kind 0: u64; kind 1: len u32 (<= 4096) + UTF-8 bytes; kind 2: nothing)
+//!         | count u64 (>= 1) | sum f64 | mean f64 | m2 f64 | min f64 | max f64
+//!         | first f64 | last f64 | increase f64 | first_ts i64 | last_ts i64
+//!         | (if sketches) zero u64 | positive store | negative store
+//! store   offset i32 | len u32 (<= 65536) | len × count u64   (bucket offset+j counts
+//!         values in (γ^(offset+j-1), γ^(offset+j)], γ = (1+α)/(1-α))
+//! ```
+//!
+//! An import checks all of the input before changing anything (magic, version, flags, α equal
+//! bit for bit, lengths against the remaining bytes, key limits, NaN-free moments with
+//! `min <= max`, bucket counts adding up to the count) and merges each record into the series
+//! of the same key, in the slice that holds the importer's `now`: counts, sums, min, max and
+//! buckets merge exactly, mean and stddev up to rounding.
+
 mod aggregator;
 mod codec;
 mod config;

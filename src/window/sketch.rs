@@ -167,7 +167,26 @@ impl Store {
     }
 }
 
-/// A mergeable quantile sketch; see the [module docs](self) for its guarantee.
+/// A mergeable DDSketch-style quantile sketch with relative accuracy α.
+///
+/// A positive value `v` goes into bucket `i = ceil(ln v / ln γ)`, `γ = (1+α)/(1-α)`, which
+/// covers `(γ^(i-1), γ^i]`; the bucket's representative `2γ^i/(1+γ)` is within a factor `1±α`
+/// of every value in it, so the rank-`floor(q·(n-1))` value comes back with relative error at
+/// most α (exact `ln`, so up to float rounding). Negative values use a mirrored store; values
+/// of magnitude below `f64::MIN_POSITIVE·γ` count as zero. Sketches with the same parameters
+/// merge exactly. Each sign keeps at most `max_buckets` contiguous buckets; past that the
+/// smallest magnitudes collapse into the lowest kept bucket (high quantiles keep the bound).
+///
+/// ```
+/// use offheap::window::{Sketch, SketchParams};
+/// let p = SketchParams::new(0.01, 2048).unwrap();
+/// let mut s = Sketch::new();
+/// for v in 1..=1000 {
+///     s.add(&p, f64::from(v), 1);
+/// }
+/// let median = s.quantile(&p, 0.5).unwrap();
+/// assert!((median - 500.0).abs() <= 0.01 * 500.0);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
     pub(crate) zero: u64,
