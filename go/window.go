@@ -431,6 +431,29 @@ func (s *Snapshot) UnsafeSums() []float64 { return viewF64(s.view.sums, s.Len())
 // UnsafeMeans views the means column.
 func (s *Snapshot) UnsafeMeans() []float64 { return viewF64(s.view.means, s.Len()) }
 
+// UnsafeMins views the minimums column (NaN for rows without samples).
+func (s *Snapshot) UnsafeMins() []float64 { return viewF64(s.view.mins, s.Len()) }
+
+// UnsafeMaxs views the maximums column.
+func (s *Snapshot) UnsafeMaxs() []float64 { return viewF64(s.view.maxs, s.Len()) }
+
+// UnsafeLasts views the newest-value column.
+func (s *Snapshot) UnsafeLasts() []float64 { return viewF64(s.view.lasts, s.Len()) }
+
+// UnsafeStddevs views the standard deviations column.
+func (s *Snapshot) UnsafeStddevs() []float64 { return viewF64(s.view.stddevs, s.Len()) }
+
+// UnsafeIncreases views the counter increases column.
+func (s *Snapshot) UnsafeIncreases() []float64 { return viewF64(s.view.increases, s.Len()) }
+
+// UnsafeRates views the rates column (increase per second).
+func (s *Snapshot) UnsafeRates() []float64 { return viewF64(s.view.rates, s.Len()) }
+
+// UnsafeKinds views the key kinds column (values of [KeyKind]).
+func (s *Snapshot) UnsafeKinds() []KeyKind {
+	return unsafe.Slice((*KeyKind)(unsafe.Pointer(s.view.kinds)), s.Len())
+}
+
 // UnsafeQuantile views the column of the j-th requested quantile (nil if out of range).
 func (s *Snapshot) UnsafeQuantile(j int) []float64 {
 	if j < 0 || j >= int(s.view.nquantiles) {

@@ -218,6 +218,10 @@ func TestWindowPagedReadMatchesViews(t *testing.T) {
 		seen += n
 		start += n
 	}
+	if len(s.UnsafeMins()) != 1000 || s.UnsafeMaxs()[5] != s.UnsafeMins()[5] || s.UnsafeKinds()[0] != KeyU64 ||
+		len(s.UnsafeLasts())+len(s.UnsafeStddevs())+len(s.UnsafeIncreases())+len(s.UnsafeRates()) != 4000 {
+		t.Fatal("column views")
+	}
 	if seen != 1000 || sum != 999*1000/2 {
 		t.Fatalf("seen %d sum %v", seen, sum)
 	}
