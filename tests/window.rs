@@ -725,3 +725,39 @@ fn extreme_timestamps_and_now_never_panic() {
         }
     }
 }
+
+#[test]
+fn every_shard_count_routes_every_sample() {
+    for shards in [1, 2, 16, 256] {
+        let agg = Aggregator::new(Config {
+            shards,
+            sketch: false,
+            ..Config::tumbling(60 * SEC as u64)
+        })
+        .unwrap();
+        let keys: Vec<u64> = (0..20_000).collect();
+        let acc = agg
+            .ingest_u64(
+                &keys,
+                Samples::new(&vec![SEC; 20_000], &vec![1.0; 20_000]),
+                SEC,
+            )
+            .unwrap();
+        assert_eq!(acc.accepted, 20_000);
+        let s = snap(&agg, SEC, &[]);
+        assert_eq!((s.len(), s.counts().iter().sum::<u64>()), (20_000, 20_000));
+        let mut ids = vec![0u64; 20_000];
+        agg.resolve_u64(&keys, &mut ids).unwrap();
+        assert!(ids.iter().all(|&id| (id & 0xff) < u64::from(shards)));
+        assert_eq!(
+            agg.ingest_ids(
+                &ids,
+                Samples::new(&vec![SEC; 20_000], &vec![1.0; 20_000]),
+                SEC
+            )
+            .unwrap()
+            .accepted,
+            20_000
+        );
+    }
+}

@@ -344,7 +344,7 @@ impl Aggregator {
     }
 
     /// Shard and hash of key `i`, or `None` if the key is dropped before routing.
-    #[inline]
+    #[inline(always)]
     fn route(&self, keys: &Keys<'_>, i: usize) -> Result<(usize, u64), Drop> {
         match *keys {
             Keys::Ids(ids) => {
@@ -393,11 +393,12 @@ impl Aggregator {
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
         with_scratch(|sc| {
-            // Pass 1: drop what needs no series, route the rest to shards.
-            sc.route.clear();
-            sc.hashes.clear();
-            sc.epochs.clear();
-            sc.positions.clear();
+            // Pass 1: drop what needs no series, route the rest to shards. The scratch columns
+            // are sized once and written by index (no per-sample capacity checks).
+            sc.route.resize(n, 0);
+            sc.hashes.resize(n, 0);
+            sc.epochs.resize(n, 0);
+            sc.positions.resize(n, 0);
             sc.starts.clear();
             sc.starts.resize(self.shards.len() + 1, 0);
             // Most samples fall in the slice of `now`: find that without a division.
@@ -406,7 +407,13 @@ impl Aggregator {
             let now_hi = now_lo.saturating_add(sw);
             let ring_len = self.derived.ring_len as i64;
             let now_pos = now_epoch.rem_euclid(ring_len) as u32;
-            for i in 0..n {
+            let mut counts = [0u32; 257];
+            let columns = sc.route[..n]
+                .iter_mut()
+                .zip(&mut sc.hashes[..n])
+                .zip(&mut sc.epochs[..n])
+                .zip(&mut sc.positions[..n]);
+            for (i, (((route, hash), epoch_out), pos_out)) in columns.enumerate() {
                 let (ts, v) = (s.timestamps[i], s.values[i]);
                 let w = s.weights.map_or(1, |w| w[i]);
                 let epoch = if !windowed {
@@ -425,24 +432,27 @@ impl Aggregator {
                 } else {
                     self.route(&keys, i)
                 };
-                sc.epochs.push(epoch);
-                sc.positions.push(if epoch == now_epoch {
+                *epoch_out = epoch;
+                *pos_out = if epoch == now_epoch {
                     now_pos
                 } else {
                     epoch.rem_euclid(ring_len) as u32
-                });
+                };
                 match r {
                     Ok((shard, h)) => {
-                        sc.route.push(shard as u32);
-                        sc.hashes.push(h);
-                        sc.starts[shard + 1] += 1;
+                        *route = shard as u32;
+                        *hash = h;
+                        counts[shard + 1] += 1;
                     }
                     Err(d) => {
                         d.count(&mut acc);
-                        sc.route.push(DROPPED);
-                        sc.hashes.push(0);
+                        *route = DROPPED;
                     }
                 }
+            }
+            // Shards are at most 256, so `shard + 1` < 257.
+            for (dst, &c) in sc.starts.iter_mut().zip(&counts) {
+                *dst = c;
             }
             // Pass 2: counting sort of sample indices by shard.
             for k in 1..sc.starts.len() {
