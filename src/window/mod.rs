@@ -108,6 +108,7 @@ mod codec;
 mod config;
 mod expo;
 mod hash;
+mod maintain;
 mod shard;
 mod sketch;
 mod slice;
