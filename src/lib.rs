@@ -1,0 +1,2 @@
+//! offheap (placeholder until the foundation lands).
+pub mod headers;
