@@ -106,10 +106,6 @@ pub(crate) fn parse_head(
         StartLine::Request { method, target } => {
             head.method = span(input, method);
             head.target = span(input, target);
-            if let Err((e, at)) = check_request_line(input, method, target, head) {
-                fail(head, e, at);
-                return Ok(());
-            }
             offset(input, method)
         }
         StartLine::Response { code } => {
@@ -130,6 +126,12 @@ pub(crate) fn parse_head(
                 fail(head, Error::BareLf, at);
                 return Ok(());
             }
+        }
+    }
+    if let StartLine::Request { method, target } = line {
+        if let Err((e, at)) = check_request_line(input, method, target, head) {
+            fail(head, e, at);
+            return Ok(());
         }
     }
 
@@ -205,13 +207,14 @@ pub(crate) fn parse_head(
     }
     // The last field line and the empty line both end in CRLF.
     if strict_lf {
-        let empty_line = head_end.wrapping_sub(2);
-        if input.get(empty_line) != Some(&b'\r') {
-            fail(head, Error::BareLf, head_end - 1);
-            return Ok(());
-        }
+        let crlf = input.get(head_end.wrapping_sub(2)) == Some(&b'\r');
+        let empty_line = head_end - if crlf { 2 } else { 1 };
         if input.get(empty_line.wrapping_sub(2)) != Some(&b'\r') {
             fail(head, Error::BareLf, empty_line - 1);
+            return Ok(());
+        }
+        if !crlf {
+            fail(head, Error::BareLf, head_end - 1);
             return Ok(());
         }
     }
@@ -295,6 +298,7 @@ pub(crate) fn parse_head(
     Ok(())
 }
 
+#[derive(Clone, Copy)]
 enum StartLine<'b> {
     Request { method: &'b [u8], target: &'b [u8] },
     Response { code: u16 },
