@@ -1,2 +1,41 @@
-//! offheap (placeholder until the foundation lands).
+//! Rust-owned heaps for the hot paths of Go services.
+//!
+//! offheap moves the garbage-heavy work of a Go service onto memory that Go's garbage collector
+//! never scans. The Go package (`go/` in the repository) calls this crate through a C ABI
+//! (`include/offheap.h`), one crossing per batch; the crate keeps all state on its own heap.
+//!
+//! # Layers
+//!
+//! - [`heap`]: the global allocator (mimalloc by default) wrapped in cheap counters, so a Go
+//!   service can see exactly how much memory offheap holds (`offheap_stats()`).
+//! - `ffi` (private): the only module with `extern "C"`. It catches panics at the boundary,
+//!   checks every pointer and slice, maps errors to `offheap_status` codes and hands out objects
+//!   as generation-checked 64-bit handles instead of raw pointers.
+//! - The safe cores: HTTP/1.x head parsing, buffer relay and windowed aggregation.
+//!
+//! ```
+//! let before = offheap::heap::stats();
+//! let v: Vec<u8> = Vec::with_capacity(4096);
+//! let during = offheap::heap::stats();
+//! assert!(during.allocations > before.allocations);
+//! drop(v);
+//! ```
+//!
+//! # Crate features
+//!
+//! - `mimalloc` (default): mimalloc is the global allocator. Without it the system allocator is
+//!   used. The counting wrapper is installed either way.
+#![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod headers;
+pub mod heap;
+
+mod ffi;
+
+#[doc(hidden)]
+pub use ffi::bench as __bench;
+
+#[global_allocator]
+static GLOBAL: heap::CountingAllocator = heap::CountingAllocator;

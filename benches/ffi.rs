@@ -1,0 +1,43 @@
+//! Costs of the C ABI machinery in Rust: the panic boundary and a handle lookup.
+//! (The cgo crossing itself is measured from Go in benches/go/crossing_test.go.)
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use offheap::__bench as b;
+use std::hint::black_box;
+
+fn boundary(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ffi");
+    assert_eq!(b::plain_call(black_box(1)), 2);
+    assert_eq!(b::guarded_call(black_box(1)), 2);
+    g.bench_function("plain_call", |bn| bn.iter(|| b::plain_call(black_box(1))));
+    g.bench_function("guarded_call", |bn| {
+        bn.iter(|| b::guarded_call(black_box(1)))
+    });
+    let h = b::debug_object_new();
+    assert!(b::handle_lookup(h));
+    assert!(!b::handle_lookup(h ^ (1 << 40)));
+    g.bench_function("handle_lookup", |bn| {
+        bn.iter(|| b::handle_lookup(black_box(h)))
+    });
+    g.bench_function("handle_lookup_4_threads_contended", |bn| {
+        bn.iter_custom(|iters| {
+            let per = iters / 4 + 1;
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        for _ in 0..per {
+                            assert!(b::handle_lookup(black_box(h)));
+                        }
+                    });
+                }
+            });
+            start.elapsed() / 4
+        })
+    });
+    b::debug_object_free(h);
+    g.finish();
+}
+
+criterion_group!(benches, boundary);
+criterion_main!(benches);

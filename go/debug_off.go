@@ -1,0 +1,5 @@
+//go:build !debug
+
+package offheap
+
+const debugGC = false

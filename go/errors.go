@@ -1,0 +1,59 @@
+package offheap
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of them (match with errors.Is)
+// in an [*Error] that names the operation.
+var (
+	// ErrUnavailable: the package was built without cgo, so the Rust library is not linked.
+	ErrUnavailable = errors.New("offheap: unavailable: built with CGO_ENABLED=0; offheap needs cgo: " +
+		"run `make build` in the offheap repository, then build with CGO_ENABLED=1 and a C compiler " +
+		"(README: Building and linking)")
+	// ErrABIMismatch: the linked library was built for a different C ABI than the header the
+	// package was compiled with (a stale target/release/liboffheap.a or .so).
+	ErrABIMismatch = errors.New("offheap: library ABI version differs from the header's")
+	// ErrClosed: the object was closed (or its handle is no longer valid).
+	ErrClosed = errors.New("offheap: object is closed")
+	// ErrPanic: the library panicked inside the call. The panic was caught at the C ABI
+	// boundary and the process is unaffected; the object involved is poisoned.
+	ErrPanic = errors.New("offheap: internal panic caught at the C ABI boundary")
+	// ErrPoisoned: an earlier call on this object panicked; it only accepts Close.
+	ErrPoisoned = errors.New("offheap: object poisoned by an earlier panic; close it")
+	// ErrInvalidArgument: an argument is out of its documented range.
+	ErrInvalidArgument = errors.New("offheap: invalid argument")
+	// ErrTooLarge: an input exceeds a documented size limit.
+	ErrTooLarge = errors.New("offheap: input exceeds a size limit")
+	// ErrBufferTooSmall: an output buffer given to the library is too small for the result.
+	ErrBufferTooSmall = errors.New("offheap: output buffer too small")
+	// ErrOutOfMemory: the library could not allocate memory.
+	ErrOutOfMemory = errors.New("offheap: out of memory")
+	// ErrInternal: the library returned a status this package does not know; it indicates a
+	// library and package built from different versions.
+	ErrInternal = errors.New("offheap: unexpected status from the library")
+)
+
+// Error is the error type of this package: the operation, the library's status code (0 for
+// errors detected in Go), and the sentinel it matches.
+type Error struct {
+	Op     string // the operation, e.g. "Aggregator.Ingest"
+	Status uint32 // the library's offheap_status, 0 if the error was detected in Go
+	Err    error  // the sentinel: ErrClosed, ErrInvalidArgument, ...
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("%s: %v (status %d)", e.Op, e.Err, e.Status)
+	}
+	return e.Op + ": " + e.Err.Error()
+}
+
+// Unwrap returns the sentinel.
+func (e *Error) Unwrap() error { return e.Err }
+
+// opError wraps a sentinel detected on the Go side.
+func opError(op string, sentinel error) error {
+	return &Error{Op: op, Err: sentinel}
+}

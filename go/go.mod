@@ -1,0 +1,3 @@
+module github.com/offheap/offheap/go
+
+go 1.24

@@ -1,0 +1,105 @@
+//! `offheap_debug_*`: a minimal object behind a handle, for tests of the FFI contract (handle
+//! checks, Close racing with calls, panics under a lease). Not for production use; it holds
+//! nothing but a counter.
+
+use super::boundary::guard;
+use super::handle::{self, HandleObject, offheap_kind};
+use super::ptr;
+use super::status::offheap_status;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub(crate) struct DebugObject {
+    touches: AtomicU64,
+}
+
+impl HandleObject for DebugObject {
+    const KIND: offheap_kind = offheap_kind::Debug;
+}
+
+/// Creates a debug object and writes its handle to `*out`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_debug_object_new(out: *mut u64) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        out.write(handle::insert(DebugObject {
+            touches: AtomicU64::new(0),
+        })?);
+        Ok(())
+    })
+}
+
+/// Counts one touch of the object, holding it for about `spin` iterations of a busy loop (to
+/// widen race windows in tests), and writes the number of touches so far to `*out`.
+/// `spin = UINT32_MAX` panics while holding the object, which poisons it (for tests of
+/// `OFFHEAP_STATUS_POISONED`).
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_debug_object_touch(
+    object: u64,
+    spin: u32,
+    out: *mut u64,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        let obj = handle::get::<DebugObject>(object)?;
+        if spin == u32::MAX {
+            panic!("offheap: panic requested under a lease by offheap_debug_object_touch");
+        }
+        for _ in 0..spin.min(1 << 24) {
+            std::hint::spin_loop();
+        }
+        out.write(obj.touches.fetch_add(1, Ordering::Relaxed) + 1);
+        Ok(())
+    })
+}
+
+/// Frees a debug object. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`
+/// and changes nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_debug_object_free(object: u64) -> offheap_status {
+    guard(|| handle::free::<DebugObject>(object))
+}
+
+/// Writes the sum of the `len` bytes at `data` to `*out`. `(NULL, 0)` sums to 0; NULL with
+/// `len > 0` gives `OFFHEAP_STATUS_NULL_POINTER` and leaves `*out` untouched. For tests of the
+/// slice rules.
+///
+/// # Safety
+/// `data` must be NULL or valid for reading `len` bytes; `out` NULL or valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_debug_sum(
+    data: *const u8,
+    len: usize,
+    out: *mut u64,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out` and `data`.
+        let out = unsafe { ptr::out(out) }?;
+        // SAFETY: as above.
+        let data = unsafe { ptr::slice(data, len) }?;
+        out.write(data.iter().map(|&b| b as u64).sum());
+        Ok(())
+    })
+}
+
+/// Fills the `len` bytes at `dst` with `value`. `(NULL, 0)` is a no-op; NULL with `len > 0`
+/// gives `OFFHEAP_STATUS_NULL_POINTER`. For tests of the slice rules.
+///
+/// # Safety
+/// `dst` must be NULL or valid for writing `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_debug_fill(dst: *mut u8, len: usize, value: u8) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `dst`.
+        unsafe { ptr::slice_mut(dst, len) }?.fill(value);
+        Ok(())
+    })
+}

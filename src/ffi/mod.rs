@@ -1,0 +1,128 @@
+//! The C ABI: the only module with `extern "C"`.
+//!
+//! Every export runs inside the panic boundary ([`boundary`]), checks its pointers and slices
+//! ([`ptr`]), looks objects up in the handle table ([`handle`]) and returns an
+//! [`offheap_status`](status::offheap_status). The subsystem files convert arguments and call
+//! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
+//! module by `build.rs`.
+
+#[doc(hidden)]
+pub mod bench;
+pub(crate) mod boundary;
+pub(crate) mod debug;
+pub(crate) mod handle;
+pub(crate) mod headers;
+pub(crate) mod ptr;
+pub(crate) mod status;
+
+use boundary::{guard, guard_or};
+use handle::OFFHEAP_KIND_SLOTS;
+use status::offheap_status;
+use std::ffi::c_char;
+
+/// The ABI version of this library. It changes whenever an export, a struct layout or a
+/// status value changes incompatibly; the Go package refuses a library whose ABI version
+/// differs from the header it was compiled with.
+pub const OFFHEAP_ABI_VERSION: u32 = 1;
+
+const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// The library's version as `major << 16 | minor << 8 | patch` (0 only if a panic was caught).
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_version() -> u32 {
+    guard_or(0, || {
+        let part = |s: &str| s.parse::<u32>().unwrap_or(0);
+        part(env!("CARGO_PKG_VERSION_MAJOR")) << 16
+            | part(env!("CARGO_PKG_VERSION_MINOR")) << 8
+            | part(env!("CARGO_PKG_VERSION_PATCH"))
+    })
+}
+
+/// The library's version as a static NUL-terminated string such as "0.1.0" (never NULL; ""
+/// only if a panic was caught).
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_version_str() -> *const c_char {
+    guard_or(c"".as_ptr(), || VERSION_STR.as_ptr().cast())
+}
+
+/// The ABI version the library was built with; compare it with `OFFHEAP_ABI_VERSION` from the
+/// header you compiled against (0 only if a panic was caught).
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_abi_version() -> u32 {
+    guard_or(0, || OFFHEAP_ABI_VERSION)
+}
+
+/// Process-wide counters of offheap's Rust heap and handles.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_counters {
+    /// Bytes allocated by Rust and not yet freed.
+    pub heap_live_bytes: u64,
+    /// The highest `heap_live_bytes` seen (precise to 64 KiB per allocating thread shard).
+    pub heap_peak_bytes: u64,
+    /// Allocations made since the process started.
+    pub heap_allocations: u64,
+    /// Frees made since the process started.
+    pub heap_frees: u64,
+    /// Handles currently live, all kinds together.
+    pub handles_live: u64,
+    /// Handles currently live, indexed by `offheap_kind` value (index 0 is unused).
+    pub handles_by_kind: [u64; OFFHEAP_KIND_SLOTS],
+}
+
+/// Fills `*out` with the current counters.
+///
+/// Errors: `OFFHEAP_STATUS_NULL_POINTER` if `out` is NULL.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `offheap_counters`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_stats(out: *mut offheap_counters) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        let heap = crate::heap::stats();
+        let by_kind = handle::live_by_kind();
+        out.write(offheap_counters {
+            heap_live_bytes: heap.live_bytes,
+            heap_peak_bytes: heap.peak_bytes,
+            heap_allocations: heap.allocations,
+            heap_frees: heap.frees,
+            handles_live: by_kind.iter().sum(),
+            handles_by_kind: by_kind,
+        });
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_matches_the_manifest() {
+        let v = offheap_version();
+        assert_eq!(
+            format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff),
+            env!("CARGO_PKG_VERSION")
+        );
+        // SAFETY: offheap_version_str returns a static NUL-terminated string.
+        let s = unsafe { std::ffi::CStr::from_ptr(offheap_version_str()) };
+        assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        assert_eq!(offheap_abi_version(), OFFHEAP_ABI_VERSION);
+    }
+
+    #[test]
+    fn stats_rejects_null_and_fills_on_success() {
+        // SAFETY: NULL is rejected before use.
+        assert_eq!(
+            unsafe { offheap_stats(std::ptr::null_mut()) },
+            offheap_status::NullPointer
+        );
+        let mut s = offheap_counters::default();
+        // SAFETY: `s` is a valid offheap_counters.
+        assert_eq!(unsafe { offheap_stats(&mut s) }, offheap_status::Ok);
+        assert!(s.heap_allocations > 0);
+    }
+}
