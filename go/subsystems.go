@@ -4,6 +4,8 @@ package offheap
 // window 300-399) to their sentinels; nil for an unknown status. Each subsystem adds its cases.
 func subsystemSentinel(status uint32) error {
 	switch {
+	case status >= 100 && status < 200:
+		return headersSentinel(status)
 	default:
 		return nil
 	}
