@@ -46,7 +46,10 @@ fn bench_one(c: &mut Criterion, group: &str, req: &'static [u8], headers: usize)
     let mut heads = [Head::default(); 1];
     let mut spans = [HeaderSpan::default(); 128];
     let batch = parse_requests(req, &cfg, &mut heads, &mut spans).unwrap();
-    assert_eq!((batch.heads, batch.headers, batch.consumed), (1, headers, req.len()));
+    assert_eq!(
+        (batch.heads, batch.headers, batch.consumed),
+        (1, headers, req.len())
+    );
     assert_eq!(heads[0].body(), Body::None);
     g.bench_function("offheap", |b| {
         b.iter(|| parse_requests(black_box(req), &cfg, &mut heads, &mut spans).map(|b| b.consumed))
@@ -72,15 +75,23 @@ fn bench_batch(c: &mut Criterion, group: &str, req: &'static [u8], headers: usiz
     let mut heads = [Head::default(); BATCH];
     let mut spans = vec![HeaderSpan::default(); BATCH * 16];
     let batch = parse_requests(&input, &cfg, &mut heads, &mut spans).unwrap();
-    assert_eq!((batch.heads, batch.headers, batch.consumed), (BATCH, BATCH * headers, input.len()));
+    assert_eq!(
+        (batch.heads, batch.headers, batch.consumed),
+        (BATCH, BATCH * headers, input.len())
+    );
     g.bench_function("offheap_pipelined_x16", |b| {
-        b.iter(|| parse_requests(black_box(&input), &cfg, &mut heads, &mut spans).map(|b| b.consumed))
+        b.iter(|| {
+            parse_requests(black_box(&input), &cfg, &mut heads, &mut spans).map(|b| b.consumed)
+        })
     });
     let offsets: Vec<u32> = (0..BATCH).map(|i| (i * req.len()) as u32).collect();
     let batch = parse_requests_at(&input, &offsets, &cfg, &mut heads, &mut spans).unwrap();
     assert_eq!((batch.heads, batch.headers), (BATCH, BATCH * headers));
     g.bench_function("offheap_offsets_x16", |b| {
-        b.iter(|| parse_requests_at(black_box(&input), &offsets, &cfg, &mut heads, &mut spans).map(|b| b.headers))
+        b.iter(|| {
+            parse_requests_at(black_box(&input), &offsets, &cfg, &mut heads, &mut spans)
+                .map(|b| b.headers)
+        })
     });
     g.finish();
 }

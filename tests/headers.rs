@@ -3,8 +3,8 @@
 //! reference scanner, framing, batches and limits.
 
 use offheap::headers::{
-    Body, Config, Error, Head, HeaderSpan, Known, diagnose, flags, parse_requests, parse_requests_at, parse_responses,
-    parse_responses_at,
+    Body, Config, Error, Head, HeaderSpan, Known, diagnose, flags, parse_requests,
+    parse_requests_at, parse_responses, parse_responses_at,
 };
 
 const KITTYHELL: &[u8] = b"\
@@ -19,7 +19,8 @@ Keep-Alive: 115\r\n\
 Connection: keep-alive\r\n\
 Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral|padding=under256\r\n\r\n";
 
-const REQ_SHORT: &[u8] = b"GET / HTTP/1.0\r\nHost: example.com\r\nCookie: session=60; user_id=1\r\n\r\n";
+const REQ_SHORT: &[u8] =
+    b"GET / HTTP/1.0\r\nHost: example.com\r\nCookie: session=60; user_id=1\r\n\r\n";
 
 /// xorshift64*: a small deterministic PRNG (no extra crates).
 struct Rng(u64);
@@ -51,7 +52,14 @@ fn one_request(input: &[u8], cfg: &Config) -> (Head, Vec<HeaderSpan>) {
 fn one_response(input: &[u8], head_request: bool) -> (Head, Vec<HeaderSpan>) {
     let mut heads = [Head::default(); 1];
     let mut headers = vec![HeaderSpan::default(); 256];
-    let batch = parse_responses(input, &Config::default(), head_request, &mut heads, &mut headers).unwrap();
+    let batch = parse_responses(
+        input,
+        &Config::default(),
+        head_request,
+        &mut heads,
+        &mut headers,
+    )
+    .unwrap();
     assert_eq!(batch.heads, 1);
     headers.truncate(batch.headers);
     (heads[0], headers)
@@ -67,15 +75,29 @@ fn assert_same_spans_as_httparse(input: &[u8]) {
     let mut req = httparse::Request::new(&mut hh);
     let n = match req.parse(input) {
         Ok(httparse::Status::Complete(n)) => n,
-        other => panic!("httparse: {other:?} on {:?}", String::from_utf8_lossy(input)),
+        other => panic!(
+            "httparse: {other:?} on {:?}",
+            String::from_utf8_lossy(input)
+        ),
     };
     let (head, headers) = one_request(input, &Config::default());
-    assert_eq!(head.result(), Ok(()), "{:?}", String::from_utf8_lossy(input));
+    assert_eq!(
+        head.result(),
+        Ok(()),
+        "{:?}",
+        String::from_utf8_lossy(input)
+    );
     assert_eq!(head.len as usize, n);
     let method = req.method.unwrap().as_bytes();
     let target = req.path.unwrap().as_bytes();
-    assert_eq!((head.method.off, head.method.len), (off(input, method), method.len() as u32));
-    assert_eq!((head.target.off, head.target.len), (off(input, target), target.len() as u32));
+    assert_eq!(
+        (head.method.off, head.method.len),
+        (off(input, method), method.len() as u32)
+    );
+    assert_eq!(
+        (head.target.off, head.target.len),
+        (off(input, target), target.len() as u32)
+    );
     assert_eq!(head.version, req.version.unwrap());
     assert_eq!(headers.len(), req.headers.len());
     for (ours, theirs) in headers.iter().zip(req.headers.iter()) {
@@ -86,7 +108,9 @@ fn assert_same_spans_as_httparse(input: &[u8]) {
     }
     // The well-known index points at the first line of each name.
     for k in Known::ALL {
-        let first = headers.iter().position(|h| h.name(input).eq_ignore_ascii_case(k.name().as_bytes()));
+        let first = headers
+            .iter()
+            .position(|h| h.name(input).eq_ignore_ascii_case(k.name().as_bytes()));
         assert_eq!(head.header(&headers, k), first.map(|i| headers[i]), "{k:?}");
     }
 }
@@ -99,21 +123,35 @@ fn kittyhell_and_req_short_match_httparse() {
     assert_eq!(head.header_count, 9);
     assert_eq!(head.body(), Body::None);
     assert_eq!(head.flags & flags::KEEP_ALIVE, flags::KEEP_ALIVE);
-    assert_eq!(head.header(&headers, Known::Host).unwrap().value(KITTYHELL), b"www.kittyhell.com");
+    assert_eq!(
+        head.header(&headers, Known::Host).unwrap().value(KITTYHELL),
+        b"www.kittyhell.com"
+    );
     let (head, _) = one_request(REQ_SHORT, &Config::default());
     assert_eq!(head.version, 0);
     assert_eq!(head.flags & flags::KEEP_ALIVE, 0);
 }
 
-const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND", "M-SEARCH", "get"];
-const TCHARS: &[u8] = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND", "M-SEARCH", "get",
+];
+const TCHARS: &[u8] =
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 fn random_token(rng: &mut Rng, max: usize) -> Vec<u8> {
     (0..1 + rng.below(max)).map(|_| *rng.pick(TCHARS)).collect()
 }
 
 fn random_case(rng: &mut Rng, s: &str) -> Vec<u8> {
-    s.bytes().map(|b| if rng.below(2) == 0 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() }).collect()
+    s.bytes()
+        .map(|b| {
+            if rng.below(2) == 0 {
+                b.to_ascii_uppercase()
+            } else {
+                b.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 /// A random head that the strict parser must accept.
@@ -128,20 +166,30 @@ fn random_valid_request(rng: &mut Rng) -> Vec<u8> {
     for _ in 0..rng.below(60) {
         h.push(0x21 + rng.below(0x7e - 0x21 + 1) as u8);
     }
-    h.extend_from_slice(if rng.below(4) == 0 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+    h.extend_from_slice(if rng.below(4) == 0 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
     let mut host = false;
     for _ in 0..rng.below(20) {
         let name = match rng.below(4) {
             0 => {
                 let k = *rng.pick(&Known::ALL);
-                if matches!(k, Known::Host | Known::ContentLength | Known::TransferEncoding) {
+                if matches!(
+                    k,
+                    Known::Host | Known::ContentLength | Known::TransferEncoding
+                ) {
                     continue;
                 }
                 random_case(rng, k.name())
             }
             _ => {
                 let t = random_token(rng, 24);
-                if matches!(Known::classify(&t), Some(Known::Host | Known::ContentLength | Known::TransferEncoding)) {
+                if matches!(
+                    Known::classify(&t),
+                    Some(Known::Host | Known::ContentLength | Known::TransferEncoding)
+                ) {
                     continue;
                 }
                 t
@@ -237,7 +285,10 @@ fn mutated_heads_agree_with_httparse_and_the_reference() {
         let verdict = ours.result();
         *seen.entry(format!("{verdict:?}")).or_insert(0) += 1;
         match theirs {
-            Err(_) => assert!(verdict.is_err_and(is_syntax), "httparse rejects, we say {verdict:?}: {h:?}"),
+            Err(_) => assert!(
+                verdict.is_err_and(is_syntax),
+                "httparse rejects, we say {verdict:?}: {h:?}"
+            ),
             Ok(httparse::Status::Partial) => assert_eq!(verdict, Err(Error::Incomplete), "{h:?}"),
             Ok(httparse::Status::Complete(n)) => {
                 if verdict.is_ok() {
@@ -249,7 +300,13 @@ fn mutated_heads_agree_with_httparse_and_the_reference() {
             Ok(()) => assert_eq!(reference, Ok(ours.len as usize), "{h:?}"),
             Err(Error::Incomplete) => {
                 // httparse looks at bare LF and the target's bytes only once the head is complete.
-                assert!(matches!(reference, Err((Error::Incomplete | Error::BareLf | Error::Target, _))), "{h:?}");
+                assert!(
+                    matches!(
+                        reference,
+                        Err((Error::Incomplete | Error::BareLf | Error::Target, _))
+                    ),
+                    "{h:?}"
+                );
             }
             Err(e) if is_syntax(e) => {
                 assert_eq!(reference, Err((e, ours.error_offset as usize)), "{h:?}")
@@ -318,16 +375,64 @@ fn framing_of_requests() {
 #[test]
 fn framing_of_responses() {
     let cases: &[(&[u8], bool, Body, u64, bool)] = &[
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, Body::Length, 5, true),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, Body::None, 0, true),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            false,
+            Body::Length,
+            5,
+            true,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            true,
+            Body::None,
+            0,
+            true,
+        ),
         (b"HTTP/1.1 200 OK\r\n\r\n", false, Body::Close, 0, false),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, Body::Chunked, 0, true),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", false, Body::Close, 0, false),
-        (b"HTTP/1.1 204 No Content\r\n\r\n", false, Body::None, 0, true),
-        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", false, Body::None, 0, true),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+            Body::Chunked,
+            0,
+            true,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            false,
+            Body::Close,
+            0,
+            false,
+        ),
+        (
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            false,
+            Body::None,
+            0,
+            true,
+        ),
+        (
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+            false,
+            Body::None,
+            0,
+            true,
+        ),
         (b"HTTP/1.1 100 Continue\r\n\r\n", false, Body::None, 0, true),
-        (b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false, Body::Length, 1, false),
-        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n", false, Body::Length, 1, true),
+        (
+            b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+            false,
+            Body::Length,
+            1,
+            false,
+        ),
+        (
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
+            false,
+            Body::Length,
+            1,
+            true,
+        ),
     ];
     for &(input, head_request, body, len, keep_alive) in cases {
         let (head, _) = one_response(input, head_request);
@@ -346,15 +451,26 @@ fn reason_phrases() {
         (b"HTTP/1.1 404 Not Found\r\nX: y\r\n\r\n", b"Not Found", 404),
         (b"HTTP/1.1 204\r\n\r\n", b"", 204),
         (b"HTTP/1.1 204 \r\n\r\n", b"", 204),
-        (b"HTTP/1.1 200 D\xc3\xa9j\xc3\xa0\r\n\r\n", b"D\xc3\xa9j\xc3\xa0", 200),
-        (b"\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", b"Switching Protocols", 101),
+        (
+            b"HTTP/1.1 200 D\xc3\xa9j\xc3\xa0\r\n\r\n",
+            b"D\xc3\xa9j\xc3\xa0",
+            200,
+        ),
+        (
+            b"\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+            b"Switching Protocols",
+            101,
+        ),
     ] {
         let (head, _) = one_response(input, false);
         assert_eq!(head.result(), Ok(()));
         assert_eq!(head.reason.of(input), reason);
         assert_eq!(head.status_code, code);
     }
-    let (head, _) = one_response(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", false);
+    let (head, _) = one_response(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
+        false,
+    );
     assert_eq!(head.flags & flags::UPGRADE, flags::UPGRADE);
 }
 
@@ -386,38 +502,71 @@ fn error_offsets_point_at_the_rule() {
 
 #[test]
 fn limits() {
-    let big = [&b"GET / HTTP/1.1\r\nHost: a\r\nX: "[..], &[b'a'; 2000], b"\r\n\r\n"].concat();
-    let cfg = Config { max_head_len: 1000, ..Config::default() };
+    let big = [
+        &b"GET / HTTP/1.1\r\nHost: a\r\nX: "[..],
+        &[b'a'; 2000],
+        b"\r\n\r\n",
+    ]
+    .concat();
+    let cfg = Config {
+        max_head_len: 1000,
+        ..Config::default()
+    };
     let (head, _) = one_request(&big, &cfg);
     assert_eq!(head.result(), Err(Error::HeadTooLarge));
     assert_eq!(head.error_offset, 1000);
     // Exactly at the limit is fine; an incomplete head shorter than the limit is Incomplete.
-    let cfg = Config { max_head_len: big.len() as u32, ..Config::default() };
+    let cfg = Config {
+        max_head_len: big.len() as u32,
+        ..Config::default()
+    };
     assert_eq!(one_request(&big, &cfg).0.result(), Ok(()));
-    assert_eq!(one_request(&big[..big.len() - 1], &cfg).0.result(), Err(Error::Incomplete));
-    assert_eq!(one_request(&big[..big.len() - 1], &cfg).0.len as usize, big.len() - 1);
+    assert_eq!(
+        one_request(&big[..big.len() - 1], &cfg).0.result(),
+        Err(Error::Incomplete)
+    );
+    assert_eq!(
+        one_request(&big[..big.len() - 1], &cfg).0.len as usize,
+        big.len() - 1
+    );
 
     let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
     for i in 0..10 {
         many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
     }
     many.extend_from_slice(b"\r\n");
-    let cfg = Config { max_headers: 11, ..Config::default() };
+    let cfg = Config {
+        max_headers: 11,
+        ..Config::default()
+    };
     assert_eq!(one_request(&many, &cfg).0.result(), Ok(()));
-    let cfg = Config { max_headers: 10, ..Config::default() };
+    let cfg = Config {
+        max_headers: 10,
+        ..Config::default()
+    };
     let (head, _) = one_request(&many, &cfg);
     assert_eq!(head.result(), Err(Error::TooManyHeaders));
     assert_eq!(&many[head.error_offset as usize..][..5], b"X-9: ");
     // Limits above the hard ceilings are clamped, not trusted.
-    let cfg = Config { max_headers: u16::MAX, max_head_len: u32::MAX, allow_bare_lf: false };
+    let cfg = Config {
+        max_headers: u16::MAX,
+        max_head_len: u32::MAX,
+        allow_bare_lf: false,
+    };
     assert_eq!(one_request(&many, &cfg).0.result(), Ok(()));
 }
 
 #[test]
 fn bare_lf_is_accepted_only_when_allowed() {
     let input = b"GET / HTTP/1.1\nHost: a\nX: b\r\n\n";
-    assert_eq!(one_request(input, &Config::default()).0.result(), Err(Error::BareLf));
-    let cfg = Config { allow_bare_lf: true, ..Config::default() };
+    assert_eq!(
+        one_request(input, &Config::default()).0.result(),
+        Err(Error::BareLf)
+    );
+    let cfg = Config {
+        allow_bare_lf: true,
+        ..Config::default()
+    };
     let (head, headers) = one_request(input, &cfg);
     assert_eq!(head.result(), Ok(()));
     assert_eq!(head.len as usize, input.len());
@@ -441,7 +590,10 @@ fn pipelined_batch() {
     assert_eq!(heads[1].first_header, 9);
     assert_eq!(heads[1].target.of(&input), b"/p");
     assert_eq!(heads[2].first_header, 11);
-    assert_eq!(heads[2].headers(&headers)[1].value(&input), b"session=60; user_id=1");
+    assert_eq!(
+        heads[2].headers(&headers)[1].value(&input),
+        b"session=60; user_id=1"
+    );
 
     // A body that is not all there ends the batch at the end of its head.
     let input = b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc";
@@ -461,7 +613,10 @@ fn pipelined_batch() {
     let b = parse_requests(&input, &Config::default(), &mut heads[..2], &mut headers).unwrap();
     assert_eq!((b.heads, b.consumed), (2, 2 * KITTYHELL.len()));
     let b = parse_requests(&input, &Config::default(), &mut heads, &mut headers[..20]).unwrap();
-    assert_eq!((b.heads, b.headers, b.consumed), (2, 18, 2 * KITTYHELL.len()));
+    assert_eq!(
+        (b.heads, b.headers, b.consumed),
+        (2, 18, 2 * KITTYHELL.len())
+    );
     assert_eq!(
         parse_requests(&input, &Config::default(), &mut heads, &mut headers[..5]),
         Err(offheap::headers::BatchError::HeadersFull)
@@ -470,7 +625,12 @@ fn pipelined_batch() {
 
 #[test]
 fn offsets_batch() {
-    let parts: [&[u8]; 4] = [KITTYHELL, b"GET /x HTTP/1.1\r\nHost: b\r\n\r\n", b"GET /y HTTP/1.1\r\nHo", REQ_SHORT];
+    let parts: [&[u8]; 4] = [
+        KITTYHELL,
+        b"GET /x HTTP/1.1\r\nHost: b\r\n\r\n",
+        b"GET /y HTTP/1.1\r\nHo",
+        REQ_SHORT,
+    ];
     let input = parts.concat();
     let mut offsets = Vec::new();
     let mut at = 0u32;
@@ -480,7 +640,14 @@ fn offsets_batch() {
     }
     let mut heads = [Head::default(); 8];
     let mut headers = [HeaderSpan::default(); 128];
-    let b = parse_requests_at(&input, &offsets, &Config::default(), &mut heads, &mut headers).unwrap();
+    let b = parse_requests_at(
+        &input,
+        &offsets,
+        &Config::default(),
+        &mut heads,
+        &mut headers,
+    )
+    .unwrap();
     assert_eq!(b.heads, 4);
     assert_eq!(b.headers, 9 + 1 + 2);
     assert_eq!(heads[1].target.of(&input), b"/x");
@@ -488,11 +655,25 @@ fn offsets_batch() {
     assert_eq!(heads[3].result(), Ok(()));
     assert_eq!(heads[3].first_header, 10);
     assert_eq!(
-        parse_requests_at(&input, &[5, 2], &Config::default(), &mut heads, &mut headers),
+        parse_requests_at(
+            &input,
+            &[5, 2],
+            &Config::default(),
+            &mut heads,
+            &mut headers
+        ),
         Err(offheap::headers::BatchError::BadOffsets)
     );
     let responses = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 404 Nope\r\n\r\n";
-    let b = parse_responses_at(responses, &[0, 38], &Config::default(), false, &mut heads, &mut headers).unwrap();
+    let b = parse_responses_at(
+        responses,
+        &[0, 38],
+        &Config::default(),
+        false,
+        &mut heads,
+        &mut headers,
+    )
+    .unwrap();
     assert_eq!(b.heads, 2);
     assert_eq!(heads[1].reason.of(responses), b"Nope");
     assert_eq!(heads[1].body(), Body::Close);
@@ -506,22 +687,38 @@ fn pipelined_responses_continue_after_1xx() {
     let b = parse_responses(input, &Config::default(), false, &mut heads, &mut headers).unwrap();
     assert_eq!(b.heads, 3);
     assert_eq!(b.consumed, input.len());
-    assert_eq!([heads[0].status_code, heads[1].status_code, heads[2].status_code], [100, 200, 204]);
+    assert_eq!(
+        [
+            heads[0].status_code,
+            heads[1].status_code,
+            heads[2].status_code
+        ],
+        [100, 200, 204]
+    );
 }
 
 #[test]
 fn find_by_any_name() {
     let input = b"GET / HTTP/1.1\r\nHost: a\r\nX-Trace: 1\r\nx-trace: 2\r\n\r\n";
     let (head, headers) = one_request(input, &Config::default());
-    assert_eq!(head.find(input, &headers, b"X-TRACE").unwrap().value(input), b"1");
-    assert_eq!(head.find(input, &headers, b"HOST").unwrap().value(input), b"a");
+    assert_eq!(
+        head.find(input, &headers, b"X-TRACE").unwrap().value(input),
+        b"1"
+    );
+    assert_eq!(
+        head.find(input, &headers, b"HOST").unwrap().value(input),
+        b"a"
+    );
     assert!(head.find(input, &headers, b"Missing").is_none());
 }
 
 #[test]
 fn never_panics_on_random_bytes() {
     let mut rng = Rng(7);
-    let cfg = Config { allow_bare_lf: true, ..Config::default() };
+    let cfg = Config {
+        allow_bare_lf: true,
+        ..Config::default()
+    };
     let mut heads = [Head::default(); 4];
     let mut headers = [HeaderSpan::default(); 300];
     for _ in 0..20000 {
@@ -530,6 +727,12 @@ fn never_panics_on_random_bytes() {
         let input: Vec<u8> = (0..n).map(|_| *rng.pick(alphabet)).collect();
         let _ = parse_requests(&input, &cfg, &mut heads, &mut headers);
         let _ = parse_responses(&input, &Config::default(), false, &mut heads, &mut headers);
-        let _ = parse_requests_at(&input, &[0, (n / 2) as u32], &Config::default(), &mut heads, &mut headers);
+        let _ = parse_requests_at(
+            &input,
+            &[0, (n / 2) as u32],
+            &Config::default(),
+            &mut heads,
+            &mut headers,
+        );
     }
 }

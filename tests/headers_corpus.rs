@@ -5,7 +5,10 @@ use offheap::headers::{Config, Error, Head, HeaderSpan, parse_requests, parse_re
 
 /// Unquotes a Go-quoted string with the escapes the corpus uses.
 fn unquote(s: &str) -> Vec<u8> {
-    let s = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).expect("quoted head");
+    let s = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .expect("quoted head");
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -84,12 +87,19 @@ fn every_case_gets_its_verdict() {
     for case in &cases {
         let (got, head) = verdict(case);
         if got != case.expected {
-            failures.push(format!("{}: expected {}, got {} at {}", case.name, case.expected, got, head.error_offset));
+            failures.push(format!(
+                "{}: expected {}, got {} at {}",
+                case.name, case.expected, got, head.error_offset
+            ));
         }
         if got == "ok" {
             assert_eq!(head.len as usize, case.head.len(), "{}", case.name);
         } else if got != "Incomplete" {
-            assert!((head.error_offset as usize) < case.head.len(), "{}", case.name);
+            assert!(
+                (head.error_offset as usize) < case.head.len(),
+                "{}",
+                case.name
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -122,6 +132,9 @@ fn every_smuggling_rule_is_covered() {
         Error::TooManyHeaders,
     ] {
         let name = format!("{e:?}");
-        assert!(cases.iter().any(|c| c.expected == name), "no corpus case for {name}");
+        assert!(
+            cases.iter().any(|c| c.expected == name),
+            "no corpus case for {name}"
+        );
     }
 }

@@ -239,9 +239,17 @@ const _: () = {
     assert!(OFFHEAP_BODY_NONE == Body::None as u8 && OFFHEAP_BODY_LENGTH == Body::Length as u8);
     assert!(OFFHEAP_BODY_CHUNKED == Body::Chunked as u8 && OFFHEAP_BODY_CLOSE == Body::Close as u8);
     assert!(OFFHEAP_HEAD_KEEP_ALIVE == flags::KEEP_ALIVE && OFFHEAP_HEAD_UPGRADE == flags::UPGRADE);
-    assert!(OFFHEAP_HEAD_EXPECT_CONTINUE == flags::EXPECT_CONTINUE && OFFHEAP_HEAD_CONNECT == flags::CONNECT);
-    assert!(OFFHEAP_HEAD_HEAD_METHOD == flags::HEAD_METHOD && OFFHEAP_HEAD_HAS_HOST == flags::HAS_HOST);
-    assert!(OFFHEAP_HEAD_TE_OTHER == flags::TE_OTHER && OFFHEAP_HEAD_CONNECTION_CLOSE == flags::CONNECTION_CLOSE);
+    assert!(
+        OFFHEAP_HEAD_EXPECT_CONTINUE == flags::EXPECT_CONTINUE
+            && OFFHEAP_HEAD_CONNECT == flags::CONNECT
+    );
+    assert!(
+        OFFHEAP_HEAD_HEAD_METHOD == flags::HEAD_METHOD && OFFHEAP_HEAD_HAS_HOST == flags::HAS_HOST
+    );
+    assert!(
+        OFFHEAP_HEAD_TE_OTHER == flags::TE_OTHER
+            && OFFHEAP_HEAD_CONNECTION_CLOSE == flags::CONNECTION_CLOSE
+    );
     assert!(OFFHEAP_HEAD_LEADING_EMPTY_LINES == flags::LEADING_EMPTY_LINES);
     assert!(OFFHEAP_KNOWN_COUNT == crate::headers::KNOWN_COUNT);
     assert!(OFFHEAP_KNOWN_ABSENT == crate::headers::NOT_PRESENT);
@@ -283,8 +291,12 @@ const _: () = {
     assert!(offset_of!(offheap_head, start) == offset_of!(Head, start));
     assert!(offset_of!(offheap_head, len) == offset_of!(Head, len));
     assert!(offset_of!(offheap_head, error_offset) == offset_of!(Head, error_offset));
-    assert!(offset_of!(offheap_head, method_off) == offset_of!(Head, method) + offset_of!(Span, off));
-    assert!(offset_of!(offheap_head, method_len) == offset_of!(Head, method) + offset_of!(Span, len));
+    assert!(
+        offset_of!(offheap_head, method_off) == offset_of!(Head, method) + offset_of!(Span, off)
+    );
+    assert!(
+        offset_of!(offheap_head, method_len) == offset_of!(Head, method) + offset_of!(Span, len)
+    );
     assert!(offset_of!(offheap_head, target_off) == offset_of!(Head, target));
     assert!(offset_of!(offheap_head, reason_off) == offset_of!(Head, reason));
     assert!(offset_of!(offheap_head, first_header) == offset_of!(Head, first_header));
@@ -307,8 +319,16 @@ const _: () = {
 fn config(cfg: &offheap_headers_config) -> Config {
     let d = Config::default();
     Config {
-        max_head_len: if cfg.max_head_len == 0 { d.max_head_len } else { cfg.max_head_len },
-        max_headers: if cfg.max_headers == 0 { d.max_headers } else { cfg.max_headers },
+        max_head_len: if cfg.max_head_len == 0 {
+            d.max_head_len
+        } else {
+            cfg.max_head_len
+        },
+        max_headers: if cfg.max_headers == 0 {
+            d.max_headers
+        } else {
+            cfg.max_headers
+        },
         allow_bare_lf: cfg.allow_bare_lf != 0,
     }
 }
@@ -331,7 +351,9 @@ fn heads_mut(heads: &mut [offheap_head]) -> &mut [Head] {
 
 fn headers_mut(headers: &mut [offheap_header]) -> &mut [HeaderSpan] {
     // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe { core::slice::from_raw_parts_mut(headers.as_mut_ptr().cast::<HeaderSpan>(), headers.len()) }
+    unsafe {
+        core::slice::from_raw_parts_mut(headers.as_mut_ptr().cast::<HeaderSpan>(), headers.len())
+    }
 }
 
 fn headers_ref(headers: &[offheap_header]) -> &[HeaderSpan] {
@@ -385,7 +407,9 @@ unsafe fn parse(
             (true, true) => headers::parse_requests(input, &c, heads, headers),
             (true, false) => headers::parse_requests_at(input, offsets, &c, heads, headers),
             (false, true) => headers::parse_responses(input, &c, head_request, heads, headers),
-            (false, false) => headers::parse_responses_at(input, offsets, &c, head_request, heads, headers),
+            (false, false) => {
+                headers::parse_responses_at(input, offsets, &c, head_request, heads, headers)
+            }
         }
         .map_err(batch_status)?;
         result.write(offheap_headers_result {
@@ -432,7 +456,19 @@ pub unsafe extern "C" fn offheap_headers_parse_requests(
 ) -> offheap_status {
     // SAFETY: the same contract, passed on.
     unsafe {
-        parse(true, input, input_len, offsets, offsets_len, cfg, heads, heads_len, headers, headers_len, result)
+        parse(
+            true,
+            input,
+            input_len,
+            offsets,
+            offsets_len,
+            cfg,
+            heads,
+            heads_len,
+            headers,
+            headers_len,
+            result,
+        )
     }
 }
 
@@ -456,7 +492,19 @@ pub unsafe extern "C" fn offheap_headers_parse_responses(
 ) -> offheap_status {
     // SAFETY: the same contract, passed on.
     unsafe {
-        parse(false, input, input_len, offsets, offsets_len, cfg, heads, heads_len, headers, headers_len, result)
+        parse(
+            false,
+            input,
+            input_len,
+            offsets,
+            offsets_len,
+            cfg,
+            heads,
+            heads_len,
+            headers,
+            headers_len,
+            result,
+        )
     }
 }
 
@@ -504,23 +552,33 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
         // SAFETY: as above.
         let input = unsafe { ptr::slice(input, input_len) }?;
         // SAFETY: as above.
-        let head = unsafe { ptr::slice(head, 1) }?.first().ok_or(offheap_status::NullPointer)?;
+        let head = unsafe { ptr::slice(head, 1) }?
+            .first()
+            .ok_or(offheap_status::NullPointer)?;
         // SAFETY: as above.
         let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
         // SAFETY: as above.
         let strings = unsafe { ptr::slice(strings, strings_len) }?;
         // SAFETY: as above.
-        let opts = *unsafe { ptr::slice(opts, 1) }?.first().ok_or(offheap_status::NullPointer)?;
+        let opts = *unsafe { ptr::slice(opts, 1) }?
+            .first()
+            .ok_or(offheap_status::NullPointer)?;
         // SAFETY: as above.
         let out = unsafe { ptr::slice_mut(out, out_len) }?;
         let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
             let start = off as usize;
-            strings.get(start..start + len as usize).ok_or(offheap_status::InvalidArgument)
+            strings
+                .get(start..start + len as usize)
+                .ok_or(offheap_status::InvalidArgument)
         };
         let options = RewriteOptions {
             client_ip: span(opts.client_ip_off, opts.client_ip_len)?,
             proto: span(opts.proto_off, opts.proto_len)?,
-            host: if opts.set_host != 0 { Some(span(opts.host_off, opts.host_len)?) } else { None },
+            host: if opts.set_host != 0 {
+                Some(span(opts.host_off, opts.host_len)?)
+            } else {
+                None
+            },
             via: span(opts.via_off, opts.via_len)?,
             append_forwarded: opts.append_forwarded != 0,
         };
@@ -566,7 +624,9 @@ pub unsafe extern "C" fn offheap_headers_rewrite_response(
         // SAFETY: as above.
         let input = unsafe { ptr::slice(input, input_len) }?;
         // SAFETY: as above.
-        let head = unsafe { ptr::slice(head, 1) }?.first().ok_or(offheap_status::NullPointer)?;
+        let head = unsafe { ptr::slice(head, 1) }?
+            .first()
+            .ok_or(offheap_status::NullPointer)?;
         // SAFETY: as above.
         let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
         // SAFETY: as above.
@@ -644,7 +704,10 @@ mod tests {
         assert_eq!((r.heads, r.headers), (1, 2));
         assert_eq!(heads[0].status, 0);
         assert_eq!((heads[0].method_off, heads[0].method_len), (0, 3));
-        assert_eq!(heads[0].flags & OFFHEAP_HEAD_CONNECTION_CLOSE, OFFHEAP_HEAD_CONNECTION_CLOSE);
+        assert_eq!(
+            heads[0].flags & OFFHEAP_HEAD_CONNECTION_CLOSE,
+            OFFHEAP_HEAD_CONNECTION_CLOSE
+        );
         assert_eq!(heads[0].known[0], 0);
 
         let offsets = [0u32, 46];

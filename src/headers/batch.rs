@@ -2,7 +2,7 @@
 //! offsets array (the heads of many connections).
 
 use super::parse::{Full, Kind, parse_head};
-use super::{Body, BatchError, Config, Head, HeaderSpan, flags};
+use super::{BatchError, Body, Config, Head, HeaderSpan, flags};
 
 /// What a batch call filled in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,7 +71,14 @@ pub fn parse_responses_at(
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    regions(Kind::Response { head_request }, input, offsets, cfg, heads, headers)
+    regions(
+        Kind::Response { head_request },
+        input,
+        offsets,
+        cfg,
+        heads,
+        headers,
+    )
 }
 
 fn pipelined(
@@ -92,7 +99,16 @@ fn pipelined(
             break;
         }
         let out = headers.get_mut(batch.headers..).unwrap_or(&mut []);
-        if let Err(Full) = parse_head(kind, input, pos, input.len(), &cfg, batch.headers as u32, out, head) {
+        if let Err(Full) = parse_head(
+            kind,
+            input,
+            pos,
+            input.len(),
+            &cfg,
+            batch.headers as u32,
+            out,
+            head,
+        ) {
             if batch.heads == 0 {
                 return Err(BatchError::HeadersFull);
             }
@@ -106,7 +122,10 @@ fn pipelined(
         pos += head.len as usize;
         match head.body() {
             Body::None => {}
-            Body::Length => match usize::try_from(head.content_length).ok().and_then(|n| pos.checked_add(n)) {
+            Body::Length => match usize::try_from(head.content_length)
+                .ok()
+                .and_then(|n| pos.checked_add(n))
+            {
                 Some(end) if end <= input.len() => pos = end,
                 _ => break,
             },
@@ -148,7 +167,16 @@ fn regions(
         let start = offsets[i] as usize;
         let end = offsets.get(i + 1).map_or(input.len(), |&e| e as usize);
         let out = headers.get_mut(batch.headers..).unwrap_or(&mut []);
-        if let Err(Full) = parse_head(kind, input, start, end, &cfg, batch.headers as u32, out, head) {
+        if let Err(Full) = parse_head(
+            kind,
+            input,
+            start,
+            end,
+            &cfg,
+            batch.headers as u32,
+            out,
+            head,
+        ) {
             if batch.heads == 0 {
                 return Err(BatchError::HeadersFull);
             }

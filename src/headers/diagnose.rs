@@ -24,7 +24,11 @@ use super::{Config, Error};
 /// assert_eq!(diagnose(b"GET / HTTP/1.1\r\n\r\n", true, &cfg), Ok(18));
 /// ```
 pub fn diagnose(buf: &[u8], is_request: bool, cfg: &Config) -> Result<usize, (Error, usize)> {
-    let mut s = Scanner { buf, i: 0, bare_lf: cfg.allow_bare_lf };
+    let mut s = Scanner {
+        buf,
+        i: 0,
+        bare_lf: cfg.allow_bare_lf,
+    };
     s.empty_lines()?;
     if is_request {
         s.request_line()?;
@@ -44,7 +48,10 @@ type Step<T = ()> = Result<T, (Error, usize)>;
 
 impl Scanner<'_> {
     fn peek(&self) -> Step<u8> {
-        self.buf.get(self.i).copied().ok_or((Error::Incomplete, self.buf.len()))
+        self.buf
+            .get(self.i)
+            .copied()
+            .ok_or((Error::Incomplete, self.buf.len()))
     }
 
     fn fail<T>(&self, e: Error) -> Step<T> {
@@ -206,34 +213,82 @@ mod tests {
         assert_eq!(req(b" GET / HTTP/1.1\r\n\r\n"), Err((Error::Method, 0)));
         assert_eq!(req(b"GET  / HTTP/1.1\r\n\r\n"), Err((Error::Target, 4)));
         assert_eq!(req(b"GET /\x7f HTTP/1.1\r\n\r\n"), Err((Error::Target, 5)));
-        assert_eq!(req(b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), Err((Error::Target, 5)));
+        assert_eq!(
+            req(b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n"),
+            Err((Error::Target, 5))
+        );
         assert_eq!(req(b"GET / HTTP/1.2\r\n\r\n"), Err((Error::Version, 13)));
         assert_eq!(req(b"GET / HTTP/1.1 \r\n\r\n"), Err((Error::Version, 14)));
         assert_eq!(req(b"GET / HTTP/1.1\rX\n\r\n"), Err((Error::BareCr, 14)));
-        assert_eq!(req(b"GET / HTTP/1.1\nA: b\r\n\r\n"), Err((Error::BareLf, 14)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA b: c\r\n\r\n"), Err((Error::WhitespaceBeforeColon, 17)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA : c\r\n\r\n"), Err((Error::WhitespaceBeforeColon, 17)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA\x01: c\r\n\r\n"), Err((Error::HeaderName, 17)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\n: c\r\n\r\n"), Err((Error::HeaderName, 16)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA: c\r\n d\r\n\r\n"), Err((Error::ObsFold, 22)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\n A: c\r\n\r\n"), Err((Error::ObsFold, 16)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA: c\0d\r\n\r\n"), Err((Error::HeaderValue, 20)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA: c\rd\r\n\r\n"), Err((Error::BareCr, 20)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA: c\r\n\r"), Err((Error::Incomplete, 23)));
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA: c\r\n\n"), Err((Error::BareLf, 22)));
-        let lf = Config { allow_bare_lf: true, ..Config::default() };
+        assert_eq!(
+            req(b"GET / HTTP/1.1\nA: b\r\n\r\n"),
+            Err((Error::BareLf, 14))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA b: c\r\n\r\n"),
+            Err((Error::WhitespaceBeforeColon, 17))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA : c\r\n\r\n"),
+            Err((Error::WhitespaceBeforeColon, 17))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA\x01: c\r\n\r\n"),
+            Err((Error::HeaderName, 17))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\n: c\r\n\r\n"),
+            Err((Error::HeaderName, 16))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA: c\r\n d\r\n\r\n"),
+            Err((Error::ObsFold, 22))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\n A: c\r\n\r\n"),
+            Err((Error::ObsFold, 16))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA: c\0d\r\n\r\n"),
+            Err((Error::HeaderValue, 20))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA: c\rd\r\n\r\n"),
+            Err((Error::BareCr, 20))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA: c\r\n\r"),
+            Err((Error::Incomplete, 23))
+        );
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nA: c\r\n\n"),
+            Err((Error::BareLf, 22))
+        );
+        let lf = Config {
+            allow_bare_lf: true,
+            ..Config::default()
+        };
         assert_eq!(diagnose(b"GET / HTTP/1.1\nA: c\n\n", true, &lf), Ok(21));
     }
 
     #[test]
     fn too_many_headers_after_the_line() {
-        let cfg = Config { max_headers: 1, ..Config::default() };
-        assert_eq!(diagnose(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", true, &cfg), Ok(24));
+        let cfg = Config {
+            max_headers: 1,
+            ..Config::default()
+        };
+        assert_eq!(
+            diagnose(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", true, &cfg),
+            Ok(24)
+        );
         assert_eq!(
             diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n", true, &cfg),
             Err((Error::TooManyHeaders, 22))
         );
-        assert_eq!(diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d", true, &cfg), Err((Error::Incomplete, 26)));
+        assert_eq!(
+            diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d", true, &cfg),
+            Err((Error::Incomplete, 26))
+        );
     }
 
     #[test]
@@ -241,9 +296,18 @@ mod tests {
         let cfg = Config::default();
         assert_eq!(diagnose(b"HTTP/1.1 200 OK\r\n\r\n", false, &cfg), Ok(19));
         assert_eq!(diagnose(b"HTTP/1.1 200\r\n\r\n", false, &cfg), Ok(16));
-        assert_eq!(diagnose(b"HTTP/1.1 2x0 OK\r\n\r\n", false, &cfg), Err((Error::Status, 10)));
-        assert_eq!(diagnose(b"HTTP/1.1 200 O\x01K\r\n\r\n", false, &cfg), Err((Error::Status, 14)));
-        assert_eq!(diagnose(b"HTTP/1.1  200 OK\r\n\r\n", false, &cfg), Err((Error::Status, 9)));
+        assert_eq!(
+            diagnose(b"HTTP/1.1 2x0 OK\r\n\r\n", false, &cfg),
+            Err((Error::Status, 10))
+        );
+        assert_eq!(
+            diagnose(b"HTTP/1.1 200 O\x01K\r\n\r\n", false, &cfg),
+            Err((Error::Status, 14))
+        );
+        assert_eq!(
+            diagnose(b"HTTP/1.1  200 OK\r\n\r\n", false, &cfg),
+            Err((Error::Status, 9))
+        );
         assert_eq!(diagnose(b"HTTP/1.1 200 \xff\r\n\r\n", false, &cfg), Ok(18));
     }
 }

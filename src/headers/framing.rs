@@ -19,7 +19,11 @@ pub(crate) fn content_length(value: &[u8]) -> Result<u64, (Error, usize)> {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             // "5, 5" is a list of two lengths: repeated, not malformed.
-            let e = if b == b',' { Error::ContentLengthRepeated } else { Error::ContentLengthInvalid };
+            let e = if b == b',' {
+                Error::ContentLengthRepeated
+            } else {
+                Error::ContentLengthInvalid
+            };
             return Err((e, i));
         }
         n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))) {
@@ -85,7 +89,10 @@ impl TransferCodings {
                 return;
             }
             // transfer-coding = token *( OWS ";" OWS transfer-parameter )
-            let name_end = element.iter().position(|&b| b == b';').unwrap_or(element.len());
+            let name_end = element
+                .iter()
+                .position(|&b| b == b';')
+                .unwrap_or(element.len());
             let (s, e) = trim_ows(element, 0, name_end);
             let name = &element[s..e];
             if let Some(i) = name.iter().position(|&b| !is_tchar(b)) {
@@ -166,8 +173,24 @@ static HOST_MAP: [bool; 256] = {
         map[i] = b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')'
-                    | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'[' | b']'
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
             );
         i += 1;
     }
@@ -188,8 +211,20 @@ static TCHAR_MAP: [bool; 256] = {
         map[i] = b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-                    | b'`' | b'|' | b'~'
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
             );
         i += 1;
     }
@@ -204,23 +239,51 @@ mod tests {
     fn content_length_grammar() {
         assert_eq!(content_length(b"0"), Ok(0));
         assert_eq!(content_length(b"007"), Ok(7));
-        assert_eq!(content_length(b"9223372036854775807"), Ok(MAX_CONTENT_LENGTH));
-        assert_eq!(content_length(b"9223372036854775808"), Err((Error::ContentLengthInvalid, 18)));
-        assert_eq!(content_length(b"99999999999999999999999"), Err((Error::ContentLengthInvalid, 18)));
+        assert_eq!(
+            content_length(b"9223372036854775807"),
+            Ok(MAX_CONTENT_LENGTH)
+        );
+        assert_eq!(
+            content_length(b"9223372036854775808"),
+            Err((Error::ContentLengthInvalid, 18))
+        );
+        assert_eq!(
+            content_length(b"99999999999999999999999"),
+            Err((Error::ContentLengthInvalid, 18))
+        );
         assert_eq!(content_length(b""), Err((Error::ContentLengthInvalid, 0)));
         assert_eq!(content_length(b"+5"), Err((Error::ContentLengthInvalid, 0)));
         assert_eq!(content_length(b"-1"), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(content_length(b"0x10"), Err((Error::ContentLengthInvalid, 1)));
-        assert_eq!(content_length(b"5 5"), Err((Error::ContentLengthInvalid, 1)));
-        assert_eq!(content_length(b"5,5"), Err((Error::ContentLengthRepeated, 1)));
-        assert_eq!(content_length(b"5, 6"), Err((Error::ContentLengthRepeated, 1)));
+        assert_eq!(
+            content_length(b"0x10"),
+            Err((Error::ContentLengthInvalid, 1))
+        );
+        assert_eq!(
+            content_length(b"5 5"),
+            Err((Error::ContentLengthInvalid, 1))
+        );
+        assert_eq!(
+            content_length(b"5,5"),
+            Err((Error::ContentLengthRepeated, 1))
+        );
+        assert_eq!(
+            content_length(b"5, 6"),
+            Err((Error::ContentLengthRepeated, 1))
+        );
     }
 
     #[test]
     fn list_elements() {
         let mut seen = Vec::new();
         for_each_element(b" a ,, b\t,c;x=1 ,", |at, e| seen.push((at, e.to_vec())));
-        assert_eq!(seen, vec![(1, b"a".to_vec()), (6, b"b".to_vec()), (9, b"c;x=1".to_vec())]);
+        assert_eq!(
+            seen,
+            vec![
+                (1, b"a".to_vec()),
+                (6, b"b".to_vec()),
+                (9, b"c;x=1".to_vec())
+            ]
+        );
     }
 
     #[test]

@@ -182,7 +182,10 @@ impl Known {
     pub fn classify(name: &[u8]) -> Option<Known> {
         let k = Known::classify_token(name)?;
         // classify_token may confuse CR with '-' on bytes that are not `tchar`s.
-        LOWER[k as usize].as_bytes().eq_ignore_ascii_case(name).then_some(k)
+        LOWER[k as usize]
+            .as_bytes()
+            .eq_ignore_ascii_case(name)
+            .then_some(k)
     }
 
     /// [`Known::classify`] for a name already known to be a `tchar` token (as httparse
@@ -316,8 +319,16 @@ mod tests {
     #[test]
     fn classify_rejects_near_misses() {
         for name in [
-            &b""[..], b"Hos", b"Hosts", b"Ho~t", b"Content-Lengti", b"X-Forwarded-Fo^",
-            b"Accept-Xncoding", b"te_", b"Vi^", b"Content_Length",
+            &b""[..],
+            b"Hos",
+            b"Hosts",
+            b"Ho~t",
+            b"Content-Lengti",
+            b"X-Forwarded-Fo^",
+            b"Accept-Xncoding",
+            b"te_",
+            b"Vi^",
+            b"Content_Length",
         ] {
             assert_eq!(Known::classify(name), None, "{:?}", name);
         }

@@ -76,7 +76,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_head_len: 64 * 1024, max_headers: 100, allow_bare_lf: false }
+        Config {
+            max_head_len: 64 * 1024,
+            max_headers: 100,
+            allow_bare_lf: false,
+        }
     }
 }
 
@@ -128,13 +132,21 @@ impl HeaderSpan {
     /// The name bytes in `input`.
     #[inline]
     pub fn name<'a>(&self, input: &'a [u8]) -> &'a [u8] {
-        Span { off: self.name_off, len: self.name_len }.of(input)
+        Span {
+            off: self.name_off,
+            len: self.name_len,
+        }
+        .of(input)
     }
 
     /// The value bytes in `input`.
     #[inline]
     pub fn value<'a>(&self, input: &'a [u8]) -> &'a [u8] {
-        Span { off: self.value_off, len: self.value_len }.of(input)
+        Span {
+            off: self.value_off,
+            len: self.value_len,
+        }
+        .of(input)
     }
 }
 
@@ -279,7 +291,8 @@ impl Head {
     #[inline]
     pub fn headers<'a>(&self, all: &'a [HeaderSpan]) -> &'a [HeaderSpan] {
         let first = self.first_header as usize;
-        all.get(first..first + self.header_count as usize).unwrap_or(&[])
+        all.get(first..first + self.header_count as usize)
+            .unwrap_or(&[])
     }
 
     /// The first line of a well-known header, in O(1).
@@ -297,6 +310,9 @@ impl Head {
         if let Some(k) = Known::classify(name) {
             return self.header(all, k);
         }
-        self.headers(all).iter().copied().find(|h| h.name(input).eq_ignore_ascii_case(name))
+        self.headers(all)
+            .iter()
+            .copied()
+            .find(|h| h.name(input).eq_ignore_ascii_case(name))
     }
 }

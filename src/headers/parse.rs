@@ -27,7 +27,10 @@ fn offset(input: &[u8], part: &[u8]) -> usize {
 
 #[inline]
 fn span(input: &[u8], part: &[u8]) -> Span {
-    Span { off: offset(input, part) as u32, len: part.len() as u32 }
+    Span {
+        off: offset(input, part) as u32,
+        len: part.len() as u32,
+    }
 }
 
 #[cold]
@@ -41,6 +44,7 @@ fn fail(head: &mut Head, error: Error, at: usize) {
 ///
 /// `input.len()` must fit in `u32` and `start <= end <= input.len()`, `cfg` clamped.
 #[inline]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn parse_head(
     kind: Kind,
     input: &[u8],
@@ -51,7 +55,11 @@ pub(crate) fn parse_head(
     out: &mut [HeaderSpan],
     head: &mut Head,
 ) -> Result<(), Full> {
-    *head = Head { start: start as u32, first_header: first, ..Head::default() };
+    *head = Head {
+        start: start as u32,
+        first_header: first,
+        ..Head::default()
+    };
     let limit = end.min(start.saturating_add(cfg.max_head_len as usize));
     let buf = input.get(start..limit).unwrap_or(&[]);
     let mut scratch: Scratch<'_> = [const { MaybeUninit::uninit() }; MAX_HEADERS_LIMIT];
@@ -62,23 +70,39 @@ pub(crate) fn parse_head(
             let mut req = httparse::Request::new(&mut []);
             match req.parse_with_uninit_headers(buf, slots) {
                 Ok(httparse::Status::Complete(n)) => match (req.method, req.path, req.version) {
-                    (Some(m), Some(p), Some(v)) => {
-                        Some((n, StartLine::Request { method: m.as_bytes(), target: p.as_bytes() }, v, req.headers))
-                    }
+                    (Some(m), Some(p), Some(v)) => Some((
+                        n,
+                        StartLine::Request {
+                            method: m.as_bytes(),
+                            target: p.as_bytes(),
+                        },
+                        v,
+                        req.headers,
+                    )),
                     _ => None,
                 },
-                Ok(httparse::Status::Partial) => return Ok(partial(head, start, end, cfg)),
+                Ok(httparse::Status::Partial) => {
+                    partial(head, start, end, cfg);
+                    return Ok(());
+                }
                 Err(_) => None,
             }
         }
         Kind::Response { .. } => {
             let mut res = httparse::Response::new(&mut []);
-            match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, slots) {
+            match httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(&mut res, buf, slots)
+            {
                 Ok(httparse::Status::Complete(n)) => match (res.code, res.version) {
-                    (Some(code), Some(v)) => Some((n, StartLine::Response { code }, v, res.headers)),
+                    (Some(code), Some(v)) => {
+                        Some((n, StartLine::Response { code }, v, res.headers))
+                    }
                     _ => None,
                 },
-                Ok(httparse::Status::Partial) => return Ok(partial(head, start, end, cfg)),
+                Ok(httparse::Status::Partial) => {
+                    partial(head, start, end, cfg);
+                    return Ok(());
+                }
                 Err(_) => None,
             }
         }
@@ -121,18 +145,16 @@ pub(crate) fn parse_head(
     };
     if line_start > start {
         head.flags |= flags::LEADING_EMPTY_LINES;
-        if strict_lf {
-            if let Some(at) = bare_lf_in_empty_lines(input, start, line_start) {
-                fail(head, Error::BareLf, at);
-                return Ok(());
-            }
-        }
-    }
-    if let StartLine::Request { method, target } = line {
-        if let Err((e, at)) = check_request_line(input, method, target, head) {
-            fail(head, e, at);
+        if strict_lf && let Some(at) = bare_lf_in_empty_lines(input, start, line_start) {
+            fail(head, Error::BareLf, at);
             return Ok(());
         }
+    }
+    if let StartLine::Request { method, target } = line
+        && let Err((e, at)) = check_request_line(input, method, target, head)
+    {
+        fail(head, e, at);
+        return Ok(());
     }
 
     // One pass over the header list: records, well-known index, framing inputs, bare LF.
@@ -160,7 +182,9 @@ pub(crate) fn parse_head(
             fail(head, Error::BareLf, name_off - 1);
             return Ok(());
         }
-        let Some(k) = Known::classify_token(name) else { continue };
+        let Some(k) = Known::classify_token(name) else {
+            continue;
+        };
         let slot = &mut head.known[k as usize];
         if *slot == super::NOT_PRESENT {
             *slot = i as u8;
@@ -235,7 +259,11 @@ pub(crate) fn parse_head(
             return Ok(());
         }
         if content_length.is_some() {
-            fail(head, Error::ContentLengthWithTransferEncoding, cl_name.max(te_name));
+            fail(
+                head,
+                Error::ContentLengthWithTransferEncoding,
+                cl_name.max(te_name),
+            );
             return Ok(());
         }
     }
@@ -243,7 +271,11 @@ pub(crate) fn parse_head(
     let body = match kind {
         Kind::Request => {
             if version == 1 && host_count == 0 {
-                fail(head, Error::HostMissing, head_end - if strict_lf { 2 } else { 1 });
+                fail(
+                    head,
+                    Error::HostMissing,
+                    head_end - if strict_lf { 2 } else { 1 },
+                );
                 return Ok(());
             }
             if version == 1 {
@@ -274,7 +306,11 @@ pub(crate) fn parse_head(
             if head_request || code < 200 || code == 204 || code == 304 {
                 Body::None
             } else if te.present {
-                if te.chunked_last { Body::Chunked } else { Body::Close }
+                if te.chunked_last {
+                    Body::Chunked
+                } else {
+                    Body::Close
+                }
             } else if content_length.is_some() {
                 Body::Length
             } else {
@@ -318,7 +354,12 @@ fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
 /// Method flags and the rules of the request-line httparse does not have: an ASCII-only
 /// target (RFC 3986 §2) and a target form that fits the method (RFC 9112 §3.2).
 #[inline]
-fn check_request_line(input: &[u8], method: &[u8], target: &[u8], head: &mut Head) -> Result<(), (Error, usize)> {
+fn check_request_line(
+    input: &[u8],
+    method: &[u8],
+    target: &[u8],
+    head: &mut Head,
+) -> Result<(), (Error, usize)> {
     let target_off = offset(input, target);
     if !target.is_ascii() {
         let j = target.iter().position(|b| !b.is_ascii()).unwrap_or(0);
@@ -341,15 +382,25 @@ fn check_request_line(input: &[u8], method: &[u8], target: &[u8], head: &mut Hea
             },
         },
         Some(b'*') if target.len() == 1 => {
-            if method == b"OPTIONS" { Ok(()) } else { Err((Error::TargetForm, target_off)) }
+            if method == b"OPTIONS" {
+                Ok(())
+            } else {
+                Err((Error::TargetForm, target_off))
+            }
         }
         _ => {
             // absolute-form: scheme ":" ...; scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
             let scheme_end = target.iter().position(|&b| b == b':').unwrap_or(0);
             let scheme = &target[..scheme_end];
             let ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-                && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-            if ok { Ok(()) } else { Err((Error::TargetForm, target_off)) }
+                && scheme
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            if ok {
+                Ok(())
+            } else {
+                Err((Error::TargetForm, target_off))
+            }
         }
     }
 }
@@ -363,7 +414,8 @@ fn skip_empty_lines(input: &[u8], mut i: usize, end: usize) -> usize {
 
 #[cold]
 fn bare_lf_in_empty_lines(input: &[u8], start: usize, line_start: usize) -> Option<usize> {
-    (start..line_start).find(|&i| input.get(i) == Some(&b'\n') && (i == start || input.get(i - 1) != Some(&b'\r')))
+    (start..line_start)
+        .find(|&i| input.get(i) == Some(&b'\n') && (i == start || input.get(i - 1) != Some(&b'\r')))
 }
 
 /// The reason phrase: after "HTTP/1.x NNN " up to the line end (httparse validated the
@@ -373,5 +425,8 @@ fn reason_span(input: &[u8], line_start: usize, head_end: usize) -> Span {
     let rest = input.get(from..head_end).unwrap_or(&[]);
     let end = from + memchr::memchr2(b'\r', b'\n', rest).unwrap_or(0);
     let start = (from + 1).min(end);
-    Span { off: start as u32, len: (end - start) as u32 }
+    Span {
+        off: start as u32,
+        len: (end - start) as u32,
+    }
 }

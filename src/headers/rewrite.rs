@@ -41,7 +41,9 @@ impl fmt::Display for RewriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RewriteError::NotComplete => f.write_str("head is not complete"),
-            RewriteError::OutputTooSmall { needed } => write!(f, "output too small: {needed} bytes needed"),
+            RewriteError::OutputTooSmall { needed } => {
+                write!(f, "output too small: {needed} bytes needed")
+            }
         }
     }
 }
@@ -81,18 +83,29 @@ impl Writer<'_> {
 }
 
 /// Is `name` listed as a connection option in any Connection line (RFC 9110 §7.6.1)?
-fn named_by_connection(input: &[u8], lines: &[HeaderSpan], connection: &[usize], name: &[u8]) -> bool {
+fn named_by_connection(
+    input: &[u8],
+    lines: &[HeaderSpan],
+    connection: &[usize],
+    name: &[u8],
+) -> bool {
     connection.iter().any(|&i| {
         let mut hit = false;
         if let Some(h) = lines.get(i) {
-            for_each_element(h.value(input), |_, option| hit |= option.eq_ignore_ascii_case(name));
+            for_each_element(h.value(input), |_, option| {
+                hit |= option.eq_ignore_ascii_case(name)
+            });
         }
         hit
     })
 }
 
 /// Indices of the lines named `k`, at most `N` (the rest are ignored).
-fn lines_named<const N: usize>(input: &[u8], lines: &[HeaderSpan], k: Known) -> ([usize; N], usize) {
+fn lines_named<const N: usize>(
+    input: &[u8],
+    lines: &[HeaderSpan],
+    k: Known,
+) -> ([usize; N], usize) {
     let mut found = [0usize; N];
     let mut n = 0;
     for (i, h) in lines.iter().enumerate() {
@@ -140,7 +153,11 @@ pub fn rewrite_request(
     let (connection, nconn) = lines_named::<8>(input, lines, Known::Connection);
     let connection = &connection[..nconn];
     let upgrade = head.flags & flags::UPGRADE != 0;
-    let version: &[u8] = if head.version == 0 { b"HTTP/1.0" } else { b"HTTP/1.1" };
+    let version: &[u8] = if head.version == 0 {
+        b"HTTP/1.0"
+    } else {
+        b"HTTP/1.1"
+    };
     let original_host = head.header(headers, Known::Host).map(|h| h.value(input));
 
     let mut w = Writer { out, len: 0 };
@@ -204,7 +221,10 @@ pub fn rewrite_request(
     if !opts.client_ip.is_empty() {
         w.put(b"X-Forwarded-For: ");
         if opts.append_forwarded && prior_xff > 0 {
-            for h in lines.iter().filter(|h| Known::classify(h.name(input)) == Some(Known::XForwardedFor)) {
+            for h in lines
+                .iter()
+                .filter(|h| Known::classify(h.name(input)) == Some(Known::XForwardedFor))
+            {
                 w.put(h.value(input));
                 w.put(b", ");
             }
@@ -221,7 +241,10 @@ pub fn rewrite_request(
     if !opts.via.is_empty() {
         w.put(b"Via: ");
         if prior_via > 0 {
-            for h in lines.iter().filter(|h| Known::classify(h.name(input)) == Some(Known::Via)) {
+            for h in lines
+                .iter()
+                .filter(|h| Known::classify(h.name(input)) == Some(Known::Via))
+            {
                 w.put(h.value(input));
                 w.put(b", ");
             }
@@ -269,9 +292,17 @@ pub fn rewrite_response(
     let connection = &connection[..nconn];
     let upgrade = head.flags & flags::UPGRADE != 0;
     let mut w = Writer { out, len: 0 };
-    w.put(if head.version == 0 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+    w.put(if head.version == 0 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
     let code = head.status_code;
-    w.put(&[b'0' + (code / 100 % 10) as u8, b'0' + (code / 10 % 10) as u8, b'0' + (code % 10) as u8]);
+    w.put(&[
+        b'0' + (code / 100 % 10) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+    ]);
     w.put(b" ");
     w.put(head.reason.of(input));
     w.put(b"\r\n");
@@ -306,7 +337,10 @@ pub fn rewrite_response(
     if !via.is_empty() {
         w.put(b"Via: ");
         if prior_via {
-            for h in lines.iter().filter(|h| Known::classify(h.name(input)) == Some(Known::Via)) {
+            for h in lines
+                .iter()
+                .filter(|h| Known::classify(h.name(input)) == Some(Known::Via))
+            {
                 w.put(h.value(input));
                 w.put(b", ");
             }
