@@ -45,6 +45,7 @@ mod framing;
 mod known;
 mod parse;
 mod rewrite;
+mod state;
 
 pub use batch::{Batch, parse_requests, parse_requests_at, parse_responses, parse_responses_at};
 pub use diagnose::diagnose;

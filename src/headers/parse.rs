@@ -3,9 +3,9 @@
 
 use core::mem::MaybeUninit;
 
-use super::framing::{self, ConnectionOptions, TransferCodings};
-use super::known::Known;
-use super::{Body, Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, diagnose, flags};
+use super::framing;
+use super::state::Framing;
+use super::{Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, diagnose, flags};
 
 /// Which kind of head, and for responses whether the request was HEAD.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ fn span(input: &[u8], part: &[u8]) -> Span {
 }
 
 #[cold]
-fn fail(head: &mut Head, error: Error, at: usize) {
+pub(crate) fn fail(head: &mut Head, error: Error, at: usize) {
     head.status = error.code();
     head.error_offset = at as u32;
 }
@@ -158,15 +158,7 @@ pub(crate) fn parse_head(
     }
 
     // One pass over the header list: records, well-known index, framing inputs, bare LF.
-    let mut host_count = 0u32;
-    let mut content_length: Option<u64> = None;
-    let mut cl_name = 0usize;
-    let mut te = TransferCodings::default();
-    let mut te_name = 0usize;
-    let mut te_value = 0usize;
-    let mut conn = ConnectionOptions::default();
-    let mut has_upgrade = false;
-    let mut expect_continue = false;
+    let mut framing = Framing::default();
     for (i, (h, o)) in headers.iter().zip(out.iter_mut()).enumerate() {
         let name = h.name.as_bytes();
         let name_off = offset(input, name);
@@ -182,57 +174,15 @@ pub(crate) fn parse_head(
             fail(head, Error::BareLf, name_off - 1);
             return Ok(());
         }
-        let Some(k) = Known::classify_token(name) else {
-            continue;
-        };
-        let slot = &mut head.known[k as usize];
-        if *slot == super::NOT_PRESENT {
-            *slot = i as u8;
-        }
-        match k {
-            Known::Host => {
-                host_count += 1;
-                if host_count > 1 {
-                    fail(head, Error::HostRepeated, name_off);
-                    return Ok(());
-                }
-                if let Some(j) = framing::invalid_host_byte(h.value) {
-                    fail(head, Error::HostInvalid, value_off + j);
-                    return Ok(());
-                }
-            }
-            Known::ContentLength => {
-                if content_length.is_some() {
-                    fail(head, Error::ContentLengthRepeated, name_off);
-                    return Ok(());
-                }
-                match framing::content_length(h.value) {
-                    Ok(len) => content_length = Some(len),
-                    Err((e, j)) => {
-                        fail(head, e, value_off + j);
-                        return Ok(());
-                    }
-                }
-                cl_name = name_off;
-            }
-            Known::TransferEncoding => {
-                if let Err(j) = te.add(h.value) {
-                    fail(head, Error::TransferEncodingInvalid, value_off + j);
-                    return Ok(());
-                }
-                te_name = name_off;
-                te_value = value_off;
-            }
-            Known::Connection => conn.add(h.value),
-            Known::Upgrade => has_upgrade = true,
-            Known::Expect => expect_continue |= framing::is_100_continue(h.value),
-            _ => {}
+        if let Err((e, at)) = framing.line(head, i, name, name_off, h.value, value_off) {
+            fail(head, e, at);
+            return Ok(());
         }
     }
     // The last field line and the empty line both end in CRLF.
+    let crlf = input.get(head_end.wrapping_sub(2)) == Some(&b'\r');
+    let empty_line = head_end - if crlf { 2 } else { 1 };
     if strict_lf {
-        let crlf = input.get(head_end.wrapping_sub(2)) == Some(&b'\r');
-        let empty_line = head_end - if crlf { 2 } else { 1 };
         if input.get(empty_line.wrapping_sub(2)) != Some(&b'\r') {
             fail(head, Error::BareLf, empty_line - 1);
             return Ok(());
@@ -242,92 +192,10 @@ pub(crate) fn parse_head(
             return Ok(());
         }
     }
-
-    // Framing (RFC 9112 §6.1, §6.3, §9.3).
-    if host_count > 0 {
-        head.flags |= flags::HAS_HOST;
+    if let Err((e, at)) = framing.finish(kind, head, empty_line) {
+        fail(head, e, at);
+        return Ok(());
     }
-    if te.other {
-        head.flags |= flags::TE_OTHER;
-    }
-    if conn.close {
-        head.flags |= flags::CONNECTION_CLOSE;
-    }
-    if te.present {
-        if version == 0 {
-            fail(head, Error::TransferEncodingHttp10, te_name);
-            return Ok(());
-        }
-        if content_length.is_some() {
-            fail(
-                head,
-                Error::ContentLengthWithTransferEncoding,
-                cl_name.max(te_name),
-            );
-            return Ok(());
-        }
-    }
-    let mut keep_alive = !conn.close && (version == 1 || conn.keep_alive);
-    let body = match kind {
-        Kind::Request => {
-            if version == 1 && host_count == 0 {
-                fail(
-                    head,
-                    Error::HostMissing,
-                    head_end - if strict_lf { 2 } else { 1 },
-                );
-                return Ok(());
-            }
-            if version == 1 {
-                if conn.upgrade && has_upgrade {
-                    head.flags |= flags::UPGRADE;
-                }
-                if expect_continue {
-                    head.flags |= flags::EXPECT_CONTINUE;
-                }
-            }
-            if te.present {
-                if !te.chunked_last {
-                    fail(head, Error::ChunkedNotLast, te_value);
-                    return Ok(());
-                }
-                Body::Chunked
-            } else if content_length.is_some() {
-                Body::Length
-            } else {
-                Body::None
-            }
-        }
-        Kind::Response { head_request } => {
-            let code = head.status_code;
-            if code == 101 && has_upgrade {
-                head.flags |= flags::UPGRADE;
-            }
-            if head_request || code < 200 || code == 204 || code == 304 {
-                Body::None
-            } else if te.present {
-                if te.chunked_last {
-                    Body::Chunked
-                } else {
-                    Body::Close
-                }
-            } else if content_length.is_some() {
-                Body::Length
-            } else {
-                Body::Close
-            }
-        }
-    };
-    if body == Body::Close {
-        keep_alive = false;
-    }
-    if body == Body::Length {
-        head.content_length = content_length.unwrap_or(0);
-    }
-    if keep_alive {
-        head.flags |= flags::KEEP_ALIVE;
-    }
-    head.body_kind = body as u8;
     if let StartLine::Response { .. } = line {
         head.reason = reason_span(input, line_start, head_end);
     }
@@ -341,7 +209,7 @@ enum StartLine<'b> {
 }
 
 #[inline]
-fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
+pub(crate) fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
     if end - start > cfg.max_head_len as usize {
         head.len = cfg.max_head_len;
         fail(head, Error::HeadTooLarge, start + cfg.max_head_len as usize);
@@ -354,7 +222,7 @@ fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
 /// Method flags and the rules of the request-line httparse does not have: an ASCII-only
 /// target (RFC 3986 §2) and a target form that fits the method (RFC 9112 §3.2).
 #[inline]
-fn check_request_line(
+pub(crate) fn check_request_line(
     input: &[u8],
     method: &[u8],
     target: &[u8],
