@@ -203,7 +203,8 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR_MAP[b as usize]
 }
 
-static TCHAR_MAP: [bool; 256] = {
+/// `TCHAR_MAP[b]`: `b` is a `tchar`.
+pub(crate) static TCHAR_MAP: [bool; 256] = {
     let mut map = [false; 256];
     let mut i = 0;
     while i < 256 {

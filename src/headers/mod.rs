@@ -41,6 +41,7 @@
 mod batch;
 mod diagnose;
 mod error;
+mod fast;
 mod framing;
 mod known;
 mod parse;

@@ -55,6 +55,11 @@ pub(crate) fn parse_head(
     out: &mut [HeaderSpan],
     head: &mut Head,
 ) -> Result<(), Full> {
+    if kind == Kind::Request
+        && let Some(done) = super::fast::request(input, start, end, cfg, first, out, head)
+    {
+        return done;
+    }
     *head = Head {
         start: start as u32,
         first_header: first,

@@ -1,0 +1,290 @@
+//! The fused strict request tokenizer: one pass over the bytes that tokenizes, validates,
+//! writes the span records and feeds the framing accumulator.
+//!
+//! It handles the common case (strict CRLF, no empty lines before the request-line) and
+//! leaves everything else to the httparse path in `parse.rs`, which accepts the same
+//! language; the differential tests hold both to httparse's spans. Compared with
+//! httparse-then-walk, it never stores an intermediate header list, never re-reads a header,
+//! and needs no UTF-8 check (the strict target is ASCII by construction). The long runs,
+//! target and values, are checked 32 bytes per step in plain code that the compiler
+//! vectorizes; no `unsafe`.
+
+use super::parse::{Full, Kind, check_request_line, fail, partial};
+use super::state::Framing;
+use super::{Config, Error, Head, HeaderSpan, Span, diagnose};
+
+/// How a scan ended.
+enum Scan {
+    /// A complete head of this many bytes.
+    Done(usize),
+    /// The bytes ran out first.
+    Partial,
+    /// A byte breaks the line grammar: the reference scanner names it.
+    Invalid,
+    /// The header output is full.
+    Full,
+}
+
+use super::framing::TCHAR_MAP as TCHAR;
+
+const STEP: usize = 32;
+
+/// Index of the first byte at or after `i` outside 0x21..=0x7E (request-target bytes), or
+/// `buf.len()`.
+#[inline(always)]
+fn skip_target(buf: &[u8], mut i: usize) -> usize {
+    let rest = buf.get(i..).unwrap_or(&[]);
+    for chunk in rest.chunks_exact(STEP) {
+        // No short-circuit: the compiler turns this into a few vector compares.
+        let bad = chunk
+            .iter()
+            .fold(false, |acc, &b| acc | (b.wrapping_sub(0x21) > 0x7e - 0x21));
+        if bad {
+            break;
+        }
+        i += STEP;
+    }
+    while let Some(&b) = buf.get(i) {
+        if b.wrapping_sub(0x21) > 0x7e - 0x21 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first byte at or after `i` that is a control character (HTAB included) or
+/// DEL, or `buf.len()`.
+#[inline(always)]
+fn skip_value(buf: &[u8], mut i: usize) -> usize {
+    let rest = buf.get(i..).unwrap_or(&[]);
+    for chunk in rest.chunks_exact(STEP) {
+        let bad = chunk
+            .iter()
+            .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f));
+        if bad {
+            break;
+        }
+        i += STEP;
+    }
+    while let Some(&b) = buf.get(i) {
+        if b < 0x20 || b == 0x7f {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Parses the request head at `input[start..]` if it is in the fast path's language;
+/// `None` leaves it to the general path (nothing has been written then).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn request(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    cfg: &Config,
+    first: u32,
+    out: &mut [HeaderSpan],
+    head: &mut Head,
+) -> Option<Result<(), Full>> {
+    if cfg.allow_bare_lf {
+        return None;
+    }
+    let limit = end.min(start.saturating_add(cfg.max_head_len as usize));
+    let buf = input.get(start..limit)?;
+    if matches!(buf.first(), None | Some(b'\r' | b'\n')) {
+        return None;
+    }
+    *head = Head {
+        start: start as u32,
+        first_header: first,
+        ..Head::default()
+    };
+    let mut framing = Framing::default();
+    let mut deferred: Option<(Error, usize)> = None;
+    match scan(
+        buf,
+        start,
+        usize::from(cfg.max_headers),
+        out,
+        head,
+        &mut framing,
+        &mut deferred,
+    ) {
+        Scan::Done(n) => {
+            head.len = n as u32;
+            let method = head.method.of(input);
+            let target = head.target.of(input);
+            let result = check_request_line(input, method, target, head)
+                .and_then(|()| deferred.map_or(Ok(()), Err))
+                .and_then(|()| framing.finish(Kind::Request, head, start + n - 2));
+            if let Err((e, at)) = result {
+                fail(head, e, at);
+            }
+        }
+        Scan::Partial => {
+            *head = Head {
+                start: start as u32,
+                first_header: first,
+                ..Head::default()
+            };
+            partial(head, start, end, cfg);
+        }
+        Scan::Invalid => {
+            *head = Head {
+                start: start as u32,
+                first_header: first,
+                ..Head::default()
+            };
+            let (error, at) = match diagnose(buf, true, cfg) {
+                Err((Error::Incomplete, _)) | Ok(_) => (Error::HeaderValue, 0),
+                Err(e) => e,
+            };
+            head.len = buf.len() as u32;
+            fail(head, error, start + at);
+        }
+        Scan::Full => return Some(Err(Full)),
+    }
+    Some(Ok(()))
+}
+
+#[inline(always)]
+fn scan(
+    buf: &[u8],
+    base: usize,
+    max_headers: usize,
+    out: &mut [HeaderSpan],
+    head: &mut Head,
+    framing: &mut Framing,
+    deferred: &mut Option<(Error, usize)>,
+) -> Scan {
+    // Method: 1*tchar SP.
+    let mut i = 0;
+    while let Some(&b) = buf.get(i) {
+        if !TCHAR[b as usize] {
+            break;
+        }
+        i += 1;
+    }
+    match buf.get(i) {
+        None => return Scan::Partial,
+        Some(b' ') if i > 0 => {}
+        Some(_) => return Scan::Invalid,
+    }
+    head.method = Span {
+        off: base as u32,
+        len: i as u32,
+    };
+    i += 1;
+
+    // Request-target: 1*( %x21-7E ) SP.
+    let t0 = i;
+    i = skip_target(buf, i);
+    match buf.get(i) {
+        None => return Scan::Partial,
+        Some(b' ') if i > t0 => {}
+        Some(_) => return Scan::Invalid,
+    }
+    head.target = Span {
+        off: (base + t0) as u32,
+        len: (i - t0) as u32,
+    };
+    i += 1;
+
+    // "HTTP/1.0" or "HTTP/1.1", then CRLF.
+    const LINE_END: &[u8; 10] = b"HTTP/1.1\r\n";
+    let rest = buf.get(i..).unwrap_or(&[]);
+    for (k, (&got, &want)) in rest.iter().zip(LINE_END.iter()).enumerate() {
+        if got != want && !(k == 7 && got == b'0') {
+            return Scan::Invalid;
+        }
+    }
+    if rest.len() < LINE_END.len() {
+        return Scan::Partial;
+    }
+    head.version = u8::from(rest[7] == b'1');
+    i += LINE_END.len();
+
+    // Field lines.
+    let mut count = 0usize;
+    loop {
+        let line = i;
+        match buf.get(i) {
+            None => return Scan::Partial,
+            Some(b'\r') => {
+                return match buf.get(i + 1) {
+                    None => Scan::Partial,
+                    Some(b'\n') => {
+                        head.header_count = count as u32;
+                        Scan::Done(i + 2)
+                    }
+                    Some(_) => Scan::Invalid,
+                };
+            }
+            Some(_) => {}
+        }
+        // field-name ":"
+        while let Some(&b) = buf.get(i) {
+            if !TCHAR[b as usize] {
+                break;
+            }
+            i += 1;
+        }
+        match buf.get(i) {
+            None => return Scan::Partial,
+            Some(b':') if i > line => {}
+            Some(_) => return Scan::Invalid,
+        }
+        let name_end = i;
+        i += 1;
+        // OWS field-value OWS CRLF
+        while let Some(b' ' | b'\t') = buf.get(i) {
+            i += 1;
+        }
+        let v0 = i;
+        loop {
+            i = skip_value(buf, i);
+            match buf.get(i) {
+                None => return Scan::Partial,
+                Some(b'\t') => i += 1,
+                Some(b'\r') => break,
+                Some(_) => return Scan::Invalid,
+            }
+        }
+        let cr = i;
+        match buf.get(i + 1) {
+            None => return Scan::Partial,
+            Some(b'\n') => {}
+            Some(_) => return Scan::Invalid,
+        }
+        i += 2;
+        let mut v1 = cr;
+        while v1 > v0 && matches!(buf.get(v1 - 1), Some(b' ' | b'\t')) {
+            v1 -= 1;
+        }
+        if count >= max_headers {
+            // Like httparse: the line after the last slot is read, then refused.
+            return Scan::Invalid;
+        }
+        let Some(slot) = out.get_mut(count) else {
+            return Scan::Full;
+        };
+        *slot = HeaderSpan {
+            name_off: (base + line) as u32,
+            name_len: (name_end - line) as u32,
+            value_off: (base + v0) as u32,
+            value_len: (v1 - v0) as u32,
+        };
+        if deferred.is_none() {
+            let name = buf.get(line..name_end).unwrap_or(&[]);
+            let value = buf.get(v0..v1).unwrap_or(&[]);
+            if let Err(e) = framing.line(head, count, name, base + line, value, base + v0) {
+                // Reported once the head is complete, like the general path.
+                *deferred = Some(e);
+            }
+        }
+        count += 1;
+    }
+}
