@@ -9,6 +9,7 @@
 //! target and values, are checked 32 bytes per step in plain code that the compiler
 //! vectorizes; no `unsafe`.
 
+use super::known::Known;
 use super::parse::{Full, Kind, check_request_line, fail, partial};
 use super::state::Framing;
 use super::{Config, Error, Head, HeaderSpan, Span, diagnose};
@@ -27,53 +28,100 @@ enum Scan {
 
 use super::framing::TCHAR_MAP as TCHAR;
 
-const STEP: usize = 32;
+const STEP: usize = 16;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+// SWAR byte classes on a little-endian word: the lowest flagged byte is exact (borrows only
+// move upward, so false flags appear only above a true one), which is all `find` needs.
+
+/// Bytes below `n` (`n <= 0x80`).
+#[inline(always)]
+const fn swar_lt(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * n as u64) & !x & HI
+}
+
+/// Bytes equal to `c`.
+#[inline(always)]
+const fn swar_eq(x: u64, c: u8) -> u64 {
+    let y = x ^ (LO * c as u64);
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// Bytes at or above 0x7F.
+#[inline(always)]
+const fn swar_ge7f(x: u64) -> u64 {
+    (((x & !HI) + LO) | x) & HI
+}
+
+/// Index of the first byte at or after `i` for which `hit` holds, or `buf.len()`. `swar`
+/// is the same class on a word. Each 16-byte step is one vector test (the fold has no early
+/// exit, so the compiler vectorizes it); the hit is then located with two word operations.
+#[inline(always)]
+fn find(
+    buf: &[u8],
+    mut i: usize,
+    hit: impl Fn(u8) -> bool + Copy,
+    swar: impl Fn(u64) -> u64,
+) -> usize {
+    let rest = buf.get(i..).unwrap_or(&[]);
+    let mut chunks = rest.chunks_exact(STEP);
+    for c in &mut chunks {
+        if c.iter().fold(false, |any, &b| any | hit(b)) {
+            let lo = swar(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+            if lo != 0 {
+                return i + (lo.trailing_zeros() / 8) as usize;
+            }
+            let hi = swar(u64::from_le_bytes([
+                c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15],
+            ]));
+            return i + 8 + (hi.trailing_zeros() / 8).min(7) as usize;
+        }
+        i += STEP;
+    }
+    match chunks.remainder().iter().position(|&b| hit(b)) {
+        Some(k) => i + k,
+        None => buf.len(),
+    }
+}
 
 /// Index of the first byte at or after `i` outside 0x21..=0x7E (request-target bytes), or
 /// `buf.len()`.
 #[inline(always)]
-fn skip_target(buf: &[u8], mut i: usize) -> usize {
-    let rest = buf.get(i..).unwrap_or(&[]);
-    for chunk in rest.chunks_exact(STEP) {
-        // No short-circuit: the compiler turns this into a few vector compares.
-        let bad = chunk
-            .iter()
-            .fold(false, |acc, &b| acc | (b.wrapping_sub(0x21) > 0x7e - 0x21));
-        if bad {
-            break;
-        }
-        i += STEP;
-    }
-    while let Some(&b) = buf.get(i) {
-        if b.wrapping_sub(0x21) > 0x7e - 0x21 {
-            break;
-        }
-        i += 1;
-    }
-    i
+fn skip_target(buf: &[u8], i: usize) -> usize {
+    find(
+        buf,
+        i,
+        |b| b.wrapping_sub(0x21) > 0x7e - 0x21,
+        |x| swar_lt(x, 0x21) | swar_ge7f(x),
+    )
 }
 
-/// Index of the first byte at or after `i` that is a control character (HTAB included) or
-/// DEL, or `buf.len()`.
+/// Index of the first control character (HTAB included) or DEL at or after `i`, or
+/// `buf.len()`.
 #[inline(always)]
-fn skip_value(buf: &[u8], mut i: usize) -> usize {
-    let rest = buf.get(i..).unwrap_or(&[]);
-    for chunk in rest.chunks_exact(STEP) {
-        let bad = chunk
-            .iter()
-            .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0x7f));
-        if bad {
-            break;
-        }
-        i += STEP;
-    }
-    while let Some(&b) = buf.get(i) {
-        if b < 0x20 || b == 0x7f {
-            break;
-        }
-        i += 1;
-    }
-    i
+fn skip_value(buf: &[u8], i: usize) -> usize {
+    find(
+        buf,
+        i,
+        |b| b < 0x20 || b == 0x7f,
+        |x| swar_lt(x, 0x20) | swar_eq(x, 0x7f),
+    )
+}
+
+/// Index of the first ':' at or after `i`, or `buf.len()`.
+#[inline(always)]
+fn find_colon(buf: &[u8], i: usize) -> usize {
+    find(buf, i, |b| b == b':', |x| swar_eq(x, b':'))
+}
+
+/// Every byte is a `tchar` (no early exit: a short name costs a few table loads).
+#[inline(always)]
+fn all_tchar(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| ok & TCHAR[b as usize])
 }
 
 /// Parses the request head at `input[start..]` if it is in the fast path's language;
@@ -226,16 +274,18 @@ fn scan(
             Some(_) => {}
         }
         // field-name ":"
-        while let Some(&b) = buf.get(i) {
-            if !TCHAR[b as usize] {
-                break;
-            }
-            i += 1;
+        i = find_colon(buf, i);
+        let name = buf.get(line..i).unwrap_or(&[]);
+        // A well-known name is exactly one of ours, so it needs no byte-by-byte check.
+        let known = Known::classify_token(name);
+        if known.is_none() && !all_tchar(name) {
+            return Scan::Invalid;
         }
-        match buf.get(i) {
-            None => return Scan::Partial,
-            Some(b':') if i > line => {}
-            Some(_) => return Scan::Invalid,
+        if i >= buf.len() {
+            return Scan::Partial;
+        }
+        if i == line {
+            return Scan::Invalid;
         }
         let name_end = i;
         i += 1;
@@ -277,14 +327,55 @@ fn scan(
             value_off: (base + v0) as u32,
             value_len: (v1 - v0) as u32,
         };
-        if deferred.is_none() {
-            let name = buf.get(line..name_end).unwrap_or(&[]);
+        if deferred.is_none()
+            && let Some(k) = known
+        {
             let value = buf.get(v0..v1).unwrap_or(&[]);
-            if let Err(e) = framing.line(head, count, name, base + line, value, base + v0) {
+            if let Err(e) = framing.known_line(head, count, k, base + line, value, base + v0) {
                 // Reported once the head is complete, like the general path.
                 *deferred = Some(e);
             }
         }
         count += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_agrees_with_a_naive_scan() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for round in 0..20000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 70) as usize;
+            let buf: Vec<u8> = (0..len)
+                .map(|k| {
+                    let r = x.rotate_left(k as u32 * 7) as u8;
+                    if round % 3 == 0 { r } else { b'a' + r % 26 }
+                })
+                .collect();
+            let start = (x >> 40) as usize % (len + 1);
+            let naive = |p: fn(u8) -> bool| {
+                buf[start..]
+                    .iter()
+                    .position(|&b| p(b))
+                    .map_or(len, |k| start + k)
+            };
+            assert_eq!(
+                skip_value(&buf, start),
+                naive(|b| b < 0x20 || b == 0x7f),
+                "{buf:?}"
+            );
+            assert_eq!(
+                skip_target(&buf, start),
+                naive(|b| !(0x21..=0x7e).contains(&b)),
+                "{buf:?}"
+            );
+            assert_eq!(find_colon(&buf, start), naive(|b| b == b':'), "{buf:?}");
+        }
     }
 }

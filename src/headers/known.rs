@@ -180,66 +180,43 @@ impl Known {
     /// ```
     #[inline]
     pub fn classify(name: &[u8]) -> Option<Known> {
-        let k = Known::classify_token(name)?;
-        // classify_token may confuse CR with '-' on bytes that are not `tchar`s.
-        LOWER[k as usize]
-            .as_bytes()
-            .eq_ignore_ascii_case(name)
-            .then_some(k)
+        Known::classify_token(name)
     }
 
-    /// [`Known::classify`] for a name already known to be a `tchar` token (as httparse
-    /// guarantees); on other bytes it may confuse CR with '-'.
-    #[inline]
+    /// [`Known::classify`]; a match also proves the name is a valid `tchar` token.
+    #[inline(always)]
     pub(crate) fn classify_token(name: &[u8]) -> Option<Known> {
-        // Dispatch on (length, first byte) so that a name costs one or two compares of at
-        // most two words. `name | 0x20` lower-cases letters and maps no other `tchar` onto
-        // a letter or '-', so the comparison is exact for valid field names.
-        let first = *name.first()? | 0x20;
-        let candidate = match (name.len(), first) {
-            (2, b't') => Known::Te,
-            (3, b'v') => Known::Via,
-            (4, b'h') => Known::Host,
-            (4, b'd') => Known::Date,
-            (6, b'a') => Known::Accept,
-            (6, b'c') => Known::Cookie,
-            (6, b'e') => Known::Expect,
-            (6, b'o') => Known::Origin,
-            (6, b's') => Known::Server,
-            (7, b'u') => Known::Upgrade,
-            (7, b't') => Known::Trailer,
-            (7, b'r') => Known::Referer,
-            (8, b'l') => Known::Location,
-            (9, b'f') => Known::Forwarded,
-            (10, b'c') => Known::Connection,
-            (10, b'k') => Known::KeepAlive,
-            (10, b'u') => Known::UserAgent,
-            (10, b's') => Known::SetCookie,
-            (12, b'c') => Known::ContentType,
-            (13, b'a') => Known::Authorization,
-            (13, b'c') => Known::CacheControl,
-            (14, b'c') => Known::ContentLength,
-            (15, b'a') => match name.get(7).map(|b| b | 0x20) {
-                Some(b'e') => Known::AcceptEncoding,
-                _ => Known::AcceptLanguage,
-            },
-            (15, b'x') => Known::XForwardedFor,
-            (16, b'p') => Known::ProxyConnection,
-            (16, b'x') => Known::XForwardedHost,
-            (16, b'c') => Known::ContentEncoding,
-            (17, b't') => Known::TransferEncoding,
-            (17, b'x') => Known::XForwardedProto,
-            (18, b'p') => Known::ProxyAuthenticate,
-            (19, b'p') => Known::ProxyAuthorization,
-            _ => return None,
-        };
-        if eq_lower(name, LOWER[candidate as usize].as_bytes()) {
-            Some(candidate)
+        // A perfect hash of (length, first byte, last byte) picks the one candidate, then one
+        // compare of at most three words confirms it: no branchy dispatch per header.
+        let (&first, &last) = (name.first()?, name.last()?);
+        let id = HASH[hash(name.len(), first, last)];
+        let lower = LOWER.get(id as usize)?;
+        if eq_lower(name, lower.as_bytes()) {
+            Known::ALL.get(id as usize).copied()
         } else {
             None
         }
     }
 }
+
+#[inline(always)]
+const fn hash(len: usize, first: u8, last: u8) -> usize {
+    (len.wrapping_mul(5) + (first | 0x20) as usize + ((last | 0x20) as usize) * 19) & 127
+}
+
+/// `HASH[hash(name)]`: the slot of the only well-known name with that hash, or 0xFF.
+static HASH: [u8; 128] = {
+    let mut table = [0xFFu8; 128];
+    let mut id = 0;
+    while id < KNOWN_COUNT {
+        let n = LOWER[id].as_bytes();
+        let h = hash(n.len(), n[0], n[n.len() - 1]);
+        assert!(table[h] == 0xFF, "hash collision between well-known names");
+        table[h] = id as u8;
+        id += 1;
+    }
+    table
+};
 
 /// Lower-case spellings, in slot order.
 const LOWER: [&str; KNOWN_COUNT] = [
@@ -277,27 +254,28 @@ const LOWER: [&str; KNOWN_COUNT] = [
     "accept-language",
 ];
 
-/// `name` (a field name of `tchar`s) equals `lower` (lower-case letters, digits and '-')
-/// ignoring ASCII case. Compares eight bytes at a time.
-#[inline]
+/// `name` (any bytes) equals `lower` (lower-case letters, digits and '-') ignoring ASCII
+/// case, exactly: only letter positions get the case bit (bit 6 marks a letter in `lower`),
+/// so no other byte can pass for one. Compares eight bytes at a time.
+#[inline(always)]
 fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
     if name.len() != lower.len() {
         return false;
     }
-    const CASE: u64 = 0x2020_2020_2020_2020;
+    const LETTER: u64 = 0x4040_4040_4040_4040;
     let mut a = name.chunks_exact(8);
     let mut b = lower.chunks_exact(8);
     for (x, y) in (&mut a).zip(&mut b) {
         let x = u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
         let y = u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
-        if x | CASE != y | CASE {
+        if x | ((y & LETTER) >> 1) != y {
             return false;
         }
     }
     a.remainder()
         .iter()
         .zip(b.remainder())
-        .all(|(x, y)| x | 0x20 == y | 0x20)
+        .all(|(&x, &y)| x | ((y & 0x40) >> 1) == y)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub(crate) struct Framing {
 impl Framing {
     /// Takes line `i` (absolute offsets `name_off`, `value_off`); `Err` names a rule broken
     /// by this line and the offending byte.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn line(
         &mut self,
         head: &mut Head,
@@ -33,9 +33,23 @@ impl Framing {
         value: &[u8],
         value_off: usize,
     ) -> Result<(), (Error, usize)> {
-        let Some(k) = Known::classify_token(name) else {
-            return Ok(());
-        };
+        match Known::classify_token(name) {
+            Some(k) => self.known_line(head, i, k, name_off, value, value_off),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Framing::line`] for a line whose name is already classified as `k`.
+    #[inline(always)]
+    pub(crate) fn known_line(
+        &mut self,
+        head: &mut Head,
+        i: usize,
+        k: Known,
+        name_off: usize,
+        value: &[u8],
+        value_off: usize,
+    ) -> Result<(), (Error, usize)> {
         let slot = &mut head.known[k as usize];
         if *slot == NOT_PRESENT {
             *slot = i as u8;
