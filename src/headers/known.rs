@@ -189,34 +189,116 @@ impl Known {
         // A perfect hash of (length, first byte, last byte) picks the one candidate, then one
         // compare of at most three words confirms it: no branchy dispatch per header.
         let (&first, &last) = (name.first()?, name.last()?);
-        let id = HASH[hash(name.len(), first, last)];
-        let lower = LOWER.get(id as usize)?;
-        if eq_lower(name, lower.as_bytes()) {
-            Known::ALL.get(id as usize).copied()
-        } else {
-            None
+        let entry = &ENTRIES[hash(name.len(), first, last)];
+        if usize::from(entry.len) != name.len() {
+            return None;
         }
+        // Letters compare with their case bit forced on; '-' and digits compare exactly.
+        const LETTER: u64 = 0x4040_4040_4040_4040;
+        let x = words(name);
+        let mut differ = 0;
+        for (x, y) in x.iter().zip(entry.words.iter()) {
+            differ |= (x | ((y & LETTER) >> 1)) ^ y;
+        }
+        if differ != 0 {
+            return None;
+        }
+        Known::ALL.get(usize::from(entry.id)).copied()
     }
 }
+
+/// A name (2 to 23 bytes) as up to three little-endian words of overlapping loads: the
+/// first and last 8 bytes (and bytes 8..16 when longer than 16), or the first and last 4,
+/// or the first and last 2. Loads straight from the name: no copy through the stack.
+#[inline(always)]
+fn words(n: &[u8]) -> [u64; 3] {
+    let len = n.len();
+    if let (Some(a), Some(b)) = (n.first_chunk::<8>(), n.last_chunk::<8>()) {
+        let mid = match n.get(8..16) {
+            Some(m) if len > 16 => {
+                u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]])
+            }
+            _ => 0,
+        };
+        return [u64::from_le_bytes(*a), u64::from_le_bytes(*b), mid];
+    }
+    if let (Some(a), Some(b)) = (n.first_chunk::<4>(), n.last_chunk::<4>()) {
+        return [
+            u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << 32,
+            0,
+            0,
+        ];
+    }
+    if let (Some(a), Some(b)) = (n.first_chunk::<2>(), n.last_chunk::<2>()) {
+        return [
+            u64::from(u16::from_le_bytes(*a)) | u64::from(u16::from_le_bytes(*b)) << 16,
+            0,
+            0,
+        ];
+    }
+    [n.first().map_or(0, |&b| u64::from(b)), 0, 0]
+}
+
+/// [`words`] at compile time.
+const fn const_words(n: &[u8]) -> [u64; 3] {
+    const fn le(n: &[u8], from: usize, count: usize) -> u64 {
+        let mut v = 0u64;
+        let mut k = 0;
+        while k < count {
+            v |= (n[from + k] as u64) << (8 * k);
+            k += 1;
+        }
+        v
+    }
+    let len = n.len();
+    if len >= 8 {
+        let mid = if len > 16 { le(n, 8, 8) } else { 0 };
+        [le(n, 0, 8), le(n, len - 8, 8), mid]
+    } else if len >= 4 {
+        [le(n, 0, 4) | le(n, len - 4, 4) << 32, 0, 0]
+    } else if len >= 2 {
+        [le(n, 0, 2) | le(n, len - 2, 2) << 16, 0, 0]
+    } else {
+        [le(n, 0, len), 0, 0]
+    }
+}
+
+/// One slot of the perfect-hash table: the lower-case name as [`words`], its length (0 for
+/// an empty slot) and its id.
+#[derive(Clone, Copy)]
+struct Entry {
+    words: [u64; 3],
+    len: u8,
+    id: u8,
+}
+
+/// `ENTRIES[hash(name)]`: the only well-known name with that hash.
+static ENTRIES: [Entry; 128] = {
+    let mut table = [Entry {
+        words: [0; 3],
+        len: 0,
+        id: 0,
+    }; 128];
+    let mut id = 0;
+    while id < KNOWN_COUNT {
+        let n = LOWER[id].as_bytes();
+        assert!(n.len() < 24, "well-known names fit in three words");
+        let h = hash(n.len(), n[0], n[n.len() - 1]);
+        assert!(table[h].len == 0, "hash collision between well-known names");
+        table[h] = Entry {
+            words: const_words(n),
+            len: n.len() as u8,
+            id: id as u8,
+        };
+        id += 1;
+    }
+    table
+};
 
 #[inline(always)]
 const fn hash(len: usize, first: u8, last: u8) -> usize {
     (len.wrapping_mul(5) + (first | 0x20) as usize + ((last | 0x20) as usize) * 19) & 127
 }
-
-/// `HASH[hash(name)]`: the slot of the only well-known name with that hash, or 0xFF.
-static HASH: [u8; 128] = {
-    let mut table = [0xFFu8; 128];
-    let mut id = 0;
-    while id < KNOWN_COUNT {
-        let n = LOWER[id].as_bytes();
-        let h = hash(n.len(), n[0], n[n.len() - 1]);
-        assert!(table[h] == 0xFF, "hash collision between well-known names");
-        table[h] = id as u8;
-        id += 1;
-    }
-    table
-};
 
 /// Lower-case spellings, in slot order.
 const LOWER: [&str; KNOWN_COUNT] = [
@@ -253,30 +335,6 @@ const LOWER: [&str; KNOWN_COUNT] = [
     "content-encoding",
     "accept-language",
 ];
-
-/// `name` (any bytes) equals `lower` (lower-case letters, digits and '-') ignoring ASCII
-/// case, exactly: only letter positions get the case bit (bit 6 marks a letter in `lower`),
-/// so no other byte can pass for one. Compares eight bytes at a time.
-#[inline(always)]
-fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
-    if name.len() != lower.len() {
-        return false;
-    }
-    const LETTER: u64 = 0x4040_4040_4040_4040;
-    let mut a = name.chunks_exact(8);
-    let mut b = lower.chunks_exact(8);
-    for (x, y) in (&mut a).zip(&mut b) {
-        let x = u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
-        let y = u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]);
-        if x | ((y & LETTER) >> 1) != y {
-            return false;
-        }
-    }
-    a.remainder()
-        .iter()
-        .zip(b.remainder())
-        .all(|(&x, &y)| x | ((y & 0x40) >> 1) == y)
-}
 
 #[cfg(test)]
 mod tests {
