@@ -165,7 +165,7 @@ pub(crate) fn request(
             head.len = n as u32;
             let method = head.method.of(input);
             let target = head.target.of(input);
-            let result = check_request_line(input, method, target, head)
+            let result = check_request_line(input, method, target, true, head)
                 .and_then(|()| deferred.map_or(Ok(()), Err))
                 .and_then(|()| framing.finish(Kind::Request, head, start + n - 2));
             if let Err((e, at)) = result {

@@ -2,6 +2,27 @@
 //! Connection, Expect and Host (RFC 9110 §5.6.1 lists, RFC 9112 §6).
 
 use super::Error;
+use super::known::{const_words, eq_lower_words};
+
+/// A lower-case token, pre-split into words for [`eq_lower_words`].
+struct Token([u64; 3], usize);
+
+impl Token {
+    const fn new(s: &[u8]) -> Token {
+        Token(const_words(s), s.len())
+    }
+
+    #[inline(always)]
+    fn eq(&self, value: &[u8]) -> bool {
+        eq_lower_words(value, &self.0, self.1)
+    }
+}
+
+const CHUNKED: Token = Token::new(b"chunked");
+const KEEP_ALIVE: Token = Token::new(b"keep-alive");
+const CLOSE: Token = Token::new(b"close");
+const UPGRADE: Token = Token::new(b"upgrade");
+const CONTINUE: Token = Token::new(b"100-continue");
 
 /// Largest accepted Content-Length: `i64::MAX`, so that Go can hold it in an `int64`.
 pub const MAX_CONTENT_LENGTH: u64 = i64::MAX as u64;
@@ -76,7 +97,7 @@ impl TransferCodings {
     pub(crate) fn add(&mut self, value: &[u8]) -> Result<(), usize> {
         self.present = true;
         // Fast path: the common single "chunked".
-        if value.eq_ignore_ascii_case(b"chunked") {
+        if CHUNKED.eq(value) {
             if self.chunked_last {
                 return Err(0);
             }
@@ -99,7 +120,7 @@ impl TransferCodings {
                 bad = Some(at + s + i);
             } else if name.is_empty() {
                 bad = Some(at);
-            } else if name.eq_ignore_ascii_case(b"chunked") {
+            } else if CHUNKED.eq(name) {
                 // chunked twice, or chunked with parameters (it defines none).
                 if self.chunked_last || name_end != element.len() {
                     bad = Some(at);
@@ -132,20 +153,20 @@ pub(crate) struct ConnectionOptions {
 impl ConnectionOptions {
     pub(crate) fn add(&mut self, value: &[u8]) {
         // Fast paths for the two values nearly every head carries.
-        if value.eq_ignore_ascii_case(b"keep-alive") {
+        if KEEP_ALIVE.eq(value) {
             self.keep_alive = true;
             return;
         }
-        if value.eq_ignore_ascii_case(b"close") {
+        if CLOSE.eq(value) {
             self.close = true;
             return;
         }
         for_each_element(value, |_, option| {
-            if option.eq_ignore_ascii_case(b"close") {
+            if CLOSE.eq(option) {
                 self.close = true;
-            } else if option.eq_ignore_ascii_case(b"keep-alive") {
+            } else if KEEP_ALIVE.eq(option) {
                 self.keep_alive = true;
-            } else if option.eq_ignore_ascii_case(b"upgrade") {
+            } else if UPGRADE.eq(option) {
                 self.upgrade = true;
             }
         });
@@ -155,7 +176,7 @@ impl ConnectionOptions {
 /// `Expect: 100-continue`, in any case (RFC 9110 §10.1.1).
 #[inline]
 pub(crate) fn is_100_continue(value: &[u8]) -> bool {
-    value.eq_ignore_ascii_case(b"100-continue")
+    CONTINUE.eq(value)
 }
 
 /// Index of the first byte that may not appear in `uri-host [ ":" port ]`, if any

@@ -211,7 +211,7 @@ impl Known {
 /// first and last 8 bytes (and bytes 8..16 when longer than 16), or the first and last 4,
 /// or the first and last 2. Loads straight from the name: no copy through the stack.
 #[inline(always)]
-fn words(n: &[u8]) -> [u64; 3] {
+pub(crate) fn words(n: &[u8]) -> [u64; 3] {
     let len = n.len();
     if let (Some(a), Some(b)) = (n.first_chunk::<8>(), n.last_chunk::<8>()) {
         let mid = match n.get(8..16) {
@@ -240,7 +240,7 @@ fn words(n: &[u8]) -> [u64; 3] {
 }
 
 /// [`words`] at compile time.
-const fn const_words(n: &[u8]) -> [u64; 3] {
+pub(crate) const fn const_words(n: &[u8]) -> [u64; 3] {
     const fn le(n: &[u8], from: usize, count: usize) -> u64 {
         let mut v = 0u64;
         let mut k = 0;
@@ -373,4 +373,20 @@ mod tests {
         // CR | 0x20 == '-': the token fast path would match, the public one must not.
         assert_eq!(Known::classify(b"Keep\rAlive"), None);
     }
+}
+
+/// `value` equals the lower-case token whose [`const_words`] are `lower` (length `len`, at
+/// most 23) in any ASCII case, exactly.
+#[inline(always)]
+pub(crate) fn eq_lower_words(value: &[u8], lower: &[u64; 3], len: usize) -> bool {
+    const LETTER: u64 = 0x4040_4040_4040_4040;
+    if value.len() != len {
+        return false;
+    }
+    let x = words(value);
+    let mut differ = 0;
+    for (x, y) in x.iter().zip(lower.iter()) {
+        differ |= (x | ((y & LETTER) >> 1)) ^ y;
+    }
+    differ == 0
 }

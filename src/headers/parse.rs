@@ -156,7 +156,7 @@ pub(crate) fn parse_head(
         }
     }
     if let StartLine::Request { method, target } = line
-        && let Err((e, at)) = check_request_line(input, method, target, head)
+        && let Err((e, at)) = check_request_line(input, method, target, false, head)
     {
         fail(head, e, at);
         return Ok(());
@@ -225,16 +225,18 @@ pub(crate) fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
 }
 
 /// Method flags and the rules of the request-line httparse does not have: an ASCII-only
-/// target (RFC 3986 §2) and a target form that fits the method (RFC 9112 §3.2).
+/// target (RFC 3986 §2; skipped when `ascii_checked`) and a target form that fits the
+/// method (RFC 9112 §3.2).
 #[inline]
 pub(crate) fn check_request_line(
     input: &[u8],
     method: &[u8],
     target: &[u8],
+    ascii_checked: bool,
     head: &mut Head,
 ) -> Result<(), (Error, usize)> {
     let target_off = offset(input, target);
-    if !target.is_ascii() {
+    if !ascii_checked && !target.is_ascii() {
         let j = target.iter().position(|b| !b.is_ascii()).unwrap_or(0);
         return Err((Error::Target, target_off + j));
     }
