@@ -60,6 +60,23 @@ pub(crate) fn parse_head(
     {
         return done;
     }
+    general(kind, input, start, end, cfg, first, out, head)
+}
+
+/// The general path: httparse tokenizes, then one walk over its header list. Kept out of
+/// line so that its 8 KiB header scratch does not enlarge the fused path's stack frame.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn general(
+    kind: Kind,
+    input: &[u8],
+    start: usize,
+    end: usize,
+    cfg: &Config,
+    first: u32,
+    out: &mut [HeaderSpan],
+    head: &mut Head,
+) -> Result<(), Full> {
     *head = Head {
         start: start as u32,
         first_header: first,
