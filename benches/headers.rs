@@ -27,10 +27,12 @@ Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxx
 
 const BATCH: usize = 16;
 
+/// Native httparse at its fastest: uninitialised header slots (no per-parse init), the
+/// default config, spans only (no framing).
 fn httparse_one(req: &[u8]) -> usize {
-    let mut headers = [httparse::EMPTY_HEADER; 16];
-    let mut r = httparse::Request::new(&mut headers);
-    match r.parse(req) {
+    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 16];
+    let mut r = httparse::Request::new(&mut []);
+    match r.parse_with_uninit_headers(req, &mut headers) {
         Ok(httparse::Status::Complete(n)) => n,
         other => panic!("{other:?}"),
     }

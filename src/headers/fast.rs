@@ -198,6 +198,18 @@ pub(crate) fn request(
     Some(Ok(()))
 }
 
+/// Fewer than 10 bytes after the target: `Partial` if they can still become
+/// "HTTP/1.x\r\n", else `Invalid`.
+#[cold]
+fn version_prefix(rest: &[u8]) -> Scan {
+    for (k, (&got, &want)) in rest.iter().zip(b"HTTP/1.1\r\n".iter()).enumerate() {
+        if got != want && !(k == 7 && got == b'0') {
+            return Scan::Invalid;
+        }
+    }
+    Scan::Partial
+}
+
 #[inline(always)]
 fn scan(
     buf: &[u8],
@@ -244,15 +256,16 @@ fn scan(
     // "HTTP/1.0" or "HTTP/1.1", then CRLF.
     const LINE_END: &[u8; 10] = b"HTTP/1.1\r\n";
     let rest = buf.get(i..).unwrap_or(&[]);
-    for (k, (&got, &want)) in rest.iter().zip(LINE_END.iter()).enumerate() {
-        if got != want && !(k == 7 && got == b'0') {
-            return Scan::Invalid;
-        }
+    let Some(v) = rest.first_chunk::<10>() else {
+        return version_prefix(rest);
+    };
+    let word = u64::from_le_bytes([v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]);
+    // Bit 0 of "HTTP/1.1" ^ "HTTP/1.0" is the minor digit: any other difference is invalid.
+    let diff = word ^ u64::from_le_bytes(*b"HTTP/1.1");
+    if diff & !(1u64 << 56) != 0 || v[8] != b'\r' || v[9] != b'\n' {
+        return Scan::Invalid;
     }
-    if rest.len() < LINE_END.len() {
-        return Scan::Partial;
-    }
-    head.version = u8::from(rest[7] == b'1');
+    head.version = u8::from(diff == 0);
     i += LINE_END.len();
 
     // Field lines.
