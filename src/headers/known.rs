@@ -336,6 +336,22 @@ const LOWER: [&str; KNOWN_COUNT] = [
     "accept-language",
 ];
 
+/// `value` equals the lower-case token whose [`const_words`] are `lower` (length `len`, at
+/// most 23) in any ASCII case, exactly.
+#[inline(always)]
+pub(crate) fn eq_lower_words(value: &[u8], lower: &[u64; 3], len: usize) -> bool {
+    const LETTER: u64 = 0x4040_4040_4040_4040;
+    if value.len() != len {
+        return false;
+    }
+    let x = words(value);
+    let mut differ = 0;
+    for (x, y) in x.iter().zip(lower.iter()) {
+        differ |= (x | ((y & LETTER) >> 1)) ^ y;
+    }
+    differ == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,20 +389,4 @@ mod tests {
         // CR | 0x20 == '-': the token fast path would match, the public one must not.
         assert_eq!(Known::classify(b"Keep\rAlive"), None);
     }
-}
-
-/// `value` equals the lower-case token whose [`const_words`] are `lower` (length `len`, at
-/// most 23) in any ASCII case, exactly.
-#[inline(always)]
-pub(crate) fn eq_lower_words(value: &[u8], lower: &[u64; 3], len: usize) -> bool {
-    const LETTER: u64 = 0x4040_4040_4040_4040;
-    if value.len() != len {
-        return false;
-    }
-    let x = words(value);
-    let mut differ = 0;
-    for (x, y) in x.iter().zip(lower.iter()) {
-        differ |= (x | ((y & LETTER) >> 1)) ^ y;
-    }
-    differ == 0
 }

@@ -28,15 +28,20 @@
 //!
 //! # How it works
 //!
-//! The request/status line and the header lines are tokenized by [httparse] (SIMD where
-//! the CPU has it), which already rejects most malformed bytes: invalid `tchar`s in methods
-//! and names, whitespace before the colon, obs-fold, CTLs and bare CR. One pass over the
-//! resulting header list then writes the span records, fills the well-known index
-//! ([`Known`], dispatched on name length and first byte) and derives the framing
-//! ([`Body`], [`flags`]) together with the strictness rules httparse does not have (bare LF,
-//! non-ASCII targets, Content-Length, Transfer-Encoding, Host; see [`Error`]). Only when a
-//! head is rejected does a second, byte-at-a-time scanner run over it to name the exact
-//! rule and byte offset, so the happy path never scans a byte twice.
+//! A strict request head (the common case) goes through one fused pass (`fast.rs`): it
+//! tokenizes, validates every byte, writes the span records, matches well-known names
+//! ([`Known`], a perfect hash on length and first and last byte, then one exact compare of
+//! overlapping words) and feeds the framing pass ([`Body`], [`flags`]) line by line. Long
+//! runs (targets, values) are tested 16 bytes per step in plain code the compiler
+//! vectorizes, and the hit is located with word (SWAR) arithmetic; nothing is stored twice
+//! and no byte is re-read. Responses, heads with leading empty lines, and the bare-LF
+//! leniency go through the general path: [httparse] tokenizes (SIMD where the CPU has it),
+//! then one walk over its header list does the same work. Both paths are held to
+//! httparse's spans and to each other by the differential tests.
+//!
+//! Only when a head is rejected does a third, byte-at-a-time scanner ([`diagnose`]) run over
+//! it to name the exact rule and byte offset, so the happy path never scans a byte twice.
+//! The rules themselves, each with its RFC section, are the variants of [`Error`].
 
 mod batch;
 mod diagnose;
