@@ -66,7 +66,7 @@ pub enum Error {
     /// In a request, a Transfer-Encoding whose final coding is not `chunked` (RFC 9112
     /// §6.3 rule 4: the length cannot be determined, respond 400 and close).
     ChunkedNotLast = 117,
-    /// A Transfer-Encoding that is not a list of tokens, or applies `chunked` twice
+    /// A Transfer-Encoding that is empty or not a list of tokens, or applies `chunked` twice
     /// (RFC 9112 §6.1, §7; RFC 9110 §5.6.1).
     TransferEncodingInvalid = 118,
     /// Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1: the framing is faulty).

@@ -105,7 +105,9 @@ impl TransferCodings {
             return Ok(());
         }
         let mut bad = None;
+        let mut codings = 0;
         for_each_element(value, |at, element| {
+            codings += 1;
             if bad.is_some() {
                 return;
             }
@@ -135,8 +137,11 @@ impl TransferCodings {
                 self.other = true;
             }
         });
+        // A Transfer-Encoding line without any coding is ambiguous (present or absent?)
+        // between implementations: reject it.
         match bad {
             Some(i) => Err(i),
+            None if codings == 0 => Err(0),
             None => Ok(()),
         }
     }
@@ -328,6 +333,9 @@ mod tests {
         assert_eq!(t.add(b"gzip, chu\"nked"), Err(9));
         let mut t = TransferCodings::default();
         assert_eq!(t.add(b"x, ;q=1"), Err(3));
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b""), Err(0));
+        assert_eq!(t.add(b" , "), Err(0));
     }
 
     #[test]
