@@ -15,6 +15,7 @@ import (
 // every entry is a rule where net/http is stricter than RFC 9112 or checks semantics.
 var goRejectsWhatWeAccept = []string{
 	"unsupported transfer encoding", // net/http knows only the exact coding "chunked"
+	"too many transfer encodings",   // net/http allows one Transfer-Encoding line, RFC 9110 §5.3 a list
 	"invalid URI",                   // url.ParseRequestURI checks percent-escapes, offheap only bytes
 	"invalid URL escape",
 	"invalid port",
