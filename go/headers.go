@@ -331,7 +331,8 @@ func (h *heads) All(i int) iter.Seq2[[]byte, []byte] {
 }
 
 // RequestBatch parses HTTP/1.x request heads, many per call, into reusable pointer-free
-// slices. The zero value is ready to use; reuse one batch per goroutine.
+// slices. Create it with [NewRequestBatch] (the zero value works too, one head per call) and
+// reuse it; it is not safe for concurrent use.
 //
 // The slices its accessors return point into the input of the last Parse: they stay valid
 // while the caller keeps that input unchanged, and the next Parse replaces them.

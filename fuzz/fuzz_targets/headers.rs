@@ -1,5 +1,6 @@
-//! cargo-fuzz target `headers`: run with `cargo +nightly fuzz run headers` from the repository
-//! root (seed it with `fuzz/seeds/headers/`).
+//! cargo-fuzz target `headers`. From the repository root:
+//! `cargo +nightly fuzz run headers fuzz/corpus/headers fuzz/seeds/headers` (new inputs go
+//! to the first directory; `fuzz/seeds/headers/` holds the malicious-head corpus).
 //!
 //! On any input: no panic; the parser agrees with httparse (a head both accept has the same
 //! length and spans; anything httparse rejects is rejected with a line-grammar error) and
