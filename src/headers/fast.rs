@@ -156,7 +156,10 @@ pub(crate) fn request(
         buf,
         start,
         usize::from(cfg.max_headers),
-        out,
+        {
+            let slots = out.len().min(usize::from(cfg.max_headers));
+            out.get_mut(..slots).unwrap_or(&mut [])
+        },
         head,
         &mut framing,
         &mut deferred,
@@ -327,12 +330,14 @@ fn scan(
         while v1 > v0 && matches!(buf.get(v1 - 1), Some(b' ' | b'\t')) {
             v1 -= 1;
         }
-        if count >= max_headers {
-            // Like httparse: the line after the last slot is read, then refused.
-            return Scan::Invalid;
-        }
+        // `out` is cut to at most `max_headers` slots, so one check covers both limits.
         let Some(slot) = out.get_mut(count) else {
-            return Scan::Full;
+            // Like httparse: the line after the last slot is read, then refused.
+            return if count >= max_headers {
+                Scan::Invalid
+            } else {
+                Scan::Full
+            };
         };
         *slot = HeaderSpan {
             name_off: (base + line) as u32,
