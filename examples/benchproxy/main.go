@@ -211,8 +211,8 @@ func run(targets []target, sizes []payload.Size, binDir, work, logDir, proxyCPU,
 				p.stop()
 				return nil, err
 			}
-			fmt.Printf("benchproxy: %-26s %-7s %9.0f req/s  p50 %-9v p99 %-9v %.3f CPU-s/1k req\n",
-				t.label, s.Name, r.load.RPS, r.load.P50, r.load.P99, r.cpuPer1k())
+			fmt.Printf("benchproxy: %-26s %-7s %9.0f req/s  p50 %-9s p99 %-9s %.3f CPU-s/1k req\n",
+				t.label, s.Name, r.load.RPS, fmtDur(r.load.P50), fmtDur(r.load.P99), r.cpuPer1k())
 			results = append(results, r)
 		}
 		if p != up {

@@ -32,7 +32,13 @@ func main() {
 		})
 	}
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(w, r.Body)
+		// Read all first: an HTTP/1 handler cannot read the request after writing the response.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write(body)
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

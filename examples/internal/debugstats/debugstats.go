@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 )
 
@@ -46,7 +47,8 @@ func Handler(extra func() map[string]uint64) http.Handler {
 	})
 }
 
-// Serve starts an HTTP server for Handler on addr in the background; an empty addr does nothing.
+// Serve starts an HTTP server for Handler (and net/http/pprof under /debug/pprof/) on addr in
+// the background; an empty addr does nothing.
 // It returns the listener's address.
 func Serve(addr string, extra func() map[string]uint64) (string, error) {
 	if addr == "" {
@@ -58,6 +60,8 @@ func Serve(addr string, extra func() map[string]uint64) (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, Handler(extra))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	go func() { _ = http.Serve(ln, mux) }()
 	return ln.Addr().String(), nil
 }
