@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go test-adoption test-examples install lint fmt bench bench-proxy clean
+.PHONY: build header header-check test test-rust test-c test-go test-adoption test-examples install sanitize lint fmt bench bench-proxy soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -61,6 +61,12 @@ test-go: $(LIB_A)
 	cd $(GO_PKG) && $(GO) test -count=1 -tags offheap_shared ./...
 	cd $(GO_PKG) && CGO_ENABLED=0 $(GO) build ./... && CGO_ENABLED=0 $(GO) test -count=1 ./...
 	cd benches/go && $(GO) vet ./... && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
+	cd tests/exercise && $(GO) vet . && $(GO) run . -n 2000
+
+## sanitize: Rust tests under ASan/LSan; the C contract test and every Go API (ITERATIONS times,
+## default 1,000,000) under valgrind, with the Rust heap back to its baseline afterwards.
+sanitize:
+	bash tests/sanitize.sh
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
@@ -90,6 +96,11 @@ install: $(LIB_A)
 	    "Name: $$pc" 'Description: Rust-owned heaps for the hot paths of Go services (C ABI)' \
 	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' "Libs: $$libs" > $(PREFIX)/lib/pkgconfig/$$pc.pc; \
 	done
+
+## soak: the bounded relay soak: SHA-256 of sent == received over >= 1 GiB and >= 1,000
+## concurrent connections through the relay engine, with random sizes and resets.
+soak: $(LIB_A)
+	cd $(GO_PKG) && OFFHEAP_SOAK=1 $(GO) test -count=1 -run 'TestRelaySoak' -timeout 20m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
 lint:

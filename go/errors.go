@@ -30,9 +30,32 @@ var (
 	ErrBufferTooSmall = errors.New("offheap: output buffer too small")
 	// ErrOutOfMemory: the library could not allocate memory.
 	ErrOutOfMemory = errors.New("offheap: out of memory")
+	// ErrUnexpectedEOF: a relayed body ended before its declared end (shorter than its
+	// Content-Length, or a chunked body without its last chunk).
+	ErrUnexpectedEOF = errors.New("offheap: relay: body ended before its declared end")
+	// ErrConnectionReset: a peer reset a connection during a relay.
+	ErrConnectionReset = errors.New("offheap: relay: connection reset by peer")
+	// ErrBrokenPipe: a relay's destination no longer accepts data (closed or shut down).
+	ErrBrokenPipe = errors.New("offheap: relay: destination closed")
+	// ErrBadChunk: a chunked body is malformed (chunk size not hex or over 64 bits, missing
+	// CRLF, extension or trailers too long or invalid); Error.Status names which.
+	ErrBadChunk = errors.New("offheap: relay: malformed chunked body")
+	// ErrRelayIO: another I/O error during a relay.
+	ErrRelayIO = errors.New("offheap: relay: I/O error")
+	// ErrCanceled: a relay or engine job was cancelled (context, Engine.Cancel, Close).
+	ErrCanceled = errors.New("offheap: relay: canceled")
 	// ErrInternal: the library returned a status this package does not know; it indicates a
 	// library and package built from different versions.
 	ErrInternal = errors.New("offheap: unexpected status from the library")
+)
+
+// Sentinels of the header parser (statuses 100-199); a head's [HeadError] matches one.
+var (
+	// ErrIncomplete: the head is not complete yet; read more bytes and parse again.
+	ErrIncomplete = errors.New("offheap: incomplete HTTP head")
+	// ErrMalformed: the head breaks HTTP/1.x syntax or a framing rule (request smuggling
+	// defences); the connection should be answered with 400 and closed.
+	ErrMalformed = errors.New("offheap: malformed HTTP head")
 )
 
 // Error is the error type of this package: the operation, the library's status code (0 for

@@ -30,6 +30,165 @@
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
 
+// `body_kind`: no body.
+#define OFFHEAP_BODY_NONE 0
+
+// `body_kind`: `content_length` bytes.
+#define OFFHEAP_BODY_LENGTH 1
+
+// `body_kind`: chunked transfer coding.
+#define OFFHEAP_BODY_CHUNKED 2
+
+// `body_kind`: until the connection closes (responses).
+#define OFFHEAP_BODY_CLOSE 3
+
+// Flag: the connection stays open after this message.
+#define OFFHEAP_HEAD_KEEP_ALIVE 1
+
+// Flag: an upgrade request (HTTP/1.1, Connection: upgrade, Upgrade) or a 101 response.
+#define OFFHEAP_HEAD_UPGRADE 2
+
+// Flag: `Expect: 100-continue` in an HTTP/1.1 request.
+#define OFFHEAP_HEAD_EXPECT_CONTINUE 4
+
+// Flag: the method is CONNECT.
+#define OFFHEAP_HEAD_CONNECT 8
+
+// Flag: the method is HEAD.
+#define OFFHEAP_HEAD_HEAD_METHOD 16
+
+// Flag: a Host header is present.
+#define OFFHEAP_HEAD_HAS_HOST 32
+
+// Flag: Transfer-Encoding names a coding other than chunked.
+#define OFFHEAP_HEAD_TE_OTHER 64
+
+// Flag: `Connection: close`.
+#define OFFHEAP_HEAD_CONNECTION_CLOSE 128
+
+// Flag: empty lines preceded the start-line.
+#define OFFHEAP_HEAD_LEADING_EMPTY_LINES 256
+
+// Number of well-known header slots in `offheap_head.known`.
+#define OFFHEAP_KNOWN_COUNT 32
+
+// `offheap_head.known` value of an absent header.
+#define OFFHEAP_KNOWN_ABSENT 255
+
+// `offheap_head.known` slot of the `Host` header.
+#define OFFHEAP_KNOWN_HOST 0
+
+// `offheap_head.known` slot of the `ContentLength` header.
+#define OFFHEAP_KNOWN_CONTENT_LENGTH 1
+
+// `offheap_head.known` slot of the `TransferEncoding` header.
+#define OFFHEAP_KNOWN_TRANSFER_ENCODING 2
+
+// `offheap_head.known` slot of the `Connection` header.
+#define OFFHEAP_KNOWN_CONNECTION 3
+
+// `offheap_head.known` slot of the `Upgrade` header.
+#define OFFHEAP_KNOWN_UPGRADE 4
+
+// `offheap_head.known` slot of the `Expect` header.
+#define OFFHEAP_KNOWN_EXPECT 5
+
+// `offheap_head.known` slot of the `KeepAlive` header.
+#define OFFHEAP_KNOWN_KEEP_ALIVE 6
+
+// `offheap_head.known` slot of the `Te` header.
+#define OFFHEAP_KNOWN_TE 7
+
+// `offheap_head.known` slot of the `Trailer` header.
+#define OFFHEAP_KNOWN_TRAILER 8
+
+// `offheap_head.known` slot of the `ProxyConnection` header.
+#define OFFHEAP_KNOWN_PROXY_CONNECTION 9
+
+// `offheap_head.known` slot of the `ProxyAuthenticate` header.
+#define OFFHEAP_KNOWN_PROXY_AUTHENTICATE 10
+
+// `offheap_head.known` slot of the `ProxyAuthorization` header.
+#define OFFHEAP_KNOWN_PROXY_AUTHORIZATION 11
+
+// `offheap_head.known` slot of the `XForwardedFor` header.
+#define OFFHEAP_KNOWN_X_FORWARDED_FOR 12
+
+// `offheap_head.known` slot of the `XForwardedHost` header.
+#define OFFHEAP_KNOWN_X_FORWARDED_HOST 13
+
+// `offheap_head.known` slot of the `XForwardedProto` header.
+#define OFFHEAP_KNOWN_X_FORWARDED_PROTO 14
+
+// `offheap_head.known` slot of the `Forwarded` header.
+#define OFFHEAP_KNOWN_FORWARDED 15
+
+// `offheap_head.known` slot of the `Via` header.
+#define OFFHEAP_KNOWN_VIA 16
+
+// `offheap_head.known` slot of the `ContentType` header.
+#define OFFHEAP_KNOWN_CONTENT_TYPE 17
+
+// `offheap_head.known` slot of the `UserAgent` header.
+#define OFFHEAP_KNOWN_USER_AGENT 18
+
+// `offheap_head.known` slot of the `Accept` header.
+#define OFFHEAP_KNOWN_ACCEPT 19
+
+// `offheap_head.known` slot of the `AcceptEncoding` header.
+#define OFFHEAP_KNOWN_ACCEPT_ENCODING 20
+
+// `offheap_head.known` slot of the `Cookie` header.
+#define OFFHEAP_KNOWN_COOKIE 21
+
+// `offheap_head.known` slot of the `SetCookie` header.
+#define OFFHEAP_KNOWN_SET_COOKIE 22
+
+// `offheap_head.known` slot of the `Authorization` header.
+#define OFFHEAP_KNOWN_AUTHORIZATION 23
+
+// `offheap_head.known` slot of the `Date` header.
+#define OFFHEAP_KNOWN_DATE 24
+
+// `offheap_head.known` slot of the `Server` header.
+#define OFFHEAP_KNOWN_SERVER 25
+
+// `offheap_head.known` slot of the `Location` header.
+#define OFFHEAP_KNOWN_LOCATION 26
+
+// `offheap_head.known` slot of the `CacheControl` header.
+#define OFFHEAP_KNOWN_CACHE_CONTROL 27
+
+// `offheap_head.known` slot of the `Origin` header.
+#define OFFHEAP_KNOWN_ORIGIN 28
+
+// `offheap_head.known` slot of the `Referer` header.
+#define OFFHEAP_KNOWN_REFERER 29
+
+// `offheap_head.known` slot of the `ContentEncoding` header.
+#define OFFHEAP_KNOWN_CONTENT_ENCODING 30
+
+// `offheap_head.known` slot of the `AcceptLanguage` header.
+#define OFFHEAP_KNOWN_ACCEPT_LANGUAGE 31
+
+// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer).
+#define OFFHEAP_RELAY_NO_SPLICE 1
+
+// `flags` bit of `offheap_relay_new`: `shutdown(dst, SHUT_WR)` when the body is complete.
+#define OFFHEAP_RELAY_SHUTDOWN_ON_DONE 2
+
+// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
+#define OFFHEAP_BUFFER_SIZE 65536
+
+// Most buffers one `offheap_buffer_writev` takes.
+#define OFFHEAP_WRITEV_MAX 16
+
+// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
+#define OFFHEAP_ENGINE_TUNNEL 4294967295
+
+// Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
+#define OFFHEAP_WINDOW_MAX_QUANTILES 16
+
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
 enum offheap_status
@@ -60,6 +219,114 @@ enum offheap_status
   OFFHEAP_STATUS_BUFFER_TOO_SMALL = 9,
   // Rust could not allocate the memory the call needed.
   OFFHEAP_STATUS_OUT_OF_MEMORY = 10,
+  // Headers: the head is incomplete: more bytes are needed.
+  OFFHEAP_STATUS_HEADERS_INCOMPLETE = 100,
+  // Headers: head larger than the configured limit (RFC 9112 §2.3).
+  OFFHEAP_STATUS_HEADERS_HEAD_TOO_LARGE = 101,
+  // Headers: more header lines than the configured limit (RFC 6585 §5).
+  OFFHEAP_STATUS_HEADERS_TOO_MANY_HEADERS = 102,
+  // Headers: invalid method token (RFC 9112 §3.1).
+  OFFHEAP_STATUS_HEADERS_METHOD = 103,
+  // Headers: invalid request-target byte (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_TARGET = 104,
+  // Headers: request-target form does not fit the method (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_TARGET_FORM = 105,
+  // Headers: invalid HTTP version (RFC 9112 §2.3).
+  OFFHEAP_STATUS_HEADERS_VERSION = 106,
+  // Headers: bare CR or malformed line end (RFC 9112 §2.2).
+  OFFHEAP_STATUS_HEADERS_BARE_CR = 107,
+  // Headers: line ended by a bare LF (RFC 9112 §2.2).
+  OFFHEAP_STATUS_HEADERS_BARE_LF = 108,
+  // Headers: invalid header name (RFC 9110 §5.1).
+  OFFHEAP_STATUS_HEADERS_HEADER_NAME = 109,
+  // Headers: whitespace between header name and colon (RFC 9112 §5.1).
+  OFFHEAP_STATUS_HEADERS_WHITESPACE_BEFORE_COLON = 110,
+  // Headers: obsolete line folding (RFC 9112 §5.2).
+  OFFHEAP_STATUS_HEADERS_OBS_FOLD = 111,
+  // Headers: control character in a header value (RFC 9110 §5.5).
+  OFFHEAP_STATUS_HEADERS_HEADER_VALUE = 112,
+  // Headers: invalid status line or status code (RFC 9112 §4).
+  OFFHEAP_STATUS_HEADERS_STATUS = 113,
+  // Headers: invalid Content-Length (RFC 9110 §8.6).
+  OFFHEAP_STATUS_HEADERS_CONTENT_LENGTH_INVALID = 114,
+  // Headers: repeated Content-Length (RFC 9112 §6.3).
+  OFFHEAP_STATUS_HEADERS_CONTENT_LENGTH_REPEATED = 115,
+  // Headers: Content-Length together with Transfer-Encoding (RFC 9112 §6.1).
+  OFFHEAP_STATUS_HEADERS_CONTENT_LENGTH_WITH_TRANSFER_ENCODING = 116,
+  // Headers: chunked is not the final transfer coding of a request (RFC 9112 §6.3).
+  OFFHEAP_STATUS_HEADERS_CHUNKED_NOT_LAST = 117,
+  // Headers: invalid Transfer-Encoding (RFC 9112 §6.1).
+  OFFHEAP_STATUS_HEADERS_TRANSFER_ENCODING_INVALID = 118,
+  // Headers: Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1).
+  OFFHEAP_STATUS_HEADERS_TRANSFER_ENCODING_HTTP10 = 119,
+  // Headers: HTTP/1.1 request without Host (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_HOST_MISSING = 120,
+  // Headers: repeated Host (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_HOST_REPEATED = 121,
+  // Headers: invalid Host value (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_HOST_INVALID = 122,
+  // The relay's source ended before the end of the body (shorter than declared, or no last chunk).
+  OFFHEAP_STATUS_RELAY_UNEXPECTED_EOF = 200,
+  // A peer reset the connection during the relay (ECONNRESET).
+  OFFHEAP_STATUS_RELAY_CONNECTION_RESET = 201,
+  // The relay's destination no longer accepts data (EPIPE: closed or shut down).
+  OFFHEAP_STATUS_RELAY_BROKEN_PIPE = 202,
+  // A file descriptor was not open (closed by its owner during the relay).
+  OFFHEAP_STATUS_RELAY_BAD_FD = 203,
+  // Another OS error during the relay; its errno is reported beside the status.
+  OFFHEAP_STATUS_RELAY_IO = 204,
+  // A chunk size has more hex digits than fit in 64 bits.
+  OFFHEAP_STATUS_RELAY_CHUNK_SIZE_OVERFLOW = 205,
+  // A chunk size is empty or not hexadecimal.
+  OFFHEAP_STATUS_RELAY_CHUNK_SIZE_INVALID = 206,
+  // A chunk line or chunk data is not followed by CRLF.
+  OFFHEAP_STATUS_RELAY_CHUNK_MISSING_CRLF = 207,
+  // A chunk extension is too long (4 KiB line limit) or has control bytes.
+  OFFHEAP_STATUS_RELAY_CHUNK_EXTENSION_INVALID = 208,
+  // The trailer section is too long (16 KiB) or has control bytes or folded lines.
+  OFFHEAP_STATUS_RELAY_TRAILERS_INVALID = 209,
+  // Chunked framing needs a socket source (the relay peeks so as never to read past the body).
+  OFFHEAP_STATUS_RELAY_UNSUPPORTED = 210,
+  // The relay was cancelled (abort, engine cancel or shutdown).
+  OFFHEAP_STATUS_RELAY_CANCELED = 211,
+  // No pipe, buffer, fd or engine slot was available.
+  OFFHEAP_STATUS_RELAY_RESOURCE_EXHAUSTED = 212,
+  // The relay was ended by a deadline.
+  OFFHEAP_STATUS_RELAY_TIMED_OUT = 213,
+  // The window width is zero (sliding and tumbling windows need one) or too large.
+  OFFHEAP_STATUS_WINDOW_INVALID_WIDTH = 300,
+  // The slice count is 0, over 64, or does not divide the width.
+  OFFHEAP_STATUS_WINDOW_INVALID_SLICES = 301,
+  // The quantile relative accuracy is not in [0.0001, 0.5].
+  OFFHEAP_STATUS_WINDOW_INVALID_ALPHA = 302,
+  // The sketch bucket cap is not in [16, 65536].
+  OFFHEAP_STATUS_WINDOW_INVALID_BUCKETS = 303,
+  // The series cap is zero or larger than the shards can address.
+  OFFHEAP_STATUS_WINDOW_INVALID_SERIES_CAP = 304,
+  // The shard count is not a power of two in [1, 256].
+  OFFHEAP_STATUS_WINDOW_INVALID_SHARDS = 305,
+  // The maximum future skew spans more than 64 slices.
+  OFFHEAP_STATUS_WINDOW_INVALID_FUTURE_SKEW = 306,
+  // The maximum key length is not in [1, 4096].
+  OFFHEAP_STATUS_WINDOW_INVALID_KEY_LIMIT = 307,
+  // The metric name, help text or key label is not valid Prometheus syntax.
+  OFFHEAP_STATUS_WINDOW_INVALID_NAME = 308,
+  // The window mode is not 0 (sliding), 1 (tumbling) or 2 (cumulative).
+  OFFHEAP_STATUS_WINDOW_INVALID_MODE = 309,
+  // The batch columns have different lengths.
+  OFFHEAP_STATUS_WINDOW_LENGTH_MISMATCH = 310,
+  // Key end offsets decrease or point past the key bytes.
+  OFFHEAP_STATUS_WINDOW_BAD_OFFSETS = 311,
+  // A quantile is outside [0, 1], or more than 16 were requested.
+  OFFHEAP_STATUS_WINDOW_INVALID_QUANTILE = 312,
+  // No live series has this key or id (never made, deleted or evicted).
+  OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES = 313,
+  // Serialized window state is truncated, corrupt, or not window state at all.
+  OFFHEAP_STATUS_WINDOW_BAD_STATE = 314,
+  // Serialized window state has a format version this library does not read.
+  OFFHEAP_STATUS_WINDOW_UNSUPPORTED_VERSION = 315,
+  // Serialized window state was written with a different relative accuracy or sketch setting.
+  OFFHEAP_STATUS_WINDOW_INCOMPATIBLE_STATE = 316,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -97,6 +364,50 @@ typedef uint32_t offheap_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Framing kinds for `offheap_relay_new`.
+enum offheap_framing
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Exactly `length` bytes (Content-Length).
+  OFFHEAP_FRAMING_EXACT = 0,
+  // Chunked, forwarded verbatim (framing and trailers included).
+  OFFHEAP_FRAMING_CHUNKED = 1,
+  // Chunked, only the payload is written (de-chunked).
+  OFFHEAP_FRAMING_DECHUNKED = 2,
+  // Until the source reaches end of file.
+  OFFHEAP_FRAMING_UNTIL_EOF = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_framing offheap_framing;
+#else
+typedef uint32_t offheap_framing;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What a relay step (or a buffer read/write) needs next.
+enum offheap_relay_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Wait until the source is readable, then step again.
+  OFFHEAP_RELAY_STATE_WANT_READ = 0,
+  // Wait until the destination is writable, then step again.
+  OFFHEAP_RELAY_STATE_WANT_WRITE = 1,
+  // Complete.
+  OFFHEAP_RELAY_STATE_DONE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_relay_state offheap_relay_state;
+#else
+typedef uint32_t offheap_relay_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Process-wide counters of offheap's Rust heap and handles.
 typedef struct offheap_counters {
   // Bytes allocated by Rust and not yet freed.
@@ -112,6 +423,298 @@ typedef struct offheap_counters {
   // Handles currently live, indexed by `offheap_kind` value (index 0 is unused).
   uint64_t handles_by_kind[OFFHEAP_KIND_SLOTS];
 } offheap_counters;
+
+// Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
+typedef struct offheap_headers_config {
+  // Longest head in bytes (0: 65536; at most 16 MiB).
+  uint32_t max_head_len;
+  // Most header lines per head (0: 100; at most 254).
+  uint16_t max_headers;
+  // Non-zero: accept lines ended by a bare LF.
+  uint8_t allow_bare_lf;
+  // Responses only, non-zero: the requests were HEAD, so no response has a body.
+  uint8_t head_request;
+} offheap_headers_config;
+
+// One parsed head (128 bytes). Offsets are from the start of the whole input.
+//
+// `status` is `OFFHEAP_STATUS_OK` for a complete head, `OFFHEAP_STATUS_HEADERS_INCOMPLETE`
+// when more bytes are needed (then `len` is the number of bytes seen), or another
+// `OFFHEAP_STATUS_HEADERS_*` error with `error_offset` the offending byte. Other fields are
+// meaningful only for complete heads.
+typedef struct offheap_head {
+  // `OFFHEAP_STATUS_OK` or an `OFFHEAP_STATUS_HEADERS_*` value.
+  uint32_t status;
+  // Offset of the head's first byte.
+  uint32_t start;
+  // Head length including the final empty line (complete), or bytes seen (incomplete).
+  uint32_t len;
+  // Offset of the byte that made the head invalid.
+  uint32_t error_offset;
+  // Method offset (requests).
+  uint32_t method_off;
+  // Method length.
+  uint32_t method_len;
+  // Request-target offset (requests).
+  uint32_t target_off;
+  // Request-target length.
+  uint32_t target_len;
+  // Reason-phrase offset (responses).
+  uint32_t reason_off;
+  // Reason-phrase length.
+  uint32_t reason_len;
+  // Index of the head's first `offheap_header` in the header array.
+  uint32_t first_header;
+  // Number of header lines.
+  uint32_t header_count;
+  // Body length when `body_kind` is `OFFHEAP_BODY_LENGTH`, else 0.
+  uint64_t content_length;
+  // `OFFHEAP_HEAD_*` flag bits.
+  uint32_t flags;
+  // Status code (responses).
+  uint16_t status_code;
+  // Minor HTTP version: 0 or 1.
+  uint8_t version;
+  // An `OFFHEAP_BODY_*` value.
+  uint8_t body_kind;
+  // For each well-known header (`OFFHEAP_KNOWN_*` order), the position of its first line
+  // relative to `first_header`, or 255 when absent.
+  uint8_t known[OFFHEAP_KNOWN_COUNT];
+  // Reserved, zero.
+  uint32_t reserved[8];
+} offheap_head;
+
+// One header line: name and value (trimmed of surrounding whitespace) as offsets into the
+// input.
+typedef struct offheap_header {
+  // Name offset.
+  uint32_t name_off;
+  // Name length.
+  uint32_t name_len;
+  // Value offset.
+  uint32_t value_off;
+  // Value length.
+  uint32_t value_len;
+} offheap_header;
+
+// What a parse call filled in.
+typedef struct offheap_headers_result {
+  // Head records written.
+  uint64_t heads;
+  // Header records written.
+  uint64_t headers;
+  // Pipelined: where to resume reading; offsets: end of the last region parsed.
+  uint64_t consumed;
+} offheap_headers_result;
+
+// Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
+typedef struct offheap_rewrite_options {
+  // Client address appended to X-Forwarded-For (empty: none).
+  uint32_t client_ip_off;
+  // Its length.
+  uint32_t client_ip_len;
+  // X-Forwarded-Proto value (empty: none).
+  uint32_t proto_off;
+  // Its length.
+  uint32_t proto_len;
+  // New Host value; used only when `set_host` is non-zero.
+  uint32_t host_off;
+  // Its length.
+  uint32_t host_len;
+  // This proxy's Via pseudonym (empty: no Via).
+  uint32_t via_off;
+  // Its length.
+  uint32_t via_len;
+  // Non-zero: replace Host with the `host` span.
+  uint8_t set_host;
+  // Non-zero: append to the client's X-Forwarded-For instead of replacing it.
+  uint8_t append_forwarded;
+  // Reserved, zero.
+  uint8_t reserved[6];
+} offheap_rewrite_options;
+
+// The result of `offheap_relay_step`: what the relay waits for and its byte counters.
+typedef struct offheap_relay_progress {
+  // An `offheap_relay_state` value.
+  uint32_t state;
+  // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+  int32_t os_errno;
+  // Bytes consumed from the source (chunk framing included).
+  uint64_t bytes_in;
+  // Bytes written to the destination.
+  uint64_t bytes_out;
+  // Of `bytes_out`, bytes moved in the kernel with splice(2).
+  uint64_t spliced;
+  // Of `bytes_out`, bytes copied through a Rust-owned buffer.
+  uint64_t copied;
+} offheap_relay_progress;
+
+// Process-wide relay counters, as returned by `offheap_relay_global_stats`.
+typedef struct offheap_relay_counters {
+  // Relays started (each tunnel direction counts one).
+  uint64_t relays_started;
+  // Relays that completed.
+  uint64_t relays_done;
+  // Relays that ended with an error.
+  uint64_t relays_failed;
+  // Bytes moved with splice(2).
+  uint64_t bytes_spliced;
+  // Bytes copied through Rust-owned buffers.
+  uint64_t bytes_copied;
+  // Pipes created.
+  uint64_t pipes_created;
+  // Pipes alive (in use or pooled).
+  uint64_t pipes_live;
+  // Buffers alive (in use or pooled).
+  uint64_t buffers_live;
+} offheap_relay_counters;
+
+// One finished engine job, as returned by `offheap_engine_poll`.
+typedef struct offheap_engine_completion {
+  // The id given at submission.
+  uint64_t id;
+  // Bytes written `src` → `dst` (tunnels: `a` → `b`).
+  uint64_t bytes_forward;
+  // Bytes written `b` → `a` (tunnels only).
+  uint64_t bytes_backward;
+  // Of both, bytes moved with splice(2).
+  uint64_t spliced;
+  // Of both, bytes copied through Rust-owned buffers.
+  uint64_t copied;
+  // `OFFHEAP_STATUS_OK` or the relay error that ended the job.
+  uint32_t status;
+  // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+  int32_t os_errno;
+} offheap_engine_completion;
+
+// Window mode: `0` sliding, `1` tumbling, `2` cumulative.
+typedef uint32_t offheap_window_mode;
+
+// Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
+// be invalid); the Go package fills its defaults before calling.
+typedef struct offheap_window_config {
+  // 0 sliding, 1 tumbling, 2 cumulative.
+  offheap_window_mode mode;
+  // Slices of a sliding window (1..=64, dividing `width_ns`).
+  uint32_t slices;
+  // Window width (sliding and tumbling).
+  uint64_t width_ns;
+  // Quantile relative accuracy in [0.0001, 0.5].
+  double alpha;
+  // Sketch bucket cap per sign, [16, 65536].
+  uint32_t max_buckets;
+  // Lock shards, a power of two in [1, 256].
+  uint32_t shards;
+  // Series cap; beyond it new keys go to the overflow series.
+  uint64_t max_series;
+  // Evict series idle longer than this (0 = never).
+  uint64_t idle_ttl_ns;
+  // Drop samples older than `now - allowed_lateness_ns` (UINT64_MAX = only the window rule).
+  uint64_t allowed_lateness_ns;
+  // Drop samples newer than `now + max_future_ns`.
+  uint64_t max_future_ns;
+  // Longest byte key, [1, 4096].
+  uint32_t max_key_len;
+  // 1 to keep quantile sketches, 0 not to.
+  uint32_t sketch;
+} offheap_window_config;
+
+// What happened to the samples of a batch; the fields add up to the batch length.
+typedef struct offheap_window_accounting {
+  // Recorded into their own series.
+  uint64_t accepted;
+  // Recorded into the overflow series (series cap reached).
+  uint64_t overflowed;
+  // Dropped as late.
+  uint64_t late;
+  // Dropped as too far in the future.
+  uint64_t future;
+  // Dropped: NaN/Inf value or zero weight.
+  uint64_t invalid;
+  // Dropped: key too long, not UTF-8, or not a valid label list.
+  uint64_t bad_key;
+  // Dropped: id of a removed series.
+  uint64_t stale;
+} offheap_window_accounting;
+
+// Counters of an aggregator since it was made.
+typedef struct offheap_window_counters {
+  // Live series (the overflow series not counted).
+  uint64_t series;
+  // Sum of every batch's accounting.
+  struct offheap_window_accounting samples;
+  // Series evicted as idle.
+  uint64_t evicted;
+  // Series removed by delete or clear.
+  uint64_t deleted;
+  // Snapshots taken.
+  uint64_t snapshots;
+  // Bytes of interned byte keys.
+  uint64_t key_bytes;
+} offheap_window_counters;
+
+// Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
+// Every column has `rows` elements; a pointer is NULL when its length is 0.
+typedef struct offheap_window_view {
+  // Number of rows.
+  uint64_t rows;
+  // Number of quantiles computed (entries of `quantiles` used).
+  uint32_t nquantiles;
+  // Reserved, 0.
+  uint32_t reserved;
+  // The `now` of the snapshot.
+  int64_t now;
+  // Token for changed-only snapshots after this one.
+  uint64_t next_since;
+  // Series ids (UINT64_MAX for the overflow row).
+  const uint64_t *ids;
+  // Key kinds: 0 u64 key, 1 byte key, 2 overflow.
+  const uint8_t *kinds;
+  // Caller u64 keys (0 for other rows).
+  const uint64_t *raw_keys;
+  // End offset of each row's byte key in `key_bytes`.
+  const uint32_t *key_ends;
+  // All byte keys, concatenated.
+  const uint8_t *key_bytes;
+  // Length of `key_bytes`.
+  uint64_t key_bytes_len;
+  // Counts (sum of weights).
+  const uint64_t *counts;
+  // Sums.
+  const double *sums;
+  // Minimums (NaN when empty).
+  const double *mins;
+  // Maximums (NaN when empty).
+  const double *maxs;
+  // Newest values (NaN when empty).
+  const double *lasts;
+  // Means (NaN when empty).
+  const double *means;
+  // Population standard deviations (NaN when empty).
+  const double *stddevs;
+  // Counter increases.
+  const double *increases;
+  // Increase per second.
+  const double *rates;
+  // Column of each requested quantile (`nquantiles` used).
+  const double *quantiles[OFFHEAP_WINDOW_MAX_QUANTILES];
+  // The last export written into this snapshot by `offheap_window_export`.
+  const uint8_t *export_bytes;
+  // Length of `export_bytes`.
+  uint64_t export_len;
+} offheap_window_view;
+
+// What an import did with its records.
+typedef struct offheap_window_import {
+  // Merged into a series of the same key.
+  uint64_t merged;
+  // Merged into the overflow series.
+  uint64_t overflowed;
+  // Dropped: the slice of `now` was already reused for a later time.
+  uint64_t late;
+  // Dropped: key invalid for this aggregator.
+  uint64_t bad_key;
+} offheap_window_import;
 
 #ifdef __cplusplus
 extern "C" {
@@ -176,9 +779,428 @@ offheap_status offheap_debug_sum(const uint8_t *data, size_t len, uint64_t *out)
 // `dst` must be NULL or valid for writing `len` bytes.
 offheap_status offheap_debug_fill(uint8_t *dst, size_t len, uint8_t value);
 
+// Parses request heads from `input` into the caller's arrays, in one call.
+//
+// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
+// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
+// input ends, or a head is incomplete, invalid or followed by a body that is not
+// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
+// last runs to the end) and holds one head each: the heads of many connections.
+//
+// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
+// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
+// least `max_headers` entries.
+//
+// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
+// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
+// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
+// fit). `*result` is written on success.
+//
+// # Safety
+// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
+// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+offheap_status offheap_headers_parse_requests(const uint8_t *input,
+                                              size_t input_len,
+                                              const uint32_t *offsets,
+                                              size_t offsets_len,
+                                              const struct offheap_headers_config *cfg,
+                                              struct offheap_head *heads,
+                                              size_t heads_len,
+                                              struct offheap_header *headers,
+                                              size_t headers_len,
+                                              struct offheap_headers_result *result);
+
+// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
+// when the requests were HEAD.
+//
+// # Safety
+// As `offheap_headers_parse_requests`.
+offheap_status offheap_headers_parse_responses(const uint8_t *input,
+                                               size_t input_len,
+                                               const uint32_t *offsets,
+                                               size_t offsets_len,
+                                               const struct offheap_headers_config *cfg,
+                                               struct offheap_head *heads,
+                                               size_t heads_len,
+                                               struct offheap_header *headers,
+                                               size_t headers_len,
+                                               struct offheap_headers_result *result);
+
+// Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
+// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
+// `out`, and stores the length in `*written`.
+//
+// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
+// `headers` that call's header array. The option strings are spans of `strings`.
+//
+// Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,
+// or an option span is out of range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (then `*written`
+// is the size needed).
+//
+// # Safety
+// Each pointer is NULL with a zero length, or valid for its length for the duration of the
+// call; `head`, `opts` and `written` for one element.
+offheap_status offheap_headers_rewrite_request(const uint8_t *input,
+                                               size_t input_len,
+                                               const struct offheap_head *head,
+                                               const struct offheap_header *headers,
+                                               size_t headers_len,
+                                               const uint8_t *strings,
+                                               size_t strings_len,
+                                               const struct offheap_rewrite_options *opts,
+                                               uint8_t *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+// Rewrites a parsed response head for the client: drops hop-by-hop headers and appends
+// `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
+//
+// # Safety
+// As `offheap_headers_rewrite_request`.
+offheap_status offheap_headers_rewrite_response(const uint8_t *input,
+                                                size_t input_len,
+                                                const struct offheap_head *head,
+                                                const struct offheap_header *headers,
+                                                size_t headers_len,
+                                                const uint8_t *via,
+                                                size_t via_len,
+                                                uint8_t *out,
+                                                size_t out_len,
+                                                size_t *written);
+
+// Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
+// `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_relay_new(uint32_t framing, uint64_t length, uint32_t flags, uint64_t *out);
+
+// Starts the relay over for a new body, keeping the handle (no allocation).
+offheap_status offheap_relay_reset(uint64_t relay,
+                                   uint32_t framing,
+                                   uint64_t length,
+                                   uint32_t flags);
+
+// Moves as many bytes as the fds allow from `src_fd` to `dst_fd` (both non-blocking) and
+// writes what the relay waits for, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK`
+// while the relay runs or is done, or the relay error that ended it (then `*out` is not
+// written; later steps return the same error). Never blocks.
+//
+// # Safety
+// `src_fd` and `dst_fd` must stay open until the call returns (Go: call it inside
+// `RawConn.Read`/`Write`/`Control`, with the fds they lend). `out` NULL or valid for one write.
+offheap_status offheap_relay_step(uint64_t relay,
+                                  int32_t src_fd,
+                                  int32_t dst_fd,
+                                  struct offheap_relay_progress *out);
+
+// Ends a running relay (context cancelled, deadline, connection closed by the caller) and
+// returns its pipe and buffer to the pools. `status` is the error later steps report:
+// `OFFHEAP_STATUS_RELAY_TIMED_OUT`, `OFFHEAP_STATUS_RELAY_BAD_FD`, else `..._CANCELED`.
+offheap_status offheap_relay_abort(uint64_t relay, uint32_t status);
+
+// Frees a relay. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`.
+offheap_status offheap_relay_free(uint64_t relay);
+
+// Fills `*out` with the process-wide relay counters.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `offheap_relay_counters`.
+offheap_status offheap_relay_global_stats(struct offheap_relay_counters *out);
+
+// Frees the relay's idle pooled pipes and buffers.
+offheap_status offheap_relay_trim(void);
+
+// Takes a Rust-owned buffer of `OFFHEAP_BUFFER_SIZE` bytes from the pool; writes its handle.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_buffer_new(uint64_t *out);
+
+// Frees a buffer (back to the pool). Views of it become invalid.
+offheap_status offheap_buffer_free(uint64_t buffer);
+
+// Reads once from `fd` (non-blocking) into the buffer's free space, after its filled bytes.
+// Writes the bytes read to `*out_n` and the state to `*out_state`: `WANT_READ` (nothing
+// now, `*out_n` = 0), or `DONE` (`*out_n` > 0, or 0 at end of file or with no free space).
+//
+// # Safety
+// `fd` open for the call; `out_n` and `out_state` NULL or valid for one write each.
+offheap_status offheap_buffer_read(uint64_t buffer, int32_t fd, size_t *out_n, uint32_t *out_state);
+
+// Writes a view of the buffer's filled bytes to `*out_ptr` / `*out_len` (`(NULL, 0)` when
+// empty). The bytes stay valid and unchanged until the next `offheap_buffer_consume`,
+// `offheap_buffer_clear`, `offheap_buffer_writev` naming this buffer, or `offheap_buffer_free`;
+// `offheap_buffer_read` only appends after them.
+//
+// # Safety
+// `out_ptr` and `out_len` NULL or valid for one write each.
+offheap_status offheap_buffer_view(uint64_t buffer, const uint8_t **out_ptr, size_t *out_len);
+
+// Drops `n` bytes from the front of the filled bytes (clamped).
+offheap_status offheap_buffer_consume(uint64_t buffer, size_t n);
+
+// Writes the filled bytes of `count` buffers (in order, at most `OFFHEAP_WRITEV_MAX`) to `fd`
+// with one `writev`, then consumes what was written from them. Writes the bytes written
+// to `*out_n` and `WANT_WRITE` (fd full, nothing written) or `DONE` to `*out_state`.
+//
+// # Safety
+// `buffers` NULL or valid for reading `count` handles; `fd` open for the call; out-params
+// NULL or valid for one write each.
+offheap_status offheap_buffer_writev(int32_t fd,
+                                     const uint64_t *buffers,
+                                     size_t count,
+                                     size_t *out_n,
+                                     uint32_t *out_state);
+
+// Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
+// flight; writes its handle to `*out`.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_engine_new(uint32_t workers, uint32_t max_jobs, uint64_t *out);
+
+// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
+// completions are queued. Reading 8 bytes from it resets it; then call `offheap_engine_poll`.
+//
+// # Safety
+// `out_fd` NULL or valid for one write.
+offheap_status offheap_engine_ready_fd(uint64_t engine, int32_t *out_fd);
+
+// Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
+// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
+// `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
+// may close its fds once this returns. The job's completion carries `id`.
+//
+// # Safety
+// `fd_a` and `fd_b` open for the call.
+offheap_status offheap_engine_submit(uint64_t engine,
+                                     uint64_t id,
+                                     int32_t fd_a,
+                                     int32_t fd_b,
+                                     uint32_t framing,
+                                     uint64_t length,
+                                     uint32_t flags);
+
+// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
+// unless it finished first. Unknown ids are ignored.
+offheap_status offheap_engine_cancel(uint64_t engine, uint64_t id);
+
+// Moves up to `cap` queued completions into `out[0..]` and writes how many to `*out_n`.
+//
+// # Safety
+// `out` NULL or valid for writing `cap` completions; `out_n` NULL or valid for one write.
+offheap_status offheap_engine_poll(uint64_t engine,
+                                   struct offheap_engine_completion *out,
+                                   size_t cap,
+                                   size_t *out_n);
+
+// Jobs submitted and not yet completed.
+//
+// # Safety
+// `out` NULL or valid for one write.
+offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
+
+// Stops the engine: joins its threads and closes every fd it holds (jobs still running end
+// with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
+offheap_status offheap_engine_free(uint64_t engine);
+
 // Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
 // An unknown value gives "offheap: unknown status".
 const char *offheap_status_str(uint32_t status);
+
+// Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
+// `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys
+// are label lists themselves).
+//
+// Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
+//
+// # Safety
+// `config` and `out` must be NULL or valid; each `(ptr, len)` NULL or valid for `len` bytes.
+offheap_status offheap_window_new(const struct offheap_window_config *config,
+                                  const uint8_t *name,
+                                  size_t name_len,
+                                  const uint8_t *help,
+                                  size_t help_len,
+                                  const uint8_t *key_label,
+                                  size_t key_label_len,
+                                  uint64_t *out);
+
+// Frees an aggregator (and all its series). A freed or forged handle gives
+// `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
+offheap_status offheap_window_free(uint64_t aggregator);
+
+// Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
+//
+// # Safety
+// `keys`, `ts`, `values` NULL or valid for `n` elements; `weights` NULL (unweighted) or valid
+// for `n`; `out` NULL or valid.
+offheap_status offheap_window_ingest_u64(uint64_t aggregator,
+                                         const uint64_t *keys,
+                                         const int64_t *ts,
+                                         const double *values,
+                                         const uint32_t *weights,
+                                         size_t n,
+                                         int64_t now,
+                                         struct offheap_window_accounting *out);
+
+// Ingests `n` samples keyed by series ids (from `offheap_window_resolve_*`); ids of removed
+// series are counted as `stale`.
+//
+// # Safety
+// As `offheap_window_ingest_u64`, with `ids` for `keys`.
+offheap_status offheap_window_ingest_ids(uint64_t aggregator,
+                                         const uint64_t *ids,
+                                         const int64_t *ts,
+                                         const double *values,
+                                         const uint32_t *weights,
+                                         size_t n,
+                                         int64_t now,
+                                         struct offheap_window_accounting *out);
+
+// Ingests `n` samples keyed by byte strings: key `i` is
+// `key_bytes[key_ends[i-1] .. key_ends[i]]` (with `key_ends[-1] = 0`).
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
+//
+// # Safety
+// As `offheap_window_ingest_u64`; `key_bytes` NULL or valid for `key_bytes_len` bytes.
+offheap_status offheap_window_ingest_keys(uint64_t aggregator,
+                                          const uint8_t *key_bytes,
+                                          size_t key_bytes_len,
+                                          const uint32_t *key_ends,
+                                          const int64_t *ts,
+                                          const double *values,
+                                          const uint32_t *weights,
+                                          size_t n,
+                                          int64_t now,
+                                          struct offheap_window_accounting *out);
+
+// Finds or makes the series of `n` byte keys (laid out as in `offheap_window_ingest_keys`)
+// and writes their ids to `ids_out` (UINT64_MAX: overflow series, 0: rejected key); the
+// accounting counts keys.
+//
+// # Safety
+// Pointers NULL or valid for their lengths (`ids_out` for `n` writes); `out` NULL or valid.
+offheap_status offheap_window_resolve_keys(uint64_t aggregator,
+                                           const uint8_t *key_bytes,
+                                           size_t key_bytes_len,
+                                           const uint32_t *key_ends,
+                                           size_t n,
+                                           uint64_t *ids_out,
+                                           struct offheap_window_accounting *out);
+
+// Finds or makes the series of `n` caller `uint64_t` keys and writes their ids to `ids_out`.
+//
+// # Safety
+// `keys` and `ids_out` NULL or valid for `n` elements; `out` NULL or valid.
+offheap_status offheap_window_resolve_u64(uint64_t aggregator,
+                                          const uint64_t *keys,
+                                          size_t n,
+                                          uint64_t *ids_out,
+                                          struct offheap_window_accounting *out);
+
+// Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
+// `(key_bytes, key_bytes_len)`, 2 the series id `key`.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
+//
+// # Safety
+// `key_bytes` NULL or valid for `key_bytes_len` bytes.
+offheap_status offheap_window_delete(uint64_t aggregator,
+                                     uint32_t kind,
+                                     uint64_t key,
+                                     const uint8_t *key_bytes,
+                                     size_t key_bytes_len);
+
+// Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
+// were removed to `*out`.
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_remove(uint64_t aggregator,
+                                     uint32_t what,
+                                     int64_t now,
+                                     uint64_t *out);
+
+// Writes the aggregator's counters to `*out`.
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_counters *out);
+
+// Makes an empty snapshot arena and writes its handle to `*out`.
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_snapshot_new(uint64_t *out);
+
+// Frees a snapshot arena; views of it become invalid.
+offheap_status offheap_window_snapshot_free(uint64_t snapshot);
+
+// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
+// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
+// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
+// change since the last delta read. Writes the row count to `*rows_out`.
+//
+// # Safety
+// `quantiles` NULL or valid for `nquantiles` doubles; `rows_out` NULL or valid.
+offheap_status offheap_window_snapshot_take(uint64_t aggregator,
+                                            uint64_t snapshot,
+                                            int64_t now,
+                                            const double *quantiles,
+                                            size_t nquantiles,
+                                            uint64_t since,
+                                            uint32_t delta,
+                                            uint64_t *rows_out);
+
+// Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
+// or freed; never written through).
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_window_view *out);
+
+// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
+// and key labels are used) into `buf`, whole series at a time, from position `*position`
+// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
+// finished when a call writes 0 bytes.
+//
+// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
+// (64 KiB always suffices).
+//
+// # Safety
+// `buf` NULL or valid for `cap` bytes; `position` and `written` NULL or valid.
+offheap_status offheap_window_prometheus(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         uint64_t *position,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         size_t *written);
+
+// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
+// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
+// (`export_bytes`, `export_len`). Writes the number of records to `*records`.
+//
+// # Safety
+// `records` NULL or valid.
+offheap_status offheap_window_export(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     int64_t now,
+                                     uint64_t *records);
+
+// Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_BAD_STATE`, `..._UNSUPPORTED_VERSION`,
+// `..._INCOMPATIBLE_STATE`; nothing changes on error.
+//
+// # Safety
+// `data` NULL or valid for `len` bytes; `out` NULL or valid.
+offheap_status offheap_window_merge_import(uint64_t aggregator,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           int64_t now,
+                                           struct offheap_window_import *out);
 
 #ifdef __cplusplus
 }  // extern "C"

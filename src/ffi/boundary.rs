@@ -28,10 +28,12 @@ fn maybe_injected_panic() {
     }
 }
 
-/// Drops a panic payload without letting a second panic (from the payload's own `Drop`) escape.
+/// Drops a panic payload without letting a panic from the payload's own `Drop` escape: such a
+/// panic yields a new payload (its message), which is dropped in turn.
 fn discard(payload: Box<dyn std::any::Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
+    let mut payload = payload;
+    while let Err(next) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        payload = next;
     }
 }
 

@@ -11,8 +11,11 @@ pub mod bench;
 pub(crate) mod boundary;
 pub(crate) mod debug;
 pub(crate) mod handle;
+pub(crate) mod headers;
 pub(crate) mod ptr;
+pub(crate) mod relay;
 pub(crate) mod status;
+pub(crate) mod window;
 
 use boundary::{guard, guard_or};
 use handle::OFFHEAP_KIND_SLOTS;

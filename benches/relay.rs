@@ -1,0 +1,205 @@
+//! Relay benches: bodies of 16 KiB and 1 MiB relayed between loopback TCP sockets with
+//! splice and with the buffer copy path, and the chunked decoder in memory. Every bench
+//! checks its output: the reader counts the bytes that arrived.
+
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use offheap::relay::{ChunkedDecoder, Framing, Options, Piece, Relay};
+
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+fn relay_bodies(c: &mut Criterion) {
+    let mut g = c.benchmark_group("relay_body_tcp");
+    for size in [16usize << 10, 1 << 20] {
+        for splice in [true, false] {
+            let (mut client, src) = tcp_pair();
+            let (dst, mut server) = tcp_pair();
+            src.set_nonblocking(true).unwrap();
+            dst.set_nonblocking(true).unwrap();
+            let (tx, rx) = mpsc::channel::<usize>();
+            let writer = thread::spawn(move || {
+                let block = vec![0x5au8; 1 << 20];
+                while let Ok(n) = rx.recv() {
+                    client.write_all(&block[..n]).unwrap();
+                }
+            });
+            let received = Arc::new(AtomicU64::new(0));
+            let r = received.clone();
+            let reader = thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    match server.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            r.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+            let mut relay = Relay::new(Options::new(Framing::Exact(0)));
+            let mut sent = 0u64;
+            let name = format!(
+                "{}KiB_{}",
+                size >> 10,
+                if splice { "splice" } else { "copy" }
+            );
+            g.throughput(Throughput::Bytes(size as u64));
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    tx.send(size).unwrap();
+                    relay.reset(Options {
+                        framing: Framing::Exact(size as u64),
+                        splice,
+                        shutdown_on_done: false,
+                    });
+                    relay.drive(src.as_fd(), dst.as_fd(), 5000).unwrap();
+                    sent += size as u64;
+                })
+            });
+            drop((tx, dst));
+            writer.join().unwrap();
+            reader.join().unwrap();
+            assert_eq!(
+                received.load(Ordering::Relaxed),
+                sent,
+                "every relayed byte arrived"
+            );
+            let st = relay.stats();
+            assert_eq!(st.spliced > 0, splice && sent > 0);
+        }
+    }
+    g.finish();
+}
+
+/// Moves exactly `len` bytes from `src` to `dst` through `pipe` with blocking splice(2): the
+/// shortest native loop, the "limit on this machine" the Go relay is compared with.
+fn native_splice(src: &TcpStream, dst: &TcpStream, pipe: &[i32; 2], len: usize) {
+    use std::os::fd::AsRawFd;
+    let mut left = len;
+    while left > 0 {
+        // SAFETY: plain fds owned by this bench; null offsets; no memory is passed.
+        let n = unsafe {
+            libc::splice(
+                src.as_raw_fd(),
+                std::ptr::null_mut(),
+                pipe[1],
+                std::ptr::null_mut(),
+                left.min(1 << 20),
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        assert!(n > 0, "splice in: {}", std::io::Error::last_os_error());
+        let mut inflight = n as usize;
+        while inflight > 0 {
+            // SAFETY: as above.
+            let m = unsafe {
+                libc::splice(
+                    pipe[0],
+                    std::ptr::null_mut(),
+                    dst.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    inflight,
+                    libc::SPLICE_F_MOVE,
+                )
+            };
+            assert!(m > 0, "splice out: {}", std::io::Error::last_os_error());
+            inflight -= m as usize;
+        }
+        left -= n as usize;
+    }
+}
+
+fn native_splice_loop(c: &mut Criterion) {
+    const SIZE: usize = 1 << 20;
+    let (mut client, src) = tcp_pair();
+    let (dst, mut server) = tcp_pair();
+    let writer = thread::spawn(move || {
+        let block = vec![0x5au8; 1 << 20];
+        while client.write_all(&block).is_ok() {}
+    });
+    let received = Arc::new(AtomicU64::new(0));
+    let r = received.clone();
+    let reader = thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(n @ 1..) = server.read(&mut buf) {
+            r.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
+    let mut pipe = [-1i32; 2];
+    // SAFETY: `pipe` has room for the two fds pipe2 writes.
+    assert_eq!(
+        unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) },
+        0
+    );
+    // SAFETY: F_SETPIPE_SZ takes an int; failure only leaves the default size.
+    unsafe { libc::fcntl(pipe[1], libc::F_SETPIPE_SZ, 1 << 20) };
+    let mut sent = 0u64;
+    let mut g = c.benchmark_group("relay_native");
+    g.throughput(Throughput::Bytes(SIZE as u64));
+    g.bench_function("splice_loop_1MiB", |b| {
+        b.iter(|| {
+            native_splice(&src, &dst, &pipe, SIZE);
+            sent += SIZE as u64;
+        })
+    });
+    g.finish();
+    drop(dst);
+    reader.join().unwrap();
+    assert_eq!(
+        received.load(Ordering::Relaxed),
+        sent,
+        "every spliced byte arrived"
+    );
+    drop(src);
+    writer.join().unwrap();
+    // SAFETY: the pipe fds are ours and closed once.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+}
+
+fn chunked_decoder(c: &mut Criterion) {
+    let mut body = Vec::new();
+    let payload = vec![b'x'; 4096];
+    for _ in 0..256 {
+        body.extend_from_slice(b"1000\r\n");
+        body.extend_from_slice(&payload);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let mut g = c.benchmark_group("chunked_decoder");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("1MiB_4KiB_chunks", |b| {
+        b.iter(|| {
+            let mut d = ChunkedDecoder::new();
+            let (mut i, mut data) = (0, 0);
+            while !d.is_done() {
+                let p = d.feed(&body[i..]).unwrap();
+                if let Piece::Data(n) = p {
+                    data += n;
+                }
+                i += p.len();
+            }
+            assert_eq!(data, 1 << 20);
+            black_box(i)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, relay_bodies, native_splice_loop, chunked_decoder);
+criterion_main!(benches);

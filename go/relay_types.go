@@ -1,0 +1,81 @@
+package offheap
+
+import (
+	"syscall"
+	"time"
+)
+
+// Conn is a connection a relay moves bytes from or to: *net.TCPConn, *net.UnixConn, or any
+// connection with a file descriptor (syscall.Conn) and deadlines. The relay waits through the
+// connection's own RawConn, so Go's netpoller does the waiting: deadlines apply, closing the
+// connection stops the relay, and no OS thread blocks.
+type Conn interface {
+	syscall.Conn
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// Framing says where a relayed body ends. The zero value relays nothing (Exact(0)).
+type Framing struct {
+	kind   uint32
+	length uint64
+}
+
+const (
+	framingExact     = 0
+	framingChunked   = 1
+	framingDechunked = 2
+	framingUntilEOF  = 3
+)
+
+// Exact frames a body of exactly n bytes (Content-Length). Bytes after it stay unread in the
+// source, ready for the next message. A negative n is treated as 0.
+func Exact(n int64) Framing {
+	if n < 0 {
+		n = 0
+	}
+	return Framing{kind: framingExact, length: uint64(n)}
+}
+
+// Chunked frames a Transfer-Encoding: chunked body, validated while relaying and forwarded
+// verbatim (chunk framing and trailers included). Bytes after the final CRLF stay unread.
+func Chunked() Framing { return Framing{kind: framingChunked} }
+
+// Dechunked is [Chunked], but only the payload is written to the destination.
+func Dechunked() Framing { return Framing{kind: framingDechunked} }
+
+// UntilEOF frames a body that ends when the source reaches end of file.
+func UntilEOF() Framing { return Framing{kind: framingUntilEOF} }
+
+// RelayStats counts the bytes of one relayed body (or one tunnel direction).
+type RelayStats struct {
+	BytesIn  uint64 // consumed from the source (chunk framing included)
+	BytesOut uint64 // written to the destination
+	Spliced  uint64 // of BytesOut, moved in the kernel with splice(2)
+	Copied   uint64 // of BytesOut, copied through a Rust-owned buffer
+}
+
+// RelayCounters are the process-wide relay counters (see [ReadRelayCounters]).
+type RelayCounters struct {
+	RelaysStarted uint64 // relays started (each tunnel direction counts one)
+	RelaysDone    uint64 // relays that completed
+	RelaysFailed  uint64 // relays that ended with an error
+	BytesSpliced  uint64 // bytes moved with splice(2)
+	BytesCopied   uint64 // bytes copied through Rust-owned buffers
+	PipesCreated  uint64 // pipes created (pool misses)
+	PipesLive     uint64 // pipes alive, in use or pooled
+	BuffersLive   uint64 // Rust buffers alive, in use or pooled
+}
+
+// Completion is the outcome of one [Engine] job.
+type Completion struct {
+	ID       uint64 // the id given at submission
+	Forward  uint64 // bytes written src → dst (tunnels: a → b)
+	Backward uint64 // bytes written b → a (tunnels only)
+	Spliced  uint64 // of both, bytes moved with splice(2)
+	Copied   uint64 // of both, bytes copied through Rust-owned buffers
+	Err      error  // nil on success; matches ErrUnexpectedEOF, ErrConnectionReset, ErrCanceled, ...
+}
+
+// BufferSize is the size of every Rust-owned [Buffer].
+const BufferSize = 64 << 10

@@ -1,0 +1,641 @@
+//! `offheap_relay_*`, `offheap_buffer_*`, `offheap_engine_*`: the C ABI of the buffer relay.
+//!
+//! File descriptors cross as plain `int`s that are only *borrowed* for the call: the library
+//! never keeps one after returning, except the duplicates the engine makes for itself (and
+//! closes). Calls never block: a relay step returns what it waits for, and the caller (Go's
+//! netpoller through `syscall.RawConn`) waits.
+
+use std::os::fd::{BorrowedFd, IntoRawFd};
+
+use parking_lot::Mutex;
+
+use super::boundary::{FfiResult, guard};
+use super::handle::{self, HandleObject, offheap_kind};
+use super::ptr;
+use super::status::offheap_status;
+use crate::relay::{
+    self, Buffer, Completion, Engine, EngineConfig, Error, Framing, Job, Options, Progress, Relay,
+};
+
+/// Framing kinds for `offheap_relay_new`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_framing {
+    /// Exactly `length` bytes (Content-Length).
+    Exact = 0,
+    /// Chunked, forwarded verbatim (framing and trailers included).
+    Chunked = 1,
+    /// Chunked, only the payload is written (de-chunked).
+    Dechunked = 2,
+    /// Until the source reaches end of file.
+    UntilEof = 3,
+}
+
+/// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer).
+pub const OFFHEAP_RELAY_NO_SPLICE: u32 = 1;
+/// `flags` bit of `offheap_relay_new`: `shutdown(dst, SHUT_WR)` when the body is complete.
+pub const OFFHEAP_RELAY_SHUTDOWN_ON_DONE: u32 = 2;
+
+/// What a relay step (or a buffer read/write) needs next.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_relay_state {
+    /// Wait until the source is readable, then step again.
+    WantRead = 0,
+    /// Wait until the destination is writable, then step again.
+    WantWrite = 1,
+    /// Complete.
+    Done = 2,
+}
+
+/// The result of `offheap_relay_step`: what the relay waits for and its byte counters.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_relay_progress {
+    /// An `offheap_relay_state` value.
+    pub state: u32,
+    /// The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+    pub os_errno: i32,
+    /// Bytes consumed from the source (chunk framing included).
+    pub bytes_in: u64,
+    /// Bytes written to the destination.
+    pub bytes_out: u64,
+    /// Of `bytes_out`, bytes moved in the kernel with splice(2).
+    pub spliced: u64,
+    /// Of `bytes_out`, bytes copied through a Rust-owned buffer.
+    pub copied: u64,
+}
+
+/// One finished engine job, as returned by `offheap_engine_poll`.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_engine_completion {
+    /// The id given at submission.
+    pub id: u64,
+    /// Bytes written `src` → `dst` (tunnels: `a` → `b`).
+    pub bytes_forward: u64,
+    /// Bytes written `b` → `a` (tunnels only).
+    pub bytes_backward: u64,
+    /// Of both, bytes moved with splice(2).
+    pub spliced: u64,
+    /// Of both, bytes copied through Rust-owned buffers.
+    pub copied: u64,
+    /// `OFFHEAP_STATUS_OK` or the relay error that ended the job.
+    pub status: u32,
+    /// The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+    pub os_errno: i32,
+}
+
+/// Process-wide relay counters, as returned by `offheap_relay_global_stats`.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_relay_counters {
+    /// Relays started (each tunnel direction counts one).
+    pub relays_started: u64,
+    /// Relays that completed.
+    pub relays_done: u64,
+    /// Relays that ended with an error.
+    pub relays_failed: u64,
+    /// Bytes moved with splice(2).
+    pub bytes_spliced: u64,
+    /// Bytes copied through Rust-owned buffers.
+    pub bytes_copied: u64,
+    /// Pipes created.
+    pub pipes_created: u64,
+    /// Pipes alive (in use or pooled).
+    pub pipes_live: u64,
+    /// Buffers alive (in use or pooled).
+    pub buffers_live: u64,
+}
+
+struct RelayObject(Mutex<Relay>);
+
+impl HandleObject for RelayObject {
+    const KIND: offheap_kind = offheap_kind::Relay;
+}
+
+struct BufferObject(Mutex<Buffer>);
+
+impl HandleObject for BufferObject {
+    const KIND: offheap_kind = offheap_kind::Buffer;
+}
+
+struct EngineObject(Engine);
+
+impl HandleObject for EngineObject {
+    const KIND: offheap_kind = offheap_kind::Engine;
+}
+
+/// Maps a relay error to its status code.
+pub(crate) fn relay_status(e: Error) -> offheap_status {
+    use offheap_status as S;
+    match e {
+        Error::UnexpectedEof => S::RelayUnexpectedEof,
+        Error::ConnectionReset => S::RelayConnectionReset,
+        Error::BrokenPipe => S::RelayBrokenPipe,
+        Error::BadFd => S::RelayBadFd,
+        Error::Io => S::RelayIo,
+        Error::ChunkSizeOverflow => S::RelayChunkSizeOverflow,
+        Error::ChunkSizeInvalid => S::RelayChunkSizeInvalid,
+        Error::ChunkMissingCrlf => S::RelayChunkMissingCrlf,
+        Error::ChunkExtensionInvalid => S::RelayChunkExtensionInvalid,
+        Error::TrailersInvalid => S::RelayTrailersInvalid,
+        Error::Unsupported => S::RelayUnsupported,
+        Error::InvalidArgument => S::InvalidArgument,
+        Error::Canceled => S::RelayCanceled,
+        Error::ResourceExhausted => S::RelayResourceExhausted,
+        Error::TimedOut => S::RelayTimedOut,
+    }
+}
+
+/// The relay error a caller may end a relay with (`offheap_relay_abort`).
+fn abort_error(status: u32) -> Error {
+    use offheap_status as S;
+    match offheap_status::from_u32(status) {
+        Some(S::RelayTimedOut) => Error::TimedOut,
+        Some(S::RelayBadFd) => Error::BadFd,
+        _ => Error::Canceled,
+    }
+}
+
+/// Borrows a caller's fd for the duration of a call.
+///
+/// # Safety
+/// `fd` must stay open until the call returns (the caller's contract on every export that
+/// takes an fd).
+unsafe fn borrow_fd<'a>(fd: i32) -> FfiResult<BorrowedFd<'a>> {
+    if fd < 0 {
+        return Err(offheap_status::InvalidArgument);
+    }
+    // SAFETY: non-negative, and open for the call by the caller's contract.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+fn options(framing: u32, length: u64, flags: u32) -> FfiResult<Options> {
+    const EXACT: u32 = offheap_framing::Exact as u32;
+    const CHUNKED: u32 = offheap_framing::Chunked as u32;
+    const DECHUNKED: u32 = offheap_framing::Dechunked as u32;
+    const UNTIL_EOF: u32 = offheap_framing::UntilEof as u32;
+    let framing = match framing {
+        EXACT => Framing::Exact(length),
+        CHUNKED => Framing::Chunked { dechunk: false },
+        DECHUNKED => Framing::Chunked { dechunk: true },
+        UNTIL_EOF => Framing::UntilEof,
+        _ => return Err(offheap_status::InvalidArgument),
+    };
+    if flags & !(OFFHEAP_RELAY_NO_SPLICE | OFFHEAP_RELAY_SHUTDOWN_ON_DONE) != 0 {
+        return Err(offheap_status::InvalidArgument);
+    }
+    Ok(Options {
+        framing,
+        splice: flags & OFFHEAP_RELAY_NO_SPLICE == 0,
+        shutdown_on_done: flags & OFFHEAP_RELAY_SHUTDOWN_ON_DONE != 0,
+    })
+}
+
+/// Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
+/// `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_relay_new(
+    framing: u32,
+    length: u64,
+    flags: u32,
+    out: *mut u64,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        let opts = options(framing, length, flags)?;
+        out.write(handle::insert(RelayObject(Mutex::new(Relay::new(opts))))?);
+        Ok(())
+    })
+}
+
+/// Starts the relay over for a new body, keeping the handle (no allocation).
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_relay_reset(
+    relay: u64,
+    framing: u32,
+    length: u64,
+    flags: u32,
+) -> offheap_status {
+    guard(|| {
+        let r = handle::get::<RelayObject>(relay)?;
+        let opts = options(framing, length, flags)?;
+        r.0.lock().reset(opts);
+        Ok(())
+    })
+}
+
+/// Moves as many bytes as the fds allow from `src_fd` to `dst_fd` (both non-blocking) and
+/// writes what the relay waits for, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK`
+/// while the relay runs or is done, or the relay error that ended it (then `*out` is not
+/// written; later steps return the same error). Never blocks.
+///
+/// # Safety
+/// `src_fd` and `dst_fd` must stay open until the call returns (Go: call it inside
+/// `RawConn.Read`/`Write`/`Control`, with the fds they lend). `out` NULL or valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_relay_step(
+    relay: u64,
+    src_fd: i32,
+    dst_fd: i32,
+    out: *mut offheap_relay_progress,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        // SAFETY: the caller's contract: both fds are open for this call.
+        let (src, dst) = unsafe { (borrow_fd(src_fd)?, borrow_fd(dst_fd)?) };
+        let r = handle::get::<RelayObject>(relay)?;
+        let mut r = r.0.lock();
+        let state = match r.step(src, dst).map_err(relay_status)? {
+            Progress::WantRead => offheap_relay_state::WantRead,
+            Progress::WantWrite => offheap_relay_state::WantWrite,
+            Progress::Done => offheap_relay_state::Done,
+        };
+        let s = r.stats();
+        out.write(offheap_relay_progress {
+            state: state as u32,
+            os_errno: r.last_errno(),
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            spliced: s.spliced,
+            copied: s.copied,
+        });
+        Ok(())
+    })
+}
+
+/// Ends a running relay (context cancelled, deadline, connection closed by the caller) and
+/// returns its pipe and buffer to the pools. `status` is the error later steps report:
+/// `OFFHEAP_STATUS_RELAY_TIMED_OUT`, `OFFHEAP_STATUS_RELAY_BAD_FD`, else `..._CANCELED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_relay_abort(relay: u64, status: u32) -> offheap_status {
+    guard(|| {
+        let r = handle::get::<RelayObject>(relay)?;
+        r.0.lock().abort(abort_error(status));
+        Ok(())
+    })
+}
+
+/// Frees a relay. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_relay_free(relay: u64) -> offheap_status {
+    guard(|| handle::free::<RelayObject>(relay))
+}
+
+/// Fills `*out` with the process-wide relay counters.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `offheap_relay_counters`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_relay_global_stats(
+    out: *mut offheap_relay_counters,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        let s = relay::stats();
+        out.write(offheap_relay_counters {
+            relays_started: s.relays_started,
+            relays_done: s.relays_done,
+            relays_failed: s.relays_failed,
+            bytes_spliced: s.bytes_spliced,
+            bytes_copied: s.bytes_copied,
+            pipes_created: s.pipes_created,
+            pipes_live: s.pipes_live,
+            buffers_live: s.buffers_live,
+        });
+        Ok(())
+    })
+}
+
+/// Frees the relay's idle pooled pipes and buffers.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_relay_trim() -> offheap_status {
+    guard(|| {
+        relay::trim();
+        Ok(())
+    })
+}
+
+/// Takes a Rust-owned buffer of `OFFHEAP_BUFFER_SIZE` bytes from the pool; writes its handle.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_buffer_new(out: *mut u64) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        out.write(handle::insert(BufferObject(Mutex::new(Buffer::take())))?);
+        Ok(())
+    })
+}
+
+/// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
+pub const OFFHEAP_BUFFER_SIZE: usize = 65536;
+const _: () = assert!(OFFHEAP_BUFFER_SIZE == relay::BUFFER_SIZE);
+
+/// Frees a buffer (back to the pool). Views of it become invalid.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_buffer_free(buffer: u64) -> offheap_status {
+    guard(|| handle::free::<BufferObject>(buffer))
+}
+
+/// Reads once from `fd` (non-blocking) into the buffer's free space, after its filled bytes.
+/// Writes the bytes read to `*out_n` and the state to `*out_state`: `WANT_READ` (nothing
+/// now, `*out_n` = 0), or `DONE` (`*out_n` > 0, or 0 at end of file or with no free space).
+///
+/// # Safety
+/// `fd` open for the call; `out_n` and `out_state` NULL or valid for one write each.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_buffer_read(
+    buffer: u64,
+    fd: i32,
+    out_n: *mut usize,
+    out_state: *mut u32,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on the out-parameters.
+        let (out_n, out_state) = unsafe { (ptr::out(out_n)?, ptr::out(out_state)?) };
+        // SAFETY: the caller's contract on `fd`.
+        let fd = unsafe { borrow_fd(fd) }?;
+        let b = handle::get::<BufferObject>(buffer)?;
+        let (n, state) = match b.0.lock().read_from(fd).map_err(relay_status)? {
+            Some(n) => (n, offheap_relay_state::Done),
+            None => (0, offheap_relay_state::WantRead),
+        };
+        out_n.write(n);
+        out_state.write(state as u32);
+        Ok(())
+    })
+}
+
+/// Writes a view of the buffer's filled bytes to `*out_ptr` / `*out_len` (`(NULL, 0)` when
+/// empty). The bytes stay valid and unchanged until the next `offheap_buffer_consume`,
+/// `offheap_buffer_clear`, `offheap_buffer_writev` naming this buffer, or `offheap_buffer_free`;
+/// `offheap_buffer_read` only appends after them.
+///
+/// # Safety
+/// `out_ptr` and `out_len` NULL or valid for one write each.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_buffer_view(
+    buffer: u64,
+    out_ptr: *mut *const u8,
+    out_len: *mut usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on the out-parameters.
+        let (out_ptr, out_len) = unsafe { (ptr::out(out_ptr)?, ptr::out(out_len)?) };
+        let b = handle::get::<BufferObject>(buffer)?;
+        let b = b.0.lock();
+        let f = b.filled();
+        out_ptr.write(if f.is_empty() {
+            std::ptr::null()
+        } else {
+            f.as_ptr()
+        });
+        out_len.write(f.len());
+        Ok(())
+    })
+}
+
+/// Drops `n` bytes from the front of the filled bytes (clamped).
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_buffer_consume(buffer: u64, n: usize) -> offheap_status {
+    guard(|| {
+        handle::get::<BufferObject>(buffer)?.0.lock().consume(n);
+        Ok(())
+    })
+}
+
+/// Most buffers one `offheap_buffer_writev` takes.
+pub const OFFHEAP_WRITEV_MAX: usize = 16;
+
+/// Writes the filled bytes of `count` buffers (in order, at most `OFFHEAP_WRITEV_MAX`) to `fd`
+/// with one `writev`, then consumes what was written from them. Writes the bytes written
+/// to `*out_n` and `WANT_WRITE` (fd full, nothing written) or `DONE` to `*out_state`.
+///
+/// # Safety
+/// `buffers` NULL or valid for reading `count` handles; `fd` open for the call; out-params
+/// NULL or valid for one write each.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_buffer_writev(
+    fd: i32,
+    buffers: *const u64,
+    count: usize,
+    out_n: *mut usize,
+    out_state: *mut u32,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on the out-parameters and the handle array.
+        let (out_n, out_state, ids) = unsafe {
+            (
+                ptr::out(out_n)?,
+                ptr::out(out_state)?,
+                ptr::slice(buffers, count)?,
+            )
+        };
+        if ids.len() > OFFHEAP_WRITEV_MAX {
+            return Err(offheap_status::TooLarge);
+        }
+        // SAFETY: the caller's contract on `fd`.
+        let fd = unsafe { borrow_fd(fd) }?;
+        let mut leases = Vec::with_capacity(ids.len());
+        for &id in ids {
+            leases.push(handle::get::<BufferObject>(id)?);
+        }
+        // The same buffer named twice would deadlock its lock: refuse it.
+        for (i, a) in ids.iter().enumerate() {
+            if ids[..i].contains(a) {
+                return Err(offheap_status::InvalidArgument);
+            }
+        }
+        let mut guards: Vec<_> = leases.iter().map(|l| l.0.lock()).collect();
+        let slices: Vec<&[u8]> = guards.iter().map(|g| g.filled()).collect();
+        let (n, state) = match relay::write_vectored(fd, &slices).map_err(relay_status)? {
+            Some(n) => (n, offheap_relay_state::Done),
+            None => (0, offheap_relay_state::WantWrite),
+        };
+        drop(slices);
+        let mut left = n;
+        for g in guards.iter_mut() {
+            let k = left.min(g.filled().len());
+            g.consume(k);
+            left -= k;
+        }
+        out_n.write(n);
+        out_state.write(state as u32);
+        Ok(())
+    })
+}
+
+/// Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
+/// flight; writes its handle to `*out`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_new(
+    workers: u32,
+    max_jobs: u32,
+    out: *mut u64,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        let cfg = EngineConfig {
+            workers: workers as usize,
+            max_jobs: max_jobs as usize,
+        };
+        let engine = Engine::new(cfg).map_err(relay_status)?;
+        out.write(handle::insert(EngineObject(engine))?);
+        Ok(())
+    })
+}
+
+/// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
+/// completions are queued. Reading 8 bytes from it resets it; then call `offheap_engine_poll`.
+///
+/// # Safety
+/// `out_fd` NULL or valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_ready_fd(engine: u64, out_fd: *mut i32) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out_fd`.
+        let out_fd = unsafe { ptr::out(out_fd) }?;
+        let e = handle::get::<EngineObject>(engine)?;
+        let fd = relay::duplicate(e.0.ready_fd()).map_err(relay_status)?;
+        out_fd.write(fd.into_raw_fd());
+        Ok(())
+    })
+}
+
+/// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
+pub const OFFHEAP_ENGINE_TUNNEL: u32 = 0xffff_ffff;
+
+/// Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
+/// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
+/// `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
+/// may close its fds once this returns. The job's completion carries `id`.
+///
+/// # Safety
+/// `fd_a` and `fd_b` open for the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_submit(
+    engine: u64,
+    id: u64,
+    fd_a: i32,
+    fd_b: i32,
+    framing: u32,
+    length: u64,
+    flags: u32,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on the fds.
+        let (a, b) = unsafe { (borrow_fd(fd_a)?, borrow_fd(fd_b)?) };
+        let e = handle::get::<EngineObject>(engine)?;
+        let (a, b) = (
+            relay::duplicate(a).map_err(relay_status)?,
+            relay::duplicate(b).map_err(relay_status)?,
+        );
+        let job = if framing == OFFHEAP_ENGINE_TUNNEL {
+            Job::Tunnel { a, b }
+        } else {
+            Job::Body {
+                src: a,
+                dst: b,
+                opts: options(framing, length, flags)?,
+            }
+        };
+        e.0.submit(id, job).map_err(relay_status)
+    })
+}
+
+/// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
+/// unless it finished first. Unknown ids are ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_engine_cancel(engine: u64, id: u64) -> offheap_status {
+    guard(|| {
+        handle::get::<EngineObject>(engine)?.0.cancel(id);
+        Ok(())
+    })
+}
+
+/// Moves up to `cap` queued completions into `out[0..]` and writes how many to `*out_n`.
+///
+/// # Safety
+/// `out` NULL or valid for writing `cap` completions; `out_n` NULL or valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_poll(
+    engine: u64,
+    out: *mut offheap_engine_completion,
+    cap: usize,
+    out_n: *mut usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on the output array and `out_n`.
+        let (dst, out_n) = unsafe { (ptr::slice_mut(out, cap)?, ptr::out(out_n)?) };
+        let e = handle::get::<EngineObject>(engine)?;
+        let mut batch: Vec<Completion> = Vec::with_capacity(dst.len().min(256));
+        let n = e.0.poll(&mut batch, dst.len());
+        for (d, c) in dst.iter_mut().zip(&batch) {
+            *d = offheap_engine_completion {
+                id: c.id,
+                bytes_forward: c.forward.bytes_out,
+                bytes_backward: c.backward.bytes_out,
+                spliced: c.forward.spliced + c.backward.spliced,
+                copied: c.forward.copied + c.backward.copied,
+                status: c.error.map_or(offheap_status::Ok, relay_status) as u32,
+                os_errno: c.errno,
+            };
+        }
+        out_n.write(n);
+        Ok(())
+    })
+}
+
+/// Jobs submitted and not yet completed.
+///
+/// # Safety
+/// `out` NULL or valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_in_flight(engine: u64, out: *mut u64) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `out`.
+        let out = unsafe { ptr::out(out) }?;
+        out.write(handle::get::<EngineObject>(engine)?.0.in_flight() as u64);
+        Ok(())
+    })
+}
+
+/// Stops the engine: joins its threads and closes every fd it holds (jobs still running end
+/// with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_engine_free(engine: u64) -> offheap_status {
+    guard(|| handle::free::<EngineObject>(engine))
+}
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;
+
+/// Runs `f` on the filled bytes of the buffer behind `buffer`, in place, under the buffer's
+/// lock: for other subsystems' exports that work on a relay buffer without copying it (the
+/// header parser parsing a head read into a buffer).
+#[allow(dead_code)]
+pub(crate) fn with_buffer_bytes<R>(buffer: u64, f: impl FnOnce(&[u8]) -> R) -> FfiResult<R> {
+    let b = handle::get::<BufferObject>(buffer)?;
+    let guard = b.0.lock();
+    Ok(f(guard.filled()))
+}

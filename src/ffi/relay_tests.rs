@@ -1,0 +1,245 @@
+//! Tests of the relay's C ABI (`src/ffi/relay.rs`), calling the exports as C would.
+use super::*;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+
+/// Injected panics fire in whichever call comes next: keep other exports out meanwhile.
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    crate::ffi::boundary::tests::INJECTION_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn panics_are_caught_in_relay_exports() {
+    let _l = lock();
+    let mut h = 0u64;
+    crate::ffi::boundary::offheap_debug_inject_panics(1);
+    assert_eq!(
+        // SAFETY: `h` is a valid u64.
+        unsafe { offheap_relay_new(0, 1, 0, &mut h) },
+        offheap_status::Panic
+    );
+    assert_eq!(h, 0, "out-parameter untouched");
+    crate::ffi::boundary::offheap_debug_inject_panics(1);
+    assert_eq!(offheap_engine_cancel(1, 1), offheap_status::Panic);
+}
+
+#[test]
+fn constants_match_the_core() {
+    let _l = lock();
+    assert_eq!(OFFHEAP_BUFFER_SIZE, relay::BUFFER_SIZE);
+    assert_eq!(OFFHEAP_WRITEV_MAX, 16);
+}
+
+#[test]
+fn every_relay_error_has_a_status_in_range() {
+    let _l = lock();
+    use Error::*;
+    for e in [
+        UnexpectedEof,
+        ConnectionReset,
+        BrokenPipe,
+        BadFd,
+        Io,
+        ChunkSizeOverflow,
+        ChunkSizeInvalid,
+        ChunkMissingCrlf,
+        ChunkExtensionInvalid,
+        TrailersInvalid,
+        Unsupported,
+        Canceled,
+        ResourceExhausted,
+        TimedOut,
+    ] {
+        let s = relay_status(e) as u32;
+        assert!((200..300).contains(&s), "{e:?} -> {s}");
+    }
+}
+
+#[test]
+fn relay_steps_through_the_abi() {
+    let _l = lock();
+    let (mut client, src) = UnixStream::pair().unwrap();
+    let (dst, mut server) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    let mut h = 0u64;
+    assert_eq!(
+        // SAFETY: `h` is a valid u64.
+        unsafe { offheap_relay_new(0, 5, 0, &mut h) },
+        offheap_status::Ok
+    );
+    assert_eq!(
+        // SAFETY: `h` is a valid u64; bad framing and flags are rejected.
+        unsafe { offheap_relay_new(9, 5, 0, &mut h) },
+        offheap_status::InvalidArgument
+    );
+    assert_eq!(
+        // SAFETY: as above.
+        unsafe { offheap_relay_new(0, 5, 64, &mut h) },
+        offheap_status::InvalidArgument
+    );
+    let mut p = offheap_relay_progress::default();
+    // SAFETY: fds open for the call, `p` valid.
+    let st = unsafe { offheap_relay_step(h, src.as_raw_fd(), dst.as_raw_fd(), &mut p) };
+    assert_eq!(
+        (st, p.state),
+        (offheap_status::Ok, offheap_relay_state::WantRead as u32)
+    );
+    client.write_all(b"helloXYZ").unwrap();
+    // SAFETY: as above.
+    let st = unsafe { offheap_relay_step(h, src.as_raw_fd(), dst.as_raw_fd(), &mut p) };
+    assert_eq!(
+        (st, p.state, p.bytes_out),
+        (offheap_status::Ok, offheap_relay_state::Done as u32, 5)
+    );
+    let mut got = [0u8; 5];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    assert_eq!(offheap_relay_reset(h, 1, 0, 0), offheap_status::Ok);
+    // "XYZ" is not a chunk size.
+    // SAFETY: as above.
+    let st = unsafe { offheap_relay_step(h, src.as_raw_fd(), dst.as_raw_fd(), &mut p) };
+    assert_eq!(st, offheap_status::RelayChunkSizeInvalid);
+    // SAFETY: a negative fd is rejected before use.
+    let st = unsafe { offheap_relay_step(h, -1, dst.as_raw_fd(), &mut p) };
+    assert_eq!(st, offheap_status::InvalidArgument);
+    assert_eq!(offheap_relay_free(h), offheap_status::Ok);
+    assert_eq!(offheap_relay_free(h), offheap_status::InvalidHandle);
+}
+
+#[test]
+fn buffer_bytes_for_other_subsystems() {
+    let _l = lock();
+    let mut a = 0u64;
+    // SAFETY: valid out-parameter.
+    unsafe { offheap_buffer_new(&mut a) };
+    assert_eq!(with_buffer_bytes(a, |b| b.len()), Ok(0));
+    offheap_buffer_free(a);
+    assert_eq!(
+        with_buffer_bytes(a, |b| b.len()),
+        Err(offheap_status::InvalidHandle)
+    );
+}
+
+#[test]
+fn buffer_read_view_writev() {
+    let _l = lock();
+    let (mut client, src) = UnixStream::pair().unwrap();
+    let (dst, mut server) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    let (mut a, mut b) = (0u64, 0u64);
+    // SAFETY: valid out-parameters.
+    unsafe {
+        assert_eq!(offheap_buffer_new(&mut a), offheap_status::Ok);
+        assert_eq!(offheap_buffer_new(&mut b), offheap_status::Ok);
+    }
+    let (mut n, mut state) = (0usize, 0u32);
+    // SAFETY: fd open, out-parameters valid.
+    let st = unsafe { offheap_buffer_read(a, src.as_raw_fd(), &mut n, &mut state) };
+    assert_eq!(
+        (st, n, state),
+        (offheap_status::Ok, 0, offheap_relay_state::WantRead as u32)
+    );
+    client.write_all(b"HEAD\r\n\r\n").unwrap();
+    // SAFETY: as above.
+    let st = unsafe { offheap_buffer_read(a, src.as_raw_fd(), &mut n, &mut state) };
+    assert_eq!(
+        (st, n, state),
+        (offheap_status::Ok, 8, offheap_relay_state::Done as u32)
+    );
+    client.write_all(b"body").unwrap();
+    // SAFETY: as above.
+    unsafe { offheap_buffer_read(b, src.as_raw_fd(), &mut n, &mut state) };
+    let (mut p, mut len) = (std::ptr::null::<u8>(), 0usize);
+    assert_eq!(
+        // SAFETY: valid out-parameters.
+        unsafe { offheap_buffer_view(a, &mut p, &mut len) },
+        offheap_status::Ok
+    );
+    assert_eq!(
+        // SAFETY: the view is valid until the buffer is consumed or freed.
+        unsafe { std::slice::from_raw_parts(p, len) },
+        b"HEAD\r\n\r\n"
+    );
+    let ids = [a, b];
+    let st =
+        // SAFETY: `ids` valid for 2 reads; fd open; out-parameters valid.
+        unsafe { offheap_buffer_writev(dst.as_raw_fd(), ids.as_ptr(), 2, &mut n, &mut state) };
+    assert_eq!((st, n), (offheap_status::Ok, 12));
+    let mut got = [0u8; 12];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"HEAD\r\n\r\nbody");
+    assert_eq!(
+        // SAFETY: valid out-parameters; both buffers were fully consumed.
+        unsafe { offheap_buffer_view(a, &mut p, &mut len) },
+        offheap_status::Ok
+    );
+    assert_eq!((p, len), (std::ptr::null(), 0));
+    let twice = [a, a];
+    // SAFETY: as above.
+    let st =
+        unsafe { offheap_buffer_writev(dst.as_raw_fd(), twice.as_ptr(), 2, &mut n, &mut state) };
+    assert_eq!(st, offheap_status::InvalidArgument);
+    assert_eq!(offheap_buffer_free(a), offheap_status::Ok);
+    assert_eq!(offheap_buffer_free(b), offheap_status::Ok);
+}
+
+#[test]
+fn engine_through_the_abi() {
+    let _l = lock();
+    let (mut client, a) = UnixStream::pair().unwrap();
+    let (b, mut server) = UnixStream::pair().unwrap();
+    let mut e = 0u64;
+    assert_eq!(
+        // SAFETY: valid out-parameter.
+        unsafe { offheap_engine_new(0, 8, &mut e) },
+        offheap_status::InvalidArgument
+    );
+    assert_eq!(
+        // SAFETY: valid out-parameter.
+        unsafe { offheap_engine_new(1, 8, &mut e) },
+        offheap_status::Ok
+    );
+    let mut fd = -1;
+    assert_eq!(
+        // SAFETY: valid out-parameter.
+        unsafe { offheap_engine_ready_fd(e, &mut fd) },
+        offheap_status::Ok
+    );
+    // SAFETY: the fd was just created for us; owning it closes it at the end.
+    let ready = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let st =
+        // SAFETY: fds open for the call.
+        unsafe { offheap_engine_submit(e, 42, a.as_raw_fd(), b.as_raw_fd(), OFFHEAP_ENGINE_TUNNEL, 0, 0) };
+    assert_eq!(st, offheap_status::Ok);
+    drop((a, b));
+    client.write_all(b"ping").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    server.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut s = String::new();
+    server.read_to_string(&mut s).unwrap();
+    assert_eq!(s, "ping");
+    let mut out = [offheap_engine_completion::default(); 4];
+    let mut n = 0usize;
+    for _ in 0..500 {
+        assert_eq!(
+            // SAFETY: `out` valid for 4 writes, `n` valid.
+            unsafe { offheap_engine_poll(e, out.as_mut_ptr(), 4, &mut n) },
+            offheap_status::Ok
+        );
+        if n > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(
+        (n, out[0].id, out[0].bytes_forward, out[0].status),
+        (1, 42, 4, 0)
+    );
+    drop(ready);
+    assert_eq!(offheap_engine_free(e), offheap_status::Ok);
+}

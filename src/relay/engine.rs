@@ -1,0 +1,446 @@
+//! [`Engine`]: relays run on Rust worker threads, each with its own epoll, over fds the
+//! engine owns (duplicates of the caller's), with completions reported in batches through
+//! one eventfd.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+use super::error::Error;
+use super::flow::{Options, Progress, Relay};
+use super::stats::RelayStats;
+use super::sys::{self, Event};
+use super::tunnel::Tunnel;
+
+/// Most worker threads an engine may have.
+pub const MAX_WORKERS: usize = 64;
+
+/// Engine settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Worker threads (1..=64).
+    pub workers: usize,
+    /// Most relays in flight at once, over all workers; more are refused.
+    pub max_jobs: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            workers: 1,
+            max_jobs: 65536,
+        }
+    }
+}
+
+/// Work for the engine. The engine owns (and finally closes) the fds.
+#[derive(Debug)]
+pub enum Job {
+    /// One body from `src` to `dst`.
+    Body {
+        /// Read side.
+        src: OwnedFd,
+        /// Write side.
+        dst: OwnedFd,
+        /// Framing and splice options.
+        opts: Options,
+    },
+    /// A bidirectional tunnel with half-close.
+    Tunnel {
+        /// One side.
+        a: OwnedFd,
+        /// The other side.
+        b: OwnedFd,
+    },
+}
+
+/// The outcome of one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The id given at submission.
+    pub id: u64,
+    /// Bytes `src` → `dst` (or `a` → `b`).
+    pub forward: RelayStats,
+    /// Bytes `b` → `a` (tunnels only).
+    pub backward: RelayStats,
+    /// `None` on success.
+    pub error: Option<Error>,
+    /// The OS error behind [`Error::Io`], or 0.
+    pub errno: i32,
+}
+
+/// Bytes a job may write per direction in one step before the worker moves on to others.
+const STEP_BUDGET: u64 = 4 << 20;
+
+/// What a step of a job came to.
+enum Step {
+    /// Done or failed.
+    Finished(Result<(), Error>),
+    /// Blocked on an fd; the next readiness event steps it again.
+    Waiting,
+    /// Used its budget without blocking: step again soon, no event will come.
+    Again,
+}
+
+enum Work {
+    Body(Relay),
+    Tunnel(Tunnel),
+}
+
+struct Running {
+    id: u64,
+    a: OwnedFd,
+    b: OwnedFd,
+    work: Work,
+}
+
+impl Running {
+    /// Steps the job with a byte budget, so one busy job cannot starve the others on its
+    /// worker.
+    fn step(&mut self) -> Step {
+        let (a, b) = (self.a.as_fd(), self.b.as_fd());
+        let r = match &mut self.work {
+            Work::Body(r) => r
+                .step_budget(a, b, STEP_BUDGET)
+                .map(|p| p.map(|p| p == Progress::Done)),
+            Work::Tunnel(t) => t
+                .step_budget(a, b, STEP_BUDGET)
+                .map(|p| p.map(|p| p.is_done())),
+        };
+        match r {
+            Ok(Some(true)) => Step::Finished(Ok(())),
+            Ok(Some(false)) => Step::Waiting,
+            Ok(None) => Step::Again,
+            Err(e) => Step::Finished(Err(e)),
+        }
+    }
+
+    fn completion(&self, result: Result<(), Error>) -> Completion {
+        let (forward, backward, errno) = match &self.work {
+            Work::Body(r) => (r.stats(), RelayStats::default(), r.last_errno()),
+            Work::Tunnel(t) => (t.stats().0, t.stats().1, t.last_errno()),
+        };
+        Completion {
+            id: self.id,
+            forward,
+            backward,
+            error: result.err(),
+            errno,
+        }
+    }
+}
+
+/// Messages from the engine to one worker.
+#[derive(Default)]
+struct Inbox {
+    submit: Vec<(u64, Job)>,
+    cancel: Vec<u64>,
+}
+
+struct Shared {
+    completions: Mutex<Vec<Completion>>,
+    /// Readable when completions are queued.
+    ready: OwnedFd,
+    stop: AtomicBool,
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl Shared {
+    fn complete(&self, c: Completion) {
+        self.completions.lock().push(c);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let _ = sys::eventfd_signal(self.ready.as_fd());
+    }
+}
+
+struct WorkerHandle {
+    inbox: Arc<Mutex<Inbox>>,
+    wake: Arc<OwnedFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Relay worker threads with their own epolls.
+///
+/// ```
+/// use offheap::relay::{Engine, EngineConfig, Job, duplicate};
+/// use std::io::{Read, Write};
+/// use std::net::Shutdown;
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let engine = Engine::new(EngineConfig::default()).unwrap();
+/// let (mut client, a) = UnixStream::pair().unwrap();
+/// let (b, mut server) = UnixStream::pair().unwrap();
+/// let job = Job::Tunnel { a: duplicate(a.as_fd()).unwrap(), b: duplicate(b.as_fd()).unwrap() };
+/// drop((a, b)); // the engine holds its own duplicates
+/// engine.submit(7, job).unwrap();
+/// client.write_all(b"hi").unwrap();
+/// client.shutdown(Shutdown::Write).unwrap();
+/// server.shutdown(Shutdown::Write).unwrap();
+/// let mut got = String::new();
+/// server.read_to_string(&mut got).unwrap();
+/// assert_eq!(got, "hi");
+///
+/// let mut done = Vec::new();
+/// while done.is_empty() {
+///     engine.wait(1000);
+///     engine.poll(&mut done, 16);
+/// }
+/// assert_eq!((done[0].id, done[0].forward.bytes_out, done[0].error), (7, 2, None));
+/// ```
+pub struct Engine {
+    workers: Vec<WorkerHandle>,
+    shared: Arc<Shared>,
+    max_jobs: usize,
+}
+
+impl Engine {
+    /// Starts the worker threads.
+    pub fn new(cfg: EngineConfig) -> Result<Engine, Error> {
+        if cfg.workers == 0 || cfg.workers > MAX_WORKERS || cfg.max_jobs == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let shared = Arc::new(Shared {
+            completions: Mutex::new(Vec::new()),
+            ready: sys::eventfd().map_err(Error::from_errno)?,
+            stop: AtomicBool::new(false),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let mut engine = Engine {
+            workers: Vec::new(),
+            shared,
+            max_jobs: cfg.max_jobs,
+        };
+        for i in 0..cfg.workers {
+            let ep = sys::epoll_create().map_err(Error::from_errno)?;
+            let wake = Arc::new(sys::eventfd().map_err(Error::from_errno)?);
+            sys::epoll_add(ep.as_fd(), wake.as_fd(), libc::EPOLLIN as u32, WAKE)
+                .map_err(Error::from_errno)?;
+            let inbox = Arc::new(Mutex::new(Inbox::default()));
+            let mut worker = Worker {
+                ep,
+                wake: wake.clone(),
+                inbox: inbox.clone(),
+                shared: engine.shared.clone(),
+                slots: Vec::new(),
+                free: Vec::new(),
+                ids: HashMap::new(),
+                again: Vec::new(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("offheap-relay-{i}"))
+                .spawn(move || worker.run())
+                .map_err(|_| Error::ResourceExhausted)?;
+            engine.workers.push(WorkerHandle {
+                inbox,
+                wake,
+                thread: Some(thread),
+            });
+        }
+        Ok(engine)
+    }
+
+    /// Hands a job to a worker (chosen by `id`). Its completion, with this `id`, comes out
+    /// of [`Engine::poll`]. Ids should be unique among jobs in flight (for [`Engine::cancel`]).
+    pub fn submit(&self, id: u64, job: Job) -> Result<(), Error> {
+        if self.shared.stop.load(Ordering::Acquire) {
+            return Err(Error::Canceled);
+        }
+        let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        if n >= self.max_jobs {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::ResourceExhausted);
+        }
+        let w = self.worker(id);
+        w.inbox.lock().submit.push((id, job));
+        let _ = sys::eventfd_signal(w.wake.as_fd());
+        Ok(())
+    }
+
+    /// Asks the worker running job `id` to stop it; it completes with [`Error::Canceled`]
+    /// (unless it finished first). Unknown ids are ignored.
+    pub fn cancel(&self, id: u64) {
+        let w = self.worker(id);
+        w.inbox.lock().cancel.push(id);
+        let _ = sys::eventfd_signal(w.wake.as_fd());
+    }
+
+    fn worker(&self, id: u64) -> &WorkerHandle {
+        let n = self.workers.len().max(1) as u64;
+        &self.workers[(id % n) as usize]
+    }
+
+    /// The fd that is readable while completions are queued (an eventfd; reading it
+    /// resets it). Watch it with Go's netpoller or an epoll, then call [`Engine::poll`].
+    pub fn ready_fd(&self) -> BorrowedFd<'_> {
+        self.shared.ready.as_fd()
+    }
+
+    /// Jobs submitted and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Moves up to `max` queued completions to `out` (oldest first); returns how many.
+    /// Resets the ready fd when the queue is emptied.
+    pub fn poll(&self, out: &mut Vec<Completion>, max: usize) -> usize {
+        let mut q = self.shared.completions.lock();
+        if q.len() <= max {
+            let _ = sys::eventfd_drain(self.shared.ready.as_fd());
+        }
+        let n = q.len().min(max);
+        out.extend(q.drain(..n));
+        n
+    }
+
+    /// Blocks up to `timeout_ms` for completions (for callers without their own poller).
+    pub fn wait(&self, timeout_ms: i32) -> bool {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.shared.ready);
+        let mut p = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll(&mut p, timeout_ms)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Engine {
+    /// Stops the workers, joins them and closes every fd; jobs still running complete with
+    /// [`Error::Canceled`] (left in the queue, unread).
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        for w in &self.workers {
+            let _ = sys::eventfd_signal(w.wake.as_fd());
+        }
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+        // Jobs that raced the stop flag into an inbox are closed here.
+        for w in &self.workers {
+            w.inbox.lock().submit.clear();
+        }
+    }
+}
+
+/// Epoll token of a worker's wake eventfd.
+const WAKE: u64 = u64::MAX;
+const EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+
+struct Worker {
+    ep: OwnedFd,
+    wake: Arc<OwnedFd>,
+    inbox: Arc<Mutex<Inbox>>,
+    shared: Arc<Shared>,
+    /// Running jobs; the epoll token is `generation << 32 | index`.
+    slots: Vec<(u32, Option<Running>)>,
+    free: Vec<usize>,
+    ids: HashMap<u64, usize>,
+    /// Tokens of jobs that yielded: stepped again after the next (non-blocking) poll.
+    again: Vec<u64>,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        sys::block_sigpipe();
+        let mut events = [Event::default(); 64];
+        while !self.shared.stop.load(Ordering::Acquire) {
+            let timeout = if self.again.is_empty() { -1 } else { 0 };
+            let n = sys::epoll_wait(self.ep.as_fd(), &mut events, timeout).unwrap_or(0);
+            for ev in &events[..n] {
+                if ev.token == WAKE {
+                    let _ = sys::eventfd_drain(self.wake.as_fd());
+                    self.take_inbox();
+                } else {
+                    self.step_token(ev.token);
+                }
+            }
+            for token in std::mem::take(&mut self.again) {
+                self.step_token(token);
+            }
+        }
+        for i in 0..self.slots.len() {
+            self.finish(i, Err(Error::Canceled));
+        }
+    }
+
+    fn take_inbox(&mut self) {
+        let inbox = std::mem::take(&mut *self.inbox.lock());
+        for (id, job) in inbox.submit {
+            self.start(id, job);
+        }
+        for id in inbox.cancel {
+            if let Some(&i) = self.ids.get(&id) {
+                self.finish(i, Err(Error::Canceled));
+            }
+        }
+    }
+
+    fn start(&mut self, id: u64, job: Job) {
+        let (a, b, work) = match job {
+            Job::Body { src, dst, opts } => (src, dst, Work::Body(Relay::new(opts))),
+            Job::Tunnel { a, b } => (a, b, Work::Tunnel(Tunnel::new())),
+        };
+        let i = self.free.pop().unwrap_or_else(|| {
+            self.slots.push((0, None));
+            self.slots.len() - 1
+        });
+        let generation = self.slots[i].0.wrapping_add(1);
+        self.slots[i] = (generation, Some(Running { id, a, b, work }));
+        self.ids.insert(id, i);
+        let token = (u64::from(generation) << 32) | i as u64;
+        let reg = match &self.slots[i].1 {
+            Some(r) => sys::epoll_add(self.ep.as_fd(), r.a.as_fd(), EVENTS, token)
+                .and_then(|()| sys::epoll_add(self.ep.as_fd(), r.b.as_fd(), EVENTS, token)),
+            None => Ok(()),
+        };
+        if let Err(e) = reg {
+            self.finish(i, Err(Error::from_errno(e)));
+            return;
+        }
+        // Edge-triggered: the first step must not wait for an edge that already happened.
+        self.step_token(token);
+    }
+
+    fn step_token(&mut self, token: u64) {
+        let i = (token & 0xffff_ffff) as usize;
+        let Some((generation, Some(job))) = self.slots.get_mut(i) else {
+            return;
+        };
+        if u64::from(*generation) != token >> 32 {
+            return;
+        }
+        match job.step() {
+            Step::Finished(result) => self.finish(i, result),
+            Step::Waiting => {}
+            Step::Again => self.again.push(token),
+        }
+    }
+
+    fn finish(&mut self, i: usize, result: Result<(), Error>) {
+        let Some(mut job) = self.slots.get_mut(i).and_then(|s| s.1.take()) else {
+            return;
+        };
+        if let Err(e) = result {
+            match &mut job.work {
+                Work::Body(r) => r.abort(e),
+                Work::Tunnel(t) => t.abort(e),
+            }
+        }
+        let _ = sys::epoll_del(self.ep.as_fd(), job.a.as_fd());
+        let _ = sys::epoll_del(self.ep.as_fd(), job.b.as_fd());
+        self.ids.remove(&job.id);
+        self.free.push(i);
+        let c = job.completion(result);
+        drop(job); // closes the engine's duplicates before the caller hears of it
+        self.shared.complete(c);
+    }
+}

@@ -1,0 +1,543 @@
+//! [`Relay`]: the non-blocking state machine that moves one body (or one direction of a
+//! tunnel) from a source fd to a destination fd.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use super::chunked::{ChunkedDecoder, Piece};
+use super::error::Error;
+use super::pool::{self, Buffer, Pipe};
+use super::stats::{COUNTERS, RelayStats, add};
+use super::sys::{self, Errno, FdKind};
+
+/// How the relay knows where the body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes (`Content-Length`); bytes after them stay unread in the source.
+    Exact(u64),
+    /// `Transfer-Encoding: chunked`, validated while relaying; with `dechunk` only the
+    /// payload is written, otherwise the framing (and trailers) is forwarded verbatim.
+    /// Bytes after the final CRLF stay unread in the source.
+    Chunked {
+        /// Write only the payload, not the chunk framing and trailers.
+        dechunk: bool,
+    },
+    /// Until the source reaches end of file (a response without length, one tunnel direction).
+    UntilEof,
+}
+
+/// Options of a [`Relay`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Where the body ends.
+    pub framing: Framing,
+    /// Use splice(2) when both fds allow it (stream sockets, pipes).
+    pub splice: bool,
+    /// `shutdown(dst, SHUT_WR)` once the body is complete (half-close, for tunnels).
+    pub shutdown_on_done: bool,
+}
+
+impl Options {
+    /// Options for `framing`, with splice on and no half-close.
+    pub const fn new(framing: Framing) -> Options {
+        Options {
+            framing,
+            splice: true,
+            shutdown_on_done: false,
+        }
+    }
+}
+
+/// What a relay needs before it can make progress again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The source has no data now: wait until it is readable, then step again.
+    WantRead,
+    /// The destination is full: wait until it is writable, then step again.
+    WantWrite,
+    /// The body is complete and fully written.
+    Done,
+}
+
+/// Splice state: untried, usable, or off for this relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SpliceMode {
+    Unknown,
+    On,
+    Off,
+}
+
+/// Moves one body from a source to a destination, non-blocking, a step at a time.
+///
+/// [`Relay::step`] moves as many bytes as the fds allow (splice through a pooled pipe when
+/// both are stream sockets or pipes, otherwise read/write through a pooled buffer) and says
+/// what it waits for. The relay keeps no fd: the caller passes both on every step, so the
+/// fd can be the one a Go `syscall.RawConn` lends inside its callback. It holds at most
+/// one pipe and one buffer, so a slow reader bounds the memory a relay uses.
+///
+/// ```
+/// use offheap::relay::{Framing, Options, Progress, Relay};
+/// use std::io::{Read, Write};
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let (mut client, src) = UnixStream::pair().unwrap();
+/// let (dst, mut server) = UnixStream::pair().unwrap();
+/// src.set_nonblocking(true).unwrap();
+/// dst.set_nonblocking(true).unwrap();
+/// client.write_all(b"hello world, and more").unwrap();
+///
+/// let mut relay = Relay::new(Options::new(Framing::Exact(11)));
+/// assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Ok(Progress::Done));
+/// let mut got = [0u8; 11];
+/// server.read_exact(&mut got).unwrap();
+/// assert_eq!(&got, b"hello world");
+/// assert_eq!(relay.stats().bytes_out, 11);
+/// ```
+#[derive(Debug)]
+pub struct Relay {
+    opts: Options,
+    /// Bytes of an `Exact` body not yet read.
+    remaining: u64,
+    chunked: ChunkedDecoder,
+    /// The source reached end of file (for `UntilEof`).
+    eof: bool,
+    splice: SpliceMode,
+    pipe: Option<Pipe>,
+    /// Bytes in the pipe, not yet written.
+    in_pipe: usize,
+    buf: Option<Buffer>,
+    stats: RelayStats,
+    result: Option<Result<(), Error>>,
+    errno: i32,
+    started: bool,
+    /// The last fd pair probed for splice support, kept across [`Relay::reset`] so a relay
+    /// reused on one connection pair probes once. A stale entry (a reused fd number) is
+    /// harmless: splice on an fd that does not support it fails with EINVAL and the relay
+    /// falls back to copying.
+    probed: Option<(i32, i32, bool)>,
+    /// Bytes one step may write before it yields ([`Relay::step_budget`]).
+    budget: u64,
+    /// The last step stopped because it used up its budget, not because an fd would block.
+    yielded: bool,
+}
+
+impl Relay {
+    /// A relay that has not moved anything yet.
+    pub fn new(opts: Options) -> Relay {
+        Relay {
+            opts,
+            remaining: match opts.framing {
+                Framing::Exact(n) => n,
+                _ => 0,
+            },
+            chunked: ChunkedDecoder::new(),
+            eof: false,
+            splice: if opts.splice {
+                SpliceMode::Unknown
+            } else {
+                SpliceMode::Off
+            },
+            pipe: None,
+            in_pipe: 0,
+            buf: None,
+            stats: RelayStats::default(),
+            result: None,
+            errno: 0,
+            started: false,
+            probed: None,
+            budget: u64::MAX,
+            yielded: false,
+        }
+    }
+
+    /// Starts over with new options, keeping nothing of the previous body.
+    pub fn reset(&mut self, opts: Options) {
+        self.release();
+        let probed = self.probed;
+        *self = Relay::new(opts);
+        self.probed = probed;
+    }
+
+    /// Bytes moved so far.
+    pub fn stats(&self) -> RelayStats {
+        self.stats
+    }
+
+    /// The OS error number behind the last [`Error::Io`] (or other OS-level error), or 0.
+    pub fn last_errno(&self) -> i32 {
+        self.errno
+    }
+
+    /// The outcome, once the relay has finished.
+    pub fn result(&self) -> Option<Result<(), Error>> {
+        self.result
+    }
+
+    /// Moves as many bytes as possible from `src` to `dst` (both must be non-blocking) and
+    /// says what the relay needs next. After `Done` or an error, further steps return the
+    /// same outcome without touching the fds; the pipe and buffer are back in their pools.
+    pub fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
+        if let Some(r) = self.result {
+            return r.map(|()| Progress::Done);
+        }
+        if !self.started {
+            self.started = true;
+            add(&COUNTERS.relays_started, 1);
+        }
+        let r = self.run(src, dst);
+        match r {
+            Ok(Progress::Done) => self.finish(Ok(())),
+            Err(e) => self.finish(Err(e)),
+            Ok(_) => {}
+        }
+        r
+    }
+
+    /// Steps until done, blocking in `poll(2)` (at most `timeout_ms` per wait, -1: no
+    /// limit) for whichever fd the relay waits on. For callers without an event loop (tools,
+    /// tests, the native baseline bench); Go uses [`Relay::step`] from its netpoller.
+    pub fn drive(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        timeout_ms: i32,
+    ) -> Result<(), Error> {
+        loop {
+            let progress = self.step(src, dst)?;
+            if progress == Progress::Done {
+                return Ok(());
+            }
+            if !wait_ready(src, dst, progress, timeout_ms)? {
+                self.abort(Error::TimedOut);
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+
+    /// Like [`Relay::step`], but stops once about `budget` bytes were written in this step,
+    /// returning `Ok(None)`: the relay did not reach `EAGAIN`, so the caller must step it
+    /// again without waiting for readiness (an edge-triggered poller would never wake it).
+    /// For schedulers that share a thread between many relays (the engine).
+    pub fn step_budget(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        budget: u64,
+    ) -> Result<Option<Progress>, Error> {
+        self.budget = budget;
+        self.yielded = false;
+        let r = self.step(src, dst);
+        self.budget = u64::MAX;
+        match r {
+            Ok(_) if std::mem::take(&mut self.yielded) => Ok(None),
+            r => r.map(Some),
+        }
+    }
+
+    /// Ends the relay with `e` (a cancellation, the caller's fd closing, a deadline) and
+    /// returns its pipe and buffer. No-op on a finished relay.
+    pub fn abort(&mut self, e: Error) {
+        if self.result.is_none() {
+            self.finish(Err(e));
+        }
+    }
+
+    fn finish(&mut self, r: Result<(), Error>) {
+        self.result = Some(r);
+        add(
+            if r.is_ok() {
+                &COUNTERS.relays_done
+            } else {
+                &COUNTERS.relays_failed
+            },
+            1,
+        );
+        self.release();
+    }
+
+    /// Returns the buffer and an empty pipe to their pools; a pipe that holds bytes is closed.
+    fn release(&mut self) {
+        self.buf = None;
+        if let Some(p) = self.pipe.take()
+            && self.in_pipe == 0
+        {
+            pool::give_pipe(p);
+        }
+        self.in_pipe = 0;
+    }
+
+    fn os_error(&mut self, e: Errno) -> Error {
+        self.errno = e.0;
+        Error::from_errno(e)
+    }
+
+    fn complete(&self) -> bool {
+        match self.opts.framing {
+            Framing::Exact(_) => self.remaining == 0,
+            Framing::Chunked { .. } => self.chunked.is_done(),
+            Framing::UntilEof => self.eof,
+        }
+    }
+
+    fn run(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
+        if self.splice == SpliceMode::Unknown {
+            use std::os::fd::AsRawFd;
+            let key = (src.as_raw_fd(), dst.as_raw_fd());
+            let usable = match self.probed {
+                Some((s, d, usable)) if (s, d) == key => usable,
+                _ => {
+                    let ok = |k: Result<FdKind, Errno>| {
+                        matches!(k, Ok(FdKind::StreamSocket | FdKind::Pipe))
+                    };
+                    let usable = ok(sys::fd_kind(src)) && ok(sys::fd_kind(dst));
+                    self.probed = Some((key.0, key.1, usable));
+                    usable
+                }
+            };
+            self.splice = if usable {
+                SpliceMode::On
+            } else {
+                SpliceMode::Off
+            };
+        }
+        let start = self.stats.bytes_out;
+        loop {
+            if !self.flush(dst)? {
+                return Ok(Progress::WantWrite);
+            }
+            if self.stats.bytes_out - start >= self.budget && !self.complete() {
+                self.yielded = true;
+                return Ok(Progress::WantRead);
+            }
+            if self.complete() {
+                if self.opts.shutdown_on_done {
+                    // ENOTCONN when the peer is gone already: nothing left to tell it.
+                    let _ = sys::shutdown_write(dst);
+                }
+                return Ok(Progress::Done);
+            }
+            if !self.fill(src)? {
+                return Ok(Progress::WantRead);
+            }
+        }
+    }
+
+    /// Writes everything held (buffer, then pipe) to `dst`. `Ok(false)`: `dst` is full.
+    fn flush(&mut self, dst: BorrowedFd<'_>) -> Result<bool, Error> {
+        loop {
+            if let Some(b) = self.buf.as_mut().filter(|b| !b.is_empty()) {
+                match sys::write(dst, b.filled()) {
+                    Ok(n) => {
+                        b.consume(n);
+                        self.stats.bytes_out += n as u64;
+                        self.stats.copied += n as u64;
+                        add(&COUNTERS.bytes_copied, n as u64);
+                        continue;
+                    }
+                    Err(e) if e.would_block() => return Ok(false),
+                    Err(e) => return Err(self.os_error(e)),
+                }
+            }
+            if self.in_pipe == 0 {
+                return Ok(true);
+            }
+            let Some(pipe) = self.pipe.as_ref() else {
+                return Ok(true);
+            };
+            if self.splice == SpliceMode::Off {
+                // Splice to dst failed earlier: drain the pipe through the buffer.
+                let b = self.buf.get_or_insert_with(Buffer::take);
+                let want = self.in_pipe.min(b.spare_mut().len());
+                let n = sys::read(pipe.reader(), &mut b.spare_mut()[..want])
+                    .map_err(Error::from_errno)?;
+                b.fill(n);
+                self.in_pipe -= n;
+                continue;
+            }
+            match sys::splice(pipe.reader(), dst, self.in_pipe) {
+                Ok(n) => {
+                    self.in_pipe -= n;
+                    self.stats.bytes_out += n as u64;
+                    self.stats.spliced += n as u64;
+                    add(&COUNTERS.bytes_spliced, n as u64);
+                }
+                Err(e) if e.would_block() => return Ok(false),
+                Err(Errno(libc::EINVAL)) => self.splice = SpliceMode::Off,
+                Err(e) => return Err(self.os_error(e)),
+            }
+        }
+    }
+
+    /// Reads the next part of the body (splice into the pipe, or read into the buffer).
+    /// `Ok(false)`: `src` has nothing now. Called only when nothing is held.
+    fn fill(&mut self, src: BorrowedFd<'_>) -> Result<bool, Error> {
+        let want: u64 = match self.opts.framing {
+            Framing::Exact(_) => self.remaining,
+            Framing::UntilEof => u64::MAX,
+            Framing::Chunked { .. } => match self.chunked.data_remaining() {
+                Some(r) => r,
+                None => return self.fill_chunk_framing(src),
+            },
+        };
+        if self.splice == SpliceMode::On {
+            if self.pipe.is_none() {
+                match pool::take_pipe() {
+                    Ok(p) => self.pipe = Some(p),
+                    Err(_) => self.splice = SpliceMode::Off,
+                }
+            }
+            if let Some(pipe) = self.pipe.as_ref() {
+                let len = want.min(pipe.capacity() as u64) as usize;
+                match sys::splice(src, pipe.writer(), len) {
+                    Ok(n) => {
+                        self.in_pipe += n;
+                        return self.got(n);
+                    }
+                    Err(e) if e.would_block() => return Ok(false),
+                    Err(Errno(libc::EINVAL)) => self.splice = SpliceMode::Off,
+                    Err(e) => return Err(self.os_error(e)),
+                }
+            }
+        }
+        let b = self.buf.get_or_insert_with(Buffer::take);
+        let spare = b.spare_mut();
+        let len = want.min(spare.len() as u64) as usize;
+        match sys::read(src, &mut spare[..len]) {
+            Ok(n) => {
+                b.fill(n);
+                self.got(n)
+            }
+            Err(e) if e.would_block() => Ok(false),
+            Err(e) => Err(self.os_error(e)),
+        }
+    }
+
+    /// Accounts for `n` body bytes read from the source (`n == 0`: end of file).
+    fn got(&mut self, n: usize) -> Result<bool, Error> {
+        if n == 0 {
+            return match self.opts.framing {
+                Framing::UntilEof => {
+                    self.eof = true;
+                    Ok(true)
+                }
+                _ => Err(Error::UnexpectedEof),
+            };
+        }
+        self.stats.bytes_in += n as u64;
+        match self.opts.framing {
+            Framing::Exact(_) => self.remaining -= (n as u64).min(self.remaining),
+            Framing::Chunked { .. } => self.chunked.consume_data(n as u64),
+            Framing::UntilEof => {}
+        }
+        Ok(true)
+    }
+
+    /// Chunk framing: peeks, decodes how far the body goes in what was peeked, then reads
+    /// exactly that much, so bytes after the body are never consumed.
+    fn fill_chunk_framing(&mut self, src: BorrowedFd<'_>) -> Result<bool, Error> {
+        let dechunk = matches!(self.opts.framing, Framing::Chunked { dechunk: true });
+        let b = self.buf.get_or_insert_with(Buffer::take);
+        b.clear();
+        let peeked = match sys::peek(src, b.spare_mut()) {
+            Ok(0) => return Err(Error::UnexpectedEof),
+            Ok(n) => n,
+            Err(e) if e.would_block() => return Ok(false),
+            Err(Errno(libc::ENOTSOCK)) => return Err(Error::Unsupported),
+            Err(e) => {
+                self.errno = e.0;
+                return Err(Error::from_errno(e));
+            }
+        };
+        // Dry run on a copy of the decoder: how many peeked bytes belong to the body.
+        let mut probe = self.chunked;
+        let mut take = 0;
+        let spare = b.spare_mut();
+        while take < peeked && !probe.is_done() {
+            let piece = probe.feed(&spare[take..peeked])?;
+            if piece.is_empty() {
+                break;
+            }
+            take += piece.len();
+        }
+        let mut got = 0;
+        while got < take {
+            match sys::read(src, &mut spare[got..take]) {
+                Ok(0) => return Err(Error::UnexpectedEof),
+                Ok(n) => got += n,
+                // Peeked bytes vanished: someone else reads this fd.
+                Err(e) if e.would_block() => return Err(Error::Io),
+                Err(e) => {
+                    self.errno = e.0;
+                    return Err(Error::from_errno(e));
+                }
+            }
+        }
+        self.stats.bytes_in += take as u64;
+        // Real run over the same bytes; de-chunking compacts the payload to the front.
+        let (mut at, mut kept) = (0, 0);
+        while at < take {
+            let piece = self.chunked.feed(&spare[at..take])?;
+            if piece.is_empty() {
+                break;
+            }
+            if let Piece::Data(n) = piece
+                && dechunk
+            {
+                spare.copy_within(at..at + n, kept);
+                kept += n;
+            }
+            at += piece.len();
+        }
+        b.set_filled(if dechunk { kept } else { take });
+        Ok(true)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Waits up to `timeout_ms` (-1: no limit) until the fd that `progress` names is ready:
+/// `src` readable for [`Progress::WantRead`], `dst` writable for [`Progress::WantWrite`].
+/// Returns `Ok(false)` on timeout and `Ok(true)` at once for [`Progress::Done`]. Errors and
+/// hang-ups count as ready (the next step reports them).
+pub fn wait_ready(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    progress: Progress,
+    timeout_ms: i32,
+) -> Result<bool, Error> {
+    use std::os::fd::AsRawFd;
+    let (fd, events) = match progress {
+        Progress::WantRead => (src.as_raw_fd(), libc::POLLIN),
+        Progress::WantWrite => (dst.as_raw_fd(), libc::POLLOUT),
+        Progress::Done => return Ok(true),
+    };
+    let mut p = [libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }];
+    sys::poll(&mut p, timeout_ms)
+        .map(|n| n > 0)
+        .map_err(Error::from_errno)
+}
+
+/// Writes `bufs` to `fd` with one `writev` (up to 16 slices); returns the bytes written,
+/// which may be fewer than their total on a non-blocking fd, or `None` when `fd` is full.
+pub fn write_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> Result<Option<usize>, Error> {
+    match sys::writev(fd, bufs) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.would_block() => Ok(None),
+        Err(e) => Err(Error::from_errno(e)),
+    }
+}
+
+/// Duplicates `fd` (close-on-exec, same open file) so the relay engine can own it.
+pub fn duplicate(fd: BorrowedFd<'_>) -> Result<std::os::fd::OwnedFd, Error> {
+    let d = sys::dup(fd).map_err(Error::from_errno)?;
+    sys::set_nonblocking(d.as_fd()).map_err(Error::from_errno)?;
+    Ok(d)
+}

@@ -1,0 +1,59 @@
+//! Buffer relay: moves bytes socket to socket in the kernel (splice) or through Rust-owned
+//! buffers, so neither the bytes nor the buffers ever live on the Go heap.
+//!
+//! ```
+//! use offheap::relay::{Framing, Options, Progress, Relay};
+//! use std::io::{Read, Write};
+//! use std::os::fd::AsFd;
+//! use std::os::unix::net::UnixStream;
+//!
+//! let (mut client, src) = UnixStream::pair().unwrap();
+//! let (dst, mut server) = UnixStream::pair().unwrap();
+//! src.set_nonblocking(true).unwrap();
+//! dst.set_nonblocking(true).unwrap();
+//! client.write_all(b"5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1").unwrap();
+//!
+//! let mut relay = Relay::new(Options::new(Framing::Chunked { dechunk: true }));
+//! assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Ok(Progress::Done));
+//! let mut got = [0u8; 5];
+//! server.read_exact(&mut got).unwrap();
+//! assert_eq!(&got, b"hello");
+//! ```
+//!
+//! # Overview
+//!
+//! - [`Relay`] is a non-blocking state machine for one body or one tunnel direction. Its
+//!   caller waits for readiness (Go's netpoller through `syscall.RawConn`, or an epoll) and
+//!   calls [`Relay::step`] with the two fds; it keeps no fd between steps.
+//! - [`Framing`] says where a body ends: exactly N bytes, chunked (validated, forwarded
+//!   verbatim or de-chunked), or until end of file.
+//! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket).
+//! - [`Engine`] runs relays on its own worker threads and epolls, over duplicated fds, and
+//!   reports completions in batches through one eventfd.
+//! - [`Buffer`] is a pooled Rust-owned buffer; [`write_vectored`] writes several with one
+//!   `writev`.
+//! - [`stats`] gives process-wide counters; [`trim`] empties the pools.
+//!
+//! All syscalls live in one private module (`sys`), the crate's only unsafe code for relay.
+
+mod chunked;
+mod engine;
+mod error;
+mod flow;
+mod pool;
+mod stats;
+mod sys;
+mod tunnel;
+
+pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
+pub use engine::{Completion, Engine, EngineConfig, Job};
+pub use error::Error;
+pub use flow::{Framing, Options, Progress, Relay, duplicate, wait_ready, write_vectored};
+pub use pool::{BUFFER_SIZE, Buffer, MAX_IDLE_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, trim};
+pub use stats::{GlobalStats, RelayStats, stats};
+pub use tunnel::{Tunnel, TunnelProgress};
+
+/// The number of open fds of this process (`/proc/self/fd`); for leak tests.
+pub fn open_fd_count() -> usize {
+    sys::open_fd_count()
+}

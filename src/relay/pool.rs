@@ -1,0 +1,219 @@
+//! Pools of the relay's two resources: kernel pipes (for splice) and Rust-owned buffers.
+//!
+//! Both pools are process-wide, bounded (at most [`MAX_IDLE_PIPES`] / [`MAX_IDLE_BUFFERS`]
+//! idle entries; the rest are freed on release) and can be emptied with [`trim`], which
+//! leak tests call to return to their baseline of fds and heap.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use parking_lot::Mutex;
+
+use super::error::Error;
+use super::stats::{COUNTERS, add, sub};
+use super::sys;
+
+/// Pipe buffer size asked for with `F_SETPIPE_SZ` (the kernel may grant less).
+pub const PIPE_SIZE: usize = 1 << 20;
+/// Size of every pooled buffer, in bytes (Pingora reads 64 KiB at a time too).
+pub const BUFFER_SIZE: usize = 64 * 1024;
+/// Idle pipes kept for reuse.
+pub const MAX_IDLE_PIPES: usize = 64;
+/// Idle buffers kept for reuse.
+pub const MAX_IDLE_BUFFERS: usize = 256;
+
+/// A kernel pipe used as the splice intermediary.
+#[derive(Debug)]
+pub struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    capacity: usize,
+}
+
+impl Pipe {
+    /// The read end.
+    pub fn reader(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
+    /// The write end.
+    pub fn writer(&self) -> BorrowedFd<'_> {
+        self.write.as_fd()
+    }
+
+    /// The pipe's buffer size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        sub(&COUNTERS.pipes_live, 1);
+    }
+}
+
+static PIPES: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+static BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+
+/// Takes an empty pipe from the pool, or creates one (1 MiB when the kernel allows).
+pub fn take_pipe() -> Result<Pipe, Error> {
+    if let Some(p) = PIPES.lock().pop() {
+        return Ok(p);
+    }
+    let (read, write) = sys::pipe().map_err(Error::from_errno)?;
+    // Not fatal: without CAP_SYS_RESOURCE past the per-user limit, pipes stay small.
+    let capacity = sys::set_pipe_size(write.as_fd(), PIPE_SIZE)
+        .or_else(|_| sys::pipe_size(write.as_fd()))
+        .unwrap_or(4096)
+        .max(4096);
+    add(&COUNTERS.pipes_created, 1);
+    add(&COUNTERS.pipes_live, 1);
+    Ok(Pipe {
+        read,
+        write,
+        capacity,
+    })
+}
+
+/// Returns a pipe to the pool. The caller guarantees it is empty; a pipe that may hold
+/// bytes must be dropped instead.
+pub fn give_pipe(p: Pipe) {
+    let mut idle = PIPES.lock();
+    if idle.len() < MAX_IDLE_PIPES {
+        idle.push(p);
+    }
+}
+
+/// A fixed-size Rust-owned buffer with a filled window `[start, end)`.
+///
+/// ```
+/// use offheap::relay::Buffer;
+/// let mut b = Buffer::take();
+/// b.spare_mut()[..5].copy_from_slice(b"hello");
+/// b.fill(5);
+/// b.consume(1);
+/// assert_eq!(b.filled(), b"ello");
+/// ```
+#[derive(Debug)]
+pub struct Buffer {
+    data: Option<Box<[u8]>>,
+    start: usize,
+    end: usize,
+}
+
+impl Buffer {
+    /// Takes a buffer of [`BUFFER_SIZE`] bytes from the pool (allocating on a miss).
+    pub fn take() -> Buffer {
+        let data = BUFFERS.lock().pop().unwrap_or_else(|| {
+            add(&COUNTERS.buffers_live, 1);
+            vec![0u8; BUFFER_SIZE].into_boxed_slice()
+        });
+        Buffer {
+            data: Some(data),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.data.as_deref().unwrap_or(&[])
+    }
+
+    /// The filled bytes (written by [`Self::fill`] and not yet consumed).
+    pub fn filled(&self) -> &[u8] {
+        self.bytes().get(self.start..self.end).unwrap_or(&[])
+    }
+
+    /// The filled bytes, mutable (for in-place rewriting).
+    pub fn filled_mut(&mut self) -> &mut [u8] {
+        let (s, e) = (self.start, self.end);
+        self.data
+            .as_deref_mut()
+            .and_then(|d| d.get_mut(s..e))
+            .unwrap_or(&mut [])
+    }
+
+    /// The free space after the filled bytes.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        let e = self.end;
+        self.data
+            .as_deref_mut()
+            .and_then(|d| d.get_mut(e..))
+            .unwrap_or(&mut [])
+    }
+
+    /// Marks `n` more bytes of the spare space as filled (clamped to the capacity).
+    pub fn fill(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.capacity());
+    }
+
+    /// Drops `n` bytes from the front of the filled window (clamped); an emptied buffer
+    /// starts over at offset 0.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.clear();
+        }
+    }
+
+    /// Empties the buffer.
+    pub fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Sets the filled window to the first `n` bytes (clamped).
+    pub fn set_filled(&mut self, n: usize) {
+        self.start = 0;
+        self.end = n.min(self.capacity());
+    }
+
+    /// Total size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// Whether nothing is filled.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Reads once from non-blocking `fd` into the spare space; returns the bytes read
+    /// (`Some(0)`: end of file, or no spare space), or `None` when `fd` has nothing now.
+    pub fn read_from(&mut self, fd: BorrowedFd<'_>) -> Result<Option<usize>, Error> {
+        let spare = self.spare_mut();
+        if spare.is_empty() {
+            return Ok(Some(0));
+        }
+        match sys::read(fd, spare) {
+            Ok(n) => {
+                self.fill(n);
+                Ok(Some(n))
+            }
+            Err(e) if e.would_block() => Ok(None),
+            Err(e) => Err(Error::from_errno(e)),
+        }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if let Some(d) = self.data.take() {
+            let mut idle = BUFFERS.lock();
+            if idle.len() < MAX_IDLE_BUFFERS {
+                idle.push(d);
+                return;
+            }
+            drop(idle);
+            sub(&COUNTERS.buffers_live, 1);
+        }
+    }
+}
+
+/// Frees every idle pipe and buffer (for leak checks and memory pressure).
+pub fn trim() {
+    let pipes = std::mem::take(&mut *PIPES.lock());
+    drop(pipes);
+    let bufs = std::mem::take(&mut *BUFFERS.lock());
+    sub(&COUNTERS.buffers_live, bufs.len() as u64);
+}

@@ -1,0 +1,446 @@
+//! Relay integration tests: every framing over TCP and Unix sockets, with and without
+//! splice, against a naive reference; then faults, each ending with a clear error and no
+//! leaked fds.
+
+mod relay_common;
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::thread;
+
+use offheap::relay::{self, Error, Framing, Options, Progress, Relay, Tunnel};
+use relay_common::{Rng, Sock, chunk_encode, sha256};
+
+/// Tests count open fds: run them one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Outcome {
+    result: Result<(), Error>,
+    received: Vec<u8>,
+    /// What stayed in the source after the relay (bytes past the body).
+    left: Vec<u8>,
+    stats: relay::RelayStats,
+}
+
+/// Sends `input` into a relay with `opts` (pieces of random size), collects what comes out.
+fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
+    let (mut client, src) = Sock::pair(tcp);
+    let (dst, mut server) = Sock::pair(tcp);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let writer = thread::spawn(move || {
+        let mut rng = Rng(seed | 1);
+        let mut i = 0;
+        while i < input.len() {
+            let n = (1 + rng.below(70_000) as usize).min(input.len() - i);
+            if client.write_all(&input[i..i + n]).is_err() {
+                break;
+            }
+            i += n;
+        }
+        client.shutdown_write();
+        client
+    });
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = server.read_to_end(&mut got);
+        got
+    });
+    let mut relay = Relay::new(opts);
+    let result = relay.drive(src.as_fd(), dst.as_fd(), 10_000);
+    drop(dst);
+    let received = reader.join().unwrap();
+    let _client = writer.join().unwrap();
+    let mut left = Vec::new();
+    if let Sock::Tcp(s) = &src {
+        s.set_nonblocking(false).unwrap();
+    }
+    if let Sock::Unix(s) = &src {
+        s.set_nonblocking(false).unwrap();
+    }
+    let mut src = src;
+    let _ = src.read_to_end(&mut left);
+    Outcome {
+        result,
+        received,
+        left,
+        stats: relay.stats(),
+    }
+}
+
+fn opts(framing: Framing, splice: bool) -> Options {
+    Options {
+        framing,
+        splice,
+        shutdown_on_done: false,
+    }
+}
+
+#[test]
+fn every_framing_matches_reference() {
+    let _serial = serial();
+    relay::trim();
+    let fds = relay::open_fd_count();
+    let mut rng = Rng(0x5eed);
+    for case in 0..48u64 {
+        let tcp = case % 2 == 0;
+        let splice = case % 4 < 2;
+        let len = match case % 3 {
+            0 => rng.below(100) as usize,
+            1 => rng.below(70_000) as usize,
+            _ => 100_000 + rng.below(3_000_000) as usize,
+        };
+        let body = rng.bytes(len);
+        let extra = b"GET /next HTTP/1.1\r\n\r\n".to_vec();
+        let kind = (case / 6) % 4;
+        let max_chunk = 1 + rng.below(200_000);
+        let (framing, wire, want) = match kind {
+            0 => (Framing::Exact(len as u64), body.clone(), body.clone()),
+            1 => (Framing::UntilEof, body.clone(), body.clone()),
+            2 => {
+                let w = chunk_encode(&body, &mut rng, max_chunk);
+                (Framing::Chunked { dechunk: false }, w.clone(), w)
+            }
+            _ => (
+                Framing::Chunked { dechunk: true },
+                chunk_encode(&body, &mut rng, max_chunk),
+                body.clone(),
+            ),
+        };
+        let mut input = wire.clone();
+        if kind != 1 {
+            input.extend_from_slice(&extra);
+        }
+        let out = run(tcp, opts(framing, splice), input, rng.next());
+        let label = format!("case {case} tcp={tcp} splice={splice} len={len} {framing:?}");
+        assert_eq!(out.result, Ok(()), "{label}");
+        assert_eq!(out.received.len(), want.len(), "{label}");
+        assert!(sha256(&out.received) == sha256(&want), "{label}");
+        if kind != 1 {
+            assert_eq!(
+                out.left, extra,
+                "{label}: bytes after the body must stay unread"
+            );
+        }
+        assert_eq!(out.stats.bytes_out, want.len() as u64, "{label}");
+        assert_eq!(out.stats.bytes_in, wire.len() as u64, "{label}");
+        assert_eq!(
+            out.stats.spliced + out.stats.copied,
+            out.stats.bytes_out,
+            "{label}"
+        );
+        if !splice {
+            assert_eq!(out.stats.spliced, 0, "{label}");
+        } else if kind < 2 && len > 0 {
+            assert!(out.stats.spliced > 0, "{label}: splice should be used");
+        }
+    }
+    relay::trim();
+    assert_eq!(relay::open_fd_count(), fds, "fds leaked");
+}
+
+#[test]
+fn sha256_known_vector() {
+    let _serial = serial();
+    let h = sha256(b"abc");
+    assert_eq!(h[..4], [0xba, 0x78, 0x16, 0xbf]);
+    assert_eq!(h[28..], [0xf2, 0x00, 0x15, 0xad]);
+}
+
+#[test]
+fn short_body_is_unexpected_eof() {
+    let _serial = serial();
+    for tcp in [false, true] {
+        let out = run(tcp, opts(Framing::Exact(1000), true), vec![7; 600], 3);
+        assert_eq!(out.result, Err(Error::UnexpectedEof));
+        assert_eq!(out.received, vec![7; 600], "what arrived is forwarded");
+        let out = run(
+            tcp,
+            opts(Framing::Chunked { dechunk: false }, true),
+            b"10\r\nabc".to_vec(),
+            3,
+        );
+        assert_eq!(out.result, Err(Error::UnexpectedEof));
+    }
+}
+
+#[test]
+fn long_body_leaves_the_excess_unread() {
+    let _serial = serial();
+    let out = run(
+        true,
+        opts(Framing::Exact(5), true),
+        b"hello, and more".to_vec(),
+        4,
+    );
+    assert_eq!(out.result, Ok(()));
+    assert_eq!(out.received, b"hello");
+    assert_eq!(out.left, b", and more");
+}
+
+#[test]
+fn bad_chunks_have_specific_errors() {
+    let _serial = serial();
+    let cases: &[(&[u8], Error)] = &[
+        (b"zz\r\n", Error::ChunkSizeInvalid),
+        (b"1ffffffffffffffff\r\n", Error::ChunkSizeOverflow),
+        (b"3\nabc\r\n", Error::ChunkMissingCrlf),
+        (b"3\r\nabcd\r\n", Error::ChunkMissingCrlf),
+        (b"0\r\nX: \x01\r\n\r\n", Error::TrailersInvalid),
+    ];
+    for (input, want) in cases {
+        for dechunk in [false, true] {
+            let out = run(
+                false,
+                opts(Framing::Chunked { dechunk }, true),
+                input.to_vec(),
+                5,
+            );
+            assert_eq!(
+                out.result,
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
+
+#[test]
+fn peer_reset_mid_body() {
+    let _serial = serial();
+    relay::trim();
+    let fds = relay::open_fd_count();
+    // A TCP socket closed with unread data in its receive queue sends RST.
+    let (mut client, src) = relay_common::tcp_pair();
+    let (dst, mut server) = relay_common::tcp_pair();
+    (&src).write_all(b"unread").unwrap();
+    client.write_all(&[1; 10_000]).unwrap();
+    thread::sleep(std::time::Duration::from_millis(50));
+    drop(client);
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    let mut relay = Relay::new(opts(Framing::Exact(1 << 20), true));
+    let r = relay.drive(src.as_fd(), dst.as_fd(), 5000);
+    assert!(
+        matches!(r, Err(Error::ConnectionReset) | Err(Error::UnexpectedEof)),
+        "{r:?}"
+    );
+    assert_eq!(
+        relay.step(src.as_fd(), dst.as_fd()),
+        r.map(|_| Progress::Done),
+        "outcome is sticky"
+    );
+    drop((src, dst));
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).unwrap();
+    assert!(got.len() <= 10_000);
+    drop(server);
+    relay::trim();
+    assert_eq!(relay::open_fd_count(), fds);
+}
+
+#[test]
+fn destination_closed_is_broken_pipe() {
+    let _serial = serial();
+    let (mut client, src) = Sock::pair(true);
+    let (dst, server) = Sock::pair(true);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    drop(server);
+    client.write_all(&[1; 300_000]).unwrap_or(());
+    let mut relay = Relay::new(opts(Framing::Exact(300_000), true));
+    let r = relay.drive(src.as_fd(), dst.as_fd(), 5000);
+    assert!(
+        matches!(r, Err(Error::BrokenPipe) | Err(Error::ConnectionReset)),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn slow_reader_is_bounded() {
+    let _serial = serial();
+    // The destination never reads: the relay stops with WantWrite, having taken at most
+    // one pipe (1 MiB) and one buffer (64 KiB) beyond what the kernel socket buffers hold.
+    let (mut client, src) = Sock::pair(false);
+    let (dst, _server) = Sock::pair(false);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let writer = thread::spawn(move || {
+        let chunk = vec![9u8; 1 << 16];
+        let mut sent = 0usize;
+        // Stops once everything is full: 200 ms without being able to write.
+        client.set_write_timeout_nb();
+        let mut stalled = 0;
+        while stalled < 200 && sent < 64 << 20 {
+            match client.write(&chunk) {
+                Ok(n) => {
+                    sent += n;
+                    stalled = 0;
+                }
+                Err(_) => {
+                    stalled += 1;
+                    thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        (client, sent)
+    });
+    let mut relay = Relay::new(opts(Framing::UntilEof, true));
+    let mut progress = relay.step(src.as_fd(), dst.as_fd()).unwrap();
+    while !writer.is_finished() {
+        progress = relay.step(src.as_fd(), dst.as_fd()).unwrap();
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let (_client, sent) = writer.join().unwrap();
+    assert_eq!(progress, Progress::WantWrite);
+    let held = relay.stats().bytes_in - relay.stats().bytes_out;
+    assert!(
+        held <= (relay::PIPE_SIZE + relay::BUFFER_SIZE) as u64,
+        "held {held}"
+    );
+    assert!(sent < 64 << 20, "the writer was blocked by backpressure");
+    relay.abort(Error::Canceled);
+    assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Err(Error::Canceled));
+}
+
+trait NonBlockingWrite {
+    fn set_write_timeout_nb(&self);
+}
+
+impl NonBlockingWrite for Sock {
+    fn set_write_timeout_nb(&self) {
+        match self {
+            Sock::Tcp(s) => s.set_nonblocking(true).unwrap(),
+            Sock::Unix(s) => s.set_nonblocking(true).unwrap(),
+        }
+    }
+}
+
+#[test]
+fn fd_closed_during_relay_is_bad_fd() {
+    let _serial = serial();
+    let (mut client, src) = Sock::pair(false);
+    let (dst, mut server) = Sock::pair(false);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    client.write_all(b"part").unwrap();
+    let mut relay = Relay::new(opts(Framing::Exact(100), false));
+    assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Ok(Progress::WantRead));
+    let mut got = [0u8; 4];
+    server.read_exact(&mut got).unwrap();
+    // The owner closed its fd: the number the caller passes no longer names an open file.
+    // (A number far above any open fd, so that no other test's fd can take its place.)
+    drop(src);
+    // SAFETY (test): the kernel answers EBADF for a number that is not open; no memory is touched.
+    let closed = unsafe { std::os::fd::BorrowedFd::borrow_raw(999_999) };
+    assert_eq!(relay.step(closed, dst.as_fd()), Err(Error::BadFd));
+}
+
+#[test]
+fn tunnel_half_close_both_ways() {
+    let _serial = serial();
+    for tcp in [false, true] {
+        relay::trim();
+        let fds = relay::open_fd_count();
+        let (mut client, a) = Sock::pair(tcp);
+        let (b, mut server) = Sock::pair(tcp);
+        let (a, b) = (a.nonblocking(), b.nonblocking());
+        let mut rng = Rng(77);
+        let up = rng.bytes(500_000);
+        let down = rng.bytes(300_000);
+        let (up2, down2) = (up.clone(), down.clone());
+        // Client sends everything then half-closes, and only then reads the reply.
+        let c = thread::spawn(move || {
+            client.write_all(&up2).unwrap();
+            client.shutdown_write();
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        // Server reads to EOF first (sees the client's half-close), then replies.
+        let s = thread::spawn(move || {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).unwrap();
+            server.write_all(&down2).unwrap();
+            server.shutdown_write();
+            got
+        });
+        let mut t = Tunnel::new();
+        loop {
+            let p = t.step(a.as_fd(), b.as_fd()).unwrap();
+            if p.is_done() {
+                break;
+            }
+            thread::sleep(std::time::Duration::from_micros(200));
+        }
+        assert!(c.join().unwrap() == down);
+        assert!(s.join().unwrap() == up);
+        let (ab, ba) = t.stats();
+        assert_eq!(
+            (ab.bytes_out, ba.bytes_out),
+            (up.len() as u64, down.len() as u64)
+        );
+        drop((a, b, t));
+        relay::trim();
+        assert_eq!(relay::open_fd_count(), fds);
+    }
+}
+
+#[test]
+fn buffer_and_writev() {
+    let _serial = serial();
+    let (mut client, src) = Sock::pair(false);
+    let (dst, mut server) = Sock::pair(false);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    client
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+        .unwrap();
+    let mut head = relay::Buffer::take();
+    let n = head.read_from(src.as_fd()).unwrap().unwrap();
+    assert_eq!(n, 42);
+    let end = head
+        .filled()
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap()
+        + 4;
+    let (h, body) = head.filled().split_at(end);
+    let w = relay::write_vectored(dst.as_fd(), &[h, b"X-Via: offheap\r\n", body])
+        .unwrap()
+        .unwrap();
+    assert_eq!(w, 42 + 16);
+    let mut got = vec![0u8; w];
+    server.read_exact(&mut got).unwrap();
+    assert!(got.ends_with(b"\r\n\r\nX-Via: offheap\r\nbody"));
+}
+
+#[test]
+fn step_budget_yields_before_blocking() {
+    let _serial = serial();
+    let (mut client, src) = Sock::pair(false);
+    let (dst, mut server) = Sock::pair(false);
+    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    client.write_all(&[3u8; 100_000]).unwrap();
+    let reader = thread::spawn(move || {
+        let mut got = vec![0u8; 100_000];
+        server.read_exact(&mut got).unwrap();
+        got
+    });
+    let mut relay = Relay::new(opts(Framing::UntilEof, true));
+    let mut yields = 0;
+    loop {
+        match relay
+            .step_budget(src.as_fd(), dst.as_fd(), 16 << 10)
+            .unwrap()
+        {
+            None => yields += 1,
+            Some(Progress::WantRead) if relay.stats().bytes_out == 100_000 => break,
+            Some(p) => {
+                relay::wait_ready(src.as_fd(), dst.as_fd(), p, 1000).unwrap();
+            }
+        }
+    }
+    assert!(yields >= 1, "a step that moved more than its budget yields");
+    assert_eq!(reader.join().unwrap(), vec![3u8; 100_000]);
+}

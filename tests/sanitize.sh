@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make sanitize`: memory errors and leaks, three ways.
+#  1. The Rust unit, integration and FFI-contract tests under AddressSanitizer + LeakSanitizer
+#     (stable rustc with RUSTC_BOOTSTRAP for -Zsanitizer; the system allocator, so ASan sees
+#     every allocation).
+#  2. The C contract test under valgrind memcheck, linked with the library built with the system
+#     allocator.
+#  3. tests/exercise (every Go API, N iterations each, then Rust heap and handles back to their
+#     baseline) under valgrind, against the same library.
+# ITERATIONS (default 1000000) sets step 3's iterations per API; QUICK=1 skips step 1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+iterations=${ITERATIONS:-1000000}
+triple=$(rustc -vV | sed -n 's/^host: //p')
+
+if [ "${QUICK:-0}" != 1 ]; then
+  echo "== sanitize: Rust tests under AddressSanitizer/LeakSanitizer"
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" ASAN_OPTIONS=detect_leaks=1 \
+    cargo test --locked --no-default-features --target "$triple" --target-dir target/asan --lib --tests
+fi
+
+command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+echo "== sanitize: library with the system allocator"
+cargo build --locked --release --lib --no-default-features --target-dir target/sysalloc
+lib=target/sysalloc/release/liboffheap.a
+vg=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)
+
+echo "== sanitize: C contract test under valgrind"
+mkdir -p target/sanitize
+cc -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -o target/sanitize/contract tests/c/contract.c "$lib" \
+  -lgcc_s -lutil -lrt -lpthread -lm -ldl
+"${vg[@]}" ./target/sanitize/contract
+
+echo "== sanitize: every Go API x $iterations under valgrind"
+pc=target/sanitize/pkgconfig
+mkdir -p "$pc"
+cat > "$pc/offheap-static.pc" <<PC
+Name: offheap-static
+Description: offheap built with the system allocator, for valgrind
+Version: 0
+Cflags: -I$root/include
+Libs: $root/$lib -lgcc_s -lutil -lrt -lpthread -lm -ldl
+PC
+(cd tests/exercise && PKG_CONFIG_PATH="$root/$pc" go build -tags offheap_pkgconfig -ldflags=-w -o "$root/target/sanitize/exercise" .)
+"${vg[@]}" --suppressions=tests/exercise/go.supp ./target/sanitize/exercise -n "$iterations"
+echo "sanitize: ASan/LSan, valgrind C, valgrind Go: 3 passed, 0 failed"
