@@ -29,8 +29,6 @@ var (
 	_ [statusHeadersIncomplete - C.OFFHEAP_STATUS_HEADERS_INCOMPLETE]struct{}
 )
 
-func bytesPtr(b []byte) *C.uint8_t { return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))) }
-
 func (h *heads) parse(op string, request, headRequest bool, input []byte, offsets []uint32) error {
 	if initErr != nil {
 		return initErr
