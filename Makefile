@@ -71,14 +71,16 @@ sanitize:
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
 
-## test-examples: the examples module's tests, and a smoke run of the proxy benchmark harness
-## (upstream and httputil.ReverseProxy, a few hundred requests from a Go load loop: no wrk, no apt).
+## test-examples: the examples module's tests (the proxy's correctness suite, also with -race),
+## and a smoke run of the proxy benchmark harness (upstream, httputil.ReverseProxy and
+## examples/proxy, a few hundred requests from a Go load loop: no wrk, no nginx, no apt).
 PROXY_BIN := target/bench-proxy/bin
 test-examples: $(LIB_A)
 	cd examples && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd examples && $(GO) test -count=1 -race ./proxy
 	@mkdir -p $(PROXY_BIN)
-	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy
-	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil -c 8 -requests 300 \
+	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
+	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap -c 8 -requests 300 \
 	  -warmup 1s -d 5s -work target/bench-proxy-smoke -out ''
 
 ## install: the libraries, the header and pkg-config files (offheap.pc for the shared library,
@@ -127,15 +129,13 @@ bench: $(LIB_A)
 ## bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when missing.
 ## About 2 minutes; BENCH_PROXY_FLAGS="-d 10s -c 64" and the like change the runs.
 BENCH_PROXY_FLAGS ?=
-bench-proxy:
+bench-proxy: $(LIB_A)
 	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
 	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends wrk nginx; \
 	fi
 	@mkdir -p $(PROXY_BIN)
-	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy
-	@if [ -d examples/proxy ]; then \
-	  $(MAKE) --no-print-directory build && cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./proxy; fi
+	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
 	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -out BENCHMARKS.md $(BENCH_PROXY_FLAGS)
 
 clean:
