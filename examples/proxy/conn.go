@@ -119,14 +119,13 @@ func (c *clientConn) readRequestHead() bool {
 			}
 		}
 		if len(view) == 0 {
+			// Deadline first, then the idle flag, then the shutdown check: either Shutdown
+			// sees the flag and its wake-up deadline overrides this one, or this sees Shutdown.
+			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.IdleTimeout))
+			c.idle.Store(true)
 			if c.p.shutting.Load() {
 				return false
 			}
-			c.idle.Store(true)
-			if c.p.shutting.Load() { // Shutdown may have missed the flag: check again
-				return false
-			}
-			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.IdleTimeout))
 		} else {
 			c.idle.Store(false)
 			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.ReadHeaderTimeout))
