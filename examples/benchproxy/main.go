@@ -272,10 +272,17 @@ func measure(t target, s payload.Size, p *proc, measured string, conns int, warm
 	if err != nil {
 		return r, err
 	}
+	// Two reads before the run: their difference is what one read of the endpoint allocates,
+	// subtracted from the run's count.
+	dPre, err := readDebugIf(p.debug)
+	if err != nil {
+		return r, err
+	}
 	d0, err := readDebugIf(p.debug)
 	if err != nil {
 		return r, err
 	}
+	readCost := d0.Mallocs - dPre.Mallocs
 	spec.d = duration
 	r.load, err = load(spec)
 	if err != nil {
@@ -294,6 +301,9 @@ func measure(t target, s payload.Size, p *proc, measured string, conns int, warm
 		r.goStats = true
 		r.gcCycles = d1.NumGC - d0.NumGC
 		r.allocs = d1.Mallocs - d0.Mallocs
+		if r.allocs >= readCost {
+			r.allocs -= readCost
+		}
 	}
 	if r.load.Requests == 0 {
 		return r, fmt.Errorf("%s %s: no request completed", t.label, s.Name)

@@ -32,7 +32,7 @@ func report(results []result, sizes []payload.Size, s settings) string {
 		"%s. Go upstream (net/http) serving 2 B, 16 KiB and 1 MiB bodies, each checked through every proxy before its runs. "+
 		"CPU is the measured process's user+system time (/proc/<pid>/stat) during the measured run (for nginx: master and worker; "+
 		"for \"no proxy\": the upstream). Go GC cycles and allocations come from the process's /debug/gcstats (runtime.MemStats) "+
-		"before and after. nginx: one worker, upstream keepalive 64, access log off, proxy_buffers 8 64k, no temp files. "+
+		"before and after (less what one read of that endpoint allocates). nginx: one worker, upstream keepalive 64, access log off, proxy_buffers 8 64k, no temp files. "+
 		"httputil.ReverseProxy: a keep-alive pool of 64 idle upstream connections and a sync.Pool of 32 KiB buffers.\n\n",
 		loaderDesc(s.loader), s.conns, s.warmup, s.duration, s.pin)
 
