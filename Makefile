@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go test-adoption install sanitize lint fmt bench soak clean
+.PHONY: build header header-check test test-rust test-c test-go test-adoption install sanitize fuzz lint fmt bench soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -67,6 +67,13 @@ test-go: $(LIB_A)
 ## default 1,000,000) under valgrind, with the Rust heap back to its baseline afterwards.
 sanitize:
 	bash tests/sanitize.sh
+
+## fuzz: every cargo-fuzz target (fuzz/, libFuzzer + ASan) and every Go fuzz test (go/FuzzXxx)
+## for FUZZ_SECONDS each (default 60), then runs, coverage and crashes per target. Their seeds
+## and a few thousand generated inputs also run in `make test` (tests/fuzz_smoke.rs, go test).
+FUZZ_SECONDS ?= 60
+fuzz: $(LIB_A)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz.sh
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
