@@ -50,8 +50,15 @@ target/c/contract: tests/c/contract.c include/offheap.h $(LIB_A)
 	@mkdir -p target/c
 	$(CC) $(C_FLAGS) -o $@ tests/c/contract.c $(LIB_A) $(C_LIBS)
 
-test-c: target/c/contract
+# The C examples (examples/c/*.c), compiled with -Wall -Wextra -Werror against the header and run.
+C_EXAMPLES := $(patsubst examples/c/%.c,target/c/example-%,$(wildcard examples/c/*.c))
+target/c/example-%: examples/c/%.c include/offheap.h $(LIB_A)
+	@mkdir -p target/c
+	$(CC) $(C_FLAGS) -o $@ $< $(LIB_A) $(C_LIBS)
+
+test-c: target/c/contract $(C_EXAMPLES)
 	./target/c/contract
+	for e in $(C_EXAMPLES); do ./$$e; done
 
 test-go: $(LIB_A)
 	cd $(GO_PKG) && $(GO) vet ./...
