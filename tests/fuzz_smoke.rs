@@ -16,7 +16,9 @@ mod chunked {
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -34,7 +36,10 @@ fn replay(target: &str, random: usize, max_len: usize, run: impl Fn(&[u8])) {
     // On a failure, print the input so it can become a seed (fuzz/corpus/<target>/).
     let run = |input: &[u8]| {
         if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(input))) {
-            eprintln!("fuzz smoke {target}: failing input ({} bytes): {input:02x?}", input.len());
+            eprintln!(
+                "fuzz smoke {target}: failing input ({} bytes): {input:02x?}",
+                input.len()
+            );
             std::panic::resume_unwind(e);
         }
     };
@@ -64,7 +69,10 @@ fn replay(target: &str, random: usize, max_len: usize, run: impl Fn(&[u8])) {
         };
         run(&input);
     }
-    eprintln!("fuzz smoke {target}: {} seeds + {random} generated inputs", seeds.len());
+    eprintln!(
+        "fuzz smoke {target}: {} seeds + {random} generated inputs",
+        seeds.len()
+    );
 }
 
 #[test]
@@ -88,7 +96,9 @@ fn ffi_target() {
 /// (add `OFFHEAP_FUZZ_TRACE=1` to print the `ffi` interpreter's operations).
 #[test]
 fn case() {
-    let Some(path) = std::env::var_os("OFFHEAP_FUZZ_CASE") else { return };
+    let Some(path) = std::env::var_os("OFFHEAP_FUZZ_CASE") else {
+        return;
+    };
     let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let input = std::fs::read(&path).unwrap();
     let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());

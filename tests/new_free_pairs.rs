@@ -5,15 +5,23 @@
 use std::path::{Path, PathBuf};
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if p.is_dir() {
-            if !matches!(name, "target" | "artifacts" | "corpus" | "seeds" | "testdata") {
+            if !matches!(
+                name,
+                "target" | "artifacts" | "corpus" | "seeds" | "testdata"
+            ) {
                 files(&p, out);
             }
-        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("rs" | "c" | "go")) {
+        } else if matches!(
+            p.extension().and_then(|x| x.to_str()),
+            Some("rs" | "c" | "go")
+        ) {
             out.push(p);
         }
     }
@@ -25,8 +33,13 @@ fn called(text: &str, name: &str) -> bool {
     let pat = format!("{name}(");
     text.match_indices(&pat).any(|(i, _)| {
         let before = &text[..i];
-        let ident_before = before.chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_');
-        !ident_before && !before.trim_end().ends_with("fn") && !before.trim_end().ends_with("offheap_status")
+        let ident_before = before
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident_before
+            && !before.trim_end().ends_with("fn")
+            && !before.trim_end().ends_with("offheap_status")
     })
 }
 
@@ -69,8 +82,14 @@ fn every_new_has_a_free_and_both_are_exercised() {
 
 #[test]
 fn declarations_do_not_count_as_calls() {
-    assert!(!called("    pub fn offheap_x_new(out: *mut u64) -> u32;", "offheap_x_new"));
-    assert!(!called("offheap_status offheap_x_new(uint64_t *out);", "offheap_x_new"));
+    assert!(!called(
+        "    pub fn offheap_x_new(out: *mut u64) -> u32;",
+        "offheap_x_new"
+    ));
+    assert!(!called(
+        "offheap_status offheap_x_new(uint64_t *out);",
+        "offheap_x_new"
+    ));
     assert!(!called("my_offheap_x_new(1)", "offheap_x_new"));
     assert!(called("CHECK(offheap_x_new(&h));", "offheap_x_new"));
     assert!(called("unsafe { offheap_x_new(&mut h) }", "offheap_x_new"));

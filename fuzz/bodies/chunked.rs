@@ -49,7 +49,11 @@ impl Cursor<'_> {
     }
 
     fn expect(&mut self, want: u8) -> Step<()> {
-        if self.plain()? == want { Ok(()) } else { Err(Some(ChunkError::ChunkMissingCrlf)) }
+        if self.plain()? == want {
+            Ok(())
+        } else {
+            Err(Some(ChunkError::ChunkMissingCrlf))
+        }
     }
 }
 
@@ -203,7 +207,10 @@ pub fn incremental(input: &[u8], rng: &mut SplitRng) -> Decoded {
         match d.feed(&input[i..end]) {
             Ok(piece) => {
                 assert!(piece.len() <= end - i, "piece longer than its input");
-                assert!(!piece.is_empty() || d.is_done(), "no progress on non-empty input");
+                assert!(
+                    !piece.is_empty() || d.is_done(),
+                    "no progress on non-empty input"
+                );
                 if let Piece::Data(n) = piece {
                     let before = before.expect("payload outside a chunk");
                     assert!(n as u64 <= before);
@@ -284,8 +291,17 @@ pub fn run(data: &[u8]) {
     }
     let want = reference(&input);
     if let Some((payload, end)) = valid {
-        assert_eq!(want, Decoded::Complete(payload, end), "reference rejects a valid body");
+        assert_eq!(
+            want,
+            Decoded::Complete(payload, end),
+            "reference rejects a valid body"
+        );
     }
     let got = incremental(&input, &mut rng);
-    assert_eq!(got, want, "decoder and reference disagree on {:?}", String::from_utf8_lossy(&input));
+    assert_eq!(
+        got,
+        want,
+        "decoder and reference disagree on {:?}",
+        String::from_utf8_lossy(&input)
+    );
 }

@@ -100,7 +100,8 @@ unsafe extern "C" {
     pub fn offheap_relay_trim() -> u32;
     pub fn offheap_buffer_new(out: *mut u64) -> u32;
     pub fn offheap_buffer_free(buffer: u64) -> u32;
-    pub fn offheap_buffer_read(buffer: u64, fd: i32, out_n: *mut usize, out_state: *mut u32) -> u32;
+    pub fn offheap_buffer_read(buffer: u64, fd: i32, out_n: *mut usize, out_state: *mut u32)
+    -> u32;
     pub fn offheap_buffer_view(buffer: u64, out_ptr: *mut *const u8, out_len: *mut usize) -> u32;
     pub fn offheap_buffer_consume(buffer: u64, n: usize) -> u32;
     pub fn offheap_buffer_writev(
@@ -122,7 +123,12 @@ unsafe extern "C" {
         flags: u32,
     ) -> u32;
     pub fn offheap_engine_cancel(engine: u64, id: u64) -> u32;
-    pub fn offheap_engine_poll(engine: u64, out: *mut Completion, cap: usize, out_n: *mut usize) -> u32;
+    pub fn offheap_engine_poll(
+        engine: u64,
+        out: *mut Completion,
+        cap: usize,
+        out_n: *mut usize,
+    ) -> u32;
     pub fn offheap_engine_in_flight(engine: u64, out: *mut u64) -> u32;
     pub fn offheap_engine_free(engine: u64) -> u32;
 }
@@ -243,7 +249,10 @@ impl Interp {
             assert_eq!(st, PANIC, "armed panic not reported: {}", status_name(st));
             return true;
         }
-        assert!(st != PANIC || self.panic_allowed, "unexpected panic at the boundary");
+        assert!(
+            st != PANIC || self.panic_allowed,
+            "unexpected panic at the boundary"
+        );
         self.panic_allowed = false;
         false
     }
@@ -288,7 +297,11 @@ impl Interp {
             2 => {
                 let other = KINDS[(sel as usize / 8) % KINDS.len()];
                 let l = &self.live[other];
-                if l.is_empty() { 0 } else { l[(sel as usize / 32) % l.len()] }
+                if l.is_empty() {
+                    0
+                } else {
+                    l[(sel as usize / 32) % l.len()]
+                }
             }
             3 => {
                 if self.stale.is_empty() {
@@ -299,10 +312,17 @@ impl Interp {
             }
             _ => {
                 let l = &self.live[kind];
-                if l.is_empty() { 0 } else { l[(sel as usize / 8) % l.len()] }
+                if l.is_empty() {
+                    0
+                } else {
+                    l[(sel as usize / 8) % l.len()]
+                }
             }
         };
-        Pick { handle, live: self.live[kind].iter().position(|&h| h == handle) }
+        Pick {
+            handle,
+            live: self.live[kind].iter().position(|&h| h == handle),
+        }
     }
 
     /// Whether `h` is live under any kind (a random u64 that happens to name a live object).
@@ -314,7 +334,10 @@ impl Interp {
         match p.u8() % 8 {
             0 => (-1, false),
             1 => (CLOSED_FD, true),
-            k => (self.socks[(k as usize - 2) % self.socks.len()].as_raw_fd(), true),
+            k => (
+                self.socks[(k as usize - 2) % self.socks.len()].as_raw_fd(),
+                true,
+            ),
         }
     }
 
@@ -324,7 +347,14 @@ impl Interp {
     fn check_pick(&self, pick: Pick, st: u32, what: &str) {
         if pick.live.is_none() {
             assert!(
-                [INVALID_HANDLE, NULL_POINTER, MISALIGNED, INVALID_ARGUMENT, TOO_LARGE].contains(&st),
+                [
+                    INVALID_HANDLE,
+                    NULL_POINTER,
+                    MISALIGNED,
+                    INVALID_ARGUMENT,
+                    TOO_LARGE
+                ]
+                .contains(&st),
                 "{what} on a bad handle {:#x}: {}",
                 pick.handle,
                 status_name(st)
@@ -334,7 +364,10 @@ impl Interp {
 
     fn add(&mut self, kind: usize, h: u64) {
         assert_ne!(h, 0, "a new handle is never zero");
-        assert!(!self.is_live_anywhere(h) && !self.stale.contains(&h), "handle {h:#x} reused");
+        assert!(
+            !self.is_live_anywhere(h) && !self.stale.contains(&h),
+            "handle {h:#x} reused"
+        );
         self.live[kind].push(h);
     }
 
@@ -350,7 +383,12 @@ impl Interp {
     pub fn step(&mut self, p: &mut Program) {
         let op = p.u8();
         if std::env::var_os("OFFHEAP_FUZZ_TRACE").is_some() {
-            eprintln!("op {} armed {} live {:?}", op % 24, self.armed, KINDS.map(|k| self.live[k].len()));
+            eprintln!(
+                "op {} armed {} live {:?}",
+                op % 24,
+                self.armed,
+                KINDS.map(|k| self.live[k].len())
+            );
         }
         match op % 24 {
             0 => self.op_new(p, DEBUG),
@@ -383,7 +421,11 @@ impl Interp {
     fn op_new(&mut self, p: &mut Program, kind: usize) {
         let mode = self.out_mode(p);
         let mut out = 0xdead_beef_u64;
-        let cap = if kind == ENGINE { MAX_ENGINES } else { MAX_LIVE };
+        let cap = if kind == ENGINE {
+            MAX_ENGINES
+        } else {
+            MAX_LIVE
+        };
         if self.live[kind].len() >= cap {
             return;
         }
@@ -396,7 +438,11 @@ impl Interp {
                     _ => p.u32(),
                 };
                 length = p.u64() >> (p.u8() % 64);
-                flags = if p.u8() % 4 == 0 { p.u32() } else { u32::from(p.u8() % 4) };
+                flags = if p.u8().is_multiple_of(4) {
+                    p.u32()
+                } else {
+                    u32::from(p.u8() % 4)
+                };
             }
             ENGINE => {
                 workers = [0, 1, 2, 65, u32::MAX][p.u8() as usize % 5];
@@ -502,11 +548,19 @@ impl Interp {
     fn op_slices(&mut self, p: &mut Program) {
         let bytes = p.bytes(200);
         let len_sel = p.u8();
-        let null = len_sel % 4 == 0;
-        let len = if null { usize::from(len_sel / 4) } else { usize::from(len_sel) % (bytes.len() + 1) };
+        let null = len_sel.is_multiple_of(4);
+        let len = if null {
+            usize::from(len_sel / 4)
+        } else {
+            usize::from(len_sel) % (bytes.len() + 1)
+        };
         let mode = self.out_mode(p);
         let mut out = 9u64;
-        let data = if null { std::ptr::null() } else { bytes.as_ptr() };
+        let data = if null {
+            std::ptr::null()
+        } else {
+            bytes.as_ptr()
+        };
         let ptr = self.out_ptr(mode, &mut out);
         // SAFETY: `data` is NULL or valid for `len` (≤ bytes.len()) bytes; `ptr` as above.
         let st = unsafe { offheap_debug_sum(data, len, ptr) };
@@ -519,15 +573,23 @@ impl Interp {
                 assert_eq!(out, 9);
             } else {
                 assert_eq!(st, OK);
-                let want: u64 = if null { 0 } else { bytes[..len].iter().map(|&b| u64::from(b)).sum() };
+                let want: u64 = if null {
+                    0
+                } else {
+                    bytes[..len].iter().map(|&b| u64::from(b)).sum()
+                };
                 assert_eq!(out, want);
             }
         }
         let mut dst = [0x55u8; 64];
         let fill_len = usize::from(p.u8()) % 65;
         let value = p.u8();
-        let null = p.u8() % 4 == 0;
-        let dptr = if null { std::ptr::null_mut() } else { dst.as_mut_ptr() };
+        let null = p.u8().is_multiple_of(4);
+        let dptr = if null {
+            std::ptr::null_mut()
+        } else {
+            dst.as_mut_ptr()
+        };
         // SAFETY: `dptr` is NULL or valid for `fill_len` (≤ 64) bytes.
         let st = unsafe { offheap_debug_fill(dptr, fill_len, value) };
         if !self.injected(st) {
@@ -536,7 +598,9 @@ impl Interp {
             } else {
                 assert_eq!(st, OK);
                 let n = if null { 0 } else { fill_len };
-                assert!(dst[..n].iter().all(|&b| b == value) && dst[n..].iter().all(|&b| b == 0x55));
+                assert!(
+                    dst[..n].iter().all(|&b| b == value) && dst[n..].iter().all(|&b| b == 0x55)
+                );
             }
         }
     }
@@ -592,9 +656,17 @@ impl Interp {
     }
 
     fn relay_args(p: &mut Program) -> (u32, u64, u32) {
-        let framing = if p.u8() % 8 == 0 { p.u32() } else { u32::from(p.u8() % 4) };
+        let framing = if p.u8().is_multiple_of(8) {
+            p.u32()
+        } else {
+            u32::from(p.u8() % 4)
+        };
         let length = u64::from(p.u32() % 4096);
-        let flags = if p.u8() % 8 == 0 { p.u32() } else { u32::from(p.u8() % 4) };
+        let flags = if p.u8().is_multiple_of(8) {
+            p.u32()
+        } else {
+            u32::from(p.u8() % 4)
+        };
         (framing, length, flags)
     }
 
@@ -618,7 +690,10 @@ impl Interp {
         let (src, src_ok) = self.fd(p);
         let (dst, dst_ok) = self.fd(p);
         let mode = self.out_mode(p);
-        let sentinel = RelayProgress { state: 77, ..Default::default() };
+        let sentinel = RelayProgress {
+            state: 77,
+            ..Default::default()
+        };
         let mut out = sentinel;
         let ptr = self.out_ptr(mode, &mut out);
         // SAFETY: the fds are open sockets, -1 or never open; `ptr` NULL, misaligned or valid.
@@ -646,7 +721,11 @@ impl Interp {
 
     fn op_relay_abort(&mut self, p: &mut Program) {
         let pick = self.pick(p, RELAY);
-        let status = if p.u8() % 2 == 0 { p.u32() } else { 200 + u32::from(p.u8() % 16) };
+        let status = if p.u8().is_multiple_of(2) {
+            p.u32()
+        } else {
+            200 + u32::from(p.u8() % 16)
+        };
         // SAFETY: no pointers.
         let st = unsafe { offheap_relay_abort(pick.handle, status) };
         if self.injected(st) {
@@ -671,7 +750,11 @@ impl Interp {
             return;
         }
         if st != OK {
-            assert_eq!((n, state), (usize::MAX, 99), "out-parameters written on failure");
+            assert_eq!(
+                (n, state),
+                (usize::MAX, 99),
+                "out-parameters written on failure"
+            );
         }
         if let Some(want) = Self::out_failure(&[(m1, 8), (m2, 4)]) {
             assert_eq!(st, want);
@@ -698,7 +781,11 @@ impl Interp {
         let st = unsafe { offheap_buffer_view(pick.handle, pp, pl) };
         if !self.injected(st) {
             if st != OK {
-                assert_eq!((ptr, len), (sentinel, 12345), "out-parameters written on failure");
+                assert_eq!(
+                    (ptr, len),
+                    (sentinel, 12345),
+                    "out-parameters written on failure"
+                );
             }
             if let Some(want) = Self::out_failure(&[(m1, 8), (m2, 8)]) {
                 assert_eq!(st, want);
@@ -741,7 +828,7 @@ impl Interp {
             all_live &= pick.live.is_some();
             *id = pick.handle;
         }
-        let null = p.u8() % 8 == 0;
+        let null = p.u8().is_multiple_of(8);
         let (fd, fd_ok) = self.fd(p);
         let (m1, m2) = (self.out_mode(p), self.out_mode(p));
         let (mut n, mut state) = (usize::MAX, 99u32);
@@ -754,7 +841,11 @@ impl Interp {
             return;
         }
         if st != OK {
-            assert_eq!((n, state), (usize::MAX, 99), "out-parameters written on failure");
+            assert_eq!(
+                (n, state),
+                (usize::MAX, 99),
+                "out-parameters written on failure"
+            );
         }
         if let Some(want) = Self::out_failure(&[(m1, 8), (m2, 4)]) {
             assert_eq!(st, want);
@@ -810,12 +901,19 @@ impl Interp {
     fn op_engine_poll(&mut self, p: &mut Program) {
         let pick = self.pick(p, ENGINE);
         let cap = usize::from(p.u8() % 10);
-        let null = p.u8() % 8 == 0;
+        let null = p.u8().is_multiple_of(8);
         let mode = self.out_mode(p);
-        let mut comps = [Completion { id: 1234, ..Default::default() }; 9];
+        let mut comps = [Completion {
+            id: 1234,
+            ..Default::default()
+        }; 9];
         let mut n = usize::MAX;
         let pn = self.out_ptr(mode, &mut n);
-        let arr = if null { std::ptr::null_mut() } else { comps.as_mut_ptr() };
+        let arr = if null {
+            std::ptr::null_mut()
+        } else {
+            comps.as_mut_ptr()
+        };
         // SAFETY: `arr` NULL or valid for `cap` (≤ 9) completions; `pn` NULL, misaligned or valid.
         let st = unsafe { offheap_engine_poll(pick.handle, arr, cap, pn) };
         if self.injected(st) {
@@ -823,7 +921,10 @@ impl Interp {
         }
         if st != OK {
             assert_eq!(n, usize::MAX);
-            assert!(comps.iter().all(|c| c.id == 1234), "completions written on failure");
+            assert!(
+                comps.iter().all(|c| c.id == 1234),
+                "completions written on failure"
+            );
         }
         if null && cap > 0 {
             assert_eq!(st, NULL_POINTER);
@@ -911,7 +1012,8 @@ impl Interp {
                 let _ = self.socks[k].read(&mut buf);
             }
             _ => {
-                let how = [std::net::Shutdown::Write, std::net::Shutdown::Read][usize::from(p.u8() % 2)];
+                let how =
+                    [std::net::Shutdown::Write, std::net::Shutdown::Read][usize::from(p.u8() % 2)];
                 let _ = self.socks[k].shutdown(how);
             }
         }
@@ -957,7 +1059,10 @@ impl Interp {
 
     fn op_relay_globals(&mut self, p: &mut Program) {
         let mode = self.out_mode(p);
-        let mut c = RelayCounters { relays_started: 5, ..Default::default() };
+        let mut c = RelayCounters {
+            relays_started: 5,
+            ..Default::default()
+        };
         let ptr = self.out_ptr(mode, &mut c);
         // SAFETY: NULL, misaligned or valid.
         let st = unsafe { offheap_relay_global_stats(ptr) };
@@ -970,7 +1075,7 @@ impl Interp {
                 assert!(c.relays_done + c.relays_failed <= c.relays_started);
             }
         }
-        if p.u8() % 4 == 0 {
+        if p.u8().is_multiple_of(4) {
             // SAFETY: no arguments.
             let st = unsafe { offheap_relay_trim() };
             if !self.injected(st) {
@@ -1020,7 +1125,9 @@ impl Default for Interp {
 }
 
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Panics the library raises on purpose (injected, or requested under a lease) are caught at
@@ -1038,7 +1145,9 @@ fn quiet_intended_panics() {
                 .or_else(|| info.payload().downcast_ref::<String>().map(|s| s.as_str()))
                 .unwrap_or("");
             let loud = std::env::var_os("OFFHEAP_FUZZ_LOUD").is_some();
-            if !loud && msg.starts_with("offheap: panic injected") || msg.starts_with("offheap: panic requested") {
+            if !loud && msg.starts_with("offheap: panic injected")
+                || msg.starts_with("offheap: panic requested")
+            {
                 return;
             }
             previous(info);
@@ -1085,10 +1194,19 @@ fn warm_up() {
             assert_eq!(offheap_engine_new(1, 4, &mut e), OK);
             assert_eq!(offheap_relay_new(3, 0, 0, &mut r), OK);
             assert_eq!(offheap_buffer_new(&mut b), OK);
-            assert_eq!(offheap_relay_step(r, y.as_raw_fd(), z.as_raw_fd(), &mut prog), OK);
+            assert_eq!(
+                offheap_relay_step(r, y.as_raw_fd(), z.as_raw_fd(), &mut prog),
+                OK
+            );
             (&x).write_all(b"warm").unwrap();
-            assert_eq!(offheap_buffer_read(b, y.as_raw_fd(), &mut n, &mut state), OK);
-            assert_eq!(offheap_engine_submit(e, 1, y.as_raw_fd(), z.as_raw_fd(), 0xffff_ffff, 0, 0), OK);
+            assert_eq!(
+                offheap_buffer_read(b, y.as_raw_fd(), &mut n, &mut state),
+                OK
+            );
+            assert_eq!(
+                offheap_engine_submit(e, 1, y.as_raw_fd(), z.as_raw_fd(), 0xffff_ffff, 0, 0),
+                OK
+            );
             drop((x, w));
             for _ in 0..1000 {
                 assert_eq!(offheap_engine_poll(e, comps.as_mut_ptr(), 4, &mut n), OK);
@@ -1134,11 +1252,21 @@ pub fn run(data: &[u8]) {
     let mut end = Counters::default();
     // SAFETY: `end` is valid.
     assert_eq!(unsafe { offheap_stats(&mut end) }, OK);
-    assert_eq!(end.handles_by_kind, base.handles_by_kind, "live handles not back to baseline");
-    assert_eq!(end.heap_live_bytes, base.heap_live_bytes, "Rust heap not back to baseline");
+    assert_eq!(
+        end.handles_by_kind, base.handles_by_kind,
+        "live handles not back to baseline"
+    );
+    assert_eq!(
+        end.heap_live_bytes, base.heap_live_bytes,
+        "Rust heap not back to baseline"
+    );
     let mut rc = RelayCounters::default();
     // SAFETY: `rc` is valid.
     assert_eq!(unsafe { offheap_relay_global_stats(&mut rc) }, OK);
-    assert_eq!((rc.pipes_live, rc.buffers_live), (0, 0), "relay pools not empty after trim");
+    assert_eq!(
+        (rc.pipes_live, rc.buffers_live),
+        (0, 0),
+        "relay pools not empty after trim"
+    );
     assert_eq!(open_fds(), base_fds, "open fds not back to baseline");
 }
