@@ -32,6 +32,8 @@ type GoHeap struct {
 type HeapReport struct {
 	Go   GoHeap
 	Rust RustStats
+	// Relay holds the relay's global counters (bytes spliced and copied, relays failed).
+	Relay RelayCounters
 	// RustErr is non-nil when the Rust side could not be read (ErrUnavailable without cgo).
 	RustErr error
 
@@ -78,12 +80,16 @@ func ReadHeapReport() HeapReport {
 	}
 	r.fillPauses()
 	r.Rust, r.RustErr = readRustStats()
+	if r.RustErr == nil {
+		r.Relay, r.RustErr = ReadRelayCounters()
+	}
 	return r
 }
 
 // Since returns the report over the interval from earlier to r: cumulative values (Mallocs,
-// NumGC, GC CPU, pauses and their percentiles, Rust allocations and frees) become differences;
-// levels (heap sizes, objects, live handles) stay r's.
+// NumGC, GC CPU, pauses and their percentiles, Rust allocations and frees, relay counters)
+// become differences; levels (heap sizes, objects, live handles, live pipes and buffers) stay
+// r's.
 func (r HeapReport) Since(earlier HeapReport) HeapReport {
 	d := r
 	d.Go.Mallocs -= earlier.Go.Mallocs
@@ -91,6 +97,12 @@ func (r HeapReport) Since(earlier HeapReport) HeapReport {
 	d.Go.GCCPU -= earlier.Go.GCCPU
 	d.Rust.Allocations -= earlier.Rust.Allocations
 	d.Rust.Frees -= earlier.Rust.Frees
+	d.Relay.RelaysStarted -= earlier.Relay.RelaysStarted
+	d.Relay.RelaysDone -= earlier.Relay.RelaysDone
+	d.Relay.RelaysFailed -= earlier.Relay.RelaysFailed
+	d.Relay.BytesSpliced -= earlier.Relay.BytesSpliced
+	d.Relay.BytesCopied -= earlier.Relay.BytesCopied
+	d.Relay.PipesCreated -= earlier.Relay.PipesCreated
 	if len(earlier.pauses) == len(r.pauses) {
 		d.pauses = make([]uint64, len(r.pauses))
 		for i := range r.pauses {
@@ -178,6 +190,12 @@ func (r HeapReport) WriteSideBySide(w io.Writer, nameR string, other HeapReport,
 		bytesRow("Rust heap peak", r.Rust.PeakBytes, other.Rust.PeakBytes)
 		countRow("Rust allocations", r.Rust.Allocations, other.Rust.Allocations)
 		countRow("Rust live handles", r.Rust.LiveHandles, other.Rust.LiveHandles)
+		if r.Relay.RelaysStarted+other.Relay.RelaysStarted > 0 {
+			bytesRow("Relay bytes spliced", r.Relay.BytesSpliced, other.Relay.BytesSpliced)
+			bytesRow("Relay bytes copied", r.Relay.BytesCopied, other.Relay.BytesCopied)
+			countRow("Relays done", r.Relay.RelaysDone, other.Relay.RelaysDone)
+			countRow("Relays failed", r.Relay.RelaysFailed, other.Relay.RelaysFailed)
+		}
 	} else {
 		fmt.Fprintf(tw, "Rust heap\t(unavailable)\t(unavailable)\t\t\t\n")
 	}

@@ -8,6 +8,8 @@ func subsystemSentinel(status uint32) error {
 	switch {
 	case status >= 200 && status < 300:
 		return relaySentinel(status)
+	case status >= 300 && status < 400:
+		return windowSentinel(status)
 	default:
 		return nil
 	}

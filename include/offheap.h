@@ -45,6 +45,9 @@
 // `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
 #define OFFHEAP_ENGINE_TUNNEL 4294967295
 
+// Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
+#define OFFHEAP_WINDOW_MAX_QUANTILES 16
+
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
 enum offheap_status
@@ -103,6 +106,40 @@ enum offheap_status
   OFFHEAP_STATUS_RELAY_RESOURCE_EXHAUSTED = 212,
   // The relay was ended by a deadline.
   OFFHEAP_STATUS_RELAY_TIMED_OUT = 213,
+  // The window width is zero (sliding and tumbling windows need one) or too large.
+  OFFHEAP_STATUS_WINDOW_INVALID_WIDTH = 300,
+  // The slice count is 0, over 64, or does not divide the width.
+  OFFHEAP_STATUS_WINDOW_INVALID_SLICES = 301,
+  // The quantile relative accuracy is not in [0.0001, 0.5].
+  OFFHEAP_STATUS_WINDOW_INVALID_ALPHA = 302,
+  // The sketch bucket cap is not in [16, 65536].
+  OFFHEAP_STATUS_WINDOW_INVALID_BUCKETS = 303,
+  // The series cap is zero or larger than the shards can address.
+  OFFHEAP_STATUS_WINDOW_INVALID_SERIES_CAP = 304,
+  // The shard count is not a power of two in [1, 256].
+  OFFHEAP_STATUS_WINDOW_INVALID_SHARDS = 305,
+  // The maximum future skew spans more than 64 slices.
+  OFFHEAP_STATUS_WINDOW_INVALID_FUTURE_SKEW = 306,
+  // The maximum key length is not in [1, 4096].
+  OFFHEAP_STATUS_WINDOW_INVALID_KEY_LIMIT = 307,
+  // The metric name, help text or key label is not valid Prometheus syntax.
+  OFFHEAP_STATUS_WINDOW_INVALID_NAME = 308,
+  // The window mode is not 0 (sliding), 1 (tumbling) or 2 (cumulative).
+  OFFHEAP_STATUS_WINDOW_INVALID_MODE = 309,
+  // The batch columns have different lengths.
+  OFFHEAP_STATUS_WINDOW_LENGTH_MISMATCH = 310,
+  // Key end offsets decrease or point past the key bytes.
+  OFFHEAP_STATUS_WINDOW_BAD_OFFSETS = 311,
+  // A quantile is outside [0, 1], or more than 16 were requested.
+  OFFHEAP_STATUS_WINDOW_INVALID_QUANTILE = 312,
+  // No live series has this key or id (never made, deleted or evicted).
+  OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES = 313,
+  // Serialized window state is truncated, corrupt, or not window state at all.
+  OFFHEAP_STATUS_WINDOW_BAD_STATE = 314,
+  // Serialized window state has a format version this library does not read.
+  OFFHEAP_STATUS_WINDOW_UNSUPPORTED_VERSION = 315,
+  // Serialized window state was written with a different relative accuracy or sketch setting.
+  OFFHEAP_STATUS_WINDOW_INCOMPATIBLE_STATE = 316,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -253,6 +290,135 @@ typedef struct offheap_engine_completion {
   // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
   int32_t os_errno;
 } offheap_engine_completion;
+
+// Window mode: `0` sliding, `1` tumbling, `2` cumulative.
+typedef uint32_t offheap_window_mode;
+
+// Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
+// be invalid); the Go package fills its defaults before calling.
+typedef struct offheap_window_config {
+  // 0 sliding, 1 tumbling, 2 cumulative.
+  offheap_window_mode mode;
+  // Slices of a sliding window (1..=64, dividing `width_ns`).
+  uint32_t slices;
+  // Window width (sliding and tumbling).
+  uint64_t width_ns;
+  // Quantile relative accuracy in [0.0001, 0.5].
+  double alpha;
+  // Sketch bucket cap per sign, [16, 65536].
+  uint32_t max_buckets;
+  // Lock shards, a power of two in [1, 256].
+  uint32_t shards;
+  // Series cap; beyond it new keys go to the overflow series.
+  uint64_t max_series;
+  // Evict series idle longer than this (0 = never).
+  uint64_t idle_ttl_ns;
+  // Drop samples older than `now - allowed_lateness_ns` (UINT64_MAX = only the window rule).
+  uint64_t allowed_lateness_ns;
+  // Drop samples newer than `now + max_future_ns`.
+  uint64_t max_future_ns;
+  // Longest byte key, [1, 4096].
+  uint32_t max_key_len;
+  // 1 to keep quantile sketches, 0 not to.
+  uint32_t sketch;
+} offheap_window_config;
+
+// What happened to the samples of a batch; the fields add up to the batch length.
+typedef struct offheap_window_accounting {
+  // Recorded into their own series.
+  uint64_t accepted;
+  // Recorded into the overflow series (series cap reached).
+  uint64_t overflowed;
+  // Dropped as late.
+  uint64_t late;
+  // Dropped as too far in the future.
+  uint64_t future;
+  // Dropped: NaN/Inf value or zero weight.
+  uint64_t invalid;
+  // Dropped: key too long, not UTF-8, or not a valid label list.
+  uint64_t bad_key;
+  // Dropped: id of a removed series.
+  uint64_t stale;
+} offheap_window_accounting;
+
+// Counters of an aggregator since it was made.
+typedef struct offheap_window_counters {
+  // Live series (the overflow series not counted).
+  uint64_t series;
+  // Sum of every batch's accounting.
+  struct offheap_window_accounting samples;
+  // Series evicted as idle.
+  uint64_t evicted;
+  // Series removed by delete or clear.
+  uint64_t deleted;
+  // Snapshots taken.
+  uint64_t snapshots;
+  // Bytes of interned byte keys.
+  uint64_t key_bytes;
+} offheap_window_counters;
+
+// Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
+// Every column has `rows` elements; a pointer is NULL when its length is 0.
+typedef struct offheap_window_view {
+  // Number of rows.
+  uint64_t rows;
+  // Number of quantiles computed (entries of `quantiles` used).
+  uint32_t nquantiles;
+  // Reserved, 0.
+  uint32_t reserved;
+  // The `now` of the snapshot.
+  int64_t now;
+  // Token for changed-only snapshots after this one.
+  uint64_t next_since;
+  // Series ids (UINT64_MAX for the overflow row).
+  const uint64_t *ids;
+  // Key kinds: 0 u64 key, 1 byte key, 2 overflow.
+  const uint8_t *kinds;
+  // Caller u64 keys (0 for other rows).
+  const uint64_t *raw_keys;
+  // End offset of each row's byte key in `key_bytes`.
+  const uint32_t *key_ends;
+  // All byte keys, concatenated.
+  const uint8_t *key_bytes;
+  // Length of `key_bytes`.
+  uint64_t key_bytes_len;
+  // Counts (sum of weights).
+  const uint64_t *counts;
+  // Sums.
+  const double *sums;
+  // Minimums (NaN when empty).
+  const double *mins;
+  // Maximums (NaN when empty).
+  const double *maxs;
+  // Newest values (NaN when empty).
+  const double *lasts;
+  // Means (NaN when empty).
+  const double *means;
+  // Population standard deviations (NaN when empty).
+  const double *stddevs;
+  // Counter increases.
+  const double *increases;
+  // Increase per second.
+  const double *rates;
+  // Column of each requested quantile (`nquantiles` used).
+  const double *quantiles[OFFHEAP_WINDOW_MAX_QUANTILES];
+  // The last export written into this snapshot by `offheap_window_export`.
+  const uint8_t *export_bytes;
+  // Length of `export_bytes`.
+  uint64_t export_len;
+} offheap_window_view;
+
+// What an import did with its records.
+typedef struct offheap_window_import {
+  // Merged into a series of the same key.
+  uint64_t merged;
+  // Merged into the overflow series.
+  uint64_t overflowed;
+  // Dropped: the slice of `now` was already reused for a later time.
+  uint64_t late;
+  // Dropped: key invalid for this aggregator.
+  uint64_t bad_key;
+} offheap_window_import;
 
 #ifdef __cplusplus
 extern "C" {
@@ -457,6 +623,199 @@ offheap_status offheap_engine_free(uint64_t engine);
 // Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
 // An unknown value gives "offheap: unknown status".
 const char *offheap_status_str(uint32_t status);
+
+// Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
+// `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys
+// are label lists themselves).
+//
+// Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
+//
+// # Safety
+// `config` and `out` must be NULL or valid; each `(ptr, len)` NULL or valid for `len` bytes.
+offheap_status offheap_window_new(const struct offheap_window_config *config,
+                                  const uint8_t *name,
+                                  size_t name_len,
+                                  const uint8_t *help,
+                                  size_t help_len,
+                                  const uint8_t *key_label,
+                                  size_t key_label_len,
+                                  uint64_t *out);
+
+// Frees an aggregator (and all its series). A freed or forged handle gives
+// `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
+offheap_status offheap_window_free(uint64_t aggregator);
+
+// Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
+//
+// # Safety
+// `keys`, `ts`, `values` NULL or valid for `n` elements; `weights` NULL (unweighted) or valid
+// for `n`; `out` NULL or valid.
+offheap_status offheap_window_ingest_u64(uint64_t aggregator,
+                                         const uint64_t *keys,
+                                         const int64_t *ts,
+                                         const double *values,
+                                         const uint32_t *weights,
+                                         size_t n,
+                                         int64_t now,
+                                         struct offheap_window_accounting *out);
+
+// Ingests `n` samples keyed by series ids (from `offheap_window_resolve_*`); ids of removed
+// series are counted as `stale`.
+//
+// # Safety
+// As `offheap_window_ingest_u64`, with `ids` for `keys`.
+offheap_status offheap_window_ingest_ids(uint64_t aggregator,
+                                         const uint64_t *ids,
+                                         const int64_t *ts,
+                                         const double *values,
+                                         const uint32_t *weights,
+                                         size_t n,
+                                         int64_t now,
+                                         struct offheap_window_accounting *out);
+
+// Ingests `n` samples keyed by byte strings: key `i` is
+// `key_bytes[key_ends[i-1] .. key_ends[i]]` (with `key_ends[-1] = 0`).
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
+//
+// # Safety
+// As `offheap_window_ingest_u64`; `key_bytes` NULL or valid for `key_bytes_len` bytes.
+offheap_status offheap_window_ingest_keys(uint64_t aggregator,
+                                          const uint8_t *key_bytes,
+                                          size_t key_bytes_len,
+                                          const uint32_t *key_ends,
+                                          const int64_t *ts,
+                                          const double *values,
+                                          const uint32_t *weights,
+                                          size_t n,
+                                          int64_t now,
+                                          struct offheap_window_accounting *out);
+
+// Finds or makes the series of `n` byte keys (laid out as in `offheap_window_ingest_keys`)
+// and writes their ids to `ids_out` (UINT64_MAX: overflow series, 0: rejected key); the
+// accounting counts keys.
+//
+// # Safety
+// Pointers NULL or valid for their lengths (`ids_out` for `n` writes); `out` NULL or valid.
+offheap_status offheap_window_resolve_keys(uint64_t aggregator,
+                                           const uint8_t *key_bytes,
+                                           size_t key_bytes_len,
+                                           const uint32_t *key_ends,
+                                           size_t n,
+                                           uint64_t *ids_out,
+                                           struct offheap_window_accounting *out);
+
+// Finds or makes the series of `n` caller `uint64_t` keys and writes their ids to `ids_out`.
+//
+// # Safety
+// `keys` and `ids_out` NULL or valid for `n` elements; `out` NULL or valid.
+offheap_status offheap_window_resolve_u64(uint64_t aggregator,
+                                          const uint64_t *keys,
+                                          size_t n,
+                                          uint64_t *ids_out,
+                                          struct offheap_window_accounting *out);
+
+// Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
+// `(key_bytes, key_bytes_len)`, 2 the series id `key`.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
+//
+// # Safety
+// `key_bytes` NULL or valid for `key_bytes_len` bytes.
+offheap_status offheap_window_delete(uint64_t aggregator,
+                                     uint32_t kind,
+                                     uint64_t key,
+                                     const uint8_t *key_bytes,
+                                     size_t key_bytes_len);
+
+// Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
+// were removed to `*out`.
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_remove(uint64_t aggregator,
+                                     uint32_t what,
+                                     int64_t now,
+                                     uint64_t *out);
+
+// Writes the aggregator's counters to `*out`.
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_counters *out);
+
+// Makes an empty snapshot arena and writes its handle to `*out`.
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_snapshot_new(uint64_t *out);
+
+// Frees a snapshot arena; views of it become invalid.
+offheap_status offheap_window_snapshot_free(uint64_t snapshot);
+
+// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
+// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
+// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
+// change since the last delta read. Writes the row count to `*rows_out`.
+//
+// # Safety
+// `quantiles` NULL or valid for `nquantiles` doubles; `rows_out` NULL or valid.
+offheap_status offheap_window_snapshot_take(uint64_t aggregator,
+                                            uint64_t snapshot,
+                                            int64_t now,
+                                            const double *quantiles,
+                                            size_t nquantiles,
+                                            uint64_t since,
+                                            uint32_t delta,
+                                            uint64_t *rows_out);
+
+// Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
+// or freed; never written through).
+//
+// # Safety
+// `out` NULL or valid.
+offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_window_view *out);
+
+// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
+// and key labels are used) into `buf`, whole series at a time, from position `*position`
+// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
+// finished when a call writes 0 bytes.
+//
+// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
+// (64 KiB always suffices).
+//
+// # Safety
+// `buf` NULL or valid for `cap` bytes; `position` and `written` NULL or valid.
+offheap_status offheap_window_prometheus(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         uint64_t *position,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         size_t *written);
+
+// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
+// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
+// (`export_bytes`, `export_len`). Writes the number of records to `*records`.
+//
+// # Safety
+// `records` NULL or valid.
+offheap_status offheap_window_export(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     int64_t now,
+                                     uint64_t *records);
+
+// Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_BAD_STATE`, `..._UNSUPPORTED_VERSION`,
+// `..._INCOMPATIBLE_STATE`; nothing changes on error.
+//
+// # Safety
+// `data` NULL or valid for `len` bytes; `out` NULL or valid.
+offheap_status offheap_window_merge_import(uint64_t aggregator,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           int64_t now,
+                                           struct offheap_window_import *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -31,6 +31,7 @@
 
 pub mod heap;
 pub mod relay;
+pub mod window;
 
 mod ffi;
 

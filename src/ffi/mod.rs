@@ -14,6 +14,7 @@ pub(crate) mod handle;
 pub(crate) mod ptr;
 pub(crate) mod relay;
 pub(crate) mod status;
+pub(crate) mod window;
 
 use boundary::{guard, guard_or};
 use handle::OFFHEAP_KIND_SLOTS;

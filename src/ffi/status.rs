@@ -69,6 +69,40 @@ pub enum offheap_status {
     RelayResourceExhausted = 212,
     /// The relay was ended by a deadline.
     RelayTimedOut = 213,
+    /// The window width is zero (sliding and tumbling windows need one) or too large.
+    WindowInvalidWidth = 300,
+    /// The slice count is 0, over 64, or does not divide the width.
+    WindowInvalidSlices = 301,
+    /// The quantile relative accuracy is not in [0.0001, 0.5].
+    WindowInvalidAlpha = 302,
+    /// The sketch bucket cap is not in [16, 65536].
+    WindowInvalidBuckets = 303,
+    /// The series cap is zero or larger than the shards can address.
+    WindowInvalidSeriesCap = 304,
+    /// The shard count is not a power of two in [1, 256].
+    WindowInvalidShards = 305,
+    /// The maximum future skew spans more than 64 slices.
+    WindowInvalidFutureSkew = 306,
+    /// The maximum key length is not in [1, 4096].
+    WindowInvalidKeyLimit = 307,
+    /// The metric name, help text or key label is not valid Prometheus syntax.
+    WindowInvalidName = 308,
+    /// The window mode is not 0 (sliding), 1 (tumbling) or 2 (cumulative).
+    WindowInvalidMode = 309,
+    /// The batch columns have different lengths.
+    WindowLengthMismatch = 310,
+    /// Key end offsets decrease or point past the key bytes.
+    WindowBadOffsets = 311,
+    /// A quantile is outside [0, 1], or more than 16 were requested.
+    WindowInvalidQuantile = 312,
+    /// No live series has this key or id (never made, deleted or evicted).
+    WindowUnknownSeries = 313,
+    /// Serialized window state is truncated, corrupt, or not window state at all.
+    WindowBadState = 314,
+    /// Serialized window state has a format version this library does not read.
+    WindowUnsupportedVersion = 315,
+    /// Serialized window state was written with a different relative accuracy or sketch setting.
+    WindowIncompatibleState = 316,
 }
 
 impl offheap_status {
@@ -101,6 +135,23 @@ impl offheap_status {
             RelayCanceled => b"offheap: relay: canceled\0",
             RelayResourceExhausted => b"offheap: relay: out of pipes, buffers, fds or engine slots\0",
             RelayTimedOut => b"offheap: relay: timed out\0",
+            WindowInvalidWidth => b"offheap: window: width must be positive\0",
+            WindowInvalidSlices => b"offheap: window: slices must be 1..=64 and divide the width\0",
+            WindowInvalidAlpha => b"offheap: window: relative accuracy must be in [0.0001, 0.5]\0",
+            WindowInvalidBuckets => b"offheap: window: sketch bucket cap must be in [16, 65536]\0",
+            WindowInvalidSeriesCap => b"offheap: window: series cap must be positive and addressable\0",
+            WindowInvalidShards => b"offheap: window: shards must be a power of two in [1, 256]\0",
+            WindowInvalidFutureSkew => b"offheap: window: maximum future skew spans more than 64 slices\0",
+            WindowInvalidKeyLimit => b"offheap: window: maximum key length must be in [1, 4096]\0",
+            WindowInvalidName => b"offheap: window: invalid metric name, help or key label\0",
+            WindowInvalidMode => b"offheap: window: unknown window mode\0",
+            WindowLengthMismatch => b"offheap: window: batch columns have different lengths\0",
+            WindowBadOffsets => b"offheap: window: key offsets decrease or exceed the key bytes\0",
+            WindowInvalidQuantile => b"offheap: window: quantiles must be in [0, 1], at most 16\0",
+            WindowUnknownSeries => b"offheap: window: no live series for this key or id\0",
+            WindowBadState => b"offheap: window: truncated or corrupt serialized state\0",
+            WindowUnsupportedVersion => b"offheap: window: unsupported serialized state version\0",
+            WindowIncompatibleState => b"offheap: window: serialized state has a different accuracy or sketch setting\0",
         }
     }
 
@@ -133,6 +184,23 @@ impl offheap_status {
             RelayCanceled,
             RelayResourceExhausted,
             RelayTimedOut,
+            WindowInvalidWidth,
+            WindowInvalidSlices,
+            WindowInvalidAlpha,
+            WindowInvalidBuckets,
+            WindowInvalidSeriesCap,
+            WindowInvalidShards,
+            WindowInvalidFutureSkew,
+            WindowInvalidKeyLimit,
+            WindowInvalidName,
+            WindowInvalidMode,
+            WindowLengthMismatch,
+            WindowBadOffsets,
+            WindowInvalidQuantile,
+            WindowUnknownSeries,
+            WindowBadState,
+            WindowUnsupportedVersion,
+            WindowIncompatibleState,
         ]
     };
 

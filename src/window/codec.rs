@@ -1,0 +1,383 @@
+//! Export and merge of window state in a versioned little-endian binary format.
+//!
+//! An export holds, per series, its window at the export's `now` merged into one record:
+//! moments, counter state and sketch buckets. Importing it into another aggregator adds each
+//! record to the series of the same key in the slice holding the importer's `now`, so counts,
+//! sums, min, max and sketch buckets merge exactly (mean and stddev up to rounding) and
+//! instances that each saw part of a stream merge into what one instance fed it all holds.
+//!
+//! # Format version 1
+//!
+//! ```text
+//! header  magic "OHWS" | version u16 = 1 | flags u16 (bit 0: sketches present, others 0)
+//!         | alpha f64 | max_buckets u32 | reserved u32 = 0 | records u64
+//! record  kind u8 (0 = u64 key, 1 = byte key, 2 = overflow series)
+//!         | key (kind 0: u64; kind 1: len u32 (<= 4096) + UTF-8 bytes; kind 2: nothing)
+//!         | count u64 (>= 1) | sum f64 | mean f64 | m2 f64 | min f64 | max f64
+//!         | first f64 | last f64 | increase f64 | first_ts i64 | last_ts i64
+//!         | (if sketches) zero u64 | positive store | negative store
+//! store   offset i32 | len u32 (<= 65536) | len × count u64
+//! ```
+//!
+//! Import checks everything before changing anything: magic, version, flags, α (must equal the
+//! importer's bit for bit), sketch presence, lengths against the remaining input, key limits,
+//! NaN-free moments with `min <= max`, and bucket counts that add up to the record's count.
+//! Bad input is an error, never a panic or an unbounded allocation.
+
+use super::aggregator::Aggregator;
+use super::config::{Mode, valid_label_list};
+use super::hash::{hash_bytes, hash_u64};
+use super::shard::{Key, KeyRef};
+use super::sketch::{Sketch, Store};
+use super::slice::Slice;
+use super::{Error, MAX_KEY_LEN_LIMIT};
+
+/// First bytes of an export.
+pub const FORMAT_MAGIC: [u8; 4] = *b"OHWS";
+/// The format version written (and the only one read).
+pub const FORMAT_VERSION: u16 = 1;
+const FLAG_SKETCH: u16 = 1;
+const MAX_STORE_LEN: u32 = 65536;
+
+/// What an import did with its records; the fields add up to the number of records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportAccounting {
+    /// Merged into a series of the same key (made if needed).
+    pub merged: u64,
+    /// Merged into the overflow series (series cap, or an overflow record).
+    pub overflowed: u64,
+    /// Dropped because the slice holding `now` was already reused for a later time.
+    pub late: u64,
+    /// Dropped because the key is invalid for this aggregator (label syntax or length).
+    pub bad_key: u64,
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if self.b.len() < n {
+            return Err(Error::Corrupt);
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    fn arr<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.arr::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, Error> {
+        Ok(u16::from_le_bytes(self.arr()?))
+    }
+    fn u32(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+    fn i32(&mut self) -> Result<i32, Error> {
+        Ok(i32::from_le_bytes(self.arr()?))
+    }
+    fn u64(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+    fn i64(&mut self) -> Result<i64, Error> {
+        Ok(i64::from_le_bytes(self.arr()?))
+    }
+    fn f64(&mut self) -> Result<f64, Error> {
+        Ok(f64::from_le_bytes(self.arr()?))
+    }
+}
+
+/// A decoded record key.
+enum RecKey<'a> {
+    U64(u64),
+    Bytes(&'a [u8]),
+    Overflow,
+}
+
+fn write_store(s: &Store, out: &mut Vec<u8>) {
+    out.extend_from_slice(&s.offset.to_le_bytes());
+    out.extend_from_slice(&(s.counts.len() as u32).to_le_bytes());
+    for c in &s.counts {
+        out.extend_from_slice(&c.to_le_bytes());
+    }
+}
+
+fn read_store(r: &mut Reader<'_>, s: &mut Store) -> Result<u64, Error> {
+    let offset = r.i32()?;
+    let len = r.u32()?;
+    if len > MAX_STORE_LEN || i64::from(offset) + i64::from(len) > i64::from(i32::MAX) {
+        return Err(Error::Corrupt);
+    }
+    // The length is checked against the input before anything is allocated.
+    let bytes = r.take(len as usize * 8)?;
+    s.offset = offset;
+    s.counts.clear();
+    let mut total = 0u64;
+    for c in bytes.chunks_exact(8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let c = u64::from_le_bytes(a);
+        total = total.checked_add(c).ok_or(Error::Corrupt)?;
+        s.counts.push(c);
+    }
+    Ok(total)
+}
+
+fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut Vec<u8>) {
+    match (overflow, key) {
+        (true, _) => out.push(2),
+        (false, Key::U64(k)) => {
+            out.push(0);
+            out.extend_from_slice(&k.to_le_bytes());
+        }
+        (false, Key::Bytes(b)) => {
+            out.push(1);
+            out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            out.extend_from_slice(b);
+        }
+        (false, Key::Free) => out.push(2),
+    }
+    out.extend_from_slice(&a.count.to_le_bytes());
+    for f in [
+        a.sum, a.mean, a.m2, a.min, a.max, a.first, a.last, a.increase,
+    ] {
+        out.extend_from_slice(&f.to_le_bytes());
+    }
+    out.extend_from_slice(&a.first_ts.to_le_bytes());
+    out.extend_from_slice(&a.last_ts.to_le_bytes());
+    if sketches {
+        let empty = Sketch::new();
+        let s = a.sketch.as_deref().unwrap_or(&empty);
+        out.extend_from_slice(&s.zero.to_le_bytes());
+        write_store(&s.pos, out);
+        write_store(&s.neg, out);
+    }
+}
+
+/// Reads one record into `tmp` (whose sketch is reused) and checks it.
+fn read_record<'a>(
+    r: &mut Reader<'a>,
+    sketches: bool,
+    tmp: &mut Slice,
+) -> Result<RecKey<'a>, Error> {
+    let key = match r.u8()? {
+        0 => RecKey::U64(r.u64()?),
+        1 => {
+            let len = r.u32()?;
+            if len > MAX_KEY_LEN_LIMIT {
+                return Err(Error::Corrupt);
+            }
+            let b = r.take(len as usize)?;
+            if std::str::from_utf8(b).is_err() {
+                return Err(Error::Corrupt);
+            }
+            RecKey::Bytes(b)
+        }
+        2 => RecKey::Overflow,
+        _ => return Err(Error::Corrupt),
+    };
+    tmp.count = r.u64()?;
+    tmp.sum = r.f64()?;
+    tmp.mean = r.f64()?;
+    tmp.m2 = r.f64()?;
+    tmp.min = r.f64()?;
+    tmp.max = r.f64()?;
+    tmp.first = r.f64()?;
+    tmp.last = r.f64()?;
+    tmp.increase = r.f64()?;
+    tmp.first_ts = r.i64()?;
+    tmp.last_ts = r.i64()?;
+    let moments = [
+        tmp.sum,
+        tmp.mean,
+        tmp.m2,
+        tmp.min,
+        tmp.max,
+        tmp.first,
+        tmp.last,
+        tmp.increase,
+    ];
+    if tmp.count == 0
+        || moments.iter().any(|v| v.is_nan())
+        || tmp.min > tmp.max
+        || tmp.m2 < 0.0
+        || tmp.first_ts > tmp.last_ts
+    {
+        return Err(Error::Corrupt);
+    }
+    if sketches {
+        let s = tmp.sketch.get_or_insert_with(Box::default);
+        s.zero = r.u64()?;
+        let pos = read_store(r, &mut s.pos)?;
+        let neg = read_store(r, &mut s.neg)?;
+        let total = s.zero.checked_add(pos).and_then(|t| t.checked_add(neg));
+        if total != Some(tmp.count) {
+            return Err(Error::Corrupt);
+        }
+    } else if let Some(s) = tmp.sketch.as_deref_mut() {
+        s.clear();
+    }
+    Ok(key)
+}
+
+impl Aggregator {
+    /// Appends the state of every series' window at `now` (series with samples in it) to
+    /// `out` in the [format](super#serialized-state-format-version-1); returns the number of records. Holds the
+    /// snapshot cut while it runs.
+    pub fn export(&self, now: i64, out: &mut Vec<u8>) -> usize {
+        let sketches = self.params.is_some();
+        let header_at = out.len();
+        out.extend_from_slice(&FORMAT_MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(if sketches { FLAG_SKETCH } else { 0 }).to_le_bytes());
+        out.extend_from_slice(&self.cfg.alpha.to_le_bytes());
+        out.extend_from_slice(&self.cfg.max_buckets.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let count_at = out.len();
+        out.extend_from_slice(&0u64.to_le_bytes());
+        let mut acc = Slice::default();
+        let mut overflow = Slice::default();
+        let mut records = 0u64;
+        let _cut = self.cut.write();
+        for sh in self.shards.iter() {
+            let sh = sh.lock();
+            for slot in 0..sh.metas.len() as u32 {
+                if !sh.is_live(slot) {
+                    continue;
+                }
+                acc.reset(0);
+                self.read_window(sh.ring(slot), now, &mut acc);
+                if acc.count > 0 {
+                    write_record(&sh.metas[slot as usize].key, false, &acc, sketches, out);
+                    records += 1;
+                }
+            }
+            self.read_window(&sh.overflow.ring, now, &mut overflow);
+        }
+        if overflow.count > 0 {
+            write_record(&Key::Free, true, &overflow, sketches, out);
+            records += 1;
+        }
+        out[count_at..count_at + 8].copy_from_slice(&records.to_le_bytes());
+        debug_assert_eq!(&out[header_at..header_at + 4], &FORMAT_MAGIC);
+        records as usize
+    }
+
+    /// Merges an [`export`](Self::export) into this aggregator at `now` (see the
+    /// [format](super#serialized-state-format-version-1)). Checks the whole input first: on error nothing has changed.
+    pub fn merge_import(&self, data: &[u8], now: i64) -> Result<ImportAccounting, Error> {
+        let mut r = Reader { b: data };
+        if r.take(4)? != FORMAT_MAGIC {
+            return Err(Error::BadMagic);
+        }
+        if r.u16()? != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion);
+        }
+        let flags = r.u16()?;
+        if flags & !FLAG_SKETCH != 0 {
+            return Err(Error::Corrupt);
+        }
+        let alpha = r.f64()?;
+        let _max_buckets = r.u32()?;
+        if r.u32()? != 0 {
+            return Err(Error::Corrupt);
+        }
+        let records = r.u64()?;
+        let sketches = flags & FLAG_SKETCH != 0;
+        if alpha.to_bits() != self.cfg.alpha.to_bits() || (self.params.is_some() && !sketches) {
+            return Err(Error::AlphaMismatch);
+        }
+        // Pass 1: validate every record.
+        let body = r.b;
+        let mut tmp = Slice::default();
+        for _ in 0..records {
+            read_record(&mut r, sketches, &mut tmp)?;
+        }
+        if !r.b.is_empty() {
+            return Err(Error::Corrupt);
+        }
+        // Pass 2: apply.
+        let mut r = Reader { b: body };
+        let mut acc = ImportAccounting::default();
+        let params = self.params.as_ref();
+        let _cut = self.cut.read();
+        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..records {
+            let key = read_record(&mut r, sketches, &mut tmp)?;
+            if params.is_none() {
+                tmp.sketch = None;
+            }
+            let key_ref = match key {
+                RecKey::U64(k) => Some((hash_u64(k), KeyRef::U64(k))),
+                RecKey::Bytes(b) => {
+                    let ok = b.len() <= self.cfg.max_key_len as usize
+                        && (!self.cfg.key_label.is_empty() || valid_label_list(b));
+                    if !ok {
+                        acc.bad_key += 1;
+                        continue;
+                    }
+                    Some((hash_bytes(b), KeyRef::Bytes(b)))
+                }
+                RecKey::Overflow => None,
+            };
+            let shard = key_ref.map_or(0, |(h, _)| self.shard_for(h));
+            let mut sh = self.shards[shard].lock();
+            let slot = match key_ref {
+                None => None,
+                Some((h, k)) => match sh.find(h, k) {
+                    Some(slot) => Some(slot),
+                    None if self.try_reserve_series() => {
+                        let made = sh.insert(h, k, generation);
+                        if made.is_none() {
+                            self.release_series();
+                        }
+                        made
+                    }
+                    None => None,
+                },
+            };
+            let ring = match slot {
+                Some(s) => sh.ring_mut(s),
+                None => &mut sh.overflow.ring[..],
+            };
+            let target = match self.cfg.mode {
+                Mode::Cumulative => Some(&mut ring[1]),
+                _ => {
+                    let e = now.div_euclid(self.derived.slice_width);
+                    let sl = &mut ring[e.rem_euclid(ring.len() as i64) as usize];
+                    if sl.epoch < e {
+                        sl.reset(e);
+                    }
+                    if sl.epoch == e { Some(sl) } else { None }
+                }
+            };
+            let Some(target) = target else {
+                acc.late += 1;
+                continue;
+            };
+            let epoch = target.epoch;
+            target.merge_from(&tmp, params);
+            target.epoch = epoch;
+            match slot {
+                Some(s) => {
+                    let m = &mut sh.metas[s as usize];
+                    m.last_ts = m.last_ts.max(tmp.last_ts);
+                    m.changed_at = generation;
+                    acc.merged += 1;
+                }
+                None => {
+                    sh.overflow.used = true;
+                    sh.overflow.changed_at = generation;
+                    acc.overflowed += 1;
+                }
+            }
+        }
+        Ok(acc)
+    }
+}

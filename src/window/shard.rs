@@ -1,0 +1,300 @@
+//! One lock shard: an arena of series records, their slices, and the key map.
+//!
+//! Series live in slots of `Vec`s that only grow (freed slots are reused through a free list),
+//! so recording a sample allocates nothing. Each slot has a generation, bumped when its series
+//! is removed; the id `generation << 32 | slot << 8 | shard` of a removed series no longer
+//! matches. A slot whose generation would reach `u32::MAX` is retired instead of reused.
+//!
+//! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
+//! hashes are chained through `Meta::next` and told apart by comparing keys.
+
+use super::hash::IdentityBuild;
+use super::slice::Slice;
+use std::collections::HashMap;
+
+/// Slots per shard (24 bits of the id).
+pub(crate) const MAX_SLOTS: usize = 1 << 24;
+const NIL: u32 = u32::MAX;
+
+/// The key a series was made for.
+#[derive(Debug)]
+pub(crate) enum Key {
+    /// The slot is free.
+    Free,
+    /// A caller `u64` key.
+    U64(u64),
+    /// A byte-string key (UTF-8).
+    Bytes(Box<[u8]>),
+}
+
+/// A key to look up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum KeyRef<'a> {
+    U64(u64),
+    Bytes(&'a [u8]),
+}
+
+impl Key {
+    fn matches(&self, k: KeyRef<'_>) -> bool {
+        match (self, k) {
+            (Key::U64(a), KeyRef::U64(b)) => *a == b,
+            (Key::Bytes(a), KeyRef::Bytes(b)) => **a == *b,
+            _ => false,
+        }
+    }
+}
+
+/// Per-series bookkeeping beside the slices.
+#[derive(Debug)]
+pub(crate) struct Meta {
+    pub key: Key,
+    pub hash: u64,
+    next: u32,
+    /// Bumped when the series in this slot is removed (kept while the slot is free).
+    generation: u32,
+    /// Newest sample timestamp (for idle eviction).
+    pub last_ts: i64,
+    /// Aggregator generation of the last change (for changed-only snapshots).
+    pub changed_at: u64,
+}
+
+/// The overflow series of one shard (they are merged into one row on read).
+#[derive(Debug, Default)]
+pub(crate) struct Overflow {
+    pub ring: Vec<Slice>,
+    pub used: bool,
+    pub changed_at: u64,
+}
+
+/// The state behind one shard lock.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    pub index: u32,
+    pub metas: Vec<Meta>,
+    pub slices: Vec<Slice>,
+    free: Vec<u32>,
+    map: HashMap<u64, u32, IdentityBuild>,
+    pub live: usize,
+    pub key_bytes: usize,
+    pub overflow: Overflow,
+    ring_len: usize,
+}
+
+impl Shard {
+    pub fn new(index: u32, ring_len: usize) -> Shard {
+        Shard {
+            index,
+            metas: Vec::new(),
+            slices: Vec::new(),
+            free: Vec::new(),
+            map: HashMap::default(),
+            live: 0,
+            key_bytes: 0,
+            overflow: Overflow {
+                ring: vec![Slice::default(); ring_len],
+                used: false,
+                changed_at: 0,
+            },
+            ring_len,
+        }
+    }
+
+    /// The id of the series in `slot`.
+    #[inline]
+    pub fn id(&self, slot: u32) -> u64 {
+        (u64::from(self.metas[slot as usize].generation) << 32)
+            | (u64::from(slot) << 8)
+            | u64::from(self.index)
+    }
+
+    /// The slot of a live series from its id (the caller routed the id to this shard).
+    #[inline]
+    pub fn slot_of_id(&self, id: u64) -> Option<u32> {
+        let slot = ((id >> 8) & (MAX_SLOTS as u64 - 1)) as usize;
+        let generation = (id >> 32) as u32;
+        match self.metas.get(slot) {
+            Some(m) if m.generation == generation && !matches!(m.key, Key::Free) => {
+                Some(slot as u32)
+            }
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn find(&self, hash: u64, key: KeyRef<'_>) -> Option<u32> {
+        let mut slot = *self.map.get(&hash)?;
+        while slot != NIL {
+            let m = &self.metas[slot as usize];
+            if m.key.matches(key) {
+                return Some(slot);
+            }
+            slot = m.next;
+        }
+        None
+    }
+
+    /// Makes a series for a key known to be absent. `None` when the shard has no slot left.
+    pub fn insert(&mut self, hash: u64, key: KeyRef<'_>, changed_at: u64) -> Option<u32> {
+        let owned = match key {
+            KeyRef::U64(k) => Key::U64(k),
+            KeyRef::Bytes(b) => {
+                self.key_bytes += b.len();
+                Key::Bytes(b.into())
+            }
+        };
+        let head = self.map.get(&hash).copied().unwrap_or(NIL);
+        let meta = Meta {
+            key: owned,
+            hash,
+            next: head,
+            generation: 1,
+            last_ts: i64::MIN,
+            changed_at,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                let generation = self.metas[slot as usize].generation;
+                self.metas[slot as usize] = Meta { generation, ..meta };
+                slot
+            }
+            None => {
+                if self.metas.len() >= MAX_SLOTS {
+                    if let Key::Bytes(b) = &meta.key {
+                        self.key_bytes -= b.len();
+                    }
+                    return None;
+                }
+                let slot = self.metas.len() as u32;
+                self.metas.push(meta);
+                self.slices
+                    .extend(std::iter::repeat_with(Slice::default).take(self.ring_len));
+                slot
+            }
+        };
+        self.map.insert(hash, slot);
+        self.live += 1;
+        Some(slot)
+    }
+
+    /// Removes a live series and frees its key and sketches.
+    pub fn remove(&mut self, slot: u32) {
+        let s = slot as usize;
+        let (hash, next) = (self.metas[s].hash, self.metas[s].next);
+        let head = self.map.get(&hash).copied().unwrap_or(NIL);
+        if head == slot {
+            if next == NIL {
+                self.map.remove(&hash);
+            } else {
+                self.map.insert(hash, next);
+            }
+        } else {
+            let mut cur = head;
+            while cur != NIL {
+                let n = self.metas[cur as usize].next;
+                if n == slot {
+                    self.metas[cur as usize].next = next;
+                    break;
+                }
+                cur = n;
+            }
+        }
+        if let Key::Bytes(b) = &self.metas[s].key {
+            self.key_bytes -= b.len();
+        }
+        self.metas[s].key = Key::Free;
+        self.metas[s].next = NIL;
+        for sl in self.ring_mut(slot) {
+            sl.free();
+        }
+        self.metas[s].generation += 1;
+        if self.metas[s].generation < u32::MAX {
+            self.free.push(slot);
+        }
+        self.live -= 1;
+    }
+
+    /// Removes every series and empties the overflow series.
+    pub fn clear(&mut self) -> usize {
+        let removed = self.live;
+        for slot in 0..self.metas.len() as u32 {
+            if !matches!(self.metas[slot as usize].key, Key::Free) {
+                self.remove(slot);
+            }
+        }
+        self.map = HashMap::default();
+        for sl in &mut self.overflow.ring {
+            sl.free();
+        }
+        self.overflow.used = false;
+        removed
+    }
+
+    #[inline]
+    pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
+        let start = slot as usize * self.ring_len;
+        &mut self.slices[start..start + self.ring_len]
+    }
+
+    #[inline]
+    pub fn ring(&self, slot: u32) -> &[Slice] {
+        let start = slot as usize * self.ring_len;
+        &self.slices[start..start + self.ring_len]
+    }
+
+    /// Whether `slot` holds a live series.
+    #[inline]
+    pub fn is_live(&self, slot: u32) -> bool {
+        !matches!(self.metas[slot as usize].key, Key::Free)
+    }
+
+    /// Heap bytes held (walks every sketch: O(series)).
+    pub fn heap_bytes(&self) -> usize {
+        let sketches: usize = self
+            .slices
+            .iter()
+            .chain(&self.overflow.ring)
+            .filter_map(|s| s.sketch.as_deref())
+            .map(|s| s.heap_bytes() + std::mem::size_of::<super::Sketch>())
+            .sum();
+        self.metas.capacity() * std::mem::size_of::<Meta>()
+            + self.free.capacity() * 4
+            + self.slices.capacity() * std::mem::size_of::<Slice>()
+            + self.map.capacity() * 16
+            + self.key_bytes
+            + sketches
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_removed_series_go_stale_and_slots_are_reused() {
+        let mut sh = Shard::new(3, 2);
+        let a = sh.insert(10, KeyRef::U64(1), 0).unwrap();
+        let b = sh.insert(10, KeyRef::U64(2), 0).unwrap(); // same hash: chained
+        let c = sh.insert(11, KeyRef::Bytes(b"k"), 0).unwrap();
+        let (ida, idb) = (sh.id(a), sh.id(b));
+        assert_eq!(ida & 0xff, 3);
+        assert_eq!(sh.find(10, KeyRef::U64(1)), Some(a));
+        assert_eq!(sh.find(10, KeyRef::U64(2)), Some(b));
+        assert_eq!(sh.find(11, KeyRef::Bytes(b"k")), Some(c));
+        assert_eq!(sh.find(11, KeyRef::U64(1)), None);
+        sh.remove(b);
+        assert_eq!(sh.slot_of_id(idb), None);
+        assert_eq!(sh.slot_of_id(ida), Some(a));
+        assert_eq!(sh.find(10, KeyRef::U64(2)), None);
+        assert_eq!(sh.find(10, KeyRef::U64(1)), Some(a));
+        let d = sh.insert(12, KeyRef::U64(9), 0).unwrap();
+        assert_eq!(d, b, "slot reused");
+        assert_ne!(sh.id(d), idb, "with a new generation");
+        assert_eq!(sh.slot_of_id(idb), None);
+        sh.remove(a);
+        assert_eq!(sh.find(10, KeyRef::U64(1)), None);
+        assert_eq!(sh.live, 2);
+        assert_eq!(sh.clear(), 2);
+        assert_eq!(sh.live, 0);
+        assert_eq!(sh.key_bytes, 0);
+    }
+}

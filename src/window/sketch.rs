@@ -1,0 +1,434 @@
+//! A DDSketch-style quantile sketch: logarithmic buckets with relative accuracy α.
+//!
+//! A positive value `v` goes into bucket `i = ceil(ln v / ln γ)` with `γ = (1+α)/(1-α)`, which
+//! covers `(γ^(i-1), γ^i]`; the bucket's representative `2γ^i/(1+γ)` is within a factor `1±α`
+//! of every value in it. Negative values use a mirrored store, values with magnitude below
+//! `f64::MIN_POSITIVE·γ` count as zero. The rank-`floor(q·(n-1))` value is therefore returned
+//! with relative error at most α (the bucket index is computed with the exact `ln`, so the
+//! bound holds up to floating-point rounding, about 1e-15 relative). Sketches with the same
+//! parameters merge exactly by adding bucket counts.
+//!
+//! Each sign keeps at most `max_buckets` contiguous buckets. When a value would need more, the
+//! buckets of the *smallest* magnitudes collapse into the lowest kept one: high quantiles keep
+//! their guarantee, and only values in the collapsed range lose it.
+
+use super::Error;
+
+/// Parameters shared by all sketches of one aggregator (they are not stored per sketch).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SketchParams {
+    alpha: f64,
+    ln_gamma: f64,
+    inv_ln_gamma: f64,
+    min_indexable: f64,
+    max_buckets: usize,
+}
+
+impl SketchParams {
+    /// Parameters for relative accuracy `alpha` in `[0.0001, 0.5]` and at most `max_buckets`
+    /// (in `[16, 65536]`) buckets per sign.
+    pub fn new(alpha: f64, max_buckets: u32) -> Result<SketchParams, Error> {
+        if !(0.0001..=0.5).contains(&alpha) {
+            return Err(Error::InvalidAlpha);
+        }
+        if !(16..=65536).contains(&max_buckets) {
+            return Err(Error::InvalidBuckets);
+        }
+        let gamma = (1.0 + alpha) / (1.0 - alpha);
+        let ln_gamma = gamma.ln();
+        Ok(SketchParams {
+            alpha,
+            ln_gamma,
+            inv_ln_gamma: 1.0 / ln_gamma,
+            min_indexable: f64::MIN_POSITIVE * gamma,
+            max_buckets: max_buckets as usize,
+        })
+    }
+
+    /// The relative accuracy α.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// The bucket cap per sign.
+    pub fn max_buckets(&self) -> u32 {
+        self.max_buckets as u32
+    }
+
+    /// Bucket index of a positive value `v >= min_indexable` (finite).
+    #[inline]
+    fn index(&self, v: f64) -> i32 {
+        // |ln v| <= 745 and 1/ln γ <= 5000 for α >= 1e-4: the product fits an i32 easily.
+        // ceil without a libm call (baseline x86-64 has no SSE4.1 round instruction).
+        let x = v.ln() * self.inv_ln_gamma;
+        let t = x as i32;
+        if f64::from(t) < x { t + 1 } else { t }
+    }
+
+    /// The representative value of bucket `i`: `2γ^i/(1+γ)`, computed in log space so that
+    /// the top buckets do not overflow.
+    #[inline]
+    fn value(&self, i: i32) -> f64 {
+        (f64::from(i) * self.ln_gamma + (1.0 - self.alpha).ln()).exp()
+    }
+}
+
+/// Contiguous bucket counts: `counts[j]` counts index `offset + j` (`counts[0]` also holds
+/// collapsed lower indices). Empty `counts` means an empty store.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Store {
+    pub(crate) offset: i32,
+    pub(crate) counts: Vec<u64>,
+}
+
+impl Store {
+    fn clear(&mut self) {
+        self.counts.clear();
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().fold(0u64, |a, &c| a.saturating_add(c))
+    }
+
+    #[inline]
+    pub(crate) fn add(&mut self, idx: i32, w: u64, max: usize) {
+        if self.counts.is_empty() {
+            self.offset = idx;
+            self.counts.push(w);
+            return;
+        }
+        let rel = i64::from(idx) - i64::from(self.offset);
+        let len = self.counts.len() as i64;
+        if rel >= 0 && rel < len {
+            let c = &mut self.counts[rel as usize];
+            *c = c.saturating_add(w);
+        } else if rel >= len {
+            self.grow_high(idx, w, max);
+        } else {
+            self.grow_low(idx, w, max);
+        }
+    }
+
+    #[cold]
+    fn grow_high(&mut self, idx: i32, w: u64, max: usize) {
+        let new_len = (i64::from(idx) - i64::from(self.offset) + 1) as usize;
+        if new_len <= max {
+            self.counts.resize(new_len, 0);
+        } else {
+            // Keep [idx - max + 1, idx]; everything below collapses into the new lowest bucket.
+            let new_low = idx - (max as i32 - 1);
+            let shift = (i64::from(new_low) - i64::from(self.offset)) as usize;
+            if shift >= self.counts.len() {
+                let all = self.total();
+                self.counts.clear();
+                self.counts.resize(max, 0);
+                self.counts[0] = all;
+            } else {
+                let collapsed = self.counts[..=shift]
+                    .iter()
+                    .fold(0u64, |a, &c| a.saturating_add(c));
+                self.counts.drain(..shift);
+                self.counts[0] = collapsed;
+                self.counts.resize(max, 0);
+            }
+            self.offset = new_low;
+        }
+        let last = self.counts.len() - 1;
+        self.counts[last] = self.counts[last].saturating_add(w);
+    }
+
+    #[cold]
+    fn grow_low(&mut self, idx: i32, w: u64, max: usize) {
+        let len = self.counts.len();
+        let high = i64::from(self.offset) + len as i64 - 1;
+        let want_low = (high - max as i64 + 1).max(i64::from(idx)) as i32;
+        let pad = (i64::from(self.offset) - i64::from(want_low)).max(0) as usize;
+        if pad > 0 {
+            self.counts.splice(0..0, std::iter::repeat_n(0, pad));
+            self.offset = want_low;
+        }
+        // idx is either the new lowest bucket or below the kept range: both land in counts[0].
+        self.counts[0] = self.counts[0].saturating_add(w);
+    }
+
+    fn merge(&mut self, other: &Store, max: usize) {
+        if other.counts.is_empty() {
+            return;
+        }
+        let hi = other.offset + (other.counts.len() as i32 - 1);
+        // Make room once for the whole range, then add bucket by bucket.
+        self.add(hi, 0, max);
+        self.add(other.offset, 0, max);
+        for (j, &c) in other.counts.iter().enumerate() {
+            if c != 0 {
+                self.add(other.offset + j as i32, c, max);
+            }
+        }
+    }
+}
+
+/// A mergeable DDSketch-style quantile sketch with relative accuracy α.
+///
+/// A positive value `v` goes into bucket `i = ceil(ln v / ln γ)`, `γ = (1+α)/(1-α)`, which
+/// covers `(γ^(i-1), γ^i]`; the bucket's representative `2γ^i/(1+γ)` is within a factor `1±α`
+/// of every value in it, so the rank-`floor(q·(n-1))` value comes back with relative error at
+/// most α (exact `ln`, so up to float rounding). Negative values use a mirrored store; values
+/// of magnitude below `f64::MIN_POSITIVE·γ` count as zero. Sketches with the same parameters
+/// merge exactly. Each sign keeps at most `max_buckets` contiguous buckets; past that the
+/// smallest magnitudes collapse into the lowest kept bucket (high quantiles keep the bound).
+///
+/// ```
+/// use offheap::window::{Sketch, SketchParams};
+/// let p = SketchParams::new(0.01, 2048).unwrap();
+/// let mut s = Sketch::new();
+/// for v in 1..=1000 {
+///     s.add(&p, f64::from(v), 1);
+/// }
+/// let median = s.quantile(&p, 0.5).unwrap();
+/// assert!((median - 500.0).abs() <= 0.01 * 500.0);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sketch {
+    pub(crate) zero: u64,
+    pub(crate) pos: Store,
+    pub(crate) neg: Store,
+}
+
+impl Sketch {
+    /// An empty sketch (allocates nothing until the first value).
+    pub fn new() -> Sketch {
+        Sketch::default()
+    }
+
+    /// Adds `v` with weight `w`. Non-finite values are ignored (callers count them as invalid).
+    #[inline]
+    pub fn add(&mut self, p: &SketchParams, v: f64, w: u64) {
+        if v > p.min_indexable {
+            if v.is_finite() {
+                self.pos.add(p.index(v), w, p.max_buckets);
+            }
+        } else if v < -p.min_indexable {
+            if v.is_finite() {
+                self.neg.add(p.index(-v), w, p.max_buckets);
+            }
+        } else if !v.is_nan() {
+            self.zero = self.zero.saturating_add(w);
+        }
+    }
+
+    /// Total weight added.
+    pub fn count(&self) -> u64 {
+        self.zero
+            .saturating_add(self.pos.total())
+            .saturating_add(self.neg.total())
+    }
+
+    /// Empties the sketch but keeps its allocation.
+    pub fn clear(&mut self) {
+        self.zero = 0;
+        self.pos.clear();
+        self.neg.clear();
+    }
+
+    /// Adds every value of `other` (made with the same parameters).
+    pub fn merge(&mut self, p: &SketchParams, other: &Sketch) {
+        self.zero = self.zero.saturating_add(other.zero);
+        self.pos.merge(&other.pos, p.max_buckets);
+        self.neg.merge(&other.neg, p.max_buckets);
+    }
+
+    /// Bytes of heap this sketch holds.
+    pub fn heap_bytes(&self) -> usize {
+        (self.pos.counts.capacity() + self.neg.counts.capacity()) * 8
+    }
+
+    /// Estimates of several quantiles (at most 16, each in `[0, 1]`) in one walk over the
+    /// buckets, given the sketch's total count `n` (so it is not recounted). `out[j]` gets the
+    /// estimate for `qs[j]`; NaN for an empty sketch or a quantile out of range.
+    pub fn quantiles_into(&self, p: &SketchParams, qs: &[f64], n: u64, out: &mut [f64]) {
+        let k = qs.len().min(out.len()).min(16);
+        out[..k].fill(f64::NAN);
+        if n == 0 {
+            return;
+        }
+        // Requested ranks in ascending order (insertion sort of at most 16 entries).
+        let mut order = [(0u64, 0usize); 16];
+        let mut m = 0;
+        for (j, &q) in qs[..k].iter().enumerate() {
+            if (0.0..=1.0).contains(&q) {
+                let r = (q * (n - 1) as f64).floor() as u64;
+                let mut at = m;
+                while at > 0 && order[at - 1].0 > r {
+                    order[at] = order[at - 1];
+                    at -= 1;
+                }
+                order[at] = (r, j);
+                m += 1;
+            }
+        }
+        let mut next = 0;
+        let mut seen = 0u64;
+        let mut take = |seen: u64, value: &dyn Fn() -> f64, next: &mut usize| {
+            let mut v = None;
+            while *next < m && seen > order[*next].0 {
+                let x = *v.get_or_insert_with(value);
+                out[order[*next].1] = x;
+                *next += 1;
+            }
+        };
+        for (j, &c) in self.neg.counts.iter().enumerate().rev() {
+            if c != 0 {
+                seen = seen.saturating_add(c);
+                take(seen, &|| -p.value(self.neg.offset + j as i32), &mut next);
+            }
+        }
+        if self.zero != 0 {
+            seen = seen.saturating_add(self.zero);
+            take(seen, &|| 0.0, &mut next);
+        }
+        for (j, &c) in self.pos.counts.iter().enumerate() {
+            if c != 0 {
+                seen = seen.saturating_add(c);
+                take(seen, &|| p.value(self.pos.offset + j as i32), &mut next);
+            }
+            if next >= m {
+                break;
+            }
+        }
+    }
+
+    /// The estimate of the rank-`floor(q·(n-1))` value, or `None` if the sketch is empty or
+    /// `q` is not in `[0, 1]`.
+    pub fn quantile(&self, p: &SketchParams, q: f64) -> Option<f64> {
+        if !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q * (n - 1) as f64).floor() as u64;
+        let mut seen = 0u64;
+        for (j, &c) in self.neg.counts.iter().enumerate().rev() {
+            seen = seen.saturating_add(c);
+            if seen > rank {
+                return Some(-p.value(self.neg.offset + j as i32));
+            }
+        }
+        seen = seen.saturating_add(self.zero);
+        if seen > rank {
+            return Some(0.0);
+        }
+        for (j, &c) in self.pos.counts.iter().enumerate() {
+            seen = seen.saturating_add(c);
+            if seen > rank {
+                return Some(p.value(self.pos.offset + j as i32));
+            }
+        }
+        // Only reachable if counts saturated; the top bucket is the best answer.
+        match self.pos.counts.len() {
+            0 => Some(0.0),
+            len => Some(p.value(self.pos.offset + len as i32 - 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel_err(est: f64, exact: f64) -> f64 {
+        if exact == 0.0 {
+            est.abs()
+        } else {
+            ((est - exact) / exact).abs()
+        }
+    }
+
+    #[test]
+    fn every_value_is_within_alpha_of_its_bucket_value() {
+        let p = SketchParams::new(0.01, 2048).unwrap();
+        let mut v = 1e-300;
+        while v < 1e300 {
+            let mut s = Sketch::new();
+            s.add(&p, v, 1);
+            let est = s.quantile(&p, 0.5).unwrap();
+            assert!(rel_err(est, v) <= 0.01 * (1.0 + 1e-9), "{v} -> {est}");
+            s.clear();
+            s.add(&p, -v, 1);
+            assert!(rel_err(s.quantile(&p, 0.5).unwrap(), -v) <= 0.01 * (1.0 + 1e-9));
+            v *= 1.37;
+        }
+    }
+
+    #[test]
+    fn one_walk_equals_one_walk_per_quantile() {
+        let p = SketchParams::new(0.01, 2048).unwrap();
+        let mut s = Sketch::new();
+        for i in 0..5000 {
+            s.add(&p, (i as f64 - 1000.0) * 0.37, 1 + i % 3);
+        }
+        s.add(&p, 0.0, 5);
+        let qs = [0.99, 0.0, 0.5, 0.1, 1.0, 0.5, 2.0];
+        let mut out = [0.0; 7];
+        s.quantiles_into(&p, &qs, s.count(), &mut out);
+        for (j, &q) in qs.iter().enumerate() {
+            match s.quantile(&p, q) {
+                Some(v) => assert_eq!(out[j], v, "q={q}"),
+                None => assert!(out[j].is_nan()),
+            }
+        }
+    }
+
+    #[test]
+    fn merge_equals_single_stream() {
+        let p = SketchParams::new(0.02, 64).unwrap();
+        let (mut a, mut b, mut both) = (Sketch::new(), Sketch::new(), Sketch::new());
+        for i in 0..1000 {
+            let v = (i as f64 - 300.0) * 1.7;
+            if i % 3 == 0 {
+                a.add(&p, v, 2)
+            } else {
+                b.add(&p, v, 2)
+            }
+            both.add(&p, v, 2);
+        }
+        a.merge(&p, &b);
+        assert_eq!(a.count(), both.count());
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(a.quantile(&p, q), both.quantile(&p, q));
+        }
+    }
+
+    #[test]
+    fn collapse_keeps_top_and_count() {
+        let p = SketchParams::new(0.01, 16).unwrap();
+        let mut s = Sketch::new();
+        let mut v = 1.0;
+        for _ in 0..1000 {
+            s.add(&p, v, 1);
+            v *= 1.05;
+        }
+        for _ in 0..10 {
+            s.add(&p, 1e-5, 1);
+        }
+        assert_eq!(s.count(), 1010);
+        assert!(s.pos.counts.len() <= 16);
+        let top = s.quantile(&p, 1.0).unwrap();
+        assert!(rel_err(top, v / 1.05) <= 0.01 * (1.0 + 1e-9));
+    }
+
+    #[test]
+    fn empty_and_out_of_range() {
+        let p = SketchParams::new(0.01, 16).unwrap();
+        let mut s = Sketch::new();
+        assert_eq!(s.quantile(&p, 0.5), None);
+        s.add(&p, f64::NAN, 1);
+        s.add(&p, f64::INFINITY, 1);
+        assert_eq!(s.count(), 0);
+        s.add(&p, 0.0, 3);
+        assert_eq!(s.quantile(&p, 0.5), Some(0.0));
+        assert_eq!(s.quantile(&p, 1.5), None);
+        assert_eq!(s.quantile(&p, f64::NAN), None);
+    }
+}
