@@ -82,6 +82,24 @@ fn chunked_target() {
 }
 
 #[allow(dead_code)]
+mod window_ops {
+    include!("../fuzz/bodies/window_ops.rs");
+}
+
+#[test]
+fn window_ops_target() {
+    let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    replay("window_ops", 3000, 400, window_ops::run);
+    let valid = window_ops::VALID_CONFIGS.load(std::sync::atomic::Ordering::Relaxed);
+    let ops = window_ops::OPERATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fuzz smoke window_ops: {valid} valid configurations, {ops} operations");
+    assert!(
+        valid > 300 && ops > 3000,
+        "the generated inputs barely reach the aggregator"
+    );
+}
+
+#[allow(dead_code)]
 mod ffi {
     include!("../fuzz/bodies/ffi.rs");
 }
@@ -104,6 +122,7 @@ fn case() {
     let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
     match target.as_str() {
         "chunked" => chunked::run(&input),
+        "window_ops" => window_ops::run(&input),
         _ => ffi::run(&input),
     }
 }
