@@ -79,6 +79,191 @@ pub struct Completion {
     pub os_errno: i32,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct WindowConfig {
+    pub mode: u32,
+    pub slices: u32,
+    pub width_ns: u64,
+    pub alpha: f64,
+    pub max_buckets: u32,
+    pub shards: u32,
+    pub max_series: u64,
+    pub idle_ttl_ns: u64,
+    pub allowed_lateness_ns: u64,
+    pub max_future_ns: u64,
+    pub max_key_len: u32,
+    pub sketch: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct WindowAccounting {
+    pub accepted: u64,
+    pub overflowed: u64,
+    pub late: u64,
+    pub future: u64,
+    pub invalid: u64,
+    pub bad_key: u64,
+    pub stale: u64,
+}
+
+impl WindowAccounting {
+    fn total(&self) -> u64 {
+        self.accepted
+            + self.overflowed
+            + self.late
+            + self.future
+            + self.invalid
+            + self.bad_key
+            + self.stale
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct WindowCounters {
+    pub series: u64,
+    pub samples: WindowAccounting,
+    pub evicted: u64,
+    pub deleted: u64,
+    pub snapshots: u64,
+    pub key_bytes: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct WindowView {
+    pub rows: u64,
+    pub nquantiles: u32,
+    pub reserved: u32,
+    pub now: i64,
+    pub next_since: u64,
+    pub ids: *const u64,
+    pub kinds: *const u8,
+    pub raw_keys: *const u64,
+    pub key_ends: *const u32,
+    pub key_bytes: *const u8,
+    pub key_bytes_len: u64,
+    pub counts: *const u64,
+    pub sums: *const f64,
+    pub mins: *const f64,
+    pub maxs: *const f64,
+    pub lasts: *const f64,
+    pub means: *const f64,
+    pub stddevs: *const f64,
+    pub increases: *const f64,
+    pub rates: *const f64,
+    pub quantiles: [*const f64; 16],
+    pub export_bytes: *const u8,
+    pub export_len: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct WindowImport {
+    pub merged: u64,
+    pub overflowed: u64,
+    pub late: u64,
+    pub bad_key: u64,
+}
+
+unsafe extern "C" {
+    pub fn offheap_window_new(
+        config: *const WindowConfig,
+        name: *const u8,
+        name_len: usize,
+        help: *const u8,
+        help_len: usize,
+        key_label: *const u8,
+        key_label_len: usize,
+        out: *mut u64,
+    ) -> u32;
+    pub fn offheap_window_free(aggregator: u64) -> u32;
+    pub fn offheap_window_ingest_u64(
+        aggregator: u64,
+        keys: *const u64,
+        ts: *const i64,
+        values: *const f64,
+        weights: *const u32,
+        n: usize,
+        now: i64,
+        out: *mut WindowAccounting,
+    ) -> u32;
+    pub fn offheap_window_ingest_ids(
+        aggregator: u64,
+        ids: *const u64,
+        ts: *const i64,
+        values: *const f64,
+        weights: *const u32,
+        n: usize,
+        now: i64,
+        out: *mut WindowAccounting,
+    ) -> u32;
+    pub fn offheap_window_ingest_keys(
+        aggregator: u64,
+        key_bytes: *const u8,
+        key_bytes_len: usize,
+        key_ends: *const u32,
+        ts: *const i64,
+        values: *const f64,
+        weights: *const u32,
+        n: usize,
+        now: i64,
+        out: *mut WindowAccounting,
+    ) -> u32;
+    pub fn offheap_window_resolve_u64(
+        aggregator: u64,
+        keys: *const u64,
+        n: usize,
+        ids_out: *mut u64,
+        out: *mut WindowAccounting,
+    ) -> u32;
+    pub fn offheap_window_delete(
+        aggregator: u64,
+        kind: u32,
+        key: u64,
+        key_bytes: *const u8,
+        len: usize,
+    ) -> u32;
+    pub fn offheap_window_remove(aggregator: u64, what: u32, now: i64, out: *mut u64) -> u32;
+    pub fn offheap_window_stats(aggregator: u64, out: *mut WindowCounters) -> u32;
+    pub fn offheap_window_snapshot_new(out: *mut u64) -> u32;
+    pub fn offheap_window_snapshot_free(snapshot: u64) -> u32;
+    pub fn offheap_window_snapshot_take(
+        aggregator: u64,
+        snapshot: u64,
+        now: i64,
+        quantiles: *const f64,
+        nquantiles: usize,
+        since: u64,
+        delta: u32,
+        rows_out: *mut u64,
+    ) -> u32;
+    pub fn offheap_window_snapshot_view(snapshot: u64, out: *mut WindowView) -> u32;
+    pub fn offheap_window_prometheus(
+        aggregator: u64,
+        snapshot: u64,
+        position: *mut u64,
+        buf: *mut u8,
+        cap: usize,
+        written: *mut usize,
+    ) -> u32;
+    pub fn offheap_window_export(
+        aggregator: u64,
+        snapshot: u64,
+        now: i64,
+        records: *mut u64,
+    ) -> u32;
+    pub fn offheap_window_merge_import(
+        aggregator: u64,
+        data: *const u8,
+        len: usize,
+        now: i64,
+        out: *mut WindowImport,
+    ) -> u32;
+}
+
 unsafe extern "C" {
     pub fn offheap_version() -> u32;
     pub fn offheap_version_str() -> *const c_char;
@@ -135,10 +320,12 @@ unsafe extern "C" {
 
 /// Object kinds, as `offheap_kind` numbers them.
 pub const DEBUG: usize = 1;
+pub const AGGREGATOR: usize = 2;
+pub const SNAPSHOT: usize = 3;
 pub const BUFFER: usize = 4;
 pub const RELAY: usize = 5;
 pub const ENGINE: usize = 6;
-const KINDS: [usize; 4] = [DEBUG, BUFFER, RELAY, ENGINE];
+const KINDS: [usize; 6] = [DEBUG, AGGREGATOR, SNAPSHOT, BUFFER, RELAY, ENGINE];
 /// Most live objects of one kind (engines: 2), so the handle table never grows past the
 /// warm-up and the heap baseline is exact.
 const MAX_LIVE: usize = 12;
@@ -205,6 +392,8 @@ pub struct Interp {
     panic_allowed: bool,
     socks: Vec<UnixStream>,
     ready_fds: Vec<OwnedFd>,
+    /// The bytes of the last window export (for imports).
+    last_export: Vec<u8>,
     /// 8-aligned scratch for misaligned out-parameters.
     scratch: [u64; 8],
     pub calls: u64,
@@ -235,6 +424,7 @@ impl Interp {
             panic_allowed: false,
             socks,
             ready_fds: Vec::new(),
+            last_export: Vec::new(),
             scratch: [0; 8],
             calls: 0,
         }
@@ -385,12 +575,12 @@ impl Interp {
         if std::env::var_os("OFFHEAP_FUZZ_TRACE").is_some() {
             eprintln!(
                 "op {} armed {} live {:?}",
-                op % 24,
+                op % 32,
                 self.armed,
                 KINDS.map(|k| self.live[k].len())
             );
         }
-        match op % 24 {
+        match op % 32 {
             0 => self.op_new(p, DEBUG),
             1 => self.op_new(p, BUFFER),
             2 => self.op_new(p, RELAY),
@@ -414,7 +604,18 @@ impl Interp {
             20 => self.op_engine_misc(p),
             21 => self.op_socket_io(p),
             22 => self.op_versions(p),
-            _ => self.op_relay_globals(p),
+            23 => self.op_relay_globals(p),
+            24 => self.op_new(p, AGGREGATOR),
+            25 => self.op_new(p, SNAPSHOT),
+            26 => {
+                let kind = [AGGREGATOR, SNAPSHOT][usize::from(p.u8() % 2)];
+                self.op_free(p, kind)
+            }
+            27 => self.op_window_ingest(p),
+            28 => self.op_window_maintain(p),
+            29 => self.op_window_snapshot(p),
+            30 => self.op_window_prometheus(p),
+            _ => self.op_window_export_import(p),
         }
     }
 
@@ -430,6 +631,11 @@ impl Interp {
             return;
         }
         let (mut framing, mut length, mut flags, mut workers, mut jobs) = (0, 0, 0, 1, 1);
+        let mut wcfg = WindowConfig::default();
+        let mut wcfg_valid = true;
+        let names: [&[u8]; 4] = [b"fuzz_metric", b"9bad", b"", b"ok_name"];
+        let (mut name, mut help, mut label): (&[u8], &[u8], &[u8]) = (b"m", b"", b"key");
+        let mut null_strings = false;
         match kind {
             RELAY => {
                 framing = match p.u8() % 6 {
@@ -444,6 +650,43 @@ impl Interp {
                     u32::from(p.u8() % 4)
                 };
             }
+            AGGREGATOR => {
+                let sel = p.u8();
+                wcfg = WindowConfig {
+                    mode: u32::from(sel % 3),
+                    slices: [1, 2, 4][usize::from(p.u8() % 3)],
+                    width_ns: 1 << 20,
+                    alpha: 0.01,
+                    max_buckets: 64,
+                    shards: [1, 4, 16][usize::from(p.u8() % 3)],
+                    max_series: u64::from(1 + p.u8() % 8),
+                    idle_ttl_ns: [0, 10_000][usize::from(p.u8() % 2)],
+                    allowed_lateness_ns: u64::MAX,
+                    max_future_ns: 1 << 20,
+                    max_key_len: 64,
+                    sketch: u32::from(p.u8() % 2),
+                };
+                match p.u8() % 8 {
+                    0 => (wcfg.mode, wcfg_valid) = (3 + u32::from(p.u8()), false),
+                    1 => (wcfg.alpha, wcfg_valid) = (f64::NAN, false),
+                    2 => (wcfg.shards, wcfg_valid) = (3, false),
+                    3 => (wcfg.max_buckets, wcfg_valid) = (1, false),
+                    4 => (wcfg.max_key_len, wcfg_valid) = (0, false),
+                    _ => {}
+                }
+                if wcfg.mode < 2 && wcfg.width_ns % u64::from(wcfg.slices) != 0 {
+                    wcfg_valid = false;
+                }
+                name = names[usize::from(p.u8() % 4)];
+                if name != b"fuzz_metric" && name != b"ok_name" {
+                    wcfg_valid = false;
+                }
+                if p.u8().is_multiple_of(4) {
+                    help = b"help text";
+                    label = b"";
+                }
+                null_strings = p.u8().is_multiple_of(8);
+            }
             ENGINE => {
                 workers = [0, 1, 2, 65, u32::MAX][p.u8() as usize % 5];
                 jobs = [0, 1, 4, 64, u32::MAX][p.u8() as usize % 5];
@@ -457,6 +700,24 @@ impl Interp {
                 DEBUG => offheap_debug_object_new(ptr),
                 BUFFER => offheap_buffer_new(ptr),
                 RELAY => offheap_relay_new(framing, length, flags, ptr),
+                AGGREGATOR => {
+                    let np = if null_strings {
+                        std::ptr::null()
+                    } else {
+                        name.as_ptr()
+                    };
+                    offheap_window_new(
+                        &wcfg,
+                        np,
+                        name.len(),
+                        help.as_ptr(),
+                        help.len(),
+                        label.as_ptr(),
+                        label.len(),
+                        ptr,
+                    )
+                }
+                SNAPSHOT => offheap_window_snapshot_new(ptr),
                 _ => offheap_engine_new(workers, jobs, ptr),
             }
         };
@@ -469,6 +730,7 @@ impl Interp {
         }
         let bad_args = match kind {
             RELAY => framing > 3 || flags > 3,
+            AGGREGATOR => !wcfg_valid || (null_strings && !name.is_empty()),
             ENGINE => workers == 0 || workers > 64 || jobs == 0,
             _ => false,
         };
@@ -479,7 +741,9 @@ impl Interp {
             assert_eq!(out, 0xdead_beef, "out-parameter written on failure");
             if mode == OutMode::Valid {
                 assert!(bad_args, "new failed: {}", status_name(st));
-                assert_eq!(st, INVALID_ARGUMENT);
+                if kind != AGGREGATOR {
+                    assert_eq!(st, INVALID_ARGUMENT);
+                }
             }
         }
     }
@@ -492,6 +756,8 @@ impl Interp {
                 DEBUG => offheap_debug_object_free(pick.handle),
                 BUFFER => offheap_buffer_free(pick.handle),
                 RELAY => offheap_relay_free(pick.handle),
+                AGGREGATOR => offheap_window_free(pick.handle),
+                SNAPSHOT => offheap_window_snapshot_free(pick.handle),
                 _ => offheap_engine_free(pick.handle),
             }
         };
@@ -1057,6 +1323,494 @@ impl Interp {
         assert!(!msg.is_empty());
     }
 
+    fn op_window_ingest(&mut self, p: &mut Program) {
+        let pick = self.pick(p, AGGREGATOR);
+        let n = usize::from(p.u8() % 20);
+        let kind = p.u8() % 3;
+        let null_sel = p.u8() % 16;
+        let mode = self.out_mode(p);
+        let now = 1_000_000 + i64::from(p.u32() % 1_000_000);
+        let mut keys = [0u64; 20];
+        let mut ts = [0i64; 20];
+        let mut vs = [0f64; 20];
+        let mut ws = [0u32; 20];
+        let mut ends = [0u32; 20];
+        let mut kb = Vec::new();
+        for i in 0..n {
+            keys[i] = u64::from(p.u8() % 8);
+            ts[i] = now - i64::from(p.u8()) * 100;
+            vs[i] = match p.u8() % 8 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                k => f64::from(k) * 1.5,
+            };
+            ws[i] = u32::from(p.u8() % 3);
+            kb.extend_from_slice(
+                [b"a".as_slice(), b"route", b"\xff", b""][usize::from(p.u8() % 4)],
+            );
+            ends[i] = kb.len() as u32;
+        }
+        let bad_ends = kind == 1 && n > 0 && p.u8().is_multiple_of(8);
+        if bad_ends {
+            ends[0] = kb.len() as u32 + 10;
+        }
+        let weighted = p.u8().is_multiple_of(3);
+        // NULL for one column (with n > 0: NULL_POINTER).
+        let col = |i: u8, ptr: *const u8| if null_sel == i { std::ptr::null() } else { ptr };
+        let mut acc = WindowAccounting {
+            accepted: 99,
+            ..Default::default()
+        };
+        let out = self.out_ptr(mode, &mut acc);
+        let w = if weighted {
+            ws.as_ptr()
+        } else {
+            std::ptr::null()
+        };
+        // SAFETY: every column is NULL or valid for n (≤ 20) elements; `out` NULL, misaligned
+        // or valid.
+        let st = unsafe {
+            let t = col(1, ts.as_ptr().cast()).cast();
+            let v = col(2, vs.as_ptr().cast()).cast();
+            match kind {
+                0 => offheap_window_ingest_u64(
+                    pick.handle,
+                    col(0, keys.as_ptr().cast()).cast(),
+                    t,
+                    v,
+                    w,
+                    n,
+                    now,
+                    out,
+                ),
+                1 => offheap_window_ingest_keys(
+                    pick.handle,
+                    col(3, kb.as_ptr()),
+                    kb.len(),
+                    col(0, ends.as_ptr().cast()).cast(),
+                    t,
+                    v,
+                    w,
+                    n,
+                    now,
+                    out,
+                ),
+                _ => offheap_window_ingest_ids(
+                    pick.handle,
+                    col(0, keys.as_ptr().cast()).cast(),
+                    t,
+                    v,
+                    w,
+                    n,
+                    now,
+                    out,
+                ),
+            }
+        };
+        if self.injected(st) {
+            return;
+        }
+        if st != OK {
+            assert_eq!(acc.accepted, 99, "accounting written on failure");
+        }
+        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+            assert_eq!(st, want);
+            return;
+        }
+        let null_col = n > 0 && (null_sel <= 2 || (null_sel == 3 && kind == 1 && !kb.is_empty()));
+        if null_col {
+            assert_eq!(st, NULL_POINTER, "NULL column with n > 0");
+            return;
+        }
+        self.check_pick(pick, st, "window_ingest");
+        if pick.live.is_some() {
+            if bad_ends {
+                assert_ne!(st, OK, "bad key offsets accepted");
+            } else {
+                assert_eq!(st, OK, "ingest: {}", status_name(st));
+                assert_eq!(acc.total(), n as u64, "accounting {acc:?} of {n} samples");
+            }
+        }
+    }
+
+    fn op_window_maintain(&mut self, p: &mut Program) {
+        let pick = self.pick(p, AGGREGATOR);
+        let mode = self.out_mode(p);
+        match p.u8() % 4 {
+            0 => {
+                let mut keys = [0u64; 8];
+                let n = usize::from(p.u8() % 9);
+                for k in keys.iter_mut() {
+                    *k = u64::from(p.u8() % 8);
+                }
+                let mut ids = [7u64; 8];
+                let mut acc = WindowAccounting::default();
+                let out = self.out_ptr(mode, &mut acc);
+                // SAFETY: arrays valid for n (≤ 8) elements; `out` NULL, misaligned or valid.
+                let st = unsafe {
+                    offheap_window_resolve_u64(pick.handle, keys.as_ptr(), n, ids.as_mut_ptr(), out)
+                };
+                if !self.injected(st) {
+                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+                        assert_eq!(st, want);
+                    } else {
+                        self.check_pick(pick, st, "window_resolve_u64");
+                        if st == OK {
+                            assert_eq!(acc.total(), n as u64);
+                        } else {
+                            assert!(ids.iter().all(|&i| i == 7), "ids written on failure");
+                        }
+                    }
+                }
+            }
+            1 => {
+                let kind = u32::from(p.u8() % 4);
+                let key = if p.u8().is_multiple_of(2) {
+                    u64::from(p.u8() % 8)
+                } else {
+                    p.u64()
+                };
+                let bytes = p.bytes(8);
+                let null = p.u8().is_multiple_of(4);
+                let bp = if null {
+                    std::ptr::null()
+                } else {
+                    bytes.as_ptr()
+                };
+                let len = if null {
+                    usize::from(p.u8() % 3)
+                } else {
+                    bytes.len()
+                };
+                // SAFETY: `bp` NULL or valid for `len` bytes.
+                let st = unsafe { offheap_window_delete(pick.handle, kind, key, bp, len) };
+                if !self.injected(st) {
+                    self.check_pick(pick, st, "window_delete");
+                }
+            }
+            2 => {
+                let what = u32::from(p.u8() % 3);
+                let mut removed = u64::MAX;
+                let out = self.out_ptr(mode, &mut removed);
+                // SAFETY: `out` NULL, misaligned or valid.
+                let st = unsafe { offheap_window_remove(pick.handle, what, 2_000_000, out) };
+                if !self.injected(st) {
+                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+                        assert_eq!(st, want);
+                    } else {
+                        self.check_pick(pick, st, "window_remove");
+                        if pick.live.is_some() && what > 1 {
+                            assert_ne!(st, OK, "remove with what = {what}");
+                        }
+                    }
+                    if st != OK {
+                        assert_eq!(removed, u64::MAX);
+                    }
+                }
+            }
+            _ => {
+                let mut c = WindowCounters {
+                    series: 12345,
+                    ..Default::default()
+                };
+                let out = self.out_ptr(mode, &mut c);
+                // SAFETY: `out` NULL, misaligned or valid.
+                let st = unsafe { offheap_window_stats(pick.handle, out) };
+                if !self.injected(st) {
+                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+                        assert_eq!(st, want);
+                    } else {
+                        self.check_pick(pick, st, "window_stats");
+                        if pick.live.is_some() {
+                            assert_eq!(st, OK);
+                        }
+                    }
+                    if st != OK {
+                        assert_eq!(c.series, 12345);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads every column of a snapshot view (so ASan checks the memory behind it).
+    fn read_view(v: &WindowView) {
+        let rows = v.rows as usize;
+        assert!(rows < 1 << 20);
+        // SAFETY: the view's columns are valid for `rows` elements (NULL only when empty)
+        // until the snapshot is filled again or freed; nothing runs in between.
+        unsafe {
+            let col = |p: *const u64| {
+                if p.is_null() {
+                    0
+                } else {
+                    std::slice::from_raw_parts(p, rows)
+                        .iter()
+                        .fold(0u64, |a, &x| a ^ x)
+                }
+            };
+            let colf = |p: *const f64| {
+                if p.is_null() {
+                    0.0
+                } else {
+                    std::slice::from_raw_parts(p, rows)
+                        .iter()
+                        .fold(0.0, |a, &x| if x.is_finite() { a + x } else { a })
+                }
+            };
+            let mut acc = col(v.ids) ^ col(v.raw_keys) ^ col(v.counts);
+            for p in [
+                v.sums,
+                v.mins,
+                v.maxs,
+                v.lasts,
+                v.means,
+                v.stddevs,
+                v.increases,
+                v.rates,
+            ] {
+                acc ^= colf(p).to_bits();
+            }
+            for q in &v.quantiles[..(v.nquantiles as usize).min(16)] {
+                acc ^= colf(*q).to_bits();
+            }
+            if rows > 0 {
+                assert!(!v.ids.is_null() && !v.counts.is_null() && !v.kinds.is_null());
+                let kinds = std::slice::from_raw_parts(v.kinds, rows);
+                assert!(kinds.iter().all(|&k| k <= 2));
+                let ends = std::slice::from_raw_parts(v.key_ends, rows);
+                assert!(ends.windows(2).all(|w| w[0] <= w[1]));
+                assert!(ends.last().is_none_or(|&e| u64::from(e) <= v.key_bytes_len));
+            }
+            if v.key_bytes_len > 0 {
+                let kb = std::slice::from_raw_parts(v.key_bytes, v.key_bytes_len as usize);
+                acc ^= kb.iter().map(|&b| u64::from(b)).sum::<u64>();
+            }
+            if v.export_len > 0 {
+                let eb = std::slice::from_raw_parts(v.export_bytes, v.export_len as usize);
+                acc ^= eb.iter().map(|&b| u64::from(b)).sum::<u64>();
+            }
+            std::hint::black_box(acc);
+        }
+    }
+
+    fn op_window_snapshot(&mut self, p: &mut Program) {
+        let agg = self.pick(p, AGGREGATOR);
+        let snap = self.pick(p, SNAPSHOT);
+        let mode = self.out_mode(p);
+        let qsets: [&[f64]; 5] = [&[0.5, 0.9, 0.99], &[], &[2.0], &[f64::NAN], &[0.1; 17]];
+        let qs = qsets[usize::from(p.u8() % 5)];
+        let null_q = p.u8().is_multiple_of(8);
+        let qp = if null_q {
+            std::ptr::null()
+        } else {
+            qs.as_ptr()
+        };
+        let since = u64::from(p.u8() % 3);
+        let delta = u32::from(p.u8() % 3);
+        let mut rows = u64::MAX;
+        let out = self.out_ptr(mode, &mut rows);
+        // SAFETY: `qp` NULL or valid for qs.len() doubles; `out` NULL, misaligned or valid.
+        let st = unsafe {
+            offheap_window_snapshot_take(
+                agg.handle,
+                snap.handle,
+                2_000_000,
+                qp,
+                qs.len(),
+                since,
+                delta,
+                out,
+            )
+        };
+        if !self.injected(st) {
+            if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+                assert_eq!(st, want);
+            } else if null_q && !qs.is_empty() {
+                assert_eq!(st, NULL_POINTER);
+            } else {
+                self.check_pick(agg, st, "snapshot_take (aggregator)");
+                self.check_pick(snap, st, "snapshot_take (snapshot)");
+                let valid_q = qs.len() <= 16 && qs.iter().all(|q| (0.0..=1.0).contains(q));
+                if agg.live.is_some() && snap.live.is_some() && valid_q && delta <= 1 {
+                    assert_eq!(st, OK, "snapshot_take: {}", status_name(st));
+                }
+                if !valid_q {
+                    assert_ne!(st, OK, "invalid quantiles accepted");
+                }
+            }
+            if st != OK {
+                assert_eq!(rows, u64::MAX);
+            }
+        }
+        // View whatever the snapshot holds now.
+        let snap = self.pick(p, SNAPSHOT);
+        let mode = self.out_mode(p);
+        let mut v = WindowView {
+            rows: 0,
+            nquantiles: 0,
+            reserved: 0,
+            now: 0,
+            next_since: 0,
+            ids: std::ptr::null(),
+            kinds: std::ptr::null(),
+            raw_keys: std::ptr::null(),
+            key_ends: std::ptr::null(),
+            key_bytes: std::ptr::null(),
+            key_bytes_len: 0,
+            counts: std::ptr::null(),
+            sums: std::ptr::null(),
+            mins: std::ptr::null(),
+            maxs: std::ptr::null(),
+            lasts: std::ptr::null(),
+            means: std::ptr::null(),
+            stddevs: std::ptr::null(),
+            increases: std::ptr::null(),
+            rates: std::ptr::null(),
+            quantiles: [std::ptr::null(); 16],
+            export_bytes: std::ptr::null(),
+            export_len: 0,
+        };
+        v.rows = 4242;
+        let out = self.out_ptr(mode, &mut v);
+        // SAFETY: `out` NULL, misaligned or valid.
+        let st = unsafe { offheap_window_snapshot_view(snap.handle, out) };
+        if !self.injected(st) {
+            if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+                assert_eq!(st, want);
+            } else {
+                self.check_pick(snap, st, "snapshot_view");
+            }
+            if st == OK {
+                Self::read_view(&v);
+            } else {
+                assert_eq!(v.rows, 4242, "view written on failure");
+            }
+        }
+    }
+
+    fn op_window_prometheus(&mut self, p: &mut Program) {
+        let agg = self.pick(p, AGGREGATOR);
+        let snap = self.pick(p, SNAPSHOT);
+        let cap = [4096usize, 64, 0, 1024][usize::from(p.u8() % 4)];
+        let null_buf = p.u8().is_multiple_of(8);
+        let mut buf = [0u8; 4096];
+        let mut position = 0u64;
+        for _ in 0..64 {
+            let mut written = usize::MAX;
+            let bp = if null_buf {
+                std::ptr::null_mut()
+            } else {
+                buf.as_mut_ptr()
+            };
+            // SAFETY: `bp` NULL or valid for `cap` (≤ 4096) bytes; the others are valid.
+            let st = unsafe {
+                offheap_window_prometheus(
+                    agg.handle,
+                    snap.handle,
+                    &mut position,
+                    bp,
+                    cap,
+                    &mut written,
+                )
+            };
+            if self.injected(st) {
+                return;
+            }
+            if null_buf && cap > 0 {
+                assert_eq!(st, NULL_POINTER);
+                return;
+            }
+            self.check_pick(agg, st, "window_prometheus (aggregator)");
+            self.check_pick(snap, st, "window_prometheus (snapshot)");
+            if st != OK {
+                assert_eq!(written, usize::MAX);
+                return;
+            }
+            assert!(written <= cap);
+            if written == 0 {
+                return;
+            }
+            assert!(
+                std::str::from_utf8(&buf[..written]).is_ok(),
+                "exposition is not UTF-8"
+            );
+        }
+    }
+
+    fn op_window_export_import(&mut self, p: &mut Program) {
+        let agg = self.pick(p, AGGREGATOR);
+        if p.u8().is_multiple_of(2) {
+            let snap = self.pick(p, SNAPSHOT);
+            let mut records = u64::MAX;
+            // SAFETY: `records` is valid.
+            let st =
+                unsafe { offheap_window_export(agg.handle, snap.handle, 2_000_000, &mut records) };
+            if self.injected(st) {
+                return;
+            }
+            self.check_pick(agg, st, "window_export (aggregator)");
+            self.check_pick(snap, st, "window_export (snapshot)");
+            if st == OK {
+                let mut v = std::mem::MaybeUninit::<WindowView>::uninit();
+                // SAFETY: `v` is valid for one write.
+                let st = unsafe { offheap_window_snapshot_view(snap.handle, v.as_mut_ptr()) };
+                if !self.injected(st) {
+                    assert_eq!(st, OK);
+                    // SAFETY: written by the successful call.
+                    let v = unsafe { v.assume_init() };
+                    Self::read_view(&v);
+                    self.last_export = if v.export_len == 0 {
+                        Vec::new()
+                    } else {
+                        // SAFETY: valid for export_len bytes until the snapshot changes.
+                        unsafe { std::slice::from_raw_parts(v.export_bytes, v.export_len as usize) }
+                            .to_vec()
+                    };
+                }
+            }
+            return;
+        }
+        let mut data = self.last_export.clone();
+        match p.u8() % 4 {
+            0 => {
+                if !data.is_empty() {
+                    let at = usize::from(p.u8()) % data.len();
+                    data[at] ^= p.u8() | 1;
+                }
+            }
+            1 => data = p.bytes(64).to_vec(),
+            _ => {}
+        }
+        let null = p.u8().is_multiple_of(8);
+        let mode = self.out_mode(p);
+        let mut imp = WindowImport {
+            merged: 77,
+            ..Default::default()
+        };
+        let out = self.out_ptr(mode, &mut imp);
+        let dp = if null {
+            std::ptr::null()
+        } else {
+            data.as_ptr()
+        };
+        // SAFETY: `dp` NULL or valid for data.len() bytes; `out` NULL, misaligned or valid.
+        let st = unsafe { offheap_window_merge_import(agg.handle, dp, data.len(), 2_000_000, out) };
+        if self.injected(st) {
+            return;
+        }
+        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+            assert_eq!(st, want);
+        } else if null && !data.is_empty() {
+            assert_eq!(st, NULL_POINTER);
+        } else {
+            self.check_pick(agg, st, "window_merge_import");
+        }
+        if st != OK {
+            assert_eq!(imp.merged, 77, "import accounting written on failure");
+        }
+    }
+
     fn op_relay_globals(&mut self, p: &mut Program) {
         let mode = self.out_mode(p);
         let mut c = RelayCounters {
@@ -1097,6 +1851,8 @@ impl Interp {
                         DEBUG => offheap_debug_object_free(h),
                         BUFFER => offheap_buffer_free(h),
                         RELAY => offheap_relay_free(h),
+                        AGGREGATOR => offheap_window_free(h),
+                        SNAPSHOT => offheap_window_snapshot_free(h),
                         _ => offheap_engine_free(h),
                     }
                 };
@@ -1219,6 +1975,123 @@ fn warm_up() {
             assert_eq!(offheap_relay_free(r), OK);
             assert_eq!(offheap_buffer_free(b), OK);
             assert_eq!(offheap_relay_trim(), OK);
+        }
+        // The aggregator keeps per-thread scratch sized by the largest batch: grow it once, to
+        // the interpreter's largest batches, with every kind of key and on 16 shards.
+        // SAFETY: every pointer is valid for the lengths given.
+        unsafe {
+            let cfg = WindowConfig {
+                mode: 2,
+                slices: 1,
+                width_ns: 1 << 20,
+                alpha: 0.01,
+                max_buckets: 64,
+                shards: 16,
+                max_series: 64,
+                idle_ttl_ns: 0,
+                allowed_lateness_ns: u64::MAX,
+                max_future_ns: 1 << 20,
+                max_key_len: 64,
+                sketch: 1,
+            };
+            let (mut agg, mut snap) = (0u64, 0u64);
+            assert_eq!(
+                offheap_window_new(
+                    &cfg,
+                    b"m".as_ptr(),
+                    1,
+                    std::ptr::null(),
+                    0,
+                    b"key".as_ptr(),
+                    3,
+                    &mut agg
+                ),
+                OK
+            );
+            assert_eq!(offheap_window_snapshot_new(&mut snap), OK);
+            let keys: Vec<u64> = (0..64).collect();
+            let ts = [1_000_000i64; 64];
+            let vs = [1.0f64; 64];
+            let ws = [1u32; 64];
+            let kb: Vec<u8> = (0..64u8)
+                .flat_map(|k| [b'k', b'a' + k % 26, b'0' + k / 26])
+                .collect();
+            let ends: Vec<u32> = (1..=64).map(|i| i * 3).collect();
+            let mut acc = WindowAccounting::default();
+            let mut ids = [0u64; 64];
+            for w in [std::ptr::null(), ws.as_ptr()] {
+                assert_eq!(
+                    offheap_window_ingest_u64(
+                        agg,
+                        keys.as_ptr(),
+                        ts.as_ptr(),
+                        vs.as_ptr(),
+                        w,
+                        64,
+                        1_000_000,
+                        &mut acc
+                    ),
+                    OK
+                );
+                assert_eq!(
+                    offheap_window_ingest_keys(
+                        agg,
+                        kb.as_ptr(),
+                        kb.len(),
+                        ends.as_ptr(),
+                        ts.as_ptr(),
+                        vs.as_ptr(),
+                        w,
+                        64,
+                        1_000_000,
+                        &mut acc
+                    ),
+                    OK
+                );
+                assert_eq!(
+                    offheap_window_resolve_u64(agg, keys.as_ptr(), 64, ids.as_mut_ptr(), &mut acc),
+                    OK
+                );
+                assert_eq!(
+                    offheap_window_ingest_ids(
+                        agg,
+                        ids.as_ptr(),
+                        ts.as_ptr(),
+                        vs.as_ptr(),
+                        w,
+                        64,
+                        1_000_000,
+                        &mut acc
+                    ),
+                    OK
+                );
+            }
+            let qs = [0.5, 0.9, 0.99];
+            let mut rows = 0;
+            assert_eq!(
+                offheap_window_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows),
+                OK
+            );
+            let mut buf = [0u8; 4096];
+            let (mut pos, mut written) = (0u64, 1usize);
+            while written > 0 {
+                assert_eq!(
+                    offheap_window_prometheus(
+                        agg,
+                        snap,
+                        &mut pos,
+                        buf.as_mut_ptr(),
+                        4096,
+                        &mut written
+                    ),
+                    OK
+                );
+            }
+            assert_eq!(offheap_window_export(agg, snap, 2_000_000, &mut rows), OK);
+            let mut removed = 0;
+            assert_eq!(offheap_window_remove(agg, 0, 2_000_000, &mut removed), OK);
+            assert_eq!(offheap_window_snapshot_free(snap), OK);
+            assert_eq!(offheap_window_free(agg), OK);
         }
         let mut interp = Interp::new();
         interp.free_all();

@@ -54,7 +54,7 @@ fn config(b: &mut Bytes) -> Config {
         1 => Config::tumbling(width),
         _ => Config::cumulative(),
     };
-    cfg.sketch = b.u8() % 4 != 0;
+    cfg.sketch = !b.u8().is_multiple_of(4);
     cfg.alpha = [0.01, 0.0001, 0.5, 0.05, 0.0, 0.7][usize::from(b.u8() % 6)];
     cfg.max_buckets = [16, 64, 2048, 8, 65537][usize::from(b.u8() % 5)];
     cfg.max_series = [1, 2, 5, 64, 0][usize::from(b.u8() % 5)];
@@ -164,8 +164,8 @@ pub fn run(data: &[u8]) {
                 // Ingest a batch.
                 let n = usize::from(b.u8() % 24);
                 let kind = b.u8() % 3;
-                let weighted = b.u8() % 4 == 0;
-                let mismatch = b.u8() % 16 == 0;
+                let weighted = b.u8().is_multiple_of(4);
+                let mismatch = b.u8().is_multiple_of(16);
                 let mut ts = Vec::with_capacity(n);
                 let mut vs = Vec::with_capacity(n);
                 let mut ws = Vec::with_capacity(n);
@@ -198,7 +198,7 @@ pub fn run(data: &[u8]) {
                 if mismatch && n > 0 {
                     vs.pop();
                 }
-                if kind == 1 && b.u8() % 16 == 0 && !ends.is_empty() {
+                if kind == 1 && b.u8().is_multiple_of(16) && !ends.is_empty() {
                     ends[0] = u32::MAX; // out of range
                 }
                 let samples = if weighted {
@@ -281,7 +281,7 @@ pub fn run(data: &[u8]) {
                 }
             }
             6 => {
-                if b.u8() % 2 == 0 {
+                if b.u8().is_multiple_of(2) {
                     agg.clear();
                     ids.iter_mut().for_each(|i| i.1 = true);
                     assert_eq!(agg.stats().series, 0);
@@ -298,7 +298,7 @@ pub fn run(data: &[u8]) {
                     &[0.5, 2.0],
                     &[f64::NAN],
                 ][usize::from(b.u8() % 4)];
-                let delta = b.u8() % 4 == 0;
+                let delta = b.u8().is_multiple_of(4);
                 let opts = SnapshotOptions {
                     quantiles: qs,
                     since: u64::from(b.u8() % 3),
@@ -364,7 +364,7 @@ pub fn run(data: &[u8]) {
                     let at = usize::from(b.u16()) % state.len();
                     state[at] ^= 1 << (b.u8() % 8);
                 }
-                if b.u8() % 4 == 0 {
+                if b.u8().is_multiple_of(4) {
                     let n = usize::from(b.u8());
                     state = b.take(n).to_vec();
                 }
