@@ -1773,11 +1773,9 @@ impl Interp {
         }
         let mut data = self.last_export.clone();
         match p.u8() % 4 {
-            0 => {
-                if !data.is_empty() {
-                    let at = usize::from(p.u8()) % data.len();
-                    data[at] ^= p.u8() | 1;
-                }
+            0 if !data.is_empty() => {
+                let at = usize::from(p.u8()) % data.len();
+                data[at] ^= p.u8() | 1;
             }
             1 => data = p.bytes(64).to_vec(),
             _ => {}
