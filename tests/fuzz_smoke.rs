@@ -119,6 +119,23 @@ fn case() {
     };
     let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let input = std::fs::read(&path).unwrap();
+    let repeat: usize = std::env::var("OFFHEAP_FUZZ_REPEAT")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
+    let mut failures = 0;
+    for _ in 1..repeat {
+        let r = std::panic::catch_unwind(|| match target.as_str() {
+            "chunked" => chunked::run(&input),
+            "window_ops" => window_ops::run(&input),
+            _ => ffi::run(&input),
+        });
+        failures += usize::from(r.is_err());
+    }
+    if repeat > 1 {
+        eprintln!("{failures} of {} repeated runs failed", repeat - 1);
+    }
     let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
     match target.as_str() {
         "chunked" => chunked::run(&input),
