@@ -49,6 +49,15 @@ var (
 	ErrInternal = errors.New("offheap: unexpected status from the library")
 )
 
+// Sentinels of the header parser (statuses 100-199); a head's [HeadError] matches one.
+var (
+	// ErrIncomplete: the head is not complete yet; read more bytes and parse again.
+	ErrIncomplete = errors.New("offheap: incomplete HTTP head")
+	// ErrMalformed: the head breaks HTTP/1.x syntax or a framing rule (request smuggling
+	// defences); the connection should be answered with 400 and closed.
+	ErrMalformed = errors.New("offheap: malformed HTTP head")
+)
+
 // Error is the error type of this package: the operation, the library's status code (0 for
 // errors detected in Go), and the sentinel it matches.
 type Error struct {

@@ -10,6 +10,8 @@ func subsystemSentinel(status uint32) error {
 		return relaySentinel(status)
 	case status >= 300 && status < 400:
 		return windowSentinel(status)
+	case status >= 100 && status < 200:
+		return headersSentinel(status)
 	default:
 		return nil
 	}

@@ -106,16 +106,6 @@ func NewAggregator(cfg Config) (*Aggregator, error) {
 	return a, nil
 }
 
-func bytesPtr(b []byte) *C.uint8_t { return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))) }
-func u64Ptr(b []uint64) *C.uint64_t {
-	return (*C.uint64_t)(unsafe.Pointer(unsafe.SliceData(b)))
-}
-func u32Ptr(b []uint32) *C.uint32_t {
-	return (*C.uint32_t)(unsafe.Pointer(unsafe.SliceData(b)))
-}
-func i64Ptr(b []int64) *C.int64_t  { return (*C.int64_t)(unsafe.Pointer(unsafe.SliceData(b))) }
-func f64Ptr(b []float64) *C.double { return (*C.double)(unsafe.Pointer(unsafe.SliceData(b))) }
-
 func goAccounting(c *C.offheap_window_accounting) Accounting {
 	return Accounting{
 		Accepted: uint64(c.accepted), Overflowed: uint64(c.overflowed), Late: uint64(c.late),

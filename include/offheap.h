@@ -30,6 +30,147 @@
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
 
+// `body_kind`: no body.
+#define OFFHEAP_BODY_NONE 0
+
+// `body_kind`: `content_length` bytes.
+#define OFFHEAP_BODY_LENGTH 1
+
+// `body_kind`: chunked transfer coding.
+#define OFFHEAP_BODY_CHUNKED 2
+
+// `body_kind`: until the connection closes (responses).
+#define OFFHEAP_BODY_CLOSE 3
+
+// Flag: the connection stays open after this message.
+#define OFFHEAP_HEAD_KEEP_ALIVE 1
+
+// Flag: an upgrade request (HTTP/1.1, Connection: upgrade, Upgrade) or a 101 response.
+#define OFFHEAP_HEAD_UPGRADE 2
+
+// Flag: `Expect: 100-continue` in an HTTP/1.1 request.
+#define OFFHEAP_HEAD_EXPECT_CONTINUE 4
+
+// Flag: the method is CONNECT.
+#define OFFHEAP_HEAD_CONNECT 8
+
+// Flag: the method is HEAD.
+#define OFFHEAP_HEAD_HEAD_METHOD 16
+
+// Flag: a Host header is present.
+#define OFFHEAP_HEAD_HAS_HOST 32
+
+// Flag: Transfer-Encoding names a coding other than chunked.
+#define OFFHEAP_HEAD_TE_OTHER 64
+
+// Flag: `Connection: close`.
+#define OFFHEAP_HEAD_CONNECTION_CLOSE 128
+
+// Flag: empty lines preceded the start-line.
+#define OFFHEAP_HEAD_LEADING_EMPTY_LINES 256
+
+// Number of well-known header slots in `offheap_head.known`.
+#define OFFHEAP_KNOWN_COUNT 32
+
+// `offheap_head.known` value of an absent header.
+#define OFFHEAP_KNOWN_ABSENT 255
+
+// `offheap_head.known` slot of the `Host` header.
+#define OFFHEAP_KNOWN_HOST 0
+
+// `offheap_head.known` slot of the `ContentLength` header.
+#define OFFHEAP_KNOWN_CONTENT_LENGTH 1
+
+// `offheap_head.known` slot of the `TransferEncoding` header.
+#define OFFHEAP_KNOWN_TRANSFER_ENCODING 2
+
+// `offheap_head.known` slot of the `Connection` header.
+#define OFFHEAP_KNOWN_CONNECTION 3
+
+// `offheap_head.known` slot of the `Upgrade` header.
+#define OFFHEAP_KNOWN_UPGRADE 4
+
+// `offheap_head.known` slot of the `Expect` header.
+#define OFFHEAP_KNOWN_EXPECT 5
+
+// `offheap_head.known` slot of the `KeepAlive` header.
+#define OFFHEAP_KNOWN_KEEP_ALIVE 6
+
+// `offheap_head.known` slot of the `Te` header.
+#define OFFHEAP_KNOWN_TE 7
+
+// `offheap_head.known` slot of the `Trailer` header.
+#define OFFHEAP_KNOWN_TRAILER 8
+
+// `offheap_head.known` slot of the `ProxyConnection` header.
+#define OFFHEAP_KNOWN_PROXY_CONNECTION 9
+
+// `offheap_head.known` slot of the `ProxyAuthenticate` header.
+#define OFFHEAP_KNOWN_PROXY_AUTHENTICATE 10
+
+// `offheap_head.known` slot of the `ProxyAuthorization` header.
+#define OFFHEAP_KNOWN_PROXY_AUTHORIZATION 11
+
+// `offheap_head.known` slot of the `XForwardedFor` header.
+#define OFFHEAP_KNOWN_X_FORWARDED_FOR 12
+
+// `offheap_head.known` slot of the `XForwardedHost` header.
+#define OFFHEAP_KNOWN_X_FORWARDED_HOST 13
+
+// `offheap_head.known` slot of the `XForwardedProto` header.
+#define OFFHEAP_KNOWN_X_FORWARDED_PROTO 14
+
+// `offheap_head.known` slot of the `Forwarded` header.
+#define OFFHEAP_KNOWN_FORWARDED 15
+
+// `offheap_head.known` slot of the `Via` header.
+#define OFFHEAP_KNOWN_VIA 16
+
+// `offheap_head.known` slot of the `ContentType` header.
+#define OFFHEAP_KNOWN_CONTENT_TYPE 17
+
+// `offheap_head.known` slot of the `UserAgent` header.
+#define OFFHEAP_KNOWN_USER_AGENT 18
+
+// `offheap_head.known` slot of the `Accept` header.
+#define OFFHEAP_KNOWN_ACCEPT 19
+
+// `offheap_head.known` slot of the `AcceptEncoding` header.
+#define OFFHEAP_KNOWN_ACCEPT_ENCODING 20
+
+// `offheap_head.known` slot of the `Cookie` header.
+#define OFFHEAP_KNOWN_COOKIE 21
+
+// `offheap_head.known` slot of the `SetCookie` header.
+#define OFFHEAP_KNOWN_SET_COOKIE 22
+
+// `offheap_head.known` slot of the `Authorization` header.
+#define OFFHEAP_KNOWN_AUTHORIZATION 23
+
+// `offheap_head.known` slot of the `Date` header.
+#define OFFHEAP_KNOWN_DATE 24
+
+// `offheap_head.known` slot of the `Server` header.
+#define OFFHEAP_KNOWN_SERVER 25
+
+// `offheap_head.known` slot of the `Location` header.
+#define OFFHEAP_KNOWN_LOCATION 26
+
+// `offheap_head.known` slot of the `CacheControl` header.
+#define OFFHEAP_KNOWN_CACHE_CONTROL 27
+
+// `offheap_head.known` slot of the `Origin` header.
+#define OFFHEAP_KNOWN_ORIGIN 28
+
+// `offheap_head.known` slot of the `Referer` header.
+#define OFFHEAP_KNOWN_REFERER 29
+
+// `offheap_head.known` slot of the `ContentEncoding` header.
+#define OFFHEAP_KNOWN_CONTENT_ENCODING 30
+
+// `offheap_head.known` slot of the `AcceptLanguage` header.
+#define OFFHEAP_KNOWN_ACCEPT_LANGUAGE 31
+
 // `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer).
 #define OFFHEAP_RELAY_NO_SPLICE 1
 
@@ -78,6 +219,52 @@ enum offheap_status
   OFFHEAP_STATUS_BUFFER_TOO_SMALL = 9,
   // Rust could not allocate the memory the call needed.
   OFFHEAP_STATUS_OUT_OF_MEMORY = 10,
+  // Headers: the head is incomplete: more bytes are needed.
+  OFFHEAP_STATUS_HEADERS_INCOMPLETE = 100,
+  // Headers: head larger than the configured limit (RFC 9112 §2.3).
+  OFFHEAP_STATUS_HEADERS_HEAD_TOO_LARGE = 101,
+  // Headers: more header lines than the configured limit (RFC 6585 §5).
+  OFFHEAP_STATUS_HEADERS_TOO_MANY_HEADERS = 102,
+  // Headers: invalid method token (RFC 9112 §3.1).
+  OFFHEAP_STATUS_HEADERS_METHOD = 103,
+  // Headers: invalid request-target byte (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_TARGET = 104,
+  // Headers: request-target form does not fit the method (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_TARGET_FORM = 105,
+  // Headers: invalid HTTP version (RFC 9112 §2.3).
+  OFFHEAP_STATUS_HEADERS_VERSION = 106,
+  // Headers: bare CR or malformed line end (RFC 9112 §2.2).
+  OFFHEAP_STATUS_HEADERS_BARE_CR = 107,
+  // Headers: line ended by a bare LF (RFC 9112 §2.2).
+  OFFHEAP_STATUS_HEADERS_BARE_LF = 108,
+  // Headers: invalid header name (RFC 9110 §5.1).
+  OFFHEAP_STATUS_HEADERS_HEADER_NAME = 109,
+  // Headers: whitespace between header name and colon (RFC 9112 §5.1).
+  OFFHEAP_STATUS_HEADERS_WHITESPACE_BEFORE_COLON = 110,
+  // Headers: obsolete line folding (RFC 9112 §5.2).
+  OFFHEAP_STATUS_HEADERS_OBS_FOLD = 111,
+  // Headers: control character in a header value (RFC 9110 §5.5).
+  OFFHEAP_STATUS_HEADERS_HEADER_VALUE = 112,
+  // Headers: invalid status line or status code (RFC 9112 §4).
+  OFFHEAP_STATUS_HEADERS_STATUS = 113,
+  // Headers: invalid Content-Length (RFC 9110 §8.6).
+  OFFHEAP_STATUS_HEADERS_CONTENT_LENGTH_INVALID = 114,
+  // Headers: repeated Content-Length (RFC 9112 §6.3).
+  OFFHEAP_STATUS_HEADERS_CONTENT_LENGTH_REPEATED = 115,
+  // Headers: Content-Length together with Transfer-Encoding (RFC 9112 §6.1).
+  OFFHEAP_STATUS_HEADERS_CONTENT_LENGTH_WITH_TRANSFER_ENCODING = 116,
+  // Headers: chunked is not the final transfer coding of a request (RFC 9112 §6.3).
+  OFFHEAP_STATUS_HEADERS_CHUNKED_NOT_LAST = 117,
+  // Headers: invalid Transfer-Encoding (RFC 9112 §6.1).
+  OFFHEAP_STATUS_HEADERS_TRANSFER_ENCODING_INVALID = 118,
+  // Headers: Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1).
+  OFFHEAP_STATUS_HEADERS_TRANSFER_ENCODING_HTTP10 = 119,
+  // Headers: HTTP/1.1 request without Host (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_HOST_MISSING = 120,
+  // Headers: repeated Host (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_HOST_REPEATED = 121,
+  // Headers: invalid Host value (RFC 9112 §3.2).
+  OFFHEAP_STATUS_HEADERS_HOST_INVALID = 122,
   // The relay's source ended before the end of the body (shorter than declared, or no last chunk).
   OFFHEAP_STATUS_RELAY_UNEXPECTED_EOF = 200,
   // A peer reset the connection during the relay (ECONNRESET).
@@ -236,6 +423,115 @@ typedef struct offheap_counters {
   // Handles currently live, indexed by `offheap_kind` value (index 0 is unused).
   uint64_t handles_by_kind[OFFHEAP_KIND_SLOTS];
 } offheap_counters;
+
+// Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
+typedef struct offheap_headers_config {
+  // Longest head in bytes (0: 65536; at most 16 MiB).
+  uint32_t max_head_len;
+  // Most header lines per head (0: 100; at most 254).
+  uint16_t max_headers;
+  // Non-zero: accept lines ended by a bare LF.
+  uint8_t allow_bare_lf;
+  // Responses only, non-zero: the requests were HEAD, so no response has a body.
+  uint8_t head_request;
+} offheap_headers_config;
+
+// One parsed head (128 bytes). Offsets are from the start of the whole input.
+//
+// `status` is `OFFHEAP_STATUS_OK` for a complete head, `OFFHEAP_STATUS_HEADERS_INCOMPLETE`
+// when more bytes are needed (then `len` is the number of bytes seen), or another
+// `OFFHEAP_STATUS_HEADERS_*` error with `error_offset` the offending byte. Other fields are
+// meaningful only for complete heads.
+typedef struct offheap_head {
+  // `OFFHEAP_STATUS_OK` or an `OFFHEAP_STATUS_HEADERS_*` value.
+  uint32_t status;
+  // Offset of the head's first byte.
+  uint32_t start;
+  // Head length including the final empty line (complete), or bytes seen (incomplete).
+  uint32_t len;
+  // Offset of the byte that made the head invalid.
+  uint32_t error_offset;
+  // Method offset (requests).
+  uint32_t method_off;
+  // Method length.
+  uint32_t method_len;
+  // Request-target offset (requests).
+  uint32_t target_off;
+  // Request-target length.
+  uint32_t target_len;
+  // Reason-phrase offset (responses).
+  uint32_t reason_off;
+  // Reason-phrase length.
+  uint32_t reason_len;
+  // Index of the head's first `offheap_header` in the header array.
+  uint32_t first_header;
+  // Number of header lines.
+  uint32_t header_count;
+  // Body length when `body_kind` is `OFFHEAP_BODY_LENGTH`, else 0.
+  uint64_t content_length;
+  // `OFFHEAP_HEAD_*` flag bits.
+  uint32_t flags;
+  // Status code (responses).
+  uint16_t status_code;
+  // Minor HTTP version: 0 or 1.
+  uint8_t version;
+  // An `OFFHEAP_BODY_*` value.
+  uint8_t body_kind;
+  // For each well-known header (`OFFHEAP_KNOWN_*` order), the position of its first line
+  // relative to `first_header`, or 255 when absent.
+  uint8_t known[OFFHEAP_KNOWN_COUNT];
+  // Reserved, zero.
+  uint32_t reserved[8];
+} offheap_head;
+
+// One header line: name and value (trimmed of surrounding whitespace) as offsets into the
+// input.
+typedef struct offheap_header {
+  // Name offset.
+  uint32_t name_off;
+  // Name length.
+  uint32_t name_len;
+  // Value offset.
+  uint32_t value_off;
+  // Value length.
+  uint32_t value_len;
+} offheap_header;
+
+// What a parse call filled in.
+typedef struct offheap_headers_result {
+  // Head records written.
+  uint64_t heads;
+  // Header records written.
+  uint64_t headers;
+  // Pipelined: where to resume reading; offsets: end of the last region parsed.
+  uint64_t consumed;
+} offheap_headers_result;
+
+// Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
+typedef struct offheap_rewrite_options {
+  // Client address appended to X-Forwarded-For (empty: none).
+  uint32_t client_ip_off;
+  // Its length.
+  uint32_t client_ip_len;
+  // X-Forwarded-Proto value (empty: none).
+  uint32_t proto_off;
+  // Its length.
+  uint32_t proto_len;
+  // New Host value; used only when `set_host` is non-zero.
+  uint32_t host_off;
+  // Its length.
+  uint32_t host_len;
+  // This proxy's Via pseudonym (empty: no Via).
+  uint32_t via_off;
+  // Its length.
+  uint32_t via_len;
+  // Non-zero: replace Host with the `host` span.
+  uint8_t set_host;
+  // Non-zero: append to the client's X-Forwarded-For instead of replacing it.
+  uint8_t append_forwarded;
+  // Reserved, zero.
+  uint8_t reserved[6];
+} offheap_rewrite_options;
 
 // The result of `offheap_relay_step`: what the relay waits for and its byte counters.
 typedef struct offheap_relay_progress {
@@ -482,6 +778,95 @@ offheap_status offheap_debug_sum(const uint8_t *data, size_t len, uint64_t *out)
 // # Safety
 // `dst` must be NULL or valid for writing `len` bytes.
 offheap_status offheap_debug_fill(uint8_t *dst, size_t len, uint8_t value);
+
+// Parses request heads from `input` into the caller's arrays, in one call.
+//
+// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
+// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
+// input ends, or a head is incomplete, invalid or followed by a body that is not
+// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
+// last runs to the end) and holds one head each: the heads of many connections.
+//
+// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
+// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
+// least `max_headers` entries.
+//
+// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
+// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
+// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
+// fit). `*result` is written on success.
+//
+// # Safety
+// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
+// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+offheap_status offheap_headers_parse_requests(const uint8_t *input,
+                                              size_t input_len,
+                                              const uint32_t *offsets,
+                                              size_t offsets_len,
+                                              const struct offheap_headers_config *cfg,
+                                              struct offheap_head *heads,
+                                              size_t heads_len,
+                                              struct offheap_header *headers,
+                                              size_t headers_len,
+                                              struct offheap_headers_result *result);
+
+// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
+// when the requests were HEAD.
+//
+// # Safety
+// As `offheap_headers_parse_requests`.
+offheap_status offheap_headers_parse_responses(const uint8_t *input,
+                                               size_t input_len,
+                                               const uint32_t *offsets,
+                                               size_t offsets_len,
+                                               const struct offheap_headers_config *cfg,
+                                               struct offheap_head *heads,
+                                               size_t heads_len,
+                                               struct offheap_header *headers,
+                                               size_t headers_len,
+                                               struct offheap_headers_result *result);
+
+// Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
+// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
+// `out`, and stores the length in `*written`.
+//
+// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
+// `headers` that call's header array. The option strings are spans of `strings`.
+//
+// Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,
+// or an option span is out of range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (then `*written`
+// is the size needed).
+//
+// # Safety
+// Each pointer is NULL with a zero length, or valid for its length for the duration of the
+// call; `head`, `opts` and `written` for one element.
+offheap_status offheap_headers_rewrite_request(const uint8_t *input,
+                                               size_t input_len,
+                                               const struct offheap_head *head,
+                                               const struct offheap_header *headers,
+                                               size_t headers_len,
+                                               const uint8_t *strings,
+                                               size_t strings_len,
+                                               const struct offheap_rewrite_options *opts,
+                                               uint8_t *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+// Rewrites a parsed response head for the client: drops hop-by-hop headers and appends
+// `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
+//
+// # Safety
+// As `offheap_headers_rewrite_request`.
+offheap_status offheap_headers_rewrite_response(const uint8_t *input,
+                                                size_t input_len,
+                                                const struct offheap_head *head,
+                                                const struct offheap_header *headers,
+                                                size_t headers_len,
+                                                const uint8_t *via,
+                                                size_t via_len,
+                                                uint8_t *out,
+                                                size_t out_len,
+                                                size_t *written);
 
 // Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
 // `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.

@@ -29,6 +29,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod headers;
 pub mod heap;
 pub mod relay;
 pub mod window;

@@ -11,6 +11,7 @@ pub mod bench;
 pub(crate) mod boundary;
 pub(crate) mod debug;
 pub(crate) mod handle;
+pub(crate) mod headers;
 pub(crate) mod ptr;
 pub(crate) mod relay;
 pub(crate) mod status;

@@ -41,6 +41,52 @@ pub enum offheap_status {
     BufferTooSmall = 9,
     /// Rust could not allocate the memory the call needed.
     OutOfMemory = 10,
+    /// Headers: the head is incomplete: more bytes are needed.
+    HeadersIncomplete = 100,
+    /// Headers: head larger than the configured limit (RFC 9112 §2.3).
+    HeadersHeadTooLarge = 101,
+    /// Headers: more header lines than the configured limit (RFC 6585 §5).
+    HeadersTooManyHeaders = 102,
+    /// Headers: invalid method token (RFC 9112 §3.1).
+    HeadersMethod = 103,
+    /// Headers: invalid request-target byte (RFC 9112 §3.2).
+    HeadersTarget = 104,
+    /// Headers: request-target form does not fit the method (RFC 9112 §3.2).
+    HeadersTargetForm = 105,
+    /// Headers: invalid HTTP version (RFC 9112 §2.3).
+    HeadersVersion = 106,
+    /// Headers: bare CR or malformed line end (RFC 9112 §2.2).
+    HeadersBareCr = 107,
+    /// Headers: line ended by a bare LF (RFC 9112 §2.2).
+    HeadersBareLf = 108,
+    /// Headers: invalid header name (RFC 9110 §5.1).
+    HeadersHeaderName = 109,
+    /// Headers: whitespace between header name and colon (RFC 9112 §5.1).
+    HeadersWhitespaceBeforeColon = 110,
+    /// Headers: obsolete line folding (RFC 9112 §5.2).
+    HeadersObsFold = 111,
+    /// Headers: control character in a header value (RFC 9110 §5.5).
+    HeadersHeaderValue = 112,
+    /// Headers: invalid status line or status code (RFC 9112 §4).
+    HeadersStatus = 113,
+    /// Headers: invalid Content-Length (RFC 9110 §8.6).
+    HeadersContentLengthInvalid = 114,
+    /// Headers: repeated Content-Length (RFC 9112 §6.3).
+    HeadersContentLengthRepeated = 115,
+    /// Headers: Content-Length together with Transfer-Encoding (RFC 9112 §6.1).
+    HeadersContentLengthWithTransferEncoding = 116,
+    /// Headers: chunked is not the final transfer coding of a request (RFC 9112 §6.3).
+    HeadersChunkedNotLast = 117,
+    /// Headers: invalid Transfer-Encoding (RFC 9112 §6.1).
+    HeadersTransferEncodingInvalid = 118,
+    /// Headers: Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1).
+    HeadersTransferEncodingHttp10 = 119,
+    /// Headers: HTTP/1.1 request without Host (RFC 9112 §3.2).
+    HeadersHostMissing = 120,
+    /// Headers: repeated Host (RFC 9112 §3.2).
+    HeadersHostRepeated = 121,
+    /// Headers: invalid Host value (RFC 9112 §3.2).
+    HeadersHostInvalid = 122,
     /// The relay's source ended before the end of the body (shorter than declared, or no last chunk).
     RelayUnexpectedEof = 200,
     /// A peer reset the connection during the relay (ECONNRESET).
@@ -121,6 +167,29 @@ impl offheap_status {
             HandleTableFull => b"offheap: handle table full\0",
             BufferTooSmall => b"offheap: output buffer too small\0",
             OutOfMemory => b"offheap: out of memory\0",
+            HeadersIncomplete => b"offheap headers: the head is incomplete: more bytes are needed\0",
+            HeadersHeadTooLarge => b"offheap headers: head larger than the configured limit (RFC 9112 \xc2\xa72.3)\0",
+            HeadersTooManyHeaders => b"offheap headers: more header lines than the configured limit (RFC 6585 \xc2\xa75)\0",
+            HeadersMethod => b"offheap headers: invalid method token (RFC 9112 \xc2\xa73.1)\0",
+            HeadersTarget => b"offheap headers: invalid request-target byte (RFC 9112 \xc2\xa73.2)\0",
+            HeadersTargetForm => b"offheap headers: request-target form does not fit the method (RFC 9112 \xc2\xa73.2)\0",
+            HeadersVersion => b"offheap headers: invalid HTTP version (RFC 9112 \xc2\xa72.3)\0",
+            HeadersBareCr => b"offheap headers: bare CR or malformed line end (RFC 9112 \xc2\xa72.2)\0",
+            HeadersBareLf => b"offheap headers: line ended by a bare LF (RFC 9112 \xc2\xa72.2)\0",
+            HeadersHeaderName => b"offheap headers: invalid header name (RFC 9110 \xc2\xa75.1)\0",
+            HeadersWhitespaceBeforeColon => b"offheap headers: whitespace between header name and colon (RFC 9112 \xc2\xa75.1)\0",
+            HeadersObsFold => b"offheap headers: obsolete line folding (RFC 9112 \xc2\xa75.2)\0",
+            HeadersHeaderValue => b"offheap headers: control character in a header value (RFC 9110 \xc2\xa75.5)\0",
+            HeadersStatus => b"offheap headers: invalid status line or status code (RFC 9112 \xc2\xa74)\0",
+            HeadersContentLengthInvalid => b"offheap headers: invalid Content-Length (RFC 9110 \xc2\xa78.6)\0",
+            HeadersContentLengthRepeated => b"offheap headers: repeated Content-Length (RFC 9112 \xc2\xa76.3)\0",
+            HeadersContentLengthWithTransferEncoding => b"offheap headers: Content-Length together with Transfer-Encoding (RFC 9112 \xc2\xa76.1)\0",
+            HeadersChunkedNotLast => b"offheap headers: chunked is not the final transfer coding of a request (RFC 9112 \xc2\xa76.3)\0",
+            HeadersTransferEncodingInvalid => b"offheap headers: invalid Transfer-Encoding (RFC 9112 \xc2\xa76.1)\0",
+            HeadersTransferEncodingHttp10 => b"offheap headers: Transfer-Encoding in an HTTP/1.0 message (RFC 9112 \xc2\xa76.1)\0",
+            HeadersHostMissing => b"offheap headers: HTTP/1.1 request without Host (RFC 9112 \xc2\xa73.2)\0",
+            HeadersHostRepeated => b"offheap headers: repeated Host (RFC 9112 \xc2\xa73.2)\0",
+            HeadersHostInvalid => b"offheap headers: invalid Host value (RFC 9112 \xc2\xa73.2)\0",
             RelayUnexpectedEof => b"offheap: relay: source ended before the end of the body\0",
             RelayConnectionReset => b"offheap: relay: connection reset by peer\0",
             RelayBrokenPipe => b"offheap: relay: destination closed\0",
@@ -170,6 +239,29 @@ impl offheap_status {
             HandleTableFull,
             BufferTooSmall,
             OutOfMemory,
+            HeadersIncomplete,
+            HeadersHeadTooLarge,
+            HeadersTooManyHeaders,
+            HeadersMethod,
+            HeadersTarget,
+            HeadersTargetForm,
+            HeadersVersion,
+            HeadersBareCr,
+            HeadersBareLf,
+            HeadersHeaderName,
+            HeadersWhitespaceBeforeColon,
+            HeadersObsFold,
+            HeadersHeaderValue,
+            HeadersStatus,
+            HeadersContentLengthInvalid,
+            HeadersContentLengthRepeated,
+            HeadersContentLengthWithTransferEncoding,
+            HeadersChunkedNotLast,
+            HeadersTransferEncodingInvalid,
+            HeadersTransferEncodingHttp10,
+            HeadersHostMissing,
+            HeadersHostRepeated,
+            HeadersHostInvalid,
             RelayUnexpectedEof,
             RelayConnectionReset,
             RelayBrokenPipe,

@@ -1,0 +1,139 @@
+package benches
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	offheap "github.com/offheap/offheap/go"
+	"github.com/valyala/fasthttp"
+)
+
+// httparse's benchmark requests (benches/parse.rs there; picohttpparser's bench.c).
+const (
+	kittyhell = "GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n" +
+		"Host: www.kittyhell.com\r\n" +
+		"User-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10.6; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
+		"Accept-Language: ja,en-us;q=0.7,en;q=0.3\r\n" +
+		"Accept-Encoding: gzip,deflate\r\n" +
+		"Accept-Charset: Shift_JIS,utf-8;q=0.7,*;q=0.7\r\n" +
+		"Keep-Alive: 115\r\n" +
+		"Connection: keep-alive\r\n" +
+		"Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral|padding=under256\r\n\r\n"
+	reqShort = "GET / HTTP/1.0\r\nHost: example.com\r\nCookie: session=60; user_id=1\r\n\r\n"
+	batchLen = 16
+)
+
+var sinkInt int
+
+// perRequest reports the cost of one request head when each op parses batchLen of them.
+func perRequest(b *testing.B) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchLen), "ns/req")
+}
+
+// BenchmarkHeaders parses 16 request heads per op (one connection's pipelined requests, or
+// the heads of 16 connections) with offheap, net/http and fasthttp; the criterion bench
+// headers/*_batch/httparse_x16 is native httparse over the same 16 heads. Every variant
+// checks what it parsed.
+func BenchmarkHeaders(b *testing.B) {
+	if err := offheap.Available(); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, req, host string
+		pipelined       bool // REQ_SHORT is HTTP/1.0 without keep-alive: nothing may follow it
+	}{
+		{"kittyhell_x16", kittyhell, "www.kittyhell.com", true},
+		{"req_short_x16", reqShort, "example.com", false},
+	} {
+		input := []byte(strings.Repeat(tc.req, batchLen))
+		offsets := make([]uint32, batchLen)
+		for i := range offsets {
+			offsets[i] = uint32(i * len(tc.req))
+		}
+		b.Run(tc.name+"/offheap", func(b *testing.B) {
+			if !tc.pipelined {
+				return // not a pipelined connection: ParseEach below covers it
+			}
+			batch := offheap.NewRequestBatch(batchLen)
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := batch.Parse(input); err != nil || batch.Len() != batchLen {
+					b.Fatalf("parsed %d: %v", batch.Len(), err)
+				}
+				sinkInt += len(batch.Known(batchLen-1, offheap.KnownHost))
+			}
+			perRequest(b)
+			if string(batch.Header(batchLen-1, "Host")) != tc.host || !batch.Complete(batchLen-1) {
+				b.Fatal("wrong parse")
+			}
+		})
+		b.Run(tc.name+"/offheap_each", func(b *testing.B) {
+			batch := offheap.NewRequestBatch(batchLen)
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := batch.ParseEach(input, offsets); err != nil || batch.Len() != batchLen {
+					b.Fatalf("parsed %d: %v", batch.Len(), err)
+				}
+				sinkInt += len(batch.Known(batchLen-1, offheap.KnownHost))
+			}
+			perRequest(b)
+			if string(batch.Header(batchLen-1, "Host")) != tc.host {
+				b.Fatal("wrong parse")
+			}
+		})
+		b.Run(tc.name+"/offheap_one_per_call", func(b *testing.B) {
+			batch := offheap.NewRequestBatch(1)
+			one := []byte(tc.req)
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for range batchLen {
+					if _, err := batch.Parse(one); err != nil || !batch.Complete(0) {
+						b.Fatal("parse failed")
+					}
+				}
+			}
+			perRequest(b)
+		})
+		b.Run(tc.name+"/nethttp", func(b *testing.B) {
+			rd := bytes.NewReader(input)
+			br := bufio.NewReaderSize(rd, 4096)
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(input)
+				br.Reset(rd)
+				for range batchLen {
+					req, err := http.ReadRequest(br)
+					if err != nil || req.Host != tc.host {
+						b.Fatalf("ReadRequest: %v", err)
+					}
+				}
+			}
+			perRequest(b)
+		})
+		b.Run(tc.name+"/fasthttp", func(b *testing.B) {
+			rd := bytes.NewReader(input)
+			br := bufio.NewReaderSize(rd, 4096)
+			var h fasthttp.RequestHeader
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(input)
+				br.Reset(rd)
+				for range batchLen {
+					if err := h.Read(br); err != nil || string(h.Host()) != tc.host {
+						b.Fatalf("RequestHeader.Read: %v", err)
+					}
+				}
+			}
+			perRequest(b)
+		})
+	}
+}

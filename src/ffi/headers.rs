@@ -1,0 +1,807 @@
+//! C ABI of the header parser: `offheap_headers_*`.
+//!
+//! Parsing is stateless, so there are no handles: the caller owns every array. The record
+//! structs here have exactly the layout of the core's `Head` and `HeaderSpan` (checked at
+//! compile time), so the core writes straight into the caller's arrays.
+
+use super::boundary::guard;
+use super::ptr;
+use super::status::offheap_status;
+use crate::headers::{
+    self, BatchError, Config, Head, HeaderSpan, RewriteError, RewriteOptions, Span,
+};
+use core::mem::{align_of, offset_of, size_of};
+
+/// One parsed head (128 bytes). Offsets are from the start of the whole input.
+///
+/// `status` is `OFFHEAP_STATUS_OK` for a complete head, `OFFHEAP_STATUS_HEADERS_INCOMPLETE`
+/// when more bytes are needed (then `len` is the number of bytes seen), or another
+/// `OFFHEAP_STATUS_HEADERS_*` error with `error_offset` the offending byte. Other fields are
+/// meaningful only for complete heads.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct offheap_head {
+    /// `OFFHEAP_STATUS_OK` or an `OFFHEAP_STATUS_HEADERS_*` value.
+    pub status: u32,
+    /// Offset of the head's first byte.
+    pub start: u32,
+    /// Head length including the final empty line (complete), or bytes seen (incomplete).
+    pub len: u32,
+    /// Offset of the byte that made the head invalid.
+    pub error_offset: u32,
+    /// Method offset (requests).
+    pub method_off: u32,
+    /// Method length.
+    pub method_len: u32,
+    /// Request-target offset (requests).
+    pub target_off: u32,
+    /// Request-target length.
+    pub target_len: u32,
+    /// Reason-phrase offset (responses).
+    pub reason_off: u32,
+    /// Reason-phrase length.
+    pub reason_len: u32,
+    /// Index of the head's first `offheap_header` in the header array.
+    pub first_header: u32,
+    /// Number of header lines.
+    pub header_count: u32,
+    /// Body length when `body_kind` is `OFFHEAP_BODY_LENGTH`, else 0.
+    pub content_length: u64,
+    /// `OFFHEAP_HEAD_*` flag bits.
+    pub flags: u32,
+    /// Status code (responses).
+    pub status_code: u16,
+    /// Minor HTTP version: 0 or 1.
+    pub version: u8,
+    /// An `OFFHEAP_BODY_*` value.
+    pub body_kind: u8,
+    /// For each well-known header (`OFFHEAP_KNOWN_*` order), the position of its first line
+    /// relative to `first_header`, or 255 when absent.
+    pub known: [u8; OFFHEAP_KNOWN_COUNT],
+    /// Reserved, zero.
+    pub reserved: [u32; 8],
+}
+
+/// One header line: name and value (trimmed of surrounding whitespace) as offsets into the
+/// input.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_header {
+    /// Name offset.
+    pub name_off: u32,
+    /// Name length.
+    pub name_len: u32,
+    /// Value offset.
+    pub value_off: u32,
+    /// Value length.
+    pub value_len: u32,
+}
+
+/// `body_kind`: no body.
+pub const OFFHEAP_BODY_NONE: u8 = 0;
+/// `body_kind`: `content_length` bytes.
+pub const OFFHEAP_BODY_LENGTH: u8 = 1;
+/// `body_kind`: chunked transfer coding.
+pub const OFFHEAP_BODY_CHUNKED: u8 = 2;
+/// `body_kind`: until the connection closes (responses).
+pub const OFFHEAP_BODY_CLOSE: u8 = 3;
+
+/// Flag: the connection stays open after this message.
+pub const OFFHEAP_HEAD_KEEP_ALIVE: u32 = 1;
+/// Flag: an upgrade request (HTTP/1.1, Connection: upgrade, Upgrade) or a 101 response.
+pub const OFFHEAP_HEAD_UPGRADE: u32 = 2;
+/// Flag: `Expect: 100-continue` in an HTTP/1.1 request.
+pub const OFFHEAP_HEAD_EXPECT_CONTINUE: u32 = 4;
+/// Flag: the method is CONNECT.
+pub const OFFHEAP_HEAD_CONNECT: u32 = 8;
+/// Flag: the method is HEAD.
+pub const OFFHEAP_HEAD_HEAD_METHOD: u32 = 16;
+/// Flag: a Host header is present.
+pub const OFFHEAP_HEAD_HAS_HOST: u32 = 32;
+/// Flag: Transfer-Encoding names a coding other than chunked.
+pub const OFFHEAP_HEAD_TE_OTHER: u32 = 64;
+/// Flag: `Connection: close`.
+pub const OFFHEAP_HEAD_CONNECTION_CLOSE: u32 = 128;
+/// Flag: empty lines preceded the start-line.
+pub const OFFHEAP_HEAD_LEADING_EMPTY_LINES: u32 = 256;
+
+/// Number of well-known header slots in `offheap_head.known`.
+pub const OFFHEAP_KNOWN_COUNT: usize = 32;
+/// `offheap_head.known` value of an absent header.
+pub const OFFHEAP_KNOWN_ABSENT: u8 = 255;
+/// `offheap_head.known` slot of the `Host` header.
+pub const OFFHEAP_KNOWN_HOST: u8 = 0;
+/// `offheap_head.known` slot of the `ContentLength` header.
+pub const OFFHEAP_KNOWN_CONTENT_LENGTH: u8 = 1;
+/// `offheap_head.known` slot of the `TransferEncoding` header.
+pub const OFFHEAP_KNOWN_TRANSFER_ENCODING: u8 = 2;
+/// `offheap_head.known` slot of the `Connection` header.
+pub const OFFHEAP_KNOWN_CONNECTION: u8 = 3;
+/// `offheap_head.known` slot of the `Upgrade` header.
+pub const OFFHEAP_KNOWN_UPGRADE: u8 = 4;
+/// `offheap_head.known` slot of the `Expect` header.
+pub const OFFHEAP_KNOWN_EXPECT: u8 = 5;
+/// `offheap_head.known` slot of the `KeepAlive` header.
+pub const OFFHEAP_KNOWN_KEEP_ALIVE: u8 = 6;
+/// `offheap_head.known` slot of the `Te` header.
+pub const OFFHEAP_KNOWN_TE: u8 = 7;
+/// `offheap_head.known` slot of the `Trailer` header.
+pub const OFFHEAP_KNOWN_TRAILER: u8 = 8;
+/// `offheap_head.known` slot of the `ProxyConnection` header.
+pub const OFFHEAP_KNOWN_PROXY_CONNECTION: u8 = 9;
+/// `offheap_head.known` slot of the `ProxyAuthenticate` header.
+pub const OFFHEAP_KNOWN_PROXY_AUTHENTICATE: u8 = 10;
+/// `offheap_head.known` slot of the `ProxyAuthorization` header.
+pub const OFFHEAP_KNOWN_PROXY_AUTHORIZATION: u8 = 11;
+/// `offheap_head.known` slot of the `XForwardedFor` header.
+pub const OFFHEAP_KNOWN_X_FORWARDED_FOR: u8 = 12;
+/// `offheap_head.known` slot of the `XForwardedHost` header.
+pub const OFFHEAP_KNOWN_X_FORWARDED_HOST: u8 = 13;
+/// `offheap_head.known` slot of the `XForwardedProto` header.
+pub const OFFHEAP_KNOWN_X_FORWARDED_PROTO: u8 = 14;
+/// `offheap_head.known` slot of the `Forwarded` header.
+pub const OFFHEAP_KNOWN_FORWARDED: u8 = 15;
+/// `offheap_head.known` slot of the `Via` header.
+pub const OFFHEAP_KNOWN_VIA: u8 = 16;
+/// `offheap_head.known` slot of the `ContentType` header.
+pub const OFFHEAP_KNOWN_CONTENT_TYPE: u8 = 17;
+/// `offheap_head.known` slot of the `UserAgent` header.
+pub const OFFHEAP_KNOWN_USER_AGENT: u8 = 18;
+/// `offheap_head.known` slot of the `Accept` header.
+pub const OFFHEAP_KNOWN_ACCEPT: u8 = 19;
+/// `offheap_head.known` slot of the `AcceptEncoding` header.
+pub const OFFHEAP_KNOWN_ACCEPT_ENCODING: u8 = 20;
+/// `offheap_head.known` slot of the `Cookie` header.
+pub const OFFHEAP_KNOWN_COOKIE: u8 = 21;
+/// `offheap_head.known` slot of the `SetCookie` header.
+pub const OFFHEAP_KNOWN_SET_COOKIE: u8 = 22;
+/// `offheap_head.known` slot of the `Authorization` header.
+pub const OFFHEAP_KNOWN_AUTHORIZATION: u8 = 23;
+/// `offheap_head.known` slot of the `Date` header.
+pub const OFFHEAP_KNOWN_DATE: u8 = 24;
+/// `offheap_head.known` slot of the `Server` header.
+pub const OFFHEAP_KNOWN_SERVER: u8 = 25;
+/// `offheap_head.known` slot of the `Location` header.
+pub const OFFHEAP_KNOWN_LOCATION: u8 = 26;
+/// `offheap_head.known` slot of the `CacheControl` header.
+pub const OFFHEAP_KNOWN_CACHE_CONTROL: u8 = 27;
+/// `offheap_head.known` slot of the `Origin` header.
+pub const OFFHEAP_KNOWN_ORIGIN: u8 = 28;
+/// `offheap_head.known` slot of the `Referer` header.
+pub const OFFHEAP_KNOWN_REFERER: u8 = 29;
+/// `offheap_head.known` slot of the `ContentEncoding` header.
+pub const OFFHEAP_KNOWN_CONTENT_ENCODING: u8 = 30;
+/// `offheap_head.known` slot of the `AcceptLanguage` header.
+pub const OFFHEAP_KNOWN_ACCEPT_LANGUAGE: u8 = 31;
+
+/// Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_headers_config {
+    /// Longest head in bytes (0: 65536; at most 16 MiB).
+    pub max_head_len: u32,
+    /// Most header lines per head (0: 100; at most 254).
+    pub max_headers: u16,
+    /// Non-zero: accept lines ended by a bare LF.
+    pub allow_bare_lf: u8,
+    /// Responses only, non-zero: the requests were HEAD, so no response has a body.
+    pub head_request: u8,
+}
+
+/// What a parse call filled in.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_headers_result {
+    /// Head records written.
+    pub heads: u64,
+    /// Header records written.
+    pub headers: u64,
+    /// Pipelined: where to resume reading; offsets: end of the last region parsed.
+    pub consumed: u64,
+}
+
+/// Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_rewrite_options {
+    /// Client address appended to X-Forwarded-For (empty: none).
+    pub client_ip_off: u32,
+    /// Its length.
+    pub client_ip_len: u32,
+    /// X-Forwarded-Proto value (empty: none).
+    pub proto_off: u32,
+    /// Its length.
+    pub proto_len: u32,
+    /// New Host value; used only when `set_host` is non-zero.
+    pub host_off: u32,
+    /// Its length.
+    pub host_len: u32,
+    /// This proxy's Via pseudonym (empty: no Via).
+    pub via_off: u32,
+    /// Its length.
+    pub via_len: u32,
+    /// Non-zero: replace Host with the `host` span.
+    pub set_host: u8,
+    /// Non-zero: append to the client's X-Forwarded-For instead of replacing it.
+    pub append_forwarded: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 6],
+}
+
+// The C constants must be the core's, and the C records the core records, byte for byte.
+const _: () = {
+    use crate::headers::{Body, flags};
+    assert!(OFFHEAP_BODY_NONE == Body::None as u8 && OFFHEAP_BODY_LENGTH == Body::Length as u8);
+    assert!(OFFHEAP_BODY_CHUNKED == Body::Chunked as u8 && OFFHEAP_BODY_CLOSE == Body::Close as u8);
+    assert!(OFFHEAP_HEAD_KEEP_ALIVE == flags::KEEP_ALIVE && OFFHEAP_HEAD_UPGRADE == flags::UPGRADE);
+    assert!(
+        OFFHEAP_HEAD_EXPECT_CONTINUE == flags::EXPECT_CONTINUE
+            && OFFHEAP_HEAD_CONNECT == flags::CONNECT
+    );
+    assert!(
+        OFFHEAP_HEAD_HEAD_METHOD == flags::HEAD_METHOD && OFFHEAP_HEAD_HAS_HOST == flags::HAS_HOST
+    );
+    assert!(
+        OFFHEAP_HEAD_TE_OTHER == flags::TE_OTHER
+            && OFFHEAP_HEAD_CONNECTION_CLOSE == flags::CONNECTION_CLOSE
+    );
+    assert!(OFFHEAP_HEAD_LEADING_EMPTY_LINES == flags::LEADING_EMPTY_LINES);
+    assert!(OFFHEAP_KNOWN_COUNT == crate::headers::KNOWN_COUNT);
+    assert!(OFFHEAP_KNOWN_ABSENT == crate::headers::NOT_PRESENT);
+    assert!(OFFHEAP_KNOWN_HOST == crate::headers::Known::Host as u8);
+    assert!(OFFHEAP_KNOWN_CONTENT_LENGTH == crate::headers::Known::ContentLength as u8);
+    assert!(OFFHEAP_KNOWN_TRANSFER_ENCODING == crate::headers::Known::TransferEncoding as u8);
+    assert!(OFFHEAP_KNOWN_CONNECTION == crate::headers::Known::Connection as u8);
+    assert!(OFFHEAP_KNOWN_UPGRADE == crate::headers::Known::Upgrade as u8);
+    assert!(OFFHEAP_KNOWN_EXPECT == crate::headers::Known::Expect as u8);
+    assert!(OFFHEAP_KNOWN_KEEP_ALIVE == crate::headers::Known::KeepAlive as u8);
+    assert!(OFFHEAP_KNOWN_TE == crate::headers::Known::Te as u8);
+    assert!(OFFHEAP_KNOWN_TRAILER == crate::headers::Known::Trailer as u8);
+    assert!(OFFHEAP_KNOWN_PROXY_CONNECTION == crate::headers::Known::ProxyConnection as u8);
+    assert!(OFFHEAP_KNOWN_PROXY_AUTHENTICATE == crate::headers::Known::ProxyAuthenticate as u8);
+    assert!(OFFHEAP_KNOWN_PROXY_AUTHORIZATION == crate::headers::Known::ProxyAuthorization as u8);
+    assert!(OFFHEAP_KNOWN_X_FORWARDED_FOR == crate::headers::Known::XForwardedFor as u8);
+    assert!(OFFHEAP_KNOWN_X_FORWARDED_HOST == crate::headers::Known::XForwardedHost as u8);
+    assert!(OFFHEAP_KNOWN_X_FORWARDED_PROTO == crate::headers::Known::XForwardedProto as u8);
+    assert!(OFFHEAP_KNOWN_FORWARDED == crate::headers::Known::Forwarded as u8);
+    assert!(OFFHEAP_KNOWN_VIA == crate::headers::Known::Via as u8);
+    assert!(OFFHEAP_KNOWN_CONTENT_TYPE == crate::headers::Known::ContentType as u8);
+    assert!(OFFHEAP_KNOWN_USER_AGENT == crate::headers::Known::UserAgent as u8);
+    assert!(OFFHEAP_KNOWN_ACCEPT == crate::headers::Known::Accept as u8);
+    assert!(OFFHEAP_KNOWN_ACCEPT_ENCODING == crate::headers::Known::AcceptEncoding as u8);
+    assert!(OFFHEAP_KNOWN_COOKIE == crate::headers::Known::Cookie as u8);
+    assert!(OFFHEAP_KNOWN_SET_COOKIE == crate::headers::Known::SetCookie as u8);
+    assert!(OFFHEAP_KNOWN_AUTHORIZATION == crate::headers::Known::Authorization as u8);
+    assert!(OFFHEAP_KNOWN_DATE == crate::headers::Known::Date as u8);
+    assert!(OFFHEAP_KNOWN_SERVER == crate::headers::Known::Server as u8);
+    assert!(OFFHEAP_KNOWN_LOCATION == crate::headers::Known::Location as u8);
+    assert!(OFFHEAP_KNOWN_CACHE_CONTROL == crate::headers::Known::CacheControl as u8);
+    assert!(OFFHEAP_KNOWN_ORIGIN == crate::headers::Known::Origin as u8);
+    assert!(OFFHEAP_KNOWN_REFERER == crate::headers::Known::Referer as u8);
+    assert!(OFFHEAP_KNOWN_CONTENT_ENCODING == crate::headers::Known::ContentEncoding as u8);
+    assert!(OFFHEAP_KNOWN_ACCEPT_LANGUAGE == crate::headers::Known::AcceptLanguage as u8);
+    assert!(size_of::<offheap_head>() == size_of::<Head>());
+    assert!(align_of::<offheap_head>() == align_of::<Head>());
+    assert!(offset_of!(offheap_head, status) == offset_of!(Head, status));
+    assert!(offset_of!(offheap_head, start) == offset_of!(Head, start));
+    assert!(offset_of!(offheap_head, len) == offset_of!(Head, len));
+    assert!(offset_of!(offheap_head, error_offset) == offset_of!(Head, error_offset));
+    assert!(
+        offset_of!(offheap_head, method_off) == offset_of!(Head, method) + offset_of!(Span, off)
+    );
+    assert!(
+        offset_of!(offheap_head, method_len) == offset_of!(Head, method) + offset_of!(Span, len)
+    );
+    assert!(offset_of!(offheap_head, target_off) == offset_of!(Head, target));
+    assert!(offset_of!(offheap_head, reason_off) == offset_of!(Head, reason));
+    assert!(offset_of!(offheap_head, first_header) == offset_of!(Head, first_header));
+    assert!(offset_of!(offheap_head, header_count) == offset_of!(Head, header_count));
+    assert!(offset_of!(offheap_head, content_length) == offset_of!(Head, content_length));
+    assert!(offset_of!(offheap_head, flags) == offset_of!(Head, flags));
+    assert!(offset_of!(offheap_head, status_code) == offset_of!(Head, status_code));
+    assert!(offset_of!(offheap_head, version) == offset_of!(Head, version));
+    assert!(offset_of!(offheap_head, body_kind) == offset_of!(Head, body_kind));
+    assert!(offset_of!(offheap_head, known) == offset_of!(Head, known));
+    assert!(offset_of!(offheap_head, reserved) == offset_of!(Head, reserved));
+    assert!(size_of::<offheap_header>() == size_of::<HeaderSpan>());
+    assert!(align_of::<offheap_header>() == align_of::<HeaderSpan>());
+    assert!(offset_of!(offheap_header, name_off) == offset_of!(HeaderSpan, name_off));
+    assert!(offset_of!(offheap_header, name_len) == offset_of!(HeaderSpan, name_len));
+    assert!(offset_of!(offheap_header, value_off) == offset_of!(HeaderSpan, value_off));
+    assert!(offset_of!(offheap_header, value_len) == offset_of!(HeaderSpan, value_len));
+};
+
+fn config(cfg: &offheap_headers_config) -> Config {
+    let d = Config::default();
+    Config {
+        max_head_len: if cfg.max_head_len == 0 {
+            d.max_head_len
+        } else {
+            cfg.max_head_len
+        },
+        max_headers: if cfg.max_headers == 0 {
+            d.max_headers
+        } else {
+            cfg.max_headers
+        },
+        allow_bare_lf: cfg.allow_bare_lf != 0,
+    }
+}
+
+fn batch_status(e: BatchError) -> offheap_status {
+    match e {
+        BatchError::InputTooLarge => offheap_status::TooLarge,
+        BatchError::BadOffsets => offheap_status::InvalidArgument,
+        BatchError::HeadersFull => offheap_status::BufferTooSmall,
+    }
+}
+
+/// Reinterprets the caller's records as the core's (same layout, asserted above).
+fn heads_mut(heads: &mut [offheap_head]) -> &mut [Head] {
+    // SAFETY: offheap_head and Head have the same size, alignment and field offsets (the
+    // const block above), and every field is an integer, so any bit pattern of one is a
+    // valid value of the other. The borrow is carried over unchanged.
+    unsafe { core::slice::from_raw_parts_mut(heads.as_mut_ptr().cast::<Head>(), heads.len()) }
+}
+
+fn headers_mut(headers: &mut [offheap_header]) -> &mut [HeaderSpan] {
+    // SAFETY: as heads_mut: identical layout of plain integers.
+    unsafe {
+        core::slice::from_raw_parts_mut(headers.as_mut_ptr().cast::<HeaderSpan>(), headers.len())
+    }
+}
+
+fn headers_ref(headers: &[offheap_header]) -> &[HeaderSpan] {
+    // SAFETY: as heads_mut: identical layout of plain integers.
+    unsafe { core::slice::from_raw_parts(headers.as_ptr().cast::<HeaderSpan>(), headers.len()) }
+}
+
+fn head_ref(head: &offheap_head) -> &Head {
+    // SAFETY: as heads_mut: identical layout of plain integers.
+    unsafe { &*(head as *const offheap_head).cast::<Head>() }
+}
+
+/// Shared body of the two parse exports.
+///
+/// # Safety
+/// The pointer contracts of `offheap_headers_parse_requests`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn parse(
+    request: bool,
+    input: *const u8,
+    input_len: usize,
+    offsets: *const u32,
+    offsets_len: usize,
+    cfg: *const offheap_headers_config,
+    heads: *mut offheap_head,
+    heads_len: usize,
+    headers: *mut offheap_header,
+    headers_len: usize,
+    result: *mut offheap_headers_result,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on each pointer.
+        let result = unsafe { ptr::out(result) }?;
+        // SAFETY: as above.
+        let input = unsafe { ptr::slice(input, input_len) }?;
+        // SAFETY: as above.
+        let offsets = unsafe { ptr::slice(offsets, offsets_len) }?;
+        let cfg = if cfg.is_null() {
+            offheap_headers_config::default()
+        } else {
+            // SAFETY: as above (one element).
+            unsafe { ptr::slice(cfg, 1) }?[0]
+        };
+        // SAFETY: as above.
+        let heads = heads_mut(unsafe { ptr::slice_mut(heads, heads_len) }?);
+        // SAFETY: as above.
+        let headers = headers_mut(unsafe { ptr::slice_mut(headers, headers_len) }?);
+        let c = config(&cfg);
+        let head_request = cfg.head_request != 0;
+        let batch = match (request, offsets.is_empty()) {
+            (true, true) => headers::parse_requests(input, &c, heads, headers),
+            (true, false) => headers::parse_requests_at(input, offsets, &c, heads, headers),
+            (false, true) => headers::parse_responses(input, &c, head_request, heads, headers),
+            (false, false) => {
+                headers::parse_responses_at(input, offsets, &c, head_request, heads, headers)
+            }
+        }
+        .map_err(batch_status)?;
+        result.write(offheap_headers_result {
+            heads: batch.heads as u64,
+            headers: batch.headers as u64,
+            consumed: batch.consumed as u64,
+        });
+        Ok(())
+    })
+}
+
+/// Parses request heads from `input` into the caller's arrays, in one call.
+///
+/// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
+/// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
+/// input ends, or a head is incomplete, invalid or followed by a body that is not
+/// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
+/// last runs to the end) and holds one head each: the heads of many connections.
+///
+/// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
+/// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
+/// least `max_headers` entries.
+///
+/// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
+/// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
+/// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
+/// fit). `*result` is written on success.
+///
+/// # Safety
+/// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
+/// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_headers_parse_requests(
+    input: *const u8,
+    input_len: usize,
+    offsets: *const u32,
+    offsets_len: usize,
+    cfg: *const offheap_headers_config,
+    heads: *mut offheap_head,
+    heads_len: usize,
+    headers: *mut offheap_header,
+    headers_len: usize,
+    result: *mut offheap_headers_result,
+) -> offheap_status {
+    // SAFETY: the same contract, passed on.
+    unsafe {
+        parse(
+            true,
+            input,
+            input_len,
+            offsets,
+            offsets_len,
+            cfg,
+            heads,
+            heads_len,
+            headers,
+            headers_len,
+            result,
+        )
+    }
+}
+
+/// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
+/// when the requests were HEAD.
+///
+/// # Safety
+/// As `offheap_headers_parse_requests`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_headers_parse_responses(
+    input: *const u8,
+    input_len: usize,
+    offsets: *const u32,
+    offsets_len: usize,
+    cfg: *const offheap_headers_config,
+    heads: *mut offheap_head,
+    heads_len: usize,
+    headers: *mut offheap_header,
+    headers_len: usize,
+    result: *mut offheap_headers_result,
+) -> offheap_status {
+    // SAFETY: the same contract, passed on.
+    unsafe {
+        parse(
+            false,
+            input,
+            input_len,
+            offsets,
+            offsets_len,
+            cfg,
+            heads,
+            heads_len,
+            headers,
+            headers_len,
+            result,
+        )
+    }
+}
+
+fn rewrite_status(e: RewriteError, written: &mut usize) -> offheap_status {
+    match e {
+        RewriteError::NotComplete => offheap_status::InvalidArgument,
+        RewriteError::OutputTooSmall { needed } => {
+            *written = needed;
+            offheap_status::BufferTooSmall
+        }
+    }
+}
+
+/// Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
+/// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
+/// `out`, and stores the length in `*written`.
+///
+/// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
+/// `headers` that call's header array. The option strings are spans of `strings`.
+///
+/// Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,
+/// or an option span is out of range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (then `*written`
+/// is the size needed).
+///
+/// # Safety
+/// Each pointer is NULL with a zero length, or valid for its length for the duration of the
+/// call; `head`, `opts` and `written` for one element.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_headers_rewrite_request(
+    input: *const u8,
+    input_len: usize,
+    head: *const offheap_head,
+    headers: *const offheap_header,
+    headers_len: usize,
+    strings: *const u8,
+    strings_len: usize,
+    opts: *const offheap_rewrite_options,
+    out: *mut u8,
+    out_len: usize,
+    written: *mut usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on each pointer.
+        let written = unsafe { ptr::out(written) }?;
+        // SAFETY: as above.
+        let input = unsafe { ptr::slice(input, input_len) }?;
+        // SAFETY: as above.
+        let head = unsafe { ptr::slice(head, 1) }?
+            .first()
+            .ok_or(offheap_status::NullPointer)?;
+        // SAFETY: as above.
+        let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
+        // SAFETY: as above.
+        let strings = unsafe { ptr::slice(strings, strings_len) }?;
+        // SAFETY: as above.
+        let opts = *unsafe { ptr::slice(opts, 1) }?
+            .first()
+            .ok_or(offheap_status::NullPointer)?;
+        // SAFETY: as above.
+        let out = unsafe { ptr::slice_mut(out, out_len) }?;
+        let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
+            let start = off as usize;
+            strings
+                .get(start..start + len as usize)
+                .ok_or(offheap_status::InvalidArgument)
+        };
+        let options = RewriteOptions {
+            client_ip: span(opts.client_ip_off, opts.client_ip_len)?,
+            proto: span(opts.proto_off, opts.proto_len)?,
+            host: if opts.set_host != 0 {
+                Some(span(opts.host_off, opts.host_len)?)
+            } else {
+                None
+            },
+            via: span(opts.via_off, opts.via_len)?,
+            append_forwarded: opts.append_forwarded != 0,
+        };
+        let mut n = 0;
+        let r = headers::rewrite_request(input, head_ref(head), headers, &options, out);
+        match r {
+            Ok(len) => {
+                written.write(len);
+                Ok(())
+            }
+            Err(e) => {
+                let st = rewrite_status(e, &mut n);
+                if st == offheap_status::BufferTooSmall {
+                    written.write(n);
+                }
+                Err(st)
+            }
+        }
+    })
+}
+
+/// Rewrites a parsed response head for the client: drops hop-by-hop headers and appends
+/// `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
+///
+/// # Safety
+/// As `offheap_headers_rewrite_request`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_headers_rewrite_response(
+    input: *const u8,
+    input_len: usize,
+    head: *const offheap_head,
+    headers: *const offheap_header,
+    headers_len: usize,
+    via: *const u8,
+    via_len: usize,
+    out: *mut u8,
+    out_len: usize,
+    written: *mut usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on each pointer.
+        let written = unsafe { ptr::out(written) }?;
+        // SAFETY: as above.
+        let input = unsafe { ptr::slice(input, input_len) }?;
+        // SAFETY: as above.
+        let head = unsafe { ptr::slice(head, 1) }?
+            .first()
+            .ok_or(offheap_status::NullPointer)?;
+        // SAFETY: as above.
+        let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
+        // SAFETY: as above.
+        let via = unsafe { ptr::slice(via, via_len) }?;
+        // SAFETY: as above.
+        let out = unsafe { ptr::slice_mut(out, out_len) }?;
+        match headers::rewrite_response(input, head_ref(head), headers, via, out) {
+            Ok(len) => {
+                written.write(len);
+                Ok(())
+            }
+            Err(e) => {
+                let mut n = 0;
+                let st = rewrite_status(e, &mut n);
+                if st == offheap_status::BufferTooSmall {
+                    written.write(n);
+                }
+                Err(st)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n";
+
+    fn zero_head() -> offheap_head {
+        offheap_head {
+            status: 0,
+            start: 0,
+            len: 0,
+            error_offset: 0,
+            method_off: 0,
+            method_len: 0,
+            target_off: 0,
+            target_len: 0,
+            reason_off: 0,
+            reason_len: 0,
+            first_header: 0,
+            header_count: 0,
+            content_length: 0,
+            flags: 0,
+            status_code: 0,
+            version: 0,
+            body_kind: 0,
+            known: [0; 32],
+            reserved: [0; 8],
+        }
+    }
+
+    #[test]
+    fn parse_through_the_abi() {
+        let mut heads = [zero_head(); 4];
+        let mut hs = [offheap_header::default(); 16];
+        let mut r = offheap_headers_result::default();
+        // SAFETY: valid pointers and lengths.
+        let st = unsafe {
+            offheap_headers_parse_requests(
+                REQ.as_ptr(),
+                REQ.len(),
+                core::ptr::null(),
+                0,
+                core::ptr::null(),
+                heads.as_mut_ptr(),
+                4,
+                hs.as_mut_ptr(),
+                16,
+                &mut r,
+            )
+        };
+        assert_eq!(st, offheap_status::Ok);
+        assert_eq!((r.heads, r.headers), (1, 2));
+        assert_eq!(heads[0].status, 0);
+        assert_eq!((heads[0].method_off, heads[0].method_len), (0, 3));
+        assert_eq!(
+            heads[0].flags & OFFHEAP_HEAD_CONNECTION_CLOSE,
+            OFFHEAP_HEAD_CONNECTION_CLOSE
+        );
+        assert_eq!(heads[0].known[0], 0);
+
+        let offsets = [0u32, 46];
+        // SAFETY: as above.
+        let st = unsafe {
+            offheap_headers_parse_requests(
+                REQ.as_ptr(),
+                REQ.len(),
+                offsets.as_ptr(),
+                2,
+                core::ptr::null(),
+                heads.as_mut_ptr(),
+                4,
+                hs.as_mut_ptr(),
+                16,
+                &mut r,
+            )
+        };
+        assert_eq!(st, offheap_status::Ok);
+        assert_eq!(r.heads, 2);
+        assert_eq!(heads[1].status, offheap_status::HeadersIncomplete as u32);
+
+        let mut out = [0u8; 128];
+        let mut written = 0usize;
+        let strings = b"10.0.0.1http";
+        let opts = offheap_rewrite_options {
+            client_ip_len: 8,
+            proto_off: 8,
+            proto_len: 4,
+            ..Default::default()
+        };
+        // SAFETY: as above.
+        let st = unsafe {
+            offheap_headers_rewrite_request(
+                REQ.as_ptr(),
+                REQ.len(),
+                &heads[0],
+                hs.as_ptr(),
+                16,
+                strings.as_ptr(),
+                strings.len(),
+                &opts,
+                out.as_mut_ptr(),
+                8,
+                &mut written,
+            )
+        };
+        assert_eq!(st, offheap_status::BufferTooSmall);
+        assert!(written > 8);
+    }
+
+    #[test]
+    fn bad_arguments_are_statuses() {
+        let mut r = offheap_headers_result::default();
+        // SAFETY: NULL with a length is rejected before use.
+        let st = unsafe {
+            offheap_headers_parse_requests(
+                core::ptr::null(),
+                5,
+                core::ptr::null(),
+                0,
+                core::ptr::null(),
+                core::ptr::null_mut(),
+                0,
+                core::ptr::null_mut(),
+                0,
+                &mut r,
+            )
+        };
+        assert_eq!(st, offheap_status::NullPointer);
+        let mut heads = [zero_head(); 1];
+        // SAFETY: valid pointers; the header array is empty.
+        let st = unsafe {
+            offheap_headers_parse_requests(
+                REQ.as_ptr(),
+                REQ.len(),
+                core::ptr::null(),
+                0,
+                core::ptr::null(),
+                heads.as_mut_ptr(),
+                1,
+                core::ptr::null_mut(),
+                0,
+                &mut r,
+            )
+        };
+        assert_eq!(st, offheap_status::BufferTooSmall);
+    }
+
+    #[test]
+    fn every_core_error_is_a_status() {
+        for e in crate::headers::Error::ALL {
+            let st = offheap_status::from_u32(e.code()).expect("status for every headers::Error");
+            assert!(st.message().starts_with(b"offheap headers: "));
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Field-value grammars the framing pass needs: Content-Length, Transfer-Encoding,
+//! Connection, Expect and Host (RFC 9110 §5.6.1 lists, RFC 9112 §6).
+
+use super::Error;
+use super::known::{const_words, eq_lower_words};
+
+/// A lower-case token, pre-split into words for [`eq_lower_words`].
+struct Token([u64; 3], usize);
+
+impl Token {
+    const fn new(s: &[u8]) -> Token {
+        Token(const_words(s), s.len())
+    }
+
+    #[inline(always)]
+    fn eq(&self, value: &[u8]) -> bool {
+        eq_lower_words(value, &self.0, self.1)
+    }
+}
+
+const CHUNKED: Token = Token::new(b"chunked");
+const KEEP_ALIVE: Token = Token::new(b"keep-alive");
+const CLOSE: Token = Token::new(b"close");
+const UPGRADE: Token = Token::new(b"upgrade");
+const CONTINUE: Token = Token::new(b"100-continue");
+
+/// Largest accepted Content-Length: `i64::MAX`, so that Go can hold it in an `int64`.
+pub const MAX_CONTENT_LENGTH: u64 = i64::MAX as u64;
+
+/// Parses a Content-Length value (already stripped of surrounding OWS by the tokenizer).
+///
+/// `Err((error, index))` names the offending byte's index in `value`.
+#[inline]
+pub(crate) fn content_length(value: &[u8]) -> Result<u64, (Error, usize)> {
+    if value.is_empty() {
+        return Err((Error::ContentLengthInvalid, 0));
+    }
+    let mut n: u64 = 0;
+    for (i, &b) in value.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            // "5, 5" is a list of two lengths: repeated, not malformed.
+            let e = if b == b',' {
+                Error::ContentLengthRepeated
+            } else {
+                Error::ContentLengthInvalid
+            };
+            return Err((e, i));
+        }
+        n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))) {
+            Some(n) if n <= MAX_CONTENT_LENGTH => n,
+            _ => return Err((Error::ContentLengthInvalid, i)),
+        };
+    }
+    Ok(n)
+}
+
+/// Calls `f(start, element)` for each non-empty element of a comma-separated list, with
+/// OWS trimmed; `start` is the element's index in `value`.
+#[inline]
+pub(crate) fn for_each_element(value: &[u8], mut f: impl FnMut(usize, &[u8])) {
+    let mut start = 0;
+    while start <= value.len() {
+        let end = memchr::memchr(b',', &value[start..]).map_or(value.len(), |i| start + i);
+        let (s, e) = trim_ows(value, start, end);
+        if s < e {
+            f(s, &value[s..e]);
+        }
+        start = end + 1;
+    }
+}
+
+#[inline]
+fn trim_ows(value: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
+    while s < e && matches!(value[s], b' ' | b'\t') {
+        s += 1;
+    }
+    while e > s && matches!(value[e - 1], b' ' | b'\t') {
+        e -= 1;
+    }
+    (s, e)
+}
+
+/// Running state of the Transfer-Encoding lists of one head (all lines, in order).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TransferCodings {
+    /// Any Transfer-Encoding line was seen.
+    pub present: bool,
+    /// The last coding seen so far is `chunked`.
+    pub chunked_last: bool,
+    /// A coding other than `chunked` was seen.
+    pub other: bool,
+}
+
+impl TransferCodings {
+    /// Adds one Transfer-Encoding value; `Err(index)` names the offending byte.
+    pub(crate) fn add(&mut self, value: &[u8]) -> Result<(), usize> {
+        self.present = true;
+        // Fast path: the common single "chunked".
+        if CHUNKED.eq(value) {
+            if self.chunked_last {
+                return Err(0);
+            }
+            self.chunked_last = true;
+            return Ok(());
+        }
+        let mut bad = None;
+        let mut codings = 0;
+        for_each_element(value, |at, element| {
+            codings += 1;
+            if bad.is_some() {
+                return;
+            }
+            // transfer-coding = token *( OWS ";" OWS transfer-parameter )
+            let name_end = element
+                .iter()
+                .position(|&b| b == b';')
+                .unwrap_or(element.len());
+            let (s, e) = trim_ows(element, 0, name_end);
+            let name = &element[s..e];
+            if let Some(i) = name.iter().position(|&b| !is_tchar(b)) {
+                bad = Some(at + s + i);
+            } else if name.is_empty() {
+                bad = Some(at);
+            } else if CHUNKED.eq(name) {
+                // chunked twice, or chunked with parameters (it defines none).
+                if self.chunked_last || name_end != element.len() {
+                    bad = Some(at);
+                }
+                self.chunked_last = true;
+            } else {
+                if self.chunked_last {
+                    // A coding after chunked: the decision (error for requests, read until
+                    // close for responses) is the caller's.
+                    self.chunked_last = false;
+                }
+                self.other = true;
+            }
+        });
+        // A Transfer-Encoding line without any coding is ambiguous (present or absent?)
+        // between implementations: reject it.
+        match bad {
+            Some(i) => Err(i),
+            None if codings == 0 => Err(0),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Connection options that change framing (RFC 9112 §9.3, §9.6; RFC 9110 §7.6.1, §7.8).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct ConnectionOptions {
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+}
+
+impl ConnectionOptions {
+    pub(crate) fn add(&mut self, value: &[u8]) {
+        // Fast paths for the two values nearly every head carries.
+        if KEEP_ALIVE.eq(value) {
+            self.keep_alive = true;
+            return;
+        }
+        if CLOSE.eq(value) {
+            self.close = true;
+            return;
+        }
+        for_each_element(value, |_, option| {
+            if CLOSE.eq(option) {
+                self.close = true;
+            } else if KEEP_ALIVE.eq(option) {
+                self.keep_alive = true;
+            } else if UPGRADE.eq(option) {
+                self.upgrade = true;
+            }
+        });
+    }
+}
+
+/// `Expect: 100-continue`, in any case (RFC 9110 §10.1.1).
+#[inline]
+pub(crate) fn is_100_continue(value: &[u8]) -> bool {
+    CONTINUE.eq(value)
+}
+
+/// Index of the first byte that may not appear in `uri-host [ ":" port ]`, if any
+/// (RFC 3986 §3.2.2: reg-name / IPv4address / IP-literal; userinfo is not allowed).
+#[inline]
+pub(crate) fn invalid_host_byte(value: &[u8]) -> Option<usize> {
+    value.iter().position(|&b| !HOST_MAP[b as usize])
+}
+
+static HOST_MAP: [bool; 256] = {
+    let mut map = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        map[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+            );
+        i += 1;
+    }
+    map
+};
+
+/// RFC 9110 §5.6.2 `tchar`.
+#[inline]
+pub(crate) fn is_tchar(b: u8) -> bool {
+    TCHAR_MAP[b as usize]
+}
+
+/// `TCHAR_MAP[b]`: `b` is a `tchar`.
+pub(crate) static TCHAR_MAP: [bool; 256] = {
+    let mut map = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        map[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    map
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_grammar() {
+        assert_eq!(content_length(b"0"), Ok(0));
+        assert_eq!(content_length(b"007"), Ok(7));
+        assert_eq!(
+            content_length(b"9223372036854775807"),
+            Ok(MAX_CONTENT_LENGTH)
+        );
+        assert_eq!(
+            content_length(b"9223372036854775808"),
+            Err((Error::ContentLengthInvalid, 18))
+        );
+        assert_eq!(
+            content_length(b"99999999999999999999999"),
+            Err((Error::ContentLengthInvalid, 18))
+        );
+        assert_eq!(content_length(b""), Err((Error::ContentLengthInvalid, 0)));
+        assert_eq!(content_length(b"+5"), Err((Error::ContentLengthInvalid, 0)));
+        assert_eq!(content_length(b"-1"), Err((Error::ContentLengthInvalid, 0)));
+        assert_eq!(
+            content_length(b"0x10"),
+            Err((Error::ContentLengthInvalid, 1))
+        );
+        assert_eq!(
+            content_length(b"5 5"),
+            Err((Error::ContentLengthInvalid, 1))
+        );
+        assert_eq!(
+            content_length(b"5,5"),
+            Err((Error::ContentLengthRepeated, 1))
+        );
+        assert_eq!(
+            content_length(b"5, 6"),
+            Err((Error::ContentLengthRepeated, 1))
+        );
+    }
+
+    #[test]
+    fn list_elements() {
+        let mut seen = Vec::new();
+        for_each_element(b" a ,, b\t,c;x=1 ,", |at, e| seen.push((at, e.to_vec())));
+        assert_eq!(
+            seen,
+            vec![
+                (1, b"a".to_vec()),
+                (6, b"b".to_vec()),
+                (9, b"c;x=1".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn transfer_codings() {
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"gzip, chunked"), Ok(()));
+        assert!(t.chunked_last && t.other);
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"chunked"), Ok(()));
+        assert_eq!(t.add(b"gzip"), Ok(()));
+        assert!(!t.chunked_last);
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"chunked"), Ok(()));
+        assert_eq!(t.add(b"Chunked"), Err(0));
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"chunked, chunked"), Err(9));
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"chunked;ext=1"), Err(0));
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"gzip, chu\"nked"), Err(9));
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b"x, ;q=1"), Err(3));
+        let mut t = TransferCodings::default();
+        assert_eq!(t.add(b""), Err(0));
+        assert_eq!(t.add(b" , "), Err(0));
+    }
+
+    #[test]
+    fn connection_options() {
+        let mut c = ConnectionOptions::default();
+        c.add(b"Keep-Alive, Upgrade");
+        assert!(c.keep_alive && c.upgrade && !c.close);
+        c.add(b"CLOSE");
+        assert!(c.close);
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(invalid_host_byte(b"example.com:8080"), None);
+        assert_eq!(invalid_host_byte(b"[::1]:80"), None);
+        assert_eq!(invalid_host_byte(b""), None);
+        assert_eq!(invalid_host_byte(b"user@example.com"), Some(4));
+        assert_eq!(invalid_host_byte(b"a b"), Some(1));
+        assert_eq!(invalid_host_byte(b"a/b"), Some(1));
+    }
+}

@@ -1,0 +1,324 @@
+//! One head: httparse tokenizes, then one pass over its header list writes the records,
+//! the well-known index and the framing.
+
+use core::mem::MaybeUninit;
+
+use super::framing;
+use super::state::Framing;
+use super::{Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, diagnose, flags};
+
+/// Which kind of head, and for responses whether the request was HEAD.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Request,
+    Response { head_request: bool },
+}
+
+/// The header output could not hold this head's headers; nothing was written.
+pub(crate) struct Full;
+
+type Scratch<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS_LIMIT];
+
+#[inline]
+fn offset(input: &[u8], part: &[u8]) -> usize {
+    // Every part is a sub-slice of `input` (httparse returns sub-slices of what it is given).
+    (part.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize)
+}
+
+#[inline]
+fn span(input: &[u8], part: &[u8]) -> Span {
+    Span {
+        off: offset(input, part) as u32,
+        len: part.len() as u32,
+    }
+}
+
+#[cold]
+pub(crate) fn fail(head: &mut Head, error: Error, at: usize) {
+    head.status = error.code();
+    head.error_offset = at as u32;
+}
+
+/// Parses the head that starts at `start` and must end by `end` into `head`, writing its
+/// header records to `out` (whose first entry is entry `first` of the whole output).
+///
+/// `input.len()` must fit in `u32` and `start <= end <= input.len()`, `cfg` clamped.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn parse_head(
+    kind: Kind,
+    input: &[u8],
+    start: usize,
+    end: usize,
+    cfg: &Config,
+    first: u32,
+    out: &mut [HeaderSpan],
+    head: &mut Head,
+) -> Result<(), Full> {
+    if kind == Kind::Request
+        && let Some(done) = super::fast::request(input, start, end, cfg, first, out, head)
+    {
+        return done;
+    }
+    general(kind, input, start, end, cfg, first, out, head)
+}
+
+/// The general path: httparse tokenizes, then one walk over its header list. Kept out of
+/// line so that its 8 KiB header scratch does not enlarge the fused path's stack frame.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn general(
+    kind: Kind,
+    input: &[u8],
+    start: usize,
+    end: usize,
+    cfg: &Config,
+    first: u32,
+    out: &mut [HeaderSpan],
+    head: &mut Head,
+) -> Result<(), Full> {
+    *head = Head {
+        start: start as u32,
+        first_header: first,
+        ..Head::default()
+    };
+    let limit = end.min(start.saturating_add(cfg.max_head_len as usize));
+    let buf = input.get(start..limit).unwrap_or(&[]);
+    let mut scratch: Scratch<'_> = [const { MaybeUninit::uninit() }; MAX_HEADERS_LIMIT];
+    let slots = &mut scratch[..usize::from(cfg.max_headers).min(MAX_HEADERS_LIMIT)];
+
+    let parsed = match kind {
+        Kind::Request => {
+            let mut req = httparse::Request::new(&mut []);
+            match req.parse_with_uninit_headers(buf, slots) {
+                Ok(httparse::Status::Complete(n)) => match (req.method, req.path, req.version) {
+                    (Some(m), Some(p), Some(v)) => Some((
+                        n,
+                        StartLine::Request {
+                            method: m.as_bytes(),
+                            target: p.as_bytes(),
+                        },
+                        v,
+                        req.headers,
+                    )),
+                    _ => None,
+                },
+                Ok(httparse::Status::Partial) => {
+                    partial(head, start, end, cfg);
+                    return Ok(());
+                }
+                Err(_) => None,
+            }
+        }
+        Kind::Response { .. } => {
+            let mut res = httparse::Response::new(&mut []);
+            match httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(&mut res, buf, slots)
+            {
+                Ok(httparse::Status::Complete(n)) => match (res.code, res.version) {
+                    (Some(code), Some(v)) => {
+                        Some((n, StartLine::Response { code }, v, res.headers))
+                    }
+                    _ => None,
+                },
+                Ok(httparse::Status::Partial) => {
+                    partial(head, start, end, cfg);
+                    return Ok(());
+                }
+                Err(_) => None,
+            }
+        }
+    };
+    let Some((n, line, version, headers)) = parsed else {
+        // Rare: rejected. Find the rule and the offset byte by byte.
+        let (error, at) = match diagnose(buf, kind == Kind::Request, cfg) {
+            Err((Error::Incomplete, _)) | Ok(_) => (Error::HeaderValue, 0),
+            Err(e) => e,
+        };
+        head.len = buf.len() as u32;
+        fail(head, error, start + at);
+        return Ok(());
+    };
+    let count = headers.len();
+    let out = out.get_mut(..count).ok_or(Full)?;
+    head.len = n as u32;
+    head.header_count = count as u32;
+    head.version = version;
+    let head_end = start + n;
+    let strict_lf = !cfg.allow_bare_lf;
+
+    // The start-line: where it begins (after optional empty lines) and kind-specific checks.
+    let line_start = match line {
+        StartLine::Request { method, target } => {
+            head.method = span(input, method);
+            head.target = span(input, target);
+            offset(input, method)
+        }
+        StartLine::Response { code } => {
+            let line_start = skip_empty_lines(input, start, head_end);
+            let code_off = line_start + 9;
+            head.status_code = code;
+            if !(100..=599).contains(&code) {
+                fail(head, Error::Status, code_off);
+                return Ok(());
+            }
+            line_start
+        }
+    };
+    if line_start > start {
+        head.flags |= flags::LEADING_EMPTY_LINES;
+        if strict_lf && let Some(at) = bare_lf_in_empty_lines(input, start, line_start) {
+            fail(head, Error::BareLf, at);
+            return Ok(());
+        }
+    }
+    if let StartLine::Request { method, target } = line
+        && let Err((e, at)) = check_request_line(input, method, target, false, head)
+    {
+        fail(head, e, at);
+        return Ok(());
+    }
+
+    // One pass over the header list: records, well-known index, framing inputs, bare LF.
+    let mut framing = Framing::default();
+    for (i, (h, o)) in headers.iter().zip(out.iter_mut()).enumerate() {
+        let name = h.name.as_bytes();
+        let name_off = offset(input, name);
+        let value_off = offset(input, h.value);
+        *o = HeaderSpan {
+            name_off: name_off as u32,
+            name_len: name.len() as u32,
+            value_off: value_off as u32,
+            value_len: h.value.len() as u32,
+        };
+        // The previous line ended just before this name: "\r\n", not a bare "\n".
+        if strict_lf && input.get(name_off.wrapping_sub(2)) != Some(&b'\r') {
+            fail(head, Error::BareLf, name_off - 1);
+            return Ok(());
+        }
+        if let Err((e, at)) = framing.line(head, i, name, name_off, h.value, value_off) {
+            fail(head, e, at);
+            return Ok(());
+        }
+    }
+    // The last field line and the empty line both end in CRLF.
+    let crlf = input.get(head_end.wrapping_sub(2)) == Some(&b'\r');
+    let empty_line = head_end - if crlf { 2 } else { 1 };
+    if strict_lf {
+        if input.get(empty_line.wrapping_sub(2)) != Some(&b'\r') {
+            fail(head, Error::BareLf, empty_line - 1);
+            return Ok(());
+        }
+        if !crlf {
+            fail(head, Error::BareLf, head_end - 1);
+            return Ok(());
+        }
+    }
+    if let Err((e, at)) = framing.finish(kind, head, empty_line) {
+        fail(head, e, at);
+        return Ok(());
+    }
+    if let StartLine::Response { .. } = line {
+        head.reason = reason_span(input, line_start, head_end);
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum StartLine<'b> {
+    Request { method: &'b [u8], target: &'b [u8] },
+    Response { code: u16 },
+}
+
+#[inline]
+pub(crate) fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
+    if end - start > cfg.max_head_len as usize {
+        head.len = cfg.max_head_len;
+        fail(head, Error::HeadTooLarge, start + cfg.max_head_len as usize);
+    } else {
+        head.status = Error::Incomplete.code();
+        head.len = (end - start) as u32;
+    }
+}
+
+/// Method flags and the rules of the request-line httparse does not have: an ASCII-only
+/// target (RFC 3986 §2; skipped when `ascii_checked`) and a target form that fits the
+/// method (RFC 9112 §3.2).
+#[inline]
+pub(crate) fn check_request_line(
+    input: &[u8],
+    method: &[u8],
+    target: &[u8],
+    ascii_checked: bool,
+    head: &mut Head,
+) -> Result<(), (Error, usize)> {
+    let target_off = offset(input, target);
+    if !ascii_checked && !target.is_ascii() {
+        let j = target.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        return Err((Error::Target, target_off + j));
+    }
+    let connect = method == b"CONNECT";
+    if connect {
+        head.flags |= flags::CONNECT;
+    } else if method == b"HEAD" {
+        head.flags |= flags::HEAD_METHOD;
+    }
+    match target.first() {
+        Some(b'/') if !connect => Ok(()),
+        _ if connect => match target.first() {
+            // authority-form: uri-host ":" port, no path.
+            Some(b'/') | None => Err((Error::TargetForm, target_off)),
+            _ => match framing::invalid_host_byte(target) {
+                Some(j) => Err((Error::TargetForm, target_off + j)),
+                None => Ok(()),
+            },
+        },
+        Some(b'*') if target.len() == 1 => {
+            if method == b"OPTIONS" {
+                Ok(())
+            } else {
+                Err((Error::TargetForm, target_off))
+            }
+        }
+        _ => {
+            // absolute-form: scheme ":" ...; scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+            let scheme_end = target.iter().position(|&b| b == b':').unwrap_or(0);
+            let scheme = &target[..scheme_end];
+            let ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            if ok {
+                Ok(())
+            } else {
+                Err((Error::TargetForm, target_off))
+            }
+        }
+    }
+}
+
+fn skip_empty_lines(input: &[u8], mut i: usize, end: usize) -> usize {
+    while i < end && matches!(input.get(i), Some(b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
+}
+
+#[cold]
+fn bare_lf_in_empty_lines(input: &[u8], start: usize, line_start: usize) -> Option<usize> {
+    (start..line_start)
+        .find(|&i| input.get(i) == Some(&b'\n') && (i == start || input.get(i - 1) != Some(&b'\r')))
+}
+
+/// The reason phrase: after "HTTP/1.x NNN " up to the line end (httparse validated the
+/// line; a status line may also end right after the code).
+fn reason_span(input: &[u8], line_start: usize, head_end: usize) -> Span {
+    let from = line_start + 12;
+    let rest = input.get(from..head_end).unwrap_or(&[]);
+    let end = from + memchr::memchr2(b'\r', b'\n', rest).unwrap_or(0);
+    let start = (from + 1).min(end);
+    Span {
+        off: start as u32,
+        len: (end - start) as u32,
+    }
+}
