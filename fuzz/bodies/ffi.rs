@@ -168,6 +168,114 @@ pub struct WindowImport {
     pub bad_key: u64,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct HeadersConfig {
+    pub max_head_len: u32,
+    pub max_headers: u16,
+    pub allow_bare_lf: u8,
+    pub head_request: u8,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct HeadRecord {
+    pub status: u32,
+    pub start: u32,
+    pub len: u32,
+    pub error_offset: u32,
+    pub method_off: u32,
+    pub method_len: u32,
+    pub target_off: u32,
+    pub target_len: u32,
+    pub reason_off: u32,
+    pub reason_len: u32,
+    pub first_header: u32,
+    pub header_count: u32,
+    pub content_length: u64,
+    pub flags: u32,
+    pub status_code: u16,
+    pub version: u8,
+    pub body_kind: u8,
+    pub known: [u8; 32],
+    pub reserved: [u32; 8],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct HeaderRecord {
+    pub name_off: u32,
+    pub name_len: u32,
+    pub value_off: u32,
+    pub value_len: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct HeadersResult {
+    pub heads: u64,
+    pub headers: u64,
+    pub consumed: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RewriteOptions {
+    pub client_ip_off: u32,
+    pub client_ip_len: u32,
+    pub proto_off: u32,
+    pub proto_len: u32,
+    pub host_off: u32,
+    pub host_len: u32,
+    pub via_off: u32,
+    pub via_len: u32,
+    pub set_host: u8,
+    pub append_forwarded: u8,
+    pub reserved: [u8; 6],
+}
+
+const _: () = assert!(size_of::<HeadRecord>() == 128);
+
+unsafe extern "C" {
+    pub fn offheap_headers_parse_requests(
+        input: *const u8,
+        input_len: usize,
+        offsets: *const u32,
+        offsets_len: usize,
+        cfg: *const HeadersConfig,
+        heads: *mut HeadRecord,
+        heads_len: usize,
+        headers: *mut HeaderRecord,
+        headers_len: usize,
+        result: *mut HeadersResult,
+    ) -> u32;
+    pub fn offheap_headers_parse_responses(
+        input: *const u8,
+        input_len: usize,
+        offsets: *const u32,
+        offsets_len: usize,
+        cfg: *const HeadersConfig,
+        heads: *mut HeadRecord,
+        heads_len: usize,
+        headers: *mut HeaderRecord,
+        headers_len: usize,
+        result: *mut HeadersResult,
+    ) -> u32;
+    pub fn offheap_headers_rewrite_request(
+        input: *const u8,
+        input_len: usize,
+        head: *const HeadRecord,
+        headers: *const HeaderRecord,
+        headers_len: usize,
+        strings: *const u8,
+        strings_len: usize,
+        opts: *const RewriteOptions,
+        out: *mut u8,
+        out_len: usize,
+        written: *mut usize,
+    ) -> u32;
+}
+
 unsafe extern "C" {
     pub fn offheap_window_new(
         config: *const WindowConfig,
@@ -392,6 +500,8 @@ pub struct Interp {
     panic_allowed: bool,
     socks: Vec<UnixStream>,
     ready_fds: Vec<OwnedFd>,
+    /// The input, a complete request head and the header records of a successful parse.
+    last_head: Option<(Vec<u8>, HeadRecord, Vec<HeaderRecord>)>,
     /// The bytes of the last window export (for imports).
     last_export: Vec<u8>,
     /// 8-aligned scratch for misaligned out-parameters.
@@ -425,6 +535,7 @@ impl Interp {
             socks,
             ready_fds: Vec::new(),
             last_export: Vec::new(),
+            last_head: None,
             scratch: [0; 8],
             calls: 0,
         }
@@ -575,12 +686,12 @@ impl Interp {
         if std::env::var_os("OFFHEAP_FUZZ_TRACE").is_some() {
             eprintln!(
                 "op {} armed {} live {:?}",
-                op % 32,
+                op % 34,
                 self.armed,
                 KINDS.map(|k| self.live[k].len())
             );
         }
-        match op % 32 {
+        match op % 34 {
             0 => self.op_new(p, DEBUG),
             1 => self.op_new(p, BUFFER),
             2 => self.op_new(p, RELAY),
@@ -615,7 +726,9 @@ impl Interp {
             28 => self.op_window_maintain(p),
             29 => self.op_window_snapshot(p),
             30 => self.op_window_prometheus(p),
-            _ => self.op_window_export_import(p),
+            31 => self.op_window_export_import(p),
+            32 => self.op_headers_parse(p),
+            _ => self.op_headers_rewrite(p),
         }
     }
 
@@ -1806,6 +1919,219 @@ impl Interp {
         }
         if st != OK {
             assert_eq!(imp.merged, 77, "import accounting written on failure");
+        }
+    }
+
+    fn op_headers_parse(&mut self, p: &mut Program) {
+        const CANNED: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\nPOST /b HTTP/1.1\r\nHost: y\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let own;
+        let input: &[u8] = match p.u8() % 3 {
+            0 => CANNED,
+            1 => {
+                let cut = usize::from(p.u8()) % (CANNED.len() + 1);
+                &CANNED[..cut]
+            }
+            _ => {
+                own = p.bytes(200).to_vec();
+                &own
+            }
+        };
+        let responses = p.u8().is_multiple_of(4);
+        let mut offsets = [0u32; 4];
+        let noffsets = usize::from(p.u8() % 5);
+        for o in offsets.iter_mut() {
+            *o = u32::from(p.u8()) % (input.len() as u32 + 8);
+        }
+        let sorted = !p.u8().is_multiple_of(4);
+        if sorted {
+            offsets.sort_unstable();
+        }
+        let cfg = HeadersConfig {
+            max_head_len: [0, 40, 1 << 25][usize::from(p.u8() % 3)],
+            max_headers: [0, 1, 300][usize::from(p.u8() % 3)],
+            allow_bare_lf: p.u8() % 2,
+            head_request: p.u8() % 2,
+        };
+        let null_cfg = p.u8().is_multiple_of(16);
+        let nheads = usize::from(p.u8() % 9);
+        let nhdrs = usize::from(p.u8() % 33);
+        let null_arrays = p.u8().is_multiple_of(16);
+        let mode = self.out_mode(p);
+        let mut heads = [HeadRecord::default(); 8];
+        let mut hdrs = [HeaderRecord::default(); 32];
+        let mut res = HeadersResult {
+            heads: 999,
+            ..Default::default()
+        };
+        let out = self.out_ptr(mode, &mut res);
+        let (hp, hdp) = if null_arrays {
+            (std::ptr::null_mut(), std::ptr::null_mut())
+        } else {
+            (heads.as_mut_ptr(), hdrs.as_mut_ptr())
+        };
+        let cp = if null_cfg {
+            std::ptr::null()
+        } else {
+            &cfg as *const HeadersConfig
+        };
+        let op = if noffsets == 0 {
+            std::ptr::null()
+        } else {
+            offsets.as_ptr()
+        };
+        // SAFETY: every array is NULL or valid for its length; `out` NULL, misaligned or valid.
+        let st = unsafe {
+            if responses {
+                offheap_headers_parse_responses(
+                    input.as_ptr(),
+                    input.len(),
+                    op,
+                    noffsets,
+                    cp,
+                    hp,
+                    nheads,
+                    hdp,
+                    nhdrs,
+                    out,
+                )
+            } else {
+                offheap_headers_parse_requests(
+                    input.as_ptr(),
+                    input.len(),
+                    op,
+                    noffsets,
+                    cp,
+                    hp,
+                    nheads,
+                    hdp,
+                    nhdrs,
+                    out,
+                )
+            }
+        };
+        if self.injected(st) {
+            return;
+        }
+        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
+            assert_eq!(st, want);
+            return;
+        }
+        if null_arrays && (nheads > 0 || nhdrs > 0) {
+            assert_eq!(st, NULL_POINTER, "NULL head arrays with lengths");
+            return;
+        }
+        if st != OK {
+            assert_eq!(res.heads, 999, "result written on failure");
+            return;
+        }
+        assert!(
+            res.heads as usize <= nheads
+                && res.headers as usize <= nhdrs
+                && res.consumed as usize <= input.len()
+        );
+        for h in &heads[..res.heads as usize] {
+            if h.status != OK {
+                continue;
+            }
+            let within =
+                |off: u32, len: u32| (off as usize).saturating_add(len as usize) <= input.len();
+            assert!(within(h.start, h.len), "head outside the input");
+            assert!(within(h.method_off, h.method_len) && within(h.target_off, h.target_len));
+            assert!(within(h.reason_off, h.reason_len));
+            let (first, count) = (h.first_header as usize, h.header_count as usize);
+            assert!(
+                first + count <= res.headers as usize,
+                "header records past the result"
+            );
+            for x in &hdrs[first..first + count] {
+                assert!(
+                    within(x.name_off, x.name_len) && within(x.value_off, x.value_len),
+                    "header span outside the input"
+                );
+            }
+            if !responses && self.last_head.is_none() && noffsets == 0 {
+                self.last_head = Some((input.to_vec(), *h, hdrs[..res.headers as usize].to_vec()));
+            }
+        }
+    }
+
+    fn op_headers_rewrite(&mut self, p: &mut Program) {
+        let Some((input, head, hdrs)) = self.last_head.clone() else {
+            return;
+        };
+        let strings = b"192.0.2.1httpsproxy.examplefuzz-via";
+        let mut opts = RewriteOptions {
+            client_ip_off: 0,
+            client_ip_len: 9,
+            proto_off: 9,
+            proto_len: 5,
+            host_off: 14,
+            host_len: 13,
+            via_off: 27,
+            via_len: 8,
+            set_host: p.u8() % 2,
+            append_forwarded: p.u8() % 2,
+            reserved: [0; 6],
+        };
+        let bad_span = p.u8().is_multiple_of(8);
+        if bad_span {
+            opts.via_len = 100;
+        }
+        let cap = [4096usize, 64, 0, 200][usize::from(p.u8() % 4)];
+        let mut out = vec![0u8; 4096];
+        let mut written = usize::MAX;
+        // SAFETY: all spans and arrays are valid for their lengths.
+        let st = unsafe {
+            offheap_headers_rewrite_request(
+                input.as_ptr(),
+                input.len(),
+                &head,
+                hdrs.as_ptr(),
+                hdrs.len(),
+                strings.as_ptr(),
+                strings.len(),
+                &opts,
+                out.as_mut_ptr(),
+                cap,
+                &mut written,
+            )
+        };
+        if self.injected(st) {
+            return;
+        }
+        if bad_span {
+            assert_ne!(st, OK, "an option span out of range accepted");
+        }
+        if st == OK {
+            assert!(written <= cap);
+            // The rewritten head parses again, complete.
+            let cfg = HeadersConfig::default();
+            let mut heads = [HeadRecord::default(); 1];
+            let mut hs = [HeaderRecord::default(); 64];
+            let mut res = HeadersResult::default();
+            // SAFETY: every array is valid for its length.
+            let st = unsafe {
+                offheap_headers_parse_requests(
+                    out.as_ptr(),
+                    written,
+                    std::ptr::null(),
+                    0,
+                    &cfg,
+                    heads.as_mut_ptr(),
+                    1,
+                    hs.as_mut_ptr(),
+                    64,
+                    &mut res,
+                )
+            };
+            if !self.injected(st) {
+                assert_eq!(st, OK);
+                assert!(
+                    res.heads == 1 && heads[0].status == OK,
+                    "a rewritten head does not parse: {:?}",
+                    String::from_utf8_lossy(&out[..written])
+                );
+            }
         }
     }
 
