@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go test-adoption install sanitize fuzz lint fmt bench soak clean
+.PHONY: build header header-check test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -40,7 +40,7 @@ header-check: $(LIB_A)
 
 ## test: every test. Rust unit/integration/FFI-contract tests, the C contract test, Go tests
 ## (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks' smoke run.
-test: header-check test-rust test-c test-go test-adoption
+test: header-check test-rust test-c test-go test-adoption test-examples
 
 test-rust:
 	$(CARGO) test --locked
@@ -85,6 +85,18 @@ fuzz: $(LIB_A)
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
+
+## test-examples: the examples module's tests (the proxy's correctness suite, also with -race),
+## and a smoke run of the proxy benchmark harness (upstream, httputil.ReverseProxy and
+## examples/proxy, a few hundred requests from a Go load loop: no wrk, no nginx, no apt).
+PROXY_BIN := target/bench-proxy/bin
+test-examples: $(LIB_A)
+	cd examples && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd examples && $(GO) test -count=1 -race ./proxy
+	@mkdir -p $(PROXY_BIN)
+	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
+	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap -c 8 -requests 300 \
+	  -warmup 1s -d 5s -work target/bench-proxy-smoke -out ''
 
 ## install: the libraries, the header and pkg-config files (offheap.pc for the shared library,
 ## offheap-static.pc for the static one) under PREFIX.
@@ -131,6 +143,20 @@ bench: $(LIB_A)
 	cd benches/go && $(GO) test -run '^$$' -bench . -benchmem -count 3 ./... | tee ../../target/bench/go.txt
 	cd benches/go && $(GO) run ./cmd/benchreport -criterion ../../target/criterion \
 	  -go ../../target/bench/go.txt -out ../../BENCHMARKS.md
+
+## bench-proxy: the reverse-proxy benchmark on loopback (wrk through no proxy,
+## httputil.ReverseProxy, nginx and examples/proxy, each pinned to one core); rewrites the
+## bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when missing.
+## About 2 minutes; BENCH_PROXY_FLAGS="-d 10s -c 64" and the like change the runs.
+BENCH_PROXY_FLAGS ?=
+bench-proxy: $(LIB_A)
+	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends wrk nginx; \
+	fi
+	@mkdir -p $(PROXY_BIN)
+	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
+	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -out BENCHMARKS.md $(BENCH_PROXY_FLAGS)
 
 clean:
 	$(CARGO) clean

@@ -87,7 +87,9 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 
 // UnsafeBytes returns the buffer's filled bytes as a view into Rust memory, without copying.
 // The view stays valid and unchanged until the next Consume, WriteBuffers naming this buffer,
-// or Close; ReadFrom only appends after it. Do not keep it longer, and do not write to it.
+// or Close; ReadFrom only appends after it, except when the filled bytes reach the end of the
+// buffer: ReadFrom then moves them to the front first (so a partial head consumed up to the
+// end has room to grow), and the view is stale. Do not keep it longer, and do not write to it.
 func (b *Buffer) UnsafeBytes() []byte {
 	id, ok := b.h.get()
 	if !ok {

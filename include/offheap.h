@@ -931,7 +931,8 @@ offheap_status offheap_buffer_read(uint64_t buffer, int32_t fd, size_t *out_n, u
 // Writes a view of the buffer's filled bytes to `*out_ptr` / `*out_len` (`(NULL, 0)` when
 // empty). The bytes stay valid and unchanged until the next `offheap_buffer_consume`,
 // `offheap_buffer_clear`, `offheap_buffer_writev` naming this buffer, or `offheap_buffer_free`;
-// `offheap_buffer_read` only appends after them.
+// `offheap_buffer_read` only appends after them, except when they reach the end of the
+// buffer: it then moves them to the front first (so a partial head has room to grow).
 //
 // # Safety
 // `out_ptr` and `out_len` NULL or valid for one write each.

@@ -156,6 +156,18 @@ impl Buffer {
         }
     }
 
+    /// Moves the filled bytes to the front when they reach the end of the buffer.
+    fn compact_if_at_end(&mut self) {
+        let (s, e) = (self.start, self.end);
+        if s > 0 && e == self.capacity() {
+            if let Some(d) = self.data.as_deref_mut() {
+                d.copy_within(s..e, 0);
+                self.start = 0;
+                self.end = e - s;
+            }
+        }
+    }
+
     /// Empties the buffer.
     pub fn clear(&mut self) {
         self.start = 0;
@@ -179,8 +191,12 @@ impl Buffer {
     }
 
     /// Reads once from non-blocking `fd` into the spare space; returns the bytes read
-    /// (`Some(0)`: end of file, or no spare space), or `None` when `fd` has nothing now.
+    /// (`Some(0)`: end of file, or the buffer is full), or `None` when `fd` has nothing now.
+    /// When the filled bytes reach the end of the buffer but do not start at its front (a
+    /// partial head or chunk line left after consuming), they are first moved to the front so
+    /// the read has room: a buffer holding less than its capacity is never reported full.
     pub fn read_from(&mut self, fd: BorrowedFd<'_>) -> Result<Option<usize>, Error> {
+        self.compact_if_at_end();
         let spare = self.spare_mut();
         if spare.is_empty() {
             return Ok(Some(0));
@@ -216,4 +232,29 @@ pub fn trim() {
     drop(pipes);
     let bufs = std::mem::take(&mut *BUFFERS.lock());
     sub(&COUNTERS.buffers_live, bufs.len() as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn read_from_makes_room_for_a_partial_head_at_the_end() {
+        let (mut tx, rx) = UnixStream::pair().unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let mut b = Buffer::take();
+        b.fill(BUFFER_SIZE);
+        b.filled_mut()[BUFFER_SIZE - 2..].copy_from_slice(b"94");
+        b.consume(BUFFER_SIZE - 2); // a partial chunk line is left at the very end
+        tx.write_all(b"10\r\n").unwrap();
+        assert_eq!(b.read_from(rx.as_fd()).unwrap(), Some(4));
+        assert_eq!(b.filled(), b"9410\r\n");
+        // A buffer that is really full still reports it.
+        b.fill(BUFFER_SIZE);
+        tx.write_all(b"x").unwrap();
+        assert_eq!(b.read_from(rx.as_fd()).unwrap(), Some(0));
+    }
 }
