@@ -14,7 +14,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build header header-check test test-rust test-c test-go test-adoption test-examples install sanitize lint fmt bench bench-proxy soak clean
+.PHONY: build header header-check test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -50,8 +50,15 @@ target/c/contract: tests/c/contract.c include/offheap.h $(LIB_A)
 	@mkdir -p target/c
 	$(CC) $(C_FLAGS) -o $@ tests/c/contract.c $(LIB_A) $(C_LIBS)
 
-test-c: target/c/contract
+# The C examples (examples/c/*.c), compiled with -Wall -Wextra -Werror against the header and run.
+C_EXAMPLES := $(patsubst examples/c/%.c,target/c/example-%,$(wildcard examples/c/*.c))
+target/c/example-%: examples/c/%.c include/offheap.h $(LIB_A)
+	@mkdir -p target/c
+	$(CC) $(C_FLAGS) -o $@ $< $(LIB_A) $(C_LIBS)
+
+test-c: target/c/contract $(C_EXAMPLES)
 	./target/c/contract
+	for e in $(C_EXAMPLES); do ./$$e; done
 
 test-go: $(LIB_A)
 	cd $(GO_PKG) && $(GO) vet ./...
@@ -62,11 +69,19 @@ test-go: $(LIB_A)
 	cd $(GO_PKG) && CGO_ENABLED=0 $(GO) build ./... && CGO_ENABLED=0 $(GO) test -count=1 ./...
 	cd benches/go && $(GO) vet ./... && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
 	cd tests/exercise && $(GO) vet . && $(GO) run . -n 2000
+	cd tests/soak && $(GO) vet . && $(GO) run . -seconds 20
 
 ## sanitize: Rust tests under ASan/LSan; the C contract test and every Go API (ITERATIONS times,
 ## default 1,000,000) under valgrind, with the Rust heap back to its baseline afterwards.
 sanitize:
 	bash tests/sanitize.sh
+
+## fuzz: every cargo-fuzz target (fuzz/, libFuzzer + ASan) and every Go fuzz test (go/FuzzXxx)
+## for FUZZ_SECONDS each (default 60), then runs, coverage and crashes per target. Their seeds
+## and a few thousand generated inputs also run in `make test` (tests/fuzz_smoke.rs, go test).
+FUZZ_SECONDS ?= 60
+fuzz: $(LIB_A)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz.sh
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
@@ -99,10 +114,15 @@ install: $(LIB_A)
 	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' "Libs: $$libs" > $(PREFIX)/lib/pkgconfig/$$pc.pc; \
 	done
 
-## soak: the bounded relay soak: SHA-256 of sent == received over >= 1 GiB and >= 1,000
-## concurrent connections through the relay engine, with random sizes and resets.
+## soak: bounded (<= 10 minutes): tests/soak runs every subsystem concurrently under load with
+## random faults for SOAK_SECONDS (default 300), then checks integrity (SHA-256 of relayed
+## bytes, aggregator counts conserved) and that the Rust heap, handles, fds and goroutines are
+## back to their baseline; then the relay's own soak (>= 1 GiB over >= 1,000 concurrent
+## connections, SHA-256 of sent == received). `make test` runs a 20-second smoke of the first.
+SOAK_SECONDS ?= 300
 soak: $(LIB_A)
-	cd $(GO_PKG) && OFFHEAP_SOAK=1 $(GO) test -count=1 -run 'TestRelaySoak' -timeout 20m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
+	cd tests/soak && $(GO) run . -seconds $(SOAK_SECONDS)
+	cd $(GO_PKG) && OFFHEAP_SOAK=1 $(GO) test -count=1 -run 'TestRelaySoak' -timeout 5m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
 lint:

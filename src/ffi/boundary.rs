@@ -74,7 +74,10 @@ pub(crate) fn guard_or<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
 /// disarms. This call itself is never one of the `count`. Not for production use.
 #[unsafe(no_mangle)]
 pub extern "C" fn offheap_debug_inject_panics(count: u32) {
-    guard_or((), || INJECTED_PANICS.store(count, Ordering::Relaxed));
+    // Not through `guard_or`: that would make this call one of the armed panics, so a call
+    // meant to disarm (`count = 0`) would only use up one and leave the rest armed. An atomic
+    // store cannot panic.
+    INJECTED_PANICS.store(count, Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -103,6 +106,18 @@ pub(crate) mod tests {
         offheap_debug_inject_panics(2);
         assert_eq!(guard(|| Ok(())), offheap_status::Panic);
         assert_eq!(guard_or(1, || 2), 1);
+        assert_eq!(guard(|| Ok(())), offheap_status::Ok);
+    }
+
+    #[test]
+    fn arming_again_or_disarming_is_never_one_of_the_armed_panics() {
+        let _l = INJECTION_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        offheap_debug_inject_panics(3);
+        offheap_debug_inject_panics(0);
+        assert_eq!(guard(|| Ok(())), offheap_status::Ok);
+        offheap_debug_inject_panics(3);
+        offheap_debug_inject_panics(1);
+        assert_eq!(guard(|| Ok(())), offheap_status::Panic);
         assert_eq!(guard(|| Ok(())), offheap_status::Ok);
     }
 

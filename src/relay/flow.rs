@@ -244,14 +244,18 @@ impl Relay {
 
     fn finish(&mut self, r: Result<(), Error>) {
         self.result = Some(r);
-        add(
-            if r.is_ok() {
-                &COUNTERS.relays_done
-            } else {
-                &COUNTERS.relays_failed
-            },
-            1,
-        );
+        // Only a relay that started has an outcome to count (an abort before the first step
+        // would otherwise count a failure without a start: done + failed > started).
+        if self.started {
+            add(
+                if r.is_ok() {
+                    &COUNTERS.relays_done
+                } else {
+                    &COUNTERS.relays_failed
+                },
+                1,
+            );
+        }
         self.release();
     }
 
