@@ -191,6 +191,46 @@ pub(crate) fn invalid_host_byte(value: &[u8]) -> Option<usize> {
     value.iter().position(|&b| !HOST_MAP[b as usize])
 }
 
+/// Checks a CONNECT target against RFC 9112 §3.2.3 `authority-form = uri-host ":" port` (RFC
+/// 3986 §3.2.2: `uri-host` is an IP-literal in brackets, an IPv4 address or a reg-name; the port
+/// is 1 to 5 digits). Returns the offset of the first byte that breaks the form.
+pub(crate) fn authority_form_error(target: &[u8]) -> Option<usize> {
+    let host_char = |b: u8| HOST_MAP[b as usize] && !matches!(b, b'[' | b']' | b':');
+    let port_at = if target.first() == Some(&b'[') {
+        // IP-literal: "[" (IPv6address / IPvFuture) "]"
+        let close = match target.iter().position(|&b| b == b']') {
+            Some(c) => c,
+            None => return Some(target.len()),
+        };
+        if close == 1 {
+            return Some(1);
+        }
+        if let Some(j) = target[1..close]
+            .iter()
+            .position(|&b| !(host_char(b) || b == b':'))
+        {
+            return Some(1 + j);
+        }
+        close + 1
+    } else {
+        match target.iter().position(|&b| !host_char(b)) {
+            Some(0) => return Some(0),
+            Some(j) => j,
+            None => target.len(),
+        }
+    };
+    if target.get(port_at) != Some(&b':') {
+        return Some(port_at);
+    }
+    let port = &target[port_at + 1..];
+    if port.is_empty() || port.len() > 5 {
+        return Some(port_at + 1);
+    }
+    port.iter()
+        .position(|b| !b.is_ascii_digit())
+        .map(|j| port_at + 1 + j)
+}
+
 static HOST_MAP: [bool; 256] = {
     let mut map = [false; 256];
     let mut i = 0;
@@ -261,6 +301,44 @@ pub(crate) static TCHAR_MAP: [bool; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authority_form() {
+        for ok in [
+            &b"a:443"[..],
+            b"example.com:8080",
+            b"10.0.0.1:1",
+            b"[::1]:443",
+            b"[v1.x]:80",
+        ] {
+            assert_eq!(
+                authority_form_error(ok),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(ok)
+            );
+        }
+        for (bad, at) in [
+            (&b"a"[..], 1),
+            (b"a:", 2),
+            (b"a:123456", 2),
+            (b"a:8o", 3),
+            (b":80", 0),
+            (b"[::1]", 5),
+            (b"[]:80", 1),
+            (b"[::1:80", 7),
+            (b"atttttU[[[3", 7),
+            (b"a[b]:80", 1),
+            (b"a/b:80", 1),
+        ] {
+            assert_eq!(
+                authority_form_error(bad),
+                Some(at),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     #[test]
     fn content_length_grammar() {

@@ -268,7 +268,7 @@ pub(crate) fn check_request_line(
         _ if connect => match target.first() {
             // authority-form: uri-host ":" port, no path.
             Some(b'/') | None => Err((Error::TargetForm, target_off)),
-            _ => match framing::invalid_host_byte(target) {
+            _ => match framing::authority_form_error(target) {
                 Some(j) => Err((Error::TargetForm, target_off + j)),
                 None => Ok(()),
             },
