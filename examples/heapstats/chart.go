@@ -89,7 +89,15 @@ func heapPlot(w chartWorkload) (*plot.Plot, error) {
 	p.Title.Text = fmt.Sprintf("%s: heap over time", shortTitle(w))
 	p.X.Label.Text = "time since the phase started (s)"
 	p.Y.Label.Text = "heap (MiB)"
-	p.Y.Min = 0
+	p.Y.Min, p.X.Min = 0, 0
+	p.X.Max = max(w.pure.wall.Seconds(), w.off.wall.Seconds())
+	var top float64
+	for _, ph := range []phase{w.pure, w.off} {
+		for _, s := range ph.samples {
+			top = max(top, float64(s.goHeap)/(1<<20), float64(s.rust)/(1<<20))
+		}
+	}
+	p.Y.Max = max(top*1.4, 1) // headroom for the legend
 	p.Add(plotter.NewGrid())
 	line := func(ph phase, rust bool, c color.Color, dashed bool, name string) error {
 		pts := make(plotter.XYs, len(ph.samples))
@@ -129,17 +137,24 @@ func heapPlot(w chartWorkload) (*plot.Plot, error) {
 
 func pausePlot(w chartWorkload) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: GC pauses (%d cycles pure Go, %d offheap)", shortTitle(w), len(w.pure.pauses), len(w.off.pauses))
+	p.Title.Text = fmt.Sprintf("%s: GC stop-the-world pauses", shortTitle(w))
 	p.X.Label.Text = "time since the phase started (s)"
-	p.Y.Label.Text = "stop-the-world pause per GC cycle (µs)"
+	p.Y.Label.Text = "stop-the-world pause per GC cycle (ms)"
 	p.Y.Min = 0
+	var top float64
+	for _, ph := range []phase{w.pure, w.off} {
+		for _, q := range ph.pauses {
+			top = max(top, q.d.Seconds()*1e3)
+		}
+	}
+	p.Y.Max = max(top*1.3, 0.1) // headroom for the legend
 	p.X.Min = 0
 	p.X.Max = max(w.pure.wall.Seconds(), w.off.wall.Seconds())
 	p.Add(plotter.NewGrid())
 	scatter := func(ph phase, c color.Color, shape draw.GlyphDrawer, name string) error {
 		pts := make(plotter.XYs, len(ph.pauses))
 		for i, q := range ph.pauses {
-			pts[i] = plotter.XY{X: q.t.Seconds(), Y: float64(q.d.Nanoseconds()) / 1e3}
+			pts[i] = plotter.XY{X: q.t.Seconds(), Y: q.d.Seconds() * 1e3}
 		}
 		s, err := plotter.NewScatter(pts)
 		if err != nil {
@@ -152,10 +167,10 @@ func pausePlot(w chartWorkload) (*plot.Plot, error) {
 		p.Legend.Add(name, s)
 		return nil
 	}
-	if err := scatter(w.pure, pureColor, draw.CircleGlyph{}, "pure Go"); err != nil {
+	if err := scatter(w.pure, pureColor, draw.CircleGlyph{}, fmt.Sprintf("pure Go: %d pauses", len(w.pure.pauses))); err != nil {
 		return nil, err
 	}
-	if err := scatter(w.off, offColor, draw.CrossGlyph{}, "offheap"); err != nil {
+	if err := scatter(w.off, offColor, draw.CrossGlyph{}, fmt.Sprintf("offheap: %d pauses", len(w.off.pauses))); err != nil {
 		return nil, err
 	}
 	p.Legend.Top = true
