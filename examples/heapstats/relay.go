@@ -165,6 +165,10 @@ func relayWorkload(o options) (workload, error) {
 		}
 		done()
 		out.Close() // the receiver sees EOF after the last body
+		if copyErr != nil {
+			sender.Close() // unblock the sender: the proxy stopped reading
+			in.Close()
+		}
 		r := <-recvc
 		if err := errors.Join(copyErr, <-senderErr, r.err); err != nil {
 			return result{}, err
