@@ -1,0 +1,255 @@
+// Command heapstats runs three garbage-heavy workloads twice in one process, once in idiomatic
+// pure Go and once with offheap, and shows what each does to the Go heap and GC:
+//
+//   - window: windowed aggregation over many series (a Go map of structs with a log-bucket
+//     quantile sketch, against offheap.Aggregator fed in batches of 1024);
+//   - heads: parsing many HTTP/1.1 request heads (net/http's ReadRequest over a bufio.Reader,
+//     against offheap.RequestBatch.Parse over the same bytes);
+//   - relay: relaying bytes over loopback TCP as bodies of a keep-alive connection (io.Copy
+//     through a bufio.Reader, against offheap.Relay.Copy with Exact framing).
+//
+// For each workload it prints a side-by-side table (wall time, throughput, then
+// offheap.HeapReport.WriteSideBySide: Go HeapAlloc, HeapObjects, NumGC, GC CPU, GC pause p99,
+// Rust heap) and, while each phase runs, samples the Go heap and GC pauses every 50 ms; it
+// writes one PNG chart of both (pure Go against offheap, per workload).
+//
+//	go run ./heapstats -out ../target/demo/heapstats.png
+//	go run ./heapstats -series 4000000 -heads 10000000 -bytes 8GiB
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	offheap "github.com/offheap/offheap/go"
+)
+
+// options are the command-line flags.
+type options struct {
+	series     int   // window: distinct series
+	perSeries  int   // window: samples per series
+	heads      int   // heads: request heads parsed
+	bytes      int64 // relay: bytes relayed
+	bodySize   int64 // relay: bytes per body
+	batchHeads int   // heads: RequestBatch size
+	out        string
+	only       string // comma-separated workloads to run (default all)
+	interval   time.Duration
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "heapstats:", err)
+		os.Exit(1)
+	}
+}
+
+// byteSize is a flag.Value accepting 1073741824, 1GiB, 512MiB, 64KiB.
+type byteSize struct{ p *int64 }
+
+func (b byteSize) String() string {
+	if b.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*b.p, 10)
+}
+
+func (b byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("bad size %q", s)
+	}
+	*b.p = v * mult
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("heapstats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.series, "series", 1_000_000, "window: distinct series")
+	fs.IntVar(&o.perSeries, "samples", 4, "window: samples per series")
+	fs.IntVar(&o.heads, "heads", 1_000_000, "heads: request heads to parse")
+	o.bytes, o.bodySize = 1<<30, 1<<20
+	fs.Var(byteSize{&o.bytes}, "bytes", "relay: bytes to relay over loopback (e.g. 1GiB, 4GiB)")
+	fs.Var(byteSize{&o.bodySize}, "body", "relay: bytes per body (one Content-Length body per copy)")
+	fs.IntVar(&o.batchHeads, "batch", 32, "heads: heads per RequestBatch.Parse call (16-64)")
+	fs.StringVar(&o.out, "out", "target/demo/heapstats.png", "the PNG chart to write ('' for none)")
+	fs.StringVar(&o.only, "only", "window,heads,relay", "workloads to run, comma-separated")
+	fs.DurationVar(&o.interval, "interval", 50*time.Millisecond, "sampling interval of the Go heap and GC pauses")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.series < 1 || o.perSeries < 1 || o.heads < 1 || o.bytes < 1 || o.bodySize < 1 || o.batchHeads < 1 || o.interval <= 0 {
+		return o, fmt.Errorf("sizes must be positive")
+	}
+	return o, nil
+}
+
+// workload is one of the three: the same work in pure Go and with offheap.
+type workload struct {
+	name  string
+	title string // for the table and the chart
+	unit  string // what the throughput counts
+	// pure and off run the work; each returns the amount of work done (in unit), a check
+	// value that must agree between the two, and what it keeps live until the phase's heap
+	// report is read.
+	pure, off func() (result, error)
+	cleanup   func()
+}
+
+// result is what one run of a workload returns.
+type result struct {
+	amount  float64 // work done, in the workload's unit
+	check   string  // must be the same in pure Go and with offheap
+	release func()  // drops the state the phase built (called after its heap report)
+}
+
+// phase is the result of one run of a workload.
+type phase struct {
+	wall    time.Duration
+	amount  float64
+	check   string
+	report  offheap.HeapReport
+	samples []sample
+	pauses  []pause
+}
+
+func run(args []string, stdout io.Writer) error {
+	o, err := parseFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := offheap.ReadRustStats(); err != nil {
+		return fmt.Errorf("offheap is unavailable (%v): build with cgo after 'make build'", err)
+	}
+	fmt.Fprintf(stdout, "heapstats: each workload in pure Go, then with offheap (runtime.GC() between); GOMAXPROCS=%d, %s\n",
+		runtime.GOMAXPROCS(0), runtime.Version())
+	var all []chartWorkload
+	for _, name := range strings.Split(o.only, ",") {
+		w, err := newWorkload(strings.TrimSpace(name), o)
+		if err != nil {
+			return err
+		}
+		p, err := runPhase(w.pure, o.interval)
+		if err != nil {
+			return fmt.Errorf("%s (pure Go): %w", w.name, err)
+		}
+		q, err := runPhase(w.off, o.interval)
+		if w.cleanup != nil {
+			w.cleanup()
+		}
+		if err != nil {
+			return fmt.Errorf("%s (offheap): %w", w.name, err)
+		}
+		if p.check != q.check {
+			return fmt.Errorf("%s: results differ: pure Go %s, offheap %s", w.name, p.check, q.check)
+		}
+		if err := writeTable(stdout, w, p, q); err != nil {
+			return err
+		}
+		all = append(all, chartWorkload{title: w.title, pure: p, off: q})
+	}
+	if o.out != "" {
+		if err := writeChart(o.out, all); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		fmt.Fprintf(stdout, "\nchart: %s (Go heap over time and GC pauses, pure Go against offheap)\n", o.out)
+	}
+	return nil
+}
+
+func newWorkload(name string, o options) (workload, error) {
+	switch name {
+	case "window":
+		return windowWorkload(o), nil
+	case "heads":
+		return headsWorkload(o), nil
+	case "relay":
+		return relayWorkload(o)
+	}
+	return workload{}, fmt.Errorf("unknown workload %q (window, heads, relay)", name)
+}
+
+// runPhase collects the previous phase's garbage, then runs f while sampling.
+func runPhase(f func() (result, error), interval time.Duration) (phase, error) {
+	runtime.GC()
+	runtime.GC()
+	before := offheap.ReadHeapReport()
+	s := startSampler(interval)
+	start := time.Now()
+	res, err := f()
+	wall := time.Since(start)
+	samples, pauses := s.stop()
+	after := offheap.ReadHeapReport()
+	if res.release != nil {
+		res.release()
+	}
+	return phase{wall: wall, amount: res.amount, check: res.check, report: after.Since(before), samples: samples, pauses: pauses}, err
+}
+
+func writeTable(w io.Writer, wl workload, p, q phase) error {
+	fmt.Fprintf(w, "\n== %s\n   both runs: %s\n", wl.title, p.check)
+	// The heap rows: levels at the end of the phase, cumulative values over the phase.
+	var heap bytes.Buffer
+	if err := p.report.WriteSideBySide(&heap, "pure Go", q.report, "offheap"); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\tpure Go\toffheap\tdelta\tratio\t\n")
+	fmt.Fprintf(tw, "wall time\t%v\t%v\t%v\t%s\t\n", p.wall.Round(time.Millisecond), q.wall.Round(time.Millisecond),
+		(q.wall - p.wall).Round(time.Millisecond), ratioStr(p.wall.Seconds(), q.wall.Seconds()))
+	tp, tq := p.amount/p.wall.Seconds(), q.amount/q.wall.Seconds()
+	fmt.Fprintf(tw, "throughput (%s/s)\t%s\t%s\t\t%s\t\n", wl.unit, human(tp), human(tq), ratioStr(tp, tq))
+	// WriteSideBySide aligned its cells with runs of two or more spaces (a cell holds at most
+	// single spaces): split them again so that every row shares one set of columns.
+	lines := strings.Split(strings.TrimRight(heap.String(), "\n"), "\n")
+	for _, line := range lines[1:] { // its own header line is replaced by ours
+		cells := cellSep.Split(strings.TrimSpace(line), -1)
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+var cellSep = regexp.MustCompile(`\s{2,}`)
+
+func ratioStr(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "-"
+	}
+	if b >= a {
+		return fmt.Sprintf("%.2fx", b/a)
+	}
+	return fmt.Sprintf("1/%.2fx", a/b)
+}
+
+func human(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f G", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f M", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1f k", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
