@@ -324,8 +324,8 @@ fn scan(
     framing: &mut Framing,
     deferred: &mut Option<(Error, usize)>,
 ) -> Scan {
-    // Method: 1*tchar SP.
-    let mut i = 0;
+    // Method: 1*tchar SP ("GET " in one compare: all tchars, then the space).
+    let mut i = if buf.starts_with(b"GET ") { 3 } else { 0 };
     while let Some(&b) = buf.get(i) {
         if !TCHAR[b as usize] {
             break;
@@ -406,7 +406,10 @@ fn scan(
         }
         let name_end = i;
         i += 1;
-        // OWS field-value OWS CRLF
+        // OWS field-value OWS CRLF (one SP then a value byte is the common case)
+        if buf.get(i) == Some(&b' ') {
+            i += 1;
+        }
         while let Some(b' ' | b'\t') = buf.get(i) {
             i += 1;
         }
