@@ -58,6 +58,7 @@ fn main() {
         .collect();
     let byte_keys: Vec<(Vec<u8>, Vec<u32>)> = keys
         .iter()
+        .filter(|_| kind == "bytes")
         .map(|k| {
             let mut b = Vec::new();
             let mut e = Vec::new();

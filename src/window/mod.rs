@@ -114,6 +114,7 @@ mod shard;
 mod sketch;
 mod slice;
 mod snapshot;
+mod table;
 
 pub use aggregator::{Accounting, Aggregator, Samples, Stats};
 pub use codec::{FORMAT_MAGIC, FORMAT_VERSION, ImportAccounting};

@@ -8,13 +8,11 @@
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
 //! hashes are chained through `Meta::next` and told apart by comparing keys.
 
-use super::hash::IdentityBuild;
 use super::slice::Slice;
-use std::collections::HashMap;
+use super::table::{HashIndex, NIL};
 
 /// Slots per shard (24 bits of the id).
 pub(crate) const MAX_SLOTS: usize = 1 << 24;
-const NIL: u32 = u32::MAX;
 
 /// The key a series was made for.
 #[derive(Debug)]
@@ -35,6 +33,7 @@ pub(crate) enum KeyRef<'a> {
 }
 
 impl Key {
+    #[inline(always)]
     fn matches(&self, k: KeyRef<'_>) -> bool {
         match (self, k) {
             (Key::U64(a), KeyRef::U64(b)) => *a == b,
@@ -73,7 +72,7 @@ pub(crate) struct Shard {
     pub metas: Vec<Meta>,
     pub slices: Vec<Slice>,
     free: Vec<u32>,
-    map: HashMap<u64, u32, IdentityBuild>,
+    map: HashIndex,
     pub live: usize,
     pub key_bytes: usize,
     pub overflow: Overflow,
@@ -87,7 +86,7 @@ impl Shard {
             metas: Vec::new(),
             slices: Vec::new(),
             free: Vec::new(),
-            map: HashMap::default(),
+            map: HashIndex::default(),
             live: 0,
             key_bytes: 0,
             overflow: Overflow {
@@ -120,17 +119,16 @@ impl Shard {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, hash: u64, key: KeyRef<'_>) -> Option<u32> {
-        let mut slot = *self.map.get(&hash)?;
-        while slot != NIL {
-            let m = &self.metas[slot as usize];
+        let mut slot = self.map.get(hash)?;
+        loop {
+            let m = self.metas.get(slot as usize)?;
             if m.key.matches(key) {
                 return Some(slot);
             }
             slot = m.next;
         }
-        None
     }
 
     /// Makes a series for a key known to be absent. `None` when the shard has no slot left.
@@ -142,7 +140,7 @@ impl Shard {
                 Key::Bytes(b.into())
             }
         };
-        let head = self.map.get(&hash).copied().unwrap_or(NIL);
+        let head = self.map.get(hash).unwrap_or(NIL);
         let meta = Meta {
             key: owned,
             hash,
@@ -180,10 +178,10 @@ impl Shard {
     pub fn remove(&mut self, slot: u32) {
         let s = slot as usize;
         let (hash, next) = (self.metas[s].hash, self.metas[s].next);
-        let head = self.map.get(&hash).copied().unwrap_or(NIL);
+        let head = self.map.get(hash).unwrap_or(NIL);
         if head == slot {
             if next == NIL {
-                self.map.remove(&hash);
+                self.map.remove(hash);
             } else {
                 self.map.insert(hash, next);
             }
@@ -221,7 +219,7 @@ impl Shard {
                 self.remove(slot);
             }
         }
-        self.map = HashMap::default();
+        self.map = HashIndex::default();
         for sl in &mut self.overflow.ring {
             sl.free();
         }

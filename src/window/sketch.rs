@@ -418,7 +418,7 @@ mod tests {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for alpha in [0.0001, 0.001, 0.01, 0.05, 0.5] {
             let p = SketchParams::new(alpha, 65536).unwrap();
-            let mut check = |v: f64| {
+            let check = |v: f64| {
                 let mut s = Sketch::new();
                 s.add(&p, v, 1);
                 let est = s.quantile(&p, 0.5).unwrap();
