@@ -157,6 +157,15 @@ impl Keys<'_> {
         }
     }
 
+    /// The `u64` key or id of sample `i`, or for byte keys `i` itself (see `target`).
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        match *self {
+            Keys::U64(k) | Keys::Ids(k) => k[i],
+            Keys::Bytes { .. } => i as u64,
+        }
+    }
+
     /// Byte key `i` (offsets validated beforehand).
     #[inline]
     fn bytes(&self, i: usize) -> &[u8] {
@@ -186,15 +195,26 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
     }
 }
 
+/// A sample that passed the checks, ready for its shard.
+#[derive(Clone, Copy, Default)]
+struct Prepared {
+    hash: u64,
+    /// The `u64` key or id, or for byte keys the sample's index in the batch.
+    key: u64,
+    ts: i64,
+    v: f64,
+    epoch: i64,
+    /// Ring position of `epoch`.
+    pos: u32,
+    w: u32,
+}
+
 /// Per-thread reusable buffers for partitioning a batch by shard.
 #[derive(Default)]
 struct Scratch {
     route: Vec<u32>,
-    hashes: Vec<u64>,
-    epochs: Vec<i64>,
-    positions: Vec<u32>,
+    prepared: Vec<Prepared>,
     order: Vec<u32>,
-    starts: Vec<u32>,
 }
 
 thread_local! {
@@ -376,6 +396,30 @@ impl Aggregator {
     }
 
     fn ingest(&self, keys: Keys<'_>, s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
+        // One copy of the loop per key kind and weighting, so that the per-sample code has no
+        // branch on either (the known variant folds away once inlined).
+        match (keys, s.weights.is_some()) {
+            (Keys::U64(k), false) => {
+                self.ingest_as(Keys::U64(k), Samples::new(s.timestamps, s.values), now)
+            }
+            (Keys::Ids(k), false) => {
+                self.ingest_as(Keys::Ids(k), Samples::new(s.timestamps, s.values), now)
+            }
+            (Keys::Bytes { bytes, ends }, false) => self.ingest_as(
+                Keys::Bytes { bytes, ends },
+                Samples::new(s.timestamps, s.values),
+                now,
+            ),
+            (Keys::U64(k), true) => self.ingest_as(Keys::U64(k), s, now),
+            (Keys::Ids(k), true) => self.ingest_as(Keys::Ids(k), s, now),
+            (Keys::Bytes { bytes, ends }, true) => {
+                self.ingest_as(Keys::Bytes { bytes, ends }, s, now)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn ingest_as(&self, keys: Keys<'_>, s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
         let n = self.validate_batch(&keys, &s)?;
         let mut acc = Accounting::default();
         if n == 0 {
@@ -393,14 +437,10 @@ impl Aggregator {
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
         with_scratch(|sc| {
-            // Pass 1: drop what needs no series, route the rest to shards. The scratch columns
-            // are sized once and written by index (no per-sample capacity checks).
+            // Pass 1: drop what needs no series, prepare the rest (hash, slice) and count them
+            // per shard. The scratch columns are sized once and written by index.
             sc.route.resize(n, 0);
-            sc.hashes.resize(n, 0);
-            sc.epochs.resize(n, 0);
-            sc.positions.resize(n, 0);
-            sc.starts.clear();
-            sc.starts.resize(self.shards.len() + 1, 0);
+            sc.prepared.resize(n, Prepared::default());
             // Most samples fall in the slice of `now`: find that without a division.
             let now_epoch = now.div_euclid(sw);
             let now_lo = now_epoch.saturating_mul(sw);
@@ -408,13 +448,11 @@ impl Aggregator {
             let ring_len = self.derived.ring_len as i64;
             let now_pos = now_epoch.rem_euclid(ring_len) as u32;
             let mut counts = [0u32; 257];
-            let columns = sc.route[..n]
-                .iter_mut()
-                .zip(&mut sc.hashes[..n])
-                .zip(&mut sc.epochs[..n])
-                .zip(&mut sc.positions[..n]);
-            for (i, (((route, hash), epoch_out), pos_out)) in columns.enumerate() {
-                let (ts, v) = (s.timestamps[i], s.values[i]);
+            let ts_col = &s.timestamps[..n];
+            let v_col = &s.values[..n];
+            let columns = sc.route[..n].iter_mut().zip(&mut sc.prepared[..n]);
+            for (i, (route, prep)) in columns.enumerate() {
+                let (ts, v) = (ts_col[i], v_col[i]);
                 let w = s.weights.map_or(1, |w| w[i]);
                 let epoch = if !windowed {
                     0
@@ -432,16 +470,22 @@ impl Aggregator {
                 } else {
                     self.route(&keys, i)
                 };
-                *epoch_out = epoch;
-                *pos_out = if epoch == now_epoch {
-                    now_pos
-                } else {
-                    epoch.rem_euclid(ring_len) as u32
-                };
                 match r {
                     Ok((shard, h)) => {
                         *route = shard as u32;
-                        *hash = h;
+                        *prep = Prepared {
+                            hash: h,
+                            key: keys.word(i),
+                            ts,
+                            v,
+                            epoch,
+                            pos: if epoch == now_epoch {
+                                now_pos
+                            } else {
+                                epoch.rem_euclid(ring_len) as u32
+                            },
+                            w,
+                        };
                         counts[shard + 1] += 1;
                     }
                     Err(d) => {
@@ -450,49 +494,44 @@ impl Aggregator {
                     }
                 }
             }
-            // Shards are at most 256, so `shard + 1` < 257.
-            for (dst, &c) in sc.starts.iter_mut().zip(&counts) {
-                *dst = c;
+            // Pass 2: counting sort of sample indices by shard (shards are at most 256, so
+            // `shard + 1` < 257).
+            let shards = self.shards.len();
+            let mut starts = [0u32; 257];
+            for k in 1..=shards {
+                starts[k] = starts[k - 1] + counts[k];
             }
-            // Pass 2: counting sort of sample indices by shard.
-            for k in 1..sc.starts.len() {
-                sc.starts[k] += sc.starts[k - 1];
-            }
-            let routed = sc.starts[self.shards.len()] as usize;
+            let routed = starts[shards] as usize;
             sc.order.clear();
             sc.order.resize(routed, 0);
-            let mut next: [u32; 256] = [0; 256];
-            next[..self.shards.len()].copy_from_slice(&sc.starts[..self.shards.len()]);
-            for (i, &r) in sc.route.iter().enumerate() {
+            let mut next = starts;
+            for (i, &r) in sc.route[..n].iter().enumerate() {
                 if r != DROPPED {
-                    sc.order[next[r as usize] as usize] = i as u32;
-                    next[r as usize] += 1;
+                    let at = &mut next[r as usize & 0xff];
+                    if let Some(o) = sc.order.get_mut(*at as usize) {
+                        *o = i as u32;
+                    }
+                    *at += 1;
                 }
             }
             // Pass 3: one lock per shard.
-            for shard in 0..self.shards.len() {
-                let (a, b) = (sc.starts[shard] as usize, sc.starts[shard + 1] as usize);
+            for shard in 0..shards {
+                let (a, b) = (starts[shard] as usize, starts[shard + 1] as usize);
                 if a == b {
                     continue;
                 }
                 let mut sh = self.shards[shard].lock();
                 for &i in &sc.order[a..b] {
-                    let i = i as usize;
-                    let target = self.target(&mut sh, &keys, i, sc.hashes[i], generation, &mut acc);
-                    let (ts, v) = (s.timestamps[i], s.values[i]);
-                    let w = u64::from(s.weights.map_or(1, |w| w[i]));
+                    let Some(p) = sc.prepared.get(i as usize) else {
+                        continue;
+                    };
+                    let target = self.target(&mut sh, &keys, p.key, p.hash, generation, &mut acc);
+                    let w = u64::from(p.w);
                     match target {
                         Target::Slot(slot) => {
-                            if self.record(
-                                sh.ring_mut(slot),
-                                sc.epochs[i],
-                                sc.positions[i],
-                                ts,
-                                v,
-                                w,
-                            ) {
+                            if self.record(sh.ring_mut(slot), p.epoch, p.pos, p.ts, p.v, w) {
                                 let m = &mut sh.metas[slot as usize];
-                                m.last_ts = m.last_ts.max(ts);
+                                m.last_ts = m.last_ts.max(p.ts);
                                 m.changed_at = generation;
                                 acc.accepted += 1;
                             } else {
@@ -500,14 +539,7 @@ impl Aggregator {
                             }
                         }
                         Target::Overflow => {
-                            if self.record(
-                                &mut sh.overflow.ring,
-                                sc.epochs[i],
-                                sc.positions[i],
-                                ts,
-                                v,
-                                w,
-                            ) {
+                            if self.record(&mut sh.overflow.ring, p.epoch, p.pos, p.ts, p.v, w) {
                                 sh.overflow.used = true;
                                 sh.overflow.changed_at = generation;
                                 acc.overflowed += 1;
@@ -525,19 +557,20 @@ impl Aggregator {
     }
 
     /// Finds (or makes) the series for sample `i`; counts `stale` and `bad_key` drops.
-    #[inline]
+    #[inline(always)]
+    /// `key` is the sample's `u64` key or id, or for byte keys the sample's index.
     fn target(
         &self,
         sh: &mut Shard,
         keys: &Keys<'_>,
-        i: usize,
+        key: u64,
         h: u64,
         generation: u64,
         acc: &mut Accounting,
     ) -> Target {
         let key = match *keys {
-            Keys::Ids(ids) => {
-                let id = ids[i];
+            Keys::Ids(_) => {
+                let id = key;
                 if id == OVERFLOW_ID {
                     return Target::Overflow;
                 }
@@ -549,8 +582,8 @@ impl Aggregator {
                     }
                 };
             }
-            Keys::U64(k) => KeyRef::U64(k[i]),
-            Keys::Bytes { .. } => KeyRef::Bytes(keys.bytes(i)),
+            Keys::U64(_) => KeyRef::U64(key),
+            Keys::Bytes { .. } => KeyRef::Bytes(keys.bytes(key as usize)),
         };
         if let Some(slot) = sh.find(h, key) {
             return Target::Slot(slot);
@@ -590,7 +623,7 @@ impl Aggregator {
 
     /// Records one sample of slice epoch `e` (at ring position `pos`, which is `e` modulo the
     /// ring length) into a ring; `false` if its slice was already reused for a later epoch.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn record(&self, ring: &mut [Slice], e: i64, pos: u32, ts: i64, v: f64, w: u64) -> bool {
         let params = self.params.as_ref();
@@ -682,7 +715,7 @@ impl Aggregator {
                 }
                 Ok((shard, h)) => {
                     let mut sh = self.shards[shard].lock();
-                    match self.target(&mut sh, &keys, i, h, generation, &mut acc) {
+                    match self.target(&mut sh, &keys, keys.word(i), h, generation, &mut acc) {
                         Target::Slot(slot) => {
                             acc.accepted += 1;
                             sh.id(slot)
@@ -744,6 +777,7 @@ impl Drop {
 }
 
 /// Runs `f` with this thread's scratch (taken out, so a nested use gets a fresh one).
+#[inline(always)]
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let r = f(&mut sc);

@@ -138,7 +138,7 @@ impl Store {
         self.counts.iter().fold(0u64, |a, &c| a.saturating_add(c))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&mut self, idx: i32, w: u64, max: usize) {
         if self.counts.is_empty() {
             self.offset = idx;
@@ -251,7 +251,7 @@ impl Sketch {
     }
 
     /// Adds `v` with weight `w`. Non-finite values are ignored (callers count them as invalid).
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, p: &SketchParams, v: f64, w: u64) {
         if v > p.min_indexable {
             if v.is_finite() {
@@ -434,7 +434,9 @@ mod tests {
             }
             check(f64::MAX);
             for _ in 0..20_000 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let v = f64::from_bits((x >> 12) | (((x >> 52) % 2045 + 1) << 52));
                 if v > p.min_indexable {
                     check(v);

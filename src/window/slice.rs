@@ -72,7 +72,7 @@ impl Slice {
     }
 
     /// Records `v` (finite) at `ts` with weight `w >= 1`.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, ts: i64, v: f64, w: u64, params: Option<&SketchParams>) {
         let wf = w as f64;
         if self.count == 0 {
@@ -93,8 +93,13 @@ impl Slice {
             let delta = v - self.mean;
             self.mean += delta * (wf / self.count as f64);
             self.m2 += wf * delta * (v - self.mean);
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
+            // Both are numbers once count > 0 (v is finite): plain compares, no NaN handling.
+            if v < self.min {
+                self.min = v;
+            }
+            if v > self.max {
+                self.max = v;
+            }
             if ts >= self.last_ts {
                 self.increase += counter_delta(self.last, v);
                 self.last = v;

@@ -143,7 +143,9 @@ mod tests {
         let mut reference = HashMap::new();
         let mut x = 5u64;
         for step in 0..200_000u32 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             // Few distinct low bits, so runs collide and wrap around the table.
             let hash = (x >> 40) % 5000 * 0x1_0000_0001;
             if (x >> 20) % 3 == 0 {
