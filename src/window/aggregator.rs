@@ -436,7 +436,10 @@ impl Aggregator {
             .saturating_sub(self.derived.slices as i64 - 1);
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
-        with_scratch(|sc| {
+        // Not a closure: this body must be inlined into each specialized copy.
+        let mut scratch = take_scratch();
+        let sc = &mut scratch;
+        {
             // Pass 1: drop what needs no series, prepare the rest (hash, slice) and count them
             // per shard. The scratch columns are sized once and written by index.
             sc.route.resize(n, 0);
@@ -551,7 +554,8 @@ impl Aggregator {
                     }
                 }
             }
-        });
+        }
+        put_scratch(scratch);
         self.totals.add(&acc);
         Ok(acc)
     }
@@ -776,15 +780,16 @@ impl Drop {
     }
 }
 
-/// Runs `f` with this thread's scratch (taken out, so a nested use gets a fresh one).
+/// Takes this thread's scratch out (so a nested use would get a fresh one).
 #[inline(always)]
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    let r = f(&mut sc);
-    // Keep at most ~1M entries of capacity per thread between batches.
-    if sc.route.capacity() > 1 << 20 {
-        sc = Scratch::default();
+fn take_scratch() -> Scratch {
+    SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+/// Puts the scratch back, keeping at most ~1M entries of capacity per thread between batches.
+#[inline(always)]
+fn put_scratch(sc: Scratch) {
+    if sc.route.capacity() <= 1 << 20 {
+        SCRATCH.with(|s| *s.borrow_mut() = sc);
     }
-    SCRATCH.with(|s| *s.borrow_mut() = sc);
-    r
 }
