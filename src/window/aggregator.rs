@@ -207,7 +207,11 @@ struct Prepared {
     /// Ring position of `epoch`.
     pos: u32,
     w: u32,
+    /// The series' slot when looked up ahead, else `NO_SLOT`.
+    slot: u32,
 }
+
+const NO_SLOT: u32 = u32::MAX;
 
 /// Per-thread reusable buffers for partitioning a batch by shard.
 #[derive(Default)]
@@ -488,6 +492,7 @@ impl Aggregator {
                                 epoch.rem_euclid(ring_len) as u32
                             },
                             w,
+                            slot: NO_SLOT,
                         };
                         counts[shard + 1] += 1;
                     }
@@ -524,11 +529,38 @@ impl Aggregator {
                     continue;
                 }
                 let mut sh = self.shards[shard].lock();
-                for &i in &sc.order[a..b] {
-                    let Some(p) = sc.prepared.get(i as usize) else {
+                let order = &sc.order[a..b];
+                let prepared = &mut sc.prepared[..n];
+                for j in 0..order.len() {
+                    // A pipeline over the shard's samples, so that cache misses overlap: the key
+                    // index entry of sample j+8 is prefetched, sample j+6 is looked up (its
+                    // entry is in cache by now) and its series prefetched, the sketch header of
+                    // j+3 and the bucket of j+1 are prefetched, and sample j is recorded.
+                    let ahead = |k: usize| order.get(j + k).map(|&f| f as usize);
+                    if let Some(p) = ahead(8).and_then(|f| prepared.get(f)) {
+                        sh.prefetch_key(p.hash);
+                    }
+                    if let Some(p) = ahead(6).and_then(|f| prepared.get_mut(f)) {
+                        p.slot = self.lookup(&sh, &keys, p.key, p.hash);
+                        sh.prefetch_series(p.slot, p.pos);
+                    }
+                    if let Some(params) = self.params.as_ref() {
+                        if let Some(p) = ahead(3).and_then(|f| prepared.get(f)) {
+                            sh.prefetch_sketch(p.slot, p.pos);
+                        }
+                        if let Some(p) = ahead(1).and_then(|f| prepared.get(f)) {
+                            sh.prefetch_bucket(params, p.slot, p.pos, p.v);
+                        }
+                    }
+                    let Some(&p) = order.get(j).and_then(|&i| prepared.get(i as usize)) else {
                         continue;
                     };
-                    let target = self.target(&mut sh, &keys, p.key, p.hash, generation, &mut acc);
+                    // A slot found ahead stays valid: ingest only adds series.
+                    let target = if p.slot != NO_SLOT {
+                        Target::Slot(p.slot)
+                    } else {
+                        self.target(&mut sh, &keys, p.key, p.hash, generation, &mut acc)
+                    };
                     let w = u64::from(p.w);
                     match target {
                         Target::Slot(slot) => {
@@ -558,6 +590,18 @@ impl Aggregator {
         put_scratch(scratch);
         self.totals.add(&acc);
         Ok(acc)
+    }
+
+    /// The slot of an existing live series for a sample, or `NO_SLOT` (no side effects).
+    #[inline(always)]
+    fn lookup(&self, sh: &Shard, keys: &Keys<'_>, key: u64, h: u64) -> u32 {
+        let found = match *keys {
+            Keys::Ids(_) if key == OVERFLOW_ID => None,
+            Keys::Ids(_) => sh.slot_of_id(key),
+            Keys::U64(_) => sh.find(h, KeyRef::U64(key)),
+            Keys::Bytes { .. } => sh.find(h, KeyRef::Bytes(keys.bytes(key as usize))),
+        };
+        found.unwrap_or(NO_SLOT)
     }
 
     /// Finds (or makes) the series for sample `i`; counts `stale` and `bad_key` drops.

@@ -8,8 +8,9 @@
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
 //! hashes are chained through `Meta::next` and told apart by comparing keys.
 
+use super::sketch::SketchParams;
 use super::slice::Slice;
-use super::table::{HashIndex, NIL};
+use super::table::{HashIndex, NIL, prefetch};
 
 /// Slots per shard (24 bits of the id).
 pub(crate) const MAX_SLOTS: usize = 1 << 24;
@@ -128,6 +129,54 @@ impl Shard {
                 return Some(slot);
             }
             slot = m.next;
+        }
+    }
+
+    /// Starts loading the key index entry for `hash`.
+    #[inline(always)]
+    pub fn prefetch_key(&self, hash: u64) {
+        self.map.prefetch(hash);
+    }
+
+    /// Starts loading the record of `slot` and its slice at ring position `pos` (no-op for a
+    /// slot out of range, such as `NIL`).
+    #[inline(always)]
+    pub fn prefetch_series(&self, slot: u32, pos: u32) {
+        if let Some(m) = self.metas.get(slot as usize) {
+            prefetch(m);
+        }
+        if let Some(sl) = self
+            .slices
+            .get(slot as usize * self.ring_len + pos as usize)
+        {
+            prefetch(sl);
+            prefetch(&sl.sketch);
+        }
+    }
+
+    /// Starts loading the sketch header of `slot`'s slice at `pos` (once that slice is cached).
+    #[inline(always)]
+    pub fn prefetch_sketch(&self, slot: u32, pos: u32) {
+        if let Some(sl) = self
+            .slices
+            .get(slot as usize * self.ring_len + pos as usize)
+        {
+            if let Some(sk) = sl.sketch.as_deref() {
+                prefetch(sk);
+            }
+        }
+    }
+
+    /// Starts loading the sketch bucket that `v` will go to in `slot`'s slice at `pos`.
+    #[inline(always)]
+    pub fn prefetch_bucket(&self, p: &SketchParams, slot: u32, pos: u32, v: f64) {
+        if let Some(sl) = self
+            .slices
+            .get(slot as usize * self.ring_len + pos as usize)
+        {
+            if let Some(sk) = sl.sketch.as_deref() {
+                sk.prefetch(p, v);
+            }
         }
     }
 

@@ -266,6 +266,22 @@ impl Sketch {
         }
     }
 
+    /// Starts loading the bucket `v` would go to (a hint; no effect on results).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, p: &SketchParams, v: f64) {
+        let store = if v > p.min_indexable {
+            &self.pos
+        } else if v < -p.min_indexable {
+            &self.neg
+        } else {
+            return;
+        };
+        let rel = i64::from(p.index(v.abs())) - i64::from(store.offset);
+        if let Some(c) = usize::try_from(rel).ok().and_then(|r| store.counts.get(r)) {
+            super::table::prefetch(c);
+        }
+    }
+
     /// Total weight added.
     pub fn count(&self) -> u64 {
         self.zero

@@ -5,6 +5,20 @@
 //! lookups never slow down after evictions). The hashes are already mixed, so the low bits
 //! index the table directly.
 
+/// Hints the CPU to start loading the cache line that holds `*r` (no effect on results).
+#[inline(always)]
+pub(crate) fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and changes no program-visible state
+    // (here its address comes from a valid reference anyway); SSE is in the x86-64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 /// Marks an empty entry.
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -52,6 +66,16 @@ impl HashIndex {
                 return None;
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Starts loading the entry where a lookup of `hash` begins.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        if !self.entries.is_empty() {
+            if let Some(e) = self.entries.get(hash as usize & (self.entries.len() - 1)) {
+                prefetch(e);
+            }
         }
     }
 
