@@ -3,7 +3,7 @@
 use super::config::{Config, Derived, Mode, valid_label_list};
 use super::hash::{hash_bytes, hash_u64, shard_of};
 use super::shard::{KeyRef, Shard};
-use super::sketch::SketchParams;
+use super::sketch::{Bucket, SketchParams};
 use super::slice::Slice;
 use super::{Error, INVALID_ID, MAX_BATCH, OVERFLOW_ID};
 use parking_lot::{Mutex, RwLock};
@@ -209,6 +209,8 @@ struct Prepared {
     w: u32,
     /// The series' slot when looked up ahead, else `NO_SLOT`.
     slot: u32,
+    /// The sketch bucket of `v` (when the aggregator keeps sketches).
+    bucket: Bucket,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -218,7 +220,7 @@ const NO_SLOT: u32 = u32::MAX;
 struct Scratch {
     route: Vec<u32>,
     prepared: Vec<Prepared>,
-    order: Vec<u32>,
+    sorted: Vec<Prepared>,
 }
 
 thread_local! {
@@ -493,6 +495,10 @@ impl Aggregator {
                             },
                             w,
                             slot: NO_SLOT,
+                            bucket: match self.params.as_ref() {
+                                Some(params) => params.bucket(v),
+                                None => Bucket::None,
+                            },
                         };
                         counts[shard + 1] += 1;
                     }
@@ -502,22 +508,22 @@ impl Aggregator {
                     }
                 }
             }
-            // Pass 2: counting sort of sample indices by shard (shards are at most 256, so
-            // `shard + 1` < 257).
+            // Pass 2: counting sort of the prepared samples by shard (shards are at most 256,
+            // so `shard + 1` < 257), into one contiguous run per shard.
             let shards = self.shards.len();
             let mut starts = [0u32; 257];
             for k in 1..=shards {
                 starts[k] = starts[k - 1] + counts[k];
             }
             let routed = starts[shards] as usize;
-            sc.order.clear();
-            sc.order.resize(routed, 0);
+            sc.sorted.clear();
+            sc.sorted.resize(routed, Prepared::default());
             let mut next = starts;
-            for (i, &r) in sc.route[..n].iter().enumerate() {
+            for (&r, p) in sc.route[..n].iter().zip(&sc.prepared[..n]) {
                 if r != DROPPED {
                     let at = &mut next[r as usize & 0xff];
-                    if let Some(o) = sc.order.get_mut(*at as usize) {
-                        *o = i as u32;
+                    if let Some(o) = sc.sorted.get_mut(*at as usize) {
+                        *o = *p;
                     }
                     *at += 1;
                 }
@@ -529,32 +535,28 @@ impl Aggregator {
                     continue;
                 }
                 let mut sh = self.shards[shard].lock();
-                let order = &sc.order[a..b];
-                let prepared = &mut sc.prepared[..n];
-                for j in 0..order.len() {
+                let run = &mut sc.sorted[a..b];
+                for j in 0..run.len() {
                     // A pipeline over the shard's samples, so that cache misses overlap: the key
                     // index entry of sample j+8 is prefetched, sample j+6 is looked up (its
                     // entry is in cache by now) and its series prefetched, the sketch header of
                     // j+3 and the bucket of j+1 are prefetched, and sample j is recorded.
-                    let ahead = |k: usize| order.get(j + k).map(|&f| f as usize);
-                    if let Some(p) = ahead(8).and_then(|f| prepared.get(f)) {
+                    if let Some(p) = run.get(j + 8) {
                         sh.prefetch_key(p.hash);
                     }
-                    if let Some(p) = ahead(6).and_then(|f| prepared.get_mut(f)) {
+                    if let Some(p) = run.get_mut(j + 6) {
                         p.slot = self.lookup(&sh, &keys, p.key, p.hash);
                         sh.prefetch_series(p.slot, p.pos);
                     }
-                    if let Some(params) = self.params.as_ref() {
-                        if let Some(p) = ahead(3).and_then(|f| prepared.get(f)) {
+                    if self.params.is_some() {
+                        if let Some(p) = run.get(j + 3) {
                             sh.prefetch_sketch(p.slot, p.pos);
                         }
-                        if let Some(p) = ahead(1).and_then(|f| prepared.get(f)) {
-                            sh.prefetch_bucket(params, p.slot, p.pos, p.v);
+                        if let Some(p) = run.get(j + 1) {
+                            sh.prefetch_bucket(p.slot, p.pos, p.bucket);
                         }
                     }
-                    let Some(&p) = order.get(j).and_then(|&i| prepared.get(i as usize)) else {
-                        continue;
-                    };
+                    let p = &run[j];
                     // A slot found ahead stays valid: ingest only adds series.
                     let target = if p.slot != NO_SLOT {
                         Target::Slot(p.slot)
@@ -564,7 +566,7 @@ impl Aggregator {
                     let w = u64::from(p.w);
                     match target {
                         Target::Slot(slot) => {
-                            if self.record(sh.ring_mut(slot), p.epoch, p.pos, p.ts, p.v, w) {
+                            if self.record(sh.ring_mut(slot), p, w) {
                                 let m = &mut sh.metas[slot as usize];
                                 m.last_ts = m.last_ts.max(p.ts);
                                 m.changed_at = generation;
@@ -574,7 +576,7 @@ impl Aggregator {
                             }
                         }
                         Target::Overflow => {
-                            if self.record(&mut sh.overflow.ring, p.epoch, p.pos, p.ts, p.v, w) {
+                            if self.record(&mut sh.overflow.ring, p, w) {
                                 sh.overflow.used = true;
                                 sh.overflow.changed_at = generation;
                                 acc.overflowed += 1;
@@ -669,25 +671,26 @@ impl Aggregator {
         }
     }
 
-    /// Records one sample of slice epoch `e` (at ring position `pos`, which is `e` modulo the
-    /// ring length) into a ring; `false` if its slice was already reused for a later epoch.
+    /// Records a prepared sample (slice epoch `p.epoch` at ring position `p.pos`) with weight
+    /// `w` into a ring; `false` if its slice was already reused for a later epoch.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn record(&self, ring: &mut [Slice], e: i64, pos: u32, ts: i64, v: f64, w: u64) -> bool {
-        let params = self.params.as_ref();
+    fn record(&self, ring: &mut [Slice], p: &Prepared, w: u64) -> bool {
+        let sketch = self.params.as_ref().map(|params| (params, p.bucket));
         if self.cfg.mode == Mode::Cumulative {
-            ring[1].record(ts, v, w, params);
+            if let Some(sl) = ring.get_mut(1) {
+                sl.record(p.ts, p.v, w, sketch);
+            }
             return true;
         }
-        let Some(sl) = ring.get_mut(pos as usize) else {
+        let Some(sl) = ring.get_mut(p.pos as usize) else {
             return false;
         };
-        if sl.epoch < e {
-            sl.reset(e);
-        } else if sl.epoch > e {
+        if sl.epoch < p.epoch {
+            sl.reset(p.epoch);
+        } else if sl.epoch > p.epoch {
             return false;
         }
-        sl.record(ts, v, w, params);
+        sl.record(p.ts, p.v, w, sketch);
         true
     }
 

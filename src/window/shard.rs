@@ -8,7 +8,7 @@
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
 //! hashes are chained through `Meta::next` and told apart by comparing keys.
 
-use super::sketch::SketchParams;
+use super::sketch::Bucket;
 use super::slice::Slice;
 use super::table::{HashIndex, NIL, prefetch};
 
@@ -167,15 +167,15 @@ impl Shard {
         }
     }
 
-    /// Starts loading the sketch bucket that `v` will go to in `slot`'s slice at `pos`.
+    /// Starts loading sketch bucket `b` in `slot`'s slice at `pos`.
     #[inline(always)]
-    pub fn prefetch_bucket(&self, p: &SketchParams, slot: u32, pos: u32, v: f64) {
+    pub fn prefetch_bucket(&self, slot: u32, pos: u32, b: Bucket) {
         if let Some(sl) = self
             .slices
             .get(slot as usize * self.ring_len + pos as usize)
         {
             if let Some(sk) = sl.sketch.as_deref() {
-                sk.prefetch(p, v);
+                sk.prefetch(b);
             }
         }
     }

@@ -109,6 +109,20 @@ impl SketchParams {
         if f64::from(t) > x { t - 1 } else { t }
     }
 
+    /// The bucket of `v`.
+    #[inline(always)]
+    pub(crate) fn bucket(&self, v: f64) -> Bucket {
+        if !v.is_finite() {
+            Bucket::None
+        } else if v > self.min_indexable {
+            Bucket::Pos(self.index(v))
+        } else if v < -self.min_indexable {
+            Bucket::Neg(self.index(-v))
+        } else {
+            Bucket::Zero
+        }
+    }
+
     /// The representative value of bucket `i`, `2·L·U/(L+U)` for its bounds `[L, U)`, computed
     /// on mantissas so that the top bucket does not overflow (clamped to `f64::MAX`).
     #[inline]
@@ -119,6 +133,20 @@ impl SketchParams {
         let v = ml * (2.0 * r / (1.0 + r)) * pow2(el);
         v.min(f64::MAX)
     }
+}
+
+/// Where a value goes in a sketch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Bucket {
+    /// Nowhere (NaN or infinite).
+    #[default]
+    None,
+    /// The zero counter (magnitude below `f64::MIN_POSITIVE·γ`).
+    Zero,
+    /// Positive bucket index.
+    Pos(i32),
+    /// Negative value, bucket index of its magnitude.
+    Neg(i32),
 }
 
 /// Contiguous bucket counts: `counts[j]` counts index `offset + j` (`counts[0]` also holds
@@ -253,31 +281,30 @@ impl Sketch {
     /// Adds `v` with weight `w`. Non-finite values are ignored (callers count them as invalid).
     #[inline(always)]
     pub fn add(&mut self, p: &SketchParams, v: f64, w: u64) {
-        if v > p.min_indexable {
-            if v.is_finite() {
-                self.pos.add(p.index(v), w, p.max_buckets);
-            }
-        } else if v < -p.min_indexable {
-            if v.is_finite() {
-                self.neg.add(p.index(-v), w, p.max_buckets);
-            }
-        } else if !v.is_nan() {
-            self.zero = self.zero.saturating_add(w);
+        self.add_bucket(p, p.bucket(v), w);
+    }
+
+    /// Adds weight `w` to a bucket from [`SketchParams::bucket`] (of the same parameters).
+    #[inline(always)]
+    pub(crate) fn add_bucket(&mut self, p: &SketchParams, b: Bucket, w: u64) {
+        match b {
+            Bucket::Pos(i) => self.pos.add(i, w, p.max_buckets),
+            Bucket::Neg(i) => self.neg.add(i, w, p.max_buckets),
+            Bucket::Zero => self.zero = self.zero.saturating_add(w),
+            Bucket::None => {}
         }
     }
 
-    /// Starts loading the bucket `v` would go to (a hint; no effect on results).
+    /// Starts loading bucket `b`'s counter (a hint; no effect on results).
     #[inline(always)]
-    pub(crate) fn prefetch(&self, p: &SketchParams, v: f64) {
-        let store = if v > p.min_indexable {
-            &self.pos
-        } else if v < -p.min_indexable {
-            &self.neg
-        } else {
-            return;
+    pub(crate) fn prefetch(&self, b: Bucket) {
+        let (store, i) = match b {
+            Bucket::Pos(i) => (&self.pos, i),
+            Bucket::Neg(i) => (&self.neg, i),
+            Bucket::Zero | Bucket::None => return,
         };
-        let rel = i64::from(p.index(v.abs())) - i64::from(store.offset);
-        if let Some(c) = usize::try_from(rel).ok().and_then(|r| store.counts.get(r)) {
+        let rel = i.wrapping_sub(store.offset) as u32 as usize;
+        if let Some(c) = store.counts.get(rel) {
             super::table::prefetch(c);
         }
     }

@@ -1,6 +1,6 @@
 //! One time slice of one series: mergeable moments, counter increase and an optional sketch.
 
-use super::sketch::{Sketch, SketchParams};
+use super::sketch::{Bucket, Sketch, SketchParams};
 
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
@@ -71,9 +71,10 @@ impl Slice {
         *self = Slice::default();
     }
 
-    /// Records `v` (finite) at `ts` with weight `w >= 1`.
+    /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
+    /// use) at `v`'s bucket when one is given.
     #[inline(always)]
-    pub fn record(&mut self, ts: i64, v: f64, w: u64, params: Option<&SketchParams>) {
+    pub fn record(&mut self, ts: i64, v: f64, w: u64, sketch: Option<(&SketchParams, Bucket)>) {
         let wf = w as f64;
         if self.count == 0 {
             self.count = w;
@@ -110,8 +111,10 @@ impl Slice {
                 self.first_ts = ts;
             }
         }
-        if let Some(p) = params {
-            self.sketch.get_or_insert_with(Box::default).add(p, v, w);
+        if let Some((p, b)) = sketch {
+            self.sketch
+                .get_or_insert_with(Box::default)
+                .add_bucket(p, b, w);
         }
     }
 
