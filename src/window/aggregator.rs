@@ -488,7 +488,10 @@ impl Aggregator {
                             ts,
                             v,
                             epoch,
-                            pos: if epoch == now_epoch {
+                            // Cumulative series record into ring[1] (ring[0] is the delta base).
+                            pos: if !windowed {
+                                1
+                            } else if epoch == now_epoch {
                                 now_pos
                             } else {
                                 epoch.rem_euclid(ring_len) as u32
@@ -566,7 +569,7 @@ impl Aggregator {
                     let w = u64::from(p.w);
                     match target {
                         Target::Slot(slot) => {
-                            if self.record(sh.ring_mut(slot), p, w) {
+                            if self.record(sh.slice_mut(slot, p.pos), p, w) {
                                 let m = &mut sh.metas[slot as usize];
                                 m.last_ts = m.last_ts.max(p.ts);
                                 m.changed_at = generation;
@@ -576,7 +579,7 @@ impl Aggregator {
                             }
                         }
                         Target::Overflow => {
-                            if self.record(&mut sh.overflow.ring, p, w) {
+                            if self.record(sh.overflow.ring.get_mut(p.pos as usize), p, w) {
                                 sh.overflow.used = true;
                                 sh.overflow.changed_at = generation;
                                 acc.overflowed += 1;
@@ -671,25 +674,21 @@ impl Aggregator {
         }
     }
 
-    /// Records a prepared sample (slice epoch `p.epoch` at ring position `p.pos`) with weight
-    /// `w` into a ring; `false` if its slice was already reused for a later epoch.
+    /// Records a prepared sample with weight `w` into its slice (ring position `p.pos`, 1 for
+    /// cumulative series); `false` if that slice was already reused for a later epoch.
     #[inline(always)]
-    fn record(&self, ring: &mut [Slice], p: &Prepared, w: u64) -> bool {
-        let sketch = self.params.as_ref().map(|params| (params, p.bucket));
-        if self.cfg.mode == Mode::Cumulative {
-            if let Some(sl) = ring.get_mut(1) {
-                sl.record(p.ts, p.v, w, sketch);
-            }
-            return true;
-        }
-        let Some(sl) = ring.get_mut(p.pos as usize) else {
+    fn record(&self, sl: Option<&mut Slice>, p: &Prepared, w: u64) -> bool {
+        let Some(sl) = sl else {
             return false;
         };
-        if sl.epoch < p.epoch {
-            sl.reset(p.epoch);
-        } else if sl.epoch > p.epoch {
-            return false;
+        if self.cfg.mode != Mode::Cumulative {
+            if sl.epoch < p.epoch {
+                sl.reset(p.epoch);
+            } else if sl.epoch > p.epoch {
+                return false;
+            }
         }
+        let sketch = self.params.as_ref().map(|params| (params, p.bucket));
         sl.record(p.ts, p.v, w, sketch);
         true
     }

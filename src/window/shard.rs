@@ -276,6 +276,14 @@ impl Shard {
         removed
     }
 
+    /// The slice at ring position `pos` of `slot`'s series.
+    #[inline(always)]
+    pub fn slice_mut(&mut self, slot: u32, pos: u32) -> Option<&mut Slice> {
+        debug_assert!((pos as usize) < self.ring_len);
+        self.slices
+            .get_mut(slot as usize * self.ring_len + pos as usize)
+    }
+
     #[inline]
     pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
         let start = slot as usize * self.ring_len;
