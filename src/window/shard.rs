@@ -160,10 +160,9 @@ impl Shard {
         if let Some(sl) = self
             .slices
             .get(slot as usize * self.ring_len + pos as usize)
+            && let Some(sk) = sl.sketch.as_deref()
         {
-            if let Some(sk) = sl.sketch.as_deref() {
-                prefetch(sk);
-            }
+            prefetch(sk);
         }
     }
 
@@ -173,10 +172,9 @@ impl Shard {
         if let Some(sl) = self
             .slices
             .get(slot as usize * self.ring_len + pos as usize)
+            && let Some(sk) = sl.sketch.as_deref()
         {
-            if let Some(sk) = sl.sketch.as_deref() {
-                sk.prefetch(b);
-            }
+            sk.prefetch(b);
         }
     }
 

@@ -72,10 +72,10 @@ impl HashIndex {
     /// Starts loading the entry where a lookup of `hash` begins.
     #[inline(always)]
     pub fn prefetch(&self, hash: u64) {
-        if !self.entries.is_empty() {
-            if let Some(e) = self.entries.get(hash as usize & (self.entries.len() - 1)) {
-                prefetch(e);
-            }
+        if !self.entries.is_empty()
+            && let Some(e) = self.entries.get(hash as usize & (self.entries.len() - 1))
+        {
+            prefetch(e);
         }
     }
 
@@ -172,7 +172,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             // Few distinct low bits, so runs collide and wrap around the table.
             let hash = (x >> 40) % 5000 * 0x1_0000_0001;
-            if (x >> 20) % 3 == 0 {
+            if (x >> 20).is_multiple_of(3) {
                 t.remove(hash);
                 reference.remove(&hash);
             } else {
