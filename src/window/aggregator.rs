@@ -519,7 +519,7 @@ impl Aggregator {
                 starts[k] = starts[k - 1] + counts[k];
             }
             let routed = starts[shards] as usize;
-            sc.sorted.clear();
+            // Every position below `routed` is written once below: no need to clear.
             sc.sorted.resize(routed, Prepared::default());
             let mut next = starts;
             for (&r, p) in sc.route[..n].iter().zip(&sc.prepared[..n]) {
