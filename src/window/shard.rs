@@ -150,7 +150,6 @@ impl Shard {
             .get(slot as usize * self.ring_len + pos as usize)
         {
             prefetch(sl);
-            prefetch(&sl.sketch);
         }
     }
 

@@ -5,18 +5,26 @@
 //! lookups never slow down after evictions). The hashes are already mixed, so the low bits
 //! index the table directly.
 
-/// Hints the CPU to start loading the cache line that holds `*r` (no effect on results).
+/// Hints the CPU to start loading the cache lines that hold `*r` (no effect on results).
 #[inline(always)]
 pub(crate) fn prefetch<T>(r: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults and changes no program-visible state
-    // (here its address comes from a valid reference anyway); SSE is in the x86-64 baseline.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast());
+    let start = (r as *const T).cast::<u8>();
+    let size = std::mem::size_of::<T>().max(1);
+    // One hint per 64-byte line the object may touch (the loop unrolls: size is a constant).
+    let mut off = 0;
+    while off < size + 63 {
+        let at = start.wrapping_add(off.min(size - 1));
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint: it never faults and changes no program-visible
+        // state, whatever the address (here inside `*r` anyway); SSE is in the x86-64 baseline.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(at.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = at;
+        off += 64;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
 }
 
 /// Marks an empty entry.
