@@ -1,5 +1,6 @@
 //! The aggregator: sharded series state, batched ingest, ids, eviction and deletion.
 
+use super::batch::{DROPPED, Drop, NO_SLOT, Prepared, put_scratch, take_scratch};
 use super::config::{Config, Derived, Mode, valid_label_list};
 use super::hash::{hash_bytes, hash_u64, shard_of};
 use super::shard::{KeyRef, Shard};
@@ -7,7 +8,6 @@ use super::sketch::{Bucket, SketchParams};
 use super::slice::Slice;
 use super::{Error, INVALID_ID, MAX_BATCH, OVERFLOW_ID};
 use parking_lot::{Mutex, RwLock};
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The value columns of a batch: one timestamp (ns), value and optional weight per sample.
@@ -194,40 +194,6 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
         Ok(())
     }
 }
-
-/// A sample that passed the checks, ready for its shard.
-#[derive(Clone, Copy, Default)]
-struct Prepared {
-    hash: u64,
-    /// The `u64` key or id, or for byte keys the sample's index in the batch.
-    key: u64,
-    ts: i64,
-    v: f64,
-    epoch: i64,
-    /// Ring position of `epoch`.
-    pos: u32,
-    w: u32,
-    /// The series' slot when looked up ahead, else `NO_SLOT`.
-    slot: u32,
-    /// The sketch bucket of `v` (when the aggregator keeps sketches).
-    bucket: Bucket,
-}
-
-const NO_SLOT: u32 = u32::MAX;
-
-/// Per-thread reusable buffers for partitioning a batch by shard.
-#[derive(Default)]
-struct Scratch {
-    route: Vec<u32>,
-    prepared: Vec<Prepared>,
-    sorted: Vec<Prepared>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-const DROPPED: u32 = u32::MAX;
 
 /// Where a sample goes.
 enum Target {
@@ -801,41 +767,5 @@ impl Aggregator {
 
     pub(crate) fn shard_for(&self, h: u64) -> usize {
         shard_of(h, self.shard_mask)
-    }
-}
-
-/// Why a sample was dropped before reaching a series.
-#[derive(Clone, Copy)]
-enum Drop {
-    Invalid,
-    Future,
-    Late,
-    BadKey,
-    Stale,
-}
-
-impl Drop {
-    fn count(self, acc: &mut Accounting) {
-        match self {
-            Drop::Invalid => acc.invalid += 1,
-            Drop::Future => acc.future += 1,
-            Drop::Late => acc.late += 1,
-            Drop::BadKey => acc.bad_key += 1,
-            Drop::Stale => acc.stale += 1,
-        }
-    }
-}
-
-/// Takes this thread's scratch out (so a nested use would get a fresh one).
-#[inline(always)]
-fn take_scratch() -> Scratch {
-    SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
-}
-
-/// Puts the scratch back, keeping at most ~1M entries of capacity per thread between batches.
-#[inline(always)]
-fn put_scratch(sc: Scratch) {
-    if sc.route.capacity() <= 1 << 20 {
-        SCRATCH.with(|s| *s.borrow_mut() = sc);
     }
 }

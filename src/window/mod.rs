@@ -105,6 +105,7 @@
 //! buckets merge exactly, mean and stddev up to rounding.
 
 mod aggregator;
+mod batch;
 mod codec;
 mod config;
 mod expo;
