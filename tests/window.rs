@@ -532,12 +532,15 @@ fn import_rejects_bad_input_without_effect() {
         target.merge_import(b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", SEC),
         Err(Error::BadMagic)
     );
-    let mut v2 = blob.clone();
-    v2[4] = 2;
-    assert_eq!(
-        target.merge_import(&v2, SEC),
-        Err(Error::UnsupportedVersion)
-    );
+    // Version 1 (ln-indexed buckets) and unknown versions are refused.
+    for version in [1, 3] {
+        let mut other = blob.clone();
+        other[4] = version;
+        assert_eq!(
+            target.merge_import(&other, SEC),
+            Err(Error::UnsupportedVersion)
+        );
+    }
     // Every truncation and every single-byte corruption is an error or a clean merge.
     for cut in 0..blob.len() {
         assert!(

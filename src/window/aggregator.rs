@@ -1,13 +1,13 @@
 //! The aggregator: sharded series state, batched ingest, ids, eviction and deletion.
 
+use super::batch::{DROPPED, Drop, NO_SLOT, Prepared, put_scratch, take_scratch};
 use super::config::{Config, Derived, Mode, valid_label_list};
 use super::hash::{hash_bytes, hash_u64, shard_of};
 use super::shard::{KeyRef, Shard};
-use super::sketch::SketchParams;
+use super::sketch::{Bucket, SketchParams};
 use super::slice::Slice;
 use super::{Error, INVALID_ID, MAX_BATCH, OVERFLOW_ID};
 use parking_lot::{Mutex, RwLock};
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The value columns of a batch: one timestamp (ns), value and optional weight per sample.
@@ -157,6 +157,15 @@ impl Keys<'_> {
         }
     }
 
+    /// The `u64` key or id of sample `i`, or for byte keys `i` itself (see `target`).
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        match *self {
+            Keys::U64(k) | Keys::Ids(k) => k[i],
+            Keys::Bytes { .. } => i as u64,
+        }
+    }
+
     /// Byte key `i` (offsets validated beforehand).
     #[inline]
     fn bytes(&self, i: usize) -> &[u8] {
@@ -185,23 +194,6 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
         Ok(())
     }
 }
-
-/// Per-thread reusable buffers for partitioning a batch by shard.
-#[derive(Default)]
-struct Scratch {
-    route: Vec<u32>,
-    hashes: Vec<u64>,
-    epochs: Vec<i64>,
-    positions: Vec<u32>,
-    order: Vec<u32>,
-    starts: Vec<u32>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-const DROPPED: u32 = u32::MAX;
 
 /// Where a sample goes.
 enum Target {
@@ -376,6 +368,30 @@ impl Aggregator {
     }
 
     fn ingest(&self, keys: Keys<'_>, s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
+        // One copy of the loop per key kind and weighting, so that the per-sample code has no
+        // branch on either (the known variant folds away once inlined).
+        match (keys, s.weights.is_some()) {
+            (Keys::U64(k), false) => {
+                self.ingest_as(Keys::U64(k), Samples::new(s.timestamps, s.values), now)
+            }
+            (Keys::Ids(k), false) => {
+                self.ingest_as(Keys::Ids(k), Samples::new(s.timestamps, s.values), now)
+            }
+            (Keys::Bytes { bytes, ends }, false) => self.ingest_as(
+                Keys::Bytes { bytes, ends },
+                Samples::new(s.timestamps, s.values),
+                now,
+            ),
+            (Keys::U64(k), true) => self.ingest_as(Keys::U64(k), s, now),
+            (Keys::Ids(k), true) => self.ingest_as(Keys::Ids(k), s, now),
+            (Keys::Bytes { bytes, ends }, true) => {
+                self.ingest_as(Keys::Bytes { bytes, ends }, s, now)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn ingest_as(&self, keys: Keys<'_>, s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
         let n = self.validate_batch(&keys, &s)?;
         let mut acc = Accounting::default();
         if n == 0 {
@@ -392,15 +408,14 @@ impl Aggregator {
             .saturating_sub(self.derived.slices as i64 - 1);
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
-        with_scratch(|sc| {
-            // Pass 1: drop what needs no series, route the rest to shards. The scratch columns
-            // are sized once and written by index (no per-sample capacity checks).
+        // Not a closure: this body must be inlined into each specialized copy.
+        let mut scratch = take_scratch();
+        let sc = &mut scratch;
+        {
+            // Pass 1: drop what needs no series, prepare the rest (hash, slice) and count them
+            // per shard. The scratch columns are sized once and written by index.
             sc.route.resize(n, 0);
-            sc.hashes.resize(n, 0);
-            sc.epochs.resize(n, 0);
-            sc.positions.resize(n, 0);
-            sc.starts.clear();
-            sc.starts.resize(self.shards.len() + 1, 0);
+            sc.prepared.resize(n, Prepared::default());
             // Most samples fall in the slice of `now`: find that without a division.
             let now_epoch = now.div_euclid(sw);
             let now_lo = now_epoch.saturating_mul(sw);
@@ -408,13 +423,11 @@ impl Aggregator {
             let ring_len = self.derived.ring_len as i64;
             let now_pos = now_epoch.rem_euclid(ring_len) as u32;
             let mut counts = [0u32; 257];
-            let columns = sc.route[..n]
-                .iter_mut()
-                .zip(&mut sc.hashes[..n])
-                .zip(&mut sc.epochs[..n])
-                .zip(&mut sc.positions[..n]);
-            for (i, (((route, hash), epoch_out), pos_out)) in columns.enumerate() {
-                let (ts, v) = (s.timestamps[i], s.values[i]);
+            let ts_col = &s.timestamps[..n];
+            let v_col = &s.values[..n];
+            let columns = sc.route[..n].iter_mut().zip(&mut sc.prepared[..n]);
+            for (i, (route, prep)) in columns.enumerate() {
+                let (ts, v) = (ts_col[i], v_col[i]);
                 let w = s.weights.map_or(1, |w| w[i]);
                 let epoch = if !windowed {
                     0
@@ -432,16 +445,30 @@ impl Aggregator {
                 } else {
                     self.route(&keys, i)
                 };
-                *epoch_out = epoch;
-                *pos_out = if epoch == now_epoch {
-                    now_pos
-                } else {
-                    epoch.rem_euclid(ring_len) as u32
-                };
                 match r {
                     Ok((shard, h)) => {
                         *route = shard as u32;
-                        *hash = h;
+                        *prep = Prepared {
+                            hash: h,
+                            key: keys.word(i),
+                            ts,
+                            v,
+                            epoch,
+                            // Cumulative series record into ring[1] (ring[0] is the delta base).
+                            pos: if !windowed {
+                                1
+                            } else if epoch == now_epoch {
+                                now_pos
+                            } else {
+                                epoch.rem_euclid(ring_len) as u32
+                            },
+                            w,
+                            slot: NO_SLOT,
+                            bucket: match self.params.as_ref() {
+                                Some(params) => params.bucket(v),
+                                None => Bucket::None,
+                            },
+                        };
                         counts[shard + 1] += 1;
                     }
                     Err(d) => {
@@ -450,49 +477,67 @@ impl Aggregator {
                     }
                 }
             }
-            // Shards are at most 256, so `shard + 1` < 257.
-            for (dst, &c) in sc.starts.iter_mut().zip(&counts) {
-                *dst = c;
+            // Pass 2: counting sort of the prepared samples by shard (shards are at most 256,
+            // so `shard + 1` < 257), into one contiguous run per shard.
+            let shards = self.shards.len();
+            let mut starts = [0u32; 257];
+            for k in 1..=shards {
+                starts[k] = starts[k - 1] + counts[k];
             }
-            // Pass 2: counting sort of sample indices by shard.
-            for k in 1..sc.starts.len() {
-                sc.starts[k] += sc.starts[k - 1];
-            }
-            let routed = sc.starts[self.shards.len()] as usize;
-            sc.order.clear();
-            sc.order.resize(routed, 0);
-            let mut next: [u32; 256] = [0; 256];
-            next[..self.shards.len()].copy_from_slice(&sc.starts[..self.shards.len()]);
-            for (i, &r) in sc.route.iter().enumerate() {
+            let routed = starts[shards] as usize;
+            // Every position below `routed` is written once below: no need to clear.
+            sc.sorted.resize(routed, Prepared::default());
+            let mut next = starts;
+            for (&r, p) in sc.route[..n].iter().zip(&sc.prepared[..n]) {
                 if r != DROPPED {
-                    sc.order[next[r as usize] as usize] = i as u32;
-                    next[r as usize] += 1;
+                    let at = &mut next[r as usize & 0xff];
+                    if let Some(o) = sc.sorted.get_mut(*at as usize) {
+                        *o = *p;
+                    }
+                    *at += 1;
                 }
             }
             // Pass 3: one lock per shard.
-            for shard in 0..self.shards.len() {
-                let (a, b) = (sc.starts[shard] as usize, sc.starts[shard + 1] as usize);
+            for shard in 0..shards {
+                let (a, b) = (starts[shard] as usize, starts[shard + 1] as usize);
                 if a == b {
                     continue;
                 }
                 let mut sh = self.shards[shard].lock();
-                for &i in &sc.order[a..b] {
-                    let i = i as usize;
-                    let target = self.target(&mut sh, &keys, i, sc.hashes[i], generation, &mut acc);
-                    let (ts, v) = (s.timestamps[i], s.values[i]);
-                    let w = u64::from(s.weights.map_or(1, |w| w[i]));
+                let run = &mut sc.sorted[a..b];
+                for j in 0..run.len() {
+                    // A pipeline over the shard's samples, so that cache misses overlap: the key
+                    // index entry of sample j+8 is prefetched, sample j+6 is looked up (its
+                    // entry is in cache by now) and its series prefetched, the sketch header of
+                    // j+3 and the bucket of j+1 are prefetched, and sample j is recorded.
+                    if let Some(p) = run.get(j + 8) {
+                        sh.prefetch_key(p.hash);
+                    }
+                    if let Some(p) = run.get_mut(j + 6) {
+                        p.slot = self.lookup(&sh, &keys, p.key, p.hash);
+                        sh.prefetch_series(p.slot, p.pos);
+                    }
+                    if self.params.is_some() {
+                        if let Some(p) = run.get(j + 3) {
+                            sh.prefetch_sketch(p.slot, p.pos);
+                        }
+                        if let Some(p) = run.get(j + 1) {
+                            sh.prefetch_bucket(p.slot, p.pos, p.bucket);
+                        }
+                    }
+                    let p = &run[j];
+                    // A slot found ahead stays valid: ingest only adds series.
+                    let target = if p.slot != NO_SLOT {
+                        Target::Slot(p.slot)
+                    } else {
+                        self.target(&mut sh, &keys, p.key, p.hash, generation, &mut acc)
+                    };
+                    let w = u64::from(p.w);
                     match target {
                         Target::Slot(slot) => {
-                            if self.record(
-                                sh.ring_mut(slot),
-                                sc.epochs[i],
-                                sc.positions[i],
-                                ts,
-                                v,
-                                w,
-                            ) {
+                            if self.record(sh.slice_mut(slot, p.pos), p, w) {
                                 let m = &mut sh.metas[slot as usize];
-                                m.last_ts = m.last_ts.max(ts);
+                                m.last_ts = m.last_ts.max(p.ts);
                                 m.changed_at = generation;
                                 acc.accepted += 1;
                             } else {
@@ -500,14 +545,7 @@ impl Aggregator {
                             }
                         }
                         Target::Overflow => {
-                            if self.record(
-                                &mut sh.overflow.ring,
-                                sc.epochs[i],
-                                sc.positions[i],
-                                ts,
-                                v,
-                                w,
-                            ) {
+                            if self.record(sh.overflow.ring.get_mut(p.pos as usize), p, w) {
                                 sh.overflow.used = true;
                                 sh.overflow.changed_at = generation;
                                 acc.overflowed += 1;
@@ -519,25 +557,39 @@ impl Aggregator {
                     }
                 }
             }
-        });
+        }
+        put_scratch(scratch);
         self.totals.add(&acc);
         Ok(acc)
     }
 
+    /// The slot of an existing live series for a sample, or `NO_SLOT` (no side effects).
+    #[inline(always)]
+    fn lookup(&self, sh: &Shard, keys: &Keys<'_>, key: u64, h: u64) -> u32 {
+        let found = match *keys {
+            Keys::Ids(_) if key == OVERFLOW_ID => None,
+            Keys::Ids(_) => sh.slot_of_id(key),
+            Keys::U64(_) => sh.find(h, KeyRef::U64(key)),
+            Keys::Bytes { .. } => sh.find(h, KeyRef::Bytes(keys.bytes(key as usize))),
+        };
+        found.unwrap_or(NO_SLOT)
+    }
+
     /// Finds (or makes) the series for sample `i`; counts `stale` and `bad_key` drops.
-    #[inline]
+    #[inline(always)]
+    /// `key` is the sample's `u64` key or id, or for byte keys the sample's index.
     fn target(
         &self,
         sh: &mut Shard,
         keys: &Keys<'_>,
-        i: usize,
+        key: u64,
         h: u64,
         generation: u64,
         acc: &mut Accounting,
     ) -> Target {
         let key = match *keys {
-            Keys::Ids(ids) => {
-                let id = ids[i];
+            Keys::Ids(_) => {
+                let id = key;
                 if id == OVERFLOW_ID {
                     return Target::Overflow;
                 }
@@ -549,8 +601,8 @@ impl Aggregator {
                     }
                 };
             }
-            Keys::U64(k) => KeyRef::U64(k[i]),
-            Keys::Bytes { .. } => KeyRef::Bytes(keys.bytes(i)),
+            Keys::U64(_) => KeyRef::U64(key),
+            Keys::Bytes { .. } => KeyRef::Bytes(keys.bytes(key as usize)),
         };
         if let Some(slot) = sh.find(h, key) {
             return Target::Slot(slot);
@@ -588,25 +640,22 @@ impl Aggregator {
         }
     }
 
-    /// Records one sample of slice epoch `e` (at ring position `pos`, which is `e` modulo the
-    /// ring length) into a ring; `false` if its slice was already reused for a later epoch.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn record(&self, ring: &mut [Slice], e: i64, pos: u32, ts: i64, v: f64, w: u64) -> bool {
-        let params = self.params.as_ref();
-        if self.cfg.mode == Mode::Cumulative {
-            ring[1].record(ts, v, w, params);
-            return true;
-        }
-        let Some(sl) = ring.get_mut(pos as usize) else {
+    /// Records a prepared sample with weight `w` into its slice (ring position `p.pos`, 1 for
+    /// cumulative series); `false` if that slice was already reused for a later epoch.
+    #[inline(always)]
+    fn record(&self, sl: Option<&mut Slice>, p: &Prepared, w: u64) -> bool {
+        let Some(sl) = sl else {
             return false;
         };
-        if sl.epoch < e {
-            sl.reset(e);
-        } else if sl.epoch > e {
-            return false;
+        if self.cfg.mode != Mode::Cumulative {
+            if sl.epoch < p.epoch {
+                sl.reset(p.epoch);
+            } else if sl.epoch > p.epoch {
+                return false;
+            }
         }
-        sl.record(ts, v, w, params);
+        let sketch = self.params.as_ref().map(|params| (params, p.bucket));
+        sl.record(p.ts, p.v, w, sketch);
         true
     }
 
@@ -682,7 +731,7 @@ impl Aggregator {
                 }
                 Ok((shard, h)) => {
                     let mut sh = self.shards[shard].lock();
-                    match self.target(&mut sh, &keys, i, h, generation, &mut acc) {
+                    match self.target(&mut sh, &keys, keys.word(i), h, generation, &mut acc) {
                         Target::Slot(slot) => {
                             acc.accepted += 1;
                             sh.id(slot)
@@ -719,38 +768,4 @@ impl Aggregator {
     pub(crate) fn shard_for(&self, h: u64) -> usize {
         shard_of(h, self.shard_mask)
     }
-}
-
-/// Why a sample was dropped before reaching a series.
-#[derive(Clone, Copy)]
-enum Drop {
-    Invalid,
-    Future,
-    Late,
-    BadKey,
-    Stale,
-}
-
-impl Drop {
-    fn count(self, acc: &mut Accounting) {
-        match self {
-            Drop::Invalid => acc.invalid += 1,
-            Drop::Future => acc.future += 1,
-            Drop::Late => acc.late += 1,
-            Drop::BadKey => acc.bad_key += 1,
-            Drop::Stale => acc.stale += 1,
-        }
-    }
-}
-
-/// Runs `f` with this thread's scratch (taken out, so a nested use gets a fresh one).
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    let r = f(&mut sc);
-    // Keep at most ~1M entries of capacity per thread between batches.
-    if sc.route.capacity() > 1 << 20 {
-        sc = Scratch::default();
-    }
-    SCRATCH.with(|s| *s.borrow_mut() = sc);
-    r
 }

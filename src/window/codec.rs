@@ -6,10 +6,10 @@
 //! sums, min, max and sketch buckets merge exactly (mean and stddev up to rounding) and
 //! instances that each saw part of a stream merge into what one instance fed it all holds.
 //!
-//! # Format version 1
+//! # Format version 2
 //!
 //! ```text
-//! header  magic "OHWS" | version u16 = 1 | flags u16 (bit 0: sketches present, others 0)
+//! header  magic "OHWS" | version u16 = 2 | flags u16 (bit 0: sketches present, others 0)
 //!         | alpha f64 | max_buckets u32 | reserved u32 = 0 | records u64
 //! record  kind u8 (0 = u64 key, 1 = byte key, 2 = overflow series)
 //!         | key (kind 0: u64; kind 1: len u32 (<= 4096) + UTF-8 bytes; kind 2: nothing)
@@ -35,7 +35,7 @@ use super::{Error, MAX_KEY_LEN_LIMIT};
 /// First bytes of an export.
 pub const FORMAT_MAGIC: [u8; 4] = *b"OHWS";
 /// The format version written (and the only one read).
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const FLAG_SKETCH: u16 = 1;
 const MAX_STORE_LEN: u32 = 65536;
 
@@ -228,7 +228,7 @@ fn read_record<'a>(
 
 impl Aggregator {
     /// Appends the state of every series' window at `now` (series with samples in it) to
-    /// `out` in the [format](super#serialized-state-format-version-1); returns the number of records. Holds the
+    /// `out` in the [format](super#serialized-state-format-version-2); returns the number of records. Holds the
     /// snapshot cut while it runs.
     pub fn export(&self, now: i64, out: &mut Vec<u8>) -> usize {
         let sketches = self.params.is_some();
@@ -270,7 +270,7 @@ impl Aggregator {
     }
 
     /// Merges an [`export`](Self::export) into this aggregator at `now` (see the
-    /// [format](super#serialized-state-format-version-1)). Checks the whole input first: on error nothing has changed.
+    /// [format](super#serialized-state-format-version-2)). Checks the whole input first: on error nothing has changed.
     pub fn merge_import(&self, data: &[u8], now: i64) -> Result<ImportAccounting, Error> {
         let mut r = Reader { b: data };
         if r.take(4)? != FORMAT_MAGIC {

@@ -1,7 +1,5 @@
-//! Key hashing: a fast 64-bit hash for byte keys and a mixer for `u64` keys, and the identity
-//! hasher the series maps use on the already-mixed hashes.
-
-use std::hash::{BuildHasherDefault, Hasher};
+//! Key hashing: a fast 64-bit hash for byte keys and a mixer for `u64` keys (the shard's
+//! [`HashIndex`](super::table::HashIndex) uses the mixed hashes as they are).
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -45,27 +43,6 @@ pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
 pub(crate) fn shard_of(h: u64, mask: u64) -> usize {
     ((h.wrapping_mul(K) >> 40) & mask) as usize
 }
-
-/// A hasher that passes a `u64` through (the keys are already mixed hashes).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Builds [`IdentityHasher`]s.
-pub(crate) type IdentityBuild = BuildHasherDefault<IdentityHasher>;
 
 #[cfg(test)]
 mod tests {

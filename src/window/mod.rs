@@ -80,13 +80,13 @@
 //! are written to 7 significant digits (their error bound α is at least 1e-4), other values
 //! exactly; `NaN`, `+Inf`, `-Inf` in Prometheus spelling.
 //!
-//! # Serialized state (format version 1)
+//! # Serialized state (format version 2)
 //!
 //! [`Aggregator::export`] writes, and [`Aggregator::merge_import`] reads, this little-endian
 //! format: one record per series with samples in the window at the export's `now`.
 //!
 //! ```text
-//! header  magic "OHWS" | version u16 = 1 | flags u16 (bit 0: sketches present, others 0)
+//! header  magic "OHWS" | version u16 = 2 | flags u16 (bit 0: sketches present, others 0)
 //!         | alpha f64 | max_buckets u32 | reserved u32 = 0 | records u64
 //! record  kind u8 (0 = u64 key, 1 = byte key, 2 = overflow series)
 //!         | key (kind 0: u64; kind 1: len u32 (<= 4096) + UTF-8 bytes; kind 2: nothing)
@@ -94,7 +94,8 @@
 //!         | first f64 | last f64 | increase f64 | first_ts i64 | last_ts i64
 //!         | (if sketches) zero u64 | positive store | negative store
 //! store   offset i32 | len u32 (<= 65536) | len × count u64   (bucket offset+j counts
-//!         values in (γ^(offset+j-1), γ^(offset+j)], γ = (1+α)/(1-α))
+//!         magnitudes v = 2^e·(1+s) with floor(m·(e + P(s))) = offset+j, P and m as in
+//!         Sketch's docs; version 1 used ceil(ln v / ln γ) and is not read)
 //! ```
 //!
 //! An import checks all of the input before changing anything (magic, version, flags, α equal
@@ -104,6 +105,7 @@
 //! buckets merge exactly, mean and stddev up to rounding.
 
 mod aggregator;
+mod batch;
 mod codec;
 mod config;
 mod expo;
@@ -113,6 +115,7 @@ mod shard;
 mod sketch;
 mod slice;
 mod snapshot;
+mod table;
 
 pub use aggregator::{Accounting, Aggregator, Samples, Stats};
 pub use codec::{FORMAT_MAGIC, FORMAT_VERSION, ImportAccounting};

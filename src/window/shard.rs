@@ -8,13 +8,12 @@
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
 //! hashes are chained through `Meta::next` and told apart by comparing keys.
 
-use super::hash::IdentityBuild;
+use super::sketch::Bucket;
 use super::slice::Slice;
-use std::collections::HashMap;
+use super::table::{HashIndex, NIL, prefetch};
 
 /// Slots per shard (24 bits of the id).
 pub(crate) const MAX_SLOTS: usize = 1 << 24;
-const NIL: u32 = u32::MAX;
 
 /// The key a series was made for.
 #[derive(Debug)]
@@ -35,6 +34,7 @@ pub(crate) enum KeyRef<'a> {
 }
 
 impl Key {
+    #[inline(always)]
     fn matches(&self, k: KeyRef<'_>) -> bool {
         match (self, k) {
             (Key::U64(a), KeyRef::U64(b)) => *a == b,
@@ -73,7 +73,7 @@ pub(crate) struct Shard {
     pub metas: Vec<Meta>,
     pub slices: Vec<Slice>,
     free: Vec<u32>,
-    map: HashMap<u64, u32, IdentityBuild>,
+    map: HashIndex,
     pub live: usize,
     pub key_bytes: usize,
     pub overflow: Overflow,
@@ -87,7 +87,7 @@ impl Shard {
             metas: Vec::new(),
             slices: Vec::new(),
             free: Vec::new(),
-            map: HashMap::default(),
+            map: HashIndex::default(),
             live: 0,
             key_bytes: 0,
             overflow: Overflow {
@@ -120,17 +120,61 @@ impl Shard {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, hash: u64, key: KeyRef<'_>) -> Option<u32> {
-        let mut slot = *self.map.get(&hash)?;
-        while slot != NIL {
-            let m = &self.metas[slot as usize];
+        let mut slot = self.map.get(hash)?;
+        loop {
+            let m = self.metas.get(slot as usize)?;
             if m.key.matches(key) {
                 return Some(slot);
             }
             slot = m.next;
         }
-        None
+    }
+
+    /// Starts loading the key index entry for `hash`.
+    #[inline(always)]
+    pub fn prefetch_key(&self, hash: u64) {
+        self.map.prefetch(hash);
+    }
+
+    /// Starts loading the record of `slot` and its slice at ring position `pos` (no-op for a
+    /// slot out of range, such as `NIL`).
+    #[inline(always)]
+    pub fn prefetch_series(&self, slot: u32, pos: u32) {
+        if let Some(m) = self.metas.get(slot as usize) {
+            prefetch(m);
+        }
+        if let Some(sl) = self
+            .slices
+            .get(slot as usize * self.ring_len + pos as usize)
+        {
+            prefetch(sl);
+        }
+    }
+
+    /// Starts loading the sketch header of `slot`'s slice at `pos` (once that slice is cached).
+    #[inline(always)]
+    pub fn prefetch_sketch(&self, slot: u32, pos: u32) {
+        if let Some(sl) = self
+            .slices
+            .get(slot as usize * self.ring_len + pos as usize)
+            && let Some(sk) = sl.sketch.as_deref()
+        {
+            prefetch(sk);
+        }
+    }
+
+    /// Starts loading sketch bucket `b` in `slot`'s slice at `pos`.
+    #[inline(always)]
+    pub fn prefetch_bucket(&self, slot: u32, pos: u32, b: Bucket) {
+        if let Some(sl) = self
+            .slices
+            .get(slot as usize * self.ring_len + pos as usize)
+            && let Some(sk) = sl.sketch.as_deref()
+        {
+            sk.prefetch(b);
+        }
     }
 
     /// Makes a series for a key known to be absent. `None` when the shard has no slot left.
@@ -142,7 +186,7 @@ impl Shard {
                 Key::Bytes(b.into())
             }
         };
-        let head = self.map.get(&hash).copied().unwrap_or(NIL);
+        let head = self.map.get(hash).unwrap_or(NIL);
         let meta = Meta {
             key: owned,
             hash,
@@ -180,10 +224,10 @@ impl Shard {
     pub fn remove(&mut self, slot: u32) {
         let s = slot as usize;
         let (hash, next) = (self.metas[s].hash, self.metas[s].next);
-        let head = self.map.get(&hash).copied().unwrap_or(NIL);
+        let head = self.map.get(hash).unwrap_or(NIL);
         if head == slot {
             if next == NIL {
-                self.map.remove(&hash);
+                self.map.remove(hash);
             } else {
                 self.map.insert(hash, next);
             }
@@ -221,12 +265,20 @@ impl Shard {
                 self.remove(slot);
             }
         }
-        self.map = HashMap::default();
+        self.map = HashIndex::default();
         for sl in &mut self.overflow.ring {
             sl.free();
         }
         self.overflow.used = false;
         removed
+    }
+
+    /// The slice at ring position `pos` of `slot`'s series.
+    #[inline(always)]
+    pub fn slice_mut(&mut self, slot: u32, pos: u32) -> Option<&mut Slice> {
+        debug_assert!((pos as usize) < self.ring_len);
+        self.slices
+            .get_mut(slot as usize * self.ring_len + pos as usize)
     }
 
     #[inline]

@@ -1,6 +1,6 @@
 //! One time slice of one series: mergeable moments, counter increase and an optional sketch.
 
-use super::sketch::{Sketch, SketchParams};
+use super::sketch::{Bucket, Sketch, SketchParams};
 
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
@@ -71,9 +71,10 @@ impl Slice {
         *self = Slice::default();
     }
 
-    /// Records `v` (finite) at `ts` with weight `w >= 1`.
-    #[inline]
-    pub fn record(&mut self, ts: i64, v: f64, w: u64, params: Option<&SketchParams>) {
+    /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
+    /// use) at `v`'s bucket when one is given.
+    #[inline(always)]
+    pub fn record(&mut self, ts: i64, v: f64, w: u64, sketch: Option<(&SketchParams, Bucket)>) {
         let wf = w as f64;
         if self.count == 0 {
             self.count = w;
@@ -93,8 +94,13 @@ impl Slice {
             let delta = v - self.mean;
             self.mean += delta * (wf / self.count as f64);
             self.m2 += wf * delta * (v - self.mean);
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
+            // Both are numbers once count > 0 (v is finite): plain compares, no NaN handling.
+            if v < self.min {
+                self.min = v;
+            }
+            if v > self.max {
+                self.max = v;
+            }
             if ts >= self.last_ts {
                 self.increase += counter_delta(self.last, v);
                 self.last = v;
@@ -105,8 +111,10 @@ impl Slice {
                 self.first_ts = ts;
             }
         }
-        if let Some(p) = params {
-            self.sketch.get_or_insert_with(Box::default).add(p, v, w);
+        if let Some((p, b)) = sketch {
+            self.sketch
+                .get_or_insert_with(Box::default)
+                .add_bucket(p, b, w);
         }
     }
 
