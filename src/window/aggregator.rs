@@ -1,6 +1,6 @@
 //! The aggregator: sharded series state, batched ingest, ids, eviction and deletion.
 
-use super::batch::{DROPPED, Drop, NO_SLOT, Prepared, put_scratch, take_scratch};
+use super::batch::{DROPPED, Drop, NO_SLOT, Prepared, ScratchPool};
 use super::config::{Config, Derived, Mode, valid_label_list};
 use super::hash::{hash_bytes, hash_u64, shard_of};
 use super::shard::{KeyRef, Shard};
@@ -215,6 +215,7 @@ pub struct Aggregator {
     pub(crate) generation: AtomicU64,
     pub(crate) live: AtomicU64,
     pub(crate) totals: Totals,
+    scratch: ScratchPool,
 }
 
 impl std::fmt::Debug for Aggregator {
@@ -243,6 +244,7 @@ impl Aggregator {
             generation: AtomicU64::new(1),
             live: AtomicU64::new(0),
             totals: Totals::default(),
+            scratch: ScratchPool::default(),
             derived,
             cfg,
         })
@@ -409,7 +411,7 @@ impl Aggregator {
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
         // Not a closure: this body must be inlined into each specialized copy.
-        let mut scratch = take_scratch();
+        let mut scratch = self.scratch.take();
         let sc = &mut scratch;
         {
             // Pass 1: drop what needs no series, prepare the rest (hash, slice) and count them
@@ -558,7 +560,7 @@ impl Aggregator {
                 }
             }
         }
-        put_scratch(scratch);
+        self.scratch.put(scratch);
         self.totals.add(&acc);
         Ok(acc)
     }

@@ -3,7 +3,7 @@
 
 use super::Accounting;
 use super::sketch::Bucket;
-use std::cell::RefCell;
+use parking_lot::Mutex;
 
 /// A sample that passed the checks, ready for its shard.
 #[derive(Clone, Copy, Default)]
@@ -26,7 +26,7 @@ pub(super) struct Prepared {
 /// `Prepared::slot` before (or without) a lookahead hit.
 pub(super) const NO_SLOT: u32 = u32::MAX;
 
-/// Per-thread reusable buffers for partitioning a batch by shard.
+/// Reusable buffers for partitioning a batch by shard.
 #[derive(Default)]
 pub(super) struct Scratch {
     pub(super) route: Vec<u32>,
@@ -34,8 +34,32 @@ pub(super) struct Scratch {
     pub(super) sorted: Vec<Prepared>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+/// An aggregator's pool of scratch buffers: an ingest takes one and returns it. They belong to
+/// the aggregator (freed with it), not to the OS threads that happen to run ingests: Go runs cgo
+/// calls on many threads, and per-thread buffers outlived every aggregator.
+#[derive(Default)]
+pub(super) struct ScratchPool(Mutex<Vec<Scratch>>);
+
+/// Scratch buffers kept per aggregator: enough for this many concurrent ingests.
+const POOLED: usize = 16;
+
+impl ScratchPool {
+    /// Takes a scratch (a fresh one if none is pooled).
+    #[inline(always)]
+    pub(super) fn take(&self) -> Scratch {
+        self.0.lock().pop().unwrap_or_default()
+    }
+
+    /// Returns a scratch, keeping at most ~1M entries of capacity and `POOLED` scratches.
+    #[inline(always)]
+    pub(super) fn put(&self, sc: Scratch) {
+        if sc.route.capacity() <= 1 << 20 {
+            let mut pool = self.0.lock();
+            if pool.len() < POOLED {
+                pool.push(sc);
+            }
+        }
+    }
 }
 
 /// The route of a sample dropped in pass 1.
@@ -60,19 +84,5 @@ impl Drop {
             Drop::BadKey => acc.bad_key += 1,
             Drop::Stale => acc.stale += 1,
         }
-    }
-}
-
-/// Takes this thread's scratch out (so a nested use would get a fresh one).
-#[inline(always)]
-pub(super) fn take_scratch() -> Scratch {
-    SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
-}
-
-/// Puts the scratch back, keeping at most ~1M entries of capacity per thread between batches.
-#[inline(always)]
-pub(super) fn put_scratch(sc: Scratch) {
-    if sc.route.capacity() <= 1 << 20 {
-        SCRATCH.with(|s| *s.borrow_mut() = sc);
     }
 }

@@ -191,10 +191,6 @@ func osThreads() int {
 	return 0
 }
 
-// perThreadScratch bounds what the aggregator's ingest keeps per OS thread for reuse (its
-// scratch columns, sized by the largest batch: this soak's batches are at most 2048 samples).
-// Go runs cgo calls on any of its threads, so each new OS thread may keep one.
-const perThreadScratch = 256 << 10
 
 func openFds() int {
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -234,9 +230,9 @@ func (b baseline) wait(limit time.Duration) string {
 		rc, _ := offheap.ReadRelayCounters()
 		fds, g := openFds(), runtime.NumGoroutine()
 		// The handle table may have grown by segments (16 KiB each) under load: they are
-		// kept for reuse, so allow a few; and each OS thread Go started since the baseline
-		// may hold the aggregator's ingest scratch. Any leak that grows with load is larger.
-		slack := uint64(64<<10) + uint64(max(0, osThreads()-b.threads))*perThreadScratch
+		// kept for reuse, so allow a few. Any leak that grows with load is larger. (Ingest
+		// scratch belongs to its aggregator, so new OS threads hold nothing.)
+		slack := uint64(64 << 10)
 		ok := fds <= b.fds && g <= b.goroutines && s.LiveHandles == b.rust.LiveHandles &&
 			s.LiveBytes <= b.rust.LiveBytes+slack && rc.PipesLive == 0 && rc.BuffersLive == 0
 		if ok {
@@ -244,9 +240,9 @@ func (b baseline) wait(limit time.Duration) string {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Sprintf("not back to baseline: fds %d (was %d), goroutines %d (was %d), "+
-				"handles %d (was %d), Rust heap %d (was %d, slack %d for %d new OS threads), pipes %d, buffers %d",
+				"handles %d (was %d), Rust heap %d (was %d, slack %d), pipes %d, buffers %d",
 				fds, b.fds, g, b.goroutines, s.LiveHandles, b.rust.LiveHandles,
-				s.LiveBytes, b.rust.LiveBytes, slack, osThreads()-b.threads, rc.PipesLive, rc.BuffersLive)
+				s.LiveBytes, b.rust.LiveBytes, slack, rc.PipesLive, rc.BuffersLive)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

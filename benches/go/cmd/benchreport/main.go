@@ -36,6 +36,9 @@ type Row struct {
 	// higher is better for time-like metrics). Nil Met means no target.
 	Target string
 	Met    func(speedup float64) bool
+	// Max and MinMBs are absolute targets: the value (in Metric's unit) at most Max, or the
+	// throughput at least MinMBs MB/s. Zero means none.
+	Max, MinMBs float64
 }
 
 var rows []Row
@@ -244,6 +247,16 @@ func main() {
 						met = "yes"
 					}
 				}
+			}
+		}
+		if r.Max > 0 || r.MinMBs > 0 {
+			ok := r.Max == 0 || v <= r.Max
+			if r.MinMBs > 0 {
+				x, has := res.median("MB/s")
+				ok = ok && has && x >= r.MinMBs
+			}
+			if met == "" || met == "yes" {
+				met = map[bool]string{true: "yes", false: "no"}[ok]
 			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, fmtValue(v, unit), mbs, allocs, peer, speedup, r.Target, met)

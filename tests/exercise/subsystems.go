@@ -1,0 +1,217 @@
+package main
+
+// Exercises of the three subsystems. Every object is created and closed inside a run, so the
+// baseline check in main catches any handle or Rust allocation left behind. Relay copies run
+// n/10 times and engines n/1000 times: each needs sockets or threads, which dominate under
+// valgrind; the other APIs run n times.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	offheap "github.com/offheap/offheap/go"
+)
+
+func init() {
+	register("headers", exerciseHeaders)
+	register("window", exerciseWindow)
+	register("relay", exerciseRelay)
+	register("engine", exerciseEngine)
+}
+
+var (
+	goodHeads = []byte("GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n" +
+		"POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc" +
+		"GET /c HTTP/1.1\r\nHo")
+	badHead  = []byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n")
+	response = []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+)
+
+func exerciseHeaders(n int) error {
+	req := offheap.NewRequestBatch(8)
+	resp := offheap.NewResponseBatch(2)
+	out := make([]byte, 0, 1024)
+	opts := &offheap.RewriteOptions{ClientIP: "192.0.2.1", Proto: "http", Via: "exercise"}
+	for i := 0; i < n; i++ {
+		if _, err := req.Parse(goodHeads); err != nil {
+			return err
+		}
+		if req.Len() != 3 || string(req.Header(0, "Host")) != "example.com" || !req.Incomplete(2) {
+			return errors.New("headers: wrong parse")
+		}
+		var err error
+		if out, err = req.RewriteRequest(out[:0], 0, opts); err != nil {
+			return err
+		}
+		if _, err := req.Parse(badHead); err != nil || !errors.Is(req.Err(0), offheap.ErrMalformed) {
+			return fmt.Errorf("headers: smuggling head not rejected: %v", req.Err(0))
+		}
+		if _, err := resp.Parse(response); err != nil || resp.Err(0) != nil {
+			return fmt.Errorf("headers: response: %v %v", err, resp.Err(0))
+		}
+		if out, err = resp.RewriteResponse(out[:0], 0, "exercise"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func exerciseWindow(n int) error {
+	agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Sliding, Width: time.Minute, Slices: 6,
+		Name: "exercise_seconds", Quantiles: []float64{0.5, 0.99}, MaxSeries: 1000, IdleTTL: time.Minute})
+	if err != nil {
+		return err
+	}
+	defer agg.Close()
+	snap, err := offheap.NewSnapshot()
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	var b offheap.Batch
+	var state []byte
+	now := int64(time.Hour)
+	for i := 0; i < n; i++ {
+		b.Reset()
+		b.Add(uint64(i%2000), now, float64(i%100))
+		b.AddString("route", now, 1)
+		if acc, err := agg.Ingest(&b, now); err != nil || acc.Accepted+acc.Overflowed != 2 {
+			return fmt.Errorf("window: ingest %+v %v", acc, err)
+		}
+		if i%64 == 0 {
+			if err := agg.Snapshot(snap, now, offheap.SnapshotOptions{Quantiles: []float64{0.5}}); err != nil {
+				return err
+			}
+			if _, err := agg.WritePrometheus(io.Discard, now); err != nil {
+				return err
+			}
+			if state, err = agg.AppendState(state[:0], now); err != nil {
+				return err
+			}
+			if _, err := agg.MergeState(state, now); err != nil {
+				return err
+			}
+			if _, err := agg.Stats(); err != nil {
+				return err
+			}
+		}
+		if i%1024 == 1023 {
+			if _, err := agg.Clear(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func tcpPair() (*net.TCPConn, *net.TCPConn, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer l.Close()
+	ch := make(chan net.Conn, 1)
+	go func() { c, _ := l.Accept(); ch <- c }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	s := <-ch
+	if s == nil {
+		c.Close()
+		return nil, nil, errors.New("accept failed")
+	}
+	return c.(*net.TCPConn), s.(*net.TCPConn), nil
+}
+
+func exerciseRelay(n int) error {
+	upstream, src, err := tcpPair()
+	if err != nil {
+		return err
+	}
+	defer upstream.Close()
+	defer src.Close()
+	dst, client, err := tcpPair()
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	defer client.Close()
+	body := bytes.Repeat([]byte("0123456789abcdef"), 64)
+	got := make([]byte, len(body))
+	buf, err := offheap.NewBuffer()
+	if err != nil {
+		return err
+	}
+	defer buf.Close()
+	for i := 0; i < n/10+1; i++ {
+		r, err := offheap.NewRelay()
+		if err != nil {
+			return err
+		}
+		r.SetSplice(i%2 == 0)
+		if err := r.Bind(dst, src); err != nil {
+			r.Close()
+			return err
+		}
+		if _, err := upstream.Write(body); err != nil {
+			r.Close()
+			return err
+		}
+		st, err := r.Copy(context.Background(), offheap.Exact(int64(len(body))))
+		r.Close()
+		if err != nil || st.BytesOut != uint64(len(body)) {
+			return fmt.Errorf("relay: %+v %v", st, err)
+		}
+		if _, err := io.ReadFull(client, got); err != nil || !bytes.Equal(got, body) {
+			return fmt.Errorf("relay: body differs (%v)", err)
+		}
+	}
+	return nil
+}
+
+func exerciseEngine(n int) error {
+	for i := 0; i < n/1000+1; i++ {
+		e, err := offheap.NewEngine(1, 16)
+		if err != nil {
+			return err
+		}
+		a1, a2, err := tcpPair()
+		if err != nil {
+			return err
+		}
+		b1, b2, err := tcpPair()
+		if err != nil {
+			return err
+		}
+		if err := e.SubmitTunnel(7, a2, b1); err != nil {
+			return err
+		}
+		a2.Close()
+		b1.Close()
+		a1.Write([]byte("ping"))
+		a1.CloseWrite()
+		got, _ := io.ReadAll(b2)
+		b2.Close()
+		a1.Close()
+		if string(got) != "ping" {
+			return fmt.Errorf("engine: tunnel carried %q", got)
+		}
+		out := make([]offheap.Completion, 4)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		k, err := e.Wait(ctx, out)
+		cancel()
+		if err != nil || k != 1 || out[0].ID != 7 {
+			return fmt.Errorf("engine: %d completions, %v", k, err)
+		}
+		if err := e.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
