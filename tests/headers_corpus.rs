@@ -108,29 +108,12 @@ fn every_case_gets_its_verdict() {
 #[test]
 fn every_smuggling_rule_is_covered() {
     let cases = corpus();
-    for e in [
-        Error::Method,
-        Error::Target,
-        Error::TargetForm,
-        Error::Version,
-        Error::BareCr,
-        Error::BareLf,
-        Error::HeaderName,
-        Error::WhitespaceBeforeColon,
-        Error::ObsFold,
-        Error::HeaderValue,
-        Error::Status,
-        Error::ContentLengthInvalid,
-        Error::ContentLengthRepeated,
-        Error::ContentLengthWithTransferEncoding,
-        Error::ChunkedNotLast,
-        Error::TransferEncodingInvalid,
-        Error::TransferEncodingHttp10,
-        Error::HostMissing,
-        Error::HostRepeated,
-        Error::HostInvalid,
-        Error::TooManyHeaders,
-    ] {
+    // Every rejection rule (all variants but the two size/partial outcomes, which are not
+    // smuggling rules) needs a case in the corpus; a new rule without one fails here.
+    for e in Error::ALL
+        .into_iter()
+        .filter(|e| !matches!(e, Error::Incomplete | Error::HeadTooLarge))
+    {
         let name = format!("{e:?}");
         assert!(
             cases.iter().any(|c| c.expected == name),
