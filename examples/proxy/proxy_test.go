@@ -497,7 +497,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 func TestCurl(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed")
+		t.Fatal("curl not installed: .ci/run installs it (apt-get install curl)")
 	}
 	f := newFixture(t, nil)
 	body := pattern(300000)
