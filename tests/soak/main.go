@@ -191,7 +191,6 @@ func osThreads() int {
 	return 0
 }
 
-
 func openFds() int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
