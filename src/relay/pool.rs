@@ -159,12 +159,13 @@ impl Buffer {
     /// Moves the filled bytes to the front when they reach the end of the buffer.
     fn compact_if_at_end(&mut self) {
         let (s, e) = (self.start, self.end);
-        if s > 0 && e == self.capacity() {
-            if let Some(d) = self.data.as_deref_mut() {
-                d.copy_within(s..e, 0);
-                self.start = 0;
-                self.end = e - s;
-            }
+        if s > 0
+            && e == self.capacity()
+            && let Some(d) = self.data.as_deref_mut()
+        {
+            d.copy_within(s..e, 0);
+            self.start = 0;
+            self.end = e - s;
         }
     }
 
