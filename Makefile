@@ -136,7 +136,7 @@ install: $(LIB_A)
 SOAK_SECONDS ?= 300
 soak: $(LIB_A)
 	cd tests/soak && $(GO) run . -seconds $(SOAK_SECONDS)
-	cd $(GO_PKG) && OFFHEAP_SOAK=1 $(GO) test -count=1 -run 'TestRelaySoak' -timeout 5m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
+	cd $(GO_PKG) && $(GO) test -tags soak -count=1 -run 'TestRelaySoak' -timeout 5m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
 lint:

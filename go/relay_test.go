@@ -561,21 +561,6 @@ func TestEngineIntegrity(t *testing.T) {
 	base.check(t)
 }
 
-// TestRelaySoak is the bounded soak (make soak): ≥ 1 GiB over ≥ 1,000 connections.
-func TestRelaySoak(t *testing.T) {
-	if os.Getenv("OFFHEAP_SOAK") == "" {
-		t.Skip("set OFFHEAP_SOAK=1 (make soak)")
-	}
-	base := takeBaseline(t)
-	var total int64
-	start := time.Now()
-	for round := 0; total < 1<<30; round++ {
-		total += engineIntegrity(t, 1000, 2<<20, uint64(round)+100)
-		t.Logf("round %d: %d MiB echoed in %v", round, total>>20, time.Since(start))
-	}
-	base.check(t)
-}
-
 func TestEngineCancelAndClose(t *testing.T) {
 	base := takeBaseline(t)
 	e, err := NewEngine(1, 4)
