@@ -115,6 +115,29 @@ impl Buffer {
         }
     }
 
+    /// A buffer without storage (capacity 0): what a relay holds while it needs none.
+    /// [`Self::ensure`] takes storage from the pool on first use.
+    pub const fn none() -> Buffer {
+        Buffer {
+            data: None,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Takes storage from the pool if this buffer has none; returns the buffer.
+    pub fn ensure(&mut self) -> &mut Buffer {
+        if self.data.is_none() {
+            *self = Buffer::take();
+        }
+        self
+    }
+
+    /// Returns the storage to the pool, leaving a buffer without storage.
+    pub fn release(&mut self) {
+        *self = Buffer::none();
+    }
+
     fn bytes(&self) -> &[u8] {
         self.data.as_deref().unwrap_or(&[])
     }
