@@ -109,7 +109,7 @@ func (s *jsonScanner) str(dst []byte, limit int) (out []byte, over bool, msg str
 			default:
 				return dst, over, "bad escape in a string"
 			}
-			if len(dst)+utf8.UTFMax > limit {
+			if len(dst)+utf8.RuneLen(r) > limit {
 				over = true
 			} else {
 				dst = utf8.AppendRune(dst, r)
