@@ -42,7 +42,9 @@ func DefaultConfig() Config {
 type Service struct {
 	cfg     Config
 	agg     *offheap.Aggregator
-	workers chan *worker
+	sem     chan struct{} // a slot per worker: requests beyond Workers wait for one
+	idleMu  sync.Mutex
+	idle    []*worker // a stack: the most recently used worker, whose buffers are warm, goes next
 	start   offheap.HeapReport
 	started time.Time
 	list    []counter // the service's own counters, in exposition order
@@ -81,11 +83,11 @@ func NewService(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, agg: agg, workers: make(chan *worker, cfg.Workers), start: offheap.ReadHeapReport(),
+	s := &Service{cfg: cfg, agg: agg, sem: make(chan struct{}, cfg.Workers), start: offheap.ReadHeapReport(),
 		started: time.Now()}
 	s.list = s.counters()
 	for range cfg.Workers {
-		s.workers <- &worker{p: newParser(cfg.Limits)}
+		s.idle = append(s.idle, &worker{p: newParser(cfg.Limits)})
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -199,14 +201,17 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, nil, http.StatusRequestEntityTooLarge, "body too large", 0, 0)
 		return
 	}
-	var wk *worker
 	select {
-	case wk = <-s.workers:
+	case s.sem <- struct{}{}:
 	case <-r.Context().Done():
 		s.failed.Add(1)
 		return
 	}
-	defer func() { s.workers <- wk }()
+	s.idleMu.Lock()
+	wk := s.idle[len(s.idle)-1]
+	s.idle = s.idle[:len(s.idle)-1]
+	s.idleMu.Unlock()
+	defer s.release(wk)
 	body, err := wk.read(r.Body, s.cfg.BodyLimit, r.ContentLength)
 	s.bodyBytes.Add(uint64(len(wk.buf)))
 	switch {
@@ -271,6 +276,13 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 	wk.resp = b
 	w.Header()["Content-Type"] = jsonType
 	_, _ = w.Write(b)
+}
+
+func (s *Service) release(wk *worker) {
+	s.idleMu.Lock()
+	s.idle = append(s.idle, wk)
+	s.idleMu.Unlock()
+	<-s.sem
 }
 
 // fail answers an ingest request with status and {"error":msg,"line":line,"rejected_lines":n}.
