@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ type LoadConfig struct {
 	Requests int           // requests in all (0: no limit but Duration)
 	Name     string        // the service's aggregator metric name (-name), to sum its window counts
 	Heap     bool          // print the service's /debug/heap at the end
+	Wait     time.Duration // how long to wait for the service to answer /metrics first
 }
 
 // LoadResult is what a load run sent and what the service says it accepted.
@@ -176,6 +178,10 @@ func RunLoad(ctx context.Context, cfg LoadConfig, out io.Writer) (LoadResult, er
 	}
 	defer client.CloseIdleConnections()
 	before, err := scrape(client, base, cfg.Name)
+	for deadline := time.Now().Add(cfg.Wait); err != nil && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		before, err = scrape(client, base, cfg.Name)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -292,7 +298,7 @@ func post(client *http.Client, url, ctype string, body []byte) (uint64, error) {
 func loadMain(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	cfg := LoadConfig{}
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9091", "the service (a loopback address)")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9091", "the service (a loopback address; @file reads it from a file)")
 	fs.IntVar(&cfg.Conns, "c", 4, "concurrent connections (goroutines)")
 	fs.IntVar(&cfg.Batch, "batch", 500, "samples per request")
 	fs.IntVar(&cfg.Series, "series", 10_000, "distinct series")
@@ -301,11 +307,19 @@ func loadMain(args []string, out io.Writer) error {
 	fs.IntVar(&cfg.Requests, "n", 0, "requests in all (0: until -d)")
 	fs.StringVar(&cfg.Name, "name", DefaultConfig().Name, "the service's -name")
 	fs.BoolVar(&cfg.Heap, "heap", true, "print the service's /debug/heap at the end")
+	fs.DurationVar(&cfg.Wait, "wait", 5*time.Second, "how long to wait for the service to come up")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.Duration > 10*time.Minute {
-		return errors.New("load: -d is at most 10m")
+	if cfg.Duration > 10*time.Minute || cfg.Wait > time.Minute {
+		return errors.New("load: -d is at most 10m, -wait at most 1m")
+	}
+	if name, ok := strings.CutPrefix(cfg.Addr, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		cfg.Addr = strings.TrimSpace(string(b))
 	}
 	_, err := RunLoad(context.Background(), cfg, out)
 	return err

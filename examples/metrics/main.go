@@ -116,6 +116,7 @@ func serveMain(args []string, out io.Writer) error {
 	fs.IntVar(&cfg.MaxSamples, "max-samples", cfg.MaxSamples, "samples in one request (413 beyond)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "requests parsed at once (each holds up to -body-limit bytes)")
 	fs.BoolVar(&cfg.Strict, "strict", false, "reject a request (400) when any line is malformed")
+	addrFile := fs.String("addr-file", "", "write the address served on to this file (with -listen 127.0.0.1:0)")
 	grace := fs.Duration("grace", 10*time.Second, "graceful shutdown: how long requests in progress may finish")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -136,6 +137,12 @@ func serveMain(args []string, out io.Writer) error {
 		WriteTimeout:      time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+	}
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
