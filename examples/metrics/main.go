@@ -115,6 +115,7 @@ func serveMain(args []string, out io.Writer) error {
 	fs.IntVar(&cfg.MaxKey, "max-key", cfg.MaxKey, "bytes of one series key")
 	fs.IntVar(&cfg.MaxSamples, "max-samples", cfg.MaxSamples, "samples in one request (413 beyond)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "requests parsed at once (each holds up to -body-limit bytes)")
+	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "aggregate with offheap, or go: a pure-Go map of structs, for comparison")
 	fs.BoolVar(&cfg.Strict, "strict", false, "reject a request (400) when any line is malformed")
 	addrFile := fs.String("addr-file", "", "write the address served on to this file (with -listen 127.0.0.1:0)")
 	grace := fs.Duration("grace", 10*time.Second, "graceful shutdown: how long requests in progress may finish")
@@ -153,7 +154,7 @@ func serveMain(args []string, out io.Writer) error {
 		defer cancel()
 		done <- srv.Shutdown(ctx)
 	}()
-	fmt.Fprintf(out, "metrics: serving on %s (window %v, %d slices)\n", ln.Addr(), cfg.Window, cfg.Slices)
+	fmt.Fprintf(out, "metrics: serving on %s (%s engine, window %v, %d slices)\n", ln.Addr(), cfg.Engine, cfg.Window, cfg.Slices)
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		return err
 	}

@@ -27,12 +27,13 @@ type Config struct {
 	Limits                      // line, key and sample-count limits
 	Workers       int           // requests parsed at once (each holds a body buffer and a batch)
 	Strict        bool          // reject the whole request (400) when any line is malformed
+	Engine        string        // "offheap" (default) or "go": the pure-Go comparison engine
 }
 
 // DefaultConfig returns the defaults of the command's flags.
 func DefaultConfig() Config {
 	return Config{
-		Name: "ingest_window", Window: time.Minute, Slices: 6, Alpha: 0.01, MaxSeries: 1 << 20,
+		Name: "ingest_window", Engine: "offheap", Window: time.Minute, Slices: 6, Alpha: 0.01, MaxSeries: 1 << 20,
 		MaxFutureSkew: 5 * time.Second, BodyLimit: 8 << 20, Workers: 8,
 		Limits: Limits{MaxLine: 4096, MaxKey: 1024, MaxSamples: 200_000},
 	}
@@ -41,8 +42,9 @@ func DefaultConfig() Config {
 // Service is the ingestion service: its HTTP handlers, its aggregator and its counters.
 type Service struct {
 	cfg     Config
-	agg     *offheap.Aggregator
-	sem     chan struct{} // a slot per worker: requests beyond Workers wait for one
+	agg     *offheap.Aggregator // nil with the Go engine
+	goAgg   *goAggregator       // the Go engine, or nil
+	sem     chan struct{}       // a slot per worker: requests beyond Workers wait for one
 	idleMu  sync.Mutex
 	idle    []*worker // a stack: the most recently used worker, whose buffers are warm, goes next
 	start   offheap.HeapReport
@@ -63,6 +65,7 @@ type Service struct {
 type worker struct {
 	buf   []byte
 	batch offheap.Batch
+	gb    goBatch // the Go engine's batch
 	p     *parser
 	resp  []byte
 }
@@ -75,6 +78,7 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.MaxKey <= 0 || cfg.MaxKey+keyOverhead > 4096 {
 		return nil, fmt.Errorf("metrics: key limit must be in [1, %d]", 4096-keyOverhead)
 	}
+	// The offheap aggregator checks the configuration for both engines.
 	agg, err := offheap.NewAggregator(offheap.Config{
 		Mode: offheap.Sliding, Width: cfg.Window, Slices: cfg.Slices, Alpha: cfg.Alpha, MaxSeries: cfg.MaxSeries,
 		MaxFutureSkew: cfg.MaxFutureSkew, MaxKeyLen: cfg.MaxKey + keyOverhead, Name: cfg.Name,
@@ -83,7 +87,19 @@ func NewService(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, agg: agg, sem: make(chan struct{}, cfg.Workers), start: offheap.ReadHeapReport(),
+	var goAgg *goAggregator
+	switch cfg.Engine {
+	case "offheap", "":
+	case "go":
+		if err := agg.Close(); err != nil {
+			return nil, err
+		}
+		agg, goAgg = nil, newGoAggregator(cfg)
+	default:
+		agg.Close()
+		return nil, fmt.Errorf("metrics: unknown engine %q (offheap, go)", cfg.Engine)
+	}
+	s := &Service{cfg: cfg, agg: agg, goAgg: goAgg, sem: make(chan struct{}, cfg.Workers), start: offheap.ReadHeapReport(),
 		started: time.Now()}
 	s.list = s.counters()
 	for range cfg.Workers {
@@ -96,7 +112,21 @@ func NewService(cfg Config) (*Service, error) {
 }
 
 // Close frees the aggregator. Call it after the HTTP server has shut down.
-func (s *Service) Close() error { return s.agg.Close() }
+func (s *Service) Close() error {
+	if s.agg == nil {
+		return nil
+	}
+	return s.agg.Close()
+}
+
+// seriesCount returns the live series of the engine.
+func (s *Service) seriesCount() (uint64, error) {
+	if s.goAgg != nil {
+		return uint64(s.goAgg.len()), nil
+	}
+	st, err := s.agg.Stats()
+	return st.Series, err
+}
 
 // Handler returns the service's routes.
 func (s *Service) Handler() http.Handler {
@@ -223,13 +253,18 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UnixNano()
+	var out sink = &wk.batch
+	if s.goAgg != nil {
+		out = &wk.gb
+	}
 	var res result
 	if format == formatLines {
-		res = wk.p.lines(body, now, &wk.batch)
+		res = wk.p.lines(body, now, out)
 	} else {
-		res = wk.p.json(body, now, &wk.batch)
+		res = wk.p.json(body, now, out)
 	}
 	defer wk.batch.Reset()
+	defer wk.gb.reset()
 	s.rejected.Add(uint64(res.Rejected))
 	switch {
 	case res.TooMany:
@@ -245,7 +280,12 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, wk, http.StatusBadRequest, "no samples", 0, 0)
 		return
 	}
-	acc, err := s.agg.Ingest(&wk.batch, now)
+	var acc offheap.Accounting
+	if s.goAgg != nil {
+		acc = s.goAgg.ingest(&wk.gb, now)
+	} else {
+		acc, err = s.agg.Ingest(&wk.batch, now)
+	}
 	if err != nil {
 		s.fail(w, wk, http.StatusInternalServerError, "ingest failed", 0, res.Rejected)
 		return
@@ -276,6 +316,13 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 	wk.resp = b
 	w.Header()["Content-Type"] = jsonType
 	_, _ = w.Write(b)
+}
+
+func (s *Service) engineName() string {
+	if s.goAgg != nil {
+		return "go"
+	}
+	return "offheap"
 }
 
 func (s *Service) release(wk *worker) {
@@ -410,9 +457,9 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 		"# TYPE ingest_go_gc_cycles_total counter\ningest_go_gc_cycles_total "...)
 	b = strconv.AppendUint(b, uint64(ms.NumGC), 10)
 	b = append(b, '\n')
-	if st, err := s.agg.Stats(); err == nil {
+	if n, err := s.seriesCount(); err == nil {
 		b = append(b, "# HELP ingest_series Live series in the aggregator.\n# TYPE ingest_series gauge\ningest_series "...)
-		b = strconv.AppendUint(b, st.Series, 10)
+		b = strconv.AppendUint(b, n, 10)
 		b = append(b, '\n')
 	}
 	s.expo = b
@@ -423,6 +470,10 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 	if _, err := w.Write(b); err != nil {
 		return
 	}
+	if s.goAgg != nil {
+		_ = s.goAgg.writePrometheus(w, time.Now().UnixNano())
+		return
+	}
 	_, _ = s.agg.WritePrometheus(w, time.Now().UnixNano())
 }
 
@@ -431,7 +482,7 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 func (s *Service) heap(w http.ResponseWriter, r *http.Request) {
 	now := offheap.ReadHeapReport()
 	w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
-	fmt.Fprintf(w, "offheap heap report (uptime %v)\n", time.Since(s.started).Round(time.Millisecond))
+	fmt.Fprintf(w, "offheap heap report, %s engine (uptime %v)\n", s.engineName(), time.Since(s.started).Round(time.Millisecond))
 	_ = s.start.WriteSideBySide(w, "at start", now, "now")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -441,7 +492,9 @@ func (s *Service) heap(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Go heap objects allocated per ingest request since start: %.1f (MemStats.Mallocs; all endpoints, net/http included)\n",
 			float64(ms.Mallocs-s.mallocs0)/float64(reqs))
 	}
-	if st, err := s.agg.Stats(); err == nil {
+	if s.goAgg != nil {
+		fmt.Fprintf(w, "aggregator: %d series (on the Go heap)\n", s.goAgg.len())
+	} else if st, err := s.agg.Stats(); err == nil {
 		fmt.Fprintf(w, "aggregator: %d series, %d bytes of keys (on the Rust heap)\n", st.Series, st.KeyBytes)
 	}
 }

@@ -51,7 +51,14 @@ func do(t *testing.T, method, url, ctype string, body io.Reader) (int, string) {
 }
 
 func TestEndToEnd(t *testing.T) {
+	for _, engine := range []string{"offheap", "go"} {
+		t.Run(engine, func(t *testing.T) { testEndToEnd(t, engine) })
+	}
+}
+
+func testEndToEnd(t *testing.T, engine string) {
 	cfg := DefaultConfig()
+	cfg.Engine = engine
 	cfg.BodyLimit = 64 << 10
 	cfg.MaxSamples = 1000
 	_, url := newTestServer(t, cfg)
@@ -223,7 +230,15 @@ func TestIngestHandlerAllocs(t *testing.T) {
 // format) and checks conservation: every sample sent is accepted, counted by the service and
 // held by the window.
 func TestLoadSmoke(t *testing.T) {
-	_, url := newTestServer(t, DefaultConfig())
+	for _, engine := range []string{"offheap", "go"} {
+		t.Run(engine, func(t *testing.T) { testLoadSmoke(t, engine) })
+	}
+}
+
+func testLoadSmoke(t *testing.T, engine string) {
+	cfg := DefaultConfig()
+	cfg.Engine = engine
+	_, url := newTestServer(t, cfg)
 	addr := strings.TrimPrefix(url, "http://")
 	var total uint64
 	for _, format := range []string{"lines", "json"} {
