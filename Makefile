@@ -116,7 +116,8 @@ test-examples: $(LIB_A)
 ## generator against it for 5 s with the line format then 5 s with JSON (4 connections, batches
 ## of 500 samples over 10,000 series); prints req/s, samples/s, the service's Go allocations per
 ## request, the accounting check (sent == accepted) and the service's /debug/heap.
-## METRICS_FLAGS (the service) and METRICS_LOAD_FLAGS (the load) change them.
+## METRICS_FLAGS (the service) and METRICS_LOAD_FLAGS (the load) change them: for the pure-Go
+## engine beside it, METRICS_FLAGS="-engine go" METRICS_LOAD_FLAGS="-series 200000".
 METRICS_BIN := target/metrics
 METRICS_FLAGS ?=
 METRICS_LOAD_FLAGS ?=

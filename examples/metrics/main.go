@@ -66,6 +66,9 @@
 //	ingest_window_count{metric="http_latency_seconds",route="/a"} 2
 //	metrics load -addr 127.0.0.1:9091 -c 4 -batch 500 -series 10000 -d 10s
 //
+// With -engine go the service aggregates in a pure-Go map of structs instead (the same
+// accounting and exposition), so that /debug/heap shows what the Go heap and GC carry then.
+//
 // The load generator POSTs from -c goroutines batches of -batch samples over -series series
 // for -d (or -n requests), prints requests and samples per second and the service's Go heap
 // allocations per request, then checks that the service accepted exactly what it sent
@@ -139,14 +142,15 @@ func serveMain(args []string, out io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	if *addrFile != "" {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	if *addrFile != "" { // after Notify: whoever reads it may signal at once
 		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
 			ln.Close()
 			return err
 		}
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() {
 		<-sig

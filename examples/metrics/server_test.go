@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -278,5 +281,42 @@ func TestLoadCheck(t *testing.T) {
 		if bad.Check() == nil {
 			t.Errorf("%+v passed the check", bad)
 		}
+	}
+}
+
+// TestServeMainShutdown runs the command's server, ingests a sample, and shuts it down
+// gracefully with SIGTERM.
+func TestServeMainShutdown(t *testing.T) {
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- serveMain([]string{"-listen", "127.0.0.1:0", "-addr-file", addrFile, "-window", "30s"}, &out)
+	}()
+	var addr []byte
+	for range 200 {
+		if addr, _ = os.ReadFile(addrFile); len(addr) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	url := "http://" + strings.TrimSpace(string(addr))
+	if code, body := do(t, "POST", url+"/ingest", "text/plain", strings.NewReader("up 1\n")); code != 200 ||
+		!strings.HasPrefix(body, `{"accepted":1,`) {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(out.String(), "metrics: shut down") {
+			t.Fatalf("serveMain: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown after SIGTERM")
+	}
+	if err := serveMain([]string{"-engine", "rust"}, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown engine") {
+		t.Errorf("-engine rust: %v", err)
 	}
 }
