@@ -100,13 +100,14 @@ fuzz: $(LIB_A)
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
 
-## test-examples: the examples module's tests (the proxy's correctness suite, also with -race),
+## test-examples: the examples module's tests (the proxy's correctness suite and the ingestion
+## service's tests, also with -race),
 ## and a smoke run of the proxy benchmark harness (upstream, httputil.ReverseProxy and
 ## examples/proxy, a few hundred requests from a Go load loop: no wrk, no nginx, no apt).
 PROXY_BIN := target/bench-proxy/bin
 test-examples: $(LIB_A)
 	cd examples && $(GO) vet ./... && $(GO) test -count=1 ./...
-	cd examples && $(GO) test -count=1 -race ./proxy
+	cd examples && $(GO) test -count=1 -race ./proxy ./metrics
 	@mkdir -p $(PROXY_BIN)
 	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
 	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap -c 8 -requests 300 \

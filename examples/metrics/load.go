@@ -187,7 +187,8 @@ func RunLoad(ctx context.Context, cfg LoadConfig, out io.Writer) (LoadResult, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	const perConn = 8 // distinct bodies per goroutine, cycled
+	// Distinct bodies per goroutine, cycled: enough to cover every series (at most 1,000).
+	perConn := min(max(8, (cfg.Series+cfg.Batch*cfg.Conns-1)/(cfg.Batch*cfg.Conns)), 1000)
 	var budget atomic.Int64
 	budget.Store(int64(cfg.Requests))
 	var wg sync.WaitGroup

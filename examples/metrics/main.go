@@ -60,8 +60,11 @@
 //	    -H 'Content-Type: text/plain' 127.0.0.1:9091/ingest
 //	{"accepted":2,"overflow":0,"late":0,"future":0,"invalid":0,"bad_key":0,"rejected_lines":0}
 //	curl -s -H 'Content-Type: application/json' -d '[{"series":"up","value":1}]' 127.0.0.1:9091/ingest
+//	{"accepted":1,"overflow":0,"late":0,"future":0,"invalid":0,"bad_key":0,"rejected_lines":0}
 //	curl -s 127.0.0.1:9091/metrics | grep 'route="/a"'
-//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.5"} 0.2493...
+//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.5"} 0.25
+//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.9"} 0.25
+//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.99"} 0.25
 //	ingest_window_sum{metric="http_latency_seconds",route="/a"} 1.0
 //	ingest_window_count{metric="http_latency_seconds",route="/a"} 2
 //	metrics load -addr 127.0.0.1:9091 -c 4 -batch 500 -series 10000 -d 10s
