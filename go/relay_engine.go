@@ -8,6 +8,8 @@ package offheap
 #cgo noescape offheap_engine_ready_fd
 #cgo nocallback offheap_engine_ready_fd
 #cgo nocallback offheap_engine_submit
+#cgo noescape offheap_engine_submit_batch
+#cgo nocallback offheap_engine_submit_batch
 #cgo nocallback offheap_engine_cancel
 #cgo noescape offheap_engine_poll
 #cgo nocallback offheap_engine_poll
@@ -26,6 +28,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -43,6 +46,9 @@ type Engine struct {
 	mu    sync.Mutex // serialises Wait (the batch array and the ready fd's reads)
 	batch [64]C.offheap_engine_completion
 	tick  [8]byte
+
+	smu     sync.Mutex // serialises SubmitBatch (the submitter's arrays)
+	batcher batchSubmitter
 }
 
 func freeEngine(id uint64) { C.offheap_engine_free(C.uint64_t(id)) }
@@ -120,6 +126,129 @@ func (e *Engine) SubmitTunnel(id uint64, a, b Conn) error {
 // SubmitBody hands the engine one body, framed by f, from src to dst (see SubmitTunnel).
 func (e *Engine) SubmitBody(id uint64, dst, src Conn, f Framing) error {
 	return e.submit("Engine.SubmitBody", id, src, dst, f.kind, f.length)
+}
+
+// submitChunk is how many jobs one cgo call of SubmitBatch carries: the fds are held open by
+// nested RawConn.Control calls, two per job, for the duration of the call.
+const submitChunk = 64
+
+// batchSubmitter holds one SubmitBatch chunk: the jobs' RawConns, the fds they lend, and the
+// C job and status arrays. It is reused, and its control method value is made once, so a
+// batch allocates nothing of its own.
+type batchSubmitter struct {
+	h        uint64
+	jobs     []EngineJob
+	raws     [2 * submitChunk]syscall.RawConn
+	rawErr   [2 * submitChunk]error
+	depth    int
+	cjobs    [submitChunk]C.offheap_engine_job
+	statuses [submitChunk]C.uint32_t
+	accepted C.size_t
+	st       C.offheap_status
+	fn       func(uintptr)
+}
+
+// next takes the fd of side s.depth (inside its Control, so it stays open), then recurses;
+// at the bottom, with every fd held, it makes the one cgo call.
+func (s *batchSubmitter) next() {
+	for s.depth < 2*len(s.jobs) {
+		d := s.depth
+		if s.raws[d] != nil {
+			err := s.raws[d].Control(s.fn)
+			if err == nil {
+				return // s.control ran the rest of the chunk
+			}
+			s.rawErr[d] = err
+		}
+		s.setFd(d, -1) // refused by the library with the error recorded above
+		s.depth++
+	}
+	s.st = C.offheap_engine_submit_batch(C.uint64_t(s.h), &s.cjobs[0], C.size_t(len(s.jobs)),
+		&s.statuses[0], &s.accepted)
+}
+
+func (s *batchSubmitter) control(fd uintptr) {
+	s.setFd(s.depth, int32(fd))
+	s.depth++
+	s.next()
+}
+
+func (s *batchSubmitter) setFd(d int, fd int32) {
+	if d%2 == 0 {
+		s.cjobs[d/2].fd_a = C.int32_t(fd)
+	} else {
+		s.cjobs[d/2].fd_b = C.int32_t(fd)
+	}
+}
+
+// SubmitBatch hands the engine every job in jobs, submitChunk (64) jobs per cgo call, each
+// worker woken once per call. Each job is taken or refused on its own: jobs[i].Err says
+// which (and why), and accepted counts the jobs taken. err is about the call itself
+// (ErrClosed, ErrUnavailable); then no job of the failed chunk was taken. As with
+// SubmitTunnel, the caller may close the connections once this returns. It allocates
+// nothing beyond what the connections' SyscallConn methods do.
+func (e *Engine) SubmitBatch(jobs []EngineJob) (accepted int, err error) {
+	const op = "Engine.SubmitBatch"
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	s := &e.batcher
+	if s.fn == nil {
+		s.fn = s.control
+	}
+	for len(jobs) > 0 {
+		chunk := jobs[:min(len(jobs), submitChunk)]
+		jobs = jobs[len(chunk):]
+		h, ok := e.h.get()
+		if !ok {
+			return accepted, opError(op, ErrClosed)
+		}
+		s.h, s.jobs, s.depth, s.accepted, s.st = h, chunk, 0, 0, C.OFFHEAP_STATUS_OK
+		for i := range chunk {
+			j := &chunk[i]
+			j.Err = nil
+			framing, length := uint32(C.OFFHEAP_ENGINE_TUNNEL), uint64(0)
+			if !j.Tunnel {
+				framing, length = j.Framing.kind, j.Framing.length
+			}
+			s.cjobs[i] = C.offheap_engine_job{id: C.uint64_t(j.ID), framing: C.uint32_t(framing),
+				length: C.uint64_t(length)}
+			for side, c := range [2]Conn{j.A, j.B} {
+				d := 2*i + side
+				s.raws[d], s.rawErr[d] = nil, nil
+				if c == nil {
+					s.rawErr[d] = errors.New("nil connection")
+					continue
+				}
+				s.raws[d], s.rawErr[d] = c.SyscallConn()
+			}
+		}
+		s.next()
+		runtime.KeepAlive(e)
+		if s.st != C.OFFHEAP_STATUS_OK {
+			for i := range chunk {
+				chunk[i].Err = statusError(op, s.st)
+			}
+			s.clear()
+			return accepted, statusError(op, s.st)
+		}
+		for i := range chunk {
+			if err := errors.Join(s.rawErr[2*i], s.rawErr[2*i+1]); err != nil {
+				chunk[i].Err = &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
+			} else if st := C.offheap_status(s.statuses[i]); st != C.OFFHEAP_STATUS_OK {
+				chunk[i].Err = statusError(op, st)
+			}
+		}
+		accepted += int(s.accepted)
+		s.clear()
+	}
+	return accepted, nil
+}
+
+// clear drops the submitter's references to the caller's connections.
+func (s *batchSubmitter) clear() {
+	s.jobs = nil
+	clear(s.raws[:])
+	clear(s.rawErr[:])
 }
 
 // Cancel stops job id; it completes with ErrCanceled unless it finished first.

@@ -57,6 +57,9 @@ func (e *Engine) SubmitBody(id uint64, dst, src Conn, f Framing) error { return 
 // Cancel returns ErrUnavailable.
 func (e *Engine) Cancel(id uint64) error { return initErr }
 
+// SubmitBatch returns ErrUnavailable.
+func (e *Engine) SubmitBatch(jobs []EngineJob) (int, error) { return 0, initErr }
+
 // InFlight returns ErrUnavailable.
 func (e *Engine) InFlight() (int, error) { return 0, initErr }
 

@@ -79,3 +79,15 @@ type Completion struct {
 
 // BufferSize is the size of every Rust-owned [Buffer].
 const BufferSize = 64 << 10
+
+// EngineJob is one job of [Engine.SubmitBatch]: a tunnel between A and B (Tunnel set), or one
+// body from A to B framed by Framing.
+type EngineJob struct {
+	ID      uint64 // carried by the job's completion
+	A, B    Conn   // tunnel: the two sides; body: source (A) and destination (B)
+	Tunnel  bool
+	Framing Framing // bodies only
+	// Err is set by SubmitBatch: nil when the engine took the job, else why it did not
+	// (the errors SubmitTunnel and SubmitBody return).
+	Err error
+}

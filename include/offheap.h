@@ -186,6 +186,9 @@
 // `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
 #define OFFHEAP_ENGINE_TUNNEL 4294967295
 
+// Most jobs one `offheap_engine_submit_batch` call takes.
+#define OFFHEAP_ENGINE_MAX_BATCH 1024
+
 // Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
 #define OFFHEAP_WINDOW_MAX_QUANTILES 16
 
@@ -568,6 +571,22 @@ typedef struct offheap_relay_counters {
   // Buffers alive (in use or pooled).
   uint64_t buffers_live;
 } offheap_relay_counters;
+
+// One job of `offheap_engine_submit_batch`: the arguments of `offheap_engine_submit`.
+typedef struct offheap_engine_job {
+  // The id its completion carries.
+  uint64_t id;
+  // Tunnels: one side. Bodies: the source.
+  int32_t fd_a;
+  // Tunnels: the other side. Bodies: the destination.
+  int32_t fd_b;
+  // `OFFHEAP_ENGINE_TUNNEL`, or the body's framing as in `offheap_relay_new`.
+  uint32_t framing;
+  // `offheap_relay_new` flags (bodies).
+  uint32_t flags;
+  // The body length for `OFFHEAP_FRAMING_EXACT`.
+  uint64_t length;
+} offheap_engine_job;
 
 // One finished engine job, as returned by `offheap_engine_poll`.
 typedef struct offheap_engine_completion {
@@ -982,6 +1001,23 @@ offheap_status offheap_engine_submit(uint64_t engine,
                                      uint32_t framing,
                                      uint64_t length,
                                      uint32_t flags);
+
+// Hands the engine `n` jobs (at most `OFFHEAP_ENGINE_MAX_BATCH`) in one call; each worker
+// that gets jobs is woken once. Each job is taken or refused on its own: `statuses[i]` is
+// what `offheap_engine_submit` would have returned for `jobs[i]`, and `*accepted` counts the
+// jobs taken (statuses are `offheap_status` values, as `uint32_t`). The call itself returns
+// `OFFHEAP_STATUS_OK` unless its arguments are wrong (`OFFHEAP_STATUS_TOO_LARGE` for more
+// than `OFFHEAP_ENGINE_MAX_BATCH` jobs); then no job is taken. As with
+// `offheap_engine_submit`, the caller may close its fds once this returns.
+//
+// # Safety
+// `jobs` and `statuses` point to `n` elements (or are NULL with `n == 0`); every fd in
+// `jobs` is open for the call; `accepted` is writable.
+offheap_status offheap_engine_submit_batch(uint64_t engine,
+                                           const struct offheap_engine_job *jobs,
+                                           size_t n,
+                                           uint32_t *statuses,
+                                           size_t *accepted);
 
 // Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
 // unless it finished first. Unknown ids are ignored.

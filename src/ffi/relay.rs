@@ -543,23 +543,125 @@ pub unsafe extern "C" fn offheap_engine_submit(
     flags: u32,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on the fds.
-        let (a, b) = unsafe { (borrow_fd(fd_a)?, borrow_fd(fd_b)?) };
         let e = handle::get::<EngineObject>(engine)?;
-        let (a, b) = (
-            relay::duplicate(a).map_err(relay_status)?,
-            relay::duplicate(b).map_err(relay_status)?,
-        );
-        let job = if framing == OFFHEAP_ENGINE_TUNNEL {
-            Job::Tunnel { a, b }
-        } else {
-            Job::Body {
-                src: a,
-                dst: b,
-                opts: options(framing, length, flags)?,
-            }
-        };
+        // SAFETY: the caller's contract on the fds.
+        let job = unsafe { engine_job(fd_a, fd_b, framing, length, flags) }?;
         e.0.submit(id, job).map_err(relay_status)
+    })
+}
+
+/// Most jobs one `offheap_engine_submit_batch` call takes.
+pub const OFFHEAP_ENGINE_MAX_BATCH: usize = 1024;
+
+/// One job of `offheap_engine_submit_batch`: the arguments of `offheap_engine_submit`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_engine_job {
+    /// The id its completion carries.
+    pub id: u64,
+    /// Tunnels: one side. Bodies: the source.
+    pub fd_a: i32,
+    /// Tunnels: the other side. Bodies: the destination.
+    pub fd_b: i32,
+    /// `OFFHEAP_ENGINE_TUNNEL`, or the body's framing as in `offheap_relay_new`.
+    pub framing: u32,
+    /// `offheap_relay_new` flags (bodies).
+    pub flags: u32,
+    /// The body length for `OFFHEAP_FRAMING_EXACT`.
+    pub length: u64,
+}
+
+/// The job `offheap_engine_submit` would build from these arguments, over duplicated fds.
+///
+/// # Safety
+/// `fd_a` and `fd_b` open for the call.
+unsafe fn engine_job(
+    fd_a: i32,
+    fd_b: i32,
+    framing: u32,
+    length: u64,
+    flags: u32,
+) -> FfiResult<Job> {
+    // SAFETY: the caller's contract on the fds.
+    let (a, b) = unsafe { (borrow_fd(fd_a)?, borrow_fd(fd_b)?) };
+    let opts = if framing == OFFHEAP_ENGINE_TUNNEL {
+        None
+    } else {
+        Some(options(framing, length, flags)?)
+    };
+    let (a, b) = (
+        relay::duplicate(a).map_err(relay_status)?,
+        relay::duplicate(b).map_err(relay_status)?,
+    );
+    Ok(match opts {
+        None => Job::Tunnel { a, b },
+        Some(opts) => Job::Body {
+            src: a,
+            dst: b,
+            opts,
+        },
+    })
+}
+
+/// Hands the engine `n` jobs (at most `OFFHEAP_ENGINE_MAX_BATCH`) in one call; each worker
+/// that gets jobs is woken once. Each job is taken or refused on its own: `statuses[i]` is
+/// what `offheap_engine_submit` would have returned for `jobs[i]`, and `*accepted` counts the
+/// jobs taken (statuses are `offheap_status` values, as `uint32_t`). The call itself returns
+/// `OFFHEAP_STATUS_OK` unless its arguments are wrong (`OFFHEAP_STATUS_TOO_LARGE` for more
+/// than `OFFHEAP_ENGINE_MAX_BATCH` jobs); then no job is taken. As with
+/// `offheap_engine_submit`, the caller may close its fds once this returns.
+///
+/// # Safety
+/// `jobs` and `statuses` point to `n` elements (or are NULL with `n == 0`); every fd in
+/// `jobs` is open for the call; `accepted` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_submit_batch(
+    engine: u64,
+    jobs: *const offheap_engine_job,
+    n: usize,
+    statuses: *mut u32,
+    accepted: *mut usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on the arrays and `accepted`.
+        let (jobs, statuses, accepted) = unsafe {
+            (
+                ptr::slice(jobs, n)?,
+                ptr::slice_mut(statuses, n)?,
+                ptr::out(accepted)?,
+            )
+        };
+        if jobs.len() > OFFHEAP_ENGINE_MAX_BATCH {
+            return Err(offheap_status::TooLarge);
+        }
+        let e = handle::get::<EngineObject>(engine)?;
+        let mut ready = Vec::with_capacity(jobs.len());
+        for (k, (j, st)) in jobs.iter().zip(statuses.iter_mut()).enumerate() {
+            // SAFETY: the caller's contract on the fds of `jobs`.
+            match unsafe { engine_job(j.fd_a, j.fd_b, j.framing, j.length, j.flags) } {
+                Ok(job) => {
+                    *st = offheap_status::Ok as u32;
+                    ready.push((k, j.id, job));
+                }
+                Err(code) => *st = code as u32,
+            }
+        }
+        let order: Vec<usize> = ready.iter().map(|(k, _, _)| *k).collect();
+        let mut taken = 0usize;
+        e.0.submit_batch(
+            ready.into_iter().map(|(_, id, job)| (id, job)),
+            |i, result| {
+                let Some(st) = order.get(i).and_then(|&k| statuses.get_mut(k)) else {
+                    return;
+                };
+                match result {
+                    Ok(()) => taken += 1,
+                    Err(err) => *st = relay_status(err) as u32,
+                }
+            },
+        );
+        accepted.write(taken);
+        Ok(())
     })
 }
 

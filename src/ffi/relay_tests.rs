@@ -243,3 +243,137 @@ fn engine_through_the_abi() {
     drop(ready);
     assert_eq!(offheap_engine_free(e), offheap_status::Ok);
 }
+
+#[test]
+fn engine_batch_through_the_abi() {
+    let _l = lock();
+    let mut e = 0u64;
+    assert_eq!(
+        // SAFETY: valid out-parameter.
+        unsafe { offheap_engine_new(2, 3, &mut e) },
+        offheap_status::Ok
+    );
+    let mut accepted = 99usize;
+    let mut statuses = [u32::MAX; 5];
+    // Call-level errors: NULL with a length, too many jobs, a stale handle; nothing written.
+    assert_eq!(
+        // SAFETY: NULL with a length is rejected before any access.
+        unsafe {
+            offheap_engine_submit_batch(
+                e,
+                std::ptr::null(),
+                2,
+                statuses.as_mut_ptr(),
+                &mut accepted,
+            )
+        },
+        offheap_status::NullPointer
+    );
+    let many = vec![offheap_engine_job::default(); OFFHEAP_ENGINE_MAX_BATCH + 1];
+    let mut many_st = vec![0u32; many.len()];
+    assert_eq!(
+        // SAFETY: both arrays hold `many.len()` elements.
+        unsafe {
+            offheap_engine_submit_batch(
+                e,
+                many.as_ptr(),
+                many.len(),
+                many_st.as_mut_ptr(),
+                &mut accepted,
+            )
+        },
+        offheap_status::TooLarge
+    );
+    assert_eq!(accepted, 99, "out-parameter untouched");
+    // Empty batch.
+    assert_eq!(
+        // SAFETY: NULL with length 0 is the empty slice.
+        unsafe {
+            offheap_engine_submit_batch(e, std::ptr::null(), 0, std::ptr::null_mut(), &mut accepted)
+        },
+        offheap_status::Ok
+    );
+    assert_eq!(accepted, 0);
+    // Five jobs: two bodies, one tunnel, a bad fd, a bad framing; the cap (3) refuses none of
+    // the valid three, which stay in flight (no byte is ever written to them).
+    let pairs: Vec<_> = (0..6).map(|_| UnixStream::pair().unwrap()).collect();
+    let fd = |k: usize, side: usize| {
+        if side == 0 {
+            pairs[k].1.as_raw_fd()
+        } else {
+            pairs[k].0.as_raw_fd()
+        }
+    };
+    let exact = offheap_framing::Exact as u32;
+    let jobs = [
+        offheap_engine_job {
+            id: 1,
+            fd_a: fd(0, 0),
+            fd_b: fd(1, 1),
+            framing: exact,
+            flags: 0,
+            length: 3,
+        },
+        offheap_engine_job {
+            id: 2,
+            fd_a: -1,
+            fd_b: fd(1, 1),
+            framing: exact,
+            flags: 0,
+            length: 3,
+        },
+        offheap_engine_job {
+            id: 3,
+            fd_a: fd(2, 0),
+            fd_b: fd(3, 1),
+            framing: OFFHEAP_ENGINE_TUNNEL,
+            flags: 0,
+            length: 0,
+        },
+        offheap_engine_job {
+            id: 4,
+            fd_a: fd(4, 0),
+            fd_b: fd(5, 1),
+            framing: 77,
+            flags: 0,
+            length: 0,
+        },
+        offheap_engine_job {
+            id: 5,
+            fd_a: fd(4, 0),
+            fd_b: fd(5, 1),
+            framing: exact,
+            flags: 0,
+            length: 2,
+        },
+    ];
+    assert_eq!(
+        // SAFETY: five jobs with open (or negative) fds, five statuses.
+        unsafe {
+            offheap_engine_submit_batch(e, jobs.as_ptr(), 5, statuses.as_mut_ptr(), &mut accepted)
+        },
+        offheap_status::Ok
+    );
+    let ok = offheap_status::Ok as u32;
+    let bad = offheap_status::InvalidArgument as u32;
+    assert_eq!(statuses, [ok, bad, ok, bad, ok]);
+    assert_eq!(accepted, 3);
+    // Past the cap of 3 jobs in flight (the tunnel and the first body are still running).
+    let mut st = [u32::MAX; 1];
+    assert_eq!(
+        // SAFETY: one job with open fds, one status.
+        unsafe { offheap_engine_submit_batch(e, jobs.as_ptr(), 1, st.as_mut_ptr(), &mut accepted) },
+        offheap_status::Ok
+    );
+    assert_eq!(
+        (st[0], accepted),
+        (offheap_status::RelayResourceExhausted as u32, 0)
+    );
+    assert_eq!(offheap_engine_free(e), offheap_status::Ok);
+    // A freed engine: the call fails as a whole.
+    assert_eq!(
+        // SAFETY: one job, one status.
+        unsafe { offheap_engine_submit_batch(e, jobs.as_ptr(), 1, st.as_mut_ptr(), &mut accepted) },
+        offheap_status::InvalidHandle
+    );
+}

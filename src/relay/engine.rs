@@ -261,6 +261,40 @@ impl Engine {
         Ok(())
     }
 
+    /// Hands many jobs to the workers at once: each worker that gets jobs is woken once, not
+    /// once per job. `done(k, result)` reports job `k` (in iteration order) as [`Engine::submit`]
+    /// would; a job that is refused is dropped (its fds closed).
+    pub fn submit_batch(
+        &self,
+        jobs: impl IntoIterator<Item = (u64, Job)>,
+        mut done: impl FnMut(usize, Result<(), Error>),
+    ) {
+        let mut woken = [false; MAX_WORKERS];
+        for (k, (id, job)) in jobs.into_iter().enumerate() {
+            if self.shared.stop.load(Ordering::Acquire) {
+                done(k, Err(Error::Canceled));
+                continue;
+            }
+            let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+            if n >= self.max_jobs {
+                self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+                done(k, Err(Error::ResourceExhausted));
+                continue;
+            }
+            let w = self.worker_index(id);
+            if let Some(worker) = self.workers.get(w) {
+                worker.inbox.lock().submit.push((id, job));
+                if let Some(flag) = woken.get_mut(w) {
+                    *flag = true;
+                }
+            }
+            done(k, Ok(()));
+        }
+        for (worker, _) in self.workers.iter().zip(woken).filter(|(_, w)| *w) {
+            let _ = sys::eventfd_signal(worker.wake.as_fd());
+        }
+    }
+
     /// Asks the worker running job `id` to stop it; it completes with [`Error::Canceled`]
     /// (unless it finished first). Unknown ids are ignored.
     pub fn cancel(&self, id: u64) {
@@ -270,8 +304,11 @@ impl Engine {
     }
 
     fn worker(&self, id: u64) -> &WorkerHandle {
-        let n = self.workers.len().max(1) as u64;
-        &self.workers[(id % n) as usize]
+        &self.workers[self.worker_index(id)]
+    }
+
+    fn worker_index(&self, id: u64) -> usize {
+        (id % self.workers.len().max(1) as u64) as usize
     }
 
     /// The fd that is readable while completions are queued (an eventfd; reading it

@@ -209,9 +209,45 @@ func exerciseEngine(n int) error {
 		if err != nil || k != 1 || out[0].ID != 7 {
 			return fmt.Errorf("engine: %d completions, %v", k, err)
 		}
+		if err := exerciseEngineBatch(e, out); err != nil {
+			return err
+		}
 		if err := e.Close(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// exerciseEngineBatch relays one body handed over with SubmitBatch.
+func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
+	c1, c2, err := tcpPair()
+	if err != nil {
+		return err
+	}
+	d1, d2, err := tcpPair()
+	if err != nil {
+		return err
+	}
+	defer c1.Close()
+	defer d2.Close()
+	jobs := []offheap.EngineJob{{ID: 8, A: c2, B: d1, Framing: offheap.Exact(4)}}
+	n, err := e.SubmitBatch(jobs)
+	c2.Close()
+	d1.Close()
+	if err != nil || n != 1 || jobs[0].Err != nil {
+		return fmt.Errorf("engine: SubmitBatch = %d, %v, %v", n, err, jobs[0].Err)
+	}
+	c1.Write([]byte("pong"))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(d2, got); err != nil || string(got) != "pong" {
+		return fmt.Errorf("engine: batch body carried %q (%v)", got, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k, err := e.Wait(ctx, out)
+	if err != nil || k != 1 || out[0].ID != 8 || out[0].Err != nil {
+		return fmt.Errorf("engine: batch completion %d, %v", k, err)
 	}
 	return nil
 }
