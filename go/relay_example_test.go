@@ -101,3 +101,47 @@ func ExampleEngine() {
 	server.Close()
 	// Output: PING 1 1 4 4 <nil>
 }
+
+// Many connection pairs handed over in one call: each job is taken or refused on its own.
+func ExampleEngine_SubmitBatch() {
+	engine, err := offheap.NewEngine(2, 1024)
+	if err != nil {
+		panic(err)
+	}
+	defer engine.Close()
+
+	var clients, servers []*net.TCPConn
+	var jobs []offheap.EngineJob
+	for i := range 3 {
+		client, src := pair()
+		dst, server := pair()
+		clients, servers = append(clients, client), append(servers, server)
+		jobs = append(jobs, offheap.EngineJob{ID: uint64(i), A: src, B: dst, Framing: offheap.Exact(5)})
+		defer src.Close() // the engine relays over its own duplicates
+		defer dst.Close()
+	}
+	jobs = append(jobs, offheap.EngineJob{ID: 9, Tunnel: true}) // no connections: refused
+	accepted, err := engine.SubmitBatch(jobs)
+	fmt.Println(accepted, err, jobs[3].Err != nil)
+
+	for i, c := range clients {
+		fmt.Fprintf(c, "body%d and the next request", i)
+	}
+	for _, s := range servers {
+		body := make([]byte, 5)
+		io.ReadFull(s, body)
+		fmt.Print(string(body), " ")
+	}
+	fmt.Println()
+	done := make([]offheap.Completion, 8)
+	for got := 0; got < accepted; {
+		n, _ := engine.Wait(context.Background(), done)
+		got += n
+	}
+	for _, c := range append(clients, servers...) {
+		c.Close()
+	}
+	// Output:
+	// 3 <nil> true
+	// body0 body1 body2
+}
