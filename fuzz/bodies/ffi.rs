@@ -67,6 +67,18 @@ pub struct RelayCounters {
     pub buffers_live: u64,
 }
 
+/// `offheap_engine_job`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct EngineJob {
+    pub id: u64,
+    pub fd_a: i32,
+    pub fd_b: i32,
+    pub framing: u32,
+    pub flags: u32,
+    pub length: u64,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct Completion {
@@ -414,6 +426,13 @@ unsafe extern "C" {
         framing: u32,
         length: u64,
         flags: u32,
+    ) -> u32;
+    pub fn offheap_engine_submit_batch(
+        engine: u64,
+        jobs: *const EngineJob,
+        n: usize,
+        statuses: *mut u32,
+        accepted: *mut usize,
     ) -> u32;
     pub fn offheap_engine_cancel(engine: u64, id: u64) -> u32;
     pub fn offheap_engine_poll(
@@ -1254,6 +1273,9 @@ impl Interp {
     }
 
     fn op_engine_submit(&mut self, p: &mut Program) {
+        if p.u8().is_multiple_of(4) {
+            return self.op_engine_submit_batch(p);
+        }
         let pick = self.pick(p, ENGINE);
         let id = u64::from(p.u8());
         let (a, a_ok) = self.fd(p);
@@ -1275,6 +1297,65 @@ impl Interp {
             return;
         }
         self.check_pick(pick, st, "engine_submit");
+    }
+
+    /// Up to four jobs in one `offheap_engine_submit_batch`: each refused on its own for a bad
+    /// fd or framing, the call refused as a whole for a bad handle or NULL arrays.
+    fn op_engine_submit_batch(&mut self, p: &mut Program) {
+        let pick = self.pick(p, ENGINE);
+        let n = usize::from(p.u8() % 5);
+        let mut jobs = [EngineJob::default(); 4];
+        let mut fds_ok = [false; 4];
+        for (j, ok) in jobs.iter_mut().zip(fds_ok.iter_mut()).take(n) {
+            let (a, a_ok) = self.fd(p);
+            let (b, b_ok) = self.fd(p);
+            *j = EngineJob {
+                id: u64::from(p.u8()),
+                fd_a: a,
+                fd_b: b,
+                framing: match p.u8() % 6 {
+                    k @ 0..=3 => u32::from(k),
+                    4 => 0xffff_ffff,
+                    _ => p.u32(),
+                },
+                flags: u32::from(p.u8() % 5),
+                length: u64::from(p.u32() % 8192),
+            };
+            *ok = a_ok && b_ok;
+        }
+        let null_statuses = n > 0 && p.u8().is_multiple_of(8);
+        let mut statuses = [u32::MAX; 4];
+        let mut accepted = usize::MAX;
+        let st_ptr = if null_statuses {
+            std::ptr::null_mut()
+        } else {
+            statuses.as_mut_ptr()
+        };
+        // SAFETY: `jobs` and `statuses` hold at least `n` elements (or statuses is NULL, which
+        // the library refuses); the fds are open sockets, -1 or never open.
+        let st = unsafe {
+            offheap_engine_submit_batch(pick.handle, jobs.as_ptr(), n, st_ptr, &mut accepted)
+        };
+        if self.injected(st) {
+            return;
+        }
+        if null_statuses {
+            assert_eq!(st, NULL_POINTER);
+            assert_eq!(accepted, usize::MAX, "out-parameter written on failure");
+            return;
+        }
+        self.check_pick(pick, st, "engine_submit_batch");
+        if st != OK {
+            assert_eq!(accepted, usize::MAX, "out-parameter written on failure");
+            return;
+        }
+        let taken = statuses[..n].iter().filter(|&&s| s == OK).count();
+        assert_eq!(accepted, taken);
+        for (s, ok) in statuses.iter().zip(fds_ok).take(n) {
+            if !ok {
+                assert_eq!(*s, INVALID_ARGUMENT, "a job with a bad fd");
+            }
+        }
     }
 
     fn op_engine_poll(&mut self, p: &mut Program) {

@@ -543,6 +543,9 @@ pub unsafe extern "C" fn offheap_engine_submit(
     flags: u32,
 ) -> offheap_status {
     guard(|| {
+        // Negative fds are refused before the handle is looked at.
+        // SAFETY: the caller's contract on the fds.
+        unsafe { (borrow_fd(fd_a)?, borrow_fd(fd_b)?) };
         let e = handle::get::<EngineObject>(engine)?;
         // SAFETY: the caller's contract on the fds.
         let job = unsafe { engine_job(fd_a, fd_b, framing, length, flags) }?;
