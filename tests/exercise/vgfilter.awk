@@ -4,7 +4,8 @@
 # by moving the stack pointer. When two stacks lie within valgrind's --max-stackframe, valgrind
 # takes a switch for a frame push or pop and marks the other goroutine's live stack
 # inaccessible, so ordinary Go code then "reads and writes invalid memory" on its own stack:
-# an error whose top frame is a Go function and whose address "is in a rw- anonymous segment".
+# an error whose top frame is a Go function and whose address "is in a rw- anonymous segment"
+# (an invalid read or write, or a syscall reading into such a buffer).
 # Those are counted and ignored. Everything else fails the run: any error in a Rust or C frame,
 # any error on memory from malloc (the library is built with the system allocator, so every
 # Rust allocation is such a block, and a Go read of freed Rust memory through an Unsafe view
@@ -20,7 +21,8 @@ function flush(   top, isgo, kind) {
 	for (i = 1; i <= n; i++) if (lines[i] ~ /^ +(at|by) 0x/) { top = lines[i]; break }
 	sub(/^ +(at|by) 0x[0-9A-Fa-f]+: /, "", top)
 	isgo = (top ~ /\./ && top !~ /::/)
-	if (kind ~ /^Invalid (read|write) of size/ && isgo && block ~ /is in a rw- anonymous segment/) {
+	if ((kind ~ /^Invalid (read|write) of size/ || kind ~ /^Syscall param .* points to unaddressable byte/) \
+	    && isgo && block ~ /is in a rw- anonymous segment/) {
 		artifacts++
 	} else {
 		real++
