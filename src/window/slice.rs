@@ -5,15 +5,21 @@ use super::sketch::{Bucket, Sketch, SketchParams};
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
 
-/// Statistics of the samples of one slice. Mean and `m2` (sum of squared deviations) are kept
-/// with West's weighted update and merged with Chan's parallel formula, so stddev is mergeable.
+/// Statistics of the samples of one slice.
+///
+/// Mean and variance come from shifted sums: `s1 = Σ w·(x − shift)` and
+/// `s2 = Σ w·(x − shift)²`, with `shift` the first value recorded into the slice. Recording
+/// needs no division, and because `shift` is one of the samples, `(mean − shift)² <= n·σ²`, so
+/// `s2 − s1²/n` loses at most about `n·ε` of relative accuracy to cancellation (not the
+/// `x²/σ²` of raw power sums). Merging moves the other slice's sums to this slice's shift.
 #[derive(Clone, Debug)]
 pub(crate) struct Slice {
     pub epoch: i64,
     pub count: u64,
     pub sum: f64,
-    pub mean: f64,
-    pub m2: f64,
+    shift: f64,
+    s1: f64,
+    s2: f64,
     pub min: f64,
     pub max: f64,
     pub first: f64,
@@ -37,8 +43,9 @@ impl Default for Slice {
             epoch: EMPTY_EPOCH,
             count: 0,
             sum: 0.0,
-            mean: 0.0,
-            m2: 0.0,
+            shift: 0.0,
+            s1: 0.0,
+            s2: 0.0,
             min: f64::NAN,
             max: f64::NAN,
             first: f64::NAN,
@@ -71,16 +78,16 @@ impl Slice {
         *self = Slice::default();
     }
 
-    /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
-    /// use) at `v`'s bucket when one is given.
+    /// Records `v` (finite) at `ts` with weight `w >= 1` into the moments (not the sketch).
     #[inline(always)]
-    pub fn record(&mut self, ts: i64, v: f64, w: u64, sketch: Option<(&SketchParams, Bucket)>) {
+    pub fn record_moments(&mut self, ts: i64, v: f64, w: u64) {
         let wf = w as f64;
         if self.count == 0 {
             self.count = w;
             self.sum = v * wf;
-            self.mean = v;
-            self.m2 = 0.0;
+            self.shift = v;
+            self.s1 = 0.0;
+            self.s2 = 0.0;
             self.min = v;
             self.max = v;
             self.first = v;
@@ -91,9 +98,10 @@ impl Slice {
         } else {
             self.count = self.count.saturating_add(w);
             self.sum += v * wf;
-            let delta = v - self.mean;
-            self.mean += delta * (wf / self.count as f64);
-            self.m2 += wf * delta * (v - self.mean);
+            let d = v - self.shift;
+            let wd = wf * d;
+            self.s1 += wd;
+            self.s2 += wd * d;
             // Both are numbers once count > 0 (v is finite): plain compares, no NaN handling.
             if v < self.min {
                 self.min = v;
@@ -111,6 +119,30 @@ impl Slice {
                 self.first_ts = ts;
             }
         }
+    }
+
+    /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
+    /// use) when `sketch` is given.
+    #[inline(always)]
+    pub fn record(&mut self, ts: i64, v: f64, w: u64, sketch: Option<&SketchParams>) {
+        self.record_moments(ts, v, w);
+        if let Some(p) = sketch {
+            self.sketch
+                .get_or_insert_with(Box::default)
+                .add_finite(p, v, w);
+        }
+    }
+
+    /// As [`record`](Self::record), with `v`'s sketch bucket computed beforehand.
+    #[inline(always)]
+    pub fn record_bucket(
+        &mut self,
+        ts: i64,
+        v: f64,
+        w: u64,
+        sketch: Option<(&SketchParams, Bucket)>,
+    ) {
+        self.record_moments(ts, v, w);
         if let Some((p, b)) = sketch {
             self.sketch
                 .get_or_insert_with(Box::default)
@@ -127,8 +159,9 @@ impl Slice {
         if self.count == 0 {
             self.count = o.count;
             self.sum = o.sum;
-            self.mean = o.mean;
-            self.m2 = o.m2;
+            self.shift = o.shift;
+            self.s1 = o.s1;
+            self.s2 = o.s2;
             self.min = o.min;
             self.max = o.max;
             self.first = o.first;
@@ -140,11 +173,12 @@ impl Slice {
                 s.clear();
             }
         } else {
-            let (na, nb) = (self.count as f64, o.count as f64);
-            let n = na + nb;
-            let delta = o.mean - self.mean;
-            self.mean += delta * (nb / n);
-            self.m2 += o.m2 + delta * delta * (na * nb / n);
+            // o's sums about this slice's shift: Σ(x − a) = Σ(x − b) + n·(b − a), and
+            // Σ(x − a)² = Σ(x − b)² + 2(b − a)·Σ(x − b) + n·(b − a)².
+            let nb = o.count as f64;
+            let delta = o.shift - self.shift;
+            self.s1 += o.s1 + nb * delta;
+            self.s2 += o.s2 + delta * (2.0 * o.s1 + nb * delta);
             self.count = self.count.saturating_add(o.count);
             self.sum += o.sum;
             self.min = self.min.min(o.min);
@@ -176,12 +210,33 @@ impl Slice {
         if self.count == 0 {
             f64::NAN
         } else {
-            (self.m2.max(0.0) / self.count as f64).sqrt()
+            (self.m2() / self.count as f64).sqrt()
         }
     }
 
     /// Mean (NaN when empty).
     pub fn mean(&self) -> f64 {
-        if self.count == 0 { f64::NAN } else { self.mean }
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.shift + self.s1 / self.count as f64
+        }
+    }
+
+    /// Sum of squared deviations from the mean, `Σ w·(x − mean)²` (0 when empty).
+    pub fn m2(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            (self.s2 - self.s1 * (self.s1 / self.count as f64)).max(0.0)
+        }
+    }
+
+    /// Sets mean and `m2` (as [`mean`](Self::mean) and [`m2`](Self::m2) report them) for the
+    /// slice's current count, e.g. from serialized state.
+    pub fn set_moments(&mut self, mean: f64, m2: f64) {
+        self.shift = mean;
+        self.s1 = 0.0;
+        self.s2 = m2;
     }
 }
