@@ -213,6 +213,13 @@ struct Run<'a> {
     order: &'a [u32],
 }
 
+/// `Step::slot` of a sample bound for the overflow series (slots are below `MAX_SLOTS`).
+const TO_OVERFLOW: u32 = u32::MAX - 1;
+/// `Step::slot` of a sample whose id names no live series.
+const STALE: u32 = u32::MAX - 2;
+/// `Step::slot` of a sample whose byte key was rejected.
+const BAD_KEY: u32 = u32::MAX - 3;
+
 /// Size of the per-route tables of a batch: routes are shards (at most 256) plus one for
 /// dropped samples, a power of two so that masking an index proves it in range.
 const ROUTES: usize = 512;
@@ -702,8 +709,8 @@ impl Aggregator {
 
     /// Applies a shard's run in steps over the whole run, so that the cache misses of many
     /// samples overlap: find (or make) each sample's series, compute its bucket and prefetch
-    /// its slice; then (with sketches) prefetch each slice's sketch header; then each
-    /// bucket's counter; then record each sample.
+    /// its slice and series record; then (with sketches) prefetch each slice's sketch header;
+    /// then each bucket's counter; then record each sample.
     #[inline(always)]
     fn apply_run_as(
         &self,
@@ -714,6 +721,7 @@ impl Aggregator {
         generation: u64,
         tally: &mut Tally,
     ) {
+        // Key index entries are prefetched this many samples ahead.
         const AHEAD: usize = 8;
         let Run {
             keys,
@@ -721,41 +729,51 @@ impl Aggregator {
             recs,
             order,
         } = run;
-        steps.clear();
-        for (j, &i) in order.iter().enumerate() {
+        let params = self.params.as_ref();
+        // Every step below order.len() is written: no need to clear.
+        steps.resize(order.len(), Step::default());
+        let steps = &mut steps[..order.len()];
+        for (j, (&i, out)) in order.iter().zip(steps.iter_mut()).enumerate() {
             if let Some(r) = order.get(j + AHEAD).and_then(|&i| recs.get(i as usize)) {
                 sh.prefetch_key(r.hash);
             }
             let Some(r) = recs.get(i as usize) else {
+                *out = Step::default();
                 continue;
             };
-            let target = self.target(sh, &keys, r.key, r.hash, generation);
             let (epoch, pos) = clock.epoch_pos(r.ts);
-            let bucket = match self.params.as_ref() {
-                Some(p) => p.bucket(r.v),
+            let (at, slot) = match self.find_slot(sh, &keys, r.key, r.hash) {
+                Some(slot) => (sh.slice_index(slot, pos), slot),
+                None => self.target_slow(sh, &keys, r, pos, generation),
+            };
+            let bucket = match params {
+                Some(p) => p.bucket_finite(r.v),
                 None => Bucket::None,
             };
-            let step = sh.step(target, pos, epoch, i, bucket);
-            sh.prefetch_step(&step);
-            steps.push(step);
+            *out = Step {
+                at,
+                epoch,
+                bucket,
+                i,
+                slot,
+            };
+            sh.prefetch_step(out);
         }
-        if self.params.is_some() {
+        if params.is_some() {
             for step in steps.iter() {
-                sh.prefetch_step_sketch(step);
+                sh.prefetch_sketch(step.at);
             }
             for step in steps.iter() {
-                sh.prefetch_step_bucket(step);
+                sh.prefetch_bucket(step.at, step.bucket);
             }
         }
-        let params = self.params.as_ref();
         let windowed = clock.windowed;
         for step in steps.iter() {
             let i = step.i as usize;
             let Some(r) = recs.get(i) else { continue };
             let w = w_col.map_or(1, |w| w.get(i).copied().unwrap_or(0));
-            let bucket = params.map(|p| (p, step.bucket));
             if let Some(sl) = sh.slices.get_mut(step.at) {
-                if Self::record(sl, windowed, step.epoch, r, w, bucket) {
+                if Self::record(sl, windowed, step.epoch, r, w, params, step.bucket) {
                     if let Some(m) = sh.metas.get_mut(step.slot as usize) {
                         m.last_ts = m.last_ts.max(r.ts);
                         m.changed_at = generation;
@@ -765,7 +783,7 @@ impl Aggregator {
                     tally.late += 1;
                 }
             } else {
-                Self::apply_other(sh, step, r, w, bucket, clock, generation, tally);
+                self.apply_other(sh, step, r, w, clock, generation, tally);
             }
         }
     }
@@ -775,21 +793,23 @@ impl Aggregator {
     #[cold]
     #[inline(never)]
     fn apply_other(
+        &self,
         sh: &mut Shard,
         step: &Step,
         rec: &Rec,
         w: u32,
-        bucket: Option<(&SketchParams, Bucket)>,
         clock: &Clock,
         generation: u64,
         tally: &mut Tally,
     ) {
-        match step.target {
-            Target::Slot(_) => tally.late += 1,
-            Target::Overflow => {
-                let sl = sh.overflow.ring.get_mut(step.pos as usize);
-                if sl.is_some_and(|sl| Self::record(sl, clock.windowed, step.epoch, rec, w, bucket))
-                {
+        match step.slot {
+            TO_OVERFLOW => {
+                let (epoch, pos) = clock.epoch_pos(rec.ts);
+                let params = self.params.as_ref();
+                let sl = sh.overflow.ring.get_mut(pos as usize);
+                if sl.is_some_and(|sl| {
+                    Self::record(sl, clock.windowed, epoch, rec, w, params, step.bucket)
+                }) {
                     sh.overflow.used = true;
                     sh.overflow.changed_at = generation;
                     tally.overflowed += 1;
@@ -797,8 +817,40 @@ impl Aggregator {
                     tally.late += 1;
                 }
             }
-            Target::Rejected(Drop::Stale) => tally.stale += 1,
-            Target::Rejected(_) => tally.bad_key += 1,
+            STALE => tally.stale += 1,
+            BAD_KEY => tally.bad_key += 1,
+            _ => tally.late += 1,
+        }
+    }
+
+    /// The slot of the live series of a sample (`key` is its `u64` key or id, or for byte
+    /// keys its index in the batch), if it has one; ids of removed series have none.
+    #[inline(always)]
+    fn find_slot(&self, sh: &Shard, keys: &Keys<'_>, key: u64, h: u64) -> Option<u32> {
+        match *keys {
+            Keys::Ids(_) => sh.slot_of_id(key),
+            Keys::U64(_) => sh.find(h, KeyRef::U64(key)),
+            Keys::Bytes { .. } => sh.find(h, KeyRef::Bytes(keys.bytes(key as usize))),
+        }
+    }
+
+    /// Where a sample without a live series goes: a new series (its slice index at ring
+    /// position `pos` and slot), or no slice and [`TO_OVERFLOW`], [`STALE`] or [`BAD_KEY`].
+    #[cold]
+    #[inline(never)]
+    fn target_slow(
+        &self,
+        sh: &mut Shard,
+        keys: &Keys<'_>,
+        r: &Rec,
+        pos: u32,
+        generation: u64,
+    ) -> (usize, u32) {
+        match self.target(sh, keys, r.key, r.hash, generation) {
+            Target::Slot(slot) => (sh.slice_index(slot, pos), slot),
+            Target::Overflow => (usize::MAX, TO_OVERFLOW),
+            Target::Rejected(Drop::Stale) => (usize::MAX, STALE),
+            Target::Rejected(_) => (usize::MAX, BAD_KEY),
         }
     }
 
@@ -850,8 +902,8 @@ impl Aggregator {
     }
 
     /// Records a sample with weight `w` into its slice (for `epoch`; cumulative series have
-    /// one epoch), and into its sketch at `bucket`; `false` if that slice was already reused
-    /// for a later epoch.
+    /// one epoch), and into its sketch at `bucket` when the aggregator keeps sketches;
+    /// `false` if that slice was already reused for a later epoch.
     #[inline(always)]
     fn record(
         sl: &mut Slice,
@@ -859,7 +911,8 @@ impl Aggregator {
         epoch: i64,
         rec: &Rec,
         w: u32,
-        bucket: Option<(&SketchParams, Bucket)>,
+        params: Option<&SketchParams>,
+        bucket: Bucket,
     ) -> bool {
         if windowed && sl.epoch != epoch {
             if sl.epoch > epoch {
@@ -867,7 +920,7 @@ impl Aggregator {
             }
             sl.reset(epoch);
         }
-        sl.record_bucket(rec.ts, rec.v, u64::from(w), bucket);
+        sl.record_bucket(rec.ts, rec.v, u64::from(w), params.map(|p| (p, bucket)));
         true
     }
 

@@ -2,7 +2,6 @@
 //! they live in, and the reasons a sample is dropped before reaching a series.
 
 use super::Accounting;
-use super::aggregator::Target;
 use super::sketch::Bucket;
 use parking_lot::Mutex;
 
@@ -16,21 +15,31 @@ pub(super) struct Rec {
     pub(super) v: f64,
 }
 
-/// A sample of a shard's run with its series found: where it goes, its slice and bucket.
+/// A sample of a shard's run with its series found: its slice and bucket.
 #[derive(Clone, Copy)]
 pub(super) struct Step {
-    pub(super) target: Target,
-    /// Index of the series' slice in the shard's slices (out of range when the target is not
-    /// a series).
+    /// Index of the series' slice in the shard's slices (`usize::MAX` when the sample does
+    /// not go to a series of the shard).
     pub(super) at: usize,
-    /// The series' slot (when the target is one).
-    pub(super) slot: u32,
     pub(super) epoch: i64,
-    /// Ring position of `epoch`.
-    pub(super) pos: u32,
+    pub(super) bucket: Bucket,
     /// The sample's index in the batch.
     pub(super) i: u32,
-    pub(super) bucket: Bucket,
+    /// The series' slot, or why the sample has none (see `aggregator::TO_OVERFLOW`).
+    pub(super) slot: u32,
+}
+
+impl Default for Step {
+    /// A step that records nothing (its sample index is out of any batch's range).
+    fn default() -> Step {
+        Step {
+            at: usize::MAX,
+            epoch: 0,
+            bucket: Bucket::None,
+            i: u32::MAX,
+            slot: u32::MAX,
+        }
+    }
 }
 
 /// Reusable buffers for partitioning a batch by shard: `route[i]` is sample `i`'s shard (or

@@ -8,7 +8,6 @@
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
 //! hashes are chained through `Meta::next` and told apart by comparing keys.
 
-use super::aggregator::Target;
 use super::batch::Step;
 use super::sketch::Bucket;
 use super::slice::Slice;
@@ -169,53 +168,16 @@ impl Shard {
         self.map.prefetch(hash);
     }
 
-    /// The step of a sample bound for `target` at ring position `pos`.
+    /// Index in `slices` of `slot`'s slice at ring position `pos`.
     #[inline(always)]
-    pub(super) fn step(
-        &self,
-        target: Target,
-        pos: u32,
-        epoch: i64,
-        i: u32,
-        bucket: Bucket,
-    ) -> Step {
-        let (at, slot) = match target {
-            Target::Slot(slot) => (slot as usize * self.ring_len + pos as usize, slot),
-            _ => (usize::MAX, NIL),
-        };
-        Step {
-            target,
-            at,
-            slot,
-            epoch,
-            pos,
-            i,
-            bucket,
-        }
-    }
-
-    /// The slice a step records into (`None` for a rejected sample).
-    #[inline(always)]
-    fn step_slice(&self, step: &Step) -> Option<&Slice> {
-        match self.slices.get(step.at) {
-            Some(sl) => Some(sl),
-            None => self.step_slice_other(step),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn step_slice_other(&self, step: &Step) -> Option<&Slice> {
-        match step.target {
-            Target::Overflow => self.overflow.ring.get(step.pos as usize),
-            _ => None,
-        }
+    pub fn slice_index(&self, slot: u32, pos: u32) -> usize {
+        slot as usize * self.ring_len + pos as usize
     }
 
     /// Starts loading the slice a step records into, and its series record.
     #[inline(always)]
     pub(super) fn prefetch_step(&self, step: &Step) {
-        if let Some(sl) = self.step_slice(step) {
+        if let Some(sl) = self.slices.get(step.at) {
             prefetch(sl);
         }
         if let Some(m) = self.metas.get(step.slot as usize) {
@@ -223,20 +185,20 @@ impl Shard {
         }
     }
 
-    /// Starts loading the sketch header of the slice a step records into (once that slice is
-    /// cached).
+    /// Starts loading the sketch header of slice `at` (once that slice is cached).
     #[inline(always)]
-    pub(super) fn prefetch_step_sketch(&self, step: &Step) {
-        if let Some(sk) = self.step_slice(step).and_then(|sl| sl.sketch.as_deref()) {
+    pub(super) fn prefetch_sketch(&self, at: usize) {
+        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
             prefetch(sk);
         }
     }
 
-    /// Starts loading the sketch counter of a step's bucket (once the sketch header is cached).
+    /// Starts loading the counter of bucket `b` in slice `at`'s sketch (once its header is
+    /// cached).
     #[inline(always)]
-    pub(super) fn prefetch_step_bucket(&self, step: &Step) {
-        if let Some(sk) = self.step_slice(step).and_then(|sl| sl.sketch.as_deref()) {
-            sk.prefetch(step.bucket);
+    pub(super) fn prefetch_bucket(&self, at: usize, b: Bucket) {
+        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
+            sk.prefetch(b);
         }
     }
 
@@ -336,14 +298,6 @@ impl Shard {
         }
         self.overflow.used = false;
         removed
-    }
-
-    /// The slice at ring position `pos` of `slot`'s series.
-    #[inline(always)]
-    pub fn slice_mut(&mut self, slot: u32, pos: u32) -> Option<&mut Slice> {
-        debug_assert!((pos as usize) < self.ring_len);
-        self.slices
-            .get_mut(slot as usize * self.ring_len + pos as usize)
     }
 
     #[inline]

@@ -116,9 +116,17 @@ impl SketchParams {
     /// The bucket of `v`.
     #[inline(always)]
     pub(crate) fn bucket(&self, v: f64) -> Bucket {
-        if !v.is_finite() {
+        if v.is_finite() {
+            self.bucket_finite(v)
+        } else {
             Bucket::None
-        } else if v > self.min_indexable {
+        }
+    }
+
+    /// The bucket of a finite `v`.
+    #[inline(always)]
+    pub(crate) fn bucket_finite(&self, v: f64) -> Bucket {
+        if v > self.min_indexable {
             Bucket::Pos(self.index(v))
         } else if v < -self.min_indexable {
             Bucket::Neg(self.index(-v))
@@ -296,24 +304,21 @@ impl Sketch {
     /// Adds weight `w` to a bucket from [`SketchParams::bucket`] (of the same parameters).
     #[inline(always)]
     pub(crate) fn add_bucket(&mut self, p: &SketchParams, b: Bucket, w: u64) {
+        // Positive values (latencies, sizes) are the common case: the others out of line.
+        if let Bucket::Pos(i) = b {
+            self.pos.add(i, w, p.max_buckets);
+        } else {
+            self.add_bucket_other(p, b, w);
+        }
+    }
+
+    #[inline(never)]
+    fn add_bucket_other(&mut self, p: &SketchParams, b: Bucket, w: u64) {
         match b {
             Bucket::Pos(i) => self.pos.add(i, w, p.max_buckets),
             Bucket::Neg(i) => self.neg.add(i, w, p.max_buckets),
             Bucket::Zero => self.zero = self.zero.saturating_add(w),
             Bucket::None => {}
-        }
-    }
-
-    /// Adds weight `w` at a finite `v` (the bucket choice of [`SketchParams::bucket`] without
-    /// its non-finite case).
-    #[inline(always)]
-    pub(crate) fn add_finite(&mut self, p: &SketchParams, v: f64, w: u64) {
-        if v > p.min_indexable {
-            self.pos.add(p.index(v), w, p.max_buckets);
-        } else if v < -p.min_indexable {
-            self.neg.add(p.index(-v), w, p.max_buckets);
-        } else {
-            self.zero = self.zero.saturating_add(w);
         }
     }
 

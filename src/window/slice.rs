@@ -122,18 +122,7 @@ impl Slice {
     }
 
     /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
-    /// use) when `sketch` is given.
-    #[inline(always)]
-    pub fn record(&mut self, ts: i64, v: f64, w: u64, sketch: Option<&SketchParams>) {
-        self.record_moments(ts, v, w);
-        if let Some(p) = sketch {
-            self.sketch
-                .get_or_insert_with(Box::default)
-                .add_finite(p, v, w);
-        }
-    }
-
-    /// As [`record`](Self::record), with `v`'s sketch bucket computed beforehand.
+    /// use) at `v`'s bucket when one is given.
     #[inline(always)]
     pub fn record_bucket(
         &mut self,
