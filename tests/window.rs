@@ -842,3 +842,26 @@ fn stddev_stays_accurate_at_large_offsets() {
     }
     check(&snap(&other, now, &[]), &series, "import twice");
 }
+
+#[test]
+fn moments_of_values_near_the_float_range_stay_sane() {
+    // Deviations of ±2e308 overflow: stddev is +Inf (the variance is past f64::MAX), the mean
+    // still comes from the sum, and the state still exports and imports.
+    let agg = Aggregator::new(Config::tumbling(60 * SEC as u64)).unwrap();
+    let vs = [1e308, -1e308, 1e200, 0.0];
+    let acc = agg
+        .ingest_u64(&[1; 4], Samples::new(&[SEC; 4], &vs), SEC)
+        .unwrap();
+    assert_eq!(acc.accepted, 4);
+    let s = snap(&agg, SEC, &[]);
+    assert_eq!(s.means()[0], 1e200 / 4.0);
+    assert_eq!(s.stddevs()[0], f64::INFINITY);
+    let mut blob = Vec::new();
+    assert_eq!(agg.export(SEC, &mut blob), 1);
+    let other = Aggregator::new(Config::tumbling(60 * SEC as u64)).unwrap();
+    other.merge_import(&blob, SEC).unwrap();
+    let s = snap(&other, SEC, &[]);
+    assert_eq!(s.counts()[0], 4);
+    assert_eq!(s.means()[0], 1e200 / 4.0);
+    assert_eq!(s.stddevs()[0], f64::INFINITY);
+}

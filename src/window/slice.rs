@@ -206,18 +206,29 @@ impl Slice {
     /// Mean (NaN when empty).
     pub fn mean(&self) -> f64 {
         if self.count == 0 {
-            f64::NAN
+            return f64::NAN;
+        }
+        let mean = self.shift + self.s1 / self.count as f64;
+        // Deviations past ±1.8e308 (values of opposite signs near f64::MAX) overflow the
+        // shifted sums; the plain sum still gives the mean then.
+        if mean.is_finite() {
+            mean
         } else {
-            self.shift + self.s1 / self.count as f64
+            self.sum / self.count as f64
         }
     }
 
-    /// Sum of squared deviations from the mean, `Σ w·(x − mean)²` (0 when empty).
+    /// Sum of squared deviations from the mean, `Σ w·(x − mean)²` (0 when empty, +∞ when
+    /// the squared deviations overflow).
     pub fn m2(&self) -> f64 {
         if self.count == 0 {
-            0.0
+            return 0.0;
+        }
+        let m2 = self.s2 - self.s1 * (self.s1 / self.count as f64);
+        if m2.is_nan() {
+            f64::INFINITY
         } else {
-            (self.s2 - self.s1 * (self.s1 / self.count as f64)).max(0.0)
+            m2.max(0.0)
         }
     }
 
