@@ -192,7 +192,6 @@ fn read_record<'a>(
     tmp.count = r.u64()?;
     tmp.sum = r.f64()?;
     let (mean, m2) = (r.f64()?, r.f64()?);
-    tmp.set_moments(mean, m2);
     tmp.min = r.f64()?;
     tmp.max = r.f64()?;
     tmp.first = r.f64()?;
@@ -200,6 +199,7 @@ fn read_record<'a>(
     tmp.increase = r.f64()?;
     tmp.first_ts = r.i64()?;
     tmp.last_ts = r.i64()?;
+    tmp.set_moments(mean, m2);
     let moments = [
         tmp.sum,
         mean,

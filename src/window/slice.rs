@@ -7,17 +7,16 @@ pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
 
 /// Statistics of the samples of one slice.
 ///
-/// Mean and variance come from shifted sums: `s1 = Σ w·(x − shift)` and
-/// `s2 = Σ w·(x − shift)²`, with `shift` the first value recorded into the slice. Recording
-/// needs no division, and because `shift` is one of the samples, `(mean − shift)² <= n·σ²`, so
-/// `s2 − s1²/n` loses at most about `n·ε` of relative accuracy to cancellation (not the
-/// `x²/σ²` of raw power sums). Merging moves the other slice's sums to this slice's shift.
+/// Mean and variance come from shifted sums: `s1 = Σ w·(x − first)` and
+/// `s2 = Σ w·(x − first)²`, about the slice's `first` value (the sums move with it when an
+/// earlier sample or a merge changes it). Recording needs no division, and because `first` is
+/// one of the samples, `(mean − first)² <= n·σ²`, so `s2 − s1²/n` loses at most about `n·ε`
+/// of relative accuracy to cancellation (not the `x²/σ²` of raw power sums).
 #[derive(Clone, Debug)]
 pub(crate) struct Slice {
     pub epoch: i64,
     pub count: u64,
     pub sum: f64,
-    shift: f64,
     s1: f64,
     s2: f64,
     pub min: f64,
@@ -29,6 +28,18 @@ pub(crate) struct Slice {
     /// Counter increase between consecutive samples (in timestamp order), resets detected.
     pub increase: f64,
     pub sketch: Option<Box<Sketch>>,
+}
+
+/// Shifted sums `(Σ w·(x − from), Σ w·(x − from)²)` of total weight `n` moved to `to`:
+/// `Σ(x − to) = Σ(x − from) + n·δ` and `Σ(x − to)² = Σ(x − from)² + 2δ·Σ(x − from) + n·δ²`
+/// with `δ = from − to` (unchanged when `from == to`).
+#[inline]
+fn reshift(s1: f64, s2: f64, n: u64, from: f64, to: f64) -> (f64, f64) {
+    if from == to {
+        return (s1, s2);
+    }
+    let (n, delta) = (n as f64, from - to);
+    (s1 + n * delta, s2 + delta * (2.0 * s1 + n * delta))
 }
 
 /// The increase of a counter from `prev` to `cur`: a drop means the counter restarted at zero.
@@ -43,7 +54,6 @@ impl Default for Slice {
             epoch: EMPTY_EPOCH,
             count: 0,
             sum: 0.0,
-            shift: 0.0,
             s1: 0.0,
             s2: 0.0,
             min: f64::NAN,
@@ -85,7 +95,6 @@ impl Slice {
         if self.count == 0 {
             self.count = w;
             self.sum = v * wf;
-            self.shift = v;
             self.s1 = 0.0;
             self.s2 = 0.0;
             self.min = v;
@@ -96,9 +105,15 @@ impl Slice {
             self.last_ts = ts;
             self.increase = 0.0;
         } else {
+            if ts < self.first_ts {
+                // Rare (out of order): move the sums to the new first value.
+                (self.s1, self.s2) = reshift(self.s1, self.s2, self.count, self.first, v);
+                self.first = v;
+                self.first_ts = ts;
+            }
             self.count = self.count.saturating_add(w);
             self.sum += v * wf;
-            let d = v - self.shift;
+            let d = v - self.first;
             let wd = wf * d;
             self.s1 += wd;
             self.s2 += wd * d;
@@ -113,10 +128,6 @@ impl Slice {
                 self.increase += counter_delta(self.last, v);
                 self.last = v;
                 self.last_ts = ts;
-            }
-            if ts < self.first_ts {
-                self.first = v;
-                self.first_ts = ts;
             }
         }
     }
@@ -148,7 +159,6 @@ impl Slice {
         if self.count == 0 {
             self.count = o.count;
             self.sum = o.sum;
-            self.shift = o.shift;
             self.s1 = o.s1;
             self.s2 = o.s2;
             self.min = o.min;
@@ -162,12 +172,16 @@ impl Slice {
                 s.clear();
             }
         } else {
-            // o's sums about this slice's shift: Σ(x − a) = Σ(x − b) + n·(b − a), and
-            // Σ(x − a)² = Σ(x − b)² + 2(b − a)·Σ(x − b) + n·(b − a)².
-            let nb = o.count as f64;
-            let delta = o.shift - self.shift;
-            self.s1 += o.s1 + nb * delta;
-            self.s2 += o.s2 + delta * (2.0 * o.s1 + nb * delta);
+            // Both sums about the merged first value.
+            let first = if o.first_ts < self.first_ts {
+                o.first
+            } else {
+                self.first
+            };
+            let (s1, s2) = reshift(self.s1, self.s2, self.count, self.first, first);
+            let (o1, o2) = reshift(o.s1, o.s2, o.count, o.first, first);
+            self.s1 = s1 + o1;
+            self.s2 = s2 + o2;
             self.count = self.count.saturating_add(o.count);
             self.sum += o.sum;
             self.min = self.min.min(o.min);
@@ -208,7 +222,7 @@ impl Slice {
         if self.count == 0 {
             return f64::NAN;
         }
-        let mean = self.shift + self.s1 / self.count as f64;
+        let mean = self.first + self.s1 / self.count as f64;
         // Deviations past ±1.8e308 (values of opposite signs near f64::MAX) overflow the
         // shifted sums; the plain sum still gives the mean then.
         if mean.is_finite() {
@@ -233,10 +247,8 @@ impl Slice {
     }
 
     /// Sets mean and `m2` (as [`mean`](Self::mean) and [`m2`](Self::m2) report them) for the
-    /// slice's current count, e.g. from serialized state.
+    /// slice's current count and first value, e.g. from serialized state.
     pub fn set_moments(&mut self, mean: f64, m2: f64) {
-        self.shift = mean;
-        self.s1 = 0.0;
-        self.s2 = m2;
+        (self.s1, self.s2) = reshift(0.0, m2, self.count, mean, self.first);
     }
 }
