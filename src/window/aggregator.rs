@@ -723,6 +723,8 @@ impl Aggregator {
     ) {
         // Key index entries are prefetched this many samples ahead.
         const AHEAD: usize = 8;
+        // Shards with this many series prefetch sketch headers too.
+        const FAR: usize = 4096;
         let Run {
             keys,
             weights: w_col,
@@ -760,14 +762,18 @@ impl Aggregator {
             sh.prefetch_step(out);
         }
         if params.is_some() {
-            for step in steps.iter() {
-                sh.prefetch_sketch(step.at);
+            // Sketch headers of a small shard stay in cache: the bucket step loads them.
+            if sh.live >= FAR {
+                for step in steps.iter() {
+                    sh.prefetch_sketch(step.at);
+                }
             }
             for step in steps.iter() {
                 sh.prefetch_bucket(step.at, step.bucket);
             }
         }
         let windowed = clock.windowed;
+        let (mut accepted, mut late) = (0, 0);
         for step in steps.iter() {
             let i = step.i as usize;
             let Some(r) = recs.get(i) else { continue };
@@ -778,14 +784,16 @@ impl Aggregator {
                         m.last_ts = m.last_ts.max(r.ts);
                         m.changed_at = generation;
                     }
-                    tally.accepted += 1;
+                    accepted += 1;
                 } else {
-                    tally.late += 1;
+                    late += 1;
                 }
             } else {
                 self.apply_other(sh, step, r, w, clock, generation, tally);
             }
         }
+        tally.accepted += accepted;
+        tally.late += late;
     }
 
     /// Records a sample of the overflow series, or counts why a sample was rejected.
