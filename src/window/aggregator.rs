@@ -196,8 +196,7 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
 }
 
 /// Where a sample goes.
-#[derive(Clone, Copy)]
-pub(super) enum Target {
+enum Target {
     Slot(u32),
     Overflow,
     Rejected(Drop),

@@ -6,7 +6,9 @@
 //! matches. A slot whose generation would reach `u32::MAX` is retired instead of reused.
 //!
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
-//! hashes are chained through `Meta::next` and told apart by comparing keys.
+//! hashes are chained through `Meta::next` and told apart by comparing keys. Map values of
+//! byte-keyed slots carry a marker bit: `u64` keys hash by a bijection, so a `u64` key whose
+//! hash leads to an unmarked slot is that slot's key, found without touching the series.
 
 use super::batch::Step;
 use super::sketch::Bucket;
@@ -49,14 +51,13 @@ impl Key {
 /// `u64` key is found from the map alone.
 const BYTES_KEY: u32 = 1 << 31;
 
-/// Whether a key is a byte key (for its key map value).
-fn slot_kind(key: &Key) -> bool {
-    matches!(key, Key::Bytes(_))
-}
-
-/// How to make the key map value of a slot of the given kind.
-fn map_value(bytes: bool) -> impl Fn(u32) -> u32 {
-    move |slot| if bytes { slot | BYTES_KEY } else { slot }
+/// The key map value of `slot`, whose key is `key`.
+fn map_value(slot: u32, key: &Key) -> u32 {
+    if matches!(key, Key::Bytes(_)) {
+        slot | BYTES_KEY
+    } else {
+        slot
+    }
 }
 
 /// Per-series bookkeeping beside the slices.
@@ -212,7 +213,6 @@ impl Shard {
             }
         };
         let head = self.map.get(hash).map_or(NIL, |v| v & !BYTES_KEY);
-        let value = map_value(slot_kind(&owned));
         let meta = Meta {
             key: owned,
             hash,
@@ -241,7 +241,8 @@ impl Shard {
                 slot
             }
         };
-        self.map.insert(hash, value(slot));
+        let value = map_value(slot, &self.metas[slot as usize].key);
+        self.map.insert(hash, value);
         self.live += 1;
         Some(slot)
     }
@@ -255,8 +256,8 @@ impl Shard {
             if next == NIL {
                 self.map.remove(hash);
             } else {
-                let value = map_value(slot_kind(&self.metas[next as usize].key));
-                self.map.insert(hash, value(next));
+                let value = map_value(next, &self.metas[next as usize].key);
+                self.map.insert(hash, value);
             }
         } else {
             let mut cur = head;
