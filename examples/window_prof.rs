@@ -8,14 +8,15 @@
 //!     target/release/examples/window_prof u64 1000 sketch 200
 //! ```
 //!
-//! Arguments: key kind (`u64`, `ids`, `bytes`), series count, `sketch` or `plain`, batches.
+//! Arguments: key kind (`u64`, `ids`, `bytes`), series count, `sketch` or `plain`, batches,
+//! and the number of distinct batches cycled through (default 64; 1 repeats one batch, as the
+//! Go and criterion benches do).
 
 use offheap::window::{Aggregator, Config, Samples};
 use std::hint::black_box;
 
 const SEC: i64 = 1_000_000_000;
 const BATCH: usize = 1024;
-const POOL: usize = 64;
 
 fn lcg(x: &mut u64) -> u64 {
     *x = x
@@ -30,6 +31,11 @@ fn main() {
     let series: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let sketch = args.get(3).is_none_or(|s| s == "sketch");
     let batches: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let pool: usize = args
+        .get(5)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64)
+        .max(1);
     let agg = Aggregator::new(Config {
         sketch,
         max_series: series.max(1) * 2,
@@ -38,10 +44,10 @@ fn main() {
     .unwrap();
     let mut x = 1u64;
     // A pool of batches over `series` keys, latency-like values in [1, 1000].
-    let keys: Vec<Vec<u64>> = (0..POOL)
+    let keys: Vec<Vec<u64>> = (0..pool)
         .map(|_| (0..BATCH).map(|_| lcg(&mut x) % series).collect())
         .collect();
-    let values: Vec<Vec<f64>> = (0..POOL)
+    let values: Vec<Vec<f64>> = (0..pool)
         .map(|_| {
             (0..BATCH)
                 .map(|_| 1.0 + (lcg(&mut x) % 100_000) as f64 / 100.0)
@@ -80,10 +86,10 @@ fn main() {
         assert_eq!(acc.accepted, BATCH as u64);
     };
     // Warm up: every series and sketch bucket range exists before the counted batches.
-    for j in 0..POOL {
+    for j in 0..pool {
         run(j);
     }
     for b in 0..batches {
-        run(b % POOL);
+        run(b % pool);
     }
 }

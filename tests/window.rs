@@ -764,3 +764,104 @@ fn every_shard_count_routes_every_sample() {
         );
     }
 }
+
+/// Two-pass mean and population stddev of weighted samples (the accurate reference).
+fn two_pass(xs: &[(f64, u32)]) -> (f64, f64) {
+    let n: f64 = xs.iter().map(|&(_, w)| f64::from(w)).sum();
+    let mean = xs.iter().map(|&(x, w)| x * f64::from(w)).sum::<f64>() / n;
+    let m2: f64 = xs
+        .iter()
+        .map(|&(x, w)| f64::from(w) * (x - mean) * (x - mean))
+        .sum();
+    (mean, (m2 / n).sqrt())
+}
+
+#[test]
+fn stddev_stays_accurate_at_large_offsets() {
+    // Values 1e9 + noise (σ ≈ 1): raw power sums lose every digit of the variance here (their
+    // rounding is ~1e2 per 1e18), shifted sums keep ~1e-12 relative. Samples spread over the
+    // slices of a sliding window (so reads merge slices with different shifts), with
+    // weights, a first value far from the rest in one series, and negative offsets in another.
+    let mut r = Rng(11);
+    let cfg = Config::sliding(60 * SEC as u64, 6);
+    let agg = Aggregator::new(cfg.clone()).unwrap();
+    let now = 10_000 * SEC;
+    let mut series: Vec<Vec<(f64, u32)>> = vec![Vec::new(); 3];
+    let offsets = [1e9, -1e9, 1e9];
+    // Series 2 starts with an outlier: the shift is a sample far from the mean.
+    let ts0 = [now - 49 * SEC];
+    agg.ingest_u64(&[2], Samples::weighted(&ts0, &[0.0], &[1]), now)
+        .unwrap();
+    series[2].push((0.0, 1));
+    for _ in 0..20 {
+        let n = 300;
+        let keys: Vec<u64> = (0..n).map(|_| r.below(3)).collect();
+        let ts: Vec<i64> = (0..n).map(|_| now - r.below(50) as i64 * SEC).collect();
+        let ws: Vec<u32> = (0..n).map(|_| 1 + r.below(4) as u32).collect();
+        let vs: Vec<f64> = keys
+            .iter()
+            .map(|&k| offsets[k as usize] + r.normal())
+            .collect();
+        let acc = agg
+            .ingest_u64(&keys, Samples::weighted(&ts, &vs, &ws), now)
+            .unwrap();
+        assert_eq!(acc.accepted, n as u64);
+        for i in 0..n {
+            series[keys[i] as usize].push((vs[i], ws[i]));
+        }
+    }
+    let check = |s: &Snapshot, series: &[Vec<(f64, u32)>], what: &str| {
+        for (k, xs) in series.iter().enumerate() {
+            let row = (0..s.len()).find(|&i| s.raw_keys()[i] == k as u64).unwrap();
+            let (mean, sd) = two_pass(xs);
+            let got = s.stddevs()[row];
+            assert!(
+                (got - sd).abs() <= 1e-9 * sd,
+                "{what} key {k}: stddev {got} vs two-pass {sd}"
+            );
+            assert!(
+                (s.means()[row] - mean).abs() <= 1e-12 * mean.abs(),
+                "{what} key {k}: mean {} vs {mean}",
+                s.means()[row]
+            );
+        }
+    };
+    check(&snap(&agg, now, &[]), &series, "sliding read");
+    // The serialized state carries mean and m2; an import into an empty aggregator and into
+    // one that already holds the same data (doubling every weight) keeps them accurate.
+    let mut blob = Vec::new();
+    agg.export(now, &mut blob);
+    let other = Aggregator::new(cfg).unwrap();
+    other.merge_import(&blob, now).unwrap();
+    check(&snap(&other, now, &[]), &series, "import");
+    other.merge_import(&blob, now).unwrap();
+    for xs in &mut series {
+        for x in xs.iter_mut() {
+            x.1 *= 2;
+        }
+    }
+    check(&snap(&other, now, &[]), &series, "import twice");
+}
+
+#[test]
+fn moments_of_values_near_the_float_range_stay_sane() {
+    // Deviations of ±2e308 overflow: stddev is +Inf (the variance is past f64::MAX), the mean
+    // still comes from the sum, and the state still exports and imports.
+    let agg = Aggregator::new(Config::tumbling(60 * SEC as u64)).unwrap();
+    let vs = [1e308, -1e308, 1e200, 0.0];
+    let acc = agg
+        .ingest_u64(&[1; 4], Samples::new(&[SEC; 4], &vs), SEC)
+        .unwrap();
+    assert_eq!(acc.accepted, 4);
+    let s = snap(&agg, SEC, &[]);
+    assert_eq!(s.means()[0], 1e200 / 4.0);
+    assert_eq!(s.stddevs()[0], f64::INFINITY);
+    let mut blob = Vec::new();
+    assert_eq!(agg.export(SEC, &mut blob), 1);
+    let other = Aggregator::new(Config::tumbling(60 * SEC as u64)).unwrap();
+    other.merge_import(&blob, SEC).unwrap();
+    let s = snap(&other, SEC, &[]);
+    assert_eq!(s.counts()[0], 4);
+    assert_eq!(s.means()[0], 1e200 / 4.0);
+    assert_eq!(s.stddevs()[0], f64::INFINITY);
+}

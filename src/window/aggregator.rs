@@ -1,6 +1,6 @@
 //! The aggregator: sharded series state, batched ingest, ids, eviction and deletion.
 
-use super::batch::{DROPPED, Drop, NO_SLOT, Prepared, ScratchPool};
+use super::batch::{Drop, Rec, ScratchPool, Step};
 use super::config::{Config, Derived, Mode, valid_label_list};
 use super::hash::{hash_bytes, hash_u64, shard_of};
 use super::shard::{KeyRef, Shard};
@@ -199,7 +199,137 @@ pub(crate) fn check_offsets(bytes: &[u8], ends: &[u32]) -> Result<(), Error> {
 enum Target {
     Slot(u32),
     Overflow,
-    Rejected,
+    Rejected(Drop),
+}
+
+/// One shard's run of a batch: the batch's keys and weights, the records of pass 1, and the
+/// indices of the run's samples.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    keys: Keys<'a>,
+    weights: Option<&'a [u32]>,
+    recs: &'a [Rec],
+    order: &'a [u32],
+}
+
+/// `Step::slot` of a sample bound for the overflow series (slots are below `MAX_SLOTS`).
+const TO_OVERFLOW: u32 = u32::MAX - 1;
+/// `Step::slot` of a sample whose id names no live series.
+const STALE: u32 = u32::MAX - 2;
+/// `Step::slot` of a sample whose byte key was rejected.
+const BAD_KEY: u32 = u32::MAX - 3;
+
+/// Size of the per-route tables of a batch: routes are shards (at most 256) plus one for
+/// dropped samples, a power of two so that masking an index proves it in range.
+const ROUTES: usize = 512;
+
+/// Per-shard-run counts of an ingest, added to its accounting at the end.
+#[derive(Default)]
+struct Tally {
+    accepted: u64,
+    overflowed: u64,
+    late: u64,
+    stale: u64,
+    bad_key: u64,
+}
+
+impl Tally {
+    fn add_to(&self, acc: &mut Accounting) {
+        acc.accepted += self.accepted;
+        acc.overflowed += self.overflowed;
+        acc.late += self.late;
+        acc.stale += self.stale;
+        acc.bad_key += self.bad_key;
+    }
+}
+
+/// The time checks of one ingest, derived once from `now`.
+struct Clock {
+    windowed: bool,
+    slice_width: i64,
+    ring_len: i64,
+    late_before: i64,
+    future_after: i64,
+    oldest_epoch: i64,
+    now_epoch: i64,
+    /// The slice of `now` is `[now_lo, now_hi)` (clamped to the `i64` range).
+    now_lo: i64,
+    now_hi: i64,
+    now_pos: u32,
+    /// Timestamps in `[fast_lo, fast_hi]` are neither late nor future, and of a windowed
+    /// series fall into the slice of `now` (empty when `fast_lo > fast_hi`).
+    fast_lo: i64,
+    fast_hi: i64,
+}
+
+impl Clock {
+    fn new(cfg: &Config, derived: &Derived, now: i64) -> Clock {
+        let late_before =
+            now.saturating_sub(i64::try_from(cfg.allowed_lateness).unwrap_or(i64::MAX));
+        let future_after = now.saturating_add(i64::try_from(cfg.max_future).unwrap_or(i64::MAX));
+        let windowed = cfg.mode != Mode::Cumulative;
+        let sw = derived.slice_width;
+        let ring_len = derived.ring_len as i64;
+        let now_epoch = now.div_euclid(sw);
+        let now_lo = now_epoch.saturating_mul(sw);
+        let now_hi = now_lo.saturating_add(sw);
+        let (fast_lo, fast_hi) = if windowed {
+            (now_lo.max(late_before), (now_hi - 1).min(future_after))
+        } else {
+            (late_before, future_after)
+        };
+        Clock {
+            windowed,
+            slice_width: sw,
+            ring_len,
+            late_before,
+            future_after,
+            oldest_epoch: now_epoch.saturating_sub(derived.slices as i64 - 1),
+            now_epoch,
+            now_lo,
+            now_hi,
+            now_pos: now_epoch.rem_euclid(ring_len) as u32,
+            fast_lo,
+            fast_hi,
+        }
+    }
+
+    /// The epoch of `ts` and its ring position (cumulative series record into ring[1]; ring[0]
+    /// is their delta base).
+    #[inline(always)]
+    fn epoch_pos(&self, ts: i64) -> (i64, u32) {
+        if !self.windowed {
+            (0, 1)
+        } else if ts >= self.now_lo && ts < self.now_hi {
+            (self.now_epoch, self.now_pos)
+        } else {
+            self.epoch_pos_outside(ts)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn epoch_pos_outside(&self, ts: i64) -> (i64, u32) {
+        let epoch = ts.div_euclid(self.slice_width);
+        (epoch, epoch.rem_euclid(self.ring_len) as u32)
+    }
+
+    /// Why a sample outside the fast range is dropped, if it is.
+    #[cold]
+    #[inline(never)]
+    fn check(&self, ts: i64, v: f64, w: u32) -> Result<(), Drop> {
+        if !v.is_finite() || w == 0 {
+            Err(Drop::Invalid)
+        } else if ts > self.future_after {
+            Err(Drop::Future)
+        } else if ts < self.late_before
+            || (self.windowed && ts.div_euclid(self.slice_width) < self.oldest_epoch)
+        {
+            Err(Drop::Late)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// A windowed aggregator: see the [module docs](super).
@@ -370,225 +500,371 @@ impl Aggregator {
     }
 
     fn ingest(&self, keys: Keys<'_>, s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
-        // One copy of the loop per key kind and weighting, so that the per-sample code has no
-        // branch on either (the known variant folds away once inlined).
-        match (keys, s.weights.is_some()) {
-            (Keys::U64(k), false) => {
-                self.ingest_as(Keys::U64(k), Samples::new(s.timestamps, s.values), now)
-            }
-            (Keys::Ids(k), false) => {
-                self.ingest_as(Keys::Ids(k), Samples::new(s.timestamps, s.values), now)
-            }
-            (Keys::Bytes { bytes, ends }, false) => self.ingest_as(
-                Keys::Bytes { bytes, ends },
-                Samples::new(s.timestamps, s.values),
-                now,
-            ),
-            (Keys::U64(k), true) => self.ingest_as(Keys::U64(k), s, now),
-            (Keys::Ids(k), true) => self.ingest_as(Keys::Ids(k), s, now),
-            (Keys::Bytes { bytes, ends }, true) => {
-                self.ingest_as(Keys::Bytes { bytes, ends }, s, now)
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn ingest_as(&self, keys: Keys<'_>, s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
         let n = self.validate_batch(&keys, &s)?;
         let mut acc = Accounting::default();
         if n == 0 {
             return Ok(acc);
         }
-        let late_before =
-            now.saturating_sub(i64::try_from(self.cfg.allowed_lateness).unwrap_or(i64::MAX));
-        let future_after =
-            now.saturating_add(i64::try_from(self.cfg.max_future).unwrap_or(i64::MAX));
-        let windowed = self.cfg.mode != Mode::Cumulative;
-        let sw = self.derived.slice_width;
-        let oldest_epoch = now
-            .div_euclid(sw)
-            .saturating_sub(self.derived.slices as i64 - 1);
+        let clock = Clock::new(&self.cfg, &self.derived, now);
         let _cut = self.cut.read();
         let generation = self.generation.load(Relaxed);
-        // Not a closure: this body must be inlined into each specialized copy.
         let mut scratch = self.scratch.take();
         let sc = &mut scratch;
-        {
-            // Pass 1: drop what needs no series, prepare the rest (hash, slice) and count them
-            // per shard. The scratch columns are sized once and written by index.
-            sc.route.resize(n, 0);
-            sc.prepared.resize(n, Prepared::default());
-            // Most samples fall in the slice of `now`: find that without a division.
-            let now_epoch = now.div_euclid(sw);
-            let now_lo = now_epoch.saturating_mul(sw);
-            let now_hi = now_lo.saturating_add(sw);
-            let ring_len = self.derived.ring_len as i64;
-            let now_pos = now_epoch.rem_euclid(ring_len) as u32;
-            let mut counts = [0u32; 257];
-            let ts_col = &s.timestamps[..n];
-            let v_col = &s.values[..n];
-            let columns = sc.route[..n].iter_mut().zip(&mut sc.prepared[..n]);
-            for (i, (route, prep)) in columns.enumerate() {
-                let (ts, v) = (ts_col[i], v_col[i]);
-                let w = s.weights.map_or(1, |w| w[i]);
-                let epoch = if !windowed {
-                    0
-                } else if ts >= now_lo && ts < now_hi {
-                    now_epoch
-                } else {
-                    ts.div_euclid(sw)
-                };
-                let r = if !v.is_finite() || w == 0 {
-                    Err(Drop::Invalid)
-                } else if ts > future_after {
-                    Err(Drop::Future)
-                } else if ts < late_before || (windowed && epoch < oldest_epoch) {
-                    Err(Drop::Late)
-                } else {
-                    self.route(&keys, i)
-                };
-                match r {
-                    Ok((shard, h)) => {
-                        *route = shard as u32;
-                        *prep = Prepared {
-                            hash: h,
-                            key: keys.word(i),
-                            ts,
-                            v,
-                            epoch,
-                            // Cumulative series record into ring[1] (ring[0] is the delta base).
-                            pos: if !windowed {
-                                1
-                            } else if epoch == now_epoch {
-                                now_pos
-                            } else {
-                                epoch.rem_euclid(ring_len) as u32
-                            },
-                            w,
-                            slot: NO_SLOT,
-                            bucket: match self.params.as_ref() {
-                                Some(params) => params.bucket(v),
-                                None => Bucket::None,
-                            },
-                        };
-                        counts[shard + 1] += 1;
-                    }
-                    Err(d) => {
-                        d.count(&mut acc);
-                        *route = DROPPED;
-                    }
-                }
-            }
-            // Pass 2: counting sort of the prepared samples by shard (shards are at most 256,
-            // so `shard + 1` < 257), into one contiguous run per shard.
-            let shards = self.shards.len();
-            let mut starts = [0u32; 257];
-            for k in 1..=shards {
-                starts[k] = starts[k - 1] + counts[k];
-            }
-            let routed = starts[shards] as usize;
-            // Every position below `routed` is written once below: no need to clear.
-            sc.sorted.resize(routed, Prepared::default());
-            let mut next = starts;
-            for (&r, p) in sc.route[..n].iter().zip(&sc.prepared[..n]) {
-                if r != DROPPED {
-                    let at = &mut next[r as usize & 0xff];
-                    if let Some(o) = sc.sorted.get_mut(*at as usize) {
-                        *o = *p;
-                    }
-                    *at += 1;
-                }
-            }
-            // Pass 3: one lock per shard.
-            for shard in 0..shards {
-                let (a, b) = (starts[shard] as usize, starts[shard + 1] as usize);
-                if a == b {
-                    continue;
-                }
-                let mut sh = self.shards[shard].lock();
-                let run = &mut sc.sorted[a..b];
-                for j in 0..run.len() {
-                    // A pipeline over the shard's samples, so that cache misses overlap: the key
-                    // index entry of sample j+8 is prefetched, sample j+6 is looked up (its
-                    // entry is in cache by now) and its series prefetched, the sketch header of
-                    // j+3 and the bucket of j+1 are prefetched, and sample j is recorded.
-                    if let Some(p) = run.get(j + 8) {
-                        sh.prefetch_key(p.hash);
-                    }
-                    if let Some(p) = run.get_mut(j + 6) {
-                        p.slot = self.lookup(&sh, &keys, p.key, p.hash);
-                        sh.prefetch_series(p.slot, p.pos);
-                    }
-                    if self.params.is_some() {
-                        if let Some(p) = run.get(j + 3) {
-                            sh.prefetch_sketch(p.slot, p.pos);
-                        }
-                        if let Some(p) = run.get(j + 1) {
-                            sh.prefetch_bucket(p.slot, p.pos, p.bucket);
-                        }
-                    }
-                    let p = &run[j];
-                    // A slot found ahead stays valid: ingest only adds series.
-                    let target = if p.slot != NO_SLOT {
-                        Target::Slot(p.slot)
-                    } else {
-                        self.target(&mut sh, &keys, p.key, p.hash, generation, &mut acc)
-                    };
-                    let w = u64::from(p.w);
-                    match target {
-                        Target::Slot(slot) => {
-                            if self.record(sh.slice_mut(slot, p.pos), p, w) {
-                                let m = &mut sh.metas[slot as usize];
-                                m.last_ts = m.last_ts.max(p.ts);
-                                m.changed_at = generation;
-                                acc.accepted += 1;
-                            } else {
-                                acc.late += 1;
-                            }
-                        }
-                        Target::Overflow => {
-                            if self.record(sh.overflow.ring.get_mut(p.pos as usize), p, w) {
-                                sh.overflow.used = true;
-                                sh.overflow.changed_at = generation;
-                                acc.overflowed += 1;
-                            } else {
-                                acc.late += 1;
-                            }
-                        }
-                        Target::Rejected => {}
-                    }
-                }
-            }
+        let shards = self.shards.len();
+        // Pass 1: check each sample, drop what needs no series, and route the rest.
+        sc.route.resize(n, 0);
+        sc.recs.resize(n, Rec::default());
+        sc.order.resize(n, 0);
+        let mut counts = [0u32; ROUTES];
+        self.route_batch(
+            keys,
+            s,
+            &clock,
+            &mut sc.route[..n],
+            &mut sc.recs[..n],
+            &mut counts,
+            &mut acc,
+        );
+        // Pass 2: counting sort of the sample indices by route (shards are at most 256, so
+        // routes are at most 256 < ROUTES): one contiguous run per shard, then the dropped.
+        let mut starts = [0u32; ROUTES];
+        let mut total = 0u32;
+        for (start, &c) in starts.iter_mut().zip(&counts).take(shards + 2) {
+            *start = total;
+            total += c;
         }
+        let mut next = starts;
+        for (i, &r) in sc.route[..n].iter().enumerate() {
+            let at = &mut next[r as usize & (ROUTES - 1)];
+            if let Some(o) = sc.order.get_mut(*at as usize) {
+                *o = i as u32;
+            }
+            *at += 1;
+        }
+        // Pass 3: one lock per shard.
+        let mut tally = Tally::default();
+        for shard in 0..shards {
+            let (a, b) = (starts[shard] as usize, starts[shard + 1] as usize);
+            if a == b {
+                continue;
+            }
+            let mut sh = self.shards[shard].lock();
+            let run = Run {
+                keys,
+                weights: s.weights,
+                recs: &sc.recs[..n],
+                order: &sc.order[a..b],
+            };
+            self.apply_run(&mut sh, run, &mut sc.steps, &clock, generation, &mut tally);
+        }
+        tally.add_to(&mut acc);
         self.scratch.put(scratch);
         self.totals.add(&acc);
         Ok(acc)
     }
 
-    /// The slot of an existing live series for a sample, or `NO_SLOT` (no side effects).
+    /// Pass 1 of ingest: one copy of the loop per key kind and weighting, so that the
+    /// per-sample code has no branch on either (the known variant folds away once inlined).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn route_batch(
+        &self,
+        keys: Keys<'_>,
+        s: Samples<'_>,
+        clock: &Clock,
+        route: &mut [u16],
+        recs: &mut [Rec],
+        counts: &mut [u32; ROUTES],
+        acc: &mut Accounting,
+    ) {
+        let (ts, v) = (s.timestamps, s.values);
+        match (keys, s.weights) {
+            (Keys::U64(k), None) => {
+                self.route_as(Keys::U64(k), ts, v, None, clock, route, recs, counts, acc)
+            }
+            (Keys::Ids(k), None) => {
+                self.route_as(Keys::Ids(k), ts, v, None, clock, route, recs, counts, acc)
+            }
+            (Keys::Bytes { bytes, ends }, None) => {
+                let keys = Keys::Bytes { bytes, ends };
+                self.route_as(keys, ts, v, None, clock, route, recs, counts, acc)
+            }
+            (Keys::U64(k), Some(w)) => self.route_as(
+                Keys::U64(k),
+                ts,
+                v,
+                Some(w),
+                clock,
+                route,
+                recs,
+                counts,
+                acc,
+            ),
+            (Keys::Ids(k), Some(w)) => self.route_as(
+                Keys::Ids(k),
+                ts,
+                v,
+                Some(w),
+                clock,
+                route,
+                recs,
+                counts,
+                acc,
+            ),
+            (Keys::Bytes { bytes, ends }, Some(w)) => {
+                let keys = Keys::Bytes { bytes, ends };
+                self.route_as(keys, ts, v, Some(w), clock, route, recs, counts, acc)
+            }
+        }
+    }
+
+    /// Checks each sample, counts the dropped ones, and writes the shard (`route`, the shard
+    /// count for a dropped sample) and record of the others. Samples inside the current slice
+    /// and the time limits take one range check.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn lookup(&self, sh: &Shard, keys: &Keys<'_>, key: u64, h: u64) -> u32 {
-        let found = match *keys {
-            Keys::Ids(_) if key == OVERFLOW_ID => None,
+    fn route_as(
+        &self,
+        keys: Keys<'_>,
+        ts_col: &[i64],
+        v_col: &[f64],
+        w_col: Option<&[u32]>,
+        clock: &Clock,
+        route: &mut [u16],
+        recs: &mut [Rec],
+        counts: &mut [u32; ROUTES],
+        acc: &mut Accounting,
+    ) {
+        let n = route.len().min(recs.len());
+        let (ts_col, v_col) = (&ts_col[..n], &v_col[..n]);
+        let w_col = w_col.map(|w| &w[..n]);
+        let dropped = self.shards.len();
+        let (fast_lo, fast_hi) = (clock.fast_lo, clock.fast_hi);
+        for (i, (route, rec)) in route[..n].iter_mut().zip(&mut recs[..n]).enumerate() {
+            let (ts, v) = (ts_col[i], v_col[i]);
+            let w = w_col.map_or(1, |w| w[i]);
+            let fast = (ts >= fast_lo) & (ts <= fast_hi) & v.is_finite() & (w != 0);
+            let checked = if fast { Ok(()) } else { clock.check(ts, v, w) };
+            let r = match checked {
+                Ok(()) => self.route(&keys, i),
+                Err(d) => Err(d),
+            };
+            let shard = match r {
+                Ok((shard, h)) => {
+                    *rec = Rec {
+                        hash: h,
+                        key: keys.word(i),
+                        ts,
+                        v,
+                    };
+                    shard
+                }
+                Err(d) => {
+                    d.count(acc);
+                    dropped
+                }
+            };
+            *route = shard as u16;
+            counts[shard & (ROUTES - 1)] += 1;
+        }
+    }
+
+    /// Pass 3 over one shard's run of samples: one copy per key kind and weighting, as in
+    /// [`route_batch`](Self::route_batch).
+    #[inline(never)]
+    fn apply_run(
+        &self,
+        sh: &mut Shard,
+        run: Run<'_>,
+        steps: &mut Vec<Step>,
+        clock: &Clock,
+        generation: u64,
+        tally: &mut Tally,
+    ) {
+        let Run {
+            keys,
+            weights,
+            recs,
+            order,
+        } = run;
+        let mut go = |keys: Keys<'_>, weights: Option<&[u32]>| {
+            let run = Run {
+                keys,
+                weights,
+                recs,
+                order,
+            };
+            self.apply_run_as(sh, run, steps, clock, generation, tally)
+        };
+        match (keys, weights) {
+            (Keys::U64(k), None) => go(Keys::U64(k), None),
+            (Keys::Ids(k), None) => go(Keys::Ids(k), None),
+            (Keys::Bytes { bytes, ends }, None) => go(Keys::Bytes { bytes, ends }, None),
+            (Keys::U64(k), Some(w)) => go(Keys::U64(k), Some(w)),
+            (Keys::Ids(k), Some(w)) => go(Keys::Ids(k), Some(w)),
+            (Keys::Bytes { bytes, ends }, Some(w)) => go(Keys::Bytes { bytes, ends }, Some(w)),
+        }
+    }
+
+    /// Applies a shard's run in steps over the whole run, so that the cache misses of many
+    /// samples overlap: find (or make) each sample's series, compute its bucket and prefetch
+    /// its slice and series record; then (with sketches) prefetch each slice's sketch header;
+    /// then each bucket's counter; then record each sample.
+    #[inline(always)]
+    fn apply_run_as(
+        &self,
+        sh: &mut Shard,
+        run: Run<'_>,
+        steps: &mut Vec<Step>,
+        clock: &Clock,
+        generation: u64,
+        tally: &mut Tally,
+    ) {
+        // Key index entries are prefetched this many samples ahead.
+        const AHEAD: usize = 8;
+        // Shards with this many series prefetch sketch headers too.
+        const FAR: usize = 4096;
+        let Run {
+            keys,
+            weights: w_col,
+            recs,
+            order,
+        } = run;
+        let params = self.params.as_ref();
+        // Every step below order.len() is written: no need to clear.
+        steps.resize(order.len(), Step::default());
+        let steps = &mut steps[..order.len()];
+        for (j, (&i, out)) in order.iter().zip(steps.iter_mut()).enumerate() {
+            if let Some(r) = order.get(j + AHEAD).and_then(|&i| recs.get(i as usize)) {
+                sh.prefetch_key(r.hash);
+            }
+            let Some(r) = recs.get(i as usize) else {
+                *out = Step::default();
+                continue;
+            };
+            let (epoch, pos) = clock.epoch_pos(r.ts);
+            let (at, slot) = match self.find_slot(sh, &keys, r.key, r.hash) {
+                Some(slot) => (sh.slice_index(slot, pos), slot),
+                None => self.target_slow(sh, &keys, r, pos, generation),
+            };
+            let bucket = match params {
+                Some(p) => p.bucket_finite(r.v),
+                None => Bucket::None,
+            };
+            *out = Step {
+                at,
+                epoch,
+                bucket,
+                i,
+                slot,
+            };
+            sh.prefetch_step(out);
+        }
+        if params.is_some() {
+            // Sketch headers of a small shard stay in cache: the bucket step loads them.
+            if sh.live >= FAR {
+                for step in steps.iter() {
+                    sh.prefetch_sketch(step.at);
+                }
+            }
+            for step in steps.iter() {
+                sh.prefetch_bucket(step.at, step.bucket);
+            }
+        }
+        let windowed = clock.windowed;
+        let (mut accepted, mut late) = (0, 0);
+        for step in steps.iter() {
+            let i = step.i as usize;
+            let Some(r) = recs.get(i) else { continue };
+            let w = w_col.map_or(1, |w| w.get(i).copied().unwrap_or(0));
+            if let Some(sl) = sh.slices.get_mut(step.at) {
+                if Self::record(sl, windowed, step.epoch, r, w, params, step.bucket) {
+                    if let Some(m) = sh.metas.get_mut(step.slot as usize) {
+                        m.last_ts = m.last_ts.max(r.ts);
+                        m.changed_at = generation;
+                    }
+                    accepted += 1;
+                } else {
+                    late += 1;
+                }
+            } else {
+                self.apply_other(sh, step, r, w, clock, generation, tally);
+            }
+        }
+        tally.accepted += accepted;
+        tally.late += late;
+    }
+
+    /// Records a sample of the overflow series, or counts why a sample was rejected.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
+    fn apply_other(
+        &self,
+        sh: &mut Shard,
+        step: &Step,
+        rec: &Rec,
+        w: u32,
+        clock: &Clock,
+        generation: u64,
+        tally: &mut Tally,
+    ) {
+        match step.slot {
+            TO_OVERFLOW => {
+                let (epoch, pos) = clock.epoch_pos(rec.ts);
+                let params = self.params.as_ref();
+                let sl = sh.overflow.ring.get_mut(pos as usize);
+                if sl.is_some_and(|sl| {
+                    Self::record(sl, clock.windowed, epoch, rec, w, params, step.bucket)
+                }) {
+                    sh.overflow.used = true;
+                    sh.overflow.changed_at = generation;
+                    tally.overflowed += 1;
+                } else {
+                    tally.late += 1;
+                }
+            }
+            STALE => tally.stale += 1,
+            BAD_KEY => tally.bad_key += 1,
+            _ => tally.late += 1,
+        }
+    }
+
+    /// The slot of the live series of a sample (`key` is its `u64` key or id, or for byte
+    /// keys its index in the batch), if it has one; ids of removed series have none.
+    #[inline(always)]
+    fn find_slot(&self, sh: &Shard, keys: &Keys<'_>, key: u64, h: u64) -> Option<u32> {
+        match *keys {
             Keys::Ids(_) => sh.slot_of_id(key),
             Keys::U64(_) => sh.find(h, KeyRef::U64(key)),
             Keys::Bytes { .. } => sh.find(h, KeyRef::Bytes(keys.bytes(key as usize))),
-        };
-        found.unwrap_or(NO_SLOT)
+        }
     }
 
-    /// Finds (or makes) the series for sample `i`; counts `stale` and `bad_key` drops.
-    #[inline(always)]
-    /// `key` is the sample's `u64` key or id, or for byte keys the sample's index.
-    fn target(
+    /// Where a sample without a live series goes: a new series (its slice index at ring
+    /// position `pos` and slot), or no slice and [`TO_OVERFLOW`], [`STALE`] or [`BAD_KEY`].
+    #[cold]
+    #[inline(never)]
+    fn target_slow(
         &self,
         sh: &mut Shard,
         keys: &Keys<'_>,
-        key: u64,
-        h: u64,
+        r: &Rec,
+        pos: u32,
         generation: u64,
-        acc: &mut Accounting,
-    ) -> Target {
+    ) -> (usize, u32) {
+        match self.target(sh, keys, r.key, r.hash, generation) {
+            Target::Slot(slot) => (sh.slice_index(slot, pos), slot),
+            Target::Overflow => (usize::MAX, TO_OVERFLOW),
+            Target::Rejected(Drop::Stale) => (usize::MAX, STALE),
+            Target::Rejected(_) => (usize::MAX, BAD_KEY),
+        }
+    }
+
+    /// Finds (or makes) the series of a sample: `key` is the sample's `u64` key or id, or for
+    /// byte keys the sample's index.
+    #[inline(always)]
+    fn target(&self, sh: &mut Shard, keys: &Keys<'_>, key: u64, h: u64, generation: u64) -> Target {
         let key = match *keys {
             Keys::Ids(_) => {
                 let id = key;
@@ -597,10 +873,7 @@ impl Aggregator {
                 }
                 return match sh.slot_of_id(id) {
                     Some(slot) => Target::Slot(slot),
-                    None => {
-                        acc.stale += 1;
-                        Target::Rejected
-                    }
+                    None => Target::Rejected(Drop::Stale),
                 };
             }
             Keys::U64(_) => KeyRef::U64(key),
@@ -609,24 +882,17 @@ impl Aggregator {
         if let Some(slot) = sh.find(h, key) {
             return Target::Slot(slot);
         }
-        self.create(sh, h, key, generation, acc)
+        self.create(sh, h, key, generation)
     }
 
     #[cold]
-    fn create(
-        &self,
-        sh: &mut Shard,
-        h: u64,
-        key: KeyRef<'_>,
-        generation: u64,
-        acc: &mut Accounting,
-    ) -> Target {
+    #[inline(never)]
+    fn create(&self, sh: &mut Shard, h: u64, key: KeyRef<'_>, generation: u64) -> Target {
         if let KeyRef::Bytes(b) = key {
             let ok = std::str::from_utf8(b).is_ok()
                 && (!self.cfg.key_label.is_empty() || valid_label_list(b));
             if !ok {
-                acc.bad_key += 1;
-                return Target::Rejected;
+                return Target::Rejected(Drop::BadKey);
             }
         }
         if self.live.fetch_add(1, Relaxed) >= self.cfg.max_series {
@@ -642,22 +908,26 @@ impl Aggregator {
         }
     }
 
-    /// Records a prepared sample with weight `w` into its slice (ring position `p.pos`, 1 for
-    /// cumulative series); `false` if that slice was already reused for a later epoch.
+    /// Records a sample with weight `w` into its slice (for `epoch`; cumulative series have
+    /// one epoch), and into its sketch at `bucket` when the aggregator keeps sketches;
+    /// `false` if that slice was already reused for a later epoch.
     #[inline(always)]
-    fn record(&self, sl: Option<&mut Slice>, p: &Prepared, w: u64) -> bool {
-        let Some(sl) = sl else {
-            return false;
-        };
-        if self.cfg.mode != Mode::Cumulative {
-            if sl.epoch < p.epoch {
-                sl.reset(p.epoch);
-            } else if sl.epoch > p.epoch {
+    fn record(
+        sl: &mut Slice,
+        windowed: bool,
+        epoch: i64,
+        rec: &Rec,
+        w: u32,
+        params: Option<&SketchParams>,
+        bucket: Bucket,
+    ) -> bool {
+        if windowed && sl.epoch != epoch {
+            if sl.epoch > epoch {
                 return false;
             }
+            sl.reset(epoch);
         }
-        let sketch = self.params.as_ref().map(|params| (params, p.bucket));
-        sl.record(p.ts, p.v, w, sketch);
+        sl.record_bucket(rec.ts, rec.v, u64::from(w), params.map(|p| (p, bucket)));
         true
     }
 
@@ -733,7 +1003,7 @@ impl Aggregator {
                 }
                 Ok((shard, h)) => {
                     let mut sh = self.shards[shard].lock();
-                    match self.target(&mut sh, &keys, keys.word(i), h, generation, &mut acc) {
+                    match self.target(&mut sh, &keys, keys.word(i), h, generation) {
                         Target::Slot(slot) => {
                             acc.accepted += 1;
                             sh.id(slot)
@@ -742,7 +1012,10 @@ impl Aggregator {
                             acc.overflowed += 1;
                             OVERFLOW_ID
                         }
-                        Target::Rejected => INVALID_ID,
+                        Target::Rejected(d) => {
+                            d.count(&mut acc);
+                            INVALID_ID
+                        }
                     }
                 }
             };

@@ -1,37 +1,57 @@
-//! Per-batch working state of ingest: the prepared sample records, the per-thread scratch
+//! Per-batch working state of ingest: the checked sample records, the per-aggregator scratch
 //! they live in, and the reasons a sample is dropped before reaching a series.
 
 use super::Accounting;
 use super::sketch::Bucket;
 use parking_lot::Mutex;
 
-/// A sample that passed the checks, ready for its shard.
+/// A sample that passed the checks (indexed by its position in the batch).
 #[derive(Clone, Copy, Default)]
-pub(super) struct Prepared {
+pub(super) struct Rec {
     pub(super) hash: u64,
     /// The `u64` key or id, or for byte keys the sample's index in the batch.
     pub(super) key: u64,
     pub(super) ts: i64,
     pub(super) v: f64,
-    pub(super) epoch: i64,
-    /// Ring position of `epoch`.
-    pub(super) pos: u32,
-    pub(super) w: u32,
-    /// The series' slot when looked up ahead, else `NO_SLOT`.
-    pub(super) slot: u32,
-    /// The sketch bucket of `v` (when the aggregator keeps sketches).
-    pub(super) bucket: Bucket,
 }
 
-/// `Prepared::slot` before (or without) a lookahead hit.
-pub(super) const NO_SLOT: u32 = u32::MAX;
+/// A sample of a shard's run with its series found: its slice and bucket.
+#[derive(Clone, Copy)]
+pub(super) struct Step {
+    /// Index of the series' slice in the shard's slices (`usize::MAX` when the sample does
+    /// not go to a series of the shard).
+    pub(super) at: usize,
+    pub(super) epoch: i64,
+    pub(super) bucket: Bucket,
+    /// The sample's index in the batch.
+    pub(super) i: u32,
+    /// The series' slot, or why the sample has none (see `aggregator::TO_OVERFLOW`).
+    pub(super) slot: u32,
+}
 
-/// Reusable buffers for partitioning a batch by shard.
+impl Default for Step {
+    /// A step that records nothing (its sample index is out of any batch's range).
+    fn default() -> Step {
+        Step {
+            at: usize::MAX,
+            epoch: 0,
+            bucket: Bucket::None,
+            i: u32::MAX,
+            slot: u32::MAX,
+        }
+    }
+}
+
+/// Reusable buffers for partitioning a batch by shard: `route[i]` is sample `i`'s shard (or
+/// the shard count for a dropped sample), `recs[i]` its record, and `order` the sample
+/// indices grouped by shard (a counting sort of `route`).
 #[derive(Default)]
 pub(super) struct Scratch {
-    pub(super) route: Vec<u32>,
-    pub(super) prepared: Vec<Prepared>,
-    pub(super) sorted: Vec<Prepared>,
+    pub(super) route: Vec<u16>,
+    pub(super) recs: Vec<Rec>,
+    pub(super) order: Vec<u32>,
+    /// The steps of the shard run being applied.
+    pub(super) steps: Vec<Step>,
 }
 
 /// An aggregator's pool of scratch buffers: an ingest takes one and returns it. They belong to
@@ -61,9 +81,6 @@ impl ScratchPool {
         }
     }
 }
-
-/// The route of a sample dropped in pass 1.
-pub(super) const DROPPED: u32 = u32::MAX;
 
 /// Why a sample was dropped before reaching a series.
 #[derive(Clone, Copy)]

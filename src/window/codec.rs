@@ -145,7 +145,14 @@ fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut 
     }
     out.extend_from_slice(&a.count.to_le_bytes());
     for f in [
-        a.sum, a.mean, a.m2, a.min, a.max, a.first, a.last, a.increase,
+        a.sum,
+        a.mean(),
+        a.m2(),
+        a.min,
+        a.max,
+        a.first,
+        a.last,
+        a.increase,
     ] {
         out.extend_from_slice(&f.to_le_bytes());
     }
@@ -184,8 +191,7 @@ fn read_record<'a>(
     };
     tmp.count = r.u64()?;
     tmp.sum = r.f64()?;
-    tmp.mean = r.f64()?;
-    tmp.m2 = r.f64()?;
+    let (mean, m2) = (r.f64()?, r.f64()?);
     tmp.min = r.f64()?;
     tmp.max = r.f64()?;
     tmp.first = r.f64()?;
@@ -193,10 +199,11 @@ fn read_record<'a>(
     tmp.increase = r.f64()?;
     tmp.first_ts = r.i64()?;
     tmp.last_ts = r.i64()?;
+    tmp.set_moments(mean, m2);
     let moments = [
         tmp.sum,
-        tmp.mean,
-        tmp.m2,
+        mean,
+        m2,
         tmp.min,
         tmp.max,
         tmp.first,
@@ -206,7 +213,7 @@ fn read_record<'a>(
     if tmp.count == 0
         || moments.iter().any(|v| v.is_nan())
         || tmp.min > tmp.max
-        || tmp.m2 < 0.0
+        || m2 < 0.0
         || tmp.first_ts > tmp.last_ts
     {
         return Err(Error::Corrupt);

@@ -6,8 +6,11 @@
 //! matches. A slot whose generation would reach `u32::MAX` is retired instead of reused.
 //!
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
-//! hashes are chained through `Meta::next` and told apart by comparing keys.
+//! hashes are chained through `Meta::next` and told apart by comparing keys. Map values of
+//! byte-keyed slots carry a marker bit: `u64` keys hash by a bijection, so a `u64` key whose
+//! hash leads to an unmarked slot is that slot's key, found without touching the series.
 
+use super::batch::Step;
 use super::sketch::Bucket;
 use super::slice::Slice;
 use super::table::{HashIndex, NIL, prefetch};
@@ -41,6 +44,19 @@ impl Key {
             (Key::Bytes(a), KeyRef::Bytes(b)) => **a == *b,
             _ => false,
         }
+    }
+}
+
+/// Key map values of byte-keyed series carry this bit (slots are below `MAX_SLOTS`), so a
+/// `u64` key is found from the map alone.
+const BYTES_KEY: u32 = 1 << 31;
+
+/// The key map value of `slot`, whose key is `key`.
+fn map_value(slot: u32, key: &Key) -> u32 {
+    if matches!(key, Key::Bytes(_)) {
+        slot | BYTES_KEY
+    } else {
+        slot
     }
 }
 
@@ -120,9 +136,24 @@ impl Shard {
         }
     }
 
+    /// The slot of the live series of `key`, whose hash is `hash` (for a `u64` key always
+    /// `hash_u64(key)`).
     #[inline(always)]
     pub fn find(&self, hash: u64, key: KeyRef<'_>) -> Option<u32> {
-        let mut slot = self.map.get(hash)?;
+        let head = self.map.get(hash)?;
+        if let KeyRef::U64(k) = key {
+            debug_assert_eq!(hash, super::hash::hash_u64(k));
+            // `hash_u64` is a bijection: the `u64`-keyed series with this hash is this key's.
+            if head & BYTES_KEY == 0 {
+                return Some(head);
+            }
+        }
+        self.find_in_chain(head & !BYTES_KEY, key)
+    }
+
+    /// Walks the chain of series with one hash from `slot` for `key`.
+    #[inline]
+    fn find_in_chain(&self, mut slot: u32, key: KeyRef<'_>) -> Option<u32> {
         loop {
             let m = self.metas.get(slot as usize)?;
             if m.key.matches(key) {
@@ -138,41 +169,36 @@ impl Shard {
         self.map.prefetch(hash);
     }
 
-    /// Starts loading the record of `slot` and its slice at ring position `pos` (no-op for a
-    /// slot out of range, such as `NIL`).
+    /// Index in `slices` of `slot`'s slice at ring position `pos`.
     #[inline(always)]
-    pub fn prefetch_series(&self, slot: u32, pos: u32) {
-        if let Some(m) = self.metas.get(slot as usize) {
-            prefetch(m);
-        }
-        if let Some(sl) = self
-            .slices
-            .get(slot as usize * self.ring_len + pos as usize)
-        {
+    pub fn slice_index(&self, slot: u32, pos: u32) -> usize {
+        slot as usize * self.ring_len + pos as usize
+    }
+
+    /// Starts loading the slice a step records into, and its series record.
+    #[inline(always)]
+    pub(super) fn prefetch_step(&self, step: &Step) {
+        if let Some(sl) = self.slices.get(step.at) {
             prefetch(sl);
+        }
+        if let Some(m) = self.metas.get(step.slot as usize) {
+            prefetch(m);
         }
     }
 
-    /// Starts loading the sketch header of `slot`'s slice at `pos` (once that slice is cached).
+    /// Starts loading the sketch header of slice `at` (once that slice is cached).
     #[inline(always)]
-    pub fn prefetch_sketch(&self, slot: u32, pos: u32) {
-        if let Some(sl) = self
-            .slices
-            .get(slot as usize * self.ring_len + pos as usize)
-            && let Some(sk) = sl.sketch.as_deref()
-        {
+    pub(super) fn prefetch_sketch(&self, at: usize) {
+        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
             prefetch(sk);
         }
     }
 
-    /// Starts loading sketch bucket `b` in `slot`'s slice at `pos`.
+    /// Starts loading the counter of bucket `b` in slice `at`'s sketch (once its header is
+    /// cached).
     #[inline(always)]
-    pub fn prefetch_bucket(&self, slot: u32, pos: u32, b: Bucket) {
-        if let Some(sl) = self
-            .slices
-            .get(slot as usize * self.ring_len + pos as usize)
-            && let Some(sk) = sl.sketch.as_deref()
-        {
+    pub(super) fn prefetch_bucket(&self, at: usize, b: Bucket) {
+        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
             sk.prefetch(b);
         }
     }
@@ -186,7 +212,7 @@ impl Shard {
                 Key::Bytes(b.into())
             }
         };
-        let head = self.map.get(hash).unwrap_or(NIL);
+        let head = self.map.get(hash).map_or(NIL, |v| v & !BYTES_KEY);
         let meta = Meta {
             key: owned,
             hash,
@@ -215,7 +241,8 @@ impl Shard {
                 slot
             }
         };
-        self.map.insert(hash, slot);
+        let value = map_value(slot, &self.metas[slot as usize].key);
+        self.map.insert(hash, value);
         self.live += 1;
         Some(slot)
     }
@@ -224,12 +251,13 @@ impl Shard {
     pub fn remove(&mut self, slot: u32) {
         let s = slot as usize;
         let (hash, next) = (self.metas[s].hash, self.metas[s].next);
-        let head = self.map.get(hash).unwrap_or(NIL);
+        let head = self.map.get(hash).map_or(NIL, |v| v & !BYTES_KEY);
         if head == slot {
             if next == NIL {
                 self.map.remove(hash);
             } else {
-                self.map.insert(hash, next);
+                let value = map_value(next, &self.metas[next as usize].key);
+                self.map.insert(hash, value);
             }
         } else {
             let mut cur = head;
@@ -273,14 +301,6 @@ impl Shard {
         removed
     }
 
-    /// The slice at ring position `pos` of `slot`'s series.
-    #[inline(always)]
-    pub fn slice_mut(&mut self, slot: u32, pos: u32) -> Option<&mut Slice> {
-        debug_assert!((pos as usize) < self.ring_len);
-        self.slices
-            .get_mut(slot as usize * self.ring_len + pos as usize)
-    }
-
     #[inline]
     pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
         let start = slot as usize * self.ring_len;
@@ -321,29 +341,40 @@ impl Shard {
 mod tests {
     use super::*;
 
+    use crate::window::hash::hash_u64;
+
     #[test]
     fn ids_of_removed_series_go_stale_and_slots_are_reused() {
         let mut sh = Shard::new(3, 2);
-        let a = sh.insert(10, KeyRef::U64(1), 0).unwrap();
-        let b = sh.insert(10, KeyRef::U64(2), 0).unwrap(); // same hash: chained
-        let c = sh.insert(11, KeyRef::Bytes(b"k"), 0).unwrap();
+        let h1 = hash_u64(1);
+        let a = sh.insert(h1, KeyRef::U64(1), 0).unwrap();
+        let b = sh.insert(h1, KeyRef::Bytes(b"b"), 0).unwrap(); // same hash: chained
+        let h2 = hash_u64(2);
+        let c = sh.insert(h2, KeyRef::Bytes(b"k"), 0).unwrap();
         let (ida, idb) = (sh.id(a), sh.id(b));
         assert_eq!(ida & 0xff, 3);
-        assert_eq!(sh.find(10, KeyRef::U64(1)), Some(a));
-        assert_eq!(sh.find(10, KeyRef::U64(2)), Some(b));
-        assert_eq!(sh.find(11, KeyRef::Bytes(b"k")), Some(c));
-        assert_eq!(sh.find(11, KeyRef::U64(1)), None);
+        assert_eq!(sh.find(h1, KeyRef::U64(1)), Some(a));
+        assert_eq!(sh.find(h1, KeyRef::Bytes(b"b")), Some(b));
+        assert_eq!(sh.find(h2, KeyRef::Bytes(b"k")), Some(c));
+        assert_eq!(sh.find(h2, KeyRef::U64(2)), None);
+        assert_eq!(sh.find(h1, KeyRef::Bytes(b"k")), None);
         sh.remove(b);
         assert_eq!(sh.slot_of_id(idb), None);
         assert_eq!(sh.slot_of_id(ida), Some(a));
-        assert_eq!(sh.find(10, KeyRef::U64(2)), None);
-        assert_eq!(sh.find(10, KeyRef::U64(1)), Some(a));
-        let d = sh.insert(12, KeyRef::U64(9), 0).unwrap();
+        assert_eq!(sh.find(h1, KeyRef::Bytes(b"b")), None);
+        assert_eq!(sh.find(h1, KeyRef::U64(1)), Some(a));
+        let d = sh.insert(hash_u64(9), KeyRef::U64(9), 0).unwrap();
         assert_eq!(d, b, "slot reused");
         assert_ne!(sh.id(d), idb, "with a new generation");
         assert_eq!(sh.slot_of_id(idb), None);
+        // The byte key is the chain's head: removing the u64 key under it unlinks it.
+        let e = sh.insert(h1, KeyRef::Bytes(b"e"), 0).unwrap();
+        assert_eq!(sh.find(h1, KeyRef::U64(1)), Some(a));
         sh.remove(a);
-        assert_eq!(sh.find(10, KeyRef::U64(1)), None);
+        assert_eq!(sh.find(h1, KeyRef::U64(1)), None);
+        assert_eq!(sh.find(h1, KeyRef::Bytes(b"e")), Some(e));
+        sh.remove(e);
+        assert_eq!(sh.find(h1, KeyRef::Bytes(b"e")), None);
         assert_eq!(sh.live, 2);
         assert_eq!(sh.clear(), 2);
         assert_eq!(sh.live, 0);

@@ -105,16 +105,28 @@ impl SketchParams {
         // |e + P(s)| <= 1024 and m <= 3500 for α >= 1e-4: the product fits an i32 easily.
         // floor without a libm call (baseline x86-64 has no SSE4.1 round instruction).
         let x = approx_log2(v) * self.multiplier;
-        let t = x as i32;
-        if f64::from(t) > x { t - 1 } else { t }
+        // Adding 1.5·2^52 rounds |x| < 2^51 to the nearest integer, which lands in the low
+        // bits of the sum; `r`, the rounded value, is exact, so `r > x` says it rounded up.
+        const ROUND: f64 = 6_755_399_441_055_744.0;
+        let big = x + ROUND;
+        let r = big - ROUND;
+        (big.to_bits() as i32).wrapping_sub(i32::from(r > x))
     }
 
     /// The bucket of `v`.
     #[inline(always)]
     pub(crate) fn bucket(&self, v: f64) -> Bucket {
-        if !v.is_finite() {
+        if v.is_finite() {
+            self.bucket_finite(v)
+        } else {
             Bucket::None
-        } else if v > self.min_indexable {
+        }
+    }
+
+    /// The bucket of a finite `v`.
+    #[inline(always)]
+    pub(crate) fn bucket_finite(&self, v: f64) -> Bucket {
+        if v > self.min_indexable {
             Bucket::Pos(self.index(v))
         } else if v < -self.min_indexable {
             Bucket::Neg(self.index(-v))
@@ -168,24 +180,30 @@ impl Store {
 
     #[inline(always)]
     pub(crate) fn add(&mut self, idx: i32, w: u64, max: usize) {
+        // Indices are within ±2^23, so the difference cannot overflow; below `offset` it
+        // wraps to a huge `rel` and, like an empty store, takes the out-of-line path.
+        let rel = idx.wrapping_sub(self.offset) as u32 as usize;
+        if let Some(c) = self.counts.get_mut(rel) {
+            *c = c.saturating_add(w);
+        } else {
+            self.add_outside(idx, w, max);
+        }
+    }
+
+    /// `add` for an index outside the stored range (or into an empty store).
+    #[cold]
+    #[inline(never)]
+    fn add_outside(&mut self, idx: i32, w: u64, max: usize) {
         if self.counts.is_empty() {
             self.offset = idx;
             self.counts.push(w);
-            return;
-        }
-        let rel = i64::from(idx) - i64::from(self.offset);
-        let len = self.counts.len() as i64;
-        if rel >= 0 && rel < len {
-            let c = &mut self.counts[rel as usize];
-            *c = c.saturating_add(w);
-        } else if rel >= len {
+        } else if idx > self.offset {
             self.grow_high(idx, w, max);
         } else {
             self.grow_low(idx, w, max);
         }
     }
 
-    #[cold]
     fn grow_high(&mut self, idx: i32, w: u64, max: usize) {
         let new_len = (i64::from(idx) - i64::from(self.offset) + 1) as usize;
         if new_len <= max {
@@ -213,7 +231,6 @@ impl Store {
         self.counts[last] = self.counts[last].saturating_add(w);
     }
 
-    #[cold]
     fn grow_low(&mut self, idx: i32, w: u64, max: usize) {
         let len = self.counts.len();
         let high = i64::from(self.offset) + len as i64 - 1;
@@ -287,6 +304,16 @@ impl Sketch {
     /// Adds weight `w` to a bucket from [`SketchParams::bucket`] (of the same parameters).
     #[inline(always)]
     pub(crate) fn add_bucket(&mut self, p: &SketchParams, b: Bucket, w: u64) {
+        // Positive values (latencies, sizes) are the common case: the others out of line.
+        if let Bucket::Pos(i) = b {
+            self.pos.add(i, w, p.max_buckets);
+        } else {
+            self.add_bucket_other(p, b, w);
+        }
+    }
+
+    #[inline(never)]
+    fn add_bucket_other(&mut self, p: &SketchParams, b: Bucket, w: u64) {
         match b {
             Bucket::Pos(i) => self.pos.add(i, w, p.max_buckets),
             Bucket::Neg(i) => self.neg.add(i, w, p.max_buckets),

@@ -5,15 +5,20 @@ use super::sketch::{Bucket, Sketch, SketchParams};
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
 
-/// Statistics of the samples of one slice. Mean and `m2` (sum of squared deviations) are kept
-/// with West's weighted update and merged with Chan's parallel formula, so stddev is mergeable.
+/// Statistics of the samples of one slice.
+///
+/// Mean and variance come from shifted sums: `s1 = Σ w·(x − first)` and
+/// `s2 = Σ w·(x − first)²`, about the slice's `first` value (the sums move with it when an
+/// earlier sample or a merge changes it). Recording needs no division, and because `first` is
+/// one of the samples, `(mean − first)² <= n·σ²`, so `s2 − s1²/n` loses at most about `n·ε`
+/// of relative accuracy to cancellation (not the `x²/σ²` of raw power sums).
 #[derive(Clone, Debug)]
 pub(crate) struct Slice {
     pub epoch: i64,
     pub count: u64,
     pub sum: f64,
-    pub mean: f64,
-    pub m2: f64,
+    s1: f64,
+    s2: f64,
     pub min: f64,
     pub max: f64,
     pub first: f64,
@@ -23,6 +28,18 @@ pub(crate) struct Slice {
     /// Counter increase between consecutive samples (in timestamp order), resets detected.
     pub increase: f64,
     pub sketch: Option<Box<Sketch>>,
+}
+
+/// Shifted sums `(Σ w·(x − from), Σ w·(x − from)²)` of total weight `n` moved to `to`:
+/// `Σ(x − to) = Σ(x − from) + n·δ` and `Σ(x − to)² = Σ(x − from)² + 2δ·Σ(x − from) + n·δ²`
+/// with `δ = from − to` (unchanged when `from == to`).
+#[inline]
+fn reshift(s1: f64, s2: f64, n: u64, from: f64, to: f64) -> (f64, f64) {
+    if from == to {
+        return (s1, s2);
+    }
+    let (n, delta) = (n as f64, from - to);
+    (s1 + n * delta, s2 + delta * (2.0 * s1 + n * delta))
 }
 
 /// The increase of a counter from `prev` to `cur`: a drop means the counter restarted at zero.
@@ -37,8 +54,8 @@ impl Default for Slice {
             epoch: EMPTY_EPOCH,
             count: 0,
             sum: 0.0,
-            mean: 0.0,
-            m2: 0.0,
+            s1: 0.0,
+            s2: 0.0,
             min: f64::NAN,
             max: f64::NAN,
             first: f64::NAN,
@@ -71,16 +88,15 @@ impl Slice {
         *self = Slice::default();
     }
 
-    /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
-    /// use) at `v`'s bucket when one is given.
+    /// Records `v` (finite) at `ts` with weight `w >= 1` into the moments (not the sketch).
     #[inline(always)]
-    pub fn record(&mut self, ts: i64, v: f64, w: u64, sketch: Option<(&SketchParams, Bucket)>) {
+    pub fn record_moments(&mut self, ts: i64, v: f64, w: u64) {
         let wf = w as f64;
         if self.count == 0 {
             self.count = w;
             self.sum = v * wf;
-            self.mean = v;
-            self.m2 = 0.0;
+            self.s1 = 0.0;
+            self.s2 = 0.0;
             self.min = v;
             self.max = v;
             self.first = v;
@@ -89,11 +105,18 @@ impl Slice {
             self.last_ts = ts;
             self.increase = 0.0;
         } else {
+            if ts < self.first_ts {
+                // Rare (out of order): move the sums to the new first value.
+                (self.s1, self.s2) = reshift(self.s1, self.s2, self.count, self.first, v);
+                self.first = v;
+                self.first_ts = ts;
+            }
             self.count = self.count.saturating_add(w);
             self.sum += v * wf;
-            let delta = v - self.mean;
-            self.mean += delta * (wf / self.count as f64);
-            self.m2 += wf * delta * (v - self.mean);
+            let d = v - self.first;
+            let wd = wf * d;
+            self.s1 += wd;
+            self.s2 += wd * d;
             // Both are numbers once count > 0 (v is finite): plain compares, no NaN handling.
             if v < self.min {
                 self.min = v;
@@ -106,11 +129,20 @@ impl Slice {
                 self.last = v;
                 self.last_ts = ts;
             }
-            if ts < self.first_ts {
-                self.first = v;
-                self.first_ts = ts;
-            }
         }
+    }
+
+    /// Records `v` (finite) at `ts` with weight `w >= 1`, and into the sketch (made on first
+    /// use) at `v`'s bucket when one is given.
+    #[inline(always)]
+    pub fn record_bucket(
+        &mut self,
+        ts: i64,
+        v: f64,
+        w: u64,
+        sketch: Option<(&SketchParams, Bucket)>,
+    ) {
+        self.record_moments(ts, v, w);
         if let Some((p, b)) = sketch {
             self.sketch
                 .get_or_insert_with(Box::default)
@@ -127,8 +159,8 @@ impl Slice {
         if self.count == 0 {
             self.count = o.count;
             self.sum = o.sum;
-            self.mean = o.mean;
-            self.m2 = o.m2;
+            self.s1 = o.s1;
+            self.s2 = o.s2;
             self.min = o.min;
             self.max = o.max;
             self.first = o.first;
@@ -140,11 +172,16 @@ impl Slice {
                 s.clear();
             }
         } else {
-            let (na, nb) = (self.count as f64, o.count as f64);
-            let n = na + nb;
-            let delta = o.mean - self.mean;
-            self.mean += delta * (nb / n);
-            self.m2 += o.m2 + delta * delta * (na * nb / n);
+            // Both sums about the merged first value.
+            let first = if o.first_ts < self.first_ts {
+                o.first
+            } else {
+                self.first
+            };
+            let (s1, s2) = reshift(self.s1, self.s2, self.count, self.first, first);
+            let (o1, o2) = reshift(o.s1, o.s2, o.count, o.first, first);
+            self.s1 = s1 + o1;
+            self.s2 = s2 + o2;
             self.count = self.count.saturating_add(o.count);
             self.sum += o.sum;
             self.min = self.min.min(o.min);
@@ -176,12 +213,42 @@ impl Slice {
         if self.count == 0 {
             f64::NAN
         } else {
-            (self.m2.max(0.0) / self.count as f64).sqrt()
+            (self.m2() / self.count as f64).sqrt()
         }
     }
 
     /// Mean (NaN when empty).
     pub fn mean(&self) -> f64 {
-        if self.count == 0 { f64::NAN } else { self.mean }
+        if self.count == 0 {
+            return f64::NAN;
+        }
+        let mean = self.first + self.s1 / self.count as f64;
+        // Deviations past ±1.8e308 (values of opposite signs near f64::MAX) overflow the
+        // shifted sums; the plain sum still gives the mean then.
+        if mean.is_finite() {
+            mean
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
+    /// Sum of squared deviations from the mean, `Σ w·(x − mean)²` (0 when empty, +∞ when
+    /// the squared deviations overflow).
+    pub fn m2(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let m2 = self.s2 - self.s1 * (self.s1 / self.count as f64);
+        if m2.is_nan() {
+            f64::INFINITY
+        } else {
+            m2.max(0.0)
+        }
+    }
+
+    /// Sets mean and `m2` (as [`mean`](Self::mean) and [`m2`](Self::m2) report them) for the
+    /// slice's current count and first value, e.g. from serialized state.
+    pub fn set_moments(&mut self, mean: f64, m2: f64) {
+        (self.s1, self.s2) = reshift(0.0, m2, self.count, mean, self.first);
     }
 }
