@@ -183,7 +183,7 @@ bench: $(LIB_A)
 ## bench-proxy: the reverse-proxy benchmark on loopback (wrk through no proxy,
 ## httputil.ReverseProxy, nginx and examples/proxy, each pinned to one core); rewrites the
 ## bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when missing.
-## About 2 minutes; BENCH_PROXY_FLAGS="-d 10s -c 64" and the like change the runs.
+## About 3 minutes (10 s measured per target and size); BENCH_PROXY_FLAGS="-d 20s -c 64" and the like change the runs.
 BENCH_PROXY_FLAGS ?=
 bench-proxy: $(LIB_A)
 	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
