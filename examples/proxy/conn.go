@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -129,6 +130,9 @@ func (c *clientConn) readRequestHead() bool {
 		} else {
 			c.idle.Store(false)
 			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.ReadHeaderTimeout))
+		}
+		if len(view) == 0 {
+			runtime.Gosched() // as in forwardResponse: the next request is rarely there yet
 		}
 		n, err := c.buf.ReadFrom(c.client.raw)
 		switch {
@@ -341,6 +345,12 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.Body, n int6
 			}
 		}
 		if len(view) == 0 || !c.resp.Complete(0) {
+			if len(view) == 0 {
+				// The upstream has had no time to answer yet: let other connections run
+				// first, so the read below mostly finds the response instead of failing with
+				// EAGAIN and parking (a syscall and a netpoller round trip per request).
+				runtime.Gosched()
+			}
 			nr, err := up.buf.ReadFrom(up.raw)
 			if err == nil && nr == 0 {
 				c.fail(resp502, resp502KeepAlive, &c.p.counters.BadGateway, bodyPending)
