@@ -188,6 +188,11 @@ pub(crate) fn is_100_continue(value: &[u8]) -> bool {
 /// (RFC 3986 §3.2.2: reg-name / IPv4address / IP-literal; userinfo is not allowed).
 #[inline]
 pub(crate) fn invalid_host_byte(value: &[u8]) -> Option<usize> {
+    // A valid host (the common case) in one pass with no branch per byte; the offending
+    // byte's position only when there is one.
+    if value.iter().fold(true, |ok, &b| ok & HOST_MAP[b as usize]) {
+        return None;
+    }
     value.iter().position(|&b| !HOST_MAP[b as usize])
 }
 
