@@ -4,7 +4,7 @@
 //! structs here have exactly the layout of the core's `Head` and `HeaderSpan` (checked at
 //! compile time), so the core writes straight into the caller's arrays.
 
-use super::boundary::guard;
+use super::boundary::{FfiResult, guard};
 use super::ptr;
 use super::status::offheap_status;
 use crate::headers::{
@@ -395,7 +395,7 @@ unsafe fn parse(
             offheap_headers_config::default()
         } else {
             // SAFETY: as above (one element).
-            unsafe { ptr::slice(cfg, 1) }?[0]
+            *unsafe { ptr::one(cfg) }?
         };
         // SAFETY: as above.
         let heads = heads_mut(unsafe { ptr::slice_mut(heads, heads_len) }?);
@@ -508,12 +508,18 @@ pub unsafe extern "C" fn offheap_headers_parse_responses(
     }
 }
 
-fn rewrite_status(e: RewriteError, written: &mut usize) -> offheap_status {
-    match e {
-        RewriteError::NotComplete => offheap_status::InvalidArgument,
-        RewriteError::OutputTooSmall { needed } => {
-            *written = needed;
-            offheap_status::BufferTooSmall
+/// Finishes a rewrite export: the length on success; on `BUFFER_TOO_SMALL` the size needed
+/// (the one error that writes `*written`).
+fn rewrite_result(r: Result<usize, RewriteError>, written: ptr::Out<'_, usize>) -> FfiResult<()> {
+    match r {
+        Ok(len) => {
+            written.write(len);
+            Ok(())
+        }
+        Err(RewriteError::NotComplete) => Err(offheap_status::InvalidArgument),
+        Err(RewriteError::OutputTooSmall { needed }) => {
+            written.write(needed);
+            Err(offheap_status::BufferTooSmall)
         }
     }
 }
@@ -552,17 +558,13 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
         // SAFETY: as above.
         let input = unsafe { ptr::slice(input, input_len) }?;
         // SAFETY: as above.
-        let head = unsafe { ptr::slice(head, 1) }?
-            .first()
-            .ok_or(offheap_status::NullPointer)?;
+        let head = unsafe { ptr::one(head) }?;
         // SAFETY: as above.
         let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
         // SAFETY: as above.
         let strings = unsafe { ptr::slice(strings, strings_len) }?;
         // SAFETY: as above.
-        let opts = *unsafe { ptr::slice(opts, 1) }?
-            .first()
-            .ok_or(offheap_status::NullPointer)?;
+        let opts = *unsafe { ptr::one(opts) }?;
         // SAFETY: as above.
         let out = unsafe { ptr::slice_mut(out, out_len) }?;
         let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
@@ -582,21 +584,10 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
             via: span(opts.via_off, opts.via_len)?,
             append_forwarded: opts.append_forwarded != 0,
         };
-        let mut n = 0;
-        let r = headers::rewrite_request(input, head_ref(head), headers, &options, out);
-        match r {
-            Ok(len) => {
-                written.write(len);
-                Ok(())
-            }
-            Err(e) => {
-                let st = rewrite_status(e, &mut n);
-                if st == offheap_status::BufferTooSmall {
-                    written.write(n);
-                }
-                Err(st)
-            }
-        }
+        rewrite_result(
+            headers::rewrite_request(input, head_ref(head), headers, &options, out),
+            written,
+        )
     })
 }
 
@@ -624,29 +615,17 @@ pub unsafe extern "C" fn offheap_headers_rewrite_response(
         // SAFETY: as above.
         let input = unsafe { ptr::slice(input, input_len) }?;
         // SAFETY: as above.
-        let head = unsafe { ptr::slice(head, 1) }?
-            .first()
-            .ok_or(offheap_status::NullPointer)?;
+        let head = unsafe { ptr::one(head) }?;
         // SAFETY: as above.
         let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
         // SAFETY: as above.
         let via = unsafe { ptr::slice(via, via_len) }?;
         // SAFETY: as above.
         let out = unsafe { ptr::slice_mut(out, out_len) }?;
-        match headers::rewrite_response(input, head_ref(head), headers, via, out) {
-            Ok(len) => {
-                written.write(len);
-                Ok(())
-            }
-            Err(e) => {
-                let mut n = 0;
-                let st = rewrite_status(e, &mut n);
-                if st == offheap_status::BufferTooSmall {
-                    written.write(n);
-                }
-                Err(st)
-            }
-        }
+        rewrite_result(
+            headers::rewrite_response(input, head_ref(head), headers, via, out),
+            written,
+        )
     })
 }
 

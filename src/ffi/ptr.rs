@@ -43,6 +43,20 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> FfiResult<&'a [T
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// Borrows the one required element at `ptr` (a struct passed by pointer) for the duration
+/// of the call: NULL is `OFFHEAP_STATUS_NULL_POINTER`.
+///
+/// # Safety
+/// If `ptr` is non-NULL, it must point to an initialised `T` that stays valid and unmodified
+/// by others until the call returns.
+#[inline]
+pub(crate) unsafe fn one<'a, T>(ptr: *const T) -> FfiResult<&'a T> {
+    // SAFETY: the caller's contract, for one element.
+    unsafe { slice(ptr, 1) }?
+        .first()
+        .ok_or(offheap_status::NullPointer)
+}
+
 /// Borrows `len` writable elements at `ptr` for the duration of the call.
 ///
 /// # Safety
@@ -117,6 +131,16 @@ mod tests {
         // SAFETY: rejected by the size check before any dereference.
         let huge = unsafe { slice(buf.as_ptr(), usize::MAX / 2) };
         assert_eq!(huge.unwrap_err(), offheap_status::TooLarge);
+    }
+
+    #[test]
+    fn one_requires_its_element() {
+        let v = 7u32;
+        // SAFETY: `v` is a valid u32 for the duration of the test.
+        assert_eq!(unsafe { one(&v as *const u32) }, Ok(&7));
+        // SAFETY: NULL is rejected before use.
+        let null = unsafe { one::<u32>(std::ptr::null()) };
+        assert_eq!(null.err(), Some(offheap_status::NullPointer));
     }
 
     #[test]

@@ -303,9 +303,7 @@ pub unsafe extern "C" fn offheap_window_new(
         // SAFETY: the caller's contract on each pointer.
         let out = unsafe { ptr::out(out) }?;
         // SAFETY: as above.
-        let config = unsafe { ptr::slice(config, 1) }?
-            .first()
-            .ok_or(offheap_status::NullPointer)?;
+        let config = unsafe { ptr::one(config) }?;
         // SAFETY: as above.
         let (name, help, label) = unsafe {
             (
@@ -714,10 +712,7 @@ pub unsafe extern "C" fn offheap_window_prometheus(
     guard(|| {
         // SAFETY: the caller's contract on `position` (read here, before it is borrowed for
         // writing below).
-        let start = unsafe { ptr::slice(position.cast_const(), 1) }?
-            .first()
-            .copied()
-            .ok_or(offheap_status::NullPointer)?;
+        let start = *unsafe { ptr::one(position.cast_const()) }?;
         // SAFETY: the caller's contract on each pointer.
         let (position_out, written) = unsafe { (ptr::out(position)?, ptr::out(written)?) };
         // SAFETY: as above.
