@@ -649,20 +649,15 @@ pub unsafe extern "C" fn offheap_engine_submit_batch(
                 Err(code) => *st = code as u32,
             }
         }
-        let order: Vec<usize> = ready.iter().map(|(k, _, _)| *k).collect();
         let mut taken = 0usize;
-        e.0.submit_batch(
-            ready.into_iter().map(|(_, id, job)| (id, job)),
-            |i, result| {
-                let Some(st) = order.get(i).and_then(|&k| statuses.get_mut(k)) else {
-                    return;
-                };
-                match result {
-                    Ok(()) => taken += 1,
-                    Err(err) => *st = relay_status(err) as u32,
+        e.0.submit_batch(ready, |k, result| match result {
+            Ok(()) => taken += 1,
+            Err(err) => {
+                if let Some(st) = statuses.get_mut(k) {
+                    *st = relay_status(err) as u32;
                 }
-            },
-        );
+            }
+        });
         accepted.write(taken);
         Ok(())
     })

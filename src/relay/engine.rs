@@ -247,48 +247,35 @@ impl Engine {
     /// Hands a job to a worker (chosen by `id`). Its completion, with this `id`, comes out
     /// of [`Engine::poll`]. Ids should be unique among jobs in flight (for [`Engine::cancel`]).
     pub fn submit(&self, id: u64, job: Job) -> Result<(), Error> {
-        if self.shared.stop.load(Ordering::Acquire) {
-            return Err(Error::Canceled);
-        }
-        let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        if n >= self.max_jobs {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            return Err(Error::ResourceExhausted);
-        }
-        let w = self.worker(id);
-        w.inbox.lock().submit.push((id, job));
-        let _ = sys::eventfd_signal(w.wake.as_fd());
-        Ok(())
+        let mut result = Ok(());
+        self.submit_batch([((), id, job)], |(), r| result = r);
+        result
     }
 
     /// Hands many jobs to the workers at once: each worker that gets jobs is woken once, not
-    /// once per job. `done(k, result)` reports job `k` (in iteration order) as [`Engine::submit`]
-    /// would; a job that is refused is dropped (its fds closed).
-    pub fn submit_batch(
+    /// once per job. `done(tag, result)` reports each job, by the tag it came with, as
+    /// [`Engine::submit`] would; a job that is refused is dropped (its fds closed).
+    pub fn submit_batch<T>(
         &self,
-        jobs: impl IntoIterator<Item = (u64, Job)>,
-        mut done: impl FnMut(usize, Result<(), Error>),
+        jobs: impl IntoIterator<Item = (T, u64, Job)>,
+        mut done: impl FnMut(T, Result<(), Error>),
     ) {
         let mut woken = [false; MAX_WORKERS];
-        for (k, (id, job)) in jobs.into_iter().enumerate() {
+        for (tag, id, job) in jobs {
             if self.shared.stop.load(Ordering::Acquire) {
-                done(k, Err(Error::Canceled));
+                done(tag, Err(Error::Canceled));
                 continue;
             }
             let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
             if n >= self.max_jobs {
                 self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                done(k, Err(Error::ResourceExhausted));
+                done(tag, Err(Error::ResourceExhausted));
                 continue;
             }
             let w = self.worker_index(id);
-            if let Some(worker) = self.workers.get(w) {
-                worker.inbox.lock().submit.push((id, job));
-                if let Some(flag) = woken.get_mut(w) {
-                    *flag = true;
-                }
-            }
-            done(k, Ok(()));
+            self.workers[w].inbox.lock().submit.push((id, job));
+            woken[w] = true;
+            done(tag, Ok(()));
         }
         for (worker, _) in self.workers.iter().zip(woken).filter(|(_, w)| *w) {
             let _ = sys::eventfd_signal(worker.wake.as_fd());
