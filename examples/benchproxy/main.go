@@ -78,7 +78,7 @@ func main() {
 	sizesFlag := flag.String("sizes", "2,16k,1m", "body sizes, comma-separated paths without the slash")
 	conns := flag.Int("c", 32, "concurrent connections of the load generator")
 	warmup := flag.Duration("warmup", 2*time.Second, "warm-up run per target and size")
-	duration := flag.Duration("d", 10*time.Second, "measured run per target and size (10 s: the p99 of a 5 s run moved by 2x between runs)")
+	duration := flag.Duration("d", 10*time.Second, "measured run per target and size (10 s: shorter runs leave the p99 unsteady)")
 	loaderName := flag.String("loader", "wrk", "load generator: wrk, or go (a net/http loop, for the smoke test)")
 	requests := flag.Int64("requests", 1<<40, "go loader: requests per run (runs also stop after -warmup / -d)")
 	proxyCPU := flag.String("proxy-cpu", "0", "CPU the proxy under test is pinned to (taskset -c)")
