@@ -44,7 +44,7 @@ Libs: $root/$lib -lgcc_s -lutil -lrt -lpthread -lm -ldl
 PC
 (cd tests/exercise && PKG_CONFIG_PATH="$root/$pc" go build -a -tags offheap_pkgconfig -ldflags=-w -o "$root/target/sanitize/exercise" .)  # -a: go does not hash the .a named in the cgo flags
 # Valgrind's exit code would count accesses to Go-managed memory it cannot judge: its log goes
-# tests/exercise/vgfilter.awk, which fails on every other error (see there).
+# through tests/exercise/vgfilter.awk, which fails on every other error (see there).
 log=target/sanitize/exercise.valgrind
 "${vg[@]}" --error-exitcode=0 --error-limit=no --show-leak-kinds=definite,indirect --log-file="$log" --suppressions=tests/exercise/go.supp \
   ./target/sanitize/exercise -n "$iterations"
