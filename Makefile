@@ -85,8 +85,9 @@ test-go: $(LIB_A)
 	cd tests/exercise && $(GO) vet . && $(GO) run . -n 2000
 	cd tests/soak && $(GO) vet . && $(GO) run . -seconds 20
 
-## sanitize: Rust tests under ASan/LSan; the C contract test and every Go API (ITERATIONS times,
-## default 1,000,000) under valgrind, with the Rust heap back to its baseline afterwards.
+## sanitize: Rust tests under ASan/LSan; every C export from native callers (the C contract and
+## the Rust FFI tests) under full valgrind memcheck; every Go API (ITERATIONS times, default
+## 1,000,000) under valgrind, with the Rust heap back to its baseline afterwards.
 sanitize:
 	bash tests/sanitize.sh
 
