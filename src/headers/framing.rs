@@ -198,23 +198,30 @@ pub(crate) fn invalid_host_byte(value: &[u8]) -> Option<usize> {
 
 /// Checks a CONNECT target against RFC 9112 §3.2.3 `authority-form = uri-host ":" port` (RFC
 /// 3986 §3.2.2: `uri-host` is an IP-literal in brackets, an IPv4 address or a reg-name; the port
-/// is 1 to 5 digits). Returns the offset of the first byte that breaks the form.
+/// is 1 to 5 digits). The IP-literal must be an IPv6 address (RFC 4291 §2.2 text, no zone);
+/// IPvFuture literals, which no client sends and net/http refuses too, are refused. Returns the
+/// offset of the first byte that breaks the form.
 pub(crate) fn authority_form_error(target: &[u8]) -> Option<usize> {
     let host_char = |b: u8| HOST_MAP[b as usize] && !matches!(b, b'[' | b']' | b':');
     let port_at = if target.first() == Some(&b'[') {
-        // IP-literal: "[" (IPv6address / IPvFuture) "]"
+        // IP-literal: "[" IPv6address "]"
         let close = match target.iter().position(|&b| b == b']') {
             Some(c) => c,
             None => return Some(target.len()),
         };
-        if close == 1 {
-            return Some(1);
-        }
-        if let Some(j) = target[1..close]
+        let literal = &target[1..close];
+        if let Some(j) = literal
             .iter()
-            .position(|&b| !(host_char(b) || b == b':'))
+            .position(|&b| !(b.is_ascii_hexdigit() || b == b':' || b == b'.'))
         {
             return Some(1 + j);
+        }
+        // Only hex digits, ':' and '.' remain: ASCII, so the str conversion cannot fail.
+        let ipv6 = std::str::from_utf8(literal)
+            .ok()
+            .and_then(|s| s.parse::<std::net::Ipv6Addr>().ok());
+        if ipv6.is_none() {
+            return Some(1);
         }
         close + 1
     } else {
@@ -314,7 +321,8 @@ mod tests {
             b"example.com:8080",
             b"10.0.0.1:1",
             b"[::1]:443",
-            b"[v1.x]:80",
+            b"[2001:db8::7]:8443",
+            b"[::ffff:10.0.0.1]:80",
         ] {
             assert_eq!(
                 authority_form_error(ok),
@@ -331,6 +339,11 @@ mod tests {
             (b":80", 0),
             (b"[::1]", 5),
             (b"[]:80", 1),
+            (b"[*:1]:443", 1),
+            (b"[1:2]:443", 1),
+            (b"[:::1]:443", 1),
+            (b"[v1.x]:80", 1),
+            (b"[fe80::1%25eth0]:80", 8),
             (b"[::1:80", 7),
             (b"atttttU[[[3", 7),
             (b"a[b]:80", 1),
