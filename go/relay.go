@@ -30,6 +30,11 @@ import (
 	"time"
 )
 
+// relayStepLimit is the most bytes one step of a relay writes (the library's
+// OFFHEAP_RELAY_STEP_LIMIT); the step then returns OFFHEAP_RELAY_STATE_AGAIN and Copy steps
+// again at once.
+const relayStepLimit = C.OFFHEAP_RELAY_STEP_LIMIT
+
 // Relay moves bodies from one connection to another without the bytes touching the Go heap:
 // Rust splices them in the kernel (through a pooled pipe) when both ends are stream sockets,
 // and otherwise copies them through a pooled Rust-owned buffer. Each readiness event costs one
@@ -38,6 +43,10 @@ import (
 // A Relay is bound to one pair of connections ([Relay.Bind]) and reused for every body on
 // them; [Relay.Copy] allocates nothing. It is not safe for concurrent Copy calls; Close may be
 // called from any goroutine.
+//
+// Each step of a Copy writes at most relayStepLimit bytes before Copy checks its context
+// again, so a Copy whose source never runs dry (the destination is the source's own peer)
+// still ends when the context does.
 type Relay struct {
 	h        handle
 	id       uint64

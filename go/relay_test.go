@@ -266,6 +266,40 @@ func TestRelayCopyAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestRelayInACircleStopsOnCancel relays from a connection to its own peer, so every byte
+// written comes back to be read: the relay never runs dry, yet each step returns (at
+// OFFHEAP_RELAY_STEP_LIMIT bytes) and the context still ends the Copy.
+func TestRelayInACircleStopsOnCancel(t *testing.T) {
+	for _, noSplice := range []bool{false, true} {
+		a, b := tcpPair(t)
+		if _, err := b.Write(make([]byte, 4096)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewRelay()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Bind(b, a) // reads a, writes b: what it writes arrives at a again
+		r.SetSplice(!noSplice)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		st, err := r.Copy(ctx, UntilEOF())
+		cancel()
+		if !errors.Is(err, ErrCanceled) {
+			t.Fatalf("noSplice=%v: Copy = %v, want ErrCanceled", noSplice, err)
+		}
+		if el := time.Since(start); el > 5*time.Second {
+			t.Fatalf("noSplice=%v: Copy returned %v after the deadline", noSplice, el)
+		}
+		if st.BytesOut <= relayStepLimit {
+			t.Fatalf("noSplice=%v: relayed %d bytes, want more than one step's limit", noSplice, st.BytesOut)
+		}
+		r.Close()
+		a.Close()
+		b.Close()
+	}
+}
+
 func TestRelayFaults(t *testing.T) {
 	type fault struct {
 		name  string

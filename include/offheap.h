@@ -177,6 +177,10 @@
 // `flags` bit of `offheap_relay_new`: `shutdown(dst, SHUT_WR)` when the body is complete.
 #define OFFHEAP_RELAY_SHUTDOWN_ON_DONE 2
 
+// Bytes one `offheap_relay_step` writes at most before it returns
+// `OFFHEAP_RELAY_STATE_AGAIN`.
+#define OFFHEAP_RELAY_STEP_LIMIT (4 << 20)
+
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
 
@@ -402,6 +406,11 @@ enum offheap_relay_state
   OFFHEAP_RELAY_STATE_WANT_WRITE = 1,
   // Complete.
   OFFHEAP_RELAY_STATE_DONE = 2,
+  // `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
+  // bytes) with both fds still ready: step again without waiting (an edge-triggered
+  // poller would not report them again). A level-triggered caller may treat it as
+  // `WANT_READ`.
+  OFFHEAP_RELAY_STATE_AGAIN = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -900,10 +909,12 @@ offheap_status offheap_relay_reset(uint64_t relay,
                                    uint64_t length,
                                    uint32_t flags);
 
-// Moves as many bytes as the fds allow from `src_fd` to `dst_fd` (both non-blocking) and
-// writes what the relay waits for, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK`
-// while the relay runs or is done, or the relay error that ended it (then `*out` is not
-// written; later steps return the same error). Never blocks.
+// Moves bytes from `src_fd` to `dst_fd` (both non-blocking) until one would block, the body
+// is done or `OFFHEAP_RELAY_STEP_LIMIT` bytes were written, and writes what the relay needs
+// next, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK` while the relay runs or is
+// done, or the relay error that ended it (then `*out` is not written; later steps return the
+// same error). Never blocks, and returns even when bytes flow in a circle (`dst_fd` the peer
+// of `src_fd`).
 //
 // # Safety
 // `src_fd` and `dst_fd` must stay open until the call returns (Go: call it inside

@@ -1112,7 +1112,7 @@ impl Interp {
         }
         self.check_pick(pick, st, "relay_step");
         if st == OK {
-            assert!(out.state <= 2);
+            assert!(out.state <= 3);
             assert_eq!(out.bytes_out, out.spliced + out.copied);
         }
     }

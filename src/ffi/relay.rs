@@ -48,7 +48,17 @@ pub enum offheap_relay_state {
     WantWrite = 1,
     /// Complete.
     Done = 2,
+    /// `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
+    /// bytes) with both fds still ready: step again without waiting (an edge-triggered
+    /// poller would not report them again). A level-triggered caller may treat it as
+    /// `WANT_READ`.
+    Again = 3,
 }
+
+/// Bytes one `offheap_relay_step` writes at most before it returns
+/// `OFFHEAP_RELAY_STATE_AGAIN`.
+pub const OFFHEAP_RELAY_STEP_LIMIT: u64 = 4 << 20;
+const _: () = assert!(OFFHEAP_RELAY_STEP_LIMIT == crate::relay::STEP_LIMIT);
 
 /// The result of `offheap_relay_step`: what the relay waits for and its byte counters.
 #[allow(non_camel_case_types)]
@@ -235,10 +245,12 @@ pub extern "C" fn offheap_relay_reset(
     })
 }
 
-/// Moves as many bytes as the fds allow from `src_fd` to `dst_fd` (both non-blocking) and
-/// writes what the relay waits for, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK`
-/// while the relay runs or is done, or the relay error that ended it (then `*out` is not
-/// written; later steps return the same error). Never blocks.
+/// Moves bytes from `src_fd` to `dst_fd` (both non-blocking) until one would block, the body
+/// is done or `OFFHEAP_RELAY_STEP_LIMIT` bytes were written, and writes what the relay needs
+/// next, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK` while the relay runs or is
+/// done, or the relay error that ended it (then `*out` is not written; later steps return the
+/// same error). Never blocks, and returns even when bytes flow in a circle (`dst_fd` the peer
+/// of `src_fd`).
 ///
 /// # Safety
 /// `src_fd` and `dst_fd` must stay open until the call returns (Go: call it inside
@@ -261,6 +273,7 @@ pub unsafe extern "C" fn offheap_relay_step(
             Progress::WantRead => offheap_relay_state::WantRead,
             Progress::WantWrite => offheap_relay_state::WantWrite,
             Progress::Done => offheap_relay_state::Done,
+            Progress::Again => offheap_relay_state::Again,
         };
         let s = r.stats();
         out.write(offheap_relay_progress {

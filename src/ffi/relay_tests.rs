@@ -111,6 +111,39 @@ fn relay_steps_through_the_abi() {
 }
 
 #[test]
+fn a_step_returns_when_bytes_flow_in_a_circle() {
+    let _l = lock();
+    // The destination is the source's own peer: every byte written comes back to be read. A
+    // step stops at its limit and says to step again (found by the ffi fuzz target, where an
+    // unbounded step never returned).
+    let (src, mut dst) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    dst.write_all(&[b'x'; 4096]).unwrap();
+    for flags in [0, OFFHEAP_RELAY_NO_SPLICE] {
+        let mut h = 0u64;
+        assert_eq!(
+            // SAFETY: `h` is a valid u64.
+            unsafe { offheap_relay_new(offheap_framing::UntilEof as u32, 0, flags, &mut h) },
+            offheap_status::Ok
+        );
+        let mut p = offheap_relay_progress::default();
+        for round in 1..=2u64 {
+            // SAFETY: fds open for the call, `p` valid.
+            let st = unsafe { offheap_relay_step(h, src.as_raw_fd(), dst.as_raw_fd(), &mut p) };
+            assert_eq!(
+                (st, p.state),
+                (offheap_status::Ok, offheap_relay_state::Again as u32),
+                "flags {flags}, round {round}"
+            );
+            assert!(p.bytes_out >= round * OFFHEAP_RELAY_STEP_LIMIT);
+            assert!(p.bytes_out < round * (OFFHEAP_RELAY_STEP_LIMIT + (2 << 20)));
+        }
+        assert_eq!(offheap_relay_free(h), offheap_status::Ok);
+    }
+}
+
+#[test]
 fn buffer_bytes_for_other_subsystems() {
     let _l = lock();
     let mut a = 0u64;

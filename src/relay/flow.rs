@@ -56,7 +56,16 @@ pub enum Progress {
     WantWrite,
     /// The body is complete and fully written.
     Done,
+    /// The step moved its byte limit ([`STEP_LIMIT`], or the budget of
+    /// [`Relay::step_budget`]) without either fd running dry: step again without waiting
+    /// (an edge-triggered poller would not wake the caller again). Bounding each step keeps a
+    /// step from never returning when bytes flow in a circle (a relay between the two ends of
+    /// one socket pair) and one busy relay from holding its thread.
+    Again,
 }
+
+/// Bytes one [`Relay::step`] moves at most before it returns [`Progress::Again`].
+pub const STEP_LIMIT: u64 = 4 << 20;
 
 /// Splice state: untried, usable, or off for this relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,10 +128,6 @@ pub struct Relay {
     /// falls back to copying. `(-1, -1, _)` means none yet (no fd is -1). A plain tuple rather
     /// than an `Option`: every byte is initialised, which keeps valgrind's memcheck exact.
     probed: (i32, i32, bool),
-    /// Bytes one step may write before it yields ([`Relay::step_budget`]).
-    budget: u64,
-    /// The last step stopped because it used up its budget, not because an fd would block.
-    yielded: bool,
 }
 
 impl Relay {
@@ -149,8 +154,6 @@ impl Relay {
             errno: 0,
             started: false,
             probed: (-1, -1, false),
-            budget: u64::MAX,
-            yielded: false,
         }
     }
 
@@ -177,10 +180,20 @@ impl Relay {
         self.result
     }
 
-    /// Moves as many bytes as possible from `src` to `dst` (both must be non-blocking) and
-    /// says what the relay needs next. After `Done` or an error, further steps return the
+    /// Moves bytes from `src` to `dst` (both must be non-blocking) until one would block, the
+    /// body is done or [`STEP_LIMIT`] bytes were written, and says what the relay needs next. After `Done` or an error, further steps return the
     /// same outcome without touching the fds; the pipe and buffer are back in their pools.
     pub fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
+        self.step_within(src, dst, STEP_LIMIT)
+    }
+
+    /// [`Relay::step`] with at most about `budget` bytes written.
+    fn step_within(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        budget: u64,
+    ) -> Result<Progress, Error> {
         if let Some(r) = self.result {
             return r.map(|()| Progress::Done);
         }
@@ -188,7 +201,7 @@ impl Relay {
             self.started = true;
             add(&COUNTERS.relays_started, 1);
         }
-        let r = self.run(src, dst);
+        let r = self.run(src, dst, budget);
         match r {
             Ok(Progress::Done) => self.finish(Ok(())),
             Err(e) => self.finish(Err(e)),
@@ -228,12 +241,8 @@ impl Relay {
         dst: BorrowedFd<'_>,
         budget: u64,
     ) -> Result<Option<Progress>, Error> {
-        self.budget = budget;
-        self.yielded = false;
-        let r = self.step(src, dst);
-        self.budget = u64::MAX;
-        match r {
-            Ok(_) if std::mem::take(&mut self.yielded) => Ok(None),
+        match self.step_within(src, dst, budget) {
+            Ok(Progress::Again) => Ok(None),
             r => r.map(Some),
         }
     }
@@ -287,7 +296,12 @@ impl Relay {
         }
     }
 
-    fn run(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
+    fn run(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        budget: u64,
+    ) -> Result<Progress, Error> {
         if self.splice == SpliceMode::Unknown {
             use std::os::fd::AsRawFd;
             let key = (src.as_raw_fd(), dst.as_raw_fd());
@@ -313,9 +327,8 @@ impl Relay {
             if !self.flush(dst)? {
                 return Ok(Progress::WantWrite);
             }
-            if self.stats.bytes_out - start >= self.budget && !self.complete() {
-                self.yielded = true;
-                return Ok(Progress::WantRead);
+            if self.stats.bytes_out - start >= budget && !self.complete() {
+                return Ok(Progress::Again);
             }
             if self.complete() {
                 if self.opts.shutdown_on_done {
@@ -522,7 +535,7 @@ pub fn wait_ready(
     let (fd, events) = match progress {
         Progress::WantRead => (src.as_raw_fd(), libc::POLLIN),
         Progress::WantWrite => (dst.as_raw_fd(), libc::POLLOUT),
-        Progress::Done => return Ok(true),
+        Progress::Done | Progress::Again => return Ok(true),
     };
     let mut p = [libc::pollfd {
         fd,

@@ -48,7 +48,9 @@ mod tunnel;
 pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
 pub use engine::{Completion, Engine, EngineConfig, Job};
 pub use error::Error;
-pub use flow::{Framing, Options, Progress, Relay, duplicate, wait_ready, write_vectored};
+pub use flow::{
+    Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,
+};
 pub use pool::{BUFFER_SIZE, Buffer, MAX_IDLE_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, trim};
 pub use stats::{GlobalStats, RelayStats, stats};
 pub use tunnel::{Tunnel, TunnelProgress};
