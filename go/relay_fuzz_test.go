@@ -88,7 +88,8 @@ func refChunked(in []byte) (payload []byte, n int, ok bool) {
 				}
 			}
 		}
-		if uint64(len(in)-i) < size+2 || in[i+int(size)] != '\r' || in[i+int(size)+1] != '\n' {
+		// size+2 may wrap around for a size near 2^64: compare without adding to it.
+		if avail := uint64(len(in) - i); size > avail || avail-size < 2 || in[i+int(size)] != '\r' || in[i+int(size)+1] != '\n' {
 			return nil, 0, false
 		}
 		payload = append(payload, in[i:i+int(size)]...)
