@@ -474,6 +474,60 @@ fn idle_ttl_evicts_and_frees() {
 }
 
 #[test]
+fn idle_ttl_and_changed_since_follow_the_newest_sample_across_slices() {
+    // A series' newest sample time and change time live in its slices: they must survive the
+    // ring moving on (sliding) and a delta read folding the delta slice away (cumulative).
+    let cfg = Config {
+        idle_ttl: 30 * SEC as u64,
+        ..Config::sliding(60 * SEC as u64, 6)
+    };
+    let agg = Aggregator::new(cfg).unwrap();
+    agg.ingest_u64(&[1, 2], Samples::new(&[SEC, SEC], &[1.0, 1.0]), SEC)
+        .unwrap();
+    agg.ingest_u64(&[1], Samples::new(&[25 * SEC], &[1.0]), 25 * SEC)
+        .unwrap();
+    // Late, into the first slice again: the newest time stays 25 s.
+    agg.ingest_u64(&[1], Samples::new(&[2 * SEC], &[1.0]), 25 * SEC)
+        .unwrap();
+    assert_eq!(
+        agg.evict_idle(40 * SEC),
+        1,
+        "key 2 idle since 1 s, key 1 since 25 s"
+    );
+    assert_eq!(agg.evict_idle(54 * SEC), 0);
+    assert_eq!(agg.evict_idle(56 * SEC), 1);
+
+    let agg = Aggregator::new(Config::cumulative()).unwrap();
+    agg.ingest_u64(&[7], Samples::new(&[SEC], &[2.0]), SEC)
+        .unwrap();
+    let first = snap(&agg, SEC, &[]).next_since();
+    agg.ingest_u64(&[7], Samples::new(&[SEC], &[3.0]), SEC)
+        .unwrap();
+    let after = snap(&agg, SEC, &[]).next_since();
+    let mut s = Snapshot::new();
+    let mut read = |since: u64, delta: bool| {
+        let opts = SnapshotOptions {
+            since,
+            delta,
+            ..Default::default()
+        };
+        agg.snapshot(2 * SEC, &opts, &mut s).unwrap();
+        s.len()
+    };
+    assert_eq!(
+        read(first, true),
+        1,
+        "the delta read folds the sample into the total"
+    );
+    assert_eq!(
+        read(first, false),
+        1,
+        "still changed since before the sample"
+    );
+    assert_eq!(read(after, false), 0, "nothing changed since after it");
+}
+
+#[test]
 fn merge_of_two_instances_equals_one_fed_both() {
     let mut r = Rng(7);
     let cfg = Config::sliding(60 * SEC as u64, 6);

@@ -779,10 +779,9 @@ impl Aggregator {
             let w = w_col.map_or(1, |w| w.get(i).copied().unwrap_or(0));
             if let Some(sl) = sh.slices.get_mut(step.at) {
                 if Self::record(sl, windowed, step.epoch, r, w, params, step.bucket) {
-                    if let Some(m) = sh.metas.get_mut(step.slot as usize) {
-                        m.last_ts = m.last_ts.max(r.ts);
-                        m.changed_at = generation;
-                    }
+                    // The series' newest sample time and change time are read from its
+                    // slices (`Shard::last_ts`, `Shard::changed_at`): no `Meta` to update.
+                    sl.changed_at = generation;
                     accepted += 1;
                 } else {
                     late += 1;

@@ -74,8 +74,7 @@ impl Aggregator {
         for sh in self.shards.iter() {
             let mut sh = sh.lock();
             for slot in 0..sh.metas.len() as u32 {
-                let m = &sh.metas[slot as usize];
-                if !matches!(m.key, Key::Free) && m.last_ts < cutoff {
+                if !matches!(sh.metas[slot as usize].key, Key::Free) && sh.last_ts(slot) < cutoff {
                     sh.remove(slot);
                     evicted += 1;
                 }

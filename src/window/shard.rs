@@ -68,9 +68,11 @@ pub(crate) struct Meta {
     next: u32,
     /// Bumped when the series in this slot is removed (kept while the slot is free).
     generation: u32,
-    /// Newest sample timestamp (for idle eviction).
+    /// Newest sample timestamp from imports (for idle eviction; ingest keeps it in the
+    /// slices: see [`Shard::last_ts`]).
     pub last_ts: i64,
-    /// Aggregator generation of the last change (for changed-only snapshots).
+    /// Aggregator generation of the creation or last import (ingest keeps it in the slices:
+    /// see [`Shard::changed_at`]).
     pub changed_at: u64,
 }
 
@@ -175,15 +177,34 @@ impl Shard {
         slot as usize * self.ring_len + pos as usize
     }
 
-    /// Starts loading the slice a step records into, and its series record.
+    /// Starts loading the slice a step records into (all ingest writes of a sample).
     #[inline(always)]
     pub(super) fn prefetch_step(&self, step: &Step) {
         if let Some(sl) = self.slices.get(step.at) {
             prefetch(sl);
         }
-        if let Some(m) = self.metas.get(step.slot as usize) {
-            prefetch(m);
-        }
+    }
+
+    /// The newest sample time of the series in `slot` (`i64::MIN` if it has none): the
+    /// newest of its `Meta` (imports) and of its slices. A slice is emptied only to take a
+    /// sample of a later slice epoch, so its successor holds a newer time: the newest sample
+    /// is always in some slice.
+    pub fn last_ts(&self, slot: u32) -> i64 {
+        let m = self
+            .metas
+            .get(slot as usize)
+            .map_or(i64::MIN, |m| m.last_ts);
+        self.ring(slot)
+            .iter()
+            .filter(|sl| sl.count > 0)
+            .fold(m, |t, sl| t.max(sl.last_ts))
+    }
+
+    /// The aggregator generation of the last change to the series in `slot`: its creation
+    /// or an import (`Meta`), or a sample recorded in one of its slices.
+    pub fn changed_at(&self, slot: u32) -> u64 {
+        let m = self.metas.get(slot as usize).map_or(0, |m| m.changed_at);
+        self.ring(slot).iter().fold(m, |g, sl| g.max(sl.changed_at))
     }
 
     /// Starts loading the sketch header of slice `at` (once that slice is cached).

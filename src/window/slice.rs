@@ -28,6 +28,10 @@ pub(crate) struct Slice {
     /// Counter increase between consecutive samples (in timestamp order), resets detected.
     pub increase: f64,
     pub sketch: Option<Box<Sketch>>,
+    /// Aggregator generation of the last sample recorded here (0: none since the slice was
+    /// last emptied). A series' change time and newest sample time are kept in its slices,
+    /// which ingest touches anyway, rather than in its `Meta`, which it then need not load.
+    pub changed_at: u64,
 }
 
 /// Shifted sums `(Σ w·(x − from), Σ w·(x − from)²)` of total weight `n` moved to `to`:
@@ -64,6 +68,7 @@ impl Default for Slice {
             last_ts: 0,
             increase: 0.0,
             sketch: None,
+            changed_at: 0,
         }
     }
 }
@@ -156,6 +161,7 @@ impl Slice {
         if o.count == 0 {
             return;
         }
+        self.changed_at = self.changed_at.max(o.changed_at);
         if self.count == 0 {
             self.count = o.count;
             self.sum = o.sum;

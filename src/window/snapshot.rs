@@ -315,7 +315,7 @@ impl Aggregator {
         for sh in self.shards.iter() {
             let mut sh = sh.lock();
             for slot in 0..sh.metas.len() as u32 {
-                if !sh.is_live(slot) || sh.metas[slot as usize].changed_at < opts.since {
+                if !sh.is_live(slot) || sh.changed_at(slot) < opts.since {
                     continue;
                 }
                 acc.reset(0);
