@@ -434,9 +434,9 @@ fn step_budget_yields_before_blocking() {
             .step_budget(src.as_fd(), dst.as_fd(), 16 << 10)
             .unwrap()
         {
-            None => yields += 1,
-            Some(Progress::WantRead) if relay.stats().bytes_out == 100_000 => break,
-            Some(p) => {
+            Progress::Again => yields += 1,
+            Progress::WantRead if relay.stats().bytes_out == 100_000 => break,
+            p => {
                 relay::wait_ready(src.as_fd(), dst.as_fd(), p, 1000).unwrap();
             }
         }

@@ -73,9 +73,6 @@ pub struct Completion {
     pub errno: i32,
 }
 
-/// Bytes a job may write per direction in one step before the worker moves on to others.
-const STEP_BUDGET: u64 = 4 << 20;
-
 /// What a step of a job came to.
 enum Step {
     /// Done or failed.
@@ -99,22 +96,21 @@ struct Running {
 }
 
 impl Running {
-    /// Steps the job with a byte budget, so one busy job cannot starve the others on its
-    /// worker.
+    /// Steps the job; a step writes at most [`STEP_LIMIT`](super::STEP_LIMIT) bytes per
+    /// direction, so one busy job cannot starve the others on its worker.
     fn step(&mut self) -> Step {
         let (a, b) = (self.a.as_fd(), self.b.as_fd());
+        // (done, stopped at the step limit)
         let r = match &mut self.work {
             Work::Body(r) => r
-                .step_budget(a, b, STEP_BUDGET)
-                .map(|p| p.map(|p| p == Progress::Done)),
-            Work::Tunnel(t) => t
-                .step_budget(a, b, STEP_BUDGET)
-                .map(|p| p.map(|p| p.is_done())),
+                .step(a, b)
+                .map(|p| (p == Progress::Done, p == Progress::Again)),
+            Work::Tunnel(t) => t.step(a, b).map(|p| (p.is_done(), p.again())),
         };
         match r {
-            Ok(Some(true)) => Step::Finished(Ok(())),
-            Ok(Some(false)) => Step::Waiting,
-            Ok(None) => Step::Again,
+            Ok((true, _)) => Step::Finished(Ok(())),
+            Ok((false, true)) => Step::Again,
+            Ok((false, false)) => Step::Waiting,
             Err(e) => Step::Finished(Err(e)),
         }
     }

@@ -60,7 +60,8 @@ pub enum Progress {
     /// [`Relay::step_budget`]) without either fd running dry: step again without waiting
     /// (an edge-triggered poller would not wake the caller again). Bounding each step keeps a
     /// step from never returning when bytes flow in a circle (a relay between the two ends of
-    /// one socket pair) and one busy relay from holding its thread.
+    /// one socket pair) and one busy relay from holding its thread (the engine's workers
+    /// move on to other jobs).
     Again,
 }
 
@@ -181,14 +182,16 @@ impl Relay {
     }
 
     /// Moves bytes from `src` to `dst` (both must be non-blocking) until one would block, the
-    /// body is done or [`STEP_LIMIT`] bytes were written, and says what the relay needs next. After `Done` or an error, further steps return the
-    /// same outcome without touching the fds; the pipe and buffer are back in their pools.
+    /// body is done or [`STEP_LIMIT`] bytes were written, and says what the relay needs next.
+    /// After `Done` or an error, further steps return the same outcome without touching the
+    /// fds; the pipe and buffer are back in their pools.
     pub fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
-        self.step_within(src, dst, STEP_LIMIT)
+        self.step_budget(src, dst, STEP_LIMIT)
     }
 
-    /// [`Relay::step`] with at most about `budget` bytes written.
-    fn step_within(
+    /// Like [`Relay::step`], but returns [`Progress::Again`] once about `budget` bytes were
+    /// written in this step.
+    pub fn step_budget(
         &mut self,
         src: BorrowedFd<'_>,
         dst: BorrowedFd<'_>,
@@ -228,22 +231,6 @@ impl Relay {
                 self.abort(Error::TimedOut);
                 return Err(Error::TimedOut);
             }
-        }
-    }
-
-    /// Like [`Relay::step`], but stops once about `budget` bytes were written in this step,
-    /// returning `Ok(None)`: the relay did not reach `EAGAIN`, so the caller must step it
-    /// again without waiting for readiness (an edge-triggered poller would never wake it).
-    /// For schedulers that share a thread between many relays (the engine).
-    pub fn step_budget(
-        &mut self,
-        src: BorrowedFd<'_>,
-        dst: BorrowedFd<'_>,
-        budget: u64,
-    ) -> Result<Option<Progress>, Error> {
-        match self.step_within(src, dst, budget) {
-            Ok(Progress::Again) => Ok(None),
-            r => r.map(Some),
         }
     }
 

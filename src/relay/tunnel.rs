@@ -20,6 +20,12 @@ impl TunnelProgress {
     pub fn is_done(self) -> bool {
         self.a_to_b == Progress::Done && self.b_to_a == Progress::Done
     }
+
+    /// A direction stopped at its step limit ([`Progress::Again`]): step again without
+    /// waiting.
+    pub fn again(self) -> bool {
+        self.a_to_b == Progress::Again || self.b_to_a == Progress::Again
+    }
 }
 
 /// A bidirectional relay between `a` and `b`.
@@ -85,29 +91,6 @@ impl Tunnel {
             .and_then(|x| Ok((x, self.b_to_a.step(b, a)?)));
         match r {
             Ok((a_to_b, b_to_a)) => Ok(TunnelProgress { a_to_b, b_to_a }),
-            Err(e) => {
-                self.abort(e);
-                Err(e)
-            }
-        }
-    }
-
-    /// Like [`Tunnel::step`] with a byte budget per direction; `Ok(None)` when a direction
-    /// used it up and the tunnel must be stepped again without waiting (see
-    /// [`Relay::step_budget`]).
-    pub fn step_budget(
-        &mut self,
-        a: BorrowedFd<'_>,
-        b: BorrowedFd<'_>,
-        budget: u64,
-    ) -> Result<Option<TunnelProgress>, Error> {
-        let r = self
-            .a_to_b
-            .step_budget(a, b, budget)
-            .and_then(|x| Ok((x, self.b_to_a.step_budget(b, a, budget)?)));
-        match r {
-            Ok((Some(a_to_b), Some(b_to_a))) => Ok(Some(TunnelProgress { a_to_b, b_to_a })),
-            Ok(_) => Ok(None),
             Err(e) => {
                 self.abort(e);
                 Err(e)
