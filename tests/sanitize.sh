@@ -42,10 +42,11 @@ cc -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -o target/sanitize/contract t
 
 echo "== sanitize: the Rust FFI tests under valgrind"
 tests=(--test ffi_contract --test headers_ffi --test window_ffi --test new_free_pairs)
-cargo test --locked --release --no-default-features --target-dir target/sysalloc --no-run --lib "${tests[@]}"
+build_log=target/sanitize/ffi-tests.build
+cargo test --locked --release --no-default-features --target-dir target/sysalloc --no-run --lib "${tests[@]}" 2>&1 \
+  | tee "$build_log"
 # cargo prints each test binary as "Executable <source> (<path>)".
-mapfile -t bins < <(cargo test --locked --release --no-default-features --target-dir target/sysalloc --no-run \
-  --lib "${tests[@]}" 2>&1 | sed -n 's/^ *Executable .*(\(.*\))$/\1/p')
+mapfile -t bins < <(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' "$build_log")
 [ "${#bins[@]}" -eq 5 ] || { echo "sanitize: expected 5 test binaries, found ${#bins[@]}"; exit 1; }
 for bin in "${bins[@]}"; do
   filter=()
