@@ -6,11 +6,8 @@ package offheap
 #cgo noescape offheap_buffer_new
 #cgo nocallback offheap_buffer_new
 #cgo nocallback offheap_buffer_free
-#cgo noescape offheap_buffer_read
-#cgo nocallback offheap_buffer_read
-#cgo noescape offheap_buffer_view
-#cgo nocallback offheap_buffer_view
-#cgo nocallback offheap_buffer_consume
+#cgo noescape offheap_buffer_fill
+#cgo nocallback offheap_buffer_fill
 #cgo noescape offheap_buffer_writev
 #cgo nocallback offheap_buffer_writev
 #include "offheap.h"
@@ -29,13 +26,17 @@ import (
 // connection into it never touch the Go heap. Parse a head in place through [Buffer.UnsafeBytes],
 // then write head and body out with one writev ([WriteBuffers]).
 //
+// A read is the only call into Rust: the Buffer keeps the view of its filled bytes that the
+// read returned, so UnsafeBytes, Len and Consume cost no cgo call. Consume only counts; the
+// next read (or WriteBuffers) drops the counted bytes in Rust, in the same call.
+//
 // A Buffer is not safe for concurrent use; Close may be called from any goroutine.
 type Buffer struct {
 	h     handle
 	id    uint64
-	fd    uintptr
-	n     C.size_t
-	state C.uint32_t
+	io    C.offheap_buffer_io // in: bytes to consume; out: the read and the view
+	skip  int                 // bytes consumed since io's view was taken, not yet in Rust
+	stale bool                // io's view is out of date (after WriteBuffers): fetch it
 	st    C.offheap_status
 	onRd  func(uintptr) bool
 }
@@ -57,21 +58,32 @@ func NewBuffer() (*Buffer, error) {
 	return b, nil
 }
 
+// fill makes one offheap_buffer_fill call: it drops the counted bytes, reads once from fd
+// (none when fd is -1) and takes the new view. On failure the view is fetched again next time.
+func (b *Buffer) fill(fd int32) C.offheap_status {
+	b.io.consume = C.size_t(b.skip)
+	st := C.offheap_buffer_fill(C.uint64_t(b.id), C.int32_t(fd), &b.io)
+	b.skip = int(b.io.consume) // 0 once Rust dropped them, even when the read failed
+	b.stale = st != C.OFFHEAP_STATUS_OK
+	return st
+}
+
 func (b *Buffer) readable(fd uintptr) bool {
-	b.st = C.offheap_buffer_read(C.uint64_t(b.id), C.int32_t(fd), &b.n, &b.state)
-	return b.st != C.OFFHEAP_STATUS_OK || b.state != C.OFFHEAP_RELAY_STATE_WANT_READ
+	b.st = b.fill(int32(fd))
+	return b.st != C.OFFHEAP_STATUS_OK || b.io.state != C.OFFHEAP_RELAY_STATE_WANT_READ
 }
 
 // ReadFrom reads once from raw (waiting in the netpoller until it is readable), appending
 // after the bytes already in the buffer. It returns io.EOF at end of file, and 0 with no
 // error when the buffer is full. Get raw once per connection with SyscallConn.
+// One cgo call per readiness; it also drops the bytes consumed since the last read.
 func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 	id, ok := b.h.get()
 	if !ok {
 		return 0, opError("Buffer.ReadFrom", ErrClosed)
 	}
 	b.id = id
-	b.st, b.n = C.OFFHEAP_STATUS_OK, 0
+	b.st, b.io.n = C.OFFHEAP_STATUS_OK, 0
 	err := raw.Read(b.onRd)
 	runtime.KeepAlive(b)
 	switch {
@@ -79,49 +91,51 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 		return 0, &Error{Op: "Buffer.ReadFrom", Err: fmt.Errorf("%w: %w", ErrRelayIO, err)}
 	case b.st != C.OFFHEAP_STATUS_OK:
 		return 0, statusError("Buffer.ReadFrom", b.st)
-	case b.n == 0 && b.Len() < BufferSize:
+	case b.io.n == 0 && int(b.io.len) < BufferSize:
 		return 0, io.EOF
 	}
-	return int(b.n), nil
+	return int(b.io.n), nil
 }
 
-// UnsafeBytes returns the buffer's filled bytes as a view into Rust memory, without copying.
-// The view stays valid and unchanged until the next Consume, WriteBuffers naming this buffer,
-// or Close; ReadFrom only appends after it, except when the filled bytes reach the end of the
-// buffer: ReadFrom then moves them to the front first (so a partial head consumed up to the
-// end has room to grow), and the view is stale. Do not keep it longer, and do not write to it.
-func (b *Buffer) UnsafeBytes() []byte {
+// view returns the filled bytes, fetching the view from Rust only when it is out of date.
+func (b *Buffer) view() []byte {
 	id, ok := b.h.get()
 	if !ok {
 		return nil
 	}
-	var p *C.uint8_t
-	var n C.size_t
-	st := C.offheap_buffer_view(C.uint64_t(id), &p, &n)
-	runtime.KeepAlive(b)
-	if st != C.OFFHEAP_STATUS_OK || p == nil {
+	if b.stale {
+		b.id = id
+		st := b.fill(-1)
+		runtime.KeepAlive(b)
+		if st != C.OFFHEAP_STATUS_OK {
+			return nil
+		}
+	}
+	if b.io.data == nil || int(b.io.len) <= b.skip {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+	return unsafe.Slice((*byte)(unsafe.Pointer(b.io.data)), int(b.io.len))[b.skip:]
 }
+
+// UnsafeBytes returns the buffer's filled bytes as a view into Rust memory, without copying
+// and without a cgo call. The view stays valid and unchanged until the next ReadFrom,
+// WriteBuffers naming this buffer, or Close (Consume leaves it valid: it only shortens what
+// the next UnsafeBytes returns). Do not keep it longer, and do not write to it.
+func (b *Buffer) UnsafeBytes() []byte { return b.view() }
 
 // Len returns the number of filled bytes.
-func (b *Buffer) Len() int { return len(b.UnsafeBytes()) }
+func (b *Buffer) Len() int { return len(b.view()) }
 
-// Consume drops n bytes from the front of the filled bytes.
+// Consume drops n bytes from the front of the filled bytes (all of them when n is larger).
+// It makes no cgo call: the next ReadFrom or WriteBuffers applies it in Rust.
 func (b *Buffer) Consume(n int) error {
-	id, ok := b.h.get()
-	if !ok {
+	if _, ok := b.h.get(); !ok {
 		return opError("Buffer.Consume", ErrClosed)
 	}
 	if n < 0 {
 		return opError("Buffer.Consume", ErrInvalidArgument)
 	}
-	st := C.offheap_buffer_consume(C.uint64_t(id), C.size_t(n))
-	runtime.KeepAlive(b)
-	if st != C.OFFHEAP_STATUS_OK {
-		return statusError("Buffer.Consume", st)
-	}
+	b.skip += min(n, len(b.view()))
 	return nil
 }
 
@@ -139,31 +153,39 @@ func (b *Buffer) Close() error {
 
 // WriteBuffers writes the filled bytes of up to 16 buffers, in order, to raw with writev
 // (one syscall when the socket has room), waiting in the netpoller while it is full, and
-// consumes what it wrote. It returns the bytes written.
+// consumes what it wrote. It returns the bytes written. Views of the buffers taken before it
+// are invalid after it.
 func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
 	var ids [16]C.uint64_t
 	if len(bufs) > len(ids) {
 		return 0, opError("WriteBuffers", ErrTooLarge)
 	}
+	left := 0
 	for i, b := range bufs {
 		id, ok := b.h.get()
 		if !ok {
 			return 0, opError("WriteBuffers", ErrClosed)
 		}
 		ids[i] = C.uint64_t(id)
+		left += b.Len()
+		if b.skip > 0 { // Rust writes from its own window: drop the counted bytes there first
+			b.id = id
+			if st := b.fill(-1); st != C.OFFHEAP_STATUS_OK {
+				return 0, statusError("WriteBuffers", st)
+			}
+		}
 	}
 	var total int64
 	var st C.offheap_status
 	var n C.size_t
 	var state C.uint32_t
-	for {
-		left := 0
+	defer func() {
 		for _, b := range bufs {
-			left += b.Len()
+			b.stale = true // Rust consumed what it wrote
 		}
-		if left == 0 {
-			break
-		}
+		runtime.KeepAlive(bufs)
+	}()
+	for left > 0 {
 		err := raw.Write(func(fd uintptr) bool {
 			st = C.offheap_buffer_writev(C.int32_t(fd), &ids[0], C.size_t(len(bufs)), &n, &state)
 			return st != C.OFFHEAP_STATUS_OK || state != C.OFFHEAP_RELAY_STATE_WANT_WRITE
@@ -175,7 +197,7 @@ func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
 			return total, statusError("WriteBuffers", st)
 		}
 		total += int64(n)
+		left -= int(n)
 	}
-	runtime.KeepAlive(bufs)
 	return total, nil
 }

@@ -232,6 +232,10 @@ func FuzzBuffers(f *testing.F) {
 						t.Fatalf("ReadFrom: %v", err)
 					}
 				}
+				// A read appends: what the buffer held (after any Consume) comes first.
+				if v := bufs[k].UnsafeBytes(); !bytes.HasPrefix(v, models[k]) {
+					t.Fatalf("buffer %d: read changed the %d bytes before it", k, len(models[k]))
+				}
 				models[k] = append([]byte{}, bufs[k].UnsafeBytes()...)
 			case 1: // consume
 				c := arg * 37

@@ -581,6 +581,26 @@ typedef struct offheap_relay_counters {
   uint64_t buffers_live;
 } offheap_relay_counters;
 
+// One `offheap_buffer_fill`: the bytes to drop first (in) and, on return, what the call read
+// and a view of the buffer's filled bytes. A caller that keeps this struct between calls
+// always holds the current view, and can consume by counting (in `consume`) without a call.
+typedef struct offheap_buffer_io {
+  // In: bytes to drop from the front of the filled bytes before reading (clamped to them).
+  // The call sets it to 0 once they are dropped, even when the read then fails.
+  size_t consume;
+  // Out: bytes read (0 with `DONE`: end of file, or no free space; 0 with `WANT_READ`:
+  // nothing to read now; 0 when no fd was given).
+  size_t n;
+  // Out: the filled bytes after the call (`(NULL, 0)` when empty). They stay valid and
+  // unchanged until the next call that names this buffer (other than
+  // `offheap_buffer_view`) or `offheap_buffer_free`.
+  const uint8_t *data;
+  // Out: the length of `data`.
+  size_t len;
+  // Out: an `offheap_relay_state`: `WANT_READ` or `DONE` (`DONE` when no fd was given).
+  uint32_t state;
+} offheap_buffer_io;
+
 // One job of `offheap_engine_submit_batch`: the arguments of `offheap_engine_submit`.
 typedef struct offheap_engine_job {
   // The id its completion carries.
@@ -970,6 +990,17 @@ offheap_status offheap_buffer_view(uint64_t buffer, const uint8_t **out_ptr, siz
 
 // Drops `n` bytes from the front of the filled bytes (clamped).
 offheap_status offheap_buffer_consume(uint64_t buffer, size_t n);
+
+// Drops `io->consume` bytes from the front of the buffer's filled bytes, then, when `fd` is
+// not negative, reads once from it (non-blocking) into the free space, as
+// `offheap_buffer_read` does; writes the bytes read, the state and the view of the filled
+// bytes into `*io`. With `fd` = -1 it only consumes and reports the view. One call per read
+// for a caller that parses in place: consume the previous head, read, and get the view.
+//
+// # Safety
+// `io` NULL or valid for reading and writing one `offheap_buffer_io`; `fd` -1 or open for
+// the call.
+offheap_status offheap_buffer_fill(uint64_t buffer, int32_t fd, struct offheap_buffer_io *io);
 
 // Writes the filled bytes of `count` buffers (in order, at most `OFFHEAP_WRITEV_MAX`) to `fd`
 // with one `writev`, then consumes what was written from them. Writes the bytes written

@@ -44,6 +44,16 @@ pub struct Counters {
 }
 
 #[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferIo {
+    pub consume: usize,
+    pub n: usize,
+    pub data: *const u8,
+    pub len: usize,
+    pub state: u32,
+}
+
+#[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct RelayProgress {
     pub state: u32,
@@ -409,6 +419,7 @@ unsafe extern "C" {
     -> u32;
     pub fn offheap_buffer_view(buffer: u64, out_ptr: *mut *const u8, out_len: *mut usize) -> u32;
     pub fn offheap_buffer_consume(buffer: u64, n: usize) -> u32;
+    pub fn offheap_buffer_fill(buffer: u64, fd: i32, io: *mut BufferIo) -> u32;
     pub fn offheap_buffer_writev(
         fd: i32,
         buffers: *const u64,
@@ -705,12 +716,12 @@ impl Interp {
         if std::env::var_os("OFFHEAP_FUZZ_TRACE").is_some() {
             eprintln!(
                 "op {} armed {} live {:?}",
-                op % 34,
+                op % 35,
                 self.armed,
                 KINDS.map(|k| self.live[k].len())
             );
         }
-        match op % 34 {
+        match op % 35 {
             0 => self.op_new(p, DEBUG),
             1 => self.op_new(p, BUFFER),
             2 => self.op_new(p, RELAY),
@@ -747,7 +758,8 @@ impl Interp {
             30 => self.op_window_prometheus(p),
             31 => self.op_window_export_import(p),
             32 => self.op_headers_parse(p),
-            _ => self.op_headers_rewrite(p),
+            33 => self.op_headers_rewrite(p),
+            _ => self.op_buffer_fill(p),
         }
     }
 
@@ -1214,6 +1226,71 @@ impl Interp {
             if pick.live.is_some() {
                 assert_eq!(st, OK);
             }
+        }
+    }
+
+    fn op_buffer_fill(&mut self, p: &mut Program) {
+        let pick = self.pick(p, BUFFER);
+        let (fd, fd_ok) = match p.u8() % 4 {
+            0 => (-1, true), // no read: consume and view only
+            1 => (-2, false),
+            _ => match self.fd(p) {
+                (-1, _) => (-1, true), // valid here, unlike for offheap_buffer_read
+                other => other,
+            },
+        };
+        let m = self.out_mode(p);
+        let consume = match p.u8() % 4 {
+            0 => usize::MAX,
+            1 => 0,
+            _ => usize::from(p.u8()) * 16,
+        };
+        let sentinel = 0x1000 as *const u8;
+        let mut io = BufferIo {
+            consume,
+            n: 7,
+            data: sentinel,
+            len: 12345,
+            state: 99,
+        };
+        let pio = self.out_ptr(m, &mut io);
+        // SAFETY: fd -1, open, or never open; `io` NULL, misaligned or valid.
+        let st = unsafe { offheap_buffer_fill(pick.handle, fd, pio) };
+        if self.injected(st) {
+            return;
+        }
+        if let Some(want) = Self::out_failure(&[(m, 8)]) {
+            assert_eq!(st, want);
+            return;
+        }
+        if !fd_ok {
+            assert_eq!(st, INVALID_ARGUMENT);
+            return;
+        }
+        self.check_pick(pick, st, "buffer_fill");
+        if st != OK {
+            assert_eq!(
+                (io.n, io.data, io.len, io.state),
+                (7, sentinel, 12345, 99),
+                "outputs written on failure"
+            );
+            if pick.live.is_none() {
+                assert_eq!(io.consume, consume, "consume applied to a bad handle");
+            }
+            return;
+        }
+        assert_eq!(io.consume, 0, "consume not acknowledged");
+        assert!(io.n <= 65536 && io.len <= 65536 && (io.state == 0 || io.state == 2));
+        if fd == -1 {
+            assert_eq!((io.n, io.state), (0, 2));
+        }
+        if io.len == 0 {
+            assert!(io.data.is_null());
+        } else {
+            // SAFETY: the view is valid until the next call naming this buffer; nothing runs
+            // in between. Reading it all lets ASan check it.
+            let view = unsafe { std::slice::from_raw_parts(io.data, io.len) };
+            std::hint::black_box(view.iter().fold(0u8, |a, &b| a ^ b));
         }
     }
 

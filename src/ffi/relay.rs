@@ -433,6 +433,79 @@ pub extern "C" fn offheap_buffer_consume(buffer: u64, n: usize) -> offheap_statu
     })
 }
 
+/// One `offheap_buffer_fill`: the bytes to drop first (in) and, on return, what the call read
+/// and a view of the buffer's filled bytes. A caller that keeps this struct between calls
+/// always holds the current view, and can consume by counting (in `consume`) without a call.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct offheap_buffer_io {
+    /// In: bytes to drop from the front of the filled bytes before reading (clamped to them).
+    /// The call sets it to 0 once they are dropped, even when the read then fails.
+    pub consume: usize,
+    /// Out: bytes read (0 with `DONE`: end of file, or no free space; 0 with `WANT_READ`:
+    /// nothing to read now; 0 when no fd was given).
+    pub n: usize,
+    /// Out: the filled bytes after the call (`(NULL, 0)` when empty). They stay valid and
+    /// unchanged until the next call that names this buffer (other than
+    /// `offheap_buffer_view`) or `offheap_buffer_free`.
+    pub data: *const u8,
+    /// Out: the length of `data`.
+    pub len: usize,
+    /// Out: an `offheap_relay_state`: `WANT_READ` or `DONE` (`DONE` when no fd was given).
+    pub state: u32,
+}
+
+/// Drops `io->consume` bytes from the front of the buffer's filled bytes, then, when `fd` is
+/// not negative, reads once from it (non-blocking) into the free space, as
+/// `offheap_buffer_read` does; writes the bytes read, the state and the view of the filled
+/// bytes into `*io`. With `fd` = -1 it only consumes and reports the view. One call per read
+/// for a caller that parses in place: consume the previous head, read, and get the view.
+///
+/// # Safety
+/// `io` NULL or valid for reading and writing one `offheap_buffer_io`; `fd` -1 or open for
+/// the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_buffer_fill(
+    buffer: u64,
+    fd: i32,
+    io: *mut offheap_buffer_io,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `io` (checked for NULL and alignment here).
+        let io = unsafe { ptr::slice_mut(io, 1) }?
+            .first_mut()
+            .ok_or(offheap_status::NullPointer)?;
+        let fd = if fd == -1 {
+            None
+        } else {
+            // SAFETY: the caller's contract on `fd`.
+            Some(unsafe { borrow_fd(fd) }?)
+        };
+        let b = handle::get::<BufferObject>(buffer)?;
+        let mut b = b.0.lock();
+        b.consume(io.consume);
+        io.consume = 0;
+        let (n, state) = match fd {
+            None => (0, offheap_relay_state::Done),
+            Some(fd) => match b.read_from(fd).map_err(relay_status)? {
+                Some(n) => (n, offheap_relay_state::Done),
+                None => (0, offheap_relay_state::WantRead),
+            },
+        };
+        let f = b.filled();
+        io.n = n;
+        io.state = state as u32;
+        io.data = if f.is_empty() {
+            std::ptr::null()
+        } else {
+            f.as_ptr()
+        };
+        io.len = f.len();
+        Ok(())
+    })
+}
+
 /// Most buffers one `offheap_buffer_writev` takes.
 pub const OFFHEAP_WRITEV_MAX: usize = 16;
 

@@ -221,6 +221,105 @@ fn buffer_read_view_writev() {
     assert_eq!(offheap_buffer_free(b), offheap_status::Ok);
 }
 
+fn fill(buffer: u64, fd: i32, io: &mut offheap_buffer_io) -> offheap_status {
+    // SAFETY: `io` is a valid, aligned struct; `fd` is -1 or open for the call.
+    unsafe { offheap_buffer_fill(buffer, fd, io) }
+}
+
+fn view(io: &offheap_buffer_io) -> &[u8] {
+    if io.data.is_null() {
+        assert_eq!(io.len, 0, "NULL only with length 0");
+        return &[];
+    }
+    // SAFETY: the view is valid until the next call naming the buffer.
+    unsafe { std::slice::from_raw_parts(io.data, io.len) }
+}
+
+#[test]
+fn buffer_fill_consumes_reads_and_reports_the_view() {
+    let _l = lock();
+    let (mut client, src) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    let mut a = 0u64;
+    // SAFETY: valid out-parameter.
+    assert_eq!(unsafe { offheap_buffer_new(&mut a) }, offheap_status::Ok);
+    let mut io = offheap_buffer_io {
+        consume: 0,
+        n: 7,
+        data: std::ptr::null(),
+        len: 7,
+        state: 9,
+    };
+    // No fd: only the (empty) view.
+    assert_eq!(fill(a, -1, &mut io), offheap_status::Ok);
+    assert_eq!(
+        (io.n, io.len, io.state),
+        (0, 0, offheap_relay_state::Done as u32)
+    );
+    assert!(io.data.is_null());
+    // Nothing to read yet.
+    assert_eq!(fill(a, src.as_raw_fd(), &mut io), offheap_status::Ok);
+    assert_eq!(
+        (io.n, io.len, io.state),
+        (0, 0, offheap_relay_state::WantRead as u32)
+    );
+    client.write_all(b"HEAD\r\n\r\nbody").unwrap();
+    assert_eq!(fill(a, src.as_raw_fd(), &mut io), offheap_status::Ok);
+    assert_eq!((io.n, io.state), (12, offheap_relay_state::Done as u32));
+    assert_eq!(view(&io), b"HEAD\r\n\r\nbody");
+    let first = io.data;
+    // Consume the head and read more in one call: the view starts after the head.
+    client.write_all(b"!").unwrap();
+    io.consume = 8;
+    assert_eq!(fill(a, src.as_raw_fd(), &mut io), offheap_status::Ok);
+    assert_eq!((io.consume, io.n), (0, 1));
+    assert_eq!(view(&io), b"body!");
+    assert_eq!(io.data, first.wrapping_add(8), "consuming moves no bytes");
+    // The view agrees with offheap_buffer_view.
+    let (mut p, mut len) = (std::ptr::null::<u8>(), 0usize);
+    // SAFETY: valid out-parameters.
+    assert_eq!(
+        unsafe { offheap_buffer_view(a, &mut p, &mut len) },
+        offheap_status::Ok
+    );
+    assert_eq!((p, len), (io.data, io.len));
+    // Consuming more than is filled empties the buffer: (NULL, 0).
+    io.consume = 1000;
+    assert_eq!(fill(a, -1, &mut io), offheap_status::Ok);
+    assert_eq!((io.consume, io.len), (0, 0));
+    assert!(io.data.is_null());
+    // End of file: DONE with 0 bytes.
+    drop(client);
+    assert_eq!(fill(a, src.as_raw_fd(), &mut io), offheap_status::Ok);
+    assert_eq!((io.n, io.state), (0, offheap_relay_state::Done as u32));
+
+    // A failing read still consumes, and says so by zeroing `consume`.
+    let (mut c2, s2) = UnixStream::pair().unwrap();
+    s2.set_nonblocking(true).unwrap();
+    c2.write_all(b"abcdef").unwrap();
+    assert_eq!(fill(a, s2.as_raw_fd(), &mut io), offheap_status::Ok);
+    assert_eq!(view(&io), b"abcdef");
+    let (_r, w) = std::io::pipe().unwrap();
+    io.consume = 2;
+    let st = fill(a, w.as_raw_fd(), &mut io); // reading a pipe's write end: EBADF
+    assert_ne!(st, offheap_status::Ok);
+    assert_eq!(io.consume, 0);
+    assert_eq!(fill(a, -1, &mut io), offheap_status::Ok);
+    assert_eq!(view(&io), b"cdef");
+
+    // Bad arguments: NULL io, a negative fd other than -1, a freed handle.
+    // SAFETY: NULL is refused before any access.
+    let st = unsafe { offheap_buffer_fill(a, -1, std::ptr::null_mut()) };
+    assert_eq!(st, offheap_status::NullPointer);
+    assert_eq!(fill(a, -2, &mut io), offheap_status::InvalidArgument);
+    assert_eq!(offheap_buffer_free(a), offheap_status::Ok);
+    let st = fill(a, -1, &mut io);
+    assert_ne!(st, offheap_status::Ok);
+    // A panic inside is caught.
+    crate::ffi::boundary::offheap_debug_inject_panics(1);
+    assert_eq!(fill(a, -1, &mut io), offheap_status::Panic);
+}
+
 #[test]
 fn engine_through_the_abi() {
     let _l = lock();
