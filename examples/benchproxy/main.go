@@ -50,6 +50,7 @@ type result struct {
 	goStats  bool
 	gcCycles uint32
 	allocs   uint64
+	cgoCalls uint64 // calls from Go into C during the measured run
 	skip     string
 }
 
@@ -61,6 +62,7 @@ func (r *result) reqPerCPU() float64 {
 	return float64(r.load.Requests) / r.cpu
 }
 func (r *result) allocsPerReq() float64 { return float64(r.allocs) / float64(r.load.Requests) }
+func (r *result) cgoPerReq() float64    { return float64(r.cgoCalls) / float64(r.load.Requests) }
 
 type extraFlag []string
 
@@ -301,6 +303,7 @@ func measure(t target, s payload.Size, p *proc, measured string, conns int, warm
 		r.goStats = true
 		r.gcCycles = d1.NumGC - d0.NumGC
 		r.allocs = d1.Mallocs - d0.Mallocs
+		r.cgoCalls = d1.CgoCalls - d0.CgoCalls
 		if r.allocs >= readCost {
 			r.allocs -= readCost
 		}

@@ -31,28 +31,28 @@ func report(results []result, sizes []payload.Size, s settings) string {
 	fmt.Fprintf(&b, "Method: loopback (127.0.0.1), %s, %d connections, warm-up %v then a measured run of %v per target and body size; "+
 		"%s. Go upstream (net/http) serving 2 B, 16 KiB and 1 MiB bodies, each checked through every proxy before its runs. "+
 		"CPU is the measured process's user+system time (/proc/<pid>/stat) during the measured run (for nginx: master and worker; "+
-		"for \"no proxy\": the upstream). Go GC cycles and allocations come from the process's /debug/gcstats (runtime.MemStats) "+
+		"for \"no proxy\": the upstream). Go GC cycles and allocations come from the process's /debug/gcstats (runtime.MemStats; cgo calls: runtime.NumCgoCall) "+
 		"before and after (less what one read of that endpoint allocates). nginx: one worker, upstream keepalive 64, access log off, proxy_buffers 8 64k, no temp files. "+
 		"httputil.ReverseProxy: a keep-alive pool of 64 idle upstream connections and a sync.Pool of 32 KiB buffers.\n\n",
 		loaderDesc(s.loader), s.conns, s.warmup, s.duration, s.pin)
 
-	b.WriteString("| target | body | req/s | p50 | p99 | CPU-s / 1k req | req / CPU-s | Go GC cycles | Go allocs / req | errors |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| target | body | req/s | p50 | p99 | CPU-s / 1k req | req / CPU-s | Go GC cycles | Go allocs / req | cgo calls / req | errors |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		if r.skip != "" {
-			fmt.Fprintf(&b, "| %s | %s | %s | | | | | | | |\n", r.target.label, r.size.Name, r.skip)
+			fmt.Fprintf(&b, "| %s | %s | %s | | | | | | | | |\n", r.target.label, r.size.Name, r.skip)
 			continue
 		}
-		gc, allocs := "n/a", "n/a"
+		gc, allocs, cgo := "n/a", "n/a", "n/a"
 		if r.goStats {
-			gc, allocs = fmt.Sprint(r.gcCycles), fmt.Sprintf("%.1f", r.allocsPerReq())
+			gc, allocs, cgo = fmt.Sprint(r.gcCycles), fmt.Sprintf("%.1f", r.allocsPerReq()), fmt.Sprintf("%.1f", r.cgoPerReq())
 		}
 		label := r.target.label
 		if r.target.key == "direct" {
 			label += " (CPU, GC: the upstream's)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.3f | %.0f | %s | %s | %d |\n", label, r.size.Name,
-			r.load.RPS, fmtDur(r.load.P50), fmtDur(r.load.P99), r.cpuPer1k(), r.reqPerCPU(), gc, allocs, r.load.Errors)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.3f | %.0f | %s | %s | %s | %d |\n", label, r.size.Name,
+			r.load.RPS, fmtDur(r.load.P50), fmtDur(r.load.P99), r.cpuPer1k(), r.reqPerCPU(), gc, allocs, cgo, r.load.Errors)
 	}
 
 	b.WriteString("\nTargets of issue 6 (offheap proxy against its peers, from this run):\n\n")

@@ -23,6 +23,8 @@ type Stats struct {
 	HeapAlloc    uint64  `json:"heap_alloc"`
 	PauseTotalNs uint64  `json:"pause_total_ns"`
 	GCCPUFrac    float64 `json:"gc_cpu_fraction"`
+	// CgoCalls is runtime.NumCgoCall: calls from Go into C (into offheap) since the start.
+	CgoCalls uint64 `json:"cgo_calls"`
 	// Extra holds counters of the program (requests proxied, upstream errors, ...).
 	Extra map[string]uint64 `json:"extra,omitempty"`
 }
@@ -32,7 +34,8 @@ func Read() Stats {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return Stats{NumGC: m.NumGC, Mallocs: m.Mallocs, Frees: m.Frees, TotalAlloc: m.TotalAlloc,
-		HeapAlloc: m.HeapAlloc, PauseTotalNs: m.PauseTotalNs, GCCPUFrac: m.GCCPUFraction}
+		HeapAlloc: m.HeapAlloc, PauseTotalNs: m.PauseTotalNs, GCCPUFrac: m.GCCPUFraction,
+		CgoCalls: uint64(runtime.NumCgoCall())}
 }
 
 // Handler serves Read() as JSON, with the counters extra returns (extra may be nil).
