@@ -111,7 +111,8 @@ test-examples: $(LIB_A)
 	cd examples && $(GO) test -count=1 -race ./proxy ./metrics
 	@mkdir -p $(PROXY_BIN)
 	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
-	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap -c 8 -requests 300 \
+	$(CARGO) build --release --example proxy_ceiling
+	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap,ceiling -c 8 -requests 300 \
 	  -warmup 1s -d 5s -work target/bench-proxy-smoke -out ''
 
 ## metrics-demo: builds examples/metrics, serves it on 127.0.0.1 (a free port) and runs its load
@@ -182,7 +183,8 @@ bench: $(LIB_A)
 	  -go ../../target/bench/go.txt -out ../../BENCHMARKS.md
 
 ## bench-proxy: the reverse-proxy benchmark on loopback (wrk through no proxy,
-## httputil.ReverseProxy, nginx and examples/proxy, each pinned to one core); rewrites the
+## httputil.ReverseProxy, nginx, examples/proxy and the native ceiling
+## examples/proxy_ceiling.rs, each pinned to one core); rewrites the
 ## bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when missing.
 ## About 3 minutes (10 s measured per target and size); BENCH_PROXY_FLAGS="-d 20s -c 64" and the like change the runs.
 BENCH_PROXY_FLAGS ?=
@@ -193,6 +195,7 @@ bench-proxy: $(LIB_A)
 	fi
 	@mkdir -p $(PROXY_BIN)
 	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
+	$(CARGO) build --release --example proxy_ceiling
 	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -out BENCHMARKS.md $(BENCH_PROXY_FLAGS)
 
 clean:

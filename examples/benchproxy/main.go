@@ -6,6 +6,10 @@
 // (generated config: one worker, upstream keepalive 64, access log off) and the offheap proxy
 // (examples/proxy; reported as "not built" while its binary does not exist). More proxies can be
 // added with -extra label=binary: any binary taking -listen, -upstream and -debug like revproxy.
+// The native ceiling (examples/proxy_ceiling.rs, a cargo example; "not built" while missing) is
+// not a proxy to use: one thread of native code with its own epoll loop, doing the same syscalls
+// and head work as examples/proxy with nothing of Go's runtime, reported as the bound of what
+// moving the whole keep-alive exchange into Rust could reach on this machine.
 //
 // Method: the proxy under test is pinned to one core (-proxy-cpu), wrk and the upstream share
 // the other (-load-cpu), so every proxy gets exactly one core (Go proxies then run with
@@ -76,7 +80,8 @@ func main() {
 	offheapBin := flag.String("offheap", "", "the offheap proxy binary (default: <bin>/proxy; skipped as \"not built\" when missing)")
 	var extras extraFlag
 	flag.Var(&extras, "extra", "one more proxy to measure, `label=binary` (flags -listen -upstream -debug); repeatable")
-	targetsFlag := flag.String("targets", "direct,httputil,nginx,offheap", "targets to run, comma-separated (extras are added)")
+	ceilingBin := flag.String("ceiling", "target/release/examples/proxy_ceiling", "the native ceiling binary (cargo build --release --example proxy_ceiling; skipped as \"not built\" when missing)")
+	targetsFlag := flag.String("targets", "direct,httputil,nginx,offheap,ceiling", "targets to run, comma-separated (extras are added)")
 	sizesFlag := flag.String("sizes", "2,16k,1m", "body sizes, comma-separated paths without the slash")
 	conns := flag.Int("c", 32, "concurrent connections of the load generator")
 	warmup := flag.Duration("warmup", 2*time.Second, "warm-up run per target and size")
@@ -142,6 +147,13 @@ func main() {
 			if _, err := os.Stat(*offheapBin); err != nil {
 				t.skip = "not built"
 				fmt.Printf("benchproxy: offheap proxy not built: %s missing\n", *offheapBin)
+			}
+			targets = append(targets, t)
+		case "ceiling":
+			t := target{key: "ceiling", label: "native ceiling (examples/proxy_ceiling.rs)", bin: *ceilingBin}
+			if _, err := os.Stat(*ceilingBin); err != nil {
+				t.skip = "not built"
+				fmt.Printf("benchproxy: native ceiling not built: %s missing\n", *ceilingBin)
 			}
 			targets = append(targets, t)
 		default:
@@ -248,6 +260,9 @@ func startTarget(t target, up *proc, work, logDir, proxyCPU string) (*proc, stri
 		}
 		p, err := start("nginx", logDir, addr, "", pinned(proxyCPU, nginxBin(), "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", conf))
 		return p, "nginx master + worker", err
+	case t.key == "ceiling":
+		p, err := start(t.key, logDir, addr, "", pinned(proxyCPU, t.bin, addr, up.addr))
+		return p, "proxy", err
 	default:
 		debug, err := freeAddr()
 		if err != nil {

@@ -115,6 +115,27 @@ func report(results []result, sizes []payload.Size, s settings) string {
 		}
 		b.WriteString("\n")
 	}
+	if c := find("ceiling", sizes[0]); c != nil {
+		b.WriteString("\nThe bound of these targets on this machine: the native ceiling (one thread of native code, its own epoll loop, " +
+			"the same syscalls and head work as examples/proxy, nothing of Go's runtime; not a proxy to use) against the same peers:\n\n")
+		b.WriteString("| native ceiling |")
+		for _, s := range sizes {
+			b.WriteString(" " + s.Name + " |")
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---|", len(sizes)) + "\n")
+		for _, peer := range []struct{ key, name string }{{"httputil", "requests per CPU-second vs httputil.ReverseProxy"}, {"nginx", "requests per CPU-second vs nginx"}, {"offheap", "requests per CPU-second vs examples/proxy"}} {
+			b.WriteString("| " + peer.name + " |")
+			for _, s := range sizes {
+				c, p := find("ceiling", s), find(peer.key, s)
+				if c == nil || c.skip != "" || p == nil || p.skip != "" || c.reqPerCPU() == 0 || p.reqPerCPU() == 0 {
+					b.WriteString(" not measured |")
+					continue
+				}
+				fmt.Fprintf(&b, " %.2fx |", c.reqPerCPU()/p.reqPerCPU())
+			}
+			b.WriteString("\n")
+		}
+	}
 	b.WriteString(markEnd + "\n")
 	return b.String()
 }
