@@ -278,10 +278,8 @@ fn buffer_fill_consumes_reads_and_reports_the_view() {
     // The view agrees with offheap_buffer_view.
     let (mut p, mut len) = (std::ptr::null::<u8>(), 0usize);
     // SAFETY: valid out-parameters.
-    assert_eq!(
-        unsafe { offheap_buffer_view(a, &mut p, &mut len) },
-        offheap_status::Ok
-    );
+    let st = unsafe { offheap_buffer_view(a, &mut p, &mut len) };
+    assert_eq!(st, offheap_status::Ok);
     assert_eq!((p, len), (io.data, io.len));
     // Consuming more than is filled empties the buffer: (NULL, 0).
     io.consume = 1000;
