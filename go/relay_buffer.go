@@ -36,7 +36,7 @@ type Buffer struct {
 	id    uint64
 	io    C.offheap_buffer_io // in: bytes to consume; out: the read and the view
 	skip  int                 // bytes consumed since io's view was taken, not yet in Rust
-	stale bool                // io's view is out of date (after WriteBuffers): fetch it
+	stale bool                // io's view is out of date (after WriteBuffers or a failed call): fetch it
 	st    C.offheap_status
 	onRd  func(uintptr) bool
 }
