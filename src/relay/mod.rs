@@ -41,6 +41,7 @@ mod engine;
 mod error;
 mod flow;
 mod pool;
+mod session;
 mod stats;
 mod sys;
 mod tunnel;
@@ -52,6 +53,7 @@ pub use flow::{
     Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,
 };
 pub use pool::{BUFFER_SIZE, Buffer, MAX_IDLE_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, trim};
+pub use session::{Session, SessionOptions, SessionProgress, SessionStats, Side, Stop};
 pub use stats::{GlobalStats, RelayStats, stats};
 pub use tunnel::{Tunnel, TunnelProgress};
 
