@@ -30,7 +30,10 @@ fn epoll_add(ep: i32, fd: i32, token: u64) {
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let listen = args.get(1).map_or("127.0.0.1:8080", String::as_str);
-    let upstream = args.get(2).map_or("127.0.0.1:8081", String::as_str).to_string();
+    let upstream = args
+        .get(2)
+        .map_or("127.0.0.1:8081", String::as_str)
+        .to_string();
     let listener = TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     eprintln!("session_native: serving on {listen}, upstream {upstream}");

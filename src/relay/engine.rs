@@ -12,6 +12,8 @@ use parking_lot::Mutex;
 
 use super::error::Error;
 use super::flow::{Options, Progress, Relay};
+use super::pool::Buffer;
+use super::session::{Session, SessionProgress, SessionStats, Stop, Waiting};
 use super::stats::RelayStats;
 use super::sys::{self, Event};
 use super::tunnel::Tunnel;
@@ -56,6 +58,45 @@ pub enum Job {
         /// The other side.
         b: OwnedFd,
     },
+    /// HTTP/1.1 keep-alive exchanges between a client and an upstream connection (a
+    /// [`Session`]), until the session stops; its buffers come back through
+    /// [`Engine::take_session_buffers`].
+    Session {
+        /// The client connection.
+        client: OwnedFd,
+        /// The upstream connection.
+        upstream: OwnedFd,
+        /// The session, with whatever its buffers already hold.
+        session: Box<Session>,
+        /// When the engine gives up waiting.
+        timeouts: SessionTimeouts,
+    },
+}
+
+/// Deadlines of a session job, in milliseconds; 0 means none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionTimeouts {
+    /// A session waiting for a request this long (idle, or part of a head read) stops with
+    /// [`Stop::Request`], so an idle connection waits with its owner, not in the engine.
+    pub request_ms: u32,
+    /// A session waiting this long for a response head stops with [`Stop::Response`].
+    pub response_ms: u32,
+    /// A session writing or relaying a head or body that moves no byte this long fails with
+    /// [`Error::TimedOut`].
+    pub stall_ms: u32,
+}
+
+/// How a session job ended (in its [`Completion`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// Why the session stopped.
+    pub stop: Stop,
+    /// Its counters.
+    pub stats: SessionStats,
+    /// The exchange in progress (for [`Stop::Response`]) was for a HEAD request.
+    pub head_method: bool,
+    /// The client connection closes after the exchange in progress.
+    pub close_client: bool,
 }
 
 /// The outcome of one job.
@@ -71,6 +112,8 @@ pub struct Completion {
     pub error: Option<Error>,
     /// The OS error behind [`Error::Io`], or 0.
     pub errno: i32,
+    /// Session jobs only: how the session ended.
+    pub session: Option<SessionEnd>,
 }
 
 /// What a step of a job came to.
@@ -86,6 +129,13 @@ enum Step {
 enum Work {
     Body(Relay),
     Tunnel(Tunnel),
+    Session {
+        session: Box<Session>,
+        timeouts: SessionTimeouts,
+        /// The activity count and what it waited for at the last change, and when.
+        seen: (u64, Waiting),
+        since: std::time::Instant,
+    },
 }
 
 struct Running {
@@ -100,12 +150,33 @@ impl Running {
     /// direction, so one busy job cannot starve the others on its worker.
     fn step(&mut self) -> Step {
         let (a, b) = (self.a.as_fd(), self.b.as_fd());
+        if let Work::Session {
+            session,
+            seen,
+            since,
+            ..
+        } = &mut self.work
+        {
+            let p = session.step(a, b);
+            let now_seen = (session.activity(), session.waiting());
+            if now_seen != *seen {
+                *seen = now_seen;
+                *since = std::time::Instant::now();
+            }
+            return match p {
+                SessionProgress::Wait { .. } => Step::Waiting,
+                SessionProgress::Again => Step::Again,
+                SessionProgress::Stopped(Stop::Failed(e)) => Step::Finished(Err(e)),
+                SessionProgress::Stopped(_) => Step::Finished(Ok(())),
+            };
+        }
         // (done, stopped at the step limit)
         let r = match &mut self.work {
             Work::Body(r) => r
                 .step(a, b)
                 .map(|p| (p == Progress::Done, p == Progress::Again)),
             Work::Tunnel(t) => t.step(a, b).map(|p| (p.is_done(), p.again())),
+            Work::Session { .. } => unreachable!("stepped above"),
         };
         match r {
             Ok((true, _)) => Step::Finished(Ok(())),
@@ -119,6 +190,19 @@ impl Running {
         let (forward, backward, errno) = match &self.work {
             Work::Body(r) => (r.stats(), RelayStats::default(), r.last_errno()),
             Work::Tunnel(t) => (t.stats().0, t.stats().1, t.last_errno()),
+            Work::Session { .. } => (RelayStats::default(), RelayStats::default(), 0),
+        };
+        let session = match &self.work {
+            Work::Session { session, .. } => Some(SessionEnd {
+                stop: match session.waiting() {
+                    Waiting::Stopped => session_stop(session),
+                    _ => Stop::Failed(result.err().unwrap_or(Error::Canceled)),
+                },
+                stats: session.stats(),
+                head_method: session.head_method(),
+                close_client: session.close_client(),
+            }),
+            _ => None,
         };
         Completion {
             id: self.id,
@@ -126,8 +210,14 @@ impl Running {
             backward,
             error: result.err(),
             errno,
+            session,
         }
     }
+}
+
+/// The stop of a stopped session.
+fn session_stop(s: &Session) -> Stop {
+    s.stopped().unwrap_or(Stop::Failed(Error::Canceled))
 }
 
 /// Messages from the engine to one worker.
@@ -139,6 +229,8 @@ struct Inbox {
 
 struct Shared {
     completions: Mutex<Vec<Completion>>,
+    /// The buffers of finished session jobs, by job id, until taken.
+    session_buffers: Mutex<HashMap<u64, (Buffer, Buffer)>>,
     /// Readable when completions are queued.
     ready: OwnedFd,
     stop: AtomicBool,
@@ -202,6 +294,7 @@ impl Engine {
         }
         let shared = Arc::new(Shared {
             completions: Mutex::new(Vec::new()),
+            session_buffers: Mutex::new(HashMap::new()),
             ready: sys::eventfd().map_err(Error::from_errno)?,
             stop: AtomicBool::new(false),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
@@ -226,6 +319,8 @@ impl Engine {
                 free: Vec::new(),
                 ids: HashMap::new(),
                 again: Vec::new(),
+                sessions: 0,
+                swept: std::time::Instant::now(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("offheap-relay-{i}"))
@@ -317,6 +412,12 @@ impl Engine {
         n
     }
 
+    /// Takes the (client, upstream) buffers of the finished session job `id`, with the bytes
+    /// its [`Stop`] left in them. Buffers not taken are freed with the engine.
+    pub fn take_session_buffers(&self, id: u64) -> Option<(Buffer, Buffer)> {
+        self.shared.session_buffers.lock().remove(&id)
+    }
+
     /// Blocks up to `timeout_ms` for completions (for callers without their own poller).
     pub fn wait(&self, timeout_ms: i32) -> bool {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&self.shared.ready);
@@ -366,14 +467,24 @@ struct Worker {
     ids: HashMap<u64, usize>,
     /// Tokens of jobs that yielded: stepped again after the next (non-blocking) poll.
     again: Vec<u64>,
+    /// Session jobs running, and when their deadlines were last checked.
+    sessions: usize,
+    swept: std::time::Instant,
 }
+
+/// How often a worker with session jobs checks their deadlines.
+const SWEEP_MS: i32 = 25;
 
 impl Worker {
     fn run(&mut self) {
         sys::block_sigpipe();
         let mut events = [Event::default(); 64];
         while !self.shared.stop.load(Ordering::Acquire) {
-            let timeout = if self.again.is_empty() { -1 } else { 0 };
+            let timeout = match (self.again.is_empty(), self.sessions) {
+                (false, _) => 0,
+                (true, 0) => -1,
+                (true, _) => SWEEP_MS,
+            };
             let n = sys::epoll_wait(self.ep.as_fd(), &mut events, timeout).unwrap_or(0);
             for ev in &events[..n] {
                 if ev.token == WAKE {
@@ -385,6 +496,9 @@ impl Worker {
             }
             for token in std::mem::take(&mut self.again) {
                 self.step_token(token);
+            }
+            if self.sessions > 0 && self.swept.elapsed().as_millis() >= SWEEP_MS as u128 {
+                self.sweep();
             }
         }
         for i in 0..self.slots.len() {
@@ -408,6 +522,22 @@ impl Worker {
         let (a, b, work) = match job {
             Job::Body { src, dst, opts } => (src, dst, Work::Body(Relay::new(opts))),
             Job::Tunnel { a, b } => (a, b, Work::Tunnel(Tunnel::new())),
+            Job::Session {
+                client,
+                upstream,
+                session,
+                timeouts,
+            } => {
+                self.sessions += 1;
+                let seen = (session.activity(), session.waiting());
+                let work = Work::Session {
+                    session,
+                    timeouts,
+                    seen,
+                    since: std::time::Instant::now(),
+                };
+                (client, upstream, work)
+            }
         };
         let i = self.free.pop().unwrap_or_else(|| {
             self.slots.push((0, None));
@@ -445,6 +575,49 @@ impl Worker {
         }
     }
 
+    /// Stops the sessions whose deadline passed: a wait for a request or a response hands
+    /// the pair back ([`Session::hand_back`]); a stalled head or body fails.
+    fn sweep(&mut self) {
+        let now = std::time::Instant::now();
+        self.swept = now;
+        let mut due = Vec::new();
+        for (i, (_, slot)) in self.slots.iter().enumerate() {
+            let Some(Running {
+                work:
+                    Work::Session {
+                        timeouts,
+                        seen,
+                        since,
+                        ..
+                    },
+                ..
+            }) = slot
+            else {
+                continue;
+            };
+            let limit = match seen.1 {
+                Waiting::Idle | Waiting::RequestHead => timeouts.request_ms,
+                Waiting::ResponseHead => timeouts.response_ms,
+                Waiting::Body => timeouts.stall_ms,
+                Waiting::Stopped => 0,
+            };
+            if limit > 0 && now.duration_since(*since).as_millis() >= u128::from(limit) {
+                due.push(i);
+            }
+        }
+        for i in due {
+            let stopped = match self.slots[i].1.as_mut().map(|r| &mut r.work) {
+                Some(Work::Session { session, .. }) => session.hand_back(Error::TimedOut),
+                _ => continue,
+            };
+            let result = match stopped {
+                Stop::Failed(e) => Err(e),
+                _ => Ok(()),
+            };
+            self.finish(i, result);
+        }
+    }
+
     fn finish(&mut self, i: usize, result: Result<(), Error>) {
         let Some(mut job) = self.slots.get_mut(i).and_then(|s| s.1.take()) else {
             return;
@@ -453,6 +626,9 @@ impl Worker {
             match &mut job.work {
                 Work::Body(r) => r.abort(e),
                 Work::Tunnel(t) => t.abort(e),
+                Work::Session { session, .. } => {
+                    session.hand_back(e);
+                }
             }
         }
         let _ = sys::epoll_del(self.ep.as_fd(), job.a.as_fd());
@@ -460,7 +636,15 @@ impl Worker {
         self.ids.remove(&job.id);
         self.free.push(i);
         let c = job.completion(result);
-        drop(job); // closes the engine's duplicates before the caller hears of it
+        if let Work::Session { session, .. } = job.work {
+            self.sessions -= 1;
+            self.shared
+                .session_buffers
+                .lock()
+                .insert(c.id, session.into_buffers());
+        }
+        // Close the engine's duplicates before the caller hears of it.
+        drop((job.a, job.b));
         self.shared.complete(c);
     }
 }

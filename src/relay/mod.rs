@@ -47,13 +47,13 @@ mod sys;
 mod tunnel;
 
 pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
-pub use engine::{Completion, Engine, EngineConfig, Job};
+pub use engine::{Completion, Engine, EngineConfig, Job, SessionEnd, SessionTimeouts};
 pub use error::Error;
 pub use flow::{
     Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,
 };
 pub use pool::{BUFFER_SIZE, Buffer, MAX_IDLE_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, trim};
-pub use session::{Session, SessionOptions, SessionProgress, SessionStats, Side, Stop};
+pub use session::{Session, SessionOptions, SessionProgress, SessionStats, Side, Stop, Waiting};
 pub use stats::{GlobalStats, RelayStats, stats};
 pub use tunnel::{Tunnel, TunnelProgress};
 

@@ -74,6 +74,21 @@ pub enum Stop {
     Failed(Error),
 }
 
+/// What a session waits for (see [`Session::waiting`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// The next request, with none of it read (a keep-alive connection at rest).
+    Idle,
+    /// The rest of a request head.
+    RequestHead,
+    /// The response head (the request was sent).
+    ResponseHead,
+    /// A head or body being written or relayed.
+    Body,
+    /// Nothing: the session stopped.
+    Stopped,
+}
+
 /// What a step came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionProgress {
@@ -145,6 +160,8 @@ pub struct Session {
     /// The upstream keeps its connection open after the response in progress.
     upstream_reusable: bool,
     stats: SessionStats,
+    /// Bumped whenever a step reads or writes bytes (for stall deadlines).
+    activity: u64,
 }
 
 /// Room for a rewritten head: the longest accepted head plus the headers a rewrite adds.
@@ -176,6 +193,7 @@ impl Session {
             close_client: false,
             upstream_reusable: true,
             stats: SessionStats::default(),
+            activity: 0,
         }
     }
 
@@ -192,6 +210,12 @@ impl Session {
     /// Takes the two buffers (client, upstream), leaving buffers without storage.
     pub fn into_buffers(self) -> (Buffer, Buffer) {
         (self.client, self.upstream)
+    }
+
+    /// A counter that changes whenever a step reads or writes bytes: equal values across a
+    /// stretch of time mean the session made no progress in it.
+    pub fn activity(&self) -> u64 {
+        self.activity
     }
 
     /// Counters since the session started.
@@ -213,6 +237,46 @@ impl Session {
     /// request it was handed, or gave the session a new upstream connection).
     pub fn resume(&mut self) {
         self.phase = Phase::ReadRequest;
+    }
+
+    /// The stop of a stopped session.
+    pub fn stopped(&self) -> Option<Stop> {
+        match self.phase {
+            Phase::Stopped(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// What the session waits for now, for its caller's deadlines.
+    pub fn waiting(&self) -> Waiting {
+        match self.phase {
+            Phase::ReadRequest if self.client.is_empty() => Waiting::Idle,
+            Phase::ReadRequest => Waiting::RequestHead,
+            Phase::ReadResponse => Waiting::ResponseHead,
+            Phase::Stopped(_) => Waiting::Stopped,
+            _ => Waiting::Body,
+        }
+    }
+
+    /// Stops a session that waits at a boundary, leaving what comes next to the caller: a
+    /// request (idle, or part of its head read) as [`Stop::Request`], a response that has not
+    /// come (or not all of its head) as [`Stop::Response`]. In the middle of a head or body
+    /// being written or relayed it cannot stop cleanly: it fails with `e`. A stopped session
+    /// stays as it is. Returns the stop.
+    pub fn hand_back(&mut self, e: Error) -> Stop {
+        let s = match self.phase {
+            Phase::Stopped(s) => return s,
+            Phase::ReadRequest => Stop::Request {
+                upstream_reusable: true,
+            },
+            Phase::ReadResponse => Stop::Response,
+            _ => {
+                self.relay.abort(e);
+                Stop::Failed(e)
+            }
+        };
+        self.phase = Phase::Stopped(s);
+        s
     }
 
     fn stop(&mut self, s: Stop) -> SessionProgress {
@@ -277,7 +341,7 @@ impl Session {
                         upstream_reusable: true,
                     }));
                 }
-                Ok(Some(_)) => {}
+                Ok(Some(_)) => self.activity += 1,
             }
         }
     }
@@ -335,17 +399,24 @@ impl Session {
             &mut self.upstream
         };
         let mut failed = None;
+        let mut moved = false;
         while f.done < f.head + f.body {
             let head = &self.out[f.done.min(f.head)..f.head];
             let body = &src.filled()[f.done.saturating_sub(f.head)..f.body];
             match write_vectored(fd, &[head, body]) {
-                Ok(Some(n)) => f.done += n,
+                Ok(Some(n)) => {
+                    f.done += n;
+                    moved = true;
+                }
                 Ok(None) => break,
                 Err(e) => {
                     failed = Some(e);
                     break;
                 }
             }
+        }
+        if moved {
+            self.activity += 1;
         }
         if let Some(e) = failed {
             return Some(self.stop(Stop::Failed(e)));
@@ -410,9 +481,13 @@ impl Session {
         } else {
             Side::Client
         };
-        let before = self.relay.stats().bytes_out;
+        let (out0, in0) = (self.relay.stats().bytes_out, self.relay.stats().bytes_in);
         let r = self.relay.step(src, dst);
-        self.stats.body_bytes += self.relay.stats().bytes_out - before;
+        let (out1, in1) = (self.relay.stats().bytes_out, self.relay.stats().bytes_in);
+        self.stats.body_bytes += out1 - out0;
+        if out1 != out0 || in1 != in0 {
+            self.activity += 1;
+        }
         match r {
             Ok(Progress::Done) => self.sent(other),
             Ok(Progress::WantRead) => Some(SessionProgress::Wait {
@@ -458,7 +533,7 @@ impl Session {
                     });
                 }
                 Ok(Some(0)) | Err(_) => return Some(self.stop(Stop::Response)),
-                Ok(Some(_)) => {}
+                Ok(Some(_)) => self.activity += 1,
             }
         }
     }
@@ -842,5 +917,148 @@ mod tests {
         let (got, big) = reader.join().unwrap();
         let start = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         assert_eq!(&got[start..], &big[..]);
+    }
+
+    fn engine_session(
+        e: &super::super::Engine,
+        id: u64,
+        c: &UnixStream,
+        u: &UnixStream,
+        timeouts: super::super::SessionTimeouts,
+    ) {
+        use super::super::{Job, duplicate};
+        let job = Job::Session {
+            client: duplicate(c.as_fd()).unwrap(),
+            upstream: duplicate(u.as_fd()).unwrap(),
+            session: Box::new(Session::new(opts())),
+            timeouts,
+        };
+        e.submit(id, job).unwrap();
+    }
+
+    fn completion(e: &super::super::Engine) -> super::super::Completion {
+        let mut done = Vec::new();
+        for _ in 0..100 {
+            e.wait(100);
+            e.poll(&mut done, 1);
+            if let Some(c) = done.pop() {
+                return c;
+            }
+        }
+        panic!("no completion in 10 s");
+    }
+
+    #[test]
+    fn the_engine_runs_sessions_and_returns_their_buffers() {
+        use super::super::{Engine, EngineConfig, SessionTimeouts};
+        let e = Engine::new(EngineConfig::default()).unwrap();
+        let fds = super::super::open_fd_count();
+        // Two exchanges, then the client closes.
+        {
+            let ((c, mut client), (u, mut up)) = pairs();
+            engine_session(&e, 1, &c, &u, SessionTimeouts::default());
+            drop((c, u)); // the engine holds its own duplicates
+            for i in 0..2u8 {
+                client
+                    .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                read_message(&mut up).unwrap();
+                up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n")
+                    .unwrap();
+                up.write_all(&[b'0' + i]).unwrap();
+                assert_eq!(read_message(&mut client).unwrap().1, [b'0' + i]);
+            }
+            drop(client);
+            let c = completion(&e);
+            let end = c.session.unwrap();
+            assert_eq!((c.id, c.error), (1, None));
+            assert_eq!(
+                end.stop,
+                Stop::ClientClosed {
+                    upstream_reusable: true
+                }
+            );
+            assert_eq!((end.stats.requests, end.stats.responses), (2, 2));
+            assert!(e.take_session_buffers(1).is_some());
+            assert!(e.take_session_buffers(1).is_none(), "taken once");
+        }
+        // An idle client is handed back after request_ms, with the upstream reusable.
+        {
+            let ((c, _client), (u, _up)) = pairs();
+            let t = SessionTimeouts {
+                request_ms: 50,
+                response_ms: 0,
+                stall_ms: 0,
+            };
+            let start = std::time::Instant::now();
+            engine_session(&e, 2, &c, &u, t);
+            let c = completion(&e);
+            assert!(start.elapsed() >= std::time::Duration::from_millis(50));
+            assert_eq!(
+                c.session.unwrap().stop,
+                Stop::Request {
+                    upstream_reusable: true
+                }
+            );
+            assert_eq!(c.error, None);
+            let (cb, _) = e.take_session_buffers(2).unwrap();
+            assert!(cb.is_empty());
+        }
+        // A response that does not start within response_ms is handed back (request sent).
+        {
+            let ((c, mut client), (u, mut up)) = pairs();
+            let t = SessionTimeouts {
+                request_ms: 0,
+                response_ms: 50,
+                stall_ms: 0,
+            };
+            engine_session(&e, 3, &c, &u, t);
+            client
+                .write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            up.write_all(b"HTTP/1.1 200 OK\r\nContent-").unwrap();
+            let c = completion(&e);
+            let end = c.session.unwrap();
+            assert_eq!((end.stop, end.head_method), (Stop::Response, true));
+            assert!(read_message(&mut up).unwrap().0.starts_with("HEAD / "));
+            let (_, ub) = e.take_session_buffers(3).unwrap();
+            assert_eq!(ub.filled(), b"HTTP/1.1 200 OK\r\nContent-");
+        }
+        // A body that stalls fails after stall_ms; cancel stops a session at a boundary.
+        {
+            let ((c, mut client), (u, mut up)) = pairs();
+            let t = SessionTimeouts {
+                request_ms: 0,
+                response_ms: 0,
+                stall_ms: 50,
+            };
+            engine_session(&e, 4, &c, &u, t);
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+                .unwrap();
+            let c = completion(&e);
+            assert_eq!(c.error, Some(Error::TimedOut));
+            assert_eq!(c.session.unwrap().stop, Stop::Failed(Error::TimedOut));
+            let ((c2, _client2), (u2, _up2)) = pairs();
+            engine_session(&e, 5, &c2, &u2, SessionTimeouts::default());
+            e.cancel(5);
+            let c = completion(&e);
+            assert_eq!(c.error, Some(Error::Canceled));
+            assert_eq!(
+                c.session.unwrap().stop,
+                Stop::Request {
+                    upstream_reusable: true
+                }
+            );
+            let _ = (e.take_session_buffers(4), e.take_session_buffers(5));
+            drop((c2, u2));
+        }
+        assert_eq!(e.in_flight(), 0);
+        assert!(
+            super::super::open_fd_count() <= fds + 8,
+            "the engine's duplicates are closed"
+        );
     }
 }
