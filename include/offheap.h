@@ -181,6 +181,21 @@
 // `OFFHEAP_RELAY_STATE_AGAIN`.
 #define OFFHEAP_RELAY_STEP_LIMIT (4 << 20)
 
+// `session_flags`: the upstream connection is idle and may carry another request.
+#define OFFHEAP_SESSION_UPSTREAM_REUSABLE 1
+
+// `session_flags`: the exchange in progress is for a HEAD request.
+#define OFFHEAP_SESSION_HEAD_METHOD 2
+
+// `session_flags`: the client connection closes after the exchange in progress.
+#define OFFHEAP_SESSION_CLOSE_CLIENT 4
+
+// `offheap_session_options.flags`: replace the Host header with `host`.
+#define OFFHEAP_SESSION_SET_HOST 1
+
+// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
+#define OFFHEAP_SESSION_APPEND_FORWARDED 2
+
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
 
@@ -617,6 +632,35 @@ typedef struct offheap_engine_job {
   uint64_t length;
 } offheap_engine_job;
 
+// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
+// gives up waiting. Strings are copied during the call.
+typedef struct offheap_session_options {
+  // The client address appended to X-Forwarded-For (`(NULL, 0)`: none).
+  const uint8_t *client_ip;
+  // Its length.
+  size_t client_ip_len;
+  // The X-Forwarded-Proto value (`(NULL, 0)`: none).
+  const uint8_t *proto;
+  // Its length.
+  size_t proto_len;
+  // The new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
+  const uint8_t *host;
+  // Its length.
+  size_t host_len;
+  // This proxy's pseudonym for Via (`(NULL, 0)`: none).
+  const uint8_t *via;
+  // Its length.
+  size_t via_len;
+  // `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
+  uint32_t flags;
+  // Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
+  uint32_t request_ms;
+  // Milliseconds a session waits for a response head before it stops with `RESPONSE`.
+  uint32_t response_ms;
+  // Milliseconds a head or body may make no progress before the session fails.
+  uint32_t stall_ms;
+} offheap_session_options;
+
 // One finished engine job, as returned by `offheap_engine_poll`.
 typedef struct offheap_engine_completion {
   // The id given at submission.
@@ -633,6 +677,14 @@ typedef struct offheap_engine_completion {
   uint32_t status;
   // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
   int32_t os_errno;
+  // Session jobs: an `offheap_session_stop` value; `NONE` for other jobs.
+  uint32_t session_stop;
+  // Session jobs: `OFFHEAP_SESSION_*` bits.
+  uint32_t session_flags;
+  // Session jobs: requests forwarded in full.
+  uint64_t requests;
+  // Session jobs: responses relayed in full.
+  uint64_t responses;
 } offheap_engine_completion;
 
 // Window mode: `0` sliding, `1` tumbling, `2` cumulative.
@@ -1061,8 +1113,29 @@ offheap_status offheap_engine_submit_batch(uint64_t engine,
                                            uint32_t *statuses,
                                            size_t *accepted);
 
-// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
-// unless it finished first. Unknown ids are ignored.
+// Hands a client connection and an upstream connection to the engine for HTTP/1.1
+// keep-alive exchanges (duplicates of both fds; the caller keeps its own). The storage of
+// the two buffers moves into the job with the bytes they hold (a request the caller already
+// read, say); until the job's completion is polled they are empty and must not be used.
+// `offheap_engine_poll` puts the storage back, holding the bytes the session stopped at,
+// and reports the stop in `session_stop`, `session_flags`, `requests` and `responses`.
+//
+// The session forwards requests without a body or with Content-Length and relays responses
+// with Content-Length or without a body, rewriting heads as `offheap_headers_rewrite_*` do.
+// Any other request stops it before anything of it is sent (`REQUEST`); any other response
+// stops it with its bytes (`RESPONSE`); so do the request and response deadlines.
+//
+// # Safety
+// `client_fd` and `upstream_fd` open for the call; `opts` NULL or valid for reading one
+// `offheap_session_options`, its strings valid for their lengths.
+offheap_status offheap_engine_submit_session(uint64_t engine,
+                                             uint64_t id,
+                                             int32_t client_fd,
+                                             int32_t upstream_fd,
+                                             uint64_t client_buffer,
+                                             uint64_t upstream_buffer,
+                                             const struct offheap_session_options *opts);
+
 offheap_status offheap_engine_cancel(uint64_t engine, uint64_t id);
 
 // Moves up to `cap` queued completions into `out[0..]` and writes how many to `*out_n`.

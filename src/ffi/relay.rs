@@ -5,6 +5,7 @@
 //! closes). Calls never block: a relay step returns what it waits for, and the caller (Go's
 //! netpoller through `syscall.RawConn`) waits.
 
+use std::collections::HashMap;
 use std::os::fd::{BorrowedFd, IntoRawFd};
 
 use parking_lot::Mutex;
@@ -15,6 +16,7 @@ use super::ptr;
 use super::status::offheap_status;
 use crate::relay::{
     self, Buffer, Completion, Engine, EngineConfig, Error, Framing, Job, Options, Progress, Relay,
+    Session, SessionOptions, SessionTimeouts, Stop,
 };
 
 /// Framing kinds for `offheap_relay_new`.
@@ -98,6 +100,79 @@ pub struct offheap_engine_completion {
     pub status: u32,
     /// The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
     pub os_errno: i32,
+    /// Session jobs: an `offheap_session_stop` value; `NONE` for other jobs.
+    pub session_stop: u32,
+    /// Session jobs: `OFFHEAP_SESSION_*` bits.
+    pub session_flags: u32,
+    /// Session jobs: requests forwarded in full.
+    pub requests: u64,
+    /// Session jobs: responses relayed in full.
+    pub responses: u64,
+}
+
+/// How a session job ended (`offheap_engine_completion.session_stop`); see
+/// `offheap_engine_submit_session`.
+#[allow(non_camel_case_types, dead_code)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_session_stop {
+    /// Not a session job.
+    None = 0,
+    /// The client closed (or failed) between requests.
+    ClientClosed = 1,
+    /// The next request is the caller's: its bytes (maybe none yet) start the client buffer,
+    /// nothing of it was sent.
+    Request = 2,
+    /// The request was sent; its response is the caller's, its bytes so far start the
+    /// upstream buffer.
+    Response = 3,
+    /// An exchange completed and the client connection closes (it asked to).
+    Done = 4,
+    /// Failed in the middle of an exchange (`status` says why): close both connections.
+    Failed = 5,
+}
+
+/// `session_flags`: the upstream connection is idle and may carry another request.
+pub const OFFHEAP_SESSION_UPSTREAM_REUSABLE: u32 = 1;
+/// `session_flags`: the exchange in progress is for a HEAD request.
+pub const OFFHEAP_SESSION_HEAD_METHOD: u32 = 2;
+/// `session_flags`: the client connection closes after the exchange in progress.
+pub const OFFHEAP_SESSION_CLOSE_CLIENT: u32 = 4;
+/// `offheap_session_options.flags`: replace the Host header with `host`.
+pub const OFFHEAP_SESSION_SET_HOST: u32 = 1;
+/// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
+pub const OFFHEAP_SESSION_APPEND_FORWARDED: u32 = 2;
+
+/// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
+/// gives up waiting. Strings are copied during the call.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct offheap_session_options {
+    /// The client address appended to X-Forwarded-For (`(NULL, 0)`: none).
+    pub client_ip: *const u8,
+    /// Its length.
+    pub client_ip_len: usize,
+    /// The X-Forwarded-Proto value (`(NULL, 0)`: none).
+    pub proto: *const u8,
+    /// Its length.
+    pub proto_len: usize,
+    /// The new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
+    pub host: *const u8,
+    /// Its length.
+    pub host_len: usize,
+    /// This proxy's pseudonym for Via (`(NULL, 0)`: none).
+    pub via: *const u8,
+    /// Its length.
+    pub via_len: usize,
+    /// `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
+    pub flags: u32,
+    /// Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
+    pub request_ms: u32,
+    /// Milliseconds a session waits for a response head before it stops with `RESPONSE`.
+    pub response_ms: u32,
+    /// Milliseconds a head or body may make no progress before the session fails.
+    pub stall_ms: u32,
 }
 
 /// Process-wide relay counters, as returned by `offheap_relay_global_stats`.
@@ -135,7 +210,7 @@ impl HandleObject for BufferObject {
     const KIND: offheap_kind = offheap_kind::Buffer;
 }
 
-struct EngineObject(Engine);
+struct EngineObject(Engine, Mutex<HashMap<u64, (u64, u64)>>);
 
 impl HandleObject for EngineObject {
     const KIND: offheap_kind = offheap_kind::Engine;
@@ -484,6 +559,7 @@ pub unsafe extern "C" fn offheap_buffer_fill(
         };
         let b = handle::get::<BufferObject>(buffer)?;
         let mut b = b.0.lock();
+        b.ensure(); // storage lost to an engine dropped with a session job in flight
         b.consume(io.consume);
         io.consume = 0;
         let (n, state) = match fd {
@@ -586,7 +662,10 @@ pub unsafe extern "C" fn offheap_engine_new(
             max_jobs: max_jobs as usize,
         };
         let engine = Engine::new(cfg).map_err(relay_status)?;
-        out.write(handle::insert(EngineObject(engine))?);
+        out.write(handle::insert(EngineObject(
+            engine,
+            Mutex::new(HashMap::new()),
+        ))?);
         Ok(())
     })
 }
@@ -751,6 +830,128 @@ pub unsafe extern "C" fn offheap_engine_submit_batch(
 
 /// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
 /// unless it finished first. Unknown ids are ignored.
+fn session_completion(d: &mut offheap_engine_completion, end: &relay::SessionEnd) {
+    use offheap_session_stop as S;
+    let (stop, reusable) = match end.stop {
+        Stop::ClientClosed { upstream_reusable } => (S::ClientClosed, upstream_reusable),
+        Stop::Request { upstream_reusable } => (S::Request, upstream_reusable),
+        Stop::Response => (S::Response, false),
+        Stop::Done { upstream_reusable } => (S::Done, upstream_reusable),
+        Stop::Failed(_) => (S::Failed, false),
+    };
+    d.session_stop = stop as u32;
+    d.session_flags = u32::from(reusable) * OFFHEAP_SESSION_UPSTREAM_REUSABLE
+        | u32::from(end.head_method) * OFFHEAP_SESSION_HEAD_METHOD
+        | u32::from(end.close_client) * OFFHEAP_SESSION_CLOSE_CLIENT;
+    d.requests = end.stats.requests;
+    d.responses = end.stats.responses;
+}
+
+/// Hands a client connection and an upstream connection to the engine for HTTP/1.1
+/// keep-alive exchanges (duplicates of both fds; the caller keeps its own). The storage of
+/// the two buffers moves into the job with the bytes they hold (a request the caller already
+/// read, say); until the job's completion is polled they are empty and must not be used.
+/// `offheap_engine_poll` puts the storage back, holding the bytes the session stopped at,
+/// and reports the stop in `session_stop`, `session_flags`, `requests` and `responses`.
+///
+/// The session forwards requests without a body or with Content-Length and relays responses
+/// with Content-Length or without a body, rewriting heads as `offheap_headers_rewrite_*` do.
+/// Any other request stops it before anything of it is sent (`REQUEST`); any other response
+/// stops it with its bytes (`RESPONSE`); so do the request and response deadlines.
+///
+/// # Safety
+/// `client_fd` and `upstream_fd` open for the call; `opts` NULL or valid for reading one
+/// `offheap_session_options`, its strings valid for their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_engine_submit_session(
+    engine: u64,
+    id: u64,
+    client_fd: i32,
+    upstream_fd: i32,
+    client_buffer: u64,
+    upstream_buffer: u64,
+    opts: *const offheap_session_options,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: the caller's contract on `opts` and its strings.
+        let o = unsafe { ptr::one(opts) }?;
+        // SAFETY: as above.
+        let (ip, proto, host, via) = unsafe {
+            (
+                ptr::slice(o.client_ip, o.client_ip_len)?,
+                ptr::slice(o.proto, o.proto_len)?,
+                ptr::slice(o.host, o.host_len)?,
+                ptr::slice(o.via, o.via_len)?,
+            )
+        };
+        if o.flags & !(OFFHEAP_SESSION_SET_HOST | OFFHEAP_SESSION_APPEND_FORWARDED) != 0
+            || client_buffer == upstream_buffer
+        {
+            return Err(offheap_status::InvalidArgument);
+        }
+        // SAFETY: the caller's contract on the fds.
+        let (c, u) = unsafe { (borrow_fd(client_fd)?, borrow_fd(upstream_fd)?) };
+        let e = handle::get::<EngineObject>(engine)?;
+        let cb = handle::get::<BufferObject>(client_buffer)?;
+        let ub = handle::get::<BufferObject>(upstream_buffer)?;
+        let (client, upstream) = (
+            relay::duplicate(c).map_err(relay_status)?,
+            relay::duplicate(u).map_err(relay_status)?,
+        );
+        let session_opts = SessionOptions {
+            client_ip: ip.to_vec(),
+            proto: proto.to_vec(),
+            host: (o.flags & OFFHEAP_SESSION_SET_HOST != 0).then(|| host.to_vec()),
+            via: via.to_vec(),
+            append_forwarded: o.flags & OFFHEAP_SESSION_APPEND_FORWARDED != 0,
+            head: crate::headers::Config::default(),
+        };
+        let timeouts = SessionTimeouts {
+            request_ms: o.request_ms,
+            response_ms: o.response_ms,
+            stall_ms: o.stall_ms,
+        };
+        let mut handles = e.1.lock();
+        if handles.contains_key(&id) {
+            return Err(offheap_status::InvalidArgument); // one session per id in flight
+        }
+        let cbuf = std::mem::replace(&mut *cb.0.lock(), Buffer::none());
+        let ubuf = std::mem::replace(&mut *ub.0.lock(), Buffer::none());
+        let session = Box::new(Session::with_buffers(
+            session_opts,
+            ensure(cbuf),
+            ensure(ubuf),
+        ));
+        let job = Job::Session {
+            client,
+            upstream,
+            session,
+            timeouts,
+        };
+        match e.0.submit_or_return(id, job) {
+            Ok(()) => {
+                handles.insert(id, (client_buffer, upstream_buffer));
+                Ok(())
+            }
+            Err((err, job)) => {
+                // Refused: the buffers go back to their handles, bytes and all.
+                if let Job::Session { session, .. } = job {
+                    let (c, u) = session.into_buffers();
+                    *cb.0.lock() = c;
+                    *ub.0.lock() = u;
+                }
+                Err(relay_status(err))
+            }
+        }
+    })
+}
+
+/// A buffer with storage (a freshly taken one when it had none).
+fn ensure(mut b: Buffer) -> Buffer {
+    b.ensure();
+    b
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn offheap_engine_cancel(engine: u64, id: u64) -> offheap_status {
     guard(|| {
@@ -785,7 +986,23 @@ pub unsafe extern "C" fn offheap_engine_poll(
                 copied: c.forward.copied + c.backward.copied,
                 status: c.error.map_or(offheap_status::Ok, relay_status) as u32,
                 os_errno: c.errno,
+                ..Default::default()
             };
+            if let Some(end) = c.session {
+                session_completion(d, &end);
+                // The session's buffers go back into the caller's Buffer handles (dropped when
+                // the caller freed them meanwhile).
+                let handles = e.1.lock().remove(&c.id);
+                if let (Some((cb, ub)), Some((cbuf, ubuf))) =
+                    (handles, e.0.take_session_buffers(c.id))
+                {
+                    for (h, b) in [(cb, cbuf), (ub, ubuf)] {
+                        if let Ok(obj) = handle::get::<BufferObject>(h) {
+                            *obj.0.lock() = b;
+                        }
+                    }
+                }
+            }
         }
         out_n.write(n);
         Ok(())

@@ -507,3 +507,107 @@ fn engine_batch_through_the_abi() {
         offheap_status::InvalidHandle
     );
 }
+
+#[test]
+fn session_jobs_through_the_abi() {
+    let _l = lock();
+    let (mut client, c) = UnixStream::pair().unwrap();
+    let (u, mut up) = UnixStream::pair().unwrap();
+    let mut e = 0u64;
+    // SAFETY: valid out-parameter.
+    assert_eq!(
+        unsafe { offheap_engine_new(1, 16, &mut e) },
+        offheap_status::Ok
+    );
+    let (mut cb, mut ub) = (0u64, 0u64);
+    // SAFETY: valid out-parameters.
+    unsafe {
+        assert_eq!(offheap_buffer_new(&mut cb), offheap_status::Ok);
+        assert_eq!(offheap_buffer_new(&mut ub), offheap_status::Ok);
+    }
+    // The caller already read the first request into the client buffer.
+    client
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut io = offheap_buffer_io {
+        consume: 0,
+        n: 0,
+        data: std::ptr::null(),
+        len: 0,
+        state: 0,
+    };
+    c.set_nonblocking(true).unwrap();
+    assert_eq!(fill(cb, c.as_raw_fd(), &mut io), offheap_status::Ok);
+    assert_eq!(io.len, 28);
+    let ip = b"192.0.2.1";
+    let opts = offheap_session_options {
+        client_ip: ip.as_ptr(),
+        client_ip_len: ip.len(),
+        proto: std::ptr::null(),
+        proto_len: 0,
+        host: b"up".as_ptr(),
+        host_len: 2,
+        via: std::ptr::null(),
+        via_len: 0,
+        flags: OFFHEAP_SESSION_SET_HOST,
+        request_ms: 0,
+        response_ms: 0,
+        stall_ms: 0,
+    };
+    // SAFETY: fds open; `opts` valid with its strings.
+    let st =
+        unsafe { offheap_engine_submit_session(e, 9, c.as_raw_fd(), u.as_raw_fd(), cb, ub, &opts) };
+    assert_eq!(st, offheap_status::Ok);
+    // The same buffers twice, or the same id again, are refused.
+    // SAFETY: as above.
+    let twice = unsafe {
+        offheap_engine_submit_session(e, 10, c.as_raw_fd(), u.as_raw_fd(), cb, cb, &opts)
+    };
+    assert_eq!(twice, offheap_status::InvalidArgument);
+    let mut head = [0u8; 256];
+    let n = up.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).to_string();
+    assert!(
+        head.starts_with("GET /a HTTP/1.1\r\n")
+            && head.contains("Host: up\r\n")
+            && head.contains("X-Forwarded-For: 192.0.2.1"),
+        "{head}"
+    );
+    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        .unwrap();
+    let mut got = [0u8; 64];
+    let n = client.read(&mut got).unwrap();
+    assert!(got[..n].ends_with(b"\r\n\r\nOK"));
+    // The next request is chunked: the session hands it back, bytes and all.
+    client
+        .write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        .unwrap();
+    let mut comps = [offheap_engine_completion::default(); 4];
+    let mut n = 0usize;
+    for _ in 0..200 {
+        // SAFETY: valid array and out-parameter.
+        assert_eq!(
+            unsafe { offheap_engine_poll(e, comps.as_mut_ptr(), 4, &mut n) },
+            offheap_status::Ok
+        );
+        if n > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(n, 1);
+    let comp = comps[0];
+    assert_eq!((comp.id, comp.status), (9, offheap_status::Ok as u32));
+    assert_eq!(comp.session_stop, offheap_session_stop::Request as u32);
+    assert_eq!(
+        comp.session_flags & OFFHEAP_SESSION_UPSTREAM_REUSABLE,
+        OFFHEAP_SESSION_UPSTREAM_REUSABLE
+    );
+    assert_eq!((comp.requests, comp.responses), (1, 1));
+    // The client buffer is back with the chunked request in it.
+    assert_eq!(fill(cb, -1, &mut io), offheap_status::Ok);
+    assert!(view(&io).starts_with(b"POST /b HTTP/1.1\r\n"));
+    assert_eq!(offheap_buffer_free(cb), offheap_status::Ok);
+    assert_eq!(offheap_buffer_free(ub), offheap_status::Ok);
+    assert_eq!(offheap_engine_free(e), offheap_status::Ok);
+}

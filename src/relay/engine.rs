@@ -343,6 +343,23 @@ impl Engine {
         result
     }
 
+    /// Like [`Engine::submit`], but a refused job comes back with the error (a session's
+    /// buffers hold bytes its caller needs).
+    pub fn submit_or_return(&self, id: u64, job: Job) -> Result<(), (Error, Job)> {
+        if self.shared.stop.load(Ordering::Acquire) {
+            return Err((Error::Canceled, job));
+        }
+        let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        if n >= self.max_jobs {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err((Error::ResourceExhausted, job));
+        }
+        let w = self.worker_index(id);
+        self.workers[w].inbox.lock().submit.push((id, job));
+        let _ = sys::eventfd_signal(self.workers[w].wake.as_fd());
+        Ok(())
+    }
+
     /// Hands many jobs to the workers at once: each worker that gets jobs is woken once, not
     /// once per job. `done(tag, result)` reports each job, by the tag it came with, as
     /// [`Engine::submit`] would; a job that is refused is dropped (its fds closed).
