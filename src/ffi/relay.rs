@@ -840,9 +840,10 @@ fn session_completion(d: &mut offheap_engine_completion, end: &relay::SessionEnd
         Stop::Failed(_) => (S::Failed, false),
     };
     d.session_stop = stop as u32;
-    d.session_flags = u32::from(reusable) * OFFHEAP_SESSION_UPSTREAM_REUSABLE
-        | u32::from(end.head_method) * OFFHEAP_SESSION_HEAD_METHOD
-        | u32::from(end.close_client) * OFFHEAP_SESSION_CLOSE_CLIENT;
+    let bit = |on: bool, flag: u32| if on { flag } else { 0 };
+    d.session_flags = bit(reusable, OFFHEAP_SESSION_UPSTREAM_REUSABLE)
+        | bit(end.head_method, OFFHEAP_SESSION_HEAD_METHOD)
+        | bit(end.close_client, OFFHEAP_SESSION_CLOSE_CLIENT);
     d.requests = end.stats.requests;
     d.responses = end.stats.responses;
 }

@@ -515,10 +515,8 @@ fn session_jobs_through_the_abi() {
     let (u, mut up) = UnixStream::pair().unwrap();
     let mut e = 0u64;
     // SAFETY: valid out-parameter.
-    assert_eq!(
-        unsafe { offheap_engine_new(1, 16, &mut e) },
-        offheap_status::Ok
-    );
+    let st = unsafe { offheap_engine_new(1, 16, &mut e) };
+    assert_eq!(st, offheap_status::Ok);
     let (mut cb, mut ub) = (0u64, 0u64);
     // SAFETY: valid out-parameters.
     unsafe {
@@ -586,10 +584,8 @@ fn session_jobs_through_the_abi() {
     let mut n = 0usize;
     for _ in 0..200 {
         // SAFETY: valid array and out-parameter.
-        assert_eq!(
-            unsafe { offheap_engine_poll(e, comps.as_mut_ptr(), 4, &mut n) },
-            offheap_status::Ok
-        );
+        let st = unsafe { offheap_engine_poll(e, comps.as_mut_ptr(), 4, &mut n) };
+        assert_eq!(st, offheap_status::Ok);
         if n > 0 {
             break;
         }
