@@ -633,24 +633,17 @@ typedef struct offheap_engine_job {
 } offheap_engine_job;
 
 // Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
-// gives up waiting. Strings are copied during the call.
+// gives up waiting. The four strings come in one byte array, one after the other, in this
+// order, with these lengths (so the struct holds no pointer).
 typedef struct offheap_session_options {
-  // The client address appended to X-Forwarded-For (`(NULL, 0)`: none).
-  const uint8_t *client_ip;
-  // Its length.
-  size_t client_ip_len;
-  // The X-Forwarded-Proto value (`(NULL, 0)`: none).
-  const uint8_t *proto;
-  // Its length.
-  size_t proto_len;
-  // The new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
-  const uint8_t *host;
-  // Its length.
-  size_t host_len;
-  // This proxy's pseudonym for Via (`(NULL, 0)`: none).
-  const uint8_t *via;
-  // Its length.
-  size_t via_len;
+  // Length of the client address appended to X-Forwarded-For (0: none).
+  uint32_t client_ip_len;
+  // Length of the X-Forwarded-Proto value (0: none).
+  uint32_t proto_len;
+  // Length of the new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
+  uint32_t host_len;
+  // Length of this proxy's pseudonym for Via (0: none).
+  uint32_t via_len;
   // `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
   uint32_t flags;
   // Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
@@ -1127,14 +1120,16 @@ offheap_status offheap_engine_submit_batch(uint64_t engine,
 //
 // # Safety
 // `client_fd` and `upstream_fd` open for the call; `opts` NULL or valid for reading one
-// `offheap_session_options`, its strings valid for their lengths.
+// `offheap_session_options`; `strings` NULL or valid for reading `strings_len` bytes.
 offheap_status offheap_engine_submit_session(uint64_t engine,
                                              uint64_t id,
                                              int32_t client_fd,
                                              int32_t upstream_fd,
                                              uint64_t client_buffer,
                                              uint64_t upstream_buffer,
-                                             const struct offheap_session_options *opts);
+                                             const struct offheap_session_options *opts,
+                                             const uint8_t *strings,
+                                             size_t strings_len);
 
 offheap_status offheap_engine_cancel(uint64_t engine, uint64_t id);
 

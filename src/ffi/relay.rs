@@ -144,27 +144,20 @@ pub const OFFHEAP_SESSION_SET_HOST: u32 = 1;
 pub const OFFHEAP_SESSION_APPEND_FORWARDED: u32 = 2;
 
 /// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
-/// gives up waiting. Strings are copied during the call.
+/// gives up waiting. The four strings come in one byte array, one after the other, in this
+/// order, with these lengths (so the struct holds no pointer).
 #[allow(non_camel_case_types)]
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct offheap_session_options {
-    /// The client address appended to X-Forwarded-For (`(NULL, 0)`: none).
-    pub client_ip: *const u8,
-    /// Its length.
-    pub client_ip_len: usize,
-    /// The X-Forwarded-Proto value (`(NULL, 0)`: none).
-    pub proto: *const u8,
-    /// Its length.
-    pub proto_len: usize,
-    /// The new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
-    pub host: *const u8,
-    /// Its length.
-    pub host_len: usize,
-    /// This proxy's pseudonym for Via (`(NULL, 0)`: none).
-    pub via: *const u8,
-    /// Its length.
-    pub via_len: usize,
+    /// Length of the client address appended to X-Forwarded-For (0: none).
+    pub client_ip_len: u32,
+    /// Length of the X-Forwarded-Proto value (0: none).
+    pub proto_len: u32,
+    /// Length of the new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
+    pub host_len: u32,
+    /// Length of this proxy's pseudonym for Via (0: none).
+    pub via_len: u32,
     /// `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
     pub flags: u32,
     /// Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
@@ -862,7 +855,7 @@ fn session_completion(d: &mut offheap_engine_completion, end: &relay::SessionEnd
 ///
 /// # Safety
 /// `client_fd` and `upstream_fd` open for the call; `opts` NULL or valid for reading one
-/// `offheap_session_options`, its strings valid for their lengths.
+/// `offheap_session_options`; `strings` NULL or valid for reading `strings_len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_engine_submit_session(
     engine: u64,
@@ -872,19 +865,19 @@ pub unsafe extern "C" fn offheap_engine_submit_session(
     client_buffer: u64,
     upstream_buffer: u64,
     opts: *const offheap_session_options,
+    strings: *const u8,
+    strings_len: usize,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `opts` and its strings.
-        let o = unsafe { ptr::one(opts) }?;
-        // SAFETY: as above.
-        let (ip, proto, host, via) = unsafe {
-            (
-                ptr::slice(o.client_ip, o.client_ip_len)?,
-                ptr::slice(o.proto, o.proto_len)?,
-                ptr::slice(o.host, o.host_len)?,
-                ptr::slice(o.via, o.via_len)?,
-            )
-        };
+        // SAFETY: the caller's contract on `opts` and `strings`.
+        let (o, strings) = unsafe { (ptr::one(opts)?, ptr::slice(strings, strings_len)?) };
+        let lens = [o.client_ip_len, o.proto_len, o.host_len, o.via_len].map(|l| l as usize);
+        if lens.iter().sum::<usize>() != strings.len() {
+            return Err(offheap_status::InvalidArgument);
+        }
+        let (ip, rest) = strings.split_at(lens[0]);
+        let (proto, rest) = rest.split_at(lens[1]);
+        let (host, via) = rest.split_at(lens[2]);
         if o.flags & !(OFFHEAP_SESSION_SET_HOST | OFFHEAP_SESSION_APPEND_FORWARDED) != 0
             || client_buffer == upstream_buffer
         {

@@ -537,31 +537,31 @@ fn session_jobs_through_the_abi() {
     c.set_nonblocking(true).unwrap();
     assert_eq!(fill(cb, c.as_raw_fd(), &mut io), offheap_status::Ok);
     assert_eq!(io.len, 28);
-    let ip = b"192.0.2.1";
+    let strings = b"192.0.2.1up";
     let opts = offheap_session_options {
-        client_ip: ip.as_ptr(),
-        client_ip_len: ip.len(),
-        proto: std::ptr::null(),
-        proto_len: 0,
-        host: b"up".as_ptr(),
+        client_ip_len: 9,
         host_len: 2,
-        via: std::ptr::null(),
-        via_len: 0,
         flags: OFFHEAP_SESSION_SET_HOST,
-        request_ms: 0,
-        response_ms: 0,
-        stall_ms: 0,
+        ..Default::default()
     };
-    // SAFETY: fds open; `opts` valid with its strings.
-    let st =
-        unsafe { offheap_engine_submit_session(e, 9, c.as_raw_fd(), u.as_raw_fd(), cb, ub, &opts) };
+    let (sp, sl) = (strings.as_ptr(), strings.len());
+    // SAFETY: fds open; `opts` and `strings` valid.
+    let st = unsafe {
+        offheap_engine_submit_session(e, 9, c.as_raw_fd(), u.as_raw_fd(), cb, ub, &opts, sp, sl)
+    };
     assert_eq!(st, offheap_status::Ok);
     // The same buffers twice, or the same id again, are refused.
     // SAFETY: as above.
     let twice = unsafe {
-        offheap_engine_submit_session(e, 10, c.as_raw_fd(), u.as_raw_fd(), cb, cb, &opts)
+        offheap_engine_submit_session(e, 10, c.as_raw_fd(), u.as_raw_fd(), cb, cb, &opts, sp, sl)
     };
     assert_eq!(twice, offheap_status::InvalidArgument);
+    // Lengths that do not add up to the strings are refused.
+    // SAFETY: as above.
+    let short = unsafe {
+        offheap_engine_submit_session(e, 11, c.as_raw_fd(), u.as_raw_fd(), cb, ub, &opts, sp, 3)
+    };
+    assert_eq!(short, offheap_status::InvalidArgument);
     let mut head = [0u8; 256];
     let n = up.read(&mut head).unwrap();
     let head = String::from_utf8_lossy(&head[..n]).to_string();
