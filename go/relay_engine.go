@@ -11,6 +11,8 @@ package offheap
 #cgo noescape offheap_engine_submit_batch
 #cgo nocallback offheap_engine_submit_batch
 #cgo nocallback offheap_engine_cancel
+#cgo noescape offheap_engine_submit_session
+#cgo nocallback offheap_engine_submit_session
 #cgo noescape offheap_engine_poll
 #cgo nocallback offheap_engine_poll
 #cgo noescape offheap_engine_in_flight
@@ -49,6 +51,10 @@ type Engine struct {
 
 	smu     sync.Mutex // serialises SubmitBatch (the submitter's arrays)
 	batcher batchSubmitter
+
+	ssmu    sync.Mutex // serialises SubmitSession (its options and strings)
+	sopts   C.offheap_session_options
+	strings [1024]byte
 }
 
 func freeEngine(id uint64) { C.offheap_engine_free(C.uint64_t(id)) }
@@ -252,6 +258,82 @@ func (s *batchSubmitter) clear() {
 }
 
 // Cancel stops job id; it completes with ErrCanceled unless it finished first.
+// SubmitSession hands the engine a client connection and an upstream connection for HTTP/1.1
+// keep-alive exchanges (it works on duplicates of their fds: the caller keeps both open, and
+// gets them back at the completion). Heads are parsed and rewritten in Rust per opts; bodies
+// move in Rust (splice where possible). The session takes requests without a body or with
+// Content-Length and responses with Content-Length or without a body; anything else, and the
+// timeouts of opts, end the job at a boundary, leaving the rest to the caller (see
+// [SessionStop]).
+//
+// The storage of cbuf and ubuf moves into the job with the bytes they hold (a request already
+// read into cbuf is served first); until the job's completion comes out of [Engine.Wait]
+// they are empty and must not be used. Then they hold the bytes the session stopped at.
+// One cgo call; no allocation.
+func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buffer, opts *SessionOptions) error {
+	const op = "Engine.SubmitSession"
+	h, ok := e.h.get()
+	if !ok {
+		return opError(op, ErrClosed)
+	}
+	cid, ok1 := cbuf.h.get()
+	uid, ok2 := ubuf.h.get()
+	if !ok1 || !ok2 {
+		return opError(op, ErrClosed)
+	}
+	ms := func(d time.Duration) C.uint32_t {
+		if d <= 0 {
+			return 0
+		}
+		return C.uint32_t(min(max(d.Milliseconds(), 1), math.MaxUint32))
+	}
+	e.ssmu.Lock()
+	defer e.ssmu.Unlock()
+	n := 0
+	for _, str := range [...]string{opts.ClientIP, opts.Proto, opts.Host, opts.Via} {
+		if n+len(str) > len(e.strings) {
+			return opError(op, ErrTooLarge)
+		}
+		n += copy(e.strings[n:], str)
+	}
+	e.sopts = C.offheap_session_options{
+		client_ip_len: C.uint32_t(len(opts.ClientIP)), proto_len: C.uint32_t(len(opts.Proto)),
+		host_len: C.uint32_t(len(opts.Host)), via_len: C.uint32_t(len(opts.Via)),
+		request_ms: ms(opts.RequestTimeout), response_ms: ms(opts.ResponseTimeout), stall_ms: ms(opts.StallTimeout),
+	}
+	if opts.SetHost {
+		e.sopts.flags |= C.OFFHEAP_SESSION_SET_HOST
+	}
+	if opts.AppendForwarded {
+		e.sopts.flags |= C.OFFHEAP_SESSION_APPEND_FORWARDED
+	}
+	// Counted consumes reach Rust first: the job starts from the buffers' real windows.
+	for _, b := range [...]*Buffer{cbuf, ubuf} {
+		if b.skip > 0 {
+			b.id, _ = b.h.get()
+			if st := b.fill(-1); st != C.OFFHEAP_STATUS_OK {
+				return statusError(op, st)
+			}
+		}
+	}
+	st := C.offheap_status(C.OFFHEAP_STATUS_OK)
+	err := withFds(client, upstream, func(fc, fu uintptr) {
+		st = C.offheap_engine_submit_session(C.uint64_t(h), C.uint64_t(id), C.int32_t(fc), C.int32_t(fu),
+			C.uint64_t(cid), C.uint64_t(uid), &e.sopts, (*C.uint8_t)(&e.strings[0]), C.size_t(n))
+	})
+	runtime.KeepAlive(e)
+	runtime.KeepAlive(cbuf)
+	runtime.KeepAlive(ubuf)
+	if err != nil {
+		return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
+	}
+	if st != C.OFFHEAP_STATUS_OK {
+		return statusError(op, st)
+	}
+	cbuf.stale, ubuf.stale = true, true // their storage is the job's now, then comes back
+	return nil
+}
+
 func (e *Engine) Cancel(id uint64) error {
 	h, ok := e.h.get()
 	if !ok {
@@ -337,6 +419,11 @@ func (e *Engine) poll(out []Completion) (int, error) {
 		out[i] = Completion{
 			ID: uint64(c.id), Forward: uint64(c.bytes_forward), Backward: uint64(c.bytes_backward),
 			Spliced: uint64(c.spliced), Copied: uint64(c.copied),
+			Session:          SessionStop(c.session_stop),
+			UpstreamReusable: c.session_flags&C.OFFHEAP_SESSION_UPSTREAM_REUSABLE != 0,
+			HeadMethod:       c.session_flags&C.OFFHEAP_SESSION_HEAD_METHOD != 0,
+			CloseClient:      c.session_flags&C.OFFHEAP_SESSION_CLOSE_CLIENT != 0,
+			Requests:         uint64(c.requests), Responses: uint64(c.responses),
 		}
 		if c.status != C.OFFHEAP_STATUS_OK {
 			out[i].Err = statusError("Engine job", C.offheap_status(c.status))

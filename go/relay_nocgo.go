@@ -57,6 +57,11 @@ func (e *Engine) SubmitBody(id uint64, dst, src Conn, f Framing) error { return 
 // Cancel returns ErrUnavailable.
 func (e *Engine) Cancel(id uint64) error { return initErr }
 
+// SubmitSession returns ErrUnavailable.
+func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buffer, opts *SessionOptions) error {
+	return initErr
+}
+
 // SubmitBatch returns ErrUnavailable.
 func (e *Engine) SubmitBatch(jobs []EngineJob) (int, error) { return 0, initErr }
 

@@ -3,6 +3,7 @@
 package offheap
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -794,4 +796,77 @@ func TestTunnelResetStopsBothDirections(t *testing.T) {
 		c.Close()
 	}
 	base.check(t)
+}
+
+// TestEngineSession: the engine serves keep-alive exchanges on a client/upstream pair, hands
+// a chunked request back with its bytes in the client Buffer, and returns both Buffers.
+func TestEngineSession(t *testing.T) {
+	e, err := NewEngine(1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	client, c := tcpPair(t)
+	u, up := tcpPair(t)
+	defer func() {
+		for _, x := range []*net.TCPConn{client, c, u, up} {
+			x.Close()
+		}
+	}()
+	cbuf, _ := NewBuffer()
+	ubuf, _ := NewBuffer()
+	defer cbuf.Close()
+	defer ubuf.Close()
+	go func() { // the upstream: answers every request head with "OK"
+		br := bufio.NewReader(up)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if req.Header.Get("X-Forwarded-For") != "192.0.2.9" || req.Host != "up:1" {
+				up.Write([]byte("HTTP/1.1 500 Bad\r\nContent-Length: 0\r\n\r\n"))
+				continue
+			}
+			up.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"))
+		}
+	}()
+	opts := &SessionOptions{ClientIP: "192.0.2.9", SetHost: true, Host: "up:1", Via: "offheap"}
+	if err := e.SubmitSession(1, c, u, cbuf, ubuf, opts); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(client)
+	for i := range 3 {
+		fmt.Fprintf(client, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != "OK" || resp.Header.Get("Via") != "1.1 offheap" {
+			t.Fatalf("response %d: %d %q via %q", i, resp.StatusCode, body, resp.Header.Get("Via"))
+		}
+	}
+	chunked := "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	client.Write([]byte(chunked))
+	comps := make([]Completion, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := e.Wait(ctx, comps)
+	if err != nil || n != 1 {
+		t.Fatalf("Wait = %d, %v", n, err)
+	}
+	got := comps[0]
+	if got.ID != 1 || got.Err != nil || got.Session != SessionRequest || !got.UpstreamReusable ||
+		got.Requests != 3 || got.Responses != 3 {
+		t.Fatalf("completion %+v", got)
+	}
+	if string(cbuf.UnsafeBytes()) != chunked {
+		t.Fatalf("client buffer %q", cbuf.UnsafeBytes())
+	}
+	// The buffers work again: consume the handed-back request.
+	if err := cbuf.Consume(len(chunked)); err != nil || cbuf.Len() != 0 {
+		t.Fatalf("Consume: %v, %d left", err, cbuf.Len())
+	}
 }

@@ -75,6 +75,53 @@ type Completion struct {
 	Spliced  uint64 // of both, bytes moved with splice(2)
 	Copied   uint64 // of both, bytes copied through Rust-owned buffers
 	Err      error  // nil on success; matches ErrUnexpectedEOF, ErrConnectionReset, ErrCanceled, ...
+
+	// Session jobs only ([Engine.SubmitSession]): where the session stopped, and its counts.
+	Session          SessionStop
+	UpstreamReusable bool   // the upstream connection is idle and may carry another request
+	HeadMethod       bool   // the exchange in progress (SessionResponse) is for a HEAD request
+	CloseClient      bool   // the client connection closes after the exchange in progress
+	Requests         uint64 // requests forwarded in full
+	Responses        uint64 // responses relayed in full
+}
+
+// SessionStop says where a session job stopped ([Completion.Session]).
+type SessionStop uint8
+
+const (
+	// SessionNone: not a session job.
+	SessionNone SessionStop = iota
+	// SessionClientClosed: the client closed (or failed) between requests.
+	SessionClientClosed
+	// SessionRequest: the next request is the caller's; its bytes (maybe none yet) start the
+	// client Buffer and nothing of it was sent.
+	SessionRequest
+	// SessionResponse: the request was sent; its response is the caller's and its bytes so
+	// far start the upstream Buffer.
+	SessionResponse
+	// SessionDone: an exchange completed and the client connection closes (it asked to).
+	SessionDone
+	// SessionFailed: failed in the middle of an exchange (Err says why): close both.
+	SessionFailed
+)
+
+// SessionOptions says how a session job rewrites heads (as [RewriteOptions] does) and when the
+// engine hands the connections back.
+type SessionOptions struct {
+	ClientIP        string // appended to X-Forwarded-For (empty: none)
+	Proto           string // X-Forwarded-Proto (empty: none)
+	SetHost         bool   // replace the Host header with Host
+	Host            string
+	Via             string // this proxy's pseudonym for Via (empty: none)
+	AppendForwarded bool   // trust and append to the client's X-Forwarded-* headers
+	// RequestTimeout: a session waiting this long for a request stops with SessionRequest, so
+	// an idle connection waits with its owner (0: never).
+	RequestTimeout time.Duration
+	// ResponseTimeout: a session waiting this long for a response head stops with
+	// SessionResponse (0: never).
+	ResponseTimeout time.Duration
+	// StallTimeout: a head or body that moves no byte this long fails the session (0: never).
+	StallTimeout time.Duration
 }
 
 // BufferSize is the size of every Rust-owned [Buffer].
