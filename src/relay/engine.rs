@@ -391,7 +391,9 @@ impl Engine {
     }
 
     /// Asks the worker running job `id` to stop it; it completes with [`Error::Canceled`]
-    /// (unless it finished first). Unknown ids are ignored.
+    /// (unless it finished first). A session job in the middle of an exchange finishes the
+    /// exchange first and stops at the next request boundary (with no error). Unknown ids are
+    /// ignored.
     pub fn cancel(&self, id: u64) {
         let w = self.worker(id);
         w.inbox.lock().cancel.push(id);
@@ -530,6 +532,17 @@ impl Worker {
         }
         for id in inbox.cancel {
             if let Some(&i) = self.ids.get(&id) {
+                // A session in the middle of a head or body drains: it stops at the next
+                // request boundary instead of cutting the exchange.
+                if let Some(Running {
+                    work: Work::Session { session, .. },
+                    ..
+                }) = self.slots[i].1.as_mut()
+                    && session.waiting() == Waiting::Body
+                {
+                    session.drain();
+                    continue;
+                }
                 self.finish(i, Err(Error::Canceled));
             }
         }

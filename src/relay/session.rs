@@ -162,6 +162,8 @@ pub struct Session {
     stats: SessionStats,
     /// Bumped whenever a step reads or writes bytes (for stall deadlines).
     activity: u64,
+    /// Stop at the next request boundary ([`Session::drain`]).
+    draining: bool,
 }
 
 /// Room for a rewritten head: the longest accepted head plus the headers a rewrite adds.
@@ -194,6 +196,7 @@ impl Session {
             upstream_reusable: true,
             stats: SessionStats::default(),
             activity: 0,
+            draining: false,
         }
     }
 
@@ -245,6 +248,13 @@ impl Session {
             Phase::Stopped(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// Asks the session to stop at the next request boundary ([`Stop::Request`]): right away
+    /// when it waits for a request, else once the exchange in progress completes (a graceful
+    /// shutdown that cuts no body).
+    pub fn drain(&mut self) {
+        self.draining = true;
     }
 
     /// What the session waits for now, for its caller's deadlines.
@@ -305,6 +315,11 @@ impl Session {
     /// Parses the client buffer; forwards a request the session takes, reads when the head is
     /// not all there. `None`: the phase moved on, step again.
     fn read_request(&mut self, client: BorrowedFd<'_>) -> Option<SessionProgress> {
+        if self.draining {
+            return Some(self.stop(Stop::Request {
+                upstream_reusable: true,
+            }));
+        }
         loop {
             if !self.client.is_empty() {
                 let input = self.client.filled();
