@@ -259,8 +259,9 @@ func (s *batchSubmitter) clear() {
 
 // Cancel stops job id; it completes with ErrCanceled unless it finished first.
 // SubmitSession hands the engine a client connection and an upstream connection for HTTP/1.1
-// keep-alive exchanges (it works on duplicates of their fds: the caller keeps both open, and
-// gets them back at the completion). Heads are parsed and rewritten in Rust per opts; bodies
+// keep-alive exchanges. The engine works on duplicates of their fds: close client and upstream
+// once this returns (Go's netpoller, still watching them, would wake on every exchange), and
+// take the duplicates back from the completion (Completion.ClientFd, UpstreamFd). Heads are parsed and rewritten in Rust per opts; bodies
 // move in Rust (splice where possible). The session takes requests without a body or with
 // Content-Length and responses with Content-Length or without a body; anything else, and the
 // timeouts of opts, end the job at a boundary, leaving the rest to the caller (see
@@ -424,6 +425,7 @@ func (e *Engine) poll(out []Completion) (int, error) {
 			HeadMethod:       c.session_flags&C.OFFHEAP_SESSION_HEAD_METHOD != 0,
 			CloseClient:      c.session_flags&C.OFFHEAP_SESSION_CLOSE_CLIENT != 0,
 			Requests:         uint64(c.requests), Responses: uint64(c.responses),
+			ClientFd: int(c.client_fd), UpstreamFd: int(c.upstream_fd),
 		}
 		if c.status != C.OFFHEAP_STATUS_OK {
 			out[i].Err = statusError("Engine job", C.offheap_status(c.status))

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -862,6 +863,11 @@ func TestEngineSession(t *testing.T) {
 		got.Requests != 3 || got.Responses != 3 {
 		t.Fatalf("completion %+v", got)
 	}
+	if got.ClientFd < 0 || got.UpstreamFd < 0 {
+		t.Fatalf("fds not given back: %+v", got)
+	}
+	syscall.Close(got.ClientFd)
+	syscall.Close(got.UpstreamFd)
 	if string(cbuf.UnsafeBytes()) != chunked {
 		t.Fatalf("client buffer %q", cbuf.UnsafeBytes())
 	}

@@ -83,6 +83,9 @@ type Completion struct {
 	CloseClient      bool   // the client connection closes after the exchange in progress
 	Requests         uint64 // requests forwarded in full
 	Responses        uint64 // responses relayed in full
+	// ClientFd and UpstreamFd give the two connections back (the engine's duplicates): the
+	// caller owns them (net.FileConn(os.NewFile(...)), or syscall.Close). -1 for other jobs.
+	ClientFd, UpstreamFd int
 }
 
 // SessionStop says where a session job stopped ([Completion.Session]).

@@ -678,6 +678,11 @@ typedef struct offheap_engine_completion {
   uint64_t requests;
   // Session jobs: responses relayed in full.
   uint64_t responses;
+  // Session jobs: the client connection, given back (a descriptor the caller now owns and
+  // must close); -1 for other jobs.
+  int32_t client_fd;
+  // Session jobs: the upstream connection, given back likewise; -1 for other jobs.
+  int32_t upstream_fd;
 } offheap_engine_completion;
 
 // Window mode: `0` sliding, `1` tumbling, `2` cumulative.
@@ -1107,7 +1112,9 @@ offheap_status offheap_engine_submit_batch(uint64_t engine,
                                            size_t *accepted);
 
 // Hands a client connection and an upstream connection to the engine for HTTP/1.1
-// keep-alive exchanges (duplicates of both fds; the caller keeps its own). The storage of
+// keep-alive exchanges. The engine works on duplicates of both fds; the caller should close
+// its own meanwhile (a poller still watching them wakes on every exchange), and gets the
+// duplicates back in the completion (`client_fd`, `upstream_fd`), to own and close. The storage of
 // the two buffers moves into the job with the bytes they hold (a request the caller already
 // read, say); until the job's completion is polled they are empty and must not be used.
 // `offheap_engine_poll` puts the storage back, holding the bytes the session stopped at,

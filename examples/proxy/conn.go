@@ -43,6 +43,13 @@ type clientConn struct {
 	idle      atomic.Bool
 	closeNext bool // close the client connection after this exchange
 	http10    bool // the request in progress is HTTP/1.0
+
+	// With Config.Sessions: the connection's session id, where its completion arrives, and
+	// whether the engine has it now.
+	sid       uint64
+	sessDone  chan offheap.Completion
+	inSession atomic.Bool
+	sopts     offheap.SessionOptions
 }
 
 func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
@@ -69,6 +76,21 @@ func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
 	c.opts.Proto = "http"
 	c.opts.Via = p.cfg.Via
 	c.opts.SetHost, c.opts.Host = p.cfg.SetHost, p.cfg.Upstream
+	if p.cfg.Sessions {
+		c.sid = p.nextSID.Add(1)
+		c.sessDone = make(chan offheap.Completion, 1)
+		c.sopts = offheap.SessionOptions{
+			ClientIP: c.opts.ClientIP, Proto: c.opts.Proto, Via: c.opts.Via,
+			SetHost: c.opts.SetHost, Host: c.opts.Host,
+			// Idle connections and slow responses come back to the Go code, whose deadlines
+			// (IdleTimeout, ResponseHeaderTimeout) then apply; a stalled body fails.
+			RequestTimeout: 250 * time.Millisecond, ResponseTimeout: 250 * time.Millisecond,
+			StallTimeout: p.cfg.BodyTimeout,
+		}
+		p.sessMu.Lock()
+		p.sessions[c.sid] = c
+		p.sessMu.Unlock()
+	}
 	return c, nil
 }
 
@@ -90,11 +112,65 @@ func (c *clientConn) serve() {
 	defer c.p.forget(c)
 	defer c.close()
 	for !c.closeNext {
+		if c.sessDone != nil && !c.p.shutting.Load() {
+			if !c.session() || c.closeNext {
+				return
+			}
+		}
 		if !c.readRequestHead() {
 			return
 		}
 		c.p.counters.Requests.Add(1)
 		c.exchange()
+	}
+}
+
+// session lets the engine run the connection's exchanges with an upstream connection until it
+// hands them back, then carries on where it stopped: false means close the client connection.
+func (c *clientConn) session() bool {
+	up, err := c.p.getUpstream(true) // a session cannot retry on a stale pooled connection
+	if err != nil {
+		return true // the Go path answers the request (502)
+	}
+	c.inSession.Store(true)
+	if err := c.p.engine.SubmitSession(c.sid, c.client, up.sockConn, c.buf, up.buf, &c.sopts); err != nil {
+		c.inSession.Store(false)
+		c.p.putUpstream(up)
+		return true
+	}
+	if c.p.shutting.Load() {
+		c.p.engine.Cancel(c.sid) // raced with Shutdown
+	}
+	comp := <-c.sessDone
+	c.inSession.Store(false)
+	c.p.counters.Requests.Add(int64(comp.Requests))
+	c.p.counters.Responses.Add(int64(comp.Responses))
+	switch comp.Session {
+	case offheap.SessionRequest, offheap.SessionClientClosed, offheap.SessionDone:
+		if comp.UpstreamReusable {
+			c.p.putUpstream(up)
+		} else {
+			up.close()
+		}
+		return comp.Session == offheap.SessionRequest
+	case offheap.SessionResponse:
+		// The request went out; the response is this code's (interim, upgrade refused,
+		// chunked or close-delimited, slow, or missing).
+		c.closeNext, c.http10 = comp.CloseClient, false
+		now := time.Now()
+		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
+		c.client.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
+		c.toUp.Bind(up.sockConn, c.client)
+		c.toClient.Bind(c.client, up.sockConn)
+		if _, ok := c.forwardResponse(up, offheap.BodyNone, 0, false, comp.HeadMethod, false, false); ok {
+			c.p.putUpstream(up)
+		} else {
+			up.close()
+		}
+		return !c.closeNext
+	default: // failed in the middle of an exchange
+		up.close()
+		return false
 	}
 }
 

@@ -25,6 +25,11 @@ type Config struct {
 	MaxIdleUpstream       int           // idle keep-alive connections kept to the upstream
 	Via                   string        // pseudonym appended to Via (empty: none, like httputil.ReverseProxy)
 	SetHost               bool          // send Host: Upstream instead of the client's Host
+	// Sessions runs keep-alive exchanges on an offheap engine thread (Engine.SubmitSession):
+	// Rust reads, parses, rewrites and relays requests without a body or with Content-Length
+	// and responses with Content-Length, and hands everything else, and idle connections,
+	// back to the Go code here.
+	Sessions bool
 }
 
 // DefaultConfig returns the defaults.
@@ -72,6 +77,11 @@ type Proxy struct {
 	poolMu sync.Mutex
 	idle   []*upstreamConn
 
+	engine   *offheap.Engine // with Config.Sessions
+	sessMu   sync.Mutex
+	sessions map[uint64]*clientConn
+	nextSID  atomic.Uint64
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*clientConn]struct{}
@@ -82,7 +92,8 @@ type Proxy struct {
 // New returns a proxy for cfg.
 func New(cfg Config) *Proxy {
 	cfg.fill()
-	return &Proxy{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[*clientConn]struct{}{}}
+	return &Proxy{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[*clientConn]struct{}{},
+		sessions: map[uint64]*clientConn{}}
 }
 
 // ErrShutdown is returned by Serve after Shutdown.
@@ -100,6 +111,15 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		return ErrShutdown
 	}
 	p.listeners[ln] = struct{}{}
+	if p.cfg.Sessions && p.engine == nil {
+		e, err := offheap.NewEngine(1, 65536)
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		p.engine = e
+		go p.dispatch(e)
+	}
 	p.mu.Unlock()
 	var delay time.Duration
 	for {
@@ -153,6 +173,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	for c := range p.conns {
 		c.wakeIfIdle()
+		if p.engine != nil && c.inSession.Load() {
+			p.engine.Cancel(c.sid) // stops at the next request boundary
+		}
 	}
 	p.mu.Unlock()
 	done := make(chan struct{})
@@ -175,13 +198,40 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.idle = nil
 	p.poolMu.Unlock()
+	if p.engine != nil {
+		p.engine.Close() // every session came back: their connections waited for that
+	}
 	return err
+}
+
+// dispatch hands session completions to the connections waiting for them.
+func (p *Proxy) dispatch(e *offheap.Engine) {
+	comps := make([]offheap.Completion, 64)
+	for {
+		n, err := e.Wait(context.Background(), comps)
+		if err != nil {
+			return // the engine is closed
+		}
+		for i := range n {
+			p.sessMu.Lock()
+			c := p.sessions[comps[i].ID]
+			p.sessMu.Unlock()
+			if c != nil {
+				c.sessDone <- comps[i]
+			}
+		}
+	}
 }
 
 func (p *Proxy) forget(c *clientConn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
+	if c.sessDone != nil {
+		p.sessMu.Lock()
+		delete(p.sessions, c.sid)
+		p.sessMu.Unlock()
+	}
 	p.counters.ConnsOpen.Add(-1)
 	p.wg.Done()
 }

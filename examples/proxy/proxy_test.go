@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -127,7 +128,7 @@ func newFixture(t *testing.T, tweak func(*Config)) *fixture {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	p := New(cfg)
+	p := newProxy(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -451,7 +452,7 @@ func TestBadRequests(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	up := httptest.NewServer(upstreamMux())
 	defer up.Close()
-	p := New(Config{Upstream: up.Listener.Addr().String()})
+	p := newProxy(Config{Upstream: up.Listener.Addr().String()})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ln) }()
@@ -557,7 +558,7 @@ func TestZeroAllocsPerRequest(t *testing.T) {
 			}()
 		}
 	}()
-	p := New(Config{Upstream: uln.Addr().String()})
+	p := newProxy(Config{Upstream: uln.Addr().String()})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go p.Serve(ln)
 	defer p.Shutdown(context.Background())
@@ -659,4 +660,12 @@ func TestCloseDelimitedAndHTTP10(t *testing.T) {
 	if !strings.HasSuffix(s, "\r\n\r\nhello, world") || strings.Contains(strings.ToLower(s), "transfer-encoding") {
 		t.Fatalf("chunked to HTTP/1.0: %q", s)
 	}
+}
+
+// With OFFHEAP_PROXY_SESSIONS=1 the whole suite runs with Config.Sessions (make test runs both).
+var testSessions = os.Getenv("OFFHEAP_PROXY_SESSIONS") == "1"
+
+func newProxy(cfg Config) *Proxy {
+	cfg.Sessions = cfg.Sessions || testSessions
+	return New(cfg)
 }

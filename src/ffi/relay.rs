@@ -108,6 +108,11 @@ pub struct offheap_engine_completion {
     pub requests: u64,
     /// Session jobs: responses relayed in full.
     pub responses: u64,
+    /// Session jobs: the client connection, given back (a descriptor the caller now owns and
+    /// must close); -1 for other jobs.
+    pub client_fd: i32,
+    /// Session jobs: the upstream connection, given back likewise; -1 for other jobs.
+    pub upstream_fd: i32,
 }
 
 /// How a session job ended (`offheap_engine_completion.session_stop`); see
@@ -842,7 +847,9 @@ fn session_completion(d: &mut offheap_engine_completion, end: &relay::SessionEnd
 }
 
 /// Hands a client connection and an upstream connection to the engine for HTTP/1.1
-/// keep-alive exchanges (duplicates of both fds; the caller keeps its own). The storage of
+/// keep-alive exchanges. The engine works on duplicates of both fds; the caller should close
+/// its own meanwhile (a poller still watching them wakes on every exchange), and gets the
+/// duplicates back in the completion (`client_fd`, `upstream_fd`), to own and close. The storage of
 /// the two buffers moves into the job with the bytes they hold (a request the caller already
 /// read, say); until the job's completion is polled they are empty and must not be used.
 /// `offheap_engine_poll` puts the storage back, holding the bytes the session stopped at,
@@ -980,6 +987,8 @@ pub unsafe extern "C" fn offheap_engine_poll(
                 copied: c.forward.copied + c.backward.copied,
                 status: c.error.map_or(offheap_status::Ok, relay_status) as u32,
                 os_errno: c.errno,
+                client_fd: -1,
+                upstream_fd: -1,
                 ..Default::default()
             };
             if let Some(end) = c.session {
@@ -987,14 +996,16 @@ pub unsafe extern "C" fn offheap_engine_poll(
                 // The session's buffers go back into the caller's Buffer handles (dropped when
                 // the caller freed them meanwhile).
                 let handles = e.1.lock().remove(&c.id);
-                if let (Some((cb, ub)), Some((cbuf, ubuf))) =
-                    (handles, e.0.take_session_buffers(c.id))
-                {
-                    for (h, b) in [(cb, cbuf), (ub, ubuf)] {
-                        if let Ok(obj) = handle::get::<BufferObject>(h) {
-                            *obj.0.lock() = b;
+                if let Some(r) = e.0.take_session(c.id) {
+                    if let Some((cb, ub)) = handles {
+                        for (h, b) in [(cb, r.client_buffer), (ub, r.upstream_buffer)] {
+                            if let Ok(obj) = handle::get::<BufferObject>(h) {
+                                *obj.0.lock() = b;
+                            }
                         }
                     }
+                    d.client_fd = r.client.into_raw_fd();
+                    d.upstream_fd = r.upstream.into_raw_fd();
                 }
             }
         }

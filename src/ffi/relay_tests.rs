@@ -600,6 +600,17 @@ fn session_jobs_through_the_abi() {
         OFFHEAP_SESSION_UPSTREAM_REUSABLE
     );
     assert_eq!((comp.requests, comp.responses), (1, 1));
+    // The engine's duplicates come back, the caller's to own.
+    assert!(comp.client_fd >= 0 && comp.upstream_fd >= 0);
+    // SAFETY: the completion hands these fds over; nothing else owns them.
+    let back = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(comp.client_fd),
+            std::os::fd::OwnedFd::from_raw_fd(comp.upstream_fd),
+        )
+    };
+    drop(back);
     // The client buffer is back with the chunked request in it.
     assert_eq!(fill(cb, -1, &mut io), offheap_status::Ok);
     assert!(view(&io).starts_with(b"POST /b HTTP/1.1\r\n"));

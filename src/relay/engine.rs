@@ -59,8 +59,9 @@ pub enum Job {
         b: OwnedFd,
     },
     /// HTTP/1.1 keep-alive exchanges between a client and an upstream connection (a
-    /// [`Session`]), until the session stops; its buffers come back through
-    /// [`Engine::take_session_buffers`].
+    /// [`Session`]), until the session stops; the connections and buffers come back through
+    /// [`Engine::take_session`]. The caller should close its own descriptors of the two
+    /// connections meanwhile: a poller still watching them wakes on every exchange.
     Session {
         /// The client connection.
         client: OwnedFd,
@@ -84,6 +85,19 @@ pub struct SessionTimeouts {
     /// A session writing or relaying a head or body that moves no byte this long fails with
     /// [`Error::TimedOut`].
     pub stall_ms: u32,
+}
+
+/// What a finished session job gives back ([`Engine::take_session`]).
+#[derive(Debug)]
+pub struct SessionReturn {
+    /// The client connection (the duplicate submitted).
+    pub client: OwnedFd,
+    /// The upstream connection (the duplicate submitted).
+    pub upstream: OwnedFd,
+    /// The client buffer: the bytes of a request a [`Stop::Request`] left to the caller.
+    pub client_buffer: Buffer,
+    /// The upstream buffer: the bytes of a response a [`Stop::Response`] left to the caller.
+    pub upstream_buffer: Buffer,
 }
 
 /// How a session job ended (in its [`Completion`]).
@@ -229,8 +243,8 @@ struct Inbox {
 
 struct Shared {
     completions: Mutex<Vec<Completion>>,
-    /// The buffers of finished session jobs, by job id, until taken.
-    session_buffers: Mutex<HashMap<u64, (Buffer, Buffer)>>,
+    /// What finished session jobs give back, by job id, until taken.
+    session_returns: Mutex<HashMap<u64, SessionReturn>>,
     /// Readable when completions are queued.
     ready: OwnedFd,
     stop: AtomicBool,
@@ -294,7 +308,7 @@ impl Engine {
         }
         let shared = Arc::new(Shared {
             completions: Mutex::new(Vec::new()),
-            session_buffers: Mutex::new(HashMap::new()),
+            session_returns: Mutex::new(HashMap::new()),
             ready: sys::eventfd().map_err(Error::from_errno)?,
             stop: AtomicBool::new(false),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
@@ -431,10 +445,11 @@ impl Engine {
         n
     }
 
-    /// Takes the (client, upstream) buffers of the finished session job `id`, with the bytes
-    /// its [`Stop`] left in them. Buffers not taken are freed with the engine.
-    pub fn take_session_buffers(&self, id: u64) -> Option<(Buffer, Buffer)> {
-        self.shared.session_buffers.lock().remove(&id)
+    /// Takes what the finished session job `id` gives back: its two connections (the engine's
+    /// duplicates, now the caller's) and its two buffers, with the bytes its [`Stop`] left in
+    /// them. What is not taken is closed and freed with the engine.
+    pub fn take_session(&self, id: u64) -> Option<SessionReturn> {
+        self.shared.session_returns.lock().remove(&id)
     }
 
     /// Blocks up to `timeout_ms` for completions (for callers without their own poller).
@@ -668,13 +683,18 @@ impl Worker {
         let c = job.completion(result);
         if let Work::Session { session, .. } = job.work {
             self.sessions -= 1;
-            self.shared
-                .session_buffers
-                .lock()
-                .insert(c.id, session.into_buffers());
+            let (client_buffer, upstream_buffer) = session.into_buffers();
+            let r = SessionReturn {
+                client: job.a,
+                upstream: job.b,
+                client_buffer,
+                upstream_buffer,
+            };
+            self.shared.session_returns.lock().insert(c.id, r);
+        } else {
+            // Close the engine's duplicates before the caller hears of it.
+            drop((job.a, job.b));
         }
-        // Close the engine's duplicates before the caller hears of it.
-        drop((job.a, job.b));
         self.shared.complete(c);
     }
 }

@@ -47,7 +47,9 @@ mod sys;
 mod tunnel;
 
 pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
-pub use engine::{Completion, Engine, EngineConfig, Job, SessionEnd, SessionTimeouts};
+pub use engine::{
+    Completion, Engine, EngineConfig, Job, SessionEnd, SessionReturn, SessionTimeouts,
+};
 pub use error::Error;
 pub use flow::{
     Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,

@@ -164,6 +164,16 @@ pub struct Session {
     activity: u64,
     /// Stop at the next request boundary ([`Session::drain`]).
     draining: bool,
+    /// Length of a bodiless request's head still at the front of the client buffer: dropped
+    /// once its response starts, so a connection the upstream closed before answering hands
+    /// the request back whole (to be sent again on another connection).
+    pending_request: usize,
+}
+
+/// Whether an idle connection is still open: nothing to read yet (a closed one reads end of
+/// file, one with stray bytes is no clean HTTP connection either).
+fn upstream_open(fd: BorrowedFd<'_>) -> bool {
+    matches!(super::sys::peek(fd, &mut [0u8; 1]), Err(e) if e.would_block())
 }
 
 /// Room for a rewritten head: the longest accepted head plus the headers a rewrite adds.
@@ -197,6 +207,7 @@ impl Session {
             stats: SessionStats::default(),
             activity: 0,
             draining: false,
+            pending_request: 0,
         }
     }
 
@@ -279,7 +290,10 @@ impl Session {
             Phase::ReadRequest => Stop::Request {
                 upstream_reusable: true,
             },
-            Phase::ReadResponse => Stop::Response,
+            Phase::ReadResponse => {
+                self.response_started();
+                Stop::Response
+            }
             _ => {
                 self.relay.abort(e);
                 Stop::Failed(e)
@@ -299,7 +313,7 @@ impl Session {
         loop {
             let next = match self.phase {
                 Phase::Stopped(s) => return SessionProgress::Stopped(s),
-                Phase::ReadRequest => self.read_request(client),
+                Phase::ReadRequest => self.read_request(client, upstream),
                 Phase::SendRequest(f) => self.send(f, Side::Upstream, upstream),
                 Phase::RequestBody => self.relay_body(client, upstream, Side::Client),
                 Phase::ReadResponse => self.read_response(upstream),
@@ -314,7 +328,11 @@ impl Session {
 
     /// Parses the client buffer; forwards a request the session takes, reads when the head is
     /// not all there. `None`: the phase moved on, step again.
-    fn read_request(&mut self, client: BorrowedFd<'_>) -> Option<SessionProgress> {
+    fn read_request(
+        &mut self,
+        client: BorrowedFd<'_>,
+        upstream: BorrowedFd<'_>,
+    ) -> Option<SessionProgress> {
         if self.draining {
             return Some(self.stop(Stop::Request {
                 upstream_reusable: true,
@@ -328,7 +346,7 @@ impl Session {
                 let h = self.heads[0];
                 let complete = matches!(parsed, Ok(b) if b.heads > 0) && h.is_complete();
                 if complete {
-                    return self.forward_request(&h);
+                    return self.forward_request(&h, upstream);
                 }
                 let incomplete = matches!(parsed, Ok(b) if b.heads > 0)
                     && h.status == headers::Error::Incomplete.code();
@@ -363,7 +381,7 @@ impl Session {
 
     /// Rewrites a complete request head into `out` and starts sending it, or stops when the
     /// request is not the session's.
-    fn forward_request(&mut self, h: &Head) -> Option<SessionProgress> {
+    fn forward_request(&mut self, h: &Head, upstream: BorrowedFd<'_>) -> Option<SessionProgress> {
         let f = h.flags;
         let theirs =
             f & (flags::UPGRADE | flags::EXPECT_CONTINUE | flags::CONNECT | flags::TE_OTHER) != 0
@@ -387,15 +405,26 @@ impl Session {
                 upstream_reusable: true,
             }));
         };
-        self.head_method = f & flags::HEAD_METHOD != 0;
-        self.close_client = f & flags::KEEP_ALIVE == 0;
-        let end = (h.start + h.len) as usize;
-        self.client.consume(end);
         let length = if h.body() == Body::Length {
             h.content_length
         } else {
             0
         };
+        if length > 0 && !upstream_open(upstream) {
+            // A body cannot be sent twice: a connection the upstream closed is the caller's
+            // to replace before anything is sent.
+            return Some(self.stop(Stop::Request {
+                upstream_reusable: false,
+            }));
+        }
+        self.head_method = f & flags::HEAD_METHOD != 0;
+        self.close_client = f & flags::KEEP_ALIVE == 0;
+        let end = (h.start + h.len) as usize;
+        if length == 0 {
+            self.pending_request = end; // dropped when the response starts
+        } else {
+            self.client.consume(end);
+        }
         let body = (self.client.filled().len() as u64).min(length) as usize;
         self.phase = Phase::SendRequest(Frame {
             done: 0,
@@ -434,6 +463,13 @@ impl Session {
             self.activity += 1;
         }
         if let Some(e) = failed {
+            if to == Side::Upstream && self.pending_request > 0 {
+                // A bodiless request on a connection the upstream closed: hand it back whole.
+                self.pending_request = 0;
+                return Some(self.stop(Stop::Request {
+                    upstream_reusable: false,
+                }));
+            }
             return Some(self.stop(Stop::Failed(e)));
         }
         if f.done < f.head + f.body {
@@ -518,9 +554,17 @@ impl Session {
         }
     }
 
+    /// The response to the request in progress started (or is the caller's now): the
+    /// request's head leaves the client buffer.
+    fn response_started(&mut self) {
+        self.client
+            .consume(std::mem::take(&mut self.pending_request));
+    }
+
     fn read_response(&mut self, upstream: BorrowedFd<'_>) -> Option<SessionProgress> {
         loop {
             if !self.upstream.is_empty() {
+                self.response_started();
                 let input = self.upstream.filled();
                 let parsed = parse_responses(
                     input,
@@ -547,7 +591,19 @@ impl Session {
                         write: false,
                     });
                 }
-                Ok(Some(0)) | Err(_) => return Some(self.stop(Stop::Response)),
+                Ok(Some(0)) | Err(_) if self.upstream.is_empty() && self.pending_request > 0 => {
+                    // Closed before answering a bodiless request: hand the request back
+                    // whole, to be sent again on another connection.
+                    self.pending_request = 0;
+                    self.stats.requests -= 1;
+                    return Some(self.stop(Stop::Request {
+                        upstream_reusable: false,
+                    }));
+                }
+                Ok(Some(0)) | Err(_) => {
+                    self.response_started();
+                    return Some(self.stop(Stop::Response));
+                }
                 Ok(Some(_)) => self.activity += 1,
             }
         }
@@ -811,18 +867,34 @@ mod tests {
                 "the request went out"
             );
         }
-        // The upstream closes before answering.
+        // The upstream closes before answering a bodiless request: it comes back whole, to be
+        // sent again on another connection.
         let ((c, mut client), (u, up)) = pairs();
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n";
+        client.write_all(req).unwrap();
         drop(up);
         let mut s = Session::new(opts());
-        assert!(matches!(
+        assert_eq!(
             drive(&mut s, &c, &u),
-            Stop::Response | Stop::Failed(_)
-        ));
-        assert!(s.upstream_buffer().filled().is_empty());
+            Stop::Request {
+                upstream_reusable: false
+            }
+        );
+        assert_eq!(s.client_buffer().filled(), req);
+        assert_eq!(s.stats().requests, 0);
+        // A request with a body is not sent on a connection the upstream closed.
+        let ((c, mut client), (u, up)) = pairs();
+        let req = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+        client.write_all(req).unwrap();
+        drop(up);
+        let mut s = Session::new(opts());
+        assert_eq!(
+            drive(&mut s, &c, &u),
+            Stop::Request {
+                upstream_reusable: false
+            }
+        );
+        assert_eq!(s.client_buffer().filled(), req);
     }
 
     #[test]
@@ -994,8 +1066,8 @@ mod tests {
                 }
             );
             assert_eq!((end.stats.requests, end.stats.responses), (2, 2));
-            assert!(e.take_session_buffers(1).is_some());
-            assert!(e.take_session_buffers(1).is_none(), "taken once");
+            assert!(e.take_session(1).is_some());
+            assert!(e.take_session(1).is_none(), "taken once");
         }
         // An idle client is handed back after request_ms, with the upstream reusable.
         {
@@ -1016,8 +1088,8 @@ mod tests {
                 }
             );
             assert_eq!(c.error, None);
-            let (cb, _) = e.take_session_buffers(2).unwrap();
-            assert!(cb.is_empty());
+            let r = e.take_session(2).unwrap();
+            assert!(r.client_buffer.is_empty());
         }
         // A response that does not start within response_ms is handed back (request sent).
         {
@@ -1036,8 +1108,8 @@ mod tests {
             let end = c.session.unwrap();
             assert_eq!((end.stop, end.head_method), (Stop::Response, true));
             assert!(read_message(&mut up).unwrap().0.starts_with("HEAD / "));
-            let (_, ub) = e.take_session_buffers(3).unwrap();
-            assert_eq!(ub.filled(), b"HTTP/1.1 200 OK\r\nContent-");
+            let r = e.take_session(3).unwrap();
+            assert_eq!(r.upstream_buffer.filled(), b"HTTP/1.1 200 OK\r\nContent-");
         }
         // A body that stalls fails after stall_ms; cancel stops a session at a boundary.
         {
@@ -1067,7 +1139,7 @@ mod tests {
                     upstream_reusable: true
                 }
             );
-            let _ = (e.take_session_buffers(4), e.take_session_buffers(5));
+            let _ = (e.take_session(4), e.take_session(5));
             drop((c2, u2));
         }
         assert_eq!(e.in_flight(), 0);
