@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
@@ -50,6 +52,7 @@ type clientConn struct {
 	sessDone  chan offheap.Completion
 	inSession atomic.Bool
 	sopts     offheap.SessionOptions
+	tcMu      sync.Mutex // guards replacing client (after a session) against Shutdown's reads
 }
 
 func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
@@ -104,7 +107,9 @@ func (c *clientConn) close() {
 // wakeIfIdle ends the wait of a connection idle between requests (graceful shutdown).
 func (c *clientConn) wakeIfIdle() {
 	if c.idle.Load() {
+		c.tcMu.Lock()
 		c.client.tc.SetReadDeadline(time.Now())
+		c.tcMu.Unlock()
 	}
 }
 
@@ -128,7 +133,7 @@ func (c *clientConn) serve() {
 // session lets the engine run the connection's exchanges with an upstream connection until it
 // hands them back, then carries on where it stopped: false means close the client connection.
 func (c *clientConn) session() bool {
-	up, err := c.p.getUpstream(true) // a session cannot retry on a stale pooled connection
+	up, err := c.p.getUpstream(true) // a session cannot retry a request whose body it sent
 	if err != nil {
 		return true // the Go path answers the request (502)
 	}
@@ -138,6 +143,10 @@ func (c *clientConn) session() bool {
 		c.p.putUpstream(up)
 		return true
 	}
+	// The engine works on its own duplicates: close these, or Go's netpoller would wake on
+	// every exchange. The completion gives the duplicates back.
+	c.client.tc.Close()
+	up.tc.Close()
 	if c.p.shutting.Load() {
 		c.p.engine.Cancel(c.sid) // raced with Shutdown
 	}
@@ -145,17 +154,23 @@ func (c *clientConn) session() bool {
 	c.inSession.Store(false)
 	c.p.counters.Requests.Add(int64(comp.Requests))
 	c.p.counters.Responses.Add(int64(comp.Responses))
-	switch comp.Session {
-	case offheap.SessionRequest, offheap.SessionClientClosed, offheap.SessionDone:
-		if comp.UpstreamReusable {
-			c.p.putUpstream(up)
-		} else {
-			up.close()
-		}
-		return comp.Session == offheap.SessionRequest
-	case offheap.SessionResponse:
-		// The request went out; the response is this code's (interim, upgrade refused,
-		// chunked or close-delimited, slow, or missing).
+	keepClient := comp.Session == offheap.SessionRequest || comp.Session == offheap.SessionResponse
+	keepUp := comp.Session == offheap.SessionResponse ||
+		(comp.UpstreamReusable && comp.Session != offheap.SessionFailed)
+	client, clientOK := adopt(comp.ClientFd, keepClient)
+	upc, upOK := adopt(comp.UpstreamFd, keepUp)
+	if clientOK {
+		c.tcMu.Lock()
+		c.client = client
+		c.tcMu.Unlock()
+	}
+	if upOK {
+		up.sockConn = upc
+	}
+	switch {
+	case comp.Session == offheap.SessionResponse && clientOK && upOK:
+		// The request went out; the response is this code's (interim, chunked or
+		// close-delimited, slow, or missing).
 		c.closeNext, c.http10 = comp.CloseClient, false
 		now := time.Now()
 		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
@@ -168,10 +183,44 @@ func (c *clientConn) session() bool {
 			up.close()
 		}
 		return !c.closeNext
-	default: // failed in the middle of an exchange
-		up.close()
-		return false
+	case upOK:
+		c.p.putUpstream(up)
+	default:
+		if upc != nil {
+			upc.tc.Close()
+		}
+		up.buf.Close()
 	}
+	return comp.Session == offheap.SessionRequest && clientOK
+}
+
+// adopt takes back a connection a session job gave back: a new sockConn over it when keep,
+// else it is closed.
+func adopt(fd int, keep bool) (*sockConn, bool) {
+	if fd < 0 {
+		return nil, false
+	}
+	if !keep {
+		syscall.Close(fd)
+		return nil, false
+	}
+	f := os.NewFile(uintptr(fd), "session")
+	nc, err := net.FileConn(f) // a duplicate, registered with the netpoller
+	f.Close()
+	if err != nil {
+		return nil, false
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		nc.Close()
+		return nil, false
+	}
+	s, err := newSockConn(tc)
+	if err != nil {
+		tc.Close()
+		return nil, false
+	}
+	return s, true
 }
 
 // readRequestHead reads until buf starts with a complete request head; false means close

@@ -185,9 +185,20 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		if p.engine != nil {
+			p.engine.Close() // sessions still running end here, with their connections
+		}
 		p.mu.Lock()
 		for c := range p.conns {
+			c.tcMu.Lock()
 			c.client.tc.Close()
+			c.tcMu.Unlock()
+			if c.sessDone != nil && c.inSession.Load() {
+				select { // the engine's completion is gone with it: end the wait
+				case c.sessDone <- offheap.Completion{Session: offheap.SessionFailed, ClientFd: -1, UpstreamFd: -1}:
+				default:
+				}
+			}
 		}
 		p.mu.Unlock()
 		<-done
