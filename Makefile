@@ -101,18 +101,20 @@ fuzz: $(LIB_A)
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
 
-## test-examples: the examples module's tests (the proxy's correctness suite and the ingestion
-## service's tests, also with -race),
+## test-examples: the examples module's tests (the proxy's correctness suite, with and without
+## engine sessions, and the ingestion service's tests, also with -race),
 ## and a smoke run of the proxy benchmark harness (upstream, httputil.ReverseProxy and
 ## examples/proxy, a few hundred requests from a Go load loop: no wrk, no nginx, no apt).
 PROXY_BIN := target/bench-proxy/bin
 test-examples: $(LIB_A)
 	cd examples && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd examples && OFFHEAP_PROXY_SESSIONS=1 $(GO) test -count=1 ./proxy
 	cd examples && $(GO) test -count=1 -race ./proxy ./metrics
+	cd examples && OFFHEAP_PROXY_SESSIONS=1 $(GO) test -count=1 -race ./proxy
 	@mkdir -p $(PROXY_BIN)
 	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
 	$(CARGO) build --release --example proxy_ceiling
-	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap,ceiling -c 8 -requests 300 \
+	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap,offheap-go,ceiling -c 8 -requests 300 \
 	  -warmup 1s -d 5s -work target/bench-proxy-smoke -out ''
 
 ## metrics-demo: builds examples/metrics, serves it on 127.0.0.1 (a free port) and runs its load

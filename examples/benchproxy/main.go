@@ -4,7 +4,8 @@
 //
 // Targets: no proxy (wrk to the upstream), httputil.ReverseProxy (examples/revproxy), nginx
 // (generated config: one worker, upstream keepalive 64, access log off) and the offheap proxy
-// (examples/proxy; reported as "not built" while its binary does not exist). More proxies can be
+// (examples/proxy, with its default engine sessions, and "offheap-go" with -sessions=false;
+// reported as "not built" while its binary does not exist). More proxies can be
 // added with -extra label=binary: any binary taking -listen, -upstream and -debug like revproxy.
 // The native ceiling (examples/proxy_ceiling.rs, a cargo example; "not built" while missing) is
 // not a proxy to use: one thread of native code with its own epoll loop, doing the same syscalls
@@ -81,7 +82,7 @@ func main() {
 	var extras extraFlag
 	flag.Var(&extras, "extra", "one more proxy to measure, `label=binary` (flags -listen -upstream -debug); repeatable")
 	ceilingBin := flag.String("ceiling", "target/release/examples/proxy_ceiling", "the native ceiling binary (cargo build --release --example proxy_ceiling; skipped as \"not built\" when missing)")
-	targetsFlag := flag.String("targets", "direct,httputil,nginx,offheap,ceiling", "targets to run, comma-separated (extras are added)")
+	targetsFlag := flag.String("targets", "direct,httputil,nginx,offheap,offheap-go,ceiling", "targets to run, comma-separated (extras are added)")
 	sizesFlag := flag.String("sizes", "2,16k,1m", "body sizes, comma-separated paths without the slash")
 	conns := flag.Int("c", 32, "concurrent connections of the load generator")
 	warmup := flag.Duration("warmup", 2*time.Second, "warm-up run per target and size")
@@ -147,6 +148,12 @@ func main() {
 			if _, err := os.Stat(*offheapBin); err != nil {
 				t.skip = "not built"
 				fmt.Printf("benchproxy: offheap proxy not built: %s missing\n", *offheapBin)
+			}
+			targets = append(targets, t)
+		case "offheap-go":
+			t := target{key: "offheap-go", label: "offheap, all in Go (examples/proxy -sessions=false)", bin: *offheapBin}
+			if _, err := os.Stat(*offheapBin); err != nil {
+				t.skip = "not built"
 			}
 			targets = append(targets, t)
 		case "ceiling":
@@ -268,7 +275,11 @@ func startTarget(t target, up *proc, work, logDir, proxyCPU string) (*proc, stri
 		if err != nil {
 			return nil, "", err
 		}
-		p, err := start(t.key, logDir, addr, debug, pinned(proxyCPU, t.bin, "-listen", addr, "-upstream", up.addr, "-debug", debug))
+		argv := pinned(proxyCPU, t.bin, "-listen", addr, "-upstream", up.addr, "-debug", debug)
+		if t.key == "offheap-go" {
+			argv = append(argv, "-sessions=false")
+		}
+		p, err := start(t.key, logDir, addr, debug, argv)
 		return p, "proxy", err
 	}
 }

@@ -42,7 +42,7 @@ func main() {
 	flag.IntVar(&cfg.MaxIdleUpstream, "idle", d.MaxIdleUpstream, "idle keep-alive connections kept to the upstream")
 	flag.StringVar(&cfg.Via, "via", "", "pseudonym appended to Via (empty: none)")
 	flag.BoolVar(&cfg.SetHost, "set-host", false, "send the upstream's address as Host (default: the client's Host)")
-	flag.BoolVar(&cfg.Sessions, "sessions", false, "run keep-alive exchanges on an offheap engine thread (Go handles the rest)")
+	flag.BoolVar(&cfg.Sessions, "sessions", true, "run keep-alive exchanges on an offheap engine thread (Go handles the rest); -sessions=false: all in Go")
 	grace := flag.Duration("grace", 10*time.Second, "graceful shutdown: how long requests in progress may finish")
 	flag.Parse()
 

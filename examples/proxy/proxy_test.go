@@ -662,7 +662,8 @@ func TestCloseDelimitedAndHTTP10(t *testing.T) {
 	}
 }
 
-// With OFFHEAP_PROXY_SESSIONS=1 the whole suite runs with Config.Sessions (make test runs both).
+// With OFFHEAP_PROXY_SESSIONS=1 the whole suite runs with Config.Sessions (make test runs both;
+// the command's default is sessions on).
 var testSessions = os.Getenv("OFFHEAP_PROXY_SESSIONS") == "1"
 
 func newProxy(cfg Config) *Proxy {
