@@ -28,8 +28,11 @@
 //! - [`Framing`] says where a body ends: exactly N bytes, chunked (validated, forwarded
 //!   verbatim or de-chunked), or until end of file.
 //! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket).
-//! - [`Engine`] runs relays on its own worker threads and epolls, over duplicated fds, and
-//!   reports completions in batches through one eventfd.
+//! - [`Session`] runs HTTP/1.1 keep-alive exchanges between a client and an upstream
+//!   connection (heads parsed and rewritten in place, bodies through a [`Relay`]) and stops
+//!   at a request or response boundary for anything else.
+//! - [`Engine`] runs relays, tunnels and sessions on its own worker threads and epolls, over
+//!   duplicated fds, and reports completions in batches through one eventfd.
 //! - [`Buffer`] is a pooled Rust-owned buffer; [`write_vectored`] writes several with one
 //!   `writev`.
 //! - [`stats`] gives process-wide counters; [`trim`] empties the pools.
