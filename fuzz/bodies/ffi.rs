@@ -99,6 +99,25 @@ pub struct Completion {
     pub copied: u64,
     pub status: u32,
     pub os_errno: i32,
+    pub session_stop: u32,
+    pub session_flags: u32,
+    pub requests: u64,
+    pub responses: u64,
+    pub client_fd: i32,
+    pub upstream_fd: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    pub client_ip_len: u32,
+    pub proto_len: u32,
+    pub host_len: u32,
+    pub via_len: u32,
+    pub flags: u32,
+    pub request_ms: u32,
+    pub response_ms: u32,
+    pub stall_ms: u32,
 }
 
 #[repr(C)]
@@ -420,6 +439,17 @@ unsafe extern "C" {
     pub fn offheap_buffer_view(buffer: u64, out_ptr: *mut *const u8, out_len: *mut usize) -> u32;
     pub fn offheap_buffer_consume(buffer: u64, n: usize) -> u32;
     pub fn offheap_buffer_fill(buffer: u64, fd: i32, io: *mut BufferIo) -> u32;
+    pub fn offheap_engine_submit_session(
+        engine: u64,
+        id: u64,
+        client_fd: i32,
+        upstream_fd: i32,
+        client_buffer: u64,
+        upstream_buffer: u64,
+        opts: *const SessionOptions,
+        strings: *const u8,
+        strings_len: usize,
+    ) -> u32;
     pub fn offheap_buffer_writev(
         fd: i32,
         buffers: *const u64,
@@ -1350,8 +1380,10 @@ impl Interp {
     }
 
     fn op_engine_submit(&mut self, p: &mut Program) {
-        if p.u8().is_multiple_of(4) {
-            return self.op_engine_submit_batch(p);
+        match p.u8() % 8 {
+            0 | 1 => return self.op_engine_submit_batch(p),
+            2 => return self.op_engine_submit_session(p),
+            _ => {}
         }
         let pick = self.pick(p, ENGINE);
         let id = u64::from(p.u8());
@@ -1374,6 +1406,71 @@ impl Interp {
             return;
         }
         self.check_pick(pick, st, "engine_submit");
+    }
+
+    /// A session job: bad handles, fds, options or string lengths are refused; a valid one
+    /// takes the two buffers' storage until its completion is polled.
+    fn op_engine_submit_session(&mut self, p: &mut Program) {
+        let pick = self.pick(p, ENGINE);
+        let cb = self.pick(p, BUFFER);
+        let ub = self.pick(p, BUFFER);
+        let id = u64::from(p.u8());
+        let (c, c_ok) = self.fd(p);
+        let (u, u_ok) = self.fd(p);
+        let strings = b"192.0.2.1httpupstream:80offheap";
+        let mut opts = SessionOptions {
+            client_ip_len: 9,
+            proto_len: 4,
+            host_len: 11,
+            via_len: 7,
+            flags: u32::from(p.u8() % 5),
+            request_ms: u32::from(p.u8() % 4) * 10,
+            response_ms: u32::from(p.u8() % 4) * 10,
+            stall_ms: u32::from(p.u8() % 4) * 10,
+        };
+        let lens_ok = !p.u8().is_multiple_of(8);
+        if !lens_ok {
+            opts.via_len += 1 + u32::from(p.u8() % 4);
+        }
+        let null_opts = p.u8().is_multiple_of(16);
+        let o = if null_opts {
+            std::ptr::null()
+        } else {
+            &opts as *const SessionOptions
+        };
+        // SAFETY: `o` NULL or valid; `strings` valid for its length; the fds are open
+        // sockets, -1 or never open.
+        let st = unsafe {
+            offheap_engine_submit_session(
+                pick.handle,
+                id,
+                c,
+                u,
+                cb.handle,
+                ub.handle,
+                o,
+                strings.as_ptr(),
+                strings.len(),
+            )
+        };
+        if self.injected(st) {
+            return;
+        }
+        let valid = pick.live.is_some()
+            && cb.live.is_some()
+            && ub.live.is_some()
+            && cb.handle != ub.handle
+            && c_ok
+            && u_ok
+            && c >= 0
+            && u >= 0
+            && !null_opts
+            && lens_ok
+            && opts.flags <= 3;
+        if !valid {
+            assert_ne!(st, OK, "an invalid session job was accepted");
+        }
+        assert_ne!(st, PANIC);
     }
 
     /// Up to four jobs in one `offheap_engine_submit_batch`: each refused on its own for a bad
@@ -1477,6 +1574,17 @@ impl Interp {
             assert!(comps[n..].iter().all(|c| c.id == 1234), "written past n");
             for c in &comps[..n] {
                 assert!(c.id < 256 && c.status != PANIC);
+                assert!(c.session_stop <= 5);
+                // Session jobs give their connections back: the caller closes them.
+                for fd in [c.client_fd, c.upstream_fd] {
+                    if fd >= 0 {
+                        // SAFETY: the completion handed this fd over; nothing else owns it.
+                        unsafe { libc::close(fd) };
+                    }
+                }
+                if c.session_stop == 0 {
+                    assert_eq!((c.client_fd, c.upstream_fd), (-1, -1));
+                }
             }
         }
     }
