@@ -1579,7 +1579,9 @@ impl Interp {
                 for fd in [c.client_fd, c.upstream_fd] {
                     if fd >= 0 {
                         // SAFETY: the completion handed this fd over; nothing else owns it.
-                        unsafe { libc::close(fd) };
+                        drop(unsafe {
+                            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                        });
                     }
                 }
                 if c.session_stop == 0 {
