@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
@@ -212,6 +213,9 @@ func exerciseEngine(n int) error {
 		if err := exerciseEngineBatch(e, out); err != nil {
 			return err
 		}
+		if err := exerciseEngineSession(e, out); err != nil {
+			return err
+		}
 		if err := e.Close(); err != nil {
 			return err
 		}
@@ -248,6 +252,64 @@ func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
 	k, err := e.Wait(ctx, out)
 	if err != nil || k != 1 || out[0].ID != 8 || out[0].Err != nil {
 		return fmt.Errorf("engine: batch completion %d, %v", k, err)
+	}
+	return nil
+}
+
+// exerciseEngineSession runs one keep-alive exchange through an engine session, then hands
+// a chunked request back; the buffers and fds come back with the completion.
+func exerciseEngineSession(e *offheap.Engine, out []offheap.Completion) error {
+	client, c, err := tcpPair()
+	if err != nil {
+		return err
+	}
+	u, up, err := tcpPair()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	defer up.Close()
+	cbuf, err := offheap.NewBuffer()
+	if err != nil {
+		return err
+	}
+	defer cbuf.Close()
+	ubuf, err := offheap.NewBuffer()
+	if err != nil {
+		return err
+	}
+	defer ubuf.Close()
+	opts := &offheap.SessionOptions{ClientIP: "192.0.2.1", Via: "x", SetHost: true, Host: "u"}
+	err = e.SubmitSession(9, c, u, cbuf, ubuf, opts)
+	c.Close()
+	u.Close()
+	if err != nil {
+		return err
+	}
+	client.Write([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+	head := make([]byte, 4096)
+	n, err := up.Read(head)
+	if err != nil || !bytes.Contains(head[:n], []byte("Host: u\r\n")) {
+		return fmt.Errorf("engine: session sent %q (%v)", head[:n], err)
+	}
+	up.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	got := make([]byte, 256)
+	n, err = client.Read(got)
+	if err != nil || !bytes.HasSuffix(got[:n], []byte("\r\n\r\nok")) {
+		return fmt.Errorf("engine: session answered %q (%v)", got[:n], err)
+	}
+	chunked := "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	client.Write([]byte(chunked))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k, err := e.Wait(ctx, out)
+	if err != nil || k != 1 || out[0].ID != 9 || out[0].Session != offheap.SessionRequest {
+		return fmt.Errorf("engine: session completion %d, %v, %+v", k, err, out[0])
+	}
+	syscall.Close(out[0].ClientFd)
+	syscall.Close(out[0].UpstreamFd)
+	if string(cbuf.UnsafeBytes()) != chunked {
+		return fmt.Errorf("engine: session handed back %q", cbuf.UnsafeBytes())
 	}
 	return nil
 }
