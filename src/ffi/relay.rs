@@ -918,11 +918,7 @@ pub unsafe extern "C" fn offheap_engine_submit_session(
         }
         let cbuf = std::mem::replace(&mut *cb.0.lock(), Buffer::none());
         let ubuf = std::mem::replace(&mut *ub.0.lock(), Buffer::none());
-        let session = Box::new(Session::with_buffers(
-            session_opts,
-            ensure(cbuf),
-            ensure(ubuf),
-        ));
+        let session = Box::new(Session::with_buffers(session_opts, cbuf, ubuf));
         let job = Job::Session {
             client,
             upstream,
@@ -945,12 +941,6 @@ pub unsafe extern "C" fn offheap_engine_submit_session(
             }
         }
     })
-}
-
-/// A buffer with storage (a freshly taken one when it had none).
-fn ensure(mut b: Buffer) -> Buffer {
-    b.ensure();
-    b
 }
 
 #[unsafe(no_mangle)]

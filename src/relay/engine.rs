@@ -207,11 +207,11 @@ impl Running {
             Work::Session { .. } => (RelayStats::default(), RelayStats::default(), 0),
         };
         let session = match &self.work {
+            // `finish` stops a session it ends with an error, so it is always stopped here.
             Work::Session { session, .. } => Some(SessionEnd {
-                stop: match session.waiting() {
-                    Waiting::Stopped => session_stop(session),
-                    _ => Stop::Failed(result.err().unwrap_or(Error::Canceled)),
-                },
+                stop: session
+                    .stopped()
+                    .unwrap_or(Stop::Failed(result.err().unwrap_or(Error::Canceled))),
                 stats: session.stats(),
                 head_method: session.head_method(),
                 close_client: session.close_client(),
@@ -227,11 +227,6 @@ impl Running {
             session,
         }
     }
-}
-
-/// The stop of a stopped session.
-fn session_stop(s: &Session) -> Stop {
-    s.stopped().unwrap_or(Stop::Failed(Error::Canceled))
 }
 
 /// Messages from the engine to one worker.
@@ -352,26 +347,38 @@ impl Engine {
     /// Hands a job to a worker (chosen by `id`). Its completion, with this `id`, comes out
     /// of [`Engine::poll`]. Ids should be unique among jobs in flight (for [`Engine::cancel`]).
     pub fn submit(&self, id: u64, job: Job) -> Result<(), Error> {
-        let mut result = Ok(());
-        self.submit_batch([((), id, job)], |(), r| result = r);
-        result
+        self.submit_or_return(id, job).map_err(|(e, _)| e)
     }
 
     /// Like [`Engine::submit`], but a refused job comes back with the error (a session's
     /// buffers hold bytes its caller needs).
     pub fn submit_or_return(&self, id: u64, job: Job) -> Result<(), (Error, Job)> {
+        if let Err(e) = self.admit() {
+            return Err((e, job));
+        }
+        let w = self.enqueue(id, job);
+        let _ = sys::eventfd_signal(self.workers[w].wake.as_fd());
+        Ok(())
+    }
+
+    /// Counts one more job in flight, or says why the engine refuses it.
+    fn admit(&self) -> Result<(), Error> {
         if self.shared.stop.load(Ordering::Acquire) {
-            return Err((Error::Canceled, job));
+            return Err(Error::Canceled);
         }
         let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         if n >= self.max_jobs {
             self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            return Err((Error::ResourceExhausted, job));
+            return Err(Error::ResourceExhausted);
         }
+        Ok(())
+    }
+
+    /// Puts an admitted job in its worker's inbox; returns the worker (to wake).
+    fn enqueue(&self, id: u64, job: Job) -> usize {
         let w = self.worker_index(id);
         self.workers[w].inbox.lock().submit.push((id, job));
-        let _ = sys::eventfd_signal(self.workers[w].wake.as_fd());
-        Ok(())
+        w
     }
 
     /// Hands many jobs to the workers at once: each worker that gets jobs is woken once, not
@@ -384,19 +391,11 @@ impl Engine {
     ) {
         let mut woken = [false; MAX_WORKERS];
         for (tag, id, job) in jobs {
-            if self.shared.stop.load(Ordering::Acquire) {
-                done(tag, Err(Error::Canceled));
+            if let Err(e) = self.admit() {
+                done(tag, Err(e));
                 continue;
             }
-            let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
-            if n >= self.max_jobs {
-                self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                done(tag, Err(Error::ResourceExhausted));
-                continue;
-            }
-            let w = self.worker_index(id);
-            self.workers[w].inbox.lock().submit.push((id, job));
-            woken[w] = true;
+            woken[self.enqueue(id, job)] = true;
             done(tag, Ok(()));
         }
         for (worker, _) in self.workers.iter().zip(woken).filter(|(_, w)| *w) {

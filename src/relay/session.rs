@@ -170,6 +170,22 @@ pub struct Session {
     pending_request: usize,
 }
 
+/// What parsing the first head in a buffer found.
+enum Parsed {
+    Complete,
+    /// More bytes are needed.
+    Incomplete,
+    Invalid,
+}
+
+fn first_head(parsed: Result<headers::Batch, headers::BatchError>, h: &Head) -> Parsed {
+    match (parsed, h.result()) {
+        (Ok(b), Ok(())) if b.heads > 0 => Parsed::Complete,
+        (Ok(b), Err(headers::Error::Incomplete)) if b.heads > 0 => Parsed::Incomplete,
+        _ => Parsed::Invalid,
+    }
+}
+
 /// Whether an idle connection is still open: nothing to read yet (a closed one reads end of
 /// file, one with stray bytes is no clean HTTP connection either).
 fn upstream_open(fd: BorrowedFd<'_>) -> bool {
@@ -188,8 +204,11 @@ impl Session {
     }
 
     /// A session over buffers that may already hold bytes (a request read by the caller, a
-    /// response the caller started to read), waiting for a request.
-    pub fn with_buffers(opts: SessionOptions, client: Buffer, upstream: Buffer) -> Session {
+    /// response the caller started to read), waiting for a request. A buffer without storage
+    /// takes some from the pool.
+    pub fn with_buffers(opts: SessionOptions, mut client: Buffer, mut upstream: Buffer) -> Session {
+        client.ensure();
+        upstream.ensure();
         let headers = vec![HeaderSpan::default(); usize::from(opts.head.max_headers).max(1)];
         let out = vec![0; out_capacity(&opts.head)];
         Session {
@@ -344,16 +363,14 @@ impl Session {
                 let parsed =
                     parse_requests(input, &self.opts.head, &mut self.heads, &mut self.headers);
                 let h = self.heads[0];
-                let complete = matches!(parsed, Ok(b) if b.heads > 0) && h.is_complete();
-                if complete {
-                    return self.forward_request(&h, upstream);
-                }
-                let incomplete = matches!(parsed, Ok(b) if b.heads > 0)
-                    && h.status == headers::Error::Incomplete.code();
-                if !incomplete {
-                    return Some(self.stop(Stop::Request {
-                        upstream_reusable: true,
-                    }));
+                match first_head(parsed, &h) {
+                    Parsed::Complete => return self.forward_request(&h, upstream),
+                    Parsed::Incomplete => {}
+                    Parsed::Invalid => {
+                        return Some(self.stop(Stop::Request {
+                            upstream_reusable: true,
+                        }));
+                    }
                 }
             }
             match self.client.read_from(client) {
@@ -574,14 +591,10 @@ impl Session {
                     &mut self.headers,
                 );
                 let h = self.heads[0];
-                let complete = matches!(parsed, Ok(b) if b.heads > 0) && h.is_complete();
-                if complete {
-                    return self.relay_response(&h);
-                }
-                let incomplete = matches!(parsed, Ok(b) if b.heads > 0)
-                    && h.status == headers::Error::Incomplete.code();
-                if !incomplete {
-                    return Some(self.stop(Stop::Response));
+                match first_head(parsed, &h) {
+                    Parsed::Complete => return self.relay_response(&h),
+                    Parsed::Incomplete => {}
+                    Parsed::Invalid => return Some(self.stop(Stop::Response)),
                 }
             }
             match self.upstream.read_from(upstream) {
@@ -867,34 +880,26 @@ mod tests {
                 "the request went out"
             );
         }
-        // The upstream closes before answering a bodiless request: it comes back whole, to be
-        // sent again on another connection.
-        let ((c, mut client), (u, up)) = pairs();
-        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n";
-        client.write_all(req).unwrap();
-        drop(up);
-        let mut s = Session::new(opts());
-        assert_eq!(
-            drive(&mut s, &c, &u),
-            Stop::Request {
-                upstream_reusable: false
-            }
-        );
-        assert_eq!(s.client_buffer().filled(), req);
-        assert_eq!(s.stats().requests, 0);
-        // A request with a body is not sent on a connection the upstream closed.
-        let ((c, mut client), (u, up)) = pairs();
-        let req = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
-        client.write_all(req).unwrap();
-        drop(up);
-        let mut s = Session::new(opts());
-        assert_eq!(
-            drive(&mut s, &c, &u),
-            Stop::Request {
-                upstream_reusable: false
-            }
-        );
-        assert_eq!(s.client_buffer().filled(), req);
+        // The upstream closed first: a bodiless request comes back whole (to be sent again on
+        // another connection), and a request with a body is not sent at all.
+        for req in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+        ] {
+            let ((c, mut client), (u, up)) = pairs();
+            client.write_all(req).unwrap();
+            drop(up);
+            let mut s = Session::new(opts());
+            let stop = drive(&mut s, &c, &u);
+            assert_eq!(
+                stop,
+                Stop::Request {
+                    upstream_reusable: false
+                }
+            );
+            assert_eq!(s.client_buffer().filled(), req);
+            assert_eq!(s.stats().requests, 0);
+        }
     }
 
     #[test]
