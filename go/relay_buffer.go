@@ -68,6 +68,16 @@ func (b *Buffer) fill(fd int32) C.offheap_status {
 	return st
 }
 
+// flush drops the bytes counted by Consume in Rust, for calls that read the buffer's window
+// there (WriteBuffers, Engine.SubmitSession). No cgo call when nothing is counted.
+func (b *Buffer) flush() C.offheap_status {
+	if b.skip == 0 {
+		return C.OFFHEAP_STATUS_OK
+	}
+	b.id, _ = b.h.get()
+	return b.fill(-1)
+}
+
 func (b *Buffer) readable(fd uintptr) bool {
 	b.st = b.fill(int32(fd))
 	return b.st != C.OFFHEAP_STATUS_OK || b.io.state != C.OFFHEAP_RELAY_STATE_WANT_READ
@@ -168,11 +178,8 @@ func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
 		}
 		ids[i] = C.uint64_t(id)
 		left += b.Len()
-		if b.skip > 0 { // Rust writes from its own window: drop the counted bytes there first
-			b.id = id
-			if st := b.fill(-1); st != C.OFFHEAP_STATUS_OK {
-				return 0, statusError("WriteBuffers", st)
-			}
+		if st := b.flush(); st != C.OFFHEAP_STATUS_OK { // Rust writes from its own window
+			return 0, statusError("WriteBuffers", st)
 		}
 	}
 	var total int64

@@ -52,9 +52,64 @@ type Engine struct {
 	smu     sync.Mutex // serialises SubmitBatch (the submitter's arrays)
 	batcher batchSubmitter
 
-	ssmu    sync.Mutex // serialises SubmitSession (its options and strings)
-	sopts   C.offheap_session_options
-	strings [1024]byte
+	pmu       sync.Mutex // serialises SubmitTunnel, SubmitBody and SubmitSession (what follows)
+	pair      fdPair
+	args      submitArgs
+	st        C.offheap_status
+	sopts     C.offheap_session_options
+	strings   [1024]byte
+	submitFn  func() // e.cSubmit and e.cSubmitSession, made once
+	sessionFn func()
+}
+
+// submitArgs are the arguments of the one-job submissions, beside the fds the pair lends.
+type submitArgs struct {
+	h, id      uint64
+	framing    uint32
+	length     uint64
+	cbuf, ubuf uint64
+	stringsLen int
+}
+
+// fdPair lends the fds of two connections to one cgo call, each held open by its
+// RawConn.Control meanwhile. Reused, with its method value made once, it allocates nothing
+// beyond what the connections' SyscallConn methods do.
+type fdPair struct {
+	raws     [2]syscall.RawConn
+	fds      [2]C.int32_t
+	held     int
+	innerErr error
+	call     func() // runs with fds[0] and fds[1] held open
+	fn       func(uintptr)
+}
+
+// lend runs call with the fds of a and b held open.
+func (p *fdPair) lend(a, b Conn, call func()) error {
+	if p.fn == nil {
+		p.fn = p.control
+	}
+	var err error
+	if p.raws[0], err = a.SyscallConn(); err == nil {
+		p.raws[1], err = b.SyscallConn()
+	}
+	if err == nil {
+		p.held, p.innerErr, p.call = 0, nil, call
+		if err = p.raws[0].Control(p.fn); err == nil {
+			err = p.innerErr
+		}
+	}
+	p.raws, p.call = [2]syscall.RawConn{}, nil
+	return err
+}
+
+func (p *fdPair) control(fd uintptr) {
+	p.fds[p.held] = C.int32_t(fd)
+	p.held++
+	if p.held == 1 {
+		p.innerErr = p.raws[1].Control(p.fn)
+		return
+	}
+	p.call()
 }
 
 func freeEngine(id uint64) { C.offheap_engine_free(C.uint64_t(id)) }
@@ -78,28 +133,9 @@ func NewEngine(workers, maxJobs int) (*Engine, error) {
 		return nil, statusError("NewEngine", st)
 	}
 	e := &Engine{ready: os.NewFile(uintptr(fd), "offheap-engine-ready")}
+	e.submitFn, e.sessionFn = e.cSubmit, e.cSubmitSession
 	attach(&e.h, e, uint64(id), freeEngine)
 	return e, nil
-}
-
-// withFds runs f with the fds of a and b, both held open by their RawConns meanwhile.
-func withFds(a, b Conn, f func(fa, fb uintptr)) error {
-	ra, err := a.SyscallConn()
-	if err != nil {
-		return err
-	}
-	rb, err := b.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var innerErr error
-	err = ra.Control(func(fa uintptr) {
-		innerErr = rb.Control(func(fb uintptr) { f(fa, fb) })
-	})
-	if err != nil {
-		return err
-	}
-	return innerErr
 }
 
 func (e *Engine) submit(op string, id uint64, a, b Conn, framing uint32, length uint64) error {
@@ -107,19 +143,31 @@ func (e *Engine) submit(op string, id uint64, a, b Conn, framing uint32, length 
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	st := C.offheap_status(C.OFFHEAP_STATUS_OK)
-	err := withFds(a, b, func(fa, fb uintptr) {
-		st = C.offheap_engine_submit(C.uint64_t(h), C.uint64_t(id), C.int32_t(fa), C.int32_t(fb),
-			C.uint32_t(framing), C.uint64_t(length), 0)
-	})
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
+	e.args = submitArgs{h: h, id: id, framing: framing, length: length}
+	e.st = C.OFFHEAP_STATUS_OK
+	err := e.pair.lend(a, b, e.submitFn)
 	runtime.KeepAlive(e)
 	if err != nil {
 		return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
 	}
-	if st != C.OFFHEAP_STATUS_OK {
-		return statusError(op, st)
+	if e.st != C.OFFHEAP_STATUS_OK {
+		return statusError(op, e.st)
 	}
 	return nil
+}
+
+func (e *Engine) cSubmit() {
+	a := &e.args
+	e.st = C.offheap_engine_submit(C.uint64_t(a.h), C.uint64_t(a.id), e.pair.fds[0], e.pair.fds[1],
+		C.uint32_t(a.framing), C.uint64_t(a.length), 0)
+}
+
+func (e *Engine) cSubmitSession() {
+	a := &e.args
+	e.st = C.offheap_engine_submit_session(C.uint64_t(a.h), C.uint64_t(a.id), e.pair.fds[0], e.pair.fds[1],
+		C.uint64_t(a.cbuf), C.uint64_t(a.ubuf), &e.sopts, (*C.uint8_t)(&e.strings[0]), C.size_t(a.stringsLen))
 }
 
 // SubmitTunnel hands the engine a bidirectional tunnel between a and b, with half-close. Its
@@ -257,7 +305,6 @@ func (s *batchSubmitter) clear() {
 	clear(s.rawErr[:])
 }
 
-// Cancel stops job id; it completes with ErrCanceled unless it finished first.
 // SubmitSession hands the engine a client connection and an upstream connection for HTTP/1.1
 // keep-alive exchanges. The engine works on duplicates of their fds: close client and upstream
 // once this returns (Go's netpoller, still watching them, would wake on every exchange), and
@@ -270,7 +317,8 @@ func (s *batchSubmitter) clear() {
 // The storage of cbuf and ubuf moves into the job with the bytes they hold (a request already
 // read into cbuf is served first); until the job's completion comes out of [Engine.Wait]
 // they are empty and must not be used. Then they hold the bytes the session stopped at.
-// One cgo call; no allocation.
+// One cgo call (plus one per buffer holding bytes counted by Consume); it allocates nothing
+// beyond what the connections' SyscallConn methods do.
 func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buffer, opts *SessionOptions) error {
 	const op = "Engine.SubmitSession"
 	h, ok := e.h.get()
@@ -288,8 +336,8 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 		}
 		return C.uint32_t(min(max(d.Milliseconds(), 1), math.MaxUint32))
 	}
-	e.ssmu.Lock()
-	defer e.ssmu.Unlock()
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
 	n := 0
 	for _, str := range [...]string{opts.ClientIP, opts.Proto, opts.Host, opts.Via} {
 		if n+len(str) > len(e.strings) {
@@ -310,31 +358,28 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 	}
 	// Counted consumes reach Rust first: the job starts from the buffers' real windows.
 	for _, b := range [...]*Buffer{cbuf, ubuf} {
-		if b.skip > 0 {
-			b.id, _ = b.h.get()
-			if st := b.fill(-1); st != C.OFFHEAP_STATUS_OK {
-				return statusError(op, st)
-			}
+		if st := b.flush(); st != C.OFFHEAP_STATUS_OK {
+			return statusError(op, st)
 		}
 	}
-	st := C.offheap_status(C.OFFHEAP_STATUS_OK)
-	err := withFds(client, upstream, func(fc, fu uintptr) {
-		st = C.offheap_engine_submit_session(C.uint64_t(h), C.uint64_t(id), C.int32_t(fc), C.int32_t(fu),
-			C.uint64_t(cid), C.uint64_t(uid), &e.sopts, (*C.uint8_t)(&e.strings[0]), C.size_t(n))
-	})
+	e.args = submitArgs{h: h, id: id, cbuf: cid, ubuf: uid, stringsLen: n}
+	e.st = C.OFFHEAP_STATUS_OK
+	err := e.pair.lend(client, upstream, e.sessionFn)
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(cbuf)
 	runtime.KeepAlive(ubuf)
 	if err != nil {
 		return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
 	}
-	if st != C.OFFHEAP_STATUS_OK {
-		return statusError(op, st)
+	if e.st != C.OFFHEAP_STATUS_OK {
+		return statusError(op, e.st)
 	}
 	cbuf.stale, ubuf.stale = true, true // their storage is the job's now, then comes back
 	return nil
 }
 
+// Cancel stops job id; it completes with ErrCanceled unless it finished first. A session in
+// the middle of an exchange finishes it and stops at the next request boundary.
 func (e *Engine) Cancel(id uint64) error {
 	h, ok := e.h.get()
 	if !ok {

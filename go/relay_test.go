@@ -876,3 +876,53 @@ func TestEngineSession(t *testing.T) {
 		t.Fatalf("Consume: %v, %d left", err, cbuf.Len())
 	}
 }
+
+// TestEngineSessionSubmitCostsOneCgoCallAndNoAllocation: a submission (its buffers holding no
+// counted consumes) is one cgo call, and a submit-and-complete round allocates nothing over
+// connections whose RawConn is fetched once (as examples/proxy's are).
+func TestEngineSessionSubmitCostsOneCgoCallAndNoAllocation(t *testing.T) {
+	e, err := NewEngine(1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	client, c := tcpPair(t)
+	u, up := tcpPair(t)
+	defer func() {
+		for _, x := range []*net.TCPConn{client, c, u, up} {
+			x.Close()
+		}
+	}()
+	cbuf, _ := NewBuffer()
+	ubuf, _ := NewBuffer()
+	defer cbuf.Close()
+	defer ubuf.Close()
+	// An idle session comes back after RequestTimeout; the connections stay open on this side.
+	opts := &SessionOptions{ClientIP: "192.0.2.9", Via: "offheap", RequestTimeout: time.Millisecond}
+	comps := make([]Completion, 4)
+	ctx := context.Background()
+	cc, uc := cached(t, c), cached(t, u)
+	calls := int64(-1)
+	round := func() {
+		before := runtime.NumCgoCall()
+		if err := e.SubmitSession(1, cc, uc, cbuf, ubuf, opts); err != nil {
+			t.Fatal(err)
+		}
+		if calls < 0 {
+			calls = runtime.NumCgoCall() - before
+		}
+		n, err := e.Wait(ctx, comps)
+		if err != nil || n != 1 || comps[0].Session != SessionRequest || comps[0].Err != nil {
+			t.Fatalf("Wait = %d, %v, %+v", n, err, comps[0])
+		}
+		syscall.Close(comps[0].ClientFd)
+		syscall.Close(comps[0].UpstreamFd)
+	}
+	round()
+	if calls != 1 {
+		t.Fatalf("SubmitSession made %d cgo calls, want 1", calls)
+	}
+	if n := testing.AllocsPerRun(10, round); n != 0 {
+		t.Fatalf("%.1f allocations per submit-and-complete round, want 0", n)
+	}
+}
