@@ -39,10 +39,11 @@ import (
 
 // target is one way of serving the upstream's bodies to wrk.
 type target struct {
-	key   string // direct, httputil, nginx, offheap, or an -extra label
-	label string // as shown in the table
-	bin   string // Go proxy binary (revproxy interface)
-	skip  string // why it is not measured
+	key   string   // direct, httputil, nginx, offheap, or an -extra label
+	label string   // as shown in the table
+	bin   string   // Go proxy binary (revproxy interface)
+	args  []string // more flags for bin
+	skip  string   // why it is not measured
 }
 
 // result is one measured (target, body size) run.
@@ -68,6 +69,16 @@ func (r *result) reqPerCPU() float64 {
 }
 func (r *result) allocsPerReq() float64 { return float64(r.allocs) / float64(r.load.Requests) }
 func (r *result) cgoPerReq() float64    { return float64(r.cgoCalls) / float64(r.load.Requests) }
+
+// built is a target whose binary is bin, reported as "not built" while bin is missing.
+func built(key, label, bin string) target {
+	t := target{key: key, label: label, bin: bin}
+	if _, err := os.Stat(bin); err != nil {
+		t.skip = "not built"
+		fmt.Printf("benchproxy: %s not built: %s missing\n", label, bin)
+	}
+	return t
+}
 
 type extraFlag []string
 
@@ -144,25 +155,13 @@ func main() {
 			}
 			targets = append(targets, t)
 		case "offheap":
-			t := target{key: "offheap", label: "offheap (examples/proxy)", bin: *offheapBin}
-			if _, err := os.Stat(*offheapBin); err != nil {
-				t.skip = "not built"
-				fmt.Printf("benchproxy: offheap proxy not built: %s missing\n", *offheapBin)
-			}
-			targets = append(targets, t)
+			targets = append(targets, built("offheap", "offheap (examples/proxy)", *offheapBin))
 		case "offheap-go":
-			t := target{key: "offheap-go", label: "offheap, all in Go (examples/proxy -sessions=false)", bin: *offheapBin}
-			if _, err := os.Stat(*offheapBin); err != nil {
-				t.skip = "not built"
-			}
+			t := built("offheap-go", "offheap, all in Go (examples/proxy -sessions=false)", *offheapBin)
+			t.args = []string{"-sessions=false"}
 			targets = append(targets, t)
 		case "ceiling":
-			t := target{key: "ceiling", label: "native ceiling (examples/proxy_ceiling.rs)", bin: *ceilingBin}
-			if _, err := os.Stat(*ceilingBin); err != nil {
-				t.skip = "not built"
-				fmt.Printf("benchproxy: native ceiling not built: %s missing\n", *ceilingBin)
-			}
-			targets = append(targets, t)
+			targets = append(targets, built("ceiling", "native ceiling (examples/proxy_ceiling.rs)", *ceilingBin))
 		default:
 			fatal(fmt.Errorf("unknown target %q", k))
 		}
@@ -276,10 +275,7 @@ func startTarget(t target, up *proc, work, logDir, proxyCPU string) (*proc, stri
 			return nil, "", err
 		}
 		argv := pinned(proxyCPU, t.bin, "-listen", addr, "-upstream", up.addr, "-debug", debug)
-		if t.key == "offheap-go" {
-			argv = append(argv, "-sessions=false")
-		}
-		p, err := start(t.key, logDir, addr, debug, argv)
+		p, err := start(t.key, logDir, addr, debug, append(argv, t.args...))
 		return p, "proxy", err
 	}
 }
