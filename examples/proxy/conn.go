@@ -155,8 +155,7 @@ func (c *clientConn) session() bool {
 	c.p.counters.Requests.Add(int64(comp.Requests))
 	c.p.counters.Responses.Add(int64(comp.Responses))
 	keepClient := comp.Session == offheap.SessionRequest || comp.Session == offheap.SessionResponse
-	keepUp := comp.Session == offheap.SessionResponse ||
-		(comp.UpstreamReusable && comp.Session != offheap.SessionFailed)
+	keepUp := comp.Session == offheap.SessionResponse || comp.UpstreamReusable
 	client, clientOK := adopt(comp.ClientFd, keepClient)
 	upc, upOK := adopt(comp.UpstreamFd, keepUp)
 	if clientOK {
