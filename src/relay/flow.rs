@@ -119,6 +119,11 @@ pub struct Relay {
     /// that adds a tag beside the buffer's own `Option`, the optimiser then tests the
     /// (uninitialised) payload of `None` ahead of the tag, and valgrind reports every step.
     buf: Buffer,
+    /// The last copying read filled a whole [`BUFFER_SIZE`](super::BUFFER_SIZE) buffer and
+    /// the body wants more: the next read goes into a bulk buffer (while the process-wide
+    /// bound allows one). Kept across [`Relay::reset`], like `probed`: a connection pair
+    /// tends to carry one kind of traffic.
+    bulk: bool,
     stats: RelayStats,
     result: Option<Result<(), Error>>,
     errno: i32,
@@ -150,6 +155,7 @@ impl Relay {
             pipe: None,
             in_pipe: 0,
             buf: Buffer::none(),
+            bulk: false,
             stats: RelayStats::default(),
             result: None,
             errno: 0,
@@ -161,9 +167,10 @@ impl Relay {
     /// Starts over with new options, keeping nothing of the previous body.
     pub fn reset(&mut self, opts: Options) {
         self.release();
-        let probed = self.probed;
+        let (probed, bulk) = (self.probed, self.bulk);
         *self = Relay::new(opts);
         self.probed = probed;
+        self.bulk = bulk;
     }
 
     /// Bytes moved so far.
@@ -325,6 +332,11 @@ impl Relay {
                 return Ok(Progress::Done);
             }
             if !self.fill(src)? {
+                // An empty bulk buffer goes back to its pool while the relay waits: idle
+                // relays hold no bulk memory.
+                if self.buf.is_bulk() && self.buf.is_empty() {
+                    self.buf.release();
+                }
                 return Ok(Progress::WantRead);
             }
         }
@@ -408,12 +420,21 @@ impl Relay {
                 }
             }
         }
+        // Only an empty buffer is swapped: fill is called when nothing is held.
+        if self.bulk
+            && !self.buf.is_bulk()
+            && self.buf.is_empty()
+            && let Some(big) = Buffer::take_bulk()
+        {
+            self.buf = big;
+        }
         let b = self.buf.ensure();
         let spare = b.spare_mut();
         let len = want.min(spare.len() as u64) as usize;
         match sys::read(src, &mut spare[..len]) {
             Ok(n) => {
                 b.fill(n);
+                self.bulk = n >= super::BUFFER_SIZE && want > n as u64;
                 self.got(n)
             }
             Err(e) if e.would_block() => Ok(false),

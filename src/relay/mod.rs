@@ -27,7 +27,12 @@
 //!   calls [`Relay::step`] with the two fds; it keeps no fd between steps.
 //! - [`Framing`] says where a body ends: exactly N bytes, chunked (validated, forwarded
 //!   verbatim or de-chunked), or until end of file.
-//! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket).
+//! - A copying relay reads into a [`BUFFER_SIZE`] buffer; once a read fills it and the body
+//!   wants more, it reads into a [`BULK_BUFFER_SIZE`] buffer instead (at most
+//!   [`MAX_BULK_BUFFERS`] alive process-wide), which it gives back whenever it waits with
+//!   nothing held.
+//! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket). It copies rather
+//!   than splices: measured faster and cheaper per GiB (see `Tunnel::new`).
 //! - [`Session`] runs HTTP/1.1 keep-alive exchanges between a client and an upstream
 //!   connection (heads parsed and rewritten in place, bodies through a [`Relay`]) and stops
 //!   at a request or response boundary for anything else.
@@ -57,7 +62,10 @@ pub use error::Error;
 pub use flow::{
     Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,
 };
-pub use pool::{BUFFER_SIZE, Buffer, MAX_IDLE_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, trim};
+pub use pool::{
+    BUFFER_SIZE, BULK_BUFFER_SIZE, Buffer, MAX_BULK_BUFFERS, MAX_IDLE_BUFFERS,
+    MAX_IDLE_BULK_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, bulk_buffers_live, trim,
+};
 pub use session::{Session, SessionOptions, SessionProgress, SessionStats, Side, Stop, Waiting};
 pub use stats::{GlobalStats, RelayStats, stats};
 pub use tunnel::{Tunnel, TunnelProgress};

@@ -20,6 +20,16 @@ pub const BUFFER_SIZE: usize = 64 * 1024;
 pub const MAX_IDLE_PIPES: usize = 64;
 /// Idle buffers kept for reuse.
 pub const MAX_IDLE_BUFFERS: usize = 256;
+/// Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
+/// [`BUFFER_SIZE`] buffer (a bulk flow). Fewer, larger reads and writes mean fewer wake-ups of
+/// the peers on each side; `make bench` measures the difference (BENCHMARKS.md, bulk rows).
+pub const BULK_BUFFER_SIZE: usize = 4 << 20;
+/// Most bulk buffers alive at once, process-wide (held by relays or idle in the pool): at
+/// most `MAX_BULK_BUFFERS * BULK_BUFFER_SIZE` bytes. Beyond it, relays copy through
+/// [`BUFFER_SIZE`] buffers as before.
+pub const MAX_BULK_BUFFERS: usize = 16;
+/// Idle bulk buffers kept for reuse.
+pub const MAX_IDLE_BULK_BUFFERS: usize = 4;
 
 /// A kernel pipe used as the splice intermediary.
 #[derive(Debug)]
@@ -54,6 +64,8 @@ impl Drop for Pipe {
 
 static PIPES: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
 static BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+/// Idle bulk buffers, and how many bulk buffers are alive (idle ones included).
+static BULK: Mutex<(Vec<Box<[u8]>>, usize)> = Mutex::new((Vec::new(), 0));
 
 /// Takes an empty pipe from the pool, or creates one (1 MiB when the kernel allows).
 pub fn take_pipe() -> Result<Pipe, Error> {
@@ -113,6 +125,32 @@ impl Buffer {
             start: 0,
             end: 0,
         }
+    }
+
+    /// Takes a bulk buffer of [`BULK_BUFFER_SIZE`] bytes from its pool, or allocates one
+    /// while fewer than [`MAX_BULK_BUFFERS`] are alive; `None` beyond that bound.
+    pub fn take_bulk() -> Option<Buffer> {
+        let mut bulk = BULK.lock();
+        let data = match bulk.0.pop() {
+            Some(d) => d,
+            None if bulk.1 < MAX_BULK_BUFFERS => {
+                bulk.1 += 1;
+                drop(bulk);
+                add(&COUNTERS.buffers_live, 1);
+                vec![0u8; BULK_BUFFER_SIZE].into_boxed_slice()
+            }
+            None => return None,
+        };
+        Some(Buffer {
+            data: Some(data),
+            start: 0,
+            end: 0,
+        })
+    }
+
+    /// Whether this buffer's storage is a bulk buffer.
+    pub fn is_bulk(&self) -> bool {
+        self.capacity() == BULK_BUFFER_SIZE
     }
 
     /// A buffer without storage (capacity 0): what a relay holds while it needs none.
@@ -239,6 +277,17 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         if let Some(d) = self.data.take() {
+            if d.len() == BULK_BUFFER_SIZE {
+                let mut bulk = BULK.lock();
+                if bulk.0.len() < MAX_IDLE_BULK_BUFFERS {
+                    bulk.0.push(d);
+                    return;
+                }
+                bulk.1 -= 1;
+                drop(bulk);
+                sub(&COUNTERS.buffers_live, 1);
+                return;
+            }
             let mut idle = BUFFERS.lock();
             if idle.len() < MAX_IDLE_BUFFERS {
                 idle.push(d);
@@ -250,12 +299,23 @@ impl Drop for Buffer {
     }
 }
 
+/// Bulk buffers alive now: held by relays or idle in their pool (at most
+/// [`MAX_BULK_BUFFERS`]).
+pub fn bulk_buffers_live() -> usize {
+    BULK.lock().1
+}
+
 /// Frees every idle pipe and buffer (for leak checks and memory pressure).
 pub fn trim() {
     let pipes = std::mem::take(&mut *PIPES.lock());
     drop(pipes);
     let bufs = std::mem::take(&mut *BUFFERS.lock());
     sub(&COUNTERS.buffers_live, bufs.len() as u64);
+    let mut bulk = BULK.lock();
+    let idle = std::mem::take(&mut bulk.0);
+    bulk.1 -= idle.len();
+    drop(bulk);
+    sub(&COUNTERS.buffers_live, idle.len() as u64);
 }
 
 #[cfg(test)]
