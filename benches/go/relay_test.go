@@ -131,9 +131,10 @@ func offheapRelay(b *testing.B, noSplice bool) func(r *relayRig, size int) error
 }
 
 // BenchmarkRelayBulk: bulk throughput of 1 MiB per operation over loopback TCP: offheap,
-// Go's io.Copy through a bufio.Reader (the path of HTTP bodies), and Go's own splice
-// (io.CopyN between two *net.TCPConn). The native Rust splice loop is the criterion bench
-// relay_native/splice_loop_1MiB.
+// Go's io.Copy through a bufio.Reader (the path of HTTP bodies), Go's own splice
+// (io.CopyN between two *net.TCPConn), and the bound of any relay: the same feeder and a
+// reader with no relay hop between them. The native Rust loops are the criterion benches
+// relay_native/{splice,copy}_loop_1MiB.
 func BenchmarkRelayBulk(b *testing.B) {
 	if err := offheap.Available(); err != nil {
 		b.Fatal(err)
@@ -153,6 +154,7 @@ func BenchmarkRelayBulk(b *testing.B) {
 			return err
 		})
 	})
+	b.Run("no_relay", func(b *testing.B) { noRelay(b, size) })
 	b.Run("go_splice", func(b *testing.B) {
 		measure(b, size, func(r *relayRig, size int) error {
 			_, err := io.CopyN(r.dst, r.src, int64(size))
@@ -172,6 +174,7 @@ func BenchmarkRelayBody(b *testing.B) {
 		size int
 	}{{"16KiB", 16 << 10}, {"1MiB", 1 << 20}} {
 		b.Run(sz.name+"/offheap", func(b *testing.B) { measure(b, sz.size, offheapRelay(b, false)) })
+		b.Run(sz.name+"/offheap_copy", func(b *testing.B) { measure(b, sz.size, offheapRelay(b, true)) })
 		b.Run(sz.name+"/go_copybuffer_pool", func(b *testing.B) {
 			measure(b, sz.size, func(r *relayRig, size int) error {
 				buf := copyPool.Get().(*[]byte)
@@ -237,4 +240,41 @@ func engineTunnel(b *testing.B, size int) {
 	if got := received.Load(); got != n*int64(size) || comps[0].Forward != uint64(got) {
 		b.Fatalf("received %d bytes, relayed %d, want %d", got, comps[0].Forward, n*int64(size))
 	}
+}
+
+// noRelay is the bound of every relay in BenchmarkRelayBulk: the same feeder goroutine
+// writes 1 MiB blocks into one connection, and the benchmark goroutine reads size bytes per
+// operation straight from its other end. A relay adds a second loopback hop to this.
+func noRelay(b *testing.B, size int) {
+	client, server := tcpPair(b)
+	go func() {
+		block := make([]byte, 1<<20)
+		for i := range block {
+			block[i] = 0x5a
+		}
+		for {
+			if _, err := client.Write(block); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, size)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var n int64
+	cpu0 := cpuTime()
+	for b.Loop() {
+		buf[0], buf[size-1] = 0, 0
+		if _, err := io.ReadFull(server, buf); err != nil {
+			b.Fatal(err)
+		}
+		if buf[0] != 0x5a || buf[size-1] != 0x5a {
+			b.Fatal("the bytes written did not arrive")
+		}
+		n++
+	}
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(cpu*1e3/(float64(n*int64(size))/(1<<30)), "cpu-ms/GiB")
+	server.Close()
+	client.Close()
 }
