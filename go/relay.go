@@ -36,8 +36,8 @@ import (
 const relayStepLimit = C.OFFHEAP_RELAY_STEP_LIMIT
 
 // Relay moves bodies from one connection to another without the bytes touching the Go heap:
-// Rust splices them in the kernel (through a pooled pipe) when both ends are stream sockets,
-// and otherwise copies them through a pooled Rust-owned buffer. Each readiness event costs one
+// Rust copies them through pooled Rust-owned buffers (4 MiB bulk buffers once a body is bulk),
+// or splices them in the kernel through a pooled pipe after [Relay.SetSplice](true). Each readiness event costs one
 // cgo call; the waiting is done by Go's netpoller.
 //
 // A Relay is bound to one pair of connections ([Relay.Bind]) and reused for every body on
@@ -102,13 +102,15 @@ func (r *Relay) Bind(dst, src Conn) error {
 	return nil
 }
 
-// SetSplice chooses whether later Copy calls may splice (the default) or always copy through
-// Rust buffers (for measurements and for comparing the two paths).
+// SetSplice chooses whether later Copy calls splice(2) through a pooled pipe when both
+// connections allow it, or copy through Rust buffers (the default: 4 MiB bulk buffers once a
+// body is bulk). Copying measured faster and cheaper per GiB between loopback sockets
+// (BENCHMARKS.md); splice can still pay where the kernel's copies cost more.
 func (r *Relay) SetSplice(enabled bool) {
 	if enabled {
-		r.flags &^= C.OFFHEAP_RELAY_NO_SPLICE
+		r.flags |= C.OFFHEAP_RELAY_SPLICE
 	} else {
-		r.flags |= C.OFFHEAP_RELAY_NO_SPLICE
+		r.flags &^= C.OFFHEAP_RELAY_SPLICE
 	}
 }
 

@@ -309,7 +309,7 @@ func (s *batchSubmitter) clear() {
 // keep-alive exchanges. The engine works on duplicates of their fds: close client and upstream
 // once this returns (Go's netpoller, still watching them, would wake on every exchange), and
 // take the duplicates back from the completion (Completion.ClientFd, UpstreamFd). Heads are parsed and rewritten in Rust per opts; bodies
-// move in Rust (splice where possible). The session takes requests without a body or with
+// move in Rust (through Rust buffers). The session takes requests without a body or with
 // Content-Length and responses with Content-Length or without a body; anything else, and the
 // timeouts of opts, end the job at a boundary, leaving the rest to the caller (see
 // [SessionStop]).

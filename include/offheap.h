@@ -171,11 +171,17 @@
 // `offheap_head.known` slot of the `AcceptLanguage` header.
 #define OFFHEAP_KNOWN_ACCEPT_LANGUAGE 31
 
-// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer).
+// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
+// the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
 #define OFFHEAP_RELAY_NO_SPLICE 1
 
 // `flags` bit of `offheap_relay_new`: `shutdown(dst, SHUT_WR)` when the body is complete.
 #define OFFHEAP_RELAY_SHUTDOWN_ON_DONE 2
+
+// `flags` bit of `offheap_relay_new`: splice(2) through a pooled pipe when both fds allow it,
+// instead of copying through Rust buffers (the default, which measured faster between
+// loopback sockets: BENCHMARKS.md, buffer relay rows).
+#define OFFHEAP_RELAY_SPLICE 4
 
 // Bytes one `offheap_relay_step` writes at most before it returns
 // `OFFHEAP_RELAY_STATE_AGAIN`.

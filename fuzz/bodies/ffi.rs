@@ -821,7 +821,7 @@ impl Interp {
                 flags = if p.u8().is_multiple_of(4) {
                     p.u32()
                 } else {
-                    u32::from(p.u8() % 4)
+                    u32::from(p.u8() % 8)
                 };
             }
             AGGREGATOR => {
@@ -903,7 +903,7 @@ impl Interp {
             assert_eq!(st, want, "new with a {mode:?} out-parameter");
         }
         let bad_args = match kind {
-            RELAY => framing > 3 || flags > 3,
+            RELAY => framing > 3 || flags > 7,
             AGGREGATOR => !wcfg_valid || (null_strings && !name.is_empty()),
             ENGINE => workers == 0 || workers > 64 || jobs == 0,
             _ => false,
@@ -1105,7 +1105,7 @@ impl Interp {
         let flags = if p.u8().is_multiple_of(8) {
             p.u32()
         } else {
-            u32::from(p.u8() % 4)
+            u32::from(p.u8() % 8)
         };
         (framing, length, flags)
     }
@@ -1120,7 +1120,7 @@ impl Interp {
         }
         self.check_pick(pick, st, "relay_reset");
         if pick.live.is_some() {
-            let bad = framing > 3 || flags > 3;
+            let bad = framing > 3 || flags > 7;
             assert_eq!(st, if bad { INVALID_ARGUMENT } else { OK });
         }
     }

@@ -34,10 +34,15 @@ pub enum offheap_framing {
     UntilEof = 3,
 }
 
-/// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer).
+/// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
+/// the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
 pub const OFFHEAP_RELAY_NO_SPLICE: u32 = 1;
 /// `flags` bit of `offheap_relay_new`: `shutdown(dst, SHUT_WR)` when the body is complete.
 pub const OFFHEAP_RELAY_SHUTDOWN_ON_DONE: u32 = 2;
+/// `flags` bit of `offheap_relay_new`: splice(2) through a pooled pipe when both fds allow it,
+/// instead of copying through Rust buffers (the default, which measured faster between
+/// loopback sockets: BENCHMARKS.md, buffer relay rows).
+pub const OFFHEAP_RELAY_SPLICE: u32 = 4;
 
 /// What a relay step (or a buffer read/write) needs next.
 #[allow(non_camel_case_types)]
@@ -271,12 +276,14 @@ fn options(framing: u32, length: u64, flags: u32) -> FfiResult<Options> {
         UNTIL_EOF => Framing::UntilEof,
         _ => return Err(offheap_status::InvalidArgument),
     };
-    if flags & !(OFFHEAP_RELAY_NO_SPLICE | OFFHEAP_RELAY_SHUTDOWN_ON_DONE) != 0 {
+    if flags & !(OFFHEAP_RELAY_NO_SPLICE | OFFHEAP_RELAY_SHUTDOWN_ON_DONE | OFFHEAP_RELAY_SPLICE)
+        != 0
+    {
         return Err(offheap_status::InvalidArgument);
     }
     Ok(Options {
         framing,
-        splice: flags & OFFHEAP_RELAY_NO_SPLICE == 0,
+        splice: flags & OFFHEAP_RELAY_SPLICE != 0 && flags & OFFHEAP_RELAY_NO_SPLICE == 0,
         shutdown_on_done: flags & OFFHEAP_RELAY_SHUTDOWN_ON_DONE != 0,
     })
 }

@@ -30,18 +30,20 @@ pub enum Framing {
 pub struct Options {
     /// Where the body ends.
     pub framing: Framing,
-    /// Use splice(2) when both fds allow it (stream sockets, pipes).
+    /// Use splice(2) when both fds allow it (stream sockets, pipes). Off by default: copying
+    /// through pooled buffers (bulk ones for bulk flows) moved more bytes per second with
+    /// less CPU between loopback sockets (BENCHMARKS.md, buffer relay rows).
     pub splice: bool,
     /// `shutdown(dst, SHUT_WR)` once the body is complete (half-close, for tunnels).
     pub shutdown_on_done: bool,
 }
 
 impl Options {
-    /// Options for `framing`, with splice on and no half-close.
+    /// Options for `framing`: copying (no splice) and no half-close.
     pub const fn new(framing: Framing) -> Options {
         Options {
             framing,
-            splice: true,
+            splice: false,
             shutdown_on_done: false,
         }
     }
@@ -78,11 +80,11 @@ enum SpliceMode {
 
 /// Moves one body from a source to a destination, non-blocking, a step at a time.
 ///
-/// [`Relay::step`] moves as many bytes as the fds allow (splice through a pooled pipe when
-/// both are stream sockets or pipes, otherwise read/write through a pooled buffer) and says
-/// what it waits for. The relay keeps no fd: the caller passes both on every step, so the
+/// [`Relay::step`] moves as many bytes as the fds allow (read/write through a pooled buffer,
+/// a bulk one once a read fills the small one; or, with [`Options::splice`], splice through a
+/// pooled pipe when both are stream sockets or pipes) and says what it waits for. The relay keeps no fd: the caller passes both on every step, so the
 /// fd can be the one a Go `syscall.RawConn` lends inside its callback. It holds at most
-/// one pipe and one buffer, so a slow reader bounds the memory a relay uses.
+/// one pipe and one buffer (4 MiB at most), so a slow reader bounds the memory a relay uses.
 ///
 /// ```
 /// use offheap::relay::{Framing, Options, Progress, Relay};

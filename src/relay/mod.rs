@@ -1,5 +1,5 @@
-//! Buffer relay: moves bytes socket to socket in the kernel (splice) or through Rust-owned
-//! buffers, so neither the bytes nor the buffers ever live on the Go heap.
+//! Buffer relay: moves bytes socket to socket through Rust-owned buffers or in the kernel
+//! (splice), so neither the bytes nor the buffers ever live on the Go heap.
 //!
 //! ```
 //! use offheap::relay::{Framing, Options, Progress, Relay};
@@ -31,8 +31,9 @@
 //!   wants more, it reads into a [`BULK_BUFFER_SIZE`] buffer instead (at most
 //!   [`MAX_BULK_BUFFERS`] alive process-wide), which it gives back whenever it waits with
 //!   nothing held.
-//! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket). It copies rather
-//!   than splices: measured faster and cheaper per GiB (see `Tunnel::new`).
+//! - Relays copy unless [`Options::splice`] asks for splice(2) through a pooled pipe:
+//!   between loopback sockets copying measured faster and cheaper per GiB (BENCHMARKS.md).
+//! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket).
 //! - [`Session`] runs HTTP/1.1 keep-alive exchanges between a client and an upstream
 //!   connection (heads parsed and rewritten in place, bodies through a [`Relay`]) and stops
 //!   at a request or response boundary for anything else.

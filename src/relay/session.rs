@@ -2,7 +2,7 @@
 //! connection, stepped on readiness like [`Relay`], for the exchanges a reverse proxy sees most:
 //! requests without a body or with `Content-Length`, responses with `Content-Length` or without
 //! a body. Heads are parsed and rewritten in place (the `headers` module), bodies move with a
-//! [`Relay`] (splice where both fds allow it).
+//! [`Relay`] (copying, bulk buffers for large bodies).
 //!
 //! Everything else stops the session and is left to its caller, with the bytes where the
 //! caller expects them: a request the session does not forward (Upgrade, Expect, CONNECT, a

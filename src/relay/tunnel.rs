@@ -72,15 +72,12 @@ impl Default for Tunnel {
 impl Tunnel {
     /// A tunnel that has moved nothing yet.
     pub fn new() -> Tunnel {
-        // A tunnel copies through pooled buffers (bulk ones once a flow is bulk) and does
-        // not splice: on the engine's worker threads copying moved 1.4-1.6x the bytes per
-        // second of splice(2) and took less CPU per GiB (`make bench`, RelayBulk rows), and
-        // a native splice loop is slower than a plain read/write loop between loopback
-        // sockets too.
+        // A tunnel copies (as every relay does unless asked to splice): on the engine's
+        // worker threads copying through bulk buffers moved 1.4-1.6x the bytes per second of
+        // splice(2) and took less CPU per GiB (`make bench`, RelayBulk rows).
         let opts = Options {
-            framing: Framing::UntilEof,
-            splice: false,
             shutdown_on_done: true,
+            ..Options::new(Framing::UntilEof)
         };
         Tunnel {
             a_to_b: Relay::new(opts),
