@@ -319,6 +319,7 @@ func ReadRelayCounters() (RelayCounters, error) {
 		RelaysFailed: uint64(c.relays_failed), BytesSpliced: uint64(c.bytes_spliced),
 		BytesCopied: uint64(c.bytes_copied), PipesCreated: uint64(c.pipes_created),
 		PipesLive: uint64(c.pipes_live), BuffersLive: uint64(c.buffers_live),
+		BulkBuffersLive: uint64(c.bulk_buffers_live),
 	}, nil
 }
 

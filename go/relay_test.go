@@ -269,6 +269,67 @@ func TestRelayCopyAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestRelayBulkBuffersAreCountedAndReturned relays an 8 MiB body to a destination nobody
+// reads yet: the relay fills it and waits holding a bulk buffer, which ReadRelayCounters
+// shows; once the body is through and the pools are trimmed, none is left.
+func TestRelayBulkBuffersAreCountedAndReturned(t *testing.T) {
+	base := takeBaseline(t)
+	defer base.check(t)
+	client, src := tcpPair(t)
+	dst, server := tcpPair(t)
+	defer client.Close()
+	defer src.Close()
+	defer dst.Close()
+	defer server.Close()
+	const size = 8 << 20
+	body := make([]byte, size)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range body {
+		body[i] = byte(rng.Uint32())
+	}
+	go client.Write(body)
+	r, err := NewRelay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Bind(dst, src)
+	type result struct {
+		st  RelayStats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := r.Copy(context.Background(), Exact(size))
+		done <- result{st, err}
+	}()
+	var seen uint64
+	for deadline := time.Now().Add(5 * time.Second); seen == 0 && time.Now().Before(deadline); {
+		rc, _ := ReadRelayCounters()
+		if seen = rc.BulkBuffersLive; seen == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("bulk buffers alive while the relay waits on a full destination: %d, want 1", seen)
+	}
+	got := make([]byte, size)
+	if _, err := io.ReadFull(server, got); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.err != nil || res.st.Copied != size || res.st.Spliced != 0 {
+		t.Fatalf("Copy: %v %+v", res.err, res.st)
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatal("the body arrived changed")
+	}
+	TrimRelayPools()
+	if rc, _ := ReadRelayCounters(); rc.BulkBuffersLive != 0 {
+		t.Fatalf("bulk buffers alive after trim: %d", rc.BulkBuffersLive)
+	}
+}
+
 // TestRelayInACircleStopsOnCancel relays from a connection to its own peer, so every byte
 // written comes back to be read: the relay never runs dry, yet each step returns (at
 // OFFHEAP_RELAY_STEP_LIMIT bytes) and the context still ends the Copy.

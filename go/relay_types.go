@@ -64,7 +64,10 @@ type RelayCounters struct {
 	BytesCopied   uint64 // bytes copied through Rust-owned buffers
 	PipesCreated  uint64 // pipes created (pool misses)
 	PipesLive     uint64 // pipes alive, in use or pooled
-	BuffersLive   uint64 // Rust buffers alive, in use or pooled
+	BuffersLive   uint64 // Rust buffers alive, in use or pooled, bulk buffers included
+	// BulkBuffersLive counts, of BuffersLive, the 4 MiB bulk buffers copying relays use for bulk
+	// flows (at most 16 alive per process).
+	BulkBuffersLive uint64
 }
 
 // Completion is the outcome of one [Engine] job.

@@ -205,6 +205,14 @@
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
 
+// Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
+// `OFFHEAP_BUFFER_SIZE` buffer. At most `OFFHEAP_RELAY_MAX_BULK_BUFFERS` are alive per
+// process; beyond that, relays copy through `OFFHEAP_BUFFER_SIZE` buffers.
+#define OFFHEAP_RELAY_BULK_BUFFER_SIZE (4 << 20)
+
+// Most bulk buffers alive at once, process-wide.
+#define OFFHEAP_RELAY_MAX_BULK_BUFFERS 16
+
 // Most buffers one `offheap_buffer_writev` takes.
 #define OFFHEAP_WRITEV_MAX 16
 
@@ -600,6 +608,8 @@ typedef struct offheap_relay_counters {
   uint64_t pipes_live;
   // Buffers alive (in use or pooled).
   uint64_t buffers_live;
+  // Of `buffers_live`, bulk buffers (`OFFHEAP_RELAY_BULK_BUFFER_SIZE` bytes each).
+  uint64_t bulk_buffers_live;
 } offheap_relay_counters;
 
 // One `offheap_buffer_fill`: the bytes to drop first (in) and, on return, what the call read

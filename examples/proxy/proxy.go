@@ -262,6 +262,7 @@ func (p *Proxy) CounterMap() map[string]uint64 {
 	if rc, err := offheap.ReadRelayCounters(); err == nil {
 		m["relay_bytes_spliced"], m["relay_bytes_copied"] = rc.BytesSpliced, rc.BytesCopied
 		m["relay_pipes_live"], m["relay_buffers_live"] = rc.PipesLive, rc.BuffersLive
+		m["relay_bulk_buffers_live"] = rc.BulkBuffersLive
 	}
 	return m
 }

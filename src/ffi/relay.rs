@@ -199,6 +199,8 @@ pub struct offheap_relay_counters {
     pub pipes_live: u64,
     /// Buffers alive (in use or pooled).
     pub buffers_live: u64,
+    /// Of `buffers_live`, bulk buffers (`OFFHEAP_RELAY_BULK_BUFFER_SIZE` bytes each).
+    pub bulk_buffers_live: u64,
 }
 
 struct RelayObject(Mutex<Relay>);
@@ -407,6 +409,7 @@ pub unsafe extern "C" fn offheap_relay_global_stats(
             pipes_created: s.pipes_created,
             pipes_live: s.pipes_live,
             buffers_live: s.buffers_live,
+            bulk_buffers_live: s.bulk_buffers_live,
         });
         Ok(())
     })
@@ -438,6 +441,14 @@ pub unsafe extern "C" fn offheap_buffer_new(out: *mut u64) -> offheap_status {
 /// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 pub const OFFHEAP_BUFFER_SIZE: usize = 65536;
 const _: () = assert!(OFFHEAP_BUFFER_SIZE == relay::BUFFER_SIZE);
+/// Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
+/// `OFFHEAP_BUFFER_SIZE` buffer. At most `OFFHEAP_RELAY_MAX_BULK_BUFFERS` are alive per
+/// process; beyond that, relays copy through `OFFHEAP_BUFFER_SIZE` buffers.
+pub const OFFHEAP_RELAY_BULK_BUFFER_SIZE: usize = 4 << 20;
+const _: () = assert!(OFFHEAP_RELAY_BULK_BUFFER_SIZE == relay::BULK_BUFFER_SIZE);
+/// Most bulk buffers alive at once, process-wide.
+pub const OFFHEAP_RELAY_MAX_BULK_BUFFERS: usize = 16;
+const _: () = assert!(OFFHEAP_RELAY_MAX_BULK_BUFFERS == relay::MAX_BULK_BUFFERS);
 
 /// Frees a buffer (back to the pool). Views of it become invalid.
 #[unsafe(no_mangle)]

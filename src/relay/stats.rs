@@ -32,8 +32,11 @@ pub struct GlobalStats {
     pub pipes_created: u64,
     /// Pipes alive now (in use or pooled).
     pub pipes_live: u64,
-    /// Buffers alive now (in use or pooled).
+    /// Buffers alive now (in use or pooled), bulk buffers included.
     pub buffers_live: u64,
+    /// Of `buffers_live`, bulk buffers (`BULK_BUFFER_SIZE` bytes each, at most
+    /// `MAX_BULK_BUFFERS`).
+    pub bulk_buffers_live: u64,
 }
 
 pub(crate) struct Counters {
@@ -78,5 +81,6 @@ pub fn stats() -> GlobalStats {
         pipes_created: c.pipes_created.load(Relaxed),
         pipes_live: c.pipes_live.load(Relaxed),
         buffers_live: c.buffers_live.load(Relaxed),
+        bulk_buffers_live: super::pool::bulk_buffers_live() as u64,
     }
 }
