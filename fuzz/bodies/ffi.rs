@@ -75,6 +75,7 @@ pub struct RelayCounters {
     pub pipes_created: u64,
     pub pipes_live: u64,
     pub buffers_live: u64,
+    pub bulk_buffers_live: u64,
 }
 
 /// `offheap_engine_job`.
@@ -2725,8 +2726,8 @@ fn run_once(data: &[u8]) -> i64 {
     // SAFETY: `rc` is valid.
     assert_eq!(unsafe { offheap_relay_global_stats(&mut rc) }, OK);
     assert_eq!(
-        (rc.pipes_live, rc.buffers_live),
-        (0, 0),
+        (rc.pipes_live, rc.buffers_live, rc.bulk_buffers_live),
+        (0, 0, 0),
         "relay pools not empty after trim"
     );
     assert_eq!(open_fds(), base_fds, "open fds not back to baseline");
