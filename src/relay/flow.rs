@@ -422,8 +422,10 @@ impl Relay {
                 }
             }
         }
-        // Only an empty buffer is swapped: fill is called when nothing is held.
+        // Only an empty buffer is swapped (fill is called when nothing is held), and only
+        // for more than a small buffer's worth: a short body after a bulk one stays small.
         if self.bulk
+            && want > super::BUFFER_SIZE as u64
             && !self.buf.is_bulk()
             && self.buf.is_empty()
             && let Some(big) = Buffer::take_bulk()
