@@ -18,8 +18,8 @@ func TestVersionAndABI(t *testing.T) {
 	if v := Version(); len(strings.Split(v, ".")) != 3 {
 		t.Fatalf("Version() = %q, want major.minor.patch", v)
 	}
-	if got := ABIVersion(); got != 1 {
-		t.Fatalf("ABIVersion() = %d, want 1", got)
+	if got := ABIVersion(); got != 2 {
+		t.Fatalf("ABIVersion() = %d, want 2", got)
 	}
 }
 

@@ -24,8 +24,9 @@
 
 // The ABI version of this library. It changes whenever an export, a struct layout or a
 // status value changes incompatibly; the Go package refuses a library whose ABI version
-// differs from the header it was compiled with.
-#define OFFHEAP_ABI_VERSION 1
+// differs from the header it was compiled with. 2: `offheap_relay_counters` gained
+// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set.
+#define OFFHEAP_ABI_VERSION 2
 
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
