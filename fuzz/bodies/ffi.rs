@@ -64,6 +64,10 @@ pub struct RelayProgress {
     pub copied: u64,
 }
 
+/// The ABI version whose structs this harness mirrors: when the library's differs, the
+/// mirrors below must be brought up to date with include/offheap.h.
+pub const MIRRORED_ABI_VERSION: u32 = 2;
+
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct RelayCounters {
@@ -1685,7 +1689,7 @@ impl Interp {
             self.armed -= 1;
             assert_eq!(a, 0);
         } else {
-            assert_eq!(a, 1);
+            assert_eq!(a, MIRRORED_ABI_VERSION, "the harness's struct mirrors are out of date");
         }
         // SAFETY: no arguments; the result is a static NUL-terminated string.
         let s = unsafe { CStr::from_ptr(offheap_version_str()) };
