@@ -212,7 +212,7 @@ func TestPanicsBecomeErrorsAndTheProcessLivesOn(t *testing.T) {
 	if _, err := o.touch(0); err != nil {
 		t.Fatalf("touch after a panicking free = %v", err)
 	}
-	if got := ABIVersion(); got != 1 {
+	if got := ABIVersion(); got != 2 {
 		t.Fatalf("ABIVersion after the panics = %d", got)
 	}
 	// A panic while the object is in use poisons it until Close.
