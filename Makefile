@@ -8,6 +8,12 @@ GO ?= go
 CC ?= cc
 
 LIB_A  := target/release/liboffheap.a
+# Go's build cache keys cgo packages on their own files and the CGO_* variables, not on the
+# header or the static library they use: a rebuilt library or a changed header would leave
+# stale Go test binaries (an "ABI version differs" error at best). The stamp (size and
+# modification time of both, read when each recipe runs) makes every Go build see them.
+CGO_CFLAGS = -O2 -g -DOFFHEAP_LIB_STAMP=$(shell stat -c %s%Y $(LIB_A) include/offheap.h 2>/dev/null | tr -d '\n')
+export CGO_CFLAGS
 LIB_SO := target/release/liboffheap.so
 RUST_SRC := Cargo.toml $(wildcard Cargo.lock) build.rs cbindgen.toml $(shell find src -name '*.rs')
 GO_PKG := go

@@ -16,6 +16,8 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 pkg-config --exists offheap offheap-static
 [ -f "$prefix/include/offheap.h" ] && [ -f "$prefix/lib/liboffheap.a" ] && [ -f "$prefix/lib/liboffheap.so" ]
 
+abi=$(awk '$2 == "OFFHEAP_ABI_VERSION" {print $3}' "$prefix/include/offheap.h")
+[ -n "$abi" ]
 cp -r "$root/tests/consumer" "$work/consumer"
 cd "$work/consumer"
 go mod edit -replace "github.com/offheap/offheap/go=$root/go"
@@ -23,12 +25,12 @@ go mod vendor
 [ -f vendor/github.com/offheap/offheap/go/doc.go ]
 
 go build -mod=vendor -tags offheap_pkgconfig -o consumer-static .
-out=$(./consumer-static) && grep -q "ABI 1) linked" <<<"$out"
+out=$(./consumer-static) && grep -q "ABI $abi) linked" <<<"$out"
 deps=$(ldd ./consumer-static)
 if grep -q liboffheap <<<"$deps"; then echo "static build links liboffheap.so"; exit 1; fi
 
 go build -mod=vendor -tags 'offheap_pkgconfig offheap_shared' -o consumer-shared .
-out=$(LD_LIBRARY_PATH="$prefix/lib" ./consumer-shared) && grep -q "ABI 1) linked" <<<"$out"
+out=$(LD_LIBRARY_PATH="$prefix/lib" ./consumer-shared) && grep -q "ABI $abi) linked" <<<"$out"
 deps=$(LD_LIBRARY_PATH="$prefix/lib" ldd ./consumer-shared) && grep -q liboffheap.so <<<"$deps"
 
 CGO_ENABLED=0 go build -mod=vendor -o consumer-nocgo .
