@@ -135,19 +135,42 @@ fn native_copy(mut src: &TcpStream, mut dst: &TcpStream, buf: &mut [u8], len: us
     }
 }
 
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
 /// The native loops between the same kind of sockets: a writer thread feeds `src`, a reader
 /// thread drains `dst` and counts, and the bench thread relays 1 MiB per iteration with
 /// splice (a 1 MiB pipe) or with a copy loop (a buffer of offheap's bulk size). Last, the
 /// bound of any relay: the same writer and reader with no relay between them.
-fn native_splice_loop(c: &mut Criterion) {
+fn native_loops(c: &mut Criterion) {
     let mut g = c.benchmark_group("relay_native");
-    native_copy_loop(&mut g);
+    let mut buf = vec![0u8; offheap::relay::BULK_BUFFER_SIZE];
+    native_rig(&mut g, "copy_loop_1MiB", |src, dst, len| {
+        native_copy(src, dst, &mut buf, len)
+    });
     native_no_relay(&mut g);
-    native_splice_loop_in(&mut g);
+    let mut pipe = [-1i32; 2];
+    // SAFETY: `pipe` has room for the two fds pipe2 writes.
+    assert_eq!(
+        unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) },
+        0
+    );
+    // SAFETY: F_SETPIPE_SZ takes an int; failure only leaves the default size.
+    unsafe { libc::fcntl(pipe[1], libc::F_SETPIPE_SZ, 1 << 20) };
+    native_rig(&mut g, "splice_loop_1MiB", |src, dst, len| {
+        native_splice(src, dst, &pipe, len)
+    });
+    // SAFETY: the pipe fds are ours and closed once.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
     g.finish();
 }
 
-fn native_copy_loop(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+/// Benches `relay` (1 MiB from `src` to `dst` per iteration) between a writer thread that
+/// feeds `src` endlessly and a reader thread that drains `dst`, then checks that every byte
+/// relayed arrived.
+fn native_rig(g: &mut Group<'_>, name: &str, mut relay: impl FnMut(&TcpStream, &TcpStream, usize)) {
     const SIZE: usize = 1 << 20;
     let (mut client, src) = tcp_pair();
     let (dst, mut server) = tcp_pair();
@@ -163,12 +186,11 @@ fn native_copy_loop(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement
             r.fetch_add(n as u64, Ordering::Relaxed);
         }
     });
-    let mut buf = vec![0u8; offheap::relay::BULK_BUFFER_SIZE];
     let mut sent = 0u64;
     g.throughput(Throughput::Bytes(SIZE as u64));
-    g.bench_function("copy_loop_1MiB", |b| {
+    g.bench_function(name, |b| {
         b.iter(|| {
-            native_copy(&src, &dst, &mut buf, SIZE);
+            relay(&src, &dst, SIZE);
             sent += SIZE as u64;
         })
     });
@@ -177,13 +199,13 @@ fn native_copy_loop(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement
     assert_eq!(
         received.load(Ordering::Relaxed),
         sent,
-        "every copied byte arrived"
+        "{name}: every relayed byte arrived"
     );
     drop(src);
     writer.join().unwrap();
 }
 
-fn native_no_relay(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+fn native_no_relay(g: &mut Group<'_>) {
     const SIZE: usize = 1 << 20;
     let (mut client, mut server) = tcp_pair();
     let writer = thread::spawn(move || {
@@ -205,54 +227,6 @@ fn native_no_relay(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement:
     });
     drop(server);
     writer.join().unwrap();
-}
-
-fn native_splice_loop_in(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
-    const SIZE: usize = 1 << 20;
-    let (mut client, src) = tcp_pair();
-    let (dst, mut server) = tcp_pair();
-    let writer = thread::spawn(move || {
-        let block = vec![0x5au8; 1 << 20];
-        while client.write_all(&block).is_ok() {}
-    });
-    let received = Arc::new(AtomicU64::new(0));
-    let r = received.clone();
-    let reader = thread::spawn(move || {
-        let mut buf = vec![0u8; 1 << 20];
-        while let Ok(n @ 1..) = server.read(&mut buf) {
-            r.fetch_add(n as u64, Ordering::Relaxed);
-        }
-    });
-    let mut pipe = [-1i32; 2];
-    // SAFETY: `pipe` has room for the two fds pipe2 writes.
-    assert_eq!(
-        unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) },
-        0
-    );
-    // SAFETY: F_SETPIPE_SZ takes an int; failure only leaves the default size.
-    unsafe { libc::fcntl(pipe[1], libc::F_SETPIPE_SZ, 1 << 20) };
-    let mut sent = 0u64;
-    g.throughput(Throughput::Bytes(SIZE as u64));
-    g.bench_function("splice_loop_1MiB", |b| {
-        b.iter(|| {
-            native_splice(&src, &dst, &pipe, SIZE);
-            sent += SIZE as u64;
-        })
-    });
-    drop(dst);
-    reader.join().unwrap();
-    assert_eq!(
-        received.load(Ordering::Relaxed),
-        sent,
-        "every spliced byte arrived"
-    );
-    drop(src);
-    writer.join().unwrap();
-    // SAFETY: the pipe fds are ours and closed once.
-    unsafe {
-        libc::close(pipe[0]);
-        libc::close(pipe[1]);
-    }
 }
 
 fn chunked_decoder(c: &mut Criterion) {
@@ -284,5 +258,5 @@ fn chunked_decoder(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, relay_bodies, native_splice_loop, chunked_decoder);
+criterion_group!(benches, relay_bodies, native_loops, chunked_decoder);
 criterion_main!(benches);
