@@ -861,25 +861,36 @@ func TestTunnelResetStopsBothDirections(t *testing.T) {
 	base.check(t)
 }
 
-// TestEngineSession: the engine serves keep-alive exchanges on a client/upstream pair, hands
-// a chunked request back with its bytes in the client Buffer, and returns both Buffers.
-func TestEngineSession(t *testing.T) {
+// sessionRig is an engine with one worker, a client pair (client, c) and an upstream pair
+// (u, up) of connections, and two Buffers, all closed when the test ends.
+func sessionRig(t *testing.T) (e *Engine, client, c, u, up *net.TCPConn, cbuf, ubuf *Buffer) {
 	e, err := NewEngine(1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	client, c := tcpPair(t)
-	u, up := tcpPair(t)
-	defer func() {
+	client, c = tcpPair(t)
+	u, up = tcpPair(t)
+	if cbuf, err = NewBuffer(); err != nil {
+		t.Fatal(err)
+	}
+	if ubuf, err = NewBuffer(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ubuf.Close()
+		cbuf.Close()
 		for _, x := range []*net.TCPConn{client, c, u, up} {
 			x.Close()
 		}
-	}()
-	cbuf, _ := NewBuffer()
-	ubuf, _ := NewBuffer()
-	defer cbuf.Close()
-	defer ubuf.Close()
+		e.Close()
+	})
+	return e, client, c, u, up, cbuf, ubuf
+}
+
+// TestEngineSession: the engine serves keep-alive exchanges on a client/upstream pair, hands
+// a chunked request back with its bytes in the client Buffer, and returns both Buffers.
+func TestEngineSession(t *testing.T) {
+	e, client, c, u, up, cbuf, ubuf := sessionRig(t)
 	go func() { // the upstream: answers every request head with "OK"
 		br := bufio.NewReader(up)
 		for {
@@ -943,22 +954,7 @@ func TestEngineSession(t *testing.T) {
 // counted consumes) is one cgo call, and a submit-and-complete round allocates nothing over
 // connections whose RawConn is fetched once (as examples/proxy's are).
 func TestEngineSessionSubmitCostsOneCgoCallAndNoAllocation(t *testing.T) {
-	e, err := NewEngine(1, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	client, c := tcpPair(t)
-	u, up := tcpPair(t)
-	defer func() {
-		for _, x := range []*net.TCPConn{client, c, u, up} {
-			x.Close()
-		}
-	}()
-	cbuf, _ := NewBuffer()
-	ubuf, _ := NewBuffer()
-	defer cbuf.Close()
-	defer ubuf.Close()
+	e, _, c, u, _, cbuf, ubuf := sessionRig(t)
 	// An idle session comes back after RequestTimeout; the connections stay open on this side.
 	opts := &SessionOptions{ClientIP: "192.0.2.9", Via: "offheap", RequestTimeout: time.Millisecond}
 	comps := make([]Completion, 4)
