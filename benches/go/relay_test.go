@@ -85,22 +85,32 @@ func cpuTime() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
+// meterBytes sets the benchmark's bytes per operation and allocation reporting and starts
+// the CPU clock; the returned report(ops) adds the CPU per GiB for ops operations of size
+// bytes (the whole process: feeder and drain included, the same for every peer).
+func meterBytes(b *testing.B, size int) (report func(ops int64)) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	return func(ops int64) {
+		cpu := cpuTime() - cpu0
+		b.ReportMetric(cpu*1e3/(float64(ops*int64(size))/(1<<30)), "cpu-ms/GiB")
+	}
+}
+
 // measure runs relayOne(size) per iteration and reports MB/s, allocations and CPU per GiB
 // (the whole process: feeder and drain included, the same for every peer).
 func measure(b *testing.B, size int, relayOne func(r *relayRig, size int) error) {
 	rig := newRelayRig(b)
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
+	report := meterBytes(b, size)
 	var n int64
-	cpu0 := cpuTime()
 	for b.Loop() {
 		if err := relayOne(rig, size); err != nil {
 			b.Fatal(err)
 		}
 		n++
 	}
-	cpu := cpuTime() - cpu0
-	b.ReportMetric(cpu*1e3/(float64(n*int64(size))/(1<<30)), "cpu-ms/GiB")
+	report(n)
 	rig.finish(b, n*int64(size))
 }
 
@@ -219,10 +229,8 @@ func engineTunnel(b *testing.B, size int) {
 		}
 	}()
 	block := make([]byte, size)
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
+	report := meterBytes(b, size)
 	var n int64
-	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := client.Write(block); err != nil {
 			b.Fatal(err)
@@ -231,8 +239,7 @@ func engineTunnel(b *testing.B, size int) {
 	}
 	client.CloseWrite()
 	<-done
-	cpu := cpuTime() - cpu0
-	b.ReportMetric(cpu*1e3/(float64(n*int64(size))/(1<<30)), "cpu-ms/GiB")
+	report(n)
 	server.Close()
 	comps := make([]offheap.Completion, 1)
 	if _, err := e.Wait(context.Background(), comps); err != nil || comps[0].Err != nil {
@@ -261,10 +268,8 @@ func noRelay(b *testing.B, size int) {
 		}
 	}()
 	buf := make([]byte, size)
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
+	report := meterBytes(b, size)
 	var n int64
-	cpu0 := cpuTime()
 	for b.Loop() {
 		buf[0], buf[size-1] = 0, 0
 		if _, err := io.ReadFull(server, buf); err != nil {
@@ -275,8 +280,7 @@ func noRelay(b *testing.B, size int) {
 		}
 		n++
 	}
-	cpu := cpuTime() - cpu0
-	b.ReportMetric(cpu*1e3/(float64(n*int64(size))/(1<<30)), "cpu-ms/GiB")
+	report(n)
 	server.Close()
 	client.Close()
 }
