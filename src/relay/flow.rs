@@ -82,9 +82,11 @@ enum SpliceMode {
 ///
 /// [`Relay::step`] moves as many bytes as the fds allow (read/write through a pooled buffer,
 /// a bulk one once a read fills the small one; or, with [`Options::splice`], splice through a
-/// pooled pipe when both are stream sockets or pipes) and says what it waits for. The relay keeps no fd: the caller passes both on every step, so the
-/// fd can be the one a Go `syscall.RawConn` lends inside its callback. It holds at most
-/// one pipe and one buffer (4 MiB at most), so a slow reader bounds the memory a relay uses.
+/// pooled pipe when both are stream sockets or pipes) and says what it waits for. The relay
+/// keeps no fd: the caller passes both on every step, so the fd can be the one a Go
+/// `syscall.RawConn` lends inside its callback. It holds at most one pipe and one buffer (of
+/// at most [`BULK_BUFFER_SIZE`](super::BULK_BUFFER_SIZE) bytes), so a slow reader bounds the
+/// memory a relay uses.
 ///
 /// ```
 /// use offheap::relay::{Framing, Options, Progress, Relay};

@@ -22,7 +22,8 @@ pub const MAX_IDLE_PIPES: usize = 64;
 pub const MAX_IDLE_BUFFERS: usize = 256;
 /// Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
 /// [`BUFFER_SIZE`] buffer (a bulk flow). Fewer, larger reads and writes mean fewer wake-ups of
-/// the peers on each side; `make bench` measures the difference (BENCHMARKS.md, bulk rows).
+/// the peers on each side. BENCHMARKS.md's bulk rows (`make bench`) measure copying relays
+/// that use it, and the native copy loop with a buffer of this size.
 pub const BULK_BUFFER_SIZE: usize = 4 << 20;
 /// Most bulk buffers alive at once, process-wide (held by relays or idle in the pool): at
 /// most `MAX_BULK_BUFFERS * BULK_BUFFER_SIZE` bytes. Beyond it, relays copy through

@@ -72,9 +72,9 @@ impl Default for Tunnel {
 impl Tunnel {
     /// A tunnel that has moved nothing yet.
     pub fn new() -> Tunnel {
-        // A tunnel copies (as every relay does unless asked to splice): on the engine's
-        // worker threads copying through bulk buffers moved 1.4-1.6x the bytes per second of
-        // splice(2) and took less CPU per GiB (`make bench`, RelayBulk rows).
+        // A tunnel copies, as every relay does unless asked to splice: `make bench` measures
+        // copying faster than splice(2) between loopback sockets (BENCHMARKS.md: the Relay's
+        // copy and splice rows, and the native copy and splice loops).
         let opts = Options {
             shutdown_on_done: true,
             ..Options::new(Framing::UntilEof)
