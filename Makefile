@@ -20,7 +20,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build demo header header-check test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
+.PHONY: build demo header header-check layout test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -57,6 +57,11 @@ header-check: $(LIB_A)
 	  git --no-pager diff --stat HEAD -- include/offheap.h; \
 	  echo "Commit the regenerated include/offheap.h."; exit 1; fi
 	@echo "header-check: include/offheap.h matches the library"
+
+## layout: the shape of the tree (tests/layout.py): the cores import no other core, no two
+## files of src/ import each other (directly or around a loop), no source file over 800 lines.
+layout:
+	python3 tests/layout.py
 
 ## test: every test. Rust unit/integration/FFI-contract tests, the C contract test, Go tests
 ## (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks' smoke run.
