@@ -4,9 +4,10 @@
 use std::os::fd::{AsFd, BorrowedFd};
 
 use super::chunked::{ChunkedDecoder, Piece};
+use super::counters::{COUNTERS, add};
 use super::error::Error;
 use super::pool::{self, Buffer, Pipe};
-use super::stats::{COUNTERS, RelayStats, add};
+use super::stats::RelayStats;
 use super::sys::{self, Errno, FdKind};
 
 /// How the relay knows where the body ends.

@@ -46,6 +46,7 @@
 //! All syscalls live in one private module (`sys`), the crate's only unsafe code for relay.
 
 mod chunked;
+mod counters;
 mod engine;
 mod error;
 mod flow;

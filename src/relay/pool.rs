@@ -8,8 +8,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use parking_lot::Mutex;
 
+use super::counters::{COUNTERS, add, sub};
 use super::error::Error;
-use super::stats::{COUNTERS, add, sub};
 use super::sys;
 
 /// Pipe buffer size asked for with `F_SETPIPE_SZ` (the kernel may grant less).

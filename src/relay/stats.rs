@@ -1,6 +1,7 @@
 //! Relay counters: per relay ([`RelayStats`]) and process-wide ([`stats`]).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use super::counters::{COUNTERS, load};
+use super::pool;
 
 /// Bytes and outcome of one relay (or of one tunnel, both directions summed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,48 +40,18 @@ pub struct GlobalStats {
     pub bulk_buffers_live: u64,
 }
 
-pub(crate) struct Counters {
-    pub relays_started: AtomicU64,
-    pub relays_done: AtomicU64,
-    pub relays_failed: AtomicU64,
-    pub bytes_spliced: AtomicU64,
-    pub bytes_copied: AtomicU64,
-    pub pipes_created: AtomicU64,
-    pub pipes_live: AtomicU64,
-    pub buffers_live: AtomicU64,
-}
-
-pub(crate) static COUNTERS: Counters = Counters {
-    relays_started: AtomicU64::new(0),
-    relays_done: AtomicU64::new(0),
-    relays_failed: AtomicU64::new(0),
-    bytes_spliced: AtomicU64::new(0),
-    bytes_copied: AtomicU64::new(0),
-    pipes_created: AtomicU64::new(0),
-    pipes_live: AtomicU64::new(0),
-    buffers_live: AtomicU64::new(0),
-};
-
-pub(crate) fn add(c: &AtomicU64, n: u64) {
-    c.fetch_add(n, Relaxed);
-}
-
-pub(crate) fn sub(c: &AtomicU64, n: u64) {
-    c.fetch_sub(n, Relaxed);
-}
-
 /// A snapshot of the process-wide relay counters.
 pub fn stats() -> GlobalStats {
     let c = &COUNTERS;
     GlobalStats {
-        relays_started: c.relays_started.load(Relaxed),
-        relays_done: c.relays_done.load(Relaxed),
-        relays_failed: c.relays_failed.load(Relaxed),
-        bytes_spliced: c.bytes_spliced.load(Relaxed),
-        bytes_copied: c.bytes_copied.load(Relaxed),
-        pipes_created: c.pipes_created.load(Relaxed),
-        pipes_live: c.pipes_live.load(Relaxed),
-        buffers_live: c.buffers_live.load(Relaxed),
-        bulk_buffers_live: super::pool::bulk_buffers_live() as u64,
+        relays_started: load(&c.relays_started),
+        relays_done: load(&c.relays_done),
+        relays_failed: load(&c.relays_failed),
+        bytes_spliced: load(&c.bytes_spliced),
+        bytes_copied: load(&c.bytes_copied),
+        pipes_created: load(&c.pipes_created),
+        pipes_live: load(&c.pipes_live),
+        buffers_live: load(&c.buffers_live),
+        bulk_buffers_live: pool::bulk_buffers_live() as u64,
     }
 }
