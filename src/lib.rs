@@ -35,6 +35,7 @@ pub mod relay;
 pub mod window;
 
 mod ffi;
+mod sys;
 
 #[doc(hidden)]
 pub use ffi::bench as __bench;

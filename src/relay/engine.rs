@@ -15,8 +15,8 @@ use super::flow::{Options, Progress, Relay};
 use super::pool::Buffer;
 use super::session::{Session, SessionProgress, SessionStats, Stop, Waiting};
 use super::stats::RelayStats;
-use super::sys::{self, Event};
 use super::tunnel::Tunnel;
+use crate::sys::{self, Event};
 
 /// Most worker threads an engine may have.
 pub const MAX_WORKERS: usize = 64;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::sys::Errno;
+use crate::sys::Errno;
 
 /// Why a relay stopped before its framing was complete.
 ///

@@ -8,7 +8,7 @@ use super::counters::{COUNTERS, add};
 use super::error::Error;
 use super::pool::{self, Buffer, Pipe};
 use super::stats::RelayStats;
-use super::sys::{self, Errno, FdKind};
+use crate::sys::{self, Errno, FdKind};
 
 /// How the relay knows where the body ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::counters::{COUNTERS, add, sub};
 use super::error::Error;
-use super::sys;
+use crate::sys;
 
 /// Pipe buffer size asked for with `F_SETPIPE_SZ` (the kernel may grant less).
 pub const PIPE_SIZE: usize = 1 << 20;

@@ -189,7 +189,7 @@ fn first_head(parsed: Result<headers::Batch, headers::BatchError>, h: &Head) -> 
 /// Whether an idle connection is still open: nothing to read yet (a closed one reads end of
 /// file, one with stray bytes is no clean HTTP connection either).
 fn upstream_open(fd: BorrowedFd<'_>) -> bool {
-    matches!(super::sys::peek(fd, &mut [0u8; 1]), Err(e) if e.would_block())
+    matches!(crate::sys::peek(fd, &mut [0u8; 1]), Err(e) if e.would_block())
 }
 
 /// Room for a rewritten head: the longest accepted head plus the headers a rewrite adds.
@@ -686,7 +686,7 @@ mod tests {
                         events: if write { libc::POLLOUT } else { libc::POLLIN },
                         revents: 0,
                     }];
-                    let n = super::super::sys::poll(&mut p, 5000).unwrap();
+                    let n = crate::sys::poll(&mut p, 5000).unwrap();
                     assert_eq!(n, 1, "waited 5 s on {side:?} (write {write})");
                 }
             }
