@@ -11,7 +11,13 @@
 //! - `ffi` (private): the only module with `extern "C"`. It catches panics at the boundary,
 //!   checks every pointer and slice, maps errors to `offheap_status` codes and hands out objects
 //!   as generation-checked 64-bit handles instead of raw pointers.
-//! - The safe cores: HTTP/1.x head parsing, buffer relay and windowed aggregation.
+//! - [`engine`]: the HTTP engine, worker threads that own connection pairs and run relays,
+//!   tunnels and keep-alive sessions on them. The one module that joins two cores (relay and
+//!   headers).
+//! - The safe cores, independent of each other: [`headers`] (HTTP/1.x head parsing),
+//!   [`relay`] (buffer relay) and [`window`] (windowed aggregation).
+//! - `sys` (private): the syscall wrappers the relay and the engine use, and the only unsafe
+//!   code either of them needs.
 //!
 //! ```
 //! let before = offheap::heap::stats();
@@ -29,6 +35,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod engine;
 pub mod headers;
 pub mod heap;
 pub mod relay;

@@ -3,16 +3,16 @@
 //! [`MAX_BULK_BUFFERS`] alive. One test function: the pool is process-wide, and parallel
 //! tests in this binary would see each other's buffers.
 
-mod relay_common;
+mod common;
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 
+use common::{Rng, Sock, sha256};
 use offheap::relay::{
     self, BULK_BUFFER_SIZE, Buffer, Framing, MAX_BULK_BUFFERS, Options, Progress, Relay,
 };
-use relay_common::{Rng, Sock, sha256};
 
 #[test]
 fn bulk_flows_borrow_bounded_bulk_buffers() {

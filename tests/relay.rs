@@ -2,14 +2,14 @@
 //! splice, against a naive reference; then faults, each ending with a clear error and no
 //! leaked fds.
 
-mod relay_common;
+mod common;
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 
+use common::{Rng, Sock, chunk_encode, sha256};
 use offheap::relay::{self, Error, Framing, Options, Progress, Relay, Tunnel};
-use relay_common::{Rng, Sock, chunk_encode, sha256};
 
 /// Tests count open fds: run them one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -83,7 +83,7 @@ fn opts(framing: Framing, splice: bool) -> Options {
 fn every_framing_matches_reference() {
     let _serial = serial();
     relay::trim();
-    let fds = relay::open_fd_count();
+    let fds = common::open_fd_count();
     let mut rng = Rng(0x5eed);
     for case in 0..48u64 {
         let tcp = case % 2 == 0;
@@ -139,7 +139,7 @@ fn every_framing_matches_reference() {
         }
     }
     relay::trim();
-    assert_eq!(relay::open_fd_count(), fds, "fds leaked");
+    assert_eq!(common::open_fd_count(), fds, "fds leaked");
 }
 
 #[test]
@@ -213,10 +213,10 @@ fn bad_chunks_have_specific_errors() {
 fn peer_reset_mid_body() {
     let _serial = serial();
     relay::trim();
-    let fds = relay::open_fd_count();
+    let fds = common::open_fd_count();
     // A TCP socket closed with unread data in its receive queue sends RST.
-    let (mut client, src) = relay_common::tcp_pair();
-    let (dst, mut server) = relay_common::tcp_pair();
+    let (mut client, src) = common::tcp_pair();
+    let (dst, mut server) = common::tcp_pair();
     (&src).write_all(b"unread").unwrap();
     client.write_all(&[1; 10_000]).unwrap();
     thread::sleep(std::time::Duration::from_millis(50));
@@ -240,7 +240,7 @@ fn peer_reset_mid_body() {
     assert!(got.len() <= 10_000);
     drop(server);
     relay::trim();
-    assert_eq!(relay::open_fd_count(), fds);
+    assert_eq!(common::open_fd_count(), fds);
 }
 
 #[test]
@@ -342,7 +342,7 @@ fn tunnel_half_close_both_ways() {
     let _serial = serial();
     for tcp in [false, true] {
         relay::trim();
-        let fds = relay::open_fd_count();
+        let fds = common::open_fd_count();
         let (mut client, a) = Sock::pair(tcp);
         let (b, mut server) = Sock::pair(tcp);
         let (a, b) = (a.nonblocking(), b.nonblocking());
@@ -383,7 +383,7 @@ fn tunnel_half_close_both_ways() {
         );
         drop((a, b, t));
         relay::trim();
-        assert_eq!(relay::open_fd_count(), fds);
+        assert_eq!(common::open_fd_count(), fds);
     }
 }
 

@@ -14,10 +14,10 @@ use super::boundary::{FfiResult, guard};
 use super::handle::{self, HandleObject, offheap_kind};
 use super::ptr;
 use super::status::offheap_status;
-use crate::relay::{
-    self, Buffer, Completion, Engine, EngineConfig, Error, Framing, Job, Options, Progress, Relay,
-    Session, SessionOptions, SessionTimeouts, Stop,
+use crate::engine::{
+    self, Completion, Engine, EngineConfig, Job, Session, SessionOptions, SessionTimeouts, Stop,
 };
+use crate::relay::{self, Buffer, Error, Framing, Options, Progress, Relay};
 
 /// Framing kinds for `offheap_relay_new`.
 #[allow(non_camel_case_types)]
@@ -846,7 +846,7 @@ pub unsafe extern "C" fn offheap_engine_submit_batch(
 
 /// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
 /// unless it finished first. Unknown ids are ignored.
-fn session_completion(d: &mut offheap_engine_completion, end: &relay::SessionEnd) {
+fn session_completion(d: &mut offheap_engine_completion, end: &engine::SessionEnd) {
     use offheap_session_stop as S;
     let (stop, reusable) = match end.stop {
         Stop::ClientClosed { upstream_reusable } => (S::ClientClosed, upstream_reusable),

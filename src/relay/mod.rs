@@ -34,32 +34,27 @@
 //! - Relays copy unless [`Options::splice`] asks for splice(2) through a pooled pipe:
 //!   between loopback sockets copying measured faster and cheaper per GiB (BENCHMARKS.md).
 //! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket).
-//! - [`Session`] runs HTTP/1.1 keep-alive exchanges between a client and an upstream
-//!   connection (heads parsed and rewritten in place, bodies through a [`Relay`]) and stops
-//!   at a request or response boundary for anything else.
-//! - [`Engine`] runs relays, tunnels and sessions on its own worker threads and epolls, over
-//!   duplicated fds, and reports completions in batches through one eventfd.
 //! - [`Buffer`] is a pooled Rust-owned buffer; [`write_vectored`] writes several with one
 //!   `writev`.
 //! - [`stats`] gives process-wide counters; [`trim`] empties the pools.
+//! - [`wait_ready`] blocks on the fd a step waits for (for callers without a poller);
+//!   [`duplicate`] gives a non-blocking duplicate of an fd for an owner that outlives the
+//!   caller's, such as the engine.
 //!
-//! The relay makes its syscalls through the crate's private `sys` module, which holds all of
-//! its unsafe code: this module has none.
+//! The HTTP engine ([`crate::engine`]) runs relays and tunnels on its own worker threads and
+//! builds its keep-alive sessions on [`Relay`] and [`Buffer`]; this module knows nothing of it
+//! (nor of the header parser). Its syscalls go through the crate's private `sys` module, which
+//! holds all of their unsafe code: this module has none.
 
 mod chunked;
 mod counters;
-mod engine;
 mod error;
 mod flow;
 mod pool;
-mod session;
 mod stats;
 mod tunnel;
 
 pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
-pub use engine::{
-    Completion, Engine, EngineConfig, Job, SessionEnd, SessionReturn, SessionTimeouts,
-};
 pub use error::Error;
 pub use flow::{
     Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,
@@ -68,13 +63,5 @@ pub use pool::{
     BUFFER_SIZE, BULK_BUFFER_SIZE, Buffer, MAX_BULK_BUFFERS, MAX_IDLE_BUFFERS,
     MAX_IDLE_BULK_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, bulk_buffers_live, trim,
 };
-pub use session::{Session, SessionOptions, SessionProgress, SessionStats, Side, Stop, Waiting};
 pub use stats::{GlobalStats, RelayStats, stats};
 pub use tunnel::{Tunnel, TunnelProgress};
-
-/// The number of open fds of this process (`/proc/self/fd`); for leak tests.
-pub fn open_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count().saturating_sub(1))
-        .unwrap_or(0)
-}

@@ -1,4 +1,5 @@
-//! Helpers shared by the relay integration tests: socket pairs, a PRNG, SHA-256.
+//! Helpers shared by the relay and engine integration tests: socket pairs, a PRNG, SHA-256,
+//! a chunked reference encoder, and the count of open fds that leak checks compare.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -23,6 +24,14 @@ impl Rng {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
+}
+
+/// The number of open fds of this process (the entries of `/proc/self/fd`, minus the one
+/// the listing itself holds open): leak checks compare it before and after.
+pub fn open_fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count().saturating_sub(1))
+        .unwrap_or(0)
 }
 
 /// A connected TCP pair over loopback.

@@ -1,7 +1,8 @@
-//! Relay engine tests: concurrent tunnels with random sizes and resets (SHA-256 of sent ==
-//! received), bodies, cancellation, and shutdown, each returning to the fd baseline.
+//! Engine tests with relay jobs: concurrent tunnels with random sizes and resets (SHA-256 of
+//! sent == received), bodies, cancellation, and shutdown, each returning to the fd baseline.
+//! Session jobs are in `engine_session.rs`.
 
-mod relay_common;
+mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,10 +10,9 @@ use std::os::fd::AsFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use offheap::relay::{
-    self, Completion, Engine, EngineConfig, Error, Framing, Job, Options, duplicate,
-};
-use relay_common::{Rng, Sha256, sha256, tcp_pair};
+use common::{Rng, Sha256, sha256, tcp_pair};
+use offheap::engine::{Completion, Engine, EngineConfig, Job};
+use offheap::relay::{self, Error, Framing, Options, duplicate};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -58,7 +58,7 @@ fn echo(mut s: TcpStream) {
 fn concurrent_tunnels_integrity_with_resets() {
     let _serial = serial();
     relay::trim();
-    let fds = relay::open_fd_count();
+    let fds = common::open_fd_count();
     let heap = offheap::heap::stats().live_bytes;
     let engine = Engine::new(EngineConfig {
         workers: 2,
@@ -141,7 +141,7 @@ fn concurrent_tunnels_integrity_with_resets() {
     drop(engine);
     thread::sleep(Duration::from_millis(50)); // echo threads close their sockets
     relay::trim();
-    assert_eq!(relay::open_fd_count(), fds, "fds leaked");
+    assert_eq!(common::open_fd_count(), fds, "fds leaked");
     let st = relay::stats();
     assert_eq!((st.pipes_live, st.buffers_live), (0, 0));
     // Test threads and their buffers are gone; what stays is below one relay buffer.
@@ -156,7 +156,7 @@ fn concurrent_tunnels_integrity_with_resets() {
 fn body_jobs_and_framing_errors() {
     let _serial = serial();
     relay::trim();
-    let fds = relay::open_fd_count();
+    let fds = common::open_fd_count();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     type Case = (Framing, Vec<u8>, Result<Vec<u8>, Error>);
     let cases: Vec<Case> = vec![
@@ -215,14 +215,14 @@ fn body_jobs_and_framing_errors() {
     }
     drop((engine, peers));
     relay::trim();
-    assert_eq!(relay::open_fd_count(), fds);
+    assert_eq!(common::open_fd_count(), fds);
 }
 
 #[test]
 fn cancel_and_shutdown_close_everything() {
     let _serial = serial();
     relay::trim();
-    let fds = relay::open_fd_count();
+    let fds = common::open_fd_count();
     let engine = Engine::new(EngineConfig {
         workers: 2,
         max_jobs: 4,
@@ -251,7 +251,7 @@ fn cancel_and_shutdown_close_everything() {
     drop(engine); // jobs 0, 2, 3 are cancelled by shutdown; threads joined
     drop(peers);
     relay::trim();
-    assert_eq!(relay::open_fd_count(), fds);
+    assert_eq!(common::open_fd_count(), fds);
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn unix_socket_tunnel() {
     use std::os::unix::net::UnixStream;
     let _serial = serial();
     relay::trim();
-    let fds = relay::open_fd_count();
+    let fds = common::open_fd_count();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let (mut client, a) = UnixStream::pair().unwrap();
     let (b, mut server) = UnixStream::pair().unwrap();
@@ -298,5 +298,5 @@ fn unix_socket_tunnel() {
     );
     drop((engine, server));
     relay::trim();
-    assert_eq!(relay::open_fd_count(), fds);
+    assert_eq!(common::open_fd_count(), fds);
 }

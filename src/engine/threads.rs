@@ -1,0 +1,195 @@
+//! [`Engine`]: starts the worker threads, hands them jobs, and collects their completions.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::job::{Completion, EngineConfig, Job, MAX_WORKERS, SessionReturn};
+use super::worker::{Shared, WorkerHandle};
+use crate::relay::Error;
+use crate::sys;
+
+/// Worker threads, each with its own epoll, that run relays, tunnels and sessions over fds
+/// the engine owns, and report their completions in batches through one eventfd.
+///
+/// ```
+/// use offheap::engine::{Engine, EngineConfig, Job};
+/// use offheap::relay::duplicate;
+/// use std::io::{Read, Write};
+/// use std::net::Shutdown;
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let engine = Engine::new(EngineConfig::default()).unwrap();
+/// let (mut client, a) = UnixStream::pair().unwrap();
+/// let (b, mut server) = UnixStream::pair().unwrap();
+/// let job = Job::Tunnel { a: duplicate(a.as_fd()).unwrap(), b: duplicate(b.as_fd()).unwrap() };
+/// drop((a, b)); // the engine holds its own duplicates
+/// engine.submit(7, job).unwrap();
+/// client.write_all(b"hi").unwrap();
+/// client.shutdown(Shutdown::Write).unwrap();
+/// server.shutdown(Shutdown::Write).unwrap();
+/// let mut got = String::new();
+/// server.read_to_string(&mut got).unwrap();
+/// assert_eq!(got, "hi");
+///
+/// let mut done = Vec::new();
+/// while done.is_empty() {
+///     engine.wait(1000);
+///     engine.poll(&mut done, 16);
+/// }
+/// assert_eq!((done[0].id, done[0].forward.bytes_out, done[0].error), (7, 2, None));
+/// ```
+pub struct Engine {
+    workers: Vec<WorkerHandle>,
+    shared: Arc<Shared>,
+    max_jobs: usize,
+}
+
+impl Engine {
+    /// Starts the worker threads.
+    pub fn new(cfg: EngineConfig) -> Result<Engine, Error> {
+        if cfg.workers == 0 || cfg.workers > MAX_WORKERS || cfg.max_jobs == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let mut engine = Engine {
+            workers: Vec::with_capacity(cfg.workers),
+            shared: Arc::new(Shared::new()?),
+            max_jobs: cfg.max_jobs,
+        };
+        for i in 0..cfg.workers {
+            // On an error, dropping `engine` stops the workers started so far.
+            let worker = WorkerHandle::spawn(i, engine.shared.clone())?;
+            engine.workers.push(worker);
+        }
+        Ok(engine)
+    }
+
+    /// Hands a job to a worker (chosen by `id`). Its completion, with this `id`, comes out
+    /// of [`Engine::poll`]. Ids should be unique among jobs in flight (for [`Engine::cancel`]).
+    pub fn submit(&self, id: u64, job: Job) -> Result<(), Error> {
+        self.submit_or_return(id, job).map_err(|(e, _)| e)
+    }
+
+    /// Like [`Engine::submit`], but a refused job comes back with the error (a session's
+    /// buffers hold bytes its caller needs).
+    pub fn submit_or_return(&self, id: u64, job: Job) -> Result<(), (Error, Job)> {
+        if let Err(e) = self.admit() {
+            return Err((e, job));
+        }
+        let w = self.enqueue(id, job);
+        self.workers[w].wake();
+        Ok(())
+    }
+
+    /// Counts one more job in flight, or says why the engine refuses it.
+    fn admit(&self) -> Result<(), Error> {
+        if self.shared.stop.load(Ordering::Acquire) {
+            return Err(Error::Canceled);
+        }
+        let n = self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        if n >= self.max_jobs {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::ResourceExhausted);
+        }
+        Ok(())
+    }
+
+    /// Puts an admitted job in its worker's inbox; returns the worker (to wake).
+    fn enqueue(&self, id: u64, job: Job) -> usize {
+        let w = self.worker_index(id);
+        self.workers[w].submit(id, job);
+        w
+    }
+
+    /// Hands many jobs to the workers at once: each worker that gets jobs is woken once, not
+    /// once per job. `done(tag, result)` reports each job, by the tag it came with, as
+    /// [`Engine::submit`] would; a job that is refused is dropped (its fds closed).
+    pub fn submit_batch<T>(
+        &self,
+        jobs: impl IntoIterator<Item = (T, u64, Job)>,
+        mut done: impl FnMut(T, Result<(), Error>),
+    ) {
+        let mut woken = [false; MAX_WORKERS];
+        for (tag, id, job) in jobs {
+            if let Err(e) = self.admit() {
+                done(tag, Err(e));
+                continue;
+            }
+            woken[self.enqueue(id, job)] = true;
+            done(tag, Ok(()));
+        }
+        for (worker, _) in self.workers.iter().zip(woken).filter(|(_, w)| *w) {
+            worker.wake();
+        }
+    }
+
+    /// Asks the worker running job `id` to stop it; it completes with [`Error::Canceled`]
+    /// (unless it finished first). A session job in the middle of an exchange finishes the
+    /// exchange first and stops at the next request boundary (with no error). Unknown ids are
+    /// ignored.
+    pub fn cancel(&self, id: u64) {
+        self.workers[self.worker_index(id)].cancel(id);
+    }
+
+    fn worker_index(&self, id: u64) -> usize {
+        (id % self.workers.len().max(1) as u64) as usize
+    }
+
+    /// The fd that is readable while completions are queued (an eventfd; reading it
+    /// resets it). Watch it with Go's netpoller or an epoll, then call [`Engine::poll`].
+    pub fn ready_fd(&self) -> BorrowedFd<'_> {
+        self.shared.ready.as_fd()
+    }
+
+    /// Jobs submitted and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Moves up to `max` queued completions to `out` (oldest first); returns how many.
+    /// Resets the ready fd when the queue is emptied.
+    pub fn poll(&self, out: &mut Vec<Completion>, max: usize) -> usize {
+        let mut q = self.shared.completions.lock();
+        if q.len() <= max {
+            let _ = sys::eventfd_drain(self.shared.ready.as_fd());
+        }
+        let n = q.len().min(max);
+        out.extend(q.drain(..n));
+        n
+    }
+
+    /// Takes what the finished session job `id` gives back: its two connections (the engine's
+    /// duplicates, now the caller's) and its two buffers, with the bytes its [`Stop`](super::Stop) left in
+    /// them. What is not taken is closed and freed with the engine.
+    pub fn take_session(&self, id: u64) -> Option<SessionReturn> {
+        self.shared.session_returns.lock().remove(&id)
+    }
+
+    /// Blocks up to `timeout_ms` for completions (for callers without their own poller).
+    pub fn wait(&self, timeout_ms: i32) -> bool {
+        let fd = self.shared.ready.as_raw_fd();
+        let mut p = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll(&mut p, timeout_ms)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Engine {
+    /// Stops the workers, joins them and closes every fd; jobs still running complete with
+    /// [`Error::Canceled`] (left in the queue, unread).
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        for w in &self.workers {
+            w.wake();
+        }
+        for w in &mut self.workers {
+            w.join();
+        }
+    }
+}

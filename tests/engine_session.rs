@@ -1,0 +1,498 @@
+//! Session tests: keep-alive exchanges driven step by step as a caller would (bodies both
+//! ways, requests and responses the session leaves to its caller, Connection: close,
+//! backpressure), then sessions run by the engine with their deadlines, cancellation and the
+//! connections and buffers they give back.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::thread;
+
+use offheap::engine::{
+    Completion, Engine, EngineConfig, Job, Session, SessionOptions, SessionProgress,
+    SessionTimeouts, Side, Stop,
+};
+use offheap::relay::{Error, Progress, duplicate, wait_ready};
+
+/// Steps until the session stops, waiting in poll(2) as its caller would.
+fn drive(s: &mut Session, c: &UnixStream, u: &UnixStream) -> Stop {
+    loop {
+        match s.step(c.as_fd(), u.as_fd()) {
+            SessionProgress::Stopped(st) => return st,
+            SessionProgress::Again => {}
+            SessionProgress::Wait { side, write } => {
+                let fd = match side {
+                    Side::Client => c.as_fd(),
+                    Side::Upstream => u.as_fd(),
+                };
+                let want = if write {
+                    Progress::WantWrite
+                } else {
+                    Progress::WantRead
+                };
+                let ready = wait_ready(fd, fd, want, 5000).unwrap();
+                assert!(ready, "waited 5 s on {side:?} (write {write})");
+            }
+        }
+    }
+}
+
+/// Reads one HTTP message (head, then a Content-Length body) from a blocking stream.
+fn read_message(r: &mut impl Read) -> Option<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if r.read(&mut b).ok()? == 0 {
+            return None;
+        }
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn opts() -> SessionOptions {
+    SessionOptions {
+        client_ip: b"192.0.2.7".to_vec(),
+        proto: b"http".to_vec(),
+        host: Some(b"upstream:8081".to_vec()),
+        via: b"offheap".to_vec(),
+        ..SessionOptions::default()
+    }
+}
+
+/// A client connection and an upstream connection, each as (session side, test side).
+fn pairs() -> ((UnixStream, UnixStream), (UnixStream, UnixStream)) {
+    let (c_sess, c_test) = UnixStream::pair().unwrap();
+    let (u_sess, u_test) = UnixStream::pair().unwrap();
+    c_sess.set_nonblocking(true).unwrap();
+    u_sess.set_nonblocking(true).unwrap();
+    ((c_sess, c_test), (u_sess, u_test))
+}
+
+#[test]
+fn keep_alive_exchanges_with_bodies_both_ways() {
+    let ((c, mut client), (u, mut up)) = pairs();
+    let post_body = pattern(100_000, 3);
+    let big = pattern(300_000, 9);
+    // The upstream answers three requests: 2 bytes, 300,000 bytes, then the POST's echo size.
+    let upstream = {
+        let big = big.clone();
+        thread::spawn(move || {
+            let mut seen = Vec::new();
+            for i in 0..3 {
+                let (head, body) = read_message(&mut up).unwrap();
+                let resp_body: Vec<u8> = match i {
+                    0 => b"OK".to_vec(),
+                    1 => big.clone(),
+                    _ => body.len().to_string().into_bytes(),
+                };
+                write!(
+                    up,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+                    resp_body.len()
+                )
+                .unwrap();
+                up.write_all(&resp_body).unwrap();
+                seen.push((head, body));
+            }
+            seen
+        })
+    };
+    let client_side = {
+        let post_body = post_body.clone();
+        thread::spawn(move || {
+            // Two pipelined GETs, then a POST with a body.
+            client
+                .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut got = vec![
+                read_message(&mut client).unwrap(),
+                read_message(&mut client).unwrap(),
+            ];
+            write!(
+                client,
+                "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                post_body.len()
+            )
+            .unwrap();
+            client.write_all(&post_body).unwrap();
+            got.push(read_message(&mut client).unwrap());
+            drop(client);
+            got
+        })
+    };
+    let mut s = Session::new(opts());
+    let stop = drive(&mut s, &c, &u);
+    assert_eq!(
+        stop,
+        Stop::ClientClosed {
+            upstream_reusable: true
+        }
+    );
+    let got = client_side.join().unwrap();
+    let seen = upstream.join().unwrap();
+    assert_eq!(got[0].1, b"OK");
+    assert_eq!(got[1].1, big, "the 300,000-byte body arrives intact");
+    assert_eq!(got[2].1, post_body.len().to_string().into_bytes());
+    assert!(
+        got[0].0.contains("Via: 1.1 offheap"),
+        "response head rewritten: {}",
+        got[0].0
+    );
+    assert!(
+        !got[0].0.contains("Connection: keep-alive"),
+        "hop-by-hop header dropped"
+    );
+    assert_eq!(seen[2].1, post_body, "the request body arrives intact");
+    for (head, _) in &seen {
+        assert!(
+            head.contains("X-Forwarded-For: 192.0.2.7"),
+            "request head rewritten: {head}"
+        );
+        assert!(head.contains("Host: upstream:8081"));
+    }
+    assert_eq!(s.stats().requests, 3);
+    assert_eq!(s.stats().responses, 3);
+    assert!(
+        s.stats().body_bytes > 0,
+        "the large bodies were relayed, not only buffered"
+    );
+}
+
+#[test]
+fn requests_that_are_not_the_sessions_stop_it_before_anything_is_sent() {
+    for req in [
+        &b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    ] {
+        let ((c, mut client), (u, mut up)) = pairs();
+        client.write_all(req).unwrap();
+        let mut s = Session::new(opts());
+        let stop = drive(&mut s, &c, &u);
+        assert_eq!(
+            stop,
+            Stop::Request {
+                upstream_reusable: true
+            },
+            "{:?}",
+            String::from_utf8_lossy(req)
+        );
+        assert_eq!(s.client_buffer().filled(), req, "the request is left whole");
+        up.set_nonblocking(true).unwrap();
+        assert!(up.read(&mut [0u8; 16]).is_err(), "nothing went upstream");
+    }
+}
+
+#[test]
+fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
+    for resp in [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"[..],
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+        b"HTTP/1.1 2xx Bad\r\n\r\n",
+    ] {
+        let ((c, mut client), (u, mut up)) = pairs();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        up.write_all(resp).unwrap();
+        let mut s = Session::new(opts());
+        assert_eq!(
+            drive(&mut s, &c, &u),
+            Stop::Response,
+            "{:?}",
+            String::from_utf8_lossy(resp)
+        );
+        assert_eq!(s.upstream_buffer().filled(), resp);
+        assert!(
+            read_message(&mut up)
+                .unwrap()
+                .0
+                .starts_with("GET / HTTP/1.1\r\n"),
+            "the request went out"
+        );
+    }
+    // The upstream closed first: a bodiless request comes back whole (to be sent again on
+    // another connection), and a request with a body is not sent at all.
+    for req in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+    ] {
+        let ((c, mut client), (u, up)) = pairs();
+        client.write_all(req).unwrap();
+        drop(up);
+        let mut s = Session::new(opts());
+        let stop = drive(&mut s, &c, &u);
+        assert_eq!(
+            stop,
+            Stop::Request {
+                upstream_reusable: false
+            }
+        );
+        assert_eq!(s.client_buffer().filled(), req);
+        assert_eq!(s.stats().requests, 0);
+    }
+}
+
+#[test]
+fn connection_close_on_either_side_ends_the_loop() {
+    // The client asks to close: the response says so and the session is done.
+    let ((c, mut client), (u, mut up)) = pairs();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        .unwrap();
+    let mut s = Session::new(opts());
+    assert_eq!(
+        drive(&mut s, &c, &u),
+        Stop::Done {
+            upstream_reusable: true
+        }
+    );
+    let (head, body) = read_message(&mut client).unwrap();
+    assert!(head.contains("Connection: close\r\n"), "{head}");
+    assert_eq!(body, b"OK");
+    // The upstream closes after its response: the client goes on without it.
+    let ((c, mut client), (u, mut up)) = pairs();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+        .unwrap();
+    let mut s = Session::new(opts());
+    assert_eq!(
+        drive(&mut s, &c, &u),
+        Stop::Request {
+            upstream_reusable: false
+        }
+    );
+    let (head, body) = read_message(&mut client).unwrap();
+    assert!(
+        !head.contains("Connection: close"),
+        "the client keeps its connection: {head}"
+    );
+    assert_eq!(body, b"OK");
+    assert!(
+        s.client_buffer().filled().starts_with(b"GET /next "),
+        "the next request waits"
+    );
+    // A resumed session carries on with a new upstream.
+    let (u2, mut up2) = UnixStream::pair().unwrap();
+    u2.set_nonblocking(true).unwrap();
+    up2.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!")
+        .unwrap();
+    s.resume();
+    drop(up);
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(
+        drive(&mut s, &c, &u2),
+        Stop::ClientClosed {
+            upstream_reusable: true
+        }
+    );
+    assert_eq!(read_message(&mut client).unwrap().1, b"!");
+}
+
+#[test]
+fn a_slow_client_gets_a_large_body_through_backpressure() {
+    let ((c, mut client), (u, mut up)) = pairs();
+    let big = pattern(4 << 20, 1);
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let writer = {
+        let big = big.clone();
+        thread::spawn(move || {
+            write!(
+                up,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                big.len()
+            )
+            .unwrap();
+            up.write_all(&big).unwrap();
+            up
+        })
+    };
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            thread::sleep(std::time::Duration::from_micros(200));
+            match client.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+            if got.len() >= big.len() + 20 && got.ends_with(&big[big.len() - 16..]) {
+                break;
+            }
+        }
+        (got, big)
+    });
+    let mut s = Session::new(opts());
+    assert_eq!(
+        drive(&mut s, &c, &u),
+        Stop::Done {
+            upstream_reusable: true
+        }
+    );
+    drop(c);
+    let _up = writer.join().unwrap();
+    let (got, big) = reader.join().unwrap();
+    let start = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(&got[start..], &big[..]);
+}
+
+fn engine_session(e: &Engine, id: u64, c: &UnixStream, u: &UnixStream, timeouts: SessionTimeouts) {
+    let job = Job::Session {
+        client: duplicate(c.as_fd()).unwrap(),
+        upstream: duplicate(u.as_fd()).unwrap(),
+        session: Box::new(Session::new(opts())),
+        timeouts,
+    };
+    e.submit(id, job).unwrap();
+}
+
+fn completion(e: &Engine) -> Completion {
+    let mut done = Vec::new();
+    for _ in 0..100 {
+        e.wait(100);
+        e.poll(&mut done, 1);
+        if let Some(c) = done.pop() {
+            return c;
+        }
+    }
+    panic!("no completion in 10 s");
+}
+
+#[test]
+fn the_engine_runs_sessions_and_returns_their_buffers() {
+    let e = Engine::new(EngineConfig::default()).unwrap();
+    let fds = common::open_fd_count();
+    // Two exchanges, then the client closes.
+    {
+        let ((c, mut client), (u, mut up)) = pairs();
+        engine_session(&e, 1, &c, &u, SessionTimeouts::default());
+        drop((c, u)); // the engine holds its own duplicates
+        for i in 0..2u8 {
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            read_message(&mut up).unwrap();
+            up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n")
+                .unwrap();
+            up.write_all(&[b'0' + i]).unwrap();
+            assert_eq!(read_message(&mut client).unwrap().1, [b'0' + i]);
+        }
+        drop(client);
+        let c = completion(&e);
+        let end = c.session.unwrap();
+        assert_eq!((c.id, c.error), (1, None));
+        assert_eq!(
+            end.stop,
+            Stop::ClientClosed {
+                upstream_reusable: true
+            }
+        );
+        assert_eq!((end.stats.requests, end.stats.responses), (2, 2));
+        assert!(e.take_session(1).is_some());
+        assert!(e.take_session(1).is_none(), "taken once");
+    }
+    // An idle client is handed back after request_ms, with the upstream reusable.
+    {
+        let ((c, _client), (u, _up)) = pairs();
+        let t = SessionTimeouts {
+            request_ms: 50,
+            response_ms: 0,
+            stall_ms: 0,
+        };
+        let start = std::time::Instant::now();
+        engine_session(&e, 2, &c, &u, t);
+        let c = completion(&e);
+        assert!(start.elapsed() >= std::time::Duration::from_millis(50));
+        assert_eq!(
+            c.session.unwrap().stop,
+            Stop::Request {
+                upstream_reusable: true
+            }
+        );
+        assert_eq!(c.error, None);
+        let r = e.take_session(2).unwrap();
+        assert!(r.client_buffer.is_empty());
+    }
+    // A response that does not start within response_ms is handed back (request sent).
+    {
+        let ((c, mut client), (u, mut up)) = pairs();
+        let t = SessionTimeouts {
+            request_ms: 0,
+            response_ms: 50,
+            stall_ms: 0,
+        };
+        engine_session(&e, 3, &c, &u, t);
+        client
+            .write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        up.write_all(b"HTTP/1.1 200 OK\r\nContent-").unwrap();
+        let c = completion(&e);
+        let end = c.session.unwrap();
+        assert_eq!((end.stop, end.head_method), (Stop::Response, true));
+        assert!(read_message(&mut up).unwrap().0.starts_with("HEAD / "));
+        let r = e.take_session(3).unwrap();
+        assert_eq!(r.upstream_buffer.filled(), b"HTTP/1.1 200 OK\r\nContent-");
+    }
+    // A body that stalls fails after stall_ms; cancel stops a session at a boundary.
+    {
+        let ((c, mut client), (u, mut up)) = pairs();
+        let t = SessionTimeouts {
+            request_ms: 0,
+            response_ms: 0,
+            stall_ms: 50,
+        };
+        engine_session(&e, 4, &c, &u, t);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+            .unwrap();
+        let c = completion(&e);
+        assert_eq!(c.error, Some(Error::TimedOut));
+        assert_eq!(c.session.unwrap().stop, Stop::Failed(Error::TimedOut));
+        let ((c2, _client2), (u2, _up2)) = pairs();
+        engine_session(&e, 5, &c2, &u2, SessionTimeouts::default());
+        e.cancel(5);
+        let c = completion(&e);
+        assert_eq!(c.error, Some(Error::Canceled));
+        assert_eq!(
+            c.session.unwrap().stop,
+            Stop::Request {
+                upstream_reusable: true
+            }
+        );
+        let _ = (e.take_session(4), e.take_session(5));
+        drop((c2, u2));
+    }
+    assert_eq!(e.in_flight(), 0);
+    assert!(
+        common::open_fd_count() <= fds + 8,
+        "the engine's duplicates are closed"
+    );
+}
