@@ -123,6 +123,20 @@ struct Frame {
     rest: u64,
 }
 
+impl Frame {
+    /// A frame of a rewritten head of `head` bytes and a body of `length` bytes, of which the
+    /// first `buffered` bytes (at most) were read along with the head.
+    fn new(head: usize, buffered: usize, length: u64) -> Frame {
+        let body = (buffered as u64).min(length) as usize;
+        Frame {
+            done: 0,
+            head,
+            body,
+            rest: length - body as u64,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     ReadRequest,

@@ -134,13 +134,8 @@ impl Session {
         } else {
             self.client.consume(end);
         }
-        let body = (self.client.filled().len() as u64).min(length) as usize;
-        self.phase = Phase::SendRequest(Frame {
-            done: 0,
-            head: head_len,
-            body,
-            rest: length - body as u64,
-        });
+        let frame = Frame::new(head_len, self.client.filled().len(), length);
+        self.phase = Phase::SendRequest(frame);
         None
     }
 
@@ -217,13 +212,8 @@ impl Session {
         } else {
             0
         };
-        let body = (self.upstream.filled().len() as u64).min(length) as usize;
-        self.phase = Phase::SendResponse(Frame {
-            done: 0,
-            head: head_len,
-            body,
-            rest: length - body as u64,
-        });
+        let frame = Frame::new(head_len, self.upstream.filled().len(), length);
+        self.phase = Phase::SendResponse(frame);
         None
     }
 }
