@@ -28,6 +28,33 @@
 // `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set.
 #define OFFHEAP_ABI_VERSION 2
 
+// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
+#define OFFHEAP_BUFFER_SIZE 65536
+
+// Most buffers one `offheap_buffer_writev` takes.
+#define OFFHEAP_WRITEV_MAX 16
+
+// `session_flags`: the upstream connection is idle and may carry another request.
+#define OFFHEAP_SESSION_UPSTREAM_REUSABLE 1
+
+// `session_flags`: the exchange in progress is for a HEAD request.
+#define OFFHEAP_SESSION_HEAD_METHOD 2
+
+// `session_flags`: the client connection closes after the exchange in progress.
+#define OFFHEAP_SESSION_CLOSE_CLIENT 4
+
+// `offheap_session_options.flags`: replace the Host header with `host`.
+#define OFFHEAP_SESSION_SET_HOST 1
+
+// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
+#define OFFHEAP_SESSION_APPEND_FORWARDED 2
+
+// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
+#define OFFHEAP_ENGINE_TUNNEL 4294967295
+
+// Most jobs one `offheap_engine_submit_batch` call takes.
+#define OFFHEAP_ENGINE_MAX_BATCH 1024
+
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
 
@@ -188,24 +215,6 @@
 // `OFFHEAP_RELAY_STATE_AGAIN`.
 #define OFFHEAP_RELAY_STEP_LIMIT (4 << 20)
 
-// `session_flags`: the upstream connection is idle and may carry another request.
-#define OFFHEAP_SESSION_UPSTREAM_REUSABLE 1
-
-// `session_flags`: the exchange in progress is for a HEAD request.
-#define OFFHEAP_SESSION_HEAD_METHOD 2
-
-// `session_flags`: the client connection closes after the exchange in progress.
-#define OFFHEAP_SESSION_CLOSE_CLIENT 4
-
-// `offheap_session_options.flags`: replace the Host header with `host`.
-#define OFFHEAP_SESSION_SET_HOST 1
-
-// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
-#define OFFHEAP_SESSION_APPEND_FORWARDED 2
-
-// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
-#define OFFHEAP_BUFFER_SIZE 65536
-
 // Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
 // `OFFHEAP_BUFFER_SIZE` buffer. At most `OFFHEAP_RELAY_MAX_BULK_BUFFERS` are alive per
 // process; beyond that, relays copy through `OFFHEAP_BUFFER_SIZE` buffers.
@@ -213,15 +222,6 @@
 
 // Most bulk buffers alive at once, process-wide.
 #define OFFHEAP_RELAY_MAX_BULK_BUFFERS 16
-
-// Most buffers one `offheap_buffer_writev` takes.
-#define OFFHEAP_WRITEV_MAX 16
-
-// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
-#define OFFHEAP_ENGINE_TUNNEL 4294967295
-
-// Most jobs one `offheap_engine_submit_batch` call takes.
-#define OFFHEAP_ENGINE_MAX_BATCH 1024
 
 // Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
 #define OFFHEAP_WINDOW_MAX_QUANTILES 16
@@ -466,6 +466,95 @@ typedef struct offheap_counters {
   uint64_t handles_by_kind[OFFHEAP_KIND_SLOTS];
 } offheap_counters;
 
+// One `offheap_buffer_fill`: the bytes to drop first (in) and, on return, what the call read
+// and a view of the buffer's filled bytes. A caller that keeps this struct between calls
+// always holds the current view, and can consume by counting (in `consume`) without a call.
+typedef struct offheap_buffer_io {
+  // In: bytes to drop from the front of the filled bytes before reading (clamped to them).
+  // The call sets it to 0 once they are dropped, even when the read then fails.
+  size_t consume;
+  // Out: bytes read (0 with `DONE`: end of file, or no free space; 0 with `WANT_READ`:
+  // nothing to read now; 0 when no fd was given).
+  size_t n;
+  // Out: the filled bytes after the call (`(NULL, 0)` when empty). They stay valid and
+  // unchanged until the next call that names this buffer (other than
+  // `offheap_buffer_view`) or `offheap_buffer_free`.
+  const uint8_t *data;
+  // Out: the length of `data`.
+  size_t len;
+  // Out: an `offheap_relay_state`: `WANT_READ` or `DONE` (`DONE` when no fd was given).
+  uint32_t state;
+} offheap_buffer_io;
+
+// One job of `offheap_engine_submit_batch`: the arguments of `offheap_engine_submit`.
+typedef struct offheap_engine_job {
+  // The id its completion carries.
+  uint64_t id;
+  // Tunnels: one side. Bodies: the source.
+  int32_t fd_a;
+  // Tunnels: the other side. Bodies: the destination.
+  int32_t fd_b;
+  // `OFFHEAP_ENGINE_TUNNEL`, or the body's framing as in `offheap_relay_new`.
+  uint32_t framing;
+  // `offheap_relay_new` flags (bodies).
+  uint32_t flags;
+  // The body length for `OFFHEAP_FRAMING_EXACT`.
+  uint64_t length;
+} offheap_engine_job;
+
+// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
+// gives up waiting. The four strings come in one byte array, one after the other, in this
+// order, with these lengths (so the struct holds no pointer).
+typedef struct offheap_session_options {
+  // Length of the client address appended to X-Forwarded-For (0: none).
+  uint32_t client_ip_len;
+  // Length of the X-Forwarded-Proto value (0: none).
+  uint32_t proto_len;
+  // Length of the new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
+  uint32_t host_len;
+  // Length of this proxy's pseudonym for Via (0: none).
+  uint32_t via_len;
+  // `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
+  uint32_t flags;
+  // Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
+  uint32_t request_ms;
+  // Milliseconds a session waits for a response head before it stops with `RESPONSE`.
+  uint32_t response_ms;
+  // Milliseconds a head or body may make no progress before the session fails.
+  uint32_t stall_ms;
+} offheap_session_options;
+
+// One finished engine job, as returned by `offheap_engine_poll`.
+typedef struct offheap_engine_completion {
+  // The id given at submission.
+  uint64_t id;
+  // Bytes written `src` → `dst` (tunnels: `a` → `b`).
+  uint64_t bytes_forward;
+  // Bytes written `b` → `a` (tunnels only).
+  uint64_t bytes_backward;
+  // Of both, bytes moved with splice(2).
+  uint64_t spliced;
+  // Of both, bytes copied through Rust-owned buffers.
+  uint64_t copied;
+  // `OFFHEAP_STATUS_OK` or the relay error that ended the job.
+  uint32_t status;
+  // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
+  int32_t os_errno;
+  // Session jobs: an `offheap_session_stop` value; `NONE` for other jobs.
+  uint32_t session_stop;
+  // Session jobs: `OFFHEAP_SESSION_*` bits.
+  uint32_t session_flags;
+  // Session jobs: requests forwarded in full.
+  uint64_t requests;
+  // Session jobs: responses relayed in full.
+  uint64_t responses;
+  // Session jobs: the client connection, given back (a descriptor the caller now owns and
+  // must close); -1 for other jobs.
+  int32_t client_fd;
+  // Session jobs: the upstream connection, given back likewise; -1 for other jobs.
+  int32_t upstream_fd;
+} offheap_engine_completion;
+
 // Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 typedef struct offheap_headers_config {
   // Longest head in bytes (0: 65536; at most 16 MiB).
@@ -612,95 +701,6 @@ typedef struct offheap_relay_counters {
   // Of `buffers_live`, bulk buffers (`OFFHEAP_RELAY_BULK_BUFFER_SIZE` bytes each).
   uint64_t bulk_buffers_live;
 } offheap_relay_counters;
-
-// One `offheap_buffer_fill`: the bytes to drop first (in) and, on return, what the call read
-// and a view of the buffer's filled bytes. A caller that keeps this struct between calls
-// always holds the current view, and can consume by counting (in `consume`) without a call.
-typedef struct offheap_buffer_io {
-  // In: bytes to drop from the front of the filled bytes before reading (clamped to them).
-  // The call sets it to 0 once they are dropped, even when the read then fails.
-  size_t consume;
-  // Out: bytes read (0 with `DONE`: end of file, or no free space; 0 with `WANT_READ`:
-  // nothing to read now; 0 when no fd was given).
-  size_t n;
-  // Out: the filled bytes after the call (`(NULL, 0)` when empty). They stay valid and
-  // unchanged until the next call that names this buffer (other than
-  // `offheap_buffer_view`) or `offheap_buffer_free`.
-  const uint8_t *data;
-  // Out: the length of `data`.
-  size_t len;
-  // Out: an `offheap_relay_state`: `WANT_READ` or `DONE` (`DONE` when no fd was given).
-  uint32_t state;
-} offheap_buffer_io;
-
-// One job of `offheap_engine_submit_batch`: the arguments of `offheap_engine_submit`.
-typedef struct offheap_engine_job {
-  // The id its completion carries.
-  uint64_t id;
-  // Tunnels: one side. Bodies: the source.
-  int32_t fd_a;
-  // Tunnels: the other side. Bodies: the destination.
-  int32_t fd_b;
-  // `OFFHEAP_ENGINE_TUNNEL`, or the body's framing as in `offheap_relay_new`.
-  uint32_t framing;
-  // `offheap_relay_new` flags (bodies).
-  uint32_t flags;
-  // The body length for `OFFHEAP_FRAMING_EXACT`.
-  uint64_t length;
-} offheap_engine_job;
-
-// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
-// gives up waiting. The four strings come in one byte array, one after the other, in this
-// order, with these lengths (so the struct holds no pointer).
-typedef struct offheap_session_options {
-  // Length of the client address appended to X-Forwarded-For (0: none).
-  uint32_t client_ip_len;
-  // Length of the X-Forwarded-Proto value (0: none).
-  uint32_t proto_len;
-  // Length of the new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
-  uint32_t host_len;
-  // Length of this proxy's pseudonym for Via (0: none).
-  uint32_t via_len;
-  // `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
-  uint32_t flags;
-  // Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
-  uint32_t request_ms;
-  // Milliseconds a session waits for a response head before it stops with `RESPONSE`.
-  uint32_t response_ms;
-  // Milliseconds a head or body may make no progress before the session fails.
-  uint32_t stall_ms;
-} offheap_session_options;
-
-// One finished engine job, as returned by `offheap_engine_poll`.
-typedef struct offheap_engine_completion {
-  // The id given at submission.
-  uint64_t id;
-  // Bytes written `src` → `dst` (tunnels: `a` → `b`).
-  uint64_t bytes_forward;
-  // Bytes written `b` → `a` (tunnels only).
-  uint64_t bytes_backward;
-  // Of both, bytes moved with splice(2).
-  uint64_t spliced;
-  // Of both, bytes copied through Rust-owned buffers.
-  uint64_t copied;
-  // `OFFHEAP_STATUS_OK` or the relay error that ended the job.
-  uint32_t status;
-  // The OS error number behind `OFFHEAP_STATUS_RELAY_IO`, else 0.
-  int32_t os_errno;
-  // Session jobs: an `offheap_session_stop` value; `NONE` for other jobs.
-  uint32_t session_stop;
-  // Session jobs: `OFFHEAP_SESSION_*` bits.
-  uint32_t session_flags;
-  // Session jobs: requests forwarded in full.
-  uint64_t requests;
-  // Session jobs: responses relayed in full.
-  uint64_t responses;
-  // Session jobs: the client connection, given back (a descriptor the caller now owns and
-  // must close); -1 for other jobs.
-  int32_t client_fd;
-  // Session jobs: the upstream connection, given back likewise; -1 for other jobs.
-  int32_t upstream_fd;
-} offheap_engine_completion;
 
 // Window mode: `0` sliding, `1` tumbling, `2` cumulative.
 typedef uint32_t offheap_window_mode;
@@ -860,6 +860,60 @@ offheap_status offheap_stats(struct offheap_counters *out);
 // disarms. This call itself is never one of the `count`. Not for production use.
 void offheap_debug_inject_panics(uint32_t count);
 
+// Takes a Rust-owned buffer of `OFFHEAP_BUFFER_SIZE` bytes from the pool; writes its handle.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_buffer_new(uint64_t *out);
+
+// Frees a buffer (back to the pool). Views of it become invalid.
+offheap_status offheap_buffer_free(uint64_t buffer);
+
+// Reads once from `fd` (non-blocking) into the buffer's free space, after its filled bytes.
+// Writes the bytes read to `*out_n` and the state to `*out_state`: `WANT_READ` (nothing
+// now, `*out_n` = 0), or `DONE` (`*out_n` > 0, or 0 at end of file or with no free space).
+//
+// # Safety
+// `fd` open for the call; `out_n` and `out_state` NULL or valid for one write each.
+offheap_status offheap_buffer_read(uint64_t buffer, int32_t fd, size_t *out_n, uint32_t *out_state);
+
+// Writes a view of the buffer's filled bytes to `*out_ptr` / `*out_len` (`(NULL, 0)` when
+// empty). The bytes stay valid and unchanged until the next `offheap_buffer_consume`,
+// `offheap_buffer_clear`, `offheap_buffer_writev` naming this buffer, or `offheap_buffer_free`;
+// `offheap_buffer_read` only appends after them, except when they reach the end of the
+// buffer: it then moves them to the front first (so a partial head has room to grow).
+//
+// # Safety
+// `out_ptr` and `out_len` NULL or valid for one write each.
+offheap_status offheap_buffer_view(uint64_t buffer, const uint8_t **out_ptr, size_t *out_len);
+
+// Drops `n` bytes from the front of the filled bytes (clamped).
+offheap_status offheap_buffer_consume(uint64_t buffer, size_t n);
+
+// Drops `io->consume` bytes from the front of the buffer's filled bytes, then, when `fd` is
+// not negative, reads once from it (non-blocking) into the free space, as
+// `offheap_buffer_read` does; writes the bytes read, the state and the view of the filled
+// bytes into `*io`. With `fd` = -1 it only consumes and reports the view. One call per read
+// for a caller that parses in place: consume the previous head, read, and get the view.
+//
+// # Safety
+// `io` NULL or valid for reading and writing one `offheap_buffer_io`; `fd` -1 or open for
+// the call.
+offheap_status offheap_buffer_fill(uint64_t buffer, int32_t fd, struct offheap_buffer_io *io);
+
+// Writes the filled bytes of `count` buffers (in order, at most `OFFHEAP_WRITEV_MAX`) to `fd`
+// with one `writev`, then consumes what was written from them. Writes the bytes written
+// to `*out_n` and `WANT_WRITE` (fd full, nothing written) or `DONE` to `*out_state`.
+//
+// # Safety
+// `buffers` NULL or valid for reading `count` handles; `fd` open for the call; out-params
+// NULL or valid for one write each.
+offheap_status offheap_buffer_writev(int32_t fd,
+                                     const uint64_t *buffers,
+                                     size_t count,
+                                     size_t *out_n,
+                                     uint32_t *out_state);
+
 // Creates a debug object and writes its handle to `*out`.
 //
 // # Safety
@@ -893,6 +947,104 @@ offheap_status offheap_debug_sum(const uint8_t *data, size_t len, uint64_t *out)
 // # Safety
 // `dst` must be NULL or valid for writing `len` bytes.
 offheap_status offheap_debug_fill(uint8_t *dst, size_t len, uint8_t value);
+
+// Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
+// flight; writes its handle to `*out`.
+//
+// # Safety
+// `out` must be NULL or valid for writing one `uint64_t`.
+offheap_status offheap_engine_new(uint32_t workers, uint32_t max_jobs, uint64_t *out);
+
+// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
+// completions are queued. Reading 8 bytes from it resets it; then call `offheap_engine_poll`.
+//
+// # Safety
+// `out_fd` NULL or valid for one write.
+offheap_status offheap_engine_ready_fd(uint64_t engine, int32_t *out_fd);
+
+// Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
+// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
+// `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
+// may close its fds once this returns. The job's completion carries `id`.
+//
+// # Safety
+// `fd_a` and `fd_b` open for the call.
+offheap_status offheap_engine_submit(uint64_t engine,
+                                     uint64_t id,
+                                     int32_t fd_a,
+                                     int32_t fd_b,
+                                     uint32_t framing,
+                                     uint64_t length,
+                                     uint32_t flags);
+
+// Hands the engine `n` jobs (at most `OFFHEAP_ENGINE_MAX_BATCH`) in one call; each worker
+// that gets jobs is woken once. Each job is taken or refused on its own: `statuses[i]` is
+// what `offheap_engine_submit` would have returned for `jobs[i]`, and `*accepted` counts the
+// jobs taken (statuses are `offheap_status` values, as `uint32_t`). The call itself returns
+// `OFFHEAP_STATUS_OK` unless its arguments are wrong (`OFFHEAP_STATUS_TOO_LARGE` for more
+// than `OFFHEAP_ENGINE_MAX_BATCH` jobs); then no job is taken. As with
+// `offheap_engine_submit`, the caller may close its fds once this returns.
+//
+// # Safety
+// `jobs` and `statuses` point to `n` elements (or are NULL with `n == 0`); every fd in
+// `jobs` is open for the call; `accepted` is writable.
+offheap_status offheap_engine_submit_batch(uint64_t engine,
+                                           const struct offheap_engine_job *jobs,
+                                           size_t n,
+                                           uint32_t *statuses,
+                                           size_t *accepted);
+
+// Hands a client connection and an upstream connection to the engine for HTTP/1.1
+// keep-alive exchanges. The engine works on duplicates of both fds; the caller should close
+// its own meanwhile (a poller still watching them wakes on every exchange), and gets the
+// duplicates back in the completion (`client_fd`, `upstream_fd`), to own and close. The storage of
+// the two buffers moves into the job with the bytes they hold (a request the caller already
+// read, say); until the job's completion is polled they are empty and must not be used.
+// `offheap_engine_poll` puts the storage back, holding the bytes the session stopped at,
+// and reports the stop in `session_stop`, `session_flags`, `requests` and `responses`.
+//
+// The session forwards requests without a body or with Content-Length and relays responses
+// with Content-Length or without a body, rewriting heads as `offheap_headers_rewrite_*` do.
+// Any other request stops it before anything of it is sent (`REQUEST`); any other response
+// stops it with its bytes (`RESPONSE`); so do the request and response deadlines.
+//
+// # Safety
+// `client_fd` and `upstream_fd` open for the call; `opts` NULL or valid for reading one
+// `offheap_session_options`; `strings` NULL or valid for reading `strings_len` bytes.
+offheap_status offheap_engine_submit_session(uint64_t engine,
+                                             uint64_t id,
+                                             int32_t client_fd,
+                                             int32_t upstream_fd,
+                                             uint64_t client_buffer,
+                                             uint64_t upstream_buffer,
+                                             const struct offheap_session_options *opts,
+                                             const uint8_t *strings,
+                                             size_t strings_len);
+
+// Asks the engine to stop job `id`; it completes with `OFFHEAP_STATUS_RELAY_CANCELED`
+// unless it finished first. A session job that is writing or relaying a head or body
+// finishes that exchange first and stops at the next request boundary, without an error.
+// Unknown ids are ignored.
+offheap_status offheap_engine_cancel(uint64_t engine, uint64_t id);
+
+// Moves up to `cap` queued completions into `out[0..]` and writes how many to `*out_n`.
+//
+// # Safety
+// `out` NULL or valid for writing `cap` completions; `out_n` NULL or valid for one write.
+offheap_status offheap_engine_poll(uint64_t engine,
+                                   struct offheap_engine_completion *out,
+                                   size_t cap,
+                                   size_t *out_n);
+
+// Jobs submitted and not yet completed.
+//
+// # Safety
+// `out` NULL or valid for one write.
+offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
+
+// Stops the engine: joins its threads and closes every fd it holds (jobs still running end
+// with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
+offheap_status offheap_engine_free(uint64_t engine);
 
 // Parses request heads from `input` into the caller's arrays, in one call.
 //
@@ -1027,154 +1179,6 @@ offheap_status offheap_relay_global_stats(struct offheap_relay_counters *out);
 
 // Frees the relay's idle pooled pipes and buffers.
 offheap_status offheap_relay_trim(void);
-
-// Takes a Rust-owned buffer of `OFFHEAP_BUFFER_SIZE` bytes from the pool; writes its handle.
-//
-// # Safety
-// `out` must be NULL or valid for writing one `uint64_t`.
-offheap_status offheap_buffer_new(uint64_t *out);
-
-// Frees a buffer (back to the pool). Views of it become invalid.
-offheap_status offheap_buffer_free(uint64_t buffer);
-
-// Reads once from `fd` (non-blocking) into the buffer's free space, after its filled bytes.
-// Writes the bytes read to `*out_n` and the state to `*out_state`: `WANT_READ` (nothing
-// now, `*out_n` = 0), or `DONE` (`*out_n` > 0, or 0 at end of file or with no free space).
-//
-// # Safety
-// `fd` open for the call; `out_n` and `out_state` NULL or valid for one write each.
-offheap_status offheap_buffer_read(uint64_t buffer, int32_t fd, size_t *out_n, uint32_t *out_state);
-
-// Writes a view of the buffer's filled bytes to `*out_ptr` / `*out_len` (`(NULL, 0)` when
-// empty). The bytes stay valid and unchanged until the next `offheap_buffer_consume`,
-// `offheap_buffer_clear`, `offheap_buffer_writev` naming this buffer, or `offheap_buffer_free`;
-// `offheap_buffer_read` only appends after them, except when they reach the end of the
-// buffer: it then moves them to the front first (so a partial head has room to grow).
-//
-// # Safety
-// `out_ptr` and `out_len` NULL or valid for one write each.
-offheap_status offheap_buffer_view(uint64_t buffer, const uint8_t **out_ptr, size_t *out_len);
-
-// Drops `n` bytes from the front of the filled bytes (clamped).
-offheap_status offheap_buffer_consume(uint64_t buffer, size_t n);
-
-// Drops `io->consume` bytes from the front of the buffer's filled bytes, then, when `fd` is
-// not negative, reads once from it (non-blocking) into the free space, as
-// `offheap_buffer_read` does; writes the bytes read, the state and the view of the filled
-// bytes into `*io`. With `fd` = -1 it only consumes and reports the view. One call per read
-// for a caller that parses in place: consume the previous head, read, and get the view.
-//
-// # Safety
-// `io` NULL or valid for reading and writing one `offheap_buffer_io`; `fd` -1 or open for
-// the call.
-offheap_status offheap_buffer_fill(uint64_t buffer, int32_t fd, struct offheap_buffer_io *io);
-
-// Writes the filled bytes of `count` buffers (in order, at most `OFFHEAP_WRITEV_MAX`) to `fd`
-// with one `writev`, then consumes what was written from them. Writes the bytes written
-// to `*out_n` and `WANT_WRITE` (fd full, nothing written) or `DONE` to `*out_state`.
-//
-// # Safety
-// `buffers` NULL or valid for reading `count` handles; `fd` open for the call; out-params
-// NULL or valid for one write each.
-offheap_status offheap_buffer_writev(int32_t fd,
-                                     const uint64_t *buffers,
-                                     size_t count,
-                                     size_t *out_n,
-                                     uint32_t *out_state);
-
-// Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
-// flight; writes its handle to `*out`.
-//
-// # Safety
-// `out` must be NULL or valid for writing one `uint64_t`.
-offheap_status offheap_engine_new(uint32_t workers, uint32_t max_jobs, uint64_t *out);
-
-// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
-// completions are queued. Reading 8 bytes from it resets it; then call `offheap_engine_poll`.
-//
-// # Safety
-// `out_fd` NULL or valid for one write.
-offheap_status offheap_engine_ready_fd(uint64_t engine, int32_t *out_fd);
-
-// Hands the engine a job: a tunnel between `fd_a` and `fd_b` (`framing` =
-// `OFFHEAP_ENGINE_TUNNEL`), or one body from `fd_a` to `fd_b` with `framing`/`length`/`flags` as in
-// `offheap_relay_new`. The engine relays over its own duplicates of the fds, so the caller
-// may close its fds once this returns. The job's completion carries `id`.
-//
-// # Safety
-// `fd_a` and `fd_b` open for the call.
-offheap_status offheap_engine_submit(uint64_t engine,
-                                     uint64_t id,
-                                     int32_t fd_a,
-                                     int32_t fd_b,
-                                     uint32_t framing,
-                                     uint64_t length,
-                                     uint32_t flags);
-
-// Hands the engine `n` jobs (at most `OFFHEAP_ENGINE_MAX_BATCH`) in one call; each worker
-// that gets jobs is woken once. Each job is taken or refused on its own: `statuses[i]` is
-// what `offheap_engine_submit` would have returned for `jobs[i]`, and `*accepted` counts the
-// jobs taken (statuses are `offheap_status` values, as `uint32_t`). The call itself returns
-// `OFFHEAP_STATUS_OK` unless its arguments are wrong (`OFFHEAP_STATUS_TOO_LARGE` for more
-// than `OFFHEAP_ENGINE_MAX_BATCH` jobs); then no job is taken. As with
-// `offheap_engine_submit`, the caller may close its fds once this returns.
-//
-// # Safety
-// `jobs` and `statuses` point to `n` elements (or are NULL with `n == 0`); every fd in
-// `jobs` is open for the call; `accepted` is writable.
-offheap_status offheap_engine_submit_batch(uint64_t engine,
-                                           const struct offheap_engine_job *jobs,
-                                           size_t n,
-                                           uint32_t *statuses,
-                                           size_t *accepted);
-
-// Hands a client connection and an upstream connection to the engine for HTTP/1.1
-// keep-alive exchanges. The engine works on duplicates of both fds; the caller should close
-// its own meanwhile (a poller still watching them wakes on every exchange), and gets the
-// duplicates back in the completion (`client_fd`, `upstream_fd`), to own and close. The storage of
-// the two buffers moves into the job with the bytes they hold (a request the caller already
-// read, say); until the job's completion is polled they are empty and must not be used.
-// `offheap_engine_poll` puts the storage back, holding the bytes the session stopped at,
-// and reports the stop in `session_stop`, `session_flags`, `requests` and `responses`.
-//
-// The session forwards requests without a body or with Content-Length and relays responses
-// with Content-Length or without a body, rewriting heads as `offheap_headers_rewrite_*` do.
-// Any other request stops it before anything of it is sent (`REQUEST`); any other response
-// stops it with its bytes (`RESPONSE`); so do the request and response deadlines.
-//
-// # Safety
-// `client_fd` and `upstream_fd` open for the call; `opts` NULL or valid for reading one
-// `offheap_session_options`; `strings` NULL or valid for reading `strings_len` bytes.
-offheap_status offheap_engine_submit_session(uint64_t engine,
-                                             uint64_t id,
-                                             int32_t client_fd,
-                                             int32_t upstream_fd,
-                                             uint64_t client_buffer,
-                                             uint64_t upstream_buffer,
-                                             const struct offheap_session_options *opts,
-                                             const uint8_t *strings,
-                                             size_t strings_len);
-
-offheap_status offheap_engine_cancel(uint64_t engine, uint64_t id);
-
-// Moves up to `cap` queued completions into `out[0..]` and writes how many to `*out_n`.
-//
-// # Safety
-// `out` NULL or valid for writing `cap` completions; `out_n` NULL or valid for one write.
-offheap_status offheap_engine_poll(uint64_t engine,
-                                   struct offheap_engine_completion *out,
-                                   size_t cap,
-                                   size_t *out_n);
-
-// Jobs submitted and not yet completed.
-//
-// # Safety
-// `out` NULL or valid for one write.
-offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
-
-// Stops the engine: joins its threads and closes every fd it holds (jobs still running end
-// with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
-offheap_status offheap_engine_free(uint64_t engine);
 
 // Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
 // An unknown value gives "offheap: unknown status".

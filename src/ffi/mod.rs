@@ -9,7 +9,9 @@
 #[doc(hidden)]
 pub mod bench;
 pub(crate) mod boundary;
+pub(crate) mod buffer;
 pub(crate) mod debug;
+pub(crate) mod engine;
 pub(crate) mod handle;
 pub(crate) mod headers;
 pub(crate) mod ptr;
