@@ -20,7 +20,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build demo header header-check layout test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
+.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -194,6 +194,13 @@ bench: $(LIB_A)
 	cd benches/go && $(GO) test -run '^$$' -bench . -benchmem -count 3 ./... | tee ../../target/bench/go.txt
 	cd benches/go && $(GO) run ./cmd/benchreport -criterion ../../target/criterion \
 	  -go ../../target/bench/go.txt -out ../../BENCHMARKS.md
+
+## icount: instructions per parsed head and per ingested sample through the C ABI, counted by
+## callgrind (benches/icount/run.sh): numbers that do not move with the machine's load, for
+## comparing a change to the parser or the aggregator on a busy machine. Installs valgrind when
+## missing. ICOUNT_N=1000 (the default) sets the iterations of the shorter of the two runs.
+icount: $(LIB_A)
+	bash benches/icount/run.sh
 
 ## bench-proxy: the reverse-proxy benchmark on loopback (wrk through no proxy,
 ## httputil.ReverseProxy, nginx, examples/proxy and the native ceiling

@@ -1,13 +1,12 @@
-/* Instruction counts of offheap_headers_parse_requests from C, independent of machine load.
+/* Instruction counts of offheap_headers_parse_requests from C, independent of machine load:
+ * `make icount` (benches/icount/run.sh) builds this against target/release/liboffheap.a and
+ * runs it under callgrind.
  *
- *   make build
- *   cc -O2 -Iinclude -o target/icount benches/icount/headers.c target/release/liboffheap.a \
- *      -lgcc_s -lutil -lrt -lpthread -lm -ldl
- *   for n in 1000 2000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *      target/icount $n k; done        # k: kittyhell pipelined, s: REQ_SHORT by offsets
+ *   target/icount/headers ITERATIONS k   kittyhell, 16 heads pipelined per call
+ *   target/icount/headers ITERATIONS s   REQ_SHORT, 16 heads by offsets per call
  *
- * Instructions per request = (Ir(2000) - Ir(1000)) / 16000 (16 heads per call; the
- * difference removes start-up). Each call is checked (status, 16 heads).
+ * Instructions per request = (Ir(2N) - Ir(N)) / (16 N) (the difference removes start-up).
+ * Each call is checked (status, 16 heads); a wrong result exits 1.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,15 +1,11 @@
 /* Instruction counts of offheap_window_ingest_u64 from C, independent of machine load: the
  * batch of BenchmarkWindowIngest (benches/go/window_test.go): 1024 samples over 1,000 u64
  * keys, a one-minute sliding window in 6 slices, sketch on, Go's defaults otherwise.
+ * `make icount` (benches/icount/run.sh) builds this against target/release/liboffheap.a and
+ * runs it under callgrind: target/icount/window ITERATIONS.
  *
- *   make build
- *   cc -O2 -Iinclude -o target/icount-window benches/icount/window.c target/release/liboffheap.a \
- *      -lgcc_s -lutil -lrt -lpthread -lm -ldl
- *   for n in 1000 2000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *      target/icount-window $n; done
- *
- * Instructions per sample = (Ir(2000) - Ir(1000)) / (1000 * 1024). Each call is checked
- * (status, every sample accepted).
+ * Instructions per sample = (Ir(2N) - Ir(N)) / (1024 N). Each call is checked (status, every
+ * sample accepted); a wrong result exits 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
