@@ -90,36 +90,33 @@ fn native_splice(src: &TcpStream, dst: &TcpStream, pipe: &[i32; 2], len: usize) 
     use std::os::fd::AsRawFd;
     let mut left = len;
     while left > 0 {
-        // SAFETY: plain fds owned by this bench; null offsets; no memory is passed.
-        let n = unsafe {
-            libc::splice(
-                src.as_raw_fd(),
-                std::ptr::null_mut(),
-                pipe[1],
-                std::ptr::null_mut(),
-                left.min(1 << 20),
-                libc::SPLICE_F_MOVE,
-            )
-        };
-        assert!(n > 0, "splice in: {}", std::io::Error::last_os_error());
-        let mut inflight = n as usize;
+        let n = splice_some(src.as_raw_fd(), pipe[1], left.min(1 << 20), "splice in");
+        let mut inflight = n;
         while inflight > 0 {
-            // SAFETY: as above.
-            let m = unsafe {
-                libc::splice(
-                    pipe[0],
-                    std::ptr::null_mut(),
-                    dst.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    inflight,
-                    libc::SPLICE_F_MOVE,
-                )
-            };
-            assert!(m > 0, "splice out: {}", std::io::Error::last_os_error());
-            inflight -= m as usize;
+            inflight -= splice_some(pipe[0], dst.as_raw_fd(), inflight, "splice out");
         }
-        left -= n as usize;
+        left -= n;
     }
+}
+
+/// One blocking splice(2) of up to `len` bytes from `from` to `to`; panics (naming `what`) on
+/// an error or end of file.
+fn splice_some(from: i32, to: i32, len: usize, what: &str) -> usize {
+    // SAFETY: splice(2) reads or writes no memory of ours except the two offset pointers,
+    // which are null ("use the file positions"); the fds belong to sockets and a pipe that the
+    // bench keeps open for as long as it splices, so a failure is only an errno.
+    let n = unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE,
+        )
+    };
+    assert!(n > 0, "{what}: {}", std::io::Error::last_os_error());
+    n as usize
 }
 
 /// Moves exactly `len` bytes from `src` to `dst` with blocking read/write through `buf`: the
@@ -149,17 +146,20 @@ fn native_loops(c: &mut Criterion) {
     });
     native_no_relay(&mut g);
     let mut pipe = [-1i32; 2];
-    // SAFETY: `pipe` has room for the two fds pipe2 writes.
+    // SAFETY: pipe2(2) writes exactly two ints at its pointer, and `pipe` is a local array of
+    // two i32.
     assert_eq!(
         unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) },
         0
     );
-    // SAFETY: F_SETPIPE_SZ takes an int; failure only leaves the default size.
+    // SAFETY: fcntl(F_SETPIPE_SZ) takes an int by value and touches no memory of ours;
+    // `pipe[1]` is the pipe's write end, just created (a failure only leaves the default size).
     unsafe { libc::fcntl(pipe[1], libc::F_SETPIPE_SZ, 1 << 20) };
     native_rig(&mut g, "splice_loop_1MiB", |src, dst, len| {
         native_splice(src, dst, &pipe, len)
     });
-    // SAFETY: the pipe fds are ours and closed once.
+    // SAFETY: close(2) touches no memory; the two fds came from pipe2 above, nothing else owns
+    // them, and nothing uses them after this (native_rig returned and joined its threads).
     unsafe {
         libc::close(pipe[0]);
         libc::close(pipe[1]);

@@ -332,7 +332,10 @@ fn fd_closed_during_relay_is_bad_fd() {
     // The owner closed its fd: the number the caller passes no longer names an open file.
     // (A number far above any open fd, so that no other test's fd can take its place.)
     drop(src);
-    // SAFETY (test): the kernel answers EBADF for a number that is not open; no memory is touched.
+    // SAFETY: `borrow_raw` asks for an fd that stays open while borrowed, so that the borrow
+    // cannot act on a file someone else owns. The kernel hands out the lowest free fd number
+    // and this process holds nowhere near a million fds, so 999,999 names no file at all: each
+    // syscall on it fails with EBADF, the condition under test, and none touches memory.
     let closed = unsafe { std::os::fd::BorrowedFd::borrow_raw(999_999) };
     assert_eq!(relay.step(closed, dst.as_fd()), Err(Error::BadFd));
 }
