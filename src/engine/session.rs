@@ -1,8 +1,8 @@
-//! [`Session`]: HTTP/1.1 keep-alive exchanges between one client connection and one upstream
-//! connection, stepped on readiness like a [`Relay`], for the exchanges a reverse proxy sees most:
-//! requests without a body or with `Content-Length`, responses with `Content-Length` or without
-//! a body. Heads are parsed and rewritten in place (`crate::headers`), bodies move with a
-//! [`Relay`] (copying, bulk buffers for large bodies).
+//! [`Session`]: HTTP/1.1 keep-alive exchanges between one client connection and one
+//! upstream connection, stepped on readiness like a [`Relay`], for the exchanges a reverse
+//! proxy sees most: requests without a body or with `Content-Length`, responses with
+//! `Content-Length` or without a body. Heads are parsed and rewritten in place
+//! (`crate::headers`), bodies move with a [`Relay`] (copying, bulk buffers for large bodies).
 //!
 //! Everything else stops the session and is left to its caller, with the bytes where the
 //! caller expects them: a request the session does not forward (Upgrade, Expect, CONNECT, a
@@ -10,7 +10,6 @@
 //! request is sent ([`Stop::Request`]); a response it does not relay (interim 1xx, 101,
 //! chunked or close-delimited, an invalid head, the upstream closing first) stops it after the
 //! request was sent ([`Stop::Response`]). Timeouts are the caller's: a session never blocks.
-
 //!
 //! This file holds the session's types and its state machine ([`Session::step`]);
 //! `session/heads.rs` reads, parses and rewrites the request and response heads, and

@@ -25,6 +25,7 @@ enum Step {
     Again,
 }
 
+/// The state machine of a job, by kind.
 enum Work {
     Body(Relay),
     Tunnel(Tunnel),
@@ -37,6 +38,8 @@ enum Work {
     },
 }
 
+/// A job a worker runs: its id, the engine's two fds (`src`/`dst`, `a`/`b`, or client and
+/// upstream), and its state machine.
 struct Running {
     id: u64,
     a: OwnedFd,
@@ -222,6 +225,7 @@ impl WorkerHandle {
 const WAKE: u64 = u64::MAX;
 const EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
 
+/// One worker thread's state, owned by the thread.
 struct Worker {
     ep: OwnedFd,
     wake: Arc<OwnedFd>,

@@ -18,6 +18,7 @@ enum Parsed {
     Invalid,
 }
 
+/// Classifies the first head of a parse (`heads[0]`, here `h`).
 fn first_head(parsed: Result<headers::Batch, headers::BatchError>, h: &Head) -> Parsed {
     match (parsed, h.result()) {
         (Ok(b), Ok(())) if b.heads > 0 => Parsed::Complete,
