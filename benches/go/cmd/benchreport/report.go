@@ -124,6 +124,7 @@ func evaluate(rs []Row, results map[string]*result) (lines []line, missing int) 
 	return lines, missing
 }
 
+// all reports whether every check passed (true for none).
 func all(v []bool) bool {
 	for _, b := range v {
 		if !b {
