@@ -435,7 +435,10 @@ func TestRelayFaults(t *testing.T) {
 			go func() { time.Sleep(50 * time.Millisecond); src.Close() }()
 			_, err := r.Copy(context.Background(), Exact(1000))
 			return err
-		}, func(err error) bool { return errors.Is(err, ErrClosed) && errors.Is(err, net.ErrClosed) }},
+		}, func(err error) bool {
+			// A closed connection is not a closed relay: its own sentinel, which is also net.ErrClosed.
+			return errors.Is(err, ErrConnClosed) && errors.Is(err, net.ErrClosed) && !errors.Is(err, ErrClosed)
+		}},
 		{"context cancelled", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
@@ -794,7 +797,7 @@ func TestEngineBodies(t *testing.T) {
 	for i, c := range cases {
 		client, src := tcpPair(t)
 		dst, server := tcpPair(t)
-		if err := e.SubmitBody(uint64(i), dst, src, c.f); err != nil {
+		if err := e.SubmitBody(uint64(i), src, dst, c.f); err != nil {
 			t.Fatal(err)
 		}
 		src.Close()
