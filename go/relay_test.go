@@ -325,6 +325,18 @@ func TestRelayFaults(t *testing.T) {
 			// A closed connection is not a closed relay: its own sentinel, which is also net.ErrClosed.
 			return errors.Is(err, ErrConnClosed) && errors.Is(err, net.ErrClosed) && !errors.Is(err, ErrClosed)
 		}},
+		{"destination closed by Go mid-relay", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				dst.Close()
+				client.Write([]byte("x")) // the relay steps, and finds its destination closed
+			}()
+			_, err := r.Copy(context.Background(), Exact(1000))
+			return err
+		}, func(err error) bool {
+			return errors.Is(err, ErrConnClosed) && errors.Is(err, net.ErrClosed) && !errors.Is(err, ErrClosed) &&
+				strings.Contains(err.Error(), "closed during the relay (status 203)")
+		}},
 		{"context cancelled", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()

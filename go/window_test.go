@@ -339,3 +339,60 @@ func TestWindowPrometheusAndStateMerge(t *testing.T) {
 		t.Fatalf("corrupt state = %v", err)
 	}
 }
+
+// A config error detected in Go names the field; one the library detects carries its message.
+func TestAggregatorConfigErrorsNameTheField(t *testing.T) {
+	for _, c := range []struct {
+		cfg  AggregatorConfig
+		want string
+	}{
+		{AggregatorConfig{Width: -time.Second}, "AggregatorConfig.Width is negative"},
+		{AggregatorConfig{Width: time.Minute, Shards: 512}, "AggregatorConfig.Shards is 512, above its limit of 256"},
+		{AggregatorConfig{Width: time.Minute, Quantiles: make([]float64, 17)}, "len(AggregatorConfig.Quantiles) is 17"},
+		{AggregatorConfig{Width: time.Minute, Alpha: -1}, "AggregatorConfig.Alpha is negative"},
+		{AggregatorConfig{Width: time.Minute, Slices: 7}, "slices must be 1..=64 and divide the width"},
+	} {
+		_, err := NewAggregator(c.cfg)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewAggregator(%+v) = %v, want ErrInvalidConfig saying %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+// Every indexed accessor of a snapshot panics outside its range, also past a shorter snapshot
+// taken into an arena that held more rows.
+func TestSnapshotIndexOutOfRangePanics(t *testing.T) {
+	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: time.Minute})
+	var b SampleBatch
+	b.AddString("a", sec, 1)
+	b.AddString("b", sec, 2)
+	b.Add(3, sec, 3)
+	a.Ingest(&b, sec)
+	s := newSnap(t)
+	if err := a.Snapshot(s, sec, SnapshotOptions{Quantiles: []float64{0.5}}); err != nil || s.Len() != 3 {
+		t.Fatalf("Snapshot: %v, %d rows", err, s.Len())
+	}
+	for _, k := range []string{"a", "b"} {
+		if err := a.DeleteKey([]byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Snapshot(s, sec, SnapshotOptions{Quantiles: []float64{0.5}}); err != nil || s.Len() != 1 {
+		t.Fatalf("Snapshot: %v, %d rows", err, s.Len())
+	}
+	cols := NewSnapshotColumns(4, 1)
+	for name, f := range map[string]func(){
+		"Row":            func() { s.Row(1) },
+		"Quantile row":   func() { s.Quantile(2, 0) },
+		"UnsafeKey":      func() { s.UnsafeKey(1) },
+		"AppendKey":      func() { s.AppendKey(nil, -1) },
+		"Quantile j":     func() { s.Quantile(0, 1) },
+		"UnsafeQuantile": func() { s.UnsafeQuantile(1) },
+		"Read":           func() { s.Read(-1, cols) },
+	} {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { mustPanic(t, " out of range [0:1]", f) })
+	}
+	if r := s.Row(0); r.Kind != KeyU64 || r.RawKey != 3 || s.Quantile(0, 0) != 3 || s.Read(1, cols) != 0 {
+		t.Fatalf("row 0 %+v, quantile %v", r, s.Quantile(0, 0))
+	}
+}
