@@ -1,9 +1,9 @@
 package offheap
 
 // SampleBatch is a reusable, pointer-free batch of samples for [Aggregator.Ingest]. Keys can
-// be uint64s, byte strings, or [SeriesID]s, mixed freely (each kind crosses to Rust in one
-// call). Timestamps are nanoseconds (time.Time.UnixNano). Adding to a batch allocates nothing
-// once its slices have grown to the batch size; Reset keeps them.
+// be uint64s, byte strings, or series ids ([SeriesID]), mixed freely (each kind crosses to
+// Rust in one call). Timestamps are nanoseconds (time.Time.UnixNano). Adding to a batch
+// allocates nothing once its slices have grown to the batch size; Reset keeps them.
 type SampleBatch struct {
 	u64     columns
 	u64Keys []uint64
