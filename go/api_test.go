@@ -50,29 +50,19 @@ func TestDocLinksResolve(t *testing.T) {
 			}
 		}
 		check("package doc", pkg.Doc)
-		for _, c := range pkg.Consts {
-			check(strings.Join(c.Names, ", "), c.Doc)
-		}
-		for _, v := range pkg.Vars {
-			check(strings.Join(v.Names, ", "), v.Doc)
-		}
-		for _, f := range pkg.Funcs {
-			check(f.Name, f.Doc)
-		}
-		for _, typ := range pkg.Types {
-			check(typ.Name, typ.Doc)
-			for _, c := range typ.Consts {
-				check(strings.Join(c.Names, ", "), c.Doc)
-			}
-			for _, v := range typ.Vars {
+		checkDecls := func(prefix string, values []*doc.Value, funcs []*doc.Func) {
+			for _, v := range values {
 				check(strings.Join(v.Names, ", "), v.Doc)
 			}
-			for _, f := range typ.Funcs {
-				check(f.Name, f.Doc)
+			for _, f := range funcs {
+				check(prefix+f.Name, f.Doc)
 			}
-			for _, m := range typ.Methods {
-				check(typ.Name+"."+m.Name, m.Doc)
-			}
+		}
+		checkDecls("", slices.Concat(pkg.Consts, pkg.Vars), pkg.Funcs)
+		for _, typ := range pkg.Types {
+			check(typ.Name, typ.Doc)
+			checkDecls("", slices.Concat(typ.Consts, typ.Vars), typ.Funcs)
+			checkDecls(typ.Name+".", nil, typ.Methods)
 		}
 	}
 }

@@ -6,20 +6,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"testing"
 	"time"
 )
 
 func TestBufferHeadAndWritev(t *testing.T) {
-	client, src := tcpPair(t)
-	dst, server := tcpPair(t)
-	defer func() {
-		for _, c := range []*net.TCPConn{client, src, dst, server} {
-			c.Close()
-		}
-	}()
+	client, src, dst, server := relayConns(t)
 	client.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"))
 	head, err := NewBuffer()
 	if err != nil {

@@ -42,6 +42,20 @@ func tcpPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
 	return c.(*net.TCPConn), r.c.(*net.TCPConn)
 }
 
+// relayConns returns the four ends of a relay's two connections, closed when the test ends:
+// client writes what the relay reads from src, the relay writes to dst what server reads.
+func relayConns(t testing.TB) (client, src, dst, server *net.TCPConn) {
+	t.Helper()
+	client, src = tcpPair(t)
+	dst, server = tcpPair(t)
+	t.Cleanup(func() {
+		for _, c := range [...]*net.TCPConn{client, src, dst, server} {
+			c.Close()
+		}
+	})
+	return client, src, dst, server
+}
+
 func unixPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
 	t.Helper()
 	dir := t.TempDir()

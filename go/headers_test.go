@@ -77,6 +77,17 @@ func TestHeadErrorsMatchSentinels(t *testing.T) {
 	if !strings.Contains(err.Error(), "Content-Length together with Transfer-Encoding") {
 		t.Fatalf("message %q", err)
 	}
+	// The *HeadError wraps an *Error of the same status: errors.As finds either.
+	var e *Error
+	if !errors.As(err, &e) || e.Status != he.Status || e.Op != "RequestBatch.Parse" ||
+		!strings.Contains(e.Error(), "Content-Length together with Transfer-Encoding (RFC 9112 §6.1) (status 116)") {
+		t.Fatalf("wrapped error %#v", e)
+	}
+	r := NewResponseBatch(1)
+	if _, err := r.Parse([]byte("HTTP/1.1 200 OK\r\nContent-Le")); err != nil || !errors.As(r.Err(0), &e) ||
+		e.Op != "ResponseBatch.Parse" || !errors.Is(r.Err(0), ErrIncomplete) {
+		t.Fatalf("incomplete response: %v, %#v", err, r.Err(0))
+	}
 	if _, err := b.Parse([]byte("GET / HTTP/1.1\r\nHo")); err != nil || !errors.Is(b.Err(0), ErrIncomplete) || !b.Incomplete(0) {
 		t.Fatalf("incomplete: %v %v", err, b.Err(0))
 	}
@@ -233,35 +244,6 @@ func TestRequestMatchesReadRequest(t *testing.T) {
 			!reflect.DeepEqual(got.Header, want.Header) {
 			t.Errorf("%q:\n got %+v\nwant %+v", raw, got, want)
 		}
-	}
-}
-
-// Err returns a *HeadError that wraps an *Error: errors.As finds either, both name the rule.
-func TestHeadErrorIsAnError(t *testing.T) {
-	b := NewRequestBatch(1)
-	input := []byte("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
-	if _, err := b.Parse(input); err != nil {
-		t.Fatal(err)
-	}
-	err := b.Err(0)
-	var he *HeadError
-	var e *Error
-	if !errors.As(err, &he) || !errors.As(err, &e) || !errors.Is(err, ErrMalformed) {
-		t.Fatalf("Err = %#v: want a *HeadError and an *Error matching ErrMalformed", err)
-	}
-	if he.Status != statusHeadersHostRepeated || e.Status != he.Status || e.Op != "RequestBatch.Parse" {
-		t.Fatalf("HeadError status %d, Error status %d op %q", he.Status, e.Status, e.Op)
-	}
-	if he.Offset != bytes.LastIndex(input, []byte("Host")) || !strings.HasSuffix(err.Error(), " at byte "+strconv.Itoa(he.Offset)) {
-		t.Fatalf("offset %d, message %q", he.Offset, err)
-	}
-	if !strings.Contains(e.Error(), "repeated Host") || !strings.Contains(e.Error(), "(status 121)") {
-		t.Fatalf("wrapped error %q", e)
-	}
-	r := NewResponseBatch(1)
-	if _, err := r.Parse([]byte("HTTP/1.1 200 OK\r\nContent-Le")); err != nil || !errors.As(r.Err(0), &e) ||
-		e.Op != "ResponseBatch.Parse" || !errors.Is(r.Err(0), ErrIncomplete) {
-		t.Fatalf("incomplete response: %v, %#v", err, r.Err(0))
 	}
 }
 

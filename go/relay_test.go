@@ -122,12 +122,7 @@ func TestRelayFramingsMatchReference(t *testing.T) {
 }
 
 func TestRelayCopyAllocatesNothing(t *testing.T) {
-	client, src := tcpPair(t)
-	dst, server := tcpPair(t)
-	defer client.Close()
-	defer src.Close()
-	defer dst.Close()
-	defer server.Close()
+	client, src, dst, server := relayConns(t)
 	const size = 16 << 10
 	go io.Copy(io.Discard, server)
 	body := make([]byte, size)
