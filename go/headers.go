@@ -57,17 +57,17 @@ func (c *HeadersConfig) mirror(headRequest bool) (headersConfig, error) {
 	return m, nil
 }
 
-// Body says how the message body after a head is delimited (RFC 9112 §6.3).
-type Body uint8
+// BodyKind says how the message body after a head is delimited (RFC 9112 §6.3).
+type BodyKind uint8
 
 const (
-	BodyNone    Body = 0 // no body
-	BodyLength  Body = 1 // exactly ContentLength bytes
-	BodyChunked Body = 2 // chunked transfer coding
-	BodyClose   Body = 3 // until the connection closes (responses)
+	BodyNone    BodyKind = 0 // no body
+	BodyLength  BodyKind = 1 // exactly ContentLength bytes
+	BodyChunked BodyKind = 2 // chunked transfer coding
+	BodyClose   BodyKind = 3 // until the connection closes (responses)
 )
 
-func (b Body) String() string {
+func (b BodyKind) String() string {
 	switch b {
 	case BodyNone:
 		return "none"
@@ -78,7 +78,7 @@ func (b Body) String() string {
 	case BodyClose:
 		return "close"
 	}
-	return "Body(" + strconv.Itoa(int(b)) + ")"
+	return "BodyKind(" + strconv.Itoa(int(b)) + ")"
 }
 
 // HeadFlags are the framing facts of a head.
@@ -96,12 +96,12 @@ const (
 	FlagLeadingEmptyLines HeadFlags = 1 << 8 // empty lines preceded the start-line
 )
 
-// Known is a well-known header name with an O(1) slot in every head.
-type Known uint8
+// KnownHeader is a well-known header name with an O(1) slot in every head.
+type KnownHeader uint8
 
 // The well-known header names, in slot order (the same as the C ABI's OFFHEAP_KNOWN_*).
 const (
-	KnownHost Known = iota
+	KnownHost KnownHeader = iota
 	KnownContentLength
 	KnownTransferEncoding
 	KnownConnection
@@ -145,19 +145,19 @@ var knownNames = [knownCount]string{
 }
 
 // String returns the canonical header name.
-func (k Known) String() string {
+func (k KnownHeader) String() string {
 	if k < knownCount {
 		return knownNames[k]
 	}
-	return "Known(" + strconv.Itoa(int(k)) + ")"
+	return "KnownHeader(" + strconv.Itoa(int(k)) + ")"
 }
 
 // knownByName finds canonical and lower-case spellings without allocating.
-var knownByName = func() map[string]Known {
-	m := make(map[string]Known, 2*knownCount)
+var knownByName = func() map[string]KnownHeader {
+	m := make(map[string]KnownHeader, 2*knownCount)
 	for i, n := range knownNames {
-		m[n] = Known(i)
-		m[lowerASCII(n)] = Known(i)
+		m[n] = KnownHeader(i)
+		m[lowerASCII(n)] = KnownHeader(i)
 	}
 	m["TE"] = KnownTE
 	return m
@@ -329,7 +329,7 @@ func (h *heads) ExpectContinue(i int) bool {
 }
 
 // Body returns how the body after head i is delimited.
-func (h *heads) Body(i int) Body { return Body(h.rec(i).bodyKind) }
+func (h *heads) Body(i int) BodyKind { return BodyKind(h.rec(i).bodyKind) }
 
 // ContentLength returns the body length when Body(i) is [BodyLength], else 0.
 func (h *heads) ContentLength(i int) int64 { return int64(h.rec(i).contentLength) }
@@ -347,7 +347,7 @@ func (h *heads) HeaderAt(i, j int) (name, value []byte) {
 }
 
 // Known returns the value of the first line named k in head i (O(1)), or nil.
-func (h *heads) Known(i int, k Known) []byte {
+func (h *heads) Known(i int, k KnownHeader) []byte {
 	r := h.rec(i)
 	if k >= knownCount || r.known[k] == knownAbsent {
 		return nil
