@@ -1,8 +1,11 @@
 package offheap
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -98,7 +101,7 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 	runtime.KeepAlive(b)
 	switch {
 	case err != nil:
-		return 0, &Error{Op: "Buffer.ReadFrom", Err: fmt.Errorf("%w: %w", ErrRelayIO, err)}
+		return 0, connError("Buffer.ReadFrom", err)
 	case b.st != statusOK:
 		return 0, statusError("Buffer.ReadFrom", b.st)
 	case b.io.n == 0 && int(b.io.length) < BufferSize:
@@ -152,6 +155,17 @@ func (b *Buffer) Consume(n int) error {
 // Close returns the buffer to the pool. Views of it become invalid.
 func (b *Buffer) Close() error { return b.h.close("Buffer.Close") }
 
+// connError wraps an error of a connection's RawConn for op: [ErrConnClosed] when the
+// connection was closed, else [ErrRelayIO], with err kept (a deadline matches
+// os.ErrDeadlineExceeded).
+func connError(op string, err error) error {
+	sentinel := ErrRelayIO
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+		sentinel = ErrConnClosed
+	}
+	return &Error{Op: op, Err: fmt.Errorf("%w: %w", sentinel, err)}
+}
+
 // WriteBuffers writes the filled bytes of up to 16 buffers, in order, to raw with writev
 // (one syscall when the socket has room), waiting in the netpoller while it is full, and
 // consumes what it wrote. It returns the bytes written. Views of the buffers taken before it
@@ -188,7 +202,7 @@ func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
 			return st != statusOK || state != relayStateWantWrite
 		})
 		if err != nil {
-			return total, &Error{Op: "WriteBuffers", Err: fmt.Errorf("%w: %w", ErrRelayIO, err)}
+			return total, connError("WriteBuffers", err)
 		}
 		if st != statusOK {
 			return total, statusError("WriteBuffers", st)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -43,6 +44,10 @@ func TestBufferHeadAndWritev(t *testing.T) {
 	client.CloseWrite()
 	if _, err := head.ReadFrom(raw); err != io.EOF {
 		t.Fatalf("ReadFrom at EOF = %v", err)
+	}
+	src.Close()
+	if _, err := head.ReadFrom(raw); !errors.Is(err, ErrConnClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadFrom of a closed connection = %v, want ErrConnClosed", err)
 	}
 }
 

@@ -493,6 +493,8 @@ type HeadError struct {
 	err    Error
 }
 
+// Error returns the library's message for the rule and, unless the head is incomplete, the
+// offset of the offending byte.
 func (e *HeadError) Error() string {
 	msg := statusMessage(e.Status)
 	if msg == "" {
