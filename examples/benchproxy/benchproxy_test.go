@@ -320,6 +320,12 @@ func TestClient(t *testing.T) {
 func TestClientDropped(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("OK")) }))
 	srv.Config.IdleTimeout = time.Millisecond
+	closed := make(chan struct{}, 3)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
 	srv.Start()
 	defer srv.Close()
 	inR, inW := io.Pipe()
@@ -331,7 +337,9 @@ func TestClientDropped(t *testing.T) {
 	if !sc.Scan() || sc.Text() != "ready 3" {
 		t.Fatalf("ready line %q", sc.Text())
 	}
-	time.Sleep(200 * time.Millisecond) // the server's idle timeout closes them
+	for range 3 { // the server's idle timeout closes them
+		<-closed
+	}
 	io.WriteString(inW, "check\n")
 	var r clientResult
 	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &r) != nil {

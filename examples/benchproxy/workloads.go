@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +93,7 @@ func buildWorkloads(o workloadOptions) ([]*workload, error) {
 	}
 	var out []*workload
 	for _, k := range workloadKeys {
-		if !contains(o.keys, k) {
+		if !slices.Contains(o.keys, k) {
 			continue
 		}
 		w := all[k]
@@ -111,15 +112,6 @@ func buildWorkloads(o workloadOptions) ([]*workload, error) {
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // has reports whether target t is measured in w: the native ceiling handles only GETs on
