@@ -203,7 +203,7 @@ bench: $(LIB_A)
 ## (Connection: close), uploads checked upstream, 5,000 concurrent connections (its Go client),
 ## the proxy given 2 cores (5 s each), and memory per idle connection (5,000 idle clients);
 ## rewrites the bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when
-## missing. About 9 minutes. BENCH_PROXY_FLAGS changes the runs: "-workloads keepalive,idle",
+## missing. About 8 minutes. BENCH_PROXY_FLAGS changes the runs: "-workloads keepalive,idle",
 ## "-d 20s -c 64", "-d-others 10s", "-many 10000" and the like.
 BENCH_PROXY_FLAGS ?=
 bench-proxy: $(LIB_A)

@@ -385,7 +385,7 @@ func workersNote(targets []target) string {
 			if hasFlag(t.bin, "workers") {
 				return "examples/proxy with -workers 2"
 			}
-			return "examples/proxy has no -workers flag yet: its engine runs its default worker count"
+			return "examples/proxy has no -workers flag yet, so its engine keeps its default worker count"
 		}
 	}
 	return "examples/proxy not measured"

@@ -79,7 +79,7 @@ func report(results []result, idles []idleResult, workloads []*workload, s setti
 		}
 		fmt.Fprintf(&b, "Load: %s.\n\n", w.method)
 		if w.cores == 2 {
-			fmt.Fprintf(&b, "The proxy is pinned to CPUs %s (taskset): GOMAXPROCS=2 for Go proxies, two nginx workers, %s. "+
+			fmt.Fprintf(&b, "The proxy is pinned to CPUs %s (taskset): GOMAXPROCS=2 for Go proxies and two nginx workers; %s. "+
 				"What this run can and cannot show: the second core is the one the load generator and the upstream run on, so it "+
 				"shows what a proxy does with a second core it must share: whether its CPU per request grows when its work spreads "+
 				"over two cores (cross-core wake-ups, locks, cache traffic) and whether it takes spare cycles of that core. It cannot "+
