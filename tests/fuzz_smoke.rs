@@ -125,7 +125,7 @@ fn main() {
 }
 
 fn case(path: &Path) {
-    let input = std::fs::read(&path).unwrap();
+    let input = std::fs::read(path).unwrap();
     let repeat: usize = std::env::var("OFFHEAP_FUZZ_REPEAT")
         .ok()
         .and_then(|r| r.parse().ok())
