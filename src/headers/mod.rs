@@ -50,6 +50,7 @@ mod fast;
 mod framing;
 mod known;
 mod parse;
+mod record;
 mod rewrite;
 mod state;
 
