@@ -983,6 +983,10 @@ offheap_status offheap_headers_rewrite_response(const uint8_t *input,
                                                 size_t out_len,
                                                 size_t *written);
 
+// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
+// An unknown value gives "offheap: unknown status".
+const char *offheap_status_str(uint32_t status);
+
 // Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
 // `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.
 //
@@ -1175,10 +1179,6 @@ offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
 // Stops the engine: joins its threads and closes every fd it holds (jobs still running end
 // with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
 offheap_status offheap_engine_free(uint64_t engine);
-
-// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
-// An unknown value gives "offheap: unknown status".
-const char *offheap_status_str(uint32_t status);
 
 // Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
 // `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys

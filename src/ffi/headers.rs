@@ -780,7 +780,8 @@ mod tests {
     fn every_core_error_is_a_status() {
         for e in crate::headers::Error::ALL {
             let st = offheap_status::from_u32(e.code()).expect("status for every headers::Error");
-            assert!(st.message().starts_with(b"offheap headers: "));
+            let message = crate::ffi::messages::message(st).to_bytes();
+            assert!(message.starts_with(b"offheap headers: "));
         }
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod boundary;
 pub(crate) mod debug;
 pub(crate) mod handle;
 pub(crate) mod headers;
+pub(crate) mod messages;
 pub(crate) mod ptr;
 pub(crate) mod relay;
 pub(crate) mod status;

@@ -36,7 +36,8 @@ impl HandleObject for WindowSnapshot {
     const KIND: offheap_kind = offheap_kind::Snapshot;
 }
 
-fn status(e: Error) -> offheap_status {
+/// The status a window error is reported as.
+pub(crate) fn status(e: Error) -> offheap_status {
     use offheap_status as S;
     match e {
         Error::InvalidWidth => S::WindowInvalidWidth,
