@@ -5,7 +5,7 @@
 //! compile time), so the core writes straight into the caller's arrays.
 
 use super::boundary::{FfiResult, guard};
-use super::ptr;
+use super::ptr::{self, SameLayout, cast_ref, cast_slice, cast_slice_mut};
 use super::status::offheap_status;
 use crate::headers::{
     self, BatchError, Config, Head, HeaderSpan, RewriteError, RewriteOptions, Span,
@@ -297,8 +297,18 @@ const _: () = {
     assert!(
         offset_of!(offheap_head, method_len) == offset_of!(Head, method) + offset_of!(Span, len)
     );
-    assert!(offset_of!(offheap_head, target_off) == offset_of!(Head, target));
-    assert!(offset_of!(offheap_head, reason_off) == offset_of!(Head, reason));
+    assert!(
+        offset_of!(offheap_head, target_off) == offset_of!(Head, target) + offset_of!(Span, off)
+    );
+    assert!(
+        offset_of!(offheap_head, target_len) == offset_of!(Head, target) + offset_of!(Span, len)
+    );
+    assert!(
+        offset_of!(offheap_head, reason_off) == offset_of!(Head, reason) + offset_of!(Span, off)
+    );
+    assert!(
+        offset_of!(offheap_head, reason_len) == offset_of!(Head, reason) + offset_of!(Span, len)
+    );
     assert!(offset_of!(offheap_head, first_header) == offset_of!(Head, first_header));
     assert!(offset_of!(offheap_head, header_count) == offset_of!(Head, header_count));
     assert!(offset_of!(offheap_head, content_length) == offset_of!(Head, content_length));
@@ -315,6 +325,15 @@ const _: () = {
     assert!(offset_of!(offheap_header, value_off) == offset_of!(HeaderSpan, value_off));
     assert!(offset_of!(offheap_header, value_len) == offset_of!(HeaderSpan, value_len));
 };
+
+// SAFETY: the const block above asserts equal size and alignment and the offset of every
+// field; the fields of both are integers, integer arrays or `Span`s of two `u32`, so every bit
+// pattern is valid for both.
+unsafe impl SameLayout<Head> for offheap_head {}
+
+// SAFETY: the const block above asserts equal size and alignment and the offset of every
+// field; all four fields of both are `u32`.
+unsafe impl SameLayout<HeaderSpan> for offheap_header {}
 
 fn config(cfg: &offheap_headers_config) -> Config {
     let d = Config::default();
@@ -341,35 +360,10 @@ fn batch_status(e: BatchError) -> offheap_status {
     }
 }
 
-/// Reinterprets the caller's records as the core's (same layout, asserted above).
-fn heads_mut(heads: &mut [offheap_head]) -> &mut [Head] {
-    // SAFETY: offheap_head and Head have the same size, alignment and field offsets (the
-    // const block above), and every field is an integer, so any bit pattern of one is a
-    // valid value of the other. The borrow is carried over unchanged.
-    unsafe { core::slice::from_raw_parts_mut(heads.as_mut_ptr().cast::<Head>(), heads.len()) }
-}
-
-fn headers_mut(headers: &mut [offheap_header]) -> &mut [HeaderSpan] {
-    // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe {
-        core::slice::from_raw_parts_mut(headers.as_mut_ptr().cast::<HeaderSpan>(), headers.len())
-    }
-}
-
-fn headers_ref(headers: &[offheap_header]) -> &[HeaderSpan] {
-    // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe { core::slice::from_raw_parts(headers.as_ptr().cast::<HeaderSpan>(), headers.len()) }
-}
-
-fn head_ref(head: &offheap_head) -> &Head {
-    // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe { &*(head as *const offheap_head).cast::<Head>() }
-}
-
 /// Shared body of the two parse exports.
 ///
 /// # Safety
-/// The pointer contracts of `offheap_headers_parse_requests`.
+/// The contract of `offheap_headers_parse_requests` on every pointer.
 #[allow(clippy::too_many_arguments)]
 unsafe fn parse(
     request: bool,
@@ -385,22 +379,26 @@ unsafe fn parse(
     result: *mut offheap_headers_result,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on each pointer.
-        let result = unsafe { ptr::out(result) }?;
-        // SAFETY: as above.
-        let input = unsafe { ptr::slice(input, input_len) }?;
-        // SAFETY: as above.
-        let offsets = unsafe { ptr::slice(offsets, offsets_len) }?;
-        let cfg = if cfg.is_null() {
-            offheap_headers_config::default()
-        } else {
-            // SAFETY: as above (one element).
-            *unsafe { ptr::one(cfg) }?
+        // SAFETY: the contract of `offheap_headers_parse_requests` (this function's
+        // `# Safety`) gives `result` valid for one write, a non-NULL `cfg` for one read,
+        // `input` and `offsets` for reading and `heads` and `headers` for writing their lengths
+        // (NULL with a zero length), the written ones overlapping nothing, until the call
+        // returns: what `ptr::out`, `ptr::one`, `ptr::slice` and `ptr::slice_mut` require.
+        let (result, input, offsets, cfg, heads, headers) = unsafe {
+            (
+                ptr::out(result)?,
+                ptr::slice(input, input_len)?,
+                ptr::slice(offsets, offsets_len)?,
+                if cfg.is_null() {
+                    offheap_headers_config::default()
+                } else {
+                    *ptr::one(cfg)?
+                },
+                ptr::slice_mut(heads, heads_len)?,
+                ptr::slice_mut(headers, headers_len)?,
+            )
         };
-        // SAFETY: as above.
-        let heads = heads_mut(unsafe { ptr::slice_mut(heads, heads_len) }?);
-        // SAFETY: as above.
-        let headers = headers_mut(unsafe { ptr::slice_mut(headers, headers_len) }?);
+        let (heads, headers) = (cast_slice_mut(heads), cast_slice_mut(headers));
         let c = config(&cfg);
         let head_request = cfg.head_request != 0;
         let batch = match (request, offsets.is_empty()) {
@@ -439,8 +437,10 @@ unsafe fn parse(
 /// fit). `*result` is written on success.
 ///
 /// # Safety
-/// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
-/// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
+/// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
+/// `offheap_headers_result`; the memory written overlaps no other argument.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_parse_requests(
     input: *const u8,
@@ -454,7 +454,8 @@ pub unsafe extern "C" fn offheap_headers_parse_requests(
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
-    // SAFETY: the same contract, passed on.
+    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
+    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
     unsafe {
         parse(
             true,
@@ -476,7 +477,7 @@ pub unsafe extern "C" fn offheap_headers_parse_requests(
 /// when the requests were HEAD.
 ///
 /// # Safety
-/// As `offheap_headers_parse_requests`.
+/// The contract of `offheap_headers_parse_requests`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_parse_responses(
     input: *const u8,
@@ -490,7 +491,8 @@ pub unsafe extern "C" fn offheap_headers_parse_responses(
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
-    // SAFETY: the same contract, passed on.
+    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
+    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
     unsafe {
         parse(
             false,
@@ -536,8 +538,10 @@ fn rewrite_result(r: Result<usize, RewriteError>, written: ptr::Out<'_, usize>) 
 /// is the size needed).
 ///
 /// # Safety
-/// Each pointer is NULL with a zero length, or valid for its length for the duration of the
-/// call; `head`, `opts` and `written` for one element.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input`, `headers` and `strings` for reading, `out` for writing; `head` and `opts` for
+/// reading one element, `written` for writing one `size_t`; the memory written overlaps no
+/// other argument.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_rewrite_request(
     input: *const u8,
@@ -553,20 +557,23 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
     written: *mut usize,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on each pointer.
-        let written = unsafe { ptr::out(written) }?;
-        // SAFETY: as above.
-        let input = unsafe { ptr::slice(input, input_len) }?;
-        // SAFETY: as above.
-        let head = unsafe { ptr::one(head) }?;
-        // SAFETY: as above.
-        let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
-        // SAFETY: as above.
-        let strings = unsafe { ptr::slice(strings, strings_len) }?;
-        // SAFETY: as above.
-        let opts = *unsafe { ptr::one(opts) }?;
-        // SAFETY: as above.
-        let out = unsafe { ptr::slice_mut(out, out_len) }?;
+        // SAFETY: this function's `# Safety` gives `written` valid for one write, `head` and
+        // `opts` for one read, `input`, `headers` and `strings` for reading and `out` for
+        // writing their lengths (NULL with a zero length), the written ones overlapping
+        // nothing, until the call returns: what `ptr::out`, `ptr::one`, `ptr::slice` and
+        // `ptr::slice_mut` require.
+        let (written, input, head, headers, strings, opts, out) = unsafe {
+            (
+                ptr::out(written)?,
+                ptr::slice(input, input_len)?,
+                ptr::one(head)?,
+                ptr::slice(headers, headers_len)?,
+                ptr::slice(strings, strings_len)?,
+                *ptr::one(opts)?,
+                ptr::slice_mut(out, out_len)?,
+            )
+        };
+        let headers = cast_slice(headers);
         let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
             let start = off as usize;
             strings
@@ -585,7 +592,7 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
             append_forwarded: opts.append_forwarded != 0,
         };
         rewrite_result(
-            headers::rewrite_request(input, head_ref(head), headers, &options, out),
+            headers::rewrite_request(input, cast_ref(head), headers, &options, out),
             written,
         )
     })
@@ -595,7 +602,10 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
 /// `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
 ///
 /// # Safety
-/// As `offheap_headers_rewrite_request`.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input`, `headers` and `via` for reading, `out` for writing; `head` for reading one
+/// `offheap_head`, `written` for writing one `size_t`; the memory written overlaps no other
+/// argument.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_rewrite_response(
     input: *const u8,
@@ -610,20 +620,23 @@ pub unsafe extern "C" fn offheap_headers_rewrite_response(
     written: *mut usize,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on each pointer.
-        let written = unsafe { ptr::out(written) }?;
-        // SAFETY: as above.
-        let input = unsafe { ptr::slice(input, input_len) }?;
-        // SAFETY: as above.
-        let head = unsafe { ptr::one(head) }?;
-        // SAFETY: as above.
-        let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
-        // SAFETY: as above.
-        let via = unsafe { ptr::slice(via, via_len) }?;
-        // SAFETY: as above.
-        let out = unsafe { ptr::slice_mut(out, out_len) }?;
+        // SAFETY: this function's `# Safety` gives `written` valid for one write, `head` for
+        // one read, `input`, `headers` and `via` for reading and `out` for writing their
+        // lengths (NULL with a zero length), the written ones overlapping nothing, until the
+        // call returns: what `ptr::out`, `ptr::one`, `ptr::slice` and `ptr::slice_mut` require.
+        let (written, input, head, headers, via, out) = unsafe {
+            (
+                ptr::out(written)?,
+                ptr::slice(input, input_len)?,
+                ptr::one(head)?,
+                ptr::slice(headers, headers_len)?,
+                ptr::slice(via, via_len)?,
+                ptr::slice_mut(out, out_len)?,
+            )
+        };
+        let headers = cast_slice(headers);
         rewrite_result(
-            headers::rewrite_response(input, head_ref(head), headers, via, out),
+            headers::rewrite_response(input, cast_ref(head), headers, via, out),
             written,
         )
     })
@@ -659,26 +672,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn parse_through_the_abi() {
-        let mut heads = [zero_head(); 4];
-        let mut hs = [offheap_header::default(); 16];
+    /// `offheap_headers_parse_requests` over `REQ` with `offsets`, the default config, and
+    /// the caller's arrays `heads` and `hs`.
+    fn parse_req(
+        offsets: &[u32],
+        heads: &mut [offheap_head],
+        hs: &mut [offheap_header],
+    ) -> (offheap_status, offheap_headers_result) {
         let mut r = offheap_headers_result::default();
-        // SAFETY: valid pointers and lengths.
+        // SAFETY: every pointer comes from a slice passed with its own length, `r` is a live
+        // local, and the written arrays are distinct borrows.
         let st = unsafe {
             offheap_headers_parse_requests(
                 REQ.as_ptr(),
                 REQ.len(),
-                core::ptr::null(),
-                0,
+                offsets.as_ptr(),
+                offsets.len(),
                 core::ptr::null(),
                 heads.as_mut_ptr(),
-                4,
+                heads.len(),
                 hs.as_mut_ptr(),
-                16,
+                hs.len(),
                 &mut r,
             )
         };
+        (st, r)
+    }
+
+    #[test]
+    fn parse_through_the_abi() {
+        let mut heads = [zero_head(); 4];
+        let mut hs = [offheap_header::default(); 16];
+        let (st, r) = parse_req(&[], &mut heads, &mut hs);
         assert_eq!(st, offheap_status::Ok);
         assert_eq!((r.heads, r.headers), (1, 2));
         assert_eq!(heads[0].status, 0);
@@ -689,22 +714,7 @@ mod tests {
         );
         assert_eq!(heads[0].known[0], 0);
 
-        let offsets = [0u32, 46];
-        // SAFETY: as above.
-        let st = unsafe {
-            offheap_headers_parse_requests(
-                REQ.as_ptr(),
-                REQ.len(),
-                offsets.as_ptr(),
-                2,
-                core::ptr::null(),
-                heads.as_mut_ptr(),
-                4,
-                hs.as_mut_ptr(),
-                16,
-                &mut r,
-            )
-        };
+        let (st, r) = parse_req(&[0, 46], &mut heads, &mut hs);
         assert_eq!(st, offheap_status::Ok);
         assert_eq!(r.heads, 2);
         assert_eq!(heads[1].status, offheap_status::HeadersIncomplete as u32);
@@ -718,7 +728,8 @@ mod tests {
             proto_len: 4,
             ..Default::default()
         };
-        // SAFETY: as above.
+        // SAFETY: `REQ`, `hs`, `strings` and `out` are valid for the lengths passed (`out`
+        // holds 128 bytes, 8 are offered), `heads[0]`, `opts` and `written` are live.
         let st = unsafe {
             offheap_headers_rewrite_request(
                 REQ.as_ptr(),
@@ -741,7 +752,8 @@ mod tests {
     #[test]
     fn bad_arguments_are_statuses() {
         let mut r = offheap_headers_result::default();
-        // SAFETY: NULL with a length is rejected before use.
+        // SAFETY: the NULL input with a length is rejected before any pointer is used; `r` is
+        // a live local.
         let st = unsafe {
             offheap_headers_parse_requests(
                 core::ptr::null(),
@@ -758,21 +770,7 @@ mod tests {
         };
         assert_eq!(st, offheap_status::NullPointer);
         let mut heads = [zero_head(); 1];
-        // SAFETY: valid pointers; the header array is empty.
-        let st = unsafe {
-            offheap_headers_parse_requests(
-                REQ.as_ptr(),
-                REQ.len(),
-                core::ptr::null(),
-                0,
-                core::ptr::null(),
-                heads.as_mut_ptr(),
-                1,
-                core::ptr::null_mut(),
-                0,
-                &mut r,
-            )
-        };
+        let (st, _) = parse_req(&[], &mut heads, &mut []);
         assert_eq!(st, offheap_status::BufferTooSmall);
     }
 
