@@ -291,24 +291,30 @@ const _: () = {
     assert!(offset_of!(offheap_head, start) == offset_of!(Head, start));
     assert!(offset_of!(offheap_head, len) == offset_of!(Head, len));
     assert!(offset_of!(offheap_head, error_offset) == offset_of!(Head, error_offset));
-    assert!(
-        offset_of!(offheap_head, method_off) == offset_of!(Head, method) + offset_of!(Span, off)
-    );
-    assert!(
-        offset_of!(offheap_head, method_len) == offset_of!(Head, method) + offset_of!(Span, len)
-    );
-    assert!(
-        offset_of!(offheap_head, target_off) == offset_of!(Head, target) + offset_of!(Span, off)
-    );
-    assert!(
-        offset_of!(offheap_head, target_len) == offset_of!(Head, target) + offset_of!(Span, len)
-    );
-    assert!(
-        offset_of!(offheap_head, reason_off) == offset_of!(Head, reason) + offset_of!(Span, off)
-    );
-    assert!(
-        offset_of!(offheap_head, reason_len) == offset_of!(Head, reason) + offset_of!(Span, len)
-    );
+    // The record's spans are `*_off` then `*_len` pairs where the core has a `Span`.
+    let spans = [
+        (
+            offset_of!(offheap_head, method_off),
+            offset_of!(offheap_head, method_len),
+            offset_of!(Head, method),
+        ),
+        (
+            offset_of!(offheap_head, target_off),
+            offset_of!(offheap_head, target_len),
+            offset_of!(Head, target),
+        ),
+        (
+            offset_of!(offheap_head, reason_off),
+            offset_of!(offheap_head, reason_len),
+            offset_of!(Head, reason),
+        ),
+    ];
+    let mut i = 0;
+    while i < spans.len() {
+        let (off, len, span) = spans[i];
+        assert!(off == span + offset_of!(Span, off) && len == span + offset_of!(Span, len));
+        i += 1;
+    }
     assert!(offset_of!(offheap_head, first_header) == offset_of!(Head, first_header));
     assert!(offset_of!(offheap_head, header_count) == offset_of!(Head, header_count));
     assert!(offset_of!(offheap_head, content_length) == offset_of!(Head, content_length));
@@ -526,6 +532,31 @@ fn rewrite_result(r: Result<usize, RewriteError>, written: ptr::Out<'_, usize>) 
     }
 }
 
+/// The parsed head a rewrite export takes: its input, its record and the header records.
+///
+/// # Safety
+/// Until the call returns, `input` and `headers` are NULL with a zero length or valid for
+/// reading their lengths, and `head` is NULL or valid for reading one `offheap_head`.
+unsafe fn parsed_head<'a>(
+    input: *const u8,
+    input_len: usize,
+    head: *const offheap_head,
+    headers: *const offheap_header,
+    headers_len: usize,
+) -> FfiResult<(&'a [u8], &'a Head, &'a [HeaderSpan])> {
+    // SAFETY: this function's `# Safety` gives `input` and `headers` valid for reading their
+    // lengths (or NULL with a zero length) and `head` for one read until the call returns:
+    // what `ptr::slice` and `ptr::one` require.
+    let (input, head, headers) = unsafe {
+        (
+            ptr::slice(input, input_len)?,
+            ptr::one(head)?,
+            ptr::slice(headers, headers_len)?,
+        )
+    };
+    Ok((input, cast_ref(head), cast_slice(headers)))
+}
+
 /// Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
 /// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
 /// `out`, and stores the length in `*written`.
@@ -560,20 +591,17 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
         // SAFETY: this function's `# Safety` gives `written` valid for one write, `head` and
         // `opts` for one read, `input`, `headers` and `strings` for reading and `out` for
         // writing their lengths (NULL with a zero length), the written ones overlapping
-        // nothing, until the call returns: what `ptr::out`, `ptr::one`, `ptr::slice` and
-        // `ptr::slice_mut` require.
-        let (written, input, head, headers, strings, opts, out) = unsafe {
+        // nothing, until the call returns: what `ptr::out`, `parsed_head`, `ptr::slice`,
+        // `ptr::one` and `ptr::slice_mut` require.
+        let (written, (input, head, headers), strings, opts, out) = unsafe {
             (
                 ptr::out(written)?,
-                ptr::slice(input, input_len)?,
-                ptr::one(head)?,
-                ptr::slice(headers, headers_len)?,
+                parsed_head(input, input_len, head, headers, headers_len)?,
                 ptr::slice(strings, strings_len)?,
                 *ptr::one(opts)?,
                 ptr::slice_mut(out, out_len)?,
             )
         };
-        let headers = cast_slice(headers);
         let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
             let start = off as usize;
             strings
@@ -592,7 +620,7 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
             append_forwarded: opts.append_forwarded != 0,
         };
         rewrite_result(
-            headers::rewrite_request(input, cast_ref(head), headers, &options, out),
+            headers::rewrite_request(input, head, headers, &options, out),
             written,
         )
     })
@@ -623,20 +651,18 @@ pub unsafe extern "C" fn offheap_headers_rewrite_response(
         // SAFETY: this function's `# Safety` gives `written` valid for one write, `head` for
         // one read, `input`, `headers` and `via` for reading and `out` for writing their
         // lengths (NULL with a zero length), the written ones overlapping nothing, until the
-        // call returns: what `ptr::out`, `ptr::one`, `ptr::slice` and `ptr::slice_mut` require.
-        let (written, input, head, headers, via, out) = unsafe {
+        // call returns: what `ptr::out`, `parsed_head`, `ptr::slice` and `ptr::slice_mut`
+        // require.
+        let (written, (input, head, headers), via, out) = unsafe {
             (
                 ptr::out(written)?,
-                ptr::slice(input, input_len)?,
-                ptr::one(head)?,
-                ptr::slice(headers, headers_len)?,
+                parsed_head(input, input_len, head, headers, headers_len)?,
                 ptr::slice(via, via_len)?,
                 ptr::slice_mut(out, out_len)?,
             )
         };
-        let headers = cast_slice(headers);
         rewrite_result(
-            headers::rewrite_response(input, cast_ref(head), headers, via, out),
+            headers::rewrite_response(input, head, headers, via, out),
             written,
         )
     })

@@ -70,7 +70,7 @@ impl Aggregator {
 
     /// Ingests samples keyed by caller `u64` keys (a series per distinct key).
     pub fn ingest_u64(&self, keys: &[u64], s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
-        self.ingest().samples(U64Keys(keys), s, now)
+        self.ingest().samples(U64Keys::new(keys), s, now)
     }
 
     /// Ingests samples keyed by byte strings: key `i` is `bytes[ends[i-1]..ends[i]]` (with
@@ -88,7 +88,7 @@ impl Aggregator {
     /// Ingests samples keyed by ids from [`resolve_keys`](Self::resolve_keys) or
     /// [`resolve_u64`](Self::resolve_u64); ids of removed series are counted as `stale`.
     pub fn ingest_ids(&self, ids: &[u64], s: Samples<'_>, now: i64) -> Result<Accounting, Error> {
-        self.ingest().samples(IdKeys(ids), s, now)
+        self.ingest().samples(IdKeys::new(ids), s, now)
     }
 
     /// Finds or makes the series of each byte key and writes its id into `out`
@@ -106,7 +106,7 @@ impl Aggregator {
 
     /// Finds or makes the series of each caller `u64` key and writes its id into `out`.
     pub fn resolve_u64(&self, keys: &[u64], out: &mut [u64]) -> Result<Accounting, Error> {
-        self.ingest().resolve(U64Keys(keys), out)
+        self.ingest().resolve(U64Keys::new(keys), out)
     }
 
     /// Takes a consistent cut of every series' window at `now` into `out` (replacing its

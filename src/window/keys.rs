@@ -48,43 +48,25 @@ pub(super) trait KeyColumn<'a>: Copy {
     fn lookup(self, word: u64) -> Lookup<'a>;
 }
 
-/// Caller `u64` keys.
+/// A column of `u64` words: caller keys ([`U64Keys`]) or series ids ([`IdKeys`]). The two
+/// differ only in how a word routes and what it names, decided by `IDS` at compile time.
 #[derive(Clone, Copy)]
-pub(super) struct U64Keys<'a>(pub(super) &'a [u64]);
+pub(super) struct Words<'a, const IDS: bool>(&'a [u64]);
 
-impl<'a> KeyColumn<'a> for U64Keys<'a> {
-    #[inline(always)]
-    fn len(self) -> usize {
-        self.0.len()
-    }
+/// Caller `u64` keys.
+pub(super) type U64Keys<'a> = Words<'a, false>;
 
-    #[inline(always)]
-    fn first(self, n: usize) -> Self {
-        U64Keys(&self.0[..n])
-    }
+/// Series ids handed out by resolve.
+pub(super) type IdKeys<'a> = Words<'a, true>;
 
-    #[inline(always)]
-    fn word(self, i: usize) -> u64 {
-        self.0[i]
-    }
-
-    #[inline(always)]
-    fn route(self, i: usize, shards: ShardMap, _: usize) -> Result<(usize, u64), DropReason> {
-        let h = hash_u64(self.0[i]);
-        Ok((shards.of(h), h))
-    }
-
-    #[inline(always)]
-    fn lookup(self, word: u64) -> Lookup<'a> {
-        Lookup::Key(KeyRef::U64(word))
+impl<'a, const IDS: bool> Words<'a, IDS> {
+    /// The column of `words`, one per sample.
+    pub(super) fn new(words: &'a [u64]) -> Self {
+        Words(words)
     }
 }
 
-/// Series ids handed out by resolve.
-#[derive(Clone, Copy)]
-pub(super) struct IdKeys<'a>(pub(super) &'a [u64]);
-
-impl<'a> KeyColumn<'a> for IdKeys<'a> {
+impl<'a, const IDS: bool> KeyColumn<'a> for Words<'a, IDS> {
     #[inline(always)]
     fn len(self) -> usize {
         self.0.len()
@@ -92,7 +74,7 @@ impl<'a> KeyColumn<'a> for IdKeys<'a> {
 
     #[inline(always)]
     fn first(self, n: usize) -> Self {
-        IdKeys(&self.0[..n])
+        Words(&self.0[..n])
     }
 
     #[inline(always)]
@@ -100,14 +82,19 @@ impl<'a> KeyColumn<'a> for IdKeys<'a> {
         self.0[i]
     }
 
+    /// A key routes by its hash; an id names its shard (the overflow id: shard 0).
     #[inline(always)]
     fn route(self, i: usize, shards: ShardMap, _: usize) -> Result<(usize, u64), DropReason> {
-        let series = self.0[i];
-        if series == OVERFLOW_ID {
+        let word = self.0[i];
+        if !IDS {
+            let h = hash_u64(word);
+            return Ok((shards.of(h), h));
+        }
+        if word == OVERFLOW_ID {
             return Ok((0, 0));
         }
-        let shard = id::shard(series);
-        if shard < shards.count() && series != INVALID_ID {
+        let shard = id::shard(word);
+        if shard < shards.count() && word != INVALID_ID {
             Ok((shard, 0))
         } else {
             Err(DropReason::Stale)
@@ -116,7 +103,11 @@ impl<'a> KeyColumn<'a> for IdKeys<'a> {
 
     #[inline(always)]
     fn lookup(self, word: u64) -> Lookup<'a> {
-        Lookup::Id(word)
+        if IDS {
+            Lookup::Id(word)
+        } else {
+            Lookup::Key(KeyRef::U64(word))
+        }
     }
 }
 
