@@ -2,7 +2,7 @@
 //!
 //! Every export runs inside the panic boundary ([`boundary`]), checks its pointers and slices
 //! ([`ptr`]), looks objects up in the handle table ([`handle`]) and returns an
-//! [`offheap_status`](status::offheap_status). The subsystem files convert arguments and call
+//! [`offheap_status`]. The subsystem files convert arguments and call
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
 //! module by `build.rs`.
 

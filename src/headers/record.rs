@@ -44,7 +44,7 @@ pub(crate) fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
 }
 
 /// Marks `head`, whose bytes `buf` start at `start`, as rejected by a parse path: the
-/// reference scanner ([`diagnose`]) names the rule and the offending byte. Rare, so it runs
+/// reference scanner ([`diagnose()`]) names the rule and the offending byte. Rare, so it runs
 /// only here and the happy path never scans a byte twice.
 #[cold]
 pub(crate) fn reject(head: &mut Head, buf: &[u8], kind: Kind, start: usize, cfg: &Config) {

@@ -58,7 +58,7 @@ impl Clock {
         }
     }
 
-    /// The epoch of `ts` and its ring position (cumulative series record into ring[1]; ring[0]
+    /// The epoch of `ts` and its ring position (cumulative series record into `ring[1]`; `ring[0]`
     /// is their delta base).
     #[inline(always)]
     pub(super) fn epoch_pos(&self, ts: i64) -> (i64, u32) {
