@@ -702,6 +702,57 @@ typedef struct offheap_relay_counters {
   uint64_t bulk_buffers_live;
 } offheap_relay_counters;
 
+// Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
+// Every column has `rows` elements; a pointer is NULL when its length is 0.
+typedef struct offheap_window_view {
+  // Number of rows.
+  uint64_t rows;
+  // Number of quantiles computed (entries of `quantiles` used).
+  uint32_t nquantiles;
+  // Reserved, 0.
+  uint32_t reserved;
+  // The `now` of the snapshot.
+  int64_t now;
+  // Token for changed-only snapshots after this one.
+  uint64_t next_since;
+  // Series ids (UINT64_MAX for the overflow row).
+  const uint64_t *ids;
+  // Key kinds: 0 u64 key, 1 byte key, 2 overflow.
+  const uint8_t *kinds;
+  // Caller u64 keys (0 for other rows).
+  const uint64_t *raw_keys;
+  // End offset of each row's byte key in `key_bytes`.
+  const uint32_t *key_ends;
+  // All byte keys, concatenated.
+  const uint8_t *key_bytes;
+  // Length of `key_bytes`.
+  uint64_t key_bytes_len;
+  // Counts (sum of weights).
+  const uint64_t *counts;
+  // Sums.
+  const double *sums;
+  // Minimums (NaN when empty).
+  const double *mins;
+  // Maximums (NaN when empty).
+  const double *maxs;
+  // Newest values (NaN when empty).
+  const double *lasts;
+  // Means (NaN when empty).
+  const double *means;
+  // Population standard deviations (NaN when empty).
+  const double *stddevs;
+  // Counter increases.
+  const double *increases;
+  // Increase per second.
+  const double *rates;
+  // Column of each requested quantile (`nquantiles` used).
+  const double *quantiles[OFFHEAP_WINDOW_MAX_QUANTILES];
+  // The last export written into this snapshot by `offheap_window_export`.
+  const uint8_t *export_bytes;
+  // Length of `export_bytes`.
+  uint64_t export_len;
+} offheap_window_view;
+
 // Window mode: `0` sliding, `1` tumbling, `2` cumulative.
 typedef uint32_t offheap_window_mode;
 
@@ -767,57 +818,6 @@ typedef struct offheap_window_counters {
   // Bytes of interned byte keys.
   uint64_t key_bytes;
 } offheap_window_counters;
-
-// Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
-// Every column has `rows` elements; a pointer is NULL when its length is 0.
-typedef struct offheap_window_view {
-  // Number of rows.
-  uint64_t rows;
-  // Number of quantiles computed (entries of `quantiles` used).
-  uint32_t nquantiles;
-  // Reserved, 0.
-  uint32_t reserved;
-  // The `now` of the snapshot.
-  int64_t now;
-  // Token for changed-only snapshots after this one.
-  uint64_t next_since;
-  // Series ids (UINT64_MAX for the overflow row).
-  const uint64_t *ids;
-  // Key kinds: 0 u64 key, 1 byte key, 2 overflow.
-  const uint8_t *kinds;
-  // Caller u64 keys (0 for other rows).
-  const uint64_t *raw_keys;
-  // End offset of each row's byte key in `key_bytes`.
-  const uint32_t *key_ends;
-  // All byte keys, concatenated.
-  const uint8_t *key_bytes;
-  // Length of `key_bytes`.
-  uint64_t key_bytes_len;
-  // Counts (sum of weights).
-  const uint64_t *counts;
-  // Sums.
-  const double *sums;
-  // Minimums (NaN when empty).
-  const double *mins;
-  // Maximums (NaN when empty).
-  const double *maxs;
-  // Newest values (NaN when empty).
-  const double *lasts;
-  // Means (NaN when empty).
-  const double *means;
-  // Population standard deviations (NaN when empty).
-  const double *stddevs;
-  // Counter increases.
-  const double *increases;
-  // Increase per second.
-  const double *rates;
-  // Column of each requested quantile (`nquantiles` used).
-  const double *quantiles[OFFHEAP_WINDOW_MAX_QUANTILES];
-  // The last export written into this snapshot by `offheap_window_export`.
-  const uint8_t *export_bytes;
-  // Length of `export_bytes`.
-  uint64_t export_len;
-} offheap_window_view;
 
 // What an import did with its records.
 typedef struct offheap_window_import {
@@ -917,7 +917,7 @@ offheap_status offheap_buffer_writev(int32_t fd,
 // Creates a debug object and writes its handle to `*out`.
 //
 // # Safety
-// `out` must be NULL or valid for writing one `uint64_t`.
+// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 offheap_status offheap_debug_object_new(uint64_t *out);
 
 // Counts one touch of the object, holding it for about `spin` iterations of a busy loop (to
@@ -926,7 +926,7 @@ offheap_status offheap_debug_object_new(uint64_t *out);
 // `OFFHEAP_STATUS_POISONED`).
 //
 // # Safety
-// `out` must be NULL or valid for writing one `uint64_t`.
+// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 offheap_status offheap_debug_object_touch(uint64_t object, uint32_t spin, uint64_t *out);
 
 // Frees a debug object. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`
@@ -938,14 +938,16 @@ offheap_status offheap_debug_object_free(uint64_t object);
 // slice rules.
 //
 // # Safety
-// `data` must be NULL or valid for reading `len` bytes; `out` NULL or valid for one write.
+// Until the call returns: `data` must be NULL with `len` = 0 or valid for reading `len`
+// bytes; `out` NULL or valid for writing one `uint64_t`.
 offheap_status offheap_debug_sum(const uint8_t *data, size_t len, uint64_t *out);
 
 // Fills the `len` bytes at `dst` with `value`. `(NULL, 0)` is a no-op; NULL with `len > 0`
 // gives `OFFHEAP_STATUS_NULL_POINTER`. For tests of the slice rules.
 //
 // # Safety
-// `dst` must be NULL or valid for writing `len` bytes.
+// `dst` must be NULL with `len` = 0, or valid for writing `len` bytes that nothing else uses,
+// until the call returns.
 offheap_status offheap_debug_fill(uint8_t *dst, size_t len, uint8_t value);
 
 // Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
@@ -1064,8 +1066,10 @@ offheap_status offheap_engine_free(uint64_t engine);
 // fit). `*result` is written on success.
 //
 // # Safety
-// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
-// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
+// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
+// `offheap_headers_result`; the memory written overlaps no other argument.
 offheap_status offheap_headers_parse_requests(const uint8_t *input,
                                               size_t input_len,
                                               const uint32_t *offsets,
@@ -1081,7 +1085,7 @@ offheap_status offheap_headers_parse_requests(const uint8_t *input,
 // when the requests were HEAD.
 //
 // # Safety
-// As `offheap_headers_parse_requests`.
+// The contract of `offheap_headers_parse_requests`.
 offheap_status offheap_headers_parse_responses(const uint8_t *input,
                                                size_t input_len,
                                                const uint32_t *offsets,
@@ -1105,8 +1109,10 @@ offheap_status offheap_headers_parse_responses(const uint8_t *input,
 // is the size needed).
 //
 // # Safety
-// Each pointer is NULL with a zero length, or valid for its length for the duration of the
-// call; `head`, `opts` and `written` for one element.
+// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+// `input`, `headers` and `strings` for reading, `out` for writing; `head` and `opts` for
+// reading one element, `written` for writing one `size_t`; the memory written overlaps no
+// other argument.
 offheap_status offheap_headers_rewrite_request(const uint8_t *input,
                                                size_t input_len,
                                                const struct offheap_head *head,
@@ -1123,7 +1129,10 @@ offheap_status offheap_headers_rewrite_request(const uint8_t *input,
 // `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
 //
 // # Safety
-// As `offheap_headers_rewrite_request`.
+// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+// `input`, `headers` and `via` for reading, `out` for writing; `head` for reading one
+// `offheap_head`, `written` for writing one `size_t`; the memory written overlaps no other
+// argument.
 offheap_status offheap_headers_rewrite_response(const uint8_t *input,
                                                 size_t input_len,
                                                 const struct offheap_head *head,
@@ -1134,6 +1143,10 @@ offheap_status offheap_headers_rewrite_response(const uint8_t *input,
                                                 uint8_t *out,
                                                 size_t out_len,
                                                 size_t *written);
+
+// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
+// An unknown value gives "offheap: unknown status".
+const char *offheap_status_str(uint32_t status);
 
 // Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
 // `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.
@@ -1180,9 +1193,68 @@ offheap_status offheap_relay_global_stats(struct offheap_relay_counters *out);
 // Frees the relay's idle pooled pipes and buffers.
 offheap_status offheap_relay_trim(void);
 
-// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
-// An unknown value gives "offheap: unknown status".
-const char *offheap_status_str(uint32_t status);
+// Makes an empty snapshot arena and writes its handle to `*out`.
+//
+// # Safety
+// `out` is NULL or valid for writing one `uint64_t` until the call returns.
+offheap_status offheap_window_snapshot_new(uint64_t *out);
+
+// Frees a snapshot arena; views of it become invalid.
+offheap_status offheap_window_snapshot_free(uint64_t snapshot);
+
+// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
+// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
+// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
+// change since the last delta read. Writes the row count to `*rows_out`.
+//
+// # Safety
+// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
+// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
+offheap_status offheap_window_snapshot_take(uint64_t aggregator,
+                                            uint64_t snapshot,
+                                            int64_t now,
+                                            const double *quantiles,
+                                            size_t nquantiles,
+                                            uint64_t since,
+                                            uint32_t delta,
+                                            uint64_t *rows_out);
+
+// Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
+// or freed; never written through).
+//
+// # Safety
+// `out` is NULL or valid for writing one `offheap_window_view` until the call returns.
+offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_window_view *out);
+
+// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
+// and key labels are used) into `buf`, whole series at a time, from position `*position`
+// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
+// finished when a call writes 0 bytes.
+//
+// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
+// (64 KiB always suffices).
+//
+// # Safety
+// Until the call returns: `position` is NULL or valid for reading and writing one
+// `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
+// = 0 or valid for writing `cap` bytes; none of them overlap.
+offheap_status offheap_window_prometheus(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         uint64_t *position,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         size_t *written);
+
+// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
+// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
+// (`export_bytes`, `export_len`). Writes the number of records to `*records`.
+//
+// # Safety
+// `records` is NULL or valid for writing one `uint64_t` until the call returns.
+offheap_status offheap_window_export(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     int64_t now,
+                                     uint64_t *records);
 
 // Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
 // `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys
@@ -1191,7 +1263,9 @@ const char *offheap_status_str(uint32_t status);
 // Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
 //
 // # Safety
-// `config` and `out` must be NULL or valid; each `(ptr, len)` NULL or valid for `len` bytes.
+// Until the call returns: `config` is NULL or valid for reading one `offheap_window_config`;
+// `out` is NULL or valid for writing one `uint64_t`; each `(pointer, length)` string is NULL
+// with any length of 0, or valid for reading that many bytes.
 offheap_status offheap_window_new(const struct offheap_window_config *config,
                                   const uint8_t *name,
                                   size_t name_len,
@@ -1208,8 +1282,9 @@ offheap_status offheap_window_free(uint64_t aggregator);
 // Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
 //
 // # Safety
-// `keys`, `ts`, `values` NULL or valid for `n` elements; `weights` NULL (unweighted) or valid
-// for `n`; `out` NULL or valid.
+// Until the call returns: `keys`, `ts` and `values` are NULL with `n` = 0, or valid for
+// reading `n` elements; `weights` is NULL (unweighted) or valid for reading `n` elements;
+// `out` is NULL or valid for writing one `offheap_window_accounting`.
 offheap_status offheap_window_ingest_u64(uint64_t aggregator,
                                          const uint64_t *keys,
                                          const int64_t *ts,
@@ -1223,7 +1298,7 @@ offheap_status offheap_window_ingest_u64(uint64_t aggregator,
 // series are counted as `stale`.
 //
 // # Safety
-// As `offheap_window_ingest_u64`, with `ids` for `keys`.
+// Those of `offheap_window_ingest_u64`, with `ids` for `keys`.
 offheap_status offheap_window_ingest_ids(uint64_t aggregator,
                                          const uint64_t *ids,
                                          const int64_t *ts,
@@ -1239,7 +1314,8 @@ offheap_status offheap_window_ingest_ids(uint64_t aggregator,
 // Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
 //
 // # Safety
-// As `offheap_window_ingest_u64`; `key_bytes` NULL or valid for `key_bytes_len` bytes.
+// Those of `offheap_window_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
+// with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes.
 offheap_status offheap_window_ingest_keys(uint64_t aggregator,
                                           const uint8_t *key_bytes,
                                           size_t key_bytes_len,
@@ -1256,7 +1332,10 @@ offheap_status offheap_window_ingest_keys(uint64_t aggregator,
 // accounting counts keys.
 //
 // # Safety
-// Pointers NULL or valid for their lengths (`ids_out` for `n` writes); `out` NULL or valid.
+// Until the call returns: `key_bytes` is NULL with `key_bytes_len` = 0 or valid for reading
+// `key_bytes_len` bytes; `key_ends` is NULL with `n` = 0 or valid for reading `n` elements;
+// `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
+// `out` is NULL or valid for writing one `offheap_window_accounting`.
 offheap_status offheap_window_resolve_keys(uint64_t aggregator,
                                            const uint8_t *key_bytes,
                                            size_t key_bytes_len,
@@ -1268,7 +1347,9 @@ offheap_status offheap_window_resolve_keys(uint64_t aggregator,
 // Finds or makes the series of `n` caller `uint64_t` keys and writes their ids to `ids_out`.
 //
 // # Safety
-// `keys` and `ids_out` NULL or valid for `n` elements; `out` NULL or valid.
+// Until the call returns: `keys` is NULL with `n` = 0 or valid for reading `n` elements;
+// `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
+// `out` is NULL or valid for writing one `offheap_window_accounting`.
 offheap_status offheap_window_resolve_u64(uint64_t aggregator,
                                           const uint64_t *keys,
                                           size_t n,
@@ -1281,7 +1362,8 @@ offheap_status offheap_window_resolve_u64(uint64_t aggregator,
 // Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
 //
 // # Safety
-// `key_bytes` NULL or valid for `key_bytes_len` bytes.
+// `key_bytes` is NULL with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes
+// until the call returns.
 offheap_status offheap_window_delete(uint64_t aggregator,
                                      uint32_t kind,
                                      uint64_t key,
@@ -1292,7 +1374,7 @@ offheap_status offheap_window_delete(uint64_t aggregator,
 // were removed to `*out`.
 //
 // # Safety
-// `out` NULL or valid.
+// `out` is NULL or valid for writing one `uint64_t` until the call returns.
 offheap_status offheap_window_remove(uint64_t aggregator,
                                      uint32_t what,
                                      int64_t now,
@@ -1301,68 +1383,8 @@ offheap_status offheap_window_remove(uint64_t aggregator,
 // Writes the aggregator's counters to `*out`.
 //
 // # Safety
-// `out` NULL or valid.
+// `out` is NULL or valid for writing one `offheap_window_counters` until the call returns.
 offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_counters *out);
-
-// Makes an empty snapshot arena and writes its handle to `*out`.
-//
-// # Safety
-// `out` NULL or valid.
-offheap_status offheap_window_snapshot_new(uint64_t *out);
-
-// Frees a snapshot arena; views of it become invalid.
-offheap_status offheap_window_snapshot_free(uint64_t snapshot);
-
-// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
-// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
-// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
-// change since the last delta read. Writes the row count to `*rows_out`.
-//
-// # Safety
-// `quantiles` NULL or valid for `nquantiles` doubles; `rows_out` NULL or valid.
-offheap_status offheap_window_snapshot_take(uint64_t aggregator,
-                                            uint64_t snapshot,
-                                            int64_t now,
-                                            const double *quantiles,
-                                            size_t nquantiles,
-                                            uint64_t since,
-                                            uint32_t delta,
-                                            uint64_t *rows_out);
-
-// Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
-// or freed; never written through).
-//
-// # Safety
-// `out` NULL or valid.
-offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_window_view *out);
-
-// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
-// and key labels are used) into `buf`, whole series at a time, from position `*position`
-// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
-// finished when a call writes 0 bytes.
-//
-// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
-// (64 KiB always suffices).
-//
-// # Safety
-// `buf` NULL or valid for `cap` bytes; `position` and `written` NULL or valid.
-offheap_status offheap_window_prometheus(uint64_t aggregator,
-                                         uint64_t snapshot,
-                                         uint64_t *position,
-                                         uint8_t *buf,
-                                         size_t cap,
-                                         size_t *written);
-
-// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
-// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
-// (`export_bytes`, `export_len`). Writes the number of records to `*records`.
-//
-// # Safety
-// `records` NULL or valid.
-offheap_status offheap_window_export(uint64_t aggregator,
-                                     uint64_t snapshot,
-                                     int64_t now,
-                                     uint64_t *records);
 
 // Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.
 //
@@ -1370,7 +1392,8 @@ offheap_status offheap_window_export(uint64_t aggregator,
 // `..._INCOMPATIBLE_STATE`; nothing changes on error.
 //
 // # Safety
-// `data` NULL or valid for `len` bytes; `out` NULL or valid.
+// Until the call returns: `data` is NULL with `len` = 0 or valid for reading `len` bytes;
+// `out` is NULL or valid for writing one `offheap_window_import`.
 offheap_status offheap_window_merge_import(uint64_t aggregator,
                                            const uint8_t *data,
                                            size_t len,

@@ -140,7 +140,8 @@ fn contract() {
         let mut written = usize::MAX;
         let opts = RewriteOptions::default();
         let call = |out: &mut [u8], written: &mut usize| {
-            // SAFETY: valid pointers and lengths.
+            // SAFETY: `input`, `hs` and `out` are valid for the lengths passed, `heads[0]`,
+            // `opts` and `written` are live, and the option strings are (NULL, 0).
             unsafe {
                 if request {
                     offheap_headers_rewrite_request(
@@ -172,7 +173,7 @@ fn contract() {
                 }
             }
         };
-        // SAFETY: as above.
+        // SAFETY: arming injected panics is always allowed.
         unsafe { offheap_debug_inject_panics(1) };
         assert_eq!(call(&mut out, &mut written), PANIC);
         assert_eq!(written, usize::MAX);

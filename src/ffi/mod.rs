@@ -2,7 +2,7 @@
 //!
 //! Every export runs inside the panic boundary ([`boundary`]), checks its pointers and slices
 //! ([`ptr`]), looks objects up in the handle table ([`handle`]) and returns an
-//! [`offheap_status`](status::offheap_status). The subsystem files convert arguments and call
+//! [`offheap_status`]. The subsystem files convert arguments and call
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
 //! module by `build.rs`.
 
@@ -14,8 +14,10 @@ pub(crate) mod debug;
 pub(crate) mod engine;
 pub(crate) mod handle;
 pub(crate) mod headers;
+pub(crate) mod messages;
 pub(crate) mod ptr;
 pub(crate) mod relay;
+pub(crate) mod snapshot;
 pub(crate) mod status;
 pub(crate) mod window;
 
@@ -85,7 +87,8 @@ pub struct offheap_counters {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_stats(out: *mut offheap_counters) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `out`.
+        // SAFETY: this function's `# Safety` gives `out` valid for writing one
+        // `offheap_counters` until the call returns: what `ptr::out` requires.
         let out = unsafe { ptr::out(out) }?;
         let heap = crate::heap::stats();
         let by_kind = handle::live_by_kind();
@@ -112,7 +115,8 @@ mod tests {
             format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff),
             env!("CARGO_PKG_VERSION")
         );
-        // SAFETY: offheap_version_str returns a static NUL-terminated string.
+        // SAFETY: offheap_version_str returns a pointer to a static NUL-terminated string,
+        // which CStr::from_ptr reads up to its NUL.
         let s = unsafe { std::ffi::CStr::from_ptr(offheap_version_str()) };
         assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(offheap_abi_version(), OFFHEAP_ABI_VERSION);
@@ -124,7 +128,7 @@ mod tests {
         let st = unsafe { offheap_stats(std::ptr::null_mut()) };
         assert_eq!(st, offheap_status::NullPointer);
         let mut s = offheap_counters::default();
-        // SAFETY: `s` is a valid offheap_counters.
+        // SAFETY: `s` is a live local offheap_counters, valid for the one write.
         assert_eq!(unsafe { offheap_stats(&mut s) }, offheap_status::Ok);
         assert!(s.heap_allocations > 0);
     }
