@@ -25,8 +25,10 @@
 // The ABI version of this library. It changes whenever an export, a struct layout or a
 // status value changes incompatibly; the Go package refuses a library whose ABI version
 // differs from the header it was compiled with. 2: `offheap_relay_counters` gained
-// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set.
-#define OFFHEAP_ABI_VERSION 2
+// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
+// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
+// (both were `offheap_window_*`), with their structs renamed to match.
+#define OFFHEAP_ABI_VERSION 3
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
@@ -223,7 +225,7 @@
 // Most bulk buffers alive at once, process-wide.
 #define OFFHEAP_RELAY_MAX_BULK_BUFFERS 16
 
-// Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
+// Most quantiles one snapshot computes (entries of `offheap_snapshot_columns.quantiles`).
 #define OFFHEAP_WINDOW_MAX_QUANTILES 16
 
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
@@ -704,7 +706,7 @@ typedef struct offheap_relay_counters {
 
 // Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
 // Every column has `rows` elements; a pointer is NULL when its length is 0.
-typedef struct offheap_window_view {
+typedef struct offheap_snapshot_columns {
   // Number of rows.
   uint64_t rows;
   // Number of quantiles computed (entries of `quantiles` used).
@@ -747,18 +749,18 @@ typedef struct offheap_window_view {
   const double *rates;
   // Column of each requested quantile (`nquantiles` used).
   const double *quantiles[OFFHEAP_WINDOW_MAX_QUANTILES];
-  // The last export written into this snapshot by `offheap_window_export`.
+  // The last export written into this snapshot by `offheap_aggregator_export`.
   const uint8_t *export_bytes;
   // Length of `export_bytes`.
   uint64_t export_len;
-} offheap_window_view;
+} offheap_snapshot_columns;
 
 // Window mode: `0` sliding, `1` tumbling, `2` cumulative.
 typedef uint32_t offheap_window_mode;
 
 // Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
 // be invalid); the Go package fills its defaults before calling.
-typedef struct offheap_window_config {
+typedef struct offheap_aggregator_config {
   // 0 sliding, 1 tumbling, 2 cumulative.
   offheap_window_mode mode;
   // Slices of a sliding window (1..=64, dividing `width_ns`).
@@ -783,10 +785,10 @@ typedef struct offheap_window_config {
   uint32_t max_key_len;
   // 1 to keep quantile sketches, 0 not to.
   uint32_t sketch;
-} offheap_window_config;
+} offheap_aggregator_config;
 
 // What happened to the samples of a batch; the fields add up to the batch length.
-typedef struct offheap_window_accounting {
+typedef struct offheap_ingest_accounting {
   // Recorded into their own series.
   uint64_t accepted;
   // Recorded into the overflow series (series cap reached).
@@ -801,14 +803,14 @@ typedef struct offheap_window_accounting {
   uint64_t bad_key;
   // Dropped: id of a removed series.
   uint64_t stale;
-} offheap_window_accounting;
+} offheap_ingest_accounting;
 
 // Counters of an aggregator since it was made.
-typedef struct offheap_window_counters {
+typedef struct offheap_aggregator_counters {
   // Live series (the overflow series not counted).
   uint64_t series;
   // Sum of every batch's accounting.
-  struct offheap_window_accounting samples;
+  struct offheap_ingest_accounting samples;
   // Series evicted as idle.
   uint64_t evicted;
   // Series removed by delete or clear.
@@ -817,10 +819,10 @@ typedef struct offheap_window_counters {
   uint64_t snapshots;
   // Bytes of interned byte keys.
   uint64_t key_bytes;
-} offheap_window_counters;
+} offheap_aggregator_counters;
 
 // What an import did with its records.
-typedef struct offheap_window_import {
+typedef struct offheap_import_accounting {
   // Merged into a series of the same key.
   uint64_t merged;
   // Merged into the overflow series.
@@ -829,7 +831,7 @@ typedef struct offheap_window_import {
   uint64_t late;
   // Dropped: key invalid for this aggregator.
   uint64_t bad_key;
-} offheap_window_import;
+} offheap_import_accounting;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1197,10 +1199,10 @@ offheap_status offheap_relay_trim(void);
 //
 // # Safety
 // `out` is NULL or valid for writing one `uint64_t` until the call returns.
-offheap_status offheap_window_snapshot_new(uint64_t *out);
+offheap_status offheap_snapshot_new(uint64_t *out);
 
 // Frees a snapshot arena; views of it become invalid.
-offheap_status offheap_window_snapshot_free(uint64_t snapshot);
+offheap_status offheap_snapshot_free(uint64_t snapshot);
 
 // Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
 // rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
@@ -1210,21 +1212,21 @@ offheap_status offheap_window_snapshot_free(uint64_t snapshot);
 // # Safety
 // Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
 // `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
-offheap_status offheap_window_snapshot_take(uint64_t aggregator,
-                                            uint64_t snapshot,
-                                            int64_t now,
-                                            const double *quantiles,
-                                            size_t nquantiles,
-                                            uint64_t since,
-                                            uint32_t delta,
-                                            uint64_t *rows_out);
+offheap_status offheap_snapshot_take(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     int64_t now,
+                                     const double *quantiles,
+                                     size_t nquantiles,
+                                     uint64_t since,
+                                     uint32_t delta,
+                                     uint64_t *rows_out);
 
 // Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
 // or freed; never written through).
 //
 // # Safety
-// `out` is NULL or valid for writing one `offheap_window_view` until the call returns.
-offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_window_view *out);
+// `out` is NULL or valid for writing one `offheap_snapshot_columns` until the call returns.
+offheap_status offheap_snapshot_view(uint64_t snapshot, struct offheap_snapshot_columns *out);
 
 // Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
 // and key labels are used) into `buf`, whole series at a time, from position `*position`
@@ -1238,23 +1240,23 @@ offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_wi
 // Until the call returns: `position` is NULL or valid for reading and writing one
 // `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
 // = 0 or valid for writing `cap` bytes; none of them overlap.
-offheap_status offheap_window_prometheus(uint64_t aggregator,
-                                         uint64_t snapshot,
-                                         uint64_t *position,
-                                         uint8_t *buf,
-                                         size_t cap,
-                                         size_t *written);
+offheap_status offheap_aggregator_prometheus(uint64_t aggregator,
+                                             uint64_t snapshot,
+                                             uint64_t *position,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *written);
 
 // Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
-// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
+// format in the crate docs of `window::codec`); read it through `offheap_snapshot_view`
 // (`export_bytes`, `export_len`). Writes the number of records to `*records`.
 //
 // # Safety
 // `records` is NULL or valid for writing one `uint64_t` until the call returns.
-offheap_status offheap_window_export(uint64_t aggregator,
-                                     uint64_t snapshot,
-                                     int64_t now,
-                                     uint64_t *records);
+offheap_status offheap_aggregator_export(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         int64_t now,
+                                         uint64_t *records);
 
 // Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
 // `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys
@@ -1263,50 +1265,50 @@ offheap_status offheap_window_export(uint64_t aggregator,
 // Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
 //
 // # Safety
-// Until the call returns: `config` is NULL or valid for reading one `offheap_window_config`;
+// Until the call returns: `config` is NULL or valid for reading one `offheap_aggregator_config`;
 // `out` is NULL or valid for writing one `uint64_t`; each `(pointer, length)` string is NULL
 // with any length of 0, or valid for reading that many bytes.
-offheap_status offheap_window_new(const struct offheap_window_config *config,
-                                  const uint8_t *name,
-                                  size_t name_len,
-                                  const uint8_t *help,
-                                  size_t help_len,
-                                  const uint8_t *key_label,
-                                  size_t key_label_len,
-                                  uint64_t *out);
+offheap_status offheap_aggregator_new(const struct offheap_aggregator_config *config,
+                                      const uint8_t *name,
+                                      size_t name_len,
+                                      const uint8_t *help,
+                                      size_t help_len,
+                                      const uint8_t *key_label,
+                                      size_t key_label_len,
+                                      uint64_t *out);
 
 // Frees an aggregator (and all its series). A freed or forged handle gives
 // `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
-offheap_status offheap_window_free(uint64_t aggregator);
+offheap_status offheap_aggregator_free(uint64_t aggregator);
 
 // Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
 //
 // # Safety
 // Until the call returns: `keys`, `ts` and `values` are NULL with `n` = 0, or valid for
 // reading `n` elements; `weights` is NULL (unweighted) or valid for reading `n` elements;
-// `out` is NULL or valid for writing one `offheap_window_accounting`.
-offheap_status offheap_window_ingest_u64(uint64_t aggregator,
-                                         const uint64_t *keys,
-                                         const int64_t *ts,
-                                         const double *values,
-                                         const uint32_t *weights,
-                                         size_t n,
-                                         int64_t now,
-                                         struct offheap_window_accounting *out);
+// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
+offheap_status offheap_aggregator_ingest_u64(uint64_t aggregator,
+                                             const uint64_t *keys,
+                                             const int64_t *ts,
+                                             const double *values,
+                                             const uint32_t *weights,
+                                             size_t n,
+                                             int64_t now,
+                                             struct offheap_ingest_accounting *out);
 
-// Ingests `n` samples keyed by series ids (from `offheap_window_resolve_*`); ids of removed
+// Ingests `n` samples keyed by series ids (from `offheap_aggregator_resolve_*`); ids of removed
 // series are counted as `stale`.
 //
 // # Safety
-// Those of `offheap_window_ingest_u64`, with `ids` for `keys`.
-offheap_status offheap_window_ingest_ids(uint64_t aggregator,
-                                         const uint64_t *ids,
-                                         const int64_t *ts,
-                                         const double *values,
-                                         const uint32_t *weights,
-                                         size_t n,
-                                         int64_t now,
-                                         struct offheap_window_accounting *out);
+// Those of `offheap_aggregator_ingest_u64`, with `ids` for `keys`.
+offheap_status offheap_aggregator_ingest_ids(uint64_t aggregator,
+                                             const uint64_t *ids,
+                                             const int64_t *ts,
+                                             const double *values,
+                                             const uint32_t *weights,
+                                             size_t n,
+                                             int64_t now,
+                                             struct offheap_ingest_accounting *out);
 
 // Ingests `n` samples keyed by byte strings: key `i` is
 // `key_bytes[key_ends[i-1] .. key_ends[i]]` (with `key_ends[-1] = 0`).
@@ -1314,20 +1316,20 @@ offheap_status offheap_window_ingest_ids(uint64_t aggregator,
 // Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
 //
 // # Safety
-// Those of `offheap_window_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
+// Those of `offheap_aggregator_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
 // with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes.
-offheap_status offheap_window_ingest_keys(uint64_t aggregator,
-                                          const uint8_t *key_bytes,
-                                          size_t key_bytes_len,
-                                          const uint32_t *key_ends,
-                                          const int64_t *ts,
-                                          const double *values,
-                                          const uint32_t *weights,
-                                          size_t n,
-                                          int64_t now,
-                                          struct offheap_window_accounting *out);
+offheap_status offheap_aggregator_ingest_keys(uint64_t aggregator,
+                                              const uint8_t *key_bytes,
+                                              size_t key_bytes_len,
+                                              const uint32_t *key_ends,
+                                              const int64_t *ts,
+                                              const double *values,
+                                              const uint32_t *weights,
+                                              size_t n,
+                                              int64_t now,
+                                              struct offheap_ingest_accounting *out);
 
-// Finds or makes the series of `n` byte keys (laid out as in `offheap_window_ingest_keys`)
+// Finds or makes the series of `n` byte keys (laid out as in `offheap_aggregator_ingest_keys`)
 // and writes their ids to `ids_out` (UINT64_MAX: overflow series, 0: rejected key); the
 // accounting counts keys.
 //
@@ -1335,26 +1337,26 @@ offheap_status offheap_window_ingest_keys(uint64_t aggregator,
 // Until the call returns: `key_bytes` is NULL with `key_bytes_len` = 0 or valid for reading
 // `key_bytes_len` bytes; `key_ends` is NULL with `n` = 0 or valid for reading `n` elements;
 // `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
-// `out` is NULL or valid for writing one `offheap_window_accounting`.
-offheap_status offheap_window_resolve_keys(uint64_t aggregator,
-                                           const uint8_t *key_bytes,
-                                           size_t key_bytes_len,
-                                           const uint32_t *key_ends,
-                                           size_t n,
-                                           uint64_t *ids_out,
-                                           struct offheap_window_accounting *out);
+// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
+offheap_status offheap_aggregator_resolve_keys(uint64_t aggregator,
+                                               const uint8_t *key_bytes,
+                                               size_t key_bytes_len,
+                                               const uint32_t *key_ends,
+                                               size_t n,
+                                               uint64_t *ids_out,
+                                               struct offheap_ingest_accounting *out);
 
 // Finds or makes the series of `n` caller `uint64_t` keys and writes their ids to `ids_out`.
 //
 // # Safety
 // Until the call returns: `keys` is NULL with `n` = 0 or valid for reading `n` elements;
 // `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
-// `out` is NULL or valid for writing one `offheap_window_accounting`.
-offheap_status offheap_window_resolve_u64(uint64_t aggregator,
-                                          const uint64_t *keys,
-                                          size_t n,
-                                          uint64_t *ids_out,
-                                          struct offheap_window_accounting *out);
+// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
+offheap_status offheap_aggregator_resolve_u64(uint64_t aggregator,
+                                              const uint64_t *keys,
+                                              size_t n,
+                                              uint64_t *ids_out,
+                                              struct offheap_ingest_accounting *out);
 
 // Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
 // `(key_bytes, key_bytes_len)`, 2 the series id `key`.
@@ -1364,27 +1366,28 @@ offheap_status offheap_window_resolve_u64(uint64_t aggregator,
 // # Safety
 // `key_bytes` is NULL with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes
 // until the call returns.
-offheap_status offheap_window_delete(uint64_t aggregator,
-                                     uint32_t kind,
-                                     uint64_t key,
-                                     const uint8_t *key_bytes,
-                                     size_t key_bytes_len);
+offheap_status offheap_aggregator_delete(uint64_t aggregator,
+                                         uint32_t kind,
+                                         uint64_t key,
+                                         const uint8_t *key_bytes,
+                                         size_t key_bytes_len);
 
 // Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
 // were removed to `*out`.
 //
 // # Safety
 // `out` is NULL or valid for writing one `uint64_t` until the call returns.
-offheap_status offheap_window_remove(uint64_t aggregator,
-                                     uint32_t what,
-                                     int64_t now,
-                                     uint64_t *out);
+offheap_status offheap_aggregator_remove(uint64_t aggregator,
+                                         uint32_t what,
+                                         int64_t now,
+                                         uint64_t *out);
 
 // Writes the aggregator's counters to `*out`.
 //
 // # Safety
-// `out` is NULL or valid for writing one `offheap_window_counters` until the call returns.
-offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_counters *out);
+// `out` is NULL or valid for writing one `offheap_aggregator_counters` until the call returns.
+offheap_status offheap_aggregator_stats(uint64_t aggregator,
+                                        struct offheap_aggregator_counters *out);
 
 // Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.
 //
@@ -1393,12 +1396,12 @@ offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_c
 //
 // # Safety
 // Until the call returns: `data` is NULL with `len` = 0 or valid for reading `len` bytes;
-// `out` is NULL or valid for writing one `offheap_window_import`.
-offheap_status offheap_window_merge_import(uint64_t aggregator,
-                                           const uint8_t *data,
-                                           size_t len,
-                                           int64_t now,
-                                           struct offheap_window_import *out);
+// `out` is NULL or valid for writing one `offheap_import_accounting`.
+offheap_status offheap_aggregator_merge_import(uint64_t aggregator,
+                                               const uint8_t *data,
+                                               size_t len,
+                                               int64_t now,
+                                               struct offheap_import_accounting *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -30,7 +30,7 @@ struct Accounting([u64; 7]);
 
 unsafe extern "C" {
     fn offheap_debug_inject_panics(count: u32);
-    fn offheap_window_new(
+    fn offheap_aggregator_new(
         c: *const Config,
         name: *const u8,
         name_len: usize,
@@ -40,8 +40,8 @@ unsafe extern "C" {
         label_len: usize,
         out: *mut u64,
     ) -> u32;
-    fn offheap_window_free(a: u64) -> u32;
-    fn offheap_window_ingest_u64(
+    fn offheap_aggregator_free(a: u64) -> u32;
+    fn offheap_aggregator_ingest_u64(
         a: u64,
         keys: *const u64,
         ts: *const i64,
@@ -51,9 +51,9 @@ unsafe extern "C" {
         now: i64,
         out: *mut Accounting,
     ) -> u32;
-    fn offheap_window_snapshot_new(out: *mut u64) -> u32;
-    fn offheap_window_snapshot_free(s: u64) -> u32;
-    fn offheap_window_snapshot_take(
+    fn offheap_snapshot_new(out: *mut u64) -> u32;
+    fn offheap_snapshot_free(s: u64) -> u32;
+    fn offheap_snapshot_take(
         a: u64,
         s: u64,
         now: i64,
@@ -63,7 +63,7 @@ unsafe extern "C" {
         delta: u32,
         rows: *mut u64,
     ) -> u32;
-    fn offheap_window_prometheus(
+    fn offheap_aggregator_prometheus(
         a: u64,
         s: u64,
         pos: *mut u64,
@@ -71,15 +71,15 @@ unsafe extern "C" {
         cap: usize,
         written: *mut usize,
     ) -> u32;
-    fn offheap_window_export(a: u64, s: u64, now: i64, records: *mut u64) -> u32;
-    fn offheap_window_merge_import(
+    fn offheap_aggregator_export(a: u64, s: u64, now: i64, records: *mut u64) -> u32;
+    fn offheap_aggregator_merge_import(
         a: u64,
         data: *const u8,
         len: usize,
         now: i64,
         out: *mut [u64; 4],
     ) -> u32;
-    fn offheap_window_remove(a: u64, what: u32, now: i64, out: *mut u64) -> u32;
+    fn offheap_aggregator_remove(a: u64, what: u32, now: i64, out: *mut u64) -> u32;
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn a_panic_through_every_kind_of_window_export() {
     unsafe {
         offheap_debug_inject_panics(1);
         assert_eq!(
-            offheap_window_new(
+            offheap_aggregator_new(
                 &cfg,
                 b"m".as_ptr(),
                 1,
@@ -117,7 +117,7 @@ fn a_panic_through_every_kind_of_window_export() {
         );
         assert_eq!(agg, 0, "no out-parameter written on panic");
         assert_eq!(
-            offheap_window_new(
+            offheap_aggregator_new(
                 &cfg,
                 b"m".as_ptr(),
                 1,
@@ -130,11 +130,11 @@ fn a_panic_through_every_kind_of_window_export() {
             OK
         );
         let mut snap = 0u64;
-        assert_eq!(offheap_window_snapshot_new(&mut snap), OK);
+        assert_eq!(offheap_snapshot_new(&mut snap), OK);
 
         let mut acc = Accounting([u64::MAX; 7]);
         offheap_debug_inject_panics(1);
-        let st = offheap_window_ingest_u64(
+        let st = offheap_aggregator_ingest_u64(
             agg,
             keys.as_ptr(),
             ts.as_ptr(),
@@ -145,7 +145,7 @@ fn a_panic_through_every_kind_of_window_export() {
             &mut acc,
         );
         assert_eq!((st, acc), (PANIC, Accounting([u64::MAX; 7])));
-        let st = offheap_window_ingest_u64(
+        let st = offheap_aggregator_ingest_u64(
             agg,
             keys.as_ptr(),
             ts.as_ptr(),
@@ -160,12 +160,12 @@ fn a_panic_through_every_kind_of_window_export() {
         let mut rows = u64::MAX;
         offheap_debug_inject_panics(1);
         assert_eq!(
-            offheap_window_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, &mut rows),
+            offheap_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, &mut rows),
             PANIC
         );
         assert_eq!(rows, u64::MAX);
         assert_eq!(
-            offheap_window_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, &mut rows),
+            offheap_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, &mut rows),
             OK
         );
         assert_eq!(rows, 2);
@@ -173,41 +173,41 @@ fn a_panic_through_every_kind_of_window_export() {
         let (mut pos, mut buf, mut n) = (0u64, [0u8; 1024], usize::MAX);
         offheap_debug_inject_panics(1);
         assert_eq!(
-            offheap_window_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
+            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
             PANIC
         );
         assert_eq!((pos, n), (0, usize::MAX));
         assert_eq!(
-            offheap_window_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
+            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
             OK
         );
         assert!(n > 0);
 
         let mut records = u64::MAX;
         offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_export(agg, snap, 1, &mut records), PANIC);
-        assert_eq!(offheap_window_export(agg, snap, 1, &mut records), OK);
+        assert_eq!(offheap_aggregator_export(agg, snap, 1, &mut records), PANIC);
+        assert_eq!(offheap_aggregator_export(agg, snap, 1, &mut records), OK);
         assert_eq!(records, 2);
 
         let mut imp = [u64::MAX; 4];
         offheap_debug_inject_panics(1);
         assert_eq!(
-            offheap_window_merge_import(agg, b"x".as_ptr(), 1, 1, &mut imp),
+            offheap_aggregator_merge_import(agg, b"x".as_ptr(), 1, 1, &mut imp),
             PANIC
         );
         assert_eq!(imp, [u64::MAX; 4]);
 
         let mut removed = u64::MAX;
         offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_remove(agg, 0, 1, &mut removed), PANIC);
-        assert_eq!(offheap_window_remove(agg, 0, 1, &mut removed), OK);
+        assert_eq!(offheap_aggregator_remove(agg, 0, 1, &mut removed), PANIC);
+        assert_eq!(offheap_aggregator_remove(agg, 0, 1, &mut removed), OK);
         assert_eq!(removed, 2);
 
         offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_snapshot_free(snap), PANIC);
-        assert_eq!(offheap_window_snapshot_free(snap), OK);
+        assert_eq!(offheap_snapshot_free(snap), PANIC);
+        assert_eq!(offheap_snapshot_free(snap), OK);
         offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_free(agg), PANIC);
-        assert_eq!(offheap_window_free(agg), OK);
+        assert_eq!(offheap_aggregator_free(agg), PANIC);
+        assert_eq!(offheap_aggregator_free(agg), OK);
     }
 }

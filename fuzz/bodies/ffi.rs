@@ -66,7 +66,7 @@ pub struct RelayProgress {
 
 /// The ABI version whose structs this harness mirrors: when the library's differs, the
 /// mirrors below must be brought up to date with include/offheap.h.
-pub const MIRRORED_ABI_VERSION: u32 = 2;
+pub const MIRRORED_ABI_VERSION: u32 = 3;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -323,7 +323,7 @@ unsafe extern "C" {
 }
 
 unsafe extern "C" {
-    pub fn offheap_window_new(
+    pub fn offheap_aggregator_new(
         config: *const WindowConfig,
         name: *const u8,
         name_len: usize,
@@ -333,8 +333,8 @@ unsafe extern "C" {
         key_label_len: usize,
         out: *mut u64,
     ) -> u32;
-    pub fn offheap_window_free(aggregator: u64) -> u32;
-    pub fn offheap_window_ingest_u64(
+    pub fn offheap_aggregator_free(aggregator: u64) -> u32;
+    pub fn offheap_aggregator_ingest_u64(
         aggregator: u64,
         keys: *const u64,
         ts: *const i64,
@@ -344,7 +344,7 @@ unsafe extern "C" {
         now: i64,
         out: *mut WindowAccounting,
     ) -> u32;
-    pub fn offheap_window_ingest_ids(
+    pub fn offheap_aggregator_ingest_ids(
         aggregator: u64,
         ids: *const u64,
         ts: *const i64,
@@ -354,7 +354,7 @@ unsafe extern "C" {
         now: i64,
         out: *mut WindowAccounting,
     ) -> u32;
-    pub fn offheap_window_ingest_keys(
+    pub fn offheap_aggregator_ingest_keys(
         aggregator: u64,
         key_bytes: *const u8,
         key_bytes_len: usize,
@@ -366,25 +366,25 @@ unsafe extern "C" {
         now: i64,
         out: *mut WindowAccounting,
     ) -> u32;
-    pub fn offheap_window_resolve_u64(
+    pub fn offheap_aggregator_resolve_u64(
         aggregator: u64,
         keys: *const u64,
         n: usize,
         ids_out: *mut u64,
         out: *mut WindowAccounting,
     ) -> u32;
-    pub fn offheap_window_delete(
+    pub fn offheap_aggregator_delete(
         aggregator: u64,
         kind: u32,
         key: u64,
         key_bytes: *const u8,
         len: usize,
     ) -> u32;
-    pub fn offheap_window_remove(aggregator: u64, what: u32, now: i64, out: *mut u64) -> u32;
-    pub fn offheap_window_stats(aggregator: u64, out: *mut WindowCounters) -> u32;
-    pub fn offheap_window_snapshot_new(out: *mut u64) -> u32;
-    pub fn offheap_window_snapshot_free(snapshot: u64) -> u32;
-    pub fn offheap_window_snapshot_take(
+    pub fn offheap_aggregator_remove(aggregator: u64, what: u32, now: i64, out: *mut u64) -> u32;
+    pub fn offheap_aggregator_stats(aggregator: u64, out: *mut WindowCounters) -> u32;
+    pub fn offheap_snapshot_new(out: *mut u64) -> u32;
+    pub fn offheap_snapshot_free(snapshot: u64) -> u32;
+    pub fn offheap_snapshot_take(
         aggregator: u64,
         snapshot: u64,
         now: i64,
@@ -394,8 +394,8 @@ unsafe extern "C" {
         delta: u32,
         rows_out: *mut u64,
     ) -> u32;
-    pub fn offheap_window_snapshot_view(snapshot: u64, out: *mut WindowView) -> u32;
-    pub fn offheap_window_prometheus(
+    pub fn offheap_snapshot_view(snapshot: u64, out: *mut WindowView) -> u32;
+    pub fn offheap_aggregator_prometheus(
         aggregator: u64,
         snapshot: u64,
         position: *mut u64,
@@ -403,13 +403,13 @@ unsafe extern "C" {
         cap: usize,
         written: *mut usize,
     ) -> u32;
-    pub fn offheap_window_export(
+    pub fn offheap_aggregator_export(
         aggregator: u64,
         snapshot: u64,
         now: i64,
         records: *mut u64,
     ) -> u32;
-    pub fn offheap_window_merge_import(
+    pub fn offheap_aggregator_merge_import(
         aggregator: u64,
         data: *const u8,
         len: usize,
@@ -885,7 +885,7 @@ impl Interp {
                     } else {
                         name.as_ptr()
                     };
-                    offheap_window_new(
+                    offheap_aggregator_new(
                         &wcfg,
                         np,
                         name.len(),
@@ -896,7 +896,7 @@ impl Interp {
                         ptr,
                     )
                 }
-                SNAPSHOT => offheap_window_snapshot_new(ptr),
+                SNAPSHOT => offheap_snapshot_new(ptr),
                 _ => offheap_engine_new(workers, jobs, ptr),
             }
         };
@@ -935,8 +935,8 @@ impl Interp {
                 DEBUG => offheap_debug_object_free(pick.handle),
                 BUFFER => offheap_buffer_free(pick.handle),
                 RELAY => offheap_relay_free(pick.handle),
-                AGGREGATOR => offheap_window_free(pick.handle),
-                SNAPSHOT => offheap_window_snapshot_free(pick.handle),
+                AGGREGATOR => offheap_aggregator_free(pick.handle),
+                SNAPSHOT => offheap_snapshot_free(pick.handle),
                 _ => offheap_engine_free(pick.handle),
             }
         };
@@ -1759,7 +1759,7 @@ impl Interp {
             let t = col(1, ts.as_ptr().cast()).cast();
             let v = col(2, vs.as_ptr().cast()).cast();
             match kind {
-                0 => offheap_window_ingest_u64(
+                0 => offheap_aggregator_ingest_u64(
                     pick.handle,
                     col(0, keys.as_ptr().cast()).cast(),
                     t,
@@ -1769,7 +1769,7 @@ impl Interp {
                     now,
                     out,
                 ),
-                1 => offheap_window_ingest_keys(
+                1 => offheap_aggregator_ingest_keys(
                     pick.handle,
                     col(3, kb.as_ptr()),
                     kb.len(),
@@ -1781,7 +1781,7 @@ impl Interp {
                     now,
                     out,
                 ),
-                _ => offheap_window_ingest_ids(
+                _ => offheap_aggregator_ingest_ids(
                     pick.handle,
                     col(0, keys.as_ptr().cast()).cast(),
                     t,
@@ -1834,7 +1834,7 @@ impl Interp {
                 let out = self.out_ptr(mode, &mut acc);
                 // SAFETY: arrays valid for n (≤ 8) elements; `out` NULL, misaligned or valid.
                 let st = unsafe {
-                    offheap_window_resolve_u64(pick.handle, keys.as_ptr(), n, ids.as_mut_ptr(), out)
+                    offheap_aggregator_resolve_u64(pick.handle, keys.as_ptr(), n, ids.as_mut_ptr(), out)
                 };
                 if !self.injected(st) {
                     if let Some(want) = Self::out_failure(&[(mode, 8)]) {
@@ -1869,7 +1869,7 @@ impl Interp {
                     bytes.len()
                 };
                 // SAFETY: `bp` NULL or valid for `len` bytes.
-                let st = unsafe { offheap_window_delete(pick.handle, kind, key, bp, len) };
+                let st = unsafe { offheap_aggregator_delete(pick.handle, kind, key, bp, len) };
                 if !self.injected(st) {
                     self.check_pick(pick, st, "window_delete");
                 }
@@ -1879,7 +1879,7 @@ impl Interp {
                 let mut removed = u64::MAX;
                 let out = self.out_ptr(mode, &mut removed);
                 // SAFETY: `out` NULL, misaligned or valid.
-                let st = unsafe { offheap_window_remove(pick.handle, what, 2_000_000, out) };
+                let st = unsafe { offheap_aggregator_remove(pick.handle, what, 2_000_000, out) };
                 if !self.injected(st) {
                     if let Some(want) = Self::out_failure(&[(mode, 8)]) {
                         assert_eq!(st, want);
@@ -1901,7 +1901,7 @@ impl Interp {
                 };
                 let out = self.out_ptr(mode, &mut c);
                 // SAFETY: `out` NULL, misaligned or valid.
-                let st = unsafe { offheap_window_stats(pick.handle, out) };
+                let st = unsafe { offheap_aggregator_stats(pick.handle, out) };
                 if !self.injected(st) {
                     if let Some(want) = Self::out_failure(&[(mode, 8)]) {
                         assert_eq!(st, want);
@@ -1998,7 +1998,7 @@ impl Interp {
         let out = self.out_ptr(mode, &mut rows);
         // SAFETY: `qp` NULL or valid for qs.len() doubles; `out` NULL, misaligned or valid.
         let st = unsafe {
-            offheap_window_snapshot_take(
+            offheap_snapshot_take(
                 agg.handle,
                 snap.handle,
                 2_000_000,
@@ -2060,7 +2060,7 @@ impl Interp {
         v.rows = 4242;
         let out = self.out_ptr(mode, &mut v);
         // SAFETY: `out` NULL, misaligned or valid.
-        let st = unsafe { offheap_window_snapshot_view(snap.handle, out) };
+        let st = unsafe { offheap_snapshot_view(snap.handle, out) };
         if !self.injected(st) {
             if let Some(want) = Self::out_failure(&[(mode, 8)]) {
                 assert_eq!(st, want);
@@ -2091,7 +2091,7 @@ impl Interp {
             };
             // SAFETY: `bp` NULL or valid for `cap` (≤ 4096) bytes; the others are valid.
             let st = unsafe {
-                offheap_window_prometheus(
+                offheap_aggregator_prometheus(
                     agg.handle,
                     snap.handle,
                     &mut position,
@@ -2131,7 +2131,7 @@ impl Interp {
             let mut records = u64::MAX;
             // SAFETY: `records` is valid.
             let st =
-                unsafe { offheap_window_export(agg.handle, snap.handle, 2_000_000, &mut records) };
+                unsafe { offheap_aggregator_export(agg.handle, snap.handle, 2_000_000, &mut records) };
             if self.injected(st) {
                 return;
             }
@@ -2140,7 +2140,7 @@ impl Interp {
             if st == OK {
                 let mut v = std::mem::MaybeUninit::<WindowView>::uninit();
                 // SAFETY: `v` is valid for one write.
-                let st = unsafe { offheap_window_snapshot_view(snap.handle, v.as_mut_ptr()) };
+                let st = unsafe { offheap_snapshot_view(snap.handle, v.as_mut_ptr()) };
                 if !self.injected(st) {
                     assert_eq!(st, OK);
                     // SAFETY: written by the successful call.
@@ -2179,7 +2179,7 @@ impl Interp {
             data.as_ptr()
         };
         // SAFETY: `dp` NULL or valid for data.len() bytes; `out` NULL, misaligned or valid.
-        let st = unsafe { offheap_window_merge_import(agg.handle, dp, data.len(), 2_000_000, out) };
+        let st = unsafe { offheap_aggregator_merge_import(agg.handle, dp, data.len(), 2_000_000, out) };
         if self.injected(st) {
             return;
         }
@@ -2448,8 +2448,8 @@ impl Interp {
                         DEBUG => offheap_debug_object_free(h),
                         BUFFER => offheap_buffer_free(h),
                         RELAY => offheap_relay_free(h),
-                        AGGREGATOR => offheap_window_free(h),
-                        SNAPSHOT => offheap_window_snapshot_free(h),
+                        AGGREGATOR => offheap_aggregator_free(h),
+                        SNAPSHOT => offheap_snapshot_free(h),
                         _ => offheap_engine_free(h),
                     }
                 };
@@ -2593,7 +2593,7 @@ fn warm_up() {
             };
             let (mut agg, mut snap) = (0u64, 0u64);
             assert_eq!(
-                offheap_window_new(
+                offheap_aggregator_new(
                     &cfg,
                     b"m".as_ptr(),
                     1,
@@ -2605,7 +2605,7 @@ fn warm_up() {
                 ),
                 OK
             );
-            assert_eq!(offheap_window_snapshot_new(&mut snap), OK);
+            assert_eq!(offheap_snapshot_new(&mut snap), OK);
             let keys: Vec<u64> = (0..64).collect();
             let ts = [1_000_000i64; 64];
             let vs = [1.0f64; 64];
@@ -2618,7 +2618,7 @@ fn warm_up() {
             let mut ids = [0u64; 64];
             for w in [std::ptr::null(), ws.as_ptr()] {
                 assert_eq!(
-                    offheap_window_ingest_u64(
+                    offheap_aggregator_ingest_u64(
                         agg,
                         keys.as_ptr(),
                         ts.as_ptr(),
@@ -2631,7 +2631,7 @@ fn warm_up() {
                     OK
                 );
                 assert_eq!(
-                    offheap_window_ingest_keys(
+                    offheap_aggregator_ingest_keys(
                         agg,
                         kb.as_ptr(),
                         kb.len(),
@@ -2646,11 +2646,11 @@ fn warm_up() {
                     OK
                 );
                 assert_eq!(
-                    offheap_window_resolve_u64(agg, keys.as_ptr(), 64, ids.as_mut_ptr(), &mut acc),
+                    offheap_aggregator_resolve_u64(agg, keys.as_ptr(), 64, ids.as_mut_ptr(), &mut acc),
                     OK
                 );
                 assert_eq!(
-                    offheap_window_ingest_ids(
+                    offheap_aggregator_ingest_ids(
                         agg,
                         ids.as_ptr(),
                         ts.as_ptr(),
@@ -2666,14 +2666,14 @@ fn warm_up() {
             let qs = [0.5, 0.9, 0.99];
             let mut rows = 0;
             assert_eq!(
-                offheap_window_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows),
+                offheap_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows),
                 OK
             );
             let mut buf = [0u8; 4096];
             let (mut pos, mut written) = (0u64, 1usize);
             while written > 0 {
                 assert_eq!(
-                    offheap_window_prometheus(
+                    offheap_aggregator_prometheus(
                         agg,
                         snap,
                         &mut pos,
@@ -2684,11 +2684,11 @@ fn warm_up() {
                     OK
                 );
             }
-            assert_eq!(offheap_window_export(agg, snap, 2_000_000, &mut rows), OK);
+            assert_eq!(offheap_aggregator_export(agg, snap, 2_000_000, &mut rows), OK);
             let mut removed = 0;
-            assert_eq!(offheap_window_remove(agg, 0, 2_000_000, &mut removed), OK);
-            assert_eq!(offheap_window_snapshot_free(snap), OK);
-            assert_eq!(offheap_window_free(agg), OK);
+            assert_eq!(offheap_aggregator_remove(agg, 0, 2_000_000, &mut removed), OK);
+            assert_eq!(offheap_snapshot_free(snap), OK);
+            assert_eq!(offheap_aggregator_free(agg), OK);
         }
         let mut interp = Interp::new();
         interp.free_all();

@@ -52,7 +52,7 @@ const fn source(status: offheap_status) -> (&'static str, &'static str) {
         S::RelayResourceExhausted => "relay: out of pipes, buffers, fds or engine slots",
         S::WindowInvalidMode => {
             "window: mode must be 0 (sliding), 1 (tumbling) or 2 (cumulative) \
-             (offheap_window_config.mode)"
+             (offheap_aggregator_config.mode)"
         }
         // Every other status stands for a core error (above); `tests` checks each has text.
         _ => "",

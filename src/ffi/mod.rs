@@ -29,8 +29,10 @@ use std::ffi::c_char;
 /// The ABI version of this library. It changes whenever an export, a struct layout or a
 /// status value changes incompatibly; the Go package refuses a library whose ABI version
 /// differs from the header it was compiled with. 2: `offheap_relay_counters` gained
-/// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set.
-pub const OFFHEAP_ABI_VERSION: u32 = 2;
+/// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
+/// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
+/// (both were `offheap_window_*`), with their structs renamed to match.
+pub const OFFHEAP_ABI_VERSION: u32 = 3;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 

@@ -1,9 +1,9 @@
-//! `offheap_window_snapshot_*`, `offheap_window_prometheus` and `offheap_window_export`: the
+//! `offheap_snapshot_*`, `offheap_aggregator_prometheus` and `offheap_aggregator_export`: the
 //! snapshot arena of the windowed aggregator's C ABI.
 //!
-//! A snapshot (`offheap_window_snapshot_new`) is a Rust-owned arena of result columns that a
+//! A snapshot (`offheap_snapshot_new`) is a Rust-owned arena of result columns that a
 //! snapshot, a Prometheus rendering or an export fills and that callers read through
-//! `offheap_window_snapshot_view` until the next call that fills it, or its free.
+//! `offheap_snapshot_view` until the next call that fills it, or its free.
 
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
@@ -31,7 +31,7 @@ impl HandleObject for WindowSnapshot {
     const KIND: offheap_kind = offheap_kind::Snapshot;
 }
 
-/// Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
+/// Most quantiles one snapshot computes (entries of `offheap_snapshot_columns.quantiles`).
 pub const OFFHEAP_WINDOW_MAX_QUANTILES: usize = 16;
 const _: () = assert!(OFFHEAP_WINDOW_MAX_QUANTILES == MAX_QUANTILES);
 
@@ -40,7 +40,7 @@ const _: () = assert!(OFFHEAP_WINDOW_MAX_QUANTILES == MAX_QUANTILES);
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub struct offheap_window_view {
+pub struct offheap_snapshot_columns {
     /// Number of rows.
     pub rows: u64,
     /// Number of quantiles computed (entries of `quantiles` used).
@@ -83,7 +83,7 @@ pub struct offheap_window_view {
     pub rates: *const f64,
     /// Column of each requested quantile (`nquantiles` used).
     pub quantiles: [*const f64; OFFHEAP_WINDOW_MAX_QUANTILES],
-    /// The last export written into this snapshot by `offheap_window_export`.
+    /// The last export written into this snapshot by `offheap_aggregator_export`.
     pub export_bytes: *const u8,
     /// Length of `export_bytes`.
     pub export_len: u64,
@@ -104,7 +104,7 @@ fn nonnull_or_null<T>(s: &[T]) -> *const T {
 /// # Safety
 /// `out` is NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_snapshot_new(out: *mut u64) -> offheap_status {
+pub unsafe extern "C" fn offheap_snapshot_new(out: *mut u64) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
         // returns: what `ptr::out` requires.
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn offheap_window_snapshot_new(out: *mut u64) -> offheap_s
 
 /// Frees a snapshot arena; views of it become invalid.
 #[unsafe(no_mangle)]
-pub extern "C" fn offheap_window_snapshot_free(snapshot: u64) -> offheap_status {
+pub extern "C" fn offheap_snapshot_free(snapshot: u64) -> offheap_status {
     guard(|| handle::free::<WindowSnapshot>(snapshot))
 }
 
@@ -132,7 +132,7 @@ pub extern "C" fn offheap_window_snapshot_free(snapshot: u64) -> offheap_status 
 /// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_window_snapshot_take(
+pub unsafe extern "C" fn offheap_snapshot_take(
     aggregator: u64,
     snapshot: u64,
     now: i64,
@@ -166,11 +166,11 @@ pub unsafe extern "C" fn offheap_window_snapshot_take(
 /// or freed; never written through).
 ///
 /// # Safety
-/// `out` is NULL or valid for writing one `offheap_window_view` until the call returns.
+/// `out` is NULL or valid for writing one `offheap_snapshot_columns` until the call returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_snapshot_view(
+pub unsafe extern "C" fn offheap_snapshot_view(
     snapshot: u64,
-    out: *mut offheap_window_view,
+    out: *mut offheap_snapshot_columns,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn offheap_window_snapshot_view(
         for (j, q) in quantiles.iter_mut().enumerate().take(s.quantiles().len()) {
             *q = nonnull_or_null(s.quantile(j));
         }
-        out.write(offheap_window_view {
+        out.write(offheap_snapshot_columns {
             rows: s.len() as u64,
             nquantiles: s.quantiles().len() as u32,
             reserved: 0,
@@ -225,7 +225,7 @@ pub unsafe extern "C" fn offheap_window_snapshot_view(
 /// `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
 /// = 0 or valid for writing `cap` bytes; none of them overlap.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_prometheus(
+pub unsafe extern "C" fn offheap_aggregator_prometheus(
     aggregator: u64,
     snapshot: u64,
     position: *mut u64,
@@ -265,13 +265,13 @@ pub unsafe extern "C" fn offheap_window_prometheus(
 }
 
 /// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
-/// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
+/// format in the crate docs of `window::codec`); read it through `offheap_snapshot_view`
 /// (`export_bytes`, `export_len`). Writes the number of records to `*records`.
 ///
 /// # Safety
 /// `records` is NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_export(
+pub unsafe extern "C" fn offheap_aggregator_export(
     aggregator: u64,
     snapshot: u64,
     now: i64,
@@ -296,7 +296,7 @@ mod tests {
     use super::*;
     use crate::ffi::window::tests::new_agg;
     use crate::ffi::window::{
-        offheap_window_accounting, offheap_window_free, offheap_window_ingest_u64,
+        offheap_aggregator_free, offheap_aggregator_ingest_u64, offheap_ingest_accounting,
     };
 
     #[test]
@@ -308,11 +308,11 @@ mod tests {
         let keys = [1u64, 2, 1];
         let ts = [1i64, 2, 3];
         let vs = [1.0, 2.0, 3.0];
-        let mut acc = offheap_window_accounting::default();
+        let mut acc = offheap_ingest_accounting::default();
         // SAFETY: `keys`, `ts` and `vs` are arrays of 3, weights are (NULL, unweighted) and
         // `acc` is a live local.
         let st = unsafe {
-            offheap_window_ingest_u64(
+            offheap_aggregator_ingest_u64(
                 agg,
                 keys.as_ptr(),
                 ts.as_ptr(),
@@ -326,17 +326,16 @@ mod tests {
         assert_eq!((st, acc.accepted), (offheap_status::Ok, 3));
         let mut snap = 0;
         // SAFETY: `snap` is a live local.
-        let st = unsafe { offheap_window_snapshot_new(&mut snap) };
+        let st = unsafe { offheap_snapshot_new(&mut snap) };
         assert_eq!(st, offheap_status::Ok);
         let q = [0.5];
         let mut rows = 0;
         // SAFETY: `q` holds 1 quantile and `rows` is a live local.
-        let st =
-            unsafe { offheap_window_snapshot_take(agg, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
+        let st = unsafe { offheap_snapshot_take(agg, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
         assert_eq!((st, rows), (offheap_status::Ok, 2));
-        let mut view = std::mem::MaybeUninit::<offheap_window_view>::uninit();
+        let mut view = std::mem::MaybeUninit::<offheap_snapshot_columns>::uninit();
         // SAFETY: `view` is a live local with room for one view.
-        let st = unsafe { offheap_window_snapshot_view(snap, view.as_mut_ptr()) };
+        let st = unsafe { offheap_snapshot_view(snap, view.as_mut_ptr()) };
         assert_eq!(st, offheap_status::Ok);
         // SAFETY: the call returned OK, and an out-parameter is written on success.
         let view = unsafe { view.assume_init() };
@@ -353,21 +352,21 @@ mod tests {
         let mut n = 0usize;
         // SAFETY: `pos` and `n` are live locals and `buf` is valid for its length.
         let st = unsafe {
-            offheap_window_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
+            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
         };
         assert_eq!(st, offheap_status::Ok);
         let text = std::str::from_utf8(&buf[..n]).unwrap();
         assert!(text.contains("lat_count{k=\"1\"} 2\n"), "{text}");
         // SAFETY: `pos` and `n` are live locals and `buf` is valid for its length.
         let st = unsafe {
-            offheap_window_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
+            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
         };
         assert_eq!((st, n), (offheap_status::Ok, 0));
 
         // Mismatched columns and bad handles are errors.
         // SAFETY: NULL with a non-zero length is rejected before use.
         let st = unsafe {
-            offheap_window_ingest_u64(
+            offheap_aggregator_ingest_u64(
                 agg,
                 std::ptr::null(),
                 ts.as_ptr(),
@@ -381,17 +380,14 @@ mod tests {
         assert_eq!(st, offheap_status::NullPointer);
         // SAFETY: `q` holds 1 quantile and `rows` is a live local (the snapshot handle passed
         // as the aggregator is checked, not dereferenced).
-        let st =
-            unsafe { offheap_window_snapshot_take(snap, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
+        let st = unsafe { offheap_snapshot_take(snap, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
         assert_eq!(st, offheap_status::InvalidHandle);
         let bad_q = [2.0];
         // SAFETY: `bad_q` holds 1 quantile and `rows` is a live local.
-        let st = unsafe {
-            offheap_window_snapshot_take(agg, snap, 3, bad_q.as_ptr(), 1, 0, 0, &mut rows)
-        };
+        let st = unsafe { offheap_snapshot_take(agg, snap, 3, bad_q.as_ptr(), 1, 0, 0, &mut rows) };
         assert_eq!(st, offheap_status::WindowInvalidQuantile);
-        assert_eq!(offheap_window_snapshot_free(snap), offheap_status::Ok);
-        assert_eq!(offheap_window_free(agg), offheap_status::Ok);
-        assert_eq!(offheap_window_free(agg), offheap_status::InvalidHandle);
+        assert_eq!(offheap_snapshot_free(snap), offheap_status::Ok);
+        assert_eq!(offheap_aggregator_free(agg), offheap_status::Ok);
+        assert_eq!(offheap_aggregator_free(agg), offheap_status::InvalidHandle);
     }
 }

@@ -1,4 +1,4 @@
-//! `offheap_window_*`: the C ABI of the windowed aggregator (`crate::window`), its
+//! `offheap_aggregator_*`: the C ABI of the windowed aggregator (`crate::window`), its
 //! configuration, batches, deletion and import. The snapshot arena it fills, and the calls
 //! that read it, are in `snapshot.rs`.
 //!
@@ -48,7 +48,7 @@ pub type offheap_window_mode = u32;
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_window_config {
+pub struct offheap_aggregator_config {
     /// 0 sliding, 1 tumbling, 2 cumulative.
     pub mode: offheap_window_mode,
     /// Slices of a sliding window (1..=64, dividing `width_ns`).
@@ -79,7 +79,7 @@ pub struct offheap_window_config {
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_window_accounting {
+pub struct offheap_ingest_accounting {
     /// Recorded into their own series.
     pub accepted: u64,
     /// Recorded into the overflow series (series cap reached).
@@ -96,9 +96,9 @@ pub struct offheap_window_accounting {
     pub stale: u64,
 }
 
-impl From<Accounting> for offheap_window_accounting {
+impl From<Accounting> for offheap_ingest_accounting {
     fn from(a: Accounting) -> Self {
-        offheap_window_accounting {
+        offheap_ingest_accounting {
             accepted: a.accepted,
             overflowed: a.overflowed,
             late: a.late,
@@ -114,11 +114,11 @@ impl From<Accounting> for offheap_window_accounting {
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_window_counters {
+pub struct offheap_aggregator_counters {
     /// Live series (the overflow series not counted).
     pub series: u64,
     /// Sum of every batch's accounting.
-    pub samples: offheap_window_accounting,
+    pub samples: offheap_ingest_accounting,
     /// Series evicted as idle.
     pub evicted: u64,
     /// Series removed by delete or clear.
@@ -133,7 +133,7 @@ pub struct offheap_window_counters {
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_window_import {
+pub struct offheap_import_accounting {
     /// Merged into a series of the same key.
     pub merged: u64,
     /// Merged into the overflow series.
@@ -144,9 +144,9 @@ pub struct offheap_window_import {
     pub bad_key: u64,
 }
 
-impl From<ImportAccounting> for offheap_window_import {
+impl From<ImportAccounting> for offheap_import_accounting {
     fn from(a: ImportAccounting) -> Self {
-        offheap_window_import {
+        offheap_import_accounting {
             merged: a.merged,
             overflowed: a.overflowed,
             late: a.late,
@@ -155,7 +155,7 @@ impl From<ImportAccounting> for offheap_window_import {
     }
 }
 fn config_from(
-    c: &offheap_window_config,
+    c: &offheap_aggregator_config,
     name: &[u8],
     help: &[u8],
     label: &[u8],
@@ -198,13 +198,13 @@ fn config_from(
 /// Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
 ///
 /// # Safety
-/// Until the call returns: `config` is NULL or valid for reading one `offheap_window_config`;
+/// Until the call returns: `config` is NULL or valid for reading one `offheap_aggregator_config`;
 /// `out` is NULL or valid for writing one `uint64_t`; each `(pointer, length)` string is NULL
 /// with any length of 0, or valid for reading that many bytes.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_window_new(
-    config: *const offheap_window_config,
+pub unsafe extern "C" fn offheap_aggregator_new(
+    config: *const offheap_aggregator_config,
     name: *const u8,
     name_len: usize,
     help: *const u8,
@@ -236,7 +236,7 @@ pub unsafe extern "C" fn offheap_window_new(
 /// Frees an aggregator (and all its series). A freed or forged handle gives
 /// `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
 #[unsafe(no_mangle)]
-pub extern "C" fn offheap_window_free(aggregator: u64) -> offheap_status {
+pub extern "C" fn offheap_aggregator_free(aggregator: u64) -> offheap_status {
     guard(|| handle::free::<Aggregator>(aggregator))
 }
 
@@ -274,10 +274,10 @@ unsafe fn samples<'a>(
 /// # Safety
 /// Until the call returns: `keys`, `ts` and `values` are NULL with `n` = 0, or valid for
 /// reading `n` elements; `weights` is NULL (unweighted) or valid for reading `n` elements;
-/// `out` is NULL or valid for writing one `offheap_window_accounting`.
+/// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_window_ingest_u64(
+pub unsafe extern "C" fn offheap_aggregator_ingest_u64(
     aggregator: u64,
     keys: *const u64,
     ts: *const i64,
@@ -285,7 +285,7 @@ pub unsafe extern "C" fn offheap_window_ingest_u64(
     weights: *const u32,
     n: usize,
     now: i64,
-    out: *mut offheap_window_accounting,
+    out: *mut offheap_ingest_accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write and `keys`,
@@ -304,14 +304,14 @@ pub unsafe extern "C" fn offheap_window_ingest_u64(
     })
 }
 
-/// Ingests `n` samples keyed by series ids (from `offheap_window_resolve_*`); ids of removed
+/// Ingests `n` samples keyed by series ids (from `offheap_aggregator_resolve_*`); ids of removed
 /// series are counted as `stale`.
 ///
 /// # Safety
-/// Those of `offheap_window_ingest_u64`, with `ids` for `keys`.
+/// Those of `offheap_aggregator_ingest_u64`, with `ids` for `keys`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_window_ingest_ids(
+pub unsafe extern "C" fn offheap_aggregator_ingest_ids(
     aggregator: u64,
     ids: *const u64,
     ts: *const i64,
@@ -319,7 +319,7 @@ pub unsafe extern "C" fn offheap_window_ingest_ids(
     weights: *const u32,
     n: usize,
     now: i64,
-    out: *mut offheap_window_accounting,
+    out: *mut offheap_ingest_accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write and `ids`,
@@ -344,11 +344,11 @@ pub unsafe extern "C" fn offheap_window_ingest_ids(
 /// Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
 ///
 /// # Safety
-/// Those of `offheap_window_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
+/// Those of `offheap_aggregator_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
 /// with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_window_ingest_keys(
+pub unsafe extern "C" fn offheap_aggregator_ingest_keys(
     aggregator: u64,
     key_bytes: *const u8,
     key_bytes_len: usize,
@@ -358,7 +358,7 @@ pub unsafe extern "C" fn offheap_window_ingest_keys(
     weights: *const u32,
     n: usize,
     now: i64,
-    out: *mut offheap_window_accounting,
+    out: *mut offheap_ingest_accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write, `key_bytes` for
@@ -379,7 +379,7 @@ pub unsafe extern "C" fn offheap_window_ingest_keys(
     })
 }
 
-/// Finds or makes the series of `n` byte keys (laid out as in `offheap_window_ingest_keys`)
+/// Finds or makes the series of `n` byte keys (laid out as in `offheap_aggregator_ingest_keys`)
 /// and writes their ids to `ids_out` (UINT64_MAX: overflow series, 0: rejected key); the
 /// accounting counts keys.
 ///
@@ -387,16 +387,16 @@ pub unsafe extern "C" fn offheap_window_ingest_keys(
 /// Until the call returns: `key_bytes` is NULL with `key_bytes_len` = 0 or valid for reading
 /// `key_bytes_len` bytes; `key_ends` is NULL with `n` = 0 or valid for reading `n` elements;
 /// `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
-/// `out` is NULL or valid for writing one `offheap_window_accounting`.
+/// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_resolve_keys(
+pub unsafe extern "C" fn offheap_aggregator_resolve_keys(
     aggregator: u64,
     key_bytes: *const u8,
     key_bytes_len: usize,
     key_ends: *const u32,
     n: usize,
     ids_out: *mut u64,
-    out: *mut offheap_window_accounting,
+    out: *mut offheap_ingest_accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write, `key_bytes` and
@@ -422,14 +422,14 @@ pub unsafe extern "C" fn offheap_window_resolve_keys(
 /// # Safety
 /// Until the call returns: `keys` is NULL with `n` = 0 or valid for reading `n` elements;
 /// `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
-/// `out` is NULL or valid for writing one `offheap_window_accounting`.
+/// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_resolve_u64(
+pub unsafe extern "C" fn offheap_aggregator_resolve_u64(
     aggregator: u64,
     keys: *const u64,
     n: usize,
     ids_out: *mut u64,
-    out: *mut offheap_window_accounting,
+    out: *mut offheap_ingest_accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write, `keys` for
@@ -457,7 +457,7 @@ pub unsafe extern "C" fn offheap_window_resolve_u64(
 /// `key_bytes` is NULL with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes
 /// until the call returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_delete(
+pub unsafe extern "C" fn offheap_aggregator_delete(
     aggregator: u64,
     kind: u32,
     key: u64,
@@ -486,7 +486,7 @@ pub unsafe extern "C" fn offheap_window_delete(
 /// # Safety
 /// `out` is NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_remove(
+pub unsafe extern "C" fn offheap_aggregator_remove(
     aggregator: u64,
     what: u32,
     now: i64,
@@ -510,18 +510,18 @@ pub unsafe extern "C" fn offheap_window_remove(
 /// Writes the aggregator's counters to `*out`.
 ///
 /// # Safety
-/// `out` is NULL or valid for writing one `offheap_window_counters` until the call returns.
+/// `out` is NULL or valid for writing one `offheap_aggregator_counters` until the call returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_stats(
+pub unsafe extern "C" fn offheap_aggregator_stats(
     aggregator: u64,
-    out: *mut offheap_window_counters,
+    out: *mut offheap_aggregator_counters,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
         // returns: what `ptr::out` requires.
         let out = unsafe { ptr::out(out) }?;
         let s = handle::get::<Aggregator>(aggregator)?.stats();
-        out.write(offheap_window_counters {
+        out.write(offheap_aggregator_counters {
             series: s.series,
             samples: s.samples.into(),
             evicted: s.evicted,
@@ -540,14 +540,14 @@ pub unsafe extern "C" fn offheap_window_stats(
 ///
 /// # Safety
 /// Until the call returns: `data` is NULL with `len` = 0 or valid for reading `len` bytes;
-/// `out` is NULL or valid for writing one `offheap_window_import`.
+/// `out` is NULL or valid for writing one `offheap_import_accounting`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_window_merge_import(
+pub unsafe extern "C" fn offheap_aggregator_merge_import(
     aggregator: u64,
     data: *const u8,
     len: usize,
     now: i64,
-    out: *mut offheap_window_import,
+    out: *mut offheap_import_accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write and `data` for
@@ -564,13 +564,13 @@ pub unsafe extern "C" fn offheap_window_merge_import(
 pub(crate) mod tests {
     use super::*;
 
-    /// `offheap_window_new` with `cfg`, metric name `name`, no help and key label `label`.
-    fn new(cfg: &offheap_window_config, name: &[u8], label: &[u8]) -> (offheap_status, u64) {
+    /// `offheap_aggregator_new` with `cfg`, metric name `name`, no help and key label `label`.
+    fn new(cfg: &offheap_aggregator_config, name: &[u8], label: &[u8]) -> (offheap_status, u64) {
         let mut h = 0;
         // SAFETY: `cfg` and `h` are live locals, and each string pointer is valid for its
         // length (the help string is (NULL, 0)).
         let st = unsafe {
-            offheap_window_new(
+            offheap_aggregator_new(
                 cfg,
                 name.as_ptr(),
                 name.len(),
@@ -587,7 +587,7 @@ pub(crate) mod tests {
     /// A tumbling one-minute aggregator over at most 100 series, named `lat` with key label
     /// `k`, for the tests of both files.
     pub(crate) fn new_agg() -> u64 {
-        let cfg = offheap_window_config {
+        let cfg = offheap_aggregator_config {
             mode: 1,
             slices: 1,
             width_ns: 60_000_000_000,
@@ -611,12 +611,12 @@ pub(crate) mod tests {
         let _l = crate::ffi::boundary::tests::INJECTION_LOCK
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let cfg = offheap_window_config {
+        let cfg = offheap_aggregator_config {
             mode: 7,
             ..Default::default()
         };
         assert_eq!(new(&cfg, b"x", b"").0, offheap_status::WindowInvalidMode);
-        let cfg = offheap_window_config {
+        let cfg = offheap_aggregator_config {
             mode: 0,
             slices: 6,
             width_ns: 0,
