@@ -11,7 +11,7 @@
 
 use super::hash::hash_u64;
 use super::id::{self, MAX_SLOTS};
-use super::sketch::{Bucket, Sketch};
+use super::sketch::Bucket;
 use super::slice::Slice;
 use super::table::{HashIndex, NIL, prefetch};
 
@@ -93,6 +93,9 @@ pub(crate) struct Shard {
     key_bytes: usize,
     pub overflow: Overflow,
     ring_len: usize,
+    /// The generation new slots start at: above every generation a slot had before the
+    /// shard last gave its memory back, so ids from before never match a new series.
+    gen_floor: u32,
 }
 
 impl Shard {
@@ -111,6 +114,7 @@ impl Shard {
                 changed_at: 0,
             },
             ring_len,
+            gen_floor: 1,
         }
     }
 
@@ -207,11 +211,12 @@ impl Shard {
         self.ring(slot).iter().fold(m, |g, sl| g.max(sl.changed_at))
     }
 
-    /// Starts loading the sketch header of slice `at` (once that slice is cached).
+    /// Starts loading the dense store header of slice `at`'s sketch, if it has one (once
+    /// that slice is cached; inline buckets came with it).
     #[inline(always)]
     pub(super) fn prefetch_sketch(&self, at: usize) {
-        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
-            prefetch(sk);
+        if let Some(sl) = self.slices.get(at) {
+            sl.sketch.prefetch_store();
         }
     }
 
@@ -219,8 +224,8 @@ impl Shard {
     /// cached).
     #[inline(always)]
     pub(super) fn prefetch_bucket(&self, at: usize, b: Bucket) {
-        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
-            sk.prefetch(b);
+        if let Some(sl) = self.slices.get(at) {
+            sl.sketch.prefetch(b);
         }
     }
 
@@ -238,7 +243,7 @@ impl Shard {
             key: owned,
             hash,
             next: head,
-            generation: 1,
+            generation: self.gen_floor,
             last_ts: i64::MIN,
             changed_at,
         };
@@ -304,15 +309,36 @@ impl Shard {
             self.free.push(slot);
         }
         self.live -= 1;
+        if self.live == 0 {
+            self.release();
+        }
+    }
+
+    /// Gives the memory of an empty shard back (its slots, slices and key index), keeping
+    /// only the generation floor that keeps old ids stale.
+    fn release(&mut self) {
+        let top = self.metas.iter().map(|m| m.generation).max().unwrap_or(0);
+        if top >= u32::MAX - 1 {
+            // Slots retired for good stay retired.
+            return;
+        }
+        self.gen_floor = self.gen_floor.max(top + 1);
+        self.metas = Vec::new();
+        self.slices = Vec::new();
+        self.free = Vec::new();
+        self.map = HashIndex::default();
     }
 
     /// Removes every series and empties the overflow series.
     pub fn clear(&mut self) -> usize {
         let removed = self.live;
-        for slot in 0..self.metas.len() as u32 {
+        let mut slot = 0;
+        // A removal that empties the shard releases its slots: stop there.
+        while (slot as usize) < self.metas.len() {
             if !matches!(self.metas[slot as usize].key, Key::Free) {
                 self.remove(slot);
             }
+            slot += 1;
         }
         self.map = HashIndex::default();
         for sl in &mut self.overflow.ring {
@@ -337,7 +363,9 @@ impl Shard {
     /// Whether `slot` holds a live series.
     #[inline]
     pub fn is_live(&self, slot: u32) -> bool {
-        !matches!(self.metas[slot as usize].key, Key::Free)
+        self.metas
+            .get(slot as usize)
+            .is_some_and(|m| !matches!(m.key, Key::Free))
     }
 
     /// Slots in use or free: live series are among `0..slot_count()`.
@@ -378,8 +406,7 @@ impl Shard {
             .slices
             .iter()
             .chain(&self.overflow.ring)
-            .filter_map(|s| s.sketch.as_deref())
-            .map(|s| s.heap_bytes() + std::mem::size_of::<Sketch>())
+            .map(|s| s.sketch.heap_bytes())
             .sum();
         self.metas.capacity() * std::mem::size_of::<Meta>()
             + self.free.capacity() * 4

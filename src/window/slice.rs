@@ -27,7 +27,8 @@ pub(crate) struct Slice {
     pub last_ts: i64,
     /// Counter increase between consecutive samples (in timestamp order), resets detected.
     pub increase: f64,
-    pub sketch: Option<Box<Sketch>>,
+    /// Empty (and inline, allocating nothing) when the aggregator keeps no sketches.
+    pub sketch: Sketch,
     /// Aggregator generation of the last sample recorded here (0: none since the slice was
     /// last emptied). A series' change time and newest sample time are kept in its slices,
     /// which ingest touches anyway, rather than in its `Meta`, which it then need not load.
@@ -67,7 +68,7 @@ impl Default for Slice {
             last: f64::NAN,
             last_ts: 0,
             increase: 0.0,
-            sketch: None,
+            sketch: Sketch::new(),
             changed_at: 0,
         }
     }
@@ -77,19 +78,18 @@ impl Slice {
     /// Empties the slice for `epoch`, keeping the sketch's allocation for reuse.
     #[inline]
     pub fn reset(&mut self, epoch: i64) {
-        let sketch = self.sketch.take();
+        let mut sketch = std::mem::take(&mut self.sketch);
+        sketch.clear();
         *self = Slice {
             epoch,
             sketch,
             ..Slice::default()
         };
-        if let Some(s) = self.sketch.as_deref_mut() {
-            s.clear();
-        }
     }
 
-    /// Empties the slice and frees its sketch.
+    /// Empties the slice and frees its sketch's memory.
     pub fn free(&mut self) {
+        self.sketch.free();
         *self = Slice::default();
     }
 
@@ -149,9 +149,7 @@ impl Slice {
     ) {
         self.record_moments(ts, v, w);
         if let Some((p, b)) = sketch {
-            self.sketch
-                .get_or_insert_with(Box::default)
-                .add_bucket(p, b, w);
+            self.sketch.add_bucket(p, b, w);
         }
     }
 
@@ -174,9 +172,7 @@ impl Slice {
             self.last = o.last;
             self.last_ts = o.last_ts;
             self.increase = o.increase;
-            if let Some(s) = self.sketch.as_deref_mut() {
-                s.clear();
-            }
+            self.sketch.clear();
         } else {
             // Both sums about the merged first value.
             let first = if o.first_ts < self.first_ts {
@@ -208,9 +204,8 @@ impl Slice {
                 self.first_ts = o.first_ts;
             }
         }
-        if let (Some(p), Some(os)) = (params, o.sketch.as_deref()) {
-            let s = self.sketch.get_or_insert_with(Box::default);
-            s.merge(p, os);
+        if let Some(p) = params {
+            self.sketch.merge(p, &o.sketch);
         }
     }
 

@@ -257,8 +257,9 @@ impl Snapshot {
         self.rates.push(if span > 0.0 { inc / span } else { 0.0 });
         let nq = self.quantiles.len();
         let mut est = [f64::NAN; MAX_QUANTILES];
-        if let (Some(p), Some(s), false) = (params, a.sketch.as_deref(), empty) {
-            s.quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
+        if let (Some(p), false) = (params, empty) {
+            a.sketch
+                .quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
         }
         for (j, q) in self.quantiles.iter().enumerate() {
             // The lowest and highest ranks are the exact min and max; the rest come from the
