@@ -451,7 +451,7 @@ func (a *Aggregator) Snapshot(s *Snapshot, now int64, opts SnapshotOptions) erro
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.Delta)
+	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.flags())
 	runtime.KeepAlive(a)
 	if st != statusOK {
 		runtime.KeepAlive(s)

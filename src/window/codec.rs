@@ -372,11 +372,14 @@ pub(super) fn merge_import(
             sh.find(h, k)
                 .or_else(|| store.create(&mut sh, h, k, generation))
         });
-        let ring = match slot {
-            Some(s) => sh.ring_mut(s),
-            None => &mut sh.overflow.ring[..],
+        let (ring, folded) = match slot {
+            Some(s) => sh.ring_and_folded_mut(s),
+            None => {
+                let o = &mut sh.overflow;
+                (&mut o.ring[..], &mut o.folded)
+            }
         };
-        let Some(target) = rings.slice_at(ring, now) else {
+        let Some(target) = rings.slice_at(ring, now, folded) else {
             acc.late += 1;
             continue;
         };

@@ -12,7 +12,7 @@
 use super::hash::hash_u64;
 use super::id::{self, MAX_SLOTS};
 use super::sketch::Bucket;
-use super::slice::Slice;
+use super::slice::{Lifetime, Slice};
 use super::table::{HashIndex, NIL, prefetch};
 
 /// The key a series was made for.
@@ -71,6 +71,9 @@ struct Meta {
     /// Aggregator generation of the creation or last import (ingest keeps it in the slices:
     /// see [`Shard::changed_at`]).
     changed_at: u64,
+    /// Count and sum of the samples of slices emptied for a later time: with what the
+    /// slices hold, the series' lifetime totals (see [`Shard::lifetime`]).
+    folded: Lifetime,
 }
 
 /// The overflow series of one shard (they are merged into one row on read).
@@ -79,6 +82,15 @@ pub(crate) struct Overflow {
     pub ring: Vec<Slice>,
     pub used: bool,
     pub changed_at: u64,
+    /// Lifetime totals of emptied slices, as [`Meta`]'s.
+    pub folded: Lifetime,
+}
+
+impl Overflow {
+    /// The lifetime count and sum of this shard's overflow samples.
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime::of_ring(self.folded, &self.ring)
+    }
 }
 
 /// The state behind one shard lock.
@@ -112,6 +124,7 @@ impl Shard {
                 ring: vec![Slice::default(); ring_len],
                 used: false,
                 changed_at: 0,
+                folded: Lifetime::default(),
             },
             ring_len,
             gen_floor: 1,
@@ -183,10 +196,36 @@ impl Shard {
         }
     }
 
-    /// Slice `at` (an index from [`Shard::slice_index`]), if there is one.
+    /// Slice `at` (an index from [`Shard::slice_index`] of `slot`), if there is one, and the
+    /// lifetime totals its series folds emptied slices into.
     #[inline(always)]
-    pub(super) fn slice_mut(&mut self, at: usize) -> Option<&mut Slice> {
-        self.slices.get_mut(at)
+    pub(super) fn slice_mut(
+        &mut self,
+        at: usize,
+        slot: u32,
+    ) -> Option<(&mut Slice, &mut Lifetime)> {
+        let sl = self.slices.get_mut(at)?;
+        let m = self.metas.get_mut(slot as usize)?;
+        Some((sl, &mut m.folded))
+    }
+
+    /// The ring of the series in `slot` and the lifetime totals it folds emptied slices into.
+    pub fn ring_and_folded_mut(&mut self, slot: u32) -> (&mut [Slice], &mut Lifetime) {
+        let start = slot as usize * self.ring_len;
+        (
+            &mut self.slices[start..start + self.ring_len],
+            &mut self.metas[slot as usize].folded,
+        )
+    }
+
+    /// The lifetime count and sum of the series in `slot`: monotonic, across rotations of
+    /// its slices.
+    pub fn lifetime(&self, slot: u32) -> Lifetime {
+        let folded = self
+            .metas
+            .get(slot as usize)
+            .map_or(Lifetime::default(), |m| m.folded);
+        Lifetime::of_ring(folded, self.ring(slot))
     }
 
     /// The newest sample time of the series in `slot` (`i64::MIN` if it has none): the
@@ -246,6 +285,7 @@ impl Shard {
             generation: self.gen_floor,
             last_ts: i64::MIN,
             changed_at,
+            folded: Lifetime::default(),
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -345,6 +385,7 @@ impl Shard {
             sl.free();
         }
         self.overflow.used = false;
+        self.overflow.folded = Lifetime::default();
         removed
     }
 

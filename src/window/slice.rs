@@ -35,6 +35,34 @@ pub(crate) struct Slice {
     pub changed_at: u64,
 }
 
+/// The lifetime count and sum of a series' samples (client_golang's summary `_count` and
+/// `_sum`): what its slices hold plus what they held before they were emptied for a later
+/// time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Lifetime {
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl Lifetime {
+    /// Adds the count and sum of `sl`.
+    #[inline]
+    pub fn add(&mut self, sl: &Slice) {
+        if sl.count > 0 {
+            self.count = self.count.saturating_add(sl.count);
+            self.sum += sl.sum;
+        }
+    }
+
+    /// The lifetime of a ring whose emptied slices held `folded`.
+    pub fn of_ring(folded: Lifetime, ring: &[Slice]) -> Lifetime {
+        ring.iter().fold(folded, |mut l, sl| {
+            l.add(sl);
+            l
+        })
+    }
+}
+
 /// Shifted sums `(Σ w·(x − from), Σ w·(x − from)²)` of total weight `n` moved to `to`:
 /// `Σ(x − to) = Σ(x − from) + n·δ` and `Σ(x − to)² = Σ(x − from)² + 2δ·Σ(x − from) + n·δ²`
 /// with `δ = from − to` (unchanged when `from == to`).
@@ -75,6 +103,14 @@ impl Default for Slice {
 }
 
 impl Slice {
+    /// Empties the slice of a series for `epoch`, adding what it held to `folded` (the
+    /// series' lifetime totals); keeps the sketch's allocation for reuse.
+    #[inline]
+    pub fn rotate(&mut self, epoch: i64, folded: &mut Lifetime) {
+        folded.add(self);
+        self.reset(epoch);
+    }
+
     /// Empties the slice for `epoch`, keeping the sketch's allocation for reuse.
     #[inline]
     pub fn reset(&mut self, epoch: i64) {
