@@ -17,7 +17,19 @@
 //! negative bucket `i` (of magnitude index `i`) is `-(KEY_BIAS + i)`. Indices are within
 //! `±2^22`, so keys never collide.
 
-use super::sketch::Bucket;
+/// Where a value goes in a sketch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Bucket {
+    /// Nowhere (NaN or infinite).
+    #[default]
+    None,
+    /// The zero bucket (magnitude at or below `ZERO_THRESHOLD`).
+    Zero,
+    /// Positive bucket index.
+    Pos(i32),
+    /// Negative value, bucket index of its magnitude.
+    Neg(i32),
+}
 
 /// Pairs kept inline before a store goes dense.
 pub(crate) const INLINE: usize = 5;

@@ -25,11 +25,12 @@
 //! NaN-free moments with `min <= max`, and bucket counts that add up to the record's count.
 //! Bad input is an error, never a panic or an unbounded allocation.
 
+use super::buckets::Bucket;
 use super::config::Config;
 use super::hash::{hash_bytes, hash_u64};
 use super::rings::Rings;
-use super::shard::{Key, KeyRef};
-use super::sketch::{Bucket, BucketIter, Sketch, SketchParams};
+use super::shard::KeyRef;
+use super::sketch::{BucketIter, Sketch, SketchParams};
 use super::slice::Slice;
 use super::store::Store;
 use super::{Error, MAX_KEY_LEN_LIMIT};
@@ -153,19 +154,19 @@ fn read_store(
     Ok(total)
 }
 
-fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut Vec<u8>) {
-    match (overflow, key) {
-        (true, _) => out.push(2),
-        (false, Key::U64(k)) => {
+/// Writes the record of window `a` of the series of `key` (`None`: the overflow series).
+fn write_record(key: Option<KeyRef<'_>>, a: &Slice, sketches: bool, out: &mut Vec<u8>) {
+    match key {
+        None => out.push(2),
+        Some(KeyRef::U64(k)) => {
             out.push(0);
             out.extend_from_slice(&k.to_le_bytes());
         }
-        (false, Key::Bytes(b)) => {
+        Some(KeyRef::Bytes(b)) => {
             out.push(1);
             out.extend_from_slice(&(b.len() as u32).to_le_bytes());
             out.extend_from_slice(b);
         }
-        (false, Key::Free) => out.push(2),
     }
     out.extend_from_slice(&a.count.to_le_bytes());
     for f in [
@@ -289,14 +290,14 @@ pub(super) fn export(
             acc.reset(0);
             rings.read_window(sh.ring(slot), now, &mut acc);
             if acc.count > 0 {
-                write_record(sh.key(slot), false, &acc, sketches, out);
+                write_record(sh.key(slot), &acc, sketches, out);
                 records += 1;
             }
         }
         rings.read_window(&sh.overflow.ring, now, &mut overflow);
     });
     if overflow.count > 0 {
-        write_record(&Key::Free, true, &overflow, sketches, out);
+        write_record(None, &overflow, sketches, out);
         records += 1;
     }
     out[count_at..count_at + 8].copy_from_slice(&records.to_le_bytes());
@@ -372,12 +373,10 @@ pub(super) fn merge_import(
             sh.find(h, k)
                 .or_else(|| store.create(&mut sh, h, k, generation))
         });
-        let (ring, folded) = match slot {
-            Some(s) => sh.ring_and_folded_mut(s),
-            None => {
-                let o = &mut sh.overflow;
-                (&mut o.ring[..], &mut o.folded)
-            }
+        let sh = &mut *sh;
+        let (ring, folded) = match slot.and_then(|s| sh.ring_and_folded_mut(s)) {
+            Some(r) => r,
+            None => (&mut sh.overflow.ring[..], &mut sh.overflow.folded),
         };
         let Some(target) = rings.slice_at(ring, now, folded) else {
             acc.late += 1;
@@ -386,9 +385,10 @@ pub(super) fn merge_import(
         let epoch = target.epoch;
         target.merge_from(&tmp, params);
         target.epoch = epoch;
+        // The slice notes the change (and, through its last_ts, the newest sample time).
+        target.changed_at = generation;
         match slot {
-            Some(s) => {
-                sh.note_import(s, tmp.last_ts, generation);
+            Some(_) => {
                 acc.merged += 1;
             }
             None => {

@@ -11,12 +11,13 @@
 
 use super::accounting::{Accounting, DropReason};
 use super::batch::{Rec, ScratchPool, Step};
+use super::buckets::Bucket;
 use super::clock::Clock;
 use super::config::Config;
 use super::keys::{KeyColumn, Lookup, Unweighted, Weights};
 use super::rings::Rings;
 use super::shard::{KeyRef, Shard};
-use super::sketch::{Bucket, SketchParams};
+use super::sketch::SketchParams;
 use super::slice::{Lifetime, Slice};
 use super::store::Store;
 use super::{Error, INVALID_ID, MAX_BATCH, OVERFLOW_ID};
@@ -378,7 +379,7 @@ impl Ingest<'_> {
             let i = step.i as usize;
             let Some(r) = recs.get(i) else { continue };
             let w = w_col.weight(i);
-            if let Some((sl, folded)) = sh.slice_mut(step.at, step.slot) {
+            if let Some((sl, folded)) = sh.slice_mut(step.at) {
                 if record(sl, folded, windowed, step.epoch, r, w, params, step.bucket) {
                     // The series' newest sample time and change time are read from its
                     // slices (`Shard::last_ts`, `Shard::changed_at`): no `Meta` to update.

@@ -154,6 +154,7 @@ mod mapping;
 mod rings;
 mod shard;
 mod sketch;
+mod slab;
 mod slice;
 mod snapshot;
 mod store;

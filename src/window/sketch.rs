@@ -23,7 +23,7 @@
 
 use super::Error;
 pub use super::buckets::BucketIter;
-use super::buckets::Buckets;
+use super::buckets::{Bucket, Buckets};
 pub use super::mapping::{MAX_SCHEMA, ZERO_THRESHOLD};
 use super::mapping::{Mapping, schema_for};
 
@@ -114,20 +114,6 @@ impl SketchParams {
     fn value(&self, i: i32) -> f64 {
         self.mapping.value(i)
     }
-}
-
-/// Where a value goes in a sketch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Bucket {
-    /// Nowhere (NaN or infinite).
-    #[default]
-    None,
-    /// The zero bucket (magnitude at or below [`ZERO_THRESHOLD`]).
-    Zero,
-    /// Positive bucket index.
-    Pos(i32),
-    /// Negative value, bucket index of its magnitude.
-    Neg(i32),
 }
 
 /// A mergeable quantile sketch with relative accuracy α over the buckets of an exponential

@@ -1,6 +1,7 @@
 //! One time slice of one series: mergeable moments, counter increase and an optional sketch.
 
-use super::sketch::{Bucket, Sketch, SketchParams};
+use super::buckets::Bucket;
+use super::sketch::{Sketch, SketchParams};
 
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;

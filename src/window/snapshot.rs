@@ -2,7 +2,7 @@
 
 use super::maintain;
 use super::rings::Rings;
-use super::shard::Key;
+use super::shard::KeyRef;
 use super::sketch::SketchParams;
 use super::slice::{Lifetime, Slice};
 use super::store::Store;
@@ -300,7 +300,7 @@ impl Snapshot {
         life: Lifetime,
         id: u64,
         kind: KeyKind,
-        key: &Key,
+        key: Option<KeyRef<'_>>,
         params: Option<&SketchParams>,
         span_secs: f64,
         buckets: bool,
@@ -324,10 +324,10 @@ impl Snapshot {
         self.ids.push(id);
         self.kinds.push(kind as u8);
         match key {
-            Key::U64(k) => self.raw_keys.push(*k),
+            Some(KeyRef::U64(k)) => self.raw_keys.push(k),
             _ => self.raw_keys.push(0),
         }
-        if let Key::Bytes(b) = key {
+        if let Some(KeyRef::Bytes(b)) = key {
             self.key_bytes.extend_from_slice(b);
         }
         // Keys are at most 4096 bytes and series at most 2^32, but the sum could pass u32:
@@ -425,7 +425,7 @@ pub(super) fn take(
                 rings.window_of(sh.ring(slot), now, &mut acc)
             };
             let key = sh.key(slot);
-            let kind = if matches!(key, Key::U64(_)) {
+            let kind = if matches!(key, Some(KeyRef::U64(_))) {
                 KeyKind::U64
             } else {
                 KeyKind::Bytes
@@ -453,7 +453,7 @@ pub(super) fn take(
             overflow_life,
             OVERFLOW_ID,
             KeyKind::Overflow,
-            &Key::Free,
+            None,
             params,
             span,
             buckets,
