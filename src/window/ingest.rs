@@ -310,8 +310,8 @@ impl Ingest<'_> {
 
     /// Pass 3 over one shard's run, in steps over the whole run so that the cache misses of
     /// many samples overlap: find (or make) each sample's series, compute its bucket and
-    /// prefetch its slice; then (with sketches) prefetch each slice's sketch header; then each
-    /// bucket's counter; then record each sample.
+    /// prefetch its slice; then (with sketches, in large shards) prefetch each dense store's
+    /// header, then each bucket's counter; then record each sample.
     #[inline(never)]
     fn apply_run<'k, K: KeyColumn<'k>, W: Weights>(
         &self,
@@ -362,12 +362,11 @@ impl Ingest<'_> {
             };
             sh.prefetch_slice(at);
         }
-        if params.is_some() {
-            // Sketch headers of a small shard stay in cache: the bucket step loads them.
-            if sh.live() >= FAR {
-                for step in steps.iter() {
-                    sh.prefetch_sketch(step.at);
-                }
+        // The dense stores of a small shard stay in cache, and inline buckets come with their
+        // slice: only large shards prefetch store headers, then bucket counters.
+        if params.is_some() && sh.live() >= FAR {
+            for step in steps.iter() {
+                sh.prefetch_sketch(step.at);
             }
             for step in steps.iter() {
                 sh.prefetch_bucket(step.at, step.bucket);

@@ -138,8 +138,15 @@ impl Mapping {
         let m = bits & MANTISSA;
         let t = &self.tables;
         let part = (m >> self.shift) as usize;
-        let c = t.below.get(part).map_or(0, |&c| usize::from(c));
-        let j = c + usize::from(t.bounds.get(c).is_some_and(|&b| b < m));
+        debug_assert!(part < t.below.len());
+        // SAFETY: `m < 2^52` and `shift = 52 - (schema + 1)`, so `part < 2^(schema + 1)`,
+        // the length of `below` (`build` makes one entry per part).
+        let c = usize::from(unsafe { *t.below.get_unchecked(part) });
+        debug_assert!(c < t.bounds.len());
+        // SAFETY: `below` counts bounds among the `2^schema` of the schema, so `c <= 2^schema`,
+        // and `bounds` has `2^schema + 1` entries (the bounds and the sentinel `2^52`).
+        let above = unsafe { *t.bounds.get_unchecked(c) } < m;
+        let j = c + usize::from(above);
         (e << self.schema) + j as i32
     }
 
