@@ -136,6 +136,11 @@ impl Buckets {
                 let Some(k) = key(b) else { return };
                 if !s.add_existing(k, w) {
                     self.add_slow(b, k, w, max);
+                } else {
+                    s.hits = s.hits.saturating_add(1);
+                    if s.hits as usize > 4 * s.pairs.len() + 64 {
+                        self.go_dense(max);
+                    }
                 }
             }
         }
@@ -154,16 +159,16 @@ impl Buckets {
             }
         };
         match (added, &self.0) {
-            (Added::Yes, Repr::Sparse(s)) if s.heap_bytes() > s.dense_bytes() => self.go_dense(max),
+            (Added::Yes, Repr::Sparse(s)) if s.outgrown() => self.go_dense(max),
             (Added::Yes, _) => {}
             (Added::Widen, _) => self.go_dense(max),
             (Added::No, Repr::Inline(s))
                 if s.pairs().len() == INLINE && u32::try_from(w).is_ok() =>
             {
                 // Full: move to a vector and add there.
-                let mut v = Vec::with_capacity(2 * INLINE);
-                v.extend_from_slice(s.pairs());
-                self.0 = Repr::Sparse(Sparse(v));
+                let mut pairs = Vec::with_capacity(2 * INLINE);
+                pairs.extend_from_slice(s.pairs());
+                self.0 = Repr::Sparse(Sparse { pairs, hits: 0 });
                 self.add(b, w, max);
             }
             (Added::No, _) => {
@@ -240,7 +245,10 @@ impl Buckets {
     pub(crate) fn clear(&mut self) {
         match &mut self.0 {
             Repr::Dense(d) => d.clear(),
-            Repr::Sparse(s) => s.0.clear(),
+            Repr::Sparse(s) => {
+                s.pairs.clear();
+                s.hits = 0;
+            }
             Repr::Inline(s) => s.clear(),
         }
     }
@@ -290,7 +298,7 @@ impl Buckets {
     pub(crate) fn store_addr(&self) -> Option<*const u8> {
         match &self.0 {
             Repr::Dense(d) => Some((&**d as *const Dense).cast()),
-            Repr::Sparse(s) => s.0.first().map(|p| (p as *const Pair).cast()),
+            Repr::Sparse(s) => s.pairs.first().map(|p| (p as *const Pair).cast()),
             Repr::Inline(_) => None,
         }
     }

@@ -172,35 +172,40 @@ impl Inline {
 
 /// The pairs of a store past [`INLINE`] buckets.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Sparse(pub Vec<Pair>);
+pub(crate) struct Sparse {
+    pub pairs: Vec<Pair>,
+    /// Adds to existing pairs: a store that takes many samples per bucket is worth the
+    /// speed of a dense one (a binary search per sample costs more than an index).
+    pub hits: u32,
+}
 
 impl Pairs for Sparse {
     #[inline(always)]
     fn pairs(&self) -> &[Pair] {
-        &self.0
+        &self.pairs
     }
 
     #[inline(always)]
     fn pairs_mut(&mut self) -> &mut [Pair] {
-        &mut self.0
+        &mut self.pairs
     }
 
     fn insert_at(&mut self, at: usize, p: Pair) -> bool {
-        if at > self.0.len() {
+        if at > self.pairs.len() {
             return false;
         }
-        if self.0.len() == self.0.capacity() {
+        if self.pairs.len() == self.pairs.capacity() {
             // Grow by a quarter at least: fewer reallocations than one pair at a time, less
             // slack than doubling.
-            let n = self.0.len();
-            self.0.reserve_exact(n / 4 + 4);
+            let n = self.pairs.len();
+            self.pairs.reserve_exact(n / 4 + 4);
         }
-        self.0.insert(at, p);
+        self.pairs.insert(at, p);
         true
     }
 
     fn remove_range(&mut self, a: usize, b: usize) {
-        self.0.drain(a..b);
+        self.pairs.drain(a..b);
     }
 }
 
@@ -208,7 +213,7 @@ impl Sparse {
     /// The bytes a dense store of the same buckets would take: two per bucket of each sign's
     /// index range, and its header.
     pub(crate) fn dense_bytes(&self) -> usize {
-        let ps = &self.0;
+        let ps = &self.pairs;
         let span = |keys: &[Pair]| match (keys.first(), keys.last()) {
             (Some(a), Some(b)) => (b.key - a.key) as usize + 1,
             _ => 0,
@@ -220,6 +225,13 @@ impl Sparse {
 
     /// Bytes of heap held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<Pair>()
+        self.pairs.capacity() * std::mem::size_of::<Pair>()
+    }
+
+    /// Whether the store should go dense: it is larger than a dense store of its buckets, or
+    /// it takes many samples per bucket (more than 4 each, past a start of 64).
+    #[inline(always)]
+    pub(crate) fn outgrown(&self) -> bool {
+        self.hits as usize > 4 * self.pairs.len() + 64 || self.heap_bytes() > self.dense_bytes()
     }
 }
