@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// The kinds of objects behind handles. The kind is part of the handle, so a handle of one kind
 /// passed where another is expected is rejected. Values index `offheap_counters.handles_by_kind`.
@@ -58,7 +58,7 @@ pub(crate) trait HandleObject: Send + Sync + 'static {
 }
 
 const SLOT_BITS: u32 = 24;
-const SEG_BITS: u32 = 10;
+const SEG_BITS: u32 = 9;
 const SEG_LEN: usize = 1 << SEG_BITS;
 const MAX_SLOTS: usize = 1 << SLOT_BITS;
 const SEGS: usize = MAX_SLOTS / SEG_LEN;
@@ -77,9 +77,10 @@ struct Slot {
 }
 
 /// One stripe's lease counters of a segment's slots: one word per slot, on cache lines of
-/// their own (no other stripe's counter shares them).
+/// their own (no other stripe's counter shares them). A segment's slots and counters take
+/// 24 KiB, made with its first handle and kept for the life of the process.
 #[repr(align(128))]
-struct Stripe([AtomicU64; SEG_LEN]);
+struct Stripe([AtomicU32; SEG_LEN]);
 
 /// A segment: its slots and their lease counters, stripe by stripe (each part allocated on
 /// its own, so that no large value is built on a thread's stack).
@@ -137,7 +138,7 @@ impl At {
     }
 
     #[inline(always)]
-    fn lease(self, stripe: usize) -> &'static AtomicU64 {
+    fn lease(self, stripe: usize) -> &'static AtomicU32 {
         &self.seg.leases[stripe % STRIPES].0[self.i]
     }
 
@@ -146,8 +147,8 @@ impl At {
         self.seg
             .leases
             .iter()
-            .map(|s| s.0[self.i].load(Ordering::SeqCst))
-            .fold(0, u64::wrapping_add)
+            .map(|s| u64::from(s.0[self.i].load(Ordering::SeqCst)))
+            .sum()
     }
 }
 
@@ -193,7 +194,7 @@ fn take_index() -> FfiResult<usize> {
             })
             .collect();
         let leases: Box<[Stripe]> = (0..STRIPES)
-            .map(|_| Stripe(std::array::from_fn(|_| AtomicU64::new(0))))
+            .map(|_| Stripe(std::array::from_fn(|_| AtomicU32::new(0))))
             .collect();
         let (Ok(slots), Ok(leases)) = (slots.try_into(), leases.try_into()) else {
             return Err(offheap_status::HandleTableFull);
@@ -222,7 +223,7 @@ pub(crate) fn insert<T: HandleObject>(object: T) -> FfiResult<u64> {
 pub(crate) struct Lease<T: HandleObject> {
     slot: &'static Slot,
     /// The counter this lease was added to (the taking thread's stripe).
-    lease: &'static AtomicU64,
+    lease: &'static AtomicU32,
     object: *const T,
     _marker: PhantomData<T>,
 }
