@@ -118,7 +118,7 @@ impl SketchParams {
 }
 
 /// A mergeable quantile sketch with relative accuracy α over the buckets of an exponential
-/// schema (see the [module docs](self)).
+/// schema (see the [window docs](super#sketch-buckets)).
 ///
 /// ```
 /// use offheap::window::{Sketch, SketchParams};
@@ -186,7 +186,7 @@ impl Sketch {
 
     /// The non-empty positive buckets as `(index, count)` in ascending index order: the input
     /// of a native histogram's positive spans and deltas, or of OTLP's positive buckets (whose
-    /// index is this index minus one: see the [module docs](self)).
+    /// index is this index minus one: see the [window docs](super#sketch-buckets)).
     pub fn positive_buckets(&self) -> BucketIter<'_> {
         self.buckets.positive()
     }
