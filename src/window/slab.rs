@@ -3,8 +3,9 @@
 //!
 //! A slot holds a series' [`Meta`] (key, hash chain link, generation, lifetime totals) and its
 //! ring of slices; byte keys live beside them, in a per-chunk table made only for chunks that
-//! hold one. Chunks grow geometrically (16, 32, ... slots, then 1024 each), so a shard with a
-//! few series holds a few hundred bytes and a shard with millions wastes at most one chunk.
+//! hold one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
+//! first starts with 16 and doubles as it fills, so a shard with a few series holds a few
+//! hundred bytes and a shard with millions wastes at most one chunk.
 //! Recording a sample allocates nothing; making a series allocates only when it opens a new
 //! chunk. Each chunk keeps its free slots in a list threaded through their metas; a chunk
 //! whose last series goes is freed, and the shard remembers only the generation its slots
@@ -13,12 +14,12 @@
 
 use super::slice::{Lifetime, Slice};
 
-/// Slots of the first chunk; each next chunk doubles, up to [`CHUNK_MAX`].
-const CHUNK_MIN: usize = 16;
-/// Slots of every chunk from the seventh on.
-const CHUNK_MAX: usize = 1024;
-/// Slots in the chunks of geometric size (16 + 32 + ... + 512).
-const GEOMETRIC: usize = CHUNK_MAX - CHUNK_MIN;
+/// Slots the first chunk starts with (it doubles up to [`CHUNK`] as it fills).
+const FIRST: usize = 16;
+/// Bits of a slot's offset in its chunk.
+const CHUNK_BITS: u32 = 10;
+/// Slots of a chunk.
+const CHUNK: usize = 1 << CHUNK_BITS;
 /// Marks the end of a free list and a chain.
 pub(crate) const NIL: u32 = u32::MAX;
 /// A slice's address is `chunk << 18 | offset << 8 | ring position` (rings are at most 130
@@ -30,27 +31,12 @@ const OFFSET_BITS: u32 = 10;
 #[inline(always)]
 fn locate(slot: u32) -> (usize, usize) {
     let s = slot as usize;
-    if s < GEOMETRIC {
-        let c = (s / CHUNK_MIN + 1).ilog2() as usize;
-        (c, s - CHUNK_MIN * ((1 << c) - 1))
-    } else {
-        let r = s - GEOMETRIC;
-        (6 + r / CHUNK_MAX, r % CHUNK_MAX)
-    }
-}
-
-/// Slots of chunk `c`.
-fn chunk_len(c: usize) -> usize {
-    (CHUNK_MIN << c.min(6)).min(CHUNK_MAX)
+    (s >> CHUNK_BITS, s & (CHUNK - 1))
 }
 
 /// The first slot of chunk `c`.
 fn chunk_start(c: usize) -> usize {
-    if c < 6 {
-        CHUNK_MIN * ((1 << c) - 1)
-    } else {
-        GEOMETRIC + (c - 6) * CHUNK_MAX
-    }
+    c << CHUNK_BITS
 }
 
 /// What a slot holds.
@@ -109,11 +95,24 @@ impl Meta {
 }
 
 /// The byte keys of a chunk's slots (`None` for slots without one).
-type ByteKeys = Box<[Option<Box<[u8]>>]>;
+type ByteKeys = Vec<Option<Box<[u8]>>>;
+
+/// The meta of a free slot that was never used, at generation `floor`.
+fn free_meta(floor: u32) -> Meta {
+    Meta {
+        key: 0,
+        // Free, no next slot.
+        link: LINK_MASK,
+        generation: floor,
+        folded: Lifetime::default(),
+    }
+}
 
 struct Chunk {
-    metas: Box<[Meta]>,
-    slices: Box<[Slice]>,
+    /// One per slot the chunk has room for (fewer than [`CHUNK`] only while the first chunk
+    /// grows).
+    metas: Vec<Meta>,
+    slices: Vec<Slice>,
     /// Byte keys of the chunk's slots, made with the chunk's first byte key.
     keys: Option<ByteKeys>,
     live: u32,
@@ -259,21 +258,33 @@ impl Slab {
             *sl = Slice::default();
         }
         if let Some(b) = bytes {
-            let keys = ch
-                .keys
-                .get_or_insert_with(|| (0..chunk_len(c)).map(|_| None).collect());
+            let len = ch.metas.len();
+            let keys = ch.keys.get_or_insert_with(Vec::new);
+            keys.resize(len, None);
             keys[o] = Some(b.into());
         }
         Some((start + o) as u32)
     }
 
-    /// A chunk with a free slot: an open one, or a new one.
+    /// A chunk with a free slot: an open one (grown if it may), or a new one.
     fn open_chunk(&mut self, max_slots: usize) -> Option<usize> {
+        let ring_len = self.ring_len;
         while let Some(&c) = self.open.last() {
-            if let Some(Some(ch)) = self.chunks.get(c as usize)
-                && (ch.free != NIL || (ch.used as usize) < ch.metas.len())
-            {
-                return Some(c as usize);
+            if let Some(Some(ch)) = self.chunks.get_mut(c as usize) {
+                if ch.free != NIL || (ch.used as usize) < ch.metas.len() {
+                    return Some(c as usize);
+                }
+                let len = ch.metas.len();
+                if len < CHUNK && chunk_start(c as usize) + 2 * len <= max_slots {
+                    let floor = self.floors[c as usize];
+                    ch.metas.resize(2 * len, free_meta(floor));
+                    ch.slices.resize_with(2 * len * ring_len, Slice::default);
+                    if let Some(keys) = ch.keys.as_mut() {
+                        keys.resize(2 * len, None);
+                    }
+                    self.span = self.span.max((chunk_start(c as usize) + 2 * len) as u32);
+                    return Some(c as usize);
+                }
             }
             self.open.pop();
         }
@@ -282,7 +293,7 @@ impl Slab {
         let c = (0..)
             .find(|&c| self.chunks.get(c).is_none_or(Option::is_none) && !retired(c))
             .unwrap_or(usize::MAX);
-        let len = chunk_len(c);
+        let len = if c == 0 { FIRST } else { CHUNK };
         if chunk_start(c).saturating_add(len) > max_slots {
             return None;
         }
@@ -293,15 +304,8 @@ impl Slab {
             self.floors.push(1);
         }
         let floor = self.floors[c];
-        let meta = Meta {
-            key: 0,
-            // Free, no next slot.
-            link: LINK_MASK,
-            generation: floor,
-            folded: Lifetime::default(),
-        };
         self.chunks[c] = Some(Chunk {
-            metas: vec![meta; len].into_boxed_slice(),
+            metas: vec![free_meta(floor); len],
             slices: (0..len * self.ring_len).map(|_| Slice::default()).collect(),
             keys: None,
             live: 0,
@@ -352,7 +356,10 @@ impl Slab {
             {
                 self.chunks.pop();
             }
-            self.span = chunk_start(self.chunks.len()) as u32;
+            self.span = match self.chunks.last() {
+                Some(Some(ch)) => (chunk_start(self.chunks.len() - 1) + ch.metas.len()) as u32,
+                _ => chunk_start(self.chunks.len()) as u32,
+            };
             if self.chunks.is_empty() {
                 self.chunks = Vec::new();
                 self.open = Vec::new();
@@ -393,19 +400,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_tile_the_slots() {
-        let mut next = 0usize;
-        for c in 0..20 {
-            assert_eq!(chunk_start(c), next);
-            for o in [0, chunk_len(c) - 1] {
-                assert_eq!(locate((next + o) as u32), (c, o));
-            }
-            next += chunk_len(c);
+    fn the_first_chunk_grows_and_later_ones_are_whole() {
+        let mut s = Slab::new(3);
+        for i in 0..3000u32 {
+            assert_eq!(s.take(Kind::U64, None, NIL, 1 << 24), Some(i));
+            assert_eq!(locate(i), ((i >> 10) as usize, (i & 1023) as usize));
+            let (ring, _) = s.ring_mut(i).unwrap();
+            assert_eq!(ring.len(), 3);
         }
-        assert_eq!(
-            locate((1 << 24) - 1).1,
-            ((1 << 24) - 1 - GEOMETRIC) % CHUNK_MAX
-        );
+        assert_eq!(s.span(), 3072);
+        let chunk = |c: usize| s.chunks[c].as_ref().map_or(0, |ch| ch.metas.len());
+        assert_eq!((chunk(0), chunk(1), chunk(2)), (1024, 1024, 1024));
+        // A small slab holds a small first chunk.
+        let mut t = Slab::new(1);
+        for _ in 0..20 {
+            t.take(Kind::U64, None, NIL, 1 << 24).unwrap();
+        }
+        assert_eq!(t.chunks[0].as_ref().unwrap().metas.len(), 32);
+        assert_eq!(t.span(), 32);
     }
 
     #[test]
