@@ -111,147 +111,18 @@ fn warm_up() {
             assert_eq!(offheap_buffer_free(b), offheap_status::Ok);
             assert_eq!(offheap_relay_trim(), offheap_status::Ok);
         }
-        // The aggregator keeps per-thread scratch sized by the largest batch: grow it once, to
-        // the interpreter's largest batches, with every kind of key and on 16 shards.
-        // SAFETY: every pointer is valid for the lengths given.
-        unsafe {
-            let cfg = offheap_aggregator_config {
-                mode: 2,
-                slices: 1,
-                width_ns: 1 << 20,
-                alpha: 0.01,
-                max_buckets: 64,
-                shards: 16,
-                max_series: 64,
-                idle_ttl_ns: 0,
-                allowed_lateness_ns: u64::MAX,
-                max_future_ns: 1 << 20,
-                max_key_len: 64,
-                sketch: 1,
-            };
-            let (mut agg, mut snap) = (0u64, 0u64);
-            assert_eq!(
-                offheap_aggregator_new(
-                    &cfg,
-                    b"m".as_ptr(),
-                    1,
-                    std::ptr::null(),
-                    0,
-                    b"key".as_ptr(),
-                    3,
-                    &mut agg
-                ),
-                offheap_status::Ok
-            );
-            assert_eq!(offheap_snapshot_new(&mut snap), offheap_status::Ok);
-            let keys: Vec<u64> = (0..64).collect();
-            let ts = [1_000_000i64; 64];
-            let vs = [1.0f64; 64];
-            let ws = [1u32; 64];
-            let kb: Vec<u8> = (0..64u8)
-                .flat_map(|k| [b'k', b'a' + k % 26, b'0' + k / 26])
-                .collect();
-            let ends: Vec<u32> = (1..=64).map(|i| i * 3).collect();
-            let mut acc = offheap_ingest_accounting::default();
-            let mut ids = [0u64; 64];
-            for w in [std::ptr::null(), ws.as_ptr()] {
-                assert_eq!(
-                    offheap_aggregator_ingest_u64(
-                        agg,
-                        keys.as_ptr(),
-                        ts.as_ptr(),
-                        vs.as_ptr(),
-                        w,
-                        64,
-                        1_000_000,
-                        &mut acc
-                    ),
-                    offheap_status::Ok
-                );
-                assert_eq!(
-                    offheap_aggregator_ingest_keys(
-                        agg,
-                        kb.as_ptr(),
-                        kb.len(),
-                        ends.as_ptr(),
-                        ts.as_ptr(),
-                        vs.as_ptr(),
-                        w,
-                        64,
-                        1_000_000,
-                        &mut acc
-                    ),
-                    offheap_status::Ok
-                );
-                assert_eq!(
-                    offheap_aggregator_resolve_u64(
-                        agg,
-                        keys.as_ptr(),
-                        64,
-                        ids.as_mut_ptr(),
-                        &mut acc
-                    ),
-                    offheap_status::Ok
-                );
-                assert_eq!(
-                    offheap_aggregator_ingest_ids(
-                        agg,
-                        ids.as_ptr(),
-                        ts.as_ptr(),
-                        vs.as_ptr(),
-                        w,
-                        64,
-                        1_000_000,
-                        &mut acc
-                    ),
-                    offheap_status::Ok
-                );
-            }
-            let qs = [0.5, 0.9, 0.99];
-            let mut rows = 0;
-            assert_eq!(
-                offheap_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows),
-                offheap_status::Ok
-            );
-            let mut buf = [0u8; 4096];
-            let (mut pos, mut written) = (0u64, 1usize);
-            while written > 0 {
-                assert_eq!(
-                    offheap_aggregator_prometheus(
-                        agg,
-                        snap,
-                        &mut pos,
-                        buf.as_mut_ptr(),
-                        4096,
-                        &mut written
-                    ),
-                    offheap_status::Ok
-                );
-            }
-            assert_eq!(
-                offheap_aggregator_export(agg, snap, 2_000_000, &mut rows),
-                offheap_status::Ok
-            );
-            let mut removed = 0;
-            assert_eq!(
-                offheap_aggregator_remove(agg, 0, 2_000_000, &mut removed),
-                offheap_status::Ok
-            );
-            assert_eq!(offheap_snapshot_free(snap), offheap_status::Ok);
-            assert_eq!(offheap_aggregator_free(agg), offheap_status::Ok);
-        }
+        super::window::warm_up_aggregator();
         let mut interp = Interp::new();
         interp.free_all();
     });
 }
 
-/// The fuzz target body.
 /// Runs the program once and checks the baseline; returns the Rust heap growth in bytes.
 fn run_once(data: &[u8]) -> i64 {
     let base_fds = open_fds();
     let base = {
         let mut c = offheap_counters::default();
-        // SAFETY: `c` is valid.
+        // SAFETY: `c` is a live offheap_counters, valid for the one write offheap_stats makes.
         assert_eq!(unsafe { offheap_stats(&mut c) }, offheap_status::Ok);
         c
     };
@@ -270,14 +141,14 @@ fn run_once(data: &[u8]) -> i64 {
         interp.free_all();
     }
     let mut end = offheap_counters::default();
-    // SAFETY: `end` is valid.
+    // SAFETY: `end` is a live offheap_counters, valid for the one write offheap_stats makes.
     assert_eq!(unsafe { offheap_stats(&mut end) }, offheap_status::Ok);
     assert_eq!(
         end.handles_by_kind, base.handles_by_kind,
         "live handles not back to baseline"
     );
     let mut rc = offheap_relay_counters::default();
-    // SAFETY: `rc` is valid.
+    // SAFETY: `rc` is a live offheap_relay_counters, valid for the one write the call makes.
     assert_eq!(
         unsafe { offheap_relay_global_stats(&mut rc) },
         offheap_status::Ok

@@ -3,7 +3,7 @@
 
 use offheap::ffi::*;
 
-use super::{BUFFER, Interp, Program};
+use super::{BUFFER, Interp, Outcome, Program, or_null};
 
 /// Whether `state` is one a read reports: `WANT_READ` or `DONE`.
 fn is_read_state(state: u32) -> bool {
@@ -12,36 +12,60 @@ fn is_read_state(state: u32) -> bool {
         .contains(&state)
 }
 
+/// Reads a view of a buffer's filled bytes in full, so ASan checks the memory behind it. A
+/// view holds at most one buffer; an empty one is (NULL, 0).
+///
+/// # Safety
+/// `data` is valid for reading `len` bytes (or `len` is 0).
+unsafe fn read_view(data: *const u8, len: usize) {
+    assert!(len <= OFFHEAP_BUFFER_SIZE);
+    if len == 0 {
+        assert!(data.is_null(), "an empty view is not NULL");
+    } else {
+        // SAFETY: `data` is valid for `len` bytes: this function's `# Safety`.
+        let view = unsafe { std::slice::from_raw_parts(data, len) };
+        std::hint::black_box(view.iter().fold(0u8, |a, &b| a ^ b));
+    }
+}
+
 impl Interp {
-    pub(super) fn op_buffer_read(&mut self, p: &mut Program) {
-        let pick = self.pick(p, BUFFER);
-        let (fd, fd_ok) = self.fd(p);
+    /// Calls `call` with the two out-parameters `offheap_buffer_read` and
+    /// `offheap_buffer_writev` share (bytes moved, then the state), each valid, NULL or
+    /// misaligned as the program chooses, and makes the checks both share. Returns the status
+    /// and the outputs when the call ran with good out-parameters.
+    fn call_moved(
+        &mut self,
+        p: &mut Program,
+        call: impl FnOnce(*mut usize, *mut u32) -> offheap_status,
+    ) -> Option<(offheap_status, usize, u32)> {
         let (m1, m2) = (self.out_mode(p), self.out_mode(p));
         let (mut n, mut state) = (usize::MAX, 99u32);
-        let pn = self.out_ptr(m1, &mut n);
-        let ps = self.out_ptr(m2, &mut state);
-        // SAFETY: fd open, -1 or never open; out-parameters NULL, misaligned or valid.
-        let st = unsafe { offheap_buffer_read(pick.handle, fd, pn, ps) };
-        if self.injected(st) {
-            return;
-        }
-        if st != offheap_status::Ok {
+        let st = call(self.out_ptr(m1, &mut n), self.out_ptr(m2, &mut state));
+        let outcome = self.check_outs(st, &[(m1, 8), (m2, 4)]);
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
             assert_eq!(
                 (n, state),
                 (usize::MAX, 99),
                 "out-parameters written on failure"
             );
         }
-        if let Some(want) = Self::out_failure(&[(m1, 8), (m2, 4)]) {
-            assert_eq!(st, want);
+        (outcome == Outcome::Ran).then_some((st, n, state))
+    }
+
+    pub(super) fn op_buffer_read(&mut self, p: &mut Program) {
+        let pick = self.pick(p, BUFFER);
+        let (fd, fd_ok) = self.fd(p);
+        let Some((st, n, state)) = self.call_moved(p, |pn, ps| {
+            // SAFETY: the fd is open, -1 or never open; `pn` and `ps` are NULL, misaligned or
+            // point to live locals of call_moved.
+            unsafe { offheap_buffer_read(pick.handle, fd, pn, ps) }
+        }) else {
             return;
-        }
+        };
+        self.check_pick(pick, st, "buffer_read");
         if !fd_ok {
             assert_eq!(st, offheap_status::InvalidArgument);
-            return;
-        }
-        self.check_pick(pick, st, "buffer_read");
-        if st == offheap_status::Ok {
+        } else if st == offheap_status::Ok {
             assert!(n <= OFFHEAP_BUFFER_SIZE && is_read_state(state));
         }
     }
@@ -53,32 +77,20 @@ impl Interp {
         let (mut ptr, mut len) = (sentinel, 12345usize);
         let pp = self.out_ptr(m1, &mut ptr);
         let pl = self.out_ptr(m2, &mut len);
-        // SAFETY: out-parameters NULL, misaligned or valid.
+        // SAFETY: `pp` and `pl` are NULL, misaligned or point to `ptr` and `len`.
         let st = unsafe { offheap_buffer_view(pick.handle, pp, pl) };
-        if !self.injected(st) {
-            if st != offheap_status::Ok {
-                assert_eq!(
-                    (ptr, len),
-                    (sentinel, 12345),
-                    "out-parameters written on failure"
-                );
-            }
-            if let Some(want) = Self::out_failure(&[(m1, 8), (m2, 8)]) {
-                assert_eq!(st, want);
-            } else {
-                self.check_pick(pick, st, "buffer_view");
-                if st == offheap_status::Ok {
-                    assert!(len <= OFFHEAP_BUFFER_SIZE);
-                    if len == 0 {
-                        assert!(ptr.is_null());
-                    } else {
-                        // SAFETY: the view is valid until the next consume/writev/free of this
-                        // buffer; nothing runs in between. Reading it all lets ASan check it.
-                        let view = unsafe { std::slice::from_raw_parts(ptr, len) };
-                        std::hint::black_box(view.iter().fold(0u8, |a, &b| a ^ b));
-                    }
-                }
-            }
+        let outcome = self.check_call(pick, st, &[(m1, 8), (m2, 8)], "buffer_view");
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
+            assert_eq!(
+                (ptr, len),
+                (sentinel, 12345),
+                "out-parameters written on failure"
+            );
+        }
+        if outcome == Outcome::Ran && st == offheap_status::Ok {
+            // SAFETY: the view is valid until the next consume/writev/free of this buffer;
+            // nothing runs in between.
+            unsafe { read_view(ptr, len) };
         }
         let pick = self.pick(p, BUFFER);
         let n = match p.u8() % 4 {
@@ -119,20 +131,15 @@ impl Interp {
             state: 99,
         };
         let pio = self.out_ptr(m, &mut io);
-        // SAFETY: fd -1, open, or never open; `io` NULL, misaligned or valid.
+        // SAFETY: the fd is -1, open, or never open; `pio` is NULL, misaligned or points to `io`.
         let st = unsafe { offheap_buffer_fill(pick.handle, fd, pio) };
-        if self.injected(st) {
-            return;
-        }
-        if let Some(want) = Self::out_failure(&[(m, 8)]) {
-            assert_eq!(st, want);
+        if self.check_call(pick, st, &[(m, 8)], "buffer_fill") != Outcome::Ran {
             return;
         }
         if !fd_ok {
             assert_eq!(st, offheap_status::InvalidArgument);
             return;
         }
-        self.check_pick(pick, st, "buffer_fill");
         if st != offheap_status::Ok {
             assert_eq!(
                 (io.n, io.data, io.len, io.state),
@@ -145,20 +152,13 @@ impl Interp {
             return;
         }
         assert_eq!(io.consume, 0, "consume not acknowledged");
-        assert!(
-            io.n <= OFFHEAP_BUFFER_SIZE && io.len <= OFFHEAP_BUFFER_SIZE && is_read_state(io.state)
-        );
+        assert!(io.n <= OFFHEAP_BUFFER_SIZE && is_read_state(io.state));
         if fd == -1 {
             assert_eq!((io.n, io.state), (0, offheap_relay_state::Done as u32));
         }
-        if io.len == 0 {
-            assert!(io.data.is_null());
-        } else {
-            // SAFETY: the view is valid until the next call naming this buffer; nothing runs
-            // in between. Reading it all lets ASan check it.
-            let view = unsafe { std::slice::from_raw_parts(io.data, io.len) };
-            std::hint::black_box(view.iter().fold(0u8, |a, &b| a ^ b));
-        }
+        // SAFETY: the view is valid until the next call naming this buffer; nothing runs in
+        // between.
+        unsafe { read_view(io.data, io.len) };
     }
 
     pub(super) fn op_writev(&mut self, p: &mut Program) {
@@ -172,27 +172,14 @@ impl Interp {
         }
         let null = p.u8().is_multiple_of(8);
         let (fd, fd_ok) = self.fd(p);
-        let (m1, m2) = (self.out_mode(p), self.out_mode(p));
-        let (mut n, mut state) = (usize::MAX, 99u32);
-        let pn = self.out_ptr(m1, &mut n);
-        let ps = self.out_ptr(m2, &mut state);
-        let arr = if null { std::ptr::null() } else { ids.as_ptr() };
-        // SAFETY: `arr` NULL or valid for `count` (≤ 20) handles; fd open, -1 or never open.
-        let st = unsafe { offheap_buffer_writev(fd, arr, count, pn, ps) };
-        if self.injected(st) {
+        let Some((st, _, state)) = self.call_moved(p, |pn, ps| {
+            // SAFETY: the handle array is NULL or valid for `count` (≤ 20) handles; the fd is
+            // open, -1 or never open; `pn` and `ps` are NULL, misaligned or point to live
+            // locals of call_moved.
+            unsafe { offheap_buffer_writev(fd, or_null(null, ids.as_ptr()), count, pn, ps) }
+        }) else {
             return;
-        }
-        if st != offheap_status::Ok {
-            assert_eq!(
-                (n, state),
-                (usize::MAX, 99),
-                "out-parameters written on failure"
-            );
-        }
-        if let Some(want) = Self::out_failure(&[(m1, 8), (m2, 4)]) {
-            assert_eq!(st, want);
-            return;
-        }
+        };
         if null && count > 0 {
             assert_eq!(st, offheap_status::NullPointer);
             return;

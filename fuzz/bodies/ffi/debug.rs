@@ -7,7 +7,9 @@ use std::ffi::CStr;
 
 use offheap::ffi::*;
 
-use super::{DEBUG, Interp, KINDS, Program, assert_untouched, status_name};
+use super::{
+    DEBUG, Interp, KINDS, Outcome, Program, assert_untouched, or_null, or_null_mut, status_name,
+};
 
 impl Interp {
     pub(super) fn op_touch(&mut self, p: &mut Program) {
@@ -19,18 +21,11 @@ impl Interp {
         // SAFETY: `ptr` is NULL, misaligned or points to `out`.
         let st = unsafe { offheap_debug_object_touch(pick.handle, spin, ptr) };
         self.panic_allowed = spin == u32::MAX;
-        if self.injected(st) {
-            return;
-        }
-        if st != offheap_status::Ok {
+        let outcome = self.check_call(pick, st, &[(mode, 8)], "touch");
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
             assert_eq!(out, 7, "out-parameter written on failure");
         }
-        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-            assert_eq!(st, want);
-            return;
-        }
-        self.check_pick(pick, st, "touch");
-        if pick.live.is_some() {
+        if outcome == Outcome::Ran && pick.live.is_some() {
             if self.poisoned.contains(&pick.handle) {
                 assert_eq!(st, offheap_status::Poisoned, "touch of a poisoned object");
             } else if spin == u32::MAX {
@@ -53,13 +48,10 @@ impl Interp {
         };
         let mode = self.out_mode(p);
         let mut out = 9u64;
-        let data = if null {
-            std::ptr::null()
-        } else {
-            bytes.as_ptr()
-        };
+        let data = or_null(null, bytes.as_ptr());
         let ptr = self.out_ptr(mode, &mut out);
-        // SAFETY: `data` is NULL or valid for `len` (≤ bytes.len()) bytes; `ptr` as above.
+        // SAFETY: `data` is NULL or valid for `len` (≤ bytes.len()) bytes; `ptr` is NULL,
+        // misaligned or points to `out`.
         let st = unsafe { offheap_debug_sum(data, len, ptr) };
         if !self.injected(st) {
             if let Some(want) = Self::out_failure(&[(mode, 8)]) {
@@ -82,11 +74,7 @@ impl Interp {
         let fill_len = usize::from(p.u8()) % 65;
         let value = p.u8();
         let null = p.u8().is_multiple_of(4);
-        let dptr = if null {
-            std::ptr::null_mut()
-        } else {
-            dst.as_mut_ptr()
-        };
+        let dptr = or_null_mut(null, dst.as_mut_ptr());
         // SAFETY: `dptr` is NULL or valid for `fill_len` (≤ 64) bytes.
         let st = unsafe { offheap_debug_fill(dptr, fill_len, value) };
         if !self.injected(st) {
@@ -117,23 +105,21 @@ impl Interp {
         let mode = self.out_mode(p);
         let mut c = offheap_counters::default();
         let ptr = self.out_ptr(mode, &mut c);
-        // SAFETY: NULL, misaligned or valid.
+        // SAFETY: `ptr` is NULL, misaligned or points to `c`.
         let st = unsafe { offheap_stats(ptr) };
-        if self.injected(st) {
-            return;
-        }
-        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-            assert_eq!(st, want);
-            assert_untouched(
+        match self.check_outs(st, &[(mode, 8)]) {
+            Outcome::Injected => {}
+            Outcome::BadOut => assert_untouched(
                 &c,
                 &offheap_counters::default(),
                 "counters written on failure",
-            );
-            return;
+            ),
+            Outcome::Ran => {
+                assert_eq!(st, offheap_status::Ok);
+                assert!(c.heap_peak_bytes >= c.heap_live_bytes);
+                assert_eq!(c.handles_live, c.handles_by_kind.iter().sum::<u64>());
+            }
         }
-        assert_eq!(st, offheap_status::Ok);
-        assert!(c.heap_peak_bytes >= c.heap_live_bytes);
-        assert_eq!(c.handles_live, c.handles_by_kind.iter().sum::<u64>());
     }
 
     /// Checks the per-kind handle counts against the model (`base` is the count before the

@@ -6,7 +6,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use offheap::ffi::*;
 
-use super::{BUFFER, ENGINE, Interp, Program};
+use super::{BUFFER, ENGINE, Interp, Outcome, Program, or_null, or_null_mut};
 
 /// Reads the arguments of one `offheap_engine_new` (worker and job counts in and out of range)
 /// and calls it; returns its status and whether the arguments were bad.
@@ -78,11 +78,7 @@ impl Interp {
             opts.via_len += 1 + u32::from(p.u8() % 4);
         }
         let null_opts = p.u8().is_multiple_of(16);
-        let o = if null_opts {
-            std::ptr::null()
-        } else {
-            &opts as *const offheap_session_options
-        };
+        let o = or_null(null_opts, &opts);
         // SAFETY: `o` NULL or valid; `strings` valid for its length; the fds are open
         // sockets, -1 or never open.
         let st = unsafe {
@@ -149,11 +145,7 @@ impl Interp {
         let null_statuses = n > 0 && p.u8().is_multiple_of(8);
         let mut statuses = [u32::MAX; 4];
         let mut accepted = usize::MAX;
-        let st_ptr = if null_statuses {
-            std::ptr::null_mut()
-        } else {
-            statuses.as_mut_ptr()
-        };
+        let st_ptr = or_null_mut(null_statuses, statuses.as_mut_ptr());
         // SAFETY: `jobs` and `statuses` hold at least `n` elements (or statuses is NULL, which
         // the library refuses); the fds are open sockets, -1 or never open.
         let st = unsafe {
@@ -199,12 +191,9 @@ impl Interp {
         }; 9];
         let mut n = usize::MAX;
         let pn = self.out_ptr(mode, &mut n);
-        let arr = if null {
-            std::ptr::null_mut()
-        } else {
-            comps.as_mut_ptr()
-        };
-        // SAFETY: `arr` NULL or valid for `cap` (≤ 9) completions; `pn` NULL, misaligned or valid.
+        let arr = or_null_mut(null, comps.as_mut_ptr());
+        // SAFETY: `arr` is NULL or valid for `cap` (≤ 9) completions; `pn` is NULL, misaligned
+        // or points to `n`.
         let st = unsafe { offheap_engine_poll(pick.handle, arr, cap, pn) };
         if self.injected(st) {
             return;
@@ -261,17 +250,11 @@ impl Interp {
             1 => {
                 let mut n = u64::MAX;
                 let ptr = self.out_ptr(mode, &mut n);
-                // SAFETY: NULL, misaligned or valid.
+                // SAFETY: `ptr` is NULL, misaligned or points to `n`.
                 let st = unsafe { offheap_engine_in_flight(pick.handle, ptr) };
-                if !self.injected(st) {
-                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                        assert_eq!(st, want);
-                    } else {
-                        self.check_pick(pick, st, "engine_in_flight");
-                    }
-                    if st != offheap_status::Ok {
-                        assert_eq!(n, u64::MAX);
-                    }
+                let outcome = self.check_call(pick, st, &[(mode, 8)], "engine_in_flight");
+                if outcome != Outcome::Injected && st != offheap_status::Ok {
+                    assert_eq!(n, u64::MAX);
                 }
             }
             _ => {
@@ -280,21 +263,17 @@ impl Interp {
                 }
                 let mut fd = -7i32;
                 let ptr = self.out_ptr(mode, &mut fd);
-                // SAFETY: NULL, misaligned or valid.
+                // SAFETY: `ptr` is NULL, misaligned or points to `fd`.
                 let st = unsafe { offheap_engine_ready_fd(pick.handle, ptr) };
-                if !self.injected(st) {
-                    if let Some(want) = Self::out_failure(&[(mode, 4)]) {
-                        assert_eq!(st, want);
-                    } else {
-                        self.check_pick(pick, st, "engine_ready_fd");
-                    }
-                    if st == offheap_status::Ok {
-                        assert!(fd >= 0);
-                        // SAFETY: the call hands us a new fd that we own.
-                        self.ready_fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
-                    } else {
-                        assert_eq!(fd, -7);
-                    }
+                if self.check_call(pick, st, &[(mode, 4)], "engine_ready_fd") == Outcome::Injected {
+                    return;
+                }
+                if st == offheap_status::Ok {
+                    assert!(fd >= 0);
+                    // SAFETY: the call hands us a new fd that we own.
+                    self.ready_fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                } else {
+                    assert_eq!(fd, -7);
                 }
             }
         }

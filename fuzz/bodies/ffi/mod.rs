@@ -105,6 +105,17 @@ struct Pick {
     live: Option<usize>,
 }
 
+/// How a call went, after the checks every call with out-parameters shares.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Outcome {
+    /// It was an armed panic: it had no effect.
+    Injected,
+    /// An out-parameter was NULL or misaligned, and the call refused it.
+    BadOut,
+    /// It ran with good out-parameters.
+    Ran,
+}
+
 /// The interpreter: the handles it holds, by kind, and what it expects of them.
 pub struct Interp {
     live: [Vec<u64>; OFFHEAP_KIND_SLOTS],
@@ -129,6 +140,16 @@ fn status_name(st: offheap_status) -> String {
     // SAFETY: offheap_status_str returns a static NUL-terminated string, never NULL.
     let s = unsafe { CStr::from_ptr(offheap_status_str(st as u32)) };
     format!("{st:?} ({})", s.to_string_lossy())
+}
+
+/// `p`, or NULL when the program chose NULL.
+fn or_null<T>(null: bool, p: *const T) -> *const T {
+    if null { std::ptr::null() } else { p }
+}
+
+/// `p`, or NULL when the program chose NULL.
+fn or_null_mut<T>(null: bool, p: *mut T) -> *mut T {
+    if null { std::ptr::null_mut() } else { p }
 }
 
 /// Asserts that a call that failed left an out-parameter as it was before the call. The C
@@ -287,6 +308,37 @@ impl Interp {
                 status_name(st)
             );
         }
+    }
+
+    /// The checks every call with out-parameters shares (`modes`: how each was passed, and
+    /// the alignment it needs): an armed panic said PANIC and had no effect, and a NULL or
+    /// misaligned out-parameter was refused with its status.
+    fn check_outs(&mut self, st: offheap_status, modes: &[(OutMode, usize)]) -> Outcome {
+        if self.injected(st) {
+            return Outcome::Injected;
+        }
+        match Self::out_failure(modes) {
+            Some(want) => {
+                assert_eq!(st, want, "a call with out-parameters {modes:?}");
+                Outcome::BadOut
+            }
+            None => Outcome::Ran,
+        }
+    }
+
+    /// [`Self::check_outs`], then, when the call ran, [`Self::check_pick`].
+    fn check_call(
+        &mut self,
+        pick: Pick,
+        st: offheap_status,
+        modes: &[(OutMode, usize)],
+        what: &str,
+    ) -> Outcome {
+        let outcome = self.check_outs(st, modes);
+        if outcome == Outcome::Ran {
+            self.check_pick(pick, st, what);
+        }
+        outcome
     }
 
     fn add(&mut self, kind: usize, h: u64) {

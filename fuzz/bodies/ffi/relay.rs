@@ -3,7 +3,7 @@
 
 use offheap::ffi::*;
 
-use super::{Interp, Program, RELAY, assert_untouched};
+use super::{Interp, Outcome, Program, RELAY, assert_untouched};
 
 /// Every flag bit `offheap_relay_new` and `offheap_relay_reset` know.
 const RELAY_FLAGS: u32 =
@@ -83,24 +83,19 @@ impl Interp {
         };
         let mut out = sentinel;
         let ptr = self.out_ptr(mode, &mut out);
-        // SAFETY: the fds are open sockets, -1 or never open; `ptr` NULL, misaligned or valid.
+        // SAFETY: the fds are open sockets, -1 or never open; `ptr` is NULL, misaligned or
+        // points to `out`.
         let st = unsafe { offheap_relay_step(pick.handle, src, dst, ptr) };
-        if self.injected(st) {
-            return;
-        }
-        if st != offheap_status::Ok {
+        let outcome = self.check_call(pick, st, &[(mode, 8)], "relay_step");
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
             assert_untouched(&out, &sentinel, "out-parameter written on failure");
         }
-        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-            assert_eq!(st, want);
+        if outcome != Outcome::Ran {
             return;
         }
         if !src_ok || !dst_ok {
             assert_eq!(st, offheap_status::InvalidArgument, "negative fd");
-            return;
-        }
-        self.check_pick(pick, st, "relay_step");
-        if st == offheap_status::Ok {
+        } else if st == offheap_status::Ok {
             assert!(out.state <= offheap_relay_state::Again as u32);
             assert_eq!(out.bytes_out, out.spliced + out.copied);
         }
@@ -130,13 +125,12 @@ impl Interp {
             ..Default::default()
         };
         let ptr = self.out_ptr(mode, &mut c);
-        // SAFETY: NULL, misaligned or valid.
+        // SAFETY: `ptr` is NULL, misaligned or points to `c`.
         let st = unsafe { offheap_relay_global_stats(ptr) };
-        if !self.injected(st) {
-            if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                assert_eq!(st, want);
-                assert_eq!(c.relays_started, 5);
-            } else {
+        match self.check_outs(st, &[(mode, 8)]) {
+            Outcome::Injected => {}
+            Outcome::BadOut => assert_eq!(c.relays_started, 5),
+            Outcome::Ran => {
                 assert_eq!(st, offheap_status::Ok);
                 assert!(c.relays_done + c.relays_failed <= c.relays_started);
             }

@@ -4,7 +4,7 @@
 
 use offheap::ffi::*;
 
-use super::{AGGREGATOR, Interp, Program, SNAPSHOT, status_name};
+use super::{AGGREGATOR, Interp, Outcome, Program, SNAPSHOT, or_null, or_null_mut, status_name};
 
 /// Reads the arguments of one `offheap_aggregator_new` (a valid configuration, or one with a
 /// field out of range; valid and invalid names; NULL strings) and calls it; returns its status
@@ -51,11 +51,7 @@ pub(super) unsafe fn new_aggregator(p: &mut Program, out: *mut u64) -> (offheap_
         label = b"";
     }
     let null_name = p.u8().is_multiple_of(8);
-    let name_ptr = if null_name {
-        std::ptr::null()
-    } else {
-        name.as_ptr()
-    };
+    let name_ptr = or_null(null_name, name.as_ptr());
     // SAFETY: `cfg` is a live config; the name is NULL or valid for name.len() bytes, `help`
     // and `label` for theirs; `out` is NULL, misaligned (both refused) or valid for one write,
     // as this function's `# Safety` requires of its caller.
@@ -72,6 +68,96 @@ pub(super) unsafe fn new_aggregator(p: &mut Program, out: *mut u64) -> (offheap_
         )
     };
     (st, !valid || (null_name && !name.is_empty()))
+}
+
+/// Makes an aggregator and a snapshot and runs every window export on them once, with the
+/// interpreter's largest batches, every kind of key and on 16 shards: the aggregator keeps
+/// per-thread scratch sized by the largest batch, and that scratch must be part of the
+/// baseline.
+pub(super) fn warm_up_aggregator() {
+    const NOW: i64 = 1_000_000;
+    let cfg = offheap_aggregator_config {
+        mode: 2,
+        slices: 1,
+        width_ns: 1 << 20,
+        alpha: 0.01,
+        max_buckets: 64,
+        shards: 16,
+        max_series: 64,
+        idle_ttl_ns: 0,
+        allowed_lateness_ns: u64::MAX,
+        max_future_ns: 1 << 20,
+        max_key_len: 64,
+        sketch: 1,
+    };
+    let (mut agg, mut snap) = (0u64, 0u64);
+    // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given (the
+    // help is (NULL, 0)), and `agg` and `snap` are live for one write each.
+    unsafe {
+        let name = b"m";
+        let label = b"key";
+        let (np, lp) = (name.as_ptr(), label.as_ptr());
+        let st = offheap_aggregator_new(&cfg, np, 1, std::ptr::null(), 0, lp, 3, &mut agg);
+        assert_eq!(st, offheap_status::Ok);
+        assert_eq!(offheap_snapshot_new(&mut snap), offheap_status::Ok);
+    }
+    let keys: Vec<u64> = (0..64).collect();
+    let ts = [NOW; 64];
+    let vs = [1.0f64; 64];
+    let ws = [1u32; 64];
+    let kb: Vec<u8> = (0..64u8)
+        .flat_map(|k| [b'k', b'a' + k % 26, b'0' + k / 26])
+        .collect();
+    let ends: Vec<u32> = (1..=64).map(|i| i * 3).collect();
+    let mut acc = offheap_ingest_accounting::default();
+    let mut ids = [0u64; 64];
+    for w in [std::ptr::null(), ws.as_ptr()] {
+        let (t, v) = (ts.as_ptr(), vs.as_ptr());
+        // SAFETY: every column holds 64 elements (the weights are NULL or 64 too), the key
+        // bytes kb.len(); `ids` has room for 64 and `acc` is live for one write.
+        unsafe {
+            let (kp, ep) = (kb.as_ptr(), ends.as_ptr());
+            let st =
+                offheap_aggregator_ingest_keys(agg, kp, kb.len(), ep, t, v, w, 64, NOW, &mut acc);
+            assert_eq!(st, offheap_status::Ok);
+            let st =
+                offheap_aggregator_resolve_u64(agg, keys.as_ptr(), 64, ids.as_mut_ptr(), &mut acc);
+            assert_eq!(st, offheap_status::Ok);
+        }
+        for by_id in [false, true] {
+            let ingest = if by_id {
+                offheap_aggregator_ingest_ids
+            } else {
+                offheap_aggregator_ingest_u64
+            };
+            let k = if by_id { ids.as_ptr() } else { keys.as_ptr() };
+            // SAFETY: the keys (or ids), timestamps and values hold 64 elements each, the
+            // weights are NULL or 64 too, and `acc` is live for one write.
+            let st = unsafe { ingest(agg, k, t, v, w, 64, NOW, &mut acc) };
+            assert_eq!(st, offheap_status::Ok);
+        }
+    }
+    let qs = [0.5, 0.9, 0.99];
+    let (mut rows, mut removed) = (0, 0);
+    let mut buf = [0u8; 4096];
+    let (mut pos, mut written) = (0u64, 1usize);
+    // SAFETY: the quantiles hold 3 values, `buf` has room for 4096 bytes, and every
+    // out-parameter is a live local.
+    unsafe {
+        let st = offheap_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows);
+        assert_eq!(st, offheap_status::Ok);
+        while written > 0 {
+            let bp = buf.as_mut_ptr();
+            let st = offheap_aggregator_prometheus(agg, snap, &mut pos, bp, 4096, &mut written);
+            assert_eq!(st, offheap_status::Ok);
+        }
+        let st = offheap_aggregator_export(agg, snap, 2_000_000, &mut rows);
+        assert_eq!(st, offheap_status::Ok);
+        let st = offheap_aggregator_remove(agg, 0, 2_000_000, &mut removed);
+        assert_eq!(st, offheap_status::Ok);
+    }
+    assert_eq!(offheap_snapshot_free(snap), offheap_status::Ok);
+    assert_eq!(offheap_aggregator_free(agg), offheap_status::Ok);
 }
 
 /// The samples an ingest accounted for: the sum of its fields.
@@ -113,74 +199,58 @@ impl Interp {
         }
         let weighted = p.u8().is_multiple_of(3);
         // NULL for one column (with n > 0: NULL_POINTER).
-        let col = |i: u8, ptr: *const u8| if null_sel == i { std::ptr::null() } else { ptr };
+        let col = |i: u8, ptr: *const u8| or_null(null_sel == i, ptr);
         let mut acc = offheap_ingest_accounting {
             accepted: 99,
             ..Default::default()
         };
         let out = self.out_ptr(mode, &mut acc);
-        let w = if weighted {
-            ws.as_ptr()
-        } else {
-            std::ptr::null()
-        };
-        // SAFETY: every column is NULL or valid for n (≤ 20) elements; `out` NULL, misaligned
-        // or valid.
-        let st = unsafe {
-            let t = col(1, ts.as_ptr().cast()).cast();
-            let v = col(2, vs.as_ptr().cast()).cast();
-            match kind {
-                0 => offheap_aggregator_ingest_u64(
+        let w = or_null(!weighted, ws.as_ptr());
+        let (t, v) = (
+            col(1, ts.as_ptr().cast()).cast(),
+            col(2, vs.as_ptr().cast()).cast(),
+        );
+        let st = if kind == 1 {
+            let ends = col(0, ends.as_ptr().cast()).cast();
+            let kp = col(3, kb.as_ptr());
+            // SAFETY: every column is NULL or valid for n (≤ 20) elements, the key bytes for
+            // kb.len(); `out` is NULL, misaligned or points to `acc`.
+            unsafe {
+                offheap_aggregator_ingest_keys(
                     pick.handle,
-                    col(0, keys.as_ptr().cast()).cast(),
-                    t,
-                    v,
-                    w,
-                    n,
-                    now,
-                    out,
-                ),
-                1 => offheap_aggregator_ingest_keys(
-                    pick.handle,
-                    col(3, kb.as_ptr()),
+                    kp,
                     kb.len(),
-                    col(0, ends.as_ptr().cast()).cast(),
+                    ends,
                     t,
                     v,
                     w,
                     n,
                     now,
                     out,
-                ),
-                _ => offheap_aggregator_ingest_ids(
-                    pick.handle,
-                    col(0, keys.as_ptr().cast()).cast(),
-                    t,
-                    v,
-                    w,
-                    n,
-                    now,
-                    out,
-                ),
+                )
             }
+        } else {
+            let ingest = if kind == 0 {
+                offheap_aggregator_ingest_u64
+            } else {
+                offheap_aggregator_ingest_ids
+            };
+            let keys = col(0, keys.as_ptr().cast()).cast();
+            // SAFETY: every column is NULL or valid for n (≤ 20) elements; `out` is NULL,
+            // misaligned or points to `acc`.
+            unsafe { ingest(pick.handle, keys, t, v, w, n, now, out) }
         };
-        if self.injected(st) {
-            return;
-        }
-        if st != offheap_status::Ok {
+        let outcome = self.check_call(pick, st, &[(mode, 8)], "window_ingest");
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
             assert_eq!(acc.accepted, 99, "accounting written on failure");
         }
-        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-            assert_eq!(st, want);
+        if outcome != Outcome::Ran {
             return;
         }
         let null_col = n > 0 && (null_sel <= 2 || (null_sel == 3 && kind == 1 && !kb.is_empty()));
         if null_col {
             assert_eq!(st, offheap_status::NullPointer, "NULL column with n > 0");
-            return;
-        }
-        self.check_pick(pick, st, "window_ingest");
-        if pick.live.is_some() {
+        } else if pick.live.is_some() {
             if bad_ends {
                 assert_ne!(st, offheap_status::Ok, "bad key offsets accepted");
             } else {
@@ -203,7 +273,8 @@ impl Interp {
                 let mut ids = [7u64; 8];
                 let mut acc = offheap_ingest_accounting::default();
                 let out = self.out_ptr(mode, &mut acc);
-                // SAFETY: arrays valid for n (≤ 8) elements; `out` NULL, misaligned or valid.
+                // SAFETY: the arrays are valid for n (≤ 8) elements; `out` is NULL, misaligned
+                // or points to `acc`.
                 let st = unsafe {
                     offheap_aggregator_resolve_u64(
                         pick.handle,
@@ -213,16 +284,11 @@ impl Interp {
                         out,
                     )
                 };
-                if !self.injected(st) {
-                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                        assert_eq!(st, want);
+                if self.check_call(pick, st, &[(mode, 8)], "window_resolve_u64") == Outcome::Ran {
+                    if st == offheap_status::Ok {
+                        assert_eq!(total(&acc), n as u64);
                     } else {
-                        self.check_pick(pick, st, "window_resolve_u64");
-                        if st == offheap_status::Ok {
-                            assert_eq!(total(&acc), n as u64);
-                        } else {
-                            assert!(ids.iter().all(|&i| i == 7), "ids written on failure");
-                        }
+                        assert!(ids.iter().all(|&i| i == 7), "ids written on failure");
                     }
                 }
             }
@@ -235,40 +301,28 @@ impl Interp {
                 };
                 let bytes = p.bytes(8);
                 let null = p.u8().is_multiple_of(4);
-                let bp = if null {
-                    std::ptr::null()
-                } else {
-                    bytes.as_ptr()
-                };
                 let len = if null {
                     usize::from(p.u8() % 3)
                 } else {
                     bytes.len()
                 };
-                // SAFETY: `bp` NULL or valid for `len` bytes.
+                let bp = or_null(null, bytes.as_ptr());
+                // SAFETY: `bp` is NULL or valid for `len` bytes.
                 let st = unsafe { offheap_aggregator_delete(pick.handle, kind, key, bp, len) };
-                if !self.injected(st) {
-                    self.check_pick(pick, st, "window_delete");
-                }
+                self.check_call(pick, st, &[], "window_delete");
             }
             2 => {
                 let what = u32::from(p.u8() % 3);
                 let mut removed = u64::MAX;
                 let out = self.out_ptr(mode, &mut removed);
-                // SAFETY: `out` NULL, misaligned or valid.
+                // SAFETY: `out` is NULL, misaligned or points to `removed`.
                 let st = unsafe { offheap_aggregator_remove(pick.handle, what, 2_000_000, out) };
-                if !self.injected(st) {
-                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                        assert_eq!(st, want);
-                    } else {
-                        self.check_pick(pick, st, "window_remove");
-                        if pick.live.is_some() && what > 1 {
-                            assert_ne!(st, offheap_status::Ok, "remove with what = {what}");
-                        }
-                    }
-                    if st != offheap_status::Ok {
-                        assert_eq!(removed, u64::MAX);
-                    }
+                let outcome = self.check_call(pick, st, &[(mode, 8)], "window_remove");
+                if outcome == Outcome::Ran && pick.live.is_some() && what > 1 {
+                    assert_ne!(st, offheap_status::Ok, "remove with what = {what}");
+                }
+                if outcome != Outcome::Injected && st != offheap_status::Ok {
+                    assert_eq!(removed, u64::MAX);
                 }
             }
             _ => {
@@ -277,20 +331,14 @@ impl Interp {
                     ..Default::default()
                 };
                 let out = self.out_ptr(mode, &mut c);
-                // SAFETY: `out` NULL, misaligned or valid.
+                // SAFETY: `out` is NULL, misaligned or points to `c`.
                 let st = unsafe { offheap_aggregator_stats(pick.handle, out) };
-                if !self.injected(st) {
-                    if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                        assert_eq!(st, want);
-                    } else {
-                        self.check_pick(pick, st, "window_stats");
-                        if pick.live.is_some() {
-                            assert_eq!(st, offheap_status::Ok);
-                        }
-                    }
-                    if st != offheap_status::Ok {
-                        assert_eq!(c.series, 12345);
-                    }
+                let outcome = self.check_call(pick, st, &[(mode, 8)], "window_stats");
+                if outcome == Outcome::Ran && pick.live.is_some() {
+                    assert_eq!(st, offheap_status::Ok);
+                }
+                if outcome != Outcome::Injected && st != offheap_status::Ok {
+                    assert_eq!(c.series, 12345);
                 }
             }
         }
@@ -364,16 +412,13 @@ impl Interp {
         let qsets: [&[f64]; 5] = [&[0.5, 0.9, 0.99], &[], &[2.0], &[f64::NAN], &[0.1; 17]];
         let qs = qsets[usize::from(p.u8() % 5)];
         let null_q = p.u8().is_multiple_of(8);
-        let qp = if null_q {
-            std::ptr::null()
-        } else {
-            qs.as_ptr()
-        };
+        let qp = or_null(null_q, qs.as_ptr());
         let since = u64::from(p.u8() % 3);
         let delta = u32::from(p.u8() % 3);
         let mut rows = u64::MAX;
         let out = self.out_ptr(mode, &mut rows);
-        // SAFETY: `qp` NULL or valid for qs.len() doubles; `out` NULL, misaligned or valid.
+        // SAFETY: `qp` is NULL or valid for qs.len() doubles; `out` is NULL, misaligned or
+        // points to `rows`.
         let st = unsafe {
             offheap_snapshot_take(
                 agg.handle,
@@ -386,14 +431,12 @@ impl Interp {
                 out,
             )
         };
-        if !self.injected(st) {
-            if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                assert_eq!(st, want);
-            } else if null_q && !qs.is_empty() {
+        let outcome = self.check_call(agg, st, &[(mode, 8)], "snapshot_take (aggregator)");
+        if outcome == Outcome::Ran {
+            self.check_pick(snap, st, "snapshot_take (snapshot)");
+            if null_q && !qs.is_empty() {
                 assert_eq!(st, offheap_status::NullPointer);
             } else {
-                self.check_pick(agg, st, "snapshot_take (aggregator)");
-                self.check_pick(snap, st, "snapshot_take (snapshot)");
                 let valid_q = qs.len() <= OFFHEAP_WINDOW_MAX_QUANTILES
                     && qs.iter().all(|q| (0.0..=1.0).contains(q));
                 if agg.live.is_some() && snap.live.is_some() && valid_q && delta <= 1 {
@@ -403,9 +446,9 @@ impl Interp {
                     assert_ne!(st, offheap_status::Ok, "invalid quantiles accepted");
                 }
             }
-            if st != offheap_status::Ok {
-                assert_eq!(rows, u64::MAX);
-            }
+        }
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
+            assert_eq!(rows, u64::MAX);
         }
         // View whatever the snapshot holds now.
         let snap = self.pick(p, SNAPSHOT);
@@ -415,19 +458,15 @@ impl Interp {
         let mut v: offheap_snapshot_columns = unsafe { std::mem::zeroed() };
         v.rows = 4242;
         let out = self.out_ptr(mode, &mut v);
-        // SAFETY: `out` NULL, misaligned or valid.
+        // SAFETY: `out` is NULL, misaligned or points to `v`.
         let st = unsafe { offheap_snapshot_view(snap.handle, out) };
-        if !self.injected(st) {
-            if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-                assert_eq!(st, want);
-            } else {
-                self.check_pick(snap, st, "snapshot_view");
-            }
-            if st == offheap_status::Ok {
-                Self::read_view(&v);
-            } else {
-                assert_eq!(v.rows, 4242, "view written on failure");
-            }
+        if self.check_call(snap, st, &[(mode, 8)], "snapshot_view") == Outcome::Injected {
+            return;
+        }
+        if st == offheap_status::Ok {
+            Self::read_view(&v);
+        } else {
+            assert_eq!(v.rows, 4242, "view written on failure");
         }
     }
 
@@ -440,12 +479,9 @@ impl Interp {
         let mut position = 0u64;
         for _ in 0..64 {
             let mut written = usize::MAX;
-            let bp = if null_buf {
-                std::ptr::null_mut()
-            } else {
-                buf.as_mut_ptr()
-            };
-            // SAFETY: `bp` NULL or valid for `cap` (≤ 4096) bytes; the others are valid.
+            let bp = or_null_mut(null_buf, buf.as_mut_ptr());
+            // SAFETY: `bp` is NULL or valid for `cap` (≤ 4096) bytes; `position` and `written`
+            // are live locals.
             let st = unsafe {
                 offheap_aggregator_prometheus(
                     agg.handle,
@@ -485,7 +521,7 @@ impl Interp {
         if p.u8().is_multiple_of(2) {
             let snap = self.pick(p, SNAPSHOT);
             let mut records = u64::MAX;
-            // SAFETY: `records` is valid.
+            // SAFETY: `records` is a live u64, valid for the one write the export makes.
             let st = unsafe {
                 offheap_aggregator_export(agg.handle, snap.handle, 2_000_000, &mut records)
             };
@@ -530,25 +566,16 @@ impl Interp {
             ..Default::default()
         };
         let out = self.out_ptr(mode, &mut imp);
-        let dp = if null {
-            std::ptr::null()
-        } else {
-            data.as_ptr()
-        };
-        // SAFETY: `dp` NULL or valid for data.len() bytes; `out` NULL, misaligned or valid.
+        let dp = or_null(null, data.as_ptr());
+        // SAFETY: `dp` is NULL or valid for data.len() bytes; `out` is NULL, misaligned or
+        // points to `imp`.
         let st =
             unsafe { offheap_aggregator_merge_import(agg.handle, dp, data.len(), 2_000_000, out) };
-        if self.injected(st) {
-            return;
-        }
-        if let Some(want) = Self::out_failure(&[(mode, 8)]) {
-            assert_eq!(st, want);
-        } else if null && !data.is_empty() {
+        let outcome = self.check_call(agg, st, &[(mode, 8)], "window_merge_import");
+        if outcome == Outcome::Ran && null && !data.is_empty() {
             assert_eq!(st, offheap_status::NullPointer);
-        } else {
-            self.check_pick(agg, st, "window_merge_import");
         }
-        if st != offheap_status::Ok {
+        if outcome != Outcome::Injected && st != offheap_status::Ok {
             assert_eq!(imp.merged, 77, "import accounting written on failure");
         }
     }
