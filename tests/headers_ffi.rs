@@ -25,23 +25,55 @@ fn parse(
     headers: &mut [offheap_header],
     r: &mut offheap_headers_result,
 ) -> offheap_status {
+    // SAFETY: `heads` is valid for heads.len() records and no offsets are passed.
+    unsafe {
+        parse_raw(
+            request,
+            input,
+            0,
+            heads.as_mut_ptr(),
+            heads.len(),
+            headers,
+            r,
+        )
+    }
+}
+
+/// Parses `input` with no offsets array (NULL, `offsets_len`) and no configuration (NULL: the
+/// defaults) into `heads` (`heads_len` records) and `headers`.
+///
+/// # Safety
+/// `heads` is valid for writing `heads_len` records, or is misaligned (refused before use);
+/// a non-zero `offsets_len` is refused (NULL with a length).
+unsafe fn parse_raw(
+    request: bool,
+    input: &[u8],
+    offsets_len: usize,
+    heads: *mut offheap_head,
+    heads_len: usize,
+    headers: &mut [offheap_header],
+    r: &mut offheap_headers_result,
+) -> offheap_status {
     let f = if request {
         offheap_headers_parse_requests
     } else {
         offheap_headers_parse_responses
     };
-    // SAFETY: every pointer is valid for its length.
+    let (hp, hn) = (headers.as_mut_ptr(), headers.len());
+    let none = std::ptr::null();
+    // SAFETY: the input and the header records are valid for their lengths, `heads` as this
+    // function's `# Safety` requires; the offsets are NULL (refused when `offsets_len` > 0).
     unsafe {
         f(
             input.as_ptr(),
             input.len(),
+            none,
+            offsets_len,
             std::ptr::null(),
-            0,
-            std::ptr::null(),
-            heads.as_mut_ptr(),
-            heads.len(),
-            headers.as_mut_ptr(),
-            headers.len(),
+            heads,
+            heads_len,
+            hp,
+            hn,
             r,
         )
     }
@@ -119,38 +151,12 @@ fn contract() {
     }
 
     // Bad pointers are statuses.
-    // SAFETY: NULL with a length is rejected before use.
-    let st = unsafe {
-        offheap_headers_parse_requests(
-            REQ.as_ptr(),
-            REQ.len(),
-            std::ptr::null(),
-            3,
-            std::ptr::null(),
-            heads.as_mut_ptr(),
-            2,
-            hs.as_mut_ptr(),
-            16,
-            &mut r,
-        )
-    };
+    // SAFETY: `heads` is valid for 2 records; the NULL offsets with a length are refused.
+    let st = unsafe { parse_raw(true, REQ, 3, heads.as_mut_ptr(), 2, &mut hs, &mut r) };
     assert_eq!(st, offheap_status::NullPointer);
     let misaligned = (heads.as_mut_ptr() as *mut u8).wrapping_add(1) as *mut offheap_head;
-    // SAFETY: the misaligned pointer is rejected before use.
-    let st = unsafe {
-        offheap_headers_parse_requests(
-            REQ.as_ptr(),
-            REQ.len(),
-            std::ptr::null(),
-            0,
-            std::ptr::null(),
-            misaligned,
-            1,
-            hs.as_mut_ptr(),
-            16,
-            &mut r,
-        )
-    };
+    // SAFETY: the misaligned head records are refused before use.
+    let st = unsafe { parse_raw(true, REQ, 0, misaligned, 1, &mut hs, &mut r) };
     assert_eq!(st, offheap_status::MisalignedPointer);
     // (NULL, 0) input is an empty batch.
     assert_eq!(
