@@ -105,36 +105,18 @@ fn contract() {
         let mut written = usize::MAX;
         let opts = offheap_rewrite_options::default();
         let call = |out: &mut [u8], written: &mut usize| {
+            let (ip, il, head) = (input.as_ptr(), input.len(), &heads[0]);
+            let (hp, hn, op, ol) = (hs.as_ptr(), hs.len(), out.as_mut_ptr(), out.len());
+            let none = std::ptr::null();
             // SAFETY: `input`, `hs` and `out` are valid for the lengths passed, `heads[0]`,
             // `opts` and `written` are live, and the option strings are (NULL, 0).
             unsafe {
                 if request {
                     offheap_headers_rewrite_request(
-                        input.as_ptr(),
-                        input.len(),
-                        &heads[0],
-                        hs.as_ptr(),
-                        hs.len(),
-                        std::ptr::null(),
-                        0,
-                        &opts,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        written,
+                        ip, il, head, hp, hn, none, 0, &opts, op, ol, written,
                     )
                 } else {
-                    offheap_headers_rewrite_response(
-                        input.as_ptr(),
-                        input.len(),
-                        &heads[0],
-                        hs.as_ptr(),
-                        hs.len(),
-                        std::ptr::null(),
-                        0,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        written,
-                    )
+                    offheap_headers_rewrite_response(ip, il, head, hp, hn, none, 0, op, ol, written)
                 }
             }
         };

@@ -42,20 +42,10 @@ fn a_panic_through_every_kind_of_window_export() {
         ..offheap_aggregator_config::default()
     };
     let agg = panic_then_ok("aggregator_new", 0u64, |out| {
+        let (name, help, label) = (b"m".as_ptr(), std::ptr::null(), b"k".as_ptr());
         // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given
         // (the help is (NULL, 0)) and `out` is a live u64 for the one write.
-        unsafe {
-            offheap_aggregator_new(
-                &cfg,
-                b"m".as_ptr(),
-                1,
-                std::ptr::null(),
-                0,
-                b"k".as_ptr(),
-                1,
-                out,
-            )
-        }
+        unsafe { offheap_aggregator_new(&cfg, name, 1, help, 0, label, 1, out) }
     });
     let snap = panic_then_ok("snapshot_new", 0u64, |out| {
         // SAFETY: `out` is a live u64 for the one write.
