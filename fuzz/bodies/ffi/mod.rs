@@ -1,5 +1,5 @@
 //! Body of the `ffi` fuzz target, shared by fuzz/fuzz_targets/ffi.rs (libFuzzer) and
-//! tests/fuzz_smoke.rs (`make test`), both with `#[path = ".../fuzz/bodies/ffi/mod.rs"] mod`.
+//! tests/fuzz_smoke.rs (`make test`), both as a module (`#[path]` to this file).
 //! A byte-driven interpreter: each input is a program of calls to every export of
 //! include/offheap.h (debug objects, relays on socketpairs, Rust buffers, relay engines,
 //! aggregators and snapshots, head parsing and rewriting, stats, injected panics), with live,
