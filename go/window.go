@@ -235,6 +235,7 @@ const (
 type Aggregator struct {
 	h         handle
 	quantiles []float64 // for WritePrometheus
+	maxSeries int       // the series cap (a Recorder's default handle cap)
 
 	mu    sync.Mutex // guards arena and chunk (WritePrometheus, AppendState)
 	arena *Snapshot
@@ -257,7 +258,7 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	if st != statusOK {
 		return nil, statusError(op, st)
 	}
-	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...)}
+	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...), maxSeries: c.MaxSeries}
 	attach(&a.h, a, id, windowFree)
 	return a, nil
 }
@@ -451,7 +452,7 @@ func (a *Aggregator) Snapshot(s *Snapshot, now int64, opts SnapshotOptions) erro
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.Delta)
+	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.flags())
 	runtime.KeepAlive(a)
 	if st != statusOK {
 		runtime.KeepAlive(s)

@@ -3,14 +3,16 @@ package main
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
 )
 
 // The window workload: a one-minute tumbling window per series with count, sum, min, max,
-// last and quantiles from a log-bucket sketch (relative accuracy 1%), over o.series series
-// and o.perSeries samples each, then a snapshot of every series (p99 included).
+// last and quantiles from a sketch over the buckets of Prometheus native histograms (relative
+// accuracy 1%: schema 6), over o.series series and o.perSeries samples each, then a snapshot
+// of every series (p99 included).
 
 const windowAlpha = 0.01
 
@@ -21,21 +23,40 @@ func windowValue(k uint64, j int) float64 {
 	return 1 + float64(x%100_000)/100
 }
 
-// sketch is the pure-Go log-bucket quantile sketch (DDSketch-style, as benches/go/windowpeer
-// does it): a slice of counts from an offset index, positive values only here.
+// sketch is the pure-Go quantile sketch (as benches/go/windowpeer does it): native histogram
+// buckets indexed as client_golang does (math.Frexp and a search of the bounds), a slice of
+// counts from an offset index, positive values only here.
 type sketch struct {
 	offset int32
 	counts []uint64
 }
 
-type sketchParams struct{ lnGamma, invLnGamma, alpha float64 }
-
-func newSketchParams(alpha float64) sketchParams {
-	lg := math.Log((1 + alpha) / (1 - alpha))
-	return sketchParams{lnGamma: lg, invLnGamma: 1 / lg, alpha: alpha}
+// sketchParams hold the bucket bounds of the smallest schema whose relative error
+// (base-1)/(base+1) is at most alpha.
+type sketchParams struct {
+	schema int
+	bounds []float64 // 2^(k/2^schema - 1): the fractions of math.Frexp
+	ratio  float64   // 2/(1+base)
 }
 
-func (p *sketchParams) index(v float64) int32 { return int32(math.Ceil(math.Log(v) * p.invLnGamma)) }
+func newSketchParams(alpha float64) sketchParams {
+	schema := 0
+	for ; schema < 12; schema++ {
+		if base := math.Exp2(math.Exp2(-float64(schema))); (base-1)/(base+1) <= alpha {
+			break
+		}
+	}
+	bounds := make([]float64, 1<<schema)
+	for k := range bounds {
+		bounds[k] = math.Exp2(float64(k)/float64(len(bounds))) / 2
+	}
+	return sketchParams{schema: schema, bounds: bounds, ratio: 2 / (1 + math.Exp2(math.Exp2(-float64(schema))))}
+}
+
+func (p *sketchParams) index(v float64) int32 {
+	frac, exp := math.Frexp(v)
+	return int32(sort.SearchFloat64s(p.bounds, frac) + (exp-1)*len(p.bounds))
+}
 
 func (s *sketch) add(p *sketchParams, v float64) {
 	idx := p.index(v)
@@ -67,7 +88,9 @@ func (s *sketch) quantile(p *sketchParams, q float64, n uint64) float64 {
 	for j, c := range s.counts {
 		seen += c
 		if seen > rank {
-			return 2 * math.Exp(float64(s.offset+int32(j))*p.lnGamma) / (1 + math.Exp(p.lnGamma))
+			i := s.offset + int32(j)
+			e := i >> p.schema
+			return math.Ldexp(2*p.bounds[i-e<<p.schema]*p.ratio, int(e))
 		}
 	}
 	return math.NaN()
@@ -111,6 +134,24 @@ type windowRow struct {
 	sum, p99 float64
 }
 
+// windowTargets are the window workload's goals: the Rust heap at most 1/5 of pure Go's heap
+// in use, at most one Rust allocation per 100 samples, and twice pure Go's speed.
+func windowTargets(samples float64) func(p, q phase) []target {
+	return func(p, q phase) []target {
+		heap := float64(p.report.Go.HeapInuse) / max(float64(q.report.Rust.LiveBytes), 1)
+		allocs := float64(q.report.Rust.Allocations) / samples * 100
+		speed := p.wall.Seconds() / max(q.wall.Seconds(), 1e-9)
+		return []target{
+			{name: "Rust heap (live) against pure Go's HeapInuse", measured: fmt.Sprintf("1/%.1f", heap),
+				goal: "at most 1/5", met: heap >= 5},
+			{name: "Rust allocations per 100 samples", measured: fmt.Sprintf("%.3f", allocs),
+				goal: "at most 1", met: allocs <= 1},
+			{name: "speed against pure Go (time of the phase)", measured: fmt.Sprintf("%.2fx faster", speed),
+				goal: "at least 2x", met: speed >= 2},
+		}
+	}
+}
+
 func windowWorkload(o options) workload {
 	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC).UnixNano()
 	width := time.Minute
@@ -120,9 +161,10 @@ func windowWorkload(o options) workload {
 		return fmt.Sprintf("%d samples in %d series, sum %.6g", count, rows, sum)
 	}
 	return workload{
-		name:  "window",
-		title: fmt.Sprintf("window: %d samples into %d series (1-minute tumbling window, p99 sketch), then a snapshot", n, o.series),
-		unit:  "samples",
+		targets: windowTargets(float64(n)),
+		name:    "window",
+		title:   fmt.Sprintf("window: %d samples into %d series (1-minute tumbling window, p99 sketch), then a snapshot", n, o.series),
+		unit:    "samples",
 		pure: func() (result, error) {
 			a := &goAggregator{width: int64(width), params: newSketchParams(windowAlpha), m: make(map[uint64]*series)}
 			for j := range o.perSeries {

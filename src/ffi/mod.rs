@@ -48,8 +48,10 @@ use std::ffi::c_char;
 /// differs from the header it was compiled with. 2: `offheap_relay_counters` gained
 /// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
 /// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
-/// (both were `offheap_window_*`), with their structs renamed to match.
-pub const OFFHEAP_ABI_VERSION: u32 = 3;
+/// (both were `offheap_window_*`), with their structs renamed to match. 4:
+/// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
+/// `offheap_snapshot_take`'s `delta` became `flags`.
+pub const OFFHEAP_ABI_VERSION: u32 = 4;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 

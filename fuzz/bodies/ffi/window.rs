@@ -401,6 +401,21 @@ impl Interp {
                 let eb = std::slice::from_raw_parts(v.export_bytes, v.export_len as usize);
                 acc ^= eb.iter().map(|&b| u64::from(b)).sum::<u64>();
             }
+            if rows > 0 {
+                let totals = std::slice::from_raw_parts(v.total_counts, rows);
+                let counts = std::slice::from_raw_parts(v.counts, rows);
+                assert!(totals.iter().zip(counts).all(|(t, c)| t >= c));
+                acc ^= colf(v.total_sums).to_bits();
+            }
+            if !v.bucket_ends.is_null() {
+                let ends = std::slice::from_raw_parts(v.bucket_ends, rows);
+                assert!(ends.last().is_some_and(|&e| u64::from(e) == v.buckets));
+                if v.buckets > 0 {
+                    let c = std::slice::from_raw_parts(v.bucket_counts, v.buckets as usize);
+                    let i = std::slice::from_raw_parts(v.bucket_indexes, v.buckets as usize);
+                    acc ^= c.iter().sum::<u64>() ^ i.iter().map(|&x| x as u64).sum::<u64>();
+                }
+            }
             std::hint::black_box(acc);
         }
     }
@@ -414,7 +429,8 @@ impl Interp {
         let null_q = p.u8().is_multiple_of(8);
         let qp = or_null(null_q, qs.as_ptr());
         let since = u64::from(p.u8() % 3);
-        let delta = u32::from(p.u8() % 3);
+        // Flags: 1 delta, 2 bucket columns, 4 unknown (refused).
+        let delta = u32::from(p.u8() % 5);
         let mut rows = u64::MAX;
         let out = self.out_ptr(mode, &mut rows);
         // SAFETY: `qp` is NULL or valid for qs.len() doubles; `out` is NULL, misaligned or
@@ -439,8 +455,11 @@ impl Interp {
             } else {
                 let valid_q = qs.len() <= OFFHEAP_WINDOW_MAX_QUANTILES
                     && qs.iter().all(|q| (0.0..=1.0).contains(q));
-                if agg.live.is_some() && snap.live.is_some() && valid_q && delta <= 1 {
+                if agg.live.is_some() && snap.live.is_some() && valid_q && delta <= 3 {
                     assert_eq!(st, offheap_status::Ok, "snapshot_take: {}", status_name(st));
+                }
+                if delta > 3 {
+                    assert_ne!(st, offheap_status::Ok, "unknown snapshot flags accepted");
                 }
                 if !valid_q {
                     assert_ne!(st, offheap_status::Ok, "invalid quantiles accepted");
