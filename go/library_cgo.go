@@ -36,6 +36,9 @@ func libraryVersion() string { return C.GoString(C.offheap_version_str()) }
 
 func libraryABIVersion() uint32 { return uint32(C.offheap_abi_version()) }
 
+// headerABIVersion is the ABI version of the header the package was built with.
+func headerABIVersion() uint32 { return C.OFFHEAP_ABI_VERSION }
+
 // Pointers to the first element of pointer-free Go slices, for the library's (pointer, length)
 // arguments. A nil or empty slice gives (NULL or a valid pointer, 0), which the library treats
 // as an empty slice. The library never keeps these pointers after the call returns.

@@ -22,6 +22,8 @@ struct Config {
     max_future_ns: u64,
     max_key_len: u32,
     sketch: u32,
+    key_format: u32,
+    metric_type: u32,
 }
 
 #[repr(C)]
@@ -63,10 +65,18 @@ unsafe extern "C" {
         delta: u32,
         rows: *mut u64,
     ) -> u32;
-    fn offheap_aggregator_prometheus(
-        a: u64,
-        s: u64,
-        pos: *mut u64,
+    fn offheap_aggregator_scrape(
+        aggregator: u64,
+        snapshot: u64,
+        now: i64,
+        quantiles: *const f64,
+        nquantiles: usize,
+        format: u32,
+        rows_out: *mut u64,
+    ) -> u32;
+    fn offheap_snapshot_read(
+        aggregator: u64,
+        snapshot: u64,
         buf: *mut u8,
         cap: usize,
         written: *mut usize,
@@ -95,6 +105,8 @@ fn a_panic_through_every_kind_of_window_export() {
         allowed_lateness_ns: u64::MAX,
         max_key_len: 64,
         sketch: 1,
+        key_format: 0,
+        metric_type: 0,
         ..Config::default()
     };
     let mut agg = 0u64;
@@ -170,15 +182,27 @@ fn a_panic_through_every_kind_of_window_export() {
         );
         assert_eq!(rows, 2);
 
-        let (mut pos, mut buf, mut n) = (0u64, [0u8; 1024], usize::MAX);
+        let mut rows = u64::MAX;
         offheap_debug_inject_panics(1);
         assert_eq!(
-            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
+            offheap_aggregator_scrape(agg, snap, 1, std::ptr::null(), 0, 2, &mut rows),
             PANIC
         );
-        assert_eq!((pos, n), (0, usize::MAX));
+        assert_eq!(rows, u64::MAX);
         assert_eq!(
-            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
+            offheap_aggregator_scrape(agg, snap, 1, std::ptr::null(), 0, 2, &mut rows),
+            OK
+        );
+        assert_eq!(rows, 2);
+        let (mut buf, mut n) = ([0u8; 1024], usize::MAX);
+        offheap_debug_inject_panics(1);
+        assert_eq!(
+            offheap_snapshot_read(agg, snap, buf.as_mut_ptr(), buf.len(), &mut n),
+            PANIC
+        );
+        assert_eq!(n, usize::MAX);
+        assert_eq!(
+            offheap_snapshot_read(agg, snap, buf.as_mut_ptr(), buf.len(), &mut n),
             OK
         );
         assert!(n > 0);

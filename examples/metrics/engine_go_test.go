@@ -30,7 +30,7 @@ func TestGoEngineAgrees(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxSeries = 5
 	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: cfg.Window, Slices: cfg.Slices, MaxSeries: cfg.MaxSeries,
-		MaxFutureSkew: cfg.MaxFutureSkew, Name: cfg.Name, RawLabelKeys: true})
+		MaxFutureSkew: cfg.MaxFutureSkew, Name: cfg.Name, KeyFormat: offheap.KeyLabels})
 	if err != nil {
 		t.Fatal(err)
 	}

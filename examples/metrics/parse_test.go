@@ -230,7 +230,7 @@ func loadBody(format string, n int) []byte {
 // TestParseIngestAllocs proves that parsing a batch of each format into the reused Batch and
 // ingesting it allocates nothing on the Go heap.
 func TestParseIngestAllocs(t *testing.T) {
-	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: time.Minute, RawLabelKeys: true})
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: time.Minute, KeyFormat: offheap.KeyLabels})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func NewService(cfg Config) (*Service, error) {
 	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{
 		Mode: offheap.Sliding, Width: cfg.Window, Slices: cfg.Slices, Alpha: cfg.Alpha, MaxSeries: cfg.MaxSeries,
 		MaxFutureSkew: cfg.MaxFutureSkew, MaxKeyLen: cfg.MaxKey + keyOverhead, Name: cfg.Name,
-		Help: "Samples ingested over the sliding window, per series.", RawLabelKeys: true,
+		Help: "Samples ingested over the sliding window, per series.", KeyFormat: offheap.KeyLabels,
 	})
 	if err != nil {
 		return nil, err

@@ -66,7 +66,7 @@ pub struct RelayProgress {
 
 /// The ABI version whose structs this harness mirrors: when the library's differs, the
 /// mirrors below must be brought up to date with include/offheap.h.
-pub const MIRRORED_ABI_VERSION: u32 = 3;
+pub const MIRRORED_ABI_VERSION: u32 = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -140,6 +140,8 @@ pub struct WindowConfig {
     pub max_future_ns: u64,
     pub max_key_len: u32,
     pub sketch: u32,
+    pub key_format: u32,
+    pub metric_type: u32,
 }
 
 #[repr(C)]
@@ -395,10 +397,18 @@ unsafe extern "C" {
         rows_out: *mut u64,
     ) -> u32;
     pub fn offheap_snapshot_view(snapshot: u64, out: *mut WindowView) -> u32;
-    pub fn offheap_aggregator_prometheus(
+    pub fn offheap_aggregator_scrape(
         aggregator: u64,
         snapshot: u64,
-        position: *mut u64,
+        now: i64,
+        quantiles: *const f64,
+        nquantiles: usize,
+        format: u32,
+        rows_out: *mut u64,
+    ) -> u32;
+    pub fn offheap_snapshot_read(
+        aggregator: u64,
+        snapshot: u64,
         buf: *mut u8,
         cap: usize,
         written: *mut usize,
@@ -844,6 +854,8 @@ impl Interp {
                     max_future_ns: 1 << 20,
                     max_key_len: 64,
                     sketch: u32::from(p.u8() % 2),
+                    key_format: [0, 1, 2][usize::from(p.u8() % 3)],
+                    metric_type: [0, 1, 2, 3][usize::from(p.u8() % 4)],
                 };
                 match p.u8() % 8 {
                     0 => (wcfg.mode, wcfg_valid) = (3 + u32::from(p.u8()), false),
@@ -863,6 +875,15 @@ impl Interp {
                 if p.u8().is_multiple_of(4) {
                     help = b"help text";
                     label = b"";
+                    // Label values need a key label; label lists and series keys do not.
+                    if wcfg.key_format == 0 {
+                        wcfg_valid = false;
+                    }
+                }
+                match p.u8() % 16 {
+                    0 => (wcfg.key_format, wcfg_valid) = (3 + u32::from(p.u8()), false),
+                    1 => (wcfg.metric_type, wcfg_valid) = (4 + u32::from(p.u8()), false),
+                    _ => {}
                 }
                 null_strings = p.u8().is_multiple_of(8);
             }
@@ -2078,10 +2099,36 @@ impl Interp {
     fn op_window_prometheus(&mut self, p: &mut Program) {
         let agg = self.pick(p, AGGREGATOR);
         let snap = self.pick(p, SNAPSHOT);
-        let cap = [4096usize, 64, 0, 1024][usize::from(p.u8() % 4)];
+        // Formats 0..=2 exist; 3 is refused.
+        let format = u32::from(p.u8() % 4);
+        let qs = [0.5, 0.99];
+        let mut rows = u64::MAX;
+        // SAFETY: `qs` holds 2 quantiles and `rows` is valid.
+        let st = unsafe {
+            offheap_aggregator_scrape(
+                agg.handle,
+                snap.handle,
+                2_000_000,
+                qs.as_ptr(),
+                2,
+                format,
+                &mut rows,
+            )
+        };
+        if self.injected(st) {
+            return;
+        }
+        self.check_pick(agg, st, "window_scrape (aggregator)");
+        self.check_pick(snap, st, "window_scrape (snapshot)");
+        if st != OK {
+            assert_eq!(rows, u64::MAX, "rows written on failure");
+            return;
+        }
+        assert!(format < 3, "format {format} accepted");
+        let cap = [4096usize, 64, 0, 1][usize::from(p.u8() % 4)];
         let null_buf = p.u8().is_multiple_of(8);
         let mut buf = [0u8; 4096];
-        let mut position = 0u64;
+        let mut whole = Vec::new();
         for _ in 0..64 {
             let mut written = usize::MAX;
             let bp = if null_buf {
@@ -2089,16 +2136,9 @@ impl Interp {
             } else {
                 buf.as_mut_ptr()
             };
-            // SAFETY: `bp` NULL or valid for `cap` (≤ 4096) bytes; the others are valid.
+            // SAFETY: `bp` NULL or valid for `cap` (≤ 4096) bytes; `written` is valid.
             let st = unsafe {
-                offheap_aggregator_prometheus(
-                    agg.handle,
-                    snap.handle,
-                    &mut position,
-                    bp,
-                    cap,
-                    &mut written,
-                )
+                offheap_snapshot_read(agg.handle, snap.handle, bp, cap, &mut written)
             };
             if self.injected(st) {
                 return;
@@ -2107,19 +2147,17 @@ impl Interp {
                 assert_eq!(st, NULL_POINTER);
                 return;
             }
-            self.check_pick(agg, st, "window_prometheus (aggregator)");
-            self.check_pick(snap, st, "window_prometheus (snapshot)");
-            if st != OK {
-                assert_eq!(written, usize::MAX);
-                return;
-            }
+            assert_eq!(st, OK, "read after a scrape: {}", status_name(st));
             assert!(written <= cap);
             if written == 0 {
-                return;
+                break;
             }
+            whole.extend_from_slice(&buf[..written]);
+        }
+        if format < 2 {
             assert!(
-                std::str::from_utf8(&buf[..written]).is_ok(),
-                "exposition is not UTF-8"
+                std::str::from_utf8(&whole).is_ok(),
+                "text exposition is not UTF-8"
             );
         }
     }
@@ -2590,6 +2628,8 @@ fn warm_up() {
                 max_future_ns: 1 << 20,
                 max_key_len: 64,
                 sketch: 1,
+                key_format: 0,
+                metric_type: 0,
             };
             let (mut agg, mut snap) = (0u64, 0u64);
             assert_eq!(
@@ -2669,20 +2709,27 @@ fn warm_up() {
                 offheap_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows),
                 OK
             );
-            let mut buf = [0u8; 4096];
-            let (mut pos, mut written) = (0u64, 1usize);
-            while written > 0 {
+            for format in 0..3 {
                 assert_eq!(
-                    offheap_aggregator_prometheus(
+                    offheap_aggregator_scrape(
                         agg,
                         snap,
-                        &mut pos,
-                        buf.as_mut_ptr(),
-                        4096,
-                        &mut written
+                        2_000_000,
+                        qs.as_ptr(),
+                        3,
+                        format,
+                        &mut rows
                     ),
                     OK
                 );
+                let mut buf = [0u8; 4096];
+                let mut written = 1usize;
+                while written > 0 {
+                    assert_eq!(
+                        offheap_snapshot_read(agg, snap, buf.as_mut_ptr(), 4096, &mut written),
+                        OK
+                    );
+                }
             }
             assert_eq!(offheap_aggregator_export(agg, snap, 2_000_000, &mut rows), OK);
             let mut removed = 0;

@@ -12,6 +12,7 @@ pub(crate) mod boundary;
 pub(crate) mod buffer;
 pub(crate) mod debug;
 pub(crate) mod engine;
+pub(crate) mod expo;
 pub(crate) mod handle;
 pub(crate) mod headers;
 pub(crate) mod messages;
@@ -31,8 +32,11 @@ use std::ffi::c_char;
 /// differs from the header it was compiled with. 2: `offheap_relay_counters` gained
 /// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
 /// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
-/// (both were `offheap_window_*`), with their structs renamed to match.
-pub const OFFHEAP_ABI_VERSION: u32 = 3;
+/// (both were `offheap_window_*`), with their structs renamed to match. 4:
+/// `offheap_aggregator_config` gained `key_format` and `metric_type`;
+/// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
+/// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`.
+pub const OFFHEAP_ABI_VERSION: u32 = 4;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 

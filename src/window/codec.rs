@@ -333,7 +333,13 @@ pub(super) fn merge_import(
             tmp.sketch = None;
         }
         let key_ref = match key {
-            RecKey::U64(k) => Some((hash_u64(k), KeyRef::U64(k))),
+            RecKey::U64(k) => {
+                if !cfg.accepts_u64_keys() {
+                    acc.bad_key += 1;
+                    continue;
+                }
+                Some((hash_u64(k), KeyRef::U64(k)))
+            }
             RecKey::Bytes(b) => {
                 if !cfg.accepts_key(b) {
                     acc.bad_key += 1;

@@ -112,11 +112,18 @@ mod codec;
 mod config;
 mod error;
 mod expo;
+mod expo_num;
+mod expo_proto;
+mod expo_row;
+mod expo_text;
+mod families;
 mod hash;
 mod id;
 mod ingest;
 mod keys;
 mod maintain;
+mod names;
+mod native;
 mod rings;
 mod shard;
 mod sketch;
@@ -128,10 +135,11 @@ mod table;
 pub use accounting::{Accounting, Stats};
 pub use aggregator::Aggregator;
 pub use codec::{FORMAT_MAGIC, FORMAT_VERSION, ImportAccounting};
-pub use config::{Config, Mode};
+pub use config::{Config, KeyFormat, MetricType, Mode};
 pub use error::Error;
-pub use expo::{PrometheusCursor, render_prometheus, render_prometheus_all};
+pub use expo::{CHUNK, Exposition, Format, render_all};
 pub use ingest::Samples;
+pub use names::MAX_NAME_LEN;
 pub use sketch::{Sketch, SketchParams};
 pub use snapshot::{KeyKind, Snapshot, SnapshotOptions};
 
@@ -145,3 +153,7 @@ pub const MAX_BATCH: usize = 1 << 22;
 pub const MAX_QUANTILES: usize = 16;
 /// The largest accepted [`Config::max_key_len`].
 pub const MAX_KEY_LEN_LIMIT: u32 = 4096;
+/// The longest help text of a metric family, in bytes.
+pub const MAX_HELP_LEN: usize = 1 << 20;
+/// The most metric families [`Aggregator::set_family`] describes.
+pub const MAX_FAMILIES: usize = 65536;

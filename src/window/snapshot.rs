@@ -1,6 +1,7 @@
 //! Snapshots: a consistent cut of every series' window, in reusable columns.
 
 use super::maintain;
+use super::native::{NativeColumns, NativeRow};
 use super::rings::Rings;
 use super::shard::Key;
 use super::sketch::SketchParams;
@@ -63,6 +64,8 @@ pub struct Snapshot {
     qlabel_ends: Vec<usize>,
     pub(crate) now: i64,
     pub(crate) next_since: u64,
+    /// Each row's sketch buckets, when the snapshot keeps them (for native histograms).
+    pub(crate) native: NativeColumns,
     acc: Slice,
 }
 
@@ -136,6 +139,11 @@ impl Snapshot {
         &self.qlabels[start..end]
     }
 
+    /// The native histogram of row `i` (empty buckets when the snapshot kept none).
+    pub(crate) fn native_row(&self, i: usize) -> NativeRow<'_> {
+        self.native.row(i)
+    }
+
     /// The byte key of row `i` (empty for rows not keyed by bytes or out of range).
     pub fn key(&self, i: usize) -> &[u8] {
         let Some(&end) = self.key_ends.get(i) else {
@@ -178,6 +186,7 @@ impl Snapshot {
             + self.key_bytes.capacity()
             + self.key_ends.capacity() * 4
             + self.qvalues.iter().map(|v| v.capacity() * 8).sum::<usize>()
+            + self.native.heap_bytes()
     }
 
     fn begin(&mut self, quantiles: &[f64], now: i64) {
@@ -213,6 +222,7 @@ impl Snapshot {
             q.clear();
         }
         self.now = now;
+        self.native.begin(0, 0.0);
     }
 
     /// Appends the row of the merged window `a`.
