@@ -124,9 +124,9 @@ impl Error {
                 "window: maximum key length must be in [1, 4096] (Config::max_key_len)"
             }
             Error::InvalidName => {
-                "window: metric name must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 256 bytes) and \
-                 not end in _sum, _count, _bucket, _gsum, _gcount or _created (Config::name, or \
-                 the family name given)"
+                "window: metric name must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 256 bytes), not \
+                 start with __ and not end in _sum, _count, _bucket, _gsum, _gcount or _created \
+                 (Config::name, or the family name given)"
             }
             Error::InvalidHelp => {
                 "window: help text must be at most 1048576 bytes of UTF-8 (Config::help, or the \

@@ -192,7 +192,9 @@ impl Exposition {
         };
         self.fresh = false;
         proto::family_fields(&mut self.chunk, name, help, t, src.windowed);
-        while self.at < end && self.chunk.len() < CHUNK {
+        // At least one series per message, however long the help text.
+        let first = self.at;
+        while self.at < end && (self.at == first || self.chunk.len() < CHUNK) {
             let i = self.grouping.order[self.at as usize] as usize;
             proto::row(&mut self.chunk, src, t, i, &mut self.labels);
             self.at += 1;

@@ -9,9 +9,10 @@
 //! | counter | `x` (the name as given) | family `x` without `_total`, sample `x_total` |
 //! | gauge | `x` | `x` |
 //!
-//! OpenMetrics has rules the text format has not: counter-like values (counter totals,
-//! summary and histogram sums) and summary quantiles are never negative, so a negative one is
-//! left out (the sample, not the series; a negative counter total leaves the series out).
+//! OpenMetrics has rules the text format has not: counter-like values (counter totals, summary
+//! and histogram sums) are neither negative nor NaN, a `_sum` goes with every `_count`, and
+//! summary quantiles are never negative. So a series whose sum breaks the rule leaves out its
+//! `_sum` and `_count` (a counter: the whole series), and a negative quantile is left out.
 //! HELP escapes `\\` and `\n`, and in OpenMetrics `\"` too; label values escape `\\`, `\"` and
 //! `\n` in both.
 
@@ -139,8 +140,8 @@ pub(crate) fn row(
     labels(src, i, scratch);
     let l = &scratch[..];
     let Totals { count, sum } = src.totals(i);
-    // Counter-like values below zero are not OpenMetrics (NaN is kept: it is not below zero).
-    let sum_ok = !(om && sum < 0.0);
+    // Counter-like values below zero or NaN are not OpenMetrics.
+    let sum_ok = !om || sum >= 0.0;
     match t {
         MetricType::Summary => {
             for j in 0..snap.quantiles().len() {
@@ -155,8 +156,8 @@ pub(crate) fn row(
             }
             if sum_ok {
                 line(out, name, b"_sum", l, b"", |o| float(sum, o));
+                line(out, name, b"_count", l, b"", |o| uint(count, o));
             }
-            line(out, name, b"_count", l, b"", |o| uint(count, o));
         }
         MetricType::Histogram => {
             let gauge = om && src.windowed;
@@ -166,8 +167,8 @@ pub(crate) fn row(
             } else {
                 (&b"_count"[..], &b"_sum"[..])
             };
-            line(out, name, c, l, b"", |o| uint(count, o));
             if sum_ok {
+                line(out, name, c, l, b"", |o| uint(count, o));
                 line(out, name, s, l, b"", |o| float(sum, o));
             }
         }

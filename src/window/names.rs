@@ -2,7 +2,7 @@
 //! no exposition can carry an invalid or ambiguous series.
 //!
 //! * Metric names match `[a-zA-Z_:][a-zA-Z0-9_:]*`; label names `[a-zA-Z_][a-zA-Z0-9_]*`. Both
-//!   are at most [`MAX_NAME_LEN`] bytes.
+//!   are at most [`MAX_NAME_LEN`] bytes, and neither starts with `__`.
 //! * Label names starting with `__` are reserved (Prometheus uses them internally: `__name__`
 //!   would rename the series), and so are `quantile` and `le`, which summaries and histograms
 //!   add themselves, and `otel_metric_overflow`, which marks the overflow series.
@@ -28,8 +28,12 @@ const RESERVED_SUFFIXES: [&[u8]; 6] = [
     b"_created",
 ];
 
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, at most [`MAX_NAME_LEN`] bytes.
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, at most [`MAX_NAME_LEN`] bytes, not starting with `__`
+/// (reserved, as for label names).
 pub(crate) fn valid_metric_name(s: &[u8]) -> bool {
+    if s.starts_with(b"__") {
+        return false;
+    }
     match s.first() {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
         _ => return false,
@@ -282,6 +286,7 @@ mod tests {
             b"x_bucket",
             b"x{__name__=\"evil\"}",
             b"x{a=\"1\"}y",
+            b"__name__",
         ] {
             assert!(!valid_series_key(bad), "{:?}", String::from_utf8_lossy(bad));
         }
