@@ -28,16 +28,16 @@ import "unsafe"
 // offset of every field.
 type equal = [0]struct{}
 
+// headerABIVersion is OFFHEAP_ABI_VERSION of the header this package was compiled with.
+const headerABIVersion = uint32(C.OFFHEAP_ABI_VERSION)
+
 func libraryError() error {
-	return checkABI(libraryABIVersion(), C.OFFHEAP_ABI_VERSION)
+	return checkABI(libraryABIVersion(), headerABIVersion)
 }
 
 func libraryVersion() string { return C.GoString(C.offheap_version_str()) }
 
 func libraryABIVersion() uint32 { return uint32(C.offheap_abi_version()) }
-
-// headerABIVersion is the ABI version of the header the package was built with.
-func headerABIVersion() uint32 { return C.OFFHEAP_ABI_VERSION }
 
 // Pointers to the first element of pointer-free Go slices, for the library's (pointer, length)
 // arguments. A nil or empty slice gives (NULL or a valid pointer, 0), which the library treats

@@ -10,5 +10,3 @@ func libraryError() error { return ErrUnavailable }
 func libraryVersion() string { return "" }
 
 func libraryABIVersion() uint32 { return 0 }
-
-func headerABIVersion() uint32 { return 0 }

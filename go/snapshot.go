@@ -1,6 +1,9 @@
 package offheap
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // SnapshotOptions select what a snapshot reads.
 type SnapshotOptions struct {
@@ -12,6 +15,26 @@ type SnapshotOptions struct {
 	// Delta (Cumulative mode): report the change since the previous delta snapshot, then
 	// start the next delta from zero.
 	Delta bool
+	// Buckets also copies each row's sketch buckets (the input of a native histogram): see
+	// [Snapshot.UnsafePositiveBuckets].
+	Buckets bool
+}
+
+// The flags of offheap_snapshot_take (OFFHEAP_SNAPSHOT_DELTA, OFFHEAP_SNAPSHOT_BUCKETS).
+const (
+	snapshotDelta   = 1
+	snapshotBuckets = 2
+)
+
+func (o *SnapshotOptions) flags() uint32 {
+	var f uint32
+	if o.Delta {
+		f |= snapshotDelta
+	}
+	if o.Buckets {
+		f |= snapshotBuckets
+	}
+	return f
 }
 
 // KeyKind says how a snapshot row's series is keyed (the kinds column of the library's
@@ -38,34 +61,48 @@ type SnapshotRow struct {
 	Stddev   float64 // population standard deviation (weighted)
 	Increase float64 // counter increase, a drop read as a reset to zero
 	Rate     float64 // Increase per second over the window width
+	// TotalCount and TotalSum cover every sample the series was ever given, monotonic across
+	// window rotations (a client_golang summary's _count and _sum).
+	TotalCount uint64
+	TotalSum   float64
 }
 
 // windowView is offheap_snapshot_columns: the snapshot's columns in Rust memory, valid until the
 // snapshot is filled again or freed (snapshot_cgo.go pins its layout).
 type windowView struct {
-	rows        uint64
-	nquantiles  uint32
-	reserved    uint32
-	now         int64
-	nextSince   uint64
-	ids         *uint64
-	kinds       *KeyKind
-	rawKeys     *uint64
-	keyEnds     *uint32
-	keyBytes    *byte
-	keyBytesLen uint64
-	counts      *uint64
-	sums        *float64
-	mins        *float64
-	maxs        *float64
-	lasts       *float64
-	means       *float64
-	stddevs     *float64
-	increases   *float64
-	rates       *float64
-	quantiles   [maxQuantiles]*float64
-	exportBytes *byte
-	exportLen   uint64
+	rows          uint64
+	nquantiles    uint32
+	reserved      uint32
+	now           int64
+	nextSince     uint64
+	ids           *uint64
+	kinds         *KeyKind
+	rawKeys       *uint64
+	keyEnds       *uint32
+	keyBytes      *byte
+	keyBytesLen   uint64
+	counts        *uint64
+	sums          *float64
+	mins          *float64
+	maxs          *float64
+	lasts         *float64
+	means         *float64
+	stddevs       *float64
+	increases     *float64
+	rates         *float64
+	quantiles     [maxQuantiles]*float64
+	exportBytes   *byte
+	exportLen     uint64
+	totalCounts   *uint64
+	totalSums     *float64
+	zeroCounts    *uint64
+	negBucketEnds *uint32
+	bucketEnds    *uint32
+	bucketIndexes *int32
+	bucketCounts  *uint64
+	buckets       uint64
+	schema        int32
+	reserved2     uint32
 }
 
 // Snapshot holds the result columns of snapshots in a Rust arena. Taking a snapshot into it
@@ -155,6 +192,65 @@ func (s *Snapshot) UnsafeIncreases() []float64 { return unsafe.Slice(s.view.incr
 // UnsafeRates views the rates column (increase per second).
 func (s *Snapshot) UnsafeRates() []float64 { return unsafe.Slice(s.view.rates, s.Len()) }
 
+// UnsafeTotalCounts views the lifetime counts column: every sample each series was ever
+// given, monotonic across window rotations.
+func (s *Snapshot) UnsafeTotalCounts() []uint64 { return unsafe.Slice(s.view.totalCounts, s.Len()) }
+
+// UnsafeTotalSums views the lifetime sums column.
+func (s *Snapshot) UnsafeTotalSums() []float64 { return unsafe.Slice(s.view.totalSums, s.Len()) }
+
+// Schema returns the exponential schema of the sketch buckets (bucket i holds magnitudes in
+// (base^(i-1), base^i], base = 2^(2^-schema), as in Prometheus native histograms), and false
+// when the aggregator keeps no sketches.
+func (s *Snapshot) Schema() (int32, bool) {
+	return s.view.schema, s.view.schema != math.MinInt32
+}
+
+// UnsafeZeroCounts views the zero-bucket counts of each row's sketch (a snapshot taken with
+// SnapshotOptions.Buckets; empty otherwise).
+func (s *Snapshot) UnsafeZeroCounts() []uint64 {
+	if s.view.zeroCounts == nil {
+		return nil
+	}
+	return unsafe.Slice(s.view.zeroCounts, s.Len())
+}
+
+// bucketRange returns the bounds of row i's negative and positive buckets.
+func (s *Snapshot) bucketRange(i int) (start, neg, end uint32) {
+	checkIndex(i, s.Len())
+	if s.view.bucketEnds == nil {
+		return 0, 0, 0
+	}
+	ends := unsafe.Slice(s.view.bucketEnds, s.Len())
+	if i > 0 {
+		start = ends[i-1]
+	}
+	return start, unsafe.Slice(s.view.negBucketEnds, s.Len())[i], ends[i]
+}
+
+func (s *Snapshot) bucketSlice(a, b uint32) ([]int32, []uint64) {
+	if a == b {
+		return nil, nil
+	}
+	idx := unsafe.Slice(s.view.bucketIndexes, int(s.view.buckets))
+	cnt := unsafe.Slice(s.view.bucketCounts, int(s.view.buckets))
+	return idx[a:b], cnt[a:b]
+}
+
+// UnsafePositiveBuckets views row i's positive sketch buckets as parallel indexes and counts
+// in ascending index order (a snapshot taken with SnapshotOptions.Buckets; empty otherwise):
+// the input of a native histogram's positive spans and deltas.
+func (s *Snapshot) UnsafePositiveBuckets(i int) (indexes []int32, counts []uint64) {
+	_, neg, end := s.bucketRange(i)
+	return s.bucketSlice(neg, end)
+}
+
+// UnsafeNegativeBuckets views row i's negative sketch buckets (indexes of magnitudes, ascending).
+func (s *Snapshot) UnsafeNegativeBuckets(i int) (indexes []int32, counts []uint64) {
+	start, neg, _ := s.bucketRange(i)
+	return s.bucketSlice(start, neg)
+}
+
 // UnsafeKinds views the key kinds column.
 func (s *Snapshot) UnsafeKinds() []KeyKind { return unsafe.Slice(s.view.kinds, s.Len()) }
 
@@ -203,6 +299,9 @@ func (s *Snapshot) Row(i int) SnapshotRow {
 		Stddev:   s.UnsafeStddevs()[i],
 		Increase: s.UnsafeIncreases()[i],
 		Rate:     s.UnsafeRates()[i],
+
+		TotalCount: s.UnsafeTotalCounts()[i],
+		TotalSum:   s.UnsafeTotalSums()[i],
 	}
 }
 
@@ -242,6 +341,8 @@ func (s *Snapshot) Read(start int, c *SnapshotColumns) int {
 	copy(c.Stddevs, s.UnsafeStddevs()[start:end])
 	copy(c.Increases, s.UnsafeIncreases()[start:end])
 	copy(c.Rates, s.UnsafeRates()[start:end])
+	copy(c.TotalCounts, s.UnsafeTotalCounts()[start:end])
+	copy(c.TotalSums, s.UnsafeTotalSums()[start:end])
 	for j := range c.Quantiles {
 		copy(c.Quantiles[j], s.UnsafeQuantile(j)[start:end])
 	}
@@ -254,6 +355,8 @@ type SnapshotColumns struct {
 	IDs, Counts, RawKeys                                      []uint64
 	Sums, Mins, Maxs, Lasts, Means, Stddevs, Increases, Rates []float64
 	Quantiles                                                 [][]float64 // Quantiles[j][row]
+	TotalCounts                                               []uint64    // lifetime counts
+	TotalSums                                                 []float64   // lifetime sums
 	u64                                                       []uint64
 	f64                                                       []float64
 	rows, nq                                                  int
@@ -264,8 +367,8 @@ type SnapshotColumns struct {
 func NewSnapshotColumns(rows, nq int) *SnapshotColumns {
 	rows, nq = max(rows, 1), min(max(nq, 0), maxQuantiles)
 	return &SnapshotColumns{
-		u64:       make([]uint64, 3*rows),
-		f64:       make([]float64, (8+nq)*rows),
+		u64:       make([]uint64, 4*rows),
+		f64:       make([]float64, (9+nq)*rows),
 		Quantiles: make([][]float64, nq),
 		rows:      rows,
 		nq:        nq,
@@ -279,11 +382,12 @@ func (c *SnapshotColumns) slice(n, nq int) {
 	r := c.rows
 	u := func(k int) []uint64 { return c.u64[k*r : k*r+n] }
 	f := func(k int) []float64 { return c.f64[k*r : k*r+n] }
-	c.IDs, c.Counts, c.RawKeys = u(0), u(1), u(2)
+	c.IDs, c.Counts, c.RawKeys, c.TotalCounts = u(0), u(1), u(2), u(3)
 	c.Sums, c.Mins, c.Maxs, c.Lasts = f(0), f(1), f(2), f(3)
 	c.Means, c.Stddevs, c.Increases, c.Rates = f(4), f(5), f(6), f(7)
+	c.TotalSums = f(8)
 	c.Quantiles = c.Quantiles[:min(nq, c.nq)]
 	for j := range c.Quantiles {
-		c.Quantiles[j] = f(8 + j)
+		c.Quantiles[j] = f(9 + j)
 	}
 }

@@ -42,6 +42,18 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.quantiles) - unsafe.Offsetof(windowView{}.quantiles)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.export_bytes) - unsafe.Offsetof(windowView{}.exportBytes)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.export_len) - unsafe.Offsetof(windowView{}.exportLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.total_counts) - unsafe.Offsetof(windowView{}.totalCounts)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.total_sums) - unsafe.Offsetof(windowView{}.totalSums)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.zero_counts) - unsafe.Offsetof(windowView{}.zeroCounts)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.neg_bucket_ends) - unsafe.Offsetof(windowView{}.negBucketEnds)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.bucket_ends) - unsafe.Offsetof(windowView{}.bucketEnds)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.bucket_indexes) - unsafe.Offsetof(windowView{}.bucketIndexes)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.bucket_counts) - unsafe.Offsetof(windowView{}.bucketCounts)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.buckets) - unsafe.Offsetof(windowView{}.buckets)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.schema) - unsafe.Offsetof(windowView{}.schema)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.reserved2) - unsafe.Offsetof(windowView{}.reserved2)]struct{}{}
+	_ equal = [C.OFFHEAP_SNAPSHOT_DELTA - snapshotDelta]struct{}{}
+	_ equal = [C.OFFHEAP_SNAPSHOT_BUCKETS - snapshotBuckets]struct{}{}
 )
 
 func windowSnapshotNew() (uint64, uint32) {
@@ -56,14 +68,10 @@ func windowSnapshotFree(id uint64) uint32 {
 
 // windowSnapshotTake takes the aggregator's snapshot at now into the arena snap
 // (offheap_snapshot_take) and returns its number of rows.
-func windowSnapshotTake(id, snap uint64, now int64, quantiles []float64, since uint64, delta bool) (uint64, uint32) {
-	d := C.uint32_t(0)
-	if delta {
-		d = 1
-	}
+func windowSnapshotTake(id, snap uint64, now int64, quantiles []float64, since uint64, flags uint32) (uint64, uint32) {
 	var rows C.uint64_t
 	st := C.offheap_snapshot_take(C.uint64_t(id), C.uint64_t(snap), C.int64_t(now), f64Ptr(quantiles),
-		C.size_t(len(quantiles)), C.uint64_t(since), d, &rows)
+		C.size_t(len(quantiles)), C.uint64_t(since), C.uint32_t(flags), &rows)
 	return uint64(rows), uint32(st)
 }
 

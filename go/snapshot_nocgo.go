@@ -6,7 +6,7 @@ func windowSnapshotNew() (uint64, uint32) { return 0, statusUnavailable }
 
 func windowSnapshotFree(uint64) uint32 { return statusUnavailable }
 
-func windowSnapshotTake(uint64, uint64, int64, []float64, uint64, bool) (uint64, uint32) {
+func windowSnapshotTake(uint64, uint64, int64, []float64, uint64, uint32) (uint64, uint32) {
 	return 0, statusUnavailable
 }
 

@@ -59,8 +59,9 @@ type AggregatorConfig struct {
 	// KeyFormat says what byte keys are (default KeyValue). See [KeyFormat] for the mapping of
 	// keys to metric names and labels.
 	KeyFormat KeyFormat
-	// KeyLabel is the label that carries the key with KeyValue (default "key"): a sample of key
-	// "/api" is rendered name{key="/api",quantile="0.5"}.
+	// KeyLabel is the label that carries uint64 keys, and byte keys with KeyValue (default
+	// "key"): a sample of key "/api" is rendered name{key="/api",quantile="0.5"}. With
+	// KeyLabels and KeySeries, label lists may not use it.
 	KeyLabel string
 	// MetricType is the type of the metric families not given one by [Aggregator.SetFamily]
 	// (default Summary).
@@ -173,7 +174,7 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 	if c.Name == "" {
 		c.Name = "offheap_window"
 	}
-	if c.KeyLabel == "" && c.KeyFormat == KeyValue {
+	if c.KeyLabel == "" {
 		c.KeyLabel = "key"
 	}
 	if c.Quantiles == nil {
@@ -287,6 +288,7 @@ const (
 type Aggregator struct {
 	h         handle
 	quantiles []float64 // for WritePrometheus
+	maxSeries int       // the series cap (a Recorder's default handle cap)
 
 	mu    sync.Mutex // guards arena and chunk (WriteExposition, AppendState)
 	arena *Snapshot
@@ -309,7 +311,7 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	if st != statusOK {
 		return nil, statusError(op, st)
 	}
-	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...)}
+	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...), maxSeries: c.MaxSeries}
 	attach(&a.h, a, id, windowFree)
 	return a, nil
 }
@@ -503,7 +505,7 @@ func (a *Aggregator) Snapshot(s *Snapshot, now int64, opts SnapshotOptions) erro
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.Delta)
+	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.flags())
 	runtime.KeepAlive(a)
 	if st != statusOK {
 		runtime.KeepAlive(s)

@@ -404,3 +404,49 @@ func TestSnapshotIndexOutOfRangePanics(t *testing.T) {
 		t.Fatalf("row 0 %+v, quantile %v", r, s.Quantile(0, 0))
 	}
 }
+
+func TestSnapshotLifetimeTotalsAndBuckets(t *testing.T) {
+	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: 10 * time.Second})
+	var b SampleBatch
+	for _, v := range []float64{1, 2, 2, -3, 0} {
+		b.Add(1, sec, v)
+	}
+	if _, err := a.Ingest(&b, sec); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	b.Add(1, 12*sec, 100) // the next window
+	if _, err := a.Ingest(&b, 12*sec); err != nil {
+		t.Fatal(err)
+	}
+	s := newSnap(t)
+	if err := a.Snapshot(s, 12*sec, SnapshotOptions{Buckets: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Row(0)
+	if r.Count != 1 || r.TotalCount != 6 || r.TotalSum != 102 {
+		t.Fatalf("row %+v: want count 1, lifetime 6 and 102", r)
+	}
+	if schema, ok := s.Schema(); !ok || schema != 6 {
+		t.Fatalf("schema %d %v, want 6", schema, ok)
+	}
+	idx, cnt := s.UnsafePositiveBuckets(0)
+	// 100 is in (2^(424/64), 2^(425/64)].
+	if len(idx) != 1 || idx[0] != 426 || cnt[0] != 1 || s.UnsafeZeroCounts()[0] != 0 {
+		t.Fatalf("buckets %v %v zero %v", idx, cnt, s.UnsafeZeroCounts())
+	}
+	if i, _ := s.UnsafeNegativeBuckets(0); len(i) != 0 {
+		t.Fatalf("negative buckets %v", i)
+	}
+	cols := NewSnapshotColumns(4, 0)
+	if n := s.Read(0, cols); n != 1 || cols.TotalCounts[0] != 6 || cols.TotalSums[0] != 102 {
+		t.Fatalf("columns: %d %v %v", n, cols.TotalCounts, cols.TotalSums)
+	}
+	// Without Buckets the bucket views are empty.
+	if err := a.Snapshot(s, 12*sec, SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := s.UnsafePositiveBuckets(0); len(i) != 0 || s.UnsafeZeroCounts() != nil {
+		t.Fatal("bucket columns without SnapshotOptions.Buckets")
+	}
+}

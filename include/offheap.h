@@ -30,7 +30,9 @@
 // (both were `offheap_window_*`), with their structs renamed to match. 4:
 // `offheap_aggregator_config` gained `key_format` and `metric_type`;
 // `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
-// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`.
+// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
+// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
+// `offheap_snapshot_take`'s `delta` became `flags`.
 #define OFFHEAP_ABI_VERSION 4
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -230,6 +232,13 @@
 
 // Most quantiles one snapshot computes (entries of `offheap_snapshot_columns.quantiles`).
 #define OFFHEAP_WINDOW_MAX_QUANTILES 16
+
+// `offheap_snapshot_take` flag: report the change since the previous delta read (cumulative
+// aggregators).
+#define OFFHEAP_SNAPSHOT_DELTA 1
+
+// `offheap_snapshot_take` flag: copy each row's sketch buckets into the bucket columns.
+#define OFFHEAP_SNAPSHOT_BUCKETS 2
 
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
@@ -774,6 +783,26 @@ typedef struct offheap_snapshot_columns {
   const uint8_t *export_bytes;
   // Length of `export_bytes`.
   uint64_t export_len;
+  // Lifetime counts of each series (monotonic across window rotations).
+  const uint64_t *total_counts;
+  // Lifetime sums of each series.
+  const double *total_sums;
+  // With `OFFHEAP_SNAPSHOT_BUCKETS`: zero-bucket counts of each row's sketch (else NULL).
+  const uint64_t *zero_counts;
+  // End of each row's negative buckets in `bucket_indexes` (its positive ones follow).
+  const uint32_t *neg_bucket_ends;
+  // End of each row's buckets in `bucket_indexes` (row `i` starts at `bucket_ends[i-1]`).
+  const uint32_t *bucket_ends;
+  // Bucket indexes of every row, ascending within each sign of each row.
+  const int32_t *bucket_indexes;
+  // Counts of `bucket_indexes`.
+  const uint64_t *bucket_counts;
+  // Length of `bucket_indexes` and `bucket_counts`.
+  uint64_t buckets;
+  // The sketches' exponential schema (INT32_MIN when the aggregator keeps no sketches).
+  int32_t schema;
+  // Reserved, 0.
+  uint32_t reserved2;
 } offheap_snapshot_columns;
 
 // Window mode: `0` sliding, `1` tumbling, `2` cumulative.
@@ -1280,8 +1309,11 @@ offheap_status offheap_snapshot_free(uint64_t snapshot);
 
 // Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
 // rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
-// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
-// change since the last delta read. Writes the row count to `*rows_out`.
+// series changed since that token (0: all); `flags`: `OFFHEAP_SNAPSHOT_DELTA` (cumulative
+// mode: report and reset the change since the last delta read) and `OFFHEAP_SNAPSHOT_BUCKETS`
+// (fill the bucket columns). Writes the row count to `*rows_out`.
+//
+// Errors: `OFFHEAP_STATUS_INVALID_ARGUMENT` for unknown flags.
 //
 // # Safety
 // Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
@@ -1292,7 +1324,7 @@ offheap_status offheap_snapshot_take(uint64_t aggregator,
                                      const double *quantiles,
                                      size_t nquantiles,
                                      uint64_t since,
-                                     uint32_t delta,
+                                     uint32_t flags,
                                      uint64_t *rows_out);
 
 // Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again

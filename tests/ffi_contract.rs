@@ -88,7 +88,7 @@ fn versions() {
         env!("CARGO_PKG_VERSION_MAJOR").parse::<u32>().unwrap()
     );
     // SAFETY: no arguments.
-    assert_eq!(unsafe { offheap_abi_version() }, 3);
+    assert_eq!(unsafe { offheap_abi_version() }, 4);
 }
 
 #[test]

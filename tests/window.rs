@@ -586,8 +586,8 @@ fn import_rejects_bad_input_without_effect() {
         target.merge_import(b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", SEC),
         Err(Error::BadMagic)
     );
-    // Version 1 (ln-indexed buckets) and unknown versions are refused.
-    for version in [1, 3] {
+    // Versions 1 and 2 (other bucket mappings) and unknown versions are refused.
+    for version in [1, 2, 4] {
         let mut other = blob.clone();
         other[4] = version;
         assert_eq!(

@@ -71,6 +71,27 @@ fn refused_keys_are_counted_and_never_exposed() {
     ];
     let acc = ingest(&agg, &bad, &[1.0; 12]);
     assert_eq!((acc.accepted, acc.bad_key), (0, 12));
+    // Without a key label, u64 keys have no label to render under.
+    let acc = agg
+        .ingest_u64(&[7], Samples::new(&[SEC], &[1.0]), SEC)
+        .unwrap();
+    assert_eq!(acc.bad_key, 1);
+    // With one, label lists may not use it: it is the u64 keys'.
+    let with_label = Aggregator::new(Config {
+        key_format: KeyFormat::Series,
+        ..Config::tumbling(60 * SEC as u64)
+    })
+    .unwrap();
+    let acc = ingest(
+        &with_label,
+        &[b"x{key=\"7\"}", b"x{route=\"7\"}"],
+        &[1.0, 1.0],
+    );
+    assert_eq!((acc.accepted, acc.bad_key), (1, 1));
+    let acc = with_label
+        .ingest_u64(&[7], Samples::new(&[SEC], &[1.0]), SEC)
+        .unwrap();
+    assert_eq!(acc.accepted, 1);
     let good: [&[u8]; 3] = [
         b"http_latency_seconds{code=\"200\",route=\"/a\"}",
         b"http_latency_seconds{route=\"/b\"}",
@@ -78,7 +99,7 @@ fn refused_keys_are_counted_and_never_exposed() {
     ];
     let acc = ingest(&agg, &good, &[0.25, 0.75, 1.0]);
     assert_eq!((acc.accepted, acc.bad_key), (3, 0));
-    assert_eq!(agg.stats().samples.bad_key, 12);
+    assert_eq!(agg.stats().samples.bad_key, 13);
     let s = snap(&agg, &[0.5]);
     for f in [Format::Text, Format::OpenMetrics] {
         let t = text(&agg, &s, f);

@@ -1,6 +1,7 @@
 package benches
 
 import (
+	"fmt"
 	"io"
 	"runtime"
 	"runtime/metrics"
@@ -68,6 +69,169 @@ func BenchmarkWindowIngest(b *testing.B) {
 }
 
 const heldSeries = 1_000_000
+
+// latency is a latency-like value (three decades) for pseudo-random x.
+func latency(x uint64) float64 { return 1 + float64((x>>20)%100_000)/100 }
+
+// scaleBatches makes n batches of winBatch samples over series keys [0, series), in a
+// pseudo-random order, all in the window of 10 s.
+func scaleBatches(n int, series uint64) (keys [][]uint64, ts []int64, vals [][]float64) {
+	x := uint64(7)
+	for range winBatch {
+		ts = append(ts, 10*winSec)
+	}
+	for range n {
+		k := make([]uint64, winBatch)
+		v := make([]float64, winBatch)
+		for i := range k {
+			x = x*6364136223846793005 + 1442695040888963407
+			k[i], v[i] = (x>>24)%series, latency(x)
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, ts, vals
+}
+
+// BenchmarkWindowIngest1M: batches of 1024 samples with the quantile sketch into 1M live
+// series (tumbling minute), keys spread over all of them so that each sample's series is a
+// cache miss (256 batches: 256k series, far more than the caches hold), beside the pure-Go
+// aggregator fed the same batches.
+func BenchmarkWindowIngest1M(b *testing.B) {
+	keys, ts, vals := scaleBatches(256, heldSeries)
+	all := make([]uint64, heldSeries)
+	allTS := make([]int64, heldSeries)
+	allVals := make([]float64, heldSeries)
+	for k := range all {
+		all[k], allTS[k], allVals[k] = uint64(k), 10*winSec, latency(uint64(k)*0x9E3779B97F4A7C15)
+	}
+	b.Run("offheap", func(b *testing.B) {
+		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer agg.Close()
+		if acc, err := agg.IngestColumns(all, allTS, allVals, nil, 10*winSec); err != nil || acc.Accepted != heldSeries {
+			b.Fatalf("%+v %v", acc, err)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			acc, err := agg.IngestColumns(keys[i%len(keys)], ts, vals[i%len(keys)], nil, 10*winSec)
+			if err != nil || acc.Accepted != winBatch {
+				b.Fatalf("%+v %v", acc, err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+	})
+	b.Run("purego", func(b *testing.B) {
+		peer := windowpeer.New(int64(time.Minute), 1, 0.01, 2*heldSeries, true)
+		if n, _ := peer.Ingest(all, allTS, allVals, 10*winSec); n != heldSeries {
+			b.Fatal("samples dropped")
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if n, _ := peer.Ingest(keys[i%len(keys)], ts, vals[i%len(keys)], 10*winSec); n != winBatch {
+				b.Fatal("samples dropped")
+			}
+			i++
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+	})
+}
+
+// memoryPerSeries caches what BenchmarkWindowMemory1M measured (the build takes seconds; the
+// benchmark framework calls a benchmark function more than once).
+var memoryPerSeries sync.Map
+
+// goHeap returns the Go heap in use after a collection.
+func goHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// heldMemory builds 1M series of n samples each (tumbling minute, sketch on, latency-like
+// values) with offheap or in pure Go and returns the heap they hold per series: the Rust heap
+// and the Go heap together for offheap, the Go heap for pure Go. Nothing of it stays live.
+func heldMemory(b *testing.B, n int, pure bool) float64 {
+	key := fmt.Sprint(n, pure)
+	if v, ok := memoryPerSeries.Load(key); ok {
+		return v.(float64)
+	}
+	const chunk = 1 << 16
+	keys := make([]uint64, chunk)
+	ts := make([]int64, chunk)
+	vals := make([]float64, chunk)
+	feed := func(ingest func(keys []uint64, ts []int64, vals []float64) int) {
+		for j := range n {
+			for start := 0; start < heldSeries; start += chunk {
+				m := min(chunk, heldSeries-start)
+				for i := range m {
+					k := uint64(start + i)
+					keys[i], ts[i] = k, winSec+int64(j)
+					vals[i] = latency(k*0x9E3779B97F4A7C15 + uint64(j)*0xBF58476D1CE4E5B9)
+				}
+				if got := ingest(keys[:m], ts[:m], vals[:m]); got != m {
+					b.Fatalf("%d of %d samples accepted", got, m)
+				}
+			}
+		}
+	}
+	var per float64
+	if pure {
+		before := goHeap()
+		peer := windowpeer.New(int64(time.Minute), 1, 0.01, 2*heldSeries, true)
+		feed(func(k []uint64, t []int64, v []float64) int { n, _ := peer.Ingest(k, t, v, 2*winSec); return n })
+		per = float64(goHeap()-before) / heldSeries
+		if peer.Len() != heldSeries {
+			b.Fatal("series lost")
+		}
+	} else {
+		goBefore := goHeap()
+		rs, err := offheap.ReadRustStats()
+		if err != nil {
+			b.Fatal(err)
+		}
+		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries})
+		if err != nil {
+			b.Fatal(err)
+		}
+		feed(func(k []uint64, t []int64, v []float64) int {
+			acc, err := agg.IngestColumns(k, t, v, nil, 2*winSec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return int(acc.Accepted)
+		})
+		after, _ := offheap.ReadRustStats()
+		per = (float64(after.LiveBytes) - float64(rs.LiveBytes) + float64(goHeap()) - float64(goBefore)) / heldSeries
+		if st, _ := agg.Stats(); st.Series != heldSeries {
+			b.Fatalf("series = %d", st.Series)
+		}
+		agg.Close()
+	}
+	memoryPerSeries.Store(key, per)
+	return per
+}
+
+// BenchmarkWindowMemory1M: the heap held per series by 1M series of 4 and of 64 samples
+// (tumbling minute, sketch on): offheap's Rust heap (and its Go heap, near zero) beside the
+// pure-Go aggregator's Go heap. The metric is B/series; the loop itself does nothing.
+func BenchmarkWindowMemory1M(b *testing.B) {
+	for _, n := range []int{4, 64} {
+		for _, side := range []string{"offheap", "purego"} {
+			b.Run(fmt.Sprintf("%d_samples/%s", n, side), func(b *testing.B) {
+				per := heldMemory(b, n, side == "purego")
+				for b.Loop() {
+				}
+				b.ReportMetric(per, "B/series")
+			})
+		}
+	}
+}
 
 var (
 	heldOffheapOnce, heldPeerOnce sync.Once

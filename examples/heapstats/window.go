@@ -3,14 +3,16 @@ package main
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
 )
 
 // The window workload: a one-minute tumbling window per series with count, sum, min, max,
-// last and quantiles from a log-bucket sketch (relative accuracy 1%), over o.series series
-// and o.perSeries samples each, then a snapshot of every series (p99 included).
+// last and quantiles from a sketch over the buckets of Prometheus native histograms (relative
+// accuracy 1%: schema 6), over o.series series and o.perSeries samples each, then a snapshot
+// of every series (p99 included).
 
 const windowAlpha = 0.01
 
@@ -21,21 +23,40 @@ func windowValue(k uint64, j int) float64 {
 	return 1 + float64(x%100_000)/100
 }
 
-// sketch is the pure-Go log-bucket quantile sketch (DDSketch-style, as benches/go/windowpeer
-// does it): a slice of counts from an offset index, positive values only here.
+// sketch is the pure-Go quantile sketch (as benches/go/windowpeer does it): native histogram
+// buckets indexed as client_golang does (math.Frexp and a search of the bounds), a slice of
+// counts from an offset index, positive values only here.
 type sketch struct {
 	offset int32
 	counts []uint64
 }
 
-type sketchParams struct{ lnGamma, invLnGamma, alpha float64 }
-
-func newSketchParams(alpha float64) sketchParams {
-	lg := math.Log((1 + alpha) / (1 - alpha))
-	return sketchParams{lnGamma: lg, invLnGamma: 1 / lg, alpha: alpha}
+// sketchParams hold the bucket bounds of the smallest schema whose relative error
+// (base-1)/(base+1) is at most alpha.
+type sketchParams struct {
+	schema int
+	bounds []float64 // 2^(k/2^schema - 1): the fractions of math.Frexp
+	ratio  float64   // 2/(1+base)
 }
 
-func (p *sketchParams) index(v float64) int32 { return int32(math.Ceil(math.Log(v) * p.invLnGamma)) }
+func newSketchParams(alpha float64) sketchParams {
+	schema := 0
+	for ; schema < 12; schema++ {
+		if base := math.Exp2(math.Exp2(-float64(schema))); (base-1)/(base+1) <= alpha {
+			break
+		}
+	}
+	bounds := make([]float64, 1<<schema)
+	for k := range bounds {
+		bounds[k] = math.Exp2(float64(k)/float64(len(bounds))) / 2
+	}
+	return sketchParams{schema: schema, bounds: bounds, ratio: 2 / (1 + math.Exp2(math.Exp2(-float64(schema))))}
+}
+
+func (p *sketchParams) index(v float64) int32 {
+	frac, exp := math.Frexp(v)
+	return int32(sort.SearchFloat64s(p.bounds, frac) + (exp-1)*len(p.bounds))
+}
 
 func (s *sketch) add(p *sketchParams, v float64) {
 	idx := p.index(v)
@@ -67,7 +88,9 @@ func (s *sketch) quantile(p *sketchParams, q float64, n uint64) float64 {
 	for j, c := range s.counts {
 		seen += c
 		if seen > rank {
-			return 2 * math.Exp(float64(s.offset+int32(j))*p.lnGamma) / (1 + math.Exp(p.lnGamma))
+			i := s.offset + int32(j)
+			e := i >> p.schema
+			return math.Ldexp(2*p.bounds[i-e<<p.schema]*p.ratio, int(e))
 		}
 	}
 	return math.NaN()

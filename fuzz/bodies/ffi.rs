@@ -205,6 +205,16 @@ pub struct WindowView {
     pub quantiles: [*const f64; 16],
     pub export_bytes: *const u8,
     pub export_len: u64,
+    pub total_counts: *const u64,
+    pub total_sums: *const f64,
+    pub zero_counts: *const u64,
+    pub neg_bucket_ends: *const u32,
+    pub bucket_ends: *const u32,
+    pub bucket_indexes: *const i32,
+    pub bucket_counts: *const u64,
+    pub buckets: u64,
+    pub schema: i32,
+    pub reserved2: u32,
 }
 
 #[repr(C)]
@@ -1997,6 +2007,21 @@ impl Interp {
                 let eb = std::slice::from_raw_parts(v.export_bytes, v.export_len as usize);
                 acc ^= eb.iter().map(|&b| u64::from(b)).sum::<u64>();
             }
+            if rows > 0 {
+                let totals = std::slice::from_raw_parts(v.total_counts, rows);
+                let counts = std::slice::from_raw_parts(v.counts, rows);
+                assert!(totals.iter().zip(counts).all(|(t, c)| t >= c));
+                acc ^= colf(v.total_sums).to_bits();
+            }
+            if !v.bucket_ends.is_null() {
+                let ends = std::slice::from_raw_parts(v.bucket_ends, rows);
+                assert!(ends.last().is_some_and(|&e| u64::from(e) == v.buckets));
+                if v.buckets > 0 {
+                    let c = std::slice::from_raw_parts(v.bucket_counts, v.buckets as usize);
+                    let i = std::slice::from_raw_parts(v.bucket_indexes, v.buckets as usize);
+                    acc ^= c.iter().sum::<u64>() ^ i.iter().map(|&x| x as u64).sum::<u64>();
+                }
+            }
             std::hint::black_box(acc);
         }
     }
@@ -2014,7 +2039,8 @@ impl Interp {
             qs.as_ptr()
         };
         let since = u64::from(p.u8() % 3);
-        let delta = u32::from(p.u8() % 3);
+        // Flags: 1 delta, 2 bucket columns, 4 unknown (refused).
+        let delta = u32::from(p.u8() % 5);
         let mut rows = u64::MAX;
         let out = self.out_ptr(mode, &mut rows);
         // SAFETY: `qp` NULL or valid for qs.len() doubles; `out` NULL, misaligned or valid.
@@ -2039,8 +2065,11 @@ impl Interp {
                 self.check_pick(agg, st, "snapshot_take (aggregator)");
                 self.check_pick(snap, st, "snapshot_take (snapshot)");
                 let valid_q = qs.len() <= 16 && qs.iter().all(|q| (0.0..=1.0).contains(q));
-                if agg.live.is_some() && snap.live.is_some() && valid_q && delta <= 1 {
+                if agg.live.is_some() && snap.live.is_some() && valid_q && delta <= 3 {
                     assert_eq!(st, OK, "snapshot_take: {}", status_name(st));
+                }
+                if delta > 3 {
+                    assert_ne!(st, OK, "unknown snapshot flags accepted");
                 }
                 if !valid_q {
                     assert_ne!(st, OK, "invalid quantiles accepted");
@@ -2077,6 +2106,16 @@ impl Interp {
             quantiles: [std::ptr::null(); 16],
             export_bytes: std::ptr::null(),
             export_len: 0,
+            total_counts: std::ptr::null(),
+            total_sums: std::ptr::null(),
+            zero_counts: std::ptr::null(),
+            neg_bucket_ends: std::ptr::null(),
+            bucket_ends: std::ptr::null(),
+            bucket_indexes: std::ptr::null(),
+            bucket_counts: std::ptr::null(),
+            buckets: 0,
+            schema: 0,
+            reserved2: 0,
         };
         v.rows = 4242;
         let out = self.out_ptr(mode, &mut v);

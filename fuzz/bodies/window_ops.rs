@@ -300,6 +300,7 @@ pub fn run(data: &[u8]) {
                     quantiles: qs,
                     since: u64::from(b.u8() % 3),
                     delta,
+                    buckets: b.u8().is_multiple_of(2),
                 };
                 let mut snap = Snapshot::new();
                 match agg.snapshot(now, &opts, &mut snap) {
@@ -309,6 +310,23 @@ pub fn run(data: &[u8]) {
                             "bad quantiles accepted"
                         );
                         check_rows(&snap, cfg.alpha, if cfg.sketch { qs.len() } else { 0 });
+                        if opts.buckets && cfg.sketch {
+                            // A row's buckets hold its count, each sign in ascending order.
+                            for row in 0..snap.len() {
+                                let (pi, pc) = snap.positive_buckets(row);
+                                let (ni, nc) = snap.negative_buckets(row);
+                                let held: u64 = pc.iter().chain(nc).sum::<u64>()
+                                    + snap.zero_counts()[row];
+                                assert_eq!(held, snap.counts()[row], "buckets lose samples");
+                                assert!(pi.is_sorted() && ni.is_sorted(), "buckets out of order");
+                            }
+                        }
+                        for row in 0..snap.len() {
+                            assert!(
+                                snap.total_counts()[row] >= snap.counts()[row],
+                                "lifetime below the window"
+                            );
+                        }
                         if delta && cumulative {
                             conserving = false;
                         }

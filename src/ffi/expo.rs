@@ -58,8 +58,10 @@ pub unsafe extern "C" fn offheap_aggregator_scrape(
         let mut arena = snap.inner.lock();
         let arena = &mut *arena;
         arena.expo.reset();
+        // Protobuf carries native histograms: the snapshot copies the buckets for them.
         let opts = SnapshotOptions {
             quantiles,
+            buckets: format == Format::Protobuf,
             ..SnapshotOptions::default()
         };
         agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;

@@ -35,7 +35,9 @@ use std::ffi::c_char;
 /// (both were `offheap_window_*`), with their structs renamed to match. 4:
 /// `offheap_aggregator_config` gained `key_format` and `metric_type`;
 /// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
-/// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`.
+/// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
+/// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
+/// `offheap_snapshot_take`'s `delta` became `flags`.
 pub const OFFHEAP_ABI_VERSION: u32 = 4;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

@@ -87,7 +87,33 @@ pub struct offheap_snapshot_columns {
     pub export_bytes: *const u8,
     /// Length of `export_bytes`.
     pub export_len: u64,
+    /// Lifetime counts of each series (monotonic across window rotations).
+    pub total_counts: *const u64,
+    /// Lifetime sums of each series.
+    pub total_sums: *const f64,
+    /// With `OFFHEAP_SNAPSHOT_BUCKETS`: zero-bucket counts of each row's sketch (else NULL).
+    pub zero_counts: *const u64,
+    /// End of each row's negative buckets in `bucket_indexes` (its positive ones follow).
+    pub neg_bucket_ends: *const u32,
+    /// End of each row's buckets in `bucket_indexes` (row `i` starts at `bucket_ends[i-1]`).
+    pub bucket_ends: *const u32,
+    /// Bucket indexes of every row, ascending within each sign of each row.
+    pub bucket_indexes: *const i32,
+    /// Counts of `bucket_indexes`.
+    pub bucket_counts: *const u64,
+    /// Length of `bucket_indexes` and `bucket_counts`.
+    pub buckets: u64,
+    /// The sketches' exponential schema (INT32_MIN when the aggregator keeps no sketches).
+    pub schema: i32,
+    /// Reserved, 0.
+    pub reserved2: u32,
 }
+
+/// `offheap_snapshot_take` flag: report the change since the previous delta read (cumulative
+/// aggregators).
+pub const OFFHEAP_SNAPSHOT_DELTA: u32 = 1;
+/// `offheap_snapshot_take` flag: copy each row's sketch buckets into the bucket columns.
+pub const OFFHEAP_SNAPSHOT_BUCKETS: u32 = 2;
 
 /// A column's pointer for C: NULL when it is empty (Rust's empty slices point anywhere
 /// non-NULL, and a C caller must never get a dangling non-NULL pointer).
@@ -124,8 +150,11 @@ pub extern "C" fn offheap_snapshot_free(snapshot: u64) -> offheap_status {
 
 /// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
 /// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
-/// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
-/// change since the last delta read. Writes the row count to `*rows_out`.
+/// series changed since that token (0: all); `flags`: `OFFHEAP_SNAPSHOT_DELTA` (cumulative
+/// mode: report and reset the change since the last delta read) and `OFFHEAP_SNAPSHOT_BUCKETS`
+/// (fill the bucket columns). Writes the row count to `*rows_out`.
+///
+/// Errors: `OFFHEAP_STATUS_INVALID_ARGUMENT` for unknown flags.
 ///
 /// # Safety
 /// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
@@ -139,7 +168,7 @@ pub unsafe extern "C" fn offheap_snapshot_take(
     quantiles: *const f64,
     nquantiles: usize,
     since: u64,
-    delta: u32,
+    flags: u32,
     rows_out: *mut u64,
 ) -> offheap_status {
     guard(|| {
@@ -148,13 +177,17 @@ pub unsafe extern "C" fn offheap_snapshot_take(
         // returns: what `ptr::out` and `ptr::slice` require.
         let (rows_out, quantiles) =
             unsafe { (ptr::out(rows_out)?, ptr::slice(quantiles, nquantiles)?) };
+        if flags & !(OFFHEAP_SNAPSHOT_DELTA | OFFHEAP_SNAPSHOT_BUCKETS) != 0 {
+            return Err(offheap_status::InvalidArgument);
+        }
         let agg = handle::get::<Aggregator>(aggregator)?;
         let snap = handle::get::<WindowSnapshot>(snapshot)?;
         let mut arena = snap.inner.lock();
         let opts = SnapshotOptions {
             quantiles,
             since,
-            delta: delta != 0,
+            delta: flags & OFFHEAP_SNAPSHOT_DELTA != 0,
+            buckets: flags & OFFHEAP_SNAPSHOT_BUCKETS != 0,
         };
         arena.expo.reset();
         agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;
@@ -208,6 +241,16 @@ pub unsafe extern "C" fn offheap_snapshot_view(
             quantiles,
             export_bytes: nonnull_or_null(&arena.export),
             export_len: arena.export.len() as u64,
+            total_counts: nonnull_or_null(s.total_counts()),
+            total_sums: nonnull_or_null(s.total_sums()),
+            zero_counts: nonnull_or_null(s.zero_counts()),
+            neg_bucket_ends: nonnull_or_null(s.neg_bucket_ends()),
+            bucket_ends: nonnull_or_null(s.bucket_ends()),
+            bucket_indexes: nonnull_or_null(s.bucket_indexes()),
+            bucket_counts: nonnull_or_null(s.bucket_counts()),
+            buckets: s.bucket_indexes().len() as u64,
+            schema: s.schema().unwrap_or(i32::MIN),
+            reserved2: 0,
         });
         Ok(())
     })

@@ -138,14 +138,14 @@ impl Aggregator {
     }
 
     /// Appends the state of every series' window at `now` (series with samples in it) to
-    /// `out` in the [format](super#serialized-state-format-version-2); returns the number of
+    /// `out` in the [format](super#serialized-state-format-version-3); returns the number of
     /// records. Holds the snapshot cut while it runs.
     pub fn export(&self, now: i64, out: &mut Vec<u8>) -> usize {
         codec::export(&self.store, &self.rings, &self.cfg, now, out)
     }
 
     /// Merges an [`export`](Self::export) into this aggregator at `now` (see the
-    /// [format](super#serialized-state-format-version-2)). Checks the whole input first: on
+    /// [format](super#serialized-state-format-version-3)). Checks the whole input first: on
     /// error nothing has changed.
     pub fn merge_import(&self, data: &[u8], now: i64) -> Result<ImportAccounting, Error> {
         codec::merge_import(&self.store, &self.rings, &self.cfg, data, now)

@@ -6,17 +6,18 @@
 //! sums, min, max and sketch buckets merge exactly (mean and stddev up to rounding) and
 //! instances that each saw part of a stream merge into what one instance fed it all holds.
 //!
-//! # Format version 2
+//! # Format version 3
 //!
 //! ```text
-//! header  magic "OHWS" | version u16 = 2 | flags u16 (bit 0: sketches present, others 0)
+//! header  magic "OHWS" | version u16 = 3 | flags u16 (bit 0: sketches present, others 0)
 //!         | alpha f64 | max_buckets u32 | reserved u32 = 0 | records u64
 //! record  kind u8 (0 = u64 key, 1 = byte key, 2 = overflow series)
 //!         | key (kind 0: u64; kind 1: len u32 (<= 4096) + UTF-8 bytes; kind 2: nothing)
 //!         | count u64 (>= 1) | sum f64 | mean f64 | m2 f64 | min f64 | max f64
 //!         | first f64 | last f64 | increase f64 | first_ts i64 | last_ts i64
 //!         | (if sketches) zero u64 | positive store | negative store
-//! store   offset i32 | len u32 (<= 65536) | len × count u64
+//! store   offset i32 | len u32 (<= 65536) | len × count u64   (buckets offset.. of the
+//!         exponential schema of α, as in `mapping.rs`; indices within ±2^23)
 //! ```
 //!
 //! Import checks everything before changing anything: magic, version, flags, α (must equal the
@@ -24,11 +25,12 @@
 //! NaN-free moments with `min <= max`, and bucket counts that add up to the record's count.
 //! Bad input is an error, never a panic or an unbounded allocation.
 
+use super::buckets::Bucket;
 use super::config::Config;
 use super::hash::{hash_bytes, hash_u64};
 use super::rings::Rings;
-use super::shard::{Key, KeyRef};
-use super::sketch::{Sketch, Store as BucketStore};
+use super::shard::KeyRef;
+use super::sketch::{BucketIter, Sketch, SketchParams};
 use super::slice::Slice;
 use super::store::Store;
 use super::{Error, MAX_KEY_LEN_LIMIT};
@@ -36,9 +38,11 @@ use super::{Error, MAX_KEY_LEN_LIMIT};
 /// First bytes of an export.
 pub const FORMAT_MAGIC: [u8; 4] = *b"OHWS";
 /// The format version written (and the only one read).
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 const FLAG_SKETCH: u16 = 1;
 const MAX_STORE_LEN: u32 = 65536;
+/// Bucket indices of every schema are within `±2^22` (+1): a store outside `±2^23` is corrupt.
+const MAX_INDEX: i32 = 1 << 23;
 
 /// What an import did with its records; the fields add up to the number of records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,48 +105,68 @@ enum RecKey<'a> {
     Overflow,
 }
 
-fn write_store(s: &BucketStore, out: &mut Vec<u8>) {
-    out.extend_from_slice(&s.offset.to_le_bytes());
-    out.extend_from_slice(&(s.counts.len() as u32).to_le_bytes());
-    for c in &s.counts {
+/// Writes one sign's buckets as a contiguous range (empty buckets inside it as zeros).
+fn write_store(buckets: BucketIter<'_>, out: &mut Vec<u8>) {
+    let (lo, hi) = match (buckets.clone().next(), buckets.clone().next_back()) {
+        (Some((lo, _)), Some((hi, _))) => (lo, hi),
+        _ => (0, -1),
+    };
+    out.extend_from_slice(&lo.to_le_bytes());
+    out.extend_from_slice(&((i64::from(hi) - i64::from(lo) + 1) as u32).to_le_bytes());
+    let mut at = lo;
+    for (i, c) in buckets {
+        for _ in at..i {
+            out.extend_from_slice(&0u64.to_le_bytes());
+        }
         out.extend_from_slice(&c.to_le_bytes());
+        at = i + 1;
     }
 }
 
-fn read_store(r: &mut Reader<'_>, s: &mut BucketStore) -> Result<u64, Error> {
+/// Reads one sign's buckets into `s` (as `make(index)` says); returns their total count.
+fn read_store(
+    r: &mut Reader<'_>,
+    s: &mut Sketch,
+    p: &SketchParams,
+    make: impl Fn(i32) -> Bucket,
+) -> Result<u64, Error> {
     let offset = r.i32()?;
     let len = r.u32()?;
-    if len > MAX_STORE_LEN || i64::from(offset) + i64::from(len) > i64::from(i32::MAX) {
+    let top = i64::from(offset) + i64::from(len);
+    if len > MAX_STORE_LEN
+        || top > i64::from(MAX_INDEX)
+        || i64::from(offset) < -i64::from(MAX_INDEX)
+    {
         return Err(Error::Corrupt);
     }
     // The length is checked against the input before anything is allocated.
     let bytes = r.take(len as usize * 8)?;
-    s.offset = offset;
-    s.counts.clear();
     let mut total = 0u64;
-    for c in bytes.chunks_exact(8) {
+    for (j, c) in bytes.chunks_exact(8).enumerate() {
         let mut a = [0u8; 8];
         a.copy_from_slice(c);
         let c = u64::from_le_bytes(a);
         total = total.checked_add(c).ok_or(Error::Corrupt)?;
-        s.counts.push(c);
+        if c != 0 {
+            s.add_bucket(p, make(offset + j as i32), c);
+        }
     }
     Ok(total)
 }
 
-fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut Vec<u8>) {
-    match (overflow, key) {
-        (true, _) => out.push(2),
-        (false, Key::U64(k)) => {
+/// Writes the record of window `a` of the series of `key` (`None`: the overflow series).
+fn write_record(key: Option<KeyRef<'_>>, a: &Slice, sketches: bool, out: &mut Vec<u8>) {
+    match key {
+        None => out.push(2),
+        Some(KeyRef::U64(k)) => {
             out.push(0);
             out.extend_from_slice(&k.to_le_bytes());
         }
-        (false, Key::Bytes(b)) => {
+        Some(KeyRef::Bytes(b)) => {
             out.push(1);
             out.extend_from_slice(&(b.len() as u32).to_le_bytes());
             out.extend_from_slice(b);
         }
-        (false, Key::Free) => out.push(2),
     }
     out.extend_from_slice(&a.count.to_le_bytes());
     for f in [
@@ -160,18 +184,19 @@ fn write_record(key: &Key, overflow: bool, a: &Slice, sketches: bool, out: &mut 
     out.extend_from_slice(&a.first_ts.to_le_bytes());
     out.extend_from_slice(&a.last_ts.to_le_bytes());
     if sketches {
-        let empty = Sketch::new();
-        let s = a.sketch.as_deref().unwrap_or(&empty);
-        out.extend_from_slice(&s.zero.to_le_bytes());
-        write_store(&s.pos, out);
-        write_store(&s.neg, out);
+        let s = &a.sketch;
+        out.extend_from_slice(&s.zero_count().to_le_bytes());
+        write_store(s.positive_buckets(), out);
+        write_store(s.negative_buckets(), out);
     }
 }
 
-/// Reads one record into `tmp` (whose sketch is reused) and checks it.
+/// Reads one record into `tmp` (whose sketch is reused) and checks it; its buckets are added
+/// with the importer's parameters `p` (a sketch-less importer checks and drops them).
 fn read_record<'a>(
     r: &mut Reader<'a>,
     sketches: bool,
+    p: &SketchParams,
     tmp: &mut Slice,
 ) -> Result<RecKey<'a>, Error> {
     let key = match r.u8()? {
@@ -219,23 +244,22 @@ fn read_record<'a>(
     {
         return Err(Error::Corrupt);
     }
+    tmp.sketch.clear();
     if sketches {
-        let s = tmp.sketch.get_or_insert_with(Box::default);
-        s.zero = r.u64()?;
-        let pos = read_store(r, &mut s.pos)?;
-        let neg = read_store(r, &mut s.neg)?;
-        let total = s.zero.checked_add(pos).and_then(|t| t.checked_add(neg));
+        let zero = r.u64()?;
+        tmp.sketch.add_bucket(p, Bucket::Zero, zero);
+        let pos = read_store(r, &mut tmp.sketch, p, Bucket::Pos)?;
+        let neg = read_store(r, &mut tmp.sketch, p, Bucket::Neg)?;
+        let total = zero.checked_add(pos).and_then(|t| t.checked_add(neg));
         if total != Some(tmp.count) {
             return Err(Error::Corrupt);
         }
-    } else if let Some(s) = tmp.sketch.as_deref_mut() {
-        s.clear();
     }
     Ok(key)
 }
 
 /// Appends the state of every series' window at `now` (series with samples in it) to `out`
-/// in the [format](super#serialized-state-format-version-2); returns the number of records:
+/// in the [format](super#serialized-state-format-version-3); returns the number of records:
 /// the body of [`Aggregator::export`](super::Aggregator::export).
 pub(super) fn export(
     store: &Store,
@@ -266,14 +290,14 @@ pub(super) fn export(
             acc.reset(0);
             rings.read_window(sh.ring(slot), now, &mut acc);
             if acc.count > 0 {
-                write_record(sh.key(slot), false, &acc, sketches, out);
+                write_record(sh.key(slot), &acc, sketches, out);
                 records += 1;
             }
         }
         rings.read_window(&sh.overflow.ring, now, &mut overflow);
     });
     if overflow.count > 0 {
-        write_record(&Key::Free, true, &overflow, sketches, out);
+        write_record(None, &overflow, sketches, out);
         records += 1;
     }
     out[count_at..count_at + 8].copy_from_slice(&records.to_le_bytes());
@@ -313,11 +337,14 @@ pub(super) fn merge_import(
     if alpha.to_bits() != cfg.alpha.to_bits() || (params.is_some() && !sketches) {
         return Err(Error::AlphaMismatch);
     }
+    // The buckets of the records are read with this aggregator's parameters (and merged
+    // only when it keeps sketches).
+    let p = SketchParams::new(cfg.alpha, cfg.max_buckets)?;
     // Pass 1: validate every record.
     let body = r.b;
     let mut tmp = Slice::default();
     for _ in 0..records {
-        read_record(&mut r, sketches, &mut tmp)?;
+        read_record(&mut r, sketches, &p, &mut tmp)?;
     }
     if !r.b.is_empty() {
         return Err(Error::Corrupt);
@@ -328,10 +355,7 @@ pub(super) fn merge_import(
     let _change = store.change();
     let generation = store.generation();
     for _ in 0..records {
-        let key = read_record(&mut r, sketches, &mut tmp)?;
-        if params.is_none() {
-            tmp.sketch = None;
-        }
+        let key = read_record(&mut r, sketches, &p, &mut tmp)?;
         let key_ref = match key {
             RecKey::U64(k) => {
                 if !cfg.accepts_u64_keys() {
@@ -355,20 +379,22 @@ pub(super) fn merge_import(
             sh.find(h, k)
                 .or_else(|| store.create(&mut sh, h, k, generation))
         });
-        let ring = match slot {
-            Some(s) => sh.ring_mut(s),
-            None => &mut sh.overflow.ring[..],
+        let sh = &mut *sh;
+        let (ring, folded) = match slot.and_then(|s| sh.ring_and_folded_mut(s)) {
+            Some(r) => r,
+            None => (&mut sh.overflow.ring[..], &mut sh.overflow.folded),
         };
-        let Some(target) = rings.slice_at(ring, now) else {
+        let Some(target) = rings.slice_at(ring, now, folded) else {
             acc.late += 1;
             continue;
         };
         let epoch = target.epoch;
         target.merge_from(&tmp, params);
         target.epoch = epoch;
+        // The slice notes the change (and, through its last_ts, the newest sample time).
+        target.changed_at = generation;
         match slot {
-            Some(s) => {
-                sh.note_import(s, tmp.last_ts, generation);
+            Some(_) => {
                 acc.merged += 1;
             }
             None => {

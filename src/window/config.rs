@@ -83,8 +83,10 @@ pub struct Config {
     /// Prometheus `# HELP` text of `name`: UTF-8, at most [`MAX_HELP_LEN`] bytes (escaped as
     /// each format requires).
     pub help: String,
-    /// Label that carries the key in exposition (`key="..."`) with [`KeyFormat::Value`]: a
-    /// label name not starting with `__`, not `quantile`, `le` or `otel_metric_overflow`.
+    /// Label that carries `u64` keys, and byte keys with [`KeyFormat::Value`], in exposition
+    /// (`key="..."`): a label name not starting with `__`, not `quantile`, `le` or
+    /// `otel_metric_overflow`. Label lists and series keys may not use it; with them it may be
+    /// empty (then `u64` keys are refused as bad keys).
     pub key_label: String,
     /// What byte keys are.
     pub key_format: KeyFormat,
@@ -179,7 +181,11 @@ impl Config {
             }
         };
         check_family(&self.name, &self.help)?;
-        if self.key_format == KeyFormat::Value && !valid_user_label_name(self.key_label.as_bytes())
+        // Label values need a key label; label lists and series keys do without one (and then
+        // take no u64 keys).
+        let label = self.key_label.as_bytes();
+        if !(valid_user_label_name(label)
+            || (label.is_empty() && self.key_format != KeyFormat::Value))
         {
             return Err(Error::InvalidKeyLabel);
         }
@@ -198,16 +204,15 @@ impl Config {
             && std::str::from_utf8(key).is_ok()
             && match self.key_format {
                 KeyFormat::Value => true,
-                KeyFormat::Labels => valid_label_list(key),
-                KeyFormat::Series => valid_series_key(key),
+                KeyFormat::Labels => valid_label_list(key, self.key_label.as_bytes()),
+                KeyFormat::Series => valid_series_key(key, self.key_label.as_bytes()),
             }
     }
 
-    /// Whether a new series may be made for a `u64` key: only when byte keys are label values
-    /// (a `u64` key renders as `<key_label>="<n>"`, which a label list or series key could
-    /// repeat).
+    /// Whether a new series may be made for a `u64` key: it renders as `<key_label>="<n>"`, so
+    /// only with a key label (which label lists and series keys may not use).
     pub(crate) fn accepts_u64_keys(&self) -> bool {
-        self.key_format == KeyFormat::Value
+        !self.key_label.is_empty()
     }
 }
 

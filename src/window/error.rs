@@ -159,7 +159,7 @@ impl Error {
             }
             Error::BadMagic => "window: not serialized window state (no \"OHWS\" magic)",
             Error::UnsupportedVersion => {
-                "window: unsupported serialized state version (this library reads version 2)"
+                "window: unsupported serialized state version (this library reads version 3)"
             }
             Error::AlphaMismatch => {
                 "window: serialized state has a different relative accuracy or sketch setting"

@@ -13,7 +13,11 @@
 //! [`Config::name`], [`Config::help`]). What each type renders is in `expo_text.rs` and
 //! `expo_proto.rs`.
 //!
-//! `_count` and `_sum` of summaries and histograms, and counter totals, are the window's.
+//! Summaries' `_count` and `_sum` and counters' totals are their series' lifetime totals
+//! (monotonic across window rotations, as client_golang's); histograms' are their window's,
+//! which their buckets hold. A protobuf exposition carries native histograms when the snapshot
+//! holds buckets ([`SnapshotOptions::buckets`](super::SnapshotOptions::buckets); the C ABI's
+//! scrape asks for them).
 //!
 //! An [`Exposition`] renders about [`CHUNK`] bytes at a time into its own buffer and hands them
 //! out through [`Exposition::read`] into any caller buffer, down to one byte at a time: the
@@ -75,7 +79,7 @@ pub struct Exposition {
     finished: bool,
     chunk: Vec<u8>,
     sent: usize,
-    labels: Vec<u8>,
+    scratch: proto::Scratch,
 }
 
 impl Exposition {
@@ -165,7 +169,15 @@ impl Exposition {
             let (end, t) = (g.end, g.metric_type);
             if self.at < end {
                 let i = self.grouping.order[self.at as usize] as usize;
-                text::row(&mut self.chunk, src, name, t, i, d, &mut self.labels);
+                text::row(
+                    &mut self.chunk,
+                    src,
+                    name,
+                    t,
+                    i,
+                    d,
+                    &mut self.scratch.labels,
+                );
                 self.at += 1;
             } else {
                 self.next_group();
@@ -196,7 +208,7 @@ impl Exposition {
         let first = self.at;
         while self.at < end && (self.at == first || self.chunk.len() < CHUNK) {
             let i = self.grouping.order[self.at as usize] as usize;
-            proto::row(&mut self.chunk, src, t, i, &mut self.labels);
+            proto::row(&mut self.chunk, src, t, i, &mut self.scratch);
             self.at += 1;
         }
         let mut len = Vec::with_capacity(PREFIX);

@@ -11,13 +11,27 @@
 //! Histogram families are native histograms: `schema`, `zero_threshold`, `zero_count`, and
 //! positive and negative spans with delta-encoded counts (packed `sint64`), exactly the
 //! sketch's buckets; windowed aggregators mark them `GAUGE_HISTOGRAM` (the window's buckets
-//! go down as well as up), cumulative ones `HISTOGRAM`.
+//! go down as well as up), cumulative ones `HISTOGRAM`. Prometheus reads schemas up to
+//! [`MAX_PROMETHEUS_SCHEMA`]: sketches of a finer schema (α below 0.0013538) are merged down
+//! to it exactly, bucket pairs into one per step, as Prometheus itself reduces resolution.
+//! Without buckets in the snapshot (`SnapshotOptions::buckets`) or sketches, a histogram is a
+//! classic one of `sample_count` and `sample_sum` only.
 
 use super::config::{KeyFormat, MetricType};
-use super::expo_row::{RowSource, Totals};
+use super::expo_row::{NativeRow, RowSource, Totals};
 use super::names::{OVERFLOW_LABEL, labels, split_series, unescape_label_value};
-use super::native::NativeRow;
 use super::snapshot::KeyKind;
+
+/// The finest schema Prometheus reads.
+pub(crate) const MAX_PROMETHEUS_SCHEMA: i32 = 8;
+
+/// Reusable buffers of the protobuf writer.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub labels: Vec<u8>,
+    index: Vec<i32>,
+    count: Vec<u64>,
+}
 
 /// Protobuf wire types.
 const VARINT: u32 = 0;
@@ -149,10 +163,12 @@ fn row_labels(out: &mut Vec<u8>, src: &RowSource<'_>, i: usize, scratch: &mut Ve
     }
 }
 
-/// Appends the native histogram fields of `h` (inside a `Histogram` message).
-pub(crate) fn native_fields(out: &mut Vec<u8>, h: &NativeRow<'_>) {
+/// Appends the native histogram fields of `h` (inside a `Histogram` message), at a schema of
+/// at most [`MAX_PROMETHEUS_SCHEMA`].
+fn native_fields(out: &mut Vec<u8>, h: &NativeRow<'_>, scratch: &mut Scratch) {
+    let schema = h.schema.min(MAX_PROMETHEUS_SCHEMA);
     tag(out, 5, VARINT);
-    varint(out, zigzag(i64::from(h.schema)));
+    varint(out, zigzag(i64::from(schema)));
     double(out, 6, h.zero_threshold);
     uint_field(out, 7, h.zero_count);
     if h.neg_index.is_empty() && h.pos_index.is_empty() && h.zero_threshold == 0.0 {
@@ -160,8 +176,36 @@ pub(crate) fn native_fields(out: &mut Vec<u8>, h: &NativeRow<'_>) {
         let at = open(out, 12);
         close(out, at);
     }
-    buckets(out, 9, 10, h.neg_index, h.neg_count);
-    buckets(out, 12, 13, h.pos_index, h.pos_count);
+    let shift = (h.schema - schema) as u32;
+    for (index, count, span_field, delta_field) in [
+        (h.neg_index, h.neg_count, 9, 10),
+        (h.pos_index, h.pos_count, 12, 13),
+    ] {
+        if shift == 0 {
+            buckets(out, span_field, delta_field, index, count);
+        } else {
+            downscale(index, count, shift, scratch);
+            buckets(out, span_field, delta_field, &scratch.index, &scratch.count);
+        }
+    }
+}
+
+/// Merges ascending buckets into the schema `shift` steps coarser: bucket `i` (upper bound
+/// `base^i`) lands in `ceil(i / 2^shift)`, the bucket of the coarser schema that holds it.
+fn downscale(index: &[i32], count: &[u64], shift: u32, scratch: &mut Scratch) {
+    scratch.index.clear();
+    scratch.count.clear();
+    let add = (1i64 << shift) - 1;
+    for (&i, &c) in index.iter().zip(count) {
+        let j = ((i64::from(i) + add) >> shift) as i32;
+        if scratch.index.last() == Some(&j) {
+            let last = scratch.count.len() - 1;
+            scratch.count[last] = scratch.count[last].saturating_add(c);
+        } else {
+            scratch.index.push(j);
+            scratch.count.push(c);
+        }
+    }
 }
 
 /// Spans (field `span_field`) and packed count deltas (field `delta_field`) of buckets with
@@ -208,7 +252,7 @@ pub(crate) fn row(
     src: &RowSource<'_>,
     t: MetricType,
     i: usize,
-    scratch: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) -> bool {
     let gauge = match t {
         MetricType::Gauge => match src.gauge(i) {
@@ -220,7 +264,7 @@ pub(crate) fn row(
     let snap = src.snap;
     let Totals { count, sum } = src.totals(i);
     let metric = open(out, 4);
-    row_labels(out, src, i, scratch);
+    row_labels(out, src, i, &mut scratch.labels);
     match t {
         MetricType::Gauge => {
             let at = open(out, 2);
@@ -245,10 +289,14 @@ pub(crate) fn row(
             close(out, at);
         }
         MetricType::Histogram => {
+            // The window's count and sum: what its buckets hold.
+            let w = src.window(i);
             let at = open(out, 7);
-            uint_field(out, 1, count);
-            double(out, 2, sum);
-            native_fields(out, &src.native(i));
+            uint_field(out, 1, w.count);
+            double(out, 2, w.sum);
+            if let Some(h) = src.native(i) {
+                native_fields(out, &h, scratch);
+            }
             close(out, at);
         }
     }
@@ -274,6 +322,25 @@ mod tests {
         close(&mut out, at);
         assert_eq!(&out[..4], &[9, 0x12, 0xc8, 0x01]);
         assert_eq!(out.len(), 4 + 200);
+    }
+
+    #[test]
+    fn downscaling_merges_bucket_pairs_as_prometheus_does() {
+        // Schema s bucket i is (b^(i-1), b^i]; one step coarser it is in bucket ceil(i/2).
+        let mut s = Scratch::default();
+        downscale(
+            &[-3, -2, -1, 0, 1, 2, 3, 4],
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            1,
+            &mut s,
+        );
+        assert_eq!(s.index, [-1, 0, 1, 2]);
+        assert_eq!(s.count, [1 + 2, 3 + 4, 5 + 6, 7 + 8]);
+        downscale(&[-5, 7, 8, 9], &[1, 1, 1, 1], 2, &mut s);
+        assert_eq!(
+            (&s.index[..], &s.count[..]),
+            (&[-1, 2, 3][..], &[1, 2, 1][..])
+        );
     }
 
     #[test]

@@ -1,15 +1,27 @@
-//! What the exposition formats read of a snapshot row: its series' cumulative count and sum,
-//! gauge value and native histogram.
+//! What the exposition formats read of a snapshot row: its series' lifetime count and sum, its
+//! window, gauge value and native histogram.
 
 use super::config::Config;
-use super::native::NativeRow;
+use super::mapping::ZERO_THRESHOLD;
 use super::snapshot::Snapshot;
 
-/// The cumulative count and sum of a row.
+/// A count and a sum.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Totals {
     pub count: u64,
     pub sum: f64,
+}
+
+/// The native histogram of a row: the sketch's buckets in ascending index order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NativeRow<'a> {
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: u64,
+    pub neg_index: &'a [i32],
+    pub neg_count: &'a [u64],
+    pub pos_index: &'a [i32],
+    pub pos_count: &'a [u64],
 }
 
 /// What the format writers read a row from.
@@ -21,8 +33,17 @@ pub(crate) struct RowSource<'a> {
 }
 
 impl RowSource<'_> {
-    /// `_count` and `_sum` of row `i`.
+    /// The lifetime count and sum of row `i`'s series: monotonic across window rotations, as
+    /// client_golang's summary `_count` and `_sum` and a counter's total are.
     pub(crate) fn totals(&self, i: usize) -> Totals {
+        Totals {
+            count: self.snap.total_counts()[i],
+            sum: self.snap.total_sums()[i],
+        }
+    }
+
+    /// The count and sum of row `i`'s window (what its buckets hold).
+    pub(crate) fn window(&self, i: usize) -> Totals {
         Totals {
             count: self.snap.counts()[i],
             sum: self.snap.sums()[i],
@@ -34,8 +55,21 @@ impl RowSource<'_> {
         (self.snap.counts()[i] != 0).then(|| self.snap.lasts()[i])
     }
 
-    /// The native histogram of row `i`.
-    pub(crate) fn native(&self, i: usize) -> NativeRow<'_> {
-        self.snap.native_row(i)
+    /// The native histogram of row `i`'s window, `None` when the snapshot holds no buckets
+    /// (taken without `SnapshotOptions::buckets`, or an aggregator without sketches).
+    pub(crate) fn native(&self, i: usize) -> Option<NativeRow<'_>> {
+        let schema = self.snap.schema()?;
+        let zero_count = *self.snap.zero_counts().get(i)?;
+        let (neg_index, neg_count) = self.snap.negative_buckets(i);
+        let (pos_index, pos_count) = self.snap.positive_buckets(i);
+        Some(NativeRow {
+            schema,
+            zero_threshold: ZERO_THRESHOLD,
+            zero_count,
+            neg_index,
+            neg_count,
+            pos_index,
+            pos_count,
+        })
     }
 }

@@ -160,6 +160,9 @@ pub(crate) fn row(
             }
         }
         MetricType::Histogram => {
+            // The window's count and sum: what its buckets (the native histogram) hold.
+            let Totals { count, sum } = src.window(i);
+            let sum_ok = !om || sum >= 0.0;
             let gauge = om && src.windowed;
             line(out, name, b"_bucket", l, b"le=\"+Inf\"", |o| uint(count, o));
             let (c, s) = if gauge {

@@ -11,13 +11,14 @@
 
 use super::accounting::{Accounting, DropReason};
 use super::batch::{Rec, ScratchPool, Step};
+use super::buckets::Bucket;
 use super::clock::Clock;
 use super::config::Config;
 use super::keys::{KeyColumn, Lookup, Unweighted, Weights};
 use super::rings::Rings;
 use super::shard::{KeyRef, Shard};
-use super::sketch::{Bucket, SketchParams};
-use super::slice::Slice;
+use super::sketch::SketchParams;
+use super::slice::{Lifetime, Slice};
 use super::store::Store;
 use super::{Error, INVALID_ID, MAX_BATCH, OVERFLOW_ID};
 
@@ -309,8 +310,8 @@ impl Ingest<'_> {
 
     /// Pass 3 over one shard's run, in steps over the whole run so that the cache misses of
     /// many samples overlap: find (or make) each sample's series, compute its bucket and
-    /// prefetch its slice; then (with sketches) prefetch each slice's sketch header; then each
-    /// bucket's counter; then record each sample.
+    /// prefetch its slice; then (with sketches, in large shards) prefetch each dense store's
+    /// header, then each bucket's counter; then record each sample.
     #[inline(never)]
     fn apply_run<'k, K: KeyColumn<'k>, W: Weights>(
         &self,
@@ -361,12 +362,11 @@ impl Ingest<'_> {
             };
             sh.prefetch_slice(at);
         }
-        if params.is_some() {
-            // Sketch headers of a small shard stay in cache: the bucket step loads them.
-            if sh.live() >= FAR {
-                for step in steps.iter() {
-                    sh.prefetch_sketch(step.at);
-                }
+        // The dense stores of a small shard stay in cache, and inline buckets come with their
+        // slice: only large shards prefetch store headers, then bucket counters.
+        if params.is_some() && sh.live() >= FAR {
+            for step in steps.iter() {
+                sh.prefetch_sketch(step.at);
             }
             for step in steps.iter() {
                 sh.prefetch_bucket(step.at, step.bucket);
@@ -378,8 +378,8 @@ impl Ingest<'_> {
             let i = step.i as usize;
             let Some(r) = recs.get(i) else { continue };
             let w = w_col.weight(i);
-            if let Some(sl) = sh.slice_mut(step.at) {
-                if record(sl, windowed, step.epoch, r, w, params, step.bucket) {
+            if let Some((sl, folded)) = sh.slice_mut(step.at) {
+                if record(sl, folded, windowed, step.epoch, r, w, params, step.bucket) {
                     // The series' newest sample time and change time are read from its
                     // slices (`Shard::last_ts`, `Shard::changed_at`): no `Meta` to update.
                     sl.changed_at = generation;
@@ -486,8 +486,20 @@ fn apply_other(
     match step.slot {
         TO_OVERFLOW => {
             let (epoch, pos) = clock.epoch_pos(rec.ts);
-            let sl = sh.overflow.ring.get_mut(pos as usize);
-            if sl.is_some_and(|sl| record(sl, clock.windowed, epoch, rec, w, params, step.bucket)) {
+            let o = &mut sh.overflow;
+            let sl = o.ring.get_mut(pos as usize);
+            if sl.is_some_and(|sl| {
+                record(
+                    sl,
+                    &mut o.folded,
+                    clock.windowed,
+                    epoch,
+                    rec,
+                    w,
+                    params,
+                    step.bucket,
+                )
+            }) {
                 sh.overflow.used = true;
                 sh.overflow.changed_at = generation;
                 tally.overflowed += 1;
@@ -503,10 +515,13 @@ fn apply_other(
 
 /// Records a sample with weight `w` into its slice (for `epoch`; cumulative series have
 /// one epoch), and into its sketch at `bucket` when the aggregator keeps sketches;
-/// `false` if that slice was already reused for a later epoch.
+/// `false` if that slice was already reused for a later epoch. A slice emptied for the
+/// sample's later epoch adds what it held to `folded`, its series' lifetime totals.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn record(
     sl: &mut Slice,
+    folded: &mut Lifetime,
     windowed: bool,
     epoch: i64,
     rec: &Rec,
@@ -518,7 +533,7 @@ fn record(
         if sl.epoch > epoch {
             return false;
         }
-        sl.reset(epoch);
+        sl.rotate(epoch, folded);
     }
     sl.record_bucket(rec.ts, rec.v, u64::from(w), params.map(|p| (p, bucket)));
     true

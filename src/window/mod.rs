@@ -2,7 +2,7 @@
 //!
 //! An [`Aggregator`] holds many series (one per key) and, per series, a time window of
 //! statistics: count, sum, min, max, last, mean, stddev, counter increase and rate, and
-//! quantiles from a mergeable log-bucket [`Sketch`] with relative error α. Samples arrive in
+//! quantiles from a mergeable [`Sketch`] with relative error α. Samples arrive in
 //! column batches (keys, timestamps, values, optional weights); every batch returns an
 //! [`Accounting`] that counts each sample exactly once (accepted, overflowed, or dropped by
 //! reason). Reads take a consistent [`Snapshot`] at a caller-given `now`, render Prometheus
@@ -58,7 +58,39 @@
 //! one overflow series (id [`OVERFLOW_ID`]), so every sample is still counted once. Series idle
 //! for longer than [`Config::idle_ttl`] are evicted (their memory freed) at each snapshot and by
 //! [`Aggregator::evict_idle`]. Sketches have at most [`Config::max_buckets`] buckets per sign.
-
+//!
+//! # Sketch buckets
+//!
+//! Sketch buckets are those of Prometheus native histograms and OpenTelemetry exponential
+//! histograms: bucket `i` of schema `s` holds the magnitudes `(base^(i-1), base^i]`,
+//! `base = 2^(2^-s)`, and answers with `2·L·U/(L+U)` for its bounds `L`, `U`, within
+//! `(base-1)/(base+1)` of every value in it. An aggregator uses the smallest schema whose error
+//! is at most [`Config::alpha`]:
+//!
+//! | α at least | α below | schema | `base` | relative error `(base-1)/(base+1)` |
+//! |---|---|---|---|---|
+//! | 0.33333 | 0.5 (incl.) | 0 | 2 | 0.33333 |
+//! | 0.17157 | 0.33333 | 1 | 1.41421 | 0.17157 |
+//! | 0.086427 | 0.17157 | 2 | 1.18921 | 0.086427 |
+//! | 0.043295 | 0.086427 | 3 | 1.09051 | 0.043295 |
+//! | 0.021657 | 0.043295 | 4 | 1.04427 | 0.021657 |
+//! | 0.01083 | 0.021657 | 5 | 1.02190 | 0.010830 |
+//! | 0.0054152 | 0.01083 | 6 | 1.01089 | 0.0054152 |
+//! | 0.0027076 | 0.0054152 | 7 | 1.00543 | 0.0027076 |
+//! | 0.0013538 | 0.0027076 | 8 | 1.00271 | 0.0013538 |
+//! | 0.0006769 | 0.0013538 | 9 | 1.00135 | 0.00067690 |
+//! | 0.00033845 | 0.0006769 | 10 | 1.00068 | 0.00033845 |
+//! | 0.00016923 | 0.00033845 | 11 | 1.00034 | 0.00016923 |
+//! | 0.0001 (incl.) | 0.00016923 | 12 | 1.00017 | 0.000084613 |
+//!
+//! The default α = 0.01 is schema 6. Magnitudes at or below [`ZERO_THRESHOLD`]
+//! (`f64::MIN_POSITIVE`) count in the zero bucket. [`Sketch::positive_buckets`] and
+//! [`Sketch::negative_buckets`] give the buckets as `(index, count)` in ascending index order,
+//! [`SketchParams::schema`] the schema and [`Sketch::zero_count`] the zero bucket: what a
+//! native histogram's spans and deltas are made of. Prometheus accepts schemas up to 8 (merge
+//! bucket pairs, `2i - 1` and `2i` into `i`, to go from schema `s` to `s - 1` exactly); OTLP's
+//! `scale` is the schema and its bucket `k` (`offset + position`) covers `(base^k, base^(k+1)]`,
+//! this bucket `k + 1`.
 //!
 //! # Prometheus exposition
 //!
@@ -80,22 +112,22 @@
 //! are written to 7 significant digits (their error bound α is at least 1e-4), other values
 //! exactly; `NaN`, `+Inf`, `-Inf` in Prometheus spelling.
 //!
-//! # Serialized state (format version 2)
+//! # Serialized state (format version 3)
 //!
 //! [`Aggregator::export`] writes, and [`Aggregator::merge_import`] reads, this little-endian
 //! format: one record per series with samples in the window at the export's `now`.
 //!
 //! ```text
-//! header  magic "OHWS" | version u16 = 2 | flags u16 (bit 0: sketches present, others 0)
+//! header  magic "OHWS" | version u16 = 3 | flags u16 (bit 0: sketches present, others 0)
 //!         | alpha f64 | max_buckets u32 | reserved u32 = 0 | records u64
 //! record  kind u8 (0 = u64 key, 1 = byte key, 2 = overflow series)
 //!         | key (kind 0: u64; kind 1: len u32 (<= 4096) + UTF-8 bytes; kind 2: nothing)
 //!         | count u64 (>= 1) | sum f64 | mean f64 | m2 f64 | min f64 | max f64
 //!         | first f64 | last f64 | increase f64 | first_ts i64 | last_ts i64
 //!         | (if sketches) zero u64 | positive store | negative store
-//! store   offset i32 | len u32 (<= 65536) | len × count u64   (bucket offset+j counts
-//!         magnitudes v = 2^e·(1+s) with floor(m·(e + P(s))) = offset+j, P and m as in
-//!         Sketch's docs; version 1 used ceil(ln v / ln γ) and is not read)
+//! store   offset i32 | len u32 (<= 65536) | len × count u64   (bucket offset+j of the
+//!         exponential schema chosen for α: magnitudes in (base^(i-1), base^i], base =
+//!         2^(2^-schema); versions 1 and 2 used other mappings and are not read)
 //! ```
 //!
 //! An import checks all of the input before changing anything (magic, version, flags, α equal
@@ -107,6 +139,7 @@
 mod accounting;
 mod aggregator;
 mod batch;
+mod buckets;
 mod clock;
 mod codec;
 mod config;
@@ -122,11 +155,12 @@ mod id;
 mod ingest;
 mod keys;
 mod maintain;
+mod mapping;
 mod names;
-mod native;
 mod rings;
 mod shard;
 mod sketch;
+mod slab;
 mod slice;
 mod snapshot;
 mod store;
@@ -140,7 +174,7 @@ pub use error::Error;
 pub use expo::{CHUNK, Exposition, Format, render_all};
 pub use ingest::Samples;
 pub use names::MAX_NAME_LEN;
-pub use sketch::{Sketch, SketchParams};
+pub use sketch::{BucketIter, MAX_SCHEMA, Sketch, SketchParams, ZERO_THRESHOLD};
 pub use snapshot::{KeyKind, Snapshot, SnapshotOptions};
 
 /// The id of the overflow series, which collects the samples of new keys beyond the series cap.

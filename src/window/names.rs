@@ -9,6 +9,7 @@
 //! * Metric names of series keys may not end in a suffix that summaries and histograms add
 //!   (`_sum`, `_count`, `_bucket`, `_gsum`, `_gcount`, `_created`): a series `x_count` beside a
 //!   summary `x` would be two series of one name in the exposition.
+//! * A label list may not use the aggregator's key label, which `u64` keys render under.
 //! * Label lists name each label once, in strictly ascending byte order: the order makes every
 //!   label set one key (so one series), and a repeated name is refused by the same comparison.
 //! * Label values are UTF-8 with `\\`, `\"` and `\n` escaped as in the text format (other
@@ -71,8 +72,9 @@ pub(crate) fn valid_user_label_name(s: &[u8]) -> bool {
 pub(crate) const OVERFLOW_LABEL: &[u8] = b"otel_metric_overflow";
 
 /// Checks a label list without braces (`a="1",b="2"`, possibly empty): see the module docs.
-/// The caller has checked that the bytes are UTF-8.
-pub(crate) fn valid_label_list(s: &[u8]) -> bool {
+/// No label may be named `reserved` (when it is not empty). The caller has checked that the
+/// bytes are UTF-8.
+pub(crate) fn valid_label_list(s: &[u8], reserved: &[u8]) -> bool {
     let mut i = 0;
     let mut prev: &[u8] = &[];
     while i < s.len() {
@@ -82,7 +84,7 @@ pub(crate) fn valid_label_list(s: &[u8]) -> bool {
         };
         let name = &s[start..start + eq];
         // Strictly ascending: a repeated name compares equal and is refused.
-        if !valid_user_label_name(name) || (start > 0 && name <= prev) {
+        if !valid_user_label_name(name) || (start > 0 && name <= prev) || name == reserved {
             return false;
         }
         prev = name;
@@ -129,12 +131,14 @@ pub(crate) fn split_series(key: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
-/// Checks a series key (`name` or `name{labels}`) against every rule of the module docs. The
-/// caller has checked that the bytes are UTF-8.
-pub(crate) fn valid_series_key(key: &[u8]) -> bool {
+/// Checks a series key (`name` or `name{labels}`) against every rule of the module docs, no
+/// label named `reserved`. The caller has checked that the bytes are UTF-8.
+pub(crate) fn valid_series_key(key: &[u8], reserved: &[u8]) -> bool {
     match split_series(key) {
         Some((name, labels)) => {
-            valid_metric_name(name) && !has_reserved_suffix(name) && valid_label_list(labels)
+            valid_metric_name(name)
+                && !has_reserved_suffix(name)
+                && valid_label_list(labels, reserved)
         }
         None => false,
     }
@@ -240,7 +244,11 @@ mod tests {
             b"a=\"tab\there\x01\x7f\"",
             b"_a=\"1\",a=\"2\"",
         ] {
-            assert!(valid_label_list(ok), "{:?}", String::from_utf8_lossy(ok));
+            assert!(
+                valid_label_list(ok, b""),
+                "{:?}",
+                String::from_utf8_lossy(ok)
+            );
         }
         for bad in [
             &b"a"[..],
@@ -260,7 +268,11 @@ mod tests {
             b"route=\"/x\",code=\"200\"",
             b",a=\"1\"",
         ] {
-            assert!(!valid_label_list(bad), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                !valid_label_list(bad, b""),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -272,7 +284,11 @@ mod tests {
             b"a:b{x=\"}\"}",
             b"x_total",
         ] {
-            assert!(valid_series_key(ok), "{:?}", String::from_utf8_lossy(ok));
+            assert!(
+                valid_series_key(ok, b""),
+                "{:?}",
+                String::from_utf8_lossy(ok)
+            );
         }
         for bad in [
             &b""[..],
@@ -288,7 +304,11 @@ mod tests {
             b"x{a=\"1\"}y",
             b"__name__",
         ] {
-            assert!(!valid_series_key(bad), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                !valid_series_key(bad, b""),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(
             split_series(b"a{b=\"1\"}"),
@@ -306,7 +326,9 @@ mod tests {
         unescape_label_value(&esc, &mut back);
         assert_eq!(back, raw);
         let list = b"a=\"x\\\"y\",b=\"\",c=\"\\\\\"";
-        assert!(valid_label_list(list));
+        assert!(valid_label_list(list, b""));
+        assert!(!valid_label_list(list, b"b"));
+        assert!(!valid_series_key(b"x{b=\"1\"}", b"b"));
         let got: Vec<_> = labels(list).collect();
         assert_eq!(
             got,

@@ -9,7 +9,7 @@
 
 use super::config::{Config, Derived, Mode};
 use super::sketch::SketchParams;
-use super::slice::Slice;
+use super::slice::{Lifetime, Slice};
 
 /// The shape of the rings of one aggregator's series.
 #[derive(Clone, Copy, Debug)]
@@ -131,9 +131,15 @@ impl Rings {
         }
     }
 
-    /// The slice of `ring` that holds `now`, emptied for it if it held an older epoch; `None`
-    /// when it was already reused for a later one. Cumulative series: the delta slice.
-    pub(super) fn slice_at<'a>(&self, ring: &'a mut [Slice], now: i64) -> Option<&'a mut Slice> {
+    /// The slice of `ring` that holds `now`, emptied for it if it held an older epoch (whose
+    /// count and sum go to `folded`, the series' lifetime totals); `None` when it was already
+    /// reused for a later one. Cumulative series: the delta slice.
+    pub(super) fn slice_at<'a>(
+        &self,
+        ring: &'a mut [Slice],
+        now: i64,
+        folded: &mut Lifetime,
+    ) -> Option<&'a mut Slice> {
         if !self.windowed {
             return ring.get_mut(1);
         }
@@ -141,7 +147,7 @@ impl Rings {
         let at = e.rem_euclid(ring.len() as i64) as usize;
         let sl = ring.get_mut(at)?;
         if sl.epoch < e {
-            sl.reset(e);
+            sl.rotate(e, folded);
         }
         (sl.epoch == e).then_some(sl)
     }

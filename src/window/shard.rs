@@ -1,77 +1,32 @@
-//! One lock shard: an arena of series records, their slices, and the key map.
+//! One lock shard: its series (in a [`Slab`]), the key map, and its part of the overflow
+//! series.
 //!
-//! Series live in slots of `Vec`s that only grow (freed slots are reused through a free list),
-//! so recording a sample allocates nothing. Each slot has a generation, bumped when its series
-//! is removed; the id (see `id.rs`) of a removed series no longer matches. A slot whose generation would reach `u32::MAX` is retired instead of reused.
+//! Recording a sample allocates nothing; a series' slot and slices come from the slab's
+//! chunks, which are freed when their last series goes. Each slot has a generation, bumped
+//! when its series is removed; the id (see `id.rs`) of a removed series no longer matches.
 //!
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
-//! hashes are chained through `Meta::next` and told apart by comparing keys. Map values of
+//! hashes are chained through their metas and told apart by comparing keys. Map values of
 //! byte-keyed slots carry a marker bit: `u64` keys hash by a bijection, so a `u64` key whose
 //! hash leads to an unmarked slot is that slot's key, found without touching the series.
 
-use super::hash::hash_u64;
+use super::buckets::Bucket;
+use super::hash::{hash_bytes, hash_u64};
 use super::id::{self, MAX_SLOTS};
-use super::sketch::{Bucket, Sketch};
-use super::slice::Slice;
-use super::table::{HashIndex, NIL, prefetch};
+use super::slab::{Kind, NIL, Slab};
+use super::slice::{Lifetime, Slice};
+use super::table::{HashIndex, prefetch};
 
-/// The key a series was made for.
-#[derive(Debug)]
-pub(crate) enum Key {
-    /// The slot is free.
-    Free,
-    /// A caller `u64` key.
-    U64(u64),
-    /// A byte-string key (UTF-8).
-    Bytes(Box<[u8]>),
-}
-
-/// A key to look up.
+/// A key to look up (or the key of a live series).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum KeyRef<'a> {
     U64(u64),
     Bytes(&'a [u8]),
 }
 
-impl Key {
-    #[inline(always)]
-    fn matches(&self, k: KeyRef<'_>) -> bool {
-        match (self, k) {
-            (Key::U64(a), KeyRef::U64(b)) => *a == b,
-            (Key::Bytes(a), KeyRef::Bytes(b)) => **a == *b,
-            _ => false,
-        }
-    }
-}
-
 /// Key map values of byte-keyed series carry this bit (slots are below `MAX_SLOTS`), so a
 /// `u64` key is found from the map alone.
 const BYTES_KEY: u32 = 1 << 31;
-
-/// The key map value of `slot`, whose key is `key`.
-fn map_value(slot: u32, key: &Key) -> u32 {
-    if matches!(key, Key::Bytes(_)) {
-        slot | BYTES_KEY
-    } else {
-        slot
-    }
-}
-
-/// Per-series bookkeeping beside the slices.
-#[derive(Debug)]
-struct Meta {
-    key: Key,
-    hash: u64,
-    next: u32,
-    /// Bumped when the series in this slot is removed (kept while the slot is free).
-    generation: u32,
-    /// Newest sample timestamp from imports (for idle eviction; ingest keeps it in the
-    /// slices: see [`Shard::last_ts`]).
-    last_ts: i64,
-    /// Aggregator generation of the creation or last import (ingest keeps it in the slices:
-    /// see [`Shard::changed_at`]).
-    changed_at: u64,
-}
 
 /// The overflow series of one shard (they are merged into one row on read).
 #[derive(Debug, Default)]
@@ -79,55 +34,64 @@ pub(crate) struct Overflow {
     pub ring: Vec<Slice>,
     pub used: bool,
     pub changed_at: u64,
+    /// Count and sum of the samples of slices emptied for a later time.
+    pub folded: Lifetime,
+}
+
+impl Overflow {
+    /// The lifetime count and sum of this shard's overflow samples.
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime::of_ring(self.folded, &self.ring)
+    }
 }
 
 /// The state behind one shard lock.
-#[derive(Debug)]
 pub(crate) struct Shard {
     index: u32,
-    metas: Vec<Meta>,
-    slices: Vec<Slice>,
-    free: Vec<u32>,
+    slab: Slab,
     map: HashIndex,
     live: usize,
     key_bytes: usize,
     pub overflow: Overflow,
-    ring_len: usize,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("index", &self.index)
+            .field("live", &self.live)
+            .finish()
+    }
 }
 
 impl Shard {
     pub fn new(index: u32, ring_len: usize) -> Shard {
         Shard {
             index,
-            metas: Vec::new(),
-            slices: Vec::new(),
-            free: Vec::new(),
+            slab: Slab::new(ring_len),
             map: HashIndex::default(),
             live: 0,
             key_bytes: 0,
             overflow: Overflow {
                 ring: vec![Slice::default(); ring_len],
-                used: false,
-                changed_at: 0,
+                ..Overflow::default()
             },
-            ring_len,
         }
     }
 
     /// The id of the series in `slot`.
     #[inline]
     pub fn id(&self, slot: u32) -> u64 {
-        id::make(self.index, slot, self.metas[slot as usize].generation)
+        let generation = self.slab.meta(slot).map_or(0, |m| m.generation);
+        id::make(self.index, slot, generation)
     }
 
     /// The slot of a live series from its id (the caller routed the id to this shard).
     #[inline]
     pub fn slot_of_id(&self, id: u64) -> Option<u32> {
-        let (slot, generation) = (id::slot(id), id::generation(id));
-        match self.metas.get(slot) {
-            Some(m) if m.generation == generation && !matches!(m.key, Key::Free) => {
-                Some(slot as u32)
-            }
+        let (slot, generation) = (id::slot(id) as u32, id::generation(id));
+        match self.slab.meta(slot) {
+            Some(m) if m.generation == generation && m.kind() != Kind::Free => Some(slot),
             _ => None,
         }
     }
@@ -151,11 +115,16 @@ impl Shard {
     #[inline]
     fn find_in_chain(&self, mut slot: u32, key: KeyRef<'_>) -> Option<u32> {
         loop {
-            let m = self.metas.get(slot as usize)?;
-            if m.key.matches(key) {
+            let m = self.slab.meta(slot)?;
+            let hit = match (m.kind(), key) {
+                (Kind::U64, KeyRef::U64(k)) => m.key == k,
+                (Kind::Bytes, KeyRef::Bytes(b)) => self.slab.bytes(slot) == Some(b),
+                _ => false,
+            };
+            if hit {
                 return Some(slot);
             }
-            slot = m.next;
+            slot = m.next();
         }
     }
 
@@ -165,53 +134,64 @@ impl Shard {
         self.map.prefetch(hash);
     }
 
-    /// Index in `slices` of `slot`'s slice at ring position `pos`.
+    /// The address of `slot`'s slice at ring position `pos` (for the calls below).
     #[inline(always)]
     pub fn slice_index(&self, slot: u32, pos: u32) -> usize {
-        slot as usize * self.ring_len + pos as usize
+        self.slab.at(slot, pos)
     }
 
     /// Starts loading slice `at` (all ingest writes of a sample).
     #[inline(always)]
     pub(super) fn prefetch_slice(&self, at: usize) {
-        if let Some(sl) = self.slices.get(at) {
+        if let Some(sl) = self.slab.slice(at) {
             prefetch(sl);
         }
     }
 
-    /// Slice `at` (an index from [`Shard::slice_index`]), if there is one.
+    /// Slice `at` (an address from [`Shard::slice_index`]), if there is one, and the lifetime
+    /// totals its series folds emptied slices into.
     #[inline(always)]
-    pub(super) fn slice_mut(&mut self, at: usize) -> Option<&mut Slice> {
-        self.slices.get_mut(at)
+    pub(super) fn slice_mut(&mut self, at: usize) -> Option<(&mut Slice, &mut Lifetime)> {
+        self.slab.slice_mut(at)
     }
 
-    /// The newest sample time of the series in `slot` (`i64::MIN` if it has none): the
-    /// newest of its `Meta` (imports) and of its slices. A slice is emptied only to take a
-    /// sample of a later slice epoch, so its successor holds a newer time: the newest sample
-    /// is always in some slice.
+    /// The ring of the series in `slot` and the lifetime totals it folds emptied slices into.
+    pub fn ring_and_folded_mut(&mut self, slot: u32) -> Option<(&mut [Slice], &mut Lifetime)> {
+        self.slab.ring_mut(slot)
+    }
+
+    /// The lifetime count and sum of the series in `slot`: monotonic, across rotations of
+    /// its slices.
+    pub fn lifetime(&self, slot: u32) -> Lifetime {
+        let folded = self
+            .slab
+            .meta(slot)
+            .map_or(Lifetime::default(), |m| m.folded);
+        Lifetime::of_ring(folded, self.ring(slot))
+    }
+
+    /// The newest sample time of the series in `slot` (`i64::MIN` if it has none). A slice is
+    /// emptied only to take a sample of a later slice epoch, so its successor holds a newer
+    /// time: the newest sample is always in some slice (imports merge into slices too).
     pub fn last_ts(&self, slot: u32) -> i64 {
-        let m = self
-            .metas
-            .get(slot as usize)
-            .map_or(i64::MIN, |m| m.last_ts);
         self.ring(slot)
             .iter()
             .filter(|sl| sl.count > 0)
-            .fold(m, |t, sl| t.max(sl.last_ts))
+            .fold(i64::MIN, |t, sl| t.max(sl.last_ts))
     }
 
-    /// The aggregator generation of the last change to the series in `slot`: its creation
-    /// or an import (`Meta`), or a sample recorded in one of its slices.
+    /// The aggregator generation of the last change to the series in `slot`: its creation,
+    /// an import or a sample, each noted in the slice it touched.
     pub fn changed_at(&self, slot: u32) -> u64 {
-        let m = self.metas.get(slot as usize).map_or(0, |m| m.changed_at);
-        self.ring(slot).iter().fold(m, |g, sl| g.max(sl.changed_at))
+        self.ring(slot).iter().fold(0, |g, sl| g.max(sl.changed_at))
     }
 
-    /// Starts loading the sketch header of slice `at` (once that slice is cached).
+    /// Starts loading the dense store header of slice `at`'s sketch, if it has one (once
+    /// that slice is cached; inline buckets came with it).
     #[inline(always)]
     pub(super) fn prefetch_sketch(&self, at: usize) {
-        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
-            prefetch(sk);
+        if let Some(sl) = self.slab.slice(at) {
+            sl.sketch.prefetch_store();
         }
     }
 
@@ -219,145 +199,145 @@ impl Shard {
     /// cached).
     #[inline(always)]
     pub(super) fn prefetch_bucket(&self, at: usize, b: Bucket) {
-        if let Some(sk) = self.slices.get(at).and_then(|sl| sl.sketch.as_deref()) {
-            sk.prefetch(b);
+        if let Some(sl) = self.slab.slice(at) {
+            sl.sketch.prefetch(b);
         }
     }
 
-    /// Makes a series for a key known to be absent. `None` when the shard has no slot left.
+    /// Makes a series for a key known to be absent, noting generation `changed_at` as its
+    /// creation. `None` when the shard has no slot left.
     pub fn insert(&mut self, hash: u64, key: KeyRef<'_>, changed_at: u64) -> Option<u32> {
-        let owned = match key {
-            KeyRef::U64(k) => Key::U64(k),
-            KeyRef::Bytes(b) => {
-                self.key_bytes += b.len();
-                Key::Bytes(b.into())
-            }
-        };
         let head = self.map.get(hash).map_or(NIL, |v| v & !BYTES_KEY);
-        let meta = Meta {
-            key: owned,
-            hash,
-            next: head,
-            generation: 1,
-            last_ts: i64::MIN,
-            changed_at,
+        let (kind, word, bytes) = match key {
+            KeyRef::U64(k) => (Kind::U64, k, None),
+            KeyRef::Bytes(b) => (Kind::Bytes, 0, Some(b)),
         };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                let generation = self.metas[slot as usize].generation;
-                self.metas[slot as usize] = Meta { generation, ..meta };
-                slot
-            }
-            None => {
-                if self.metas.len() >= MAX_SLOTS {
-                    if let Key::Bytes(b) = &meta.key {
-                        self.key_bytes -= b.len();
-                    }
-                    return None;
-                }
-                let slot = self.metas.len() as u32;
-                self.metas.push(meta);
-                self.slices
-                    .extend(std::iter::repeat_with(Slice::default).take(self.ring_len));
-                slot
-            }
+        let slot = self.slab.take(kind, bytes, head, MAX_SLOTS)?;
+        if let Some(m) = self.slab.meta_mut(slot) {
+            m.key = word;
+        }
+        if let Some((ring, _)) = self.slab.ring_mut(slot)
+            && let Some(first) = ring.first_mut()
+        {
+            first.changed_at = changed_at;
+        }
+        self.key_bytes += bytes.map_or(0, <[u8]>::len);
+        let value = if kind == Kind::Bytes {
+            slot | BYTES_KEY
+        } else {
+            slot
         };
-        let value = map_value(slot, &self.metas[slot as usize].key);
         self.map.insert(hash, value);
         self.live += 1;
         Some(slot)
     }
 
-    /// Removes a live series and frees its key and sketches.
+    /// The map value of `slot` (live).
+    fn map_value(&self, slot: u32) -> u32 {
+        match self.slab.meta(slot).map(|m| m.kind()) {
+            Some(Kind::Bytes) => slot | BYTES_KEY,
+            _ => slot,
+        }
+    }
+
+    /// Removes a live series and frees its key and sketches (and its chunk, if it was the
+    /// chunk's last).
     pub fn remove(&mut self, slot: u32) {
-        let s = slot as usize;
-        let (hash, next) = (self.metas[s].hash, self.metas[s].next);
+        let hash = match self.key(slot) {
+            None => return,
+            Some(KeyRef::U64(k)) => hash_u64(k),
+            Some(KeyRef::Bytes(b)) => hash_bytes(b),
+        };
+        self.remove_hashed(slot, hash);
+    }
+
+    /// [`Shard::remove`] of a series whose key hashes to `hash` (the key map's hash).
+    fn remove_hashed(&mut self, slot: u32, hash: u64) {
+        let Some(&m) = self.slab.meta(slot) else {
+            return;
+        };
+        if m.kind() == Kind::Free {
+            return;
+        }
+        self.key_bytes -= self.slab.bytes(slot).map_or(0, <[u8]>::len);
+        let next = m.next();
         let head = self.map.get(hash).map_or(NIL, |v| v & !BYTES_KEY);
         if head == slot {
             if next == NIL {
                 self.map.remove(hash);
             } else {
-                let value = map_value(next, &self.metas[next as usize].key);
+                let value = self.map_value(next);
                 self.map.insert(hash, value);
             }
         } else {
             let mut cur = head;
-            while cur != NIL {
-                let n = self.metas[cur as usize].next;
-                if n == slot {
-                    self.metas[cur as usize].next = next;
+            while let Some(c) = self.slab.meta(cur).copied() {
+                if c.next() == slot {
+                    if let Some(cm) = self.slab.meta_mut(cur) {
+                        cm.set(c.kind(), next);
+                    }
                     break;
                 }
-                cur = n;
+                cur = c.next();
             }
         }
-        if let Key::Bytes(b) = &self.metas[s].key {
-            self.key_bytes -= b.len();
-        }
-        self.metas[s].key = Key::Free;
-        self.metas[s].next = NIL;
-        for sl in self.ring_mut(slot) {
-            sl.free();
-        }
-        self.metas[s].generation += 1;
-        if self.metas[s].generation < u32::MAX {
-            self.free.push(slot);
-        }
+        self.slab.release(slot);
         self.live -= 1;
+        self.map.shrink();
     }
 
     /// Removes every series and empties the overflow series.
     pub fn clear(&mut self) -> usize {
         let removed = self.live;
-        for slot in 0..self.metas.len() as u32 {
-            if !matches!(self.metas[slot as usize].key, Key::Free) {
+        let mut slot = 0;
+        while slot < self.slab.span() {
+            if self.is_live(slot) {
                 self.remove(slot);
             }
+            slot += 1;
         }
         self.map = HashIndex::default();
         for sl in &mut self.overflow.ring {
             sl.free();
         }
         self.overflow.used = false;
+        self.overflow.folded = Lifetime::default();
         removed
     }
 
-    #[inline]
-    pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
-        let start = slot as usize * self.ring_len;
-        &mut self.slices[start..start + self.ring_len]
-    }
-
+    /// The ring of the series in `slot` (empty for a slot of no chunk).
     #[inline]
     pub fn ring(&self, slot: u32) -> &[Slice] {
-        let start = slot as usize * self.ring_len;
-        &self.slices[start..start + self.ring_len]
+        self.slab.ring(slot)
+    }
+
+    /// The ring of the series in `slot`.
+    #[inline]
+    pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
+        self.slab.ring_mut(slot).map_or(&mut [], |(r, _)| r)
     }
 
     /// Whether `slot` holds a live series.
     #[inline]
     pub fn is_live(&self, slot: u32) -> bool {
-        !matches!(self.metas[slot as usize].key, Key::Free)
+        self.slab.meta(slot).is_some_and(|m| m.kind() != Kind::Free)
     }
 
-    /// Slots in use or free: live series are among `0..slot_count()`.
+    /// Live series are among `0..slot_count()`.
     #[inline]
     pub fn slot_count(&self) -> u32 {
-        self.metas.len() as u32
+        self.slab.span()
     }
 
-    /// The key of the series in `slot` ([`Key::Free`] for a free slot).
+    /// The key of the series in `slot` (`None` for a free slot).
     #[inline]
-    pub fn key(&self, slot: u32) -> &Key {
-        &self.metas[slot as usize].key
-    }
-
-    /// Notes an import into the series in `slot`: its newest sample time and the generation
-    /// of the change (samples recorded by ingest note both in the slices themselves).
-    pub fn note_import(&mut self, slot: u32, last_ts: i64, generation: u64) {
-        let m = &mut self.metas[slot as usize];
-        m.last_ts = m.last_ts.max(last_ts);
-        m.changed_at = generation;
+    pub fn key(&self, slot: u32) -> Option<KeyRef<'_>> {
+        let m = self.slab.meta(slot)?;
+        match m.kind() {
+            Kind::Free => None,
+            Kind::U64 => Some(KeyRef::U64(m.key)),
+            Kind::Bytes => self.slab.bytes(slot).map(KeyRef::Bytes),
+        }
     }
 
     /// Live series.
@@ -375,17 +355,14 @@ impl Shard {
     /// Heap bytes held (walks every sketch: O(series)).
     pub fn heap_bytes(&self) -> usize {
         let sketches: usize = self
-            .slices
-            .iter()
+            .slab
+            .slices()
             .chain(&self.overflow.ring)
-            .filter_map(|s| s.sketch.as_deref())
-            .map(|s| s.heap_bytes() + std::mem::size_of::<Sketch>())
+            .map(|s| s.sketch.heap_bytes())
             .sum();
-        self.metas.capacity() * std::mem::size_of::<Meta>()
-            + self.free.capacity() * 4
-            + self.slices.capacity() * std::mem::size_of::<Slice>()
+        self.slab.heap_bytes()
             + self.map.capacity() * 16
-            + self.key_bytes
+            + self.overflow.ring.capacity() * std::mem::size_of::<Slice>()
             + sketches
     }
 }
@@ -409,7 +386,8 @@ mod tests {
         assert_eq!(sh.find(h2, KeyRef::Bytes(b"k")), Some(c));
         assert_eq!(sh.find(h2, KeyRef::U64(2)), None);
         assert_eq!(sh.find(h1, KeyRef::Bytes(b"k")), None);
-        sh.remove(b);
+        // Keys whose hashes the test chose (to chain them) are removed by that hash.
+        sh.remove_hashed(b, h1);
         assert_eq!(sh.slot_of_id(idb), None);
         assert_eq!(sh.slot_of_id(ida), Some(a));
         assert_eq!(sh.find(h1, KeyRef::Bytes(b"b")), None);
@@ -424,7 +402,7 @@ mod tests {
         sh.remove(a);
         assert_eq!(sh.find(h1, KeyRef::U64(1)), None);
         assert_eq!(sh.find(h1, KeyRef::Bytes(b"e")), Some(e));
-        sh.remove(e);
+        sh.remove_hashed(e, h1);
         assert_eq!(sh.find(h1, KeyRef::Bytes(b"e")), None);
         assert_eq!(sh.live(), 2);
         assert_eq!(sh.clear(), 2);

@@ -1,70 +1,38 @@
-//! A DDSketch-style quantile sketch: logarithm-like buckets with relative accuracy α.
+//! A mergeable quantile sketch with relative accuracy α, whose buckets are those of
+//! Prometheus native histograms and OpenTelemetry exponential histograms.
 //!
-//! A positive value `v = 2^e·(1+s)` (`s` in `[0, 1)`) goes into bucket
-//! `i = floor(m·(e + P(s)))`, where `P(s) = ((6/35·s − 3/5)·s + 10/7)·s` is a cubic that
-//! interpolates `log2(1+s)` (DDSketch's cubically interpolated mapping). `P` is increasing
-//! with `P(0) = 0`, `P(1) = 1`, and `d(e + P(s))/d ln v = (1+s)·P'(s) >= 10/7`, so with
-//! `m = 7 / (10·ln γ)`, `γ = (1+α)/(1−α)`, every bucket `[L_i, L_{i+1})` spans a ratio
-//! `L_{i+1}/L_i <= γ`. Its representative `2·L_i·L_{i+1}/(L_i + L_{i+1})` is therefore within
-//! a factor `1±α` of every value in it. The index costs a few multiply-adds on the float's
-//! bits instead of a `ln` (about 1% more buckets than exact logarithms); `m` is computed for an
-//! α smaller by a factor `1 − 1e-6`, which covers floating-point rounding, so the bound holds
-//! strictly. Negative values use a mirrored store, values with magnitude below
-//! `f64::MIN_POSITIVE·γ` count as zero. The rank-`floor(q·(n-1))` value is therefore returned
-//! with relative error at most α. Sketches with the same parameters merge exactly by adding
-//! bucket counts.
+//! A magnitude goes into bucket `i` of the exponential schema `s` (`(base^(i-1), base^i]`,
+//! `base = 2^(2^-s)`; see `mapping.rs` for the α → schema table and the index computation)
+//! chosen as the smallest whose relative error `(base-1)/(base+1)` is at most α. A bucket's
+//! representative `2·L·U/(L+U)` is then within a factor `1 ± α` of every value in it, so the
+//! rank-`floor(q·(n-1))` value comes back with relative error at most α. Negative values count
+//! in mirrored buckets of their magnitude; magnitudes up to [`ZERO_THRESHOLD`] count in the
+//! zero bucket. Sketches with the same parameters merge exactly by adding bucket counts, and
+//! so do the native histograms and OTLP exponential histograms made from them.
 //!
 //! Each sign keeps at most `max_buckets` contiguous buckets. When a value would need more, the
 //! buckets of the *smallest* magnitudes collapse into the lowest kept one: high quantiles keep
-//! their guarantee, and only values in the collapsed range lose it.
+//! their guarantee, and only values in the collapsed range lose it. (Prometheus' own rule,
+//! halving the resolution of the whole histogram, would give up the α bound of every quantile
+//! of that series, and sketches of different series or slices would then merge only after
+//! reducing both to the coarser schema; the cap of 2048 buckets spans a ratio of 2^32 at
+//! schema 6, which latencies and sizes rarely exceed.)
+//!
+//! The counts live in a store that grows with what it holds (`buckets.rs`): a few pairs inline
+//! in the sketch, then a dense range of narrow counters.
 
 use super::Error;
-
-// The interpolating cubic P(s) = ((A·s + B)·s + C)·s of sketches-go/sketches-java.
-const A: f64 = 6.0 / 35.0;
-const B: f64 = -3.0 / 5.0;
-const C: f64 = 10.0 / 7.0;
-const MANTISSA: u64 = (1 << 52) - 1;
-const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
+pub use super::buckets::BucketIter;
+use super::buckets::{Bucket, Buckets};
+pub use super::mapping::{MAX_SCHEMA, ZERO_THRESHOLD};
+use super::mapping::{Mapping, schema_for};
 
 /// Parameters shared by all sketches of one aggregator (they are not stored per sketch).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SketchParams {
     alpha: f64,
-    /// Buckets per unit of `e + P(s)` (see the module docs).
-    multiplier: f64,
-    min_indexable: f64,
+    mapping: Mapping,
     max_buckets: usize,
-}
-
-/// `e + P(s)` for a positive normal `v = 2^e·(1+s)`: a monotone approximation of `log2 v`.
-#[inline(always)]
-fn approx_log2(v: f64) -> f64 {
-    let bits = v.to_bits();
-    let e = ((bits >> 52) as i32 - 1023) as f64;
-    let s = f64::from_bits((bits & MANTISSA) | ONE_BITS) - 1.0;
-    ((A * s + B) * s + C) * s + e
-}
-
-/// `2^e` for `e` in `[-1100, 1100]` (two exact steps, so subnormal and huge results work).
-fn pow2(e: i32) -> f64 {
-    let half = e / 2;
-    let f = |k: i32| f64::from_bits(((k + 1023) as u64) << 52);
-    f(half) * f(e - half)
-}
-
-/// The inverse of `approx_log2` as `(e, 1+s)`: `e = floor(x)` and `s` with `P(s) = x − e`.
-fn approx_exp2(x: f64) -> (i32, f64) {
-    let e = x.floor();
-    let y = x - e;
-    // Newton on the increasing cubic, from s = y·ln 2 ≈ log2⁻¹ (P'(s) >= 10/7·1/2 > 0 on [0, 1]).
-    let mut s = (y * std::f64::consts::LN_2).clamp(0.0, 1.0);
-    for _ in 0..6 {
-        let p = ((A * s + B) * s + C) * s - y;
-        let dp = (3.0 * A * s + 2.0 * B) * s + C;
-        s = (s - p / dp).clamp(0.0, 1.0);
-    }
-    (e as i32, 1.0 + s)
 }
 
 impl SketchParams {
@@ -77,19 +45,14 @@ impl SketchParams {
         if !(16..=65536).contains(&max_buckets) {
             return Err(Error::InvalidBuckets);
         }
-        let gamma = (1.0 + alpha) / (1.0 - alpha);
-        // Buckets for a slightly smaller α, so that rounding cannot push an error past α.
-        let a = alpha * (1.0 - 1e-6);
-        let ln_gamma = ((1.0 + a) / (1.0 - a)).ln();
         Ok(SketchParams {
             alpha,
-            multiplier: 7.0 / (10.0 * ln_gamma),
-            min_indexable: f64::MIN_POSITIVE * gamma,
+            mapping: Mapping::new(schema_for(alpha)),
             max_buckets: max_buckets as usize,
         })
     }
 
-    /// The relative accuracy α.
+    /// The relative accuracy α asked for.
     pub fn alpha(&self) -> f64 {
         self.alpha
     }
@@ -99,18 +62,29 @@ impl SketchParams {
         self.max_buckets as u32
     }
 
-    /// Bucket index of a positive value `v >= min_indexable` (finite).
-    #[inline(always)]
-    fn index(&self, v: f64) -> i32 {
-        // |e + P(s)| <= 1024 and m <= 3500 for α >= 1e-4: the product fits an i32 easily.
-        // floor without a libm call (baseline x86-64 has no SSE4.1 round instruction).
-        let x = approx_log2(v) * self.multiplier;
-        // Adding 1.5·2^52 rounds |x| < 2^51 to the nearest integer, which lands in the low
-        // bits of the sum; `r`, the rounded value, is exact, so `r > x` says it rounded up.
-        const ROUND: f64 = 6_755_399_441_055_744.0;
-        let big = x + ROUND;
-        let r = big - ROUND;
-        (big.to_bits() as i32).wrapping_sub(i32::from(r > x))
+    /// The exponential schema of the buckets (Prometheus' `schema`, OTLP's `scale`): bucket
+    /// `i` covers magnitudes `(base^(i-1), base^i]`, `base = 2^(2^-schema)`.
+    pub fn schema(&self) -> i32 {
+        i32::from(self.mapping.schema())
+    }
+
+    /// Magnitudes at or below this count in the zero bucket (Prometheus' `zero_threshold`).
+    pub fn zero_threshold(&self) -> f64 {
+        ZERO_THRESHOLD
+    }
+
+    /// The upper bound `base^i` of bucket `i` (its lower bound is that of bucket `i - 1`).
+    pub fn bucket_upper_bound(&self, i: i32) -> f64 {
+        self.mapping.upper_bound(i)
+    }
+
+    /// The bucket index of magnitude `v`: `None` for the zero bucket (`v` at or below the
+    /// zero threshold), NaN and infinities.
+    pub fn bucket_index(&self, v: f64) -> Option<i32> {
+        match self.bucket(v.abs()) {
+            Bucket::Pos(i) => Some(i),
+            _ => None,
+        }
     }
 
     /// The bucket of `v`.
@@ -126,171 +100,47 @@ impl SketchParams {
     /// The bucket of a finite `v`.
     #[inline(always)]
     pub(crate) fn bucket_finite(&self, v: f64) -> Bucket {
-        if v > self.min_indexable {
-            Bucket::Pos(self.index(v))
-        } else if v < -self.min_indexable {
-            Bucket::Neg(self.index(-v))
+        if v > ZERO_THRESHOLD {
+            Bucket::Pos(self.mapping.index(v))
+        } else if v < -ZERO_THRESHOLD {
+            Bucket::Neg(self.mapping.index(-v))
         } else {
             Bucket::Zero
         }
     }
 
-    /// The representative value of bucket `i`, `2·L·U/(L+U)` for its bounds `[L, U)`, computed
-    /// on mantissas so that the top bucket does not overflow (clamped to `f64::MAX`).
+    /// The representative value of bucket `i`, `2·L·U/(L+U)` for its bounds `(L, U]`.
     #[inline]
     fn value(&self, i: i32) -> f64 {
-        let (el, ml) = approx_exp2(f64::from(i) / self.multiplier);
-        let (eu, mu) = approx_exp2(f64::from(i + 1) / self.multiplier);
-        let r = mu / ml * pow2(eu - el);
-        let v = ml * (2.0 * r / (1.0 + r)) * pow2(el);
-        v.min(f64::MAX)
+        self.mapping.value(i)
     }
 }
 
-/// Where a value goes in a sketch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Bucket {
-    /// Nowhere (NaN or infinite).
-    #[default]
-    None,
-    /// The zero counter (magnitude below `f64::MIN_POSITIVE·γ`).
-    Zero,
-    /// Positive bucket index.
-    Pos(i32),
-    /// Negative value, bucket index of its magnitude.
-    Neg(i32),
-}
-
-/// Contiguous bucket counts: `counts[j]` counts index `offset + j` (`counts[0]` also holds
-/// collapsed lower indices). Empty `counts` means an empty store.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Store {
-    pub(crate) offset: i32,
-    pub(crate) counts: Vec<u64>,
-}
-
-impl Store {
-    fn clear(&mut self) {
-        self.counts.clear();
-    }
-
-    fn total(&self) -> u64 {
-        self.counts.iter().fold(0u64, |a, &c| a.saturating_add(c))
-    }
-
-    #[inline(always)]
-    pub(crate) fn add(&mut self, idx: i32, w: u64, max: usize) {
-        // Indices are within ±2^23, so the difference cannot overflow; below `offset` it
-        // wraps to a huge `rel` and, like an empty store, takes the out-of-line path.
-        let rel = idx.wrapping_sub(self.offset) as u32 as usize;
-        if let Some(c) = self.counts.get_mut(rel) {
-            *c = c.saturating_add(w);
-        } else {
-            self.add_outside(idx, w, max);
-        }
-    }
-
-    /// `add` for an index outside the stored range (or into an empty store).
-    #[cold]
-    #[inline(never)]
-    fn add_outside(&mut self, idx: i32, w: u64, max: usize) {
-        if self.counts.is_empty() {
-            self.offset = idx;
-            self.counts.push(w);
-        } else if idx > self.offset {
-            self.grow_high(idx, w, max);
-        } else {
-            self.grow_low(idx, w, max);
-        }
-    }
-
-    fn grow_high(&mut self, idx: i32, w: u64, max: usize) {
-        let new_len = (i64::from(idx) - i64::from(self.offset) + 1) as usize;
-        if new_len <= max {
-            self.counts.resize(new_len, 0);
-        } else {
-            // Keep [idx - max + 1, idx]; everything below collapses into the new lowest bucket.
-            let new_low = idx - (max as i32 - 1);
-            let shift = (i64::from(new_low) - i64::from(self.offset)) as usize;
-            if shift >= self.counts.len() {
-                let all = self.total();
-                self.counts.clear();
-                self.counts.resize(max, 0);
-                self.counts[0] = all;
-            } else {
-                let collapsed = self.counts[..=shift]
-                    .iter()
-                    .fold(0u64, |a, &c| a.saturating_add(c));
-                self.counts.drain(..shift);
-                self.counts[0] = collapsed;
-                self.counts.resize(max, 0);
-            }
-            self.offset = new_low;
-        }
-        let last = self.counts.len() - 1;
-        self.counts[last] = self.counts[last].saturating_add(w);
-    }
-
-    fn grow_low(&mut self, idx: i32, w: u64, max: usize) {
-        let len = self.counts.len();
-        let high = i64::from(self.offset) + len as i64 - 1;
-        let want_low = (high - max as i64 + 1).max(i64::from(idx)) as i32;
-        let pad = (i64::from(self.offset) - i64::from(want_low)).max(0) as usize;
-        if pad > 0 {
-            self.counts.splice(0..0, std::iter::repeat_n(0, pad));
-            self.offset = want_low;
-        }
-        // idx is either the new lowest bucket or below the kept range: both land in counts[0].
-        self.counts[0] = self.counts[0].saturating_add(w);
-    }
-
-    fn merge(&mut self, other: &Store, max: usize) {
-        if other.counts.is_empty() {
-            return;
-        }
-        let hi = other.offset + (other.counts.len() as i32 - 1);
-        // Make room once for the whole range, then add bucket by bucket.
-        self.add(hi, 0, max);
-        self.add(other.offset, 0, max);
-        for (j, &c) in other.counts.iter().enumerate() {
-            if c != 0 {
-                self.add(other.offset + j as i32, c, max);
-            }
-        }
-    }
-}
-
-/// A mergeable DDSketch-style quantile sketch with relative accuracy α.
-///
-/// A positive value goes into a bucket `[L_i, L_{i+1})` of ratio at most `γ = (1+α)/(1-α)`,
-/// indexed from the float's bits, no `ln`: `v = 2^e·(1+s)` goes into bucket
-/// `floor(m·(e + P(s)))` with `P(s) = ((6/35·s − 3/5)·s + 10/7)·s` and
-/// `m = 7/(10·ln γ')`, `γ'` the γ of `α·(1 − 1e-6)`; the bucket's representative is within a factor `1±α` of every value
-/// in it, so the rank-`floor(q·(n-1))` value comes back with relative error at most α.
-/// Negative values use a mirrored store; values
-/// of magnitude below `f64::MIN_POSITIVE·γ` count as zero. Sketches with the same parameters
-/// merge exactly. Each sign keeps at most `max_buckets` contiguous buckets; past that the
-/// smallest magnitudes collapse into the lowest kept bucket (high quantiles keep the bound).
+/// A mergeable quantile sketch with relative accuracy α over the buckets of an exponential
+/// schema (see the [module docs](self)).
 ///
 /// ```
 /// use offheap::window::{Sketch, SketchParams};
 /// let p = SketchParams::new(0.01, 2048).unwrap();
+/// assert_eq!(p.schema(), 6);
 /// let mut s = Sketch::new();
 /// for v in 1..=1000 {
 ///     s.add(&p, f64::from(v), 1);
 /// }
 /// let median = s.quantile(&p, 0.5).unwrap();
 /// assert!((median - 500.0).abs() <= 0.01 * 500.0);
+/// // Buckets as a native histogram reads them: (index, count), ascending.
+/// let (first, count) = s.positive_buckets().next().unwrap();
+/// assert_eq!((first, count), (0, 1)); // 1.0 is the upper bound of bucket 0
+/// assert_eq!(s.positive_buckets().map(|(_, c)| c).sum::<u64>(), 1000);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
-    pub(crate) zero: u64,
-    pub(crate) pos: Store,
-    pub(crate) neg: Store,
+    pub(crate) buckets: Buckets,
 }
 
 impl Sketch {
-    /// An empty sketch (allocates nothing until the first value).
+    /// An empty sketch (allocates nothing until it holds more than a few buckets).
     pub fn new() -> Sketch {
         Sketch::default()
     }
@@ -304,62 +154,81 @@ impl Sketch {
     /// Adds weight `w` to a bucket from [`SketchParams::bucket`] (of the same parameters).
     #[inline(always)]
     pub(crate) fn add_bucket(&mut self, p: &SketchParams, b: Bucket, w: u64) {
-        // Positive values (latencies, sizes) are the common case: the others out of line.
-        if let Bucket::Pos(i) = b {
-            self.pos.add(i, w, p.max_buckets);
-        } else {
-            self.add_bucket_other(p, b, w);
-        }
-    }
-
-    #[inline(never)]
-    fn add_bucket_other(&mut self, p: &SketchParams, b: Bucket, w: u64) {
-        match b {
-            Bucket::Pos(i) => self.pos.add(i, w, p.max_buckets),
-            Bucket::Neg(i) => self.neg.add(i, w, p.max_buckets),
-            Bucket::Zero => self.zero = self.zero.saturating_add(w),
-            Bucket::None => {}
-        }
+        self.buckets.add(b, w, p.max_buckets);
     }
 
     /// Starts loading bucket `b`'s counter (a hint; no effect on results).
     #[inline(always)]
     pub(crate) fn prefetch(&self, b: Bucket) {
-        let (store, i) = match b {
-            Bucket::Pos(i) => (&self.pos, i),
-            Bucket::Neg(i) => (&self.neg, i),
-            Bucket::Zero | Bucket::None => return,
-        };
-        let rel = i.wrapping_sub(store.offset) as u32 as usize;
-        if let Some(c) = store.counts.get(rel) {
-            super::table::prefetch(c);
+        if let Some(at) = self.buckets.counter_addr(b) {
+            super::table::prefetch_addr(at);
+        }
+    }
+
+    /// Starts loading the header of a dense store (a hint; inline buckets need none).
+    #[inline(always)]
+    pub(crate) fn prefetch_store(&self) {
+        if let Some(at) = self.buckets.store_addr() {
+            super::table::prefetch_addr(at);
         }
     }
 
     /// Total weight added.
     pub fn count(&self) -> u64 {
-        self.zero
-            .saturating_add(self.pos.total())
-            .saturating_add(self.neg.total())
+        self.buckets.total()
     }
 
-    /// Empties the sketch but keeps its allocation.
+    /// The count of the zero bucket.
+    pub fn zero_count(&self) -> u64 {
+        self.buckets.zero()
+    }
+
+    /// The non-empty positive buckets as `(index, count)` in ascending index order: the input
+    /// of a native histogram's positive spans and deltas, or of OTLP's positive buckets (whose
+    /// index is this index minus one: see the [module docs](self)).
+    pub fn positive_buckets(&self) -> BucketIter<'_> {
+        self.buckets.positive()
+    }
+
+    /// The non-empty negative buckets as `(index, count)` in ascending index order, where a
+    /// negative value's bucket is the bucket of its magnitude.
+    pub fn negative_buckets(&self) -> BucketIter<'_> {
+        self.buckets.negative()
+    }
+
+    /// Empties the sketch; a dense store keeps its allocation.
     pub fn clear(&mut self) {
-        self.zero = 0;
-        self.pos.clear();
-        self.neg.clear();
+        self.buckets.clear();
+    }
+
+    /// Empties the sketch and frees its heap memory.
+    pub(crate) fn free(&mut self) {
+        self.buckets.free();
     }
 
     /// Adds every value of `other` (made with the same parameters).
     pub fn merge(&mut self, p: &SketchParams, other: &Sketch) {
-        self.zero = self.zero.saturating_add(other.zero);
-        self.pos.merge(&other.pos, p.max_buckets);
-        self.neg.merge(&other.neg, p.max_buckets);
+        self.buckets.merge(&other.buckets, p.max_buckets);
     }
 
-    /// Bytes of heap this sketch holds.
+    /// Bytes of heap this sketch holds (0 while its buckets are inline).
     pub fn heap_bytes(&self) -> usize {
-        (self.pos.counts.capacity() + self.neg.counts.capacity()) * 8
+        self.buckets.heap_bytes()
+    }
+
+    /// Whether the sketch keeps its buckets inline (no heap memory of its own).
+    pub fn is_inline(&self) -> bool {
+        self.buckets.is_inline()
+    }
+
+    /// Every non-empty bucket in ascending value order, with its representative value.
+    fn walk<'a>(&'a self, p: &'a SketchParams) -> impl Iterator<Item = (u64, f64)> + 'a {
+        let neg = self.negative_buckets().rev().map(|(i, c)| (c, -p.value(i)));
+        let zero = Some(self.zero_count())
+            .filter(|&c| c != 0)
+            .map(|c| (c, 0.0));
+        let pos = self.positive_buckets().map(|(i, c)| (c, p.value(i)));
+        neg.chain(zero).chain(pos)
     }
 
     /// Estimates of several quantiles (at most 16, each in `[0, 1]`) in one walk over the
@@ -388,28 +257,11 @@ impl Sketch {
         }
         let mut next = 0;
         let mut seen = 0u64;
-        let mut take = |seen: u64, value: &dyn Fn() -> f64, next: &mut usize| {
-            let mut v = None;
-            while *next < m && seen > order[*next].0 {
-                let x = *v.get_or_insert_with(value);
-                out[order[*next].1] = x;
-                *next += 1;
-            }
-        };
-        for (j, &c) in self.neg.counts.iter().enumerate().rev() {
-            if c != 0 {
-                seen = seen.saturating_add(c);
-                take(seen, &|| -p.value(self.neg.offset + j as i32), &mut next);
-            }
-        }
-        if self.zero != 0 {
-            seen = seen.saturating_add(self.zero);
-            take(seen, &|| 0.0, &mut next);
-        }
-        for (j, &c) in self.pos.counts.iter().enumerate() {
-            if c != 0 {
-                seen = seen.saturating_add(c);
-                take(seen, &|| p.value(self.pos.offset + j as i32), &mut next);
+        for (c, v) in self.walk(p) {
+            seen = seen.saturating_add(c);
+            while next < m && seen > order[next].0 {
+                out[order[next].1] = v;
+                next += 1;
             }
             if next >= m {
                 break;
@@ -429,27 +281,16 @@ impl Sketch {
         }
         let rank = (q * (n - 1) as f64).floor() as u64;
         let mut seen = 0u64;
-        for (j, &c) in self.neg.counts.iter().enumerate().rev() {
+        let mut last = 0.0;
+        for (c, v) in self.walk(p) {
             seen = seen.saturating_add(c);
+            last = v;
             if seen > rank {
-                return Some(-p.value(self.neg.offset + j as i32));
-            }
-        }
-        seen = seen.saturating_add(self.zero);
-        if seen > rank {
-            return Some(0.0);
-        }
-        for (j, &c) in self.pos.counts.iter().enumerate() {
-            seen = seen.saturating_add(c);
-            if seen > rank {
-                return Some(p.value(self.pos.offset + j as i32));
+                return Some(v);
             }
         }
         // Only reachable if counts saturated; the top bucket is the best answer.
-        match self.pos.counts.len() {
-            0 => Some(0.0),
-            len => Some(p.value(self.pos.offset + len as i32 - 1)),
-        }
+        Some(last)
     }
 }
 
@@ -497,7 +338,7 @@ mod tests {
             for e in -1021..1024 {
                 let b = 2f64.powi(e);
                 for v in [b, b * (1.0 + f64::EPSILON), b * (1.0 - f64::EPSILON / 2.0)] {
-                    if v > p.min_indexable && v.is_finite() {
+                    if v > ZERO_THRESHOLD && v.is_finite() {
                         check(v);
                     }
                 }
@@ -508,7 +349,7 @@ mod tests {
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let v = f64::from_bits((x >> 12) | (((x >> 52) % 2045 + 1) << 52));
-                if v > p.min_indexable {
+                if v > ZERO_THRESHOLD {
                     check(v);
                 }
             }
@@ -518,10 +359,10 @@ mod tests {
     #[test]
     fn indices_increase_with_values() {
         let p = SketchParams::new(0.01, 2048).unwrap();
-        let mut v = p.min_indexable;
-        let mut prev = p.index(v);
+        let mut v = ZERO_THRESHOLD.next_up();
+        let mut prev = p.mapping.index(v);
         while v < 1e300 {
-            let i = p.index(v);
+            let i = p.mapping.index(v);
             assert!(i >= prev && i <= prev + 1, "{v}: {prev} -> {i}");
             prev = i;
             v *= 1.003;
@@ -580,7 +421,11 @@ mod tests {
             s.add(&p, 1e-5, 1);
         }
         assert_eq!(s.count(), 1010);
-        assert!(s.pos.counts.len() <= 16);
+        let (lo, hi) = (
+            s.positive_buckets().next().unwrap().0,
+            s.positive_buckets().next_back().unwrap().0,
+        );
+        assert!(hi - lo < 16, "{lo}..{hi}");
         let top = s.quantile(&p, 1.0).unwrap();
         assert!(rel_err(top, v / 1.05) <= 0.01 * (1.0 + 1e-9));
     }

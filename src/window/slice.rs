@@ -1,6 +1,7 @@
 //! One time slice of one series: mergeable moments, counter increase and an optional sketch.
 
-use super::sketch::{Bucket, Sketch, SketchParams};
+use super::buckets::Bucket;
+use super::sketch::{Sketch, SketchParams};
 
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
@@ -27,11 +28,40 @@ pub(crate) struct Slice {
     pub last_ts: i64,
     /// Counter increase between consecutive samples (in timestamp order), resets detected.
     pub increase: f64,
-    pub sketch: Option<Box<Sketch>>,
+    /// Empty (and inline, allocating nothing) when the aggregator keeps no sketches.
+    pub sketch: Sketch,
     /// Aggregator generation of the last sample recorded here (0: none since the slice was
     /// last emptied). A series' change time and newest sample time are kept in its slices,
     /// which ingest touches anyway, rather than in its `Meta`, which it then need not load.
     pub changed_at: u64,
+}
+
+/// The lifetime count and sum of a series' samples (client_golang's summary `_count` and
+/// `_sum`): what its slices hold plus what they held before they were emptied for a later
+/// time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Lifetime {
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl Lifetime {
+    /// Adds the count and sum of `sl`.
+    #[inline]
+    pub fn add(&mut self, sl: &Slice) {
+        if sl.count > 0 {
+            self.count = self.count.saturating_add(sl.count);
+            self.sum += sl.sum;
+        }
+    }
+
+    /// The lifetime of a ring whose emptied slices held `folded`.
+    pub fn of_ring(folded: Lifetime, ring: &[Slice]) -> Lifetime {
+        ring.iter().fold(folded, |mut l, sl| {
+            l.add(sl);
+            l
+        })
+    }
 }
 
 /// Shifted sums `(Σ w·(x − from), Σ w·(x − from)²)` of total weight `n` moved to `to`:
@@ -67,29 +97,36 @@ impl Default for Slice {
             last: f64::NAN,
             last_ts: 0,
             increase: 0.0,
-            sketch: None,
+            sketch: Sketch::new(),
             changed_at: 0,
         }
     }
 }
 
 impl Slice {
+    /// Empties the slice of a series for `epoch`, adding what it held to `folded` (the
+    /// series' lifetime totals); keeps the sketch's allocation for reuse.
+    #[inline]
+    pub fn rotate(&mut self, epoch: i64, folded: &mut Lifetime) {
+        folded.add(self);
+        self.reset(epoch);
+    }
+
     /// Empties the slice for `epoch`, keeping the sketch's allocation for reuse.
     #[inline]
     pub fn reset(&mut self, epoch: i64) {
-        let sketch = self.sketch.take();
+        let mut sketch = std::mem::take(&mut self.sketch);
+        sketch.clear();
         *self = Slice {
             epoch,
             sketch,
             ..Slice::default()
         };
-        if let Some(s) = self.sketch.as_deref_mut() {
-            s.clear();
-        }
     }
 
-    /// Empties the slice and frees its sketch.
+    /// Empties the slice and frees its sketch's memory.
     pub fn free(&mut self) {
+        self.sketch.free();
         *self = Slice::default();
     }
 
@@ -149,9 +186,7 @@ impl Slice {
     ) {
         self.record_moments(ts, v, w);
         if let Some((p, b)) = sketch {
-            self.sketch
-                .get_or_insert_with(Box::default)
-                .add_bucket(p, b, w);
+            self.sketch.add_bucket(p, b, w);
         }
     }
 
@@ -174,9 +209,7 @@ impl Slice {
             self.last = o.last;
             self.last_ts = o.last_ts;
             self.increase = o.increase;
-            if let Some(s) = self.sketch.as_deref_mut() {
-                s.clear();
-            }
+            self.sketch.clear();
         } else {
             // Both sums about the merged first value.
             let first = if o.first_ts < self.first_ts {
@@ -208,9 +241,8 @@ impl Slice {
                 self.first_ts = o.first_ts;
             }
         }
-        if let (Some(p), Some(os)) = (params, o.sketch.as_deref()) {
-            let s = self.sketch.get_or_insert_with(Box::default);
-            s.merge(p, os);
+        if let Some(p) = params {
+            self.sketch.merge(p, &o.sketch);
         }
     }
 

@@ -1,11 +1,10 @@
 //! Snapshots: a consistent cut of every series' window, in reusable columns.
 
 use super::maintain;
-use super::native::{NativeColumns, NativeRow};
 use super::rings::Rings;
-use super::shard::Key;
+use super::shard::KeyRef;
 use super::sketch::SketchParams;
-use super::slice::Slice;
+use super::slice::{Lifetime, Slice};
 use super::store::Store;
 use super::{Error, MAX_QUANTILES, OVERFLOW_ID};
 
@@ -21,6 +20,9 @@ pub struct SnapshotOptions<'a> {
     /// Cumulative mode only: report the change since the previous delta read, and fold it into
     /// the running total (so the next delta read starts from zero).
     pub delta: bool,
+    /// Also copy each row's sketch buckets (zero count, negative and positive buckets as
+    /// `(index, count)`: see [`Snapshot::positive_buckets`]), the input of native histograms.
+    pub buckets: bool,
 }
 
 /// How a snapshot row's series is keyed.
@@ -59,13 +61,20 @@ pub struct Snapshot {
     pub(crate) increases: Vec<f64>,
     pub(crate) rates: Vec<f64>,
     pub(crate) qvalues: Vec<Vec<f64>>,
+    pub(crate) total_counts: Vec<u64>,
+    pub(crate) total_sums: Vec<f64>,
+    pub(crate) zero_counts: Vec<u64>,
+    pub(crate) bucket_indexes: Vec<i32>,
+    pub(crate) bucket_counts: Vec<u64>,
+    pub(crate) neg_bucket_ends: Vec<u32>,
+    pub(crate) bucket_ends: Vec<u32>,
+    /// The sketches' schema (`None` without sketches).
+    pub(crate) schema: Option<i32>,
     /// `quantile="<q>"} ` for each quantile, rendered once per snapshot for exposition.
     qlabels: Vec<u8>,
     qlabel_ends: Vec<usize>,
     pub(crate) now: i64,
     pub(crate) next_since: u64,
-    /// Each row's sketch buckets, when the snapshot keeps them (for native histograms).
-    pub(crate) native: NativeColumns,
     acc: Slice,
 }
 
@@ -123,6 +132,58 @@ impl Snapshot {
         rates: f64,
         /// The quantiles the snapshot was taken with.
         quantiles: f64,
+        /// Lifetime sample counts (sum of weights) of each series: everything it was ever
+        /// given, monotonic across window rotations (client_golang's summary `_count`).
+        total_counts: u64,
+        /// Lifetime sums of values times weights (a summary's `_sum`).
+        total_sums: f64,
+        /// Zero-bucket counts of each row's sketch (with [`SnapshotOptions::buckets`]; empty
+        /// otherwise).
+        zero_counts: u64,
+        /// Bucket indexes of every row, concatenated: row `i`'s negative buckets are
+        /// `row_start..neg_bucket_ends[i]`, its positive ones `neg_bucket_ends[i]..bucket_ends[i]`
+        /// (`row_start` is `bucket_ends[i-1]`, 0 for the first row), each in ascending index
+        /// order (with [`SnapshotOptions::buckets`]).
+        bucket_indexes: i32,
+        /// The counts of [`bucket_indexes`](Self::bucket_indexes).
+        bucket_counts: u64,
+        /// End of each row's negative buckets in [`bucket_indexes`](Self::bucket_indexes).
+        neg_bucket_ends: u32,
+        /// End of each row's buckets in [`bucket_indexes`](Self::bucket_indexes).
+        bucket_ends: u32,
+    }
+
+    /// The schema of the sketches' buckets, `None` when the aggregator keeps no sketches:
+    /// bucket `i` holds magnitudes in `(base^(i-1), base^i]`, `base = 2^(2^-schema)`.
+    pub fn schema(&self) -> Option<i32> {
+        self.schema
+    }
+
+    /// Row `i`'s negative buckets (`(index, count)` of magnitudes, ascending; empty without
+    /// [`SnapshotOptions::buckets`]).
+    pub fn negative_buckets(&self, i: usize) -> (&[i32], &[u64]) {
+        let (a, b) = self.bucket_range(i, false);
+        (&self.bucket_indexes[a..b], &self.bucket_counts[a..b])
+    }
+
+    /// Row `i`'s positive buckets (`(index, count)`, ascending).
+    pub fn positive_buckets(&self, i: usize) -> (&[i32], &[u64]) {
+        let (a, b) = self.bucket_range(i, true);
+        (&self.bucket_indexes[a..b], &self.bucket_counts[a..b])
+    }
+
+    fn bucket_range(&self, i: usize, positive: bool) -> (usize, usize) {
+        let (Some(&neg_end), Some(&end)) = (self.neg_bucket_ends.get(i), self.bucket_ends.get(i))
+        else {
+            return (0, 0);
+        };
+        let start = if i == 0 { 0 } else { self.bucket_ends[i - 1] };
+        let (a, b) = if positive {
+            (neg_end, end)
+        } else {
+            (start, neg_end)
+        };
+        (a as usize, b as usize)
     }
 
     /// Values of the `j`-th requested quantile, one per row (empty if `j` is out of range).
@@ -137,11 +198,6 @@ impl Snapshot {
         };
         let start = if j == 0 { 0 } else { self.qlabel_ends[j - 1] };
         &self.qlabels[start..end]
-    }
-
-    /// The native histogram of row `i` (empty buckets when the snapshot kept none).
-    pub(crate) fn native_row(&self, i: usize) -> NativeRow<'_> {
-        self.native.row(i)
     }
 
     /// The byte key of row `i` (empty for rows not keyed by bytes or out of range).
@@ -181,15 +237,19 @@ impl Snapshot {
 
     /// Bytes of heap the columns hold.
     pub fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * 8 * 11
+        self.ids.capacity() * 8 * 13
             + self.kinds.capacity()
+            + self.zero_counts.capacity() * 8
+            + self.bucket_indexes.capacity() * 4
+            + self.bucket_counts.capacity() * 8
+            + (self.neg_bucket_ends.capacity() + self.bucket_ends.capacity()) * 4
             + self.key_bytes.capacity()
             + self.key_ends.capacity() * 4
             + self.qvalues.iter().map(|v| v.capacity() * 8).sum::<usize>()
-            + self.native.heap_bytes()
     }
 
-    fn begin(&mut self, quantiles: &[f64], now: i64) {
+    fn begin(&mut self, quantiles: &[f64], now: i64, schema: Option<i32>) {
+        self.schema = schema;
         self.quantiles.clear();
         self.quantiles.extend_from_slice(quantiles);
         self.qlabels.clear();
@@ -208,9 +268,16 @@ impl Snapshot {
             &mut self.stddevs,
             &mut self.increases,
             &mut self.rates,
+            &mut self.total_sums,
         ] {
             v.clear();
         }
+        self.total_counts.clear();
+        self.zero_counts.clear();
+        self.bucket_indexes.clear();
+        self.bucket_counts.clear();
+        self.neg_bucket_ends.clear();
+        self.bucket_ends.clear();
         self.ids.clear();
         self.kinds.clear();
         self.raw_keys.clear();
@@ -222,26 +289,45 @@ impl Snapshot {
             q.clear();
         }
         self.now = now;
-        self.native.begin(0, 0.0);
     }
 
-    /// Appends the row of the merged window `a`.
+    /// Appends the row of the merged window `a` of a series whose lifetime totals are `life`
+    /// (and its buckets when `buckets`).
+    #[allow(clippy::too_many_arguments)]
     fn push_row(
         &mut self,
         a: &Slice,
+        life: Lifetime,
         id: u64,
         kind: KeyKind,
-        key: &Key,
+        key: Option<KeyRef<'_>>,
         params: Option<&SketchParams>,
         span_secs: f64,
+        buckets: bool,
     ) {
+        self.total_counts.push(life.count);
+        self.total_sums.push(life.sum);
+        if buckets {
+            let end = |v: &Vec<i32>| u32::try_from(v.len()).unwrap_or(u32::MAX);
+            self.zero_counts.push(a.sketch.zero_count());
+            for (i, c) in a.sketch.negative_buckets() {
+                self.bucket_indexes.push(i);
+                self.bucket_counts.push(c);
+            }
+            self.neg_bucket_ends.push(end(&self.bucket_indexes));
+            for (i, c) in a.sketch.positive_buckets() {
+                self.bucket_indexes.push(i);
+                self.bucket_counts.push(c);
+            }
+            self.bucket_ends.push(end(&self.bucket_indexes));
+        }
         self.ids.push(id);
         self.kinds.push(kind as u8);
         match key {
-            Key::U64(k) => self.raw_keys.push(*k),
+            Some(KeyRef::U64(k)) => self.raw_keys.push(k),
             _ => self.raw_keys.push(0),
         }
-        if let Key::Bytes(b) = key {
+        if let Some(KeyRef::Bytes(b)) = key {
             self.key_bytes.extend_from_slice(b);
         }
         // Keys are at most 4096 bytes and series at most 2^32, but the sum could pass u32:
@@ -267,8 +353,9 @@ impl Snapshot {
         self.rates.push(if span > 0.0 { inc / span } else { 0.0 });
         let nq = self.quantiles.len();
         let mut est = [f64::NAN; MAX_QUANTILES];
-        if let (Some(p), Some(s), false) = (params, a.sketch.as_deref(), empty) {
-            s.quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
+        if let (Some(p), false) = (params, empty) {
+            a.sketch
+                .quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
         }
         for (j, q) in self.quantiles.iter().enumerate() {
             // The lowest and highest ranks are the exact min and max; the rest come from the
@@ -315,7 +402,9 @@ pub(super) fn take(
     let span = rings.rate_span();
     let _cut = store.cut();
     maintain::evict_idle(store, idle_ttl, now);
-    out.begin(opts.quantiles, now);
+    out.begin(opts.quantiles, now, params.map(SketchParams::schema));
+    let buckets = opts.buckets && params.is_some();
+    let mut overflow_life = Lifetime::default();
     let mut overflow_used = false;
     let mut overflow_changed = false;
     let mut overflow_acc = Slice::default();
@@ -336,14 +425,18 @@ pub(super) fn take(
                 rings.window_of(sh.ring(slot), now, &mut acc)
             };
             let key = sh.key(slot);
-            let kind = if matches!(key, Key::U64(_)) {
+            let kind = if matches!(key, Some(KeyRef::U64(_))) {
                 KeyKind::U64
             } else {
                 KeyKind::Bytes
             };
-            out.push_row(row, id, kind, key, params, span);
+            let life = sh.lifetime(slot);
+            out.push_row(row, life, id, kind, key, params, span, buckets);
         }
         if sh.overflow.used {
+            let life = sh.overflow.lifetime();
+            overflow_life.count = overflow_life.count.saturating_add(life.count);
+            overflow_life.sum += life.sum;
             overflow_used = true;
             overflow_changed |= sh.overflow.changed_at >= opts.since;
             if delta {
@@ -357,11 +450,13 @@ pub(super) fn take(
     if overflow_used && overflow_changed {
         out.push_row(
             &overflow_acc,
+            overflow_life,
             OVERFLOW_ID,
             KeyKind::Overflow,
-            &Key::Free,
+            None,
             params,
             span,
+            buckets,
         );
     }
     out.acc = acc;

@@ -27,6 +27,20 @@ pub(crate) fn prefetch<T>(r: &T) {
     }
 }
 
+/// Hints the CPU to start loading the cache line of `at` (no effect on results).
+#[inline(always)]
+pub(crate) fn prefetch_addr(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and changes no program-visible
+    // state, whatever the address; SSE is in the x86-64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Marks an empty entry.
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -148,7 +162,20 @@ impl HashIndex {
     }
 
     fn grow(&mut self) {
-        let cap = (self.entries.len() * 2).max(MIN_CAPACITY);
+        self.rebuild((self.entries.len() * 2).max(MIN_CAPACITY));
+    }
+
+    /// Gives memory back when at most 1/8 of the table is used (down to a table at most
+    /// 3/8 full, or none when empty), so that removals return what inserts took.
+    pub fn shrink(&mut self) {
+        if self.len == 0 {
+            self.entries = Vec::new();
+        } else if self.len * 8 <= self.entries.len() && self.entries.len() > MIN_CAPACITY {
+            self.rebuild((self.len * 8 / 3).next_power_of_two().max(MIN_CAPACITY));
+        }
+    }
+
+    fn rebuild(&mut self, cap: usize) {
         let old = std::mem::replace(&mut self.entries, vec![EMPTY; cap]);
         self.len = 0;
         for e in old {

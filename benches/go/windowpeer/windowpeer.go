@@ -1,6 +1,8 @@
 // Package windowpeer is the pure-Go equivalent of offheap's windowed aggregator, written the
 // way a Go service would: a map from key to a series struct, a ring of slice structs per
-// series, and a log-bucket quantile sketch (DDSketch-style, relative accuracy α) in a slice.
+// series, and a quantile sketch (relative accuracy α) over the buckets of Prometheus native
+// histograms, indexed as client_golang does it (math.Frexp and a search of the bucket bounds),
+// its counts in a slice.
 // It has the same semantics as offheap's for the benchmarked paths (sliding/tumbling windows,
 // count/sum/min/max/last/mean/stddev/increase, quantiles with the same bucket mapping, series
 // cap with an overflow series), so the benchmarks compare like with like.
@@ -10,6 +12,7 @@ import (
 	"bufio"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"sync"
 )
@@ -27,20 +30,45 @@ type store struct {
 
 // Params are shared by the sketches of one aggregator.
 type Params struct {
-	alpha, lnGamma, invLnGamma, minIndexable float64
-	maxBuckets                               int
+	schema     int
+	bounds     []float64 // 2^(k/2^schema - 1) for k in 0..2^schema: the fractions of math.Frexp
+	ratio      float64   // 2/(1+base): a bucket's value is its upper bound times this
+	maxBuckets int
 }
 
-// NewParams returns sketch parameters for relative accuracy alpha.
+// zeroThreshold is offheap's: magnitudes up to it count in the zero bucket.
+const zeroThreshold = 0x1p-1022
+
+// NewParams returns sketch parameters for relative accuracy alpha: the smallest exponential
+// schema (base 2^(2^-schema)) whose relative error (base-1)/(base+1) is at most alpha.
 func NewParams(alpha float64, maxBuckets int) Params {
-	gamma := (1 + alpha) / (1 - alpha)
-	lg := math.Log(gamma)
-	return Params{alpha: alpha, lnGamma: lg, invLnGamma: 1 / lg, minIndexable: math.SmallestNonzeroFloat64 * gamma, maxBuckets: maxBuckets}
+	schema := 0
+	for ; schema < 12; schema++ {
+		base := math.Exp2(math.Exp2(-float64(schema)))
+		if (base-1)/(base+1) <= alpha*(1-1e-9) {
+			break
+		}
+	}
+	n := 1 << schema
+	bounds := make([]float64, n)
+	for k := range bounds {
+		bounds[k] = math.Exp2(float64(k)/float64(n)) / 2
+	}
+	base := math.Exp2(math.Exp2(-float64(schema)))
+	return Params{schema: schema, bounds: bounds, ratio: 2 / (1 + base), maxBuckets: maxBuckets}
 }
 
-func (p *Params) index(v float64) int32 { return int32(math.Ceil(math.Log(v) * p.invLnGamma)) }
+// index is client_golang's native histogram key of a positive v.
+func (p *Params) index(v float64) int32 {
+	frac, exp := math.Frexp(v)
+	return int32(sort.SearchFloat64s(p.bounds, frac) + (exp-1)*len(p.bounds))
+}
+
 func (p *Params) value(i int32) float64 {
-	return math.Exp(float64(i)*p.lnGamma + math.Log(1-p.alpha))
+	n := int32(len(p.bounds))
+	e := i >> p.schema
+	k := i - e*n
+	return math.Ldexp(2*p.bounds[k]*p.ratio, int(e))
 }
 
 func (s *store) add(idx int32, w uint64, max int) {
@@ -100,9 +128,9 @@ func (s *store) add(idx int32, w uint64, max int) {
 // Add adds v with weight w.
 func (s *Sketch) Add(p *Params, v float64, w uint64) {
 	switch {
-	case v > p.minIndexable:
+	case v > zeroThreshold:
 		s.pos.add(p.index(v), w, p.maxBuckets)
-	case v < -p.minIndexable:
+	case v < -zeroThreshold:
 		s.neg.add(p.index(-v), w, p.maxBuckets)
 	default:
 		s.zero += w

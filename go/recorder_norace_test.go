@@ -1,0 +1,6 @@
+//go:build !race
+
+package offheap
+
+// raceEnabled scales down the tests that would take minutes under the race detector.
+const raceEnabled = false
