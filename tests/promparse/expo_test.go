@@ -161,6 +161,13 @@ func checkFamilies(t *testing.T, f format, mfs []*dto.MetricFamily, wants map[st
 				continue
 			}
 			checkMetric(t, f.name+" "+name+"{"+labelKey(m)+"}", metric, m, w)
+			if metric == "latency_seconds" && f.name == "protobuf" {
+				// A native histogram of the default α = 0.01: schema 6, buckets holding every
+				// observation.
+				if n := readNative(t, m.GetHistogram()); n.schema != 6 || n.count != w.count {
+					t.Errorf("%s: native histogram of schema %d with %d observations", name, n.schema, n.count)
+				}
+			}
 		}
 	}
 	if mf := family(mfs, "offheap_overflow"); mf != nil {
