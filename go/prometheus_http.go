@@ -19,6 +19,11 @@ type HandlerOptions struct {
 	DisableOpenMetrics bool
 	// DisableCompression never gzips the response.
 	DisableCompression bool
+	// Before, when set, writes more metric families ahead of the aggregator's, in the
+	// negotiated format f (for OpenMetrics without "# EOF", which comes after the aggregator's
+	// families; for protobuf as length-delimited MetricFamily messages): a service's own
+	// counters, say. Their names must differ from the aggregator's families.
+	Before func(w io.Writer, f ExpositionFormat) error
 }
 
 // Handler returns an [http.Handler] that serves the aggregator's exposition: the format
@@ -103,7 +108,13 @@ func (h *expoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		out = gz
 	}
-	_, err := h.agg.expose(out, st.snap, st.buf, h.opts.Now(), offer.format())
+	var err error
+	if h.opts.Before != nil {
+		err = h.opts.Before(out, offer.format())
+	}
+	if err == nil {
+		_, err = h.agg.expose(out, st.snap, st.buf, h.opts.Now(), offer.format())
+	}
 	if gz != nil {
 		if err == nil {
 			err = gz.Close()
