@@ -111,13 +111,17 @@ fuzz: $(LIB_A)
 
 ## test-prom: tests/promparse (a module of its own): github.com/prometheus/common/expfmt reads
 ## every exposition its tests make (text 0.0.4, OpenMetrics 1.0, protobuf; every type, escaping,
-## 1 MiB help, negotiation, a slow scrape, FuzzExposition's seeds and 300 random inputs), then
-## the Python prometheus_client parser reads the text ones (parse.py; .ci/run installs it).
+## 1 MiB help, negotiation, a slow scrape, native histograms merged across instances, FuzzExposition's
+## seeds and 300 random inputs), then the Python prometheus_client parser reads the text ones
+## (parse.py; .ci/run installs it). Then the client_golang adapter (go/promcollector) and the
+## OpenTelemetry example (examples/otel), modules of their own too.
 PROMPARSE_OUT := target/promparse
 test-prom: $(LIB_A)
 	rm -rf $(PROMPARSE_OUT)
 	cd tests/promparse && $(GO) vet ./... && PROMPARSE_OUT=$(abspath $(PROMPARSE_OUT)) $(GO) test -count=1 ./...
 	python3 tests/promparse/parse.py $(PROMPARSE_OUT)
+	cd go/promcollector && $(GO) vet ./... && $(GO) test -count=1 -race ./...
+	cd examples/otel && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -samples 1000
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
