@@ -25,7 +25,7 @@
 
 use super::Error;
 use super::aggregator::Aggregator;
-use super::config::Mode;
+use super::config::{MetricType, Mode};
 use super::expo_proto as proto;
 use super::expo_row::RowSource;
 use super::expo_text::{self as text, Dialect};
@@ -161,6 +161,14 @@ impl Exposition {
                 return;
             };
             let name = metric_name(src.cfg, src.snap, g.first_row as usize);
+            if self.fresh
+                && d == Dialect::OpenMetrics
+                && g.metric_type == MetricType::Counter
+                && text::openmetrics_clash(name, |n| self.grouping.has_family(src.cfg, src.snap, n))
+            {
+                self.next_group();
+                continue;
+            }
             if self.fresh {
                 let help = g.help.as_deref().unwrap_or(&src.cfg.help);
                 text::header(&mut self.chunk, name, g.metric_type, help, src.windowed, d);

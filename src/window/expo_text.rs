@@ -12,7 +12,9 @@
 //! OpenMetrics has rules the text format has not: counter-like values (counter totals, summary
 //! and histogram sums) are neither negative nor NaN, a `_sum` goes with every `_count`, and
 //! summary quantiles are never negative. So a series whose sum breaks the rule leaves out its
-//! `_sum` and `_count` (a counter: the whole series), and a negative quantile is left out.
+//! `_sum` and `_count` (a counter: the whole series), and a negative quantile is left out. And
+//! a counter `x` (sample `x_total`) or `x_total` (family `x`) beside a family named `x_total`
+//! or `x` would be one name twice: that counter family is left out ([`openmetrics_clash`]).
 //! HELP escapes `\\` and `\n`, and in OpenMetrics `\"` too; label values escape `\\`, `\"` and
 //! `\n` in both.
 
@@ -35,6 +37,17 @@ pub(crate) fn family_name(name: &[u8], t: MetricType, d: Dialect) -> &[u8] {
     match (t, d) {
         (MetricType::Counter, Dialect::OpenMetrics) => name.strip_suffix(b"_total").unwrap_or(name),
         _ => name,
+    }
+}
+
+/// Whether an OpenMetrics counter family of metric name `name` would clash with the family
+/// `other` names (`has(other)` says whether there is one): `x_total` is the family `x`, which
+/// must not exist besides; `x` has the sample `x_total`, which no family may be named. Such a
+/// counter is left out of OpenMetrics expositions (text 0.0.4 and protobuf keep it).
+pub(crate) fn openmetrics_clash(name: &[u8], has: impl Fn(&[u8]) -> bool) -> bool {
+    match name.strip_suffix(b"_total") {
+        Some(base) => has(base),
+        None => has(&[name, b"_total"].concat()),
     }
 }
 

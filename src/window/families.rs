@@ -161,6 +161,13 @@ impl Grouping {
         }
     }
 
+    /// Whether a family of `snap` is named `name` (the families are in name order).
+    pub(crate) fn has_family(&self, cfg: &Config, snap: &Snapshot, name: &[u8]) -> bool {
+        self.groups
+            .binary_search_by(|g| metric_name(cfg, snap, g.first_row as usize).cmp(name))
+            .is_ok()
+    }
+
     fn push_group(
         &mut self,
         cfg: &Config,
