@@ -67,7 +67,7 @@ fn label_value(b: &mut Bytes, out: &mut Vec<u8>) {
     for c in b.bytes(8) {
         let c = if c % 4 == 0 { c } else { b'a' + c % 26 };
         match c {
-            b'"' | b'\\' | b'\n' if b.u8() % 8 != 0 => out.extend_from_slice(match c {
+            b'"' | b'\\' | b'\n' if !b.u8().is_multiple_of(8) => out.extend_from_slice(match c {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
                 _ => b"\\n",
@@ -86,14 +86,14 @@ fn key(b: &mut Bytes, format: KeyFormat) -> Vec<u8> {
     }
     if format == KeyFormat::Series {
         k.extend_from_slice(NAMES[usize::from(b.u8()) % NAMES.len()]);
-        if b.u8() % 8 == 0 {
+        if b.u8().is_multiple_of(8) {
             k.extend(b.bytes(3));
         }
     }
     let mask = b.u8();
     let mut first = true;
     for (j, name) in LABELS.iter().enumerate() {
-        if mask & (1 << j) == 0 || (j == 0 && b.u8() % 4 != 0) {
+        if mask & (1 << j) == 0 || (j == 0 && !b.u8().is_multiple_of(4)) {
             continue;
         }
         k.push(if first && format == KeyFormat::Series { b'{' } else { b',' });
@@ -129,8 +129,8 @@ pub fn run(data: &[u8]) {
     cfg.metric_type = types[usize::from(b.u8() % 4)];
     cfg.max_series = u64::from(1 + b.u8() % 32);
     cfg.alpha = [0.01, 0.0001, 0.3][usize::from(b.u8() % 3)];
-    cfg.sketch = b.u8() % 5 != 0;
-    if b.u8() % 3 == 0 && format != KeyFormat::Value {
+    cfg.sketch = !b.u8().is_multiple_of(5);
+    if b.u8().is_multiple_of(3) && format != KeyFormat::Value {
         cfg.key_label = String::new();
     }
     // Help is a str here (the C ABI refuses bytes that are not UTF-8 as InvalidHelp).
@@ -176,7 +176,7 @@ pub fn run(data: &[u8]) {
     let mut snap = Snapshot::new();
     let opts = SnapshotOptions {
         quantiles: &[0.0, 0.5, 1.0][..usize::from(b.u8() % 4).min(3)],
-        buckets: b.u8() % 4 != 0,
+        buckets: !b.u8().is_multiple_of(4),
         ..Default::default()
     };
     agg.snapshot(61_000_000_000, &opts, &mut snap)
@@ -424,7 +424,7 @@ fn check_metric(m: &[u8], typ: u64) {
                 assert!(label_name_ok(f[0].3), "label name");
                 assert!(std::str::from_utf8(f[1].3).is_ok(), "label value is UTF-8");
             }
-            2 | 3 | 4 => kinds += 1,
+            2..=4 => kinds += 1,
             7 => {
                 kinds += 1;
                 assert!(typ == 4 || typ == 5, "histogram in a family of type {typ}");
