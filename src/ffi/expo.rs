@@ -58,9 +58,14 @@ pub unsafe extern "C" fn offheap_aggregator_scrape(
         let mut arena = snap.inner.lock();
         let arena = &mut *arena;
         arena.expo.reset();
-        // Protobuf carries native histograms: the snapshot copies the buckets for them.
+        // Protobuf carries native histograms: the snapshot copies the buckets for them. Only
+        // summaries need quantiles.
         let opts = SnapshotOptions {
-            quantiles,
+            quantiles: if agg.may_have_summaries() {
+                quantiles
+            } else {
+                &[]
+            },
             buckets: format == Format::Protobuf,
             ..SnapshotOptions::default()
         };

@@ -65,6 +65,12 @@ impl Aggregator {
         self.families.set(name, metric_type, help)
     }
 
+    /// Whether any series may expose as a summary (the default type is one, or a family was
+    /// given it): only then does an exposition need the window's quantiles.
+    pub fn may_have_summaries(&self) -> bool {
+        self.cfg.metric_type == MetricType::Summary || self.families.any_of(MetricType::Summary)
+    }
+
     /// The families given a type or help.
     pub(crate) fn families(&self) -> &Families {
         &self.families

@@ -45,6 +45,11 @@ impl Families {
         Ok(())
     }
 
+    /// Whether some family was given type `t`.
+    pub(crate) fn any_of(&self, t: MetricType) -> bool {
+        self.map.read().values().any(|f| f.metric_type == t)
+    }
+
     /// What `name` was given, if anything.
     pub(crate) fn get(&self, name: &[u8]) -> Option<Family> {
         self.map.read().get(name).cloned()
