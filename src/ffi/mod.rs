@@ -1,10 +1,17 @@
 //! The C ABI: the only module with `extern "C"`.
 //!
-//! Every export runs inside the panic boundary ([`boundary`]), checks its pointers and slices
-//! ([`ptr`]), looks objects up in the handle table ([`handle`]) and returns an
+//! Every export runs inside the panic boundary (`boundary.rs`), checks its pointers and slices
+//! (`ptr.rs`), looks objects up in the handle table (`handle.rs`) and returns an
 //! [`offheap_status`]. The subsystem files convert arguments and call
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
 //! module by `build.rs`.
+//!
+//! Seen from Rust, this module is the C ABI itself, for the project's own tests and fuzz
+//! harness (it is hidden from the crate's documentation and is no API of the crate): every
+//! export, `repr(C)` struct, enum and constant of the header is re-exported here under its C
+//! name, so `use offheap::ffi::*` stands for `#include "offheap.h"`. A Rust caller uses these
+//! definitions, never a copy of its own: a copied struct or status number is a second source
+//! of the ABI that can drift from the header without a compiler noticing.
 
 #[doc(hidden)]
 pub mod bench;
@@ -22,9 +29,20 @@ pub(crate) mod snapshot;
 pub(crate) mod status;
 pub(crate) mod window;
 
+pub use boundary::offheap_debug_inject_panics;
+pub use buffer::*;
+pub use debug::*;
+pub use engine::*;
+pub use expo::*;
+pub use handle::{OFFHEAP_KIND_SLOTS, offheap_kind};
+pub use headers::*;
+pub use messages::offheap_status_str;
+pub use relay::*;
+pub use snapshot::*;
+pub use status::offheap_status;
+pub use window::*;
+
 use boundary::{guard, guard_or};
-use handle::OFFHEAP_KIND_SLOTS;
-use status::offheap_status;
 use std::ffi::c_char;
 
 /// The ABI version of this library. It changes whenever an export, a struct layout or a
