@@ -279,7 +279,14 @@ func (r *Recorder) reject() {
 // count as Invalid; past RecorderConfig.MaxHandles, new label values share the overflow
 // series' handle.
 func (r *Recorder) WithLabelValues(values ...string) *Series {
-	var arr [256]byte
+	if len(values) == 1 {
+		// One value is its own key: nothing to copy.
+		if s := (*r.index.Load())[values[0]]; s != nil {
+			return s
+		}
+		return r.makeSeries(values[0], values)
+	}
+	var arr [128]byte
 	key := r.lookupKey(arr[:0], values)
 	if s := (*r.index.Load())[string(key)]; s != nil {
 		return s
@@ -287,12 +294,9 @@ func (r *Recorder) WithLabelValues(values ...string) *Series {
 	return r.makeSeries(string(key), values)
 }
 
-// lookupKey encodes label values unambiguously (each with its length) for the handle map; one
-// value is its own key.
+// lookupKey encodes several label values unambiguously (each with its length) for the handle
+// map.
 func (r *Recorder) lookupKey(buf []byte, values []string) []byte {
-	if len(values) == 1 {
-		return append(buf, values[0]...)
-	}
 	for _, v := range values {
 		buf = append(buf, byte(len(v)>>24), byte(len(v)>>16), byte(len(v)>>8), byte(len(v)))
 		buf = append(buf, v...)

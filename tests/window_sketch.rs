@@ -6,19 +6,10 @@ use offheap::window::{
     Aggregator, Config, Samples, Sketch, SketchParams, Snapshot, SnapshotOptions,
 };
 
-const SEC: i64 = 1_000_000_000;
+mod common;
+use common::Rng;
 
-/// splitmix64.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
+const SEC: i64 = 1_000_000_000;
 
 /// `distinct` values that fall in `distinct` adjacent buckets (one per bucket), both signs
 /// and zero among them, each repeated `reps` times.

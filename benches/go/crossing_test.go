@@ -32,7 +32,7 @@ func BenchmarkCrossing(b *testing.B) {
 		}
 	})
 	b.Run("offheap_export", func(b *testing.B) {
-		if offheap.ABIVersion() != 3 {
+		if offheap.ABIVersion() != 4 {
 			b.Fatal("unexpected ABI version")
 		}
 		for b.Loop() {

@@ -1,6 +1,7 @@
 package benches
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -53,6 +54,29 @@ func BenchmarkWindowIngest(b *testing.B) {
 		for b.Loop() {
 			agg.Ingest(&batch, 10*winSec)
 		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+	})
+	// Two goroutines (GOMAXPROCS 2) ingesting into one aggregator, each its own batch: the
+	// handle lookup and the shard locks are what they share. Per sample, all goroutines together.
+	b.Run("offheap_2g", func(b *testing.B) {
+		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer agg.Close()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var batch offheap.SampleBatch
+			for i := range keys {
+				batch.Add(keys[i], ts[i], vals[i])
+			}
+			for pb.Next() {
+				if acc, err := agg.Ingest(&batch, 10*winSec); err != nil || acc.Accepted != winBatch {
+					b.Errorf("%+v %v", acc, err)
+					return
+				}
+			}
+		})
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
 	})
 	b.Run("purego", func(b *testing.B) {
@@ -153,6 +177,16 @@ func goHeap() uint64 {
 	return ms.HeapAlloc
 }
 
+// memorySeries is the number of series BenchmarkWindowMemory1M builds: 1M, or 100k in the
+// smoke run of `make test` (-benchtime 1x), where building 64M samples on each side would take
+// most of a minute for a check of the code paths.
+func memorySeries() int {
+	if f := flag.Lookup("test.benchtime"); f != nil && f.Value.String() == "1x" {
+		return heldSeries / 10
+	}
+	return heldSeries
+}
+
 // heldMemory builds 1M series of n samples each (tumbling minute, sketch on, latency-like
 // values) with offheap or in pure Go and returns the heap they hold per series: the Rust heap
 // and the Go heap together for offheap, the Go heap for pure Go. Nothing of it stays live.
@@ -162,13 +196,14 @@ func heldMemory(b *testing.B, n int, pure bool) float64 {
 		return v.(float64)
 	}
 	const chunk = 1 << 16
+	series := memorySeries()
 	keys := make([]uint64, chunk)
 	ts := make([]int64, chunk)
 	vals := make([]float64, chunk)
 	feed := func(ingest func(keys []uint64, ts []int64, vals []float64) int) {
 		for j := range n {
-			for start := 0; start < heldSeries; start += chunk {
-				m := min(chunk, heldSeries-start)
+			for start := 0; start < series; start += chunk {
+				m := min(chunk, series-start)
 				for i := range m {
 					k := uint64(start + i)
 					keys[i], ts[i] = k, winSec+int64(j)
@@ -185,8 +220,8 @@ func heldMemory(b *testing.B, n int, pure bool) float64 {
 		before := goHeap()
 		peer := windowpeer.New(int64(time.Minute), 1, 0.01, 2*heldSeries, true)
 		feed(func(k []uint64, t []int64, v []float64) int { n, _ := peer.Ingest(k, t, v, 2*winSec); return n })
-		per = float64(goHeap()-before) / heldSeries
-		if peer.Len() != heldSeries {
+		per = float64(goHeap()-before) / float64(series)
+		if peer.Len() != series {
 			b.Fatal("series lost")
 		}
 	} else {
@@ -207,8 +242,8 @@ func heldMemory(b *testing.B, n int, pure bool) float64 {
 			return int(acc.Accepted)
 		})
 		after, _ := offheap.ReadRustStats()
-		per = (float64(after.LiveBytes) - float64(rs.LiveBytes) + float64(goHeap()) - float64(goBefore)) / heldSeries
-		if st, _ := agg.Stats(); st.Series != heldSeries {
+		per = (float64(after.LiveBytes) - float64(rs.LiveBytes) + float64(goHeap()) - float64(goBefore)) / float64(series)
+		if st, _ := agg.Stats(); st.Series != uint64(series) {
 			b.Fatalf("series = %d", st.Series)
 		}
 		agg.Close()

@@ -18,6 +18,7 @@ import (
 type chartWorkload struct {
 	title     string
 	pure, off phase
+	targets   []target // shown in the heap plot's legend
 }
 
 var (
@@ -97,7 +98,7 @@ func heapPlot(w chartWorkload) (*plot.Plot, error) {
 			top = max(top, float64(s.goHeap)/(1<<20), float64(s.rust)/(1<<20))
 		}
 	}
-	p.Y.Max = max(top*1.4, 1) // headroom for the legend
+	p.Y.Max = max(top*(1.4+0.15*float64(len(w.targets))), 1) // headroom for the legend
 	p.Add(plotter.NewGrid())
 	line := func(ph phase, rust bool, c color.Color, dashed bool, name string) error {
 		pts := make(plotter.XYs, len(ph.samples))
@@ -129,6 +130,9 @@ func heapPlot(w chartWorkload) (*plot.Plot, error) {
 	}
 	if err := line(w.off, true, rustColor, true, "offheap: Rust heap"); err != nil {
 		return nil, err
+	}
+	for _, t := range w.targets {
+		p.Legend.Add(t.String())
 	}
 	p.Legend.Top = true
 	p.Legend.Left = false

@@ -34,6 +34,8 @@ func TestHeapstatsSmall(t *testing.T) {
 		"both runs: 8388608 bytes received, sample crc32 ",
 		"throughput (samples/s)", "throughput (heads/s)", "throughput (bytes/s)",
 		"Relay bytes spliced",
+		"targets:", "Rust heap (live) against pure Go's HeapInuse: 1/", "Rust allocations per 100 samples: ",
+		"speed against pure Go (time of the phase): ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)

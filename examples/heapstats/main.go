@@ -115,6 +115,24 @@ type workload struct {
 	// report is read.
 	pure, off func() (result, error)
 	cleanup   func()
+	// targets, when set, are what the workload is held to, judged from its two phases.
+	targets func(pure, off phase) []target
+}
+
+// target is one goal of a workload, with what the run measured.
+type target struct {
+	name     string // what is measured
+	measured string
+	goal     string
+	met      bool
+}
+
+func (t target) String() string {
+	met := "met"
+	if !t.met {
+		met = "NOT met"
+	}
+	return fmt.Sprintf("%s: %s (target %s, %s)", t.name, t.measured, t.goal, met)
 }
 
 // result is what one run of a workload returns.
@@ -167,7 +185,15 @@ func run(args []string, stdout io.Writer) error {
 		if err := writeTable(stdout, w, p, q); err != nil {
 			return err
 		}
-		all = append(all, chartWorkload{title: w.title, pure: p, off: q})
+		var ts []target
+		if w.targets != nil {
+			ts = w.targets(p, q)
+			fmt.Fprintln(stdout, "   targets:")
+			for _, t := range ts {
+				fmt.Fprintf(stdout, "     %s\n", t)
+			}
+		}
+		all = append(all, chartWorkload{title: w.title, pure: p, off: q, targets: ts})
 	}
 	if o.out != "" {
 		if err := writeChart(o.out, all); err != nil {

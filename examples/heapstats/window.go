@@ -134,6 +134,24 @@ type windowRow struct {
 	sum, p99 float64
 }
 
+// windowTargets are the window workload's goals: the Rust heap at most 1/5 of pure Go's heap
+// in use, at most one Rust allocation per 100 samples, and twice pure Go's speed.
+func windowTargets(samples float64) func(p, q phase) []target {
+	return func(p, q phase) []target {
+		heap := float64(p.report.Go.HeapInuse) / max(float64(q.report.Rust.LiveBytes), 1)
+		allocs := float64(q.report.Rust.Allocations) / samples * 100
+		speed := p.wall.Seconds() / max(q.wall.Seconds(), 1e-9)
+		return []target{
+			{name: "Rust heap (live) against pure Go's HeapInuse", measured: fmt.Sprintf("1/%.1f", heap),
+				goal: "at most 1/5", met: heap >= 5},
+			{name: "Rust allocations per 100 samples", measured: fmt.Sprintf("%.3f", allocs),
+				goal: "at most 1", met: allocs <= 1},
+			{name: "speed against pure Go (time of the phase)", measured: fmt.Sprintf("%.2fx faster", speed),
+				goal: "at least 2x", met: speed >= 2},
+		}
+	}
+}
+
 func windowWorkload(o options) workload {
 	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC).UnixNano()
 	width := time.Minute
@@ -143,9 +161,10 @@ func windowWorkload(o options) workload {
 		return fmt.Sprintf("%d samples in %d series, sum %.6g", count, rows, sum)
 	}
 	return workload{
-		name:  "window",
-		title: fmt.Sprintf("window: %d samples into %d series (1-minute tumbling window, p99 sketch), then a snapshot", n, o.series),
-		unit:  "samples",
+		targets: windowTargets(float64(n)),
+		name:    "window",
+		title:   fmt.Sprintf("window: %d samples into %d series (1-minute tumbling window, p99 sketch), then a snapshot", n, o.series),
+		unit:    "samples",
 		pure: func() (result, error) {
 			a := &goAggregator{width: int64(width), params: newSketchParams(windowAlpha), m: make(map[uint64]*series)}
 			for j := range o.perSeries {

@@ -1,15 +1,21 @@
 //! The handle table: objects cross the C ABI as 64-bit ids, never as raw pointers.
 //!
 //! A handle packs `generation (32) | kind (8) | slot (24)`. Each slot has one atomic state word
-//! `generation (32) | kind (8) | CLOSING | POISONED | leases (22)`, so a lookup is one atomic
-//! add on the slot (and one subtract when the call ends), with no lock. A zero, forged, stale,
-//! wrong-kind or double-freed handle fails the generation/kind check and gives
+//! `generation (32) | kind (8) | CLOSING | POISONED`, which calls only read, and lease counters
+//! striped by thread: a lookup adds one to its thread's counter of the slot, then reads the
+//! state (and subtracts one when the call ends), with no lock. Threads count leases on
+//! different cache lines, so calls from many threads into one object do not bounce one line
+//! between cores (the counters of one stripe sit together, one word per slot). A zero, forged,
+//! stale, wrong-kind or double-freed handle fails the generation/kind check and gives
 //! `OFFHEAP_STATUS_INVALID_HANDLE`; it never reaches memory.
 //!
 //! Freeing marks the slot CLOSING (new lookups fail), waits until the calls that hold a lease on
-//! the object have returned (calls are bounded: no export blocks on I/O), bumps the generation,
-//! and only then drops the object. So `Close` racing with calls from other threads is safe: each
-//! racing call either completes on a live object or gets `OFFHEAP_STATUS_INVALID_HANDLE`.
+//! the object have returned (every stripe's counter back at zero; calls are bounded: no export
+//! blocks on I/O), bumps the generation, and only then drops the object. A lookup adds to its
+//! counter before it reads the state and a free sets CLOSING before it reads the counters (both
+//! sequentially consistent), so one of the two sees the other. So `Close` racing with calls from
+//! other threads is safe: each racing call either completes on a live object or gets
+//! `OFFHEAP_STATUS_INVALID_HANDLE`.
 //!
 //! A panic while a lease is held poisons the slot: later calls get `OFFHEAP_STATUS_POISONED`,
 //! and only freeing the object still works.
@@ -17,9 +23,10 @@
 use super::boundary::FfiResult;
 use super::status::offheap_status;
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// The kinds of objects behind handles. The kind is part of the handle, so a handle of one kind
 /// passed where another is expected is rejected. Values index `offheap_counters.handles_by_kind`.
@@ -51,7 +58,7 @@ pub(crate) trait HandleObject: Send + Sync + 'static {
 }
 
 const SLOT_BITS: u32 = 24;
-const SEG_BITS: u32 = 10;
+const SEG_BITS: u32 = 9;
 const SEG_LEN: usize = 1 << SEG_BITS;
 const MAX_SLOTS: usize = 1 << SLOT_BITS;
 const SEGS: usize = MAX_SLOTS / SEG_LEN;
@@ -60,12 +67,47 @@ const KIND_SHIFT: u32 = 24;
 const KIND_MASK: u64 = 0xff << KIND_SHIFT;
 const CLOSING: u64 = 1 << 23;
 const POISONED: u64 = 1 << 22;
-const LEASE_MASK: u64 = POISONED - 1;
 const GEN_MASK: u64 = !0u64 << 32;
+/// Lease counter stripes: threads are spread over them round-robin.
+const STRIPES: usize = 8;
 
 struct Slot {
     state: AtomicU64,
     object: AtomicPtr<()>,
+}
+
+/// One stripe's lease counters of a segment's slots: one word per slot, on cache lines of
+/// their own (no other stripe's counter shares them). A segment's slots and counters take
+/// 24 KiB, made with its first handle and kept for the life of the process.
+#[repr(align(128))]
+struct Stripe([AtomicU32; SEG_LEN]);
+
+/// A segment: its slots and their lease counters, stripe by stripe (each part allocated on
+/// its own, so that no large value is built on a thread's stack).
+struct Segment {
+    slots: Box<[Slot; SEG_LEN]>,
+    leases: Box<[Stripe; STRIPES]>,
+}
+
+thread_local! {
+    // A const-initialised Cell: reading it allocates nothing and registers no destructor.
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+/// The calling thread's lease stripe.
+#[inline(always)]
+fn stripe() -> usize {
+    STRIPE
+        .try_with(|c| {
+            let mut s = c.get();
+            if s == usize::MAX {
+                s = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+                c.set(s);
+            }
+            s
+        })
+        .unwrap_or(0)
 }
 
 struct FreeList {
@@ -73,7 +115,8 @@ struct FreeList {
     next: usize,
 }
 
-static SEGMENTS: [AtomicPtr<Slot>; SEGS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SEGS];
+static SEGMENTS: [AtomicPtr<Segment>; SEGS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; SEGS];
 static FREE: Mutex<FreeList> = Mutex::new(FreeList {
     free: Vec::new(),
     next: 0,
@@ -81,19 +124,51 @@ static FREE: Mutex<FreeList> = Mutex::new(FreeList {
 static LIVE_BY_KIND: [AtomicU64; OFFHEAP_KIND_SLOTS] =
     [const { AtomicU64::new(0) }; OFFHEAP_KIND_SLOTS];
 
+/// A slot and its lease counters.
+#[derive(Clone, Copy)]
+struct At {
+    seg: &'static Segment,
+    i: usize,
+}
+
+impl At {
+    #[inline(always)]
+    fn slot(self) -> &'static Slot {
+        &self.seg.slots[self.i]
+    }
+
+    #[inline(always)]
+    fn lease(self, stripe: usize) -> &'static AtomicU32 {
+        &self.seg.leases[stripe % STRIPES].0[self.i]
+    }
+
+    /// Leases held on the slot, all stripes together.
+    fn leases(self) -> u64 {
+        self.seg
+            .leases
+            .iter()
+            .map(|s| u64::from(s.0[self.i].load(Ordering::SeqCst)))
+            .sum()
+    }
+}
+
 #[inline]
-fn slot(index: usize) -> Option<&'static Slot> {
+fn slot(index: usize) -> Option<At> {
     let seg = SEGMENTS[index >> SEG_BITS].load(Ordering::Acquire);
     if seg.is_null() {
         return None;
     }
-    // SAFETY: a non-NULL segment is a leaked `[Slot; SEG_LEN]` that is never freed, and
-    // `index & (SEG_LEN - 1)` is in bounds.
-    Some(unsafe { &*seg.add(index & (SEG_LEN - 1)) })
+    // SAFETY: a non-NULL segment pointer comes from `Box::leak` of a `Segment` in `take_index`
+    // and is never freed, so it is valid for `'static`.
+    let seg: &'static Segment = unsafe { &*seg };
+    Some(At {
+        seg,
+        i: index & (SEG_LEN - 1),
+    })
 }
 
 #[inline]
-fn locate<T: HandleObject>(handle: u64) -> FfiResult<&'static Slot> {
+fn locate<T: HandleObject>(handle: u64) -> FfiResult<At> {
     if (handle & KIND_MASK) >> KIND_SHIFT != T::KIND as u64 {
         // Also rejects the zero handle: no kind is 0.
         return Err(offheap_status::InvalidHandle);
@@ -112,13 +187,20 @@ fn take_index() -> FfiResult<usize> {
         return Err(offheap_status::HandleTableFull);
     }
     if i.is_multiple_of(SEG_LEN) {
-        let seg: Box<[Slot]> = (0..SEG_LEN)
+        let slots: Box<[Slot]> = (0..SEG_LEN)
             .map(|_| Slot {
                 state: AtomicU64::new(1 << 32),
                 object: AtomicPtr::new(std::ptr::null_mut()),
             })
             .collect();
-        SEGMENTS[i >> SEG_BITS].store(Box::leak(seg).as_mut_ptr(), Ordering::Release);
+        let leases: Box<[Stripe]> = (0..STRIPES)
+            .map(|_| Stripe(std::array::from_fn(|_| AtomicU32::new(0))))
+            .collect();
+        let (Ok(slots), Ok(leases)) = (slots.try_into(), leases.try_into()) else {
+            return Err(offheap_status::HandleTableFull);
+        };
+        let seg = Box::new(Segment { slots, leases });
+        SEGMENTS[i >> SEG_BITS].store(Box::leak(seg), Ordering::Release);
     }
     list.next = i + 1;
     Ok(i)
@@ -127,11 +209,10 @@ fn take_index() -> FfiResult<usize> {
 /// Moves `object` behind a new handle.
 pub(crate) fn insert<T: HandleObject>(object: T) -> FfiResult<u64> {
     let index = take_index()?;
-    let slot = slot(index).ok_or(offheap_status::HandleTableFull)?;
+    let slot = slot(index).ok_or(offheap_status::HandleTableFull)?.slot();
     slot.object
         .store(Box::into_raw(Box::new(object)).cast(), Ordering::Release);
-    // The slot's kind is 0 while it is free; adding the kind publishes the object. Transient
-    // leases taken by stale handles are preserved by the add.
+    // The slot's kind is 0 while it is free; adding the kind publishes the object.
     let kind = (T::KIND as u64) << KIND_SHIFT;
     let state = slot.state.fetch_add(kind, Ordering::AcqRel) + kind;
     LIVE_BY_KIND[T::KIND as usize].fetch_add(1, Ordering::Relaxed);
@@ -141,6 +222,8 @@ pub(crate) fn insert<T: HandleObject>(object: T) -> FfiResult<u64> {
 /// A lease on a live object: the object cannot be freed while it exists.
 pub(crate) struct Lease<T: HandleObject> {
     slot: &'static Slot,
+    /// The counter this lease was added to (the taking thread's stripe).
+    lease: &'static AtomicU32,
     object: *const T,
     _marker: PhantomData<T>,
 }
@@ -159,20 +242,24 @@ impl<T: HandleObject> Drop for Lease<T> {
     #[inline]
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.slot.state.fetch_or(POISONED, Ordering::Relaxed);
+            self.slot.state.fetch_or(POISONED, Ordering::SeqCst);
         }
-        self.slot.state.fetch_sub(1, Ordering::Release);
+        self.lease.fetch_sub(1, Ordering::Release);
     }
 }
 
 /// Looks up a live object of kind `T` and leases it for the duration of a call.
 #[inline]
 pub(crate) fn get<T: HandleObject>(handle: u64) -> FfiResult<Lease<T>> {
-    let slot = locate::<T>(handle)?;
-    let state = slot.state.fetch_add(1, Ordering::Acquire);
+    let at = locate::<T>(handle)?;
+    let (slot, lease) = (at.slot(), at.lease(stripe()));
+    // The lease first, then the state: a free that set CLOSING before this read is seen here,
+    // and a free that sets it after waits for this lease (both orders sequentially consistent).
+    lease.fetch_add(1, Ordering::SeqCst);
+    let state = slot.state.load(Ordering::SeqCst);
     let wanted = (handle & GEN_MASK) | ((T::KIND as u64) << KIND_SHIFT);
     if state & (GEN_MASK | KIND_MASK | CLOSING | POISONED) != wanted {
-        slot.state.fetch_sub(1, Ordering::Release);
+        lease.fetch_sub(1, Ordering::Release);
         if state & (GEN_MASK | KIND_MASK | CLOSING) == wanted {
             return Err(offheap_status::Poisoned);
         }
@@ -180,6 +267,7 @@ pub(crate) fn get<T: HandleObject>(handle: u64) -> FfiResult<Lease<T>> {
     }
     Ok(Lease {
         slot,
+        lease,
         object: slot.object.load(Ordering::Acquire).cast_const().cast(),
         _marker: PhantomData,
     })
@@ -188,7 +276,8 @@ pub(crate) fn get<T: HandleObject>(handle: u64) -> FfiResult<Lease<T>> {
 /// Frees the object behind `handle` once no call holds it; later lookups of `handle` fail.
 /// Freeing a freed (or forged) handle changes nothing and returns `InvalidHandle`.
 pub(crate) fn free<T: HandleObject>(handle: u64) -> FfiResult<()> {
-    let slot = locate::<T>(handle)?;
+    let at = locate::<T>(handle)?;
+    let slot = at.slot();
     let wanted = (handle & GEN_MASK) | ((T::KIND as u64) << KIND_SHIFT);
     let mut state = slot.state.load(Ordering::Acquire);
     loop {
@@ -198,7 +287,7 @@ pub(crate) fn free<T: HandleObject>(handle: u64) -> FfiResult<()> {
         match slot.state.compare_exchange_weak(
             state,
             state | CLOSING,
-            Ordering::AcqRel,
+            Ordering::SeqCst,
             Ordering::Acquire,
         ) {
             Ok(_) => break,
@@ -209,18 +298,9 @@ pub(crate) fn free<T: HandleObject>(handle: u64) -> FfiResult<()> {
     let next_gen = ((handle >> 32) as u32).wrapping_add(1);
     let mut spins = 0u32;
     loop {
-        let state = slot.state.load(Ordering::Acquire);
-        if state & LEASE_MASK == 0
-            && slot
-                .state
-                .compare_exchange(
-                    state,
-                    (next_gen as u64) << 32,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-        {
+        if at.leases() == 0 {
+            // Only this free changes a CLOSING state (a poisoning lease has ended).
+            slot.state.store((next_gen as u64) << 32, Ordering::SeqCst);
             break;
         }
         spins += 1;

@@ -1,7 +1,7 @@
 //! Per-batch working state of ingest: the checked sample records, the per-shard steps, and
 //! the per-aggregator pool of scratch buffers they live in.
 
-use super::buckets::Bucket;
+use super::bucket::Bucket;
 use parking_lot::Mutex;
 
 /// A sample that passed the checks (indexed by its position in the batch).

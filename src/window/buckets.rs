@@ -8,268 +8,25 @@
 //!
 //! * **Inline** (no allocation): up to [`INLINE`] `(key, count)` pairs sorted by key, inside
 //!   the sketch itself, with `u32` counts. A series with a handful of samples costs nothing more.
+//! * **Sparse**: the pairs in a vector of their own, 8 bytes a bucket, while that is smaller
+//!   than the dense store of the same buckets (a series with tens of samples spread over
+//!   decades of values).
 //! * **Dense**: one allocation holding the zero count and, per sign, the counts of a
 //!   contiguous index range in the narrowest width that holds them (`u16`, widened to `u32`
-//!   and `u64` when a count would overflow). A store goes dense when its pairs are full or a
-//!   count passes `u32`, and its memory grows with the index range actually seen.
+//!   and `u64` when a count would overflow); memory grows with the index range actually seen.
 //!
-//! Keys order the buckets by value: zero is key 0, positive bucket `i` is `KEY_BIAS + i`,
-//! negative bucket `i` (of magnitude index `i`) is `-(KEY_BIAS + i)`. Indices are within
-//! `±2^22`, so keys never collide.
+//! Pairs are ordered by keys that order buckets by value (`bucket.rs`).
 
-/// Where a value goes in a sketch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Bucket {
-    /// Nowhere (NaN or infinite).
-    #[default]
-    None,
-    /// The zero bucket (magnitude at or below `ZERO_THRESHOLD`).
-    Zero,
-    /// Positive bucket index.
-    Pos(i32),
-    /// Negative value, bucket index of its magnitude.
-    Neg(i32),
-}
+use super::bucket::{Bucket, KEY_BIAS, bucket_of, key};
+use super::dense::{Dense, Run};
+pub(crate) use super::pairs::INLINE;
+use super::pairs::{Added, Inline, Pair, Pairs, Sparse};
 
-/// Pairs kept inline before a store goes dense.
-pub(crate) const INLINE: usize = 5;
-
-const KEY_BIAS: i32 = 1 << 24;
-
-#[inline(always)]
-fn key(b: Bucket) -> Option<i32> {
-    match b {
-        Bucket::Pos(i) => Some(KEY_BIAS + i),
-        Bucket::Neg(i) => Some(-(KEY_BIAS + i)),
-        Bucket::Zero => Some(0),
-        Bucket::None => None,
-    }
-}
-
-#[inline(always)]
-fn bucket_of(k: i32) -> Bucket {
-    match k {
-        0 => Bucket::Zero,
-        k if k > 0 => Bucket::Pos(k - KEY_BIAS),
-        k => Bucket::Neg(-k - KEY_BIAS),
-    }
-}
-
-/// Counts of one sign's contiguous index range in one width.
-#[derive(Clone, Debug, PartialEq)]
-enum Counts {
-    U16(Vec<u16>),
-    U32(Vec<u32>),
-    U64(Vec<u64>),
-}
-
-impl Counts {
-    fn len(&self) -> usize {
-        match self {
-            Counts::U16(v) => v.len(),
-            Counts::U32(v) => v.len(),
-            Counts::U64(v) => v.len(),
-        }
-    }
-
-    fn get(&self, j: usize) -> u64 {
-        match self {
-            Counts::U16(v) => v.get(j).map_or(0, |&c| u64::from(c)),
-            Counts::U32(v) => v.get(j).map_or(0, |&c| u64::from(c)),
-            Counts::U64(v) => v.get(j).copied().unwrap_or(0),
-        }
-    }
-
-    /// Adds `w` at `j` (in range), widening when the count would not fit.
-    #[inline(always)]
-    fn add(&mut self, j: usize, w: u64) {
-        match self {
-            Counts::U16(v) => {
-                if let Some(c) = v.get_mut(j)
-                    && let Some(n) = u16::try_from(w).ok().and_then(|w| c.checked_add(w))
-                {
-                    *c = n;
-                    return;
-                }
-            }
-            Counts::U32(v) => {
-                if let Some(c) = v.get_mut(j)
-                    && let Some(n) = u32::try_from(w).ok().and_then(|w| c.checked_add(w))
-                {
-                    *c = n;
-                    return;
-                }
-            }
-            Counts::U64(v) => {
-                if let Some(c) = v.get_mut(j) {
-                    *c = c.saturating_add(w);
-                }
-                return;
-            }
-        }
-        self.widen();
-        self.add(j, w);
-    }
-
-    #[cold]
-    fn widen(&mut self) {
-        *self = match self {
-            Counts::U16(v) => Counts::U32(v.iter().map(|&c| u32::from(c)).collect()),
-            Counts::U32(v) => Counts::U64(v.iter().map(|&c| u64::from(c)).collect()),
-            Counts::U64(v) => Counts::U64(std::mem::take(v)),
-        };
-    }
-
-    /// Inserts `n` zero counts before the first (`front`) or after the last.
-    fn grow(&mut self, n: usize, front: bool) {
-        fn go<T: Copy + Default>(v: &mut Vec<T>, n: usize, front: bool) {
-            // Grow by a quarter at least, so that a range widening one bucket at a time does
-            // not reallocate for every bucket.
-            let want = v.len() + n;
-            if want > v.capacity() {
-                let cap = want.max(v.len() + v.len() / 4 + 4);
-                v.reserve_exact(cap - v.len());
-            }
-            if front {
-                v.splice(0..0, std::iter::repeat_n(T::default(), n));
-            } else {
-                v.resize(want, T::default());
-            }
-        }
-        match self {
-            Counts::U16(v) => go(v, n, front),
-            Counts::U32(v) => go(v, n, front),
-            Counts::U64(v) => go(v, n, front),
-        }
-    }
-
-    /// Sums counts `..n` into count 0 and drops the first `n - 1` (`n >= 1`).
-    fn fold_front(&mut self, n: usize) {
-        let total: u64 = (0..n).fold(0u64, |a, j| a.saturating_add(self.get(j)));
-        match self {
-            Counts::U16(v) => drop(v.drain(..n - 1)),
-            Counts::U32(v) => drop(v.drain(..n - 1)),
-            Counts::U64(v) => drop(v.drain(..n - 1)),
-        }
-        self.set(0, total);
-    }
-
-    fn set(&mut self, j: usize, c: u64) {
-        loop {
-            let fits = match self {
-                Counts::U16(v) => u16::try_from(c).ok().map(|c| v[j] = c).is_some(),
-                Counts::U32(v) => u32::try_from(c).ok().map(|c| v[j] = c).is_some(),
-                Counts::U64(v) => {
-                    v[j] = c;
-                    true
-                }
-            };
-            if fits {
-                return;
-            }
-            self.widen();
-        }
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        match self {
-            Counts::U16(v) => v.capacity() * 2,
-            Counts::U32(v) => v.capacity() * 4,
-            Counts::U64(v) => v.capacity() * 8,
-        }
-    }
-}
-
-/// One sign's buckets: counts of indices `offset ..`.
-#[derive(Clone, Debug, PartialEq)]
-struct Run {
-    offset: i32,
-    counts: Counts,
-}
-
-impl Default for Run {
-    fn default() -> Run {
-        Run {
-            offset: 0,
-            counts: Counts::U16(Vec::new()),
-        }
-    }
-}
-
-impl Run {
-    /// Adds `w` to index `i`, keeping at most `max` buckets.
-    #[inline(always)]
-    fn add(&mut self, i: i32, w: u64, max: usize) {
-        let rel = i.wrapping_sub(self.offset) as u32 as usize;
-        if rel < self.counts.len() {
-            self.counts.add(rel, w);
-        } else {
-            self.add_outside(i, w, max);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn add_outside(&mut self, i: i32, w: u64, max: usize) {
-        let len = self.counts.len();
-        if len == 0 {
-            self.offset = i;
-            self.counts.grow(1, false);
-            self.counts.add(0, w);
-            return;
-        }
-        let high = i64::from(self.offset) + len as i64 - 1;
-        if i64::from(i) - max as i64 >= high {
-            // The whole range falls below the new one: it all collapses into its lowest bucket.
-            let total = (0..len).fold(0u64, |a, j| a.saturating_add(self.counts.get(j)));
-            self.counts = Counts::U16(Vec::new());
-            self.counts.grow(max, false);
-            self.counts.set(0, total);
-            self.offset = i - (max as i32 - 1);
-            self.counts.add(max - 1, w);
-        } else if i64::from(i) > high {
-            self.counts.grow((i64::from(i) - high) as usize, false);
-            let new_len = self.counts.len();
-            if new_len > max {
-                self.counts.fold_front(new_len - max + 1);
-                self.offset = i - (max as i32 - 1);
-            }
-            let last = self.counts.len() - 1;
-            self.counts.add(last, w);
-        } else {
-            // Below the range: widen it down as far as the cap allows; a lower index lands
-            // in the new lowest bucket.
-            let want_low = (high - max as i64 + 1).max(i64::from(i));
-            let pad = (i64::from(self.offset) - want_low).max(0) as usize;
-            if pad > 0 {
-                self.counts.grow(pad, true);
-                self.offset = want_low as i32;
-            }
-            self.counts.add(0, w);
-        }
-    }
-}
-
-/// The heap part of a dense store.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Dense {
-    zero: u64,
-    pos: Run,
-    neg: Run,
-}
-
-/// The inline pairs of a small store, sorted by key.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Inline {
-    len: u8,
-    keys: [i32; INLINE],
-    counts: [u32; INLINE],
-}
-
-/// The bucket counts of one sketch: inline pairs, or a dense allocation.
+/// The bucket counts of one sketch: inline pairs, a vector of pairs, or a dense allocation.
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     Inline(Inline),
+    Sparse(Sparse),
     Dense(Box<Dense>),
 }
 
@@ -287,9 +44,8 @@ impl Default for Buckets {
 #[derive(Clone, Copy)]
 enum Source<'a> {
     Run(&'a Run),
-    /// Inline pairs of one sign: positive keys ascend with the index, negative keys descend.
-    Inline(&'a Inline, bool),
-    Empty,
+    /// Pairs of one sign: positive keys ascend with the index, negative keys descend.
+    Pairs(&'a [Pair], bool),
 }
 
 /// The non-empty buckets of one sign of a sketch as `(index, count)`, in ascending index
@@ -305,8 +61,7 @@ impl<'a> BucketIter<'a> {
     fn new(src: Source<'a>) -> BucketIter<'a> {
         let back = match src {
             Source::Run(r) => r.counts.len(),
-            Source::Inline(s, _) => usize::from(s.len).min(INLINE),
-            Source::Empty => 0,
+            Source::Pairs(ps, _) => ps.len(),
         };
         BucketIter {
             src,
@@ -323,17 +78,15 @@ impl<'a> BucketIter<'a> {
                 let c = r.counts.get(p);
                 (c != 0).then(|| (r.offset + p as i32, c))
             }
-            Source::Inline(s, negative) => {
-                let n = usize::from(s.len).min(INLINE);
-                let j = if negative { n - 1 - p } else { p };
-                let (k, c) = (s.keys[j], u64::from(s.counts[j]));
-                match (negative, k) {
-                    (false, k) if k > 0 => Some((k - KEY_BIAS, c)),
-                    (true, k) if k < 0 => Some((-k - KEY_BIAS, c)),
+            Source::Pairs(ps, negative) => {
+                let j = if negative { ps.len() - 1 - p } else { p };
+                let Pair { key, count } = *ps.get(j)?;
+                match (negative, key) {
+                    (false, k) if k > 0 => Some((k - KEY_BIAS, u64::from(count))),
+                    (true, k) if k < 0 => Some((-k - KEY_BIAS, u64::from(count))),
                     _ => None,
                 }
             }
-            Source::Empty => None,
         }
     }
 }
@@ -375,87 +128,109 @@ impl Buckets {
             Repr::Dense(d) => d.add(b, w, max),
             Repr::Inline(s) => {
                 let Some(k) = key(b) else { return };
-                let n = usize::from(s.len).min(INLINE);
-                for j in 0..n {
-                    if s.keys[j] == k {
-                        if let Some(c) = u32::try_from(w)
-                            .ok()
-                            .and_then(|w| s.counts[j].checked_add(w))
-                        {
-                            s.counts[j] = c;
-                            return;
-                        }
-                        break;
+                if !s.add_existing(k, w) {
+                    self.add_slow(b, k, w, max);
+                }
+            }
+            Repr::Sparse(s) => {
+                let Some(k) = key(b) else { return };
+                if !s.add_existing(k, w) {
+                    self.add_slow(b, k, w, max);
+                } else {
+                    s.hits = s.hits.saturating_add(1);
+                    if s.hits as usize > 4 * s.pairs.len() + 64 {
+                        self.go_dense(max);
                     }
                 }
-                self.add_slow(b, k, w, max);
             }
         }
     }
 
-    /// An inline add of a new key (or of a count past `u32`).
+    /// An add of a new key to pairs (or of a count past `u32`): the store may move on.
     #[cold]
     #[inline(never)]
     fn add_slow(&mut self, b: Bucket, k: i32, w: u64, max: usize) {
-        if let Repr::Inline(s) = &mut self.0 {
-            let n = usize::from(s.len).min(INLINE);
-            if n < INLINE
-                && !s.keys[..n].contains(&k)
-                && let Ok(w) = u32::try_from(w)
-            {
-                let before = *s;
-                let at = s.keys[..n].partition_point(|&x| x < k);
-                s.keys.copy_within(at..n, at + 1);
-                s.counts.copy_within(at..n, at + 1);
-                s.keys[at] = k;
-                s.counts[at] = w;
-                s.len += 1;
-                if s.collapse(max) {
-                    return;
-                }
-                // A collapsed count passes u32: add to a dense store instead.
-                *s = before;
+        let added = match &mut self.0 {
+            Repr::Inline(s) => s.add_new(k, w, max),
+            Repr::Sparse(s) => s.add_new(k, w, max),
+            Repr::Dense(d) => {
+                d.add(b, w, max);
+                return;
             }
-            self.go_dense(max);
+        };
+        match (added, &self.0) {
+            (Added::Yes, Repr::Sparse(s)) if s.outgrown() => self.go_dense(max),
+            (Added::Yes, _) => {}
+            (Added::Widen, _) => self.go_dense(max),
+            (Added::No, Repr::Inline(s))
+                if s.pairs().len() == INLINE && u32::try_from(w).is_ok() =>
+            {
+                // Full: move to a vector and add there.
+                let mut pairs = Vec::with_capacity(2 * INLINE);
+                pairs.extend_from_slice(s.pairs());
+                self.0 = Repr::Sparse(Sparse { pairs, hits: 0 });
+                self.add(b, w, max);
+            }
+            (Added::No, _) => {
+                // The key exists with a count that would pass u32, or w itself does.
+                self.go_dense(max);
+                self.add(b, w, max);
+            }
         }
-        self.add(b, w, max);
     }
 
-    /// Moves inline pairs into a dense allocation.
+    /// Moves pairs into a dense allocation.
     #[cold]
     fn go_dense(&mut self, max: usize) {
-        if let Repr::Inline(s) = self.0 {
-            let mut d = Box::<Dense>::default();
-            for j in 0..usize::from(s.len).min(INLINE) {
-                d.add(bucket_of(s.keys[j]), u64::from(s.counts[j]), max);
-            }
-            self.0 = Repr::Dense(d);
+        let pairs = match &self.0 {
+            Repr::Inline(s) => s.pairs(),
+            Repr::Sparse(s) => s.pairs(),
+            Repr::Dense(_) => return,
+        };
+        let mut d = Box::<Dense>::default();
+        // Highest keys of each sign first, so the ranges grow down and collapse at most once.
+        for p in pairs.iter().rev().filter(|p| p.key >= 0) {
+            d.add(bucket_of(p.key), u64::from(p.count), max);
+        }
+        for p in pairs.iter().filter(|p| p.key < 0) {
+            d.add(bucket_of(p.key), u64::from(p.count), max);
+        }
+        self.0 = Repr::Dense(d);
+    }
+
+    /// The pairs of a pair store.
+    fn pairs(&self) -> Option<&[Pair]> {
+        match &self.0 {
+            Repr::Inline(s) => Some(s.pairs()),
+            Repr::Sparse(s) => Some(s.pairs()),
+            Repr::Dense(_) => None,
         }
     }
 
     /// The zero bucket's count.
     pub(crate) fn zero(&self) -> u64 {
-        match &self.0 {
-            Repr::Dense(d) => d.zero,
-            Repr::Inline(s) => s.pairs().find(|&(k, _)| k == 0).map_or(0, |(_, c)| c),
+        match (&self.0, self.pairs()) {
+            (Repr::Dense(d), _) => d.zero,
+            (_, Some(ps)) => ps
+                .binary_search_by_key(&0, |p| p.key)
+                .map_or(0, |j| u64::from(ps[j].count)),
+            _ => 0,
         }
     }
 
     /// Non-empty positive buckets in ascending index order.
     pub(crate) fn positive(&self) -> BucketIter<'_> {
-        BucketIter::new(match &self.0 {
-            Repr::Dense(d) => Source::Run(&d.pos),
-            Repr::Inline(s) if s.len > 0 => Source::Inline(s, false),
-            Repr::Inline(_) => Source::Empty,
+        BucketIter::new(match (&self.0, self.pairs()) {
+            (Repr::Dense(d), _) => Source::Run(&d.pos),
+            (_, ps) => Source::Pairs(ps.unwrap_or_default(), false),
         })
     }
 
     /// Non-empty negative buckets (indices of magnitudes) in ascending index order.
     pub(crate) fn negative(&self) -> BucketIter<'_> {
-        BucketIter::new(match &self.0 {
-            Repr::Dense(d) => Source::Run(&d.neg),
-            Repr::Inline(s) if s.len > 0 => Source::Inline(s, true),
-            Repr::Inline(_) => Source::Empty,
+        BucketIter::new(match (&self.0, self.pairs()) {
+            (Repr::Dense(d), _) => Source::Run(&d.neg),
+            (_, ps) => Source::Pairs(ps.unwrap_or_default(), true),
         })
     }
 
@@ -466,24 +241,19 @@ impl Buckets {
             .fold(self.zero(), |a, (_, c)| a.saturating_add(c))
     }
 
-    /// Empties the store; a dense store keeps its allocation.
+    /// Empties the store; an allocation is kept for reuse.
     pub(crate) fn clear(&mut self) {
         match &mut self.0 {
-            Repr::Dense(d) => {
-                d.zero = 0;
-                for r in [&mut d.pos, &mut d.neg] {
-                    match &mut r.counts {
-                        Counts::U16(v) => v.clear(),
-                        Counts::U32(v) => v.clear(),
-                        Counts::U64(v) => v.clear(),
-                    }
-                }
+            Repr::Dense(d) => d.clear(),
+            Repr::Sparse(s) => {
+                s.pairs.clear();
+                s.hits = 0;
             }
-            Repr::Inline(s) => s.len = 0,
+            Repr::Inline(s) => s.clear(),
         }
     }
 
-    /// Empties the store and frees a dense allocation.
+    /// Empties the store and frees its allocation.
     pub(crate) fn free(&mut self) {
         *self = Buckets::default();
     }
@@ -506,11 +276,8 @@ impl Buckets {
     /// Bytes of heap held (0 while inline).
     pub(crate) fn heap_bytes(&self) -> usize {
         match &self.0 {
-            Repr::Dense(d) => {
-                std::mem::size_of::<Dense>()
-                    + d.pos.counts.capacity_bytes()
-                    + d.neg.counts.capacity_bytes()
-            }
+            Repr::Dense(d) => d.heap_bytes(),
+            Repr::Sparse(s) => s.heap_bytes(),
             Repr::Inline(_) => 0,
         }
     }
@@ -520,11 +287,18 @@ impl Buckets {
         matches!(self.0, Repr::Inline(_))
     }
 
-    /// The address of the dense allocation, if any (for a prefetch hint).
+    /// Whether the store holds its buckets in a dense range.
+    #[cfg(test)]
+    pub(crate) fn is_dense(&self) -> bool {
+        matches!(self.0, Repr::Dense(_))
+    }
+
+    /// The address of the store's allocation, if any (for a prefetch hint).
     #[inline(always)]
     pub(crate) fn store_addr(&self) -> Option<*const u8> {
         match &self.0 {
             Repr::Dense(d) => Some((&**d as *const Dense).cast()),
+            Repr::Sparse(s) => s.pairs.first().map(|p| (p as *const Pair).cast()),
             Repr::Inline(_) => None,
         }
     }
@@ -532,105 +306,9 @@ impl Buckets {
     /// The address of bucket `b`'s counter in a dense store (for a prefetch hint).
     #[inline(always)]
     pub(crate) fn counter_addr(&self, b: Bucket) -> Option<*const u8> {
-        let Repr::Dense(d) = &self.0 else { return None };
-        let (r, i) = match b {
-            Bucket::Pos(i) => (&d.pos, i),
-            Bucket::Neg(i) => (&d.neg, i),
-            _ => return None,
-        };
-        let rel = i.wrapping_sub(r.offset) as u32 as usize;
-        match &r.counts {
-            Counts::U16(v) => v.get(rel).map(|c| (c as *const u16).cast()),
-            Counts::U32(v) => v.get(rel).map(|c| (c as *const u32).cast()),
-            Counts::U64(v) => v.get(rel).map(|c| (c as *const u64).cast()),
-        }
-    }
-}
-
-impl Inline {
-    fn pairs(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
-        let n = usize::from(self.len).min(INLINE);
-        self.keys[..n]
-            .iter()
-            .zip(&self.counts[..n])
-            .map(|(&k, &c)| (k, u64::from(c)))
-    }
-
-    /// Applies the bucket cap to each sign after an insert: pairs of one sign more than
-    /// `max - 1` indices below its highest fold into the lowest kept index. `false` (and
-    /// the pairs partly folded) if a folded count would pass `u32`.
-    fn collapse(&mut self, max: usize) -> bool {
-        let n = usize::from(self.len);
-        // Positive keys ascend with the index; the highest is last.
-        if let Some(&top) = self.keys[..n].last()
-            && top > 0
-        {
-            let low = top - (max as i32 - 1);
-            if !self.fold(|k| k > 0 && k < low, low) {
-                return false;
-            }
-        }
-        // Negative keys descend with the index; the highest index has the lowest key.
-        if let Some(&bottom) = self.keys[..n].first()
-            && bottom < 0
-        {
-            let low = bottom + (max as i32 - 1);
-            return self.fold(|k| k < 0 && k > low, low);
-        }
-        true
-    }
-
-    /// Merges the pairs whose key `under` selects (adjacent in the sorted keys) into one pair
-    /// of key `to`; `false`, changing nothing, if its count would pass `u32`.
-    fn fold(&mut self, under: impl Fn(i32) -> bool, to: i32) -> bool {
-        let n = usize::from(self.len);
-        let Some(first) = self.keys[..n].iter().position(|&k| under(k)) else {
-            return true;
-        };
-        let last = first
-            + self.keys[first..n]
-                .iter()
-                .take_while(|&&k| under(k))
-                .count();
-        let total: u64 = self.counts[first..last].iter().map(|&c| u64::from(c)).sum();
-        // The target may already exist just past the folded run (or before it, for negatives).
-        let existing = self.keys[..n].iter().position(|&k| k == to);
-        let total = total + existing.map_or(0, |j| u64::from(self.counts[j]));
-        let Ok(total) = u32::try_from(total) else {
-            return false;
-        };
-        // Remove the folded run and the existing target, then insert the merged pair.
-        let mut keys = [0i32; INLINE];
-        let mut counts = [0u32; INLINE];
-        let mut m = 0;
-        for j in 0..n {
-            if (first..last).contains(&j) || Some(j) == existing {
-                continue;
-            }
-            keys[m] = self.keys[j];
-            counts[m] = self.counts[j];
-            m += 1;
-        }
-        let at = keys[..m].partition_point(|&x| x < to);
-        keys.copy_within(at..m, at + 1);
-        counts.copy_within(at..m, at + 1);
-        keys[at] = to;
-        counts[at] = total;
-        self.keys = keys;
-        self.counts = counts;
-        self.len = (m + 1) as u8;
-        true
-    }
-}
-
-impl Dense {
-    #[inline(always)]
-    fn add(&mut self, b: Bucket, w: u64, max: usize) {
-        match b {
-            Bucket::Pos(i) => self.pos.add(i, w, max),
-            Bucket::Neg(i) => self.neg.add(i, w, max),
-            Bucket::Zero => self.zero = self.zero.saturating_add(w),
-            Bucket::None => {}
+        match &self.0 {
+            Repr::Dense(d) => d.counter_addr(b),
+            _ => None,
         }
     }
 }
@@ -727,7 +405,13 @@ mod tests {
         assert!(s.is_inline());
         assert_eq!(s.heap_bytes(), 0);
         s.add(Bucket::Pos(100), 1, 2048);
-        assert!(!s.is_inline());
+        assert!(!s.is_inline() && !s.is_dense(), "sparse");
+        // Sparse while smaller than the dense range: 6 pairs over 101 buckets, then dense once
+        // the pairs outgrow it.
+        for i in 10..60 {
+            s.add(Bucket::Pos(i), 1, 2048);
+        }
+        assert!(s.is_dense(), "56 pairs over 101 buckets");
         for _ in 0..3 {
             s.add(Bucket::Pos(3), 40_000, 2048);
         }
@@ -736,7 +420,7 @@ mod tests {
             s.positive().find(|&(i, _)| i == 3),
             Some((3, 120_001 + u64::from(u32::MAX)))
         );
-        assert_eq!(s.total(), 6 + 120_000 + u64::from(u32::MAX));
+        assert_eq!(s.total(), 56 + 120_000 + u64::from(u32::MAX));
         s.clear();
         assert_eq!(s.total(), 0);
         let mut t = Buckets::default();

@@ -25,7 +25,7 @@
 //! NaN-free moments with `min <= max`, and bucket counts that add up to the record's count.
 //! Bad input is an error, never a panic or an unbounded allocation.
 
-use super::buckets::Bucket;
+use super::bucket::Bucket;
 use super::config::Config;
 use super::hash::{hash_bytes, hash_u64};
 use super::rings::Rings;

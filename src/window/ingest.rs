@@ -11,7 +11,7 @@
 
 use super::accounting::{Accounting, DropReason};
 use super::batch::{Rec, ScratchPool, Step};
-use super::buckets::Bucket;
+use super::bucket::Bucket;
 use super::clock::Clock;
 use super::config::Config;
 use super::keys::{KeyColumn, Lookup, Unweighted, Weights};

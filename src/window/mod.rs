@@ -59,6 +59,14 @@
 //! for longer than [`Config::idle_ttl`] are evicted (their memory freed) at each snapshot and by
 //! [`Aggregator::evict_idle`]. Sketches have at most [`Config::max_buckets`] buckets per sign.
 //!
+//! A series costs what it holds: its slot and ring of slices come from per-shard slabs whose
+//! chunks are freed with their last series, and its sketches keep a few buckets inline before
+//! they take an allocation of narrow counters (`u16`, widened when a count would overflow).
+//! Eviction, deletion and [`Aggregator::clear`] give the memory back.
+//!
+//! Every series also keeps its lifetime count and sum (what it was ever given, monotonic
+//! across window rotations): [`Snapshot::total_counts`] and [`Snapshot::total_sums`].
+//!
 //! # Sketch buckets
 //!
 //! Sketch buckets are those of Prometheus native histograms and OpenTelemetry exponential
@@ -160,10 +168,12 @@
 mod accounting;
 mod aggregator;
 mod batch;
+mod bucket;
 mod buckets;
 mod clock;
 mod codec;
 mod config;
+mod dense;
 mod error;
 mod expo;
 mod expo_num;
@@ -178,6 +188,7 @@ mod keys;
 mod maintain;
 mod mapping;
 mod names;
+mod pairs;
 mod rings;
 mod shard;
 mod sketch;

@@ -10,7 +10,7 @@
 //! byte-keyed slots carry a marker bit: `u64` keys hash by a bijection, so a `u64` key whose
 //! hash leads to an unmarked slot is that slot's key, found without touching the series.
 
-use super::buckets::Bucket;
+use super::bucket::Bucket;
 use super::hash::{hash_bytes, hash_u64};
 use super::id::{self, MAX_SLOTS};
 use super::slab::{Kind, NIL, Slab};

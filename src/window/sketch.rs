@@ -22,8 +22,9 @@
 //! in the sketch, then a dense range of narrow counters.
 
 use super::Error;
+use super::bucket::Bucket;
 pub use super::buckets::BucketIter;
-use super::buckets::{Bucket, Buckets};
+use super::buckets::Buckets;
 pub use super::mapping::{MAX_SCHEMA, ZERO_THRESHOLD};
 use super::mapping::{Mapping, schema_for};
 

@@ -1,6 +1,6 @@
 //! One time slice of one series: mergeable moments, counter increase and an optional sketch.
 
-use super::buckets::Bucket;
+use super::bucket::Bucket;
 use super::sketch::{Sketch, SketchParams};
 
 /// Marks a slice that holds no epoch.

@@ -19,6 +19,7 @@ func init() {
 			Bound: Bound{Row: leaseFloor, Why: "a lookup takes and releases a lease on the handle's slot, two atomic read-modify-writes of one word"}},
 		Row{Section: rust, Name: leaseFloor, Bench: "criterion:ffi/lease_floor"},
 		Row{Section: rust, Name: "handle lookup, 2 threads on one handle (per lookup per thread)",
-			Bench: "criterion:ffi/handle_lookup_2_threads_same_handle", Peer: "criterion:ffi/handle_lookup"},
+			Bench: "criterion:ffi/handle_lookup_2_threads_same_handle", Peer: "criterion:ffi/handle_lookup",
+			Target: "≤ 2x one thread's lookup", Met: AtMost(2)},
 	)
 }

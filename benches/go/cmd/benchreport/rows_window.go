@@ -18,6 +18,18 @@ func init() {
 		Row{Section: sec, Name: "Prometheus exposition of 1M series (snapshot included)",
 			Bench: "go:WindowExposition1M/offheap", Peer: "go:WindowExposition1M/purego",
 			Target: "≥ 200 MB/s", MinMBs: 200},
+		Row{Section: sec, Name: "ingest, batch 1024, sketch on, 1,000 series, 2 goroutines into one aggregator",
+			Bench: "go:WindowIngest/offheap_2g", Peer: "go:WindowIngest/offheap", Metric: "ns/sample",
+			Target: "≥ 1.5x one goroutine's throughput", Met: AtLeast(1.5)},
+		Row{Section: sec, Name: "ingest, batch 1024, sketch on, into 1M live series (tumbling 1 min)",
+			Bench: "go:WindowIngest1M/offheap", Peer: "go:WindowIngest1M/purego", Metric: "ns/sample",
+			Target: "≥ 3x pure Go", Met: AtLeast(3)},
+		Row{Section: sec, Name: "heap per series, 1M series × 4 samples (Rust heap; pure Go: Go heap)",
+			Bench: "go:WindowMemory1M/4_samples/offheap", Peer: "go:WindowMemory1M/4_samples/purego", Metric: "B/series",
+			Target: "≤ 256 B/series and ≥ 5x less than pure Go", Max: 256, Met: AtLeast(5)},
+		Row{Section: sec, Name: "heap per series, 1M series × 64 samples (Rust heap; pure Go: Go heap)",
+			Bench: "go:WindowMemory1M/64_samples/offheap", Peer: "go:WindowMemory1M/64_samples/purego", Metric: "B/series",
+			Target: "≤ 1/3 of pure Go", Met: AtLeast(3)},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch on, u64 keys",
 			Bench: "criterion:window/ingest/u64_keys_batch1024_sketch"},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch off, u64 keys",
@@ -30,6 +42,35 @@ func init() {
 			Bench: "criterion:window/snapshot/100k_series_3_quantiles"},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "Prometheus rendering, 100k series",
 			Bench: "criterion:window/prometheus/100k_series_3_quantiles", Target: "≥ 200 MB/s", MinMBs: 200},
+	)
+
+	const rec = "Recorder: observations from handlers (Go → Rust), 1,000 labelled series"
+	const recBound = "bound: ingest of id-keyed batches of 1024 over 1,000 series (a Recorder's flush), per sample"
+	recWhy := "every observation is ingested in Rust once, in the id-keyed batches a Recorder flushes"
+	register(
+		Row{Section: rec, Name: "Observe through a cached series handle, 1 goroutine",
+			Bench: "go:Observe/offheap_handle", Peer: "go:Observe/native_cached",
+			Target: "≤ 20 ns and ≥ 2x client_golang's cached native histogram, 0 allocs", Max: 20, Met: AtLeast(2),
+			ZeroAllocs: true, Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: "Observe through a cached series handle, 2 goroutines",
+			Bench: "go:Observe/offheap_handle_2g", Peer: "go:Observe/native_cached_2g",
+			Target: "≥ 2x client_golang's cached native histogram, 0 allocs", Met: AtLeast(2), ZeroAllocs: true,
+			Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: "Observe with the label looked up on every call, 1 goroutine",
+			Bench: "go:Observe/offheap_labels", Peer: "go:Observe/native_labels",
+			Target: "≥ 2x client_golang's WithLabelValues, 0 allocs", Met: AtLeast(2), ZeroAllocs: true,
+			Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: "Observe with the label looked up on every call, 2 goroutines",
+			Bench: "go:Observe/offheap_labels_2g", Peer: "go:Observe/native_labels_2g",
+			Target: "≥ 4x client_golang's WithLabelValues, 0 allocs", Met: AtLeast(4), ZeroAllocs: true,
+			Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: "Observe with the label looked up, against client_golang's summary, 1 goroutine",
+			Bench: "go:Observe/offheap_labels", Peer: "go:Observe/summary_labels",
+			Target: "≥ 10x client_golang's SummaryVec", Met: AtLeast(10), Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: "Observe with the label looked up, against client_golang's summary, 2 goroutines",
+			Bench: "go:Observe/offheap_labels_2g", Peer: "go:Observe/summary_labels_2g",
+			Target: "≥ 10x client_golang's SummaryVec", Met: AtLeast(10), Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: recBound, Bench: "go:Observe/bound_ingest_ids", Metric: "ns/sample"},
 	)
 	// Exposition formats and native histograms (issue 16).
 	register(
