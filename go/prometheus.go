@@ -71,11 +71,14 @@ func (a *Aggregator) WriteExposition(w io.Writer, now int64, f ExpositionFormat)
 	if err != nil {
 		return 0, err
 	}
-	return a.expose(w, s, a.chunk, now, f)
+	return a.expose(w, s, a.chunk, now, f, nil)
 }
 
-// expose scrapes into the arena s and copies the exposition to w through buf.
-func (a *Aggregator) expose(w io.Writer, s *Snapshot, buf []byte, now int64, f ExpositionFormat) (int64, error) {
+// expose scrapes into the arena s, then calls before (when not nil) and copies the exposition
+// to w through buf. A failed scrape (a closed aggregator) returns an [*Error] before anything
+// is written.
+func (a *Aggregator) expose(w io.Writer, s *Snapshot, buf []byte, now int64, f ExpositionFormat,
+	before func(io.Writer, ExpositionFormat) error) (int64, error) {
 	const op = "Aggregator.WriteExposition"
 	id, ok := a.h.get()
 	sid, ok2 := s.h.get()
@@ -86,6 +89,11 @@ func (a *Aggregator) expose(w io.Writer, s *Snapshot, buf []byte, now int64, f E
 	defer runtime.KeepAlive(a)
 	if _, st := windowScrape(id, sid, now, a.quantiles, f); st != statusOK {
 		return 0, statusError(op, st)
+	}
+	if before != nil {
+		if err := before(w, f); err != nil {
+			return 0, err
+		}
 	}
 	var total int64
 	for {

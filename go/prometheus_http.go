@@ -108,13 +108,7 @@ func (h *expoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		out = gz
 	}
-	var err error
-	if h.opts.Before != nil {
-		err = h.opts.Before(out, offer.format())
-	}
-	if err == nil {
-		_, err = h.agg.expose(out, st.snap, st.buf, h.opts.Now(), offer.format())
-	}
+	_, err := h.agg.expose(out, st.snap, st.buf, h.opts.Now(), offer.format(), h.opts.Before)
 	if gz != nil {
 		if err == nil {
 			err = gz.Close()
@@ -123,8 +117,9 @@ func (h *expoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.gzips.Put(gz)
 	}
 	if err != nil {
-		// Nothing was written when the scrape itself failed (a closed aggregator); otherwise
-		// the client went away and the response is cut short.
+		// Nothing was written when the scrape itself failed (a closed aggregator: the gzip
+		// writer writes nothing before its first Write); otherwise the client went away and
+		// the response is cut short.
 		if _, ok := err.(*Error); ok {
 			delete(hdr, "Content-Encoding")
 			http.Error(w, err.Error(), http.StatusInternalServerError)

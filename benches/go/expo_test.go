@@ -74,24 +74,7 @@ func expoClientRegistry() *prometheus.Registry {
 // discarding io.Writer) beside client_golang's registry gathering the same series as native
 // histograms and encoding them as promhttp does. The metric is ns/series.
 func BenchmarkExpositionNative1M(b *testing.B) {
-	b.Run("offheap", func(b *testing.B) {
-		agg := expoOffheapAgg(b)
-		var w countingDiscard
-		n, err := agg.WriteExposition(&w, 2*winSec, offheap.FormatProtobuf)
-		if err != nil || n < 20*heldSeries {
-			b.Fatalf("%d bytes, %v", n, err)
-		}
-		b.SetBytes(n)
-		b.ReportAllocs()
-		for b.Loop() {
-			w.n = 0
-			agg.WriteExposition(&w, 2*winSec, offheap.FormatProtobuf)
-		}
-		if w.n != n {
-			b.Fatalf("%d bytes, then %d", n, w.n)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heldSeries), "ns/series")
-	})
+	b.Run("offheap", func(b *testing.B) { benchExposition(b, offheap.FormatProtobuf, 20) })
 	b.Run("client_golang", func(b *testing.B) {
 		reg := expoClientRegistry()
 		gather := func(w *countingDiscard) {
@@ -121,17 +104,25 @@ func BenchmarkExpositionNative1M(b *testing.B) {
 
 // BenchmarkExpositionText1M: the same 1M native-histogram series in text 0.0.4 (offheap only:
 // a histogram's _count, _sum and +Inf bucket per series).
-func BenchmarkExpositionText1M(b *testing.B) {
+func BenchmarkExpositionText1M(b *testing.B) { benchExposition(b, offheap.FormatText, 50) }
+
+// benchExposition measures offheap's exposition of the 1M series in format f (at least
+// minBytes bytes per series), checking that every run writes the same bytes.
+func benchExposition(b *testing.B, f offheap.ExpositionFormat, minBytes int64) {
 	agg := expoOffheapAgg(b)
 	var w countingDiscard
-	n, err := agg.WriteExposition(&w, 2*winSec, offheap.FormatText)
-	if err != nil || n < 50*heldSeries {
+	n, err := agg.WriteExposition(&w, 2*winSec, f)
+	if err != nil || n < minBytes*heldSeries {
 		b.Fatalf("%d bytes, %v", n, err)
 	}
 	b.SetBytes(n)
 	b.ReportAllocs()
 	for b.Loop() {
-		agg.WriteExposition(&w, 2*winSec, offheap.FormatText)
+		w.n = 0
+		agg.WriteExposition(&w, 2*winSec, f)
+	}
+	if w.n != n {
+		b.Fatalf("%d bytes, then %d", n, w.n)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heldSeries), "ns/series")
 }

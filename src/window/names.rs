@@ -234,23 +234,26 @@ pub(crate) fn escape_help(help: &[u8], quote: bool, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    /// `valid` accepts every input of `ok` and refuses every one of `bad`.
+    fn sorts(valid: impl Fn(&[u8]) -> bool, ok: &[&[u8]], bad: &[&[u8]]) {
+        for (inputs, want) in [(ok, true), (bad, false)] {
+            for &input in inputs {
+                assert_eq!(valid(input), want, "{:?}", String::from_utf8_lossy(input));
+            }
+        }
+    }
+
     #[test]
     fn label_lists() {
-        for ok in [
+        let ok: &[&[u8]] = &[
             &b""[..],
             b"a=\"\"",
             b"code=\"200\",route=\"/x\"",
             b"a=\"q\\\"\\\\\\n\"",
             b"a=\"tab\there\x01\x7f\"",
             b"_a=\"1\",a=\"2\"",
-        ] {
-            assert!(
-                valid_label_list(ok, b""),
-                "{:?}",
-                String::from_utf8_lossy(ok)
-            );
-        }
-        for bad in [
+        ];
+        let bad: &[&[u8]] = &[
             &b"a"[..],
             b"a=",
             b"a=\"",
@@ -267,30 +270,19 @@ mod tests {
             b"route=\"/a\",route=\"/b\"",
             b"route=\"/x\",code=\"200\"",
             b",a=\"1\"",
-        ] {
-            assert!(
-                !valid_label_list(bad, b""),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ];
+        sorts(|s| valid_label_list(s, b""), ok, bad);
     }
 
     #[test]
     fn series_keys() {
-        for ok in [
+        let ok: &[&[u8]] = &[
             &b"up"[..],
             b"http_latency_seconds{route=\"/a\"}",
             b"a:b{x=\"}\"}",
             b"x_total",
-        ] {
-            assert!(
-                valid_series_key(ok, b""),
-                "{:?}",
-                String::from_utf8_lossy(ok)
-            );
-        }
-        for bad in [
+        ];
+        let bad: &[&[u8]] = &[
             &b""[..],
             b"{a=\"1\"}",
             b"x{}",
@@ -303,13 +295,8 @@ mod tests {
             b"x{__name__=\"evil\"}",
             b"x{a=\"1\"}y",
             b"__name__",
-        ] {
-            assert!(
-                !valid_series_key(bad, b""),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        ];
+        sorts(|s| valid_series_key(s, b""), ok, bad);
         assert_eq!(
             split_series(b"a{b=\"1\"}"),
             Some((&b"a"[..], &b"b=\"1\""[..]))
