@@ -20,7 +20,7 @@ GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
+.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-prom test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -66,7 +66,7 @@ layout:
 ## test: every test. The tree's layout, Rust unit/integration/FFI-contract tests, the C contract
 ## test, Go tests (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks'
 ## smoke run.
-test: layout header-check test-rust test-c test-go test-adoption test-examples
+test: layout header-check test-rust test-c test-go test-prom test-adoption test-examples
 
 test-rust:
 	$(CARGO) test --locked
@@ -109,6 +109,20 @@ sanitize:
 FUZZ_SECONDS ?= 60
 fuzz: $(LIB_A)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz.sh
+
+## test-prom: tests/promparse (a module of its own): github.com/prometheus/common/expfmt reads
+## every exposition its tests make (text 0.0.4, OpenMetrics 1.0, protobuf; every type, escaping,
+## 1 MiB help, negotiation, a slow scrape, native histograms merged across instances, FuzzExposition's
+## seeds and 300 random inputs), then the Python prometheus_client parser reads the text ones
+## (parse.py; .ci/run installs it). Then the client_golang adapter (go/promcollector) and the
+## OpenTelemetry example (examples/otel), modules of their own too.
+PROMPARSE_OUT := target/promparse
+test-prom: $(LIB_A)
+	rm -rf $(PROMPARSE_OUT)
+	cd tests/promparse && $(GO) vet ./... && PROMPARSE_OUT=$(abspath $(PROMPARSE_OUT)) $(GO) test -count=1 ./...
+	python3 tests/promparse/parse.py $(PROMPARSE_OUT)
+	cd go/promcollector && $(GO) vet ./... && $(GO) test -count=1 -race ./...
+	cd examples/otel && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -samples 1000
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh

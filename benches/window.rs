@@ -2,9 +2,7 @@
 //! snapshot per series, and Prometheus exposition throughput. Each checks its own output.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use offheap::window::{
-    Aggregator, Config, PrometheusCursor, Samples, Snapshot, SnapshotOptions, render_prometheus,
-};
+use offheap::window::{Aggregator, Config, Exposition, Format, Samples, Snapshot, SnapshotOptions};
 use std::hint::black_box;
 
 const SEC: i64 = 1_000_000_000;
@@ -124,25 +122,24 @@ fn snapshot_and_exposition(c: &mut Criterion) {
     g.finish();
 
     agg.snapshot(SEC, &opts, &mut snap).unwrap();
-    let cfg = agg.config().clone();
     let mut buf = vec![0u8; 64 << 10];
-    let mut scratch = Vec::new();
-    let render = |buf: &mut [u8], scratch: &mut Vec<u8>| {
-        let mut cur = PrometheusCursor::default();
+    let mut expo = Exposition::new();
+    let mut render = |buf: &mut [u8]| {
+        expo.begin(&agg, &snap, Format::Text);
         let mut total = 0;
-        while !cur.done(&snap) {
-            total += render_prometheus(&cfg, &snap, &mut cur, buf, scratch).unwrap();
+        loop {
+            match expo.read(&agg, &snap, buf).unwrap() {
+                0 => return total,
+                n => total += n,
+            }
         }
-        total
     };
-    let bytes = render(&mut buf, &mut scratch);
+    let bytes = render(&mut buf);
     assert!(bytes > SERIES as usize * 100);
     let mut g = c.benchmark_group("window/prometheus");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("100k_series_3_quantiles", |b| {
-        b.iter(|| render(&mut buf, &mut scratch))
-    });
+    g.bench_function("100k_series_3_quantiles", |b| b.iter(|| render(&mut buf)));
     g.finish();
 }
 

@@ -24,8 +24,8 @@ func procUnpin()
 // RecorderConfig configures a [Recorder]. The zero value of a field selects its default.
 type RecorderConfig struct {
 	// Labels are the label names of the series made by [Recorder.WithLabelValues], in order.
-	// The aggregator must take label lists as keys (AggregatorConfig.RawLabelKeys) when it
-	// has any.
+	// The aggregator must take label lists as keys (AggregatorConfig.KeyFormat KeyLabels) when
+	// it has any, and they must be in ascending order (KeyLabels refuses other keys).
 	Labels []string
 	// BufferSamples is how many samples a per-P buffer holds before it is handed to the
 	// aggregator (default 1024).

@@ -18,7 +18,7 @@ import (
 // buffered before it renders, so the scrape sees every request made before it.
 func ExampleRecorder_handler() {
 	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{
-		Mode: offheap.Cumulative, RawLabelKeys: true,
+		Mode: offheap.Cumulative, KeyFormat: offheap.KeyLabels,
 		Name: "http_request_duration_seconds", Quantiles: []float64{0.5, 0.99},
 	})
 	if err != nil {

@@ -36,7 +36,7 @@ func conserved(t *testing.T, st RecorderStats, sent uint64) {
 // Close while they still observe: every observation is counted exactly once.
 func TestRecorderConservesEveryObservation(t *testing.T) {
 	const goroutines, each = 64, 100_000
-	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, RawLabelKeys: true, MaxSeries: 500})
+	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, KeyFormat: KeyLabels, MaxSeries: 500})
 	r := newRecorder(t, agg, RecorderConfig{Labels: []string{"route"}, BufferSamples: 256, FlushInterval: time.Millisecond})
 	var sent atomic.Uint64
 	var wg sync.WaitGroup
@@ -111,7 +111,7 @@ func TestRecorderConservesEveryObservation(t *testing.T) {
 }
 
 func TestRecorderBadInputIsCounted(t *testing.T) {
-	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, RawLabelKeys: true, MaxSeries: 100_000})
+	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, KeyFormat: KeyLabels, MaxSeries: 100_000})
 	r := newRecorder(t, agg, RecorderConfig{Labels: []string{"a", "b"}})
 	r.WithLabelValues("x", "y").Observe(1)
 	r.WithLabelValues("x").Observe(1)                       // wrong number of values
@@ -147,7 +147,7 @@ func TestRecorderBadInputIsCounted(t *testing.T) {
 		t.Fatalf("Rust heap %d bytes", rs.LiveBytes)
 	}
 	// Past MaxHandles label values share the overflow handle: the handle map stays bounded.
-	agg2 := newAgg(t, AggregatorConfig{Mode: Cumulative, RawLabelKeys: true, MaxSeries: 1000})
+	agg2 := newAgg(t, AggregatorConfig{Mode: Cumulative, KeyFormat: KeyLabels, MaxSeries: 1000})
 	r2 := newRecorder(t, agg2, RecorderConfig{Labels: []string{"k"}, MaxHandles: 10})
 	for i := range 100 {
 		r2.WithLabelValues(fmt.Sprint(i)).Observe(1)
@@ -180,7 +180,7 @@ func TestRecorderFlushesAfterTheIntervalAndIdles(t *testing.T) {
 }
 
 func TestRecorderObserveAllocatesNothing(t *testing.T) {
-	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, RawLabelKeys: true})
+	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, KeyFormat: KeyLabels})
 	r := newRecorder(t, agg, RecorderConfig{Labels: []string{"route", "code"}, BufferSamples: 64})
 	h := r.WithLabelValues("/api", "200")
 	r.WithLabelValues("/b", "500")

@@ -74,6 +74,13 @@ const (
 	statusWindowBadState           = 314
 	statusWindowUnsupportedVersion = 315
 	statusWindowIncompatibleState  = 316
+	statusWindowInvalidHelp        = 330
+	statusWindowInvalidKeyLabel    = 331
+	statusWindowTooManyFamilies    = 332
+	statusWindowNotBegun           = 333
+	statusWindowInvalidType        = 334
+	statusWindowInvalidKeyFormat   = 335
+	statusWindowInvalidFormat      = 336
 
 	// statusUnavailable is no status of the library (which never uses the top of the range):
 	// the functions of the !cgo build return it, and statusError makes it [ErrUnavailable].
@@ -98,9 +105,9 @@ func sentinelOf(st uint32) error {
 	case statusInvalidHandle:
 		return ErrClosed
 	case statusNullPointer, statusInvalidArgument, statusMisalignedPointer, statusRelayUnsupported,
-		statusWindowBadOffsets, statusWindowInvalidQuantile:
+		statusWindowBadOffsets, statusWindowInvalidQuantile, statusWindowNotBegun, statusWindowInvalidFormat:
 		return ErrInvalidArgument
-	case statusTooLarge, statusHeadersHeadTooLarge, statusHeadersTooManyHeaders:
+	case statusTooLarge, statusHeadersHeadTooLarge, statusHeadersTooManyHeaders, statusWindowTooManyFamilies:
 		return ErrTooLarge
 	case statusPoisoned:
 		return ErrPoisoned
@@ -138,7 +145,8 @@ func sentinelOf(st uint32) error {
 	case statusWindowInvalidWidth, statusWindowInvalidSlices, statusWindowInvalidAlpha,
 		statusWindowInvalidBuckets, statusWindowInvalidSeriesCap, statusWindowInvalidShards,
 		statusWindowInvalidFutureSkew, statusWindowInvalidKeyLimit, statusWindowInvalidName,
-		statusWindowInvalidMode:
+		statusWindowInvalidMode, statusWindowInvalidHelp, statusWindowInvalidKeyLabel, statusWindowInvalidType,
+		statusWindowInvalidKeyFormat:
 		return ErrInvalidConfig
 	case statusWindowLengthMismatch:
 		return ErrLengthMismatch

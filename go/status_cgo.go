@@ -75,6 +75,13 @@ var (
 	_ equal = [C.OFFHEAP_STATUS_WINDOW_BAD_STATE - statusWindowBadState]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_WINDOW_UNSUPPORTED_VERSION - statusWindowUnsupportedVersion]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_WINDOW_INCOMPATIBLE_STATE - statusWindowIncompatibleState]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_HELP - statusWindowInvalidHelp]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_KEY_LABEL - statusWindowInvalidKeyLabel]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_TOO_MANY_FAMILIES - statusWindowTooManyFamilies]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_NOT_BEGUN - statusWindowNotBegun]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_TYPE - statusWindowInvalidType]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_KEY_FORMAT - statusWindowInvalidKeyFormat]struct{}{}
+	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_FORMAT - statusWindowInvalidFormat]struct{}{}
 )
 
 // statusMessage returns the library's own message for a status (a static string, copied).

@@ -52,17 +52,65 @@ type AggregatorConfig struct {
 	// MaxKeyLen is the longest byte key accepted, up to 4096 (default 1024); longer keys are
 	// dropped and counted as BadKey.
 	MaxKeyLen int
-	// Name is the Prometheus metric name (default "offheap_window"); Help its HELP text.
+	// Name is the Prometheus metric name of series not keyed by KeySeries keys, and of the
+	// overflow series (default "offheap_window"); Help its HELP text (UTF-8, at most 1 MiB,
+	// escaped as each format requires).
 	Name, Help string
-	// KeyLabel is the label that carries the key in exposition (default "key"): a sample of key
-	// "/api" is rendered name{key="/api",quantile="0.5"}. With RawLabelKeys, byte keys are label
-	// lists in Prometheus syntax (route="/api",code="200") rendered as they are; keys that are
-	// not are dropped and counted as BadKey.
-	KeyLabel     string
-	RawLabelKeys bool
-	// Quantiles are the quantiles WritePrometheus renders (default 0.5, 0.9, 0.99; at most 16).
+	// KeyFormat says what byte keys are (default KeyValue). See [KeyFormat] for the mapping of
+	// keys to metric names and labels.
+	KeyFormat KeyFormat
+	// KeyLabel is the label that carries uint64 keys, and byte keys with KeyValue (default
+	// "key"): a sample of key "/api" is rendered name{key="/api",quantile="0.5"}. With
+	// KeyLabels and KeySeries, label lists may not use it.
+	KeyLabel string
+	// MetricType is the type of the metric families not given one by [Aggregator.SetFamily]
+	// (default Summary).
+	MetricType MetricType
+	// Quantiles are the quantiles summaries expose (default 0.5, 0.9, 0.99; at most 16, each in
+	// [0, 1]).
 	Quantiles []float64
 }
+
+// KeyFormat says what an aggregator's byte keys are, and so the metric name and labels of
+// their series in exposition. Keys are checked when their series is made: a key that breaks a
+// rule is dropped and counted as BadKey, and never reaches an exposition.
+type KeyFormat uint32
+
+const (
+	// KeyValue keys are label values: key "/api" is the series Name{KeyLabel="/api"}. Any
+	// UTF-8; backslash, double quote and newline are escaped in the text formats.
+	KeyValue KeyFormat = 0
+	// KeyLabels keys are label lists in Prometheus syntax, `code="200",route="/api"`: the
+	// series Name{code="200",route="/api"}. Label names match [a-zA-Z_][a-zA-Z0-9_]*, in strictly
+	// ascending order (so each label set is one key, and no name repeats), do not start with
+	// __ and are not quantile, le or otel_metric_overflow; values escape only backslash,
+	// double quote and newline, as \\, \" and \n (other characters, control characters
+	// included, stand for themselves).
+	KeyLabels KeyFormat = 1
+	// KeySeries keys are whole series, `http_latency_seconds{route="/api"}` or `up`: each
+	// metric is exposed under its own name. The name matches [a-zA-Z_:][a-zA-Z0-9_:]* and does
+	// not end in _sum, _count, _bucket, _gsum, _gcount or _created (names summaries and
+	// histograms add); the labels, when there are any, follow the rules of KeyLabels.
+	// [AppendSeriesKey] builds such keys.
+	KeySeries KeyFormat = 2
+)
+
+// MetricType is the Prometheus type of a metric family: what its series expose.
+type MetricType uint32
+
+const (
+	// Summary series expose the window's quantiles (AggregatorConfig.Quantiles) with _sum and
+	// _count.
+	Summary MetricType = 0
+	// Histogram series expose the sketch as a native histogram in the protobuf format (a gauge
+	// histogram of the window for Sliding and Tumbling aggregators); the text formats carry
+	// only _count, _sum and the +Inf bucket.
+	Histogram MetricType = 1
+	// Counter series expose the sum of the values ingested (each sample an increment).
+	Counter MetricType = 2
+	// Gauge series expose the newest value in the window (none while the window is empty).
+	Gauge MetricType = 3
+)
 
 // maxQuantiles is the most quantiles a snapshot computes (OFFHEAP_WINDOW_MAX_QUANTILES).
 const maxQuantiles = 16
@@ -96,6 +144,12 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 	if c.Alpha < 0 {
 		return c, fmt.Errorf("%w: AggregatorConfig.Alpha is negative (%v)", ErrInvalidConfig, c.Alpha)
 	}
+	for i, q := range c.Quantiles {
+		if !(q >= 0 && q <= 1) { // NaN fails both
+			return c, fmt.Errorf("%w: AggregatorConfig.Quantiles[%d] is %v: %s", ErrInvalidConfig, i, q,
+				statusMessage(statusWindowInvalidQuantile))
+		}
+	}
 	if c.Slices == 0 {
 		c.Slices = 6
 	}
@@ -123,9 +177,6 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 	if c.KeyLabel == "" {
 		c.KeyLabel = "key"
 	}
-	if c.RawLabelKeys {
-		c.KeyLabel = ""
-	}
 	if c.Quantiles == nil {
 		c.Quantiles = []float64{0.5, 0.9, 0.99}
 	}
@@ -150,19 +201,21 @@ func (c *AggregatorConfig) mirror() windowConfig {
 		alpha: c.Alpha, maxBuckets: uint32(c.MaxBuckets), shards: uint32(c.Shards),
 		maxSeries: uint64(c.MaxSeries), idleTTLNs: uint64(c.IdleTTL), allowedLatenessNs: lateness,
 		maxFutureNs: uint64(c.MaxFutureSkew), maxKeyLen: uint32(c.MaxKeyLen), sketch: sketch,
+		keyFormat: uint32(c.KeyFormat), metricType: uint32(c.MetricType),
 	}
 }
 
 // windowConfig is offheap_aggregator_config (window_cgo.go pins its layout).
 type windowConfig struct {
-	mode, slices         uint32
-	widthNs              uint64
-	alpha                float64
-	maxBuckets, shards   uint32
-	maxSeries, idleTTLNs uint64
-	allowedLatenessNs    uint64
-	maxFutureNs          uint64
-	maxKeyLen, sketch    uint32
+	mode, slices          uint32
+	widthNs               uint64
+	alpha                 float64
+	maxBuckets, shards    uint32
+	maxSeries, idleTTLNs  uint64
+	allowedLatenessNs     uint64
+	maxFutureNs           uint64
+	maxKeyLen, sketch     uint32
+	keyFormat, metricType uint32
 }
 
 // SeriesID names a series: handed out by [Aggregator.ResolveKey] and [Aggregator.ResolveU64],
@@ -181,7 +234,7 @@ type IngestAccounting struct {
 	Late       uint64 // dropped: older than the allowed lateness or the window
 	Future     uint64 // dropped: newer than now+MaxFutureSkew
 	Invalid    uint64 // dropped: NaN or ±Inf value, or weight 0
-	BadKey     uint64 // dropped: key too long, not UTF-8, or not a label list (RawLabelKeys)
+	BadKey     uint64 // dropped: key too long, not UTF-8, or against the rules of its KeyFormat
 	Stale      uint64 // dropped: the id names a deleted or evicted series
 }
 
@@ -237,7 +290,7 @@ type Aggregator struct {
 	quantiles []float64 // for WritePrometheus
 	maxSeries int       // the series cap (a Recorder's default handle cap)
 
-	mu    sync.Mutex // guards arena and chunk (WritePrometheus, AppendState)
+	mu    sync.Mutex // guards arena and chunk (WriteExposition, AppendState)
 	arena *Snapshot
 	chunk []byte
 }
@@ -471,52 +524,15 @@ func (a *Aggregator) internal() (*Snapshot, error) {
 			return nil, err
 		}
 		a.arena = s
-		a.chunk = make([]byte, 64<<10)
+		a.chunk = make([]byte, expoChunk)
 	}
 	return a.arena, nil
 }
 
 // WritePrometheus writes the Prometheus text exposition (format 0.0.4) of every series'
-// window at now to w: one summary per series with AggregatorConfig.Quantiles, _sum and
-// _count, keys mapped to labels as AggregatorConfig.KeyLabel says. The text is rendered in
-// Rust into a 64 KiB buffer and written to w chunk by chunk: nothing is allocated per series
-// on the Go heap.
+// window at now to w: [Aggregator.WriteExposition] with [FormatText].
 func (a *Aggregator) WritePrometheus(w io.Writer, now int64) (int64, error) {
-	const op = "Aggregator.WritePrometheus"
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, err := a.internal()
-	if err != nil {
-		return 0, err
-	}
-	if err := a.Snapshot(s, now, SnapshotOptions{Quantiles: a.quantiles}); err != nil {
-		return 0, err
-	}
-	id, ok := a.h.get()
-	sid, ok2 := s.h.get()
-	if !ok || !ok2 {
-		return 0, opError(op, ErrClosed)
-	}
-	var total int64
-	var pos uint64
-	for {
-		n, st := windowPrometheus(id, sid, &pos, a.chunk)
-		if st != statusOK {
-			runtime.KeepAlive(a)
-			return total, statusError(op, st)
-		}
-		if n == 0 {
-			break
-		}
-		m, err := w.Write(a.chunk[:n])
-		total += int64(m)
-		if err != nil {
-			runtime.KeepAlive(a)
-			return total, err
-		}
-	}
-	runtime.KeepAlive(a)
-	return total, nil
+	return a.WriteExposition(w, now, FormatText)
 }
 
 // AppendState appends the serialized state of every series' window at now (a versioned

@@ -22,8 +22,6 @@ package offheap
 #cgo nocallback offheap_aggregator_remove
 #cgo noescape offheap_aggregator_stats
 #cgo nocallback offheap_aggregator_stats
-#cgo noescape offheap_aggregator_prometheus
-#cgo nocallback offheap_aggregator_prometheus
 #cgo noescape offheap_aggregator_export
 #cgo nocallback offheap_aggregator_export
 #cgo noescape offheap_aggregator_merge_import
@@ -52,6 +50,8 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_future_ns) - unsafe.Offsetof(windowConfig{}.maxFutureNs)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_key_len) - unsafe.Offsetof(windowConfig{}.maxKeyLen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.sketch) - unsafe.Offsetof(windowConfig{}.sketch)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.key_format) - unsafe.Offsetof(windowConfig{}.keyFormat)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.metric_type) - unsafe.Offsetof(windowConfig{}.metricType)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_ingest_accounting - unsafe.Sizeof(IngestAccounting{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.accepted) - unsafe.Offsetof(IngestAccounting{}.Accepted)]struct{}{}
@@ -139,15 +139,6 @@ func windowRemove(id uint64, what uint32, now int64) (uint64, uint32) {
 
 func windowStats(id uint64, out *AggregatorStats) uint32 {
 	return uint32(C.offheap_aggregator_stats(C.uint64_t(id), (*C.offheap_aggregator_counters)(unsafe.Pointer(out))))
-}
-
-// windowPrometheus renders the next part of the exposition of the snapshot in arena snap into
-// buf (offheap_aggregator_prometheus) and returns its length: 0 at the end.
-func windowPrometheus(id, snap uint64, pos *uint64, buf []byte) (int, uint32) {
-	var n C.size_t
-	st := C.offheap_aggregator_prometheus(C.uint64_t(id), C.uint64_t(snap), (*C.uint64_t)(unsafe.Pointer(pos)),
-		bytesPtr(buf), C.size_t(len(buf)), &n)
-	return int(n), uint32(st)
 }
 
 // windowExport serializes the state at now into the arena snap (offheap_aggregator_export) and

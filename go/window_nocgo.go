@@ -30,8 +30,6 @@ func windowRemove(uint64, uint32, int64) (uint64, uint32) { return 0, statusUnav
 
 func windowStats(uint64, *AggregatorStats) uint32 { return statusUnavailable }
 
-func windowPrometheus(uint64, uint64, *uint64, []byte) (int, uint32) { return 0, statusUnavailable }
-
 func windowExport(uint64, uint64, int64) (uint64, uint32) { return 0, statusUnavailable }
 
 func windowMergeImport(uint64, []byte, int64, *ImportAccounting) uint32 { return statusUnavailable }

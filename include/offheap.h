@@ -28,6 +28,9 @@
 // `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
 // aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
 // (both were `offheap_window_*`), with their structs renamed to match. 4:
+// `offheap_aggregator_config` gained `key_format` and `metric_type`;
+// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
+// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
 // `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
 // `offheap_snapshot_take`'s `delta` became `flags`.
 #define OFFHEAP_ABI_VERSION 4
@@ -375,6 +378,20 @@ enum offheap_status
   OFFHEAP_STATUS_WINDOW_UNSUPPORTED_VERSION = 315,
   // Serialized window state was written with a different relative accuracy or sketch setting.
   OFFHEAP_STATUS_WINDOW_INCOMPATIBLE_STATE = 316,
+  // A help text is over 1 MiB.
+  OFFHEAP_STATUS_WINDOW_INVALID_HELP = 330,
+  // The key label is not a label name a caller may use.
+  OFFHEAP_STATUS_WINDOW_INVALID_KEY_LABEL = 331,
+  // More than 65536 metric families were given a type or help.
+  OFFHEAP_STATUS_WINDOW_TOO_MANY_FAMILIES = 332,
+  // An exposition was read before it began for this snapshot.
+  OFFHEAP_STATUS_WINDOW_NOT_BEGUN = 333,
+  // The metric type is not 0 (summary), 1 (histogram), 2 (counter) or 3 (gauge).
+  OFFHEAP_STATUS_WINDOW_INVALID_TYPE = 334,
+  // The key format is not 0 (value), 1 (labels) or 2 (series).
+  OFFHEAP_STATUS_WINDOW_INVALID_KEY_FORMAT = 335,
+  // The exposition format is not 0 (text), 1 (OpenMetrics) or 2 (protobuf).
+  OFFHEAP_STATUS_WINDOW_INVALID_FORMAT = 336,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -565,6 +582,10 @@ typedef struct offheap_engine_completion {
   // Session jobs: the upstream connection, given back likewise; -1 for other jobs.
   int32_t upstream_fd;
 } offheap_engine_completion;
+
+// Exposition format: `0` text 0.0.4, `1` OpenMetrics 1.0, `2` protobuf (delimited
+// `io.prometheus.client.MetricFamily` messages).
+typedef uint32_t offheap_expo_format;
 
 // Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 typedef struct offheap_headers_config {
@@ -814,6 +835,11 @@ typedef struct offheap_aggregator_config {
   uint32_t max_key_len;
   // 1 to keep quantile sketches, 0 not to.
   uint32_t sketch;
+  // What byte keys are: 0 a label value (under `key_label`), 1 a label list, 2 a series
+  // (`name{labels}`, each metric under its own name).
+  uint32_t key_format;
+  // Type of the metric families given none: 0 summary, 1 histogram, 2 counter, 3 gauge.
+  uint32_t metric_type;
 } offheap_aggregator_config;
 
 // What happened to the samples of a batch; the fields add up to the batch length.
@@ -1079,6 +1105,54 @@ offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
 // with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
 offheap_status offheap_engine_free(uint64_t engine);
 
+// Takes a snapshot of the aggregator at `now` into `snapshot` (as `offheap_snapshot_take`,
+// with the `nquantiles` quantiles at `quantiles` for summaries) and starts its exposition in
+// `format`; writes the row count to `*rows_out`. Read the exposition with
+// `offheap_snapshot_read`.
+//
+// # Safety
+// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
+// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
+offheap_status offheap_aggregator_scrape(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         int64_t now,
+                                         const double *quantiles,
+                                         size_t nquantiles,
+                                         offheap_expo_format format,
+                                         uint64_t *rows_out);
+
+// Copies the next bytes of the exposition `offheap_aggregator_scrape` started in `snapshot`
+// (of `aggregator`) into `buf` and writes their number to `*written`: 0 when the exposition
+// is complete. Any `cap` works, 1 included.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_NOT_BEGUN` without a scrape into `snapshot` since it was
+// last filled.
+//
+// # Safety
+// Until the call returns: `written` is NULL or valid for writing one `size_t`; `buf` is NULL
+// with `cap` = 0 or valid for writing `cap` bytes; they do not overlap.
+offheap_status offheap_snapshot_read(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     uint8_t *buf,
+                                     size_t cap,
+                                     size_t *written);
+
+// Gives the metric family `name` a type (0 summary, 1 histogram, 2 counter, 3 gauge) and a
+// help text (may be empty) for the aggregator's expositions from now on.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_INVALID_NAME`, `_INVALID_HELP`, `_INVALID_TYPE`,
+// `_TOO_MANY_FAMILIES`.
+//
+// # Safety
+// Until the call returns: each `(pointer, length)` string is NULL with a length of 0, or valid
+// for reading that many bytes.
+offheap_status offheap_aggregator_set_family(uint64_t aggregator,
+                                             const uint8_t *name,
+                                             size_t name_len,
+                                             uint32_t metric_type,
+                                             const uint8_t *help,
+                                             size_t help_len);
+
 // Parses request heads from `input` into the caller's arrays, in one call.
 //
 // With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
@@ -1259,25 +1333,6 @@ offheap_status offheap_snapshot_take(uint64_t aggregator,
 // # Safety
 // `out` is NULL or valid for writing one `offheap_snapshot_columns` until the call returns.
 offheap_status offheap_snapshot_view(uint64_t snapshot, struct offheap_snapshot_columns *out);
-
-// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
-// and key labels are used) into `buf`, whole series at a time, from position `*position`
-// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
-// finished when a call writes 0 bytes.
-//
-// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
-// (64 KiB always suffices).
-//
-// # Safety
-// Until the call returns: `position` is NULL or valid for reading and writing one
-// `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
-// = 0 or valid for writing `cap` bytes; none of them overlap.
-offheap_status offheap_aggregator_prometheus(uint64_t aggregator,
-                                             uint64_t snapshot,
-                                             uint64_t *position,
-                                             uint8_t *buf,
-                                             size_t cap,
-                                             size_t *written);
 
 // Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
 // format in the crate docs of `window::codec`); read it through `offheap_snapshot_view`

@@ -96,6 +96,21 @@ fn window_ops_target() {
 }
 
 #[allow(dead_code)]
+mod expo {
+    include!("../fuzz/bodies/expo.rs");
+}
+
+fn expo_target() {
+    replay("expo", 3000, 300, expo::run);
+    let series = expo::SERIES.load(std::sync::atomic::Ordering::Relaxed);
+    let lines = expo::LINES.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fuzz smoke expo: {series} series rendered, {lines} sample lines checked");
+    assert!(
+        series > 3000 && lines > 10_000,
+        "the generated inputs barely reach the exposition"
+    );
+}
+
 #[path = "../fuzz/bodies/ffi/mod.rs"]
 mod ffi;
 
@@ -115,6 +130,7 @@ fn main() {
     for (name, target) in [
         ("chunked", chunked_target as fn()),
         ("window_ops", window_ops_target),
+        ("expo", expo_target),
         ("ffi", ffi_target),
     ] {
         let started = std::time::Instant::now();
@@ -135,6 +151,7 @@ fn case(path: &Path) {
         let r = std::panic::catch_unwind(|| match target.as_str() {
             "chunked" => chunked::run(&input),
             "window_ops" => window_ops::run(&input),
+            "expo" => expo::run(&input),
             _ => ffi::run(&input),
         });
         failures += usize::from(r.is_err());
@@ -146,6 +163,7 @@ fn case(path: &Path) {
     match target.as_str() {
         "chunked" => chunked::run(&input),
         "window_ops" => window_ops::run(&input),
+        "expo" => expo::run(&input),
         _ => ffi::run(&input),
     }
 }

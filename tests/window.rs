@@ -1,8 +1,8 @@
 //! Integration tests of the window core against naive references.
 
 use offheap::window::{
-    Aggregator, Config, Error, KeyKind, Mode, OVERFLOW_ID, PrometheusCursor, Samples, Snapshot,
-    SnapshotOptions, render_prometheus, render_prometheus_all,
+    Aggregator, Config, Error, Exposition, Format, KeyFormat, KeyKind, Mode, OVERFLOW_ID, Samples,
+    Snapshot, SnapshotOptions, render_all,
 };
 
 const SEC: i64 = 1_000_000_000;
@@ -401,7 +401,7 @@ fn ids_keys_stale_delete_and_changed_only() {
 #[test]
 fn bad_keys_are_counted() {
     let raw = Config {
-        key_label: String::new(),
+        key_format: KeyFormat::Labels,
         max_key_len: 16,
         ..Config::tumbling(60 * SEC as u64)
     };
@@ -700,7 +700,7 @@ fn prometheus_text_and_paging() {
         .unwrap();
     let s = snap(&agg, SEC, &[0.5, 0.99]);
     let mut all = Vec::new();
-    render_prometheus_all(&cfg, &s, &mut all);
+    render_all(&agg, &s, Format::Text, &mut all);
     let text = String::from_utf8(all.clone()).unwrap();
     assert!(text.starts_with(
         "# HELP http_latency_seconds Latency \\\\ per route\n# TYPE http_latency_seconds summary\n"
@@ -727,28 +727,27 @@ fn prometheus_text_and_paging() {
         "{text}"
     );
     assert_eq!(text.matches("_count{").count(), 3);
-    // Paged rendering with a small buffer gives the same bytes.
-    let mut paged = Vec::new();
-    let mut cur = PrometheusCursor::default();
-    let mut buf = [0u8; 400];
-    let mut scratch = Vec::new();
-    while !cur.done(&s) {
-        let n = render_prometheus(&cfg, &s, &mut cur, &mut buf, &mut scratch).unwrap();
-        assert!(n > 0);
-        paged.extend_from_slice(&buf[..n]);
+    // Reading in pieces of any size, one byte included, gives the same bytes.
+    for cap in [1, 7, 400, 1 << 16] {
+        let mut paged = Vec::new();
+        let mut e = Exposition::new();
+        e.begin(&agg, &s, Format::Text);
+        let mut buf = vec![0u8; cap];
+        loop {
+            let n = e.read(&agg, &s, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            paged.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(paged, all, "cap {cap}");
     }
-    assert_eq!(paged, all);
-    let mut tiny = [0u8; 8];
-    assert_eq!(
-        render_prometheus(
-            &cfg,
-            &s,
-            &mut PrometheusCursor::default(),
-            &mut tiny,
-            &mut scratch
-        ),
-        Err(Error::BufferTooSmall)
-    );
+    // A new snapshot into the same columns needs a new begin.
+    let mut e = Exposition::new();
+    assert_eq!(e.read(&agg, &s, &mut [0u8; 8]), Err(Error::NotBegun));
+    e.begin(&agg, &s, Format::Text);
+    let s2 = snap(&agg, 2 * SEC, &[0.5]);
+    assert_eq!(e.read(&agg, &s2, &mut [0u8; 8]), Err(Error::NotBegun));
 }
 
 #[test]

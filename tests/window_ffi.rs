@@ -86,10 +86,15 @@ fn a_panic_through_every_kind_of_window_export() {
     });
     assert_eq!(rows, 2);
 
+    let rows = panic_then_ok("scrape", u64::MAX, |rows| {
+        // SAFETY: no quantiles (NULL, 0); `rows` is a live u64 for the one write.
+        unsafe { offheap_aggregator_scrape(agg, snap, 1, std::ptr::null(), 0, 2, rows) }
+    });
+    assert_eq!(rows, 2);
     let mut buf = [0u8; 1024];
-    let (_, n) = panic_then_ok("prometheus", (0u64, usize::MAX), |(pos, n)| {
-        // SAFETY: `buf` is valid for writing buf.len() bytes; `pos` and `n` are live.
-        unsafe { offheap_aggregator_prometheus(agg, snap, pos, buf.as_mut_ptr(), buf.len(), n) }
+    let n = panic_then_ok("snapshot_read", usize::MAX, |n| {
+        // SAFETY: `buf` is valid for writing buf.len() bytes; `n` is live for the one write.
+        unsafe { offheap_snapshot_read(agg, snap, buf.as_mut_ptr(), buf.len(), n) }
     });
     assert!(n > 0);
 

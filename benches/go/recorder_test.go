@@ -38,7 +38,7 @@ func warmUp(observe func(route int, v float64)) {
 // newRecorderForBench makes an aggregator (cumulative, labelled keys, the sketch on) and its
 // Recorder with one label, route.
 func newRecorderForBench(b *testing.B) (*offheap.Aggregator, *offheap.Recorder) {
-	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, RawLabelKeys: true,
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, KeyFormat: offheap.KeyLabels,
 		Name: "http_request_duration_seconds"})
 	if err != nil {
 		b.Fatal(err)

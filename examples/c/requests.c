@@ -90,11 +90,12 @@ int main(void) {
            (unsigned long long)v.counts[r], v.means[r], v.quantiles[0][r], v.quantiles[1][r]);
   }
   if (rows != 4 || total != res.heads) return 1;
-  static uint8_t text[65536];
-  uint64_t position = 0;
+  /* A scrape: a new snapshot rendered as text 0.0.4 (format 0), read in pieces of any size. */
+  CHECK(offheap_aggregator_scrape(agg, snap, now, qs, 2, 0, &rows));
+  static uint8_t text[4096];
   size_t written = 0, lines = 0;
   do {
-    CHECK(offheap_aggregator_prometheus(agg, snap, &position, text, sizeof text, &written));
+    CHECK(offheap_snapshot_read(agg, snap, text, sizeof text, &written));
     for (size_t i = 0; i < written; i++) lines += text[i] == '\n';
   } while (written > 0);
   printf("prometheus: %zu lines\n", lines);

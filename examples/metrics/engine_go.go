@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	offheap "github.com/offheap/offheap/go"
@@ -86,7 +89,12 @@ type goSlice struct {
 	sketch goSketch
 }
 
-type goSeries struct{ slices []goSlice }
+type goSeries struct {
+	slices []goSlice
+	// Lifetime count and sum (a summary's _count and _sum, as offheap's).
+	total    uint64
+	totalSum float64
+}
 
 // goAggregator is a sliding-window aggregator in Go: a map from series key to series.
 type goAggregator struct {
@@ -170,6 +178,8 @@ func (a *goAggregator) ingest(b *goBatch, now int64) offheap.IngestAccounting {
 		}
 		sl.count++
 		sl.sum += v
+		s.total++
+		s.totalSum += v
 		switch {
 		case v > 0:
 			sl.sketch.pos.add(int(math.Ceil(math.Log(v)/a.lnGamma)), 1)
@@ -220,51 +230,76 @@ func appendExpoFloat(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
-// writePrometheus writes the same exposition as offheap's: one summary per series.
+// writePrometheus writes the exposition offheap's aggregator writes in text 0.0.4 for summary
+// families: each metric under its own name (keys are `name{labels}`), families in name order,
+// the window's quantiles with the series' lifetime _sum and _count; the overflow series under
+// the configured name.
 func (a *goAggregator) writePrometheus(w io.Writer, now int64) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.WriteString("# HELP " + a.name + " Samples ingested over the sliding window, per series.\n# TYPE " + a.name + " summary\n")
 	oldest := (floorDiv(now, a.slice) - int64(a.n) + 1) * a.slice
 	var line []byte
-	row := func(labels string, s *goSeries) {
+	row := func(name, labels string, s *goSeries) {
 		a.merged.reset()
 		var count uint64
-		var sum float64
 		for i := range s.slices {
 			sl := &s.slices[i]
 			if sl.count > 0 && sl.start >= oldest && sl.start <= now+a.skew {
 				count += sl.count
-				sum += sl.sum
 				a.merged.merge(&sl.sketch)
 			}
 		}
-		if count == 0 {
-			return
-		}
 		for _, q := range a.quantiles {
-			line = append(line[:0], a.name...)
+			line = append(line[:0], name...)
 			line = append(line, '{')
-			line = append(line, labels...)
-			line = append(line, `,quantile="`...)
+			if labels != "" {
+				line = append(line, labels...)
+				line = append(line, ',')
+			}
+			line = append(line, `quantile="`...)
 			line = strconv.AppendFloat(line, q, 'g', -1, 64)
 			line = append(line, `"} `...)
-			line = appendExpoFloat(line, a.quantile(q, count))
+			v := math.NaN()
+			if count > 0 {
+				v = a.quantile(q, count)
+			}
+			line = appendExpoFloat(line, v)
 			bw.Write(append(line, '\n'))
 		}
-		line = append(append(append(line[:0], a.name...), "_sum{"...), labels...)
-		line = appendExpoFloat(append(line, "} "...), sum)
-		bw.Write(append(line, '\n'))
-		line = append(append(append(line[:0], a.name...), "_count{"...), labels...)
-		line = strconv.AppendUint(append(line, "} "...), count, 10)
-		bw.Write(append(line, '\n'))
+		for _, suffix := range []string{"_sum", "_count"} {
+			line = append(append(line[:0], name...), suffix...)
+			if labels != "" {
+				line = append(append(append(line, '{'), labels...), '}')
+			}
+			line = append(line, ' ')
+			if suffix == "_sum" {
+				line = appendExpoFloat(line, s.totalSum)
+			} else {
+				line = strconv.AppendUint(line, s.total, 10)
+			}
+			bw.Write(append(line, '\n'))
+		}
 	}
-	for k, s := range a.m {
-		row(k, s)
+	// Families in name order; their series in no particular order (as offheap's).
+	byName := map[string][]string{}
+	for k := range a.m {
+		name, _, _ := strings.Cut(k, "{")
+		byName[name] = append(byName[name], k)
 	}
 	if a.overflow != nil {
-		row(`otel_metric_overflow="true"`, a.overflow)
+		byName[a.name] = append(byName[a.name], "")
+	}
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		bw.WriteString("# TYPE " + name + " summary\n")
+		for _, k := range byName[name] {
+			if k == "" {
+				row(name, `otel_metric_overflow="true"`, a.overflow)
+				continue
+			}
+			labels := strings.TrimSuffix(strings.TrimPrefix(k[len(name):], "{"), "}")
+			row(name, labels, a.m[k])
+		}
 	}
 	return bw.Flush()
 }

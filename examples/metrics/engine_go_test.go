@@ -30,7 +30,7 @@ func TestGoEngineAgrees(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxSeries = 5
 	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: cfg.Window, Slices: cfg.Slices, MaxSeries: cfg.MaxSeries,
-		MaxFutureSkew: cfg.MaxFutureSkew, Name: cfg.Name, RawLabelKeys: true})
+		MaxFutureSkew: cfg.MaxFutureSkew, Name: cfg.Name, KeyFormat: offheap.KeySeries})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestGoEngineAgrees(t *testing.T) {
 	// The first five series first: which new series reach the cap within one batch depends
 	// on the order offheap records them in (by shard), so they come in a batch of their own.
 	for i := range 5 {
-		key := fmt.Sprintf(`metric="s%d"`, i)
+		key := fmt.Sprintf(`s%d{i="1"}`, i)
 		ob.AddString(key, now, 1)
 		gb.AddKey([]byte(key), now, 1)
 	}
@@ -53,7 +53,7 @@ func TestGoEngineAgrees(t *testing.T) {
 	ob.Reset()
 	gb.reset()
 	for i := range 400 {
-		key := fmt.Sprintf(`metric="s%d"`, i%8)
+		key := fmt.Sprintf(`s%d{i="1"}`, i%8)
 		ts := now - int64(i%5)*int64(10*time.Second) // up to 40 s old: in the window
 		switch i % 11 {
 		case 3:

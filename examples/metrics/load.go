@@ -28,7 +28,6 @@ type LoadConfig struct {
 	Format   string        // "lines" or "json"
 	Duration time.Duration // how long to send (the run stops at Duration or Requests, first reached)
 	Requests int           // requests in all (0: no limit but Duration)
-	Name     string        // the service's aggregator metric name (-name), to sum its window counts
 	Heap     bool          // print the service's /debug/heap at the end
 	Wait     time.Duration // how long to wait for the service to answer /metrics first
 }
@@ -41,7 +40,7 @@ type LoadResult struct {
 	ServiceAccepted   uint64        // the service's accepted counter, after - before
 	ServiceRequests   uint64        // the service's ingest request counter, after - before
 	ServiceAllocs     uint64        // the service's Go heap allocations, after - before
-	WindowCount       uint64        // the sum of the window's _count over all series, after
+	WindowCount       uint64        // the sum of load_latency_seconds_count over its series, after
 	Elapsed           time.Duration // sending time
 }
 
@@ -83,7 +82,7 @@ func bodies(cfg LoadConfig, first, n int) [][]byte {
 		for j := range cfg.Batch {
 			k := ((first+i)*cfg.Batch + j) % cfg.Series
 			v := strconv.FormatFloat(float64((k*7+j)%1000)/1000, 'g', -1, 64)
-			series := fmt.Sprintf(`load_latency_seconds{route="/r%d",code="%d"}`, k, 200+k%3)
+			series := fmt.Sprintf(loadMetric+`{route="/r%d",code="%d"}`, k, 200+k%3)
 			if cfg.Format == "json" {
 				if j > 0 {
 					b.WriteByte(',')
@@ -104,8 +103,11 @@ func bodies(cfg LoadConfig, first, n int) [][]byte {
 
 type serviceCounters struct{ accepted, requests, allocs, windowCount uint64 }
 
-// scrape reads the service's counters (and the sum of the window's _count lines) from /metrics.
-func scrape(client *http.Client, base, name string) (serviceCounters, error) {
+// loadMetric is the metric the load generator sends.
+const loadMetric = "load_latency_seconds"
+
+// scrape reads the service's counters (and the sum of loadMetric's _count lines) from /metrics.
+func scrape(client *http.Client, base string) (serviceCounters, error) {
 	var c serviceCounters
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
@@ -138,7 +140,7 @@ func scrape(client *http.Client, base, name string) (serviceCounters, error) {
 			set(&c.requests)
 		case key == "ingest_go_mallocs_total":
 			set(&c.allocs)
-		case strings.HasPrefix(key, name+"_count{"):
+		case strings.HasPrefix(key, loadMetric+"_count{"):
 			if v, err := strconv.ParseUint(val, 10, 64); err == nil {
 				c.windowCount += v
 			}
@@ -177,10 +179,10 @@ func RunLoad(ctx context.Context, cfg LoadConfig, out io.Writer) (LoadResult, er
 		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Conns, Proxy: nil},
 	}
 	defer client.CloseIdleConnections()
-	before, err := scrape(client, base, cfg.Name)
+	before, err := scrape(client, base)
 	for deadline := time.Now().Add(cfg.Wait); err != nil && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		before, err = scrape(client, base, cfg.Name)
+		before, err = scrape(client, base)
 	}
 	if err != nil {
 		return res, err
@@ -231,7 +233,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, out io.Writer) (LoadResult, er
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
-	after, err := scrape(client, base, cfg.Name)
+	after, err := scrape(client, base)
 	if err != nil {
 		return res, err
 	}
@@ -306,7 +308,6 @@ func loadMain(args []string, out io.Writer) error {
 	fs.StringVar(&cfg.Format, "format", "lines", "body format: lines or json")
 	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "how long to send (at most; also bounded by -n)")
 	fs.IntVar(&cfg.Requests, "n", 0, "requests in all (0: until -d)")
-	fs.StringVar(&cfg.Name, "name", DefaultConfig().Name, "the service's -name")
 	fs.BoolVar(&cfg.Heap, "heap", true, "print the service's /debug/heap at the end")
 	fs.DurationVar(&cfg.Wait, "wait", 5*time.Second, "how long to wait for the service to come up")
 	if err := fs.Parse(args); err != nil {

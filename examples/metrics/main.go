@@ -1,7 +1,9 @@
 // Command metrics is an ingestion service built on offheap: clients POST batches of samples,
 // the service parses them without allocating on the Go heap, and offheap's aggregator keeps a
-// sliding window of every series on the Rust heap (count, sum, quantiles), served as
-// Prometheus text at /metrics. `metrics load` is its load generator.
+// sliding window of every series on the Rust heap, served at /metrics as Prometheus
+// exposition rendered in Rust: each ingested metric under its own name and type, in text
+// 0.0.4, OpenMetrics 1.0 or protobuf (with native histograms) as the scrape asks. `metrics
+// load` is its load generator.
 //
 // # Formats
 //
@@ -9,11 +11,15 @@
 //
 //	<series> <value> [<unix-ms>]
 //
-// where <series> is a Prometheus-style name with optional labels, `name` or
-// `name{label="value",...}` (label values escape only \\, \" and \n), <value> a decimal float
-// or NaN, +Inf, -Inf, and <unix-ms> an integer timestamp in milliseconds (default: the time
-// the request arrived). Fields are separated by spaces or tabs; blank lines and lines
-// starting with # are skipped; "\r\n" line ends are accepted.
+// where <series> is a Prometheus series, `name` or `name{label="value",...}` (label values
+// escape only \\, \" and \n), <value> a decimal float or NaN, +Inf, -Inf, and <unix-ms> an
+// integer timestamp in milliseconds (default: the time the request arrived). Fields are
+// separated by spaces or tabs; blank lines and other lines starting with # are skipped;
+// "\r\n" line ends are accepted. Lines as the exposition format writes them give a metric its
+// type and help, for every later scrape:
+//
+//	# TYPE <name> counter|gauge|summary|histogram
+//	# HELP <name> <text, with \\ and \n escapes>
 //
 // With Content-Type application/json: an array of sample objects,
 //
@@ -27,10 +33,24 @@
 // encoding/json, no allocation per sample or field. Numbers are checked against the format's
 // grammar, then converted by strconv.ParseFloat through a string view of the body bytes
 // (unsafe.String; strconv keeps no reference, it copies the text into the errors it returns).
-// Each series becomes the aggregator key `metric="name",label="value",...` with its labels
-// sorted, so label order does not make another series; samples go into a reused offheap.SampleBatch
-// and cross to Rust in one Ingest call per request. NaN and ±Inf values reach the aggregator,
-// which counts them as invalid.
+// Each series becomes the aggregator key `name{label="value",...}` with its labels sorted
+// (offheap.KeySeries), so label order does not make another series; samples go into a reused
+// offheap.SampleBatch and cross to Rust in one Ingest call per request. NaN and ±Inf values
+// reach the aggregator, which counts them as invalid. The aggregator checks each new series
+// against Prometheus' rules (label names starting with __, quantile, le, key and
+// otel_metric_overflow are reserved, metric names may not end in _sum, _count, _bucket, _gsum,
+// _gcount or _created) and counts a series that breaks one as bad_key: it never reaches a
+// scrape.
+//
+// # Types
+//
+// A metric is a summary unless a TYPE line said otherwise: summaries expose the window's
+// quantiles (0.5, 0.9, 0.99) with the series' lifetime _sum and _count (they never go down
+// when the window moves on, as client_golang's); counters the sum of their samples (each an
+// increment); gauges the newest value in the window; histograms the window's sketch as a native
+// histogram (a gauge histogram: the window's buckets) in protobuf, and its _count, _sum and
+// +Inf bucket in the text formats. Samples of new series past -max-series go to one overflow
+// series, -name{otel_metric_overflow="true"}.
 //
 // # Responses and limits
 //
@@ -49,7 +69,8 @@
 //	POST /ingest        samples, as above
 //	GET  /metrics       the service's counters (requests, samples by outcome, rejected lines,
 //	                    body bytes, Go heap allocations and GC cycles), then the aggregator's
-//	                    exposition: a summary per series, rendered in Rust
+//	                    exposition: the format negotiated from the Accept header as promhttp
+//	                    negotiates it, gzipped when Accept-Encoding allows (offheap.Handler)
 //	GET  /debug/heap    offheap's heap report: Go heap and GC and the Rust heap, at start and now
 //	GET  /debug/gcstats the Go runtime's MemStats counters as JSON (examples/internal/debugstats)
 //
@@ -59,14 +80,20 @@
 //	curl -s --data-binary $'http_latency_seconds{route="/a"} 0.25\nhttp_latency_seconds{route="/a"} 0.75\n' \
 //	    -H 'Content-Type: text/plain' 127.0.0.1:9091/ingest
 //	{"accepted":2,"overflow":0,"late":0,"future":0,"invalid":0,"bad_key":0,"rejected_lines":0}
-//	curl -s -H 'Content-Type: application/json' -d '[{"series":"up","value":1}]' 127.0.0.1:9091/ingest
+//	curl -s --data-binary $'# TYPE requests_total counter\nrequests_total{code="200"} 1\n' \
+//	    -H 'Content-Type: text/plain' 127.0.0.1:9091/ingest
 //	{"accepted":1,"overflow":0,"late":0,"future":0,"invalid":0,"bad_key":0,"rejected_lines":0}
-//	curl -s 127.0.0.1:9091/metrics | grep 'route="/a"'
-//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.5"} 0.25
-//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.9"} 0.25
-//	ingest_window{metric="http_latency_seconds",route="/a",quantile="0.99"} 0.25
-//	ingest_window_sum{metric="http_latency_seconds",route="/a"} 1.0
-//	ingest_window_count{metric="http_latency_seconds",route="/a"} 2
+//	curl -s --data-binary 'http_latency_seconds{__name__="evil"} 1' -H 'Content-Type: text/plain' 127.0.0.1:9091/ingest
+//	{"accepted":0,"overflow":0,"late":0,"future":0,"invalid":0,"bad_key":1,"rejected_lines":0}
+//	curl -s 127.0.0.1:9091/metrics | grep -A5 'TYPE http_latency\|TYPE requests'
+//	# TYPE http_latency_seconds summary
+//	http_latency_seconds{route="/a",quantile="0.5"} 0.25
+//	http_latency_seconds{route="/a",quantile="0.9"} 0.25
+//	http_latency_seconds{route="/a",quantile="0.99"} 0.25
+//	http_latency_seconds_sum{route="/a"} 1.0
+//	http_latency_seconds_count{route="/a"} 2
+//	# TYPE requests_total counter
+//	requests_total{code="200"} 1.0
 //	metrics load -addr 127.0.0.1:9091 -c 4 -batch 500 -series 10000 -d 10s
 //
 // With -engine go the service aggregates in a pure-Go map of structs instead (the same
@@ -110,7 +137,7 @@ func serveMain(args []string, out io.Writer) error {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("metrics", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9091", "address to serve on")
-	fs.StringVar(&cfg.Name, "name", cfg.Name, "metric name of the aggregated series in /metrics")
+	fs.StringVar(&cfg.Name, "name", cfg.Name, "metric name of the overflow series (samples of new series past -max-series)")
 	fs.DurationVar(&cfg.Window, "window", cfg.Window, "sliding window width")
 	fs.IntVar(&cfg.Slices, "slices", cfg.Slices, "slices of the sliding window")
 	fs.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "relative accuracy of quantiles")

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
+
+	offheap "github.com/offheap/offheap/go"
 )
 
 // sink receives parsed samples; *offheap.SampleBatch is one (AddKey copies the key).
@@ -21,15 +23,10 @@ type Limits struct {
 }
 
 const (
-	// metricLabel carries the series name in the aggregator's key and in exposition.
-	metricLabel = "metric"
 	// maxLabels bounds the labels of one series.
 	maxLabels = 32
 	// maxLabelName is the aggregator's limit on a label name.
 	maxLabelName = 256
-	// keyOverhead is how much longer the aggregator's key is than the series as written:
-	// `name{a="x"}` becomes `metric="name",a="x"` (at most 9 bytes more).
-	keyOverhead = 16
 	// maxMillis keeps a millisecond timestamp's nanoseconds inside int64.
 	maxMillis = math.MaxInt64 / 1_000_000
 )
@@ -46,6 +43,15 @@ type result struct {
 	Fatal     string
 	FatalLine int
 	TooMany   bool // Fatal because the body holds more than Limits.MaxSamples samples
+	// Meta are the `# TYPE` and `# HELP` lines of the body, in order (views into it).
+	Meta []metaLine
+}
+
+// metaLine is a `# TYPE name type` or `# HELP name text` line of the line format.
+type metaLine struct {
+	line       int
+	help       bool   // a HELP line (else TYPE)
+	name, text []byte // the metric name, and the type or the help text (escapes undone)
 }
 
 func (r *result) reject(line int, msg string) {
@@ -60,6 +66,8 @@ func (r *result) reject(line int, msg string) {
 type parser struct {
 	lim    Limits
 	key    []byte // the aggregator key being built
+	meta   []metaLine
+	help   []byte // unescaped HELP texts of the body, back to back
 	str    []byte // a decoded JSON string (the series)
 	name   []byte // a decoded JSON object key
 	labels [maxLabels]span
@@ -72,7 +80,7 @@ type parser struct {
 type span struct{ name, value [2]int } // label name and quoted value, as offsets in the series
 
 func newParser(lim Limits) *parser {
-	return &parser{lim: lim, key: make([]byte, 0, lim.MaxKey+keyOverhead), str: make([]byte, 0, lim.MaxKey+4),
+	return &parser{lim: lim, key: make([]byte, 0, lim.MaxKey), str: make([]byte, 0, lim.MaxKey+4),
 		name: make([]byte, 0, 16)}
 }
 
@@ -81,9 +89,11 @@ func isDigit(c byte) bool     { return c >= '0' && c <= '9' }
 func isSpace(c byte) bool     { return c == ' ' || c == '\t' }
 
 // series parses a series as written, `name` or `name{label="value",...}`, at the start of s
-// and builds the aggregator's key in p.key: `metric="name",label="value",...` with the labels
-// sorted by name, so the same series written with its labels in another order is the same
-// series. It returns the bytes of s it used, or an error message.
+// and builds the aggregator's key in p.key: `name{label="value",...}` with the labels sorted
+// by name (`name` alone without labels), so the same series written with its labels in
+// another order is the same series. The aggregator checks the rest of the Prometheus rules
+// (reserved names and suffixes) and counts a key that breaks one as bad_key. It returns the
+// bytes of s it used, or an error message.
 func (p *parser) series(s []byte) (int, string) {
 	i := 0
 	if i >= len(s) || !(isNameStart(s[i]) || s[i] == ':') {
@@ -116,9 +126,6 @@ func (p *parser) series(s []byte) (int, string) {
 			name := s[start:i]
 			if len(name) > maxLabelName {
 				return 0, "label name too long"
-			}
-			if string(name) == metricLabel || string(name) == "quantile" {
-				return 0, "label name is reserved (metric, quantile)"
 			}
 			if i >= len(s) || s[i] != '=' {
 				return 0, "expected '=' after a label name"
@@ -175,14 +182,19 @@ func (p *parser) series(s []byte) (int, string) {
 			return 0, "duplicate label name"
 		}
 	}
-	k := append(p.key[:0], metricLabel+`="`...)
-	k = append(k, s[:nameEnd]...)
-	k = append(k, '"')
-	for _, l := range ls {
-		k = append(k, ',')
+	k := append(p.key[:0], s[:nameEnd]...)
+	for j, l := range ls {
+		if j == 0 {
+			k = append(k, '{')
+		} else {
+			k = append(k, ',')
+		}
 		k = append(k, s[l.name[0]:l.name[1]]...)
 		k = append(k, '=')
 		k = append(k, s[l.value[0]:l.value[1]]...)
+	}
+	if len(ls) > 0 {
+		k = append(k, '}')
 	}
 	p.key = k
 	return i, ""
@@ -273,11 +285,13 @@ func millis(b []byte) (int64, bool) {
 }
 
 // lines parses the line format: one sample per line, `<series> <value> [<unix-ms>]`, fields
-// separated by spaces or tabs; blank lines and lines starting with '#' are skipped; a line may
-// end in "\r\n". Samples without a timestamp get now (nanoseconds). A malformed line is
-// rejected and counted; the others go to out.
-func (p *parser) lines(body []byte, now int64, out sink) result {
-	var r result
+// separated by spaces or tabs; `# TYPE <name> <type>` and `# HELP <name> <text>` lines go to
+// the result's Meta, other lines starting with '#' and blank lines are skipped; a line may end
+// in "\r\n". Samples without a timestamp get now (nanoseconds). A malformed line is rejected
+// and counted; the others go to out.
+func (p *parser) lines(body []byte, now int64, out sink) (r result) {
+	p.meta, p.help = p.meta[:0], p.help[:0]
+	defer func() { r.Meta = p.meta }()
 	for line := 1; len(body) > 0; line++ {
 		var l []byte
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -291,7 +305,13 @@ func (p *parser) lines(body []byte, now int64, out sink) result {
 		}
 		l = bytes.TrimRight(l, " \t\r")
 		l = bytes.TrimLeft(l, " \t")
-		if len(l) == 0 || l[0] == '#' {
+		if len(l) == 0 {
+			continue
+		}
+		if l[0] == '#' {
+			if msg := p.metaLine(l, line); msg != "" {
+				r.reject(line, msg)
+			}
 			continue
 		}
 		n, msg := p.series(l)
@@ -329,4 +349,46 @@ func (p *parser) lines(body []byte, now int64, out sink) result {
 		r.Samples++
 	}
 	return r
+}
+
+// metaLine reads a `# TYPE name type` or `# HELP name text` line into p.meta (other comments
+// are skipped); HELP undoes the text format's escapes (\\ and \n).
+func (p *parser) metaLine(l []byte, line int) string {
+	rest, isType := bytes.CutPrefix(l, []byte("# TYPE "))
+	isHelp := false
+	if !isType {
+		if rest, isHelp = bytes.CutPrefix(l, []byte("# HELP ")); !isHelp {
+			return ""
+		}
+	}
+	name, text, _ := bytes.Cut(bytes.TrimLeft(rest, " \t"), []byte(" "))
+	if len(name) == 0 {
+		return "TYPE or HELP without a metric name"
+	}
+	if isType {
+		text = bytes.TrimSpace(text)
+		if _, ok := metricTypes[string(text)]; !ok {
+			return "TYPE must be counter, gauge, summary or histogram"
+		}
+		p.meta = append(p.meta, metaLine{line: line, name: name, text: text})
+		return ""
+	}
+	start := len(p.help)
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '\\' && i+1 < len(text) && (text[i+1] == '\\' || text[i+1] == 'n') {
+			i++
+			if text[i] == 'n' {
+				c = '\n'
+			}
+		}
+		p.help = append(p.help, c)
+	}
+	p.meta = append(p.meta, metaLine{line: line, help: true, name: name, text: p.help[start:len(p.help):len(p.help)]})
+	return ""
+}
+
+// metricTypes are the TYPE words the line format takes.
+var metricTypes = map[string]offheap.MetricType{
+	"summary": offheap.Summary, "histogram": offheap.Histogram, "counter": offheap.Counter, "gauge": offheap.Gauge,
 }

@@ -65,11 +65,11 @@ func TestLinesExact(t *testing.T) {
 		"y +Inf 5\n"
 	r, got := parseBoth(t, "lines", []byte(body), testLimits)
 	want := []sample{
-		{`metric="http_latency_seconds",code="200",route="/a"`, 1700000000123 * 1e6, 0.25},
-		{`metric="http_latency_seconds",code="200",route="/a"`, testNow, -1500},
-		{`metric="up"`, testNow, 1},
-		{`metric="x",v="q\"\\\n"`, testNow, math.NaN()},
-		{`metric="y"`, 5e6, math.Inf(1)},
+		{`http_latency_seconds{code="200",route="/a"}`, 1700000000123 * 1e6, 0.25},
+		{`http_latency_seconds{code="200",route="/a"}`, testNow, -1500},
+		{`up`, testNow, 1},
+		{`x{v="q\"\\\n"}`, testNow, math.NaN()},
+		{`y`, 5e6, math.Inf(1)},
 	}
 	if r.Rejected != 0 || len(got) != len(want) {
 		t.Fatalf("rejected %d (%s), got %v", r.Rejected, r.FirstErr, got)
@@ -115,8 +115,6 @@ func TestLinesMalformed(t *testing.T) {
 		{"a{b=\"c\",} 1", "label name"},
 		{"a{b=\"\\x\"} 1", "escape"},
 		{"a{b=\"c\"}x 1", "space"},
-		{"a{quantile=\"1\"} 1", "reserved"},
-		{"a{metric=\"1\"} 1", "reserved"},
 		{"a{b=\"1\",b=\"2\"} 1", "duplicate"},
 		{"a{b=\"\xff\"} 1", "UTF-8"},
 		{"a{" + strings.Join(many, ",") + "} 1", "too many labels"},
@@ -155,10 +153,10 @@ func TestJSONExact(t *testing.T) {
 		t.Fatalf("want the emoji series rejected on line 2: %+v", r)
 	}
 	want := []sample{
-		{`metric="http_latency_seconds",code="200",route="/a"`, 1700000000123 * 1e6, 0.25},
-		{`metric="up"`, testNow, -1500},
-		{`metric="b",l="\"é"`, -5e6, math.Inf(1)},
-		{`metric="d"`, testNow, 1},
+		{`http_latency_seconds{code="200",route="/a"}`, 1700000000123 * 1e6, 0.25},
+		{`up`, testNow, -1500},
+		{`b{l="\"é"}`, -5e6, math.Inf(1)},
+		{`d`, testNow, 1},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
@@ -180,7 +178,6 @@ func TestJSONMalformed(t *testing.T) {
 		`{"series":"a{b=\"\\x\"}","value":1}`, `{"series":"a\u0000","value":1}`, `{"series":"` + "\xff" + `","value":1}`,
 		`{"series":"a","value":1,"seriesx":{"nested":[1,{"a":null}]}}`,
 		`{"series":"` + strings.Repeat("a", 301) + `","value":1}`,
-		`{"series":"a{quantile=\"1\"}","value":1}`,
 	} {
 		body := `[{"series":"ok","value":1},` + e + `,{"series":"ok","value":2}]`
 		r, got := parseBoth(t, "json", []byte(body), testLimits)
@@ -230,7 +227,7 @@ func loadBody(format string, n int) []byte {
 // TestParseIngestAllocs proves that parsing a batch of each format into the reused Batch and
 // ingesting it allocates nothing on the Go heap.
 func TestParseIngestAllocs(t *testing.T) {
-	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: time.Minute, RawLabelKeys: true})
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: time.Minute, KeyFormat: offheap.KeySeries})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,14 +70,17 @@ func refKey(s string, lim Limits) (key string, n int, ok bool) {
 		return "", 0, false
 	}
 	sort.Slice(labels, func(i, j int) bool { return labels[i].name < labels[j].name })
-	parts := []string{`metric="` + name + `"`}
+	var parts []string
 	for i, l := range labels {
-		if len(l.name) > 256 || l.name == "metric" || l.name == "quantile" || i > 0 && labels[i-1].name == l.name {
+		if len(l.name) > 256 || i > 0 && labels[i-1].name == l.name {
 			return "", 0, false
 		}
 		parts = append(parts, l.name+"="+l.value)
 	}
-	return strings.Join(parts, ","), n, true
+	if len(parts) == 0 {
+		return name, n, true
+	}
+	return name + "{" + strings.Join(parts, ",") + "}", n, true
 }
 
 func refValue(s string) (float64, bool) {

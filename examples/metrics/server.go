@@ -17,7 +17,7 @@ import (
 
 // Config configures a Service.
 type Config struct {
-	Name          string        // the aggregator's metric name in exposition
+	Name          string        // the metric name of the overflow series (samples of new series past MaxSeries)
 	Window        time.Duration // sliding window width
 	Slices        int           // slices of the window
 	Alpha         float64       // relative accuracy of quantiles
@@ -33,7 +33,7 @@ type Config struct {
 // DefaultConfig returns the defaults of the command's flags.
 func DefaultConfig() Config {
 	return Config{
-		Name: "ingest_window", Engine: "offheap", Window: time.Minute, Slices: 6, Alpha: 0.01, MaxSeries: 1 << 20,
+		Name: "ingest_overflow", Engine: "offheap", Window: time.Minute, Slices: 6, Alpha: 0.01, MaxSeries: 1 << 20,
 		MaxFutureSkew: 5 * time.Second, BodyLimit: 8 << 20, Workers: 8,
 		Limits: Limits{MaxLine: 4096, MaxKey: 1024, MaxSamples: 200_000},
 	}
@@ -55,9 +55,19 @@ type Service struct {
 	accepted, overflow, late, future, invalid    atomic.Uint64
 	badKey                                       atomic.Uint64
 
-	expoMu   sync.Mutex // guards expo
+	expoMu   sync.Mutex // guards expo (the Go engine's /metrics)
 	expo     []byte
 	mallocs0 uint64 // runtime.MemStats.Mallocs at start
+
+	prom     http.Handler // the aggregator's /metrics: formats negotiated, gzip
+	famMu    sync.Mutex   // guards families
+	families map[string]familyMeta
+}
+
+// familyMeta is what `# TYPE` and `# HELP` lines said of a metric.
+type familyMeta struct {
+	typ  offheap.MetricType
+	help string
 }
 
 // worker holds what one request needs, reused from request to request: once its buffers have
@@ -75,14 +85,15 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.BodyLimit <= 0 || cfg.Workers <= 0 || cfg.MaxLine <= 0 || cfg.MaxSamples <= 0 {
 		return nil, errors.New("metrics: body limit, workers, line and sample limits must be positive")
 	}
-	if cfg.MaxKey <= 0 || cfg.MaxKey+keyOverhead > 4096 {
-		return nil, fmt.Errorf("metrics: key limit must be in [1, %d]", 4096-keyOverhead)
+	if cfg.MaxKey <= 0 || cfg.MaxKey > 4096 {
+		return nil, errors.New("metrics: key limit must be in [1, 4096]")
 	}
-	// The offheap aggregator checks the configuration for both engines.
+	// The offheap aggregator checks the configuration for both engines. Keys are series, so
+	// each ingested metric is exposed under its own name.
 	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{
 		Mode: offheap.Sliding, Width: cfg.Window, Slices: cfg.Slices, Alpha: cfg.Alpha, MaxSeries: cfg.MaxSeries,
-		MaxFutureSkew: cfg.MaxFutureSkew, MaxKeyLen: cfg.MaxKey + keyOverhead, Name: cfg.Name,
-		Help: "Samples ingested over the sliding window, per series.", RawLabelKeys: true,
+		MaxFutureSkew: cfg.MaxFutureSkew, MaxKeyLen: cfg.MaxKey, Name: cfg.Name, KeyFormat: offheap.KeySeries,
+		Help: "Samples of new series past the series cap (-max-series), every metric together.",
 	})
 	if err != nil {
 		return nil, err
@@ -102,6 +113,16 @@ func NewService(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, agg: agg, goAgg: goAgg, sem: make(chan struct{}, cfg.Workers), start: offheap.ReadHeapReport(),
 		started: time.Now()}
 	s.list = s.counters()
+	s.families = map[string]familyMeta{}
+	if agg != nil {
+		s.prom = agg.Handler(offheap.HandlerOptions{Before: func(w io.Writer, f offheap.ExpositionFormat) error {
+			s.expoMu.Lock()
+			defer s.expoMu.Unlock()
+			s.expo = appendFamilies(s.expo[:0], s.ownFamilies(), f)
+			_, err := w.Write(s.expo)
+			return err
+		}})
+	}
 	for range cfg.Workers {
 		s.idle = append(s.idle, &worker{p: newParser(cfg.Limits)})
 	}
@@ -265,6 +286,9 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	defer wk.batch.Reset()
 	defer wk.gb.reset()
+	if len(res.Meta) > 0 {
+		s.setFamilies(&res)
+	}
 	s.rejected.Add(uint64(res.Rejected))
 	switch {
 	case res.TooMany:
@@ -415,9 +439,41 @@ func (s *Service) CounterMap() map[string]uint64 {
 	return m
 }
 
+// setFamilies gives the metrics named in the body's `# TYPE` and `# HELP` lines their type
+// and help text (the Go engine renders every series as a summary and ignores them). A line
+// the aggregator refuses (an invalid name, a help over 1 MiB) counts as rejected.
+func (s *Service) setFamilies(res *result) {
+	if s.agg == nil {
+		return
+	}
+	s.famMu.Lock()
+	defer s.famMu.Unlock()
+	for _, m := range res.Meta {
+		f := s.families[string(m.name)]
+		if m.help {
+			f.help = string(m.text)
+		} else {
+			f.typ = metricTypes[string(m.text)]
+		}
+		if err := s.agg.SetFamily(string(m.name), f.typ, f.help); err != nil {
+			res.reject(m.line, err.Error())
+			continue
+		}
+		if len(s.families) < 1<<16 {
+			s.families[string(m.name)] = f
+		}
+	}
+}
+
 // metrics serves the service's counters, the Go runtime's allocation and GC counters, then
-// the aggregator's exposition (rendered in Rust).
+// the aggregator's exposition, rendered in Rust: each metric under its own name and type, in
+// the format the scrape's Accept header negotiates (text 0.0.4, OpenMetrics 1.0, protobuf
+// with native histograms), gzipped when asked. The Go engine serves text 0.0.4 only.
 func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.goAgg == nil {
+		s.prom.ServeHTTP(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header()["Allow"] = allowGet
 		http.Error(w, "use GET", http.StatusMethodNotAllowed)
@@ -425,56 +481,15 @@ func (s *Service) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	s.expoMu.Lock()
 	defer s.expoMu.Unlock()
-	b := s.expo[:0]
-	for _, c := range s.list {
-		if c.help != "" {
-			b = append(b, "# HELP "...)
-			b = append(b, c.name...)
-			b = append(b, ' ')
-			b = append(b, c.help...)
-			b = append(b, "\n# TYPE "...)
-			b = append(b, c.name...)
-			b = append(b, " counter\n"...)
-		}
-		b = append(b, c.name...)
-		if c.labels != "" {
-			b = append(b, '{')
-			b = append(b, c.labels...)
-			b = append(b, '}')
-		}
-		b = append(b, ' ')
-		b = strconv.AppendUint(b, c.v.Load(), 10)
-		b = append(b, '\n')
-	}
-	// MemStats (a short stop of the world) rather than runtime/metrics: its Mallocs counts
-	// every allocation up to now, where the runtime/metrics count lags by the cached spans.
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b = append(b, "# HELP ingest_go_mallocs_total Go heap objects allocated by the process (runtime.MemStats.Mallocs).\n"+
-		"# TYPE ingest_go_mallocs_total counter\ningest_go_mallocs_total "...)
-	b = strconv.AppendUint(b, ms.Mallocs, 10)
-	b = append(b, "\n# HELP ingest_go_gc_cycles_total Go GC cycles completed.\n"+
-		"# TYPE ingest_go_gc_cycles_total counter\ningest_go_gc_cycles_total "...)
-	b = strconv.AppendUint(b, uint64(ms.NumGC), 10)
-	b = append(b, '\n')
-	if n, err := s.seriesCount(); err == nil {
-		b = append(b, "# HELP ingest_series Live series in the aggregator.\n# TYPE ingest_series gauge\ningest_series "...)
-		b = strconv.AppendUint(b, n, 10)
-		b = append(b, '\n')
-	}
-	s.expo = b
+	s.expo = appendFamilies(s.expo[:0], s.ownFamilies(), offheap.FormatText)
 	w.Header()["Content-Type"] = textType
 	if r.Method == http.MethodHead {
 		return
 	}
-	if _, err := w.Write(b); err != nil {
+	if _, err := w.Write(s.expo); err != nil {
 		return
 	}
-	if s.goAgg != nil {
-		_ = s.goAgg.writePrometheus(w, time.Now().UnixNano())
-		return
-	}
-	_, _ = s.agg.WritePrometheus(w, time.Now().UnixNano())
+	_ = s.goAgg.writePrometheus(w, time.Now().UnixNano())
 }
 
 // heap serves offheap's heap report: the process at start beside now (Go heap and GC, Rust

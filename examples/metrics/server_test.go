@@ -88,10 +88,12 @@ func testEndToEnd(t *testing.T, engine string) {
 		t.Fatalf("/metrics: %d", code)
 	}
 	for _, line := range []string{
-		`ingest_window_count{metric="http_latency_seconds",code="200",route="/a"} 3`,
-		`ingest_window_sum{metric="http_latency_seconds",code="200",route="/a"} 1.5`,
-		`ingest_window_count{metric="up"} 2`,
-		`ingest_window_sum{metric="up"} 2.0`,
+		`# TYPE http_latency_seconds summary`,
+		`http_latency_seconds_count{code="200",route="/a"} 3`,
+		`http_latency_seconds_sum{code="200",route="/a"} 1.5`,
+		`# TYPE up summary`,
+		`up_count 2`,
+		`up_sum 2.0`,
 		`ingest_requests_total 2`,
 		`ingest_samples_total{outcome="accepted"} 5`,
 		`ingest_samples_total{outcome="late"} 1`,
@@ -106,12 +108,12 @@ func testEndToEnd(t *testing.T, engine string) {
 	}
 	// The median of 0.25, 0.5 and 0.75, within the sketch's relative accuracy (1%).
 	var median float64
-	if i := strings.Index(expo, `ingest_window{metric="http_latency_seconds",code="200",route="/a",quantile="0.5"} `); i < 0 {
+	if i := strings.Index(expo, `http_latency_seconds{code="200",route="/a",quantile="0.5"} `); i < 0 {
 		t.Error("/metrics lacks the median")
 	} else if _, err := fmt.Sscan(expo[strings.IndexByte(expo[i:], '}')+i+1:], &median); err != nil || median < 0.495 || median > 0.505 {
 		t.Errorf("median %v (%v), want 0.5 within 1%%", median, err)
 	}
-	if strings.Contains(expo, `metric="old"`) {
+	if strings.Contains(expo, "\nold") {
 		t.Error("the late sample made a series")
 	}
 
@@ -176,7 +178,7 @@ func TestStrict(t *testing.T) {
 		t.Fatalf("strict, all good: %d %s", code, body)
 	}
 	_, expo := do(t, "GET", url+"/metrics", "", nil)
-	if strings.Contains(expo, `metric="b"`) || !strings.Contains(expo, `ingest_window_count{metric="a"} 1`+"\n") {
+	if strings.Contains(expo, "\nb_count") || !strings.Contains(expo, "\na_count 1\n") {
 		t.Errorf("strict mode ingested a rejected request:\n%s", expo)
 	}
 }
@@ -247,7 +249,7 @@ func testLoadSmoke(t *testing.T, engine string) {
 	for _, format := range []string{"lines", "json"} {
 		var out bytes.Buffer
 		res, err := RunLoad(context.Background(), LoadConfig{Addr: addr, Conns: 2, Batch: 50, Series: 300,
-			Format: format, Duration: time.Minute, Requests: 400, Name: "ingest_window", Heap: true}, &out)
+			Format: format, Duration: time.Minute, Requests: 400, Heap: true}, &out)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", format, err, out.String())
 		}
@@ -318,5 +320,67 @@ func TestServeMainShutdown(t *testing.T) {
 	}
 	if err := serveMain([]string{"-engine", "rust"}, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown engine") {
 		t.Errorf("-engine rust: %v", err)
+	}
+}
+
+// TestTypedFamiliesAndFormats: `# TYPE` and `# HELP` lines in a body give metrics their type
+// and help; /metrics serves each metric under its own name and type in the format the Accept
+// header asks for; the issue's reserved label is a counted bad key that no scrape shows.
+func TestTypedFamiliesAndFormats(t *testing.T) {
+	_, url := newTestServer(t, DefaultConfig())
+	body := "# TYPE requests_total counter\n# HELP requests_total Requests \\\\ by code.\\nTwo lines.\n" +
+		"requests_total{code=\"200\"} 1\nrequests_total{code=\"200\"} 2\n" +
+		"# TYPE temperature_celsius gauge\ntemperature_celsius 21.5\ntemperature_celsius 22\n" +
+		"# TYPE latency_seconds histogram\nlatency_seconds 0.25\nlatency_seconds 0.5\n" +
+		"http_latency_seconds{__name__=\"evil\"} 1\n" +
+		"# TYPE bad-name counter\n# TYPE x nonsense\n"
+	code, resp := do(t, "POST", url+"/ingest", "text/plain", strings.NewReader(body))
+	if code != 200 || !strings.Contains(resp, `"accepted":6,`) || !strings.Contains(resp, `"bad_key":1,`) ||
+		!strings.Contains(resp, `"rejected_lines":2,`) {
+		t.Fatalf("ingest: %d %s", code, resp)
+	}
+	get := func(accept string) (string, string) {
+		req, _ := http.NewRequest("GET", url+"/metrics", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.Header.Get("Content-Type"), string(b)
+	}
+	ct, text := get("text/plain;version=0.0.4")
+	for _, want := range []string{
+		"# HELP requests_total Requests \\\\ by code.\\nTwo lines.\n# TYPE requests_total counter\nrequests_total{code=\"200\"} 3.0\n",
+		"# TYPE temperature_celsius gauge\ntemperature_celsius 22.0\n",
+		"# TYPE latency_seconds histogram\nlatency_seconds_bucket{le=\"+Inf\"} 2\nlatency_seconds_count 2\nlatency_seconds_sum 0.75\n",
+		"ingest_samples_total{outcome=\"bad_key\"} 1\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(text, "evil") {
+		t.Errorf("text: %s\n%s", ct, text)
+	}
+	ct, om := get("application/openmetrics-text;version=1.0.0")
+	for _, want := range []string{
+		"# TYPE ingest_requests counter\ningest_requests_total ",
+		"# TYPE requests counter\nrequests_total{code=\"200\"} 3.0\n",
+		"# TYPE latency_seconds gaugehistogram\n",
+	} {
+		if !strings.Contains(om, want) {
+			t.Errorf("OpenMetrics lacks %q:\n%s", want, om)
+		}
+	}
+	if !strings.HasPrefix(ct, "application/openmetrics-text; version=1.0.0") || !strings.HasSuffix(om, "\n# EOF\n") ||
+		strings.Count(om, "# EOF") != 1 {
+		t.Errorf("OpenMetrics: %s\n%s", ct, om)
+	}
+	ct, pb := get("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	if !strings.HasPrefix(ct, "application/vnd.google.protobuf") || !strings.Contains(pb, "latency_seconds") ||
+		!strings.Contains(pb, "ingest_requests_total") {
+		t.Errorf("protobuf: %s, %d bytes", ct, len(pb))
 	}
 }

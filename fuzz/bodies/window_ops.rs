@@ -11,12 +11,12 @@
 //   to every accepted and overflowed sample (nothing lost, nothing counted twice);
 // - the id of a deleted series never records a sample again;
 // - snapshot rows are sane (min <= max, quantiles within α of [min, max]);
-// - Prometheus output rendered through a cursor into small buffers equals the whole rendering;
+// - exposition in each format read in small pieces equals the whole rendering;
 // - an export imported into a fresh twin gives the same counts.
 
 use offheap::window::{
-    Accounting, Aggregator, Config, Error as WindowError, Mode, Samples, Snapshot, SnapshotOptions,
-    render_prometheus, render_prometheus_all,
+    Accounting, Aggregator, Config, Exposition, Format, KeyFormat, Mode,
+    Samples, Snapshot, SnapshotOptions, render_all,
 };
 
 struct Bytes<'a> {
@@ -64,7 +64,7 @@ fn config(b: &mut Bytes) -> Config {
     cfg.shards = [1, 2, 16, 3, 512][usize::from(b.u8() % 5)];
     cfg.max_key_len = [1024, 4, 1, 0][usize::from(b.u8() % 4)];
     match b.u8() % 6 {
-        0 => cfg.key_label = String::new(),
+        0 => cfg.key_format = KeyFormat::Labels,
         1 => cfg.help = "help \"text\" \\ with escapes".into(),
         2 => cfg.name = "9bad".into(),
         _ => {}
@@ -118,22 +118,19 @@ fn total_count(agg: &Aggregator, now: i64) -> u64 {
     snap.counts().iter().sum()
 }
 
-/// Renders every row through a cursor into a buffer of `cap` bytes; `None` if a row does not
-/// fit.
-fn render_in_pieces(cfg: &Config, snap: &Snapshot, cap: usize) -> Option<Vec<u8>> {
-    let mut cursor = offheap::window::PrometheusCursor::default();
+/// Reads the exposition of `snap` in `format` through a buffer of `cap` bytes.
+fn render_in_pieces(agg: &Aggregator, snap: &Snapshot, format: Format, cap: usize) -> Vec<u8> {
+    let mut e = Exposition::new();
+    e.begin(agg, snap, format);
     let mut out = Vec::new();
     let mut buf = vec![0u8; cap];
-    let mut scratch = Vec::new();
-    for _ in 0..100_000 {
-        match render_prometheus(cfg, snap, &mut cursor, &mut buf, &mut scratch) {
-            Ok(0) => return Some(out),
+    loop {
+        match e.read(agg, snap, &mut buf) {
+            Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(WindowError::BufferTooSmall) => return None,
             Err(e) => panic!("render: {e:?}"),
         }
     }
-    panic!("rendering does not finish");
 }
 
 /// Inputs whose configuration was valid, and operations run (the smoke test reports them).
@@ -333,18 +330,17 @@ pub fn run(data: &[u8]) {
                         if delta && cumulative {
                             conserving = false;
                         }
+                        let format = [Format::Text, Format::OpenMetrics, Format::Protobuf]
+                            [usize::from(b.u8() % 3)];
                         let mut whole = Vec::new();
-                        render_prometheus_all(&cfg, &snap, &mut whole);
+                        render_all(&agg, &snap, format, &mut whole);
                         assert!(
-                            std::str::from_utf8(&whole).is_ok(),
-                            "exposition is not UTF-8"
+                            format == Format::Protobuf || std::str::from_utf8(&whole).is_ok(),
+                            "text exposition is not UTF-8"
                         );
                         let cap = [65536, 4096, 300, 1][usize::from(b.u8() % 4)];
-                        if let Some(pieces) = render_in_pieces(&cfg, &snap, cap) {
-                            assert_eq!(pieces, whole, "cursor rendering differs from the whole");
-                        } else {
-                            assert!(cap < 65536, "a row does not fit 64 KiB");
-                        }
+                        let pieces = render_in_pieces(&agg, &snap, format, cap);
+                        assert_eq!(pieces, whole, "reading in pieces differs from the whole");
                     }
                     Err(_) => assert!(
                         qs.len() > 16 || qs.iter().any(|q| !(0.0..=1.0).contains(q)),

@@ -3,8 +3,9 @@
 //! A status that stands for a core error takes that error's own text (`as_str` of
 //! `headers::Error`, `relay::Error` or `window::Error`) behind its subsystem's prefix, so the
 //! words C and Go callers read are the ones the core error's `Display` prints. Only the
-//! general statuses, and the two no core error stands for (`WindowInvalidMode`, checked here
-//! in the C ABI, and `RelayResourceExhausted`, whose status also covers engine slots), have
+//! general statuses, and those no core error stands for (`WindowInvalidMode`,
+//! `WindowInvalidType`, `WindowInvalidKeyFormat` and `WindowInvalidFormat`, checked here in the
+//! C ABI, and `RelayResourceExhausted`, whose status also covers engine slots), have
 //! their text in this file. The NUL-terminated messages are laid out at compile time in one
 //! static table.
 
@@ -54,6 +55,18 @@ const fn source(status: offheap_status) -> (&'static str, &'static str) {
             "window: mode must be 0 (sliding), 1 (tumbling) or 2 (cumulative) \
              (offheap_aggregator_config.mode)"
         }
+        S::WindowInvalidType => {
+            "window: metric type must be 0 (summary), 1 (histogram), 2 (counter) or 3 (gauge) \
+             (offheap_aggregator_config.metric_type, or the family's type)"
+        }
+        S::WindowInvalidKeyFormat => {
+            "window: key format must be 0 (value), 1 (labels) or 2 (series) \
+             (offheap_aggregator_config.key_format)"
+        }
+        S::WindowInvalidFormat => {
+            "window: exposition format must be 0 (text 0.0.4), 1 (OpenMetrics 1.0) or 2 \
+             (protobuf)"
+        }
         // Every other status stands for a core error (above); `tests` checks each has text.
         _ => "",
     };
@@ -97,6 +110,10 @@ const fn window_error(status: offheap_status) -> Option<window::Error> {
         S::WindowInvalidFutureSkew => E::InvalidFutureSkew,
         S::WindowInvalidKeyLimit => E::InvalidKeyLimit,
         S::WindowInvalidName => E::InvalidName,
+        S::WindowInvalidHelp => E::InvalidHelp,
+        S::WindowInvalidKeyLabel => E::InvalidKeyLabel,
+        S::WindowTooManyFamilies => E::TooManyFamilies,
+        S::WindowNotBegun => E::NotBegun,
         S::WindowLengthMismatch => E::LengthMismatch,
         S::WindowBadOffsets => E::BadOffsets,
         S::WindowInvalidQuantile => E::InvalidQuantile,

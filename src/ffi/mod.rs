@@ -19,6 +19,7 @@ pub(crate) mod boundary;
 pub(crate) mod buffer;
 pub(crate) mod debug;
 pub(crate) mod engine;
+pub(crate) mod expo;
 pub(crate) mod handle;
 pub(crate) mod headers;
 pub(crate) mod messages;
@@ -32,6 +33,7 @@ pub use boundary::offheap_debug_inject_panics;
 pub use buffer::*;
 pub use debug::*;
 pub use engine::*;
+pub use expo::*;
 pub use handle::{OFFHEAP_KIND_SLOTS, offheap_kind};
 pub use headers::*;
 pub use messages::offheap_status_str;
@@ -49,6 +51,9 @@ use std::ffi::c_char;
 /// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
 /// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
 /// (both were `offheap_window_*`), with their structs renamed to match. 4:
+/// `offheap_aggregator_config` gained `key_format` and `metric_type`;
+/// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
+/// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
 /// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
 /// `offheap_snapshot_take`'s `delta` became `flags`.
 pub const OFFHEAP_ABI_VERSION: u32 = 4;

@@ -106,24 +106,6 @@ pub(crate) unsafe fn out<'a, T>(ptr: *mut T) -> FfiResult<Out<'a, T>> {
     Ok(Out(unsafe { &mut *ptr.cast::<MaybeUninit<T>>() }))
 }
 
-/// An in-out parameter: its value when the call starts, and the place for the result,
-/// written only on success.
-///
-/// # Safety
-/// If non-NULL, `ptr` must point to an initialised `T` that is valid for reading and writing
-/// and that nothing else reads or writes until the call returns.
-#[inline]
-pub(crate) unsafe fn in_out<'a, T: Copy>(ptr: *mut T) -> FfiResult<(T, Out<'a, T>)> {
-    // SAFETY: by this function's contract a non-NULL `ptr` points to an initialised `T`
-    // valid for reads until the call returns, which is what `one` requires; the value is
-    // copied out, so that borrow ends here.
-    let value = *unsafe { one(ptr.cast_const()) }?;
-    // SAFETY: by the same contract `ptr` is valid for one write and nothing else uses it
-    // until the call returns, which is what `out` requires.
-    let out = unsafe { out(ptr) }?;
-    Ok((value, out))
-}
-
 /// A C record whose layout is exactly that of the core type `T` (same size, alignment and
 /// field offsets) and whose fields, like `T`'s, are integers or arrays and `repr(C)` structs
 /// of integers: every bit pattern of one is a valid value of the other, so a caller's
@@ -201,19 +183,6 @@ mod tests {
         assert_eq!(unsafe { one(&v as *const u32) }, Ok(&7));
         // SAFETY: NULL is rejected before use.
         let null = unsafe { one::<u32>(std::ptr::null()) };
-        assert_eq!(null.err(), Some(offheap_status::NullPointer));
-    }
-
-    #[test]
-    fn in_out_reads_first_and_writes_only_when_asked() {
-        let mut v = 5u32;
-        // SAFETY: `v` is an initialised u32 that nothing else uses during the call.
-        let (start, place) = unsafe { in_out(&mut v as *mut u32) }.unwrap();
-        assert_eq!((start, v), (5, 5));
-        place.write(start + 1);
-        assert_eq!(v, 6);
-        // SAFETY: NULL is rejected before use.
-        let null = unsafe { in_out::<u32>(std::ptr::null_mut()) };
         assert_eq!(null.err(), Some(offheap_status::NullPointer));
     }
 

@@ -1,8 +1,8 @@
-//! `offheap_snapshot_*`, `offheap_aggregator_prometheus` and `offheap_aggregator_export`: the
-//! snapshot arena of the windowed aggregator's C ABI.
+//! `offheap_snapshot_*` and `offheap_aggregator_export`: the snapshot arena of the windowed
+//! aggregator's C ABI.
 //!
 //! A snapshot (`offheap_snapshot_new`) is a Rust-owned arena of result columns that a
-//! snapshot, a Prometheus rendering or an export fills and that callers read through
+//! snapshot, a scrape (`expo.rs`) or an export fills and that callers read through
 //! `offheap_snapshot_view` until the next call that fills it, or its free.
 
 use super::boundary::guard;
@@ -10,21 +10,21 @@ use super::handle::{self, HandleObject, offheap_kind};
 use super::ptr;
 use super::status::offheap_status;
 use super::window::status;
-use crate::window::{
-    Aggregator, MAX_QUANTILES, PrometheusCursor, Snapshot, SnapshotOptions, render_prometheus,
-};
+use crate::window::{Aggregator, Exposition, MAX_QUANTILES, Snapshot, SnapshotOptions};
 use parking_lot::Mutex;
 
-/// A snapshot arena: result columns, an export buffer and a render scratch buffer.
+/// A snapshot arena: result columns, an export buffer and the exposition in progress.
 pub(crate) struct WindowSnapshot {
-    inner: Mutex<SnapshotArena>,
+    pub(crate) inner: Mutex<SnapshotArena>,
 }
 
+/// What a snapshot handle holds.
 #[derive(Default)]
-struct SnapshotArena {
-    snap: Snapshot,
+pub(crate) struct SnapshotArena {
+    pub(crate) snap: Snapshot,
     export: Vec<u8>,
-    scratch: Vec<u8>,
+    /// The exposition of `snap` (`offheap_aggregator_scrape`, `offheap_snapshot_read`).
+    pub(crate) expo: Exposition,
 }
 
 impl HandleObject for WindowSnapshot {
@@ -189,6 +189,7 @@ pub unsafe extern "C" fn offheap_snapshot_take(
             delta: flags & OFFHEAP_SNAPSHOT_DELTA != 0,
             buckets: flags & OFFHEAP_SNAPSHOT_BUCKETS != 0,
         };
+        arena.expo.reset();
         agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;
         rows_out.write(arena.snap.len() as u64);
         Ok(())
@@ -251,58 +252,6 @@ pub unsafe extern "C" fn offheap_snapshot_view(
             schema: s.schema().unwrap_or(i32::MIN),
             reserved2: 0,
         });
-        Ok(())
-    })
-}
-
-/// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
-/// and key labels are used) into `buf`, whole series at a time, from position `*position`
-/// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
-/// finished when a call writes 0 bytes.
-///
-/// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
-/// (64 KiB always suffices).
-///
-/// # Safety
-/// Until the call returns: `position` is NULL or valid for reading and writing one
-/// `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
-/// = 0 or valid for writing `cap` bytes; none of them overlap.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_aggregator_prometheus(
-    aggregator: u64,
-    snapshot: u64,
-    position: *mut u64,
-    buf: *mut u8,
-    cap: usize,
-    written: *mut usize,
-) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `position` valid for one read and write,
-        // `written` for one write and `buf` for writing `cap` bytes (or NULL with `cap` = 0),
-        // none overlapping, until the call returns: what `ptr::in_out`, `ptr::out` and
-        // `ptr::slice_mut` require.
-        let ((start, position_out), written, buf) = unsafe {
-            (
-                ptr::in_out(position)?,
-                ptr::out(written)?,
-                ptr::slice_mut(buf, cap)?,
-            )
-        };
-        let agg = handle::get::<Aggregator>(aggregator)?;
-        let snap = handle::get::<WindowSnapshot>(snapshot)?;
-        let mut arena = snap.inner.lock();
-        let arena = &mut *arena;
-        let mut cursor = PrometheusCursor::from_position(start);
-        let n = render_prometheus(
-            agg.config(),
-            &arena.snap,
-            &mut cursor,
-            buf,
-            &mut arena.scratch,
-        )
-        .map_err(status)?;
-        position_out.write(cursor.position());
-        written.write(n);
         Ok(())
     })
 }
@@ -390,22 +339,6 @@ mod tests {
             view.key_bytes.is_null(),
             "empty column is NULL, not dangling"
         );
-        let mut pos = 0u64;
-        let mut buf = [0u8; 4096];
-        let mut n = 0usize;
-        // SAFETY: `pos` and `n` are live locals and `buf` is valid for its length.
-        let st = unsafe {
-            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
-        };
-        assert_eq!(st, offheap_status::Ok);
-        let text = std::str::from_utf8(&buf[..n]).unwrap();
-        assert!(text.contains("lat_count{k=\"1\"} 2\n"), "{text}");
-        // SAFETY: `pos` and `n` are live locals and `buf` is valid for its length.
-        let st = unsafe {
-            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
-        };
-        assert_eq!((st, n), (offheap_status::Ok, 0));
-
         // Mismatched columns and bad handles are errors.
         // SAFETY: NULL with a non-zero length is rejected before use.
         let st = unsafe {

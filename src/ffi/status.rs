@@ -147,6 +147,20 @@ pub enum offheap_status {
     WindowUnsupportedVersion = 315,
     /// Serialized window state was written with a different relative accuracy or sketch setting.
     WindowIncompatibleState = 316,
+    /// A help text is over 1 MiB.
+    WindowInvalidHelp = 330,
+    /// The key label is not a label name a caller may use.
+    WindowInvalidKeyLabel = 331,
+    /// More than 65536 metric families were given a type or help.
+    WindowTooManyFamilies = 332,
+    /// An exposition was read before it began for this snapshot.
+    WindowNotBegun = 333,
+    /// The metric type is not 0 (summary), 1 (histogram), 2 (counter) or 3 (gauge).
+    WindowInvalidType = 334,
+    /// The key format is not 0 (value), 1 (labels) or 2 (series).
+    WindowInvalidKeyFormat = 335,
+    /// The exposition format is not 0 (text), 1 (OpenMetrics) or 2 (protobuf).
+    WindowInvalidFormat = 336,
 }
 
 impl offheap_status {
@@ -220,6 +234,13 @@ impl offheap_status {
             WindowBadState,
             WindowUnsupportedVersion,
             WindowIncompatibleState,
+            WindowInvalidHelp,
+            WindowInvalidKeyLabel,
+            WindowTooManyFamilies,
+            WindowNotBegun,
+            WindowInvalidType,
+            WindowInvalidKeyFormat,
+            WindowInvalidFormat,
         ]
     };
 

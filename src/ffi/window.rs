@@ -9,7 +9,9 @@ use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
 use super::ptr;
 use super::status::offheap_status;
-use crate::window::{Accounting, Aggregator, Config, Error, ImportAccounting, Mode, Samples};
+use crate::window::{
+    Accounting, Aggregator, Config, Error, ImportAccounting, KeyFormat, MetricType, Mode, Samples,
+};
 
 impl HandleObject for Aggregator {
     const KIND: offheap_kind = offheap_kind::Aggregator;
@@ -28,6 +30,10 @@ pub(crate) fn status(e: Error) -> offheap_status {
         Error::InvalidFutureSkew => S::WindowInvalidFutureSkew,
         Error::InvalidKeyLimit => S::WindowInvalidKeyLimit,
         Error::InvalidName => S::WindowInvalidName,
+        Error::InvalidHelp => S::WindowInvalidHelp,
+        Error::InvalidKeyLabel => S::WindowInvalidKeyLabel,
+        Error::TooManyFamilies => S::WindowTooManyFamilies,
+        Error::NotBegun => S::WindowNotBegun,
         Error::LengthMismatch => S::WindowLengthMismatch,
         Error::BatchTooLarge => S::TooLarge,
         Error::BadOffsets => S::WindowBadOffsets,
@@ -73,6 +79,11 @@ pub struct offheap_aggregator_config {
     pub max_key_len: u32,
     /// 1 to keep quantile sketches, 0 not to.
     pub sketch: u32,
+    /// What byte keys are: 0 a label value (under `key_label`), 1 a label list, 2 a series
+    /// (`name{labels}`, each metric under its own name).
+    pub key_format: u32,
+    /// Type of the metric families given none: 0 summary, 1 histogram, 2 counter, 3 gauge.
+    pub metric_type: u32,
 }
 
 /// What happened to the samples of a batch; the fields add up to the batch length.
@@ -166,10 +177,11 @@ fn config_from(
         2 => Mode::Cumulative,
         _ => return Err(offheap_status::WindowInvalidMode),
     };
-    let text = |b: &[u8]| {
+    // Text that is not UTF-8 is refused with the status of its field.
+    let text = |b: &[u8], e: Error| {
         std::str::from_utf8(b)
             .map(str::to_owned)
-            .map_err(|_| offheap_status::WindowInvalidName)
+            .map_err(|_| status(e))
     };
     let mut cfg = match mode {
         Mode::Sliding => Config::sliding(c.width_ns, c.slices),
@@ -185,10 +197,28 @@ fn config_from(
     cfg.max_future = c.max_future_ns;
     cfg.max_key_len = c.max_key_len;
     cfg.sketch = c.sketch != 0;
-    cfg.name = text(name)?;
-    cfg.help = text(help)?;
-    cfg.key_label = text(label)?;
+    cfg.name = text(name, Error::InvalidName)?;
+    cfg.help = text(help, Error::InvalidHelp)?;
+    cfg.key_label = text(label, Error::InvalidKeyLabel)?;
+    cfg.key_format = match c.key_format {
+        0 => KeyFormat::Value,
+        1 => KeyFormat::Labels,
+        2 => KeyFormat::Series,
+        _ => return Err(offheap_status::WindowInvalidKeyFormat),
+    };
+    cfg.metric_type = parse_metric_type(c.metric_type)?;
     Ok(cfg)
+}
+
+/// The metric type of its C number.
+pub(crate) fn parse_metric_type(t: u32) -> Result<MetricType, offheap_status> {
+    Ok(match t {
+        0 => MetricType::Summary,
+        1 => MetricType::Histogram,
+        2 => MetricType::Counter,
+        3 => MetricType::Gauge,
+        _ => return Err(offheap_status::WindowInvalidType),
+    })
 }
 
 /// Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
@@ -600,6 +630,8 @@ pub(crate) mod tests {
             max_future_ns: 0,
             max_key_len: 64,
             sketch: 1,
+            key_format: 0,
+            metric_type: 0,
         };
         let (st, h) = new(&cfg, b"lat", b"k");
         assert_eq!(st, offheap_status::Ok);

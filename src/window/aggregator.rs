@@ -8,7 +8,8 @@ use super::Error;
 use super::accounting::{Accounting, Stats};
 use super::batch::ScratchPool;
 use super::codec::{self, ImportAccounting};
-use super::config::Config;
+use super::config::{Config, MetricType};
+use super::families::Families;
 use super::ingest::{Ingest, Samples};
 use super::keys::{ByteKeys, IdKeys, U64Keys};
 use super::maintain;
@@ -24,6 +25,7 @@ pub struct Aggregator {
     rings: Rings,
     store: Store,
     scratch: ScratchPool,
+    families: Families,
 }
 
 impl std::fmt::Debug for Aggregator {
@@ -44,6 +46,7 @@ impl Aggregator {
             rings: Rings::new(&cfg, &derived, cfg.sketch.then_some(sketch_params)),
             store: Store::new(cfg.shards, derived.ring_len, cfg.max_series),
             scratch: ScratchPool::default(),
+            families: Families::default(),
             sketch_params,
             cfg,
         })
@@ -52,6 +55,25 @@ impl Aggregator {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Gives the metric family `name` a type and help text (replacing what it had), for every
+    /// exposition from now on: its series render as that type under `# HELP name help`.
+    /// Families not given one have [`Config::metric_type`] and no help ([`Config::name`]:
+    /// [`Config::help`]). At most [`MAX_FAMILIES`](super::MAX_FAMILIES) names.
+    pub fn set_family(&self, name: &str, metric_type: MetricType, help: &str) -> Result<(), Error> {
+        self.families.set(name, metric_type, help)
+    }
+
+    /// Whether any series may expose as a summary (the default type is one, or a family was
+    /// given it): only then does an exposition need the window's quantiles.
+    pub fn may_have_summaries(&self) -> bool {
+        self.cfg.metric_type == MetricType::Summary || self.families.any_of(MetricType::Summary)
+    }
+
+    /// The families given a type or help.
+    pub(crate) fn families(&self) -> &Families {
+        &self.families
     }
 
     /// The sketch parameters (α and bucket cap) of this aggregator's series.

@@ -357,7 +357,13 @@ pub(super) fn merge_import(
     for _ in 0..records {
         let key = read_record(&mut r, sketches, &p, &mut tmp)?;
         let key_ref = match key {
-            RecKey::U64(k) => Some((hash_u64(k), KeyRef::U64(k))),
+            RecKey::U64(k) => {
+                if !cfg.accepts_u64_keys() {
+                    acc.bad_key += 1;
+                    continue;
+                }
+                Some((hash_u64(k), KeyRef::U64(k)))
+            }
             RecKey::Bytes(b) => {
                 if !cfg.accepts_key(b) {
                     acc.bad_key += 1;

@@ -1,7 +1,11 @@
 //! Aggregator configuration and its validation.
 
 use super::id::{MAX_SHARDS, MAX_SLOTS};
-use super::{Error, MAX_KEY_LEN_LIMIT};
+use super::names::{
+    has_reserved_suffix, valid_label_list, valid_metric_name, valid_series_key,
+    valid_user_label_name,
+};
+use super::{Error, MAX_HELP_LEN, MAX_KEY_LEN_LIMIT};
 
 /// How a series' window moves with time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +16,35 @@ pub enum Mode {
     Tumbling,
     /// Everything since the series was created; delta reads report the change since the last one.
     Cumulative,
+}
+
+/// What a byte key is, and so which metric and labels its series has in exposition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// The key is a label value: series `<Config::name>{<Config::key_label>="<key>"}`.
+    #[default]
+    Value,
+    /// The key is a label list in Prometheus syntax (`code="200",route="/a"`): series
+    /// `<Config::name>{<key>}`.
+    Labels,
+    /// The key is a whole series, `name` or `name{labels}`
+    /// (`http_latency_seconds{route="/a"}`): each metric is exposed under its own name.
+    Series,
+}
+
+/// The Prometheus type of a metric family, and so what its series expose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetricType {
+    /// The window's quantiles, with `_sum` and `_count`.
+    #[default]
+    Summary,
+    /// A native histogram of the sketch's buckets (a gauge histogram of the window for sliding
+    /// and tumbling windows, a histogram for cumulative ones).
+    Histogram,
+    /// The sum of the values ingested (each sample an increment).
+    Counter,
+    /// The newest value in the window.
+    Gauge,
 }
 
 /// The configuration of an [`Aggregator`](super::Aggregator). Build one with
@@ -43,13 +76,23 @@ pub struct Config {
     pub shards: u32,
     /// Longest byte-string key accepted, in `[1, 4096]`.
     pub max_key_len: u32,
-    /// Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+    /// Prometheus metric name of the series not keyed by [`KeyFormat::Series`] keys (and of
+    /// the overflow series): `[a-zA-Z_:][a-zA-Z0-9_:]*`, not ending in a suffix summaries and
+    /// histograms add (`_sum`, `_count`, `_bucket`, `_gsum`, `_gcount`, `_created`).
     pub name: String,
-    /// Prometheus `# HELP` text (any text without control characters).
+    /// Prometheus `# HELP` text of `name`: UTF-8, at most [`MAX_HELP_LEN`] bytes (escaped as
+    /// each format requires).
     pub help: String,
-    /// Label that carries the key in exposition (`key="..."`); empty means keys already are
-    /// label lists in Prometheus syntax (`route="/a",code="200"`), checked when a series is made.
+    /// Label that carries `u64` keys, and byte keys with [`KeyFormat::Value`], in exposition
+    /// (`key="..."`): a label name not starting with `__`, not `quantile`, `le` or
+    /// `otel_metric_overflow`. Label lists and series keys may not use it; with them it may be
+    /// empty (then `u64` keys are refused as bad keys).
     pub key_label: String,
+    /// What byte keys are.
+    pub key_format: KeyFormat,
+    /// The type of metric families that were given none
+    /// ([`Aggregator::set_family`](super::Aggregator::set_family)).
+    pub metric_type: MetricType,
 }
 
 impl Config {
@@ -71,6 +114,8 @@ impl Config {
             name: "offheap_window".to_string(),
             help: String::new(),
             key_label: "key".to_string(),
+            key_format: KeyFormat::Value,
+            metric_type: MetricType::Summary,
         }
     }
 
@@ -135,11 +180,14 @@ impl Config {
                 slices as usize + extra as usize
             }
         };
-        if !valid_metric_name(self.name.as_bytes())
-            || self.help.bytes().any(|b| b < 0x20 || b == 0x7f)
-            || !(self.key_label.is_empty() || valid_label_name(self.key_label.as_bytes()))
+        check_family(&self.name, &self.help)?;
+        // Label values need a key label; label lists and series keys do without one (and then
+        // take no u64 keys).
+        let label = self.key_label.as_bytes();
+        if !(valid_user_label_name(label)
+            || (label.is_empty() && self.key_format != KeyFormat::Value))
         {
-            return Err(Error::InvalidName);
+            return Err(Error::InvalidKeyLabel);
         }
         Ok(Derived {
             slice_width,
@@ -149,13 +197,35 @@ impl Config {
     }
 
     /// Whether a new series may be made for byte key `key` (ingest and import apply the same
-    /// rule): at most `max_key_len` bytes of UTF-8 and, when keys are label lists
-    /// (`key_label` empty), a valid one.
+    /// rule): at most `max_key_len` bytes of UTF-8 and, when keys are label lists or series, a
+    /// valid one (`names.rs`). Called once per new series, never per sample.
     pub(crate) fn accepts_key(&self, key: &[u8]) -> bool {
         key.len() <= self.max_key_len as usize
             && std::str::from_utf8(key).is_ok()
-            && (!self.key_label.is_empty() || valid_label_list(key))
+            && match self.key_format {
+                KeyFormat::Value => true,
+                KeyFormat::Labels => valid_label_list(key, self.key_label.as_bytes()),
+                KeyFormat::Series => valid_series_key(key, self.key_label.as_bytes()),
+            }
     }
+
+    /// Whether a new series may be made for a `u64` key: it renders as `<key_label>="<n>"`, so
+    /// only with a key label (which label lists and series keys may not use).
+    pub(crate) fn accepts_u64_keys(&self) -> bool {
+        !self.key_label.is_empty()
+    }
+}
+
+/// Checks a metric family's name and help text ([`Config::name`], [`Config::help`], and the
+/// families of [`Aggregator::set_family`](super::Aggregator::set_family)).
+pub(crate) fn check_family(name: &str, help: &str) -> Result<(), Error> {
+    if !valid_metric_name(name.as_bytes()) || has_reserved_suffix(name.as_bytes()) {
+        return Err(Error::InvalidName);
+    }
+    if help.len() > MAX_HELP_LEN {
+        return Err(Error::InvalidHelp);
+    }
+    Ok(())
 }
 
 /// Values derived from a valid config.
@@ -167,66 +237,6 @@ pub(crate) struct Derived {
     pub slices: usize,
     /// Slices each series holds (window slices plus room for future samples; 2 for cumulative).
     pub ring_len: usize,
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, at most 256 bytes.
-pub(crate) fn valid_metric_name(s: &[u8]) -> bool {
-    match s.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
-        _ => return false,
-    }
-    s.len() <= 256
-        && s.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, at most 256 bytes, not `quantile` (the summary uses it).
-pub(crate) fn valid_label_name(s: &[u8]) -> bool {
-    match s.first() {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
-        _ => return false,
-    }
-    s.len() <= 256 && s != b"quantile" && s.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-}
-
-/// A Prometheus label list without braces: `name="value"` pairs joined by commas, values with
-/// only `\\`, `\"` and `\n` escapes, no `quantile` label. The empty list is valid.
-pub(crate) fn valid_label_list(s: &[u8]) -> bool {
-    let mut i = 0;
-    if s.is_empty() {
-        return true;
-    }
-    loop {
-        let start = i;
-        while i < s.len() && s[i] != b'=' {
-            i += 1;
-        }
-        if i >= s.len() || !valid_label_name(&s[start..i]) {
-            return false;
-        }
-        i += 1;
-        if s.get(i) != Some(&b'"') {
-            return false;
-        }
-        i += 1;
-        loop {
-            match s.get(i) {
-                None | Some(b'\n') => return false,
-                Some(b'"') => break,
-                Some(b'\\') => match s.get(i + 1) {
-                    Some(b'\\' | b'"' | b'n') => i += 2,
-                    _ => return false,
-                },
-                Some(_) => i += 1,
-            }
-        }
-        i += 1;
-        match s.get(i) {
-            None => return true,
-            Some(b',') if i + 1 < s.len() => i += 1,
-            _ => return false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -345,23 +355,57 @@ mod tests {
             .unwrap_err(),
             Error::InvalidName
         );
-        assert_eq!(
+        for label in ["quantile", "le", "__x", "", "1a", "otel_metric_overflow"] {
+            assert_eq!(
+                Config {
+                    key_label: label.into(),
+                    ..ok.clone()
+                }
+                .validate()
+                .unwrap_err(),
+                Error::InvalidKeyLabel,
+                "{label}"
+            );
+        }
+        assert!(
             Config {
-                key_label: "quantile".into(),
+                key_label: String::new(),
+                key_format: KeyFormat::Series,
                 ..ok.clone()
             }
             .validate()
-            .unwrap_err(),
-            Error::InvalidName
+            .is_ok()
+        );
+        for name in ["x_count", "x_sum", "x_bucket", "a-b", ""] {
+            assert_eq!(
+                Config {
+                    name: name.into(),
+                    ..ok.clone()
+                }
+                .validate()
+                .unwrap_err(),
+                Error::InvalidName,
+                "{name}"
+            );
+        }
+        // Newlines, tabs and other control characters are escaped or written as they are;
+        // only the length is limited.
+        assert!(
+            Config {
+                help: "a\nb\tc\u{1}\\".into(),
+                ..ok.clone()
+            }
+            .validate()
+            .is_ok()
         );
         assert_eq!(
             Config {
-                help: "a\nb".into(),
+                help: "h".repeat(MAX_HELP_LEN + 1),
                 ..ok
             }
             .validate()
             .unwrap_err(),
-            Error::InvalidName
+            Error::InvalidHelp
         );
         assert!(Config::cumulative().validate().is_ok());
         assert_eq!(Config::sliding(60, 6).validate().unwrap().ring_len, 6);
@@ -375,29 +419,5 @@ mod tests {
             .ring_len,
             8
         );
-    }
-
-    #[test]
-    fn label_lists() {
-        for ok in [
-            &b""[..],
-            b"a=\"\"",
-            b"route=\"/x\",code=\"200\"",
-            b"a=\"q\\\"\\\\\\n\"",
-        ] {
-            assert!(valid_label_list(ok), "{:?}", std::str::from_utf8(ok));
-        }
-        for bad in [
-            &b"a"[..],
-            b"a=",
-            b"a=\"",
-            b"a=\"x\",",
-            b"1a=\"x\"",
-            b"a=\"x\"b",
-            b"quantile=\"1\"",
-            b"a=\"\\x\"",
-        ] {
-            assert!(!valid_label_list(bad), "{:?}", std::str::from_utf8(bad));
-        }
     }
 }

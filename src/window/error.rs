@@ -27,8 +27,16 @@ pub enum Error {
     InvalidFutureSkew,
     /// The maximum key length is zero or over [`MAX_KEY_LEN_LIMIT`](super::MAX_KEY_LEN_LIMIT).
     InvalidKeyLimit,
-    /// The metric name, help text or key label name is not valid Prometheus syntax.
+    /// A metric name (of the config or a family) is not a valid Prometheus metric name, or
+    /// ends in a suffix summaries and histograms add.
     InvalidName,
+    /// A help text is over [`MAX_HELP_LEN`](super::MAX_HELP_LEN) bytes.
+    InvalidHelp,
+    /// The key label is not a label name a caller may use.
+    InvalidKeyLabel,
+    /// More metric families were given a type or help than
+    /// [`MAX_FAMILIES`](super::MAX_FAMILIES).
+    TooManyFamilies,
     /// The batch columns have different lengths.
     LengthMismatch,
     /// The batch has more than [`MAX_BATCH`](super::MAX_BATCH) samples.
@@ -42,6 +50,9 @@ pub enum Error {
     StaleId,
     /// An output buffer cannot hold even one unit of output.
     BufferTooSmall,
+    /// An exposition was read without [`Exposition::begin`](super::Exposition::begin) for
+    /// this snapshot, or after the snapshot was taken again.
+    NotBegun,
     /// Serialized state does not start with [`FORMAT_MAGIC`](super::FORMAT_MAGIC).
     BadMagic,
     /// Serialized state has a format version this library does not read.
@@ -55,7 +66,7 @@ pub enum Error {
 
 impl Error {
     /// Every variant (for tests and for the C ABI's message table).
-    pub const ALL: [Error; 19] = [
+    pub const ALL: [Error; 23] = [
         Error::InvalidWidth,
         Error::InvalidSlices,
         Error::InvalidAlpha,
@@ -65,12 +76,16 @@ impl Error {
         Error::InvalidFutureSkew,
         Error::InvalidKeyLimit,
         Error::InvalidName,
+        Error::InvalidHelp,
+        Error::InvalidKeyLabel,
+        Error::TooManyFamilies,
         Error::LengthMismatch,
         Error::BatchTooLarge,
         Error::BadOffsets,
         Error::InvalidQuantile,
         Error::StaleId,
         Error::BufferTooSmall,
+        Error::NotBegun,
         Error::BadMagic,
         Error::UnsupportedVersion,
         Error::AlphaMismatch,
@@ -109,9 +124,21 @@ impl Error {
                 "window: maximum key length must be in [1, 4096] (Config::max_key_len)"
             }
             Error::InvalidName => {
-                "window: name must match [a-zA-Z_:][a-zA-Z0-9_:]*, help must have no control \
-                 characters, key_label must be empty or a label name other than quantile \
-                 (Config::name, Config::help, Config::key_label)"
+                "window: metric name must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 256 bytes), not \
+                 start with __ and not end in _sum, _count, _bucket, _gsum, _gcount or _created \
+                 (Config::name, or the family name given)"
+            }
+            Error::InvalidHelp => {
+                "window: help text must be at most 1048576 bytes of UTF-8 (Config::help, or the \
+                 family help given)"
+            }
+            Error::InvalidKeyLabel => {
+                "window: key label must match [a-zA-Z_][a-zA-Z0-9_]* (at most 256 bytes), not \
+                 start with __, and not be quantile, le or otel_metric_overflow \
+                 (Config::key_label)"
+            }
+            Error::TooManyFamilies => {
+                "window: more than 65536 metric families were given a type or help (MAX_FAMILIES)"
             }
             Error::LengthMismatch => {
                 "window: batch columns (keys, timestamps, values, weights) have different lengths"
@@ -119,12 +146,17 @@ impl Error {
             Error::BatchTooLarge => "window: batch has more than 4194304 samples (MAX_BATCH)",
             Error::BadOffsets => "window: key end offsets decrease or point past the key bytes",
             Error::InvalidQuantile => {
-                "window: quantiles must be in [0, 1], at most 16 per snapshot (MAX_QUANTILES)"
+                "window: quantiles must be in [0, 1], at most 16 per snapshot (MAX_QUANTILES; \
+                 SnapshotOptions::quantiles, AggregatorConfig.Quantiles)"
             }
             Error::StaleId => {
                 "window: no live series for this key or id (never made, deleted or evicted)"
             }
             Error::BufferTooSmall => "window: output buffer too small for one series",
+            Error::NotBegun => {
+                "window: exposition read before it began for this snapshot, or after the \
+                 snapshot was taken again"
+            }
             Error::BadMagic => "window: not serialized window state (no \"OHWS\" magic)",
             Error::UnsupportedVersion => {
                 "window: unsupported serialized state version (this library reads version 3)"
@@ -172,6 +204,16 @@ mod tests {
             Error::InvalidKeyLimit
                 .as_str()
                 .contains(&format!("[1, {k}]"))
+        );
+        assert!(
+            Error::InvalidHelp
+                .as_str()
+                .contains(&crate::window::MAX_HELP_LEN.to_string())
+        );
+        assert!(
+            Error::TooManyFamilies
+                .as_str()
+                .contains(&crate::window::MAX_FAMILIES.to_string())
         );
         let v = crate::window::FORMAT_VERSION.to_string();
         assert!(

@@ -1,332 +1,249 @@
-//! Prometheus text exposition (format 0.0.4) of a snapshot, rendered in pages.
+//! Prometheus exposition of a snapshot in three formats, rendered in chunks into reusable
+//! buffers.
 //!
-//! Every series becomes one summary:
+//! | [`Format`] | content type |
+//! |---|---|
+//! | `Text` | `text/plain; version=0.0.4; charset=utf-8` |
+//! | `OpenMetrics` | `application/openmetrics-text; version=1.0.0; charset=utf-8` |
+//! | `Protobuf` | `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited` |
 //!
-//! ```text
-//! # HELP <name> <help>
-//! # TYPE <name> summary
-//! <name>{<labels>,quantile="0.5"} 12.5
-//! <name>_sum{<labels>} 1234.5
-//! <name>_count{<labels>} 99
-//! ```
+//! Series are grouped by metric family (the metric name: [`Config::name`], or the name part of
+//! [`KeyFormat::Series`](super::KeyFormat::Series) keys), families in name order, each with its
+//! type and help ([`Aggregator::set_family`], else [`Config::metric_type`] and, for
+//! [`Config::name`], [`Config::help`]). What each type renders is in `expo_text.rs` and
+//! `expo_proto.rs`.
 //!
-//! `<labels>` comes from the series key:
-//! * with [`Config::key_label`] set (the default `key`): `key="<key>"`, the key escaped as a
-//!   label value (`\\`, `\"`, `\n`); a `u64` key is written in decimal;
-//! * with `key_label` empty, byte keys *are* the label list (`route="/a",code="200"`, checked
-//!   when the series is made) and `u64` keys become `key="<n>"`;
-//! * the overflow series is `otel_metric_overflow="true"` (OpenTelemetry's name for it).
+//! Summaries' `_count` and `_sum` and counters' totals are their series' lifetime totals
+//! (monotonic across window rotations, as client_golang's); histograms' are their window's,
+//! which their buckets hold. A protobuf exposition carries native histograms when the snapshot
+//! holds buckets ([`SnapshotOptions::buckets`](super::SnapshotOptions::buckets); the C ABI's
+//! scrape asks for them).
 //!
-//! `# HELP` is written only when the help text is not empty. Values use Prometheus spellings
-//! `NaN`, `+Inf`, `-Inf`.
+//! An [`Exposition`] renders about [`CHUNK`] bytes at a time into its own buffer and hands them
+//! out through [`Exposition::read`] into any caller buffer, down to one byte at a time: the
+//! memory a scrape holds is the snapshot and one chunk, however slowly the client reads.
 
 use super::Error;
-use super::config::Config;
-use super::snapshot::{KeyKind, Snapshot};
-use std::io::Write;
+use super::aggregator::Aggregator;
+use super::config::{MetricType, Mode};
+use super::expo_proto as proto;
+use super::expo_row::RowSource;
+use super::expo_text::{self as text, Dialect};
+use super::families::{Grouping, metric_name};
+use super::snapshot::Snapshot;
 
-/// Where a paged rendering stands; start with `PrometheusCursor::default()`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PrometheusCursor {
-    header_done: bool,
-    row: usize,
+/// Bytes of output rendered at a time (a chunk ends after the series that reaches it).
+pub const CHUNK: usize = 16 << 10;
+
+/// An exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+    /// The Prometheus protobuf format, length-delimited `MetricFamily` messages (the format
+    /// that carries native histograms).
+    Protobuf,
 }
 
-impl PrometheusCursor {
-    /// The cursor as one number (0 = nothing rendered yet, `k + 1` = header and `k` rows done),
-    /// for callers that keep it outside Rust.
-    pub fn position(&self) -> u64 {
-        if self.header_done {
-            self.row as u64 + 1
-        } else {
-            0
+impl Format {
+    /// The HTTP `Content-Type` of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited"
+            }
         }
-    }
-
-    /// The cursor at a [`position`](Self::position).
-    pub fn from_position(p: u64) -> PrometheusCursor {
-        match p {
-            0 => PrometheusCursor::default(),
-            p => PrometheusCursor {
-                header_done: true,
-                row: usize::try_from(p - 1).unwrap_or(usize::MAX),
-            },
-        }
-    }
-
-    /// Whether every row of `snap` has been rendered.
-    pub fn done(&self, snap: &Snapshot) -> bool {
-        self.header_done && self.row >= snap.len()
     }
 }
 
-/// Renders whole units (the header, then one series at a time) of `snap` into `out` from
-/// `cursor` on, until the next unit does not fit; returns the bytes written and advances the
-/// cursor. `scratch` is a reusable buffer. [`Error::BufferTooSmall`] if `out` cannot hold even
-/// the next unit (64 KiB always suffices).
-pub fn render_prometheus(
-    cfg: &Config,
-    snap: &Snapshot,
-    cursor: &mut PrometheusCursor,
-    out: &mut [u8],
-    scratch: &mut Vec<u8>,
-) -> Result<usize, Error> {
-    let mut written = 0;
-    loop {
-        scratch.clear();
-        if !cursor.header_done {
-            header(cfg, scratch);
-        } else if cursor.row < snap.len() {
-            row(cfg, snap, cursor.row, scratch);
-        } else {
-            return Ok(written);
-        }
-        let Some(dst) = out.get_mut(written..written + scratch.len()) else {
-            return if written == 0 {
-                Err(Error::BufferTooSmall)
-            } else {
-                Ok(written)
-            };
+/// A rendering in progress: the families of one snapshot, where rendering stands, and the
+/// chunk being handed out. Reusable: [`begin`](Self::begin) starts over, keeping the memory.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    format: Option<Format>,
+    grouping: Grouping,
+    /// Rows and `now` of the snapshot `begin` saw (`read` refuses another).
+    rows: usize,
+    now: i64,
+    /// The next family, and its next position in `grouping.order`.
+    group: usize,
+    at: u32,
+    /// Whether the next family's header (text) or first message (protobuf) is still due.
+    fresh: bool,
+    eof_done: bool,
+    finished: bool,
+    chunk: Vec<u8>,
+    sent: usize,
+    scratch: proto::Scratch,
+}
+
+impl Exposition {
+    /// An exposition with nothing to render.
+    pub fn new() -> Exposition {
+        Exposition::default()
+    }
+
+    /// Forgets the rendering in progress (keeping the memory): [`read`](Self::read) fails
+    /// until the next [`begin`](Self::begin).
+    pub fn reset(&mut self) {
+        self.format = None;
+    }
+
+    /// Starts rendering `snap`, a snapshot of `agg`, in `format`.
+    pub fn begin(&mut self, agg: &Aggregator, snap: &Snapshot, format: Format) {
+        self.grouping.build(agg.config(), agg.families(), snap);
+        self.format = Some(format);
+        self.rows = snap.len();
+        self.now = snap.now();
+        self.group = 0;
+        self.at = self.grouping.groups.first().map_or(0, |g| g.start);
+        self.fresh = true;
+        self.eof_done = false;
+        self.finished = false;
+        self.chunk.clear();
+        self.sent = 0;
+    }
+
+    /// Copies the next bytes of the exposition into `out` and returns how many: 0 when it is
+    /// complete (or `out` is empty). [`Error::NotBegun`] if [`begin`](Self::begin) was not
+    /// called with this snapshot, or the snapshot was taken again since.
+    pub fn read(
+        &mut self,
+        agg: &Aggregator,
+        snap: &Snapshot,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let Some(format) = self.format else {
+            return Err(Error::NotBegun);
         };
-        dst.copy_from_slice(scratch);
-        written += scratch.len();
-        if cursor.header_done {
-            cursor.row += 1;
-        } else {
-            cursor.header_done = true;
+        if snap.len() != self.rows || snap.now() != self.now {
+            return Err(Error::NotBegun);
         }
-    }
-}
-
-/// Appends the whole exposition of `snap` to `out`.
-pub fn render_prometheus_all(cfg: &Config, snap: &Snapshot, out: &mut Vec<u8>) {
-    header(cfg, out);
-    for i in 0..snap.len() {
-        row(cfg, snap, i, out);
-    }
-}
-
-fn header(cfg: &Config, out: &mut Vec<u8>) {
-    if !cfg.help.is_empty() {
-        out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(cfg.name.as_bytes());
-        out.push(b' ');
-        for &b in cfg.help.as_bytes() {
-            if b == b'\\' {
-                out.extend_from_slice(b"\\\\");
-            } else {
-                out.push(b);
+        let mut written = 0;
+        loop {
+            let pending = &self.chunk[self.sent..];
+            let n = pending.len().min(out.len() - written);
+            out[written..written + n].copy_from_slice(&pending[..n]);
+            written += n;
+            self.sent += n;
+            if written == out.len() || (self.sent == self.chunk.len() && self.finished) {
+                return Ok(written);
+            }
+            self.chunk.clear();
+            self.sent = 0;
+            let src = RowSource {
+                cfg: agg.config(),
+                snap,
+                windowed: agg.config().mode != Mode::Cumulative,
+            };
+            match format {
+                Format::Protobuf => self.proto_chunk(&src),
+                Format::Text => self.text_chunk(&src, Dialect::Text),
+                Format::OpenMetrics => self.text_chunk(&src, Dialect::OpenMetrics),
             }
         }
-        out.push(b'\n');
     }
-    out.extend_from_slice(b"# TYPE ");
-    out.extend_from_slice(cfg.name.as_bytes());
-    out.extend_from_slice(b" summary\n");
-}
 
-fn labels(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
-    let label = if cfg.key_label.is_empty() {
-        "key"
-    } else {
-        cfg.key_label.as_str()
-    };
-    match snap.kind(i) {
-        Some(KeyKind::Overflow) => out.extend_from_slice(b"otel_metric_overflow=\"true\""),
-        Some(KeyKind::U64) => {
-            out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(b"=\"");
-            uint(snap.raw_keys[i], out);
-            out.push(b'"');
-        }
-        Some(KeyKind::Bytes) if cfg.key_label.is_empty() => out.extend_from_slice(snap.key(i)),
-        Some(KeyKind::Bytes) => {
-            out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(b"=\"");
-            for &b in snap.key(i) {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'"' => out.extend_from_slice(b"\\\""),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    _ => out.push(b),
+    /// Renders the text of rows until the chunk is full or the exposition ends.
+    fn text_chunk(&mut self, src: &RowSource<'_>, d: Dialect) {
+        while self.chunk.len() < CHUNK {
+            let Some(g) = self.grouping.groups.get(self.group) else {
+                if d == Dialect::OpenMetrics && !self.eof_done {
+                    self.chunk.extend_from_slice(b"# EOF\n");
+                    self.eof_done = true;
                 }
+                self.finished = true;
+                return;
+            };
+            let name = metric_name(src.cfg, src.snap, g.first_row as usize);
+            if self.fresh
+                && d == Dialect::OpenMetrics
+                && g.metric_type == MetricType::Counter
+                && text::openmetrics_clash(name, |n| self.grouping.has_family(src.cfg, src.snap, n))
+            {
+                self.next_group();
+                continue;
             }
-            out.push(b'"');
-        }
-        None => {}
-    }
-}
-
-/// Decimal digits of `v`, without the formatting machinery.
-fn uint(mut v: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-/// A quantile estimate to 7 significant digits: the estimate is only within a relative α
-/// (>= 1e-4) of the true value, so the digits past the 7th (worth < 5e-7 relative) carry
-/// nothing, and skipping shortest-representation formatting makes exposition several times
-/// faster. Non-finite values and integers go through [`float`].
-fn float_7(v: f64, out: &mut Vec<u8>) {
-    if !v.is_finite() || v == 0.0 || v.fract() == 0.0 {
-        return float(v, out);
-    }
-    let a = v.abs();
-    let mut e10 = a.log10().floor() as i32;
-    // 7 digits in [1_000_000, 9_999_999]; the log10 estimate can be off by one at boundaries.
-    let mut m = (a * 10f64.powi(6 - e10)).round();
-    if m >= 9_999_999.5 {
-        e10 += 1;
-        m = (a * 10f64.powi(6 - e10)).round();
-    } else if m < 999_999.5 {
-        e10 -= 1;
-        m = (a * 10f64.powi(6 - e10)).round();
-    }
-    if !(999_999.5..9_999_999.5).contains(&m) {
-        return float(v, out);
-    }
-    let mut digits = [0u8; 7];
-    let mut m = m as u64;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (m % 10) as u8;
-        m /= 10;
-    }
-    let mut len = 7;
-    while len > 1 && digits[len - 1] == b'0' {
-        len -= 1;
-    }
-    let digits = &digits[..len];
-    if v < 0.0 {
-        out.push(b'-');
-    }
-    if (-5..15).contains(&e10) {
-        if e10 < 0 {
-            out.extend_from_slice(b"0.");
-            out.extend(std::iter::repeat_n(b'0', (-e10 - 1) as usize));
-            out.extend_from_slice(digits);
-        } else {
-            let int_len = e10 as usize + 1;
-            if digits.len() <= int_len {
-                out.extend_from_slice(digits);
-                out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
-                out.extend_from_slice(b".0");
+            if self.fresh {
+                let help = g.help.as_deref().unwrap_or(&src.cfg.help);
+                text::header(&mut self.chunk, name, g.metric_type, help, src.windowed, d);
+                self.fresh = false;
+            }
+            let (end, t) = (g.end, g.metric_type);
+            if self.at < end {
+                let i = self.grouping.order[self.at as usize] as usize;
+                text::row(
+                    &mut self.chunk,
+                    src,
+                    name,
+                    t,
+                    i,
+                    d,
+                    &mut self.scratch.labels,
+                );
+                self.at += 1;
             } else {
-                out.extend_from_slice(&digits[..int_len]);
-                out.push(b'.');
-                out.extend_from_slice(&digits[int_len..]);
+                self.next_group();
             }
         }
-    } else {
-        out.push(digits[0]);
-        if digits.len() > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
-        }
-        out.push(b'e');
-        if e10 < 0 {
-            out.push(b'-');
-        }
-        uint(u64::from(e10.unsigned_abs()), out);
     }
-}
 
-fn float(v: f64, out: &mut Vec<u8>) {
-    // Integral values (common for sums and counters) skip float formatting.
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        if v < 0.0 {
-            out.push(b'-');
-        }
-        uint(v.abs() as u64, out);
-        out.extend_from_slice(b".0");
-        return;
-    }
-    if v.is_nan() {
-        out.extend_from_slice(b"NaN");
-    } else if v == f64::INFINITY {
-        out.extend_from_slice(b"+Inf");
-    } else if v == f64::NEG_INFINITY {
-        out.extend_from_slice(b"-Inf");
-    } else {
-        let _ = write!(out, "{v:?}");
-    }
-}
-
-fn row(cfg: &Config, snap: &Snapshot, i: usize, out: &mut Vec<u8>) {
-    let name = cfg.name.as_bytes();
-    // The labels are written once, repeated per line from there, and cut out at the end.
-    let start = out.len();
-    labels(cfg, snap, i, out);
-    let l = start..out.len();
-    let has_labels = !l.is_empty();
-    for j in 0..snap.quantiles().len() {
-        out.extend_from_slice(name);
-        out.push(b'{');
-        if has_labels {
-            out.extend_from_within(l.clone());
-            out.push(b',');
-        }
-        out.extend_from_slice(snap.quantile_label(j));
-        float_7(snap.quantile(j)[i], out);
-        out.push(b'\n');
-    }
-    for (suffix, is_sum) in [(&b"_sum"[..], true), (&b"_count"[..], false)] {
-        out.extend_from_slice(name);
-        out.extend_from_slice(suffix);
-        if has_labels {
-            out.push(b'{');
-            out.extend_from_within(l.clone());
-            out.push(b'}');
-        }
-        out.push(b' ');
-        if is_sum {
-            float(snap.sums[i], out);
+    /// Renders one `MetricFamily` message (length-prefixed) of the next rows of the current
+    /// family.
+    fn proto_chunk(&mut self, src: &RowSource<'_>) {
+        let Some(g) = self.grouping.groups.get(self.group) else {
+            self.finished = true;
+            return;
+        };
+        let (end, t) = (g.end, g.metric_type);
+        // Room for the length prefix (at most 5 bytes: a chunk is far below 2^35 bytes).
+        const PREFIX: usize = 5;
+        self.chunk.resize(PREFIX, 0);
+        let name = metric_name(src.cfg, src.snap, g.first_row as usize);
+        let help = if self.fresh {
+            g.help.as_deref().unwrap_or(&src.cfg.help)
         } else {
-            uint(snap.counts[i], out);
+            ""
+        };
+        self.fresh = false;
+        proto::family_fields(&mut self.chunk, name, help, t, src.windowed);
+        // At least one series per message, however long the help text.
+        let first = self.at;
+        while self.at < end && (self.at == first || self.chunk.len() < CHUNK) {
+            let i = self.grouping.order[self.at as usize] as usize;
+            proto::row(&mut self.chunk, src, t, i, &mut self.scratch);
+            self.at += 1;
         }
-        out.push(b'\n');
+        let mut len = Vec::with_capacity(PREFIX);
+        proto::varint(&mut len, (self.chunk.len() - PREFIX) as u64);
+        self.sent = PREFIX - len.len();
+        self.chunk[self.sent..PREFIX].copy_from_slice(&len);
+        if self.at >= end {
+            self.next_group();
+        }
     }
-    out.drain(l);
+
+    fn next_group(&mut self) {
+        self.group += 1;
+        self.fresh = true;
+        if let Some(g) = self.grouping.groups.get(self.group) {
+            self.at = g.start;
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seven_digit_floats_parse_back_within_5e_7() {
-        let mut x = 1.234_567_891e-300_f64;
-        let mut out = Vec::new();
-        while x < 1e300 {
-            for v in [x, -x, x * 1.000_000_1, 0.1 + x.fract()] {
-                out.clear();
-                float_7(v, &mut out);
-                let text = std::str::from_utf8(&out).unwrap();
-                let back: f64 = text.parse().unwrap();
-                assert!(((back - v) / v).abs() <= 5e-7, "{v} -> {text}");
-            }
-            x *= 3.7;
-        }
-        for (v, want) in [
-            (0.5, "0.5"),
-            (12.25, "12.25"),
-            (2.0, "2.0"),
-            (1234567.5, "1234568.0"),
-            (0.000123, "0.000123"),
-            (1.5e-7, "1.5e-7"),
-            (f64::NAN, "NaN"),
-        ] {
-            out.clear();
-            float_7(v, &mut out);
-            assert_eq!(std::str::from_utf8(&out).unwrap(), want);
-        }
+/// Appends the whole exposition of `snap`, a snapshot of `agg`, in `format` to `out`.
+pub fn render_all(agg: &Aggregator, snap: &Snapshot, format: Format, out: &mut Vec<u8>) {
+    let mut e = Exposition::new();
+    e.begin(agg, snap, format);
+    let mut buf = vec![0u8; CHUNK];
+    // `begin` was just called with `snap`: `read` cannot fail.
+    while let Ok(n @ 1..) = e.read(agg, snap, &mut buf) {
+        out.extend_from_slice(&buf[..n]);
     }
 }

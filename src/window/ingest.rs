@@ -445,9 +445,11 @@ impl Ingest<'_> {
     #[cold]
     #[inline(never)]
     fn create(&self, sh: &mut Shard, h: u64, key: KeyRef<'_>, generation: u64) -> Target {
-        if let KeyRef::Bytes(b) = key
-            && !self.cfg.accepts_key(b)
-        {
+        let accepted = match key {
+            KeyRef::Bytes(b) => self.cfg.accepts_key(b),
+            KeyRef::U64(_) => self.cfg.accepts_u64_keys(),
+        };
+        if !accepted {
             return Target::Rejected(DropReason::BadKey);
         }
         match self.store.create(sh, h, key, generation) {

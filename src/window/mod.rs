@@ -5,9 +5,9 @@
 //! quantiles from a mergeable [`Sketch`] with relative error α. Samples arrive in
 //! column batches (keys, timestamps, values, optional weights); every batch returns an
 //! [`Accounting`] that counts each sample exactly once (accepted, overflowed, or dropped by
-//! reason). Reads take a consistent [`Snapshot`] at a caller-given `now`, render Prometheus
-//! text ([`render_prometheus`]), or export a binary state that another aggregator merges
-//! exactly ([`Aggregator::export`], [`Aggregator::merge_import`]).
+//! reason). Reads take a consistent [`Snapshot`] at a caller-given `now`, render it as a
+//! Prometheus exposition ([`Exposition`]), or export a binary state that another aggregator
+//! merges exactly ([`Aggregator::export`], [`Aggregator::merge_import`]).
 //!
 //! ```
 //! use offheap::window::{Aggregator, Config, Samples, Snapshot, SnapshotOptions};
@@ -102,23 +102,44 @@
 //!
 //! # Prometheus exposition
 //!
-//! [`render_prometheus`] writes text format 0.0.4, one summary per series:
+//! An [`Exposition`] renders a snapshot in [`Format::Text`] (0.0.4), [`Format::OpenMetrics`]
+//! (1.0) or [`Format::Protobuf`] (delimited `MetricFamily` messages, with native histograms),
+//! about [`CHUNK`] bytes at a time into its own buffer, read out into a buffer of any size
+//! ([`render_all`] renders it whole). Series are grouped by metric family, families in name
+//! order, each with its type and help ([`Aggregator::set_family`], else [`Config::metric_type`]
+//! and, for [`Config::name`], [`Config::help`]):
 //!
 //! ```text
-//! # HELP <name> <help>            (only when Config::help is not empty)
-//! # TYPE <name> summary
-//! <name>{<labels>,quantile="0.5"} 12.5
-//! <name>_sum{<labels>} 1234.5
-//! <name>_count{<labels>} 99
+//! # HELP http_latency_seconds Latency.                       (when there is help)
+//! # TYPE http_latency_seconds summary
+//! http_latency_seconds{route="/a",quantile="0.5"} 0.25       the window's quantiles
+//! http_latency_seconds_sum{route="/a"} 1234.5                lifetime: never decreases
+//! http_latency_seconds_count{route="/a"} 99                  lifetime: never decreases
+//! # TYPE requests_total counter
+//! requests_total{code="200"} 42.0                            lifetime sum of the samples
+//! # TYPE temperature_celsius gauge
+//! temperature_celsius 21.5                                   newest value in the window
+//! # TYPE latency_seconds histogram                           (gaugehistogram in OpenMetrics
+//! latency_seconds_bucket{le="+Inf"} 7                         when windowed; in protobuf a
+//! latency_seconds_count 7                                     native histogram of the
+//! latency_seconds_sum 3.5                                     window's buckets)
 //! ```
 //!
-//! Keys map to `<labels>` like this: with [`Config::key_label`] set (default `key`), a byte
-//! key becomes `key="<key>"` (escaped: `\\`, `\"`, `\n`) and a `u64` key `key="<decimal>"`; with
-//! `key_label` empty, byte keys *are* Prometheus label lists (`route="/a",code="200"`, checked
-//! when the series is made; invalid ones are counted as `bad_key`) and `u64` keys become
-//! `key="<decimal>"`; the overflow series is `otel_metric_overflow="true"`. Quantile values
-//! are written to 7 significant digits (their error bound α is at least 1e-4), other values
-//! exactly; `NaN`, `+Inf`, `-Inf` in Prometheus spelling.
+//! Keys map to metric names and labels by [`Config::key_format`]: [`KeyFormat::Value`] keys
+//! are a label value, `<name>{<key_label>="<key>"}` (escaped: `\\`, `\"`, `\n`);
+//! [`KeyFormat::Labels`] keys are label lists, `<name>{<key>}`; [`KeyFormat::Series`] keys are
+//! whole series, `metric{labels}`, each metric under its own name. `u64` keys render as
+//! `<name>{<key_label>="<decimal>"}` and the overflow series as
+//! `<name>{otel_metric_overflow="true"}`. Keys are checked when their series is made against the
+//! Prometheus data model (metric and label names, `__` reserved, `quantile`, `le`, the key label
+//! and `otel_metric_overflow` reserved, label names in strictly ascending order so no name
+//! repeats and each label set is one key, metric names not ending in a suffix summaries and
+//! histograms add): a key that breaks a rule is a counted `bad_key` and never reaches an
+//! exposition. Help texts are any UTF-8 up to [`MAX_HELP_LEN`], escaped as each format requires.
+//! Quantile values are written to 7 significant digits (their error bound α is at least 1e-4),
+//! other values exactly; `NaN`, `+Inf`, `-Inf` in Prometheus spelling. OpenMetrics leaves out
+//! what it forbids: counter-like values that are negative or NaN (a `_sum` and its `_count`, a
+//! counter), negative quantiles, and a counter whose name would clash with another family's.
 //!
 //! # Serialized state (format version 3)
 //!
@@ -155,12 +176,18 @@ mod config;
 mod dense;
 mod error;
 mod expo;
+mod expo_num;
+mod expo_proto;
+mod expo_row;
+mod expo_text;
+mod families;
 mod hash;
 mod id;
 mod ingest;
 mod keys;
 mod maintain;
 mod mapping;
+mod names;
 mod pairs;
 mod rings;
 mod shard;
@@ -174,10 +201,11 @@ mod table;
 pub use accounting::{Accounting, Stats};
 pub use aggregator::Aggregator;
 pub use codec::{FORMAT_MAGIC, FORMAT_VERSION, ImportAccounting};
-pub use config::{Config, Mode};
+pub use config::{Config, KeyFormat, MetricType, Mode};
 pub use error::Error;
-pub use expo::{PrometheusCursor, render_prometheus, render_prometheus_all};
+pub use expo::{CHUNK, Exposition, Format, render_all};
 pub use ingest::Samples;
+pub use names::MAX_NAME_LEN;
 pub use sketch::{BucketIter, MAX_SCHEMA, Sketch, SketchParams, ZERO_THRESHOLD};
 pub use snapshot::{KeyKind, Snapshot, SnapshotOptions};
 
@@ -191,3 +219,7 @@ pub const MAX_BATCH: usize = 1 << 22;
 pub const MAX_QUANTILES: usize = 16;
 /// The largest accepted [`Config::max_key_len`].
 pub const MAX_KEY_LEN_LIMIT: u32 = 4096;
+/// The longest help text of a metric family, in bytes.
+pub const MAX_HELP_LEN: usize = 1 << 20;
+/// The most metric families [`Aggregator::set_family`] describes.
+pub const MAX_FAMILIES: usize = 65536;

@@ -27,6 +27,8 @@ pub(super) unsafe fn new_aggregator(p: &mut Program, out: *mut u64) -> (offheap_
         max_future_ns: 1 << 20,
         max_key_len: 64,
         sketch: u32::from(p.u8() % 2),
+        key_format: [0, 1, 2][usize::from(p.u8() % 3)],
+        metric_type: [0, 1, 2, 3][usize::from(p.u8() % 4)],
     };
     let mut valid = true;
     match p.u8() % 8 {
@@ -49,6 +51,15 @@ pub(super) unsafe fn new_aggregator(p: &mut Program, out: *mut u64) -> (offheap_
     if p.u8().is_multiple_of(4) {
         help = b"help text";
         label = b"";
+        // Label values need a key label; label lists and series keys do without one.
+        if cfg.key_format == 0 {
+            valid = false;
+        }
+    }
+    match p.u8() % 16 {
+        0 => (cfg.key_format, valid) = (3 + u32::from(p.u8()), false),
+        1 => (cfg.metric_type, valid) = (4 + u32::from(p.u8()), false),
+        _ => {}
     }
     let null_name = p.u8().is_multiple_of(8);
     let name_ptr = or_null(null_name, name.as_ptr());
@@ -89,6 +100,8 @@ pub(super) fn warm_up_aggregator() {
         max_future_ns: 1 << 20,
         max_key_len: 64,
         sketch: 1,
+        key_format: 0,
+        metric_type: 0,
     };
     let (mut agg, mut snap) = (0u64, 0u64);
     // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given (the
@@ -140,16 +153,21 @@ pub(super) fn warm_up_aggregator() {
     let qs = [0.5, 0.9, 0.99];
     let (mut rows, mut removed) = (0, 0);
     let mut buf = [0u8; 4096];
-    let (mut pos, mut written) = (0u64, 1usize);
     // SAFETY: the quantiles hold 3 values, `buf` has room for 4096 bytes, and every
     // out-parameter is a live local.
     unsafe {
         let st = offheap_snapshot_take(agg, snap, 2_000_000, qs.as_ptr(), 3, 0, 0, &mut rows);
         assert_eq!(st, offheap_status::Ok);
-        while written > 0 {
-            let bp = buf.as_mut_ptr();
-            let st = offheap_aggregator_prometheus(agg, snap, &mut pos, bp, 4096, &mut written);
+        for format in 0..3 {
+            let q = qs.as_ptr();
+            let st = offheap_aggregator_scrape(agg, snap, 2_000_000, q, 3, format, &mut rows);
             assert_eq!(st, offheap_status::Ok);
+            let mut written = 1usize;
+            while written > 0 {
+                let bp = buf.as_mut_ptr();
+                let st = offheap_snapshot_read(agg, snap, bp, 4096, &mut written);
+                assert_eq!(st, offheap_status::Ok);
+            }
         }
         let st = offheap_aggregator_export(agg, snap, 2_000_000, &mut rows);
         assert_eq!(st, offheap_status::Ok);
@@ -492,25 +510,42 @@ impl Interp {
     pub(super) fn op_window_prometheus(&mut self, p: &mut Program) {
         let agg = self.pick(p, AGGREGATOR);
         let snap = self.pick(p, SNAPSHOT);
-        let cap = [4096usize, 64, 0, 1024][usize::from(p.u8() % 4)];
+        // Formats 0..=2 exist; 3 is refused.
+        let format = u32::from(p.u8() % 4);
+        let qs = [0.5, 0.99];
+        let mut rows = u64::MAX;
+        // SAFETY: `qs` holds 2 quantiles and `rows` is a live u64 for the one write.
+        let st = unsafe {
+            offheap_aggregator_scrape(
+                agg.handle,
+                snap.handle,
+                2_000_000,
+                qs.as_ptr(),
+                2,
+                format,
+                &mut rows,
+            )
+        };
+        if self.injected(st) {
+            return;
+        }
+        self.check_pick(agg, st, "window_scrape (aggregator)");
+        self.check_pick(snap, st, "window_scrape (snapshot)");
+        if st != offheap_status::Ok {
+            assert_eq!(rows, u64::MAX, "rows written on failure");
+            return;
+        }
+        assert!(format < 3, "format {format} accepted");
+        let cap = [4096usize, 64, 0, 1][usize::from(p.u8() % 4)];
         let null_buf = p.u8().is_multiple_of(8);
         let mut buf = [0u8; 4096];
-        let mut position = 0u64;
+        let mut whole = Vec::new();
         for _ in 0..64 {
             let mut written = usize::MAX;
             let bp = or_null_mut(null_buf, buf.as_mut_ptr());
-            // SAFETY: `bp` is NULL or valid for `cap` (≤ 4096) bytes; `position` and `written`
-            // are live locals.
-            let st = unsafe {
-                offheap_aggregator_prometheus(
-                    agg.handle,
-                    snap.handle,
-                    &mut position,
-                    bp,
-                    cap,
-                    &mut written,
-                )
-            };
+            // SAFETY: `bp` is NULL or valid for `cap` (≤ 4096) bytes; `written` is a live local.
+            let st =
+                unsafe { offheap_snapshot_read(agg.handle, snap.handle, bp, cap, &mut written) };
             if self.injected(st) {
                 return;
             }
@@ -518,19 +553,22 @@ impl Interp {
                 assert_eq!(st, offheap_status::NullPointer);
                 return;
             }
-            self.check_pick(agg, st, "window_prometheus (aggregator)");
-            self.check_pick(snap, st, "window_prometheus (snapshot)");
-            if st != offheap_status::Ok {
-                assert_eq!(written, usize::MAX);
-                return;
-            }
+            assert_eq!(
+                st,
+                offheap_status::Ok,
+                "read after a scrape: {}",
+                status_name(st)
+            );
             assert!(written <= cap);
             if written == 0 {
-                return;
+                break;
             }
+            whole.extend_from_slice(&buf[..written]);
+        }
+        if format < 2 {
             assert!(
-                std::str::from_utf8(&buf[..written]).is_ok(),
-                "exposition is not UTF-8"
+                std::str::from_utf8(&whole).is_ok(),
+                "text exposition is not UTF-8"
             );
         }
     }

@@ -72,4 +72,14 @@ func init() {
 			Target: "≥ 10x client_golang's SummaryVec", Met: AtLeast(10), Bound: Bound{Row: recBound, Why: recWhy}},
 		Row{Section: rec, Name: recBound, Bench: "go:Observe/bound_ingest_ids", Metric: "ns/sample"},
 	)
+	// Exposition formats and native histograms (issue 16).
+	register(
+		Row{Section: sec, Name: "exposition of 1M series as native histograms, protobuf (snapshot included)",
+			Bench: "go:ExpositionNative1M/offheap", Peer: "go:ExpositionNative1M/client_golang", Metric: "ns/series",
+			Target: "≥ 200 MB/s, ≥ 3x client_golang's registry (gather + encode), 0 Go allocations",
+			MinMBs: 200, Met: AtLeast(3), ZeroAllocs: true},
+		Row{Section: sec, Name: "exposition of 1M native-histogram series, text 0.0.4 (snapshot included)",
+			Bench: "go:ExpositionText1M", Metric: "ns/series", Target: "≥ 200 MB/s, 0 Go allocations",
+			MinMBs: 200, ZeroAllocs: true},
+	)
 }
