@@ -77,7 +77,12 @@ func (b *Buffer) flush() uint32 {
 	if b.skip == 0 {
 		return statusOK
 	}
-	b.id, _ = b.h.get()
+	id, ok := b.h.acquire()
+	if !ok {
+		return statusInvalidHandle
+	}
+	defer b.h.release()
+	b.id = id
 	return b.fill(-1)
 }
 
@@ -111,11 +116,8 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 }
 
 // view returns the filled bytes, fetching the view from Rust only when it is out of date.
-func (b *Buffer) view() []byte {
-	id, ok := b.h.get()
-	if !ok {
-		return nil
-	}
+// The caller holds the lease.
+func (b *Buffer) view(id uint64) []byte {
 	if b.stale {
 		b.id = id
 		st := b.fill(-1)
@@ -133,27 +135,47 @@ func (b *Buffer) view() []byte {
 // UnsafeBytes returns the buffer's filled bytes as a view into Rust memory, without copying
 // and without a cgo call. The view stays valid and unchanged until the next ReadFrom,
 // WriteBuffers naming this buffer, or Close (Consume leaves it valid: it only shortens what
-// the next UnsafeBytes returns). Do not keep it longer, and do not write to it.
-func (b *Buffer) UnsafeBytes() []byte { return b.view() }
+// the next UnsafeBytes returns). Do not keep it longer, and do not write to it. Once Close has
+// started it returns nil; a view returned before points into memory the pool reuses once Close
+// returns (reading it then gives other bytes, or crashes).
+func (b *Buffer) UnsafeBytes() []byte {
+	id, ok := b.h.acquire()
+	if !ok {
+		return nil
+	}
+	defer b.h.release()
+	return b.view(id)
+}
 
-// Len returns the number of filled bytes.
-func (b *Buffer) Len() int { return len(b.view()) }
+// Len returns the number of filled bytes (0 once closed).
+func (b *Buffer) Len() int {
+	id, ok := b.h.acquire()
+	if !ok {
+		return 0
+	}
+	defer b.h.release()
+	return len(b.view(id))
+}
 
 // Consume drops n bytes from the front of the filled bytes (all of them when n is larger).
 // It makes no cgo call: the next ReadFrom or WriteBuffers applies it in Rust.
 func (b *Buffer) Consume(n int) error {
-	if _, ok := b.h.get(); !ok {
+	id, ok := b.h.acquire()
+	if !ok {
 		return opError("Buffer.Consume", ErrClosed)
 	}
+	defer b.h.release()
 	if n < 0 {
 		return opError("Buffer.Consume", ErrInvalidArgument)
 	}
-	b.skip += min(n, len(b.view()))
+	b.skip += min(n, len(b.view(id)))
 	return nil
 }
 
-// Close returns the buffer to the pool. Views of it become invalid.
-func (b *Buffer) Close() error { return b.h.close("Buffer.Close") }
+// Close returns the buffer to the pool. Views of it become invalid. Idempotent, safe from any
+// goroutine, also while another goroutine uses the buffer (its call then fails with
+// [ErrClosed] or returns a zero value).
+func (b *Buffer) Close() error { return b.h.close("Buffer.Close", nil) }
 
 // connError wraps an error of a connection's RawConn for op: [ErrConnClosed] when the
 // connection was closed, else [ErrRelayIO], with err kept (a deadline matches

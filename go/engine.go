@@ -579,7 +579,7 @@ func (e *Engine) poll(out []Completion) (int, error) {
 // Close stops the engine: its threads are joined and every fd it holds is closed; jobs still
 // running end (their completions are discarded). Idempotent, safe from any goroutine.
 func (e *Engine) Close() error {
-	err := e.h.close("Engine.Close")
+	err := e.h.close("Engine.Close", nil)
 	e.ready.Close() // wakes a Wait parked on it; later Closes of the file only report an error
 	return err
 }

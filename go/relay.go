@@ -301,7 +301,7 @@ func (r *Relay) wake() {
 
 // Close frees the relay (its pipe and buffer go back to the pools). Idempotent, safe from
 // any goroutine; a Copy in progress on another goroutine finishes its current step first.
-func (r *Relay) Close() error { return r.h.close("Relay.Close") }
+func (r *Relay) Close() error { return r.h.close("Relay.Close", nil) }
 
 // TunnelStats are the byte counts of both directions of a [Tunnel].
 type TunnelStats struct {
