@@ -191,8 +191,8 @@ func connError(op string, err error) error {
 // WriteBuffers writes the filled bytes of up to 16 buffers, in order, to raw with writev
 // (one syscall when the socket has room), waiting in the netpoller while it is full, and
 // consumes what it wrote. It returns the bytes written. Views of the buffers taken before it
-// are invalid after it.
-func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
+// are invalid after it. The buffers, where the bytes come from, come first.
+func WriteBuffers(bufs []*Buffer, raw syscall.RawConn) (int64, error) {
 	var ids [writevMax]uint64
 	if len(bufs) > len(ids) {
 		return 0, &Error{Op: "WriteBuffers", Err: fmt.Errorf("%w: %d buffers, at most %d", ErrTooLarge, len(bufs), writevMax)}

@@ -24,6 +24,10 @@
 //     status and the library's message for it), and match sentinel values such as
 //     [ErrClosed], [ErrInvalidArgument] or [ErrTooLarge] with errors.Is. A connection closed
 //     during a call is [ErrConnClosed] (also net.ErrClosed), not ErrClosed.
+//   - Calls that move bytes from a source to a destination take the source first, in the
+//     order the bytes flow: [Relay.Bind](src, dst), [Engine.SubmitBody](id, src, dst, f), an
+//     [EngineJob]'s A then B, [WriteBuffers](bufs, raw). (Append methods, such as
+//     [Snapshot.AppendKey], follow Go's append instead: the slice appended to comes first.)
 //   - Accessors taking an index (a head of a batch, a row of a snapshot) panic when it is out
 //     of range, as a slice index does: results past Len are never left-overs of an earlier call.
 //   - Accessors that return views into Rust memory are named Unsafe... and say how long the

@@ -154,9 +154,10 @@ func NewRelay() (*Relay, error) {
 	return r, nil
 }
 
-// Bind sets the connections the following Copy calls relay between: from src to dst. It
-// allocates (one RawConn per connection), so bind once per pair, not per body.
-func (r *Relay) Bind(dst, src Conn) error {
+// Bind sets the connections the following Copy calls relay between: from src to dst (source
+// first, as everywhere in this package). It allocates (one RawConn per connection), so bind
+// once per pair, not per body.
+func (r *Relay) Bind(src, dst Conn) error {
 	rs, err := src.SyscallConn()
 	if err != nil {
 		return &Error{Op: "Relay.Bind", Err: fmt.Errorf("%w: source: %w", ErrInvalidArgument, err)}
@@ -323,10 +324,10 @@ func Tunnel(ctx context.Context, a, b Conn) (TunnelStats, error) {
 		return TunnelStats{}, err
 	}
 	defer ba.Close()
-	if err := ab.Bind(b, a); err != nil {
+	if err := ab.Bind(a, b); err != nil {
 		return TunnelStats{}, err
 	}
-	if err := ba.Bind(a, b); err != nil {
+	if err := ba.Bind(b, a); err != nil {
 		return TunnelStats{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -48,7 +48,7 @@ func relayOnce(t *testing.T, useUnix, noSplice bool, f Framing, input []byte) (g
 		t.Fatal(e)
 	}
 	defer r.Close()
-	if e := r.Bind(dst, src); e != nil {
+	if e := r.Bind(src, dst); e != nil {
 		t.Fatal(e)
 	}
 	r.SetSplice(!noSplice)
@@ -138,7 +138,7 @@ func TestRelayCopyAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	r.Bind(dst, src)
+	r.Bind(src, dst)
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := r.Copy(ctx, Exact(size)); err != nil {
@@ -174,7 +174,7 @@ func TestRelayBulkBuffersAreCountedAndReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	r.Bind(dst, src)
+	r.Bind(src, dst)
 	type result struct {
 		st  RelayStats
 		err error
@@ -224,7 +224,7 @@ func TestRelayInACircleStopsOnCancel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Bind(b, a) // reads a, writes b: what it writes arrives at a again
+		r.Bind(a, b) // reads a, writes b: what it writes arrives at a again
 		r.SetSplice(!noSplice)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		start := time.Now()
@@ -355,7 +355,7 @@ func TestRelayFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.Bind(dst, src)
+			r.Bind(src, dst)
 			done := make(chan struct{})
 			if strings.HasPrefix(f.name, "slow reader") || strings.HasPrefix(f.name, "destination closed") {
 				close(done) // these need a server that does not read

@@ -25,7 +25,7 @@ func TestHeapReportCountsRelayedBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.Bind(dst, src); err != nil {
+	if err := r.Bind(src, dst); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Copy(context.Background(), Exact(int64(len(body)))); err != nil {

@@ -174,8 +174,8 @@ func (c *clientConn) session() bool {
 		now := time.Now()
 		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
 		c.client.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
-		c.toUp.Bind(up.sockConn, c.client)
-		c.toClient.Bind(c.client, up.sockConn)
+		c.toUp.Bind(c.client, up.sockConn)
+		c.toClient.Bind(up.sockConn, c.client)
 		if _, ok := c.forwardResponse(up, offheap.BodyNone, 0, false, comp.HeadMethod, false, false); ok {
 			c.p.putUpstream(up)
 		} else {
@@ -333,8 +333,8 @@ func (c *clientConn) exchange() {
 		now := time.Now()
 		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
 		c.client.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
-		c.toUp.Bind(up.sockConn, c.client)
-		c.toClient.Bind(c.client, up.sockConn)
+		c.toUp.Bind(c.client, up.sockConn)
+		c.toClient.Bind(up.sockConn, c.client)
 		var sent bool
 		sent, err = c.sendRequest(up, bodyKind, bodyLen, expect)
 		if err == nil {
