@@ -34,6 +34,39 @@ func TestExportedAPIIsTheSameWithAndWithoutCgo(t *testing.T) {
 	}
 }
 
+// TestBytesMoveSourceFirst: every exported function or method with a source and a destination
+// parameter takes the source first, the order the package doc states (Relay.Bind took the
+// destination first).
+func TestBytesMoveSourceFirst(t *testing.T) {
+	files, _ := parsePackage(t, true, nil)
+	checked := 0
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || !fn.Name.IsExported() {
+				continue
+			}
+			var names []string
+			for _, p := range fn.Type.Params.List {
+				for _, n := range p.Names {
+					names = append(names, n.Name)
+				}
+			}
+			src, dst := slices.Index(names, "src"), slices.Index(names, "dst")
+			if src < 0 || dst < 0 {
+				continue
+			}
+			checked++
+			if src > dst {
+				t.Errorf("%s(%s) takes the destination first", fn.Name.Name, strings.Join(names, ", "))
+			}
+		}
+	}
+	if checked < 2 { // Relay.Bind and Engine.SubmitBody at least
+		t.Fatalf("checked %d functions with src and dst parameters, want Relay.Bind and Engine.SubmitBody", checked)
+	}
+}
+
 // TestDocLinksResolve: every [Name] in a doc comment is a link go doc resolves (an unresolved
 // one is printed with its brackets, as text).
 func TestDocLinksResolve(t *testing.T) {
