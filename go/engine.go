@@ -475,6 +475,8 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 		return statusError(op, e.st)
 	}
 	cbuf.stale, ubuf.stale = true, true // their storage is the job's now, then comes back
+	cbuf.releaseConn()                  // so are the connections: the buffers' duplicates go
+	ubuf.releaseConn()
 	return nil
 }
 

@@ -305,7 +305,7 @@ func TestRelayFaults(t *testing.T) {
 					}
 				}
 			}()
-			dst.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			r.SetDeadline(time.Now().Add(300 * time.Millisecond)) // the relay's, not dst's
 			st, err := r.Copy(context.Background(), UntilEOF())
 			if held := st.BytesIn - st.BytesOut; held > 1<<20+4<<20 {
 				t.Errorf("relay held %d bytes", held)
@@ -313,7 +313,14 @@ func TestRelayFaults(t *testing.T) {
 			return err
 		}, func(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }},
 		{"connection closed by Go mid-relay", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
+			// The relay waits through its poller, not on src: closing src does not wake it,
+			// its deadline does, and the next step finds src closed.
+			r.SetDeadline(time.Now().Add(200 * time.Millisecond))
 			go func() { time.Sleep(50 * time.Millisecond); src.Close() }()
+			if _, err := r.Copy(context.Background(), Exact(1000)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("first Copy: %w, want the relay's deadline", err)
+			}
+			r.SetDeadline(time.Time{})
 			_, err := r.Copy(context.Background(), Exact(1000))
 			return err
 		}, func(err error) bool {
