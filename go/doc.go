@@ -18,8 +18,17 @@
 //
 //   - Objects (an aggregator, a relay, a buffer) own a Rust handle. Close frees it; Close is
 //     idempotent and safe to call from any goroutine, also while other goroutines use the
-//     object (their calls then return [ErrClosed]). A cleanup attached with runtime.AddCleanup
-//     frees objects that are dropped without Close, but only as a backstop: call Close.
+//     object: a call blocked on it (Relay.Copy, Buffer.ReadFrom, Engine.Wait) returns at once,
+//     and every call then returns [ErrClosed], or, for a method without an error, the zero
+//     value of its results (a closed Snapshot has no rows). Close waits for calls reading the
+//     object's Rust memory to finish first, so none of them panics; a view (Unsafe...) taken
+//     before Close must not be read after it. A cleanup attached with runtime.AddCleanup frees
+//     objects that are dropped without Close, but only as a backstop: call Close.
+//   - Relays and buffers wait for connections through a poller of their own (Go's netpoller
+//     does the waiting; no OS thread blocks), not on the connections: their own deadlines
+//     ([Relay.SetDeadline], [Buffer.SetReadDeadline]) and Close bound a wait, and the
+//     connections' deadlines are neither read nor changed. A connection without a file
+//     descriptor (*tls.Conn) goes through [Relay.Bind]'s fallback.
 //   - Errors are wrapped in [*Error] with the operation (and, for an error of the library, its
 //     status and the library's message for it), and match sentinel values such as
 //     [ErrClosed], [ErrInvalidArgument] or [ErrTooLarge] with errors.Is. A connection closed
