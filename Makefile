@@ -18,9 +18,9 @@ LIB_SO := target/release/liboffheap.so
 RUST_SRC := Cargo.toml $(wildcard Cargo.lock) build.rs cbindgen.toml $(shell find src -name '*.rs')
 GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
-C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
+C_LIBS := -lgcc_eh -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
+.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-adoption test-static test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -65,7 +65,7 @@ layout:
 
 ## test: every test. Rust unit/integration/FFI-contract tests, the C contract test, Go tests
 ## (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks' smoke run.
-test: header-check test-rust test-c test-go test-adoption test-examples
+test: header-check test-rust test-c test-go test-adoption test-static test-examples
 
 test-rust:
 	$(CARGO) test --locked
@@ -111,6 +111,11 @@ fuzz: $(LIB_A)
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
+
+## test-static: fully static binaries (-extldflags -static: scratch and distroless images) of the
+## Go package's tests and of a consumer module build, have no dynamic section, and run.
+test-static: $(LIB_A)
+	bash tests/static.sh
 
 ## test-examples: the examples module's tests (the proxy's correctness suite, with and without
 ## engine sessions, and the ingestion service's tests, also with -race),

@@ -2,7 +2,8 @@
 # The adoption paths of a Go user, as `make test-adoption` runs them:
 #  1. `make install PREFIX=...` installs the libraries, the header and pkg-config files;
 #  2. a consumer module outside this repository vendors offheap (`go mod vendor`) and builds with
-#     -mod=vendor and the offheap_pkgconfig tag against the installed static library;
+#     -mod=vendor and the offheap_pkgconfig tag against the installed static library, also
+#     fully static (-extldflags -static);
 #  3. the same with the installed shared library;
 #  4. built with CGO_ENABLED=0 it still compiles, and reports ErrUnavailable when run.
 set -euo pipefail
@@ -29,6 +30,11 @@ out=$(./consumer-static) && grep -q "ABI $abi) linked" <<<"$out"
 deps=$(ldd ./consumer-static)
 if grep -q liboffheap <<<"$deps"; then echo "static build links liboffheap.so"; exit 1; fi
 
+# Fully static through the same pkg-config file (scratch and distroless images).
+go build -mod=vendor -tags 'offheap_pkgconfig netgo osusergo' -ldflags '-linkmode external -extldflags "-static"' -o consumer-full-static .
+if readelf -lW consumer-full-static | grep -qE '^\s+(INTERP|DYNAMIC)\s'; then echo "consumer-full-static is not static"; exit 1; fi
+out=$(./consumer-full-static) && grep -q "ABI $abi) linked" <<<"$out"
+
 go build -mod=vendor -tags 'offheap_pkgconfig offheap_shared' -o consumer-shared .
 out=$(LD_LIBRARY_PATH="$prefix/lib" ./consumer-shared) && grep -q "ABI $abi) linked" <<<"$out"
 deps=$(LD_LIBRARY_PATH="$prefix/lib" ldd ./consumer-shared) && grep -q liboffheap.so <<<"$deps"
@@ -39,4 +45,4 @@ out=$(./consumer-nocgo)
 rc=$?
 set -e
 [ "$rc" = 3 ] && grep -q "CGO_ENABLED=1" <<<"$out"
-echo "adoption: install, vendored static and shared builds, CGO_ENABLED=0: 4 passed, 0 failed"
+echo "adoption: install, vendored static, fully static and shared builds, CGO_ENABLED=0: 5 passed, 0 failed"
