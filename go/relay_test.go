@@ -226,15 +226,28 @@ func TestRelayInACircleStopsOnCancel(t *testing.T) {
 		}
 		r.Bind(a, b) // reads a, writes b: what it writes arrives at a again
 		r.SetSplice(!noSplice)
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		start := time.Now()
+		// Cancel once the process-wide counters show more than one step's limit moved (on a
+		// loaded machine a fixed timeout can end the Copy inside its first step).
+		ctx, cancel := context.WithCancel(context.Background())
+		before, _ := ReadRelayCounters()
+		canceled := make(chan time.Time, 1)
+		go func() {
+			defer func() { canceled <- time.Now(); cancel() }()
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+				rc, _ := ReadRelayCounters()
+				if rc.BytesCopied+rc.BytesSpliced-before.BytesCopied-before.BytesSpliced > 2*relayStepLimit {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
 		st, err := r.Copy(ctx, UntilEOF())
-		cancel()
+		returned := time.Now()
 		if !errors.Is(err, ErrCanceled) {
 			t.Fatalf("noSplice=%v: Copy = %v, want ErrCanceled", noSplice, err)
 		}
-		if el := time.Since(start); el > 5*time.Second {
-			t.Fatalf("noSplice=%v: Copy returned %v after the deadline", noSplice, el)
+		if el := returned.Sub(<-canceled); el > 5*time.Second {
+			t.Fatalf("noSplice=%v: Copy returned %v after the cancel", noSplice, el)
 		}
 		if st.BytesOut <= relayStepLimit {
 			t.Fatalf("noSplice=%v: relayed %d bytes, want more than one step's limit", noSplice, st.BytesOut)
