@@ -230,18 +230,7 @@ func (b *Buffer) releaseConn() {
 // os.ErrDeadlineExceeded (a zero t: none). It stays set for later reads, as a connection's
 // does, and changes nothing on the connection itself.
 func (b *Buffer) SetReadDeadline(t time.Time) error {
-	const op = "Buffer.SetReadDeadline"
-	if _, ok := b.h.acquire(); !ok {
-		return opError(op, ErrClosed)
-	}
-	defer b.h.release()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.rd = t
-	if err := b.p.setDeadline(t); err != nil {
-		return &Error{Op: op, Err: err}
-	}
-	return nil
+	return setPollerDeadline("Buffer.SetReadDeadline", &b.h, &b.mu, &b.p, &b.rd, t)
 }
 
 // Close returns the buffer to the pool and closes its poller (not the connection). Views of it

@@ -81,13 +81,7 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 	t.Run("Relay.Copy", func(t *testing.T) {
 		wakeTimes(t, "Relay.Copy", func(t *testing.T) (func() error, func(), func()) {
 			client, src, dst, server := closedConns(t) // the client sends nothing: the relay waits to read
-			r, err := NewRelay()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Bind(src, dst); err != nil {
-				t.Fatal(err)
-			}
+			r := boundRelay(t, src, dst)
 			return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
 				func() { r.Close() }, closeAll(client, src, dst, server)
 		})
@@ -96,13 +90,7 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 		wakeTimes(t, "Relay.Copy", func(t *testing.T) (func() error, func(), func()) {
 			client, src, dst, server := closedConns(t) // the server reads nothing: the relay waits to write
 			go client.Write(make([]byte, 16<<20))
-			r, err := NewRelay()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Bind(src, dst); err != nil {
-				t.Fatal(err)
-			}
+			r := boundRelay(t, src, dst)
 			return func() error { _, err := r.Copy(context.Background(), Exact(16<<20)); return err },
 				func() { r.Close() }, closeAll(client, src, dst, server)
 		})
@@ -139,14 +127,8 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 func TestCopyKeepsTheCallersDeadlines(t *testing.T) {
 	client, src, dst, server := relayConns(t)
 	go io.Copy(io.Discard, server)
-	r, err := NewRelay()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	if err := r.Bind(src, dst); err != nil {
-		t.Fatal(err)
-	}
 	readDeadline := time.Now().Add(1500 * time.Millisecond)
 	if err := src.SetReadDeadline(readDeadline); err != nil {
 		t.Fatal(err)
@@ -159,6 +141,7 @@ func TestCopyKeepsTheCallersDeadlines(t *testing.T) {
 	// The source's deadline is still the caller's: a read waits until it, not past it.
 	read := make(chan error, 1)
 	go func() { _, err := src.Read(make([]byte, 1)); read <- err }()
+	var err error
 	select {
 	case err = <-read:
 	case <-time.After(3 * time.Second):

@@ -2,7 +2,9 @@ package offheap
 
 import (
 	"reflect"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // A poller lets relays and buffers wait for the caller's connections without waiting on the
@@ -32,4 +34,20 @@ var unwatched watch
 // is reports whether w watches what of identifies (false for a value that cannot be compared).
 func (w *watch) is(of any) bool {
 	return w.orig != nil && reflect.TypeOf(of).Comparable() && w.of == of
+}
+
+// setPollerDeadline sets an object's own deadline *d to t and on its poller p, for op: under
+// a lease of the object's handle h and its lock mu, which guard both against Close and a wait.
+func setPollerDeadline(op string, h *handle, mu *sync.Mutex, p *poller, d *time.Time, t time.Time) error {
+	if _, ok := h.acquire(); !ok {
+		return opError(op, ErrClosed)
+	}
+	defer h.release()
+	mu.Lock()
+	defer mu.Unlock()
+	*d = t
+	if err := p.setDeadline(t); err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	return nil
 }

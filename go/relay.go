@@ -253,18 +253,7 @@ func (r *Relay) watchSide(w, other *watch, c Conn, events uint32) error {
 // connection's does, and changes nothing on the connections themselves (except over the
 // fallback: see Bind).
 func (r *Relay) SetDeadline(t time.Time) error {
-	const op = "Relay.SetDeadline"
-	if _, ok := r.h.acquire(); !ok {
-		return opError(op, ErrClosed)
-	}
-	defer r.h.release()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deadline = t
-	if err := r.p.setDeadline(t); err != nil {
-		return &Error{Op: op, Err: err}
-	}
-	return nil
+	return setPollerDeadline("Relay.SetDeadline", &r.h, &r.mu, &r.p, &r.deadline, t)
 }
 
 // SetSplice chooses whether later Copy calls splice(2) through a pooled pipe when both

@@ -15,7 +15,6 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
-	"sync"
 	"testing"
 	"time"
 )
@@ -160,22 +159,11 @@ func relayPendingOnce(t *testing.T, name string, c relayCase, input []byte, cut 
 			client.CloseWrite()
 		}
 	}()
-	var got []byte
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		got, _ = io.ReadAll(server)
-	}()
-	r, err := NewRelay()
-	if err != nil {
-		t.Fatal(err)
-	}
+	received := collect(server)
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	if err := r.Bind(src, dst); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
 	var st RelayStats
+	var err error
 	var buf *Buffer
 	if how == "Buffer" {
 		buf = bufferWith(t, input[:cut])
@@ -188,8 +176,7 @@ func relayPendingOnce(t *testing.T, name string, c relayCase, input []byte, cut 
 		t.Fatalf("%s: %v", name, err)
 	}
 	dst.CloseWrite()
-	wg.Wait()
-	if !bytes.Equal(got, c.want) {
+	if got := received(); !bytes.Equal(got, c.want) {
 		t.Fatalf("%s: received %d bytes, want %d (they differ)", name, len(got), len(c.want))
 	}
 	if c.f.kind == framingUntilEOF {
@@ -264,12 +251,8 @@ func TestChunkedUploadSentWithItsHead(t *testing.T) {
 	}
 	buf.Consume(reqs.Start(0) + reqs.HeadLen(0))
 	go client.Write([]byte(body[20:] + next))
-	r, err := NewRelay()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	r.Bind(src, dst)
 	st, err := r.CopyBuffered(context.Background(), buf, Chunked())
 	if err != nil || st.BytesIn != uint64(len(body)) {
 		t.Fatalf("CopyBuffered = %+v, %v", st, err)
@@ -301,12 +284,8 @@ func TestCopyPendingAllocatesNothing(t *testing.T) {
 			}
 		}
 	}()
-	r, err := NewRelay()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	r.Bind(src, dst)
 	pending := make([]byte, 100)
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(200, func() {

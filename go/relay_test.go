@@ -37,24 +37,13 @@ func relayOnce(t *testing.T, useUnix, noSplice bool, f Framing, input []byte) (g
 		client.Write(input)
 		client.CloseWrite()
 	}()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		got, _ = io.ReadAll(server)
-	}()
-	r, e := NewRelay()
-	if e != nil {
-		t.Fatal(e)
-	}
+	received := collect(server)
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	if e := r.Bind(src, dst); e != nil {
-		t.Fatal(e)
-	}
 	r.SetSplice(!noSplice)
 	st, err = r.Copy(context.Background(), f)
 	dst.Close()
-	wg.Wait()
+	got = received()
 	left, _ = io.ReadAll(src)
 	return got, left, st, err
 }

@@ -28,12 +28,19 @@ struct Outcome {
 
 /// Sends `input` into a relay with `opts` (pieces of random size), collects what comes out.
 fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
+    run_pending(tcp, opts, input, 0, seed)
+}
+
+/// [`run`], with the first `pending` bytes of `input` given to the relay as pending bytes
+/// ([`Relay::set_pending`]) rather than through the source.
+fn run_pending(tcp: bool, opts: Options, input: Vec<u8>, pending: usize, seed: u64) -> Outcome {
     let (mut client, src) = Sock::pair(tcp);
     let (dst, mut server) = Sock::pair(tcp);
     let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let given = input[..pending].to_vec();
     let writer = thread::spawn(move || {
         let mut rng = Rng(seed | 1);
-        let mut i = 0;
+        let mut i = pending;
         while i < input.len() {
             let n = (1 + rng.below(70_000) as usize).min(input.len() - i);
             if client.write_all(&input[i..i + n]).is_err() {
@@ -50,6 +57,7 @@ fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
         got
     });
     let mut relay = Relay::new(opts);
+    relay.set_pending(&given);
     let result = relay.drive(src.as_fd(), dst.as_fd(), 10_000);
     drop(dst);
     let received = reader.join().unwrap();
@@ -494,47 +502,22 @@ fn pending_bytes_start_the_body_at_any_cut() {
             input.extend_from_slice(&next);
         }
         let cut = rng.below(input.len() as u64 + 1) as usize;
-        let (mut client, src) = Sock::pair(true);
-        let (dst, mut server) = Sock::pair(true);
-        let (src, dst) = (src.nonblocking(), dst.nonblocking());
-        let rest = input[cut..].to_vec();
-        let writer = thread::spawn(move || {
-            client.write_all(&rest).unwrap();
-            client.shutdown_write();
-            client
-        });
-        let reader = thread::spawn(move || {
-            let mut got = Vec::new();
-            let _ = server.read_to_end(&mut got);
-            got
-        });
-        let mut relay = Relay::new(opts(framing, splice));
-        relay.set_pending(&input[..cut]);
-        let result = relay.drive(src.as_fd(), dst.as_fd(), 10_000);
-        drop(dst);
-        let received = reader.join().unwrap();
-        let _client = writer.join().unwrap();
+        let out = run_pending(true, opts(framing, splice), input.clone(), cut, rng.next());
         let label = format!("case {case} splice={splice} len={len} cut={cut} {framing:?}");
-        assert_eq!(result, Ok(()), "{label}");
+        assert_eq!(out.result, Ok(()), "{label}");
         assert!(
-            sha256(&received) == sha256(&want),
+            sha256(&out.received) == sha256(&want),
             "{label}: received {} bytes, want {}",
-            received.len(),
+            out.received.len(),
             want.len()
         );
-        let st = relay.stats();
+        let st = out.stats;
         assert_eq!(st.bytes_in, wire.len() as u64, "{label}");
         assert_eq!(st.bytes_out, want.len() as u64, "{label}");
         assert_eq!(st.spliced + st.copied, st.bytes_out, "{label}");
         if kind != 1 {
-            let mut src = src;
-            if let Sock::Tcp(s) = &src {
-                s.set_nonblocking(false).unwrap();
-            }
-            let mut left = Vec::new();
-            let _ = src.read_to_end(&mut left);
             assert_eq!(
-                left,
+                out.left,
                 input[cut.max(wire.len())..],
                 "{label}: the source read past the body"
             );

@@ -32,10 +32,7 @@ fn a_buffer_handle_gives_its_bytes_until_freed() {
 #[test]
 fn buffer_read_view_writev() {
     let _l = lock();
-    let (mut client, src) = UnixStream::pair().unwrap();
-    let (dst, mut server) = UnixStream::pair().unwrap();
-    src.set_nonblocking(true).unwrap();
-    dst.set_nonblocking(true).unwrap();
+    let (mut client, src, dst, mut server) = crate::ffi::relay::tests::relay_pairs();
     let (mut a, mut b) = (0u64, 0u64);
     // SAFETY: `a` and `b` are live, aligned u64s, valid for the one write each `out` needs.
     unsafe {
@@ -207,10 +204,7 @@ fn a_buffer_gives_a_relay_its_pending_bytes() {
         offheap_framing, offheap_relay_free, offheap_relay_new, offheap_relay_progress,
         offheap_relay_step,
     };
-    let (mut client, src) = UnixStream::pair().unwrap();
-    let (dst, mut server) = UnixStream::pair().unwrap();
-    src.set_nonblocking(true).unwrap();
-    dst.set_nonblocking(true).unwrap();
+    let (mut client, src, dst, mut server) = crate::ffi::relay::tests::relay_pairs();
     // The head's read brought the start of the body and the next request.
     client.write_all(b"3\r\nabc\r\n0\r\n\r\nGET /").unwrap();
     let (mut b, mut r) = (0u64, 0u64);

@@ -11,6 +11,16 @@ pub(crate) fn lock() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
+/// The four ends of a relay's two connections: the client writes what the relay reads from
+/// src (non-blocking), the relay writes to dst (non-blocking) what the server reads.
+pub(crate) fn relay_pairs() -> (UnixStream, UnixStream, UnixStream, UnixStream) {
+    let (client, src) = UnixStream::pair().unwrap();
+    let (dst, server) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    (client, src, dst, server)
+}
+
 #[test]
 fn panics_are_caught_in_relay_exports() {
     let _l = lock();
@@ -53,10 +63,7 @@ fn every_relay_error_has_a_status_in_range() {
 #[test]
 fn relay_steps_through_the_abi() {
     let _l = lock();
-    let (mut client, src) = UnixStream::pair().unwrap();
-    let (dst, mut server) = UnixStream::pair().unwrap();
-    src.set_nonblocking(true).unwrap();
-    dst.set_nonblocking(true).unwrap();
+    let (mut client, src, dst, mut server) = relay_pairs();
     let mut h = 0u64;
     assert_eq!(
         // SAFETY: `h` is a live, aligned u64, valid for the one write `out` needs.
@@ -145,10 +152,7 @@ fn a_step_returns_when_bytes_flow_in_a_circle() {
 #[test]
 fn pending_bytes_and_a_fed_relay_through_the_abi() {
     let _l = lock();
-    let (mut client, src) = UnixStream::pair().unwrap();
-    let (dst, mut server) = UnixStream::pair().unwrap();
-    src.set_nonblocking(true).unwrap();
-    dst.set_nonblocking(true).unwrap();
+    let (mut client, src, dst, mut server) = relay_pairs();
     let mut h = 0u64;
     let dechunked = offheap_framing::Dechunked as u32;
     assert_eq!(
