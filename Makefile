@@ -18,9 +18,9 @@ LIB_SO := target/release/liboffheap.so
 RUST_SRC := Cargo.toml $(wildcard Cargo.lock) build.rs cbindgen.toml $(shell find src -name '*.rs')
 GO_PKG := go
 C_FLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
-C_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
+C_LIBS := -lgcc_eh -lutil -lrt -lpthread -lm -ldl
 
-.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-prom test-adoption test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
+.PHONY: build demo header header-check icount layout test test-rust test-c test-go test-prom test-adoption test-static test-examples install sanitize fuzz lint fmt bench bench-proxy metrics-demo soak clean
 
 ## build: the static and shared library and include/offheap.h (release profile).
 build: $(LIB_A)
@@ -64,9 +64,9 @@ layout:
 	python3 tests/layout.py
 
 ## test: every test. The tree's layout, Rust unit/integration/FFI-contract tests, the C contract
-## test, Go tests (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks'
-## smoke run.
-test: layout header-check test-rust test-c test-go test-prom test-adoption test-examples
+## test, Go tests (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0), the Prometheus
+## parsers' checks, the adoption paths, fully static binaries and the benchmarks' smoke run.
+test: layout header-check test-rust test-c test-go test-prom test-adoption test-static test-examples
 
 test-rust:
 	$(CARGO) test --locked
@@ -126,6 +126,11 @@ test-prom: $(LIB_A)
 
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
+
+## test-static: fully static binaries (-extldflags -static: scratch and distroless images) of the
+## Go package's tests and of a consumer module build, have no dynamic section, and run.
+test-static: $(LIB_A)
+	bash tests/static.sh
 
 ## test-examples: the examples module's tests (the proxy's correctness suite, with and without
 ## engine sessions, and the ingestion service's tests, also with -race),

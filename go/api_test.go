@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"go/ast"
 	"go/build"
+	"go/build/constraint"
 	"go/doc"
 	"go/doc/comment"
 	"go/parser"
 	"go/printer"
 	"go/token"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,9 +21,20 @@ import (
 
 // TestExportedAPIIsTheSameWithAndWithoutCgo: a service that builds with cgo also builds
 // without it (and the other way round). The exported declarations of the package's files as
-// each build selects them, with every build tag the package knows, must be the same.
+// each build selects them, with every combination of the build tags the package's files
+// name, must be the same.
 func TestExportedAPIIsTheSameWithAndWithoutCgo(t *testing.T) {
-	for _, tags := range [][]string{nil, {"debug"}, {"offheap_shared"}, {"offheap_pkgconfig"}} {
+	all := buildTags(t) // every combination of them
+	if !slices.Contains(all, "offheap_shared") || !slices.Contains(all, "debug") {
+		t.Fatalf("build tags %v: the package's files name more", all)
+	}
+	for mask := range 1 << len(all) {
+		var tags []string
+		for i, tag := range all {
+			if mask&(1<<i) != 0 {
+				tags = append(tags, tag)
+			}
+		}
 		withCgo, _ := parsePackage(t, true, tags)
 		withoutCgo, _ := parsePackage(t, false, tags)
 		a, b := exportedAPI(withCgo), exportedAPI(withoutCgo)
@@ -32,6 +45,81 @@ func TestExportedAPIIsTheSameWithAndWithoutCgo(t *testing.T) {
 			t.Errorf("tags %v: the exported API differs between CGO_ENABLED=1 and CGO_ENABLED=0:\n%s", tags, diff)
 		}
 	}
+}
+
+// TestBytesMoveSourceFirst: every exported function or method with a source and a destination
+// parameter takes the source first, the order the package doc states (Relay.Bind took the
+// destination first).
+func TestBytesMoveSourceFirst(t *testing.T) {
+	files, _ := parsePackage(t, true, nil)
+	checked := 0
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || !fn.Name.IsExported() {
+				continue
+			}
+			var names []string
+			for _, p := range fn.Type.Params.List {
+				for _, n := range p.Names {
+					names = append(names, n.Name)
+				}
+			}
+			src, dst := slices.Index(names, "src"), slices.Index(names, "dst")
+			if src < 0 || dst < 0 {
+				continue
+			}
+			checked++
+			if src > dst {
+				t.Errorf("%s(%s) takes the destination first", fn.Name.Name, strings.Join(names, ", "))
+			}
+		}
+	}
+	if checked < 2 { // Relay.Bind and Engine.SubmitBody at least
+		t.Fatalf("checked %d functions with src and dst parameters, want Relay.Bind and Engine.SubmitBody", checked)
+	}
+}
+
+// buildTags returns the build tags the package's non-test files are constrained by, beside
+// cgo and the names of systems and architectures.
+func buildTags(t *testing.T) []string {
+	t.Helper()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"cgo": true, "unix": true, "gc": true, "gccgo": true}
+	for _, p := range strings.Fields("aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 windows zos 386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x wasm") {
+		known[p] = true
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range f.Comments {
+			for _, c := range g.List {
+				if !constraint.IsGoBuild(c.Text) {
+					continue
+				}
+				expr, err := constraint.Parse(c.Text)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				expr.Eval(func(tag string) bool {
+					if !known[tag] && !strings.HasPrefix(tag, "go1.") {
+						seen[tag] = true
+					}
+					return false
+				})
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // TestDocLinksResolve: every [Name] in a doc comment is a link go doc resolves (an unresolved

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -35,6 +37,10 @@ type bufferIO struct {
 // read returned, so UnsafeBytes, Len and Consume cost no cgo call. Consume only counts; the
 // next read (or WriteBuffers) drops the counted bytes in Rust, in the same call.
 //
+// ReadFrom waits for its connection through a poller of its own, as a [Relay] does: it is
+// bounded by the buffer's read deadline ([Buffer.SetReadDeadline]), not the connection's,
+// which it neither reads nor changes; Close ends it at once.
+//
 // A Buffer is not safe for concurrent use; Close may be called from any goroutine.
 type Buffer struct {
 	h     handle
@@ -44,6 +50,13 @@ type Buffer struct {
 	stale bool      // io's view is out of date (after WriteBuffers or a failed call): fetch it
 	st    uint32
 	onRd  func(uintptr) bool
+	fill1 func(uintptr)
+
+	mu     sync.Mutex // guards p, src and rd where ReadFrom may wait: Close, SetReadDeadline
+	p      poller
+	src    watch     // the connection ReadFrom reads
+	rd     time.Time // the buffer's read deadline, kept on the poller
+	closed func()    // wakes a ReadFrom on Close
 }
 
 // NewBuffer takes a buffer from the pool.
@@ -57,6 +70,8 @@ func NewBuffer() (*Buffer, error) {
 	}
 	b := &Buffer{io: new(bufferIO)}
 	b.onRd = b.readable
+	b.fill1 = b.fillFrom
+	b.closed = b.wakeClosed
 	attach(&b.h, b, id, bufferFree)
 	return b, nil
 }
@@ -77,31 +92,63 @@ func (b *Buffer) flush() uint32 {
 	if b.skip == 0 {
 		return statusOK
 	}
-	b.id, _ = b.h.get()
+	id, ok := b.h.acquire()
+	if !ok {
+		return statusInvalidHandle
+	}
+	defer b.h.release()
+	b.id = id
 	return b.fill(-1)
 }
 
-func (b *Buffer) readable(fd uintptr) bool {
-	b.st = b.fill(int32(fd))
+// readable runs inside the poller's RawConn.Read: at once, then after each event of the
+// connection. It reads with the connection's fd, held open by its RawConn.Control.
+func (b *Buffer) readable(uintptr) bool {
+	if err := b.src.orig.Control(b.fill1); err != nil {
+		b.st = statusRelayBadFd
+	}
 	return b.st != statusOK || b.io.state != relayStateWantRead
 }
 
-// ReadFrom reads once from raw (waiting in the netpoller until it is readable), appending
-// after the bytes already in the buffer. It returns io.EOF at end of file, and 0 with no
-// error when the buffer is full. Get raw once per connection with SyscallConn.
+func (b *Buffer) fillFrom(fd uintptr) { b.st = b.fill(int32(fd)) }
+
+// ReadFrom reads once from raw's connection (waiting in the netpoller until it is readable),
+// appending after the bytes already in the buffer. It returns io.EOF at end of file, and 0
+// with no error when the buffer is full. Get raw once per connection with SyscallConn: the
+// first ReadFrom from a connection has the buffer's poller watch it (a few syscalls), later
+// ones from the same raw do not. A connection closed by the caller fails with
+// [ErrConnClosed] (once it is readable, or at once when it was closed before the call); the
+// buffer's deadline with os.ErrDeadlineExceeded; Close with [ErrClosed].
 // One cgo call per readiness; it also drops the bytes consumed since the last read.
 func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
-	id, ok := b.h.get()
+	const op = "Buffer.ReadFrom"
+	id, ok := b.h.acquire()
 	if !ok {
-		return 0, opError("Buffer.ReadFrom", ErrClosed)
+		return 0, opError(op, ErrClosed)
+	}
+	defer b.h.release()
+	if !b.src.is(raw) {
+		b.mu.Lock()
+		err := b.p.watch(&b.src, &unwatched, raw, raw, watchRead)
+		if err == nil {
+			err = b.p.setDeadline(b.rd)
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return 0, connError(op, err)
+		}
 	}
 	b.id = id
 	b.st, b.io.n = statusOK, 0
-	err := raw.Read(b.onRd)
+	err := b.p.raw.Read(b.onRd)
 	runtime.KeepAlive(b)
 	switch {
+	case err != nil && b.h.closed():
+		return 0, opError(op, ErrClosed)
 	case err != nil:
-		return 0, connError("Buffer.ReadFrom", err)
+		return 0, connError(op, err)
+	case b.st == statusRelayBadFd:
+		return 0, connError(op, net.ErrClosed)
 	case b.st != statusOK:
 		return 0, statusError("Buffer.ReadFrom", b.st)
 	case b.io.n == 0 && int(b.io.length) < BufferSize:
@@ -111,11 +158,8 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 }
 
 // view returns the filled bytes, fetching the view from Rust only when it is out of date.
-func (b *Buffer) view() []byte {
-	id, ok := b.h.get()
-	if !ok {
-		return nil
-	}
+// The caller holds the lease.
+func (b *Buffer) view(id uint64) []byte {
 	if b.stale {
 		b.id = id
 		st := b.fill(-1)
@@ -133,27 +177,73 @@ func (b *Buffer) view() []byte {
 // UnsafeBytes returns the buffer's filled bytes as a view into Rust memory, without copying
 // and without a cgo call. The view stays valid and unchanged until the next ReadFrom,
 // WriteBuffers naming this buffer, or Close (Consume leaves it valid: it only shortens what
-// the next UnsafeBytes returns). Do not keep it longer, and do not write to it.
-func (b *Buffer) UnsafeBytes() []byte { return b.view() }
+// the next UnsafeBytes returns). Do not keep it longer, and do not write to it. Once Close has
+// started it returns nil; a view returned before points into memory the pool reuses once Close
+// returns (reading it then gives other bytes, or crashes).
+func (b *Buffer) UnsafeBytes() []byte {
+	id, ok := b.h.acquire()
+	if !ok {
+		return nil
+	}
+	defer b.h.release()
+	return b.view(id)
+}
 
-// Len returns the number of filled bytes.
-func (b *Buffer) Len() int { return len(b.view()) }
+// Len returns the number of filled bytes (0 once closed).
+func (b *Buffer) Len() int {
+	id, ok := b.h.acquire()
+	if !ok {
+		return 0
+	}
+	defer b.h.release()
+	return len(b.view(id))
+}
 
 // Consume drops n bytes from the front of the filled bytes (all of them when n is larger).
 // It makes no cgo call: the next ReadFrom or WriteBuffers applies it in Rust.
 func (b *Buffer) Consume(n int) error {
-	if _, ok := b.h.get(); !ok {
+	id, ok := b.h.acquire()
+	if !ok {
 		return opError("Buffer.Consume", ErrClosed)
 	}
+	defer b.h.release()
 	if n < 0 {
 		return opError("Buffer.Consume", ErrInvalidArgument)
 	}
-	b.skip += min(n, len(b.view()))
+	b.skip += min(n, len(b.view(id)))
 	return nil
 }
 
-// Close returns the buffer to the pool. Views of it become invalid.
-func (b *Buffer) Close() error { return b.h.close("Buffer.Close") }
+// releaseConn stops watching the connection the buffer read from, for a connection that
+// leaves the caller's hands (Engine.SubmitSession): the engine's duplicate keeps the socket,
+// and a watch would wake the buffer's poller on every exchange.
+func (b *Buffer) releaseConn() {
+	if b.src.orig == nil {
+		return
+	}
+	b.mu.Lock()
+	b.p.unwatch(&b.src, &unwatched)
+	b.mu.Unlock()
+}
+
+// SetReadDeadline sets the buffer's read deadline: a ReadFrom waiting past t fails with
+// os.ErrDeadlineExceeded (a zero t: none). It stays set for later reads, as a connection's
+// does, and changes nothing on the connection itself.
+func (b *Buffer) SetReadDeadline(t time.Time) error {
+	return setPollerDeadline("Buffer.SetReadDeadline", &b.h, &b.mu, &b.p, &b.rd, t)
+}
+
+// Close returns the buffer to the pool and closes its poller (not the connection). Views of it
+// become invalid. Idempotent, safe from any goroutine, also while another goroutine uses the
+// buffer: a ReadFrom waiting returns at once with [ErrClosed], other calls fail with ErrClosed
+// or return a zero value.
+func (b *Buffer) Close() error { return b.h.close("Buffer.Close", b.closed) }
+
+func (b *Buffer) wakeClosed() {
+	b.mu.Lock()
+	b.p.wake()
+	b.mu.Unlock()
+}
 
 // connError wraps an error of a connection's RawConn for op: [ErrConnClosed] when the
 // connection was closed, else [ErrRelayIO], with err kept (a deadline matches
@@ -169,8 +259,8 @@ func connError(op string, err error) error {
 // WriteBuffers writes the filled bytes of up to 16 buffers, in order, to raw with writev
 // (one syscall when the socket has room), waiting in the netpoller while it is full, and
 // consumes what it wrote. It returns the bytes written. Views of the buffers taken before it
-// are invalid after it.
-func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
+// are invalid after it. The buffers, where the bytes come from, come first.
+func WriteBuffers(bufs []*Buffer, raw syscall.RawConn) (int64, error) {
 	var ids [writevMax]uint64
 	if len(bufs) > len(ids) {
 		return 0, &Error{Op: "WriteBuffers", Err: fmt.Errorf("%w: %d buffers, at most %d", ErrTooLarge, len(bufs), writevMax)}

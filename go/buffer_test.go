@@ -32,7 +32,7 @@ func TestBufferHeadAndWritev(t *testing.T) {
 		t.Fatalf("view %q", view)
 	}
 	out, _ := dst.SyscallConn()
-	n, err := WriteBuffers(out, head)
+	n, err := WriteBuffers([]*Buffer{head}, out)
 	if err != nil || n != 42 {
 		t.Fatalf("WriteBuffers = %d, %v", n, err)
 	}

@@ -79,7 +79,7 @@ func freeRaw(id uint64) error {
 }
 
 // Close frees the object; later calls return ErrClosed. Idempotent, safe from any goroutine.
-func (o *debugObject) Close() error { return o.h.close("debugObject.Close") }
+func (o *debugObject) Close() error { return o.h.close("debugObject.Close", nil) }
 
 // debugSum passes (ptr, n) to the library as given, so tests can pass NULL with a length.
 func debugSum(p *byte, n int) (uint64, error) {

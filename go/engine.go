@@ -475,6 +475,8 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 		return statusError(op, e.st)
 	}
 	cbuf.stale, ubuf.stale = true, true // their storage is the job's now, then comes back
+	cbuf.releaseConn()                  // so are the connections: the buffers' duplicates go
+	ubuf.releaseConn()
 	return nil
 }
 
@@ -579,7 +581,7 @@ func (e *Engine) poll(out []Completion) (int, error) {
 // Close stops the engine: its threads are joined and every fd it holds is closed; jobs still
 // running end (their completions are discarded). Idempotent, safe from any goroutine.
 func (e *Engine) Close() error {
-	err := e.h.close("Engine.Close")
+	err := e.h.close("Engine.Close", nil)
 	e.ready.Close() // wakes a Wait parked on it; later Closes of the file only report an error
 	return err
 }

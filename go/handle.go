@@ -5,14 +5,26 @@ import (
 	"sync/atomic"
 )
 
-// handle owns one Rust handle. The zero handle means closed. Close and calls may race from any
-// goroutines: the Rust handle table makes a call on a handle being freed either complete on the
-// live object or fail with an invalid-handle status, which callers report as ErrClosed.
+// handle owns one Rust handle. Close and calls may race from any goroutines; a call uses the
+// handle in one of two ways:
+//
+//   - get: the id for a call whose Go side reads no Rust memory. The Rust handle table makes
+//     such a call, racing Close, either complete on the live object or fail with an
+//     invalid-handle status, which callers report as ErrClosed.
+//   - acquire and release: a lease, for a call that builds or reads a view of Rust memory in Go
+//     (a snapshot's columns, a buffer's bytes) or waits on resources of the object (a relay's
+//     duplicated fds). Close wakes such waits, then waits until every lease is released before
+//     it frees, so no view is built from memory a racing Close freed.
 type handle struct {
-	id      atomic.Uint64
+	state   atomic.Uint64 // handleClosing, plus the number of leases held
+	id      uint64        // written by attach before the owner is shared, then read-only
+	drained chan struct{} // closed by the release that ends the last lease once closing
 	cleanup runtime.Cleanup
 	free    func(uint64) uint32 // the library's free for this kind of handle
 }
+
+// handleClosing marks a handle Close has started on: no new lease or get succeeds.
+const handleClosing = 1 << 63
 
 // handleFree is what the cleanup backstop needs: no reference to the owner.
 type handleFree struct {
@@ -22,8 +34,9 @@ type handleFree struct {
 
 // attach stores id and registers free as a backstop for owners dropped without Close.
 func attach[T any](h *handle, owner *T, id uint64, free func(uint64) uint32) {
-	h.id.Store(id)
+	h.id = id
 	h.free = free
+	h.drained = make(chan struct{})
 	h.cleanup = runtime.AddCleanup(owner, func(f handleFree) { f.free(f.id) }, handleFree{id, free})
 }
 
@@ -34,28 +47,57 @@ func (h *handle) get() (uint64, bool) {
 	if debugGC {
 		runtime.GC()
 	}
-	id := h.id.Load()
-	return id, id != 0
-}
-
-// release takes the id for freeing; only the first caller gets it (Close is idempotent).
-func (h *handle) release() (uint64, bool) {
-	id := h.id.Swap(0)
-	if id == 0 {
+	if h.state.Load()&handleClosing != 0 || h.id == 0 {
 		return 0, false
 	}
-	h.cleanup.Stop()
-	return id, true
+	return h.id, true
 }
 
+// acquire takes a lease and returns the id, or false once closed (then hold no lease). Every
+// successful acquire is followed by exactly one release. The caller's receiver keeps the owner
+// reachable, so the cleanup cannot run while a lease is held.
+func (h *handle) acquire() (uint64, bool) {
+	if debugGC {
+		runtime.GC()
+	}
+	for {
+		s := h.state.Load()
+		if s&handleClosing != 0 || h.id == 0 {
+			return 0, false
+		}
+		if h.state.CompareAndSwap(s, s+1) {
+			return h.id, true
+		}
+	}
+}
+
+// release ends a lease; the last one to end after Close started lets Close go on.
+func (h *handle) release() {
+	if h.state.Add(^uint64(0)) == handleClosing {
+		close(h.drained)
+	}
+}
+
+// closed reports whether Close has started.
+func (h *handle) closed() bool { return h.state.Load()&handleClosing != 0 }
+
 // close frees the handle the first time it is called, and reports the library's error for op;
-// later calls (and calls on a handle never attached) return nil.
-func (h *handle) close(op string) error {
-	id, ok := h.release()
-	if !ok {
+// later calls (and calls on a handle never attached) return nil. wake, when not nil, runs first
+// and ends the waits of calls holding a lease (closing the object's own fds, say); close then
+// waits for their leases to end before it frees.
+func (h *handle) close(op string, wake func()) error {
+	s := h.state.Or(handleClosing)
+	if s&handleClosing != 0 || h.id == 0 {
 		return nil
 	}
-	if st := h.free(id); st != statusOK {
+	h.cleanup.Stop()
+	if wake != nil {
+		wake()
+	}
+	if s != 0 { // leases were held: the release of the last one closes drained
+		<-h.drained
+	}
+	if st := h.free(h.id); st != statusOK {
 		return statusError(op, st)
 	}
 	return nil

@@ -3,7 +3,7 @@
 package offheap
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../include
+#cgo CFLAGS: -I${SRCDIR}/../include -I${SRCDIR}/nolib
 #cgo nocallback offheap_abi_version
 #cgo nocallback offheap_version_str
 #include "offheap.h"
@@ -12,6 +12,11 @@ import "C"
 
 import "unsafe"
 
+// The header comes from include/ beside this package in a checkout of the repository, or from
+// an installed library's include directory (offheap_pkgconfig: pkg-config's flags come first).
+// Where neither has it (a module fetched by `go get`, the library not installed), the one in
+// nolib/, last on the include path, stops the build with what to do.
+//
 // The functions of this file and of the other *_cgo.go files are the package's only calls
 // into the library: thin, one C call each, with Go types in and out. Their *_nocgo.go twins
 // return statusUnavailable (or the zero value), so the exported API, written once over them,

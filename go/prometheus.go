@@ -67,7 +67,7 @@ func (a *Aggregator) SetFamily(name string, t MetricType, help string) error {
 func (a *Aggregator) WriteExposition(w io.Writer, now int64, f ExpositionFormat) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s, err := a.internal()
+	s, err := a.internal("Aggregator.WriteExposition")
 	if err != nil {
 		return 0, err
 	}

@@ -31,7 +31,8 @@ type HandlerOptions struct {
 // 0.0.1, the protobuf format, else text 0.0.4), gzipped when the Accept-Encoding header
 // accepts gzip. Scrapes run concurrently, each through its own snapshot arena and buffers,
 // kept in pools: a scrape allocates nothing per series on the Go heap, and a slow client
-// holds one 32 KiB buffer and one rendered chunk while ingest goes on.
+// holds one 32 KiB buffer and one rendered chunk while ingest goes on. Once the aggregator is
+// closed, the handler answers 500 before writing any exposition.
 func (a *Aggregator) Handler(opts HandlerOptions) http.Handler {
 	if opts.Now == nil {
 		opts.Now = func() int64 { return time.Now().UnixNano() }

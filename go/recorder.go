@@ -277,7 +277,7 @@ func (r *Recorder) reject() {
 // RecorderConfig.Labels, of any bytes), made on first use. Keep the handle to skip the lookup.
 // Label values the aggregator rejects (not UTF-8, too long) give a handle whose observations
 // count as Invalid; past RecorderConfig.MaxHandles, new label values share the overflow
-// series' handle.
+// series' handle. After Close it still returns a handle, whose observations count as Dropped.
 func (r *Recorder) WithLabelValues(values ...string) *Series {
 	if len(values) == 1 {
 		// One value is its own key: nothing to copy.

@@ -13,12 +13,19 @@ import (
 	"time"
 )
 
-// Conn is a connection a relay moves bytes from or to: *net.TCPConn, *net.UnixConn, or any
-// connection with a file descriptor (syscall.Conn) and deadlines. The relay waits through the
-// connection's own RawConn, so Go's netpoller does the waiting: deadlines apply, closing the
-// connection stops the relay, and no OS thread blocks.
+// Conn is a connection with a file descriptor, which the library reads and writes itself:
+// *net.TCPConn, *net.UnixConn, or any connection with a file descriptor (syscall.Conn) and
+// deadlines. [Engine] jobs and [Tunnel] take these; [Relay.Bind] takes any [Endpoint].
 type Conn interface {
 	syscall.Conn
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// Endpoint is either end of a [Relay]: a [Conn], which the library reads or writes with its
+// file descriptor, or any other net.Conn, such as a *tls.Conn, which the relay reads
+// (io.Reader) or writes (io.Writer) through the fallback that [Relay.Bind] describes.
+type Endpoint interface {
 	SetReadDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error
 }
@@ -58,10 +65,10 @@ func UntilEOF() Framing { return Framing{kind: framingUntilEOF} }
 
 // RelayStats counts the bytes of one relayed body (or one tunnel direction).
 type RelayStats struct {
-	BytesIn  uint64 // consumed from the source (chunk framing included)
+	BytesIn  uint64 // taken from the pending bytes, then the source (chunk framing included)
 	BytesOut uint64 // written to the destination
 	Spliced  uint64 // of BytesOut, moved in the kernel with splice(2)
-	Copied   uint64 // of BytesOut, copied through a Rust-owned buffer
+	Copied   uint64 // of BytesOut, copied through a Rust-owned buffer (or the fallback's)
 }
 
 // RelayCounters are the process-wide relay counters (see [ReadRelayCounters]). Its layout is
@@ -104,6 +111,15 @@ type relayProgress struct {
 	stats   RelayStats
 }
 
+// relayFed is offheap_relay_fed: what a feed of the fallback did (relay_cgo.go pins it).
+type relayFed struct {
+	taken, kept, readBound uint64
+	progress               relayProgress
+}
+
+// relayFeedEOF is offheap_relay_feed's flag for the source's end of file.
+const relayFeedEOF = 1
+
 // Relay moves bodies from one connection to another without the bytes touching the Go heap:
 // Rust copies them through pooled Rust-owned buffers (4 MiB bulk buffers once a body is bulk),
 // or splices them in the kernel through a pooled pipe after [Relay.SetSplice](true). Each
@@ -111,28 +127,44 @@ type relayProgress struct {
 //
 // A Relay is bound to one pair of connections ([Relay.Bind]) and reused for every body on
 // them; [Relay.Copy] allocates nothing. It is not safe for concurrent Copy calls; Close may be
-// called from any goroutine.
+// called from any goroutine, and ends a Copy in progress at once with [ErrClosed].
+//
+// A relay waits for its connections through a poller of its own, never on the connections
+// themselves: Copy is bounded by its context and by the relay's own deadline
+// ([Relay.SetDeadline]); it neither reads nor changes the deadlines of the connections.
+// Closing a connection does not end a Copy waiting on it: its next step, if one comes, fails
+// with [ErrConnClosed]. To end a Copy, cancel its context, let the relay's deadline pass, or
+// Close the relay. (Connections without a file descriptor are the exception: see Bind.)
+//
+// A body may start with bytes the caller already read (its head's read took some of it):
+// [Relay.CopyPending] and [Relay.CopyBuffered] relay them first, framed as the rest, then
+// the source.
 //
 // Each step of a Copy writes at most 4 MiB (OFFHEAP_RELAY_STEP_LIMIT) before Copy checks its
 // context again, so a Copy whose source never runs dry (the destination is the source's own
 // peer) still ends when the context does.
 type Relay struct {
-	h        handle
-	id       uint64
-	src, dst syscall.RawConn
-	srcConn  Conn
-	dstConn  Conn
-	prog     *relayProgress // its own allocation: see library_cgo.go
-	status   uint32
-	srcFd    uintptr
-	dstFd    uintptr
-	flags    uint32
-	woken    atomic.Bool
-	wakeWG   sync.WaitGroup // one per armed wake-up; Copy waits for a wake that started
+	h  handle
+	id uint64
+
+	// mu guards p, src, dst, deadline and fb where a Copy may be running: Bind changes what
+	// the relay watches, Close and the context's wake-up end its waits, SetDeadline changes it.
+	mu       sync.Mutex
+	p        poller
+	src, dst watch
+	deadline time.Time // the relay's own (SetDeadline), kept on the poller
+	fb       fallback  // the connections, when Bind chose the fallback
+
+	prog   *relayProgress // its own allocation: see library_cgo.go
+	status uint32
+	srcFd  uintptr
+	flags  uint32
+	woken  atomic.Bool
+	wakeWG sync.WaitGroup // one per armed wake-up; Copy waits for a wake that started
 	// Method values made once, so the hot loop passes them to RawConn without allocating.
-	onReadable, onWritable   func(uintptr) bool
-	stepWithDst, stepWithSrc func(uintptr)
-	wakeFn                   func()
+	onReady         func(uintptr) bool
+	withSrc, step   func(uintptr)
+	wakeFn, closeFn func()
 }
 
 // NewRelay creates a relay. Bind it to a pair of connections before Copy.
@@ -145,28 +177,83 @@ func NewRelay() (*Relay, error) {
 		return nil, statusError("NewRelay", st)
 	}
 	r := &Relay{prog: new(relayProgress)}
-	r.onReadable = r.readable
-	r.onWritable = r.writable
-	r.stepWithDst = r.stepDst
-	r.stepWithSrc = r.stepSrc
+	r.onReady = r.ready
+	r.withSrc = r.stepWithSrc
+	r.step = r.stepWithDst
 	r.wakeFn = r.wake
+	r.closeFn = r.wakeClosed
 	attach(&r.h, r, id, relayFree)
 	return r, nil
 }
 
-// Bind sets the connections the following Copy calls relay between: from src to dst. It
-// allocates (one RawConn per connection), so bind once per pair, not per body.
-func (r *Relay) Bind(dst, src Conn) error {
-	rs, err := src.SyscallConn()
-	if err != nil {
-		return &Error{Op: "Relay.Bind", Err: fmt.Errorf("%w: source: %w", ErrInvalidArgument, err)}
+// Bind sets the connections the following Copy calls relay between: from src to dst (source
+// first, as everywhere in this package). When both are a [Conn] (a connection with a file
+// descriptor), the relay's poller starts watching them (a few syscalls; a connection it
+// watches already costs nothing, so bind once per pair, not per body). Bind(nil, nil) lets go
+// of both.
+//
+// Otherwise (a *tls.Conn, say) Bind chooses the fallback, which needs src to be an io.Reader
+// and dst an io.Writer: Copy reads src and writes dst itself, through a 64 KiB buffer on the Go
+// heap made once per relay, with the framing and the counters of the library (the bytes count
+// as copied), and never reads past the body. It then waits in the connections' own Read and
+// Write, so their deadlines bound it, and ends a wait the only way Go allows, with their
+// deadlines: Copy sets the relay's deadline on both when one is set, and a Copy cancelled or
+// closed sets them in the past. Set them again after such a Copy before using the connections.
+func (r *Relay) Bind(src, dst Endpoint) error {
+	const op = "Relay.Bind"
+	if _, ok := r.h.acquire(); !ok {
+		return opError(op, ErrClosed)
 	}
-	rd, err := dst.SyscallConn()
-	if err != nil {
-		return &Error{Op: "Relay.Bind", Err: fmt.Errorf("%w: destination: %w", ErrInvalidArgument, err)}
+	defer r.h.release()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fb.unbind()
+	if src == nil && dst == nil {
+		r.p.unwatch(&r.src, &r.dst)
+		r.p.unwatch(&r.dst, &r.src)
+		return nil
 	}
-	r.src, r.dst, r.srcConn, r.dstConn = rs, rd, src, dst
-	return nil
+	if src == nil || dst == nil {
+		return &Error{Op: op, Err: fmt.Errorf("%w: a nil connection", ErrInvalidArgument)}
+	}
+	s, sok := src.(Conn)
+	d, dok := dst.(Conn)
+	if !sok || !dok {
+		r.p.unwatch(&r.src, &r.dst)
+		r.p.unwatch(&r.dst, &r.src)
+		if err := r.fb.bind(src, dst); err != nil {
+			return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
+		}
+		return nil
+	}
+	if err := r.watchSide(&r.src, &r.dst, s, watchRead); err != nil {
+		return &Error{Op: op, Err: fmt.Errorf("%w: source: %w", ErrInvalidArgument, err)}
+	}
+	if err := r.watchSide(&r.dst, &r.src, d, watchWrite); err != nil {
+		r.p.unwatch(&r.src, &r.dst)
+		return &Error{Op: op, Err: fmt.Errorf("%w: destination: %w", ErrInvalidArgument, err)}
+	}
+	return r.p.setDeadline(r.deadline)
+}
+
+// watchSide makes w the watch of c.
+func (r *Relay) watchSide(w, other *watch, c Conn, events uint32) error {
+	raw, err := c.SyscallConn()
+	if err == nil {
+		err = r.p.watch(w, other, c, raw, events)
+	}
+	if err != nil {
+		r.p.unwatch(w, other)
+	}
+	return err
+}
+
+// SetDeadline sets the relay's deadline: a Copy still waiting to read or to write past t fails
+// with os.ErrDeadlineExceeded (a zero t: none). It stays set for later Copy calls, as a
+// connection's does, and changes nothing on the connections themselves (except over the
+// fallback: see Bind).
+func (r *Relay) SetDeadline(t time.Time) error {
+	return setPollerDeadline("Relay.SetDeadline", &r.h, &r.mu, &r.p, &r.deadline, t)
 }
 
 // SetSplice chooses whether later Copy calls splice(2) through a pooled pipe when both
@@ -184,124 +271,172 @@ func (r *Relay) SetSplice(enabled bool) {
 // Copy relays one body, framed by f, from the bound source to the bound destination, and
 // returns its byte counts. It returns when the body is complete, or with an error: the
 // library's (ErrUnexpectedEOF, ErrConnectionReset, ErrBrokenPipe, ErrBadChunk, ...), ctx's
-// (errors.Is(err, context.Canceled)), a deadline of either connection
-// (os.ErrDeadlineExceeded), or [ErrConnClosed] (which matches net.ErrClosed) when a
-// connection is closed on this side during the relay. After an error the connections are in
+// (errors.Is(err, context.Canceled)), the relay's deadline (os.ErrDeadlineExceeded),
+// [ErrConnClosed] (which matches net.ErrClosed) when a connection was closed on this side, or
+// [ErrClosed] when the relay is closed during the Copy. After an error the connections are in
 // an unknown state: close them.
 //
 // With a context that can never be cancelled (context.Background) Copy allocates nothing.
 func (r *Relay) Copy(ctx context.Context, f Framing) (RelayStats, error) {
-	return r.copy(ctx, f, 0, "Relay.Copy")
+	return r.copy(ctx, f, nil, nil, 0, "Relay.Copy")
 }
 
-func (r *Relay) copy(ctx context.Context, f Framing, extraFlags uint32, op string) (RelayStats, error) {
-	id, ok := r.h.get()
+// CopyPending is [Relay.Copy] for a body whose first bytes the caller read already (with its
+// head): pending holds them, and perhaps bytes past the body (a pipelined request). The relay
+// sends the body's part of pending first, framed as the rest (a chunked body is picked up
+// wherever pending ends, even inside a chunk), then reads the source. The body took the first
+// min(BytesIn, len(pending)) bytes of pending; the rest is the caller's. pending may be
+// reused once CopyPending returns. With context.Background it allocates nothing.
+func (r *Relay) CopyPending(ctx context.Context, pending []byte, f Framing) (RelayStats, error) {
+	return r.copy(ctx, f, pending, nil, 0, "Relay.CopyPending")
+}
+
+// CopyBuffered is [Relay.CopyPending] with the filled bytes of b as the pending bytes (a
+// head's read into b took the start of the body): it consumes the bytes the body took from b
+// (also after an error), leaving in b what follows the body.
+func (r *Relay) CopyBuffered(ctx context.Context, b *Buffer, f Framing) (RelayStats, error) {
+	return r.copy(ctx, f, nil, b, 0, "Relay.CopyBuffered")
+}
+
+func (r *Relay) copy(ctx context.Context, f Framing, pending []byte, pb *Buffer, extraFlags uint32, op string) (RelayStats, error) {
+	id, ok := r.h.acquire()
 	if !ok {
 		return RelayStats{}, opError(op, ErrClosed)
 	}
-	if r.src == nil {
+	defer r.h.release()
+	if (r.src.orig == nil || r.dst.orig == nil) && !r.fb.bound() {
 		return RelayStats{}, &Error{Op: op, Err: fmt.Errorf("%w: relay not bound to connections", ErrInvalidArgument)}
 	}
 	if st := relayReset(id, f.kind, f.length, r.flags|extraFlags); st != statusOK {
-		runtime.KeepAlive(r)
 		return RelayStats{}, statusError(op, st)
 	}
 	r.id = id
 	r.woken.Store(false)
+	pendingLen := len(pending)
+	if pb != nil {
+		n, err := r.pendBuffer(op, id, pb)
+		if err != nil {
+			relayAbort(id, statusRelayCanceled)
+			return RelayStats{}, err
+		}
+		pendingLen = n
+	} else if len(pending) > 0 && !r.fb.bound() {
+		if st := relayPending(id, pending); st != statusOK {
+			return RelayStats{}, statusError(op, st)
+		}
+	}
 	var stop func() bool
 	if done := ctx.Done(); done != nil {
 		if err := ctx.Err(); err != nil {
 			relayAbort(id, statusRelayCanceled)
-			runtime.KeepAlive(r)
-			return RelayStats{}, &Error{Op: op, Err: err}
+			return RelayStats{}, &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrCanceled, err)}
 		}
 		r.wakeWG.Add(1)
 		stop = context.AfterFunc(ctx, r.wakeFn)
 	}
-	r.status = statusOK
-	*r.prog = relayProgress{}
+	var st RelayStats
 	var ioErr error
-	for r.status == statusOK && r.prog.state != relayStateDone {
-		if r.prog.state == relayStateWantWrite {
-			ioErr = r.dst.Write(r.onWritable)
-		} else {
-			ioErr = r.src.Read(r.onReadable)
-		}
-		if ioErr != nil {
-			break
-		}
+	if r.fb.bound() {
+		st, ioErr = r.fb.copy(op, id, r.deadline, pending, pb)
+	} else {
+		st, ioErr = r.steps(op)
 	}
 	if stop != nil {
 		if stop() {
 			r.wakeWG.Done() // the wake-up will never run
 		} else {
-			// The context fired: wait until its wake-up has set the deadlines, then undo them.
+			// The context fired: wait until its wake-up has set the poller's deadline, then
+			// put the relay's own back.
 			r.wakeWG.Wait()
-			r.srcConn.SetReadDeadline(time.Time{})
-			r.dstConn.SetWriteDeadline(time.Time{})
+			r.mu.Lock()
+			r.p.setDeadline(r.deadline)
+			r.mu.Unlock()
 		}
 	}
-	var err error
-	switch {
-	case ioErr != nil && r.woken.Load() && ctx.Err() != nil:
-		relayAbort(id, statusRelayCanceled)
-		err = &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())}
-	case ioErr != nil:
-		abort, sentinel := uint32(statusRelayCanceled), ErrCanceled
-		if errors.Is(ioErr, os.ErrDeadlineExceeded) {
-			abort, sentinel = statusRelayTimedOut, os.ErrDeadlineExceeded
-		} else if errors.Is(ioErr, net.ErrClosed) || errors.Is(ioErr, os.ErrClosed) {
-			abort, sentinel = statusRelayBadFd, ErrConnClosed
-		}
-		relayAbort(id, abort)
-		err = &Error{Op: op, Err: fmt.Errorf("%w: %w", sentinel, ioErr)}
-	case r.status != statusOK:
-		err = statusError(op, r.status)
+	if pb != nil {
+		pb.Consume(int(min(st.BytesIn, uint64(pendingLen))))
 	}
+	err := r.outcome(ctx, id, ioErr, op)
 	runtime.KeepAlive(r)
-	return r.prog.stats, err
+	return st, err
 }
 
-// readable runs inside src's RawConn.Read with the source fd; it borrows the destination fd
-// through dst's RawConn.Control, so both fds stay open during the step.
-func (r *Relay) readable(fd uintptr) bool {
-	r.srcFd = fd
-	if err := r.dst.Control(r.stepWithDst); err != nil {
-		r.status = statusRelayBadFd
-		return true
+// pendBuffer gives the relay b's filled bytes as pending bytes (the fallback reads them from b
+// as it goes) and returns how many there are.
+func (r *Relay) pendBuffer(op string, id uint64, b *Buffer) (int, error) {
+	bid, ok := b.h.acquire()
+	if !ok {
+		return 0, opError(op, ErrClosed)
 	}
-	return r.status != statusOK || r.prog.state != relayStateWantRead
-}
-
-func (r *Relay) writable(fd uintptr) bool {
-	r.dstFd = fd
-	if err := r.src.Control(r.stepWithSrc); err != nil {
-		r.status = statusRelayBadFd
-		return true
+	defer b.h.release()
+	if st := b.flush(); st != statusOK { // the library copies from the buffer's own window
+		return 0, statusError(op, st)
 	}
-	return r.status != statusOK || r.prog.state != relayStateWantWrite
+	n := len(b.view(bid))
+	if n > 0 && !r.fb.bound() {
+		if st := relayPendingBuffer(id, bid); st != statusOK {
+			return 0, statusError(op, st)
+		}
+	}
+	return n, nil
 }
 
-func (r *Relay) stepDst(dstFd uintptr) {
-	r.status = relayStep(r.id, int32(r.srcFd), int32(dstFd), r.prog)
+// outcome turns how a Copy's waits ended (ioErr) and the library's status into its error,
+// and ends the relay in the library when Go ended it.
+func (r *Relay) outcome(ctx context.Context, id uint64, ioErr error, op string) error {
+	if ioErr == nil {
+		return nil
+	}
+	var lib *Error // after the return above: errors.As makes it escape, so it allocates
+	switch {
+	case errors.As(ioErr, &lib):
+		return ioErr // the library ended the relay: its error, already wrapped
+	case r.h.closed():
+		relayAbort(id, statusRelayCanceled)
+		return opError(op, ErrClosed)
+	case r.woken.Load() && ctx.Err() != nil:
+		relayAbort(id, statusRelayCanceled)
+		return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())}
+	}
+	abort, sentinel := uint32(statusRelayCanceled), ErrRelayIO
+	switch {
+	case errors.Is(ioErr, os.ErrDeadlineExceeded):
+		abort, sentinel = statusRelayTimedOut, os.ErrDeadlineExceeded
+	case errors.Is(ioErr, net.ErrClosed) || errors.Is(ioErr, os.ErrClosed):
+		abort, sentinel = statusRelayBadFd, ErrConnClosed
+	case errors.Is(ioErr, syscall.ECONNRESET):
+		sentinel = ErrConnectionReset
+	case errors.Is(ioErr, syscall.EPIPE):
+		sentinel = ErrBrokenPipe
+	}
+	relayAbort(id, abort)
+	return &Error{Op: op, Err: fmt.Errorf("%w: %w", sentinel, ioErr)}
 }
 
-func (r *Relay) stepSrc(srcFd uintptr) {
-	r.status = relayStep(r.id, int32(srcFd), int32(r.dstFd), r.prog)
-}
-
-// wake ends the netpoller wait of a Copy whose context fired.
+// wake ends the wait of a Copy whose context fired: a past deadline on the poller (Copy then
+// puts the relay's own back), or on the connections of the fallback.
 func (r *Relay) wake() {
 	defer r.wakeWG.Done()
 	r.woken.Store(true)
-	past := time.Unix(1, 0)
-	r.srcConn.SetReadDeadline(past)
-	r.dstConn.SetWriteDeadline(past)
+	r.mu.Lock()
+	r.p.setDeadline(time.Unix(1, 0))
+	r.fb.wake()
+	r.mu.Unlock()
 }
 
-// Close frees the relay (its pipe and buffer go back to the pools). Idempotent, safe from
-// any goroutine; a Copy in progress on another goroutine finishes its current step first.
-func (r *Relay) Close() error { return r.h.close("Relay.Close") }
+// wakeClosed ends the wait of a Copy on Close: it closes the poller (or, over the fallback,
+// sets past deadlines on the connections).
+func (r *Relay) wakeClosed() {
+	r.mu.Lock()
+	r.p.wake()
+	r.fb.wake()
+	r.mu.Unlock()
+}
+
+// Close frees the relay (its pipe and buffer go back to the pools) and its poller (the
+// connections stay open). Idempotent, safe from any goroutine: a Copy in progress on another
+// goroutine returns at once with [ErrClosed].
+func (r *Relay) Close() error { return r.h.close("Relay.Close", r.closeFn) }
 
 // TunnelStats are the byte counts of both directions of a [Tunnel].
 type TunnelStats struct {
@@ -323,10 +458,10 @@ func Tunnel(ctx context.Context, a, b Conn) (TunnelStats, error) {
 		return TunnelStats{}, err
 	}
 	defer ba.Close()
-	if err := ab.Bind(b, a); err != nil {
+	if err := ab.Bind(a, b); err != nil {
 		return TunnelStats{}, err
 	}
-	if err := ba.Bind(a, b); err != nil {
+	if err := ba.Bind(b, a); err != nil {
 		return TunnelStats{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -336,13 +471,13 @@ func Tunnel(ctx context.Context, a, b Conn) (TunnelStats, error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.BToA, errBA = ba.copy(ctx, UntilEOF(), relayShutdownOnDone, "Tunnel")
+		s.BToA, errBA = ba.copy(ctx, UntilEOF(), nil, nil, relayShutdownOnDone, "Tunnel")
 		if errBA != nil {
 			cancel()
 		}
 	}()
 	var errAB error
-	s.AToB, errAB = ab.copy(ctx, UntilEOF(), relayShutdownOnDone, "Tunnel")
+	s.AToB, errAB = ab.copy(ctx, UntilEOF(), nil, nil, relayShutdownOnDone, "Tunnel")
 	if errAB != nil {
 		cancel()
 	}

@@ -9,6 +9,11 @@ package offheap
 #cgo noescape offheap_relay_step
 #cgo nocallback offheap_relay_step
 #cgo nocallback offheap_relay_abort
+#cgo noescape offheap_relay_pending
+#cgo nocallback offheap_relay_pending
+#cgo nocallback offheap_relay_pending_buffer
+#cgo noescape offheap_relay_feed
+#cgo nocallback offheap_relay_feed
 #cgo nocallback offheap_relay_free
 #cgo noescape offheap_relay_global_stats
 #cgo nocallback offheap_relay_global_stats
@@ -34,6 +39,8 @@ var (
 	_ equal = [C.OFFHEAP_RELAY_STATE_WANT_WRITE - relayStateWantWrite]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_STATE_DONE - relayStateDone]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_STATE_AGAIN - relayStateAgain]struct{}{}
+
+	_ equal = [C.OFFHEAP_RELAY_FEED_EOF - relayFeedEOF]struct{}{}
 )
 
 // The mirrors of relay.go have the header's layouts.
@@ -45,6 +52,12 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_relay_progress{}.bytes_out) - unsafe.Offsetof(relayProgress{}.stats) - unsafe.Offsetof(RelayStats{}.BytesOut)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_relay_progress{}.spliced) - unsafe.Offsetof(relayProgress{}.stats) - unsafe.Offsetof(RelayStats{}.Spliced)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_relay_progress{}.copied) - unsafe.Offsetof(relayProgress{}.stats) - unsafe.Offsetof(RelayStats{}.Copied)]struct{}{}
+
+	_ equal = [C.sizeof_offheap_relay_fed - unsafe.Sizeof(relayFed{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_relay_fed{}.taken) - unsafe.Offsetof(relayFed{}.taken)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_relay_fed{}.kept) - unsafe.Offsetof(relayFed{}.kept)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_relay_fed{}.read_bound) - unsafe.Offsetof(relayFed{}.readBound)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_relay_fed{}.progress) - unsafe.Offsetof(relayFed{}.progress)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_relay_counters - unsafe.Sizeof(RelayCounters{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_relay_counters{}.relays_started) - unsafe.Offsetof(RelayCounters{}.RelaysStarted)]struct{}{}
@@ -75,6 +88,21 @@ func relayStep(id uint64, srcFd, dstFd int32, prog *relayProgress) uint32 {
 
 func relayAbort(id uint64, status uint32) uint32 {
 	return uint32(C.offheap_relay_abort(C.uint64_t(id), C.uint32_t(status)))
+}
+
+func relayPending(id uint64, data []byte) uint32 {
+	return uint32(C.offheap_relay_pending(C.uint64_t(id), bytesPtr(data), C.size_t(len(data))))
+}
+
+func relayPendingBuffer(id, buffer uint64) uint32 {
+	return uint32(C.offheap_relay_pending_buffer(C.uint64_t(id), C.uint64_t(buffer)))
+}
+
+// relayFeed reports written bytes and feeds data, read by the fallback, to the relay
+// (offheap_relay_feed), which frames it in place.
+func relayFeed(id, written uint64, data []byte, flags uint32, out *relayFed) uint32 {
+	return uint32(C.offheap_relay_feed(C.uint64_t(id), C.uint64_t(written), bytesPtr(data), C.size_t(len(data)),
+		C.uint32_t(flags), (*C.offheap_relay_fed)(unsafe.Pointer(out))))
 }
 
 func relayFree(id uint64) uint32 { return uint32(C.offheap_relay_free(C.uint64_t(id))) }

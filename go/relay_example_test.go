@@ -38,7 +38,7 @@ func ExampleRelay() {
 		panic(err)
 	}
 	defer r.Close()
-	r.Bind(dst, src)
+	r.Bind(src, dst)
 	st, err := r.Copy(context.Background(), offheap.Exact(15))
 	dst.Close()
 
@@ -59,7 +59,7 @@ func ExampleDechunked() {
 
 	r, _ := offheap.NewRelay()
 	defer r.Close()
-	r.Bind(dst, src)
+	r.Bind(src, dst)
 	_, err := r.Copy(context.Background(), offheap.Dechunked())
 	dst.Close()
 

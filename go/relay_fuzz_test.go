@@ -249,7 +249,7 @@ func FuzzBuffers(f *testing.F) {
 				for i := range m {
 					want = append(want, models[i]...)
 				}
-				n, err := WriteBuffers(rawDst, bufs[:m]...)
+				n, err := WriteBuffers(bufs[:m], rawDst)
 				if err != nil || n != int64(len(want)) {
 					t.Fatalf("WriteBuffers = %d, %v; want %d", n, err, len(want))
 				}

@@ -10,6 +10,12 @@ func relayStep(uint64, int32, int32, *relayProgress) uint32 { return statusUnava
 
 func relayAbort(uint64, uint32) uint32 { return statusUnavailable }
 
+func relayPending(uint64, []byte) uint32 { return statusUnavailable }
+
+func relayPendingBuffer(uint64, uint64) uint32 { return statusUnavailable }
+
+func relayFeed(uint64, uint64, []byte, uint32, *relayFed) uint32 { return statusUnavailable }
+
 func relayFree(uint64) uint32 { return statusUnavailable }
 
 func relayGlobalStats(*RelayCounters) uint32 { return statusUnavailable }

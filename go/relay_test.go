@@ -37,24 +37,13 @@ func relayOnce(t *testing.T, useUnix, noSplice bool, f Framing, input []byte) (g
 		client.Write(input)
 		client.CloseWrite()
 	}()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		got, _ = io.ReadAll(server)
-	}()
-	r, e := NewRelay()
-	if e != nil {
-		t.Fatal(e)
-	}
+	received := collect(server)
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	if e := r.Bind(dst, src); e != nil {
-		t.Fatal(e)
-	}
 	r.SetSplice(!noSplice)
 	st, err = r.Copy(context.Background(), f)
 	dst.Close()
-	wg.Wait()
+	got = received()
 	left, _ = io.ReadAll(src)
 	return got, left, st, err
 }
@@ -138,7 +127,7 @@ func TestRelayCopyAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	r.Bind(dst, src)
+	r.Bind(src, dst)
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := r.Copy(ctx, Exact(size)); err != nil {
@@ -174,7 +163,7 @@ func TestRelayBulkBuffersAreCountedAndReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	r.Bind(dst, src)
+	r.Bind(src, dst)
 	type result struct {
 		st  RelayStats
 		err error
@@ -224,7 +213,7 @@ func TestRelayInACircleStopsOnCancel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Bind(b, a) // reads a, writes b: what it writes arrives at a again
+		r.Bind(a, b) // reads a, writes b: what it writes arrives at a again
 		r.SetSplice(!noSplice)
 		// Cancel once the process-wide counters show more than one step's limit moved (on a
 		// loaded machine a fixed timeout can end the Copy inside its first step).
@@ -318,7 +307,7 @@ func TestRelayFaults(t *testing.T) {
 					}
 				}
 			}()
-			dst.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			r.SetDeadline(time.Now().Add(300 * time.Millisecond)) // the relay's, not dst's
 			st, err := r.Copy(context.Background(), UntilEOF())
 			if held := st.BytesIn - st.BytesOut; held > 1<<20+4<<20 {
 				t.Errorf("relay held %d bytes", held)
@@ -326,7 +315,14 @@ func TestRelayFaults(t *testing.T) {
 			return err
 		}, func(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }},
 		{"connection closed by Go mid-relay", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
+			// The relay waits through its poller, not on src: closing src does not wake it,
+			// its deadline does, and the next step finds src closed.
+			r.SetDeadline(time.Now().Add(200 * time.Millisecond))
 			go func() { time.Sleep(50 * time.Millisecond); src.Close() }()
+			if _, err := r.Copy(context.Background(), Exact(1000)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("first Copy: %w, want the relay's deadline", err)
+			}
+			r.SetDeadline(time.Time{})
 			_, err := r.Copy(context.Background(), Exact(1000))
 			return err
 		}, func(err error) bool {
@@ -368,7 +364,7 @@ func TestRelayFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.Bind(dst, src)
+			r.Bind(src, dst)
 			done := make(chan struct{})
 			if strings.HasPrefix(f.name, "slow reader") || strings.HasPrefix(f.name, "destination closed") {
 				close(done) // these need a server that does not read

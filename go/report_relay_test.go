@@ -20,14 +20,8 @@ func TestHeapReportCountsRelayedBytes(t *testing.T) {
 	go upstream.Write(body)
 
 	before := ReadHeapReport()
-	r, err := NewRelay()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := boundRelay(t, src, dst)
 	defer r.Close()
-	if err := r.Bind(dst, src); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := r.Copy(context.Background(), Exact(int64(len(body)))); err != nil {
 		t.Fatal(err)
 	}

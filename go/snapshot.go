@@ -109,10 +109,15 @@ type windowView struct {
 // reuses its memory. Its Unsafe accessors view that memory directly: the views stay valid
 // until the next [Aggregator.Snapshot] into it, [Aggregator.AppendState], or Close. An
 // accessor given a row index outside [0, Len()), or a quantile index outside the quantiles
-// requested, panics, as a slice index does. A Snapshot is not for concurrent use.
+// requested, panics, as a slice index does. A Snapshot is not for concurrent use, except for
+// Close, which may race any method: once Close has started, the snapshot reads as closed (Len 0,
+// nil views, zero rows, no panic), and Close waits for accessors already running to finish
+// before it frees the arena. A view returned before Close points into freed memory once Close
+// returns: reading it then is undefined (stale numbers, or a crash). Copy what must outlive the
+// snapshot (Row, Read, AppendKey) before closing it.
 type Snapshot struct {
 	h    handle
-	view windowView
+	view windowView // written under the lease by Aggregator.Snapshot and AppendState
 }
 
 // NewSnapshot makes an empty snapshot arena.
@@ -129,13 +134,12 @@ func NewSnapshot() (*Snapshot, error) {
 	return s, nil
 }
 
-// Close frees the arena; its views become invalid. Idempotent.
-func (s *Snapshot) Close() error {
-	s.view = windowView{}
-	return s.h.close("Snapshot.Close")
-}
+// Close frees the arena; views into it become invalid. Idempotent, safe from any goroutine,
+// also while other goroutines call its accessors (they then return zero values).
+func (s *Snapshot) Close() error { return s.h.close("Snapshot.Close", nil) }
 
-// refresh takes the view of the columns the library just wrote into the arena sid.
+// refresh takes the view of the columns the library just wrote into the arena sid; the caller
+// holds the snapshot's lease.
 func (s *Snapshot) refresh(op string, sid uint64) error {
 	var v windowView // a local, not a field: see library_cgo.go
 	st := windowSnapshotView(sid, &v)
@@ -146,180 +150,294 @@ func (s *Snapshot) refresh(op string, sid uint64) error {
 	return nil
 }
 
-// exported views the state the last Aggregator.AppendState wrote into the arena.
-func (s *Snapshot) exported() []byte { return unsafe.Slice(s.view.exportBytes, int(s.view.exportLen)) }
+// current returns a copy of the view, taken under the lease, and false once the snapshot is
+// closed. A slice built from the copy is consistent (a racing Close never zeroes it half-way);
+// its memory stays valid until the snapshot is filled again or closed.
+func (s *Snapshot) current() (windowView, bool) {
+	if _, ok := s.h.acquire(); !ok {
+		return windowView{}, false
+	}
+	v := s.view
+	s.h.release()
+	return v, true
+}
 
-// Len returns the number of rows (series) of the last snapshot.
-func (s *Snapshot) Len() int { return int(s.view.rows) }
+// exported views the state the last Aggregator.AppendState wrote into the arena; the caller
+// holds the snapshot's lease.
+func (s *Snapshot) exported() []byte { return unsafe.Slice(s.view.exportBytes, s.view.exportLen) }
+
+// Len returns the number of rows (series) of the last snapshot (0 once closed).
+func (s *Snapshot) Len() int {
+	v, _ := s.current()
+	return int(v.rows)
+}
 
 // NextSince returns the token for SnapshotOptions.Since that selects the series changed
-// after this snapshot.
-func (s *Snapshot) NextSince() uint64 { return s.view.nextSince }
+// after this snapshot (0 once closed).
+func (s *Snapshot) NextSince() uint64 {
+	v, _ := s.current()
+	return v.nextSince
+}
 
-// Now returns the now the snapshot was taken at.
-func (s *Snapshot) Now() int64 { return s.view.now }
+// Now returns the now the snapshot was taken at (0 once closed).
+func (s *Snapshot) Now() int64 {
+	v, _ := s.current()
+	return v.now
+}
 
-// UnsafeIDs views the series ids column (see [Snapshot] for how long views stay valid).
-func (s *Snapshot) UnsafeIDs() []uint64 { return unsafe.Slice(s.view.ids, s.Len()) }
+// UnsafeIDs views the series ids column (see [Snapshot] for how long views stay valid; nil
+// once closed, as are the other column views).
+func (s *Snapshot) UnsafeIDs() []uint64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.ids, v.rows)
+}
 
 // UnsafeCounts views the counts column.
-func (s *Snapshot) UnsafeCounts() []uint64 { return unsafe.Slice(s.view.counts, s.Len()) }
+func (s *Snapshot) UnsafeCounts() []uint64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.counts, v.rows)
+}
 
 // UnsafeRawKeys views the uint64 keys column (0 for rows keyed otherwise).
-func (s *Snapshot) UnsafeRawKeys() []uint64 { return unsafe.Slice(s.view.rawKeys, s.Len()) }
+func (s *Snapshot) UnsafeRawKeys() []uint64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.rawKeys, v.rows)
+}
 
 // UnsafeSums views the sums column.
-func (s *Snapshot) UnsafeSums() []float64 { return unsafe.Slice(s.view.sums, s.Len()) }
+func (s *Snapshot) UnsafeSums() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.sums, v.rows)
+}
 
 // UnsafeMeans views the means column.
-func (s *Snapshot) UnsafeMeans() []float64 { return unsafe.Slice(s.view.means, s.Len()) }
+func (s *Snapshot) UnsafeMeans() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.means, v.rows)
+}
 
 // UnsafeMins views the minimums column (NaN for rows without samples).
-func (s *Snapshot) UnsafeMins() []float64 { return unsafe.Slice(s.view.mins, s.Len()) }
+func (s *Snapshot) UnsafeMins() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.mins, v.rows)
+}
 
 // UnsafeMaxs views the maximums column.
-func (s *Snapshot) UnsafeMaxs() []float64 { return unsafe.Slice(s.view.maxs, s.Len()) }
+func (s *Snapshot) UnsafeMaxs() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.maxs, v.rows)
+}
 
 // UnsafeLasts views the newest-value column.
-func (s *Snapshot) UnsafeLasts() []float64 { return unsafe.Slice(s.view.lasts, s.Len()) }
+func (s *Snapshot) UnsafeLasts() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.lasts, v.rows)
+}
 
 // UnsafeStddevs views the standard deviations column.
-func (s *Snapshot) UnsafeStddevs() []float64 { return unsafe.Slice(s.view.stddevs, s.Len()) }
+func (s *Snapshot) UnsafeStddevs() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.stddevs, v.rows)
+}
 
 // UnsafeIncreases views the counter increases column.
-func (s *Snapshot) UnsafeIncreases() []float64 { return unsafe.Slice(s.view.increases, s.Len()) }
+func (s *Snapshot) UnsafeIncreases() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.increases, v.rows)
+}
 
 // UnsafeRates views the rates column (increase per second).
-func (s *Snapshot) UnsafeRates() []float64 { return unsafe.Slice(s.view.rates, s.Len()) }
+func (s *Snapshot) UnsafeRates() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.rates, v.rows)
+}
 
 // UnsafeTotalCounts views the lifetime counts column: every sample each series was ever
 // given, monotonic across window rotations.
-func (s *Snapshot) UnsafeTotalCounts() []uint64 { return unsafe.Slice(s.view.totalCounts, s.Len()) }
+func (s *Snapshot) UnsafeTotalCounts() []uint64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.totalCounts, v.rows)
+}
 
 // UnsafeTotalSums views the lifetime sums column.
-func (s *Snapshot) UnsafeTotalSums() []float64 { return unsafe.Slice(s.view.totalSums, s.Len()) }
+func (s *Snapshot) UnsafeTotalSums() []float64 {
+	v, _ := s.current()
+	return unsafe.Slice(v.totalSums, v.rows)
+}
 
 // Schema returns the exponential schema of the sketch buckets (bucket i holds magnitudes in
 // (base^(i-1), base^i], base = 2^(2^-schema), as in Prometheus native histograms), and false
 // when the aggregator keeps no sketches.
 func (s *Snapshot) Schema() (int32, bool) {
-	return s.view.schema, s.view.schema != math.MinInt32
+	v, ok := s.current()
+	return v.schema, ok && v.schema != math.MinInt32
 }
 
 // UnsafeZeroCounts views the zero-bucket counts of each row's sketch (a snapshot taken with
-// SnapshotOptions.Buckets; empty otherwise).
+// SnapshotOptions.Buckets; empty otherwise and once closed).
 func (s *Snapshot) UnsafeZeroCounts() []uint64 {
-	if s.view.zeroCounts == nil {
+	v, _ := s.current()
+	if v.zeroCounts == nil {
 		return nil
 	}
-	return unsafe.Slice(s.view.zeroCounts, s.Len())
+	return unsafe.Slice(v.zeroCounts, v.rows)
 }
 
-// bucketRange returns the bounds of row i's negative and positive buckets.
-func (s *Snapshot) bucketRange(i int) (start, neg, end uint32) {
-	checkIndex(i, s.Len())
-	if s.view.bucketEnds == nil {
-		return 0, 0, 0
+// rowBuckets views row i's sketch buckets in the copy v of the view: the negative ones in
+// [start, neg), the positive ones in [neg, end) of the indexes and counts returned.
+func (v *windowView) rowBuckets(i int) (idx []int32, cnt []uint64, start, neg, end uint32) {
+	checkIndex(i, int(v.rows))
+	if v.bucketEnds == nil || v.buckets == 0 {
+		return nil, nil, 0, 0, 0
 	}
-	ends := unsafe.Slice(s.view.bucketEnds, s.Len())
+	ends := unsafe.Slice(v.bucketEnds, v.rows)
 	if i > 0 {
 		start = ends[i-1]
 	}
-	return start, unsafe.Slice(s.view.negBucketEnds, s.Len())[i], ends[i]
-}
-
-func (s *Snapshot) bucketSlice(a, b uint32) ([]int32, []uint64) {
-	if a == b {
-		return nil, nil
-	}
-	idx := unsafe.Slice(s.view.bucketIndexes, int(s.view.buckets))
-	cnt := unsafe.Slice(s.view.bucketCounts, int(s.view.buckets))
-	return idx[a:b], cnt[a:b]
+	neg, end = unsafe.Slice(v.negBucketEnds, v.rows)[i], ends[i]
+	return unsafe.Slice(v.bucketIndexes, v.buckets), unsafe.Slice(v.bucketCounts, v.buckets), start, neg, end
 }
 
 // UnsafePositiveBuckets views row i's positive sketch buckets as parallel indexes and counts
-// in ascending index order (a snapshot taken with SnapshotOptions.Buckets; empty otherwise):
-// the input of a native histogram's positive spans and deltas.
+// in ascending index order (a snapshot taken with SnapshotOptions.Buckets; empty otherwise and
+// once closed): the input of a native histogram's positive spans and deltas.
 func (s *Snapshot) UnsafePositiveBuckets(i int) (indexes []int32, counts []uint64) {
-	_, neg, end := s.bucketRange(i)
-	return s.bucketSlice(neg, end)
+	v, ok := s.current()
+	if !ok {
+		return nil, nil
+	}
+	idx, cnt, _, neg, end := v.rowBuckets(i)
+	if neg == end {
+		return nil, nil
+	}
+	return idx[neg:end], cnt[neg:end]
 }
 
-// UnsafeNegativeBuckets views row i's negative sketch buckets (indexes of magnitudes, ascending).
+// UnsafeNegativeBuckets views row i's negative sketch buckets (indexes of magnitudes,
+// ascending).
 func (s *Snapshot) UnsafeNegativeBuckets(i int) (indexes []int32, counts []uint64) {
-	start, neg, _ := s.bucketRange(i)
-	return s.bucketSlice(start, neg)
+	v, ok := s.current()
+	if !ok {
+		return nil, nil
+	}
+	idx, cnt, start, neg, _ := v.rowBuckets(i)
+	if start == neg {
+		return nil, nil
+	}
+	return idx[start:neg], cnt[start:neg]
 }
 
 // UnsafeKinds views the key kinds column.
-func (s *Snapshot) UnsafeKinds() []KeyKind { return unsafe.Slice(s.view.kinds, s.Len()) }
+func (s *Snapshot) UnsafeKinds() []KeyKind {
+	v, _ := s.current()
+	return unsafe.Slice(v.kinds, v.rows)
+}
 
 // UnsafeQuantile views the column of the j-th quantile the snapshot computed
 // (SnapshotOptions.Quantiles[j]).
 func (s *Snapshot) UnsafeQuantile(j int) []float64 {
-	checkIndex(j, int(s.view.nquantiles))
-	return unsafe.Slice(s.view.quantiles[j], s.Len())
+	v, ok := s.current()
+	if !ok {
+		return nil
+	}
+	checkIndex(j, int(v.nquantiles))
+	return unsafe.Slice(v.quantiles[j], v.rows)
 }
 
 // UnsafeKeyBytes views all byte keys concatenated; UnsafeKeyEnds views each row's end offset.
 func (s *Snapshot) UnsafeKeyBytes() []byte {
-	return unsafe.Slice(s.view.keyBytes, int(s.view.keyBytesLen))
+	v, _ := s.current()
+	return unsafe.Slice(v.keyBytes, v.keyBytesLen)
 }
 
 // UnsafeKeyEnds views the end offset of each row's key in UnsafeKeyBytes.
-func (s *Snapshot) UnsafeKeyEnds() []uint32 { return unsafe.Slice(s.view.keyEnds, s.Len()) }
+func (s *Snapshot) UnsafeKeyEnds() []uint32 {
+	v, _ := s.current()
+	return unsafe.Slice(v.keyEnds, v.rows)
+}
 
-// UnsafeKey views the byte key of row i (empty for rows not keyed by bytes).
-func (s *Snapshot) UnsafeKey(i int) []byte {
-	checkIndex(i, s.Len())
-	ends := s.UnsafeKeyEnds()
+// key views the byte key of row i; the caller holds the lease.
+func (v *windowView) key(i int) []byte {
+	checkIndex(i, int(v.rows))
+	ends := unsafe.Slice(v.keyEnds, v.rows)
 	start := uint32(0)
 	if i > 0 {
 		start = ends[i-1]
 	}
-	return s.UnsafeKeyBytes()[start:ends[i]]
+	return unsafe.Slice(v.keyBytes, v.keyBytesLen)[start:ends[i]]
 }
 
-// AppendKey appends a copy of the byte key of row i to dst.
-func (s *Snapshot) AppendKey(dst []byte, i int) []byte { return append(dst, s.UnsafeKey(i)...) }
+// UnsafeKey views the byte key of row i (empty for rows not keyed by bytes; nil once closed).
+func (s *Snapshot) UnsafeKey(i int) []byte {
+	if _, ok := s.h.acquire(); !ok {
+		return nil
+	}
+	defer s.h.release()
+	return s.view.key(i)
+}
 
-// Row copies row i.
+// AppendKey appends a copy of the byte key of row i to dst (nothing once closed).
+func (s *Snapshot) AppendKey(dst []byte, i int) []byte {
+	if _, ok := s.h.acquire(); !ok {
+		return dst
+	}
+	defer s.h.release()
+	return append(dst, s.view.key(i)...)
+}
+
+// Row copies row i (the zero SnapshotRow once closed).
 func (s *Snapshot) Row(i int) SnapshotRow {
-	checkIndex(i, s.Len())
+	if _, ok := s.h.acquire(); !ok {
+		return SnapshotRow{}
+	}
+	defer s.h.release()
+	v := &s.view
+	checkIndex(i, int(v.rows))
 	return SnapshotRow{
-		ID:       SeriesID(s.UnsafeIDs()[i]),
-		Kind:     s.UnsafeKinds()[i],
-		RawKey:   s.UnsafeRawKeys()[i],
-		Count:    s.UnsafeCounts()[i],
-		Sum:      s.UnsafeSums()[i],
-		Min:      s.UnsafeMins()[i],
-		Max:      s.UnsafeMaxs()[i],
-		Last:     s.UnsafeLasts()[i],
-		Mean:     s.UnsafeMeans()[i],
-		Stddev:   s.UnsafeStddevs()[i],
-		Increase: s.UnsafeIncreases()[i],
-		Rate:     s.UnsafeRates()[i],
+		ID:       SeriesID(unsafe.Slice(v.ids, v.rows)[i]),
+		Kind:     unsafe.Slice(v.kinds, v.rows)[i],
+		RawKey:   unsafe.Slice(v.rawKeys, v.rows)[i],
+		Count:    unsafe.Slice(v.counts, v.rows)[i],
+		Sum:      unsafe.Slice(v.sums, v.rows)[i],
+		Min:      unsafe.Slice(v.mins, v.rows)[i],
+		Max:      unsafe.Slice(v.maxs, v.rows)[i],
+		Last:     unsafe.Slice(v.lasts, v.rows)[i],
+		Mean:     unsafe.Slice(v.means, v.rows)[i],
+		Stddev:   unsafe.Slice(v.stddevs, v.rows)[i],
+		Increase: unsafe.Slice(v.increases, v.rows)[i],
+		Rate:     unsafe.Slice(v.rates, v.rows)[i],
 
-		TotalCount: s.UnsafeTotalCounts()[i],
-		TotalSum:   s.UnsafeTotalSums()[i],
+		TotalCount: unsafe.Slice(v.totalCounts, v.rows)[i],
+		TotalSum:   unsafe.Slice(v.totalSums, v.rows)[i],
 	}
 }
 
 // Quantile returns the j-th quantile the snapshot computed of row i (NaN for a row without
-// samples).
+// samples; 0 once closed).
 func (s *Snapshot) Quantile(i, j int) float64 {
-	q := s.UnsafeQuantile(j)
-	checkIndex(i, len(q))
-	return q[i]
+	if _, ok := s.h.acquire(); !ok {
+		return 0
+	}
+	defer s.h.release()
+	v := &s.view
+	checkIndex(j, int(v.nquantiles))
+	checkIndex(i, int(v.rows))
+	return unsafe.Slice(v.quantiles[j], v.rows)[i]
 }
 
 // Read copies rows [start, start+c.Cap()) (fewer at the end) into c and returns how many; 0
-// when start >= Len() (a negative start panics). Page through a large snapshot with
-// reusable columns:
+// when start >= Len() or the snapshot is closed (a negative start panics). Page through a
+// large snapshot with reusable columns:
 //
 //	for start := 0; start < snap.Len(); start += n { n = snap.Read(start, cols); ... }
 func (s *Snapshot) Read(start int, c *SnapshotColumns) int {
-	rows := s.Len()
+	if _, ok := s.h.acquire(); !ok {
+		c.slice(0, 0)
+		return 0
+	}
+	defer s.h.release()
+	v := &s.view
+	rows := int(v.rows)
 	if start < 0 {
 		panicIndex(start, rows)
 	}
@@ -328,23 +446,23 @@ func (s *Snapshot) Read(start int, c *SnapshotColumns) int {
 		return 0
 	}
 	n := min(c.rows, rows-start)
-	c.slice(n, int(s.view.nquantiles))
+	c.slice(n, int(v.nquantiles))
 	end := start + n
-	copy(c.IDs, s.UnsafeIDs()[start:end])
-	copy(c.Counts, s.UnsafeCounts()[start:end])
-	copy(c.RawKeys, s.UnsafeRawKeys()[start:end])
-	copy(c.Sums, s.UnsafeSums()[start:end])
-	copy(c.Mins, s.UnsafeMins()[start:end])
-	copy(c.Maxs, s.UnsafeMaxs()[start:end])
-	copy(c.Lasts, s.UnsafeLasts()[start:end])
-	copy(c.Means, s.UnsafeMeans()[start:end])
-	copy(c.Stddevs, s.UnsafeStddevs()[start:end])
-	copy(c.Increases, s.UnsafeIncreases()[start:end])
-	copy(c.Rates, s.UnsafeRates()[start:end])
-	copy(c.TotalCounts, s.UnsafeTotalCounts()[start:end])
-	copy(c.TotalSums, s.UnsafeTotalSums()[start:end])
+	copy(c.IDs, unsafe.Slice(v.ids, v.rows)[start:end])
+	copy(c.Counts, unsafe.Slice(v.counts, v.rows)[start:end])
+	copy(c.RawKeys, unsafe.Slice(v.rawKeys, v.rows)[start:end])
+	copy(c.Sums, unsafe.Slice(v.sums, v.rows)[start:end])
+	copy(c.Mins, unsafe.Slice(v.mins, v.rows)[start:end])
+	copy(c.Maxs, unsafe.Slice(v.maxs, v.rows)[start:end])
+	copy(c.Lasts, unsafe.Slice(v.lasts, v.rows)[start:end])
+	copy(c.Means, unsafe.Slice(v.means, v.rows)[start:end])
+	copy(c.Stddevs, unsafe.Slice(v.stddevs, v.rows)[start:end])
+	copy(c.Increases, unsafe.Slice(v.increases, v.rows)[start:end])
+	copy(c.Rates, unsafe.Slice(v.rates, v.rows)[start:end])
+	copy(c.TotalCounts, unsafe.Slice(v.totalCounts, v.rows)[start:end])
+	copy(c.TotalSums, unsafe.Slice(v.totalSums, v.rows)[start:end])
 	for j := range c.Quantiles {
-		copy(c.Quantiles[j], s.UnsafeQuantile(j)[start:end])
+		copy(c.Quantiles[j], unsafe.Slice(v.quantiles[j], v.rows)[start:end])
 	}
 	return n
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -290,8 +291,10 @@ type Aggregator struct {
 	quantiles []float64 // for WritePrometheus
 	maxSeries int       // the series cap (a Recorder's default handle cap)
 
-	mu    sync.Mutex // guards arena and chunk (WriteExposition, AppendState)
-	arena *Snapshot
+	// mu serialises WritePrometheus and AppendState, which fill the arena and chunk. Close
+	// does not take it (a WritePrometheus may wait on its writer): it takes the arena instead.
+	mu    sync.Mutex
+	arena atomic.Pointer[Snapshot]
 	chunk []byte
 }
 
@@ -483,12 +486,11 @@ func (a *Aggregator) Stats() (AggregatorStats, error) {
 
 // Close frees the aggregator and all its series. Idempotent, safe from any goroutine.
 func (a *Aggregator) Close() error {
-	err := a.h.close("Aggregator.Close")
-	a.mu.Lock()
-	if a.arena != nil {
-		a.arena.Close()
+	err := a.h.close("Aggregator.Close", nil)
+	// internal stores the arena under a lease, which close waited for: it is there to take.
+	if s := a.arena.Swap(nil); s != nil {
+		s.Close()
 	}
-	a.mu.Unlock()
 	return err
 }
 
@@ -501,32 +503,37 @@ func (a *Aggregator) Snapshot(s *Snapshot, now int64, opts SnapshotOptions) erro
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	sid, ok := s.h.get()
+	sid, ok := s.h.acquire() // refresh writes the view a racing Close must not free under it
 	if !ok {
 		return opError(op, ErrClosed)
 	}
+	defer s.h.release()
 	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.flags())
 	runtime.KeepAlive(a)
 	if st != statusOK {
-		runtime.KeepAlive(s)
 		return statusError(op, st)
 	}
-	err := s.refresh(op, sid)
-	runtime.KeepAlive(s)
-	return err
+	return s.refresh(op, sid)
 }
 
 // internal returns the aggregator's own snapshot arena and chunk buffer; a.mu must be held.
-func (a *Aggregator) internal() (*Snapshot, error) {
-	if a.arena == nil {
-		s, err := NewSnapshot()
-		if err != nil {
-			return nil, err
-		}
-		a.arena = s
-		a.chunk = make([]byte, expoChunk)
+// It makes them under a lease, so a racing Close either finds the arena stored or made this
+// fail.
+func (a *Aggregator) internal(op string) (*Snapshot, error) {
+	if s := a.arena.Load(); s != nil {
+		return s, nil
 	}
-	return a.arena, nil
+	if _, ok := a.h.acquire(); !ok {
+		return nil, opError(op, ErrClosed)
+	}
+	defer a.h.release()
+	s, err := NewSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	a.chunk = make([]byte, expoChunk)
+	a.arena.Store(s)
+	return s, nil
 }
 
 // WritePrometheus writes the Prometheus text exposition (format 0.0.4) of every series'
@@ -542,15 +549,19 @@ func (a *Aggregator) AppendState(dst []byte, now int64) ([]byte, error) {
 	const op = "Aggregator.AppendState"
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s, err := a.internal()
+	s, err := a.internal(op)
 	if err != nil {
 		return dst, err
 	}
 	id, ok := a.h.get()
-	sid, ok2 := s.h.get()
-	if !ok || !ok2 {
+	if !ok {
 		return dst, opError(op, ErrClosed)
 	}
+	sid, ok := s.h.acquire() // the state is read from the arena's memory in Go
+	if !ok {
+		return dst, opError(op, ErrClosed)
+	}
+	defer s.h.release()
 	_, st := windowExport(id, sid, now)
 	runtime.KeepAlive(a)
 	if st != statusOK {
@@ -559,9 +570,7 @@ func (a *Aggregator) AppendState(dst []byte, now int64) ([]byte, error) {
 	if err := s.refresh(op, sid); err != nil {
 		return dst, err
 	}
-	dst = append(dst, s.exported()...)
-	runtime.KeepAlive(s)
-	return dst, nil
+	return append(dst, s.exported()...), nil
 }
 
 // MergeState merges state from AppendState (of this or another aggregator) into the slice of

@@ -222,6 +222,9 @@
 // `OFFHEAP_RELAY_STATE_AGAIN`.
 #define OFFHEAP_RELAY_STEP_LIMIT (4 << 20)
 
+// `flags` bit of `offheap_relay_feed`: the source reached end of file (`data` is ignored).
+#define OFFHEAP_RELAY_FEED_EOF 1
+
 // Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
 // `OFFHEAP_BUFFER_SIZE` buffer. At most `OFFHEAP_RELAY_MAX_BULK_BUFFERS` are alive per
 // process; beyond that, relays copy through `OFFHEAP_BUFFER_SIZE` buffers.
@@ -712,6 +715,21 @@ typedef struct offheap_relay_progress {
   uint64_t copied;
 } offheap_relay_progress;
 
+// What `offheap_relay_feed` did with the bytes it was handed.
+typedef struct offheap_relay_fed {
+  // Bytes at the front of `data` that belong to the body; the bytes after them do not.
+  uint64_t taken;
+  // Bytes now at the front of `data`, framed, that the caller writes to the destination
+  // next (fewer than `taken` when de-chunking dropped the framing).
+  uint64_t kept;
+  // The most bytes the caller may read from the source next without reading past the body
+  // (0 once the body is complete; `UINT64_MAX` until end of file).
+  uint64_t read_bound;
+  // `DONE` once the body is complete and every kept byte was reported written, else
+  // `WANT_WRITE` (kept bytes to write) or `WANT_READ`; and the relay's counters.
+  struct offheap_relay_progress progress;
+} offheap_relay_fed;
+
 // Process-wide relay counters, as returned by `offheap_relay_global_stats`.
 typedef struct offheap_relay_counters {
   // Relays started (each tunnel direction counts one).
@@ -970,6 +988,12 @@ offheap_status offheap_buffer_writev(int32_t fd,
                                      size_t count,
                                      size_t *out_n,
                                      uint32_t *out_state);
+
+// `offheap_relay_pending` with the filled bytes of a buffer (the head read into it, and
+// what followed): the relay copies them, and the buffer keeps them. Once the body is relayed,
+// drop the first `bytes_in` of them from the buffer (all, when `bytes_in` is larger): the rest
+// is the next message's.
+offheap_status offheap_relay_pending_buffer(uint64_t relay, uint64_t buffer);
 
 // Creates a debug object and writes its handle to `*out`.
 //
@@ -1280,6 +1304,37 @@ offheap_status offheap_relay_step(uint64_t relay,
                                   int32_t src_fd,
                                   int32_t dst_fd,
                                   struct offheap_relay_progress *out);
+
+// Takes `len` bytes at `data`, read from the source before the body started (with its head,
+// say), as the start of the body: the steps that follow relay them, framed as the rest (a
+// chunked body is picked up wherever they end, even inside a chunk), before reading the
+// source. Bytes after the end of the body are not taken: the body took the first `bytes_in`
+// of them (all, when `bytes_in` is larger). Call it after `offheap_relay_new` or
+// `offheap_relay_reset` and before the first step; it copies the bytes.
+//
+// # Safety
+// `data` must be NULL with `len` 0, or point to `len` readable bytes for the call.
+offheap_status offheap_relay_pending(uint64_t relay, const uint8_t *data, size_t len);
+
+// Relays without fds, for a caller that reads the source and writes the destination itself
+// (a connection without a file descriptor, such as a TLS stream): records that the caller
+// wrote `written` more bytes to the destination (of those an earlier call handed back), then
+// takes the body's bytes at the front of the `len` bytes at `data`, which it read from the
+// source, and frames them in place (`kept` bytes at the front of `data` are for the
+// destination). `flags` `OFFHEAP_RELAY_FEED_EOF` says the source reached end of file. The
+// caller reads at most `read_bound` bytes at a time, so it never reads past the body, and
+// feeds until the state is `DONE`. Returns the relay error that ended the body, as
+// `offheap_relay_step` does; the counters count what the caller wrote as copied.
+//
+// # Safety
+// `data` must be NULL with `len` 0, or point to `len` bytes that nothing else reads or writes
+// during the call; `out` NULL or valid for one write.
+offheap_status offheap_relay_feed(uint64_t relay,
+                                  uint64_t written,
+                                  uint8_t *data,
+                                  size_t len,
+                                  uint32_t flags,
+                                  struct offheap_relay_fed *out);
 
 // Ends a running relay (context cancelled, deadline, connection closed by the caller) and
 // returns its pipe and buffer to the pools. `status` is the error later steps report:

@@ -28,12 +28,19 @@ struct Outcome {
 
 /// Sends `input` into a relay with `opts` (pieces of random size), collects what comes out.
 fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
+    run_pending(tcp, opts, input, 0, seed)
+}
+
+/// [`run`], with the first `pending` bytes of `input` given to the relay as pending bytes
+/// ([`Relay::set_pending`]) rather than through the source.
+fn run_pending(tcp: bool, opts: Options, input: Vec<u8>, pending: usize, seed: u64) -> Outcome {
     let (mut client, src) = Sock::pair(tcp);
     let (dst, mut server) = Sock::pair(tcp);
     let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let given = input[..pending].to_vec();
     let writer = thread::spawn(move || {
         let mut rng = Rng(seed | 1);
-        let mut i = 0;
+        let mut i = pending;
         while i < input.len() {
             let n = (1 + rng.below(70_000) as usize).min(input.len() - i);
             if client.write_all(&input[i..i + n]).is_err() {
@@ -50,6 +57,7 @@ fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
         got
     });
     let mut relay = Relay::new(opts);
+    relay.set_pending(&given);
     let result = relay.drive(src.as_fd(), dst.as_fd(), 10_000);
     drop(dst);
     let received = reader.join().unwrap();
@@ -446,4 +454,172 @@ fn step_budget_yields_before_blocking() {
     }
     assert!(yields >= 1, "a step that moved more than its budget yields");
     assert_eq!(reader.join().unwrap(), vec![3u8; 100_000]);
+}
+
+/// The body's framing, the bytes on the wire and what the destination must get, for a random
+/// body of `len` bytes (kind 0: exact, 1: until EOF, 2: chunked, 3: de-chunked).
+fn body_case(rng: &mut Rng, kind: u64, len: usize) -> (Framing, Vec<u8>, Vec<u8>) {
+    let body = rng.bytes(len);
+    let max_chunk = 1 + rng.below(5_000);
+    match kind {
+        0 => (Framing::Exact(len as u64), body.clone(), body),
+        1 => (Framing::UntilEof, body.clone(), body),
+        2 => {
+            let w = chunk_encode(&body, rng, max_chunk);
+            (Framing::Chunked { dechunk: false }, w.clone(), w)
+        }
+        _ => (
+            Framing::Chunked { dechunk: true },
+            chunk_encode(&body, rng, max_chunk),
+            body,
+        ),
+    }
+}
+
+/// Bytes read with a head can start the body (`set_pending`): cut anywhere (inside a chunk
+/// size, inside chunk data, past the body into the next message), the relay frames them as
+/// the rest, sends the same bytes, counts them in bytes_in, and leaves the bytes past the body
+/// both in the pending bytes (not taken) and in the source (not read).
+#[test]
+fn pending_bytes_start_the_body_at_any_cut() {
+    let _serial = serial();
+    relay::trim();
+    let fds = common::open_fd_count();
+    let mut rng = Rng(0x9e4d);
+    let next = b"GET /next HTTP/1.1\r\n\r\n".to_vec();
+    for case in 0..160u64 {
+        let kind = case % 4;
+        let splice = case % 8 < 4;
+        let len = match case % 5 {
+            0 => 0,
+            1 | 2 => rng.below(300) as usize,
+            3 => rng.below(20_000) as usize,
+            _ => 70_000 + rng.below(200_000) as usize,
+        };
+        let (framing, wire, want) = body_case(&mut rng, kind, len);
+        let mut input = wire.clone();
+        if kind != 1 {
+            input.extend_from_slice(&next);
+        }
+        let cut = rng.below(input.len() as u64 + 1) as usize;
+        let out = run_pending(true, opts(framing, splice), input.clone(), cut, rng.next());
+        let label = format!("case {case} splice={splice} len={len} cut={cut} {framing:?}");
+        assert_eq!(out.result, Ok(()), "{label}");
+        assert!(
+            sha256(&out.received) == sha256(&want),
+            "{label}: received {} bytes, want {}",
+            out.received.len(),
+            want.len()
+        );
+        let st = out.stats;
+        assert_eq!(st.bytes_in, wire.len() as u64, "{label}");
+        assert_eq!(st.bytes_out, want.len() as u64, "{label}");
+        assert_eq!(st.spliced + st.copied, st.bytes_out, "{label}");
+        if kind != 1 {
+            assert_eq!(
+                out.left,
+                input[cut.max(wire.len())..],
+                "{label}: the source read past the body"
+            );
+        }
+    }
+    relay::trim();
+    assert_eq!(common::open_fd_count(), fds, "fds leaked");
+}
+
+/// A caller that reads the source itself (no fd, as with TLS) and feeds the relay gets the
+/// bytes a stepped relay sends, with the same counters, and never reads past the body when it
+/// reads at most read_bound at a time, whatever the sizes of its reads.
+#[test]
+fn fed_relay_matches_a_stepped_one_and_never_reads_past_the_body() {
+    let _serial = serial();
+    let mut rng = Rng(0xfeed);
+    let next = b"GET /next HTTP/1.1\r\n\r\n".to_vec();
+    for case in 0..400u64 {
+        let kind = case % 4;
+        let len = match case % 3 {
+            0 => rng.below(50) as usize,
+            1 => rng.below(3_000) as usize,
+            _ => rng.below(100_000) as usize,
+        };
+        let (framing, wire, want) = body_case(&mut rng, kind, len);
+        let mut input = wire.clone();
+        if kind != 1 {
+            input.extend_from_slice(&next);
+        }
+        let label = format!("case {case} len={len} {framing:?}");
+        let mut relay = Relay::new(opts(framing, false));
+        let (mut at, mut written, mut out) = (0usize, 0u64, Vec::new());
+        let mut scratch = vec![0u8; 1 + rng.below(70_000) as usize];
+        let mut fed = relay.feed(0, &mut [], false).unwrap();
+        while !fed.done {
+            let eof = at == input.len();
+            let n = (input.len() - at)
+                .min(scratch.len())
+                .min(1 + rng.below(9_000) as usize)
+                .min(fed.read_bound.min(usize::MAX as u64) as usize);
+            scratch[..n].copy_from_slice(&input[at..at + n]);
+            at += n;
+            fed = relay
+                .feed(written, &mut scratch[..n], eof && n == 0)
+                .unwrap();
+            assert_eq!(
+                fed.taken, n,
+                "{label}: read_bound let the caller read past the body"
+            );
+            out.extend_from_slice(&scratch[..fed.kept]);
+            written = fed.kept as u64;
+            if fed.kept > 0 && !fed.done {
+                continue;
+            }
+            if fed.read_bound == 0 && !fed.done {
+                fed = relay.feed(written, &mut [], false).unwrap();
+                written = 0;
+            }
+        }
+        assert_eq!(out, want, "{label}");
+        if kind != 1 {
+            assert_eq!(at, wire.len(), "{label}: read past the body");
+        }
+        let st = relay.stats();
+        assert_eq!(
+            (st.bytes_in, st.bytes_out, st.copied, st.spliced),
+            (wire.len() as u64, want.len() as u64, want.len() as u64, 0),
+            "{label}"
+        );
+        assert_eq!(relay.result(), Some(Ok(())), "{label}");
+    }
+    // Faults end the body with the error a stepped relay reports.
+    for (framing, input, want) in [
+        (
+            Framing::Chunked { dechunk: false },
+            b"zz\r\n".as_slice(),
+            Error::ChunkSizeInvalid,
+        ),
+        (
+            Framing::Chunked { dechunk: true },
+            b"3\r\nabcX",
+            Error::ChunkMissingCrlf,
+        ),
+        (
+            Framing::Exact(10),
+            b"short".as_slice(),
+            Error::UnexpectedEof,
+        ),
+    ] {
+        let mut relay = Relay::new(opts(framing, false));
+        let mut data = input.to_vec();
+        let r = relay
+            .feed(0, &mut data, false)
+            .and_then(|f| relay.feed(f.kept as u64, &mut [], true));
+        assert_eq!(r, Err(want), "{framing:?}");
+        assert_eq!(
+            relay.feed(0, &mut [], false),
+            Err(want),
+            "later feeds repeat the outcome"
+        );
+    }
+    // Reporting more written than was handed back is a caller error.
+    let mut relay = Relay::new(opts(Framing::Exact(4), false));
+    assert_eq!(relay.feed(5, &mut [], false), Err(Error::InvalidArgument));
 }

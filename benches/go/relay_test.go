@@ -132,7 +132,7 @@ func offheapRelay(b *testing.B, splice bool) func(r *relayRig, size int) error {
 	ctx := context.Background()
 	return func(r *relayRig, size int) error {
 		if bound != r {
-			rl.Bind(r.dst, r.src)
+			rl.Bind(r.src, r.dst)
 			rl.SetSplice(splice)
 			bound = r
 		}

@@ -201,7 +201,7 @@ func relayWorkload(o options) (workload, error) {
 				if err != nil {
 					return nil, nil, err
 				}
-				if err := r.Bind(out, in); err != nil {
+				if err := r.Bind(in, out); err != nil {
 					r.Close()
 					return nil, nil, err
 				}

@@ -108,7 +108,7 @@ func (c *clientConn) close() {
 func (c *clientConn) wakeIfIdle() {
 	if c.idle.Load() {
 		c.tcMu.Lock()
-		c.client.tc.SetReadDeadline(time.Now())
+		c.buf.SetReadDeadline(time.Now())
 		c.tcMu.Unlock()
 	}
 }
@@ -174,8 +174,10 @@ func (c *clientConn) session() bool {
 		now := time.Now()
 		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
 		c.client.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
-		c.toUp.Bind(up.sockConn, c.client)
-		c.toClient.Bind(c.client, up.sockConn)
+		c.toUp.Bind(c.client, up.sockConn)
+		c.toClient.Bind(up.sockConn, c.client)
+		c.toUp.SetDeadline(now.Add(c.p.cfg.BodyTimeout))
+		c.toClient.SetDeadline(now.Add(c.p.cfg.BodyTimeout))
 		if _, ok := c.forwardResponse(up, offheap.BodyNone, 0, false, comp.HeadMethod, false, false); ok {
 			c.p.putUpstream(up)
 		} else {
@@ -246,14 +248,14 @@ func (c *clientConn) readRequestHead() bool {
 		if len(view) == 0 {
 			// Deadline first, then the idle flag, then the shutdown check: either Shutdown
 			// sees the flag and its wake-up deadline overrides this one, or this sees Shutdown.
-			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.IdleTimeout))
+			c.buf.SetReadDeadline(time.Now().Add(c.p.cfg.IdleTimeout))
 			c.idle.Store(true)
 			if c.p.shutting.Load() {
 				return false
 			}
 		} else {
 			c.idle.Store(false)
-			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.ReadHeaderTimeout))
+			c.buf.SetReadDeadline(time.Now().Add(c.p.cfg.ReadHeaderTimeout))
 		}
 		if len(view) == 0 {
 			runtime.Gosched() // as in forwardResponse: the next request is rarely there yet
@@ -333,8 +335,10 @@ func (c *clientConn) exchange() {
 		now := time.Now()
 		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
 		c.client.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
-		c.toUp.Bind(up.sockConn, c.client)
-		c.toClient.Bind(c.client, up.sockConn)
+		c.toUp.Bind(c.client, up.sockConn)
+		c.toClient.Bind(up.sockConn, c.client)
+		c.toUp.SetDeadline(now.Add(c.p.cfg.BodyTimeout))
+		c.toClient.SetDeadline(now.Add(c.p.cfg.BodyTimeout))
 		var sent bool
 		sent, err = c.sendRequest(up, bodyKind, bodyLen, expect)
 		if err == nil {
@@ -405,7 +409,7 @@ func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.BodyKi
 			return err
 		}
 		if rest := n - int64(inBuf); rest > 0 {
-			c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+			c.toUp.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
 			st, err := c.toUp.Copy(context.Background(), offheap.Exact(rest))
 			c.p.counters.BytesSpliced.Add(int64(st.Spliced))
 			if err != nil {
@@ -419,7 +423,8 @@ func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.BodyKi
 				return err
 			}
 		}
-		c.client.tc.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		c.buf.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		c.toUp.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
 		if err := relayChunked(c.buf, c.client, up.sockConn, c.toUp, true, false); err != nil {
 			return err
 		}
@@ -455,7 +460,7 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n 
 	if bodyPending {
 		timeout = c.p.cfg.ExpectContinueTimeout
 	}
-	up.tc.SetReadDeadline(time.Now().Add(timeout))
+	up.buf.SetReadDeadline(time.Now().Add(timeout))
 	gotBytes := false
 	for {
 		// Read a complete response head into up.buf.
@@ -493,7 +498,7 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n 
 							return done, false
 						}
 						bodyPending = false
-						up.tc.SetReadDeadline(time.Now().Add(c.p.cfg.ResponseHeaderTimeout))
+						up.buf.SetReadDeadline(time.Now().Add(c.p.cfg.ResponseHeaderTimeout))
 						continue
 					}
 					c.fail(resp504, resp504KeepAlive, &c.p.counters.GatewayTimeout, bodyPending)
@@ -535,7 +540,7 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n 
 				}
 				bodyPending = false
 			}
-			up.tc.SetReadDeadline(time.Now().Add(c.p.cfg.ResponseHeaderTimeout))
+			up.buf.SetReadDeadline(time.Now().Add(c.p.cfg.ResponseHeaderTimeout))
 			continue
 		}
 		if status == 101 && upgrade && c.resp.Upgrade(0) {
@@ -605,7 +610,7 @@ func (c *clientConn) relayResponse(up *upstreamConn, headEnd, status int, headMe
 		} else {
 			return reusable
 		}
-		up.tc.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		c.toClient.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
 		st, err := c.toClient.Copy(context.Background(), framing)
 		c.p.counters.BodiesRelayed.Add(1)
 		c.p.counters.BytesSpliced.Add(int64(st.Spliced))
@@ -619,7 +624,8 @@ func (c *clientConn) relayResponse(up *upstreamConn, headEnd, status int, headMe
 			c.closeNext = true
 			return false
 		}
-		up.tc.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		up.buf.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		c.toClient.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
 		c.p.counters.BodiesRelayed.Add(1)
 		if err := relayChunked(up.buf, up.sockConn, c.client, c.toClient, false, c.http10); err != nil {
 			c.closeNext = true

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
 use super::ptr;
-use super::relay::{borrow_fd, offheap_relay_state, relay_status};
+use super::relay::{RelayObject, borrow_fd, offheap_relay_state, relay_status};
 use super::status::offheap_status;
 use crate::relay::{self, Buffer};
 
@@ -258,6 +258,20 @@ pub unsafe extern "C" fn offheap_buffer_writev(
         }
         out_n.write(n);
         out_state.write(state as u32);
+        Ok(())
+    })
+}
+
+/// `offheap_relay_pending` with the filled bytes of a buffer (the head read into it, and
+/// what followed): the relay copies them, and the buffer keeps them. Once the body is relayed,
+/// drop the first `bytes_in` of them from the buffer (all, when `bytes_in` is larger): the rest
+/// is the next message's.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_relay_pending_buffer(relay: u64, buffer: u64) -> offheap_status {
+    guard(|| {
+        let b = handle::get::<BufferObject>(buffer)?;
+        let r = handle::get::<RelayObject>(relay)?;
+        r.0.lock().set_pending(b.0.lock().filled());
         Ok(())
     })
 }

@@ -32,10 +32,7 @@ fn a_buffer_handle_gives_its_bytes_until_freed() {
 #[test]
 fn buffer_read_view_writev() {
     let _l = lock();
-    let (mut client, src) = UnixStream::pair().unwrap();
-    let (dst, mut server) = UnixStream::pair().unwrap();
-    src.set_nonblocking(true).unwrap();
-    dst.set_nonblocking(true).unwrap();
+    let (mut client, src, dst, mut server) = crate::ffi::relay::tests::relay_pairs();
     let (mut a, mut b) = (0u64, 0u64);
     // SAFETY: `a` and `b` are live, aligned u64s, valid for the one write each `out` needs.
     unsafe {
@@ -198,4 +195,50 @@ fn buffer_fill_consumes_reads_and_reports_the_view() {
     // A panic inside is caught.
     crate::ffi::boundary::offheap_debug_inject_panics(1);
     assert_eq!(fill(a, -1, &mut io), offheap_status::Panic);
+}
+
+#[test]
+fn a_buffer_gives_a_relay_its_pending_bytes() {
+    let _l = lock();
+    use crate::ffi::relay::{
+        offheap_framing, offheap_relay_free, offheap_relay_new, offheap_relay_progress,
+        offheap_relay_step,
+    };
+    let (mut client, src, dst, mut server) = crate::ffi::relay::tests::relay_pairs();
+    // The head's read brought the start of the body and the next request.
+    client.write_all(b"3\r\nabc\r\n0\r\n\r\nGET /").unwrap();
+    let (mut b, mut r) = (0u64, 0u64);
+    // SAFETY: `b` and `r` are live, aligned u64s, valid for the one write each `out` needs.
+    unsafe {
+        assert_eq!(offheap_buffer_new(&mut b), offheap_status::Ok);
+        let chunked = offheap_framing::Chunked as u32;
+        assert_eq!(offheap_relay_new(chunked, 0, 0, &mut r), offheap_status::Ok);
+    }
+    let (mut n, mut state) = (0usize, 0u32);
+    // SAFETY: `src` is open for the call; `n` and `state` are live, aligned locals.
+    let st = unsafe { offheap_buffer_read(b, src.as_raw_fd(), &mut n, &mut state) };
+    assert_eq!((st, n), (offheap_status::Ok, 18));
+    assert_eq!(offheap_relay_pending_buffer(r, b), offheap_status::Ok);
+    assert_eq!(
+        offheap_relay_pending_buffer(b, r),
+        offheap_status::InvalidHandle
+    );
+    let mut p = offheap_relay_progress::default();
+    // SAFETY: `src` and `dst` are open for the call (owned by this test), and `p` is a live,
+    // aligned `offheap_relay_progress` for the one write `out` needs.
+    let st = unsafe { offheap_relay_step(r, src.as_raw_fd(), dst.as_raw_fd(), &mut p) };
+    assert_eq!((st, p.bytes_in, p.bytes_out), (offheap_status::Ok, 13, 13));
+    let mut got = [0u8; 13];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"3\r\nabc\r\n0\r\n\r\n");
+    // The buffer keeps every byte: the caller drops what the body took.
+    let (mut v, mut len) = (std::ptr::null(), 0usize);
+    assert_eq!(
+        // SAFETY: `v` and `len` are live, aligned locals, valid for the one write each needs.
+        unsafe { offheap_buffer_view(b, &mut v, &mut len) },
+        offheap_status::Ok
+    );
+    assert_eq!(len, 18);
+    assert_eq!(offheap_relay_free(r), offheap_status::Ok);
+    assert_eq!(offheap_buffer_free(b), offheap_status::Ok);
 }

@@ -110,8 +110,29 @@ pub struct offheap_relay_counters {
     pub bulk_buffers_live: u64,
 }
 
+/// What `offheap_relay_feed` did with the bytes it was handed.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct offheap_relay_fed {
+    /// Bytes at the front of `data` that belong to the body; the bytes after them do not.
+    pub taken: u64,
+    /// Bytes now at the front of `data`, framed, that the caller writes to the destination
+    /// next (fewer than `taken` when de-chunking dropped the framing).
+    pub kept: u64,
+    /// The most bytes the caller may read from the source next without reading past the body
+    /// (0 once the body is complete; `UINT64_MAX` until end of file).
+    pub read_bound: u64,
+    /// `DONE` once the body is complete and every kept byte was reported written, else
+    /// `WANT_WRITE` (kept bytes to write) or `WANT_READ`; and the relay's counters.
+    pub progress: offheap_relay_progress,
+}
+
+/// `flags` bit of `offheap_relay_feed`: the source reached end of file (`data` is ignored).
+pub const OFFHEAP_RELAY_FEED_EOF: u32 = 1;
+
 /// A relay behind a handle; the lock serialises calls that name the same handle.
-struct RelayObject(Mutex<Relay>);
+pub(super) struct RelayObject(pub(super) Mutex<Relay>);
 
 impl HandleObject for RelayObject {
     const KIND: offheap_kind = offheap_kind::Relay;
@@ -269,17 +290,101 @@ pub unsafe extern "C" fn offheap_relay_step(
             Progress::Done => offheap_relay_state::Done,
             Progress::Again => offheap_relay_state::Again,
         };
-        let s = r.stats();
-        out.write(offheap_relay_progress {
-            state: state as u32,
-            os_errno: r.last_errno(),
-            bytes_in: s.bytes_in,
-            bytes_out: s.bytes_out,
-            spliced: s.spliced,
-            copied: s.copied,
+        out.write(progress(&r, state));
+        Ok(())
+    })
+}
+
+/// Takes `len` bytes at `data`, read from the source before the body started (with its head,
+/// say), as the start of the body: the steps that follow relay them, framed as the rest (a
+/// chunked body is picked up wherever they end, even inside a chunk), before reading the
+/// source. Bytes after the end of the body are not taken: the body took the first `bytes_in`
+/// of them (all, when `bytes_in` is larger). Call it after `offheap_relay_new` or
+/// `offheap_relay_reset` and before the first step; it copies the bytes.
+///
+/// # Safety
+/// `data` must be NULL with `len` 0, or point to `len` readable bytes for the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_relay_pending(
+    relay: u64,
+    data: *const u8,
+    len: usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: `ptr::slice` needs `data` to point to `len` readable bytes (or be NULL with
+        // `len` 0) until the call returns, which this function's `# Safety` requires of its
+        // caller.
+        let data = unsafe { ptr::slice(data, len) }?;
+        let r = handle::get::<RelayObject>(relay)?;
+        r.0.lock().set_pending(data);
+        Ok(())
+    })
+}
+
+/// Relays without fds, for a caller that reads the source and writes the destination itself
+/// (a connection without a file descriptor, such as a TLS stream): records that the caller
+/// wrote `written` more bytes to the destination (of those an earlier call handed back), then
+/// takes the body's bytes at the front of the `len` bytes at `data`, which it read from the
+/// source, and frames them in place (`kept` bytes at the front of `data` are for the
+/// destination). `flags` `OFFHEAP_RELAY_FEED_EOF` says the source reached end of file. The
+/// caller reads at most `read_bound` bytes at a time, so it never reads past the body, and
+/// feeds until the state is `DONE`. Returns the relay error that ended the body, as
+/// `offheap_relay_step` does; the counters count what the caller wrote as copied.
+///
+/// # Safety
+/// `data` must be NULL with `len` 0, or point to `len` bytes that nothing else reads or writes
+/// during the call; `out` NULL or valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_relay_feed(
+    relay: u64,
+    written: u64,
+    data: *mut u8,
+    len: usize,
+    flags: u32,
+    out: *mut offheap_relay_fed,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one `offheap_relay_fed`
+        // until the call returns, which this function's `# Safety` requires of its caller.
+        let out = unsafe { ptr::out(out) }?;
+        // SAFETY: `ptr::slice_mut` needs `data` to point to `len` bytes nothing else uses until
+        // the call returns (or be NULL with `len` 0), which this function's `# Safety` requires
+        // of its caller.
+        let data = unsafe { ptr::slice_mut(data, len) }?;
+        if flags & !OFFHEAP_RELAY_FEED_EOF != 0 {
+            return Err(offheap_status::InvalidArgument);
+        }
+        let r = handle::get::<RelayObject>(relay)?;
+        let mut r = r.0.lock();
+        let fed = r
+            .feed(written, data, flags & OFFHEAP_RELAY_FEED_EOF != 0)
+            .map_err(relay_status)?;
+        let state = match fed {
+            relay::Fed { done: true, .. } => offheap_relay_state::Done,
+            relay::Fed { kept: 1.., .. } => offheap_relay_state::WantWrite,
+            _ => offheap_relay_state::WantRead,
+        };
+        out.write(offheap_relay_fed {
+            taken: fed.taken as u64,
+            kept: fed.kept as u64,
+            read_bound: fed.read_bound,
+            progress: progress(&r, state),
         });
         Ok(())
     })
+}
+
+/// The progress a relay reports, in state `state`.
+fn progress(r: &Relay, state: offheap_relay_state) -> offheap_relay_progress {
+    let s = r.stats();
+    offheap_relay_progress {
+        state: state as u32,
+        os_errno: r.last_errno(),
+        bytes_in: s.bytes_in,
+        bytes_out: s.bytes_out,
+        spliced: s.spliced,
+        copied: s.copied,
+    }
 }
 
 /// Ends a running relay (context cancelled, deadline, connection closed by the caller) and

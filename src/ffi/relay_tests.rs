@@ -11,6 +11,16 @@ pub(crate) fn lock() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
+/// The four ends of a relay's two connections: the client writes what the relay reads from
+/// src (non-blocking), the relay writes to dst (non-blocking) what the server reads.
+pub(crate) fn relay_pairs() -> (UnixStream, UnixStream, UnixStream, UnixStream) {
+    let (client, src) = UnixStream::pair().unwrap();
+    let (dst, server) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    (client, src, dst, server)
+}
+
 #[test]
 fn panics_are_caught_in_relay_exports() {
     let _l = lock();
@@ -53,10 +63,7 @@ fn every_relay_error_has_a_status_in_range() {
 #[test]
 fn relay_steps_through_the_abi() {
     let _l = lock();
-    let (mut client, src) = UnixStream::pair().unwrap();
-    let (dst, mut server) = UnixStream::pair().unwrap();
-    src.set_nonblocking(true).unwrap();
-    dst.set_nonblocking(true).unwrap();
+    let (mut client, src, dst, mut server) = relay_pairs();
     let mut h = 0u64;
     assert_eq!(
         // SAFETY: `h` is a live, aligned u64, valid for the one write `out` needs.
@@ -140,4 +147,100 @@ fn a_step_returns_when_bytes_flow_in_a_circle() {
         }
         assert_eq!(offheap_relay_free(h), offheap_status::Ok);
     }
+}
+
+#[test]
+fn pending_bytes_and_a_fed_relay_through_the_abi() {
+    let _l = lock();
+    let (mut client, src, dst, mut server) = relay_pairs();
+    let mut h = 0u64;
+    let dechunked = offheap_framing::Dechunked as u32;
+    assert_eq!(
+        // SAFETY: `h` is a live, aligned u64, valid for the one write `out` needs.
+        unsafe { offheap_relay_new(dechunked, 0, 0, &mut h) },
+        offheap_status::Ok
+    );
+    // The head's read took "5\r\nhe": the body goes on inside the chunk.
+    let pending = b"5\r\nhe";
+    // SAFETY: `pending` is a live array of the length given.
+    let st = unsafe { offheap_relay_pending(h, pending.as_ptr(), pending.len()) };
+    assert_eq!(st, offheap_status::Ok);
+    // SAFETY: NULL with a length is refused before any read.
+    let st = unsafe { offheap_relay_pending(h, std::ptr::null(), 3) };
+    assert_eq!(st, offheap_status::NullPointer);
+    client.write_all(b"llo\r\n0\r\n\r\nNEXT").unwrap();
+    let mut p = offheap_relay_progress::default();
+    // SAFETY: `src` and `dst` are open for the call (owned by this test), and `p` is a live,
+    // aligned `offheap_relay_progress` for the one write `out` needs.
+    let st = unsafe { offheap_relay_step(h, src.as_raw_fd(), dst.as_raw_fd(), &mut p) };
+    assert_eq!(
+        (st, p.state, p.bytes_in, p.bytes_out),
+        (offheap_status::Ok, offheap_relay_state::Done as u32, 15, 5)
+    );
+    let mut got = [0u8; 5];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+
+    // The same body fed by a caller that reads the source itself.
+    assert_eq!(offheap_relay_reset(h, dechunked, 0, 0), offheap_status::Ok);
+    let mut fed = offheap_relay_fed::default();
+    let mut data = *b"5\r\nhello\r\n0\r\n\r\n";
+    let mut written = 0;
+    for piece in [0..5, 5..15] {
+        let last = piece.end == data.len();
+        let chunk = &mut data[piece];
+        // SAFETY: `chunk` is a live, exclusive byte slice of the length given, and `fed` a
+        // live, aligned `offheap_relay_fed` for the one write `out` needs.
+        let st =
+            unsafe { offheap_relay_feed(h, written, chunk.as_mut_ptr(), chunk.len(), 0, &mut fed) };
+        assert_eq!(st, offheap_status::Ok);
+        assert_eq!(fed.taken as usize, chunk.len());
+        assert_eq!(
+            fed.read_bound == 0,
+            last,
+            "the body is over after its last byte only"
+        );
+        written = fed.kept;
+    }
+    assert_eq!(fed.progress.state, offheap_relay_state::WantWrite as u32);
+    // SAFETY: NULL with length 0 is an empty slice; `fed` is a live, aligned
+    // `offheap_relay_fed`.
+    let st = unsafe { offheap_relay_feed(h, written, std::ptr::null_mut(), 0, 0, &mut fed) };
+    assert_eq!(st, offheap_status::Ok);
+    assert_eq!(
+        (
+            fed.progress.state,
+            fed.read_bound,
+            fed.progress.bytes_in,
+            fed.progress.bytes_out
+        ),
+        (offheap_relay_state::Done as u32, 0, 15, 5)
+    );
+    // SAFETY: unknown flags are refused before `data` or `out` is used.
+    let st = unsafe { offheap_relay_feed(h, 0, std::ptr::null_mut(), 0, 8, &mut fed) };
+    assert_eq!(st, offheap_status::InvalidArgument);
+    assert_eq!(offheap_relay_free(h), offheap_status::Ok);
+
+    // Panics are caught in both exports.
+    let mut h = 0u64;
+    assert_eq!(
+        // SAFETY: `h` is a live, aligned u64, valid for the one write `out` needs.
+        unsafe { offheap_relay_new(0, 1, 0, &mut h) },
+        offheap_status::Ok
+    );
+    crate::ffi::boundary::offheap_debug_inject_panics(1);
+    // SAFETY: `pending` is a live array of the length given.
+    let st = unsafe { offheap_relay_pending(h, pending.as_ptr(), pending.len()) };
+    assert_eq!(st, offheap_status::Panic);
+    assert_eq!(offheap_relay_free(h), offheap_status::Ok);
+    assert_eq!(
+        // SAFETY: `h` is a live, aligned u64, valid for the one write `out` needs.
+        unsafe { offheap_relay_new(0, 1, 0, &mut h) },
+        offheap_status::Ok
+    );
+    crate::ffi::boundary::offheap_debug_inject_panics(1);
+    // SAFETY: `fed` is a live, aligned `offheap_relay_fed`.
+    let st = unsafe { offheap_relay_feed(h, 0, std::ptr::null_mut(), 0, 0, &mut fed) };
+    assert_eq!(st, offheap_status::Panic);
+    assert_eq!(offheap_relay_free(h), offheap_status::Ok);
 }

@@ -9,8 +9,9 @@
 //! target and values, are checked 16 bytes per step (SSE2 on x86-64, a vectorized fold
 //! elsewhere); the only `unsafe` is the SSE2 arithmetic.
 
+use super::incomplete::incomplete;
 use super::known::Known;
-use super::record::{Full, Kind, check_request_line, fail, partial, reject};
+use super::record::{Full, Kind, check_request_line, fail, reject};
 use super::state::Framing;
 use super::{Config, Error, Head, HeaderSpan, Span};
 
@@ -285,7 +286,7 @@ pub(crate) fn request(
                 first_header: first,
                 ..Head::default()
             };
-            partial(head, start, end, cfg);
+            incomplete(Kind::Request, input, start, end, cfg, head);
         }
         Scan::Invalid => {
             *head = Head {

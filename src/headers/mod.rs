@@ -48,6 +48,7 @@ mod diagnose;
 mod error;
 mod fast;
 mod framing;
+mod incomplete;
 mod known;
 mod parse;
 mod record;
@@ -162,8 +163,9 @@ impl HeaderSpan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Body {
-    /// No body: a request without Content-Length and Transfer-Encoding, a response to HEAD,
-    /// a 1xx, 204 or 304 response (rules 1, 7).
+    /// No body: a request without Content-Length and Transfer-Encoding, a CONNECT request
+    /// (RFC 9110 §9.3.6, whatever its head says), a response to HEAD, a 1xx, 204 or 304
+    /// response (rules 1, 7).
     None = 0,
     /// Exactly [`Head::content_length`] bytes (rule 6). Zero is reported as `Length` too.
     Length = 1,

@@ -5,7 +5,8 @@
 use core::mem::MaybeUninit;
 
 use super::fast;
-use super::record::{Full, Kind, check_request_line, fail, offset, partial, reject};
+use super::incomplete::incomplete;
+use super::record::{Full, Kind, check_request_line, fail, offset, reject};
 use super::state::Framing;
 use super::{Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, flags};
 
@@ -84,7 +85,7 @@ fn general(
                     _ => None,
                 },
                 Ok(httparse::Status::Partial) => {
-                    partial(head, start, end, cfg);
+                    incomplete(kind, input, start, end, cfg, head);
                     return Ok(());
                 }
                 Err(_) => None,
@@ -102,7 +103,7 @@ fn general(
                     _ => None,
                 },
                 Ok(httparse::Status::Partial) => {
-                    partial(head, start, end, cfg);
+                    incomplete(kind, input, start, end, cfg, head);
                     return Ok(());
                 }
                 Err(_) => None,

@@ -89,6 +89,24 @@ impl Framing {
         Ok(())
     }
 
+    /// The rules the lines so far break that no further line can cure (Transfer-Encoding in
+    /// HTTP/1.0, Content-Length with Transfer-Encoding): checked when the head is complete,
+    /// and as soon as its lines are, when it is not.
+    pub(crate) fn settled(&self, version: u8) -> Result<(), (Error, usize)> {
+        if self.te.present {
+            if version == 0 {
+                return Err((Error::TransferEncodingHttp10, self.te_name));
+            }
+            if self.content_length.is_some() {
+                return Err((
+                    Error::ContentLengthWithTransferEncoding,
+                    self.cl_name.max(self.te_name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Decides the framing of the complete head (`head.version`, `head.status_code` and the
     /// method flags already set); `empty_line` is the offset of its final empty line.
     #[inline]
@@ -108,17 +126,7 @@ impl Framing {
         if self.conn.close {
             head.flags |= flags::CONNECTION_CLOSE;
         }
-        if self.te.present {
-            if version == 0 {
-                return Err((Error::TransferEncodingHttp10, self.te_name));
-            }
-            if self.content_length.is_some() {
-                return Err((
-                    Error::ContentLengthWithTransferEncoding,
-                    self.cl_name.max(self.te_name),
-                ));
-            }
-        }
+        self.settled(version)?;
         let mut keep_alive = !self.conn.close && (version == 1 || self.conn.keep_alive);
         let body = match kind {
             Kind::Request => {
@@ -133,10 +141,15 @@ impl Framing {
                         head.flags |= flags::EXPECT_CONTINUE;
                     }
                 }
-                if self.te.present {
-                    if !self.te.chunked_last {
-                        return Err((Error::ChunkedNotLast, self.te_value));
-                    }
+                if self.te.present && !self.te.chunked_last {
+                    return Err((Error::ChunkedNotLast, self.te_value));
+                }
+                if head.flags & flags::CONNECT != 0 {
+                    // RFC 9110 §9.3.6: a CONNECT request has no content, whatever its framing
+                    // headers say (they were held to their rules all the same): the bytes
+                    // after its head belong to the tunnel.
+                    Body::None
+                } else if self.te.present {
                     Body::Chunked
                 } else if self.content_length.is_some() {
                     Body::Length

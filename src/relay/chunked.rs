@@ -111,6 +111,33 @@ impl ChunkedDecoder {
         (self.state == State::Data).then_some(self.remaining)
     }
 
+    /// The fewest bytes the rest of the body can have, whatever they turn out to be: a caller
+    /// that cannot peek at its source (a TLS stream) reads at most this many next, and so never
+    /// reads past the body. 0 once the body is done.
+    pub fn min_remaining(&self) -> u64 {
+        // After chunk data come its CRLF and, at the least, the last chunk "0\r\n\r\n".
+        let after_data = |data: u64| data.saturating_add(2 + 5);
+        match self.state {
+            State::Size { digits: 0 } => 5,
+            // A size of 0 so far ends with "\r\n\r\n" at the least; a larger one has its
+            // CRLF and its data ahead.
+            State::Size { .. } if self.remaining == 0 => 4,
+            State::Size { .. } => after_data(self.remaining).saturating_add(2),
+            State::Ext if self.last => 4,
+            State::Ext => after_data(self.remaining).saturating_add(2),
+            State::SizeLf if self.last => 3,
+            State::SizeLf => after_data(self.remaining).saturating_add(1),
+            State::Data => after_data(self.remaining),
+            State::DataCr => 2 + 5,
+            State::DataLf => 1 + 5,
+            State::TrailerStart => 2,
+            State::TrailerLine => 4,
+            State::TrailerLf => 3,
+            State::FinalLf => 1,
+            State::Done => 0,
+        }
+    }
+
     /// Records that `n` payload bytes (at most [`Self::data_remaining`]) were moved
     /// without being fed (spliced).
     pub fn consume_data(&mut self, n: u64) {
@@ -327,6 +354,48 @@ mod tests {
         }
         out.extend_from_slice(b"0\r\n\r\n");
         out
+    }
+
+    /// At every byte of valid bodies, min_remaining never exceeds what is left of the body, so
+    /// a caller reading that much never reads past it.
+    #[test]
+    fn min_remaining_never_passes_the_end() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..300 {
+            let data: Vec<u8> = (0..(next() % 3000) as usize)
+                .map(|_| next() as u8)
+                .collect();
+            let mut sizes = std::iter::from_fn(|| Some(1 + (next() % 700) as usize));
+            let mut body = encode(&data, &mut sizes);
+            if round % 3 == 0 {
+                // With an extension and a trailer.
+                body = [
+                    b"1;ext=v\r\nx\r\n".as_slice(),
+                    &body[..body.len() - 2],
+                    b"T: v\r\n\r\n",
+                ]
+                .concat();
+            }
+            let mut d = ChunkedDecoder::new();
+            for (i, &b) in body.iter().enumerate() {
+                let left = (body.len() - i) as u64;
+                assert!(
+                    d.min_remaining() <= left,
+                    "round {round}, byte {i}: {} > {left}",
+                    d.min_remaining()
+                );
+                assert!(d.min_remaining() > 0);
+                assert_eq!(d.feed(&[b]).unwrap().len(), 1);
+            }
+            assert!(d.is_done());
+            assert_eq!(d.min_remaining(), 0);
+        }
     }
 
     #[test]

@@ -3,28 +3,12 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-use super::chunked::{ChunkedDecoder, Piece};
 use super::counters::{COUNTERS, add};
 use super::error::Error;
+use super::framer::{Framer, Framing};
 use super::pool::{self, Buffer, Pipe};
 use super::stats::RelayStats;
 use crate::sys::{self, Errno, FdKind};
-
-/// How the relay knows where the body ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// Exactly this many bytes (`Content-Length`); bytes after them stay unread in the source.
-    Exact(u64),
-    /// `Transfer-Encoding: chunked`, validated while relaying; with `dechunk` only the
-    /// payload is written, otherwise the framing (and trailers) is forwarded verbatim.
-    /// Bytes after the final CRLF stay unread in the source.
-    Chunked {
-        /// Write only the payload, not the chunk framing and trailers.
-        dechunk: bool,
-    },
-    /// Until the source reaches end of file (a response without length, one tunnel direction).
-    UntilEof,
-}
 
 /// Options of a [`Relay`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +55,25 @@ pub enum Progress {
 /// Bytes one [`Relay::step`] moves at most before it returns [`Progress::Again`].
 pub const STEP_LIMIT: u64 = 4 << 20;
 
+/// Capacity of the pending-bytes store ([`Relay::set_pending`]) a relay keeps across bodies;
+/// a larger one, for a large prefix, is freed when the next body starts.
+const PENDING_KEEP: usize = 64 << 10;
+
+/// What [`Relay::feed`] did with the bytes it was handed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fed {
+    /// Bytes at the front of the input that belong to the body; the bytes after them do not.
+    pub taken: usize,
+    /// Bytes now at the front of the input, framed, that go to the destination (fewer than
+    /// `taken` when de-chunking drops the framing).
+    pub kept: usize,
+    /// The most bytes the caller may read from the source next without reading past the
+    /// body: 0 once it is complete.
+    pub read_bound: u64,
+    /// The body is complete and every kept byte was reported written: the relay is done.
+    pub done: bool,
+}
+
 /// Splice state: untried, usable, or off for this relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SpliceMode {
@@ -110,12 +113,15 @@ enum SpliceMode {
 /// ```
 #[derive(Debug)]
 pub struct Relay {
-    opts: Options,
-    /// Bytes of an `Exact` body not yet read.
-    remaining: u64,
-    chunked: ChunkedDecoder,
-    /// The source reached end of file (for `UntilEof`).
-    eof: bool,
+    framer: Framer,
+    /// `shutdown(dst, SHUT_WR)` once done ([`Options::shutdown_on_done`]).
+    shutdown_on_done: bool,
+    /// Bytes read from the source before this body started, taken as its start
+    /// ([`Relay::set_pending`]), and how many of them were taken so far.
+    pending: Vec<u8>,
+    pending_at: usize,
+    /// Bytes [`Relay::feed`] handed back to write that the caller has not reported written.
+    owed: u64,
     splice: SpliceMode,
     pipe: Option<Pipe>,
     /// Bytes in the pipe, not yet written.
@@ -145,13 +151,11 @@ impl Relay {
     /// A relay that has not moved anything yet.
     pub fn new(opts: Options) -> Relay {
         Relay {
-            opts,
-            remaining: match opts.framing {
-                Framing::Exact(n) => n,
-                _ => 0,
-            },
-            chunked: ChunkedDecoder::new(),
-            eof: false,
+            framer: Framer::new(opts.framing),
+            shutdown_on_done: opts.shutdown_on_done,
+            pending: Vec::new(),
+            pending_at: 0,
+            owed: 0,
             splice: if opts.splice {
                 SpliceMode::Unknown
             } else {
@@ -173,9 +177,26 @@ impl Relay {
     pub fn reset(&mut self, opts: Options) {
         self.release();
         let (probed, bulk) = (self.probed, self.bulk);
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        if pending.capacity() > PENDING_KEEP {
+            pending = Vec::new();
+        }
         *self = Relay::new(opts);
         self.probed = probed;
         self.bulk = bulk;
+        self.pending = pending;
+    }
+
+    /// Takes `bytes`, read from the source before the body started (with its head, say), as
+    /// the start of the body: steps relay them (framed as the rest, a chunked body picked up
+    /// wherever they end, even inside a chunk) before reading the source. Bytes after the end
+    /// of the body are not taken: the body took the first `stats().bytes_in` of them (all, when
+    /// `bytes_in` is larger). Call it before the first step of the body; it copies `bytes`.
+    pub fn set_pending(&mut self, bytes: &[u8]) {
+        self.pending.clear();
+        self.pending.extend_from_slice(bytes);
+        self.pending_at = 0;
     }
 
     /// Bytes moved so far.
@@ -288,11 +309,60 @@ impl Relay {
     }
 
     fn complete(&self) -> bool {
-        match self.opts.framing {
-            Framing::Exact(_) => self.remaining == 0,
-            Framing::Chunked { .. } => self.chunked.is_done(),
-            Framing::UntilEof => self.eof,
+        self.framer.complete()
+    }
+
+    /// Relays without fds, for a caller that reads the source and writes the destination
+    /// itself (a connection without a file descriptor, such as a TLS stream): records that it
+    /// wrote `written` more bytes to the destination, then takes the body's bytes at the front of
+    /// `data`, which it read from the source, and frames them in place (`Fed::kept` bytes at the
+    /// front of `data` are for the destination). `eof` says the source reached end of file
+    /// (`data` is then ignored). The caller reads at most `Fed::read_bound` bytes at a time, so
+    /// it never reads past the body, and feeds until `Fed::done`, reporting every kept byte as
+    /// written. The counters are those of [`Relay::step`]: what the caller wrote counts as
+    /// copied.
+    pub fn feed(&mut self, written: u64, data: &mut [u8], eof: bool) -> Result<Fed, Error> {
+        if let Some(r) = self.result {
+            return r.map(|()| Fed {
+                done: true,
+                ..Fed::default()
+            });
         }
+        if !self.started {
+            self.started = true;
+            add(&COUNTERS.relays_started, 1);
+        }
+        let r = self.feed_inner(written, data, eof);
+        match r {
+            Ok(Fed { done: true, .. }) => self.finish(Ok(())),
+            Err(e) => self.finish(Err(e)),
+            Ok(_) => {}
+        }
+        r
+    }
+
+    fn feed_inner(&mut self, written: u64, data: &mut [u8], eof: bool) -> Result<Fed, Error> {
+        if written > self.owed {
+            return Err(Error::InvalidArgument);
+        }
+        self.owed -= written;
+        self.stats.bytes_out += written;
+        self.stats.copied += written;
+        add(&COUNTERS.bytes_copied, written);
+        let (taken, kept) = if eof {
+            self.framer.moved(0)?;
+            (0, 0)
+        } else {
+            self.framer.frame(data)?
+        };
+        self.stats.bytes_in += taken as u64;
+        self.owed += kept as u64;
+        Ok(Fed {
+            taken,
+            kept,
+            read_bound: self.framer.read_bound(),
+            done: self.framer.complete() && self.owed == 0,
+        })
     }
 
     fn run(
@@ -330,7 +400,7 @@ impl Relay {
                 return Ok(Progress::Again);
             }
             if self.complete() {
-                if self.opts.shutdown_on_done {
+                if self.shutdown_on_done {
                     // ENOTCONN when the peer is gone already: nothing left to tell it.
                     let _ = sys::shutdown_write(dst);
                 }
@@ -394,16 +464,15 @@ impl Relay {
         }
     }
 
-    /// Reads the next part of the body (splice into the pipe, or read into the buffer).
-    /// `Ok(false)`: `src` has nothing now. Called only when nothing is held.
+    /// Reads the next part of the body (splice into the pipe, or read into the buffer), from
+    /// the pending bytes first. `Ok(false)`: `src` has nothing now. Called only when nothing
+    /// is held.
     fn fill(&mut self, src: BorrowedFd<'_>) -> Result<bool, Error> {
-        let want: u64 = match self.opts.framing {
-            Framing::Exact(_) => self.remaining,
-            Framing::UntilEof => u64::MAX,
-            Framing::Chunked { .. } => match self.chunked.data_remaining() {
-                Some(r) => r,
-                None => return self.fill_chunk_framing(src),
-            },
+        if self.pending_at < self.pending.len() {
+            return self.fill_pending();
+        }
+        let Some(want) = self.framer.want() else {
+            return self.fill_chunk_framing(src);
         };
         if self.splice == SpliceMode::On {
             if self.pipe.is_none() {
@@ -451,28 +520,33 @@ impl Relay {
 
     /// Accounts for `n` body bytes read from the source (`n == 0`: end of file).
     fn got(&mut self, n: usize) -> Result<bool, Error> {
-        if n == 0 {
-            return match self.opts.framing {
-                Framing::UntilEof => {
-                    self.eof = true;
-                    Ok(true)
-                }
-                _ => Err(Error::UnexpectedEof),
-            };
-        }
+        self.framer.moved(n as u64)?;
         self.stats.bytes_in += n as u64;
-        match self.opts.framing {
-            Framing::Exact(_) => self.remaining -= (n as u64).min(self.remaining),
-            Framing::Chunked { .. } => self.chunked.consume_data(n as u64),
-            Framing::UntilEof => {}
-        }
+        Ok(true)
+    }
+
+    /// Takes the next pending bytes into the buffer, framed; once the body ends inside them,
+    /// the rest is left (not the body's).
+    fn fill_pending(&mut self) -> Result<bool, Error> {
+        let b = self.buf.ensure();
+        let rest = &self.pending[self.pending_at..];
+        let spare = b.spare_mut();
+        let n = rest.len().min(spare.len());
+        spare[..n].copy_from_slice(&rest[..n]);
+        let (taken, kept) = self.framer.frame(&mut spare[..n])?;
+        b.fill(kept);
+        self.stats.bytes_in += taken as u64;
+        self.pending_at = if taken < n {
+            self.pending.len()
+        } else {
+            self.pending_at + taken
+        };
         Ok(true)
     }
 
     /// Chunk framing: peeks, decodes how far the body goes in what was peeked, then reads
     /// exactly that much, so bytes after the body are never consumed.
     fn fill_chunk_framing(&mut self, src: BorrowedFd<'_>) -> Result<bool, Error> {
-        let dechunk = matches!(self.opts.framing, Framing::Chunked { dechunk: true });
         let b = self.buf.ensure();
         b.clear();
         let peeked = match sys::peek(src, b.spare_mut()) {
@@ -485,17 +559,8 @@ impl Relay {
                 return Err(Error::from_errno(e));
             }
         };
-        // Dry run on a copy of the decoder: how many peeked bytes belong to the body.
-        let mut probe = self.chunked;
-        let mut take = 0;
         let spare = b.spare_mut();
-        while take < peeked && !probe.is_done() {
-            let piece = probe.feed(&spare[take..peeked])?;
-            if piece.is_empty() {
-                break;
-            }
-            take += piece.len();
-        }
+        let take = self.framer.body_len(&spare[..peeked])?;
         let mut got = 0;
         while got < take {
             match sys::read(src, &mut spare[got..take]) {
@@ -509,23 +574,10 @@ impl Relay {
                 }
             }
         }
-        self.stats.bytes_in += take as u64;
-        // Real run over the same bytes; de-chunking compacts the payload to the front.
-        let (mut at, mut kept) = (0, 0);
-        while at < take {
-            let piece = self.chunked.feed(&spare[at..take])?;
-            if piece.is_empty() {
-                break;
-            }
-            if let Piece::Data(n) = piece
-                && dechunk
-            {
-                spare.copy_within(at..at + n, kept);
-                kept += n;
-            }
-            at += piece.len();
-        }
-        b.set_filled(if dechunk { kept } else { take });
+        // Take the same bytes for real; de-chunking compacts the payload to the front.
+        let (taken, kept) = self.framer.frame(&mut spare[..take])?;
+        self.stats.bytes_in += taken as u64;
+        b.set_filled(kept);
         Ok(true)
     }
 }

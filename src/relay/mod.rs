@@ -33,6 +33,10 @@
 //!   nothing held.
 //! - Relays copy unless [`Options::splice`] asks for splice(2) through a pooled pipe:
 //!   between loopback sockets copying measured faster and cheaper per GiB (BENCHMARKS.md).
+//! - [`Relay::set_pending`] takes bytes read before the body started (with its head) as the
+//!   start of the body, a chunked one picked up wherever they end; [`Relay::feed`] relays for
+//!   a caller that reads and writes the connections itself (a TLS stream has no fd to step
+//!   with), telling it how much it may read so that it never reads past the body.
 //! - [`Tunnel`] joins two directions with half-close (CONNECT, WebSocket).
 //! - [`Buffer`] is a pooled Rust-owned buffer; [`write_vectored`] writes several with one
 //!   `writev`.
@@ -50,15 +54,15 @@ mod chunked;
 mod counters;
 mod error;
 mod flow;
+mod framer;
 mod pool;
 mod stats;
 mod tunnel;
 
 pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
 pub use error::Error;
-pub use flow::{
-    Framing, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored,
-};
+pub use flow::{Fed, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored};
+pub use framer::Framing;
 pub use pool::{
     BUFFER_SIZE, BULK_BUFFER_SIZE, Buffer, MAX_BULK_BUFFERS, MAX_IDLE_BUFFERS,
     MAX_IDLE_BULK_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, bulk_buffers_live, trim,

@@ -3,7 +3,8 @@
 use std::os::fd::BorrowedFd;
 
 use super::error::Error;
-use super::flow::{Framing, Options, Progress, Relay};
+use super::flow::{Options, Progress, Relay};
+use super::framer::Framing;
 use super::stats::RelayStats;
 
 /// What each direction of a tunnel waits for.

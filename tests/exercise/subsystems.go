@@ -156,7 +156,7 @@ func exerciseRelay(n int) error {
 			return err
 		}
 		r.SetSplice(i%2 == 0)
-		if err := r.Bind(dst, src); err != nil {
+		if err := r.Bind(src, dst); err != nil {
 			r.Close()
 			return err
 		}

@@ -184,7 +184,7 @@ func relayBody(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
 		t.fail("NewRelay: %v", err)
 	} else {
 		r.SetSplice(rng.IntN(3) != 0)
-		if err := r.Bind(dst, src); err != nil {
+		if err := r.Bind(src, dst); err != nil {
 			t.fail("Bind: %v", err)
 		}
 		cctx := context.Background()
