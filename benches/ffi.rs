@@ -4,6 +4,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use offheap::__bench as b;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn boundary(c: &mut Criterion) {
     let mut g = c.benchmark_group("ffi");
@@ -37,6 +38,17 @@ fn boundary(c: &mut Criterion) {
         })
     });
     b::debug_object_free(h);
+    // The floor of any lease, the bound of handle_lookup: the same two atomic
+    // read-modify-writes of one word (take, then release), with no lookup around them.
+    let word = AtomicU64::new(0);
+    g.bench_function("lease_floor", |bn| {
+        bn.iter(|| {
+            let before = black_box(&word).fetch_add(1, Ordering::Acquire);
+            word.fetch_sub(1, Ordering::Release);
+            before
+        })
+    });
+    assert_eq!(word.load(Ordering::Relaxed), 0);
     g.finish();
 }
 

@@ -3,6 +3,8 @@ package offheap
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them (match with errors.Is)
@@ -15,7 +17,8 @@ var (
 	// ErrABIMismatch: the linked library was built for a different C ABI than the header the
 	// package was compiled with (a stale target/release/liboffheap.a or .so).
 	ErrABIMismatch = errors.New("offheap: library ABI version differs from the header's")
-	// ErrClosed: the object was closed (or its handle is no longer valid).
+	// ErrClosed: the offheap object was closed (or its handle is no longer valid). A closed
+	// connection is [ErrConnClosed].
 	ErrClosed = errors.New("offheap: object is closed")
 	// ErrPanic: the library panicked inside the call. The panic was caught at the C ABI
 	// boundary and the process is unaffected; the object involved is poisoned.
@@ -35,8 +38,12 @@ var (
 	ErrUnexpectedEOF = errors.New("offheap: relay: body ended before its declared end")
 	// ErrConnectionReset: a peer reset a connection during a relay.
 	ErrConnectionReset = errors.New("offheap: relay: connection reset by peer")
-	// ErrBrokenPipe: a relay's destination no longer accepts data (closed or shut down).
-	ErrBrokenPipe = errors.New("offheap: relay: destination closed")
+	// ErrBrokenPipe: a relay's destination no longer accepts data (its peer closed or shut
+	// it down).
+	ErrBrokenPipe = errors.New("offheap: relay: destination closed by its peer")
+	// ErrConnClosed: a connection a relay, buffer or engine call used was closed on this side
+	// during the call (its file descriptor closed). It also matches [net.ErrClosed].
+	ErrConnClosed error = connClosedError{}
 	// ErrBadChunk: a chunked body is malformed (chunk size not hex or over 64 bits, missing
 	// CRLF, extension or trailers too long or invalid); Error.Status names which.
 	ErrBadChunk = errors.New("offheap: relay: malformed chunked body")
@@ -58,6 +65,28 @@ var (
 	ErrMalformed = errors.New("offheap: malformed HTTP head")
 )
 
+// Sentinels of configurations and of the aggregator (statuses 300-399 map to these or to the
+// general ones).
+var (
+	// ErrInvalidConfig: a field of an [AggregatorConfig] or a [HeadersConfig] is out of its
+	// range; the error names the field (or the library's message does).
+	ErrInvalidConfig = errors.New("offheap: invalid configuration")
+	// ErrLengthMismatch: the columns of a batch have different lengths.
+	ErrLengthMismatch = errors.New("offheap: batch columns have different lengths")
+	// ErrUnknownSeries: no live series has the key or id (never made, deleted or evicted).
+	ErrUnknownSeries = errors.New("offheap: no live series for this key or id")
+	// ErrBadState: serialized aggregator state is corrupt, of another format version, or was
+	// written with a different relative accuracy or sketch setting.
+	ErrBadState = errors.New("offheap: bad serialized aggregator state")
+)
+
+// connClosedError is the type of [ErrConnClosed]: a sentinel that also matches net.ErrClosed.
+type connClosedError struct{}
+
+func (connClosedError) Error() string { return "offheap: connection closed during the call" }
+
+func (connClosedError) Is(target error) bool { return target == net.ErrClosed }
+
 // Error is the error type of this package: the operation, the library's status code (0 for
 // errors detected in Go), and the sentinel it matches.
 type Error struct {
@@ -66,11 +95,17 @@ type Error struct {
 	Err    error  // the sentinel: ErrClosed, ErrInvalidArgument, ...
 }
 
+// Error returns the operation and, for an error of the library, the library's own message for
+// its status (offheap_status_str) and the status; for an error detected in Go, Err's text.
 func (e *Error) Error() string {
-	if e.Status != 0 {
-		return fmt.Sprintf("%s: %v (status %d)", e.Op, e.Err, e.Status)
+	if e.Status == 0 {
+		return e.Op + ": " + e.Err.Error()
 	}
-	return e.Op + ": " + e.Err.Error()
+	msg := statusMessage(e.Status)
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	return e.Op + ": " + msg + " (status " + strconv.FormatUint(uint64(e.Status), 10) + ")"
 }
 
 // Unwrap returns the sentinel.
@@ -79,4 +114,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // opError wraps a sentinel detected on the Go side.
 func opError(op string, sentinel error) error {
 	return &Error{Op: op, Err: sentinel}
+}
+
+// checkIndex panics, as indexing a Go slice does, when i is outside [0, n): an index past the
+// last result would otherwise read what an earlier call left behind.
+func checkIndex(i, n int) {
+	if uint(i) >= uint(n) {
+		panicIndex(i, n)
+	}
+}
+
+func panicIndex(i, n int) {
+	panic(fmt.Sprintf("offheap: index %d out of range [0:%d]", i, n))
 }

@@ -11,13 +11,20 @@ import (
 type handle struct {
 	id      atomic.Uint64
 	cleanup runtime.Cleanup
+	free    func(uint64) uint32 // the library's free for this kind of handle
 }
 
-// attach stores id and registers free as a backstop for owners dropped without Close. free must
-// not reference owner.
-func attach[T any](h *handle, owner *T, id uint64, free func(uint64)) {
+// handleFree is what the cleanup backstop needs: no reference to the owner.
+type handleFree struct {
+	id   uint64
+	free func(uint64) uint32
+}
+
+// attach stores id and registers free as a backstop for owners dropped without Close.
+func attach[T any](h *handle, owner *T, id uint64, free func(uint64) uint32) {
 	h.id.Store(id)
-	h.cleanup = runtime.AddCleanup(owner, free, id)
+	h.free = free
+	h.cleanup = runtime.AddCleanup(owner, func(f handleFree) { f.free(f.id) }, handleFree{id, free})
 }
 
 // get returns the live id, or false once closed. Callers runtime.KeepAlive their owner after
@@ -39,4 +46,17 @@ func (h *handle) release() (uint64, bool) {
 	}
 	h.cleanup.Stop()
 	return id, true
+}
+
+// close frees the handle the first time it is called, and reports the library's error for op;
+// later calls (and calls on a handle never attached) return nil.
+func (h *handle) close(op string) error {
+	id, ok := h.release()
+	if !ok {
+		return nil
+	}
+	if st := h.free(id); st != statusOK {
+		return statusError(op, st)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package offheap
 
 import (
+	"fmt"
 	"iter"
 	"strconv"
 )
@@ -10,7 +11,8 @@ import (
 // slices; every accessor returns a sub-slice of the caller's input, so parsing and reading a
 // head allocate nothing.
 
-// HeadersConfig holds the parser's limits. The zero value means the defaults.
+// HeadersConfig holds the parser's limits. The zero value means the defaults; a limit above
+// its maximum makes Parse fail with [ErrInvalidConfig] naming the field.
 type HeadersConfig struct {
 	// MaxHeadLen is the longest accepted head in bytes (0: 64 KiB; at most 16 MiB).
 	MaxHeadLen uint32
@@ -21,27 +23,51 @@ type HeadersConfig struct {
 	AllowBareLF bool
 }
 
-func (c HeadersConfig) maxHeaders() int {
-	switch {
-	case c.MaxHeaders == 0:
+// The maxima of HeadersConfig (the parser's MAX_HEAD_LEN_LIMIT and MAX_HEADERS_LIMIT, which
+// the header does not name: the library would clamp larger values, the package refuses them).
+const (
+	maxHeadLenLimit = 16 << 20
+	maxHeadersLimit = 254
+)
+
+func (c *HeadersConfig) maxHeaders() int {
+	if c.MaxHeaders == 0 {
 		return 100
-	case c.MaxHeaders > 254:
-		return 254
 	}
 	return int(c.MaxHeaders)
 }
 
-// Body says how the message body after a head is delimited (RFC 9112 §6.3).
-type Body uint8
+// mirror checks c and returns it as the library's offheap_headers_config.
+func (c *HeadersConfig) mirror(headRequest bool) (headersConfig, error) {
+	if c.MaxHeadLen > maxHeadLenLimit {
+		return headersConfig{}, fmt.Errorf("%w: HeadersConfig.MaxHeadLen is %d, above its limit of %d (16 MiB)",
+			ErrInvalidConfig, c.MaxHeadLen, maxHeadLenLimit)
+	}
+	if c.MaxHeaders > maxHeadersLimit {
+		return headersConfig{}, fmt.Errorf("%w: HeadersConfig.MaxHeaders is %d, above its limit of %d",
+			ErrInvalidConfig, c.MaxHeaders, maxHeadersLimit)
+	}
+	m := headersConfig{maxHeadLen: c.MaxHeadLen, maxHeaders: c.MaxHeaders}
+	if c.AllowBareLF {
+		m.allowBareLF = 1
+	}
+	if headRequest {
+		m.headRequest = 1
+	}
+	return m, nil
+}
+
+// BodyKind says how the message body after a head is delimited (RFC 9112 §6.3).
+type BodyKind uint8
 
 const (
-	BodyNone    Body = 0 // no body
-	BodyLength  Body = 1 // exactly ContentLength bytes
-	BodyChunked Body = 2 // chunked transfer coding
-	BodyClose   Body = 3 // until the connection closes (responses)
+	BodyNone    BodyKind = 0 // no body
+	BodyLength  BodyKind = 1 // exactly ContentLength bytes
+	BodyChunked BodyKind = 2 // chunked transfer coding
+	BodyClose   BodyKind = 3 // until the connection closes (responses)
 )
 
-func (b Body) String() string {
+func (b BodyKind) String() string {
 	switch b {
 	case BodyNone:
 		return "none"
@@ -52,7 +78,7 @@ func (b Body) String() string {
 	case BodyClose:
 		return "close"
 	}
-	return "Body(" + strconv.Itoa(int(b)) + ")"
+	return "BodyKind(" + strconv.Itoa(int(b)) + ")"
 }
 
 // HeadFlags are the framing facts of a head.
@@ -70,12 +96,12 @@ const (
 	FlagLeadingEmptyLines HeadFlags = 1 << 8 // empty lines preceded the start-line
 )
 
-// Known is a well-known header name with an O(1) slot in every head.
-type Known uint8
+// KnownHeader is a well-known header name with an O(1) slot in every head.
+type KnownHeader uint8
 
 // The well-known header names, in slot order (the same as the C ABI's OFFHEAP_KNOWN_*).
 const (
-	KnownHost Known = iota
+	KnownHost KnownHeader = iota
 	KnownContentLength
 	KnownTransferEncoding
 	KnownConnection
@@ -119,19 +145,19 @@ var knownNames = [knownCount]string{
 }
 
 // String returns the canonical header name.
-func (k Known) String() string {
+func (k KnownHeader) String() string {
 	if k < knownCount {
 		return knownNames[k]
 	}
-	return "Known(" + strconv.Itoa(int(k)) + ")"
+	return "KnownHeader(" + strconv.Itoa(int(k)) + ")"
 }
 
 // knownByName finds canonical and lower-case spellings without allocating.
-var knownByName = func() map[string]Known {
-	m := make(map[string]Known, 2*knownCount)
+var knownByName = func() map[string]KnownHeader {
+	m := make(map[string]KnownHeader, 2*knownCount)
 	for i, n := range knownNames {
-		m[n] = Known(i)
-		m[lowerASCII(n)] = Known(i)
+		m[n] = KnownHeader(i)
+		m[lowerASCII(n)] = KnownHeader(i)
 	}
 	m["TE"] = KnownTE
 	return m
@@ -170,34 +196,54 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// headRecord mirrors the C offheap_head (128 bytes, checked at build time in headers_cgo.go).
-type headRecord struct {
-	status, start, length, errorOffset uint32
-	methodOff, methodLen               uint32
-	targetOff, targetLen               uint32
-	reasonOff, reasonLen               uint32
-	firstHeader, headerCount           uint32
-	contentLength                      uint64
-	flags                              uint32
-	statusCode                         uint16
-	version                            uint8
-	bodyKind                           uint8
-	known                              [knownCount]uint8
-	_                                  [8]uint32
-}
+// The library's records and options, mirrored field by field (headers_cgo.go pins each
+// layout to the header).
+type (
+	// headRecord is offheap_head (128 bytes).
+	headRecord struct {
+		status, start, length, errorOffset uint32
+		methodOff, methodLen               uint32
+		targetOff, targetLen               uint32
+		reasonOff, reasonLen               uint32
+		firstHeader, headerCount           uint32
+		contentLength                      uint64
+		flags                              uint32
+		statusCode                         uint16
+		version                            uint8
+		bodyKind                           uint8
+		known                              [knownCount]uint8
+		reserved                           [8]uint32
+	}
+	// headerRecord is offheap_header.
+	headerRecord struct {
+		nameOff, nameLen, valueOff, valueLen uint32
+	}
+	// headersConfig is offheap_headers_config.
+	headersConfig struct {
+		maxHeadLen  uint32
+		maxHeaders  uint16
+		allowBareLF uint8
+		headRequest uint8
+	}
+	// rewriteOptions is offheap_rewrite_options: its strings are spans of one byte array.
+	rewriteOptions struct {
+		clientIPOff, clientIPLen uint32
+		protoOff, protoLen       uint32
+		hostOff, hostLen         uint32
+		viaOff, viaLen           uint32
+		setHost                  uint8
+		appendForwarded          uint8
+		reserved                 [6]uint8
+	}
+)
 
-// headerRecord mirrors the C offheap_header.
-type headerRecord struct {
-	nameOff, nameLen, valueOff, valueLen uint32
-}
-
+// knownAbsent marks a well-known header a head does not have (OFFHEAP_KNOWN_ABSENT).
 const knownAbsent = 255
 
-// heads is the state and the accessors shared by [RequestBatch] and [ResponseBatch].
+// heads is the state and the accessors shared by [RequestBatch] and [ResponseBatch]. Every
+// accessor taking a head index i panics unless 0 <= i < Len(), as a slice index does.
 type heads struct {
-	// Config holds the limits used by the next Parse.
-	Config HeadersConfig
-
+	op       string // the Parse that filled the records, for the errors of Err
 	input    []byte
 	recs     []headRecord
 	hdrs     []headerRecord
@@ -205,13 +251,20 @@ type heads struct {
 	consumed int
 }
 
-func (h *heads) ensure(minHeads int) {
+// ensure makes room for minHeads heads and for maxHeaders header lines at least.
+func (h *heads) ensure(minHeads, maxHeaders int) {
 	if len(h.recs) < minHeads {
 		h.recs = make([]headRecord, minHeads)
 	}
-	if need := h.Config.maxHeaders(); len(h.hdrs) < need {
-		h.hdrs = make([]headerRecord, max(need, 16*len(h.recs)))
+	if need := max(maxHeaders, 16*len(h.recs)); len(h.hdrs) < need {
+		h.hdrs = make([]headerRecord, need)
 	}
+}
+
+// rec returns the record of head i, which must be one of the last Parse's.
+func (h *heads) rec(i int) *headRecord {
+	checkIndex(i, h.n)
+	return &h.recs[i]
 }
 
 func (h *heads) slice(off, n uint32) []byte {
@@ -219,7 +272,7 @@ func (h *heads) slice(off, n uint32) []byte {
 }
 
 // Len returns the number of heads the last Parse recorded (the last may be incomplete or
-// invalid: check [heads.Err]).
+// invalid: check Err).
 func (h *heads) Len() int { return h.n }
 
 // Consumed returns where the caller resumes reading after the last pipelined Parse: past
@@ -227,74 +280,75 @@ func (h *heads) Len() int { return h.n }
 func (h *heads) Consumed() int { return h.consumed }
 
 // Complete reports whether head i is complete and valid.
-func (h *heads) Complete(i int) bool { return h.recs[i].status == 0 }
+func (h *heads) Complete(i int) bool { return h.rec(i).status == statusOK }
 
 // Incomplete reports whether head i needs more bytes.
-func (h *heads) Incomplete(i int) bool { return h.recs[i].status == statusHeadersIncomplete }
+func (h *heads) Incomplete(i int) bool { return h.rec(i).status == statusHeadersIncomplete }
 
-// Err returns nil for a complete head, or an [*Error] matching [ErrIncomplete],
-// [ErrTooLarge] or [ErrMalformed], whose Status names the rule (see [HeadError]) and whose
-// offset [HeadError.Offset] gives. It allocates only when it returns an error.
+// Err returns nil for a complete head, or a [*HeadError] (which wraps an [*Error]) matching
+// [ErrIncomplete], [ErrTooLarge] or [ErrMalformed]: its Status names the rule and its Offset
+// the offending byte. It allocates only when it returns an error.
 func (h *heads) Err(i int) error {
-	r := &h.recs[i]
-	if r.status == 0 {
+	r := h.rec(i)
+	if r.status == statusOK {
 		return nil
 	}
-	return &HeadError{Status: r.status, Offset: int(r.errorOffset)}
+	e := &HeadError{Status: r.status, Offset: int(r.errorOffset)}
+	e.err = Error{Op: h.op, Status: r.status, Err: sentinelOf(r.status)}
+	return e
 }
 
 // Start returns the offset of head i in the input.
-func (h *heads) Start(i int) int { return int(h.recs[i].start) }
+func (h *heads) Start(i int) int { return int(h.rec(i).start) }
 
 // HeadLen returns the length of head i including its final empty line (for an incomplete
 // head: the bytes seen).
-func (h *heads) HeadLen(i int) int { return int(h.recs[i].length) }
+func (h *heads) HeadLen(i int) int { return int(h.rec(i).length) }
 
 // Head returns the bytes of head i (a sub-slice of the input).
 func (h *heads) Head(i int) []byte {
-	r := &h.recs[i]
+	r := h.rec(i)
 	return h.slice(r.start, r.length)
 }
 
 // ProtoMinor returns 0 for HTTP/1.0 and 1 for HTTP/1.1.
-func (h *heads) ProtoMinor(i int) int { return int(h.recs[i].version) }
+func (h *heads) ProtoMinor(i int) int { return int(h.rec(i).version) }
 
 // Flags returns the framing flags of head i.
-func (h *heads) Flags(i int) HeadFlags { return HeadFlags(h.recs[i].flags) }
+func (h *heads) Flags(i int) HeadFlags { return HeadFlags(h.rec(i).flags) }
 
 // KeepAlive reports whether the connection stays open after message i (RFC 9112 §9.3).
-func (h *heads) KeepAlive(i int) bool { return h.recs[i].flags&uint32(FlagKeepAlive) != 0 }
+func (h *heads) KeepAlive(i int) bool { return h.rec(i).flags&uint32(FlagKeepAlive) != 0 }
 
 // Upgrade reports whether message i switches protocols.
-func (h *heads) Upgrade(i int) bool { return h.recs[i].flags&uint32(FlagUpgrade) != 0 }
+func (h *heads) Upgrade(i int) bool { return h.rec(i).flags&uint32(FlagUpgrade) != 0 }
 
 // ExpectContinue reports whether request i asked for 100-continue.
 func (h *heads) ExpectContinue(i int) bool {
-	return h.recs[i].flags&uint32(FlagExpectContinue) != 0
+	return h.rec(i).flags&uint32(FlagExpectContinue) != 0
 }
 
 // Body returns how the body after head i is delimited.
-func (h *heads) Body(i int) Body { return Body(h.recs[i].bodyKind) }
+func (h *heads) Body(i int) BodyKind { return BodyKind(h.rec(i).bodyKind) }
 
 // ContentLength returns the body length when Body(i) is [BodyLength], else 0.
-func (h *heads) ContentLength(i int) int64 { return int64(h.recs[i].contentLength) }
+func (h *heads) ContentLength(i int) int64 { return int64(h.rec(i).contentLength) }
 
 // NumHeaders returns the number of header lines of head i.
-func (h *heads) NumHeaders(i int) int { return int(h.recs[i].headerCount) }
+func (h *heads) NumHeaders(i int) int { return int(h.rec(i).headerCount) }
 
 // HeaderAt returns line j of head i: the name and the value without surrounding whitespace.
+// It panics unless 0 <= j < NumHeaders(i).
 func (h *heads) HeaderAt(i, j int) (name, value []byte) {
-	r := &h.recs[i]
-	if uint(j) >= uint(r.headerCount) {
-		panic("offheap: header index out of range")
-	}
+	r := h.rec(i)
+	checkIndex(j, int(r.headerCount))
 	s := &h.hdrs[int(r.firstHeader)+j]
 	return h.slice(s.nameOff, s.nameLen), h.slice(s.valueOff, s.valueLen)
 }
 
 // Known returns the value of the first line named k in head i (O(1)), or nil.
-func (h *heads) Known(i int, k Known) []byte {
-	r := &h.recs[i]
+func (h *heads) Known(i int, k KnownHeader) []byte {
+	r := h.rec(i)
 	if k >= knownCount || r.known[k] == knownAbsent {
 		return nil
 	}
@@ -308,7 +362,7 @@ func (h *heads) Header(i int, name string) []byte {
 	if k, ok := knownByName[name]; ok {
 		return h.Known(i, k)
 	}
-	r := &h.recs[i]
+	r := h.rec(i)
 	for _, s := range h.hdrs[r.firstHeader : r.firstHeader+r.headerCount] {
 		if equalFold(h.slice(s.nameOff, s.nameLen), name) {
 			return h.slice(s.valueOff, s.valueLen)
@@ -321,7 +375,7 @@ func (h *heads) Header(i int, name string) []byte {
 // input.
 func (h *heads) All(i int) iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		r := &h.recs[i]
+		r := h.rec(i)
 		for _, s := range h.hdrs[r.firstHeader : r.firstHeader+r.headerCount] {
 			if !yield(h.slice(s.nameOff, s.nameLen), h.slice(s.valueOff, s.valueLen)) {
 				return
@@ -330,58 +384,89 @@ func (h *heads) All(i int) iter.Seq2[[]byte, []byte] {
 	}
 }
 
+// parse makes the library parse input (pipelined, or one head per region of offsets) into
+// h: one cgo call, and no allocation unless the records must grow.
+func (h *heads) parse(op string, request bool, cfg *HeadersConfig, headRequest bool, input []byte, offsets []uint32) error {
+	h.n, h.consumed, h.input = 0, 0, nil
+	if initErr != nil {
+		return initErr
+	}
+	c, err := cfg.mirror(headRequest)
+	if err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	h.ensure(max(len(offsets), 1), cfg.maxHeaders())
+	for {
+		n, consumed, st := headersParse(request, input, offsets, &c, h.recs, h.hdrs)
+		if st != statusOK {
+			return statusError(op, st)
+		}
+		if n < len(offsets) {
+			// Every region has a record, so the header records ran out: grow them and parse
+			// again rather than drop the last regions.
+			h.hdrs = make([]headerRecord, 2*len(h.hdrs))
+			continue
+		}
+		h.op, h.input, h.n, h.consumed = op, input, n, consumed
+		return nil
+	}
+}
+
 // RequestBatch parses HTTP/1.x request heads, many per call, into reusable pointer-free
 // slices. Create it with [NewRequestBatch] (the zero value works too, one head per call) and
 // reuse it; it is not safe for concurrent use.
 //
 // The slices its accessors return point into the input of the last Parse: they stay valid
-// while the caller keeps that input unchanged, and the next Parse replaces them.
+// while the caller keeps that input unchanged, and the next Parse replaces them. An accessor
+// given a head index outside [0, Len()) panics, as a slice index does.
 type RequestBatch struct {
+	// Config holds the limits used by the next Parse.
+	Config HeadersConfig
 	heads
-	offsets     []uint32
 	rewriteArgs []byte
 }
 
-// NewRequestBatch returns a batch that records up to maxHeads heads per call.
+// NewRequestBatch returns a batch that records up to maxHeads heads per pipelined Parse.
 func NewRequestBatch(maxHeads int) *RequestBatch {
 	b := &RequestBatch{}
-	b.ensure(max(maxHeads, 1))
+	b.ensure(max(maxHeads, 1), b.Config.maxHeaders())
 	return b
 }
 
 // Method returns the method of request i.
 func (b *RequestBatch) Method(i int) []byte {
-	r := &b.recs[i]
+	r := b.rec(i)
 	return b.slice(r.methodOff, r.methodLen)
 }
 
 // Target returns the request-target of request i (the RequestURI).
 func (b *RequestBatch) Target(i int) []byte {
-	r := &b.recs[i]
+	r := b.rec(i)
 	return b.slice(r.targetOff, r.targetLen)
 }
 
 // ResponseBatch parses HTTP/1.x response heads, many per call, like [RequestBatch].
 type ResponseBatch struct {
+	// Config holds the limits used by the next Parse.
+	Config HeadersConfig
 	heads
 	// HeadRequest says the responses answer HEAD requests, so none has a body.
 	HeadRequest bool
-	offsets     []uint32
 }
 
-// NewResponseBatch returns a batch that records up to maxHeads heads per call.
+// NewResponseBatch returns a batch that records up to maxHeads heads per pipelined Parse.
 func NewResponseBatch(maxHeads int) *ResponseBatch {
 	b := &ResponseBatch{}
-	b.ensure(max(maxHeads, 1))
+	b.ensure(max(maxHeads, 1), b.Config.maxHeaders())
 	return b
 }
 
 // StatusCode returns the status code of response i.
-func (b *ResponseBatch) StatusCode(i int) int { return int(b.recs[i].statusCode) }
+func (b *ResponseBatch) StatusCode(i int) int { return int(b.rec(i).statusCode) }
 
 // Reason returns the reason phrase of response i (possibly empty).
 func (b *ResponseBatch) Reason(i int) []byte {
-	r := &b.recs[i]
+	r := b.rec(i)
 	return b.slice(r.reasonOff, r.reasonLen)
 }
 
@@ -397,25 +482,23 @@ type RewriteOptions struct {
 	AppendForwarded bool
 }
 
-// Status codes of the header parser (the C ABI's OFFHEAP_STATUS_HEADERS_*).
-const (
-	statusHeadersIncomplete   = 100
-	statusHeadersHeadTooLarge = 101
-	statusHeadersTooMany      = 102
-	statusHeadersLast         = 199
-)
-
-// HeadError is a head the parser did not accept: Status is the library's status code (the
-// rule, 100-199, message from the library) and Offset the offending byte in the input.
+// HeadError is a head the parser did not accept, as [RequestBatch.Err] and
+// [ResponseBatch.Err] return it: Status is the library's status code (the rule, 100-199; the
+// error prints the library's message for it) and Offset the offending byte in the input. It
+// wraps an [*Error] with the same Status and the Parse as its Op, so errors.As finds either,
+// and errors.Is matches [ErrIncomplete], [ErrTooLarge] or [ErrMalformed].
 type HeadError struct {
 	Status uint32
 	Offset int
+	err    Error
 }
 
+// Error returns the library's message for the rule and, unless the head is incomplete, the
+// offset of the offending byte.
 func (e *HeadError) Error() string {
 	msg := statusMessage(e.Status)
 	if msg == "" {
-		msg = "offheap headers: status " + strconv.Itoa(int(e.Status))
+		msg = e.err.Err.Error()
 	}
 	if e.Status == statusHeadersIncomplete {
 		return msg
@@ -423,49 +506,38 @@ func (e *HeadError) Error() string {
 	return msg + " at byte " + strconv.Itoa(e.Offset)
 }
 
-// Is matches the sentinel of the error's class: [ErrIncomplete], [ErrTooLarge] or
-// [ErrMalformed].
-func (e *HeadError) Is(target error) bool { return target == headersSentinel(e.Status) }
-
-// headersSentinel maps a headers status (100-199) to its sentinel.
-func headersSentinel(status uint32) error {
-	switch {
-	case status == statusHeadersIncomplete:
-		return ErrIncomplete
-	case status == statusHeadersHeadTooLarge || status == statusHeadersTooMany:
-		return ErrTooLarge
-	case status > statusHeadersTooMany && status <= statusHeadersLast:
-		return ErrMalformed
-	}
-	return nil
-}
+// Unwrap returns the [*Error] of the head's status.
+func (e *HeadError) Unwrap() error { return &e.err }
 
 // Parse parses the pipelined request heads at the start of input (one connection's bytes):
 // one after another, skipping Content-Length bodies, until the batch is full, the input
 // ends, or a head is incomplete, invalid, or followed by a body that is not
-// length-delimited. It returns where to resume reading ([heads.Consumed]). Per-head problems
-// are reported by [heads.Err]; err is about the call itself. One cgo call, no allocation.
+// length-delimited. It returns where to resume reading ([RequestBatch.Consumed]). Per-head
+// problems are reported by [RequestBatch.Err]; err is about the call itself. One cgo call, no
+// allocation.
 func (b *RequestBatch) Parse(input []byte) (consumed int, err error) {
-	err = b.parse("RequestBatch.Parse", true, false, input, nil)
+	err = b.parse("RequestBatch.Parse", true, &b.Config, false, input, nil)
 	return b.consumed, err
 }
 
 // ParseEach parses one request head per region of input: region i is
 // input[offsets[i]:offsets[i+1]] (the last runs to the end), so the heads of many
-// connections are parsed in one call. Offsets must be non-decreasing.
+// connections are parsed in one call. Offsets must be non-decreasing. Every region gets its
+// head: with more regions than the batch holds, the batch grows (the only time it
+// allocates), and Len() is len(offsets).
 func (b *RequestBatch) ParseEach(input []byte, offsets []uint32) error {
-	return b.parse("RequestBatch.ParseEach", true, false, input, offsets)
+	return b.parse("RequestBatch.ParseEach", true, &b.Config, false, input, offsets)
 }
 
 // Parse parses pipelined response heads, like [RequestBatch.Parse].
 func (b *ResponseBatch) Parse(input []byte) (consumed int, err error) {
-	err = b.parse("ResponseBatch.Parse", false, b.HeadRequest, input, nil)
+	err = b.parse("ResponseBatch.Parse", false, &b.Config, b.HeadRequest, input, nil)
 	return b.consumed, err
 }
 
 // ParseEach parses one response head per region of input, like [RequestBatch.ParseEach].
 func (b *ResponseBatch) ParseEach(input []byte, offsets []uint32) error {
-	return b.parse("ResponseBatch.ParseEach", false, b.HeadRequest, input, offsets)
+	return b.parse("ResponseBatch.ParseEach", false, &b.Config, b.HeadRequest, input, offsets)
 }
 
 // RewriteRequest appends to dst request head i rewritten for an upstream, with the semantics
@@ -475,17 +547,73 @@ func (b *ResponseBatch) ParseEach(input []byte, offsets []uint32) error {
 // Transfer-Encoding are kept, because the body is relayed unchanged. It allocates only when
 // dst lacks capacity: reuse dst[:0] for zero allocations.
 func (b *RequestBatch) RewriteRequest(dst []byte, i int, opts *RewriteOptions) ([]byte, error) {
+	const op = "RequestBatch.RewriteRequest"
 	if !b.Complete(i) {
-		return dst, &Error{Op: "RequestBatch.RewriteRequest", Err: ErrInvalidArgument}
+		return dst, opError(op, ErrInvalidArgument)
 	}
-	return b.rewriteRequest(dst, i, opts)
+	// The four strings go to the library as spans of one reused byte array.
+	args := append(b.rewriteArgs[:0], opts.ClientIP...)
+	args = append(args, opts.Proto...)
+	args = append(args, opts.Host...)
+	args = append(args, opts.Via...)
+	b.rewriteArgs = args
+	ro := rewriteOptions{
+		clientIPLen: uint32(len(opts.ClientIP)),
+		protoOff:    uint32(len(opts.ClientIP)),
+		protoLen:    uint32(len(opts.Proto)),
+		hostOff:     uint32(len(opts.ClientIP) + len(opts.Proto)),
+		hostLen:     uint32(len(opts.Host)),
+		viaOff:      uint32(len(opts.ClientIP) + len(opts.Proto) + len(opts.Host)),
+		viaLen:      uint32(len(opts.Via)),
+	}
+	if opts.SetHost {
+		ro.setHost = 1
+	}
+	if opts.AppendForwarded {
+		ro.appendForwarded = 1
+	}
+	rec := &b.recs[i]
+	for {
+		written, st := headersRewriteRequest(b.input, rec, b.hdrs, args, &ro, dst[len(dst):cap(dst)])
+		if dst, st = appendWritten(dst, written, st); st != statusBufferTooSmall {
+			return dst, rewriteError(op, st)
+		}
+	}
 }
 
 // RewriteResponse appends to dst response head i with its hop-by-hop headers dropped and
 // via (unless empty) appended to Via. It allocates only when dst lacks capacity.
 func (b *ResponseBatch) RewriteResponse(dst []byte, i int, via string) ([]byte, error) {
+	const op = "ResponseBatch.RewriteResponse"
 	if !b.Complete(i) {
-		return dst, &Error{Op: "ResponseBatch.RewriteResponse", Err: ErrInvalidArgument}
+		return dst, opError(op, ErrInvalidArgument)
 	}
-	return b.rewriteResponse(dst, i, via)
+	rec := &b.recs[i]
+	for {
+		written, st := headersRewriteResponse(b.input, rec, b.hdrs, via, dst[len(dst):cap(dst)])
+		if dst, st = appendWritten(dst, written, st); st != statusBufferTooSmall {
+			return dst, rewriteError(op, st)
+		}
+	}
+}
+
+// appendWritten extends dst by the written bytes of a rewrite into its spare capacity, or, when
+// that was too small (written is then the size needed), returns dst grown to fit them.
+func appendWritten(dst []byte, written int, st uint32) ([]byte, uint32) {
+	switch st {
+	case statusOK:
+		return dst[:len(dst)+written], st
+	case statusBufferTooSmall:
+		out := make([]byte, len(dst), len(dst)+written+written/4)
+		copy(out, dst)
+		return out, st
+	}
+	return dst, st
+}
+
+func rewriteError(op string, st uint32) error {
+	if st == statusOK {
+		return nil
+	}
+	return statusError(op, st)
 }

@@ -2,12 +2,14 @@
 
 package offheap
 
-func (h *heads) parse(string, bool, bool, []byte, []uint32) error { return initErr }
-
-func (b *RequestBatch) rewriteRequest(dst []byte, _ int, _ *RewriteOptions) ([]byte, error) {
-	return dst, initErr
+func headersParse(bool, []byte, []uint32, *headersConfig, []headRecord, []headerRecord) (int, int, uint32) {
+	return 0, 0, statusUnavailable
 }
 
-func (b *ResponseBatch) rewriteResponse(dst []byte, _ int, _ string) ([]byte, error) {
-	return dst, initErr
+func headersRewriteRequest([]byte, *headRecord, []headerRecord, []byte, *rewriteOptions, []byte) (int, uint32) {
+	return 0, statusUnavailable
+}
+
+func headersRewriteResponse([]byte, *headRecord, []headerRecord, string, []byte) (int, uint32) {
+	return 0, statusUnavailable
 }

@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -74,6 +76,17 @@ func TestHeadErrorsMatchSentinels(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "Content-Length together with Transfer-Encoding") {
 		t.Fatalf("message %q", err)
+	}
+	// The *HeadError wraps an *Error of the same status: errors.As finds either.
+	var e *Error
+	if !errors.As(err, &e) || e.Status != he.Status || e.Op != "RequestBatch.Parse" ||
+		!strings.Contains(e.Error(), "Content-Length together with Transfer-Encoding (RFC 9112 §6.1) (status 116)") {
+		t.Fatalf("wrapped error %#v", e)
+	}
+	r := NewResponseBatch(1)
+	if _, err := r.Parse([]byte("HTTP/1.1 200 OK\r\nContent-Le")); err != nil || !errors.As(r.Err(0), &e) ||
+		e.Op != "ResponseBatch.Parse" || !errors.Is(r.Err(0), ErrIncomplete) {
+		t.Fatalf("incomplete response: %v, %#v", err, r.Err(0))
 	}
 	if _, err := b.Parse([]byte("GET / HTTP/1.1\r\nHo")); err != nil || !errors.Is(b.Err(0), ErrIncomplete) || !b.Incomplete(0) {
 		t.Fatalf("incomplete: %v %v", err, b.Err(0))
@@ -231,5 +244,124 @@ func TestRequestMatchesReadRequest(t *testing.T) {
 			!reflect.DeepEqual(got.Header, want.Header) {
 			t.Errorf("%q:\n got %+v\nwant %+v", raw, got, want)
 		}
+	}
+}
+
+// An index past Len panics, also when an earlier Parse left more records behind.
+func TestHeadIndexPastLenPanics(t *testing.T) {
+	b := NewRequestBatch(4)
+	if _, err := b.Parse([]byte(strings.Repeat("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 3))); err != nil || b.Len() != 3 {
+		t.Fatalf("Parse: %v, %d heads", err, b.Len())
+	}
+	if _, err := b.Parse([]byte("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")); err != nil || b.Len() != 1 {
+		t.Fatalf("Parse: %v, %d heads", err, b.Len())
+	}
+	for name, f := range map[string]func(){
+		"Method":   func() { b.Method(1) },
+		"Target":   func() { b.Target(2) },
+		"Err":      func() { _ = b.Err(1) },
+		"Complete": func() { b.Complete(1) },
+		"Header":   func() { b.Header(1, "Host") },
+		"Known":    func() { b.Known(1, KnownHost) },
+		"Head":     func() { b.Head(3) },
+		"Body":     func() { b.Body(1) },
+		"Request":  func() { _, _ = b.Request(1) },
+		"All": func() {
+			for range b.All(1) {
+			}
+		},
+		"Rewrite": func() { _, _ = b.RewriteRequest(nil, 1, &RewriteOptions{}) },
+	} {
+		t.Run(name, func(t *testing.T) { mustPanic(t, " out of range [0:1]", f) })
+	}
+	mustPanic(t, "offheap: index -1 out of range [0:1]", func() { b.Start(-1) })
+	mustPanic(t, "offheap: index 1 out of range [0:1]", func() { b.HeaderAt(0, 1) })
+	if string(b.Target(0)) != "/x" {
+		t.Fatalf("Target(0) = %q", b.Target(0))
+	}
+	r := NewResponseBatch(2)
+	mustPanic(t, "offheap: index 0 out of range [0:0]", func() { r.StatusCode(0) })
+	if _, err := r.Parse([]byte("HTTP/1.1 200 OK\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "offheap: index 1 out of range [0:1]", func() { r.Reason(1) })
+	// A failed Parse leaves no head to read.
+	b.Config.MaxHeaders = 255
+	if _, err := b.Parse([]byte(kittyhell)); err == nil || b.Len() != 0 {
+		t.Fatalf("Parse with a bad config: %v, %d heads", err, b.Len())
+	}
+	mustPanic(t, "offheap: index 0 out of range [0:0]", func() { b.Method(0) })
+}
+
+// ParseEach parses every region: more regions than the batch holds, or more header lines than
+// its header records, grow the batch (the only allocations); then the same call allocates
+// nothing.
+func TestParseEachParsesEveryRegion(t *testing.T) {
+	var input []byte
+	var offsets []uint32
+	for i := range 6 {
+		offsets = append(offsets, uint32(len(input)))
+		input = fmt.Appendf(input, "GET /%d HTTP/1.1\r\nHost: a\r\n", i)
+		for j := range 60 {
+			input = fmt.Appendf(input, "X-%d: %d\r\n", j, j)
+		}
+		input = append(input, "\r\n"...)
+	}
+	b := NewRequestBatch(4)
+	for round := range 2 {
+		if err := b.ParseEach(input, offsets); err != nil {
+			t.Fatal(err)
+		}
+		if b.Len() != 6 {
+			t.Fatalf("round %d: Len = %d, want 6 (one per region)", round, b.Len())
+		}
+		for i := range 6 {
+			if err := b.Err(i); err != nil || string(b.Target(i)) != "/"+strconv.Itoa(i) || b.NumHeaders(i) != 61 {
+				t.Fatalf("head %d: %v %q with %d headers", i, err, b.Target(i), b.NumHeaders(i))
+			}
+			if _, v := b.HeaderAt(i, 60); string(v) != "59" {
+				t.Fatalf("head %d: last header %q", i, v)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(50, func() {
+		if err := b.ParseEach(input, offsets); err != nil {
+			panic(err)
+		}
+	}); n != 0 {
+		t.Fatalf("ParseEach of a batch that has grown: %v allocations, want 0", n)
+	}
+}
+
+// Limits above their maxima are refused with an error that names the field and the limit.
+func TestHeadersConfigAboveItsLimitIsAnError(t *testing.T) {
+	for _, c := range []struct {
+		cfg  HeadersConfig
+		want []string
+	}{
+		{HeadersConfig{MaxHeadLen: 16<<20 + 1}, []string{"HeadersConfig.MaxHeadLen", "16777217", "16777216"}},
+		{HeadersConfig{MaxHeaders: 255}, []string{"HeadersConfig.MaxHeaders", "255", "254"}},
+	} {
+		b := NewRequestBatch(1)
+		b.Config = c.cfg
+		_, err := b.Parse([]byte(kittyhell))
+		if !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("%+v: Parse = %v, want ErrInvalidConfig", c.cfg, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q lacks %q", err, w)
+			}
+		}
+		r := NewResponseBatch(1)
+		r.Config = c.cfg
+		if err := r.ParseEach([]byte("HTTP/1.1 200 OK\r\n\r\n"), []uint32{0}); !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("%+v: ResponseBatch.ParseEach = %v, want ErrInvalidConfig", c.cfg, err)
+		}
+	}
+	b := NewRequestBatch(1)
+	b.Config = HeadersConfig{MaxHeadLen: 16 << 20, MaxHeaders: 254}
+	if _, err := b.Parse([]byte(kittyhell)); err != nil || b.Err(0) != nil {
+		t.Fatalf("the maxima themselves: %v, %v", err, b.Err(0))
 	}
 }

@@ -44,7 +44,7 @@ func liveDebugHandles(t *testing.T) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.HandlesByKind[KindDebug]
+	return s.HandlesByKind[HandleKindDebug]
 }
 
 func TestCloseIsIdempotentAndLaterCallsFail(t *testing.T) {

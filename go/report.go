@@ -79,7 +79,7 @@ func ReadHeapReport() HeapReport {
 		r.bounds = h.Buckets
 	}
 	r.fillPauses()
-	r.Rust, r.RustErr = readRustStats()
+	r.Rust, r.RustErr = ReadRustStats()
 	if r.RustErr == nil {
 		r.Relay, r.RustErr = ReadRelayCounters()
 	}

@@ -1,50 +1,232 @@
-//go:build cgo
-
 package offheap
 
-/*
-#cgo noescape offheap_window_new
-#cgo nocallback offheap_window_new
-#cgo nocallback offheap_window_free
-#cgo noescape offheap_window_ingest_u64
-#cgo nocallback offheap_window_ingest_u64
-#cgo noescape offheap_window_ingest_ids
-#cgo nocallback offheap_window_ingest_ids
-#cgo noescape offheap_window_ingest_keys
-#cgo nocallback offheap_window_ingest_keys
-#cgo noescape offheap_window_resolve_keys
-#cgo nocallback offheap_window_resolve_keys
-#cgo noescape offheap_window_resolve_u64
-#cgo nocallback offheap_window_resolve_u64
-#cgo noescape offheap_window_delete
-#cgo nocallback offheap_window_delete
-#cgo noescape offheap_window_remove
-#cgo nocallback offheap_window_remove
-#cgo noescape offheap_window_stats
-#cgo nocallback offheap_window_stats
-#cgo noescape offheap_window_snapshot_new
-#cgo nocallback offheap_window_snapshot_new
-#cgo nocallback offheap_window_snapshot_free
-#cgo noescape offheap_window_snapshot_take
-#cgo nocallback offheap_window_snapshot_take
-#cgo noescape offheap_window_snapshot_view
-#cgo nocallback offheap_window_snapshot_view
-#cgo noescape offheap_window_prometheus
-#cgo nocallback offheap_window_prometheus
-#cgo noescape offheap_window_export
-#cgo nocallback offheap_window_export
-#cgo noescape offheap_window_merge_import
-#cgo nocallback offheap_window_merge_import
-#include "offheap.h"
-*/
-import "C"
-
 import (
+	"fmt"
 	"io"
 	"math"
 	"runtime"
 	"sync"
-	"unsafe"
+	"time"
+)
+
+// WindowMode says how an aggregator's windows move with time.
+type WindowMode uint32
+
+const (
+	// Sliding windows of AggregatorConfig.Width advance one slice (Width/Slices) at a time.
+	Sliding WindowMode = 0
+	// Tumbling windows of AggregatorConfig.Width follow each other.
+	Tumbling WindowMode = 1
+	// Cumulative series keep everything since they were made; delta snapshots report the
+	// change since the previous delta snapshot.
+	Cumulative WindowMode = 2
+)
+
+// AggregatorConfig configures an [Aggregator]. The zero value of a field selects its default;
+// negative values are errors ([ErrInvalidConfig]).
+type AggregatorConfig struct {
+	Mode  WindowMode
+	Width time.Duration // window width (Sliding, Tumbling); required
+	// Slices of a sliding window (default 6); must divide Width into whole nanoseconds.
+	Slices int
+	// Alpha is the relative accuracy of quantiles, in [0.0001, 0.5] (default 0.01: a quantile
+	// is within 1% of the true rank value).
+	Alpha float64
+	// NoQuantiles turns the quantile sketches off (count, sum, min, max, ... only).
+	NoQuantiles bool
+	// MaxBuckets caps each sketch's buckets per sign, in [16, 65536] (default 2048); past it the
+	// smallest-magnitude buckets collapse.
+	MaxBuckets int
+	// MaxSeries caps live series (default 2,097,152); samples of new keys past the cap go to one
+	// overflow series, rendered as otel_metric_overflow="true".
+	MaxSeries int
+	// IdleTTL evicts series without samples newer than now-IdleTTL at each snapshot (0: never).
+	IdleTTL time.Duration
+	// AllowedLateness drops samples older than now-AllowedLateness (0: only samples whose
+	// slice already left the window are late).
+	AllowedLateness time.Duration
+	// MaxFutureSkew accepts samples up to now+MaxFutureSkew (default 0: none after now).
+	MaxFutureSkew time.Duration
+	// Shards is the number of lock shards, a power of two up to 256 (default 16).
+	Shards int
+	// MaxKeyLen is the longest byte key accepted, up to 4096 (default 1024); longer keys are
+	// dropped and counted as BadKey.
+	MaxKeyLen int
+	// Name is the Prometheus metric name (default "offheap_window"); Help its HELP text.
+	Name, Help string
+	// KeyLabel is the label that carries the key in exposition (default "key"): a sample of key
+	// "/api" is rendered name{key="/api",quantile="0.5"}. With RawLabelKeys, byte keys are label
+	// lists in Prometheus syntax (route="/api",code="200") rendered as they are; keys that are
+	// not are dropped and counted as BadKey.
+	KeyLabel     string
+	RawLabelKeys bool
+	// Quantiles are the quantiles WritePrometheus renders (default 0.5, 0.9, 0.99; at most 16).
+	Quantiles []float64
+}
+
+// maxQuantiles is the most quantiles a snapshot computes (OFFHEAP_WINDOW_MAX_QUANTILES).
+const maxQuantiles = 16
+
+// withDefaults checks the fields the library does not see (or sees only after a conversion)
+// and fills the defaults; the library checks the rest, and its message names the rule.
+func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
+	c := *cfg
+	for _, f := range [...]struct {
+		name       string
+		value, max int64 // max 0: the library checks the upper bound
+	}{
+		{"AggregatorConfig.Width", int64(c.Width), 0},
+		{"AggregatorConfig.Slices", int64(c.Slices), 0},
+		{"AggregatorConfig.MaxBuckets", int64(c.MaxBuckets), 1 << 16},
+		{"AggregatorConfig.MaxSeries", int64(c.MaxSeries), 0},
+		{"AggregatorConfig.IdleTTL", int64(c.IdleTTL), 0},
+		{"AggregatorConfig.AllowedLateness", int64(c.AllowedLateness), 0},
+		{"AggregatorConfig.MaxFutureSkew", int64(c.MaxFutureSkew), 0},
+		{"AggregatorConfig.Shards", int64(c.Shards), 256},
+		{"AggregatorConfig.MaxKeyLen", int64(c.MaxKeyLen), 4096},
+		{"len(AggregatorConfig.Quantiles)", int64(len(c.Quantiles)), maxQuantiles},
+	} {
+		switch {
+		case f.value < 0:
+			return c, fmt.Errorf("%w: %s is negative (%d)", ErrInvalidConfig, f.name, f.value)
+		case f.max > 0 && f.value > f.max:
+			return c, fmt.Errorf("%w: %s is %d, above its limit of %d", ErrInvalidConfig, f.name, f.value, f.max)
+		}
+	}
+	if c.Alpha < 0 {
+		return c, fmt.Errorf("%w: AggregatorConfig.Alpha is negative (%v)", ErrInvalidConfig, c.Alpha)
+	}
+	if c.Slices == 0 {
+		c.Slices = 6
+	}
+	if c.Mode != Sliding {
+		c.Slices = 1
+	}
+	if c.Alpha == 0 {
+		c.Alpha = 0.01
+	}
+	if c.MaxBuckets == 0 {
+		c.MaxBuckets = 2048
+	}
+	if c.MaxSeries == 0 {
+		c.MaxSeries = 1 << 21
+	}
+	if c.Shards == 0 {
+		c.Shards = 16
+	}
+	if c.MaxKeyLen == 0 {
+		c.MaxKeyLen = 1024
+	}
+	if c.Name == "" {
+		c.Name = "offheap_window"
+	}
+	if c.KeyLabel == "" {
+		c.KeyLabel = "key"
+	}
+	if c.RawLabelKeys {
+		c.KeyLabel = ""
+	}
+	if c.Quantiles == nil {
+		c.Quantiles = []float64{0.5, 0.9, 0.99}
+	}
+	if c.Mode == Cumulative && c.Width == 0 {
+		c.Width = 1
+	}
+	return c, nil
+}
+
+// mirror returns c (with its defaults) as the library's offheap_window_config.
+func (c *AggregatorConfig) mirror() windowConfig {
+	lateness := uint64(math.MaxUint64) // only the window rule
+	if c.AllowedLateness > 0 {
+		lateness = uint64(c.AllowedLateness)
+	}
+	sketch := uint32(1)
+	if c.NoQuantiles {
+		sketch = 0
+	}
+	return windowConfig{
+		mode: uint32(c.Mode), slices: uint32(min(c.Slices, math.MaxUint32)), widthNs: uint64(c.Width),
+		alpha: c.Alpha, maxBuckets: uint32(c.MaxBuckets), shards: uint32(c.Shards),
+		maxSeries: uint64(c.MaxSeries), idleTTLNs: uint64(c.IdleTTL), allowedLatenessNs: lateness,
+		maxFutureNs: uint64(c.MaxFutureSkew), maxKeyLen: uint32(c.MaxKeyLen), sketch: sketch,
+	}
+}
+
+// windowConfig is offheap_window_config (window_cgo.go pins its layout).
+type windowConfig struct {
+	mode, slices         uint32
+	widthNs              uint64
+	alpha                float64
+	maxBuckets, shards   uint32
+	maxSeries, idleTTLNs uint64
+	allowedLatenessNs    uint64
+	maxFutureNs          uint64
+	maxKeyLen, sketch    uint32
+}
+
+// SeriesID names a series: handed out by [Aggregator.ResolveKey] and [Aggregator.ResolveU64],
+// it encodes a slot and a generation, so the id of a deleted or evicted series is detected
+// (counted as Stale) and never reaches another series.
+type SeriesID uint64
+
+// OverflowID is the id of the overflow series.
+const OverflowID SeriesID = ^SeriesID(0)
+
+// IngestAccounting says what happened to each sample of a batch; the fields add up to its
+// length. Its layout is the C offheap_window_accounting (the library writes it directly).
+type IngestAccounting struct {
+	Accepted   uint64 // recorded into their own series
+	Overflowed uint64 // recorded into the overflow series (series cap reached)
+	Late       uint64 // dropped: older than the allowed lateness or the window
+	Future     uint64 // dropped: newer than now+MaxFutureSkew
+	Invalid    uint64 // dropped: NaN or ±Inf value, or weight 0
+	BadKey     uint64 // dropped: key too long, not UTF-8, or not a label list (RawLabelKeys)
+	Stale      uint64 // dropped: the id names a deleted or evicted series
+}
+
+// Total returns the number of samples accounted for.
+func (a IngestAccounting) Total() uint64 {
+	return a.Accepted + a.Overflowed + a.Late + a.Future + a.Invalid + a.BadKey + a.Stale
+}
+
+func (a *IngestAccounting) add(o IngestAccounting) {
+	a.Accepted += o.Accepted
+	a.Overflowed += o.Overflowed
+	a.Late += o.Late
+	a.Future += o.Future
+	a.Invalid += o.Invalid
+	a.BadKey += o.BadKey
+	a.Stale += o.Stale
+}
+
+// AggregatorStats are an aggregator's counters since it was made. Its layout is the C
+// offheap_window_counters (the library writes it directly).
+type AggregatorStats struct {
+	Series    uint64           // live series (the overflow series not counted)
+	Samples   IngestAccounting // every batch's accounting added up
+	Evicted   uint64           // series evicted as idle
+	Deleted   uint64           // series removed by Delete* or Clear
+	Snapshots uint64           // snapshots taken
+	KeyBytes  uint64           // bytes of interned byte keys
+}
+
+// ImportAccounting says what [Aggregator.MergeState] did with each record of the state. Its
+// layout is the C offheap_window_import (the library writes it directly).
+type ImportAccounting struct {
+	Merged     uint64 // merged into the series of the same key
+	Overflowed uint64 // merged into the overflow series
+	Late       uint64 // dropped: the slice of now was already reused for a later time
+	BadKey     uint64 // dropped: key invalid for this aggregator
+}
+
+// What offheap_window_delete and offheap_window_remove name (their documented values).
+const (
+	deleteU64Key  = 0
+	deleteByteKey = 1
+	deleteID      = 2
+	removeAll     = 0
+	removeIdle    = 1
 )
 
 // Aggregator keeps windowed statistics of many series on the Rust heap: Go holds only its
@@ -59,11 +241,9 @@ type Aggregator struct {
 	chunk []byte
 }
 
-func freeAggregator(id uint64) { C.offheap_window_free(C.uint64_t(id)) }
-
-// NewAggregator makes an aggregator. Errors wrap [ErrInvalidConfig] (naming no field: see the
-// status message) or [ErrUnavailable] without cgo.
-func NewAggregator(cfg Config) (*Aggregator, error) {
+// NewAggregator makes an aggregator. Errors wrap [ErrInvalidConfig] (with the field, or the
+// library's message for the rule broken) or are [ErrUnavailable] without cgo.
+func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	const op = "NewAggregator"
 	if initErr != nil {
 		return nil, initErr
@@ -72,94 +252,49 @@ func NewAggregator(cfg Config) (*Aggregator, error) {
 	if err != nil {
 		return nil, opError(op, err)
 	}
-	lateness := uint64(math.MaxUint64)
-	if c.AllowedLateness > 0 {
-		lateness = uint64(c.AllowedLateness)
-	}
-	sketch := C.uint32_t(1)
-	if c.NoQuantiles {
-		sketch = 0
-	}
-	cc := C.offheap_window_config{
-		mode:                C.uint32_t(c.Mode),
-		slices:              C.uint32_t(min(c.Slices, math.MaxUint32)),
-		width_ns:            C.uint64_t(c.Width),
-		alpha:               C.double(c.Alpha),
-		max_buckets:         C.uint32_t(c.MaxBuckets),
-		shards:              C.uint32_t(c.Shards),
-		max_series:          C.uint64_t(c.MaxSeries),
-		idle_ttl_ns:         C.uint64_t(c.IdleTTL),
-		allowed_lateness_ns: C.uint64_t(lateness),
-		max_future_ns:       C.uint64_t(c.MaxFutureSkew),
-		max_key_len:         C.uint32_t(c.MaxKeyLen),
-		sketch:              sketch,
-	}
-	name, help, label := []byte(c.Name), []byte(c.Help), []byte(c.KeyLabel)
-	var id C.uint64_t
-	st := C.offheap_window_new(&cc, bytesPtr(name), C.size_t(len(name)), bytesPtr(help), C.size_t(len(help)),
-		bytesPtr(label), C.size_t(len(label)), &id)
-	if st != C.OFFHEAP_STATUS_OK {
+	m := c.mirror()
+	id, st := windowNew(&m, c.Name, c.Help, c.KeyLabel)
+	if st != statusOK {
 		return nil, statusError(op, st)
 	}
 	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...)}
-	attach(&a.h, a, uint64(id), freeAggregator)
+	attach(&a.h, a, id, windowFree)
 	return a, nil
-}
-
-func goAccounting(c *C.offheap_window_accounting) Accounting {
-	return Accounting{
-		Accepted: uint64(c.accepted), Overflowed: uint64(c.overflowed), Late: uint64(c.late),
-		Future: uint64(c.future), Invalid: uint64(c.invalid), BadKey: uint64(c.bad_key), Stale: uint64(c.stale),
-	}
-}
-
-func weightsPtr(c *columns) *C.uint32_t {
-	if !c.weighted {
-		return nil
-	}
-	return u32Ptr(c.weights)
 }
 
 // Ingest records the batch's samples as of now (nanoseconds) and returns what happened to
 // each. It makes one cgo call per kind of key in the batch and allocates nothing. The batch
 // can be reused (Reset) as soon as Ingest returns.
-func (a *Aggregator) Ingest(b *Batch, now int64) (Accounting, error) {
+func (a *Aggregator) Ingest(b *SampleBatch, now int64) (IngestAccounting, error) {
 	const op = "Aggregator.Ingest"
 	id, ok := a.h.get()
 	if !ok {
-		return Accounting{}, opError(op, ErrClosed)
+		return IngestAccounting{}, opError(op, ErrClosed)
 	}
-	var total Accounting
-	var acc C.offheap_window_accounting
-	if n := len(b.u64Keys); n > 0 {
+	var total, acc IngestAccounting
+	if len(b.u64Keys) > 0 {
 		c := &b.u64
-		st := C.offheap_window_ingest_u64(C.uint64_t(id), u64Ptr(b.u64Keys), i64Ptr(c.ts), f64Ptr(c.values),
-			weightsPtr(c), C.size_t(n), C.int64_t(now), &acc)
-		if st != C.OFFHEAP_STATUS_OK {
+		if st := windowIngestU64(id, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc); st != statusOK {
 			runtime.KeepAlive(a)
 			return total, statusError(op, st)
 		}
-		total.add(goAccounting(&acc))
+		total.add(acc)
 	}
-	if n := len(b.idKeys); n > 0 {
+	if len(b.idKeys) > 0 {
 		c := &b.ids
-		st := C.offheap_window_ingest_ids(C.uint64_t(id), u64Ptr(b.idKeys), i64Ptr(c.ts), f64Ptr(c.values),
-			weightsPtr(c), C.size_t(n), C.int64_t(now), &acc)
-		if st != C.OFFHEAP_STATUS_OK {
+		if st := windowIngestIDs(id, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc); st != statusOK {
 			runtime.KeepAlive(a)
 			return total, statusError(op, st)
 		}
-		total.add(goAccounting(&acc))
+		total.add(acc)
 	}
-	if n := len(b.ends); n > 0 {
+	if len(b.ends) > 0 {
 		c := &b.bytes
-		st := C.offheap_window_ingest_keys(C.uint64_t(id), bytesPtr(b.keys), C.size_t(len(b.keys)), u32Ptr(b.ends),
-			i64Ptr(c.ts), f64Ptr(c.values), weightsPtr(c), C.size_t(n), C.int64_t(now), &acc)
-		if st != C.OFFHEAP_STATUS_OK {
+		if st := windowIngestKeys(id, b.keys, b.ends, c.ts, c.values, c.weightsOrNil(), now, &acc); st != statusOK {
 			runtime.KeepAlive(a)
 			return total, statusError(op, st)
 		}
-		total.add(goAccounting(&acc))
+		total.add(acc)
 	}
 	runtime.KeepAlive(a)
 	return total, nil
@@ -167,28 +302,23 @@ func (a *Aggregator) Ingest(b *Batch, now int64) (Accounting, error) {
 
 // IngestColumns records samples given as caller-owned columns of equal length, keyed by
 // uint64 keys (weights may be nil). One cgo call, no allocation.
-func (a *Aggregator) IngestColumns(keys []uint64, ts []int64, values []float64, weights []uint32, now int64) (Accounting, error) {
+func (a *Aggregator) IngestColumns(keys []uint64, ts []int64, values []float64, weights []uint32, now int64) (IngestAccounting, error) {
 	const op = "Aggregator.IngestColumns"
 	id, ok := a.h.get()
 	if !ok {
-		return Accounting{}, opError(op, ErrClosed)
+		return IngestAccounting{}, opError(op, ErrClosed)
 	}
 	n := len(keys)
 	if len(ts) != n || len(values) != n || (weights != nil && len(weights) != n) {
-		return Accounting{}, opError(op, ErrLengthMismatch)
+		return IngestAccounting{}, opError(op, ErrLengthMismatch)
 	}
-	var w *C.uint32_t
-	if weights != nil {
-		w = u32Ptr(weights)
-	}
-	var acc C.offheap_window_accounting
-	st := C.offheap_window_ingest_u64(C.uint64_t(id), u64Ptr(keys), i64Ptr(ts), f64Ptr(values), w, C.size_t(n),
-		C.int64_t(now), &acc)
+	var acc IngestAccounting
+	st := windowIngestU64(id, keys, ts, values, weights, now, &acc)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
-		return Accounting{}, statusError(op, st)
+	if st != statusOK {
+		return IngestAccounting{}, statusError(op, st)
 	}
-	return goAccounting(&acc), nil
+	return acc, nil
 }
 
 // ResolveKey finds or makes the series of a byte key and returns its id ([OverflowID] when
@@ -201,15 +331,14 @@ func (a *Aggregator) ResolveKey(key []byte) (SeriesID, error) {
 	}
 	end := [1]uint32{uint32(len(key))}
 	var out [1]uint64
-	var acc C.offheap_window_accounting
-	st := C.offheap_window_resolve_keys(C.uint64_t(id), bytesPtr(key), C.size_t(len(key)), u32Ptr(end[:]), 1,
-		u64Ptr(out[:]), &acc)
+	var acc IngestAccounting
+	st := windowResolveKeys(id, key, end[:], out[:], &acc)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return 0, statusError(op, st)
 	}
-	if acc.bad_key != 0 {
-		return 0, opError(op, ErrInvalidArgument)
+	if acc.BadKey != 0 {
+		return 0, &Error{Op: op, Err: fmt.Errorf("%w: the key is too long, not UTF-8 or not a label list", ErrInvalidArgument)}
 	}
 	return SeriesID(out[0]), nil
 }
@@ -223,10 +352,10 @@ func (a *Aggregator) ResolveU64(key uint64) (SeriesID, error) {
 	}
 	in := [1]uint64{key}
 	var out [1]uint64
-	var acc C.offheap_window_accounting
-	st := C.offheap_window_resolve_u64(C.uint64_t(id), u64Ptr(in[:]), 1, u64Ptr(out[:]), &acc)
+	var acc IngestAccounting
+	st := windowResolveU64(id, in[:], out[:], &acc)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return 0, statusError(op, st)
 	}
 	return SeriesID(out[0]), nil
@@ -237,9 +366,9 @@ func (a *Aggregator) delete(op string, kind uint32, key uint64, b []byte) error 
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	st := C.offheap_window_delete(C.uint64_t(id), C.uint32_t(kind), C.uint64_t(key), bytesPtr(b), C.size_t(len(b)))
+	st := windowDelete(id, kind, key, b)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return statusError(op, st)
 	}
 	return nil
@@ -247,15 +376,17 @@ func (a *Aggregator) delete(op string, kind uint32, key uint64, b []byte) error 
 
 // DeleteU64 removes the series of a uint64 key ([ErrUnknownSeries] if there is none).
 func (a *Aggregator) DeleteU64(key uint64) error {
-	return a.delete("Aggregator.DeleteU64", 0, key, nil)
+	return a.delete("Aggregator.DeleteU64", deleteU64Key, key, nil)
 }
 
 // DeleteKey removes the series of a byte key ([ErrUnknownSeries] if there is none).
-func (a *Aggregator) DeleteKey(key []byte) error { return a.delete("Aggregator.DeleteKey", 1, 0, key) }
+func (a *Aggregator) DeleteKey(key []byte) error {
+	return a.delete("Aggregator.DeleteKey", deleteByteKey, 0, key)
+}
 
 // DeleteID removes the series of an id ([ErrUnknownSeries] if it is not live).
 func (a *Aggregator) DeleteID(id SeriesID) error {
-	return a.delete("Aggregator.DeleteID", 2, uint64(id), nil)
+	return a.delete("Aggregator.DeleteID", deleteID, uint64(id), nil)
 }
 
 func (a *Aggregator) remove(op string, what uint32, now int64) (int, error) {
@@ -263,22 +394,21 @@ func (a *Aggregator) remove(op string, what uint32, now int64) (int, error) {
 	if !ok {
 		return 0, opError(op, ErrClosed)
 	}
-	var n C.uint64_t
-	st := C.offheap_window_remove(C.uint64_t(id), C.uint32_t(what), C.int64_t(now), &n)
+	n, st := windowRemove(id, what, now)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return 0, statusError(op, st)
 	}
 	return int(n), nil
 }
 
 // Clear removes every series and returns how many there were.
-func (a *Aggregator) Clear() (int, error) { return a.remove("Aggregator.Clear", 0, 0) }
+func (a *Aggregator) Clear() (int, error) { return a.remove("Aggregator.Clear", removeAll, 0) }
 
-// EvictIdle removes the series idle at now (see Config.IdleTTL) and returns how many.
-// Snapshots do this too.
+// EvictIdle removes the series idle at now (see AggregatorConfig.IdleTTL) and returns how
+// many. Snapshots do this too.
 func (a *Aggregator) EvictIdle(now int64) (int, error) {
-	return a.remove("Aggregator.EvictIdle", 1, now)
+	return a.remove("Aggregator.EvictIdle", removeIdle, now)
 }
 
 // Stats returns the aggregator's counters.
@@ -288,79 +418,24 @@ func (a *Aggregator) Stats() (AggregatorStats, error) {
 	if !ok {
 		return AggregatorStats{}, opError(op, ErrClosed)
 	}
-	var s C.offheap_window_counters
-	st := C.offheap_window_stats(C.uint64_t(id), &s)
+	var s AggregatorStats
+	st := windowStats(id, &s)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return AggregatorStats{}, statusError(op, st)
 	}
-	return AggregatorStats{
-		Series: uint64(s.series), Samples: goAccounting(&s.samples), Evicted: uint64(s.evicted),
-		Deleted: uint64(s.deleted), Snapshots: uint64(s.snapshots), KeyBytes: uint64(s.key_bytes),
-	}, nil
+	return s, nil
 }
 
 // Close frees the aggregator and all its series. Idempotent, safe from any goroutine.
 func (a *Aggregator) Close() error {
-	id, ok := a.h.release()
-	if !ok {
-		return nil
-	}
+	err := a.h.close("Aggregator.Close")
 	a.mu.Lock()
 	if a.arena != nil {
 		a.arena.Close()
 	}
 	a.mu.Unlock()
-	if st := C.offheap_window_free(C.uint64_t(id)); st != C.OFFHEAP_STATUS_OK {
-		return statusError("Aggregator.Close", st)
-	}
-	return nil
-}
-
-// Snapshot holds the result columns of snapshots in a Rust arena. Taking a snapshot into it
-// reuses its memory. Its Unsafe accessors view that memory directly: the views stay valid
-// until the next [Aggregator.Snapshot] into it, [Aggregator.AppendState], or Close. A
-// Snapshot is not for concurrent use.
-type Snapshot struct {
-	h    handle
-	view C.offheap_window_view
-}
-
-func freeSnapshot(id uint64) { C.offheap_window_snapshot_free(C.uint64_t(id)) }
-
-// NewSnapshot makes an empty snapshot arena.
-func NewSnapshot() (*Snapshot, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	var id C.uint64_t
-	if st := C.offheap_window_snapshot_new(&id); st != C.OFFHEAP_STATUS_OK {
-		return nil, statusError("NewSnapshot", st)
-	}
-	s := &Snapshot{}
-	attach(&s.h, s, uint64(id), freeSnapshot)
-	return s, nil
-}
-
-// Close frees the arena; its views become invalid. Idempotent.
-func (s *Snapshot) Close() error {
-	id, ok := s.h.release()
-	if !ok {
-		return nil
-	}
-	s.view = C.offheap_window_view{}
-	if st := C.offheap_window_snapshot_free(C.uint64_t(id)); st != C.OFFHEAP_STATUS_OK {
-		return statusError("Snapshot.Close", st)
-	}
-	return nil
-}
-
-func (s *Snapshot) refresh(op string, sid uint64) error {
-	if st := C.offheap_window_snapshot_view(C.uint64_t(sid), &s.view); st != C.OFFHEAP_STATUS_OK {
-		s.view = C.offheap_window_view{}
-		return statusError(op, st)
-	}
-	return nil
+	return err
 }
 
 // Snapshot takes a consistent cut of every series' window at now into s (computing the
@@ -376,170 +451,15 @@ func (a *Aggregator) Snapshot(s *Snapshot, now int64, opts SnapshotOptions) erro
 	if !ok {
 		return opError(op, ErrClosed)
 	}
-	delta := C.uint32_t(0)
-	if opts.Delta {
-		delta = 1
-	}
-	var rows C.uint64_t
-	st := C.offheap_window_snapshot_take(C.uint64_t(id), C.uint64_t(sid), C.int64_t(now), f64Ptr(opts.Quantiles),
-		C.size_t(len(opts.Quantiles)), C.uint64_t(opts.Since), delta, &rows)
+	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.Delta)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		runtime.KeepAlive(s)
 		return statusError(op, st)
 	}
 	err := s.refresh(op, sid)
 	runtime.KeepAlive(s)
 	return err
-}
-
-// Len returns the number of rows (series) of the last snapshot.
-func (s *Snapshot) Len() int { return int(s.view.rows) }
-
-// NextSince returns the token for SnapshotOptions.Since that selects the series changed
-// after this snapshot.
-func (s *Snapshot) NextSince() uint64 { return uint64(s.view.next_since) }
-
-// Now returns the now the snapshot was taken at.
-func (s *Snapshot) Now() int64 { return int64(s.view.now) }
-
-func viewU64(p *C.uint64_t, n int) []uint64 { return unsafe.Slice((*uint64)(unsafe.Pointer(p)), n) }
-func viewF64(p *C.double, n int) []float64  { return unsafe.Slice((*float64)(unsafe.Pointer(p)), n) }
-
-// UnsafeIDs views the series ids column (see [Snapshot] for how long views stay valid).
-func (s *Snapshot) UnsafeIDs() []uint64 { return viewU64(s.view.ids, s.Len()) }
-
-// UnsafeCounts views the counts column.
-func (s *Snapshot) UnsafeCounts() []uint64 { return viewU64(s.view.counts, s.Len()) }
-
-// UnsafeRawKeys views the uint64 keys column (0 for rows keyed otherwise).
-func (s *Snapshot) UnsafeRawKeys() []uint64 { return viewU64(s.view.raw_keys, s.Len()) }
-
-// UnsafeSums views the sums column.
-func (s *Snapshot) UnsafeSums() []float64 { return viewF64(s.view.sums, s.Len()) }
-
-// UnsafeMeans views the means column.
-func (s *Snapshot) UnsafeMeans() []float64 { return viewF64(s.view.means, s.Len()) }
-
-// UnsafeMins views the minimums column (NaN for rows without samples).
-func (s *Snapshot) UnsafeMins() []float64 { return viewF64(s.view.mins, s.Len()) }
-
-// UnsafeMaxs views the maximums column.
-func (s *Snapshot) UnsafeMaxs() []float64 { return viewF64(s.view.maxs, s.Len()) }
-
-// UnsafeLasts views the newest-value column.
-func (s *Snapshot) UnsafeLasts() []float64 { return viewF64(s.view.lasts, s.Len()) }
-
-// UnsafeStddevs views the standard deviations column.
-func (s *Snapshot) UnsafeStddevs() []float64 { return viewF64(s.view.stddevs, s.Len()) }
-
-// UnsafeIncreases views the counter increases column.
-func (s *Snapshot) UnsafeIncreases() []float64 { return viewF64(s.view.increases, s.Len()) }
-
-// UnsafeRates views the rates column (increase per second).
-func (s *Snapshot) UnsafeRates() []float64 { return viewF64(s.view.rates, s.Len()) }
-
-// UnsafeKinds views the key kinds column (values of [KeyKind]).
-func (s *Snapshot) UnsafeKinds() []KeyKind {
-	return unsafe.Slice((*KeyKind)(unsafe.Pointer(s.view.kinds)), s.Len())
-}
-
-// UnsafeQuantile views the column of the j-th requested quantile (nil if out of range).
-func (s *Snapshot) UnsafeQuantile(j int) []float64 {
-	if j < 0 || j >= int(s.view.nquantiles) {
-		return nil
-	}
-	return viewF64(s.view.quantiles[j], s.Len())
-}
-
-// UnsafeKeyBytes views all byte keys concatenated; UnsafeKeyEnds views each row's end offset.
-func (s *Snapshot) UnsafeKeyBytes() []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(s.view.key_bytes)), int(s.view.key_bytes_len))
-}
-
-// UnsafeKeyEnds views the end offset of each row's key in UnsafeKeyBytes.
-func (s *Snapshot) UnsafeKeyEnds() []uint32 {
-	return unsafe.Slice((*uint32)(unsafe.Pointer(s.view.key_ends)), s.Len())
-}
-
-// UnsafeKey views the byte key of row i (empty for rows not keyed by bytes).
-func (s *Snapshot) UnsafeKey(i int) []byte {
-	ends := s.UnsafeKeyEnds()
-	if i < 0 || i >= len(ends) {
-		return nil
-	}
-	start := uint32(0)
-	if i > 0 {
-		start = ends[i-1]
-	}
-	return s.UnsafeKeyBytes()[start:ends[i]]
-}
-
-// AppendKey appends a copy of the byte key of row i to dst.
-func (s *Snapshot) AppendKey(dst []byte, i int) []byte { return append(dst, s.UnsafeKey(i)...) }
-
-// Row copies row i (0 <= i < Len()).
-func (s *Snapshot) Row(i int) Row {
-	n := s.Len()
-	if i < 0 || i >= n {
-		return Row{}
-	}
-	v := &s.view
-	return Row{
-		ID:       SeriesID(viewU64(v.ids, n)[i]),
-		Kind:     KeyKind(unsafe.Slice((*uint8)(unsafe.Pointer(v.kinds)), n)[i]),
-		RawKey:   viewU64(v.raw_keys, n)[i],
-		Count:    viewU64(v.counts, n)[i],
-		Sum:      viewF64(v.sums, n)[i],
-		Min:      viewF64(v.mins, n)[i],
-		Max:      viewF64(v.maxs, n)[i],
-		Last:     viewF64(v.lasts, n)[i],
-		Mean:     viewF64(v.means, n)[i],
-		Stddev:   viewF64(v.stddevs, n)[i],
-		Increase: viewF64(v.increases, n)[i],
-		Rate:     viewF64(v.rates, n)[i],
-	}
-}
-
-// Quantile returns the j-th requested quantile of row i (NaN if out of range or empty).
-func (s *Snapshot) Quantile(i, j int) float64 {
-	q := s.UnsafeQuantile(j)
-	if i < 0 || i >= len(q) {
-		return math.NaN()
-	}
-	return q[i]
-}
-
-// Read copies rows [start, start+c.Cap()) (fewer at the end) into c and returns how many; 0
-// when start >= Len(). Page through a large snapshot with reusable columns:
-//
-//	for start := 0; start < snap.Len(); start += n { n = snap.Read(start, cols); ... }
-func (s *Snapshot) Read(start int, c *Columns) int {
-	rows := s.Len()
-	if start < 0 || start >= rows {
-		c.slice(0, 0)
-		return 0
-	}
-	n := min(c.rows, rows-start)
-	nq := int(s.view.nquantiles)
-	c.slice(n, nq)
-	v := &s.view
-	end := start + n
-	copy(c.IDs, viewU64(v.ids, rows)[start:end])
-	copy(c.Counts, viewU64(v.counts, rows)[start:end])
-	copy(c.RawKeys, viewU64(v.raw_keys, rows)[start:end])
-	copy(c.Sums, viewF64(v.sums, rows)[start:end])
-	copy(c.Mins, viewF64(v.mins, rows)[start:end])
-	copy(c.Maxs, viewF64(v.maxs, rows)[start:end])
-	copy(c.Lasts, viewF64(v.lasts, rows)[start:end])
-	copy(c.Means, viewF64(v.means, rows)[start:end])
-	copy(c.Stddevs, viewF64(v.stddevs, rows)[start:end])
-	copy(c.Increases, viewF64(v.increases, rows)[start:end])
-	copy(c.Rates, viewF64(v.rates, rows)[start:end])
-	for j := range c.Quantiles {
-		copy(c.Quantiles[j], viewF64(v.quantiles[j], rows)[start:end])
-	}
-	return n
 }
 
 // internal returns the aggregator's own snapshot arena and chunk buffer; a.mu must be held.
@@ -556,9 +476,10 @@ func (a *Aggregator) internal() (*Snapshot, error) {
 }
 
 // WritePrometheus writes the Prometheus text exposition (format 0.0.4) of every series'
-// window at now to w: one summary per series with Config.Quantiles, _sum and _count, keys
-// mapped to labels as Config.KeyLabel says. The text is rendered in Rust into a 64 KiB buffer
-// and written to w chunk by chunk: nothing is allocated per series on the Go heap.
+// window at now to w: one summary per series with AggregatorConfig.Quantiles, _sum and
+// _count, keys mapped to labels as AggregatorConfig.KeyLabel says. The text is rendered in
+// Rust into a 64 KiB buffer and written to w chunk by chunk: nothing is allocated per series
+// on the Go heap.
 func (a *Aggregator) WritePrometheus(w io.Writer, now int64) (int64, error) {
 	const op = "Aggregator.WritePrometheus"
 	a.mu.Lock()
@@ -576,12 +497,10 @@ func (a *Aggregator) WritePrometheus(w io.Writer, now int64) (int64, error) {
 		return 0, opError(op, ErrClosed)
 	}
 	var total int64
-	var pos C.uint64_t
+	var pos uint64
 	for {
-		var n C.size_t
-		st := C.offheap_window_prometheus(C.uint64_t(id), C.uint64_t(sid), &pos, bytesPtr(a.chunk),
-			C.size_t(len(a.chunk)), &n)
-		if st != C.OFFHEAP_STATUS_OK {
+		n, st := windowPrometheus(id, sid, &pos, a.chunk)
+		if st != statusOK {
 			runtime.KeepAlive(a)
 			return total, statusError(op, st)
 		}
@@ -615,16 +534,15 @@ func (a *Aggregator) AppendState(dst []byte, now int64) ([]byte, error) {
 	if !ok || !ok2 {
 		return dst, opError(op, ErrClosed)
 	}
-	var records C.uint64_t
-	st := C.offheap_window_export(C.uint64_t(id), C.uint64_t(sid), C.int64_t(now), &records)
+	_, st := windowExport(id, sid, now)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return dst, statusError(op, st)
 	}
 	if err := s.refresh(op, sid); err != nil {
 		return dst, err
 	}
-	dst = append(dst, unsafe.Slice((*byte)(unsafe.Pointer(s.view.export_bytes)), int(s.view.export_len))...)
+	dst = append(dst, s.exported()...)
 	runtime.KeepAlive(s)
 	return dst, nil
 }
@@ -637,12 +555,11 @@ func (a *Aggregator) MergeState(data []byte, now int64) (ImportAccounting, error
 	if !ok {
 		return ImportAccounting{}, opError(op, ErrClosed)
 	}
-	var out C.offheap_window_import
-	st := C.offheap_window_merge_import(C.uint64_t(id), bytesPtr(data), C.size_t(len(data)), C.int64_t(now), &out)
+	var out ImportAccounting
+	st := windowMergeImport(id, data, now, &out)
 	runtime.KeepAlive(a)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return ImportAccounting{}, statusError(op, st)
 	}
-	return ImportAccounting{Merged: uint64(out.merged), Overflowed: uint64(out.overflowed), Late: uint64(out.late),
-		BadKey: uint64(out.bad_key)}, nil
+	return out, nil
 }

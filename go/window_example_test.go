@@ -13,14 +13,14 @@ import (
 // The bridge program: 500,000 samples cross to Rust in one batch; the windows live on the
 // Rust heap, so the Go heap does not grow with them.
 func Example_bridge() {
-	agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Tumbling, Width: time.Minute})
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute})
 	if err != nil {
 		panic(err)
 	}
 	defer agg.Close()
 
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	var batch offheap.Batch
+	var batch offheap.SampleBatch
 	for i := range 500_000 {
 		batch.Add(uint64(i%1000), now, float64(i%1000)) // 1,000 series
 	}
@@ -57,11 +57,11 @@ func Example_bridge() {
 
 // WritePrometheus renders every series as a summary.
 func ExampleAggregator_WritePrometheus() {
-	agg, _ := offheap.NewAggregator(offheap.Config{
+	agg, _ := offheap.NewAggregator(offheap.AggregatorConfig{
 		Mode: offheap.Tumbling, Width: time.Minute, Name: "http_request_seconds", Quantiles: []float64{0.5},
 	})
 	defer agg.Close()
-	var b offheap.Batch
+	var b offheap.SampleBatch
 	b.AddString("/api", 1, 0.25)
 	b.AddString("/api", 2, 0.75)
 	agg.Ingest(&b, 2)

@@ -24,14 +24,14 @@ func FuzzAggregatorBatches(f *testing.F) {
 			return
 		}
 		const now = int64(1_700_000_000_000_000_000)
-		agg, err := NewAggregator(Config{Mode: Cumulative, MaxSeries: 1 + int(data[0]%16), MaxKeyLen: 8,
+		agg, err := NewAggregator(AggregatorConfig{Mode: Cumulative, MaxSeries: 1 + int(data[0]%16), MaxKeyLen: 8,
 			AllowedLateness: 1_000_000, MaxFutureSkew: 1_000})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer agg.Close()
-		var sum Accounting
-		var b Batch
+		var sum IngestAccounting
+		var b SampleBatch
 		key := []byte("k-000000")
 		for i := 1; i+3 <= len(data); {
 			b.Reset()
@@ -106,7 +106,7 @@ func FuzzAggregatorBatches(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		twin, err := NewAggregator(Config{Mode: Cumulative, MaxSeries: 1 + int(data[0]%16), MaxKeyLen: 8,
+		twin, err := NewAggregator(AggregatorConfig{Mode: Cumulative, MaxSeries: 1 + int(data[0]%16), MaxKeyLen: 8,
 			AllowedLateness: 1_000_000, MaxFutureSkew: 1_000})
 		if err != nil {
 			t.Fatal(err)

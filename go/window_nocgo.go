@@ -2,85 +2,36 @@
 
 package offheap
 
-import "io"
+func windowNew(*windowConfig, string, string, string) (uint64, uint32) { return 0, statusUnavailable }
 
-// Aggregator keeps windowed statistics on the Rust heap. Built without cgo, NewAggregator
-// returns ErrUnavailable.
-type Aggregator struct{}
+func windowFree(uint64) uint32 { return statusUnavailable }
 
-// NewAggregator returns ErrUnavailable: the package was built without cgo.
-func NewAggregator(Config) (*Aggregator, error) { return nil, initErr }
-
-// Ingest returns ErrUnavailable.
-func (a *Aggregator) Ingest(*Batch, int64) (Accounting, error) { return Accounting{}, initErr }
-
-// IngestColumns returns ErrUnavailable.
-func (a *Aggregator) IngestColumns([]uint64, []int64, []float64, []uint32, int64) (Accounting, error) {
-	return Accounting{}, initErr
+func windowIngestU64(uint64, []uint64, []int64, []float64, []uint32, int64, *IngestAccounting) uint32 {
+	return statusUnavailable
 }
 
-// ResolveKey returns ErrUnavailable.
-func (a *Aggregator) ResolveKey([]byte) (SeriesID, error) { return 0, initErr }
-
-// ResolveU64 returns ErrUnavailable.
-func (a *Aggregator) ResolveU64(uint64) (SeriesID, error) { return 0, initErr }
-
-// DeleteU64 returns ErrUnavailable.
-func (a *Aggregator) DeleteU64(uint64) error { return initErr }
-
-// DeleteKey returns ErrUnavailable.
-func (a *Aggregator) DeleteKey([]byte) error { return initErr }
-
-// DeleteID returns ErrUnavailable.
-func (a *Aggregator) DeleteID(SeriesID) error { return initErr }
-
-// Clear returns ErrUnavailable.
-func (a *Aggregator) Clear() (int, error) { return 0, initErr }
-
-// EvictIdle returns ErrUnavailable.
-func (a *Aggregator) EvictIdle(int64) (int, error) { return 0, initErr }
-
-// Stats returns ErrUnavailable.
-func (a *Aggregator) Stats() (AggregatorStats, error) { return AggregatorStats{}, initErr }
-
-// Snapshot returns ErrUnavailable.
-func (a *Aggregator) Snapshot(*Snapshot, int64, SnapshotOptions) error { return initErr }
-
-// WritePrometheus returns ErrUnavailable.
-func (a *Aggregator) WritePrometheus(io.Writer, int64) (int64, error) { return 0, initErr }
-
-// AppendState returns ErrUnavailable.
-func (a *Aggregator) AppendState(dst []byte, _ int64) ([]byte, error) { return dst, initErr }
-
-// MergeState returns ErrUnavailable.
-func (a *Aggregator) MergeState([]byte, int64) (ImportAccounting, error) {
-	return ImportAccounting{}, initErr
+func windowIngestIDs(uint64, []uint64, []int64, []float64, []uint32, int64, *IngestAccounting) uint32 {
+	return statusUnavailable
 }
 
-// Close does nothing.
-func (a *Aggregator) Close() error { return nil }
+func windowIngestKeys(uint64, []byte, []uint32, []int64, []float64, []uint32, int64, *IngestAccounting) uint32 {
+	return statusUnavailable
+}
 
-// Snapshot holds snapshot columns in a Rust arena. Built without cgo, NewSnapshot returns
-// ErrUnavailable.
-type Snapshot struct{}
+func windowResolveKeys(uint64, []byte, []uint32, []uint64, *IngestAccounting) uint32 {
+	return statusUnavailable
+}
 
-// NewSnapshot returns ErrUnavailable.
-func NewSnapshot() (*Snapshot, error) { return nil, initErr }
+func windowResolveU64(uint64, []uint64, []uint64, *IngestAccounting) uint32 { return statusUnavailable }
 
-// Close does nothing.
-func (s *Snapshot) Close() error { return nil }
+func windowDelete(uint64, uint32, uint64, []byte) uint32 { return statusUnavailable }
 
-// Len returns 0.
-func (s *Snapshot) Len() int { return 0 }
+func windowRemove(uint64, uint32, int64) (uint64, uint32) { return 0, statusUnavailable }
 
-// NextSince returns 0.
-func (s *Snapshot) NextSince() uint64 { return 0 }
+func windowStats(uint64, *AggregatorStats) uint32 { return statusUnavailable }
 
-// Now returns 0.
-func (s *Snapshot) Now() int64 { return 0 }
+func windowPrometheus(uint64, uint64, *uint64, []byte) (int, uint32) { return 0, statusUnavailable }
 
-// Row returns the zero Row.
-func (s *Snapshot) Row(int) Row { return Row{} }
+func windowExport(uint64, uint64, int64) (uint64, uint32) { return 0, statusUnavailable }
 
-// Read returns 0.
-func (s *Snapshot) Read(int, *Columns) int { return 0 }
+func windowMergeImport(uint64, []byte, int64, *ImportAccounting) uint32 { return statusUnavailable }

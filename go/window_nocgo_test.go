@@ -8,7 +8,7 @@ import (
 )
 
 func TestWindowWithoutCgoIsUnavailable(t *testing.T) {
-	if _, err := NewAggregator(Config{Width: 1}); !errors.Is(err, ErrUnavailable) {
+	if _, err := NewAggregator(AggregatorConfig{Width: 1}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("NewAggregator = %v, want ErrUnavailable", err)
 	}
 	if _, err := NewSnapshot(); !errors.Is(err, ErrUnavailable) {

@@ -15,7 +15,7 @@ import (
 
 const sec = int64(time.Second)
 
-func newAgg(t testing.TB, cfg Config) *Aggregator {
+func newAgg(t testing.TB, cfg AggregatorConfig) *Aggregator {
 	t.Helper()
 	a, err := NewAggregator(cfg)
 	if err != nil {
@@ -36,8 +36,8 @@ func newSnap(t testing.TB) *Snapshot {
 }
 
 func TestWindowIngestAndSnapshot(t *testing.T) {
-	a := newAgg(t, Config{Mode: Sliding, Width: time.Minute, Slices: 6})
-	var b Batch
+	a := newAgg(t, AggregatorConfig{Mode: Sliding, Width: time.Minute, Slices: 6})
+	var b SampleBatch
 	b.Add(7, 1*sec, 1)
 	b.Add(7, 2*sec, 2)
 	b.AddString("route=/a", 2*sec, 10)
@@ -49,7 +49,7 @@ func TestWindowIngestAndSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Accounting{Accepted: 4, Invalid: 2, Future: 1}
+	want := IngestAccounting{Accepted: 4, Invalid: 2, Future: 1}
 	if acc != want {
 		t.Fatalf("accounting = %+v, want %+v", acc, want)
 	}
@@ -85,7 +85,7 @@ func TestWindowIngestAndSnapshot(t *testing.T) {
 }
 
 func TestWindowBadInput(t *testing.T) {
-	for _, cfg := range []Config{
+	for _, cfg := range []AggregatorConfig{
 		{Mode: Sliding, Width: 0},
 		{Mode: Sliding, Width: time.Minute, Slices: 7},
 		{Mode: Sliding, Width: -time.Second},
@@ -98,14 +98,14 @@ func TestWindowBadInput(t *testing.T) {
 			t.Errorf("NewAggregator(%+v) = %v, want ErrInvalidConfig", cfg, err)
 		}
 	}
-	a := newAgg(t, Config{Mode: Tumbling, Width: time.Minute, MaxKeyLen: 8})
+	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: time.Minute, MaxKeyLen: 8})
 	if _, err := a.IngestColumns([]uint64{1, 2}, []int64{1}, []float64{1, 2}, nil, 1); !errors.Is(err, ErrLengthMismatch) {
 		t.Fatalf("IngestColumns mismatch = %v", err)
 	}
-	if acc, err := a.Ingest(&Batch{}, 1); err != nil || acc.Total() != 0 {
+	if acc, err := a.Ingest(&SampleBatch{}, 1); err != nil || acc.Total() != 0 {
 		t.Fatalf("empty batch = %+v, %v", acc, err)
 	}
-	var b Batch
+	var b SampleBatch
 	b.AddString("much-too-long-key", sec, 1)
 	if acc, _ := a.Ingest(&b, sec); acc.BadKey != 1 {
 		t.Fatalf("long key: %+v", acc)
@@ -130,12 +130,12 @@ func TestWindowBadInput(t *testing.T) {
 }
 
 func TestWindowIDsGoStale(t *testing.T) {
-	a := newAgg(t, Config{Mode: Tumbling, Width: time.Minute})
+	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: time.Minute})
 	id, err := a.ResolveKey([]byte("k"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b Batch
+	var b SampleBatch
 	b.AddID(id, sec, 1)
 	if acc, _ := a.Ingest(&b, sec); acc.Accepted != 1 {
 		t.Fatalf("%+v", acc)
@@ -153,14 +153,14 @@ func TestWindowIDsGoStale(t *testing.T) {
 }
 
 func TestWindowHotCallsAllocateNothing(t *testing.T) {
-	a := newAgg(t, Config{Mode: Sliding, Width: time.Minute, Slices: 6})
-	var b Batch
+	a := newAgg(t, AggregatorConfig{Mode: Sliding, Width: time.Minute, Slices: 6})
+	var b SampleBatch
 	for i := range 1024 {
 		b.Add(uint64(i%100), 10*sec, float64(i))
 		b.AddString("route=/x", 10*sec, 1)
 	}
 	s := newSnap(t)
-	cols := NewColumns(16, 2)
+	cols := NewSnapshotColumns(16, 2)
 	opts := SnapshotOptions{Quantiles: []float64{0.5, 0.99}}
 	a.Ingest(&b, 10*sec)
 	a.WritePrometheus(io.Discard, 10*sec)
@@ -190,7 +190,7 @@ func TestWindowHotCallsAllocateNothing(t *testing.T) {
 }
 
 func TestWindowPagedReadMatchesViews(t *testing.T) {
-	a := newAgg(t, Config{Mode: Tumbling, Width: time.Minute})
+	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: time.Minute})
 	keys := make([]uint64, 1000)
 	ts := make([]int64, 1000)
 	vals := make([]float64, 1000)
@@ -204,7 +204,7 @@ func TestWindowPagedReadMatchesViews(t *testing.T) {
 	if err := a.Snapshot(s, sec, SnapshotOptions{Quantiles: []float64{0.5}}); err != nil {
 		t.Fatal(err)
 	}
-	cols := NewColumns(64, 1)
+	cols := NewSnapshotColumns(64, 1)
 	seen := 0
 	var sum float64
 	for start := 0; start < s.Len(); {
@@ -228,7 +228,7 @@ func TestWindowPagedReadMatchesViews(t *testing.T) {
 }
 
 func TestWindowConcurrentIngestConservesCounts(t *testing.T) {
-	a := newAgg(t, Config{Mode: Cumulative, MaxSeries: 500})
+	a := newAgg(t, AggregatorConfig{Mode: Cumulative, MaxSeries: 500})
 	const writers, batches, size = 8, 50, 256
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -267,7 +267,7 @@ func TestWindowConcurrentIngestConservesCounts(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var b Batch
+			var b SampleBatch
 			for i := range batches {
 				b.Reset()
 				for j := range size {
@@ -297,10 +297,10 @@ func TestWindowConcurrentIngestConservesCounts(t *testing.T) {
 }
 
 func TestWindowPrometheusAndStateMerge(t *testing.T) {
-	cfg := Config{Mode: Tumbling, Width: time.Minute, Name: "rpc_seconds", Help: "RPC latency", Quantiles: []float64{0.5}}
+	cfg := AggregatorConfig{Mode: Tumbling, Width: time.Minute, Name: "rpc_seconds", Help: "RPC latency", Quantiles: []float64{0.5}}
 	a := newAgg(t, cfg)
 	other := newAgg(t, cfg)
-	var b Batch
+	var b SampleBatch
 	b.AddString(`/api"x`, sec, 2)
 	b.Add(3, sec, 4)
 	a.Ingest(&b, sec)
@@ -337,5 +337,62 @@ func TestWindowPrometheusAndStateMerge(t *testing.T) {
 	state[0] ^= 0xff
 	if _, err := other.MergeState(state, sec); !errors.Is(err, ErrBadState) {
 		t.Fatalf("corrupt state = %v", err)
+	}
+}
+
+// A config error detected in Go names the field; one the library detects carries its message.
+func TestAggregatorConfigErrorsNameTheField(t *testing.T) {
+	for _, c := range []struct {
+		cfg  AggregatorConfig
+		want string
+	}{
+		{AggregatorConfig{Width: -time.Second}, "AggregatorConfig.Width is negative"},
+		{AggregatorConfig{Width: time.Minute, Shards: 512}, "AggregatorConfig.Shards is 512, above its limit of 256"},
+		{AggregatorConfig{Width: time.Minute, Quantiles: make([]float64, 17)}, "len(AggregatorConfig.Quantiles) is 17"},
+		{AggregatorConfig{Width: time.Minute, Alpha: -1}, "AggregatorConfig.Alpha is negative"},
+		{AggregatorConfig{Width: time.Minute, Slices: 7}, "slices must be 1..=64 and divide the width"},
+	} {
+		_, err := NewAggregator(c.cfg)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewAggregator(%+v) = %v, want ErrInvalidConfig saying %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+// Every indexed accessor of a snapshot panics outside its range, also past a shorter snapshot
+// taken into an arena that held more rows.
+func TestSnapshotIndexOutOfRangePanics(t *testing.T) {
+	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: time.Minute})
+	var b SampleBatch
+	b.AddString("a", sec, 1)
+	b.AddString("b", sec, 2)
+	b.Add(3, sec, 3)
+	a.Ingest(&b, sec)
+	s := newSnap(t)
+	if err := a.Snapshot(s, sec, SnapshotOptions{Quantiles: []float64{0.5}}); err != nil || s.Len() != 3 {
+		t.Fatalf("Snapshot: %v, %d rows", err, s.Len())
+	}
+	for _, k := range []string{"a", "b"} {
+		if err := a.DeleteKey([]byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Snapshot(s, sec, SnapshotOptions{Quantiles: []float64{0.5}}); err != nil || s.Len() != 1 {
+		t.Fatalf("Snapshot: %v, %d rows", err, s.Len())
+	}
+	cols := NewSnapshotColumns(4, 1)
+	for name, f := range map[string]func(){
+		"Row":            func() { s.Row(1) },
+		"Quantile row":   func() { s.Quantile(2, 0) },
+		"UnsafeKey":      func() { s.UnsafeKey(1) },
+		"AppendKey":      func() { s.AppendKey(nil, -1) },
+		"Quantile j":     func() { s.Quantile(0, 1) },
+		"UnsafeQuantile": func() { s.UnsafeQuantile(1) },
+		"Read":           func() { s.Read(-1, cols) },
+	} {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { mustPanic(t, " out of range [0:1]", f) })
+	}
+	if r := s.Row(0); r.Kind != KeyU64 || r.RawKey != 3 || s.Quantile(0, 0) != 3 || s.Read(1, cols) != 0 {
+		t.Fatalf("row 0 %+v, quantile %v", r, s.Quantile(0, 0))
 	}
 }

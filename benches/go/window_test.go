@@ -36,12 +36,12 @@ func winSamples() (keys []uint64, ts []int64, vals []float64) {
 func BenchmarkWindowIngest(b *testing.B) {
 	keys, ts, vals := winSamples()
 	b.Run("offheap", func(b *testing.B) {
-		agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
+		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer agg.Close()
-		var batch offheap.Batch
+		var batch offheap.SampleBatch
 		for i := range keys {
 			batch.Add(keys[i], ts[i], vals[i])
 		}
@@ -98,7 +98,7 @@ func heldColumns(ingest func(keys []uint64, ts []int64, vals []float64)) {
 // in its Go heap figures.
 func heldOffheapAgg(b *testing.B) *offheap.Aggregator {
 	heldOffheapOnce.Do(func() {
-		agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries})
+		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries})
 		if err != nil {
 			return
 		}
@@ -171,7 +171,7 @@ func BenchmarkWindowSnapshot1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer snap.Close()
-		cols := offheap.NewColumns(4096, 3)
+		cols := offheap.NewSnapshotColumns(4096, 3)
 		opts := offheap.SnapshotOptions{Quantiles: quantiles3}
 		b.ReportAllocs()
 		for b.Loop() {

@@ -141,11 +141,11 @@ func windowWorkload(o options) workload {
 			return result{amount: float64(n), check: check(count, len(rows), sum), release: func() { a.m = nil; rows = nil }}, nil
 		},
 		off: func() (result, error) {
-			agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Tumbling, Width: width, Alpha: windowAlpha})
+			agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: width, Alpha: windowAlpha})
 			if err != nil {
 				return result{}, err
 			}
-			var b offheap.Batch
+			var b offheap.SampleBatch
 			for j := range o.perSeries {
 				for k := range uint64(o.series) {
 					b.Add(k, now+int64(j), windowValue(k, j))

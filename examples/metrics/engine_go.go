@@ -121,8 +121,8 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (a *goAggregator) ingest(b *goBatch, now int64) offheap.Accounting {
-	var acc offheap.Accounting
+func (a *goAggregator) ingest(b *goBatch, now int64) offheap.IngestAccounting {
+	var acc offheap.IngestAccounting
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	nowSlice := floorDiv(now, a.slice)

@@ -29,7 +29,7 @@ func countsAndSums(expo string) []string {
 func TestGoEngineAgrees(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxSeries = 5
-	agg, err := offheap.NewAggregator(offheap.Config{Width: cfg.Window, Slices: cfg.Slices, MaxSeries: cfg.MaxSeries,
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: cfg.Window, Slices: cfg.Slices, MaxSeries: cfg.MaxSeries,
 		MaxFutureSkew: cfg.MaxFutureSkew, Name: cfg.Name, RawLabelKeys: true})
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestGoEngineAgrees(t *testing.T) {
 	defer agg.Close()
 	g := newGoAggregator(cfg)
 	now := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC).UnixNano()
-	var ob offheap.Batch
+	var ob offheap.SampleBatch
 	var gb goBatch
 	// The first five series first: which new series reach the cap within one batch depends
 	// on the order offheap records them in (by shard), so they come in a batch of their own.

@@ -28,7 +28,7 @@
 // grammar, then converted by strconv.ParseFloat through a string view of the body bytes
 // (unsafe.String; strconv keeps no reference, it copies the text into the errors it returns).
 // Each series becomes the aggregator key `metric="name",label="value",...` with its labels
-// sorted, so label order does not make another series; samples go into a reused offheap.Batch
+// sorted, so label order does not make another series; samples go into a reused offheap.SampleBatch
 // and cross to Rust in one Ingest call per request. NaN and ±Inf values reach the aggregator,
 // which counts them as invalid.
 //

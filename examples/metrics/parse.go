@@ -8,7 +8,7 @@ import (
 	"unsafe"
 )
 
-// sink receives parsed samples; *offheap.Batch is one (AddKey copies the key).
+// sink receives parsed samples; *offheap.SampleBatch is one (AddKey copies the key).
 type sink interface {
 	AddKey(key []byte, ts int64, value float64)
 }

@@ -230,7 +230,7 @@ func loadBody(format string, n int) []byte {
 // TestParseIngestAllocs proves that parsing a batch of each format into the reused Batch and
 // ingesting it allocates nothing on the Go heap.
 func TestParseIngestAllocs(t *testing.T) {
-	agg, err := offheap.NewAggregator(offheap.Config{Width: time.Minute, RawLabelKeys: true})
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: time.Minute, RawLabelKeys: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestParseIngestAllocs(t *testing.T) {
 	for _, format := range []string{"lines", "json"} {
 		body := loadBody(format, 1000)
 		p := newParser(DefaultConfig().Limits)
-		var batch offheap.Batch
+		var batch offheap.SampleBatch
 		now := time.Now().UnixNano()
 		var accepted uint64
 		run := func() {
@@ -270,7 +270,7 @@ func BenchmarkParse(b *testing.B) {
 		b.Run(format, func(b *testing.B) {
 			body := loadBody(format, 1000)
 			p := newParser(DefaultConfig().Limits)
-			var batch offheap.Batch
+			var batch offheap.SampleBatch
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {

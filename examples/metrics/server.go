@@ -64,7 +64,7 @@ type Service struct {
 // grown to the traffic's size, parsing and ingesting allocate nothing.
 type worker struct {
 	buf   []byte
-	batch offheap.Batch
+	batch offheap.SampleBatch
 	gb    goBatch // the Go engine's batch
 	p     *parser
 	resp  []byte
@@ -79,7 +79,7 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("metrics: key limit must be in [1, %d]", 4096-keyOverhead)
 	}
 	// The offheap aggregator checks the configuration for both engines.
-	agg, err := offheap.NewAggregator(offheap.Config{
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{
 		Mode: offheap.Sliding, Width: cfg.Window, Slices: cfg.Slices, Alpha: cfg.Alpha, MaxSeries: cfg.MaxSeries,
 		MaxFutureSkew: cfg.MaxFutureSkew, MaxKeyLen: cfg.MaxKey + keyOverhead, Name: cfg.Name,
 		Help: "Samples ingested over the sliding window, per series.", RawLabelKeys: true,
@@ -280,7 +280,7 @@ func (s *Service) ingest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, wk, http.StatusBadRequest, "no samples", 0, 0)
 		return
 	}
-	var acc offheap.Accounting
+	var acc offheap.IngestAccounting
 	if s.goAgg != nil {
 		acc = s.goAgg.ingest(&wk.gb, now)
 	} else {

@@ -383,7 +383,7 @@ var errClient = errors.New("client side failed")
 
 // sendRequest writes the rewritten head (c.out) and, unless expect (then the body waits for
 // the upstream's 100 Continue), the body. sent reports whether the body went out.
-func (c *clientConn) sendRequest(up *upstreamConn, kind offheap.Body, n int64, expect bool) (sent bool, err error) {
+func (c *clientConn) sendRequest(up *upstreamConn, kind offheap.BodyKind, n int64, expect bool) (sent bool, err error) {
 	if expect {
 		return false, up.write(c.out, nil)
 	}
@@ -391,7 +391,7 @@ func (c *clientConn) sendRequest(up *upstreamConn, kind offheap.Body, n int64, e
 }
 
 // sendBody writes head (may be empty) and the request body of kind/n from the client to up.
-func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.Body, n int64) error {
+func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.BodyKind, n int64) error {
 	switch kind {
 	case offheap.BodyLength:
 		view := c.buf.UnsafeBytes()
@@ -450,7 +450,7 @@ const (
 // forwardResponse reads the upstream's response (forwarding 1xx heads, sending the request
 // body on 100 Continue or after ExpectContinueTimeout when bodyPending), rewrites its head and
 // relays its body. ok reports whether up can be reused.
-func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.Body, n int64, bodyPending, headMethod, upgrade, mayRetry bool) (respStatus, bool) {
+func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n int64, bodyPending, headMethod, upgrade, mayRetry bool) (respStatus, bool) {
 	timeout := c.p.cfg.ResponseHeaderTimeout
 	if bodyPending {
 		timeout = c.p.cfg.ExpectContinueTimeout

@@ -63,7 +63,7 @@ func exerciseHeaders(n int) error {
 }
 
 func exerciseWindow(n int) error {
-	agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Sliding, Width: time.Minute, Slices: 6,
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6,
 		Name: "exercise_seconds", Quantiles: []float64{0.5, 0.99}, MaxSeries: 1000, IdleTTL: time.Minute})
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func exerciseWindow(n int) error {
 		return err
 	}
 	defer snap.Close()
-	var b offheap.Batch
+	var b offheap.SampleBatch
 	var state []byte
 	now := int64(time.Hour)
 	for i := 0; i < n; i++ {

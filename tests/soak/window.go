@@ -28,19 +28,19 @@ const soakNow = int64(1_700_000_000_000_000_000)
 type windowLoad struct {
 	agg *offheap.Aggregator
 	mu  sync.Mutex
-	sum offheap.Accounting // every successful batch's accounting
+	sum offheap.IngestAccounting // every successful batch's accounting
 }
 
 func (l *windowLoad) start() error {
-	agg, err := offheap.NewAggregator(offheap.Config{Mode: offheap.Cumulative, MaxSeries: 2000})
-	l.agg, l.sum = agg, offheap.Accounting{}
+	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, MaxSeries: 2000})
+	l.agg, l.sum = agg, offheap.IngestAccounting{}
 	return err
 }
 
 func (l *windowLoad) run(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
 	switch op := rng.IntN(10); {
 	case op < 8:
-		var b offheap.Batch
+		var b offheap.SampleBatch
 		n := 1 + rng.IntN(2048)
 		fault := ""
 		if rng.Float64() < faults {

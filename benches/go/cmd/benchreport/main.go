@@ -1,22 +1,20 @@
 // Command benchreport turns one run of offheap's benchmarks (criterion's JSON and `go test
-// -bench` output) into BENCHMARKS.md: per section a table of each benchmark beside its peer
-// from the same run, the ratio, and the target it is held to. Rows are declared in rows_*.go,
-// one file per subsystem. A declared benchmark that did not run is reported and fails the tool.
+// -bench` output) into BENCHMARKS.md: a short guide to reading it, then per section a table of
+// each benchmark beside its peer from the same run, the ratio, the target it is held to and,
+// for a missed target, the row that bounds it. Rows are declared in rows_*.go, one file per
+// subsystem. A declared benchmark that did not run is reported and fails the tool.
+//
+// Before it replaces BENCHMARKS.md, it adds a one-line-per-benchmark summary of the file it
+// replaces to docs/bench-history.md (beside -out), so a regression shows against earlier runs.
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -24,21 +22,38 @@ import (
 // Row is one line of BENCHMARKS.md.
 type Row struct {
 	Section string
-	Name    string
+	// Name is what the reader sees; it is unique, since bounds and the history refer to rows
+	// by name. Rows named "bound: ..." measure a limit of other rows, not something to use.
+	Name string
 	// Bench and Peer name results: "go:Crossing/cgo_empty" (a `go test -bench` name without the
 	// Benchmark prefix and -GOMAXPROCS suffix) or "criterion:ffi/handle_lookup" (criterion's
 	// full id). Peer may be empty.
 	Bench, Peer string
 	// Metric is the unit compared ("ns/op" when empty; or a b.ReportMetric unit such as
-	// "ns/sample"). Criterion results are always in ns per iteration.
-	Metric string
+	// "ns/sample"). Criterion results are always in ns per iteration. PeerMetric is the peer's
+	// unit when it differs (a criterion bench of one head beside a Go peer's "ns/req").
+	Metric, PeerMetric string
 	// Target describes the goal; Met decides it from speedup = peer value / bench value (so
-	// higher is better for time-like metrics). Nil Met means no target.
+	// higher is better for time-like metrics). Nil Met means no ratio target.
 	Target string
 	Met    func(speedup float64) bool
 	// Max and MinMBs are absolute targets: the value (in Metric's unit) at most Max, or the
 	// throughput at least MinMBs MB/s. Zero means none.
 	Max, MinMBs float64
+	// ZeroAllocs holds the row to 0 allocs/op as well (the median of a Go benchmark).
+	ZeroAllocs bool
+	// Bound says what limits this row when it misses its target (see Bound).
+	Bound Bound
+}
+
+// Bound names, for a row that misses its target, the row measuring the best any version of it
+// could reach on this machine (the same work without the cgo crossing, with no relay hop at
+// all, ...) and says in a few words why that limits it. When the bound's own result misses the
+// target too, the target is out of reach on this machine; when it meets it, the gap is the
+// row's own cost. BENCHMARKS.md prints both beside "no", with the bound's result from the run.
+type Bound struct {
+	Row string
+	Why string
 }
 
 var rows []Row
@@ -51,257 +66,119 @@ func AtMost(x float64) func(float64) bool { return func(s float64) bool { return
 // AtLeast is a target "this is at least x times faster than the peer".
 func AtLeast(x float64) func(float64) bool { return func(s float64) bool { return s >= x } }
 
-type result struct {
-	metrics map[string][]float64 // unit -> samples (one per -count)
-}
+// zeroAllocsTarget matches target text that asks for no allocations.
+var zeroAllocsTarget = regexp.MustCompile(`\b0 (Go )?alloc`)
 
-func (r *result) median(unit string) (float64, bool) {
-	v := append([]float64(nil), r.metrics[unit]...)
-	if len(v) == 0 {
-		return 0, false
-	}
-	sort.Float64s(v)
-	return v[len(v)/2], true
-}
-
-var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
-
-func parseGo(path string, into map[string]*result) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		m := benchLine.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
+// checkRows reports mistakes in the declared rows: a name used twice (bounds and the history
+// find rows by name), a bound naming no row, a target whose "0 allocs" is not checked, a
+// zero-allocation check on a criterion bench (it reports no allocations), and text with a
+// "|", which would break the table.
+func checkRows(rs []Row) error {
+	var errs []error
+	names := map[string]bool{}
+	for _, r := range rs {
+		if names[r.Name] {
+			errs = append(errs, fmt.Errorf("row %q declared twice", r.Name))
 		}
-		key := "go:" + m[1]
-		r := into[key]
-		if r == nil {
-			r = &result{metrics: map[string][]float64{}}
-			into[key] = r
+		names[r.Name] = true
+	}
+	for _, r := range rs {
+		if r.Bound.Row != "" && !names[r.Bound.Row] {
+			errs = append(errs, fmt.Errorf("row %q: its bound names no row: %q", r.Name, r.Bound.Row))
 		}
-		fields := strings.Fields(m[2])
-		for i := 0; i+1 < len(fields); i += 2 {
-			v, err := strconv.ParseFloat(fields[i], 64)
-			if err != nil {
-				continue
-			}
-			r.metrics[fields[i+1]] = append(r.metrics[fields[i+1]], v)
+		if (r.Bound.Row == "") != (r.Bound.Why == "") {
+			errs = append(errs, fmt.Errorf("row %q: a bound needs both Row and Why", r.Name))
+		}
+		if zeroAllocsTarget.MatchString(r.Target) != r.ZeroAllocs {
+			errs = append(errs, fmt.Errorf("row %q: the target asks for 0 allocations exactly when ZeroAllocs is set", r.Name))
+		}
+		if r.ZeroAllocs && !strings.HasPrefix(r.Bench, "go:") {
+			errs = append(errs, fmt.Errorf("row %q: ZeroAllocs needs a Go benchmark", r.Name))
+		}
+		if strings.Contains(r.Name+r.Target+r.Bound.Why, "|") {
+			errs = append(errs, fmt.Errorf("row %q: no \"|\" in a name, target or bound", r.Name))
 		}
 	}
-	return sc.Err()
-}
-
-func parseCriterion(dir string, into map[string]*result) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		if d.Name() != "benchmark.json" || filepath.Base(filepath.Dir(path)) != "new" {
-			return nil
-		}
-		var meta struct {
-			FullID     string `json:"full_id"`
-			Throughput *struct {
-				Bytes    *float64 `json:"Bytes"`
-				Elements *float64 `json:"Elements"`
-			} `json:"throughput"`
-		}
-		var est struct {
-			Median struct {
-				Point float64 `json:"point_estimate"`
-			} `json:"median"`
-		}
-		if err := readJSON(path, &meta); err != nil {
-			return err
-		}
-		if err := readJSON(filepath.Join(filepath.Dir(path), "estimates.json"), &est); err != nil {
-			return err
-		}
-		r := &result{metrics: map[string][]float64{"ns/op": {est.Median.Point}}}
-		if t := meta.Throughput; t != nil && t.Bytes != nil && est.Median.Point > 0 {
-			r.metrics["MB/s"] = []float64{*t.Bytes / est.Median.Point * 1e3}
-		}
-		into["criterion:"+meta.FullID] = r
-		return nil
-	})
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		var kb float64
-		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%f", &kb)
-		mem = fmt.Sprintf(", %.0f GiB RAM", kb/1024/1024)
-	}
-	rustc := "rustc ?"
-	if out, err := exec.Command("rustc", "--version").Output(); err == nil {
-		rustc = strings.TrimSpace(string(out))
-	}
-	return fmt.Sprintf("%s, %d cores%s, %s %s/%s, %s", model, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, rustc)
-}
-
-func fmtValue(v float64, unit string) string {
-	switch {
-	case unit != "ns/op" && unit != "":
-		return fmt.Sprintf("%.4g %s", v, unit)
-	case v >= 1e6:
-		return fmt.Sprintf("%.3g ms", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.3g µs", v/1e3)
-	default:
-		return fmt.Sprintf("%.3g ns", v)
-	}
+	return errors.Join(errs...)
 }
 
 func main() {
 	critDir := flag.String("criterion", "target/criterion", "criterion output directory")
 	goOut := flag.String("go", "target/bench/go.txt", "`go test -bench` output")
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
+	history := flag.String("history", "", "history of earlier runs (default: docs/bench-history.md in the directory of -out; \"off\": none)")
+	record := flag.String("record", "", "only add the summary of this BENCHMARKS.md (an earlier version, say from git) to the history, and exit")
 	flag.Parse()
-
-	results := map[string]*result{}
-	if err := parseCriterion(*critDir, results); err != nil {
+	if *history == "" {
+		*history = filepath.Join(filepath.Dir(*out), "docs", "bench-history.md")
+	}
+	if err := checkRows(rows); err != nil {
 		fatal(err)
 	}
-	if err := parseGo(*goOut, results); err != nil {
-		fatal(err)
+	if *record != "" {
+		if *history == "off" {
+			fatal(errors.New("-record needs a history"))
+		}
+		old, err := os.ReadFile(*record)
+		if err != nil {
+			fatal(err)
+		}
+		added, err := addToHistory(*history, string(old))
+		if err != nil {
+			fatal(err)
+		}
+		fmt.Printf("benchreport: %s: %s\n", *history, added)
+		return
 	}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, "# offheap benchmarks\n\nWritten by `make bench` on %s.\n\nMachine: %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
-	b.WriteString("Every ratio compares two results of this one run on this one machine; absolute times drift\n" +
-		"between runs on a shared machine, ratios much less. Go results are medians of `-count 3`,\n" +
-		"criterion results are medians of its samples. Speedup = peer time / offheap time.\n")
-
-	missing := 0
-	section := ""
-	for _, r := range rows {
-		if r.Section != section {
-			section = r.Section
-			fmt.Fprintf(&b, "\n## %s\n\n| benchmark | result | MB/s | allocs/op | peer | speedup | target | met |\n|---|---|---|---|---|---|---|---|\n", section)
-		}
-		unit := r.Metric
-		if unit == "" {
-			unit = "ns/op"
-		}
-		res, ok := results[r.Bench]
-		var v float64
-		if ok {
-			v, ok = res.median(unit)
-		}
-		if !ok {
-			missing++
-			fmt.Fprintf(&b, "| %s | **not run** (`%s`) | | | | | %s | no |\n", r.Name, r.Bench, r.Target)
-			continue
-		}
-		mbs, allocs := "", ""
-		if x, ok := res.median("MB/s"); ok {
-			mbs = fmt.Sprintf("%.0f", x)
-		}
-		if x, ok := res.median("allocs/op"); ok {
-			allocs = fmt.Sprintf("%.0f", x)
-		}
-		peer, speedup, met := "", "", ""
-		if r.Peer != "" {
-			peer = strings.SplitN(r.Peer, ":", 2)[1]
-			pres, ok := results[r.Peer]
-			var pv float64
-			if ok {
-				pv, ok = pres.median(unit)
-			}
-			if !ok || v == 0 {
-				missing++
-				speedup = "**peer not run**"
-			} else {
-				s := pv / v
-				speedup = fmt.Sprintf("%.2fx", s)
-				if r.Met != nil {
-					met = "no"
-					if r.Met(s) {
-						met = "yes"
-					}
-				}
-			}
-		}
-		if r.Max > 0 || r.MinMBs > 0 {
-			ok := r.Max == 0 || v <= r.Max
-			if r.MinMBs > 0 {
-				x, has := res.median("MB/s")
-				ok = ok && has && x >= r.MinMBs
-			}
-			if met == "" || met == "yes" {
-				met = map[bool]string{true: "yes", false: "no"}[ok]
-			}
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, fmtValue(v, unit), mbs, allocs, peer, speedup, r.Target, met)
-	}
-	// Sections written by other targets (make bench-proxy) live between markers and are kept.
-	if old, err := os.ReadFile(*out); err == nil {
-		for _, sec := range keptSections(string(old)) {
-			b.WriteString("\n" + sec + "\n")
-		}
-	}
-	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+	missing, err := generate(*critDir, *goOut, *out, *history, time.Now())
+	if err != nil {
 		fatal(err)
 	}
-	fmt.Printf("benchreport: wrote %s (%d rows)\n", *out, len(rows))
 	if missing > 0 {
 		fatal(fmt.Errorf("%d declared benchmarks or peers did not run", missing))
 	}
 }
 
+// generate writes out from the results in critDir and goOut, made at now, after adding the
+// summary of the file it replaces to history ("off": none). It returns how many declared
+// benchmarks or peers did not run.
+func generate(critDir, goOut, out, history string, now time.Time) (missing int, err error) {
+	results := map[string]*result{}
+	if err := parseCriterion(critDir, results); err != nil {
+		return 0, err
+	}
+	if err := parseGo(goOut, results); err != nil {
+		return 0, err
+	}
+	old, err := os.ReadFile(out)
+	if err != nil && !os.IsNotExist(err) {
+		return 0, err
+	}
+	prev := parseSummary(string(old))
+	lines, missing := evaluate(rows, results)
+	run := runInfo{when: now.UTC().Format(stampLayout), machine: machine(), commit: commit(filepath.Dir(out), out, history)}
+	report := render(run, lines, prev, keptSections(string(old)))
+	if history != "off" && prev.when != "" {
+		added, err := addToHistory(history, string(old))
+		if err != nil {
+			return 0, err
+		}
+		fmt.Printf("benchreport: %s: %s\n", history, added)
+	}
+	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+		return 0, err
+	}
+	fmt.Printf("benchreport: wrote %s (%d rows)\n", out, len(rows))
+	for _, l := range lines {
+		if l.met == "no" && l.ran && !l.allocsMissed && !l.peerMissing && l.row.Bound.Row == "" {
+			fmt.Fprintf(os.Stderr, "benchreport: %q misses its target and states no bound (add Bound in rows_*.go)\n", l.row.Name)
+		}
+	}
+	return missing, nil
+}
+
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "benchreport:", err)
 	os.Exit(1)
-}
-
-// keptSections returns the blocks of old between "<!-- NAME:start -->" and "<!-- NAME:end -->"
-// markers, markers included: sections other targets own.
-func keptSections(old string) []string {
-	var out []string
-	for {
-		i := strings.Index(old, "<!-- ")
-		if i < 0 {
-			return out
-		}
-		rest := old[i:]
-		j := strings.Index(rest, ":start -->")
-		if j < 0 {
-			return out
-		}
-		name := rest[len("<!-- "):j]
-		end := "<!-- " + name + ":end -->"
-		k := strings.Index(rest, end)
-		if k < 0 {
-			return out
-		}
-		out = append(out, rest[:k+len(end)])
-		old = rest[k+len(end):]
-	}
 }

@@ -154,12 +154,7 @@ func TestEngineSubmitBatchAllocs(t *testing.T) {
 	defer e.Close()
 	jobs := make([]EngineJob, 8)
 	for i := range jobs {
-		client, src := tcpPair(t)
-		dst, server := tcpPair(t)
-		defer client.Close()
-		defer src.Close()
-		defer dst.Close()
-		defer server.Close()
+		_, src, dst, _ := relayConns(t)
 		jobs[i] = EngineJob{ID: uint64(i), A: cached(t, src), B: cached(t, dst), Framing: Exact(0)}
 	}
 	comps := make([]Completion, len(jobs))

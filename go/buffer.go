@@ -1,26 +1,31 @@
-//go:build cgo
-
 package offheap
 
-/*
-#cgo noescape offheap_buffer_new
-#cgo nocallback offheap_buffer_new
-#cgo nocallback offheap_buffer_free
-#cgo noescape offheap_buffer_fill
-#cgo nocallback offheap_buffer_fill
-#cgo noescape offheap_buffer_writev
-#cgo nocallback offheap_buffer_writev
-#include "offheap.h"
-*/
-import "C"
-
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"runtime"
 	"syscall"
 	"unsafe"
 )
+
+// BufferSize is the size of every Rust-owned [Buffer].
+const BufferSize = 64 << 10
+
+// writevMax is the most buffers one WriteBuffers call takes (OFFHEAP_WRITEV_MAX).
+const writevMax = 16
+
+// bufferIO is offheap_buffer_io: the bytes to drop first (in), and the read and the view of
+// the filled bytes that one offheap_buffer_fill returns (out).
+type bufferIO struct {
+	consume uintptr
+	n       uintptr
+	data    *byte // Rust memory, valid until the next call naming the buffer
+	length  uintptr
+	state   uint32
+}
 
 // Buffer is a Rust-owned buffer of [BufferSize] bytes from a pool: bytes read from a
 // connection into it never touch the Go heap. Parse a head in place through [Buffer.UnsafeBytes],
@@ -34,45 +39,43 @@ import (
 type Buffer struct {
 	h     handle
 	id    uint64
-	io    C.offheap_buffer_io // in: bytes to consume; out: the read and the view
-	skip  int                 // bytes consumed since io's view was taken, not yet in Rust
-	stale bool                // io's view is out of date (after WriteBuffers or a failed call): fetch it
-	st    C.offheap_status
+	io    *bufferIO // in: bytes to consume; out: the read and the view (see library_cgo.go)
+	skip  int       // bytes consumed since io's view was taken, not yet in Rust
+	stale bool      // io's view is out of date (after WriteBuffers or a failed call): fetch it
+	st    uint32
 	onRd  func(uintptr) bool
 }
-
-func freeBuffer(id uint64) { C.offheap_buffer_free(C.uint64_t(id)) }
 
 // NewBuffer takes a buffer from the pool.
 func NewBuffer() (*Buffer, error) {
 	if initErr != nil {
 		return nil, initErr
 	}
-	var id C.uint64_t
-	if st := C.offheap_buffer_new(&id); st != C.OFFHEAP_STATUS_OK {
+	id, st := bufferNew()
+	if st != statusOK {
 		return nil, statusError("NewBuffer", st)
 	}
-	b := &Buffer{}
+	b := &Buffer{io: new(bufferIO)}
 	b.onRd = b.readable
-	attach(&b.h, b, uint64(id), freeBuffer)
+	attach(&b.h, b, id, bufferFree)
 	return b, nil
 }
 
 // fill makes one offheap_buffer_fill call: it drops the counted bytes, reads once from fd
 // (none when fd is -1) and takes the new view. On failure the view is fetched again next time.
-func (b *Buffer) fill(fd int32) C.offheap_status {
-	b.io.consume = C.size_t(b.skip)
-	st := C.offheap_buffer_fill(C.uint64_t(b.id), C.int32_t(fd), &b.io)
+func (b *Buffer) fill(fd int32) uint32 {
+	b.io.consume = uintptr(b.skip)
+	st := bufferFill(b.id, fd, b.io)
 	b.skip = int(b.io.consume) // 0 once Rust dropped them, even when the read failed
-	b.stale = st != C.OFFHEAP_STATUS_OK
+	b.stale = st != statusOK
 	return st
 }
 
 // flush drops the bytes counted by Consume in Rust, for calls that read the buffer's window
 // there (WriteBuffers, Engine.SubmitSession). No cgo call when nothing is counted.
-func (b *Buffer) flush() C.offheap_status {
+func (b *Buffer) flush() uint32 {
 	if b.skip == 0 {
-		return C.OFFHEAP_STATUS_OK
+		return statusOK
 	}
 	b.id, _ = b.h.get()
 	return b.fill(-1)
@@ -80,7 +83,7 @@ func (b *Buffer) flush() C.offheap_status {
 
 func (b *Buffer) readable(fd uintptr) bool {
 	b.st = b.fill(int32(fd))
-	return b.st != C.OFFHEAP_STATUS_OK || b.io.state != C.OFFHEAP_RELAY_STATE_WANT_READ
+	return b.st != statusOK || b.io.state != relayStateWantRead
 }
 
 // ReadFrom reads once from raw (waiting in the netpoller until it is readable), appending
@@ -93,15 +96,15 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 		return 0, opError("Buffer.ReadFrom", ErrClosed)
 	}
 	b.id = id
-	b.st, b.io.n = C.OFFHEAP_STATUS_OK, 0
+	b.st, b.io.n = statusOK, 0
 	err := raw.Read(b.onRd)
 	runtime.KeepAlive(b)
 	switch {
 	case err != nil:
-		return 0, &Error{Op: "Buffer.ReadFrom", Err: fmt.Errorf("%w: %w", ErrRelayIO, err)}
-	case b.st != C.OFFHEAP_STATUS_OK:
+		return 0, connError("Buffer.ReadFrom", err)
+	case b.st != statusOK:
 		return 0, statusError("Buffer.ReadFrom", b.st)
-	case b.io.n == 0 && int(b.io.len) < BufferSize:
+	case b.io.n == 0 && int(b.io.length) < BufferSize:
 		return 0, io.EOF
 	}
 	return int(b.io.n), nil
@@ -117,14 +120,14 @@ func (b *Buffer) view() []byte {
 		b.id = id
 		st := b.fill(-1)
 		runtime.KeepAlive(b)
-		if st != C.OFFHEAP_STATUS_OK {
+		if st != statusOK {
 			return nil
 		}
 	}
-	if b.io.data == nil || int(b.io.len) <= b.skip {
+	if b.io.data == nil || int(b.io.length) <= b.skip {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(b.io.data)), int(b.io.len))[b.skip:]
+	return unsafe.Slice(b.io.data, int(b.io.length))[b.skip:]
 }
 
 // UnsafeBytes returns the buffer's filled bytes as a view into Rust memory, without copying
@@ -150,15 +153,17 @@ func (b *Buffer) Consume(n int) error {
 }
 
 // Close returns the buffer to the pool. Views of it become invalid.
-func (b *Buffer) Close() error {
-	id, ok := b.h.release()
-	if !ok {
-		return nil
+func (b *Buffer) Close() error { return b.h.close("Buffer.Close") }
+
+// connError wraps an error of a connection's RawConn for op: [ErrConnClosed] when the
+// connection was closed, else [ErrRelayIO], with err kept (a deadline matches
+// os.ErrDeadlineExceeded).
+func connError(op string, err error) error {
+	sentinel := ErrRelayIO
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+		sentinel = ErrConnClosed
 	}
-	if st := C.offheap_buffer_free(C.uint64_t(id)); st != C.OFFHEAP_STATUS_OK {
-		return statusError("Buffer.Close", st)
-	}
-	return nil
+	return &Error{Op: op, Err: fmt.Errorf("%w: %w", sentinel, err)}
 }
 
 // WriteBuffers writes the filled bytes of up to 16 buffers, in order, to raw with writev
@@ -166,9 +171,9 @@ func (b *Buffer) Close() error {
 // consumes what it wrote. It returns the bytes written. Views of the buffers taken before it
 // are invalid after it.
 func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
-	var ids [16]C.uint64_t
+	var ids [writevMax]uint64
 	if len(bufs) > len(ids) {
-		return 0, opError("WriteBuffers", ErrTooLarge)
+		return 0, &Error{Op: "WriteBuffers", Err: fmt.Errorf("%w: %d buffers, at most %d", ErrTooLarge, len(bufs), writevMax)}
 	}
 	left := 0
 	for i, b := range bufs {
@@ -176,16 +181,15 @@ func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
 		if !ok {
 			return 0, opError("WriteBuffers", ErrClosed)
 		}
-		ids[i] = C.uint64_t(id)
+		ids[i] = id
 		left += b.Len()
-		if st := b.flush(); st != C.OFFHEAP_STATUS_OK { // Rust writes from its own window
+		if st := b.flush(); st != statusOK { // Rust writes from its own window
 			return 0, statusError("WriteBuffers", st)
 		}
 	}
 	var total int64
-	var st C.offheap_status
-	var n C.size_t
-	var state C.uint32_t
+	var st, state uint32
+	var n int
 	defer func() {
 		for _, b := range bufs {
 			b.stale = true // Rust consumed what it wrote
@@ -194,17 +198,17 @@ func WriteBuffers(raw syscall.RawConn, bufs ...*Buffer) (int64, error) {
 	}()
 	for left > 0 {
 		err := raw.Write(func(fd uintptr) bool {
-			st = C.offheap_buffer_writev(C.int32_t(fd), &ids[0], C.size_t(len(bufs)), &n, &state)
-			return st != C.OFFHEAP_STATUS_OK || state != C.OFFHEAP_RELAY_STATE_WANT_WRITE
+			n, state, st = bufferWritev(int32(fd), ids[:len(bufs)])
+			return st != statusOK || state != relayStateWantWrite
 		})
 		if err != nil {
-			return total, &Error{Op: "WriteBuffers", Err: fmt.Errorf("%w: %w", ErrRelayIO, err)}
+			return total, connError("WriteBuffers", err)
 		}
-		if st != C.OFFHEAP_STATUS_OK {
+		if st != statusOK {
 			return total, statusError("WriteBuffers", st)
 		}
 		total += int64(n)
-		left -= int(n)
+		left -= n
 	}
 	return total, nil
 }

@@ -1,26 +1,4 @@
-//go:build cgo
-
 package offheap
-
-/*
-#cgo noescape offheap_engine_new
-#cgo nocallback offheap_engine_new
-#cgo noescape offheap_engine_ready_fd
-#cgo nocallback offheap_engine_ready_fd
-#cgo nocallback offheap_engine_submit
-#cgo noescape offheap_engine_submit_batch
-#cgo nocallback offheap_engine_submit_batch
-#cgo nocallback offheap_engine_cancel
-#cgo noescape offheap_engine_submit_session
-#cgo nocallback offheap_engine_submit_session
-#cgo noescape offheap_engine_poll
-#cgo nocallback offheap_engine_poll
-#cgo noescape offheap_engine_in_flight
-#cgo nocallback offheap_engine_in_flight
-#cgo nocallback offheap_engine_free
-#include "offheap.h"
-*/
-import "C"
 
 import (
 	"context"
@@ -34,6 +12,127 @@ import (
 	"time"
 )
 
+// Completion is the outcome of one [Engine] job.
+type Completion struct {
+	ID       uint64 // the id given at submission
+	Forward  uint64 // bytes written src → dst (tunnels: a → b)
+	Backward uint64 // bytes written b → a (tunnels only)
+	Spliced  uint64 // of both, bytes moved with splice(2)
+	Copied   uint64 // of both, bytes copied through Rust-owned buffers
+	Err      error  // nil on success; matches ErrUnexpectedEOF, ErrConnectionReset, ErrCanceled, ...
+
+	// Session jobs only ([Engine.SubmitSession]): where the session stopped, and its counts.
+	Session          SessionStop
+	UpstreamReusable bool   // the upstream connection is idle and may carry another request
+	HeadMethod       bool   // the exchange in progress (SessionResponse) is for a HEAD request
+	CloseClient      bool   // the client connection closes after the exchange in progress
+	Requests         uint64 // requests forwarded in full
+	Responses        uint64 // responses relayed in full
+	// ClientFd and UpstreamFd give the two connections back (the engine's duplicates): the
+	// caller owns them (net.FileConn(os.NewFile(...)), or syscall.Close). -1 for other jobs.
+	ClientFd, UpstreamFd int
+}
+
+// SessionStop says where a session job stopped ([Completion.Session]); the values of the
+// library's offheap_session_stop.
+type SessionStop uint8
+
+const (
+	// SessionNone: not a session job.
+	SessionNone SessionStop = iota
+	// SessionClientClosed: the client closed (or failed) between requests.
+	SessionClientClosed
+	// SessionRequest: the next request is the caller's; its bytes (maybe none yet) start the
+	// client Buffer and nothing of it was sent.
+	SessionRequest
+	// SessionResponse: the request was sent; its response is the caller's and its bytes so
+	// far start the upstream Buffer.
+	SessionResponse
+	// SessionDone: an exchange completed and the client connection closes (it asked to).
+	SessionDone
+	// SessionFailed: failed in the middle of an exchange (Err says why): close both.
+	SessionFailed
+)
+
+// SessionOptions says how a session job rewrites heads (as [RewriteOptions] does) and when the
+// engine hands the connections back.
+type SessionOptions struct {
+	ClientIP        string // appended to X-Forwarded-For (empty: none)
+	Proto           string // X-Forwarded-Proto (empty: none)
+	SetHost         bool   // replace the Host header with Host
+	Host            string
+	Via             string // this proxy's pseudonym for Via (empty: none)
+	AppendForwarded bool   // trust and append to the client's X-Forwarded-* headers
+	// RequestTimeout: a session waiting this long for a request stops with SessionRequest, so
+	// an idle connection waits with its owner (0: never).
+	RequestTimeout time.Duration
+	// ResponseTimeout: a session waiting this long for a response head stops with
+	// SessionResponse (0: never).
+	ResponseTimeout time.Duration
+	// StallTimeout: a head or body that moves no byte this long fails the session (0: never).
+	StallTimeout time.Duration
+}
+
+// EngineJob is one job of [Engine.SubmitBatch]: a tunnel between A and B (Tunnel set), or one
+// body from A to B framed by Framing.
+type EngineJob struct {
+	ID      uint64 // carried by the job's completion
+	A, B    Conn   // tunnel: the two sides; body: source (A) and destination (B)
+	Tunnel  bool
+	Framing Framing // bodies only
+	// Err is set by SubmitBatch: nil when the engine took the job, else why it did not
+	// (the errors SubmitTunnel and SubmitBody return).
+	Err error
+}
+
+const (
+	// engineTunnel is the framing of a tunnel job (OFFHEAP_ENGINE_TUNNEL).
+	engineTunnel = 1<<32 - 1
+
+	// Bits of a completion's sessionFlags (OFFHEAP_SESSION_*).
+	sessionUpstreamReusable = 1
+	sessionHeadMethod       = 2
+	sessionCloseClient      = 4
+
+	// Bits of sessionOptions.flags (OFFHEAP_SESSION_*).
+	sessionSetHost         = 1
+	sessionAppendForwarded = 2
+
+	// submitChunk is how many jobs one cgo call of SubmitBatch carries (at most
+	// OFFHEAP_ENGINE_MAX_BATCH): the fds are held open by nested RawConn.Control calls, two
+	// per job, for the duration of the call.
+	submitChunk = 64
+)
+
+// The library's engine structs, mirrored field by field (engine_cgo.go pins each layout).
+type (
+	// engineJob is offheap_engine_job.
+	engineJob struct {
+		id       uint64
+		fdA, fdB int32
+		framing  uint32
+		flags    uint32
+		length   uint64
+	}
+	// sessionOptions is offheap_session_options: the lengths of the four strings that follow
+	// each other in one byte array, the flags and the timeouts in milliseconds.
+	sessionOptions struct {
+		clientIPLen, protoLen, hostLen, viaLen uint32
+		flags                                  uint32
+		requestMs, responseMs, stallMs         uint32
+	}
+	// engineCompletion is offheap_engine_completion.
+	engineCompletion struct {
+		id, bytesForward, bytesBackward uint64
+		spliced, copied                 uint64
+		status                          uint32
+		osErrno                         int32
+		sessionStop, sessionFlags       uint32
+		requests, responses             uint64
+		clientFd, upstreamFd            int32
+	}
+)
+
 // Engine relays whole connections on Rust worker threads, each with its own epoll: Go hands
 // over a pair of connections (the engine relays over its own duplicates of their fds, so the
 // caller may close its connections right after submitting) and later receives completions in
@@ -44,22 +143,30 @@ import (
 type Engine struct {
 	h     handle
 	ready *os.File
+	io    *engineIO // what the library reads and writes (see library_cgo.go)
 
-	mu    sync.Mutex // serialises Wait (the batch array and the ready fd's reads)
-	batch [64]C.offheap_engine_completion
-	tick  [8]byte
+	mu   sync.Mutex // serialises Wait (io.batch and the ready fd's reads)
+	tick [8]byte
 
-	smu     sync.Mutex // serialises SubmitBatch (the submitter's arrays)
+	smu     sync.Mutex // serialises SubmitBatch (the submitter and io.jobs, io.statuses)
 	batcher batchSubmitter
 
-	pmu       sync.Mutex // serialises SubmitTunnel, SubmitBody and SubmitSession (what follows)
+	pmu       sync.Mutex // serialises SubmitTunnel, SubmitBody and SubmitSession (what follows, io.session, io.strings)
 	pair      fdPair
 	args      submitArgs
-	st        C.offheap_status
-	sopts     C.offheap_session_options
-	strings   [1024]byte
+	st        uint32
 	submitFn  func() // e.cSubmit and e.cSubmitSession, made once
 	sessionFn func()
+}
+
+// engineIO is the Go memory an Engine lends the library, one allocation without Go pointers;
+// each part is guarded by the Engine lock named beside it.
+type engineIO struct {
+	batch    [64]engineCompletion   // mu
+	jobs     [submitChunk]engineJob // smu
+	statuses [submitChunk]uint32    // smu
+	session  sessionOptions         // pmu
+	strings  [1024]byte             // pmu
 }
 
 // submitArgs are the arguments of the one-job submissions, beside the fds the pair lends.
@@ -76,7 +183,7 @@ type submitArgs struct {
 // beyond what the connections' SyscallConn methods do.
 type fdPair struct {
 	raws     [2]syscall.RawConn
-	fds      [2]C.int32_t
+	fds      [2]int32
 	held     int
 	innerErr error
 	call     func() // runs with fds[0] and fds[1] held open
@@ -103,7 +210,7 @@ func (p *fdPair) lend(a, b Conn, call func()) error {
 }
 
 func (p *fdPair) control(fd uintptr) {
-	p.fds[p.held] = C.int32_t(fd)
+	p.fds[p.held] = int32(fd)
 	p.held++
 	if p.held == 1 {
 		p.innerErr = p.raws[1].Control(p.fn)
@@ -111,8 +218,6 @@ func (p *fdPair) control(fd uintptr) {
 	}
 	p.call()
 }
-
-func freeEngine(id uint64) { C.offheap_engine_free(C.uint64_t(id)) }
 
 // NewEngine starts an engine with workers threads (1-64) and room for maxJobs jobs in flight
 // (further submissions fail with ErrOutOfMemory until jobs complete).
@@ -123,18 +228,19 @@ func NewEngine(workers, maxJobs int) (*Engine, error) {
 	if workers < 1 || workers > 64 || maxJobs < 1 || maxJobs > math.MaxUint32 {
 		return nil, opError("NewEngine", ErrInvalidArgument)
 	}
-	var id C.uint64_t
-	if st := C.offheap_engine_new(C.uint32_t(workers), C.uint32_t(maxJobs), &id); st != C.OFFHEAP_STATUS_OK {
+	id, st := engineNew(uint32(workers), uint32(maxJobs))
+	if st != statusOK {
 		return nil, statusError("NewEngine", st)
 	}
-	var fd C.int32_t
-	if st := C.offheap_engine_ready_fd(id, &fd); st != C.OFFHEAP_STATUS_OK {
-		C.offheap_engine_free(id)
+	fd, st := engineReadyFd(id)
+	if st != statusOK {
+		engineFree(id)
 		return nil, statusError("NewEngine", st)
 	}
-	e := &Engine{ready: os.NewFile(uintptr(fd), "offheap-engine-ready")}
+	e := &Engine{ready: os.NewFile(uintptr(fd), "offheap-engine-ready"), io: new(engineIO)}
+	e.batcher.io = e.io
 	e.submitFn, e.sessionFn = e.cSubmit, e.cSubmitSession
-	attach(&e.h, e, uint64(id), freeEngine)
+	attach(&e.h, e, id, engineFree)
 	return e, nil
 }
 
@@ -146,13 +252,13 @@ func (e *Engine) submit(op string, id uint64, a, b Conn, framing uint32, length 
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
 	e.args = submitArgs{h: h, id: id, framing: framing, length: length}
-	e.st = C.OFFHEAP_STATUS_OK
+	e.st = statusOK
 	err := e.pair.lend(a, b, e.submitFn)
 	runtime.KeepAlive(e)
 	if err != nil {
 		return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
 	}
-	if e.st != C.OFFHEAP_STATUS_OK {
+	if e.st != statusOK {
 		return statusError(op, e.st)
 	}
 	return nil
@@ -160,45 +266,40 @@ func (e *Engine) submit(op string, id uint64, a, b Conn, framing uint32, length 
 
 func (e *Engine) cSubmit() {
 	a := &e.args
-	e.st = C.offheap_engine_submit(C.uint64_t(a.h), C.uint64_t(a.id), e.pair.fds[0], e.pair.fds[1],
-		C.uint32_t(a.framing), C.uint64_t(a.length), 0)
+	e.st = engineSubmit(a.h, a.id, e.pair.fds[0], e.pair.fds[1], a.framing, a.length)
 }
 
 func (e *Engine) cSubmitSession() {
 	a := &e.args
-	e.st = C.offheap_engine_submit_session(C.uint64_t(a.h), C.uint64_t(a.id), e.pair.fds[0], e.pair.fds[1],
-		C.uint64_t(a.cbuf), C.uint64_t(a.ubuf), &e.sopts, (*C.uint8_t)(&e.strings[0]), C.size_t(a.stringsLen))
+	e.st = engineSubmitSession(a.h, a.id, e.pair.fds[0], e.pair.fds[1], a.cbuf, a.ubuf, &e.io.session,
+		e.io.strings[:a.stringsLen])
 }
 
 // SubmitTunnel hands the engine a bidirectional tunnel between a and b, with half-close. Its
 // completion carries id (keep ids unique among jobs in flight). The caller may close a and b
 // once this returns: the engine relays over duplicates and closes them when done.
 func (e *Engine) SubmitTunnel(id uint64, a, b Conn) error {
-	return e.submit("Engine.SubmitTunnel", id, a, b, C.OFFHEAP_ENGINE_TUNNEL, 0)
+	return e.submit("Engine.SubmitTunnel", id, a, b, engineTunnel, 0)
 }
 
-// SubmitBody hands the engine one body, framed by f, from src to dst (see SubmitTunnel).
-func (e *Engine) SubmitBody(id uint64, dst, src Conn, f Framing) error {
+// SubmitBody hands the engine one body, framed by f, from src to dst (see SubmitTunnel). The
+// connections come in the order of an [EngineJob]'s A and B: source first.
+func (e *Engine) SubmitBody(id uint64, src, dst Conn, f Framing) error {
 	return e.submit("Engine.SubmitBody", id, src, dst, f.kind, f.length)
 }
 
-// submitChunk is how many jobs one cgo call of SubmitBatch carries: the fds are held open by
-// nested RawConn.Control calls, two per job, for the duration of the call.
-const submitChunk = 64
-
 // batchSubmitter holds one SubmitBatch chunk: the jobs' RawConns, the fds they lend, and the
-// C job and status arrays. It is reused, and its control method value is made once, so a
-// batch allocates nothing of its own.
+// job and status arrays of the library. It is reused, and its control method value is made
+// once, so a batch allocates nothing of its own.
 type batchSubmitter struct {
 	h        uint64
 	jobs     []EngineJob
 	raws     [2 * submitChunk]syscall.RawConn
 	rawErr   [2 * submitChunk]error
 	depth    int
-	cjobs    [submitChunk]C.offheap_engine_job
-	statuses [submitChunk]C.uint32_t
-	accepted C.size_t
-	st       C.offheap_status
+	io       *engineIO // jobs and statuses
+	accepted int
+	st       uint32
 	fn       func(uintptr)
 }
 
@@ -217,8 +318,8 @@ func (s *batchSubmitter) next() {
 		s.setFd(d, -1) // refused by the library with the error recorded above
 		s.depth++
 	}
-	s.st = C.offheap_engine_submit_batch(C.uint64_t(s.h), &s.cjobs[0], C.size_t(len(s.jobs)),
-		&s.statuses[0], &s.accepted)
+	n := len(s.jobs)
+	s.accepted, s.st = engineSubmitBatch(s.h, s.io.jobs[:n], s.io.statuses[:n])
 }
 
 func (s *batchSubmitter) control(fd uintptr) {
@@ -229,9 +330,9 @@ func (s *batchSubmitter) control(fd uintptr) {
 
 func (s *batchSubmitter) setFd(d int, fd int32) {
 	if d%2 == 0 {
-		s.cjobs[d/2].fd_a = C.int32_t(fd)
+		s.io.jobs[d/2].fdA = fd
 	} else {
-		s.cjobs[d/2].fd_b = C.int32_t(fd)
+		s.io.jobs[d/2].fdB = fd
 	}
 }
 
@@ -256,16 +357,15 @@ func (e *Engine) SubmitBatch(jobs []EngineJob) (accepted int, err error) {
 		if !ok {
 			return accepted, opError(op, ErrClosed)
 		}
-		s.h, s.jobs, s.depth, s.accepted, s.st = h, chunk, 0, 0, C.OFFHEAP_STATUS_OK
+		s.h, s.jobs, s.depth, s.accepted, s.st = h, chunk, 0, 0, statusOK
 		for i := range chunk {
 			j := &chunk[i]
 			j.Err = nil
-			framing, length := uint32(C.OFFHEAP_ENGINE_TUNNEL), uint64(0)
+			framing, length := uint32(engineTunnel), uint64(0)
 			if !j.Tunnel {
 				framing, length = j.Framing.kind, j.Framing.length
 			}
-			s.cjobs[i] = C.offheap_engine_job{id: C.uint64_t(j.ID), framing: C.uint32_t(framing),
-				length: C.uint64_t(length)}
+			s.io.jobs[i] = engineJob{id: j.ID, framing: framing, length: length}
 			for side, c := range [2]Conn{j.A, j.B} {
 				d := 2*i + side
 				s.raws[d], s.rawErr[d] = nil, nil
@@ -278,7 +378,7 @@ func (e *Engine) SubmitBatch(jobs []EngineJob) (accepted int, err error) {
 		}
 		s.next()
 		runtime.KeepAlive(e)
-		if s.st != C.OFFHEAP_STATUS_OK {
+		if s.st != statusOK {
 			for i := range chunk {
 				chunk[i].Err = statusError(op, s.st)
 			}
@@ -288,11 +388,11 @@ func (e *Engine) SubmitBatch(jobs []EngineJob) (accepted int, err error) {
 		for i := range chunk {
 			if err := errors.Join(s.rawErr[2*i], s.rawErr[2*i+1]); err != nil {
 				chunk[i].Err = &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
-			} else if st := C.offheap_status(s.statuses[i]); st != C.OFFHEAP_STATUS_OK {
+			} else if st := s.io.statuses[i]; st != statusOK {
 				chunk[i].Err = statusError(op, st)
 			}
 		}
-		accepted += int(s.accepted)
+		accepted += s.accepted
 		s.clear()
 	}
 	return accepted, nil
@@ -308,11 +408,11 @@ func (s *batchSubmitter) clear() {
 // SubmitSession hands the engine a client connection and an upstream connection for HTTP/1.1
 // keep-alive exchanges. The engine works on duplicates of their fds: close client and upstream
 // once this returns (Go's netpoller, still watching them, would wake on every exchange), and
-// take the duplicates back from the completion (Completion.ClientFd, UpstreamFd). Heads are parsed and rewritten in Rust per opts; bodies
-// move in Rust (through Rust buffers). The session takes requests without a body or with
-// Content-Length and responses with Content-Length or without a body; anything else, and the
-// timeouts of opts, end the job at a boundary, leaving the rest to the caller (see
-// [SessionStop]).
+// take the duplicates back from the completion (Completion.ClientFd, UpstreamFd). Heads are
+// parsed and rewritten in Rust per opts; bodies move in Rust (through Rust buffers). The
+// session takes requests without a body or with Content-Length and responses with
+// Content-Length or without a body; anything else, and the timeouts of opts, end the job at a
+// boundary, leaving the rest to the caller (see [SessionStop]).
 //
 // The storage of cbuf and ubuf moves into the job with the bytes they hold (a request already
 // read into cbuf is served first); until the job's completion comes out of [Engine.Wait]
@@ -330,40 +430,40 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 	if !ok1 || !ok2 {
 		return opError(op, ErrClosed)
 	}
-	ms := func(d time.Duration) C.uint32_t {
+	ms := func(d time.Duration) uint32 {
 		if d <= 0 {
 			return 0
 		}
-		return C.uint32_t(min(max(d.Milliseconds(), 1), math.MaxUint32))
+		return uint32(min(max(d.Milliseconds(), 1), math.MaxUint32))
 	}
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
 	n := 0
 	for _, str := range [...]string{opts.ClientIP, opts.Proto, opts.Host, opts.Via} {
-		if n+len(str) > len(e.strings) {
-			return opError(op, ErrTooLarge)
+		if n+len(str) > len(e.io.strings) {
+			return &Error{Op: op, Err: fmt.Errorf("%w: the option strings exceed %d bytes", ErrTooLarge, len(e.io.strings))}
 		}
-		n += copy(e.strings[n:], str)
+		n += copy(e.io.strings[n:], str)
 	}
-	e.sopts = C.offheap_session_options{
-		client_ip_len: C.uint32_t(len(opts.ClientIP)), proto_len: C.uint32_t(len(opts.Proto)),
-		host_len: C.uint32_t(len(opts.Host)), via_len: C.uint32_t(len(opts.Via)),
-		request_ms: ms(opts.RequestTimeout), response_ms: ms(opts.ResponseTimeout), stall_ms: ms(opts.StallTimeout),
+	e.io.session = sessionOptions{
+		clientIPLen: uint32(len(opts.ClientIP)), protoLen: uint32(len(opts.Proto)),
+		hostLen: uint32(len(opts.Host)), viaLen: uint32(len(opts.Via)),
+		requestMs: ms(opts.RequestTimeout), responseMs: ms(opts.ResponseTimeout), stallMs: ms(opts.StallTimeout),
 	}
 	if opts.SetHost {
-		e.sopts.flags |= C.OFFHEAP_SESSION_SET_HOST
+		e.io.session.flags |= sessionSetHost
 	}
 	if opts.AppendForwarded {
-		e.sopts.flags |= C.OFFHEAP_SESSION_APPEND_FORWARDED
+		e.io.session.flags |= sessionAppendForwarded
 	}
 	// Counted consumes reach Rust first: the job starts from the buffers' real windows.
 	for _, b := range [...]*Buffer{cbuf, ubuf} {
-		if st := b.flush(); st != C.OFFHEAP_STATUS_OK {
+		if st := b.flush(); st != statusOK {
 			return statusError(op, st)
 		}
 	}
 	e.args = submitArgs{h: h, id: id, cbuf: cid, ubuf: uid, stringsLen: n}
-	e.st = C.OFFHEAP_STATUS_OK
+	e.st = statusOK
 	err := e.pair.lend(client, upstream, e.sessionFn)
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(cbuf)
@@ -371,7 +471,7 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 	if err != nil {
 		return &Error{Op: op, Err: fmt.Errorf("%w: %w", ErrInvalidArgument, err)}
 	}
-	if e.st != C.OFFHEAP_STATUS_OK {
+	if e.st != statusOK {
 		return statusError(op, e.st)
 	}
 	cbuf.stale, ubuf.stale = true, true // their storage is the job's now, then comes back
@@ -385,9 +485,9 @@ func (e *Engine) Cancel(id uint64) error {
 	if !ok {
 		return opError("Engine.Cancel", ErrClosed)
 	}
-	st := C.offheap_engine_cancel(C.uint64_t(h), C.uint64_t(id))
+	st := engineCancel(h, id)
 	runtime.KeepAlive(e)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return statusError("Engine.Cancel", st)
 	}
 	return nil
@@ -399,10 +499,9 @@ func (e *Engine) InFlight() (int, error) {
 	if !ok {
 		return 0, opError("Engine.InFlight", ErrClosed)
 	}
-	var n C.uint64_t
-	st := C.offheap_engine_in_flight(C.uint64_t(h), &n)
+	n, st := engineInFlight(h)
 	runtime.KeepAlive(e)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return 0, statusError("Engine.InFlight", st)
 	}
 	return int(n), nil
@@ -453,42 +552,34 @@ func (e *Engine) poll(out []Completion) (int, error) {
 	if !ok {
 		return 0, opError("Engine.Wait", ErrClosed)
 	}
-	want := min(len(out), len(e.batch))
-	var n C.size_t
-	st := C.offheap_engine_poll(C.uint64_t(h), &e.batch[0], C.size_t(want), &n)
+	n, st := enginePoll(h, e.io.batch[:min(len(out), len(e.io.batch))])
 	runtime.KeepAlive(e)
-	if st != C.OFFHEAP_STATUS_OK {
+	if st != statusOK {
 		return 0, statusError("Engine.Wait", st)
 	}
-	for i := range int(n) {
-		c := &e.batch[i]
+	for i := range n {
+		c := &e.io.batch[i]
 		out[i] = Completion{
-			ID: uint64(c.id), Forward: uint64(c.bytes_forward), Backward: uint64(c.bytes_backward),
-			Spliced: uint64(c.spliced), Copied: uint64(c.copied),
-			Session:          SessionStop(c.session_stop),
-			UpstreamReusable: c.session_flags&C.OFFHEAP_SESSION_UPSTREAM_REUSABLE != 0,
-			HeadMethod:       c.session_flags&C.OFFHEAP_SESSION_HEAD_METHOD != 0,
-			CloseClient:      c.session_flags&C.OFFHEAP_SESSION_CLOSE_CLIENT != 0,
-			Requests:         uint64(c.requests), Responses: uint64(c.responses),
-			ClientFd: int(c.client_fd), UpstreamFd: int(c.upstream_fd),
+			ID: c.id, Forward: c.bytesForward, Backward: c.bytesBackward,
+			Spliced: c.spliced, Copied: c.copied,
+			Session:          SessionStop(c.sessionStop),
+			UpstreamReusable: c.sessionFlags&sessionUpstreamReusable != 0,
+			HeadMethod:       c.sessionFlags&sessionHeadMethod != 0,
+			CloseClient:      c.sessionFlags&sessionCloseClient != 0,
+			Requests:         c.requests, Responses: c.responses,
+			ClientFd: int(c.clientFd), UpstreamFd: int(c.upstreamFd),
 		}
-		if c.status != C.OFFHEAP_STATUS_OK {
-			out[i].Err = statusError("Engine job", C.offheap_status(c.status))
+		if c.status != statusOK {
+			out[i].Err = statusError("Engine job", c.status)
 		}
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // Close stops the engine: its threads are joined and every fd it holds is closed; jobs still
 // running end (their completions are discarded). Idempotent, safe from any goroutine.
 func (e *Engine) Close() error {
-	id, ok := e.h.release()
-	if !ok {
-		return nil
-	}
-	e.ready.Close()
-	if st := C.offheap_engine_free(C.uint64_t(id)); st != C.OFFHEAP_STATUS_OK {
-		return statusError("Engine.Close", st)
-	}
-	return nil
+	err := e.h.close("Engine.Close")
+	e.ready.Close() // wakes a Wait parked on it; later Closes of the file only report an error
+	return err
 }

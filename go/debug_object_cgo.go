@@ -12,6 +12,7 @@ package offheap
 #cgo nocallback offheap_debug_sum
 #cgo noescape offheap_debug_fill
 #cgo nocallback offheap_debug_fill
+#cgo nocallback offheap_debug_inject_panics
 #include "offheap.h"
 */
 import "C"
@@ -21,21 +22,24 @@ import (
 	"unsafe"
 )
 
-// debugObject is the smallest object behind a Rust handle. The package's tests use it to
-// check the handle discipline (Close races, stale handles, panics) independent of any subsystem.
+// The debug object and the calls below exist for the package's tests only (they check the
+// handle discipline, stale handles and panics independent of any subsystem), so they have no
+// !cgo twin: the tests that use them build with cgo only.
+
+// debugObject is the smallest object behind a Rust handle.
 type debugObject struct {
 	h handle
 }
 
-func freeDebugObject(id uint64) { C.offheap_debug_object_free(C.uint64_t(id)) }
+func freeDebugObject(id uint64) uint32 { return uint32(C.offheap_debug_object_free(C.uint64_t(id))) }
 
 func newDebugObject() (*debugObject, error) {
 	if initErr != nil {
 		return nil, initErr
 	}
 	var id C.uint64_t
-	if st := C.offheap_debug_object_new(&id); st != C.OFFHEAP_STATUS_OK {
-		return nil, statusError("debugObject.new", st)
+	if st := C.offheap_debug_object_new(&id); st != statusOK {
+		return nil, statusError("debugObject.new", uint32(st))
 	}
 	o := &debugObject{}
 	attach(&o.h, o, uint64(id), freeDebugObject)
@@ -51,8 +55,8 @@ func (o *debugObject) touch(spin uint32) (uint64, error) {
 	var n C.uint64_t
 	st := C.offheap_debug_object_touch(C.uint64_t(id), C.uint32_t(spin), &n)
 	runtime.KeepAlive(o)
-	if st != C.OFFHEAP_STATUS_OK {
-		return 0, statusError("debugObject.touch", st)
+	if st != statusOK {
+		return 0, statusError("debugObject.touch", uint32(st))
 	}
 	return uint64(n), nil
 }
@@ -60,45 +64,39 @@ func (o *debugObject) touch(spin uint32) (uint64, error) {
 // touchRaw calls the library with an arbitrary handle value (forged, zero or stale).
 func touchRaw(id uint64) error {
 	var n C.uint64_t
-	if st := C.offheap_debug_object_touch(C.uint64_t(id), 0, &n); st != C.OFFHEAP_STATUS_OK {
-		return statusError("debugObject.touch", st)
+	if st := C.offheap_debug_object_touch(C.uint64_t(id), 0, &n); st != statusOK {
+		return statusError("debugObject.touch", uint32(st))
 	}
 	return nil
 }
 
 // freeRaw frees an arbitrary handle value and returns the status as an error.
 func freeRaw(id uint64) error {
-	if st := C.offheap_debug_object_free(C.uint64_t(id)); st != C.OFFHEAP_STATUS_OK {
+	if st := freeDebugObject(id); st != statusOK {
 		return statusError("debugObject.free", st)
 	}
 	return nil
 }
 
 // Close frees the object; later calls return ErrClosed. Idempotent, safe from any goroutine.
-func (o *debugObject) Close() error {
-	id, ok := o.h.release()
-	if !ok {
-		return nil
-	}
-	if st := C.offheap_debug_object_free(C.uint64_t(id)); st != C.OFFHEAP_STATUS_OK {
-		return statusError("debugObject.Close", st)
-	}
-	return nil
-}
+func (o *debugObject) Close() error { return o.h.close("debugObject.Close") }
 
 // debugSum passes (ptr, n) to the library as given, so tests can pass NULL with a length.
 func debugSum(p *byte, n int) (uint64, error) {
 	var out C.uint64_t
-	if st := C.offheap_debug_sum((*C.uint8_t)(unsafe.Pointer(p)), C.size_t(n), &out); st != C.OFFHEAP_STATUS_OK {
-		return 0, statusError("debugSum", st)
+	if st := C.offheap_debug_sum((*C.uint8_t)(unsafe.Pointer(p)), C.size_t(n), &out); st != statusOK {
+		return 0, statusError("debugSum", uint32(st))
 	}
 	return uint64(out), nil
 }
 
 // debugFill fills b (which may be nil) with v in the library.
 func debugFill(b []byte, v byte) error {
-	if st := C.offheap_debug_fill((*C.uint8_t)(unsafe.SliceData(b)), C.size_t(len(b)), C.uint8_t(v)); st != C.OFFHEAP_STATUS_OK {
-		return statusError("debugFill", st)
+	if st := C.offheap_debug_fill(bytesPtr(b), C.size_t(len(b)), C.uint8_t(v)); st != statusOK {
+		return statusError("debugFill", uint32(st))
 	}
 	return nil
 }
+
+// injectPanics makes the next n library calls panic inside the boundary.
+func injectPanics(n uint32) { C.offheap_debug_inject_panics(C.uint32_t(n)) }
