@@ -661,7 +661,7 @@ fn wait_event(e: &Engine) -> (usize, offheap::engine::ProxyEvent) {
     loop {
         for w in 0..e.workers() {
             let mut out = Vec::new();
-            if e.proxy_events(w, &mut out, 1).unwrap() == 1 {
+            if e.proxy_events(w, &mut out, 1, 1 << 20).unwrap().0 == 1 {
                 return (w, out.pop().unwrap());
             }
         }

@@ -247,19 +247,22 @@ impl Engine {
         Ok(w.ready.as_fd())
     }
 
-    /// Moves up to `max` queued events of worker `worker` to `out` (oldest first); returns
-    /// how many. Answer each with [`Engine::proxy_reply`] on the same worker.
+    /// Moves queued events of worker `worker` to `out` (oldest first), at most `max` of them
+    /// and as many as have heads of `head_budget` bytes together. Returns how many, and when
+    /// none fit although some are queued, the head length the first needs (else 0). Answer
+    /// each with [`Engine::proxy_reply`] on the same worker.
     pub fn proxy_events(
         &self,
         worker: usize,
         out: &mut Vec<ProxyEvent>,
         max: usize,
-    ) -> Result<usize, Error> {
+        head_budget: usize,
+    ) -> Result<(usize, usize), Error> {
         let p = self.proxy_shared()?;
         if worker >= p.workers.len() {
             return Err(Error::InvalidArgument);
         }
-        Ok(p.take_events(worker, out, max))
+        Ok(p.take_events(worker, out, max, head_budget))
     }
 
     /// The caller's answer to the event with `token` of worker `worker`. A reply about a

@@ -24,7 +24,7 @@ use crate::relay::{self, Buffer};
 /// An engine behind a handle, with the Buffer handles of its session jobs in flight (by job
 /// id: client buffer, upstream buffer), into which `offheap_engine_poll` puts their storage
 /// back.
-struct EngineObject(Engine, Mutex<HashMap<u64, (u64, u64)>>);
+pub(super) struct EngineObject(pub(super) Engine, Mutex<HashMap<u64, (u64, u64)>>);
 
 impl HandleObject for EngineObject {
     const KIND: offheap_kind = offheap_kind::Engine;

@@ -12,6 +12,7 @@ pub(crate) mod boundary;
 pub(crate) mod buffer;
 pub(crate) mod debug;
 pub(crate) mod engine;
+pub(crate) mod engine_proxy;
 pub(crate) mod handle;
 pub(crate) mod headers;
 pub(crate) mod ptr;

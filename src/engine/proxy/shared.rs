@@ -156,16 +156,32 @@ impl ProxyShared {
         let _ = sys::eventfd_signal(ws.ready.as_fd());
     }
 
-    /// Moves up to `max` queued events of worker `w` to `out`; returns how many. Resets the
-    /// ready fd when the queue is emptied.
-    pub(crate) fn take_events(&self, w: usize, out: &mut Vec<ProxyEvent>, max: usize) -> usize {
+    /// Moves queued events of worker `w` to `out`, oldest first, while they number at most
+    /// `max` and their heads fit in `budget` bytes together. Returns how many, and when none
+    /// fit although some are queued, the head length the first one needs (else 0). Resets
+    /// the ready fd when the queue is emptied.
+    pub(crate) fn take_events(
+        &self,
+        w: usize,
+        out: &mut Vec<ProxyEvent>,
+        max: usize,
+        budget: usize,
+    ) -> (usize, usize) {
         let ws = &self.workers[w];
         let mut q = ws.events.lock();
-        if q.len() <= max {
+        let (mut n, mut used) = (0, 0);
+        while n < max.min(q.len()) && used + q[n].head.len() <= budget {
+            used += q[n].head.len();
+            n += 1;
+        }
+        let needed = match q.first() {
+            Some(e) if n == 0 && max > 0 => e.head.len(),
+            _ => 0,
+        };
+        if n == q.len() {
             let _ = sys::eventfd_drain(ws.ready.as_fd());
         }
-        let n = q.len().min(max);
         out.extend(q.drain(..n));
-        n
+        (n, needed)
     }
 }
