@@ -114,8 +114,10 @@ test-adoption: $(LIB_A)
 
 ## test-examples: the examples module's tests (the proxy's correctness suite, with and without
 ## engine sessions, and the ingestion service's tests, also with -race),
-## and a smoke run of the proxy benchmark harness (upstream, httputil.ReverseProxy and
-## examples/proxy, a few hundred requests from a Go load loop: no wrk, no nginx, no apt).
+## and a smoke run of the proxy benchmark harness: every workload (keepalive, churn, upload,
+## c5000 with 200 connections, cores2, idle with 200 connections) through the upstream,
+## httputil.ReverseProxy and examples/proxy, a few hundred requests each from its Go client:
+## no wrk, no nginx, no apt. About 20 s.
 PROXY_BIN := target/bench-proxy/bin
 test-examples: $(LIB_A)
 	cd examples && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -125,8 +127,8 @@ test-examples: $(LIB_A)
 	@mkdir -p $(PROXY_BIN)
 	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
 	$(CARGO) build --release --example proxy_ceiling
-	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap,offheap-go,ceiling -c 8 -requests 300 \
-	  -warmup 1s -d 5s -work target/bench-proxy-smoke -out ''
+	./$(PROXY_BIN)/benchproxy -bin $(PROXY_BIN) -loader go -targets direct,httputil,offheap,offheap-go,ceiling -c 8 -many 200 \
+	  -requests 300 -warmup 1s -d 5s -warmup-others 1s -d-others 5s -work target/bench-proxy-smoke -out ''
 
 ## metrics-demo: builds examples/metrics, serves it on 127.0.0.1 (a free port) and runs its load
 ## generator against it for 5 s with the line format then 5 s with JSON (4 connections, batches
@@ -202,11 +204,14 @@ bench: $(LIB_A)
 icount: $(LIB_A)
 	bash benches/icount/run.sh
 
-## bench-proxy: the reverse-proxy benchmark on loopback (wrk through no proxy,
-## httputil.ReverseProxy, nginx, examples/proxy and the native ceiling
-## examples/proxy_ceiling.rs, each pinned to one core); rewrites the
-## bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when missing.
-## About 3 minutes (10 s measured per target and size); BENCH_PROXY_FLAGS="-d 20s -c 64" and the like change the runs.
+## bench-proxy: the reverse-proxy benchmark on loopback (no proxy, httputil.ReverseProxy, nginx,
+## examples/proxy in both modes and the native ceiling examples/proxy_ceiling.rs, each pinned to
+## one core) in every workload: keep-alive GETs (wrk, 10 s measured per target and size), churn
+## (Connection: close), uploads checked upstream, 5,000 concurrent connections (its Go client),
+## the proxy given 2 cores (5 s each), and memory per idle connection (5,000 idle clients);
+## rewrites the bench-proxy block of BENCHMARKS.md. Installs wrk and nginx with apt-get when
+## missing. About 8 minutes. BENCH_PROXY_FLAGS changes the runs: "-workloads keepalive,idle",
+## "-d 20s -c 64", "-d-others 10s", "-many 10000" and the like.
 BENCH_PROXY_FLAGS ?=
 bench-proxy: $(LIB_A)
 	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \

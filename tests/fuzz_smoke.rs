@@ -2,18 +2,18 @@
 //! in fuzz/corpus/<target>/ and a few thousand deterministic pseudo-random inputs (fresh
 //! bytes, and mutations of the seeds) go through the same bodies the libFuzzer targets run
 //! (fuzz/bodies/, shared with `include!`). `make fuzz` runs the real fuzzers.
+//!
+//! It has its own `main` (`harness = false` in Cargo.toml) and runs the targets one after the
+//! other on one thread: the `ffi` target checks that the Rust heap comes back exactly to its
+//! baseline, and the test harness's own thread, recording another test's result meanwhile,
+//! would allocate inside that window.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 #[allow(dead_code)]
 mod chunked {
     include!("../fuzz/bodies/chunked.rs");
 }
-
-/// The targets share process-wide state (the handle table, the heap counters, injected
-/// panics): run them one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -75,9 +75,7 @@ fn replay(target: &str, random: usize, max_len: usize, run: impl Fn(&[u8])) {
     );
 }
 
-#[test]
 fn chunked_target() {
-    let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     replay("chunked", 4000, 300, chunked::run);
 }
 
@@ -86,9 +84,7 @@ mod window_ops {
     include!("../fuzz/bodies/window_ops.rs");
 }
 
-#[test]
 fn window_ops_target() {
-    let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     replay("window_ops", 3000, 400, window_ops::run);
     let valid = window_ops::VALID_CONFIGS.load(std::sync::atomic::Ordering::Relaxed);
     let ops = window_ops::OPERATIONS.load(std::sync::atomic::Ordering::Relaxed);
@@ -104,21 +100,32 @@ mod ffi {
     include!("../fuzz/bodies/ffi.rs");
 }
 
-#[test]
 fn ffi_target() {
-    let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     replay("ffi", 3000, 400, ffi::run);
 }
 
-/// Replays one file through a target: `OFFHEAP_FUZZ_CASE=path cargo test --test fuzz_smoke case`
-/// (add `OFFHEAP_FUZZ_TRACE=1` to print the `ffi` interpreter's operations).
-#[test]
-fn case() {
-    let Some(path) = std::env::var_os("OFFHEAP_FUZZ_CASE") else {
+/// Every target in turn; or, with `OFFHEAP_FUZZ_CASE=path cargo test --test fuzz_smoke`, one
+/// file replayed through one target (`OFFHEAP_FUZZ_TARGET`, default `ffi`; add
+/// `OFFHEAP_FUZZ_TRACE=1` to print the `ffi` interpreter's operations). Test-name filters are
+/// ignored: `cargo test --test fuzz_smoke` runs what this function runs.
+fn main() {
+    if let Some(path) = std::env::var_os("OFFHEAP_FUZZ_CASE") {
+        case(std::path::Path::new(&path));
         return;
-    };
-    let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let input = std::fs::read(&path).unwrap();
+    }
+    for (name, target) in [
+        ("chunked", chunked_target as fn()),
+        ("window_ops", window_ops_target),
+        ("ffi", ffi_target),
+    ] {
+        let started = std::time::Instant::now();
+        target();
+        eprintln!("fuzz smoke {name}: ok in {:.1?}", started.elapsed());
+    }
+}
+
+fn case(path: &Path) {
+    let input = std::fs::read(path).unwrap();
     let repeat: usize = std::env::var("OFFHEAP_FUZZ_REPEAT")
         .ok()
         .and_then(|r| r.parse().ok())

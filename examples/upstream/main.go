@@ -1,6 +1,8 @@
 // Command upstream is the origin server of the proxy benchmarks and tests: a plain net/http
 // server answering GET /2, /16k and /1m with the bodies of package payload (2 bytes "OK",
-// 16 KiB and 1 MiB of fixed contents, so clients can check them), and /echo with the request body.
+// 16 KiB and 1 MiB of fixed contents, so clients can check them), POST /upload/2, /upload/16k
+// and /upload/1m by checking the request body against the same bodies (length and every byte;
+// failures answer 400 and are counted), and /echo with the request body.
 package main
 
 import (
@@ -23,6 +25,7 @@ func main() {
 	flag.Parse()
 
 	mux := http.NewServeMux()
+	var uploads uploadCounters
 	for _, size := range payload.Sizes {
 		body, length := payload.Body(size.N), strconv.Itoa(size.N)
 		mux.HandleFunc(size.Path, func(w http.ResponseWriter, _ *http.Request) {
@@ -30,6 +33,7 @@ func main() {
 			w.Header()["Content-Length"] = []string{length}
 			_, _ = w.Write(body)
 		})
+		mux.Handle(UploadPrefix+size.Path, uploads.handler(body))
 	}
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		// Read all first: an HTTP/1 handler cannot read the request after writing the response.
@@ -44,7 +48,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := debugstats.Serve(*debug, nil); err != nil {
+	if _, err := debugstats.Serve(*debug, uploads.counterMap); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Fprintf(os.Stdout, "upstream: serving on %s\n", ln.Addr())
