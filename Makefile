@@ -112,8 +112,8 @@ fuzz: $(LIB_A)
 test-adoption: $(LIB_A)
 	bash tests/adoption.sh
 
-## test-examples: the examples module's tests (the proxy's correctness suite, with and without
-## engine sessions, and the ingestion service's tests, also with -race),
+## test-examples: the examples module's tests (the ingestion service's, also with -race; the
+## proxy's correctness suite lives with its package, go/proxy, in test-go, in both modes),
 ## and a smoke run of the proxy benchmark harness: every workload (keepalive, churn, upload,
 ## c5000 with 200 connections, cores2, idle with 200 connections) through the upstream,
 ## httputil.ReverseProxy and examples/proxy, a few hundred requests each from its Go client:
@@ -121,9 +121,7 @@ test-adoption: $(LIB_A)
 PROXY_BIN := target/bench-proxy/bin
 test-examples: $(LIB_A)
 	cd examples && $(GO) vet ./... && $(GO) test -count=1 ./...
-	cd examples && OFFHEAP_PROXY_SESSIONS=1 $(GO) test -count=1 ./proxy
-	cd examples && $(GO) test -count=1 -race ./proxy ./metrics
-	cd examples && OFFHEAP_PROXY_SESSIONS=1 $(GO) test -count=1 -race ./proxy
+	cd examples && $(GO) test -count=1 -race ./metrics
 	@mkdir -p $(PROXY_BIN)
 	cd examples && $(GO) build -o ../$(PROXY_BIN)/ ./upstream ./revproxy ./benchproxy ./proxy
 	$(CARGO) build --release --example proxy_ceiling

@@ -65,6 +65,10 @@ type Config struct {
 
 	// Workers is the number of engine worker threads (default GOMAXPROCS).
 	Workers int
+	// ReusePort: ListenAndServe gives each engine worker a listening socket of its own
+	// (SO_REUSEPORT; the kernel spreads new connections over them) instead of one socket all
+	// workers accept on.
+	ReusePort bool
 	// AllInGo serves every connection in Go (a goroutine per connection, heads parsed by
 	// offheap, bodies relayed by offheap.Relay), instead of in the engine's workers.
 	AllInGo bool

@@ -22,25 +22,32 @@ type engineServer struct {
 	err    error
 }
 
-// serveEngine hands ln's socket to the engine (started by the first call) and waits for
-// Shutdown.
-func (p *Proxy) serveEngine(ln syscall.Conn) error {
-	p.mu.Lock()
-	if p.eng == nil {
-		eng, err := p.startEngine()
-		if err != nil {
-			p.mu.Unlock()
-			return err
-		}
-		p.eng = eng
+// serveEngine hands ln's socket to the engine (started by the first call), for every worker
+// (worker -1) or one, and waits for Shutdown.
+func (p *Proxy) serveEngine(ln syscall.Conn, worker int) error {
+	eng, err := p.engine()
+	if err != nil {
+		return err
 	}
-	eng := p.eng
-	p.mu.Unlock()
-	if err := eng.e.ProxyListen(ln, -1); err != nil {
+	if err := eng.e.ProxyListen(ln, worker); err != nil {
 		return err
 	}
 	<-p.done
 	return ErrShutdown
+}
+
+// engine returns the engine server, started on first use.
+func (p *Proxy) engine() (*engineServer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.eng == nil {
+		eng, err := p.startEngine()
+		if err != nil {
+			return nil, err
+		}
+		p.eng = eng
+	}
+	return p.eng, nil
 }
 
 func (p *Proxy) startEngine() (*engineServer, error) {

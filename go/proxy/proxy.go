@@ -91,10 +91,49 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	p.listeners[ln] = struct{}{}
 	p.mu.Unlock()
 	if sc, ok := ln.(syscall.Conn); ok && !p.cfg.AllInGo {
-		return p.serveEngine(sc)
+		return p.serveEngine(sc, -1)
 	}
 	return p.serveGo(ln)
 }
+
+// ListenAndServe listens on the TCP address addr and serves it until Shutdown (then it returns
+// ErrShutdown). With Config.ReusePort in engine mode every worker gets a socket of its own,
+// bound to addr with SO_REUSEPORT.
+func (p *Proxy) ListenAndServe(addr string) error {
+	if !p.cfg.ReusePort || p.cfg.AllInGo {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		return p.Serve(ln)
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	errs := make(chan error, p.cfg.Workers)
+	for w := range p.cfg.Workers {
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			p.Shutdown(context.Background())
+			return err
+		}
+		if w == 0 {
+			addr = ln.Addr().String() // the same port for the others when addr asked for any
+		}
+		p.mu.Lock()
+		p.listeners[ln] = struct{}{}
+		p.mu.Unlock()
+		go func() { errs <- p.serveEngine(ln.(*net.TCPListener), w) }()
+	}
+	return <-errs
+}
+
+// soReusePort is SO_REUSEPORT on Linux (the syscall package does not name it).
+const soReusePort = 0xf
 
 // serveGo accepts in Go: a goroutine per connection.
 func (p *Proxy) serveGo(ln net.Listener) error {
