@@ -11,6 +11,8 @@ import (
 	offheap "github.com/offheap/offheap/go"
 )
 
+var http10 = []byte("HTTP/1.0 ")
+
 type respStatus int
 
 const (
@@ -139,6 +141,11 @@ func (c *clientConn) relayResponse(up *upstreamConn, headEnd, status int, headMe
 	if c.out, err = resp.RewriteResponse(c.out[:0], 0, c.p.cfg.Via); err != nil {
 		c.fail(502, errUpstream, true)
 		return false
+	}
+	if bytes.HasPrefix(c.out, http10) {
+		// The proxy answers in its own version (RFC 9110 §6.2): an HTTP/1.1 client keeps its
+		// connection whatever the upstream spoke.
+		c.out[len("HTTP/1.")] = '1'
 	}
 	if c.closeNext || c.p.shutting.Load() {
 		c.closeNext = true
