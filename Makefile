@@ -170,9 +170,12 @@ install: $(LIB_A)
 ## bytes, aggregator counts conserved) and that the Rust heap, handles, fds and goroutines are
 ## back to their baseline; then the relay's own soak (>= 1 GiB over >= 1,000 concurrent
 ## connections, SHA-256 of sent == received). `make test` runs a 20-second smoke of the first.
+## The reverse proxy's workloads: both modes behind an upstream that resets or stalls, clients
+## that reset mid-upload or send heads a byte at a time (proxy), and 10,000 connections sending
+## heads at a byte per second beside timed normal requests (slowheads; 1,000 in the smoke).
 SOAK_SECONDS ?= 300
 soak: $(LIB_A)
-	cd tests/soak && $(GO) run . -seconds $(SOAK_SECONDS)
+	cd tests/soak && $(GO) run . -seconds $(SOAK_SECONDS) -slow-heads 10000
 	cd $(GO_PKG) && $(GO) test -tags soak -count=1 -run 'TestRelaySoak' -timeout 5m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
 ## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.

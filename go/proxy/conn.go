@@ -108,6 +108,7 @@ func (c *clientConn) serve() {
 // head longer than buf); false means close (after answering 400/408/431 where it is due).
 func (c *clientConn) readRequestHead() bool {
 	c.cur, c.bigHead = c.req, false
+	headStarted := false
 	for {
 		view := c.buf.UnsafeBytes()
 		if len(view) > 0 {
@@ -135,7 +136,10 @@ func (c *clientConn) readRequestHead() bool {
 				return false
 			}
 			runtime.Gosched() // as in forwardResponse: the next request is rarely there yet
-		} else {
+		} else if !headStarted {
+			// ReadHeaderTimeout runs from the head's first bytes: a head that trickles in a
+			// byte at a time does not restart it.
+			headStarted = true
 			c.idle.Store(false)
 			c.client.tc.SetReadDeadline(deadline(c.p.cfg.ReadHeaderTimeout))
 		}

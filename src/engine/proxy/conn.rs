@@ -72,7 +72,8 @@ pub(crate) struct Conn {
     pub(crate) timed_out: bool,
     /// Close once the exchange in progress ends (shutdown).
     pub(crate) closing: bool,
-    /// What the connection waited for when it last changed, and since when.
+    /// What the connection waited for when it last changed ([`Conn::waiting`]), and since
+    /// when.
     pub(crate) seen: (u64, Waiting, u8),
     pub(crate) since: Instant,
 }
@@ -108,13 +109,19 @@ impl Conn {
         &self.ip[..usize::from(self.ip_len)]
     }
 
-    /// What the connection waits for now (a connection without a session is idle).
+    /// What the connection waits for now (a connection without a session is idle), with
+    /// what restarts its deadline: the bytes moving for a head or body being written or
+    /// relayed (a stall deadline), only the next exchange for the rest (a head that trickles
+    /// in a byte at a time still meets its deadline).
     pub(crate) fn waiting(&self) -> (u64, Waiting, u8) {
-        let (activity, waiting) = self
-            .session
-            .as_ref()
-            .map_or((0, Waiting::Idle), |s| (s.activity(), s.waiting()));
-        (activity, waiting, self.state.tag())
+        let (progress, waiting) = self.session.as_ref().map_or((0, Waiting::Idle), |s| {
+            let w = s.waiting();
+            match w {
+                Waiting::Body => (s.activity(), w),
+                _ => (s.stats().requests + s.stats().responses, w),
+            }
+        });
+        (progress, waiting, self.state.tag())
     }
 }
 
