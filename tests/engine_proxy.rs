@@ -706,3 +706,30 @@ fn shutdown_closes_idle_clients_and_finishes_busy_ones() {
     offheap::relay::trim();
     assert_eq!(common::open_fd_count(), fds, "every fd is closed");
 }
+
+#[test]
+fn a_head_that_trickles_in_still_meets_its_deadline() {
+    let _s = serial();
+    let up = upstream();
+    let p = proxy(vec![up.addr], |c| c.timeouts.read_header_ms = 300);
+    let mut c = p.connect();
+    let start = Instant::now();
+    let w = c.w.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let mut w = w;
+        for b in b"GET / HTTP/1.1\r\nHost: trickle\r\nX-Slow: sssssssssssssssssssss" {
+            if w.write_all(&[*b]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let r = c.read().unwrap();
+    assert_eq!(r.status(), 408);
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    writer.join().unwrap();
+}
