@@ -291,6 +291,9 @@ pub struct Session {
     /// buffer: dropped once its response starts, so a connection the upstream closed before
     /// answering hands the request back whole (to be sent again on another connection).
     pending_request: usize,
+    /// Proxy mode: whether a read of the client (0) or upstream (1) connection may find
+    /// something ([`Session::set_ready`]); a head is not read while it is false.
+    ready: [bool; 2],
 }
 
 /// Whether an idle connection is still open: nothing to read yet (a closed one reads end of
@@ -345,6 +348,7 @@ impl Session {
             activity: 0,
             draining: false,
             pending_request: 0,
+            ready: [true; 2],
         }
     }
 
@@ -403,6 +407,7 @@ impl Session {
         self.stats = SessionStats::default();
         self.draining = false;
         self.pending_request = 0;
+        self.ready = [true; 2];
         if self.out.len() > OUT_START {
             self.out = vec![0; OUT_START];
         }
@@ -497,6 +502,22 @@ impl Session {
         } else {
             &[]
         }
+    }
+
+    /// Proxy mode: what the caller's edge-triggered poller says of the two connections:
+    /// whether a read may find something (an event said readable since a read last drained
+    /// the connection; or the peer closed, which stays so). The session reads a head only
+    /// from a connection that may have bytes, and clears the flag when a read drains it (it
+    /// found nothing, or less than it had room for): a response is not read for right after
+    /// its request left, nor the next request right after a response, where the read would
+    /// nearly always come back empty.
+    pub fn set_ready(&mut self, client: bool, upstream: bool) {
+        self.ready = [client, upstream];
+    }
+
+    /// The readiness flags after a step (see [`Session::set_ready`]): (client, upstream).
+    pub fn ready(&self) -> (bool, bool) {
+        (self.ready[0], self.ready[1])
     }
 
     /// Proxy mode with [`SessionOptions::hook`]: the rewritten head of the request in

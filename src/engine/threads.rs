@@ -193,8 +193,8 @@ impl Engine {
         self.proxy.get().ok_or(Error::InvalidArgument)
     }
 
-    /// Accepts connections on `listener` (a listening stream socket, made non-blocking
-    /// here) for the proxy: in every worker (the kernel wakes one at a time), or in worker
+    /// Accepts connections on `listener` (a listening stream socket, made non-blocking and
+    /// `TCP_NODELAY` here, for the connections it accepts) for the proxy: in every worker (the kernel wakes one at a time), or in worker
     /// `worker` alone (one of several `SO_REUSEPORT` sockets, one per worker).
     pub fn listen(&self, listener: OwnedFd, worker: Option<usize>) -> Result<(), Error> {
         self.proxy_shared()?;
@@ -202,6 +202,9 @@ impl Engine {
             return Err(Error::InvalidArgument);
         }
         sys::set_nonblocking(listener.as_fd()).map_err(Error::from_errno)?;
+        // Accepted sockets inherit TCP_NODELAY from their listener: one setsockopt here
+        // instead of one per connection. (Not a TCP socket: nothing to set.)
+        let _ = sys::set_nodelay(listener.as_fd());
         let fd = Arc::new(listener);
         for (i, w) in self.workers.iter().enumerate() {
             if worker.is_none_or(|only| only == i) {

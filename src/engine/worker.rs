@@ -298,7 +298,7 @@ impl Worker {
                     self.take_inbox();
                 } else if ev.token & TAG != 0 {
                     if let Some(p) = self.proxy.as_mut() {
-                        p.event(self.ep.as_fd(), ev.token);
+                        p.event(self.ep.as_fd(), ev);
                     }
                 } else {
                     self.step_token(ev.token);

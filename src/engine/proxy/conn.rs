@@ -72,6 +72,11 @@ pub(crate) struct Conn {
     pub(crate) timed_out: bool,
     /// Close once the exchange in progress ends (shutdown).
     pub(crate) closing: bool,
+    /// A read may find something: the poller said readable since a read drained the
+    /// connection ([`Session::set_ready`](crate::engine::Session::set_ready)).
+    pub(crate) ready: bool,
+    /// The poller said the peer closed (or the connection failed): reads find that forever.
+    pub(crate) hup: bool,
     /// What the connection waited for when it last changed ([`Conn::waiting`]), and since
     /// when.
     pub(crate) seen: (u64, Waiting, u8),
@@ -99,6 +104,9 @@ impl Conn {
             attempts: 0,
             timed_out: false,
             closing: false,
+            // Registering the connection reports bytes already there.
+            ready: false,
+            hup: false,
             seen: (0, Waiting::Idle, 0),
             since: now,
         }

@@ -14,7 +14,7 @@ use super::slab::{Key, Kind, Slab};
 use super::upstream::{EVENTS, UpState, Upstreams};
 use crate::engine::session::{Session, Waiting};
 use crate::relay::Buffer;
-use crate::sys;
+use crate::sys::{self, Event};
 
 mod drive;
 
@@ -142,11 +142,23 @@ impl ProxyWorker {
     }
 
     /// Handles an epoll event of the proxy.
-    pub(crate) fn event(&mut self, ep: BorrowedFd<'_>, token: u64) {
-        match Key::of(token) {
+    pub(crate) fn event(&mut self, ep: BorrowedFd<'_>, ev: &Event) {
+        match Key::of(ev.token) {
             (Some(Kind::Listener), k) => self.accept(ep, k),
-            (Some(Kind::Client), k) => self.drive(ep, k),
-            (Some(Kind::Upstream), k) => self.upstream_event(ep, k),
+            (Some(Kind::Client), k) => {
+                if let Some(c) = self.conns.get_mut(k) {
+                    c.ready |= ev.readable();
+                    c.hup |= ev.closed();
+                }
+                self.drive(ep, k)
+            }
+            (Some(Kind::Upstream), k) => {
+                if let Some(u) = self.ups.conns.get_mut(k) {
+                    u.ready |= ev.readable();
+                    u.hup |= ev.closed();
+                }
+                self.upstream_event(ep, k)
+            }
             (None, _) => {}
         }
     }
@@ -160,7 +172,7 @@ impl ProxyWorker {
             };
             match sys::accept(l.fd.as_fd()) {
                 Ok((fd, ip)) => {
-                    let _ = sys::set_nodelay(fd.as_fd());
+                    // TCP_NODELAY comes from the listener (Engine::listen sets it there).
                     let ck = self.conns.insert(Conn::new(fd, ip, now));
                     let registered = self
                         .conns
@@ -198,10 +210,15 @@ impl ProxyWorker {
         };
         match u.state {
             UpState::Idle => {
-                if let Some(u) = self.ups.conns.get(k)
-                    && !crate::engine::session::upstream_open(u.fd.as_fd())
-                {
-                    self.ups.close(&self.shared, self.w, k);
+                if let Some(u) = self.ups.conns.get_mut(k) {
+                    if !u.ready && !u.hup {
+                        return; // writable again: nothing to look at
+                    }
+                    if crate::engine::session::upstream_open(u.fd.as_fd()) {
+                        u.ready = false;
+                    } else {
+                        self.ups.close(&self.shared, self.w, k);
+                    }
                 }
             }
             UpState::Connecting { owner } => self.connect_done(ep, owner, k),

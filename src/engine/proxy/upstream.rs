@@ -43,6 +43,11 @@ pub(crate) struct UpConn {
     /// It carried an exchange before (a pooled connection, which the upstream may have
     /// closed meanwhile).
     pub(crate) reused: bool,
+    /// A read may find something: the poller said readable since a read drained the
+    /// connection ([`Session::set_ready`](crate::engine::Session::set_ready)).
+    pub(crate) ready: bool,
+    /// The poller said the peer closed (or the connection failed): reads find that forever.
+    pub(crate) hup: bool,
 }
 
 /// A worker's upstream connections and pools.
@@ -146,6 +151,8 @@ impl Upstreams {
             upstream,
             state,
             reused: false,
+            ready: false, // an upstream says nothing before it is asked
+            hup: false,
         });
         c.add(C::UpOpen, 1);
         shared.upstreams[upstream]

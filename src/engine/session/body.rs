@@ -18,8 +18,10 @@ impl Session {
         fd: BorrowedFd<'_>,
     ) -> Option<SessionProgress> {
         if self.opts.proxy && to == Side::Upstream && f.done == 0 && !self.x.upgraded {
+            // The poller said nothing since a read came back empty: still open, nothing to
+            // read, no need to look.
             let has_body = f.body > 0 || f.more;
-            if has_body && !upstream_open(fd) {
+            if has_body && self.ready[Side::Upstream as usize] && !upstream_open(fd) {
                 // A pooled connection the upstream closed: nothing of the request was sent.
                 return Some(SessionProgress::UpstreamLost);
             }
@@ -187,6 +189,9 @@ impl Session {
         if out1 != out0 || in1 != in0 {
             self.activity += 1;
         }
+        // A body relay reads its source until it would block or the body ends, when more
+        // bytes (the next message) may follow: its source's readiness is known only then.
+        self.ready[from as usize] = !matches!(r, Ok(Progress::WantRead));
         match r {
             Ok(Progress::Done) => self.sent(other),
             Ok(Progress::WantRead) => Some(SessionProgress::Wait {

@@ -35,8 +35,10 @@ fn first_head(parsed: Result<headers::Batch, headers::BatchError>, h: &Head) -> 
 
 /// What reading more of a head into a buffer came to.
 pub(super) enum Read {
-    /// Bytes arrived: parse again.
-    More,
+    /// Bytes arrived: parse again. `drained`: fewer than there was room for, so the
+    /// connection had no more then (the next bytes or end of file come with a new readiness
+    /// event).
+    More { drained: bool },
     /// Nothing to read now.
     Blocked,
     /// End of file, or an error.
@@ -57,14 +59,39 @@ pub(super) fn read_head(buf: &mut Buffer, fd: BorrowedFd<'_>, max_head: u32) -> 
         }
         buf.grow((cap * 4).min(max_head as usize + BUFFER_SIZE));
     }
+    // The room the read has: after the filled bytes, or all but them when `read_from` moves
+    // them to the front first (it does when they reach the end).
+    let room = match buf.spare_mut().len() {
+        0 => buf.capacity() - buf.filled().len(),
+        r => r,
+    };
     match buf.read_from(fd) {
         Ok(None) => Read::Blocked,
         Ok(Some(0)) | Err(_) => Read::Closed,
-        Ok(Some(_)) => Read::More,
+        Ok(Some(n)) => Read::More { drained: n < room },
     }
 }
 
 impl Session {
+    /// Reads more of a head from `side` ([`read_head`]); in proxy mode only when the
+    /// connection may have bytes ([`Session::set_ready`]), and a read that finds none clears
+    /// that.
+    fn read_head(&mut self, side: Side, fd: BorrowedFd<'_>) -> Read {
+        let i = side as usize;
+        if self.opts.proxy && !self.ready[i] {
+            return Read::Blocked;
+        }
+        let buf = match side {
+            Side::Client => &mut self.client,
+            Side::Upstream => &mut self.upstream,
+        };
+        let r = read_head(buf, fd, self.opts.head.max_head_len);
+        if matches!(r, Read::Blocked | Read::More { drained: true }) {
+            self.ready[i] = false;
+        }
+        r
+    }
+
     /// Parses the client buffer; forwards a request the session takes, reads when the head is
     /// not all there. `None`: the phase moved on, step again.
     pub(super) fn read_request(
@@ -87,7 +114,7 @@ impl Session {
                     Parsed::Invalid(why) => return self.refuse(why, true),
                 }
             }
-            match read_head(&mut self.client, client, self.opts.head.max_head_len) {
+            match self.read_head(Side::Client, client) {
                 Read::Blocked => {
                     return Some(SessionProgress::Wait {
                         side: Side::Client,
@@ -104,7 +131,7 @@ impl Session {
                 Read::Full => {
                     return self.refuse(Refusal::TooLarge, true);
                 }
-                Read::More => self.activity += 1,
+                Read::More { .. } => self.activity += 1,
             }
         }
     }
@@ -244,7 +271,7 @@ impl Session {
                     Parsed::Invalid(_) => return self.stop(Stop::Response),
                 }
             }
-            match read_head(&mut self.upstream, upstream, self.opts.head.max_head_len) {
+            match self.read_head(Side::Upstream, upstream) {
                 Read::Blocked => {
                     return Some(SessionProgress::Wait {
                         side: Side::Upstream,
@@ -270,7 +297,7 @@ impl Session {
                     self.response_started();
                     return self.stop(Stop::Response);
                 }
-                Read::More => self.activity += 1,
+                Read::More { .. } => self.activity += 1,
             }
         }
     }

@@ -61,10 +61,15 @@ impl ProxyWorker {
             let Some(s) = c.session.as_mut() else {
                 return;
             };
-            let up = c.upstream.and_then(|u| self.ups.fd(u));
+            let up = c.upstream.and_then(|u| self.ups.conns.get_mut(u));
+            s.set_ready(c.ready || c.hup, up.as_ref().is_some_and(|u| u.ready || u.hup));
             let before = s.stats();
-            let p = s.step_proxy(c.fd.as_fd(), up);
+            let p = s.step_proxy(c.fd.as_fd(), up.as_ref().map(|u| u.fd.as_fd()));
             let after = s.stats();
+            (c.ready, _) = s.ready();
+            if let Some(u) = up {
+                u.ready = s.ready().1;
+            }
             let counters = &self.shared.workers[self.w].counters;
             counters.add(C::Requests, after.requests.wrapping_sub(before.requests));
             counters.add(C::Responses, after.responses.wrapping_sub(before.responses));
