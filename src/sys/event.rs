@@ -54,7 +54,8 @@ pub(crate) struct Event {
 impl Event {
     /// Whether a read may find bytes, an end of file or an error.
     pub(crate) fn readable(&self) -> bool {
-        self.events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0
+        self.events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32
+            != 0
     }
 
     /// Whether the peer closed its side or the connection failed: from now on a read finds

@@ -40,26 +40,36 @@ const (
 	proxyHeadTimeout = 300 * time.Millisecond
 )
 
-func (l *proxyLoad) start() error {
+// listenUpstream starts a proxyUpstream on loopback; conns counts its connections, to wait
+// for after closing the listener.
+func listenUpstream(conns *sync.WaitGroup) (net.Listener, error) {
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	l.up = up
 	go func() {
 		for {
 			c, err := up.Accept()
 			if err != nil {
 				return
 			}
-			l.upConns.Add(1)
+			conns.Add(1)
 			go func() {
-				defer l.upConns.Done()
+				defer conns.Done()
 				defer c.Close()
 				proxyUpstream(c.(*net.TCPConn))
 			}()
 		}
 	}()
+	return up, nil
+}
+
+func (l *proxyLoad) start() error {
+	up, err := listenUpstream(&l.upConns)
+	if err != nil {
+		return err
+	}
+	l.up = up
 	for i, allInGo := range []bool{false, true} {
 		p, err := proxy.New(proxy.Config{Upstreams: []string{up.Addr().String()}, AllInGo: allInGo, Workers: 2,
 			BodyTimeout: proxyBodyTimeout, ReadHeaderTimeout: proxyHeadTimeout, ResponseHeaderTimeout: 5 * time.Second})

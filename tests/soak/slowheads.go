@@ -50,25 +50,11 @@ type slowLoad struct {
 const slowReadHeaderTimeout = 2 * time.Second
 
 func (l *slowLoad) start() error {
-	up, err := net.Listen("tcp", "127.0.0.1:0")
+	up, err := listenUpstream(&l.upConns)
 	if err != nil {
 		return err
 	}
 	l.up = up
-	go func() {
-		for {
-			c, err := up.Accept()
-			if err != nil {
-				return
-			}
-			l.upConns.Add(1)
-			go func() {
-				defer l.upConns.Done()
-				defer c.Close()
-				proxyUpstream(c.(*net.TCPConn))
-			}()
-		}
-	}()
 	l.p, err = proxy.New(proxy.Config{Upstreams: []string{up.Addr().String()}, Workers: 2,
 		ReadHeaderTimeout: slowReadHeaderTimeout})
 	if err != nil {

@@ -310,13 +310,7 @@ impl Session {
         if (100..200).contains(&status) || !matches!(kind, Body::None | Body::Length) {
             return self.stop(Stop::Response);
         }
-        let input = self.upstream.filled();
-        let headers = &self.headers;
-        let via = &self.opts.via;
-        self.x.out_request = false;
-        let Ok(mut head_len) = rewrite_grow(&mut self.out, |out| {
-            rewrite_response(input, h, headers, via, out)
-        }) else {
+        let Some(mut head_len) = self.rewrite_response_head(h) else {
             return self.stop(Stop::Response);
         };
         self.x.upstream_reusable = h.flags & flags::KEEP_ALIVE != 0;
@@ -331,6 +325,19 @@ impl Session {
             Err(_) => return self.stop(Stop::Response),
         }
         None
+    }
+
+    /// Rewrites response head `h` (at the front of the upstream buffer) into `out`; returns
+    /// its length, or `None` when it cannot be rewritten.
+    pub(super) fn rewrite_response_head(&mut self, h: &Head) -> Option<usize> {
+        let input = self.upstream.filled();
+        let headers = &self.headers;
+        let via = &self.opts.via;
+        self.x.out_request = false;
+        rewrite_grow(&mut self.out, |out| {
+            rewrite_response(input, h, headers, via, out)
+        })
+        .ok()
     }
 
     /// Tells the client the connection closes: `Connection: close` before the final CRLF of

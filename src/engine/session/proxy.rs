@@ -4,8 +4,8 @@
 //! (an HTTP/1.0 upstream's too), with a chunked body de-chunked for an HTTP/1.0 client and a
 //! close-delimited body ending the client's connection.
 
-use super::{Frame, Phase, Session, SessionProgress, Side, Stop, rewrite_grow};
-use crate::headers::{Body, Head, flags, rewrite_response};
+use super::{Frame, Phase, Session, SessionProgress, Side, Stop};
+use crate::headers::{Body, Head, flags};
 use crate::relay::Framing;
 
 /// Removes the header lines named `name` (any ASCII case) from the head `head[..len]`;
@@ -46,13 +46,7 @@ impl Session {
             self.upstream.consume(end);
             return None;
         }
-        let input = self.upstream.filled();
-        let headers = &self.headers;
-        let via = &self.opts.via;
-        self.x.out_request = false;
-        let Ok(mut head_len) = rewrite_grow(&mut self.out, |out| {
-            rewrite_response(input, h, headers, via, out)
-        }) else {
+        let Some(mut head_len) = self.rewrite_response_head(h) else {
             return self.stop(Stop::Response);
         };
         if h.version == 0 && head_len >= 8 {

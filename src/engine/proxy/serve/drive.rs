@@ -62,7 +62,10 @@ impl ProxyWorker {
                 return;
             };
             let up = c.upstream.and_then(|u| self.ups.conns.get_mut(u));
-            s.set_ready(c.ready || c.hup, up.as_ref().is_some_and(|u| u.ready || u.hup));
+            s.set_ready(
+                c.ready || c.hup,
+                up.as_ref().is_some_and(|u| u.ready || u.hup),
+            );
             let before = s.stats();
             let p = s.step_proxy(c.fd.as_fd(), up.as_ref().map(|u| u.fd.as_fd()));
             let after = s.stats();
