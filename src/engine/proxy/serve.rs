@@ -39,8 +39,10 @@ struct Listener {
     paused: bool,
 }
 
-/// Sessions kept for reuse by a worker (with their buffers): more than this are freed.
-const MAX_IDLE_SESSIONS: usize = 32;
+/// Sessions kept for reuse by a worker, with their buffers (two of 64 KiB): more than this
+/// are freed. Enough that the exchanges of a few hundred busy connections starting and ending
+/// take and give back sessions without allocating; idle connections hold none.
+const MAX_IDLE_SESSIONS: usize = 256;
 /// Connections accepted per listener event at most (the listener is level-triggered: the
 /// rest wake a worker again).
 const ACCEPT_BATCH: usize = 64;
