@@ -236,7 +236,12 @@ impl Session {
         let Some(framing) = framing else {
             return Ok(Frame::head(head));
         };
-        self.relay.reset(Options::new(framing));
+        // Proxy mode splices the rest of a body (through a pooled pipe, copying when the fds
+        // do not allow it): between sockets, a proxy's large bodies took about a third less
+        // CPU per request so than copied through a buffer (make bench-proxy, 1 MiB).
+        let mut o = Options::new(framing);
+        o.splice = self.opts.proxy;
+        self.relay.reset(o);
         let src = match from {
             Side::Client => &mut self.client,
             Side::Upstream => &mut self.upstream,
