@@ -53,6 +53,9 @@ impl ProxyWorker {
                 if self.draining || c.closing {
                     return self.close(k); // an idle connection woken during shutdown
                 }
+                if !c.ready && !c.hup {
+                    return; // only writable (a new connection is, at once): nothing to do
+                }
                 self.lend_session(k);
             }
             let Some(c) = self.conns.get_mut(k) else {
