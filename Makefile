@@ -63,9 +63,10 @@ header-check: $(LIB_A)
 layout:
 	python3 tests/layout.py
 
-## test: every test. Rust unit/integration/FFI-contract tests, the C contract test, Go tests
-## (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks' smoke run.
-test: header-check test-rust test-c test-go test-adoption test-examples
+## test: every test. The tree's layout, Rust unit/integration/FFI-contract tests, the C contract
+## test, Go tests (plain, -race, cgocheck2, the debug tag, CGO_ENABLED=0) and the benchmarks'
+## smoke run.
+test: layout header-check test-rust test-c test-go test-adoption test-examples
 
 test-rust:
 	$(CARGO) test --locked
@@ -178,8 +179,8 @@ soak: $(LIB_A)
 	cd tests/soak && $(GO) run . -seconds $(SOAK_SECONDS) -slow-heads 10000
 	cd $(GO_PKG) && $(GO) test -tags soak -count=1 -run 'TestRelaySoak' -timeout 5m -v . | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|round'
 
-## lint: clippy with warnings as errors, go vet, gofmt and rustfmt checks.
-lint:
+## lint: the tree's layout, clippy with warnings as errors, go vet, gofmt and rustfmt checks.
+lint: layout
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
 	cd $(GO_PKG) && $(GO) vet ./...

@@ -28,8 +28,11 @@ import "unsafe"
 // offset of every field.
 type equal = [0]struct{}
 
+// headerABIVersion is OFFHEAP_ABI_VERSION of the header this package was compiled with.
+const headerABIVersion = uint32(C.OFFHEAP_ABI_VERSION)
+
 func libraryError() error {
-	return checkABI(libraryABIVersion(), C.OFFHEAP_ABI_VERSION)
+	return checkABI(libraryABIVersion(), headerABIVersion)
 }
 
 func libraryVersion() string { return C.GoString(C.offheap_version_str()) }

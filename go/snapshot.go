@@ -15,7 +15,7 @@ type SnapshotOptions struct {
 }
 
 // KeyKind says how a snapshot row's series is keyed (the kinds column of the library's
-// offheap_window_view).
+// offheap_snapshot_columns).
 type KeyKind uint8
 
 const (
@@ -40,7 +40,7 @@ type SnapshotRow struct {
 	Rate     float64 // Increase per second over the window width
 }
 
-// windowView is offheap_window_view: the snapshot's columns in Rust memory, valid until the
+// windowView is offheap_snapshot_columns: the snapshot's columns in Rust memory, valid until the
 // snapshot is filled again or freed (snapshot_cgo.go pins its layout).
 type windowView struct {
 	rows        uint64

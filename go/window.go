@@ -135,7 +135,7 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 	return c, nil
 }
 
-// mirror returns c (with its defaults) as the library's offheap_window_config.
+// mirror returns c (with its defaults) as the library's offheap_aggregator_config.
 func (c *AggregatorConfig) mirror() windowConfig {
 	lateness := uint64(math.MaxUint64) // only the window rule
 	if c.AllowedLateness > 0 {
@@ -153,7 +153,7 @@ func (c *AggregatorConfig) mirror() windowConfig {
 	}
 }
 
-// windowConfig is offheap_window_config (window_cgo.go pins its layout).
+// windowConfig is offheap_aggregator_config (window_cgo.go pins its layout).
 type windowConfig struct {
 	mode, slices         uint32
 	widthNs              uint64
@@ -174,7 +174,7 @@ type SeriesID uint64
 const OverflowID SeriesID = ^SeriesID(0)
 
 // IngestAccounting says what happened to each sample of a batch; the fields add up to its
-// length. Its layout is the C offheap_window_accounting (the library writes it directly).
+// length. Its layout is the C offheap_ingest_accounting (the library writes it directly).
 type IngestAccounting struct {
 	Accepted   uint64 // recorded into their own series
 	Overflowed uint64 // recorded into the overflow series (series cap reached)
@@ -201,7 +201,7 @@ func (a *IngestAccounting) add(o IngestAccounting) {
 }
 
 // AggregatorStats are an aggregator's counters since it was made. Its layout is the C
-// offheap_window_counters (the library writes it directly).
+// offheap_aggregator_counters (the library writes it directly).
 type AggregatorStats struct {
 	Series    uint64           // live series (the overflow series not counted)
 	Samples   IngestAccounting // every batch's accounting added up
@@ -212,7 +212,7 @@ type AggregatorStats struct {
 }
 
 // ImportAccounting says what [Aggregator.MergeState] did with each record of the state. Its
-// layout is the C offheap_window_import (the library writes it directly).
+// layout is the C offheap_import_accounting (the library writes it directly).
 type ImportAccounting struct {
 	Merged     uint64 // merged into the series of the same key
 	Overflowed uint64 // merged into the overflow series
@@ -220,7 +220,7 @@ type ImportAccounting struct {
 	BadKey     uint64 // dropped: key invalid for this aggregator
 }
 
-// What offheap_window_delete and offheap_window_remove name (their documented values).
+// What offheap_aggregator_delete and offheap_aggregator_remove name (their documented values).
 const (
 	deleteU64Key  = 0
 	deleteByteKey = 1

@@ -3,31 +3,31 @@
 package offheap
 
 /*
-#cgo noescape offheap_window_new
-#cgo nocallback offheap_window_new
-#cgo nocallback offheap_window_free
-#cgo noescape offheap_window_ingest_u64
-#cgo nocallback offheap_window_ingest_u64
-#cgo noescape offheap_window_ingest_ids
-#cgo nocallback offheap_window_ingest_ids
-#cgo noescape offheap_window_ingest_keys
-#cgo nocallback offheap_window_ingest_keys
-#cgo noescape offheap_window_resolve_keys
-#cgo nocallback offheap_window_resolve_keys
-#cgo noescape offheap_window_resolve_u64
-#cgo nocallback offheap_window_resolve_u64
-#cgo noescape offheap_window_delete
-#cgo nocallback offheap_window_delete
-#cgo noescape offheap_window_remove
-#cgo nocallback offheap_window_remove
-#cgo noescape offheap_window_stats
-#cgo nocallback offheap_window_stats
-#cgo noescape offheap_window_prometheus
-#cgo nocallback offheap_window_prometheus
-#cgo noescape offheap_window_export
-#cgo nocallback offheap_window_export
-#cgo noescape offheap_window_merge_import
-#cgo nocallback offheap_window_merge_import
+#cgo noescape offheap_aggregator_new
+#cgo nocallback offheap_aggregator_new
+#cgo nocallback offheap_aggregator_free
+#cgo noescape offheap_aggregator_ingest_u64
+#cgo nocallback offheap_aggregator_ingest_u64
+#cgo noescape offheap_aggregator_ingest_ids
+#cgo nocallback offheap_aggregator_ingest_ids
+#cgo noescape offheap_aggregator_ingest_keys
+#cgo nocallback offheap_aggregator_ingest_keys
+#cgo noescape offheap_aggregator_resolve_keys
+#cgo nocallback offheap_aggregator_resolve_keys
+#cgo noescape offheap_aggregator_resolve_u64
+#cgo nocallback offheap_aggregator_resolve_u64
+#cgo noescape offheap_aggregator_delete
+#cgo nocallback offheap_aggregator_delete
+#cgo noescape offheap_aggregator_remove
+#cgo nocallback offheap_aggregator_remove
+#cgo noescape offheap_aggregator_stats
+#cgo nocallback offheap_aggregator_stats
+#cgo noescape offheap_aggregator_prometheus
+#cgo nocallback offheap_aggregator_prometheus
+#cgo noescape offheap_aggregator_export
+#cgo nocallback offheap_aggregator_export
+#cgo noescape offheap_aggregator_merge_import
+#cgo nocallback offheap_aggregator_merge_import
 #include "offheap.h"
 */
 import "C"
@@ -39,126 +39,126 @@ import "unsafe"
 var (
 	_ equal = [C.OFFHEAP_WINDOW_MAX_QUANTILES - maxQuantiles]struct{}{}
 
-	_ equal = [C.sizeof_offheap_window_config - unsafe.Sizeof(windowConfig{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.mode) - unsafe.Offsetof(windowConfig{}.mode)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.slices) - unsafe.Offsetof(windowConfig{}.slices)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.width_ns) - unsafe.Offsetof(windowConfig{}.widthNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.alpha) - unsafe.Offsetof(windowConfig{}.alpha)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.max_buckets) - unsafe.Offsetof(windowConfig{}.maxBuckets)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.shards) - unsafe.Offsetof(windowConfig{}.shards)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.max_series) - unsafe.Offsetof(windowConfig{}.maxSeries)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.idle_ttl_ns) - unsafe.Offsetof(windowConfig{}.idleTTLNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.allowed_lateness_ns) - unsafe.Offsetof(windowConfig{}.allowedLatenessNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.max_future_ns) - unsafe.Offsetof(windowConfig{}.maxFutureNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.max_key_len) - unsafe.Offsetof(windowConfig{}.maxKeyLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_config{}.sketch) - unsafe.Offsetof(windowConfig{}.sketch)]struct{}{}
+	_ equal = [C.sizeof_offheap_aggregator_config - unsafe.Sizeof(windowConfig{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.mode) - unsafe.Offsetof(windowConfig{}.mode)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.slices) - unsafe.Offsetof(windowConfig{}.slices)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.width_ns) - unsafe.Offsetof(windowConfig{}.widthNs)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.alpha) - unsafe.Offsetof(windowConfig{}.alpha)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_buckets) - unsafe.Offsetof(windowConfig{}.maxBuckets)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.shards) - unsafe.Offsetof(windowConfig{}.shards)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_series) - unsafe.Offsetof(windowConfig{}.maxSeries)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.idle_ttl_ns) - unsafe.Offsetof(windowConfig{}.idleTTLNs)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.allowed_lateness_ns) - unsafe.Offsetof(windowConfig{}.allowedLatenessNs)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_future_ns) - unsafe.Offsetof(windowConfig{}.maxFutureNs)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_key_len) - unsafe.Offsetof(windowConfig{}.maxKeyLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.sketch) - unsafe.Offsetof(windowConfig{}.sketch)]struct{}{}
 
-	_ equal = [C.sizeof_offheap_window_accounting - unsafe.Sizeof(IngestAccounting{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.accepted) - unsafe.Offsetof(IngestAccounting{}.Accepted)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.overflowed) - unsafe.Offsetof(IngestAccounting{}.Overflowed)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.late) - unsafe.Offsetof(IngestAccounting{}.Late)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.future) - unsafe.Offsetof(IngestAccounting{}.Future)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.invalid) - unsafe.Offsetof(IngestAccounting{}.Invalid)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.bad_key) - unsafe.Offsetof(IngestAccounting{}.BadKey)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_accounting{}.stale) - unsafe.Offsetof(IngestAccounting{}.Stale)]struct{}{}
+	_ equal = [C.sizeof_offheap_ingest_accounting - unsafe.Sizeof(IngestAccounting{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.accepted) - unsafe.Offsetof(IngestAccounting{}.Accepted)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.overflowed) - unsafe.Offsetof(IngestAccounting{}.Overflowed)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.late) - unsafe.Offsetof(IngestAccounting{}.Late)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.future) - unsafe.Offsetof(IngestAccounting{}.Future)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.invalid) - unsafe.Offsetof(IngestAccounting{}.Invalid)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.bad_key) - unsafe.Offsetof(IngestAccounting{}.BadKey)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.stale) - unsafe.Offsetof(IngestAccounting{}.Stale)]struct{}{}
 
-	_ equal = [C.sizeof_offheap_window_counters - unsafe.Sizeof(AggregatorStats{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_counters{}.series) - unsafe.Offsetof(AggregatorStats{}.Series)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_counters{}.samples) - unsafe.Offsetof(AggregatorStats{}.Samples)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_counters{}.evicted) - unsafe.Offsetof(AggregatorStats{}.Evicted)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_counters{}.deleted) - unsafe.Offsetof(AggregatorStats{}.Deleted)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_counters{}.snapshots) - unsafe.Offsetof(AggregatorStats{}.Snapshots)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_counters{}.key_bytes) - unsafe.Offsetof(AggregatorStats{}.KeyBytes)]struct{}{}
+	_ equal = [C.sizeof_offheap_aggregator_counters - unsafe.Sizeof(AggregatorStats{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.series) - unsafe.Offsetof(AggregatorStats{}.Series)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.samples) - unsafe.Offsetof(AggregatorStats{}.Samples)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.evicted) - unsafe.Offsetof(AggregatorStats{}.Evicted)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.deleted) - unsafe.Offsetof(AggregatorStats{}.Deleted)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.snapshots) - unsafe.Offsetof(AggregatorStats{}.Snapshots)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.key_bytes) - unsafe.Offsetof(AggregatorStats{}.KeyBytes)]struct{}{}
 
-	_ equal = [C.sizeof_offheap_window_import - unsafe.Sizeof(ImportAccounting{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_import{}.merged) - unsafe.Offsetof(ImportAccounting{}.Merged)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_import{}.overflowed) - unsafe.Offsetof(ImportAccounting{}.Overflowed)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_import{}.late) - unsafe.Offsetof(ImportAccounting{}.Late)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_window_import{}.bad_key) - unsafe.Offsetof(ImportAccounting{}.BadKey)]struct{}{}
+	_ equal = [C.sizeof_offheap_import_accounting - unsafe.Sizeof(ImportAccounting{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.merged) - unsafe.Offsetof(ImportAccounting{}.Merged)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.overflowed) - unsafe.Offsetof(ImportAccounting{}.Overflowed)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.late) - unsafe.Offsetof(ImportAccounting{}.Late)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.bad_key) - unsafe.Offsetof(ImportAccounting{}.BadKey)]struct{}{}
 )
 
 func windowNew(cfg *windowConfig, name, help, keyLabel string) (uint64, uint32) {
 	var id C.uint64_t
-	st := C.offheap_window_new((*C.offheap_window_config)(unsafe.Pointer(cfg)), stringPtr(name), C.size_t(len(name)),
+	st := C.offheap_aggregator_new((*C.offheap_aggregator_config)(unsafe.Pointer(cfg)), stringPtr(name), C.size_t(len(name)),
 		stringPtr(help), C.size_t(len(help)), stringPtr(keyLabel), C.size_t(len(keyLabel)), &id)
 	return uint64(id), uint32(st)
 }
 
-func windowFree(id uint64) uint32 { return uint32(C.offheap_window_free(C.uint64_t(id))) }
+func windowFree(id uint64) uint32 { return uint32(C.offheap_aggregator_free(C.uint64_t(id))) }
 
-func accountingPtr(acc *IngestAccounting) *C.offheap_window_accounting {
-	return (*C.offheap_window_accounting)(unsafe.Pointer(acc))
+func accountingPtr(acc *IngestAccounting) *C.offheap_ingest_accounting {
+	return (*C.offheap_ingest_accounting)(unsafe.Pointer(acc))
 }
 
-// windowIngestU64 ingests len(keys) samples keyed by uint64 keys (offheap_window_ingest_u64);
+// windowIngestU64 ingests len(keys) samples keyed by uint64 keys (offheap_aggregator_ingest_u64);
 // ts, values and weights (nil: every weight 1) have as many.
 func windowIngestU64(id uint64, keys []uint64, ts []int64, values []float64, weights []uint32, now int64,
 	acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_window_ingest_u64(C.uint64_t(id), u64Ptr(keys), i64Ptr(ts), f64Ptr(values), u32Ptr(weights),
+	return uint32(C.offheap_aggregator_ingest_u64(C.uint64_t(id), u64Ptr(keys), i64Ptr(ts), f64Ptr(values), u32Ptr(weights),
 		C.size_t(len(keys)), C.int64_t(now), accountingPtr(acc)))
 }
 
-// windowIngestIDs is windowIngestU64 for samples keyed by series ids (offheap_window_ingest_ids).
+// windowIngestIDs is windowIngestU64 for samples keyed by series ids (offheap_aggregator_ingest_ids).
 func windowIngestIDs(id uint64, ids []uint64, ts []int64, values []float64, weights []uint32, now int64,
 	acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_window_ingest_ids(C.uint64_t(id), u64Ptr(ids), i64Ptr(ts), f64Ptr(values), u32Ptr(weights),
+	return uint32(C.offheap_aggregator_ingest_ids(C.uint64_t(id), u64Ptr(ids), i64Ptr(ts), f64Ptr(values), u32Ptr(weights),
 		C.size_t(len(ids)), C.int64_t(now), accountingPtr(acc)))
 }
 
 // windowIngestKeys is windowIngestU64 for len(ends) samples keyed by byte keys, key i ending at
-// ends[i] in keys (offheap_window_ingest_keys).
+// ends[i] in keys (offheap_aggregator_ingest_keys).
 func windowIngestKeys(id uint64, keys []byte, ends []uint32, ts []int64, values []float64, weights []uint32,
 	now int64, acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_window_ingest_keys(C.uint64_t(id), bytesPtr(keys), C.size_t(len(keys)), u32Ptr(ends),
+	return uint32(C.offheap_aggregator_ingest_keys(C.uint64_t(id), bytesPtr(keys), C.size_t(len(keys)), u32Ptr(ends),
 		i64Ptr(ts), f64Ptr(values), u32Ptr(weights), C.size_t(len(ends)), C.int64_t(now), accountingPtr(acc)))
 }
 
 // windowResolveKeys writes the series ids of len(ends) byte keys to out
-// (offheap_window_resolve_keys).
+// (offheap_aggregator_resolve_keys).
 func windowResolveKeys(id uint64, keys []byte, ends []uint32, out []uint64, acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_window_resolve_keys(C.uint64_t(id), bytesPtr(keys), C.size_t(len(keys)), u32Ptr(ends),
+	return uint32(C.offheap_aggregator_resolve_keys(C.uint64_t(id), bytesPtr(keys), C.size_t(len(keys)), u32Ptr(ends),
 		C.size_t(len(ends)), u64Ptr(out), accountingPtr(acc)))
 }
 
-// windowResolveU64 writes the series ids of the uint64 keys to out (offheap_window_resolve_u64).
+// windowResolveU64 writes the series ids of the uint64 keys to out (offheap_aggregator_resolve_u64).
 func windowResolveU64(id uint64, keys []uint64, out []uint64, acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_window_resolve_u64(C.uint64_t(id), u64Ptr(keys), C.size_t(len(keys)), u64Ptr(out),
+	return uint32(C.offheap_aggregator_resolve_u64(C.uint64_t(id), u64Ptr(keys), C.size_t(len(keys)), u64Ptr(out),
 		accountingPtr(acc)))
 }
 
 func windowDelete(id uint64, kind uint32, key uint64, keyBytes []byte) uint32 {
-	return uint32(C.offheap_window_delete(C.uint64_t(id), C.uint32_t(kind), C.uint64_t(key), bytesPtr(keyBytes),
+	return uint32(C.offheap_aggregator_delete(C.uint64_t(id), C.uint32_t(kind), C.uint64_t(key), bytesPtr(keyBytes),
 		C.size_t(len(keyBytes))))
 }
 
 func windowRemove(id uint64, what uint32, now int64) (uint64, uint32) {
 	var n C.uint64_t
-	st := C.offheap_window_remove(C.uint64_t(id), C.uint32_t(what), C.int64_t(now), &n)
+	st := C.offheap_aggregator_remove(C.uint64_t(id), C.uint32_t(what), C.int64_t(now), &n)
 	return uint64(n), uint32(st)
 }
 
 func windowStats(id uint64, out *AggregatorStats) uint32 {
-	return uint32(C.offheap_window_stats(C.uint64_t(id), (*C.offheap_window_counters)(unsafe.Pointer(out))))
+	return uint32(C.offheap_aggregator_stats(C.uint64_t(id), (*C.offheap_aggregator_counters)(unsafe.Pointer(out))))
 }
 
 // windowPrometheus renders the next part of the exposition of the snapshot in arena snap into
-// buf (offheap_window_prometheus) and returns its length: 0 at the end.
+// buf (offheap_aggregator_prometheus) and returns its length: 0 at the end.
 func windowPrometheus(id, snap uint64, pos *uint64, buf []byte) (int, uint32) {
 	var n C.size_t
-	st := C.offheap_window_prometheus(C.uint64_t(id), C.uint64_t(snap), (*C.uint64_t)(unsafe.Pointer(pos)),
+	st := C.offheap_aggregator_prometheus(C.uint64_t(id), C.uint64_t(snap), (*C.uint64_t)(unsafe.Pointer(pos)),
 		bytesPtr(buf), C.size_t(len(buf)), &n)
 	return int(n), uint32(st)
 }
 
-// windowExport serializes the state at now into the arena snap (offheap_window_export) and
+// windowExport serializes the state at now into the arena snap (offheap_aggregator_export) and
 // returns the number of records.
 func windowExport(id, snap uint64, now int64) (uint64, uint32) {
 	var records C.uint64_t
-	st := C.offheap_window_export(C.uint64_t(id), C.uint64_t(snap), C.int64_t(now), &records)
+	st := C.offheap_aggregator_export(C.uint64_t(id), C.uint64_t(snap), C.int64_t(now), &records)
 	return uint64(records), uint32(st)
 }
 
 func windowMergeImport(id uint64, data []byte, now int64, out *ImportAccounting) uint32 {
-	return uint32(C.offheap_window_merge_import(C.uint64_t(id), bytesPtr(data), C.size_t(len(data)), C.int64_t(now),
-		(*C.offheap_window_import)(unsafe.Pointer(out))))
+	return uint32(C.offheap_aggregator_merge_import(C.uint64_t(id), bytesPtr(data), C.size_t(len(data)), C.int64_t(now),
+		(*C.offheap_import_accounting)(unsafe.Pointer(out))))
 }

@@ -350,7 +350,7 @@ func TestAggregatorConfigErrorsNameTheField(t *testing.T) {
 		{AggregatorConfig{Width: time.Minute, Shards: 512}, "AggregatorConfig.Shards is 512, above its limit of 256"},
 		{AggregatorConfig{Width: time.Minute, Quantiles: make([]float64, 17)}, "len(AggregatorConfig.Quantiles) is 17"},
 		{AggregatorConfig{Width: time.Minute, Alpha: -1}, "AggregatorConfig.Alpha is negative"},
-		{AggregatorConfig{Width: time.Minute, Slices: 7}, "slices must be 1..=64 and divide the width"},
+		{AggregatorConfig{Width: time.Minute, Slices: 7}, "slices must be in [1, 64] and divide the width"},
 	} {
 		_, err := NewAggregator(c.cfg)
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {

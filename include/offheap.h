@@ -25,8 +25,10 @@
 // The ABI version of this library. It changes whenever an export, a struct layout or a
 // status value changes incompatibly; the Go package refuses a library whose ABI version
 // differs from the header it was compiled with. 2: `offheap_relay_counters` gained
-// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set.
-#define OFFHEAP_ABI_VERSION 2
+// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
+// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
+// (both were `offheap_window_*`), with their structs renamed to match.
+#define OFFHEAP_ABI_VERSION 3
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
@@ -269,7 +271,7 @@
 // Most bulk buffers alive at once, process-wide.
 #define OFFHEAP_RELAY_MAX_BULK_BUFFERS 16
 
-// Most quantiles one snapshot computes (entries of `offheap_window_view.quantiles`).
+// Most quantiles one snapshot computes (entries of `offheap_snapshot_columns.quantiles`).
 #define OFFHEAP_WINDOW_MAX_QUANTILES 16
 
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
@@ -848,75 +850,9 @@ typedef struct offheap_relay_counters {
   uint64_t bulk_buffers_live;
 } offheap_relay_counters;
 
-// Window mode: `0` sliding, `1` tumbling, `2` cumulative.
-typedef uint32_t offheap_window_mode;
-
-// Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
-// be invalid); the Go package fills its defaults before calling.
-typedef struct offheap_window_config {
-  // 0 sliding, 1 tumbling, 2 cumulative.
-  offheap_window_mode mode;
-  // Slices of a sliding window (1..=64, dividing `width_ns`).
-  uint32_t slices;
-  // Window width (sliding and tumbling).
-  uint64_t width_ns;
-  // Quantile relative accuracy in [0.0001, 0.5].
-  double alpha;
-  // Sketch bucket cap per sign, [16, 65536].
-  uint32_t max_buckets;
-  // Lock shards, a power of two in [1, 256].
-  uint32_t shards;
-  // Series cap; beyond it new keys go to the overflow series.
-  uint64_t max_series;
-  // Evict series idle longer than this (0 = never).
-  uint64_t idle_ttl_ns;
-  // Drop samples older than `now - allowed_lateness_ns` (UINT64_MAX = only the window rule).
-  uint64_t allowed_lateness_ns;
-  // Drop samples newer than `now + max_future_ns`.
-  uint64_t max_future_ns;
-  // Longest byte key, [1, 4096].
-  uint32_t max_key_len;
-  // 1 to keep quantile sketches, 0 not to.
-  uint32_t sketch;
-} offheap_window_config;
-
-// What happened to the samples of a batch; the fields add up to the batch length.
-typedef struct offheap_window_accounting {
-  // Recorded into their own series.
-  uint64_t accepted;
-  // Recorded into the overflow series (series cap reached).
-  uint64_t overflowed;
-  // Dropped as late.
-  uint64_t late;
-  // Dropped as too far in the future.
-  uint64_t future;
-  // Dropped: NaN/Inf value or zero weight.
-  uint64_t invalid;
-  // Dropped: key too long, not UTF-8, or not a valid label list.
-  uint64_t bad_key;
-  // Dropped: id of a removed series.
-  uint64_t stale;
-} offheap_window_accounting;
-
-// Counters of an aggregator since it was made.
-typedef struct offheap_window_counters {
-  // Live series (the overflow series not counted).
-  uint64_t series;
-  // Sum of every batch's accounting.
-  struct offheap_window_accounting samples;
-  // Series evicted as idle.
-  uint64_t evicted;
-  // Series removed by delete or clear.
-  uint64_t deleted;
-  // Snapshots taken.
-  uint64_t snapshots;
-  // Bytes of interned byte keys.
-  uint64_t key_bytes;
-} offheap_window_counters;
-
 // Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
 // Every column has `rows` elements; a pointer is NULL when its length is 0.
-typedef struct offheap_window_view {
+typedef struct offheap_snapshot_columns {
   // Number of rows.
   uint64_t rows;
   // Number of quantiles computed (entries of `quantiles` used).
@@ -959,14 +895,80 @@ typedef struct offheap_window_view {
   const double *rates;
   // Column of each requested quantile (`nquantiles` used).
   const double *quantiles[OFFHEAP_WINDOW_MAX_QUANTILES];
-  // The last export written into this snapshot by `offheap_window_export`.
+  // The last export written into this snapshot by `offheap_aggregator_export`.
   const uint8_t *export_bytes;
   // Length of `export_bytes`.
   uint64_t export_len;
-} offheap_window_view;
+} offheap_snapshot_columns;
+
+// Window mode: `0` sliding, `1` tumbling, `2` cumulative.
+typedef uint32_t offheap_window_mode;
+
+// Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
+// be invalid); the Go package fills its defaults before calling.
+typedef struct offheap_aggregator_config {
+  // 0 sliding, 1 tumbling, 2 cumulative.
+  offheap_window_mode mode;
+  // Slices of a sliding window (1..=64, dividing `width_ns`).
+  uint32_t slices;
+  // Window width (sliding and tumbling).
+  uint64_t width_ns;
+  // Quantile relative accuracy in [0.0001, 0.5].
+  double alpha;
+  // Sketch bucket cap per sign, [16, 65536].
+  uint32_t max_buckets;
+  // Lock shards, a power of two in [1, 256].
+  uint32_t shards;
+  // Series cap; beyond it new keys go to the overflow series.
+  uint64_t max_series;
+  // Evict series idle longer than this (0 = never).
+  uint64_t idle_ttl_ns;
+  // Drop samples older than `now - allowed_lateness_ns` (UINT64_MAX = only the window rule).
+  uint64_t allowed_lateness_ns;
+  // Drop samples newer than `now + max_future_ns`.
+  uint64_t max_future_ns;
+  // Longest byte key, [1, 4096].
+  uint32_t max_key_len;
+  // 1 to keep quantile sketches, 0 not to.
+  uint32_t sketch;
+} offheap_aggregator_config;
+
+// What happened to the samples of a batch; the fields add up to the batch length.
+typedef struct offheap_ingest_accounting {
+  // Recorded into their own series.
+  uint64_t accepted;
+  // Recorded into the overflow series (series cap reached).
+  uint64_t overflowed;
+  // Dropped as late.
+  uint64_t late;
+  // Dropped as too far in the future.
+  uint64_t future;
+  // Dropped: NaN/Inf value or zero weight.
+  uint64_t invalid;
+  // Dropped: key too long, not UTF-8, or not a valid label list.
+  uint64_t bad_key;
+  // Dropped: id of a removed series.
+  uint64_t stale;
+} offheap_ingest_accounting;
+
+// Counters of an aggregator since it was made.
+typedef struct offheap_aggregator_counters {
+  // Live series (the overflow series not counted).
+  uint64_t series;
+  // Sum of every batch's accounting.
+  struct offheap_ingest_accounting samples;
+  // Series evicted as idle.
+  uint64_t evicted;
+  // Series removed by delete or clear.
+  uint64_t deleted;
+  // Snapshots taken.
+  uint64_t snapshots;
+  // Bytes of interned byte keys.
+  uint64_t key_bytes;
+} offheap_aggregator_counters;
 
 // What an import did with its records.
-typedef struct offheap_window_import {
+typedef struct offheap_import_accounting {
   // Merged into a series of the same key.
   uint64_t merged;
   // Merged into the overflow series.
@@ -975,7 +977,7 @@ typedef struct offheap_window_import {
   uint64_t late;
   // Dropped: key invalid for this aggregator.
   uint64_t bad_key;
-} offheap_window_import;
+} offheap_import_accounting;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1063,7 +1065,7 @@ offheap_status offheap_buffer_writev(int32_t fd,
 // Creates a debug object and writes its handle to `*out`.
 //
 // # Safety
-// `out` must be NULL or valid for writing one `uint64_t`.
+// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 offheap_status offheap_debug_object_new(uint64_t *out);
 
 // Counts one touch of the object, holding it for about `spin` iterations of a busy loop (to
@@ -1072,7 +1074,7 @@ offheap_status offheap_debug_object_new(uint64_t *out);
 // `OFFHEAP_STATUS_POISONED`).
 //
 // # Safety
-// `out` must be NULL or valid for writing one `uint64_t`.
+// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 offheap_status offheap_debug_object_touch(uint64_t object, uint32_t spin, uint64_t *out);
 
 // Frees a debug object. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`
@@ -1084,14 +1086,16 @@ offheap_status offheap_debug_object_free(uint64_t object);
 // slice rules.
 //
 // # Safety
-// `data` must be NULL or valid for reading `len` bytes; `out` NULL or valid for one write.
+// Until the call returns: `data` must be NULL with `len` = 0 or valid for reading `len`
+// bytes; `out` NULL or valid for writing one `uint64_t`.
 offheap_status offheap_debug_sum(const uint8_t *data, size_t len, uint64_t *out);
 
 // Fills the `len` bytes at `dst` with `value`. `(NULL, 0)` is a no-op; NULL with `len > 0`
 // gives `OFFHEAP_STATUS_NULL_POINTER`. For tests of the slice rules.
 //
 // # Safety
-// `dst` must be NULL or valid for writing `len` bytes.
+// `dst` must be NULL with `len` = 0, or valid for writing `len` bytes that nothing else uses,
+// until the call returns.
 offheap_status offheap_debug_fill(uint8_t *dst, size_t len, uint8_t value);
 
 // Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
@@ -1287,8 +1291,10 @@ offheap_status offheap_engine_proxy_reply(uint64_t engine,
 // fit). `*result` is written on success.
 //
 // # Safety
-// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
-// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
+// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
+// `offheap_headers_result`; the memory written overlaps no other argument.
 offheap_status offheap_headers_parse_requests(const uint8_t *input,
                                               size_t input_len,
                                               const uint32_t *offsets,
@@ -1304,7 +1310,7 @@ offheap_status offheap_headers_parse_requests(const uint8_t *input,
 // when the requests were HEAD.
 //
 // # Safety
-// As `offheap_headers_parse_requests`.
+// The contract of `offheap_headers_parse_requests`.
 offheap_status offheap_headers_parse_responses(const uint8_t *input,
                                                size_t input_len,
                                                const uint32_t *offsets,
@@ -1328,8 +1334,10 @@ offheap_status offheap_headers_parse_responses(const uint8_t *input,
 // is the size needed).
 //
 // # Safety
-// Each pointer is NULL with a zero length, or valid for its length for the duration of the
-// call; `head`, `opts` and `written` for one element.
+// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+// `input`, `headers` and `strings` for reading, `out` for writing; `head` and `opts` for
+// reading one element, `written` for writing one `size_t`; the memory written overlaps no
+// other argument.
 offheap_status offheap_headers_rewrite_request(const uint8_t *input,
                                                size_t input_len,
                                                const struct offheap_head *head,
@@ -1346,7 +1354,10 @@ offheap_status offheap_headers_rewrite_request(const uint8_t *input,
 // `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
 //
 // # Safety
-// As `offheap_headers_rewrite_request`.
+// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+// `input`, `headers` and `via` for reading, `out` for writing; `head` for reading one
+// `offheap_head`, `written` for writing one `size_t`; the memory written overlaps no other
+// argument.
 offheap_status offheap_headers_rewrite_response(const uint8_t *input,
                                                 size_t input_len,
                                                 const struct offheap_head *head,
@@ -1357,6 +1368,10 @@ offheap_status offheap_headers_rewrite_response(const uint8_t *input,
                                                 uint8_t *out,
                                                 size_t out_len,
                                                 size_t *written);
+
+// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
+// An unknown value gives "offheap: unknown status".
+const char *offheap_status_str(uint32_t status);
 
 // Creates a relay for one body (`framing` is an `offheap_framing`; `length` is used by
 // `OFFHEAP_FRAMING_EXACT`; `flags` are `OFFHEAP_RELAY_*` bits) and writes its handle to `*out`.
@@ -1403,138 +1418,14 @@ offheap_status offheap_relay_global_stats(struct offheap_relay_counters *out);
 // Frees the relay's idle pooled pipes and buffers.
 offheap_status offheap_relay_trim(void);
 
-// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
-// An unknown value gives "offheap: unknown status".
-const char *offheap_status_str(uint32_t status);
-
-// Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
-// `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys
-// are label lists themselves).
-//
-// Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
-//
-// # Safety
-// `config` and `out` must be NULL or valid; each `(ptr, len)` NULL or valid for `len` bytes.
-offheap_status offheap_window_new(const struct offheap_window_config *config,
-                                  const uint8_t *name,
-                                  size_t name_len,
-                                  const uint8_t *help,
-                                  size_t help_len,
-                                  const uint8_t *key_label,
-                                  size_t key_label_len,
-                                  uint64_t *out);
-
-// Frees an aggregator (and all its series). A freed or forged handle gives
-// `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
-offheap_status offheap_window_free(uint64_t aggregator);
-
-// Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
-//
-// # Safety
-// `keys`, `ts`, `values` NULL or valid for `n` elements; `weights` NULL (unweighted) or valid
-// for `n`; `out` NULL or valid.
-offheap_status offheap_window_ingest_u64(uint64_t aggregator,
-                                         const uint64_t *keys,
-                                         const int64_t *ts,
-                                         const double *values,
-                                         const uint32_t *weights,
-                                         size_t n,
-                                         int64_t now,
-                                         struct offheap_window_accounting *out);
-
-// Ingests `n` samples keyed by series ids (from `offheap_window_resolve_*`); ids of removed
-// series are counted as `stale`.
-//
-// # Safety
-// As `offheap_window_ingest_u64`, with `ids` for `keys`.
-offheap_status offheap_window_ingest_ids(uint64_t aggregator,
-                                         const uint64_t *ids,
-                                         const int64_t *ts,
-                                         const double *values,
-                                         const uint32_t *weights,
-                                         size_t n,
-                                         int64_t now,
-                                         struct offheap_window_accounting *out);
-
-// Ingests `n` samples keyed by byte strings: key `i` is
-// `key_bytes[key_ends[i-1] .. key_ends[i]]` (with `key_ends[-1] = 0`).
-//
-// Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
-//
-// # Safety
-// As `offheap_window_ingest_u64`; `key_bytes` NULL or valid for `key_bytes_len` bytes.
-offheap_status offheap_window_ingest_keys(uint64_t aggregator,
-                                          const uint8_t *key_bytes,
-                                          size_t key_bytes_len,
-                                          const uint32_t *key_ends,
-                                          const int64_t *ts,
-                                          const double *values,
-                                          const uint32_t *weights,
-                                          size_t n,
-                                          int64_t now,
-                                          struct offheap_window_accounting *out);
-
-// Finds or makes the series of `n` byte keys (laid out as in `offheap_window_ingest_keys`)
-// and writes their ids to `ids_out` (UINT64_MAX: overflow series, 0: rejected key); the
-// accounting counts keys.
-//
-// # Safety
-// Pointers NULL or valid for their lengths (`ids_out` for `n` writes); `out` NULL or valid.
-offheap_status offheap_window_resolve_keys(uint64_t aggregator,
-                                           const uint8_t *key_bytes,
-                                           size_t key_bytes_len,
-                                           const uint32_t *key_ends,
-                                           size_t n,
-                                           uint64_t *ids_out,
-                                           struct offheap_window_accounting *out);
-
-// Finds or makes the series of `n` caller `uint64_t` keys and writes their ids to `ids_out`.
-//
-// # Safety
-// `keys` and `ids_out` NULL or valid for `n` elements; `out` NULL or valid.
-offheap_status offheap_window_resolve_u64(uint64_t aggregator,
-                                          const uint64_t *keys,
-                                          size_t n,
-                                          uint64_t *ids_out,
-                                          struct offheap_window_accounting *out);
-
-// Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
-// `(key_bytes, key_bytes_len)`, 2 the series id `key`.
-//
-// Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
-//
-// # Safety
-// `key_bytes` NULL or valid for `key_bytes_len` bytes.
-offheap_status offheap_window_delete(uint64_t aggregator,
-                                     uint32_t kind,
-                                     uint64_t key,
-                                     const uint8_t *key_bytes,
-                                     size_t key_bytes_len);
-
-// Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
-// were removed to `*out`.
-//
-// # Safety
-// `out` NULL or valid.
-offheap_status offheap_window_remove(uint64_t aggregator,
-                                     uint32_t what,
-                                     int64_t now,
-                                     uint64_t *out);
-
-// Writes the aggregator's counters to `*out`.
-//
-// # Safety
-// `out` NULL or valid.
-offheap_status offheap_window_stats(uint64_t aggregator, struct offheap_window_counters *out);
-
 // Makes an empty snapshot arena and writes its handle to `*out`.
 //
 // # Safety
-// `out` NULL or valid.
-offheap_status offheap_window_snapshot_new(uint64_t *out);
+// `out` is NULL or valid for writing one `uint64_t` until the call returns.
+offheap_status offheap_snapshot_new(uint64_t *out);
 
 // Frees a snapshot arena; views of it become invalid.
-offheap_status offheap_window_snapshot_free(uint64_t snapshot);
+offheap_status offheap_snapshot_free(uint64_t snapshot);
 
 // Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
 // rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
@@ -1542,22 +1433,23 @@ offheap_status offheap_window_snapshot_free(uint64_t snapshot);
 // change since the last delta read. Writes the row count to `*rows_out`.
 //
 // # Safety
-// `quantiles` NULL or valid for `nquantiles` doubles; `rows_out` NULL or valid.
-offheap_status offheap_window_snapshot_take(uint64_t aggregator,
-                                            uint64_t snapshot,
-                                            int64_t now,
-                                            const double *quantiles,
-                                            size_t nquantiles,
-                                            uint64_t since,
-                                            uint32_t delta,
-                                            uint64_t *rows_out);
+// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
+// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
+offheap_status offheap_snapshot_take(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     int64_t now,
+                                     const double *quantiles,
+                                     size_t nquantiles,
+                                     uint64_t since,
+                                     uint32_t delta,
+                                     uint64_t *rows_out);
 
 // Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
 // or freed; never written through).
 //
 // # Safety
-// `out` NULL or valid.
-offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_window_view *out);
+// `out` is NULL or valid for writing one `offheap_snapshot_columns` until the call returns.
+offheap_status offheap_snapshot_view(uint64_t snapshot, struct offheap_snapshot_columns *out);
 
 // Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
 // and key labels are used) into `buf`, whole series at a time, from position `*position`
@@ -1568,24 +1460,157 @@ offheap_status offheap_window_snapshot_view(uint64_t snapshot, struct offheap_wi
 // (64 KiB always suffices).
 //
 // # Safety
-// `buf` NULL or valid for `cap` bytes; `position` and `written` NULL or valid.
-offheap_status offheap_window_prometheus(uint64_t aggregator,
-                                         uint64_t snapshot,
-                                         uint64_t *position,
-                                         uint8_t *buf,
-                                         size_t cap,
-                                         size_t *written);
+// Until the call returns: `position` is NULL or valid for reading and writing one
+// `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
+// = 0 or valid for writing `cap` bytes; none of them overlap.
+offheap_status offheap_aggregator_prometheus(uint64_t aggregator,
+                                             uint64_t snapshot,
+                                             uint64_t *position,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *written);
 
 // Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
-// format in the crate docs of `window::codec`); read it through `offheap_window_snapshot_view`
+// format in the crate docs of `window::codec`); read it through `offheap_snapshot_view`
 // (`export_bytes`, `export_len`). Writes the number of records to `*records`.
 //
 // # Safety
-// `records` NULL or valid.
-offheap_status offheap_window_export(uint64_t aggregator,
-                                     uint64_t snapshot,
-                                     int64_t now,
-                                     uint64_t *records);
+// `records` is NULL or valid for writing one `uint64_t` until the call returns.
+offheap_status offheap_aggregator_export(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         int64_t now,
+                                         uint64_t *records);
+
+// Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
+// `help` its help text (may be empty), `key_label` the label carrying keys (empty: byte keys
+// are label lists themselves).
+//
+// Errors: the `OFFHEAP_STATUS_WINDOW_INVALID_*` status of the first invalid field.
+//
+// # Safety
+// Until the call returns: `config` is NULL or valid for reading one `offheap_aggregator_config`;
+// `out` is NULL or valid for writing one `uint64_t`; each `(pointer, length)` string is NULL
+// with any length of 0, or valid for reading that many bytes.
+offheap_status offheap_aggregator_new(const struct offheap_aggregator_config *config,
+                                      const uint8_t *name,
+                                      size_t name_len,
+                                      const uint8_t *help,
+                                      size_t help_len,
+                                      const uint8_t *key_label,
+                                      size_t key_label_len,
+                                      uint64_t *out);
+
+// Frees an aggregator (and all its series). A freed or forged handle gives
+// `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
+offheap_status offheap_aggregator_free(uint64_t aggregator);
+
+// Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
+//
+// # Safety
+// Until the call returns: `keys`, `ts` and `values` are NULL with `n` = 0, or valid for
+// reading `n` elements; `weights` is NULL (unweighted) or valid for reading `n` elements;
+// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
+offheap_status offheap_aggregator_ingest_u64(uint64_t aggregator,
+                                             const uint64_t *keys,
+                                             const int64_t *ts,
+                                             const double *values,
+                                             const uint32_t *weights,
+                                             size_t n,
+                                             int64_t now,
+                                             struct offheap_ingest_accounting *out);
+
+// Ingests `n` samples keyed by series ids (from `offheap_aggregator_resolve_*`); ids of removed
+// series are counted as `stale`.
+//
+// # Safety
+// Those of `offheap_aggregator_ingest_u64`, with `ids` for `keys`.
+offheap_status offheap_aggregator_ingest_ids(uint64_t aggregator,
+                                             const uint64_t *ids,
+                                             const int64_t *ts,
+                                             const double *values,
+                                             const uint32_t *weights,
+                                             size_t n,
+                                             int64_t now,
+                                             struct offheap_ingest_accounting *out);
+
+// Ingests `n` samples keyed by byte strings: key `i` is
+// `key_bytes[key_ends[i-1] .. key_ends[i]]` (with `key_ends[-1] = 0`).
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
+//
+// # Safety
+// Those of `offheap_aggregator_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
+// with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes.
+offheap_status offheap_aggregator_ingest_keys(uint64_t aggregator,
+                                              const uint8_t *key_bytes,
+                                              size_t key_bytes_len,
+                                              const uint32_t *key_ends,
+                                              const int64_t *ts,
+                                              const double *values,
+                                              const uint32_t *weights,
+                                              size_t n,
+                                              int64_t now,
+                                              struct offheap_ingest_accounting *out);
+
+// Finds or makes the series of `n` byte keys (laid out as in `offheap_aggregator_ingest_keys`)
+// and writes their ids to `ids_out` (UINT64_MAX: overflow series, 0: rejected key); the
+// accounting counts keys.
+//
+// # Safety
+// Until the call returns: `key_bytes` is NULL with `key_bytes_len` = 0 or valid for reading
+// `key_bytes_len` bytes; `key_ends` is NULL with `n` = 0 or valid for reading `n` elements;
+// `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
+// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
+offheap_status offheap_aggregator_resolve_keys(uint64_t aggregator,
+                                               const uint8_t *key_bytes,
+                                               size_t key_bytes_len,
+                                               const uint32_t *key_ends,
+                                               size_t n,
+                                               uint64_t *ids_out,
+                                               struct offheap_ingest_accounting *out);
+
+// Finds or makes the series of `n` caller `uint64_t` keys and writes their ids to `ids_out`.
+//
+// # Safety
+// Until the call returns: `keys` is NULL with `n` = 0 or valid for reading `n` elements;
+// `ids_out` is NULL with `n` = 0 or valid for writing `n` elements that nothing else uses;
+// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
+offheap_status offheap_aggregator_resolve_u64(uint64_t aggregator,
+                                              const uint64_t *keys,
+                                              size_t n,
+                                              uint64_t *ids_out,
+                                              struct offheap_ingest_accounting *out);
+
+// Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
+// `(key_bytes, key_bytes_len)`, 2 the series id `key`.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
+//
+// # Safety
+// `key_bytes` is NULL with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes
+// until the call returns.
+offheap_status offheap_aggregator_delete(uint64_t aggregator,
+                                         uint32_t kind,
+                                         uint64_t key,
+                                         const uint8_t *key_bytes,
+                                         size_t key_bytes_len);
+
+// Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
+// were removed to `*out`.
+//
+// # Safety
+// `out` is NULL or valid for writing one `uint64_t` until the call returns.
+offheap_status offheap_aggregator_remove(uint64_t aggregator,
+                                         uint32_t what,
+                                         int64_t now,
+                                         uint64_t *out);
+
+// Writes the aggregator's counters to `*out`.
+//
+// # Safety
+// `out` is NULL or valid for writing one `offheap_aggregator_counters` until the call returns.
+offheap_status offheap_aggregator_stats(uint64_t aggregator,
+                                        struct offheap_aggregator_counters *out);
 
 // Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.
 //
@@ -1593,12 +1618,13 @@ offheap_status offheap_window_export(uint64_t aggregator,
 // `..._INCOMPATIBLE_STATE`; nothing changes on error.
 //
 // # Safety
-// `data` NULL or valid for `len` bytes; `out` NULL or valid.
-offheap_status offheap_window_merge_import(uint64_t aggregator,
-                                           const uint8_t *data,
-                                           size_t len,
-                                           int64_t now,
-                                           struct offheap_window_import *out);
+// Until the call returns: `data` is NULL with `len` = 0 or valid for reading `len` bytes;
+// `out` is NULL or valid for writing one `offheap_import_accounting`.
+offheap_status offheap_aggregator_merge_import(uint64_t aggregator,
+                                               const uint8_t *data,
+                                               size_t len,
+                                               int64_t now,
+                                               struct offheap_import_accounting *out);
 
 #ifdef __cplusplus
 }  // extern "C"

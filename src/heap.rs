@@ -104,7 +104,8 @@ pub struct CountingAllocator;
 unsafe impl GlobalAlloc for CountingAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout, which meets GlobalAlloc's contract.
+        // SAFETY: `GlobalAlloc::alloc`'s contract (a layout of non-zero size) holds for the
+        // caller's `layout`, forwarded unchanged.
         let p = unsafe { INNER.alloc(layout) };
         if !p.is_null() {
             account(layout.size() as i64);
@@ -114,7 +115,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as in `alloc`.
+        // SAFETY: `GlobalAlloc::alloc_zeroed`'s contract (a layout of non-zero size) holds for
+        // the caller's `layout`, forwarded unchanged.
         let p = unsafe { INNER.alloc_zeroed(layout) };
         if !p.is_null() {
             account(layout.size() as i64);
@@ -124,14 +126,17 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was returned by this allocator (that is, by INNER) with `layout`.
+        // SAFETY: `GlobalAlloc::dealloc`'s contract: `ptr` was allocated by this allocator,
+        // which is INNER's allocation, with `layout`.
         unsafe { INNER.dealloc(ptr, layout) };
         account(-(layout.size() as i64));
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr`/`layout` come from this allocator and `new_size` meets the contract.
+        // SAFETY: `GlobalAlloc::realloc`'s contract: `ptr` was allocated by this allocator
+        // (INNER's allocation) with `layout`, and `new_size` is non-zero and fits `isize`
+        // once rounded to the alignment; all forwarded unchanged.
         let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             account(-(layout.size() as i64));

@@ -8,9 +8,10 @@
 //!
 //! - [`heap`]: the global allocator (mimalloc by default) wrapped in cheap counters, so a Go
 //!   service can see exactly how much memory offheap holds (`offheap_stats()`).
-//! - `ffi` (private): the only module with `extern "C"`. It catches panics at the boundary,
-//!   checks every pointer and slice, maps errors to `offheap_status` codes and hands out objects
-//!   as generation-checked 64-bit handles instead of raw pointers.
+//! - `ffi` (hidden: the C ABI, public only for the project's tests and fuzz harness): the only
+//!   module with `extern "C"`. It catches panics at the boundary, checks every pointer and
+//!   slice, maps errors to `offheap_status` codes and hands out objects as generation-checked
+//!   64-bit handles instead of raw pointers.
 //! - [`engine`]: the HTTP engine, worker threads that own connection pairs and run relays,
 //!   tunnels and keep-alive sessions on them. The one module that joins two cores (relay and
 //!   headers).
@@ -41,7 +42,8 @@ pub mod heap;
 pub mod relay;
 pub mod window;
 
-mod ffi;
+#[doc(hidden)]
+pub mod ffi;
 mod sys;
 
 #[doc(hidden)]

@@ -1,41 +1,11 @@
-//! The C ABI contract, exercised through the real exported symbols (declared here as C would).
+//! The C ABI contract, exercised through the real exported symbols (the library's own
+//! declarations, `offheap::ffi`, as a C caller sees them through the header).
 
-use std::ffi::{CStr, c_char};
+use std::ffi::CStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const OK: u32 = 0;
-const PANIC: u32 = 1;
-const INVALID_HANDLE: u32 = 2;
-const NULL_POINTER: u32 = 3;
-const POISONED: u32 = 7;
-
-#[repr(C)]
-#[derive(Default)]
-struct Counters {
-    heap_live_bytes: u64,
-    heap_peak_bytes: u64,
-    heap_allocations: u64,
-    heap_frees: u64,
-    handles_live: u64,
-    handles_by_kind: [u64; 16],
-}
-
-// Link the library so its exported symbols resolve.
-use offheap as _;
-
-unsafe extern "C" {
-    fn offheap_version() -> u32;
-    fn offheap_abi_version() -> u32;
-    fn offheap_status_str(status: u32) -> *const c_char;
-    fn offheap_stats(out: *mut Counters) -> u32;
-    fn offheap_debug_inject_panics(count: u32);
-    fn offheap_debug_object_new(out: *mut u64) -> u32;
-    fn offheap_debug_object_touch(object: u64, spin: u32, out: *mut u64) -> u32;
-    fn offheap_debug_object_free(object: u64) -> u32;
-    fn offheap_debug_sum(data: *const u8, len: usize, out: *mut u64) -> u32;
-    fn offheap_debug_fill(dst: *mut u8, len: usize, value: u8) -> u32;
-}
+use offheap::ffi::*;
 
 /// Injected panics are process-wide: tests that arm them, or that must not be hit by them, take
 /// this lock.
@@ -48,16 +18,19 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 fn new_object() -> u64 {
     let mut h = 0u64;
     // SAFETY: `h` is a valid out-parameter.
-    assert_eq!(unsafe { offheap_debug_object_new(&mut h) }, OK);
+    assert_eq!(
+        unsafe { offheap_debug_object_new(&mut h) },
+        offheap_status::Ok
+    );
     assert_ne!(h, 0);
     h
 }
 
-fn touch(h: u64) -> Result<u64, u32> {
+fn touch(h: u64) -> Result<u64, offheap_status> {
     let mut n = u64::MAX;
     // SAFETY: `n` is a valid out-parameter.
     match unsafe { offheap_debug_object_touch(h, 0, &mut n) } {
-        OK => Ok(n),
+        offheap_status::Ok => Ok(n),
         st => {
             assert_eq!(n, u64::MAX, "out-parameter written on failure");
             Err(st)
@@ -65,13 +38,12 @@ fn touch(h: u64) -> Result<u64, u32> {
     }
 }
 
-fn free(h: u64) -> u32 {
-    // SAFETY: any handle value is allowed.
-    unsafe { offheap_debug_object_free(h) }
+fn free(h: u64) -> offheap_status {
+    offheap_debug_object_free(h)
 }
 
 fn message(status: u32) -> String {
-    // SAFETY: offheap_status_str returns a static NUL-terminated string.
+    // SAFETY: offheap_status_str returns a static NUL-terminated string, never NULL.
     unsafe { CStr::from_ptr(offheap_status_str(status)) }
         .to_str()
         .unwrap()
@@ -81,26 +53,43 @@ fn message(status: u32) -> String {
 #[test]
 fn versions() {
     let _s = serial();
-    // SAFETY: no arguments.
-    let v = unsafe { offheap_version() };
+    let v = offheap_version();
     assert_eq!(
         v >> 16,
         env!("CARGO_PKG_VERSION_MAJOR").parse::<u32>().unwrap()
     );
-    // SAFETY: no arguments.
-    assert_eq!(unsafe { offheap_abi_version() }, 2);
+    assert_eq!(offheap_abi_version(), 3);
 }
 
 #[test]
 fn status_messages_are_static_and_distinct() {
     let _s = serial();
-    let msgs: Vec<String> = (0..=10).map(message).collect();
+    let general = [
+        offheap_status::Ok,
+        offheap_status::Panic,
+        offheap_status::InvalidHandle,
+        offheap_status::NullPointer,
+        offheap_status::InvalidArgument,
+        offheap_status::MisalignedPointer,
+        offheap_status::TooLarge,
+        offheap_status::Poisoned,
+        offheap_status::HandleTableFull,
+        offheap_status::BufferTooSmall,
+        offheap_status::OutOfMemory,
+    ];
+    let msgs: Vec<String> = general.iter().map(|&s| message(s as u32)).collect();
     for (i, m) in msgs.iter().enumerate() {
         assert!(
             !m.is_empty() && m != "offheap: unknown status",
-            "status {i}"
+            "status {:?}",
+            general[i]
         );
-        assert_eq!(msgs.iter().filter(|x| *x == m).count(), 1, "status {i}");
+        assert_eq!(
+            msgs.iter().filter(|x| *x == m).count(),
+            1,
+            "status {:?}",
+            general[i]
+        );
     }
     assert_eq!(message(u32::MAX), "offheap: unknown status");
 }
@@ -115,19 +104,23 @@ fn handles_zero_forged_stale_double_free() {
         u64::MAX,
         h ^ (1 << 40),
         h ^ 1,
-        (h & !(0xff << 24)) | (2 << 24),
+        (h & !(0xff << 24)) | ((offheap_kind::Aggregator as u64) << 24),
     ] {
-        assert_eq!(touch(bad), Err(INVALID_HANDLE), "handle {bad:#x}");
-        assert_eq!(free(bad), INVALID_HANDLE, "free {bad:#x}");
+        assert_eq!(
+            touch(bad),
+            Err(offheap_status::InvalidHandle),
+            "handle {bad:#x}"
+        );
+        assert_eq!(free(bad), offheap_status::InvalidHandle, "free {bad:#x}");
     }
     assert_eq!(
         touch(h),
         Ok(2),
         "the bad handles must not have touched the object"
     );
-    assert_eq!(free(h), OK);
-    assert_eq!(touch(h), Err(INVALID_HANDLE));
-    assert_eq!(free(h), INVALID_HANDLE);
+    assert_eq!(free(h), offheap_status::Ok);
+    assert_eq!(touch(h), Err(offheap_status::InvalidHandle));
+    assert_eq!(free(h), offheap_status::InvalidHandle);
 }
 
 #[test]
@@ -137,31 +130,37 @@ fn null_with_length_and_empty_slices() {
     // SAFETY: NULL with length 0 is the documented empty slice.
     assert_eq!(
         unsafe { offheap_debug_sum(std::ptr::null(), 0, &mut out) },
-        OK
+        offheap_status::Ok
     );
     assert_eq!(out, 0);
     out = 7;
     // SAFETY: NULL with a length is rejected before any read.
     assert_eq!(
         unsafe { offheap_debug_sum(std::ptr::null(), 9, &mut out) },
-        NULL_POINTER
+        offheap_status::NullPointer
     );
     assert_eq!(out, 7, "out-parameter written on failure");
     // SAFETY: a NULL out-parameter is rejected.
     assert_eq!(
         unsafe { offheap_debug_sum([1u8].as_ptr(), 1, std::ptr::null_mut()) },
-        NULL_POINTER
+        offheap_status::NullPointer
     );
     // SAFETY: NULL with a length is rejected before any write.
     assert_eq!(
         unsafe { offheap_debug_fill(std::ptr::null_mut(), 4, 1) },
-        NULL_POINTER
+        offheap_status::NullPointer
     );
     let mut buf = [0u8; 5];
     // SAFETY: `buf` is valid for 5 bytes.
-    assert_eq!(unsafe { offheap_debug_fill(buf.as_mut_ptr(), 5, 3) }, OK);
+    assert_eq!(
+        unsafe { offheap_debug_fill(buf.as_mut_ptr(), 5, 3) },
+        offheap_status::Ok
+    );
     // SAFETY: `buf` is valid for 5 bytes.
-    assert_eq!(unsafe { offheap_debug_sum(buf.as_ptr(), 5, &mut out) }, OK);
+    assert_eq!(
+        unsafe { offheap_debug_sum(buf.as_ptr(), 5, &mut out) },
+        offheap_status::Ok
+    );
     assert_eq!(out, 15);
 }
 
@@ -169,42 +168,47 @@ fn null_with_length_and_empty_slices() {
 fn a_panic_through_every_kind_of_export() {
     let _s = serial();
     let h = new_object();
-    let mut c = Counters::default();
+    let mut c = offheap_counters::default();
     let mut out = 0u64;
     type Case = (&'static str, Box<dyn Fn() -> bool>);
     let cases: Vec<Case> = vec![
-        // SAFETY (all): arguments are valid; the panic fires before they are used.
-        ("version", Box::new(|| unsafe { offheap_version() } == 0)),
-        ("abi", Box::new(|| unsafe { offheap_abi_version() } == 0)),
+        ("version", Box::new(|| offheap_version() == 0)),
+        ("abi", Box::new(|| offheap_abi_version() == 0)),
         (
             "status_str",
-            Box::new(|| message(0) == "offheap: unknown status"),
+            Box::new(|| message(offheap_status::Ok as u32) == "offheap: unknown status"),
         ),
-        ("touch", Box::new(move || touch(h) == Err(PANIC))),
-        ("free", Box::new(move || free(h) == PANIC)),
+        (
+            "touch",
+            Box::new(move || touch(h) == Err(offheap_status::Panic)),
+        ),
+        ("free", Box::new(move || free(h) == offheap_status::Panic)),
         (
             "new",
             Box::new(move || {
                 let mut x = 0u64;
-                unsafe { offheap_debug_object_new(&mut x) == PANIC && x == 0 }
+                // SAFETY: `x` is a live u64, valid for the one write `offheap_debug_object_new` may make.
+                unsafe { offheap_debug_object_new(&mut x) == offheap_status::Panic && x == 0 }
             }),
         ),
     ];
     for (name, case) in &cases {
-        // SAFETY: no pointers involved.
-        unsafe { offheap_debug_inject_panics(1) };
+        offheap_debug_inject_panics(1);
         assert!(case(), "{name}: wrong result under an injected panic");
     }
     // SAFETY: valid out-parameters.
     unsafe {
         offheap_debug_inject_panics(1);
-        assert_eq!(offheap_stats(&mut c), PANIC);
+        assert_eq!(offheap_stats(&mut c), offheap_status::Panic);
         offheap_debug_inject_panics(1);
-        assert_eq!(offheap_debug_sum([1u8].as_ptr(), 1, &mut out), PANIC);
+        assert_eq!(
+            offheap_debug_sum([1u8].as_ptr(), 1, &mut out),
+            offheap_status::Panic
+        );
     }
     // The process lives on, and the object was neither freed nor poisoned by boundary panics.
     assert!(touch(h).is_ok());
-    assert_eq!(free(h), OK);
+    assert_eq!(free(h), offheap_status::Ok);
 }
 
 #[test]
@@ -215,12 +219,16 @@ fn a_panic_under_a_lease_poisons_until_freed() {
     // SAFETY: valid out-parameter; spin = u32::MAX asks for a panic under the lease.
     assert_eq!(
         unsafe { offheap_debug_object_touch(h, u32::MAX, &mut n) },
-        PANIC
+        offheap_status::Panic
     );
-    assert_eq!(touch(h), Err(POISONED));
-    assert!(message(POISONED).contains("poisoned"));
-    assert_eq!(free(h), OK, "a poisoned object can still be freed");
-    assert_eq!(touch(h), Err(INVALID_HANDLE));
+    assert_eq!(touch(h), Err(offheap_status::Poisoned));
+    assert!(message(offheap_status::Poisoned as u32).contains("poisoned"));
+    assert_eq!(
+        free(h),
+        offheap_status::Ok,
+        "a poisoned object can still be freed"
+    );
+    assert_eq!(touch(h), Err(offheap_status::InvalidHandle));
 }
 
 #[test]
@@ -236,7 +244,7 @@ fn close_racing_with_calls_from_many_threads() {
                         match touch(h) {
                             Ok(_) => {}
                             Err(st) => {
-                                assert_eq!(st, INVALID_HANDLE);
+                                assert_eq!(st, offheap_status::InvalidHandle);
                                 return;
                             }
                         }
@@ -244,10 +252,10 @@ fn close_racing_with_calls_from_many_threads() {
                 });
             }
             std::thread::sleep(std::time::Duration::from_micros(200));
-            assert_eq!(free(h), OK);
+            assert_eq!(free(h), offheap_status::Ok);
             stop.store(true, Ordering::Relaxed);
         });
-        assert_eq!(touch(h), Err(INVALID_HANDLE));
+        assert_eq!(touch(h), Err(offheap_status::InvalidHandle));
     }
 }
 
@@ -255,19 +263,25 @@ fn close_racing_with_calls_from_many_threads() {
 fn stats_count_live_handles_by_kind() {
     let _s = serial();
     let read = || {
-        let mut c = Counters::default();
+        let mut c = offheap_counters::default();
         // SAFETY: valid out-parameter.
-        assert_eq!(unsafe { offheap_stats(&mut c) }, OK);
+        assert_eq!(unsafe { offheap_stats(&mut c) }, offheap_status::Ok);
         c
     };
     let before = read();
     let hs: Vec<u64> = (0..10).map(|_| new_object()).collect();
     let during = read();
-    assert_eq!(during.handles_by_kind[1], before.handles_by_kind[1] + 10);
+    assert_eq!(
+        during.handles_by_kind[offheap_kind::Debug as usize],
+        before.handles_by_kind[offheap_kind::Debug as usize] + 10
+    );
     assert_eq!(during.handles_live, before.handles_live + 10);
     assert!(during.heap_peak_bytes >= during.heap_live_bytes);
     for h in hs {
-        assert_eq!(free(h), OK);
+        assert_eq!(free(h), offheap_status::Ok);
     }
-    assert_eq!(read().handles_by_kind[1], before.handles_by_kind[1]);
+    assert_eq!(
+        read().handles_by_kind[offheap_kind::Debug as usize],
+        before.handles_by_kind[offheap_kind::Debug as usize]
+    );
 }

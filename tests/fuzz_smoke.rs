@@ -1,7 +1,7 @@
 //! The fuzz targets' smoke run inside `make test`, without cargo-fuzz: every seed corpus file
 //! in fuzz/corpus/<target>/ and a few thousand deterministic pseudo-random inputs (fresh
 //! bytes, and mutations of the seeds) go through the same bodies the libFuzzer targets run
-//! (fuzz/bodies/, shared with `include!`). `make fuzz` runs the real fuzzers.
+//! (fuzz/bodies/, shared with `include!`, or as a module for the `ffi` target's directory). `make fuzz` runs the real fuzzers.
 //!
 //! It has its own `main` (`harness = false` in Cargo.toml) and runs the targets one after the
 //! other on one thread: the `ffi` target checks that the Rust heap comes back exactly to its
@@ -96,9 +96,8 @@ fn window_ops_target() {
 }
 
 #[allow(dead_code)]
-mod ffi {
-    include!("../fuzz/bodies/ffi.rs");
-}
+#[path = "../fuzz/bodies/ffi/mod.rs"]
+mod ffi;
 
 fn ffi_target() {
     replay("ffi", 3000, 400, ffi::run);

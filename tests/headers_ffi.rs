@@ -1,90 +1,18 @@
 //! The headers C ABI through its real exported symbols: panics become statuses, bad
 //! pointers are statuses, out-parameters are written only on success.
 
-use offheap::headers::{Head, HeaderSpan};
+use offheap::ffi::*;
 
-const OK: u32 = 0;
-const PANIC: u32 = 1;
-const NULL_POINTER: u32 = 3;
-const MISALIGNED: u32 = 5;
-
-#[repr(C)]
-#[derive(Default, Clone, Copy, Debug, PartialEq)]
-struct Result3 {
-    heads: u64,
-    headers: u64,
-    consumed: u64,
+/// An empty `offheap_head` for the library to fill (the C struct has no `Default`).
+fn empty_head() -> offheap_head {
+    // SAFETY: offheap_head is a repr(C) struct of integers and integer arrays only, for which
+    // all-zero bytes are a valid value.
+    unsafe { std::mem::zeroed() }
 }
 
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-struct RewriteOptions {
-    client_ip_off: u32,
-    client_ip_len: u32,
-    proto_off: u32,
-    proto_len: u32,
-    host_off: u32,
-    host_len: u32,
-    via_off: u32,
-    via_len: u32,
-    set_host: u8,
-    append_forwarded: u8,
-    reserved: [u8; 6],
-}
-
-// The C records are the core records (asserted in src/ffi/headers.rs), so the core types
-// stand in for offheap_head and offheap_header here.
-unsafe extern "C" {
-    fn offheap_debug_inject_panics(count: u32);
-    fn offheap_headers_parse_requests(
-        input: *const u8,
-        input_len: usize,
-        offsets: *const u32,
-        offsets_len: usize,
-        cfg: *const u8,
-        heads: *mut Head,
-        heads_len: usize,
-        headers: *mut HeaderSpan,
-        headers_len: usize,
-        result: *mut Result3,
-    ) -> u32;
-    fn offheap_headers_parse_responses(
-        input: *const u8,
-        input_len: usize,
-        offsets: *const u32,
-        offsets_len: usize,
-        cfg: *const u8,
-        heads: *mut Head,
-        heads_len: usize,
-        headers: *mut HeaderSpan,
-        headers_len: usize,
-        result: *mut Result3,
-    ) -> u32;
-    fn offheap_headers_rewrite_request(
-        input: *const u8,
-        input_len: usize,
-        head: *const Head,
-        headers: *const HeaderSpan,
-        headers_len: usize,
-        strings: *const u8,
-        strings_len: usize,
-        opts: *const RewriteOptions,
-        out: *mut u8,
-        out_len: usize,
-        written: *mut usize,
-    ) -> u32;
-    fn offheap_headers_rewrite_response(
-        input: *const u8,
-        input_len: usize,
-        head: *const Head,
-        headers: *const HeaderSpan,
-        headers_len: usize,
-        via: *const u8,
-        via_len: usize,
-        out: *mut u8,
-        out_len: usize,
-        written: *mut usize,
-    ) -> u32;
+/// The fields of a result, to compare (the C struct has no `PartialEq`).
+fn fields(r: &offheap_headers_result) -> (u64, u64, u64) {
+    (r.heads, r.headers, r.consumed)
 }
 
 const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -93,27 +21,59 @@ const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 fn parse(
     request: bool,
     input: &[u8],
-    heads: &mut [Head],
-    headers: &mut [HeaderSpan],
-    r: &mut Result3,
-) -> u32 {
+    heads: &mut [offheap_head],
+    headers: &mut [offheap_header],
+    r: &mut offheap_headers_result,
+) -> offheap_status {
+    // SAFETY: `heads` is valid for heads.len() records and no offsets are passed.
+    unsafe {
+        parse_raw(
+            request,
+            input,
+            0,
+            heads.as_mut_ptr(),
+            heads.len(),
+            headers,
+            r,
+        )
+    }
+}
+
+/// Parses `input` with no offsets array (NULL, `offsets_len`) and no configuration (NULL: the
+/// defaults) into `heads` (`heads_len` records) and `headers`.
+///
+/// # Safety
+/// `heads` is valid for writing `heads_len` records, or is misaligned (refused before use);
+/// a non-zero `offsets_len` is refused (NULL with a length).
+unsafe fn parse_raw(
+    request: bool,
+    input: &[u8],
+    offsets_len: usize,
+    heads: *mut offheap_head,
+    heads_len: usize,
+    headers: &mut [offheap_header],
+    r: &mut offheap_headers_result,
+) -> offheap_status {
     let f = if request {
         offheap_headers_parse_requests
     } else {
         offheap_headers_parse_responses
     };
-    // SAFETY: every pointer is valid for its length.
+    let (hp, hn) = (headers.as_mut_ptr(), headers.len());
+    let none = std::ptr::null();
+    // SAFETY: the input and the header records are valid for their lengths, `heads` as this
+    // function's `# Safety` requires; the offsets are NULL (refused when `offsets_len` > 0).
     unsafe {
         f(
             input.as_ptr(),
             input.len(),
+            none,
+            offsets_len,
             std::ptr::null(),
-            0,
-            std::ptr::null(),
-            heads.as_mut_ptr(),
-            heads.len(),
-            headers.as_mut_ptr(),
-            headers.len(),
+            heads,
+            heads_len,
+            hp,
+            hn,
             r,
         )
     }
@@ -122,61 +82,48 @@ fn parse(
 // One test function: injected panics are process-wide.
 #[test]
 fn contract() {
-    let mut heads = [Head::default(); 2];
-    let mut hs = [HeaderSpan::default(); 16];
-    let mut r = Result3::default();
+    let mut heads = [empty_head(); 2];
+    let mut hs = [offheap_header::default(); 16];
+    let mut r = offheap_headers_result::default();
 
     // Panics through every export become PANIC, and out-parameters stay untouched.
     for request in [true, false] {
         let input = if request { REQ } else { RESP };
-        r = Result3::default();
-        // SAFETY: arming injected panics is always allowed.
-        unsafe { offheap_debug_inject_panics(1) };
-        assert_eq!(parse(request, input, &mut heads, &mut hs, &mut r), PANIC);
-        assert_eq!(r, Result3::default());
-        assert_eq!(parse(request, input, &mut heads, &mut hs, &mut r), OK);
+        r = offheap_headers_result::default();
+        offheap_debug_inject_panics(1);
+        assert_eq!(
+            parse(request, input, &mut heads, &mut hs, &mut r),
+            offheap_status::Panic
+        );
+        assert_eq!(fields(&r), (0, 0, 0));
+        assert_eq!(
+            parse(request, input, &mut heads, &mut hs, &mut r),
+            offheap_status::Ok
+        );
         assert_eq!(r.heads, 1);
         let mut out = [0u8; 256];
         let mut written = usize::MAX;
-        let opts = RewriteOptions::default();
+        let opts = offheap_rewrite_options::default();
         let call = |out: &mut [u8], written: &mut usize| {
-            // SAFETY: valid pointers and lengths.
+            let (ip, il, head) = (input.as_ptr(), input.len(), &heads[0]);
+            let (hp, hn, op, ol) = (hs.as_ptr(), hs.len(), out.as_mut_ptr(), out.len());
+            let none = std::ptr::null();
+            // SAFETY: `input`, `hs` and `out` are valid for the lengths passed, `heads[0]`,
+            // `opts` and `written` are live, and the option strings are (NULL, 0).
             unsafe {
                 if request {
                     offheap_headers_rewrite_request(
-                        input.as_ptr(),
-                        input.len(),
-                        &heads[0],
-                        hs.as_ptr(),
-                        hs.len(),
-                        std::ptr::null(),
-                        0,
-                        &opts,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        written,
+                        ip, il, head, hp, hn, none, 0, &opts, op, ol, written,
                     )
                 } else {
-                    offheap_headers_rewrite_response(
-                        input.as_ptr(),
-                        input.len(),
-                        &heads[0],
-                        hs.as_ptr(),
-                        hs.len(),
-                        std::ptr::null(),
-                        0,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        written,
-                    )
+                    offheap_headers_rewrite_response(ip, il, head, hp, hn, none, 0, op, ol, written)
                 }
             }
         };
-        // SAFETY: as above.
-        unsafe { offheap_debug_inject_panics(1) };
-        assert_eq!(call(&mut out, &mut written), PANIC);
+        offheap_debug_inject_panics(1);
+        assert_eq!(call(&mut out, &mut written), offheap_status::Panic);
         assert_eq!(written, usize::MAX);
-        assert_eq!(call(&mut out, &mut written), OK);
+        assert_eq!(call(&mut out, &mut written), offheap_status::Ok);
         let want: &[u8] = if request {
             b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Host: a\r\n\r\n"
         } else {
@@ -186,40 +133,17 @@ fn contract() {
     }
 
     // Bad pointers are statuses.
-    // SAFETY: NULL with a length is rejected before use.
-    let st = unsafe {
-        offheap_headers_parse_requests(
-            REQ.as_ptr(),
-            REQ.len(),
-            std::ptr::null(),
-            3,
-            std::ptr::null(),
-            heads.as_mut_ptr(),
-            2,
-            hs.as_mut_ptr(),
-            16,
-            &mut r,
-        )
-    };
-    assert_eq!(st, NULL_POINTER);
-    let misaligned = (heads.as_mut_ptr() as *mut u8).wrapping_add(1) as *mut Head;
-    // SAFETY: the misaligned pointer is rejected before use.
-    let st = unsafe {
-        offheap_headers_parse_requests(
-            REQ.as_ptr(),
-            REQ.len(),
-            std::ptr::null(),
-            0,
-            std::ptr::null(),
-            misaligned,
-            1,
-            hs.as_mut_ptr(),
-            16,
-            &mut r,
-        )
-    };
-    assert_eq!(st, MISALIGNED);
+    // SAFETY: `heads` is valid for 2 records; the NULL offsets with a length are refused.
+    let st = unsafe { parse_raw(true, REQ, 3, heads.as_mut_ptr(), 2, &mut hs, &mut r) };
+    assert_eq!(st, offheap_status::NullPointer);
+    let misaligned = (heads.as_mut_ptr() as *mut u8).wrapping_add(1) as *mut offheap_head;
+    // SAFETY: the misaligned head records are refused before use.
+    let st = unsafe { parse_raw(true, REQ, 0, misaligned, 1, &mut hs, &mut r) };
+    assert_eq!(st, offheap_status::MisalignedPointer);
     // (NULL, 0) input is an empty batch.
-    assert_eq!(parse(true, &[], &mut heads, &mut hs, &mut r), OK);
-    assert_eq!(r, Result3::default());
+    assert_eq!(
+        parse(true, &[], &mut heads, &mut hs, &mut r),
+        offheap_status::Ok
+    );
+    assert_eq!(fields(&r), (0, 0, 0));
 }

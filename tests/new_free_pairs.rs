@@ -2,30 +2,11 @@
 //! both are called (not only declared) somewhere in tests/ or fuzz/: no object kind can be
 //! created without the tests also freeing it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if p.is_dir() {
-            if !matches!(
-                name,
-                "target" | "artifacts" | "corpus" | "seeds" | "testdata"
-            ) {
-                files(&p, out);
-            }
-        } else if matches!(
-            p.extension().and_then(|x| x.to_str()),
-            Some("rs" | "c" | "go")
-        ) {
-            out.push(p);
-        }
-    }
-}
+mod common;
+
+use common::source::{files, root};
 
 /// Whether `name(` appears in `text` as a call: not as `fn name(` (a declaration) and not as
 /// a prototype in a header.
@@ -45,7 +26,7 @@ fn called(text: &str, name: &str) -> bool {
 
 #[test]
 fn every_new_has_a_free_and_both_are_exercised() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = root();
     let header = std::fs::read_to_string(root.join("include/offheap.h")).unwrap();
     let mut news: Vec<String> = header
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -55,11 +36,14 @@ fn every_new_has_a_free_and_both_are_exercised() {
     news.sort();
     news.dedup();
     assert!(news.len() >= 4, "found only {news:?} in the header");
-    let mut sources = Vec::new();
-    files(&root.join("tests"), &mut sources);
-    files(&root.join("fuzz"), &mut sources);
+    let exts = ["rs", "c", "go"];
+    let sources = [
+        files(&root.join("tests"), &exts),
+        files(&root.join("fuzz"), &exts),
+    ];
     let texts: Vec<(PathBuf, String)> = sources
         .into_iter()
+        .flatten()
         .filter(|p| !p.ends_with("new_free_pairs.rs"))
         .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
         .collect();

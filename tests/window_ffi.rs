@@ -2,89 +2,33 @@
 //! export is caught, returns OFFHEAP_STATUS_PANIC, writes no out-parameter, and leaves the
 //! aggregator usable.
 
-use offheap as _;
+use std::fmt::Debug;
 
-const OK: u32 = 0;
-const PANIC: u32 = 1;
+use offheap::ffi::*;
 
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-struct Config {
-    mode: u32,
-    slices: u32,
-    width_ns: u64,
-    alpha: f64,
-    max_buckets: u32,
-    shards: u32,
-    max_series: u64,
-    idle_ttl_ns: u64,
-    allowed_lateness_ns: u64,
-    max_future_ns: u64,
-    max_key_len: u32,
-    sketch: u32,
-}
-
-#[repr(C)]
-#[derive(Default, Clone, Copy, Debug, PartialEq)]
-struct Accounting([u64; 7]);
-
-unsafe extern "C" {
-    fn offheap_debug_inject_panics(count: u32);
-    fn offheap_window_new(
-        c: *const Config,
-        name: *const u8,
-        name_len: usize,
-        help: *const u8,
-        help_len: usize,
-        label: *const u8,
-        label_len: usize,
-        out: *mut u64,
-    ) -> u32;
-    fn offheap_window_free(a: u64) -> u32;
-    fn offheap_window_ingest_u64(
-        a: u64,
-        keys: *const u64,
-        ts: *const i64,
-        values: *const f64,
-        weights: *const u32,
-        n: usize,
-        now: i64,
-        out: *mut Accounting,
-    ) -> u32;
-    fn offheap_window_snapshot_new(out: *mut u64) -> u32;
-    fn offheap_window_snapshot_free(s: u64) -> u32;
-    fn offheap_window_snapshot_take(
-        a: u64,
-        s: u64,
-        now: i64,
-        q: *const f64,
-        nq: usize,
-        since: u64,
-        delta: u32,
-        rows: *mut u64,
-    ) -> u32;
-    fn offheap_window_prometheus(
-        a: u64,
-        s: u64,
-        pos: *mut u64,
-        buf: *mut u8,
-        cap: usize,
-        written: *mut usize,
-    ) -> u32;
-    fn offheap_window_export(a: u64, s: u64, now: i64, records: *mut u64) -> u32;
-    fn offheap_window_merge_import(
-        a: u64,
-        data: *const u8,
-        len: usize,
-        now: i64,
-        out: *mut [u64; 4],
-    ) -> u32;
-    fn offheap_window_remove(a: u64, what: u32, now: i64, out: *mut u64) -> u32;
+/// Calls `call` with a panic injected: it must return PANIC and leave its out-parameters
+/// (`out`) as they were (compared through `Debug`: the C structs have no `PartialEq`). Then
+/// calls it again: it must succeed. Returns what the second call wrote.
+fn panic_then_ok<T: Debug>(
+    what: &str,
+    mut out: T,
+    mut call: impl FnMut(&mut T) -> offheap_status,
+) -> T {
+    let before = format!("{out:?}");
+    offheap_debug_inject_panics(1);
+    assert_eq!(
+        call(&mut out),
+        offheap_status::Panic,
+        "{what} under a panic"
+    );
+    assert_eq!(format!("{out:?}"), before, "{what}: written on panic");
+    assert_eq!(call(&mut out), offheap_status::Ok, "{what}");
+    out
 }
 
 #[test]
 fn a_panic_through_every_kind_of_window_export() {
-    let cfg = Config {
+    let cfg = offheap_aggregator_config {
         mode: 1,
         slices: 1,
         width_ns: 60_000_000_000,
@@ -95,119 +39,88 @@ fn a_panic_through_every_kind_of_window_export() {
         allowed_lateness_ns: u64::MAX,
         max_key_len: 64,
         sketch: 1,
-        ..Config::default()
+        ..offheap_aggregator_config::default()
     };
-    let mut agg = 0u64;
+    let agg = panic_then_ok("aggregator_new", 0u64, |out| {
+        let (name, help, label) = (b"m".as_ptr(), std::ptr::null(), b"k".as_ptr());
+        // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given
+        // (the help is (NULL, 0)) and `out` is a live u64 for the one write.
+        unsafe { offheap_aggregator_new(&cfg, name, 1, help, 0, label, 1, out) }
+    });
+    let snap = panic_then_ok("snapshot_new", 0u64, |out| {
+        // SAFETY: `out` is a live u64 for the one write.
+        unsafe { offheap_snapshot_new(out) }
+    });
+
     let (keys, ts, vals) = ([1u64, 2], [1i64, 1], [1.0f64, 2.0]);
-    // SAFETY (all calls): pointers are valid for the lengths given; out-parameters are valid.
-    unsafe {
-        offheap_debug_inject_panics(1);
-        assert_eq!(
-            offheap_window_new(
-                &cfg,
-                b"m".as_ptr(),
-                1,
+    let untouched = offheap_ingest_accounting {
+        accepted: u64::MAX,
+        overflowed: u64::MAX,
+        late: u64::MAX,
+        future: u64::MAX,
+        invalid: u64::MAX,
+        bad_key: u64::MAX,
+        stale: u64::MAX,
+    };
+    let acc = panic_then_ok("ingest_u64", untouched, |out| {
+        // SAFETY: the three columns hold 2 elements each (no weights: NULL); `out` is a live
+        // accounting for the one write.
+        unsafe {
+            offheap_aggregator_ingest_u64(
+                agg,
+                keys.as_ptr(),
+                ts.as_ptr(),
+                vals.as_ptr(),
                 std::ptr::null(),
-                0,
-                b"k".as_ptr(),
+                2,
                 1,
-                &mut agg
-            ),
-            PANIC
-        );
-        assert_eq!(agg, 0, "no out-parameter written on panic");
-        assert_eq!(
-            offheap_window_new(
-                &cfg,
-                b"m".as_ptr(),
-                1,
-                std::ptr::null(),
-                0,
-                b"k".as_ptr(),
-                1,
-                &mut agg
-            ),
-            OK
-        );
-        let mut snap = 0u64;
-        assert_eq!(offheap_window_snapshot_new(&mut snap), OK);
+                out,
+            )
+        }
+    });
+    assert_eq!(acc.accepted, 2);
 
-        let mut acc = Accounting([u64::MAX; 7]);
-        offheap_debug_inject_panics(1);
-        let st = offheap_window_ingest_u64(
-            agg,
-            keys.as_ptr(),
-            ts.as_ptr(),
-            vals.as_ptr(),
-            std::ptr::null(),
-            2,
-            1,
-            &mut acc,
-        );
-        assert_eq!((st, acc), (PANIC, Accounting([u64::MAX; 7])));
-        let st = offheap_window_ingest_u64(
-            agg,
-            keys.as_ptr(),
-            ts.as_ptr(),
-            vals.as_ptr(),
-            std::ptr::null(),
-            2,
-            1,
-            &mut acc,
-        );
-        assert_eq!((st, acc.0[0]), (OK, 2));
+    let rows = panic_then_ok("snapshot_take", u64::MAX, |rows| {
+        // SAFETY: no quantiles (NULL, 0); `rows` is a live u64 for the one write.
+        unsafe { offheap_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, rows) }
+    });
+    assert_eq!(rows, 2);
 
-        let mut rows = u64::MAX;
-        offheap_debug_inject_panics(1);
-        assert_eq!(
-            offheap_window_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, &mut rows),
-            PANIC
-        );
-        assert_eq!(rows, u64::MAX);
-        assert_eq!(
-            offheap_window_snapshot_take(agg, snap, 1, std::ptr::null(), 0, 0, 0, &mut rows),
-            OK
-        );
-        assert_eq!(rows, 2);
+    let mut buf = [0u8; 1024];
+    let (_, n) = panic_then_ok("prometheus", (0u64, usize::MAX), |(pos, n)| {
+        // SAFETY: `buf` is valid for writing buf.len() bytes; `pos` and `n` are live.
+        unsafe { offheap_aggregator_prometheus(agg, snap, pos, buf.as_mut_ptr(), buf.len(), n) }
+    });
+    assert!(n > 0);
 
-        let (mut pos, mut buf, mut n) = (0u64, [0u8; 1024], usize::MAX);
-        offheap_debug_inject_panics(1);
-        assert_eq!(
-            offheap_window_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
-            PANIC
-        );
-        assert_eq!((pos, n), (0, usize::MAX));
-        assert_eq!(
-            offheap_window_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n),
-            OK
-        );
-        assert!(n > 0);
+    let records = panic_then_ok("export", u64::MAX, |records| {
+        // SAFETY: `records` is a live u64 for the one write.
+        unsafe { offheap_aggregator_export(agg, snap, 1, records) }
+    });
+    assert_eq!(records, 2);
 
-        let mut records = u64::MAX;
-        offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_export(agg, snap, 1, &mut records), PANIC);
-        assert_eq!(offheap_window_export(agg, snap, 1, &mut records), OK);
-        assert_eq!(records, 2);
+    // An import of bad state fails anyway: only the panic is checked.
+    let untouched = offheap_import_accounting {
+        merged: u64::MAX,
+        overflowed: u64::MAX,
+        late: u64::MAX,
+        bad_key: u64::MAX,
+    };
+    let mut imp = untouched;
+    offheap_debug_inject_panics(1);
+    assert_eq!(
+        // SAFETY: the data is valid for its 1 byte; `imp` is live for the one write.
+        unsafe { offheap_aggregator_merge_import(agg, b"x".as_ptr(), 1, 1, &mut imp) },
+        offheap_status::Panic
+    );
+    assert_eq!(format!("{imp:?}"), format!("{untouched:?}"));
 
-        let mut imp = [u64::MAX; 4];
-        offheap_debug_inject_panics(1);
-        assert_eq!(
-            offheap_window_merge_import(agg, b"x".as_ptr(), 1, 1, &mut imp),
-            PANIC
-        );
-        assert_eq!(imp, [u64::MAX; 4]);
+    let removed = panic_then_ok("remove", u64::MAX, |removed| {
+        // SAFETY: `removed` is a live u64 for the one write.
+        unsafe { offheap_aggregator_remove(agg, 0, 1, removed) }
+    });
+    assert_eq!(removed, 2);
 
-        let mut removed = u64::MAX;
-        offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_remove(agg, 0, 1, &mut removed), PANIC);
-        assert_eq!(offheap_window_remove(agg, 0, 1, &mut removed), OK);
-        assert_eq!(removed, 2);
-
-        offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_snapshot_free(snap), PANIC);
-        assert_eq!(offheap_window_snapshot_free(snap), OK);
-        offheap_debug_inject_panics(1);
-        assert_eq!(offheap_window_free(agg), PANIC);
-        assert_eq!(offheap_window_free(agg), OK);
-    }
+    panic_then_ok("snapshot_free", (), |_| offheap_snapshot_free(snap));
+    panic_then_ok("aggregator_free", (), |_| offheap_aggregator_free(agg));
 }

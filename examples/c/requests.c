@@ -66,23 +66,23 @@ int main(void) {
          (int)heads[0].method_len, input + heads[0].method_off, (int)heads[0].target_len,
          input + heads[0].target_off);
 
-  offheap_window_config wc = {.mode = 2 /* cumulative */, .slices = 1, .width_ns = 60000000000ULL, .alpha = 0.01,
+  offheap_aggregator_config wc = {.mode = 2 /* cumulative */, .slices = 1, .width_ns = 60000000000ULL, .alpha = 0.01,
                               .max_buckets = 2048, .shards = 4, .max_series = 1000, .idle_ttl_ns = 0,
                               .allowed_lateness_ns = UINT64_MAX, .max_future_ns = 0, .max_key_len = 1024, .sketch = 1};
   const char *name = "request_head_bytes", *label = "method";
   uint64_t agg = 0, snap = 0;
-  CHECK(offheap_window_new(&wc, (const uint8_t *)name, strlen(name), NULL, 0, (const uint8_t *)label, strlen(label), &agg));
-  offheap_window_accounting acc;
-  CHECK(offheap_window_ingest_u64(agg, keys, ts, values, NULL, res.heads, now, &acc));
+  CHECK(offheap_aggregator_new(&wc, (const uint8_t *)name, strlen(name), NULL, 0, (const uint8_t *)label, strlen(label), &agg));
+  offheap_ingest_accounting acc;
+  CHECK(offheap_aggregator_ingest_u64(agg, keys, ts, values, NULL, res.heads, now, &acc));
   if (acc.accepted != res.heads) return 1;
 
   /* 3. A snapshot with the median and p99, then the Prometheus text. */
-  CHECK(offheap_window_snapshot_new(&snap));
+  CHECK(offheap_snapshot_new(&snap));
   const double qs[2] = {0.5, 0.99};
   uint64_t rows = 0;
-  CHECK(offheap_window_snapshot_take(agg, snap, now, qs, 2, 0, 0, &rows));
-  offheap_window_view v;
-  CHECK(offheap_window_snapshot_view(snap, &v));
+  CHECK(offheap_snapshot_take(agg, snap, now, qs, 2, 0, 0, &rows));
+  offheap_snapshot_columns v;
+  CHECK(offheap_snapshot_view(snap, &v));
   uint64_t total = 0;
   for (uint64_t r = 0; r < v.rows; r++) {
     total += v.counts[r];
@@ -94,13 +94,13 @@ int main(void) {
   uint64_t position = 0;
   size_t written = 0, lines = 0;
   do {
-    CHECK(offheap_window_prometheus(agg, snap, &position, text, sizeof text, &written));
+    CHECK(offheap_aggregator_prometheus(agg, snap, &position, text, sizeof text, &written));
     for (size_t i = 0; i < written; i++) lines += text[i] == '\n';
   } while (written > 0);
   printf("prometheus: %zu lines\n", lines);
 
-  CHECK(offheap_window_snapshot_free(snap));
-  CHECK(offheap_window_free(agg));
+  CHECK(offheap_snapshot_free(snap));
+  CHECK(offheap_aggregator_free(agg));
   offheap_counters c;
   CHECK(offheap_stats(&c));
   if (c.handles_live != 0) return 1;

@@ -48,6 +48,20 @@ impl Cursor<'_> {
         Ok(b)
     }
 
+    /// Skips the rest of a line (a chunk extension, or a trailer field after its first byte)
+    /// through its CR: a bare LF or a control byte other than HTAB is `err`.
+    fn rest_of_line(&mut self, start: usize, limit: u32, err: ChunkError) -> Step<()> {
+        loop {
+            match self.counted(start, limit, err)? {
+                b'\r' => return Ok(()),
+                b'\n' => return Err(Some(ChunkError::ChunkMissingCrlf)),
+                b'\t' => {}
+                b if is_ctl(b) => return Err(Some(err)),
+                _ => {}
+            }
+        }
+    }
+
     fn expect(&mut self, want: u8) -> Step<()> {
         if self.plain()? == want {
             Ok(())
@@ -96,15 +110,7 @@ pub fn reference(input: &[u8]) -> Decoded {
         }
         match stop {
             b'\r' => {}
-            b';' | b' ' | b'\t' => loop {
-                match c.counted(line, MAX_CHUNK_LINE, ext_err)? {
-                    b'\r' => break,
-                    b'\n' => return Err(Some(ChunkError::ChunkMissingCrlf)),
-                    b'\t' => {}
-                    b if is_ctl(b) => return Err(Some(ext_err)),
-                    _ => {}
-                }
-            },
+            b';' | b' ' | b'\t' => c.rest_of_line(line, MAX_CHUNK_LINE, ext_err)?,
             b'\n' => return Err(Some(ChunkError::ChunkMissingCrlf)),
             _ => return Err(Some(ChunkError::ChunkSizeInvalid)),
         }
@@ -123,15 +129,7 @@ pub fn reference(input: &[u8]) -> Decoded {
                     b if is_ctl(b) => return Err(Some(t_err)),
                     _ => {}
                 }
-                loop {
-                    match c.counted(section, MAX_TRAILERS, t_err)? {
-                        b'\r' => break,
-                        b'\n' => return Err(Some(ChunkError::ChunkMissingCrlf)),
-                        b'\t' => {}
-                        b if is_ctl(b) => return Err(Some(t_err)),
-                        _ => {}
-                    }
-                }
+                c.rest_of_line(section, MAX_TRAILERS, t_err)?;
                 if c.counted(section, MAX_TRAILERS, t_err)? != b'\n' {
                     return Err(Some(ChunkError::ChunkMissingCrlf));
                 }

@@ -20,11 +20,12 @@ impl HandleObject for DebugObject {
 /// Creates a debug object and writes its handle to `*out`.
 ///
 /// # Safety
-/// `out` must be NULL or valid for writing one `uint64_t`.
+/// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_debug_object_new(out: *mut u64) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `out`.
+        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+        // returns: what `ptr::out` requires.
         let out = unsafe { ptr::out(out) }?;
         out.write(handle::insert(DebugObject {
             touches: AtomicU64::new(0),
@@ -39,7 +40,7 @@ pub unsafe extern "C" fn offheap_debug_object_new(out: *mut u64) -> offheap_stat
 /// `OFFHEAP_STATUS_POISONED`).
 ///
 /// # Safety
-/// `out` must be NULL or valid for writing one `uint64_t`.
+/// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_debug_object_touch(
     object: u64,
@@ -47,7 +48,8 @@ pub unsafe extern "C" fn offheap_debug_object_touch(
     out: *mut u64,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `out`.
+        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+        // returns: what `ptr::out` requires.
         let out = unsafe { ptr::out(out) }?;
         let obj = handle::get::<DebugObject>(object)?;
         if spin == u32::MAX {
@@ -73,7 +75,8 @@ pub extern "C" fn offheap_debug_object_free(object: u64) -> offheap_status {
 /// slice rules.
 ///
 /// # Safety
-/// `data` must be NULL or valid for reading `len` bytes; `out` NULL or valid for one write.
+/// Until the call returns: `data` must be NULL with `len` = 0 or valid for reading `len`
+/// bytes; `out` NULL or valid for writing one `uint64_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_debug_sum(
     data: *const u8,
@@ -81,10 +84,10 @@ pub unsafe extern "C" fn offheap_debug_sum(
     out: *mut u64,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `out` and `data`.
-        let out = unsafe { ptr::out(out) }?;
-        // SAFETY: as above.
-        let data = unsafe { ptr::slice(data, len) }?;
+        // SAFETY: this function's `# Safety` gives `out` valid for one write and `data` for
+        // reading `len` bytes (or NULL with `len` = 0) until the call returns: what `ptr::out`
+        // and `ptr::slice` require.
+        let (out, data) = unsafe { (ptr::out(out)?, ptr::slice(data, len)?) };
         out.write(data.iter().map(|&b| b as u64).sum());
         Ok(())
     })
@@ -94,11 +97,14 @@ pub unsafe extern "C" fn offheap_debug_sum(
 /// gives `OFFHEAP_STATUS_NULL_POINTER`. For tests of the slice rules.
 ///
 /// # Safety
-/// `dst` must be NULL or valid for writing `len` bytes.
+/// `dst` must be NULL with `len` = 0, or valid for writing `len` bytes that nothing else uses,
+/// until the call returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_debug_fill(dst: *mut u8, len: usize, value: u8) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `dst`.
+        // SAFETY: this function's `# Safety` gives `dst` valid for writing `len` bytes nothing
+        // else uses (or NULL with `len` = 0) until the call returns: what `ptr::slice_mut`
+        // requires.
         unsafe { ptr::slice_mut(dst, len) }?.fill(value);
         Ok(())
     })

@@ -5,7 +5,7 @@
 //! compile time), so the core writes straight into the caller's arrays.
 
 use super::boundary::{FfiResult, guard};
-use super::ptr;
+use super::ptr::{self, SameLayout, cast_ref, cast_slice, cast_slice_mut};
 use super::status::offheap_status;
 use crate::headers::{
     self, BatchError, Config, Head, HeaderSpan, RewriteError, RewriteOptions, Span,
@@ -291,14 +291,30 @@ const _: () = {
     assert!(offset_of!(offheap_head, start) == offset_of!(Head, start));
     assert!(offset_of!(offheap_head, len) == offset_of!(Head, len));
     assert!(offset_of!(offheap_head, error_offset) == offset_of!(Head, error_offset));
-    assert!(
-        offset_of!(offheap_head, method_off) == offset_of!(Head, method) + offset_of!(Span, off)
-    );
-    assert!(
-        offset_of!(offheap_head, method_len) == offset_of!(Head, method) + offset_of!(Span, len)
-    );
-    assert!(offset_of!(offheap_head, target_off) == offset_of!(Head, target));
-    assert!(offset_of!(offheap_head, reason_off) == offset_of!(Head, reason));
+    // The record's spans are `*_off` then `*_len` pairs where the core has a `Span`.
+    let spans = [
+        (
+            offset_of!(offheap_head, method_off),
+            offset_of!(offheap_head, method_len),
+            offset_of!(Head, method),
+        ),
+        (
+            offset_of!(offheap_head, target_off),
+            offset_of!(offheap_head, target_len),
+            offset_of!(Head, target),
+        ),
+        (
+            offset_of!(offheap_head, reason_off),
+            offset_of!(offheap_head, reason_len),
+            offset_of!(Head, reason),
+        ),
+    ];
+    let mut i = 0;
+    while i < spans.len() {
+        let (off, len, span) = spans[i];
+        assert!(off == span + offset_of!(Span, off) && len == span + offset_of!(Span, len));
+        i += 1;
+    }
     assert!(offset_of!(offheap_head, first_header) == offset_of!(Head, first_header));
     assert!(offset_of!(offheap_head, header_count) == offset_of!(Head, header_count));
     assert!(offset_of!(offheap_head, content_length) == offset_of!(Head, content_length));
@@ -315,6 +331,15 @@ const _: () = {
     assert!(offset_of!(offheap_header, value_off) == offset_of!(HeaderSpan, value_off));
     assert!(offset_of!(offheap_header, value_len) == offset_of!(HeaderSpan, value_len));
 };
+
+// SAFETY: the const block above asserts equal size and alignment and the offset of every
+// field; the fields of both are integers, integer arrays or `Span`s of two `u32`, so every bit
+// pattern is valid for both.
+unsafe impl SameLayout<Head> for offheap_head {}
+
+// SAFETY: the const block above asserts equal size and alignment and the offset of every
+// field; all four fields of both are `u32`.
+unsafe impl SameLayout<HeaderSpan> for offheap_header {}
 
 fn config(cfg: &offheap_headers_config) -> Config {
     let d = Config::default();
@@ -341,35 +366,10 @@ fn batch_status(e: BatchError) -> offheap_status {
     }
 }
 
-/// Reinterprets the caller's records as the core's (same layout, asserted above).
-fn heads_mut(heads: &mut [offheap_head]) -> &mut [Head] {
-    // SAFETY: offheap_head and Head have the same size, alignment and field offsets (the
-    // const block above), and every field is an integer, so any bit pattern of one is a
-    // valid value of the other. The borrow is carried over unchanged.
-    unsafe { core::slice::from_raw_parts_mut(heads.as_mut_ptr().cast::<Head>(), heads.len()) }
-}
-
-fn headers_mut(headers: &mut [offheap_header]) -> &mut [HeaderSpan] {
-    // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe {
-        core::slice::from_raw_parts_mut(headers.as_mut_ptr().cast::<HeaderSpan>(), headers.len())
-    }
-}
-
-fn headers_ref(headers: &[offheap_header]) -> &[HeaderSpan] {
-    // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe { core::slice::from_raw_parts(headers.as_ptr().cast::<HeaderSpan>(), headers.len()) }
-}
-
-fn head_ref(head: &offheap_head) -> &Head {
-    // SAFETY: as heads_mut: identical layout of plain integers.
-    unsafe { &*(head as *const offheap_head).cast::<Head>() }
-}
-
 /// Shared body of the two parse exports.
 ///
 /// # Safety
-/// The pointer contracts of `offheap_headers_parse_requests`.
+/// The contract of `offheap_headers_parse_requests` on every pointer.
 #[allow(clippy::too_many_arguments)]
 unsafe fn parse(
     request: bool,
@@ -385,22 +385,26 @@ unsafe fn parse(
     result: *mut offheap_headers_result,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on each pointer.
-        let result = unsafe { ptr::out(result) }?;
-        // SAFETY: as above.
-        let input = unsafe { ptr::slice(input, input_len) }?;
-        // SAFETY: as above.
-        let offsets = unsafe { ptr::slice(offsets, offsets_len) }?;
-        let cfg = if cfg.is_null() {
-            offheap_headers_config::default()
-        } else {
-            // SAFETY: as above (one element).
-            *unsafe { ptr::one(cfg) }?
+        // SAFETY: the contract of `offheap_headers_parse_requests` (this function's
+        // `# Safety`) gives `result` valid for one write, a non-NULL `cfg` for one read,
+        // `input` and `offsets` for reading and `heads` and `headers` for writing their lengths
+        // (NULL with a zero length), the written ones overlapping nothing, until the call
+        // returns: what `ptr::out`, `ptr::one`, `ptr::slice` and `ptr::slice_mut` require.
+        let (result, input, offsets, cfg, heads, headers) = unsafe {
+            (
+                ptr::out(result)?,
+                ptr::slice(input, input_len)?,
+                ptr::slice(offsets, offsets_len)?,
+                if cfg.is_null() {
+                    offheap_headers_config::default()
+                } else {
+                    *ptr::one(cfg)?
+                },
+                ptr::slice_mut(heads, heads_len)?,
+                ptr::slice_mut(headers, headers_len)?,
+            )
         };
-        // SAFETY: as above.
-        let heads = heads_mut(unsafe { ptr::slice_mut(heads, heads_len) }?);
-        // SAFETY: as above.
-        let headers = headers_mut(unsafe { ptr::slice_mut(headers, headers_len) }?);
+        let (heads, headers) = (cast_slice_mut(heads), cast_slice_mut(headers));
         let c = config(&cfg);
         let head_request = cfg.head_request != 0;
         let batch = match (request, offsets.is_empty()) {
@@ -439,8 +443,10 @@ unsafe fn parse(
 /// fit). `*result` is written on success.
 ///
 /// # Safety
-/// Each pointer is NULL with a zero length, or valid for its length (`result` for one write,
-/// `cfg` for one read) for the duration of the call; `heads` and `headers` are not read.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
+/// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
+/// `offheap_headers_result`; the memory written overlaps no other argument.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_parse_requests(
     input: *const u8,
@@ -454,7 +460,8 @@ pub unsafe extern "C" fn offheap_headers_parse_requests(
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
-    // SAFETY: the same contract, passed on.
+    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
+    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
     unsafe {
         parse(
             true,
@@ -476,7 +483,7 @@ pub unsafe extern "C" fn offheap_headers_parse_requests(
 /// when the requests were HEAD.
 ///
 /// # Safety
-/// As `offheap_headers_parse_requests`.
+/// The contract of `offheap_headers_parse_requests`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_parse_responses(
     input: *const u8,
@@ -490,7 +497,8 @@ pub unsafe extern "C" fn offheap_headers_parse_responses(
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
-    // SAFETY: the same contract, passed on.
+    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
+    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
     unsafe {
         parse(
             false,
@@ -524,6 +532,31 @@ fn rewrite_result(r: Result<usize, RewriteError>, written: ptr::Out<'_, usize>) 
     }
 }
 
+/// The parsed head a rewrite export takes: its input, its record and the header records.
+///
+/// # Safety
+/// Until the call returns, `input` and `headers` are NULL with a zero length or valid for
+/// reading their lengths, and `head` is NULL or valid for reading one `offheap_head`.
+unsafe fn parsed_head<'a>(
+    input: *const u8,
+    input_len: usize,
+    head: *const offheap_head,
+    headers: *const offheap_header,
+    headers_len: usize,
+) -> FfiResult<(&'a [u8], &'a Head, &'a [HeaderSpan])> {
+    // SAFETY: this function's `# Safety` gives `input` and `headers` valid for reading their
+    // lengths (or NULL with a zero length) and `head` for one read until the call returns:
+    // what `ptr::slice` and `ptr::one` require.
+    let (input, head, headers) = unsafe {
+        (
+            ptr::slice(input, input_len)?,
+            ptr::one(head)?,
+            ptr::slice(headers, headers_len)?,
+        )
+    };
+    Ok((input, cast_ref(head), cast_slice(headers)))
+}
+
 /// Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
 /// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
 /// `out`, and stores the length in `*written`.
@@ -536,8 +569,10 @@ fn rewrite_result(r: Result<usize, RewriteError>, written: ptr::Out<'_, usize>) 
 /// is the size needed).
 ///
 /// # Safety
-/// Each pointer is NULL with a zero length, or valid for its length for the duration of the
-/// call; `head`, `opts` and `written` for one element.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input`, `headers` and `strings` for reading, `out` for writing; `head` and `opts` for
+/// reading one element, `written` for writing one `size_t`; the memory written overlaps no
+/// other argument.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_rewrite_request(
     input: *const u8,
@@ -553,20 +588,20 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
     written: *mut usize,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on each pointer.
-        let written = unsafe { ptr::out(written) }?;
-        // SAFETY: as above.
-        let input = unsafe { ptr::slice(input, input_len) }?;
-        // SAFETY: as above.
-        let head = unsafe { ptr::one(head) }?;
-        // SAFETY: as above.
-        let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
-        // SAFETY: as above.
-        let strings = unsafe { ptr::slice(strings, strings_len) }?;
-        // SAFETY: as above.
-        let opts = *unsafe { ptr::one(opts) }?;
-        // SAFETY: as above.
-        let out = unsafe { ptr::slice_mut(out, out_len) }?;
+        // SAFETY: this function's `# Safety` gives `written` valid for one write, `head` and
+        // `opts` for one read, `input`, `headers` and `strings` for reading and `out` for
+        // writing their lengths (NULL with a zero length), the written ones overlapping
+        // nothing, until the call returns: what `ptr::out`, `parsed_head`, `ptr::slice`,
+        // `ptr::one` and `ptr::slice_mut` require.
+        let (written, (input, head, headers), strings, opts, out) = unsafe {
+            (
+                ptr::out(written)?,
+                parsed_head(input, input_len, head, headers, headers_len)?,
+                ptr::slice(strings, strings_len)?,
+                *ptr::one(opts)?,
+                ptr::slice_mut(out, out_len)?,
+            )
+        };
         let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
             let start = off as usize;
             strings
@@ -585,7 +620,7 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
             append_forwarded: opts.append_forwarded != 0,
         };
         rewrite_result(
-            headers::rewrite_request(input, head_ref(head), headers, &options, out),
+            headers::rewrite_request(input, head, headers, &options, out),
             written,
         )
     })
@@ -595,7 +630,10 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
 /// `via` (when not empty) to Via. Like `offheap_headers_rewrite_request`.
 ///
 /// # Safety
-/// As `offheap_headers_rewrite_request`.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input`, `headers` and `via` for reading, `out` for writing; `head` for reading one
+/// `offheap_head`, `written` for writing one `size_t`; the memory written overlaps no other
+/// argument.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_headers_rewrite_response(
     input: *const u8,
@@ -610,177 +648,26 @@ pub unsafe extern "C" fn offheap_headers_rewrite_response(
     written: *mut usize,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on each pointer.
-        let written = unsafe { ptr::out(written) }?;
-        // SAFETY: as above.
-        let input = unsafe { ptr::slice(input, input_len) }?;
-        // SAFETY: as above.
-        let head = unsafe { ptr::one(head) }?;
-        // SAFETY: as above.
-        let headers = headers_ref(unsafe { ptr::slice(headers, headers_len) }?);
-        // SAFETY: as above.
-        let via = unsafe { ptr::slice(via, via_len) }?;
-        // SAFETY: as above.
-        let out = unsafe { ptr::slice_mut(out, out_len) }?;
+        // SAFETY: this function's `# Safety` gives `written` valid for one write, `head` for
+        // one read, `input`, `headers` and `via` for reading and `out` for writing their
+        // lengths (NULL with a zero length), the written ones overlapping nothing, until the
+        // call returns: what `ptr::out`, `parsed_head`, `ptr::slice` and `ptr::slice_mut`
+        // require.
+        let (written, (input, head, headers), via, out) = unsafe {
+            (
+                ptr::out(written)?,
+                parsed_head(input, input_len, head, headers, headers_len)?,
+                ptr::slice(via, via_len)?,
+                ptr::slice_mut(out, out_len)?,
+            )
+        };
         rewrite_result(
-            headers::rewrite_response(input, head_ref(head), headers, via, out),
+            headers::rewrite_response(input, head, headers, via, out),
             written,
         )
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n";
-
-    fn zero_head() -> offheap_head {
-        offheap_head {
-            status: 0,
-            start: 0,
-            len: 0,
-            error_offset: 0,
-            method_off: 0,
-            method_len: 0,
-            target_off: 0,
-            target_len: 0,
-            reason_off: 0,
-            reason_len: 0,
-            first_header: 0,
-            header_count: 0,
-            content_length: 0,
-            flags: 0,
-            status_code: 0,
-            version: 0,
-            body_kind: 0,
-            known: [0; 32],
-            reserved: [0; 8],
-        }
-    }
-
-    #[test]
-    fn parse_through_the_abi() {
-        let mut heads = [zero_head(); 4];
-        let mut hs = [offheap_header::default(); 16];
-        let mut r = offheap_headers_result::default();
-        // SAFETY: valid pointers and lengths.
-        let st = unsafe {
-            offheap_headers_parse_requests(
-                REQ.as_ptr(),
-                REQ.len(),
-                core::ptr::null(),
-                0,
-                core::ptr::null(),
-                heads.as_mut_ptr(),
-                4,
-                hs.as_mut_ptr(),
-                16,
-                &mut r,
-            )
-        };
-        assert_eq!(st, offheap_status::Ok);
-        assert_eq!((r.heads, r.headers), (1, 2));
-        assert_eq!(heads[0].status, 0);
-        assert_eq!((heads[0].method_off, heads[0].method_len), (0, 3));
-        assert_eq!(
-            heads[0].flags & OFFHEAP_HEAD_CONNECTION_CLOSE,
-            OFFHEAP_HEAD_CONNECTION_CLOSE
-        );
-        assert_eq!(heads[0].known[0], 0);
-
-        let offsets = [0u32, 46];
-        // SAFETY: as above.
-        let st = unsafe {
-            offheap_headers_parse_requests(
-                REQ.as_ptr(),
-                REQ.len(),
-                offsets.as_ptr(),
-                2,
-                core::ptr::null(),
-                heads.as_mut_ptr(),
-                4,
-                hs.as_mut_ptr(),
-                16,
-                &mut r,
-            )
-        };
-        assert_eq!(st, offheap_status::Ok);
-        assert_eq!(r.heads, 2);
-        assert_eq!(heads[1].status, offheap_status::HeadersIncomplete as u32);
-
-        let mut out = [0u8; 128];
-        let mut written = 0usize;
-        let strings = b"10.0.0.1http";
-        let opts = offheap_rewrite_options {
-            client_ip_len: 8,
-            proto_off: 8,
-            proto_len: 4,
-            ..Default::default()
-        };
-        // SAFETY: as above.
-        let st = unsafe {
-            offheap_headers_rewrite_request(
-                REQ.as_ptr(),
-                REQ.len(),
-                &heads[0],
-                hs.as_ptr(),
-                16,
-                strings.as_ptr(),
-                strings.len(),
-                &opts,
-                out.as_mut_ptr(),
-                8,
-                &mut written,
-            )
-        };
-        assert_eq!(st, offheap_status::BufferTooSmall);
-        assert!(written > 8);
-    }
-
-    #[test]
-    fn bad_arguments_are_statuses() {
-        let mut r = offheap_headers_result::default();
-        // SAFETY: NULL with a length is rejected before use.
-        let st = unsafe {
-            offheap_headers_parse_requests(
-                core::ptr::null(),
-                5,
-                core::ptr::null(),
-                0,
-                core::ptr::null(),
-                core::ptr::null_mut(),
-                0,
-                core::ptr::null_mut(),
-                0,
-                &mut r,
-            )
-        };
-        assert_eq!(st, offheap_status::NullPointer);
-        let mut heads = [zero_head(); 1];
-        // SAFETY: valid pointers; the header array is empty.
-        let st = unsafe {
-            offheap_headers_parse_requests(
-                REQ.as_ptr(),
-                REQ.len(),
-                core::ptr::null(),
-                0,
-                core::ptr::null(),
-                heads.as_mut_ptr(),
-                1,
-                core::ptr::null_mut(),
-                0,
-                &mut r,
-            )
-        };
-        assert_eq!(st, offheap_status::BufferTooSmall);
-    }
-
-    #[test]
-    fn every_core_error_is_a_status() {
-        for e in crate::headers::Error::ALL {
-            let st = offheap_status::from_u32(e.code()).expect("status for every headers::Error");
-            assert!(st.message().starts_with(b"offheap headers: "));
-        }
-    }
-}
+#[path = "headers_tests.rs"]
+mod tests;

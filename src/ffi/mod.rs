@@ -1,10 +1,17 @@
 //! The C ABI: the only module with `extern "C"`.
 //!
-//! Every export runs inside the panic boundary ([`boundary`]), checks its pointers and slices
-//! ([`ptr`]), looks objects up in the handle table ([`handle`]) and returns an
-//! [`offheap_status`](status::offheap_status). The subsystem files convert arguments and call
+//! Every export runs inside the panic boundary (`boundary.rs`), checks its pointers and slices
+//! (`ptr.rs`), looks objects up in the handle table (`handle.rs`) and returns an
+//! [`offheap_status`]. The subsystem files convert arguments and call
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
 //! module by `build.rs`.
+//!
+//! Seen from Rust, this module is the C ABI itself, for the project's own tests and fuzz
+//! harness (it is hidden from the crate's documentation and is no API of the crate): every
+//! export, `repr(C)` struct, enum and constant of the header is re-exported here under its C
+//! name, so `use offheap::ffi::*` stands for `#include "offheap.h"`. A Rust caller uses these
+//! definitions, never a copy of its own: a copied struct or status number is a second source
+//! of the ABI that can drift from the header without a compiler noticing.
 
 #[doc(hidden)]
 pub mod bench;
@@ -15,21 +22,35 @@ pub(crate) mod engine;
 pub(crate) mod engine_proxy;
 pub(crate) mod handle;
 pub(crate) mod headers;
+pub(crate) mod messages;
 pub(crate) mod ptr;
 pub(crate) mod relay;
+pub(crate) mod snapshot;
 pub(crate) mod status;
 pub(crate) mod window;
 
+pub use boundary::offheap_debug_inject_panics;
+pub use buffer::*;
+pub use debug::*;
+pub use engine::*;
+pub use handle::{OFFHEAP_KIND_SLOTS, offheap_kind};
+pub use headers::*;
+pub use messages::offheap_status_str;
+pub use relay::*;
+pub use snapshot::*;
+pub use status::offheap_status;
+pub use window::*;
+
 use boundary::{guard, guard_or};
-use handle::OFFHEAP_KIND_SLOTS;
-use status::offheap_status;
 use std::ffi::c_char;
 
 /// The ABI version of this library. It changes whenever an export, a struct layout or a
 /// status value changes incompatibly; the Go package refuses a library whose ABI version
 /// differs from the header it was compiled with. 2: `offheap_relay_counters` gained
-/// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set.
-pub const OFFHEAP_ABI_VERSION: u32 = 2;
+/// `bulk_buffers_live`, and relays copy unless `OFFHEAP_RELAY_SPLICE` is set. 3: the
+/// aggregator's functions are `offheap_aggregator_*` and the snapshot's `offheap_snapshot_*`
+/// (both were `offheap_window_*`), with their structs renamed to match.
+pub const OFFHEAP_ABI_VERSION: u32 = 3;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
@@ -86,7 +107,8 @@ pub struct offheap_counters {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_stats(out: *mut offheap_counters) -> offheap_status {
     guard(|| {
-        // SAFETY: the caller's contract on `out`.
+        // SAFETY: this function's `# Safety` gives `out` valid for writing one
+        // `offheap_counters` until the call returns: what `ptr::out` requires.
         let out = unsafe { ptr::out(out) }?;
         let heap = crate::heap::stats();
         let by_kind = handle::live_by_kind();
@@ -113,7 +135,8 @@ mod tests {
             format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff),
             env!("CARGO_PKG_VERSION")
         );
-        // SAFETY: offheap_version_str returns a static NUL-terminated string.
+        // SAFETY: offheap_version_str returns a pointer to a static NUL-terminated string,
+        // which CStr::from_ptr reads up to its NUL.
         let s = unsafe { std::ffi::CStr::from_ptr(offheap_version_str()) };
         assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(offheap_abi_version(), OFFHEAP_ABI_VERSION);
@@ -125,7 +148,7 @@ mod tests {
         let st = unsafe { offheap_stats(std::ptr::null_mut()) };
         assert_eq!(st, offheap_status::NullPointer);
         let mut s = offheap_counters::default();
-        // SAFETY: `s` is a valid offheap_counters.
+        // SAFETY: `s` is a live local offheap_counters, valid for the one write.
         assert_eq!(unsafe { offheap_stats(&mut s) }, offheap_status::Ok);
         assert!(s.heap_allocations > 0);
     }

@@ -1,5 +1,6 @@
-//! Checks for the pointers and slices that cross the boundary. All pointer casting of the
-//! FFI layer happens here.
+//! Checks for the pointers and slices that cross the boundary, and every cast of caller
+//! memory: the FFI layer's other files turn caller pointers into references only through
+//! these helpers (the handle table's own object pointers stay in `handle.rs`).
 //!
 //! Rules (the README's "API conventions" states them for C and Go users):
 //! - `(NULL, 0)` is a valid empty slice; NULL with a non-zero length is `OFFHEAP_STATUS_NULL_POINTER`.
@@ -39,7 +40,9 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> FfiResult<&'a [T
     if !check(ptr, len)? {
         return Ok(&[]);
     }
-    // SAFETY: non-NULL, aligned, size in range (checked above); validity is the caller's contract.
+    // SAFETY: `check` ensured `ptr` is non-NULL and aligned and `len` elements fit `isize`;
+    // this function's contract makes them initialised and unchanged by others until the call
+    // returns, which is as long as the returned borrow is used.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
@@ -51,7 +54,8 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> FfiResult<&'a [T
 /// by others until the call returns.
 #[inline]
 pub(crate) unsafe fn one<'a, T>(ptr: *const T) -> FfiResult<&'a T> {
-    // SAFETY: the caller's contract, for one element.
+    // SAFETY: this function's contract (a non-NULL `ptr` points to an initialised `T` left
+    // unchanged until the call returns) is `slice`'s for `len` = 1.
     unsafe { slice(ptr, 1) }?
         .first()
         .ok_or(offheap_status::NullPointer)
@@ -67,8 +71,9 @@ pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> FfiResult<&'a 
     if !check(ptr, len)? {
         return Ok(&mut []);
     }
-    // SAFETY: non-NULL, aligned, size in range (checked above); exclusivity and validity are
-    // the caller's contract.
+    // SAFETY: `check` ensured `ptr` is non-NULL and aligned and `len` elements fit `isize`;
+    // this function's contract makes them valid values of `T` that nothing else reads or
+    // writes until the call returns, which is as long as the returned borrow is used.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
@@ -95,9 +100,65 @@ pub(crate) unsafe fn out<'a, T>(ptr: *mut T) -> FfiResult<Out<'a, T>> {
     if !ptr.is_aligned() {
         return Err(offheap_status::MisalignedPointer);
     }
-    // SAFETY: non-NULL and aligned; validity for writes is the caller's contract. MaybeUninit
-    // makes no claim about the current contents.
+    // SAFETY: `ptr` is non-NULL and aligned (checked above), and this function's contract
+    // makes it valid for writing one `T` until the call returns. As `MaybeUninit<T>` it
+    // claims nothing about the current contents, so uninitialised caller memory is fine.
     Ok(Out(unsafe { &mut *ptr.cast::<MaybeUninit<T>>() }))
+}
+
+/// An in-out parameter: its value when the call starts, and the place for the result,
+/// written only on success.
+///
+/// # Safety
+/// If non-NULL, `ptr` must point to an initialised `T` that is valid for reading and writing
+/// and that nothing else reads or writes until the call returns.
+#[inline]
+pub(crate) unsafe fn in_out<'a, T: Copy>(ptr: *mut T) -> FfiResult<(T, Out<'a, T>)> {
+    // SAFETY: by this function's contract a non-NULL `ptr` points to an initialised `T`
+    // valid for reads until the call returns, which is what `one` requires; the value is
+    // copied out, so that borrow ends here.
+    let value = *unsafe { one(ptr.cast_const()) }?;
+    // SAFETY: by the same contract `ptr` is valid for one write and nothing else uses it
+    // until the call returns, which is what `out` requires.
+    let out = unsafe { out(ptr) }?;
+    Ok((value, out))
+}
+
+/// A C record whose layout is exactly that of the core type `T` (same size, alignment and
+/// field offsets) and whose fields, like `T`'s, are integers or arrays and `repr(C)` structs
+/// of integers: every bit pattern of one is a valid value of the other, so a caller's
+/// records can be handed to the core as they are, without a copy.
+///
+/// # Safety
+/// Implement it only for such a pair, next to compile-time assertions of the size, the
+/// alignment and every field offset.
+pub(crate) unsafe trait SameLayout<T> {}
+
+/// The caller's records as the core's records, for the core to write into.
+#[inline]
+pub(crate) fn cast_slice_mut<C: SameLayout<T>, T>(records: &mut [C]) -> &mut [T] {
+    // SAFETY: `C: SameLayout<T>` gives equal size and alignment, so the pointer is aligned
+    // for `T` and `len` elements cover the same bytes; any bit pattern is valid for both, so
+    // reads and writes through either type are sound. The exclusive borrow of `records`
+    // moves to the result, so nothing else reaches the records while it lives.
+    unsafe { std::slice::from_raw_parts_mut(records.as_mut_ptr().cast::<T>(), records.len()) }
+}
+
+/// The caller's records as the core's records, to read.
+#[inline]
+pub(crate) fn cast_slice<C: SameLayout<T>, T>(records: &[C]) -> &[T] {
+    // SAFETY: `C: SameLayout<T>` gives equal size and alignment and makes every bit pattern
+    // valid for `T`, so the same bytes read as `len` values of `T`; the shared borrow of
+    // `records` carries over to the result.
+    unsafe { std::slice::from_raw_parts(records.as_ptr().cast::<T>(), records.len()) }
+}
+
+/// The caller's record as the core's record, to read.
+#[inline]
+pub(crate) fn cast_ref<C: SameLayout<T>, T>(record: &C) -> &T {
+    // SAFETY: `C: SameLayout<T>` gives equal size and alignment and makes every bit pattern
+    // valid for `T`, so the record's bytes read as one `T`; the shared borrow carries over.
+    unsafe { &*std::ptr::from_ref(record).cast::<T>() }
 }
 
 #[cfg(test)]
@@ -109,7 +170,7 @@ mod tests {
         // SAFETY: NULL with length 0 is the documented empty slice.
         let s: &[u64] = unsafe { slice(std::ptr::null(), 0) }.unwrap();
         assert!(s.is_empty());
-        // SAFETY: as above.
+        // SAFETY: NULL with length 0 is the documented empty slice.
         let m: &mut [u8] = unsafe { slice_mut(std::ptr::null_mut(), 0) }.unwrap();
         assert!(m.is_empty());
     }
@@ -144,13 +205,49 @@ mod tests {
     }
 
     #[test]
+    fn in_out_reads_first_and_writes_only_when_asked() {
+        let mut v = 5u32;
+        // SAFETY: `v` is an initialised u32 that nothing else uses during the call.
+        let (start, place) = unsafe { in_out(&mut v as *mut u32) }.unwrap();
+        assert_eq!((start, v), (5, 5));
+        place.write(start + 1);
+        assert_eq!(v, 6);
+        // SAFETY: NULL is rejected before use.
+        let null = unsafe { in_out::<u32>(std::ptr::null_mut()) };
+        assert_eq!(null.err(), Some(offheap_status::NullPointer));
+    }
+
+    #[test]
+    fn records_cast_to_their_twins() {
+        #[repr(C)]
+        struct Caller {
+            a: u32,
+            b: u64,
+        }
+        #[repr(C)]
+        #[derive(Debug, PartialEq)]
+        struct Core {
+            x: u32,
+            y: u64,
+        }
+        // SAFETY: both are repr(C) with a u32 then a u64: same size, alignment and offsets,
+        // and every bit pattern is valid for both.
+        unsafe impl SameLayout<Core> for Caller {}
+        let mut records = [Caller { a: 1, b: 2 }, Caller { a: 3, b: 4 }];
+        cast_slice_mut::<Caller, Core>(&mut records)[1].y = 9;
+        assert_eq!(records[1].b, 9);
+        assert_eq!(cast_slice::<Caller, Core>(&records)[0], Core { x: 1, y: 2 });
+        assert_eq!(cast_ref::<Caller, Core>(&records[1]), &Core { x: 3, y: 9 });
+    }
+
+    #[test]
     fn out_is_written_only_when_asked() {
         let mut v = 5u32;
         // SAFETY: `v` is a valid u32 for the duration of the test.
         let checked = unsafe { out(&mut v as *mut u32) };
         assert!(checked.is_ok());
         assert_eq!(v, 5);
-        // SAFETY: as above.
+        // SAFETY: `v` is a valid u32, and the first `Out` was not kept.
         unsafe { out(&mut v as *mut u32) }.unwrap().write(9);
         assert_eq!(v, 9);
         // SAFETY: NULL is rejected before use.

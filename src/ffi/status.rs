@@ -10,8 +10,6 @@
 //! | 200-299 | relay                        |
 //! | 300-399 | window                       |
 
-use std::ffi::c_char;
-
 /// The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 /// error whose message `offheap_status_str()` returns.
 #[allow(non_camel_case_types)]
@@ -152,79 +150,8 @@ pub enum offheap_status {
 }
 
 impl offheap_status {
-    /// The static, NUL-terminated message for this status.
-    pub(crate) fn message(self) -> &'static [u8] {
-        use offheap_status::*;
-        match self {
-            Ok => b"ok\0",
-            Panic => b"offheap: internal panic caught at the C ABI boundary (the call had no effect; free the object it used)\0",
-            InvalidHandle => b"offheap: invalid handle (zero, forged, of another kind, or already freed)\0",
-            NullPointer => b"offheap: NULL pointer with a non-zero length or for a required value\0",
-            InvalidArgument => b"offheap: invalid argument\0",
-            MisalignedPointer => b"offheap: misaligned pointer\0",
-            TooLarge => b"offheap: input exceeds a size limit\0",
-            Poisoned => b"offheap: object poisoned by an earlier panic; it can only be freed\0",
-            HandleTableFull => b"offheap: handle table full\0",
-            BufferTooSmall => b"offheap: output buffer too small\0",
-            OutOfMemory => b"offheap: out of memory\0",
-            HeadersIncomplete => b"offheap headers: the head is incomplete: more bytes are needed\0",
-            HeadersHeadTooLarge => b"offheap headers: head larger than the configured limit (RFC 9112 \xc2\xa72.3)\0",
-            HeadersTooManyHeaders => b"offheap headers: more header lines than the configured limit (RFC 6585 \xc2\xa75)\0",
-            HeadersMethod => b"offheap headers: invalid method token (RFC 9112 \xc2\xa73.1)\0",
-            HeadersTarget => b"offheap headers: invalid request-target byte (RFC 9112 \xc2\xa73.2)\0",
-            HeadersTargetForm => b"offheap headers: request-target form does not fit the method (RFC 9112 \xc2\xa73.2)\0",
-            HeadersVersion => b"offheap headers: invalid HTTP version (RFC 9112 \xc2\xa72.3)\0",
-            HeadersBareCr => b"offheap headers: bare CR or malformed line end (RFC 9112 \xc2\xa72.2)\0",
-            HeadersBareLf => b"offheap headers: line ended by a bare LF (RFC 9112 \xc2\xa72.2)\0",
-            HeadersHeaderName => b"offheap headers: invalid header name (RFC 9110 \xc2\xa75.1)\0",
-            HeadersWhitespaceBeforeColon => b"offheap headers: whitespace between header name and colon (RFC 9112 \xc2\xa75.1)\0",
-            HeadersObsFold => b"offheap headers: obsolete line folding (RFC 9112 \xc2\xa75.2)\0",
-            HeadersHeaderValue => b"offheap headers: control character in a header value (RFC 9110 \xc2\xa75.5)\0",
-            HeadersStatus => b"offheap headers: invalid status line or status code (RFC 9112 \xc2\xa74)\0",
-            HeadersContentLengthInvalid => b"offheap headers: invalid Content-Length (RFC 9110 \xc2\xa78.6)\0",
-            HeadersContentLengthRepeated => b"offheap headers: repeated Content-Length (RFC 9112 \xc2\xa76.3)\0",
-            HeadersContentLengthWithTransferEncoding => b"offheap headers: Content-Length together with Transfer-Encoding (RFC 9112 \xc2\xa76.1)\0",
-            HeadersChunkedNotLast => b"offheap headers: chunked is not the final transfer coding of a request (RFC 9112 \xc2\xa76.3)\0",
-            HeadersTransferEncodingInvalid => b"offheap headers: invalid Transfer-Encoding (RFC 9112 \xc2\xa76.1)\0",
-            HeadersTransferEncodingHttp10 => b"offheap headers: Transfer-Encoding in an HTTP/1.0 message (RFC 9112 \xc2\xa76.1)\0",
-            HeadersHostMissing => b"offheap headers: HTTP/1.1 request without Host (RFC 9112 \xc2\xa73.2)\0",
-            HeadersHostRepeated => b"offheap headers: repeated Host (RFC 9112 \xc2\xa73.2)\0",
-            HeadersHostInvalid => b"offheap headers: invalid Host value (RFC 9112 \xc2\xa73.2)\0",
-            RelayUnexpectedEof => b"offheap: relay: source ended before the end of the body\0",
-            RelayConnectionReset => b"offheap: relay: connection reset by peer\0",
-            RelayBrokenPipe => b"offheap: relay: destination closed\0",
-            RelayBadFd => b"offheap: relay: file descriptor closed during the relay\0",
-            RelayIo => b"offheap: relay: I/O error\0",
-            RelayChunkSizeOverflow => b"offheap: relay: chunk size overflows 64 bits\0",
-            RelayChunkSizeInvalid => b"offheap: relay: chunk size is not hexadecimal\0",
-            RelayChunkMissingCrlf => b"offheap: relay: chunk framing is missing CRLF\0",
-            RelayChunkExtensionInvalid => b"offheap: relay: chunk extension too long or invalid\0",
-            RelayTrailersInvalid => b"offheap: relay: trailer section too long or invalid\0",
-            RelayUnsupported => b"offheap: relay: chunked framing needs a socket source\0",
-            RelayCanceled => b"offheap: relay: canceled\0",
-            RelayResourceExhausted => b"offheap: relay: out of pipes, buffers, fds or engine slots\0",
-            RelayTimedOut => b"offheap: relay: timed out\0",
-            WindowInvalidWidth => b"offheap: window: width must be positive\0",
-            WindowInvalidSlices => b"offheap: window: slices must be 1..=64 and divide the width\0",
-            WindowInvalidAlpha => b"offheap: window: relative accuracy must be in [0.0001, 0.5]\0",
-            WindowInvalidBuckets => b"offheap: window: sketch bucket cap must be in [16, 65536]\0",
-            WindowInvalidSeriesCap => b"offheap: window: series cap must be positive and addressable\0",
-            WindowInvalidShards => b"offheap: window: shards must be a power of two in [1, 256]\0",
-            WindowInvalidFutureSkew => b"offheap: window: maximum future skew spans more than 64 slices\0",
-            WindowInvalidKeyLimit => b"offheap: window: maximum key length must be in [1, 4096]\0",
-            WindowInvalidName => b"offheap: window: invalid metric name, help or key label\0",
-            WindowInvalidMode => b"offheap: window: unknown window mode\0",
-            WindowLengthMismatch => b"offheap: window: batch columns have different lengths\0",
-            WindowBadOffsets => b"offheap: window: key offsets decrease or exceed the key bytes\0",
-            WindowInvalidQuantile => b"offheap: window: quantiles must be in [0, 1], at most 16\0",
-            WindowUnknownSeries => b"offheap: window: no live series for this key or id\0",
-            WindowBadState => b"offheap: window: truncated or corrupt serialized state\0",
-            WindowUnsupportedVersion => b"offheap: window: unsupported serialized state version\0",
-            WindowIncompatibleState => b"offheap: window: serialized state has a different accuracy or sketch setting\0",
-        }
-    }
-
-    /// Every status. A new variant must be added here too (`message` is checked by the compiler).
+    /// Every status. A new variant must be added here too (the message table of
+    /// `messages.rs` is checked by the compiler).
     pub(crate) const ALL: &'static [offheap_status] = {
         use offheap_status::*;
         &[
@@ -302,39 +229,15 @@ impl offheap_status {
     }
 }
 
-pub(crate) const UNKNOWN_STATUS: &[u8] = b"offheap: unknown status\0";
-
-/// Returns a static, NUL-terminated English message for `status`; never NULL, never to be freed.
-/// An unknown value gives "offheap: unknown status".
-#[unsafe(no_mangle)]
-pub extern "C" fn offheap_status_str(status: u32) -> *const c_char {
-    super::boundary::guard_or(UNKNOWN_STATUS.as_ptr().cast(), || {
-        offheap_status::from_u32(status)
-            .map_or(UNKNOWN_STATUS, offheap_status::message)
-            .as_ptr()
-            .cast()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CStr;
 
     #[test]
-    fn every_status_round_trips_and_has_a_message() {
+    fn every_status_round_trips() {
         for &s in offheap_status::ALL {
             assert_eq!(offheap_status::from_u32(s as u32), Some(s));
-            let m = s.message();
-            assert_eq!(*m.last().unwrap(), 0);
-            assert!(!m[..m.len() - 1].contains(&0));
         }
-    }
-
-    #[test]
-    fn unknown_status_has_a_message() {
-        // SAFETY: offheap_status_str always returns a static NUL-terminated string.
-        let s = unsafe { CStr::from_ptr(offheap_status_str(99_999)) };
-        assert_eq!(s.to_str().unwrap(), "offheap: unknown status");
+        assert_eq!(offheap_status::from_u32(99_999), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Batch entry points: pipelined heads of one connection, or one head per region of an
 //! offsets array (the heads of many connections).
 
-use super::parse::{Full, Kind, parse_head};
+use super::parse::parse_head;
+use super::record::{Full, Kind};
 use super::{BatchError, Body, Config, Head, HeaderSpan, flags};
 
 /// What a batch call filled in.

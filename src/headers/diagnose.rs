@@ -1,8 +1,9 @@
 //! The byte-at-a-time strict scanner: names the rule and offset of a rejected head.
 //!
-//! It runs only after the fast path (httparse) has rejected a head, so it is written for
-//! clarity, not speed. It also serves as the naive reference in the tests: on any input it
-//! accepts exactly the line syntax the fast path accepts.
+//! It runs only after a parse path (the fused tokenizer of `fast.rs`, or httparse in
+//! `parse.rs`) has rejected a head, so it is written for clarity, not speed. It also serves
+//! as the naive reference in the tests: on any input it accepts exactly the line syntax the
+//! parse paths accept.
 
 use super::framing::is_tchar;
 use super::{Config, Error};

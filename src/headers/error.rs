@@ -143,34 +143,42 @@ impl Error {
         Error::HostInvalid,
     ];
 
-    /// A short static description, with the RFC section it enforces.
+    /// The message: the rule broken, with the RFC section it enforces. It is the only text
+    /// of each error: `Display` writes it, and the C ABI's `offheap_status_str` returns it
+    /// behind the `offheap headers: ` prefix.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Error::Incomplete => "incomplete head",
-            Error::HeadTooLarge => "head too large",
-            Error::TooManyHeaders => "too many header lines",
-            Error::Method => "invalid method (RFC 9112 §3.1)",
-            Error::Target => "invalid request-target (RFC 9112 §3.2)",
+            Error::Incomplete => "the head is incomplete: more bytes are needed",
+            Error::HeadTooLarge => "head larger than the configured limit (RFC 9112 §2.3)",
+            Error::TooManyHeaders => "more header lines than the configured limit (RFC 6585 §5)",
+            Error::Method => "invalid method token (RFC 9112 §3.1)",
+            Error::Target => "invalid request-target byte (RFC 9112 §3.2)",
             Error::TargetForm => "request-target form does not fit the method (RFC 9112 §3.2)",
             Error::Version => "invalid HTTP version (RFC 9112 §2.3)",
             Error::BareCr => "bare CR or malformed line end (RFC 9112 §2.2)",
-            Error::BareLf => "line ended by bare LF (RFC 9112 §2.2)",
+            Error::BareLf => "line ended by a bare LF (RFC 9112 §2.2)",
             Error::HeaderName => "invalid header name (RFC 9110 §5.1)",
-            Error::WhitespaceBeforeColon => "whitespace before colon (RFC 9112 §5.1)",
+            Error::WhitespaceBeforeColon => {
+                "whitespace between header name and colon (RFC 9112 §5.1)"
+            }
             Error::ObsFold => "obsolete line folding (RFC 9112 §5.2)",
-            Error::HeaderValue => "control character in header value (RFC 9110 §5.5)",
-            Error::Status => "invalid status line (RFC 9112 §4)",
+            Error::HeaderValue => "control character in a header value (RFC 9110 §5.5)",
+            Error::Status => "invalid status line or status code (RFC 9112 §4)",
             Error::ContentLengthInvalid => "invalid Content-Length (RFC 9110 §8.6)",
             Error::ContentLengthRepeated => "repeated Content-Length (RFC 9112 §6.3)",
             Error::ContentLengthWithTransferEncoding => {
-                "Content-Length with Transfer-Encoding (RFC 9112 §6.1)"
+                "Content-Length together with Transfer-Encoding (RFC 9112 §6.1)"
             }
-            Error::ChunkedNotLast => "chunked is not the final transfer coding (RFC 9112 §6.3)",
+            Error::ChunkedNotLast => {
+                "chunked is not the final transfer coding of a request (RFC 9112 §6.3)"
+            }
             Error::TransferEncodingInvalid => "invalid Transfer-Encoding (RFC 9112 §6.1)",
-            Error::TransferEncodingHttp10 => "Transfer-Encoding in HTTP/1.0 (RFC 9112 §6.1)",
-            Error::HostMissing => "missing Host (RFC 9112 §3.2)",
+            Error::TransferEncodingHttp10 => {
+                "Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1)"
+            }
+            Error::HostMissing => "HTTP/1.1 request without Host (RFC 9112 §3.2)",
             Error::HostRepeated => "repeated Host (RFC 9112 §3.2)",
-            Error::HostInvalid => "invalid Host (RFC 9112 §3.2)",
+            Error::HostInvalid => "invalid Host value (RFC 9112 §3.2)",
         }
     }
 }

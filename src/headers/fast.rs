@@ -10,9 +10,9 @@
 //! elsewhere); the only `unsafe` is the SSE2 arithmetic.
 
 use super::known::Known;
-use super::parse::{Full, Kind, check_request_line, fail, partial};
+use super::record::{Full, Kind, check_request_line, fail, partial, reject};
 use super::state::Framing;
-use super::{Config, Error, Head, HeaderSpan, Span, diagnose};
+use super::{Config, Error, Head, HeaderSpan, Span};
 
 /// How a scan ended.
 enum Scan {
@@ -87,7 +87,8 @@ mod block {
     #[inline(always)]
     pub(super) fn target(c: &[u8; super::STEP]) -> Option<usize> {
         first(c, |v| {
-            // SAFETY: as in `first`: value-only SSE2 intrinsics, SSE2 enabled.
+            // SAFETY: SSE2 intrinsics compute on values only (no memory access), and SSE2, their
+            // one requirement, is enabled at compile time (the cfg of this module).
             unsafe {
                 _mm_or_si128(
                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x21)),
@@ -101,7 +102,8 @@ mod block {
     #[inline(always)]
     pub(super) fn value(c: &[u8; super::STEP]) -> Option<usize> {
         first(c, |v| {
-            // SAFETY: as in `first`: value-only SSE2 intrinsics, SSE2 enabled.
+            // SAFETY: SSE2 intrinsics compute on values only (no memory access), and SSE2, their
+            // one requirement, is enabled at compile time (the cfg of this module).
             unsafe {
                 _mm_or_si128(
                     _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
@@ -115,7 +117,8 @@ mod block {
     #[inline(always)]
     pub(super) fn colon(c: &[u8; super::STEP]) -> Option<usize> {
         first(c, |v| {
-            // SAFETY: as in `first`: value-only SSE2 intrinsics, SSE2 enabled.
+            // SAFETY: SSE2 intrinsics compute on values only (no memory access), and SSE2, their
+            // one requirement, is enabled at compile time (the cfg of this module).
             unsafe { _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8)) }
         })
     }
@@ -290,12 +293,7 @@ pub(crate) fn request(
                 first_header: first,
                 ..Head::default()
             };
-            let (error, at) = match diagnose(buf, true, cfg) {
-                Err((Error::Incomplete, _)) | Ok(_) => (Error::HeaderValue, 0),
-                Err(e) => e,
-            };
-            head.len = buf.len() as u32;
-            fail(head, error, start + at);
+            reject(head, buf, Kind::Request, start, cfg);
         }
         Scan::Full => return Some(Err(Full)),
     }

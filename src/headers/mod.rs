@@ -39,7 +39,7 @@
 //! then one walk over its header list does the same work. Both paths are held to
 //! httparse's spans and to each other by the differential tests.
 //!
-//! Only when a head is rejected does a third, byte-at-a-time scanner ([`diagnose`]) run over
+//! Only when a head is rejected does a third, byte-at-a-time scanner ([`diagnose()`]) run over
 //! it to name the exact rule and byte offset, so the happy path never scans a byte twice.
 //! The rules themselves, each with its RFC section, are the variants of [`Error`].
 
@@ -50,6 +50,7 @@ mod fast;
 mod framing;
 mod known;
 mod parse;
+mod record;
 mod rewrite;
 mod state;
 

@@ -1,29 +1,15 @@
-//! One head: httparse tokenizes, then one pass over its header list writes the records,
-//! the well-known index and the framing.
+//! One head: a strict request goes to the fused tokenizer (`fast.rs`); everything else, and
+//! what it declines, to the general path here: httparse tokenizes, then one pass over its
+//! header list writes the records, the well-known index and the framing.
 
 use core::mem::MaybeUninit;
 
-use super::framing;
+use super::fast;
+use super::record::{Full, Kind, check_request_line, fail, offset, partial, reject};
 use super::state::Framing;
-use super::{Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, diagnose, flags};
-
-/// Which kind of head, and for responses whether the request was HEAD.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Request,
-    Response { head_request: bool },
-}
-
-/// The header output could not hold this head's headers; nothing was written.
-pub(crate) struct Full;
+use super::{Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, flags};
 
 type Scratch<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS_LIMIT];
-
-#[inline]
-fn offset(input: &[u8], part: &[u8]) -> usize {
-    // Every part is a sub-slice of `input` (httparse returns sub-slices of what it is given).
-    (part.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize)
-}
 
 #[inline]
 fn span(input: &[u8], part: &[u8]) -> Span {
@@ -31,12 +17,6 @@ fn span(input: &[u8], part: &[u8]) -> Span {
         off: offset(input, part) as u32,
         len: part.len() as u32,
     }
-}
-
-#[cold]
-pub(crate) fn fail(head: &mut Head, error: Error, at: usize) {
-    head.status = error.code();
-    head.error_offset = at as u32;
 }
 
 /// Parses the head that starts at `start` and must end by `end` into `head`, writing its
@@ -56,7 +36,7 @@ pub(crate) fn parse_head(
     head: &mut Head,
 ) -> Result<(), Full> {
     if kind == Kind::Request
-        && let Some(done) = super::fast::request(input, start, end, cfg, first, out, head)
+        && let Some(done) = fast::request(input, start, end, cfg, first, out, head)
     {
         return done;
     }
@@ -130,13 +110,7 @@ fn general(
         }
     };
     let Some((n, line, version, headers)) = parsed else {
-        // Rare: rejected. Find the rule and the offset byte by byte.
-        let (error, at) = match diagnose(buf, kind == Kind::Request, cfg) {
-            Err((Error::Incomplete, _)) | Ok(_) => (Error::HeaderValue, 0),
-            Err(e) => e,
-        };
-        head.len = buf.len() as u32;
-        fail(head, error, start + at);
+        reject(head, buf, kind, start, cfg);
         return Ok(());
     };
     let count = headers.len();
@@ -228,73 +202,6 @@ fn general(
 enum StartLine<'b> {
     Request { method: &'b [u8], target: &'b [u8] },
     Response { code: u16 },
-}
-
-#[inline]
-pub(crate) fn partial(head: &mut Head, start: usize, end: usize, cfg: &Config) {
-    if end - start > cfg.max_head_len as usize {
-        head.len = cfg.max_head_len;
-        fail(head, Error::HeadTooLarge, start + cfg.max_head_len as usize);
-    } else {
-        head.status = Error::Incomplete.code();
-        head.len = (end - start) as u32;
-    }
-}
-
-/// Method flags and the rules of the request-line httparse does not have: an ASCII-only
-/// target (RFC 3986 §2; skipped when `ascii_checked`) and a target form that fits the
-/// method (RFC 9112 §3.2).
-#[inline]
-pub(crate) fn check_request_line(
-    input: &[u8],
-    method: &[u8],
-    target: &[u8],
-    ascii_checked: bool,
-    head: &mut Head,
-) -> Result<(), (Error, usize)> {
-    let target_off = offset(input, target);
-    if !ascii_checked && !target.is_ascii() {
-        let j = target.iter().position(|b| !b.is_ascii()).unwrap_or(0);
-        return Err((Error::Target, target_off + j));
-    }
-    let connect = method == b"CONNECT";
-    if connect {
-        head.flags |= flags::CONNECT;
-    } else if method == b"HEAD" {
-        head.flags |= flags::HEAD_METHOD;
-    }
-    match target.first() {
-        Some(b'/') if !connect => Ok(()),
-        _ if connect => match target.first() {
-            // authority-form: uri-host ":" port, no path.
-            Some(b'/') | None => Err((Error::TargetForm, target_off)),
-            _ => match framing::authority_form_error(target) {
-                Some(j) => Err((Error::TargetForm, target_off + j)),
-                None => Ok(()),
-            },
-        },
-        Some(b'*') if target.len() == 1 => {
-            if method == b"OPTIONS" {
-                Ok(())
-            } else {
-                Err((Error::TargetForm, target_off))
-            }
-        }
-        _ => {
-            // absolute-form: scheme ":" ...; scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-            let scheme_end = target.iter().position(|&b| b == b':').unwrap_or(0);
-            let scheme = &target[..scheme_end];
-            let ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-                && scheme
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-            if ok {
-                Ok(())
-            } else {
-                Err((Error::TargetForm, target_off))
-            }
-        }
-    }
 }
 
 fn skip_empty_lines(input: &[u8], mut i: usize, end: usize) -> usize {

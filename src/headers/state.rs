@@ -3,7 +3,7 @@
 
 use super::framing::{self, ConnectionOptions, TransferCodings};
 use super::known::Known;
-use super::parse::Kind;
+use super::record::Kind;
 use super::{Body, Error, Head, NOT_PRESENT, flags};
 
 /// What the header lines of one head said about framing so far.

@@ -1,7 +1,6 @@
-//! Per-batch working state of ingest: the checked sample records, the per-aggregator scratch
-//! they live in, and the reasons a sample is dropped before reaching a series.
+//! Per-batch working state of ingest: the checked sample records, the per-shard steps, and
+//! the per-aggregator pool of scratch buffers they live in.
 
-use super::Accounting;
 use super::sketch::Bucket;
 use parking_lot::Mutex;
 
@@ -9,7 +8,8 @@ use parking_lot::Mutex;
 #[derive(Clone, Copy, Default)]
 pub(super) struct Rec {
     pub(super) hash: u64,
-    /// The `u64` key or id, or for byte keys the sample's index in the batch.
+    /// The `u64` key or id, or for byte keys the sample's index in the batch
+    /// (`KeyColumn::word`).
     pub(super) key: u64,
     pub(super) ts: i64,
     pub(super) v: f64,
@@ -25,7 +25,7 @@ pub(super) struct Step {
     pub(super) bucket: Bucket,
     /// The sample's index in the batch.
     pub(super) i: u32,
-    /// The series' slot, or why the sample has none (see `aggregator::TO_OVERFLOW`).
+    /// The series' slot, or why the sample has none (see `ingest::TO_OVERFLOW`).
     pub(super) slot: u32,
 }
 
@@ -78,28 +78,6 @@ impl ScratchPool {
             if pool.len() < POOLED {
                 pool.push(sc);
             }
-        }
-    }
-}
-
-/// Why a sample was dropped before reaching a series.
-#[derive(Clone, Copy)]
-pub(super) enum Drop {
-    Invalid,
-    Future,
-    Late,
-    BadKey,
-    Stale,
-}
-
-impl Drop {
-    pub(super) fn count(self, acc: &mut Accounting) {
-        match self {
-            Drop::Invalid => acc.invalid += 1,
-            Drop::Future => acc.future += 1,
-            Drop::Late => acc.late += 1,
-            Drop::BadKey => acc.bad_key += 1,
-            Drop::Stale => acc.stale += 1,
         }
     }
 }

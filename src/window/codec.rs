@@ -24,12 +24,13 @@
 //! NaN-free moments with `min <= max`, and bucket counts that add up to the record's count.
 //! Bad input is an error, never a panic or an unbounded allocation.
 
-use super::aggregator::Aggregator;
-use super::config::{Mode, valid_label_list};
+use super::config::Config;
 use super::hash::{hash_bytes, hash_u64};
+use super::rings::Rings;
 use super::shard::{Key, KeyRef};
-use super::sketch::{Sketch, Store};
+use super::sketch::{Sketch, Store as BucketStore};
 use super::slice::Slice;
+use super::store::Store;
 use super::{Error, MAX_KEY_LEN_LIMIT};
 
 /// First bytes of an export.
@@ -100,7 +101,7 @@ enum RecKey<'a> {
     Overflow,
 }
 
-fn write_store(s: &Store, out: &mut Vec<u8>) {
+fn write_store(s: &BucketStore, out: &mut Vec<u8>) {
     out.extend_from_slice(&s.offset.to_le_bytes());
     out.extend_from_slice(&(s.counts.len() as u32).to_le_bytes());
     for c in &s.counts {
@@ -108,7 +109,7 @@ fn write_store(s: &Store, out: &mut Vec<u8>) {
     }
 }
 
-fn read_store(r: &mut Reader<'_>, s: &mut Store) -> Result<u64, Error> {
+fn read_store(r: &mut Reader<'_>, s: &mut BucketStore) -> Result<u64, Error> {
     let offset = r.i32()?;
     let len = r.u32()?;
     if len > MAX_STORE_LEN || i64::from(offset) + i64::from(len) > i64::from(i32::MAX) {
@@ -233,158 +234,143 @@ fn read_record<'a>(
     Ok(key)
 }
 
-impl Aggregator {
-    /// Appends the state of every series' window at `now` (series with samples in it) to
-    /// `out` in the [format](super#serialized-state-format-version-2); returns the number of records. Holds the
-    /// snapshot cut while it runs.
-    pub fn export(&self, now: i64, out: &mut Vec<u8>) -> usize {
-        let sketches = self.params.is_some();
-        let header_at = out.len();
-        out.extend_from_slice(&FORMAT_MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(if sketches { FLAG_SKETCH } else { 0 }).to_le_bytes());
-        out.extend_from_slice(&self.cfg.alpha.to_le_bytes());
-        out.extend_from_slice(&self.cfg.max_buckets.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        let count_at = out.len();
-        out.extend_from_slice(&0u64.to_le_bytes());
-        let mut acc = Slice::default();
-        let mut overflow = Slice::default();
-        let mut records = 0u64;
-        let _cut = self.cut.write();
-        for sh in self.shards.iter() {
-            let sh = sh.lock();
-            for slot in 0..sh.metas.len() as u32 {
-                if !sh.is_live(slot) {
+/// Appends the state of every series' window at `now` (series with samples in it) to `out`
+/// in the [format](super#serialized-state-format-version-2); returns the number of records:
+/// the body of [`Aggregator::export`](super::Aggregator::export).
+pub(super) fn export(
+    store: &Store,
+    rings: &Rings,
+    cfg: &Config,
+    now: i64,
+    out: &mut Vec<u8>,
+) -> usize {
+    let sketches = rings.params().is_some();
+    let header_at = out.len();
+    out.extend_from_slice(&FORMAT_MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(if sketches { FLAG_SKETCH } else { 0 }).to_le_bytes());
+    out.extend_from_slice(&cfg.alpha.to_le_bytes());
+    out.extend_from_slice(&cfg.max_buckets.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let count_at = out.len();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let mut acc = Slice::default();
+    let mut overflow = Slice::default();
+    let mut records = 0u64;
+    let _cut = store.cut();
+    store.for_each_shard(|sh| {
+        for slot in 0..sh.slot_count() {
+            if !sh.is_live(slot) {
+                continue;
+            }
+            acc.reset(0);
+            rings.read_window(sh.ring(slot), now, &mut acc);
+            if acc.count > 0 {
+                write_record(sh.key(slot), false, &acc, sketches, out);
+                records += 1;
+            }
+        }
+        rings.read_window(&sh.overflow.ring, now, &mut overflow);
+    });
+    if overflow.count > 0 {
+        write_record(&Key::Free, true, &overflow, sketches, out);
+        records += 1;
+    }
+    out[count_at..count_at + 8].copy_from_slice(&records.to_le_bytes());
+    debug_assert_eq!(&out[header_at..header_at + 4], &FORMAT_MAGIC);
+    records as usize
+}
+
+/// Merges an [`export`] into the series at `now` after checking the whole input (on error
+/// nothing has changed): the body of
+/// [`Aggregator::merge_import`](super::Aggregator::merge_import).
+pub(super) fn merge_import(
+    store: &Store,
+    rings: &Rings,
+    cfg: &Config,
+    data: &[u8],
+    now: i64,
+) -> Result<ImportAccounting, Error> {
+    let mut r = Reader { b: data };
+    if r.take(4)? != FORMAT_MAGIC {
+        return Err(Error::BadMagic);
+    }
+    if r.u16()? != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion);
+    }
+    let flags = r.u16()?;
+    if flags & !FLAG_SKETCH != 0 {
+        return Err(Error::Corrupt);
+    }
+    let alpha = r.f64()?;
+    let _max_buckets = r.u32()?;
+    if r.u32()? != 0 {
+        return Err(Error::Corrupt);
+    }
+    let records = r.u64()?;
+    let sketches = flags & FLAG_SKETCH != 0;
+    let params = rings.params();
+    if alpha.to_bits() != cfg.alpha.to_bits() || (params.is_some() && !sketches) {
+        return Err(Error::AlphaMismatch);
+    }
+    // Pass 1: validate every record.
+    let body = r.b;
+    let mut tmp = Slice::default();
+    for _ in 0..records {
+        read_record(&mut r, sketches, &mut tmp)?;
+    }
+    if !r.b.is_empty() {
+        return Err(Error::Corrupt);
+    }
+    // Pass 2: apply.
+    let mut r = Reader { b: body };
+    let mut acc = ImportAccounting::default();
+    let _change = store.change();
+    let generation = store.generation();
+    for _ in 0..records {
+        let key = read_record(&mut r, sketches, &mut tmp)?;
+        if params.is_none() {
+            tmp.sketch = None;
+        }
+        let key_ref = match key {
+            RecKey::U64(k) => Some((hash_u64(k), KeyRef::U64(k))),
+            RecKey::Bytes(b) => {
+                if !cfg.accepts_key(b) {
+                    acc.bad_key += 1;
                     continue;
                 }
-                acc.reset(0);
-                self.read_window(sh.ring(slot), now, &mut acc);
-                if acc.count > 0 {
-                    write_record(&sh.metas[slot as usize].key, false, &acc, sketches, out);
-                    records += 1;
-                }
+                Some((hash_bytes(b), KeyRef::Bytes(b)))
             }
-            self.read_window(&sh.overflow.ring, now, &mut overflow);
+            RecKey::Overflow => None,
+        };
+        let shard = key_ref.map_or(0, |(h, _)| store.shard_for(h));
+        let mut sh = store.lock(shard);
+        let slot = key_ref.and_then(|(h, k)| {
+            sh.find(h, k)
+                .or_else(|| store.create(&mut sh, h, k, generation))
+        });
+        let ring = match slot {
+            Some(s) => sh.ring_mut(s),
+            None => &mut sh.overflow.ring[..],
+        };
+        let Some(target) = rings.slice_at(ring, now) else {
+            acc.late += 1;
+            continue;
+        };
+        let epoch = target.epoch;
+        target.merge_from(&tmp, params);
+        target.epoch = epoch;
+        match slot {
+            Some(s) => {
+                sh.note_import(s, tmp.last_ts, generation);
+                acc.merged += 1;
+            }
+            None => {
+                sh.overflow.used = true;
+                sh.overflow.changed_at = generation;
+                acc.overflowed += 1;
+            }
         }
-        if overflow.count > 0 {
-            write_record(&Key::Free, true, &overflow, sketches, out);
-            records += 1;
-        }
-        out[count_at..count_at + 8].copy_from_slice(&records.to_le_bytes());
-        debug_assert_eq!(&out[header_at..header_at + 4], &FORMAT_MAGIC);
-        records as usize
     }
-
-    /// Merges an [`export`](Self::export) into this aggregator at `now` (see the
-    /// [format](super#serialized-state-format-version-2)). Checks the whole input first: on error nothing has changed.
-    pub fn merge_import(&self, data: &[u8], now: i64) -> Result<ImportAccounting, Error> {
-        let mut r = Reader { b: data };
-        if r.take(4)? != FORMAT_MAGIC {
-            return Err(Error::BadMagic);
-        }
-        if r.u16()? != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion);
-        }
-        let flags = r.u16()?;
-        if flags & !FLAG_SKETCH != 0 {
-            return Err(Error::Corrupt);
-        }
-        let alpha = r.f64()?;
-        let _max_buckets = r.u32()?;
-        if r.u32()? != 0 {
-            return Err(Error::Corrupt);
-        }
-        let records = r.u64()?;
-        let sketches = flags & FLAG_SKETCH != 0;
-        if alpha.to_bits() != self.cfg.alpha.to_bits() || (self.params.is_some() && !sketches) {
-            return Err(Error::AlphaMismatch);
-        }
-        // Pass 1: validate every record.
-        let body = r.b;
-        let mut tmp = Slice::default();
-        for _ in 0..records {
-            read_record(&mut r, sketches, &mut tmp)?;
-        }
-        if !r.b.is_empty() {
-            return Err(Error::Corrupt);
-        }
-        // Pass 2: apply.
-        let mut r = Reader { b: body };
-        let mut acc = ImportAccounting::default();
-        let params = self.params.as_ref();
-        let _cut = self.cut.read();
-        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
-        for _ in 0..records {
-            let key = read_record(&mut r, sketches, &mut tmp)?;
-            if params.is_none() {
-                tmp.sketch = None;
-            }
-            let key_ref = match key {
-                RecKey::U64(k) => Some((hash_u64(k), KeyRef::U64(k))),
-                RecKey::Bytes(b) => {
-                    let ok = b.len() <= self.cfg.max_key_len as usize
-                        && (!self.cfg.key_label.is_empty() || valid_label_list(b));
-                    if !ok {
-                        acc.bad_key += 1;
-                        continue;
-                    }
-                    Some((hash_bytes(b), KeyRef::Bytes(b)))
-                }
-                RecKey::Overflow => None,
-            };
-            let shard = key_ref.map_or(0, |(h, _)| self.shard_for(h));
-            let mut sh = self.shards[shard].lock();
-            let slot = match key_ref {
-                None => None,
-                Some((h, k)) => match sh.find(h, k) {
-                    Some(slot) => Some(slot),
-                    None if self.try_reserve_series() => {
-                        let made = sh.insert(h, k, generation);
-                        if made.is_none() {
-                            self.release_series();
-                        }
-                        made
-                    }
-                    None => None,
-                },
-            };
-            let ring = match slot {
-                Some(s) => sh.ring_mut(s),
-                None => &mut sh.overflow.ring[..],
-            };
-            let target = match self.cfg.mode {
-                Mode::Cumulative => Some(&mut ring[1]),
-                _ => {
-                    let e = now.div_euclid(self.derived.slice_width);
-                    let sl = &mut ring[e.rem_euclid(ring.len() as i64) as usize];
-                    if sl.epoch < e {
-                        sl.reset(e);
-                    }
-                    if sl.epoch == e { Some(sl) } else { None }
-                }
-            };
-            let Some(target) = target else {
-                acc.late += 1;
-                continue;
-            };
-            let epoch = target.epoch;
-            target.merge_from(&tmp, params);
-            target.epoch = epoch;
-            match slot {
-                Some(s) => {
-                    let m = &mut sh.metas[s as usize];
-                    m.last_ts = m.last_ts.max(tmp.last_ts);
-                    m.changed_at = generation;
-                    acc.merged += 1;
-                }
-                None => {
-                    sh.overflow.used = true;
-                    sh.overflow.changed_at = generation;
-                    acc.overflowed += 1;
-                }
-            }
-        }
-        Ok(acc)
-    }
+    Ok(acc)
 }

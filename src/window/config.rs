@@ -1,5 +1,6 @@
 //! Aggregator configuration and its validation.
 
+use super::id::{MAX_SHARDS, MAX_SLOTS};
 use super::{Error, MAX_KEY_LEN_LIMIT};
 
 /// How a series' window moves with time.
@@ -114,10 +115,10 @@ impl Config {
         if !(16..=65536).contains(&self.max_buckets) {
             return Err(Error::InvalidBuckets);
         }
-        if !self.shards.is_power_of_two() || self.shards > 256 {
+        if !self.shards.is_power_of_two() || self.shards as usize > MAX_SHARDS {
             return Err(Error::InvalidShards);
         }
-        let addressable = u64::from(self.shards) * (super::shard::MAX_SLOTS as u64);
+        let addressable = u64::from(self.shards) * (MAX_SLOTS as u64);
         if self.max_series == 0 || self.max_series > addressable {
             return Err(Error::InvalidSeriesCap);
         }
@@ -145,6 +146,15 @@ impl Config {
             slices: slices as usize,
             ring_len,
         })
+    }
+
+    /// Whether a new series may be made for byte key `key` (ingest and import apply the same
+    /// rule): at most `max_key_len` bytes of UTF-8 and, when keys are label lists
+    /// (`key_label` empty), a valid one.
+    pub(crate) fn accepts_key(&self, key: &[u8]) -> bool {
+        key.len() <= self.max_key_len as usize
+            && std::str::from_utf8(key).is_ok()
+            && (!self.key_label.is_empty() || valid_label_list(key))
     }
 }
 

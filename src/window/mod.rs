@@ -104,23 +104,34 @@
 //! of the same key, in the slice that holds the importer's `now`: counts, sums, min, max and
 //! buckets merge exactly, mean and stddev up to rounding.
 
+mod accounting;
 mod aggregator;
 mod batch;
+mod clock;
 mod codec;
 mod config;
+mod error;
 mod expo;
 mod hash;
+mod id;
+mod ingest;
+mod keys;
 mod maintain;
+mod rings;
 mod shard;
 mod sketch;
 mod slice;
 mod snapshot;
+mod store;
 mod table;
 
-pub use aggregator::{Accounting, Aggregator, Samples, Stats};
+pub use accounting::{Accounting, Stats};
+pub use aggregator::Aggregator;
 pub use codec::{FORMAT_MAGIC, FORMAT_VERSION, ImportAccounting};
 pub use config::{Config, Mode};
+pub use error::Error;
 pub use expo::{PrometheusCursor, render_prometheus, render_prometheus_all};
+pub use ingest::Samples;
 pub use sketch::{Sketch, SketchParams};
 pub use snapshot::{KeyKind, Snapshot, SnapshotOptions};
 
@@ -134,81 +145,3 @@ pub const MAX_BATCH: usize = 1 << 22;
 pub const MAX_QUANTILES: usize = 16;
 /// The largest accepted [`Config::max_key_len`].
 pub const MAX_KEY_LEN_LIMIT: u32 = 4096;
-
-/// Why a window call failed. Calls that fail have no effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Error {
-    /// The window width is zero (sliding and tumbling windows need a positive width).
-    InvalidWidth,
-    /// The slice count is zero, over 64, or does not divide the width into whole nanoseconds.
-    InvalidSlices,
-    /// The relative accuracy α is not in `[0.0001, 0.5]`.
-    InvalidAlpha,
-    /// The sketch bucket cap is not in `[16, 65536]`.
-    InvalidBuckets,
-    /// The series cap is zero or larger than the shards can address.
-    InvalidSeriesCap,
-    /// The shard count is not a power of two in `[1, 256]`.
-    InvalidShards,
-    /// The maximum future skew needs more than 64 extra slices.
-    InvalidFutureSkew,
-    /// The maximum key length is zero or over [`MAX_KEY_LEN_LIMIT`].
-    InvalidKeyLimit,
-    /// The metric name, help text or key label name is not valid Prometheus syntax.
-    InvalidName,
-    /// The batch columns have different lengths.
-    LengthMismatch,
-    /// The batch has more than [`MAX_BATCH`] samples.
-    BatchTooLarge,
-    /// Key end offsets decrease or point past the key bytes.
-    BadOffsets,
-    /// A requested quantile is outside `[0, 1]` (or NaN), or more than [`MAX_QUANTILES`] were asked.
-    InvalidQuantile,
-    /// The id does not name a live series (evicted, deleted or never issued).
-    StaleId,
-    /// An output buffer cannot hold even one unit of output.
-    BufferTooSmall,
-    /// Serialized state does not start with [`FORMAT_MAGIC`].
-    BadMagic,
-    /// Serialized state has a format version this library does not read.
-    UnsupportedVersion,
-    /// Serialized state was written with a different α, so its buckets do not line up.
-    AlphaMismatch,
-    /// Serialized state is truncated or inconsistent.
-    Corrupt,
-}
-
-impl Error {
-    /// A short static description.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Error::InvalidWidth => "window width must be positive",
-            Error::InvalidSlices => "slices must be 1..=64 and divide the width",
-            Error::InvalidAlpha => "relative accuracy must be in [0.0001, 0.5]",
-            Error::InvalidBuckets => "sketch bucket cap must be in [16, 65536]",
-            Error::InvalidSeriesCap => "series cap must be positive and addressable",
-            Error::InvalidShards => "shards must be a power of two in [1, 256]",
-            Error::InvalidFutureSkew => "maximum future skew spans more than 64 slices",
-            Error::InvalidKeyLimit => "maximum key length must be in [1, 4096]",
-            Error::InvalidName => "invalid metric name, help or label name",
-            Error::LengthMismatch => "batch columns have different lengths",
-            Error::BatchTooLarge => "batch exceeds the sample limit",
-            Error::BadOffsets => "key offsets decrease or exceed the key bytes",
-            Error::InvalidQuantile => "quantiles must be in [0, 1] and at most 16",
-            Error::StaleId => "id does not name a live series",
-            Error::BufferTooSmall => "output buffer too small",
-            Error::BadMagic => "not a serialized window state",
-            Error::UnsupportedVersion => "unsupported window state version",
-            Error::AlphaMismatch => "window state written with a different relative accuracy",
-            Error::Corrupt => "truncated or corrupt window state",
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::error::Error for Error {}

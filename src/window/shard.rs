@@ -2,21 +2,18 @@
 //!
 //! Series live in slots of `Vec`s that only grow (freed slots are reused through a free list),
 //! so recording a sample allocates nothing. Each slot has a generation, bumped when its series
-//! is removed; the id `generation << 32 | slot << 8 | shard` of a removed series no longer
-//! matches. A slot whose generation would reach `u32::MAX` is retired instead of reused.
+//! is removed; the id (see `id.rs`) of a removed series no longer matches. A slot whose generation would reach `u32::MAX` is retired instead of reused.
 //!
 //! The key map goes from a 64-bit key hash to the first slot with that hash; slots with equal
 //! hashes are chained through `Meta::next` and told apart by comparing keys. Map values of
 //! byte-keyed slots carry a marker bit: `u64` keys hash by a bijection, so a `u64` key whose
 //! hash leads to an unmarked slot is that slot's key, found without touching the series.
 
-use super::batch::Step;
-use super::sketch::Bucket;
+use super::hash::hash_u64;
+use super::id::{self, MAX_SLOTS};
+use super::sketch::{Bucket, Sketch};
 use super::slice::Slice;
 use super::table::{HashIndex, NIL, prefetch};
-
-/// Slots per shard (24 bits of the id).
-pub(crate) const MAX_SLOTS: usize = 1 << 24;
 
 /// The key a series was made for.
 #[derive(Debug)]
@@ -62,18 +59,18 @@ fn map_value(slot: u32, key: &Key) -> u32 {
 
 /// Per-series bookkeeping beside the slices.
 #[derive(Debug)]
-pub(crate) struct Meta {
-    pub key: Key,
-    pub hash: u64,
+struct Meta {
+    key: Key,
+    hash: u64,
     next: u32,
     /// Bumped when the series in this slot is removed (kept while the slot is free).
     generation: u32,
     /// Newest sample timestamp from imports (for idle eviction; ingest keeps it in the
     /// slices: see [`Shard::last_ts`]).
-    pub last_ts: i64,
+    last_ts: i64,
     /// Aggregator generation of the creation or last import (ingest keeps it in the slices:
     /// see [`Shard::changed_at`]).
-    pub changed_at: u64,
+    changed_at: u64,
 }
 
 /// The overflow series of one shard (they are merged into one row on read).
@@ -87,13 +84,13 @@ pub(crate) struct Overflow {
 /// The state behind one shard lock.
 #[derive(Debug)]
 pub(crate) struct Shard {
-    pub index: u32,
-    pub metas: Vec<Meta>,
-    pub slices: Vec<Slice>,
+    index: u32,
+    metas: Vec<Meta>,
+    slices: Vec<Slice>,
     free: Vec<u32>,
     map: HashIndex,
-    pub live: usize,
-    pub key_bytes: usize,
+    live: usize,
+    key_bytes: usize,
     pub overflow: Overflow,
     ring_len: usize,
 }
@@ -120,16 +117,13 @@ impl Shard {
     /// The id of the series in `slot`.
     #[inline]
     pub fn id(&self, slot: u32) -> u64 {
-        (u64::from(self.metas[slot as usize].generation) << 32)
-            | (u64::from(slot) << 8)
-            | u64::from(self.index)
+        id::make(self.index, slot, self.metas[slot as usize].generation)
     }
 
     /// The slot of a live series from its id (the caller routed the id to this shard).
     #[inline]
     pub fn slot_of_id(&self, id: u64) -> Option<u32> {
-        let slot = ((id >> 8) & (MAX_SLOTS as u64 - 1)) as usize;
-        let generation = (id >> 32) as u32;
+        let (slot, generation) = (id::slot(id), id::generation(id));
         match self.metas.get(slot) {
             Some(m) if m.generation == generation && !matches!(m.key, Key::Free) => {
                 Some(slot as u32)
@@ -144,7 +138,7 @@ impl Shard {
     pub fn find(&self, hash: u64, key: KeyRef<'_>) -> Option<u32> {
         let head = self.map.get(hash)?;
         if let KeyRef::U64(k) = key {
-            debug_assert_eq!(hash, super::hash::hash_u64(k));
+            debug_assert_eq!(hash, hash_u64(k));
             // `hash_u64` is a bijection: the `u64`-keyed series with this hash is this key's.
             if head & BYTES_KEY == 0 {
                 return Some(head);
@@ -177,12 +171,18 @@ impl Shard {
         slot as usize * self.ring_len + pos as usize
     }
 
-    /// Starts loading the slice a step records into (all ingest writes of a sample).
+    /// Starts loading slice `at` (all ingest writes of a sample).
     #[inline(always)]
-    pub(super) fn prefetch_step(&self, step: &Step) {
-        if let Some(sl) = self.slices.get(step.at) {
+    pub(super) fn prefetch_slice(&self, at: usize) {
+        if let Some(sl) = self.slices.get(at) {
             prefetch(sl);
         }
+    }
+
+    /// Slice `at` (an index from [`Shard::slice_index`]), if there is one.
+    #[inline(always)]
+    pub(super) fn slice_mut(&mut self, at: usize) -> Option<&mut Slice> {
+        self.slices.get_mut(at)
     }
 
     /// The newest sample time of the series in `slot` (`i64::MIN` if it has none): the
@@ -340,6 +340,38 @@ impl Shard {
         !matches!(self.metas[slot as usize].key, Key::Free)
     }
 
+    /// Slots in use or free: live series are among `0..slot_count()`.
+    #[inline]
+    pub fn slot_count(&self) -> u32 {
+        self.metas.len() as u32
+    }
+
+    /// The key of the series in `slot` ([`Key::Free`] for a free slot).
+    #[inline]
+    pub fn key(&self, slot: u32) -> &Key {
+        &self.metas[slot as usize].key
+    }
+
+    /// Notes an import into the series in `slot`: its newest sample time and the generation
+    /// of the change (samples recorded by ingest note both in the slices themselves).
+    pub fn note_import(&mut self, slot: u32, last_ts: i64, generation: u64) {
+        let m = &mut self.metas[slot as usize];
+        m.last_ts = m.last_ts.max(last_ts);
+        m.changed_at = generation;
+    }
+
+    /// Live series.
+    #[inline]
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Bytes of interned byte keys.
+    #[inline]
+    pub fn key_bytes(&self) -> usize {
+        self.key_bytes
+    }
+
     /// Heap bytes held (walks every sketch: O(series)).
     pub fn heap_bytes(&self) -> usize {
         let sketches: usize = self
@@ -347,7 +379,7 @@ impl Shard {
             .iter()
             .chain(&self.overflow.ring)
             .filter_map(|s| s.sketch.as_deref())
-            .map(|s| s.heap_bytes() + std::mem::size_of::<super::Sketch>())
+            .map(|s| s.heap_bytes() + std::mem::size_of::<Sketch>())
             .sum();
         self.metas.capacity() * std::mem::size_of::<Meta>()
             + self.free.capacity() * 4
@@ -361,8 +393,6 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use crate::window::hash::hash_u64;
 
     #[test]
     fn ids_of_removed_series_go_stale_and_slots_are_reused() {
@@ -396,9 +426,9 @@ mod tests {
         assert_eq!(sh.find(h1, KeyRef::Bytes(b"e")), Some(e));
         sh.remove(e);
         assert_eq!(sh.find(h1, KeyRef::Bytes(b"e")), None);
-        assert_eq!(sh.live, 2);
+        assert_eq!(sh.live(), 2);
         assert_eq!(sh.clear(), 2);
-        assert_eq!(sh.live, 0);
-        assert_eq!(sh.key_bytes, 0);
+        assert_eq!(sh.live(), 0);
+        assert_eq!(sh.key_bytes(), 0);
     }
 }

@@ -1,10 +1,11 @@
 //! Snapshots: a consistent cut of every series' window, in reusable columns.
 
-use super::aggregator::Aggregator;
-use super::config::Mode;
+use super::maintain;
+use super::rings::Rings;
 use super::shard::Key;
 use super::sketch::SketchParams;
 use super::slice::Slice;
+use super::store::Store;
 use super::{Error, MAX_QUANTILES, OVERFLOW_ID};
 
 /// What a snapshot reads.
@@ -287,83 +288,76 @@ pub(crate) fn check_quantiles(q: &[f64]) -> Result<(), Error> {
     Ok(())
 }
 
-impl Aggregator {
-    /// Takes a consistent cut of every series' window at `now` into `out` (replacing its
-    /// rows). Ingest waits while it runs, so the cut holds whole batches. Idle series are
-    /// evicted first. The overflow series, if it ever got samples, is the last row.
-    pub fn snapshot(
-        &self,
-        now: i64,
-        opts: &SnapshotOptions<'_>,
-        out: &mut Snapshot,
-    ) -> Result<(), Error> {
-        check_quantiles(opts.quantiles)?;
-        let params = self.params.as_ref();
-        let delta = opts.delta && self.cfg.mode == Mode::Cumulative;
-        let span = match self.cfg.mode {
-            Mode::Cumulative => 0.0,
-            _ => self.cfg.width as f64 / 1e9,
-        };
-        let _cut = self.cut.write();
-        self.evict_locked(now);
-        let token = self.generation.load(std::sync::atomic::Ordering::Relaxed);
-        out.begin(opts.quantiles, now);
-        let mut overflow_used = false;
-        let mut overflow_changed = false;
-        let mut overflow_acc = Slice::default();
-        let mut acc = std::mem::take(&mut out.acc);
-        for sh in self.shards.iter() {
-            let mut sh = sh.lock();
-            for slot in 0..sh.metas.len() as u32 {
-                if !sh.is_live(slot) || sh.changed_at(slot) < opts.since {
-                    continue;
-                }
-                acc.reset(0);
-                let id = sh.id(slot);
-                let row: &Slice = if delta {
-                    let ring = sh.ring_mut(slot);
-                    acc.merge_from(&ring[1], params);
-                    fold_delta(ring, params);
-                    &acc
-                } else {
-                    self.window_of(sh.ring(slot), now, &mut acc)
-                };
-                let meta = &sh.metas[slot as usize];
-                let kind = if matches!(meta.key, Key::U64(_)) {
-                    KeyKind::U64
-                } else {
-                    KeyKind::Bytes
-                };
-                out.push_row(row, id, kind, &meta.key, params, span);
+/// Takes a consistent cut of every series' window at `now` into `out` (replacing its rows),
+/// after evicting the series idle for longer than `idle_ttl`: the body of
+/// [`Aggregator::snapshot`](super::Aggregator::snapshot).
+pub(super) fn take(
+    store: &Store,
+    rings: &Rings,
+    idle_ttl: u64,
+    now: i64,
+    opts: &SnapshotOptions<'_>,
+    out: &mut Snapshot,
+) -> Result<(), Error> {
+    check_quantiles(opts.quantiles)?;
+    let params = rings.params();
+    let delta = opts.delta && !rings.windowed();
+    let span = rings.rate_span();
+    let _cut = store.cut();
+    maintain::evict_idle(store, idle_ttl, now);
+    out.begin(opts.quantiles, now);
+    let mut overflow_used = false;
+    let mut overflow_changed = false;
+    let mut overflow_acc = Slice::default();
+    let mut acc = std::mem::take(&mut out.acc);
+    store.for_each_shard(|sh| {
+        for slot in 0..sh.slot_count() {
+            if !sh.is_live(slot) || sh.changed_at(slot) < opts.since {
+                continue;
             }
-            if sh.overflow.used {
-                overflow_used = true;
-                overflow_changed |= sh.overflow.changed_at >= opts.since;
-                if delta {
-                    overflow_acc.merge_from(&sh.overflow.ring[1], params);
-                    fold_delta(&mut sh.overflow.ring, params);
-                } else {
-                    self.read_window(&sh.overflow.ring, now, &mut overflow_acc);
-                }
+            acc.reset(0);
+            let id = sh.id(slot);
+            let row: &Slice = if delta {
+                let ring = sh.ring_mut(slot);
+                acc.merge_from(&ring[1], params);
+                fold_delta(ring, params);
+                &acc
+            } else {
+                rings.window_of(sh.ring(slot), now, &mut acc)
+            };
+            let key = sh.key(slot);
+            let kind = if matches!(key, Key::U64(_)) {
+                KeyKind::U64
+            } else {
+                KeyKind::Bytes
+            };
+            out.push_row(row, id, kind, key, params, span);
+        }
+        if sh.overflow.used {
+            overflow_used = true;
+            overflow_changed |= sh.overflow.changed_at >= opts.since;
+            if delta {
+                overflow_acc.merge_from(&sh.overflow.ring[1], params);
+                fold_delta(&mut sh.overflow.ring, params);
+            } else {
+                rings.read_window(&sh.overflow.ring, now, &mut overflow_acc);
             }
         }
-        if overflow_used && overflow_changed {
-            out.push_row(
-                &overflow_acc,
-                OVERFLOW_ID,
-                KeyKind::Overflow,
-                &Key::Free,
-                params,
-                span,
-            );
-        }
-        out.acc = acc;
-        out.next_since = token + 1;
-        self.generation
-            .store(token + 1, std::sync::atomic::Ordering::Relaxed);
-        self.count_snapshot();
-        Ok(())
+    });
+    if overflow_used && overflow_changed {
+        out.push_row(
+            &overflow_acc,
+            OVERFLOW_ID,
+            KeyKind::Overflow,
+            &Key::Free,
+            params,
+            span,
+        );
     }
+    out.acc = acc;
+    out.next_since = store.next_generation();
+    store.totals().snapshot();
+    Ok(())
 }
 
 /// Cumulative rings are `[total, delta]`: fold the delta into the total and empty it.

@@ -1,6 +1,9 @@
-//! Helpers shared by the relay and engine integration tests: socket pairs, a PRNG, SHA-256,
-//! a chunked reference encoder, and the count of open fds that leak checks compare.
+//! Helpers shared by the integration tests: socket pairs, a PRNG, SHA-256, a chunked
+//! reference encoder, the count of open fds that leak checks compare, and (in `source`) the
+//! project's source files for the tests that read them.
 #![allow(dead_code)]
+
+pub mod source;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -87,7 +87,7 @@ func fail(err error) {
 func init() {
 	register("Version/ABIVersion", func(n int) error {
 		for i := 0; i < n; i++ {
-			if offheap.ABIVersion() != 2 || offheap.Version() == "" {
+			if offheap.ABIVersion() != 3 || offheap.Version() == "" {
 				return errors.New("wrong version")
 			}
 		}

@@ -1,0 +1,393 @@
+//! `offheap_snapshot_*`, `offheap_aggregator_prometheus` and `offheap_aggregator_export`: the
+//! snapshot arena of the windowed aggregator's C ABI.
+//!
+//! A snapshot (`offheap_snapshot_new`) is a Rust-owned arena of result columns that a
+//! snapshot, a Prometheus rendering or an export fills and that callers read through
+//! `offheap_snapshot_view` until the next call that fills it, or its free.
+
+use super::boundary::guard;
+use super::handle::{self, HandleObject, offheap_kind};
+use super::ptr;
+use super::status::offheap_status;
+use super::window::status;
+use crate::window::{
+    Aggregator, MAX_QUANTILES, PrometheusCursor, Snapshot, SnapshotOptions, render_prometheus,
+};
+use parking_lot::Mutex;
+
+/// A snapshot arena: result columns, an export buffer and a render scratch buffer.
+pub(crate) struct WindowSnapshot {
+    inner: Mutex<SnapshotArena>,
+}
+
+#[derive(Default)]
+struct SnapshotArena {
+    snap: Snapshot,
+    export: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl HandleObject for WindowSnapshot {
+    const KIND: offheap_kind = offheap_kind::Snapshot;
+}
+
+/// Most quantiles one snapshot computes (entries of `offheap_snapshot_columns.quantiles`).
+pub const OFFHEAP_WINDOW_MAX_QUANTILES: usize = 16;
+const _: () = assert!(OFFHEAP_WINDOW_MAX_QUANTILES == MAX_QUANTILES);
+
+/// Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.
+/// Every column has `rows` elements; a pointer is NULL when its length is 0.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct offheap_snapshot_columns {
+    /// Number of rows.
+    pub rows: u64,
+    /// Number of quantiles computed (entries of `quantiles` used).
+    pub nquantiles: u32,
+    /// Reserved, 0.
+    pub reserved: u32,
+    /// The `now` of the snapshot.
+    pub now: i64,
+    /// Token for changed-only snapshots after this one.
+    pub next_since: u64,
+    /// Series ids (UINT64_MAX for the overflow row).
+    pub ids: *const u64,
+    /// Key kinds: 0 u64 key, 1 byte key, 2 overflow.
+    pub kinds: *const u8,
+    /// Caller u64 keys (0 for other rows).
+    pub raw_keys: *const u64,
+    /// End offset of each row's byte key in `key_bytes`.
+    pub key_ends: *const u32,
+    /// All byte keys, concatenated.
+    pub key_bytes: *const u8,
+    /// Length of `key_bytes`.
+    pub key_bytes_len: u64,
+    /// Counts (sum of weights).
+    pub counts: *const u64,
+    /// Sums.
+    pub sums: *const f64,
+    /// Minimums (NaN when empty).
+    pub mins: *const f64,
+    /// Maximums (NaN when empty).
+    pub maxs: *const f64,
+    /// Newest values (NaN when empty).
+    pub lasts: *const f64,
+    /// Means (NaN when empty).
+    pub means: *const f64,
+    /// Population standard deviations (NaN when empty).
+    pub stddevs: *const f64,
+    /// Counter increases.
+    pub increases: *const f64,
+    /// Increase per second.
+    pub rates: *const f64,
+    /// Column of each requested quantile (`nquantiles` used).
+    pub quantiles: [*const f64; OFFHEAP_WINDOW_MAX_QUANTILES],
+    /// The last export written into this snapshot by `offheap_aggregator_export`.
+    pub export_bytes: *const u8,
+    /// Length of `export_bytes`.
+    pub export_len: u64,
+}
+
+/// A column's pointer for C: NULL when it is empty (Rust's empty slices point anywhere
+/// non-NULL, and a C caller must never get a dangling non-NULL pointer).
+fn nonnull_or_null<T>(s: &[T]) -> *const T {
+    if s.is_empty() {
+        std::ptr::null()
+    } else {
+        s.as_ptr()
+    }
+}
+
+/// Makes an empty snapshot arena and writes its handle to `*out`.
+///
+/// # Safety
+/// `out` is NULL or valid for writing one `uint64_t` until the call returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_snapshot_new(out: *mut u64) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+        // returns: what `ptr::out` requires.
+        let out = unsafe { ptr::out(out) }?;
+        out.write(handle::insert(WindowSnapshot {
+            inner: Mutex::new(SnapshotArena::default()),
+        })?);
+        Ok(())
+    })
+}
+
+/// Frees a snapshot arena; views of it become invalid.
+#[unsafe(no_mangle)]
+pub extern "C" fn offheap_snapshot_free(snapshot: u64) -> offheap_status {
+    guard(|| handle::free::<WindowSnapshot>(snapshot))
+}
+
+/// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
+/// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
+/// series changed since that token (0: all); `delta` (cumulative mode): report and reset the
+/// change since the last delta read. Writes the row count to `*rows_out`.
+///
+/// # Safety
+/// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
+/// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn offheap_snapshot_take(
+    aggregator: u64,
+    snapshot: u64,
+    now: i64,
+    quantiles: *const f64,
+    nquantiles: usize,
+    since: u64,
+    delta: u32,
+    rows_out: *mut u64,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `rows_out` valid for one write and
+        // `quantiles` for reading `nquantiles` doubles (or NULL with none) until the call
+        // returns: what `ptr::out` and `ptr::slice` require.
+        let (rows_out, quantiles) =
+            unsafe { (ptr::out(rows_out)?, ptr::slice(quantiles, nquantiles)?) };
+        let agg = handle::get::<Aggregator>(aggregator)?;
+        let snap = handle::get::<WindowSnapshot>(snapshot)?;
+        let mut arena = snap.inner.lock();
+        let opts = SnapshotOptions {
+            quantiles,
+            since,
+            delta: delta != 0,
+        };
+        agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;
+        rows_out.write(arena.snap.len() as u64);
+        Ok(())
+    })
+}
+
+/// Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
+/// or freed; never written through).
+///
+/// # Safety
+/// `out` is NULL or valid for writing one `offheap_snapshot_columns` until the call returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_snapshot_view(
+    snapshot: u64,
+    out: *mut offheap_snapshot_columns,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+        // returns: what `ptr::out` requires.
+        let out = unsafe { ptr::out(out) }?;
+        let snap = handle::get::<WindowSnapshot>(snapshot)?;
+        let arena = snap.inner.lock();
+        let s = &arena.snap;
+        let mut quantiles = [std::ptr::null(); OFFHEAP_WINDOW_MAX_QUANTILES];
+        for (j, q) in quantiles.iter_mut().enumerate().take(s.quantiles().len()) {
+            *q = nonnull_or_null(s.quantile(j));
+        }
+        out.write(offheap_snapshot_columns {
+            rows: s.len() as u64,
+            nquantiles: s.quantiles().len() as u32,
+            reserved: 0,
+            now: s.now(),
+            next_since: s.next_since(),
+            ids: nonnull_or_null(s.ids()),
+            kinds: nonnull_or_null(s.kinds()),
+            raw_keys: nonnull_or_null(s.raw_keys()),
+            key_ends: nonnull_or_null(s.key_ends()),
+            key_bytes: nonnull_or_null(s.key_bytes()),
+            key_bytes_len: s.key_bytes().len() as u64,
+            counts: nonnull_or_null(s.counts()),
+            sums: nonnull_or_null(s.sums()),
+            mins: nonnull_or_null(s.mins()),
+            maxs: nonnull_or_null(s.maxs()),
+            lasts: nonnull_or_null(s.lasts()),
+            means: nonnull_or_null(s.means()),
+            stddevs: nonnull_or_null(s.stddevs()),
+            increases: nonnull_or_null(s.increases()),
+            rates: nonnull_or_null(s.rates()),
+            quantiles,
+            export_bytes: nonnull_or_null(&arena.export),
+            export_len: arena.export.len() as u64,
+        });
+        Ok(())
+    })
+}
+
+/// Renders the Prometheus text of the rows in `snapshot` (taken from `aggregator`, whose name
+/// and key labels are used) into `buf`, whole series at a time, from position `*position`
+/// (0 to start); advances `*position` and writes the bytes rendered to `*written`. Rendering is
+/// finished when a call writes 0 bytes.
+///
+/// Errors: `OFFHEAP_STATUS_BUFFER_TOO_SMALL` if the next series does not fit an empty `buf`
+/// (64 KiB always suffices).
+///
+/// # Safety
+/// Until the call returns: `position` is NULL or valid for reading and writing one
+/// `uint64_t`; `written` is NULL or valid for writing one `size_t`; `buf` is NULL with `cap`
+/// = 0 or valid for writing `cap` bytes; none of them overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_aggregator_prometheus(
+    aggregator: u64,
+    snapshot: u64,
+    position: *mut u64,
+    buf: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `position` valid for one read and write,
+        // `written` for one write and `buf` for writing `cap` bytes (or NULL with `cap` = 0),
+        // none overlapping, until the call returns: what `ptr::in_out`, `ptr::out` and
+        // `ptr::slice_mut` require.
+        let ((start, position_out), written, buf) = unsafe {
+            (
+                ptr::in_out(position)?,
+                ptr::out(written)?,
+                ptr::slice_mut(buf, cap)?,
+            )
+        };
+        let agg = handle::get::<Aggregator>(aggregator)?;
+        let snap = handle::get::<WindowSnapshot>(snapshot)?;
+        let mut arena = snap.inner.lock();
+        let arena = &mut *arena;
+        let mut cursor = PrometheusCursor::from_position(start);
+        let n = render_prometheus(
+            agg.config(),
+            &arena.snap,
+            &mut cursor,
+            buf,
+            &mut arena.scratch,
+        )
+        .map_err(status)?;
+        position_out.write(cursor.position());
+        written.write(n);
+        Ok(())
+    })
+}
+
+/// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
+/// format in the crate docs of `window::codec`); read it through `offheap_snapshot_view`
+/// (`export_bytes`, `export_len`). Writes the number of records to `*records`.
+///
+/// # Safety
+/// `records` is NULL or valid for writing one `uint64_t` until the call returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_aggregator_export(
+    aggregator: u64,
+    snapshot: u64,
+    now: i64,
+    records: *mut u64,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `records` valid for one write until the call
+        // returns: what `ptr::out` requires.
+        let records = unsafe { ptr::out(records) }?;
+        let agg = handle::get::<Aggregator>(aggregator)?;
+        let snap = handle::get::<WindowSnapshot>(snapshot)?;
+        let mut arena = snap.inner.lock();
+        arena.export.clear();
+        let n = agg.export(now, &mut arena.export);
+        records.write(n as u64);
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::window::tests::new_agg;
+    use crate::ffi::window::{
+        offheap_aggregator_free, offheap_aggregator_ingest_u64, offheap_ingest_accounting,
+    };
+
+    #[test]
+    fn ingest_snapshot_view_render_and_free() {
+        let _l = crate::ffi::boundary::tests::INJECTION_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let agg = new_agg();
+        let keys = [1u64, 2, 1];
+        let ts = [1i64, 2, 3];
+        let vs = [1.0, 2.0, 3.0];
+        let mut acc = offheap_ingest_accounting::default();
+        // SAFETY: `keys`, `ts` and `vs` are arrays of 3, weights are (NULL, unweighted) and
+        // `acc` is a live local.
+        let st = unsafe {
+            offheap_aggregator_ingest_u64(
+                agg,
+                keys.as_ptr(),
+                ts.as_ptr(),
+                vs.as_ptr(),
+                std::ptr::null(),
+                3,
+                3,
+                &mut acc,
+            )
+        };
+        assert_eq!((st, acc.accepted), (offheap_status::Ok, 3));
+        let mut snap = 0;
+        // SAFETY: `snap` is a live local.
+        let st = unsafe { offheap_snapshot_new(&mut snap) };
+        assert_eq!(st, offheap_status::Ok);
+        let q = [0.5];
+        let mut rows = 0;
+        // SAFETY: `q` holds 1 quantile and `rows` is a live local.
+        let st = unsafe { offheap_snapshot_take(agg, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
+        assert_eq!((st, rows), (offheap_status::Ok, 2));
+        let mut view = std::mem::MaybeUninit::<offheap_snapshot_columns>::uninit();
+        // SAFETY: `view` is a live local with room for one view.
+        let st = unsafe { offheap_snapshot_view(snap, view.as_mut_ptr()) };
+        assert_eq!(st, offheap_status::Ok);
+        // SAFETY: the call returned OK, and an out-parameter is written on success.
+        let view = unsafe { view.assume_init() };
+        // SAFETY: a non-empty column of the view points to `rows` elements of the snapshot,
+        // which is neither filled again nor freed before this read.
+        let counts = unsafe { std::slice::from_raw_parts(view.counts, view.rows as usize) };
+        assert_eq!(counts.iter().sum::<u64>(), 3);
+        assert!(
+            view.key_bytes.is_null(),
+            "empty column is NULL, not dangling"
+        );
+        let mut pos = 0u64;
+        let mut buf = [0u8; 4096];
+        let mut n = 0usize;
+        // SAFETY: `pos` and `n` are live locals and `buf` is valid for its length.
+        let st = unsafe {
+            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
+        };
+        assert_eq!(st, offheap_status::Ok);
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(text.contains("lat_count{k=\"1\"} 2\n"), "{text}");
+        // SAFETY: `pos` and `n` are live locals and `buf` is valid for its length.
+        let st = unsafe {
+            offheap_aggregator_prometheus(agg, snap, &mut pos, buf.as_mut_ptr(), buf.len(), &mut n)
+        };
+        assert_eq!((st, n), (offheap_status::Ok, 0));
+
+        // Mismatched columns and bad handles are errors.
+        // SAFETY: NULL with a non-zero length is rejected before use.
+        let st = unsafe {
+            offheap_aggregator_ingest_u64(
+                agg,
+                std::ptr::null(),
+                ts.as_ptr(),
+                vs.as_ptr(),
+                std::ptr::null(),
+                3,
+                3,
+                &mut acc,
+            )
+        };
+        assert_eq!(st, offheap_status::NullPointer);
+        // SAFETY: `q` holds 1 quantile and `rows` is a live local (the snapshot handle passed
+        // as the aggregator is checked, not dereferenced).
+        let st = unsafe { offheap_snapshot_take(snap, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
+        assert_eq!(st, offheap_status::InvalidHandle);
+        let bad_q = [2.0];
+        // SAFETY: `bad_q` holds 1 quantile and `rows` is a live local.
+        let st = unsafe { offheap_snapshot_take(agg, snap, 3, bad_q.as_ptr(), 1, 0, 0, &mut rows) };
+        assert_eq!(st, offheap_status::WindowInvalidQuantile);
+        assert_eq!(offheap_snapshot_free(snap), offheap_status::Ok);
+        assert_eq!(offheap_aggregator_free(agg), offheap_status::Ok);
+        assert_eq!(offheap_aggregator_free(agg), offheap_status::InvalidHandle);
+    }
+}
