@@ -33,6 +33,7 @@ pub use boundary::offheap_debug_inject_panics;
 pub use buffer::*;
 pub use debug::*;
 pub use engine::*;
+pub use engine_proxy::*;
 pub use handle::{OFFHEAP_KIND_SLOTS, offheap_kind};
 pub use headers::*;
 pub use messages::offheap_status_str;
