@@ -43,9 +43,10 @@ struct Listener {
 /// are freed. Enough that the exchanges of a few hundred busy connections starting and ending
 /// take and give back sessions without allocating; idle connections hold none.
 const MAX_IDLE_SESSIONS: usize = 256;
-/// Connections accepted per listener event at most (the listener is level-triggered: the
-/// rest wake a worker again).
-const ACCEPT_BATCH: usize = 64;
+/// Connections accepted per listener event at most. The listener is level-triggered: the
+/// rest wake a worker again, the one that is waiting (so connections spread over the workers),
+/// and no accept comes back empty (as nginx's default, `multi_accept off`).
+const ACCEPT_BATCH: usize = 1;
 
 /// A worker's proxy state.
 #[derive(Debug)]
