@@ -733,3 +733,19 @@ fn a_head_that_trickles_in_still_meets_its_deadline() {
     );
     writer.join().unwrap();
 }
+
+#[test]
+fn a_connection_that_never_sends_is_closed_at_the_read_header_deadline() {
+    let _s = serial();
+    let up = upstream();
+    let p = proxy(vec![up.addr], |c| {
+        c.timeouts.read_header_ms = 200;
+        c.timeouts.idle_ms = 60_000;
+    });
+    let mut silent = p.connect();
+    assert!(silent.closed(), "closed within a second");
+    let mut c = p.connect();
+    assert_eq!(c.get("/size/1").body, b"a");
+    thread::sleep(Duration::from_millis(400));
+    assert_eq!(c.get("/size/1").body, b"a", "after a response, the idle deadline applies");
+}

@@ -42,6 +42,7 @@ type clientConn struct {
 	bigHead bool
 	hook    *Request
 
+	served    bool // a request was read: later waits are idle ones
 	closeNext bool // close the client connection after this exchange
 	http10    bool // the request in progress is HTTP/1.0
 }
@@ -103,6 +104,7 @@ func (c *clientConn) serve() {
 		if !c.readRequestHead() {
 			return
 		}
+		c.served = true
 		c.p.c.requests.Add(1)
 		c.exchange()
 	}
@@ -134,7 +136,12 @@ func (c *clientConn) readRequestHead() bool {
 		if len(view) == 0 {
 			// Deadline first, then the idle flag, then the shutdown check: either Shutdown
 			// sees the flag and its wake-up deadline overrides this one, or this sees Shutdown.
-			c.client.tc.SetReadDeadline(deadline(c.p.cfg.IdleTimeout))
+			// The first request of a connection gets ReadHeaderTimeout, as in net/http.
+			wait := c.p.cfg.IdleTimeout
+			if !c.served {
+				wait = c.p.cfg.ReadHeaderTimeout
+			}
+			c.client.tc.SetReadDeadline(deadline(wait))
 			c.idle.Store(true)
 			if c.p.shutting.Load() {
 				return false

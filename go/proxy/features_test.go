@@ -398,3 +398,34 @@ func TestFaultsLeaveNothingBehind(t *testing.T) {
 		}
 	})
 }
+
+// A connection that sends nothing is closed at ReadHeaderTimeout, not IdleTimeout (as
+// net/http does); after a response the idle deadline applies.
+func TestSilentConnectionsMeetTheReadHeaderDeadline(t *testing.T) {
+	modes(t, func(t *testing.T, allInGo bool) {
+		f := newFixture(t, allInGo, func(c *Config) {
+			c.ReadHeaderTimeout, c.IdleTimeout = 200*time.Millisecond, time.Minute
+		})
+		silent, err := net.Dial("tcp", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+		start := time.Now()
+		silent.SetReadDeadline(start.Add(5 * time.Second))
+		if n, err := silent.Read(make([]byte, 1)); n != 0 || os.IsTimeout(err) || time.Since(start) > 2*time.Second {
+			t.Fatalf("a silent connection: read %d, %v after %v; want closed within the read-header deadline", n, err, time.Since(start))
+		}
+		c := client()
+		for range 2 {
+			req, _ := http.NewRequest("GET", f.url+"/size/1", nil)
+			if resp, body := do(t, c, req); resp.StatusCode != 200 || string(body) != "a" {
+				t.Fatalf("%s %q", resp.Status, body)
+			}
+			time.Sleep(400 * time.Millisecond)
+		}
+		if n := f.p.Counters().ConnsAccepted; n != 2 {
+			t.Errorf("%d connections accepted, want 2 (the idle one kept)", n)
+		}
+	})
+}

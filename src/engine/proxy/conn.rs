@@ -72,6 +72,9 @@ pub(crate) struct Conn {
     pub(crate) timed_out: bool,
     /// Close once the exchange in progress ends (shutdown).
     pub(crate) closing: bool,
+    /// No response has gone out yet: waiting for the first request counts against the
+    /// read-header deadline (as net/http's ReadHeaderTimeout does), not the idle one.
+    pub(crate) fresh: bool,
     /// A read may find something: the poller said readable since a read drained the
     /// connection ([`Session::set_ready`](crate::engine::Session::set_ready)).
     pub(crate) ready: bool,
@@ -104,6 +107,7 @@ impl Conn {
             attempts: 0,
             timed_out: false,
             closing: false,
+            fresh: true,
             // Registering the connection reports bytes already there.
             ready: false,
             hup: false,

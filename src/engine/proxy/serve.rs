@@ -271,6 +271,7 @@ impl ProxyWorker {
         let (_, waiting, _) = c.seen;
         let limit = match &c.state {
             State::Open => match waiting {
+                Waiting::Idle if c.fresh => t.read_header_ms,
                 Waiting::Idle => t.idle_ms,
                 Waiting::RequestHead => t.read_header_ms,
                 Waiting::ResponseHead => t.response_header_ms,

@@ -79,6 +79,7 @@ impl ProxyWorker {
             let counters = &self.shared.workers[self.w].counters;
             counters.add(C::Requests, after.requests.wrapping_sub(before.requests));
             counters.add(C::Responses, after.responses.wrapping_sub(before.responses));
+            c.fresh &= after.responses == before.responses;
             match p {
                 SessionProgress::Wait { .. } => return self.settle(k),
                 SessionProgress::Again => {
