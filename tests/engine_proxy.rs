@@ -747,5 +747,9 @@ fn a_connection_that_never_sends_is_closed_at_the_read_header_deadline() {
     let mut c = p.connect();
     assert_eq!(c.get("/size/1").body, b"a");
     thread::sleep(Duration::from_millis(400));
-    assert_eq!(c.get("/size/1").body, b"a", "after a response, the idle deadline applies");
+    assert_eq!(
+        c.get("/size/1").body,
+        b"a",
+        "after a response, the idle deadline applies"
+    );
 }
