@@ -47,14 +47,46 @@ type clientConn struct {
 	http10    bool // the request in progress is HTTP/1.0
 }
 
+// maxSpareConns is how many connection records (with their buffer, batches and relays) the
+// Go mode keeps for new connections to reuse.
+const maxSpareConns = 256
+
+// newClientConn returns the record of a new connection: a spare one reset, or a new one.
 func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
-	s, err := newSockConn(tc)
-	if err != nil {
+	p.spareMu.Lock()
+	var c *clientConn
+	if n := len(p.spares); n > 0 {
+		c, p.spares[n-1] = p.spares[n-1], nil
+		p.spares = p.spares[:n-1]
+	}
+	p.spareMu.Unlock()
+	if c == nil {
+		var err error
+		if c, err = p.makeClientConn(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.client.attach(tc); err != nil {
+		c.release()
 		return nil, err
 	}
+	if ap, ok := tc.RemoteAddr().(*net.TCPAddr); ok {
+		c.opts.ClientIP = ap.IP.String()
+	}
+	c.served, c.closeNext, c.http10, c.reqHead, c.bigHead, c.cur = false, false, false, 0, false, c.req
+	c.idle.Store(false)
+	return c, nil
+}
+
+// makeClientConn makes a connection record: the Rust-owned buffer, the batches and the relays
+// every connection of the Go mode has.
+func (p *Proxy) makeClientConn() (*clientConn, error) {
+	s := &sockConn{}
+	s.vw.fn = s.vw.step
 	c := &clientConn{p: p, client: s, req: offheap.NewRequestBatch(1), resp: offheap.NewResponseBatch(1),
 		out: make([]byte, 0, 4096)}
 	c.cur = c.req
+	var err error
 	if c.buf, err = offheap.NewBuffer(); err != nil {
 		return nil, err
 	}
@@ -71,9 +103,6 @@ func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
 	// mode: between sockets it cost less CPU per large body than copying.
 	c.toUp.SetSplice(true)
 	c.toClient.SetSplice(true)
-	if ap, ok := tc.RemoteAddr().(*net.TCPAddr); ok {
-		c.opts.ClientIP = ap.IP.String()
-	}
 	c.opts.Proto = "http"
 	c.opts.Via = p.cfg.Via
 	c.opts.SetHost, c.opts.Host = p.cfg.SetHost, p.cfg.Upstreams[0]
@@ -83,8 +112,25 @@ func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
 	return c, nil
 }
 
+// close closes the connection and keeps its record for a new connection (or releases it).
+// The record must no longer be in the proxy's set of connections.
 func (c *clientConn) close() {
 	c.client.tc.Close()
+	c.buf.Consume(c.buf.Len()) // what the next read will drop
+	p := c.p
+	p.spareMu.Lock()
+	if len(p.spares) < maxSpareConns && !p.shutting.Load() {
+		p.spares = append(p.spares, c)
+		c = nil
+	}
+	p.spareMu.Unlock()
+	if c != nil {
+		c.release()
+	}
+}
+
+// release frees the record's Rust objects.
+func (c *clientConn) release() {
 	c.buf.Close()
 	c.toUp.Close()
 	c.toClient.Close()
@@ -98,8 +144,11 @@ func (c *clientConn) wakeIfIdle() {
 }
 
 func (c *clientConn) serve() {
-	defer c.p.forget(c)
-	defer c.close()
+	defer func() {
+		c.client.tc.Close()
+		c.p.forget(c) // before the record can be reused
+		c.close()
+	}()
 	for !c.closeNext {
 		if !c.readRequestHead() {
 			return

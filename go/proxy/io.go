@@ -16,13 +16,19 @@ type sockConn struct {
 }
 
 func newSockConn(tc *net.TCPConn) (*sockConn, error) {
+	s := &sockConn{}
+	s.vw.fn = s.vw.step
+	return s, s.attach(tc)
+}
+
+// attach makes s the wrapper of tc (a sockConn is reused for another connection this way).
+func (s *sockConn) attach(tc *net.TCPConn) error {
 	raw, err := tc.SyscallConn()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s := &sockConn{tc: tc, raw: raw}
-	s.vw.fn = s.vw.step
-	return s, nil
+	s.tc, s.raw = tc, raw
+	return nil
 }
 
 // SyscallConn returns the RawConn fetched once.

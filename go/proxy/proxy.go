@@ -55,6 +55,9 @@ type Proxy struct {
 	c     counters
 	ups   *upstreams
 
+	spareMu sync.Mutex
+	spares  []*clientConn // Go mode: connection records for new connections to reuse
+
 	mu        sync.Mutex
 	eng       *engineServer // engine mode, started by the first Serve
 	listeners map[net.Listener]struct{}
@@ -212,6 +215,12 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		<-done
 	}
 	p.ups.closeIdle()
+	p.spareMu.Lock()
+	for _, c := range p.spares {
+		c.release()
+	}
+	p.spares = nil
+	p.spareMu.Unlock()
 	return err
 }
 

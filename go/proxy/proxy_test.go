@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -589,43 +588,51 @@ func TestCurl(t *testing.T) {
 
 // TestZeroAllocsPerRequest proxies requests from a raw client to a raw upstream (neither
 // allocates per request) and counts the process's Go allocations: the proxy's share.
+// keepAliveUpstream answers every request head (ending in an empty line) with resp, on
+// kept-alive connections, allocating nothing per request.
+func keepAliveUpstream(t *testing.T, resp string) string {
+	t.Helper()
+	uln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uln.Close() })
+	respBytes := []byte(resp)
+	go func() {
+		for {
+			c, err := uln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 8192)
+				have := 0
+				for {
+					n, err := c.Read(buf[have:])
+					if err != nil {
+						return
+					}
+					have += n
+					for {
+						i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+						if i < 0 {
+							break
+						}
+						c.Write(respBytes)
+						have = copy(buf, buf[i+4:have])
+					}
+				}
+			}()
+		}
+	}()
+	return uln.Addr().String()
+}
+
 func TestZeroAllocsPerRequest(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
-		uln, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer uln.Close()
-		respBytes := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-		var wg sync.WaitGroup
-		go func() {
-			for {
-				c, err := uln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() { // answers each head (ending in an empty line) with respBytes
-					defer wg.Done()
-					defer c.Close()
-					buf := make([]byte, 8192)
-					have := 0
-					for {
-						n, err := c.Read(buf[have:])
-						if err != nil {
-							return
-						}
-						have += n
-						for {
-							i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-							if i < 0 {
-								break
-							}
-							c.Write(respBytes)
-							have = copy(buf, buf[i+4:have])
-						}
-					}
-				}()
-			}
-		}()
-		p := newProxy(t, Config{Upstreams: []string{uln.Addr().String()}, AllInGo: allInGo, Workers: 2})
+		up := keepAliveUpstream(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+		p := newProxy(t, Config{Upstreams: []string{up}, AllInGo: allInGo, Workers: 2})
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		go p.Serve(ln)
 		defer p.Shutdown(context.Background())
