@@ -26,11 +26,7 @@ func TestHTTP10UpstreamKeepsTheClient(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
 		up := rawUpstream(t, "HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3.12\r\nContent-Length: 5\r\n\r\nhello")
 		f := newFixture(t, allInGo, func(c *Config) { c.Upstreams = []string{up} })
-		conn, err := net.Dial("tcp", f.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := f.dial(t)
 		br := bufio.NewReader(conn)
 		for i := range 5 {
 			fmt.Fprintf(conn, "GET /file%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
@@ -115,11 +111,7 @@ func TestRewrite(t *testing.T) {
 				r.SetHeader("Content-Length", "1") // ignored: the body is relayed as framed
 			}
 		})
-		conn, err := net.Dial("tcp", f.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := f.dial(t)
 		br := bufio.NewReader(conn)
 		for range 3 {
 			fmt.Fprint(conn, "POST /elsewhere HTTP/1.1\r\nHost: x\r\nX-Drop: 1\r\nContent-Length: 5\r\n\r\nhello")

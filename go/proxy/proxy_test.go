@@ -161,6 +161,17 @@ func newFixture(t *testing.T, allInGo bool, tweak func(*Config)) *fixture {
 	return f
 }
 
+// dial opens a raw connection to the proxy, closed when the test ends.
+func (f *fixture) dial(t *testing.T) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func client() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, ExpectContinueTimeout: 5 * time.Second}, Timeout: 20 * time.Second}
 }
@@ -286,11 +297,7 @@ func TestDropHeader(t *testing.T) {
 func TestHopByHopAndForwarded(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
 		f := newFixture(t, allInGo, nil)
-		conn, err := net.Dial("tcp", f.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := f.dial(t)
 		fmt.Fprintf(conn, "GET /headers HTTP/1.1\r\nHost: example.test\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nProxy-Authorization: x\r\nX-End: kept\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
@@ -314,11 +321,7 @@ func TestHopByHopAndForwarded(t *testing.T) {
 func TestPipelining(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
 		f := newFixture(t, allInGo, nil)
-		conn, err := net.Dial("tcp", f.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := f.dial(t)
 		var reqs bytes.Buffer
 		paths := []string{"/size/3", "/chunked/20000", "/echo", "/size/70000", "/size/1"}
 		for _, p := range paths {
@@ -375,11 +378,7 @@ func TestExpectContinue(t *testing.T) {
 func TestUpgradeTunnel(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
 		f := newFixture(t, allInGo, nil)
-		conn, err := net.Dial("tcp", f.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := f.dial(t)
 		fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 		br := bufio.NewReader(conn)
 		resp, err := http.ReadResponse(br, nil)

@@ -13,6 +13,21 @@ import (
 
 var http10 = []byte("HTTP/1.0 ")
 
+// sendPendingBody sends a body that waited for 100 Continue (or for its time to pass); false
+// means the exchange ends (the client is gone, or the upstream failed: 502).
+func (c *clientConn) sendPendingBody(up *upstreamConn, kind offheap.BodyKind, n int64) bool {
+	err := c.sendBody(up, nil, kind, n)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, errClient):
+		c.closeNext = true
+	default:
+		c.fail(502, errUpstream, true)
+	}
+	return false
+}
+
 type respStatus int
 
 const (
@@ -57,12 +72,7 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n 
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					if bodyPending && !gotBytes {
 						// No 100 Continue in time: send the body anyway.
-						if err := c.sendBody(up, nil, kind, n); err != nil {
-							if errors.Is(err, errClient) {
-								c.closeNext = true
-							} else {
-								c.fail(502, errUpstream, true)
-							}
+						if !c.sendPendingBody(up, kind, n) {
 							return done, false
 						}
 						bodyPending = false
@@ -98,12 +108,7 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n 
 				return done, false
 			}
 			if status == 100 && bodyPending {
-				if err := c.sendBody(up, nil, kind, n); err != nil {
-					if errors.Is(err, errClient) {
-						c.closeNext = true
-					} else {
-						c.fail(502, errUpstream, true)
-					}
+				if !c.sendPendingBody(up, kind, n) {
 					return done, false
 				}
 				bodyPending = false
