@@ -151,6 +151,9 @@ type Engine struct {
 	smu     sync.Mutex // serialises SubmitBatch (the submitter and io.jobs, io.statuses)
 	batcher batchSubmitter
 
+	workers int          // worker threads
+	proxy   *engineProxy // set by StartProxy (under pmu)
+
 	pmu       sync.Mutex // serialises SubmitTunnel, SubmitBody and SubmitSession (what follows, io.session, io.strings)
 	pair      fdPair
 	args      submitArgs
@@ -237,7 +240,7 @@ func NewEngine(workers, maxJobs int) (*Engine, error) {
 		engineFree(id)
 		return nil, statusError("NewEngine", st)
 	}
-	e := &Engine{ready: os.NewFile(uintptr(fd), "offheap-engine-ready"), io: new(engineIO)}
+	e := &Engine{ready: os.NewFile(uintptr(fd), "offheap-engine-ready"), io: new(engineIO), workers: workers}
 	e.batcher.io = e.io
 	e.submitFn, e.sessionFn = e.cSubmit, e.cSubmitSession
 	attach(&e.h, e, id, engineFree)
@@ -583,5 +586,10 @@ func (e *Engine) poll(out []Completion) (int, error) {
 func (e *Engine) Close() error {
 	err := e.h.close("Engine.Close", nil)
 	e.ready.Close() // wakes a Wait parked on it; later Closes of the file only report an error
+	e.pmu.Lock()
+	if e.proxy != nil {
+		e.proxy.close() // wakes WaitProxyEvents likewise
+	}
+	e.pmu.Unlock()
 	return err
 }

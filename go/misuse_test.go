@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -187,6 +188,17 @@ func misuseArg(e *misuseEnv, typ reflect.Type, conns *int) (reflect.Value, bool)
 		v = []string{"/a"}
 	case reflect.TypeFor[MetricType](), reflect.TypeFor[ExpositionFormat]():
 		return reflect.Zero(typ), true
+	case reflect.TypeFor[syscall.Conn](): // Engine.ProxyListen's listener
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.defer_(func() { ln.Close() })
+		v = ln.(syscall.Conn)
+	case reflect.TypeFor[*ProxyConfig]():
+		v = &ProxyConfig{Upstreams: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}}
+	case reflect.TypeFor[[]ProxyEvent]():
+		v = make([]ProxyEvent, 4)
 	case reflect.TypeFor[HandlerOptions]():
 		v = HandlerOptions{}
 	case reflect.TypeFor[time.Time]():
@@ -269,6 +281,7 @@ func misuseCall(m reflect.Method, args []reflect.Value) (out []reflect.Value, pa
 var aliveAfterClose = map[string]string{
 	"Recorder.WithLabelValues": "a series handle whose observations count as Dropped",
 	"Aggregator.Handler":       "a handler that answers 500 before writing any exposition",
+	"Engine.Workers":           "the number of workers the engine was made with",
 }
 
 // closedResult reports whether out is what a call on a closed object returns: an error that

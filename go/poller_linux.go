@@ -25,6 +25,23 @@ const (
 type poller struct {
 	file *os.File // nil until the first watch
 	raw  syscall.RawConn
+	op   ctlOp
+	// Method values made once with the instance, so watching and unwatching (once per
+	// connection) allocate nothing.
+	outerFn, innerFn func(uintptr)
+}
+
+// ctlOp is the epoll_ctl the poller's next ctl runs: on the fd that orig lends, an ADD (or a
+// MOD merging other's events when other watches the same fd) for watch, a DEL (or a MOD down to
+// other's events) for unwatch.
+type ctlOp struct {
+	orig   syscall.RawConn
+	other  *watch
+	events uint32
+	add    bool
+	ep, fd int
+	ev     syscall.EpollEvent
+	err    error
 }
 
 // open makes the epoll instance, once.
@@ -53,19 +70,47 @@ func (p *poller) open() error {
 		return err
 	}
 	p.file, p.raw = f, raw
+	p.outerFn, p.innerFn = p.outer, p.inner
 	return nil
 }
 
-// ctl runs epoll_ctl on the poller with the fd orig lends.
-func (p *poller) ctl(orig syscall.RawConn, do func(ep, fd int) error) error {
-	var inner error
-	err := p.raw.Control(func(ep uintptr) {
-		inner = orig.Control(func(fd uintptr) { inner = do(int(ep), int(fd)) })
-	})
-	if err != nil {
+// ctl runs the epoll_ctl of p.op on the poller with the fd p.op.orig lends.
+func (p *poller) ctl() error {
+	p.op.err, p.op.fd = nil, -1
+	if err := p.raw.Control(p.outerFn); err != nil {
 		return err
 	}
-	return inner
+	return p.op.err
+}
+
+func (p *poller) outer(ep uintptr) {
+	p.op.ep = int(ep)
+	if err := p.op.orig.Control(p.innerFn); err != nil {
+		p.op.err = err
+	}
+}
+
+func (p *poller) inner(fd uintptr) {
+	op := &p.op
+	cfd := int(fd)
+	op.fd = cfd
+	shared := op.other.orig != nil && op.other.fd == cfd
+	switch {
+	case op.add && shared:
+		op.ev = syscall.EpollEvent{Events: op.events | op.other.events, Fd: int32(cfd)}
+		op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_MOD, cfd, &op.ev)
+	case op.add:
+		op.ev = syscall.EpollEvent{Events: op.events, Fd: int32(cfd)}
+		op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_ADD, cfd, &op.ev)
+		if op.err == syscall.EEXIST { // a registration left from a watch that could not remove it
+			op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_MOD, cfd, &op.ev)
+		}
+	case shared:
+		op.ev = syscall.EpollEvent{Events: op.other.events, Fd: int32(cfd)}
+		op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_MOD, cfd, &op.ev)
+	default:
+		op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_DEL, cfd, &op.ev)
+	}
 }
 
 // watch makes w the connection of orig (which of identifies) watched for events, unless it
@@ -79,20 +124,10 @@ func (p *poller) watch(w, other *watch, of any, orig syscall.RawConn, events uin
 	if err := p.open(); err != nil {
 		return err
 	}
-	fd := -1
-	err := p.ctl(orig, func(ep, cfd int) error {
-		fd = cfd
-		ev := syscall.EpollEvent{Events: events, Fd: int32(cfd)}
-		if other.orig != nil && other.fd == cfd {
-			ev.Events |= other.events
-			return syscall.EpollCtl(ep, syscall.EPOLL_CTL_MOD, cfd, &ev)
-		}
-		err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, cfd, &ev)
-		if err == syscall.EEXIST { // a registration left from a watch that could not remove it
-			err = syscall.EpollCtl(ep, syscall.EPOLL_CTL_MOD, cfd, &ev)
-		}
-		return err
-	})
+	p.op = ctlOp{orig: orig, other: other, events: events, add: true}
+	err := p.ctl()
+	fd := p.op.fd
+	p.op.orig, p.op.other = nil, nil
 	if err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
@@ -104,12 +139,9 @@ func (p *poller) watch(w, other *watch, of any, orig syscall.RawConn, events uin
 // more; its registration went with the socket, or goes when the socket's last fd closes.
 func (p *poller) unwatch(w, other *watch) {
 	if w.orig != nil && p.file != nil {
-		p.ctl(w.orig, func(ep, fd int) error {
-			if other.orig != nil && other.fd == fd {
-				return syscall.EpollCtl(ep, syscall.EPOLL_CTL_MOD, fd, &syscall.EpollEvent{Events: other.events, Fd: int32(fd)})
-			}
-			return syscall.EpollCtl(ep, syscall.EPOLL_CTL_DEL, fd, nil)
-		})
+		p.op = ctlOp{orig: w.orig, other: other}
+		p.ctl()
+		p.op.orig, p.op.other = nil, nil
 	}
 	*w = watch{}
 }

@@ -62,6 +62,52 @@
 // Most jobs one `offheap_engine_submit_batch` call takes.
 #define OFFHEAP_ENGINE_MAX_BATCH 1024
 
+// `offheap_proxy_options.balance`: each upstream in turn.
+#define OFFHEAP_PROXY_ROUND_ROBIN 0
+
+// `offheap_proxy_options.balance`: the upstream with the fewest exchanges in progress.
+#define OFFHEAP_PROXY_LEAST_IN_FLIGHT 1
+
+// `offheap_proxy_options.flags`: replace the Host header with `host`.
+#define OFFHEAP_PROXY_SET_HOST 1
+
+// `offheap_proxy_options.flags`: trust and append to the client's X-Forwarded-* headers.
+#define OFFHEAP_PROXY_APPEND_FORWARDED 2
+
+// `offheap_proxy_options.flags`: every rewritten request head becomes an event
+// (`OFFHEAP_PROXY_EVENT_HOOK`) to answer before it is sent.
+#define OFFHEAP_PROXY_HOOK 4
+
+// `offheap_proxy_options.flags`: upstream failures become events
+// (`OFFHEAP_PROXY_EVENT_ERROR`) to answer, instead of the proxy's own 502 and 504.
+#define OFFHEAP_PROXY_ERROR_EVENTS 8
+
+// `offheap_proxy_event.kind`: a rewritten request head to answer with
+// `OFFHEAP_PROXY_REPLY_HEAD` (or a response).
+#define OFFHEAP_PROXY_EVENT_HOOK 1
+
+// `offheap_proxy_event.kind`: an upstream failure to answer with a response.
+#define OFFHEAP_PROXY_EVENT_ERROR 2
+
+// `offheap_proxy_event.cause`: no upstream could be connected to.
+#define OFFHEAP_PROXY_CAUSE_DIAL 1
+
+// `offheap_proxy_event.cause`: the upstream closed, reset or failed before a valid head.
+#define OFFHEAP_PROXY_CAUSE_UPSTREAM 2
+
+// `offheap_proxy_event.cause`: the response head did not come in time.
+#define OFFHEAP_PROXY_CAUSE_TIMEOUT 3
+
+// `offheap_engine_proxy_reply` kind: send the given head (none: the head as it was).
+#define OFFHEAP_PROXY_REPLY_HEAD 1
+
+// `offheap_engine_proxy_reply` kind: answer the client with the given response, then read
+// its next request.
+#define OFFHEAP_PROXY_REPLY_RESPOND 2
+
+// `offheap_engine_proxy_reply` kind: answer the client with the given response, then close.
+#define OFFHEAP_PROXY_REPLY_RESPOND_CLOSE 3
+
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
 
@@ -589,6 +635,106 @@ typedef struct offheap_engine_completion {
 // Exposition format: `0` text 0.0.4, `1` OpenMetrics 1.0, `2` protobuf (delimited
 // `io.prometheus.client.MetricFamily` messages).
 typedef uint32_t offheap_expo_format;
+
+// Options of `offheap_engine_proxy_start`. Milliseconds of 0 mean no deadline. The three
+// strings come in one byte array, one after the other, in this order, with these lengths.
+typedef struct offheap_proxy_options {
+  // `OFFHEAP_PROXY_ROUND_ROBIN` or `OFFHEAP_PROXY_LEAST_IN_FLIGHT`.
+  uint32_t balance;
+  // Idle keep-alive connections kept per upstream, by each worker.
+  uint32_t max_idle_per_upstream;
+  // How long an upstream that failed to connect is skipped (0: never).
+  uint32_t unhealthy_ms;
+  // Connecting to an upstream.
+  uint32_t dial_ms;
+  // Reading a request head once its first byte came (then 408).
+  uint32_t read_header_ms;
+  // A client connection waiting for its next request (then closed).
+  uint32_t idle_ms;
+  // Waiting for a response head after the request was sent (then 504).
+  uint32_t response_header_ms;
+  // A head or body that moves no byte (then both connections close).
+  uint32_t body_ms;
+  // The longest request or response head, in bytes (0: 1 MiB).
+  uint32_t max_head_len;
+  // The most header lines in a head (0: 100; at most 254).
+  uint32_t max_headers;
+  // `OFFHEAP_PROXY_*` flags.
+  uint32_t flags;
+  // Length of the X-Forwarded-Proto value (0: none).
+  uint32_t proto_len;
+  // Length of the Host value for `OFFHEAP_PROXY_SET_HOST`.
+  uint32_t host_len;
+  // Length of this proxy's pseudonym for Via (0: none).
+  uint32_t via_len;
+} offheap_proxy_options;
+
+// One upstream of `offheap_engine_proxy_start`: an IPv4 or IPv6 address and a port.
+typedef struct offheap_proxy_upstream {
+  // The address in network order: 4 bytes (then zeros) for IPv4, 16 for IPv6.
+  uint8_t addr[16];
+  // The port.
+  uint16_t port;
+  // 4 or 6.
+  uint8_t family;
+  // Zero.
+  uint8_t reserved;
+} offheap_proxy_upstream;
+
+// The proxy's counters (`offheap_engine_proxy_counters`), summed over its workers.
+typedef struct offheap_proxy_counters {
+  // Client connections accepted.
+  uint64_t conns_accepted;
+  // Client connections open now.
+  uint64_t conns_open;
+  // Of those, connections with an exchange in progress.
+  uint64_t conns_active;
+  // Requests forwarded in full.
+  uint64_t requests;
+  // Responses relayed in full.
+  uint64_t responses;
+  // Requests answered 400, 405, 408, 431 or 501 by the proxy.
+  uint64_t bad_requests;
+  // Requests answered 502.
+  uint64_t bad_gateway;
+  // Requests answered 504.
+  uint64_t gateway_timeout;
+  // Connections that became tunnels (101).
+  uint64_t upgrades;
+  // Upstream connections dialled.
+  uint64_t upstream_dials;
+  // Exchanges that took an idle pooled upstream connection.
+  uint64_t upstream_reused;
+  // Requests sent again on another upstream connection.
+  uint64_t upstream_retries;
+  // Upstream connections that failed to connect.
+  uint64_t upstream_failures;
+  // Upstream connections open now.
+  uint64_t upstream_open;
+  // Idle upstream connections in the pools now.
+  uint64_t upstream_idle;
+  // Events handed to the caller.
+  uint64_t events;
+} offheap_proxy_counters;
+
+// An exchange handed to the caller (`offheap_engine_proxy_events`). Its head is
+// `heads[head_off .. head_off + head_len]` of the caller's byte array.
+typedef struct offheap_proxy_event {
+  // The connection, for `offheap_engine_proxy_reply`.
+  uint64_t token;
+  // `OFFHEAP_PROXY_EVENT_HOOK` or `OFFHEAP_PROXY_EVENT_ERROR`.
+  uint32_t kind;
+  // Errors: the status the proxy would answer (502, 504).
+  uint32_t status;
+  // Errors: an `OFFHEAP_PROXY_CAUSE_*` value.
+  uint32_t cause;
+  // Where the head starts in the heads array.
+  uint32_t head_off;
+  // The head's length.
+  uint32_t head_len;
+  // Zero.
+  uint32_t reserved;
+} offheap_proxy_event;
 
 // Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 typedef struct offheap_headers_config {
@@ -1176,6 +1322,83 @@ offheap_status offheap_aggregator_set_family(uint64_t aggregator,
                                              uint32_t metric_type,
                                              const uint8_t *help,
                                              size_t help_len);
+
+// Makes the engine a reverse proxy to the `n` upstreams (at least one): its workers serve
+// the listeners given to `offheap_engine_proxy_listen`. Once per engine
+// (`OFFHEAP_STATUS_INVALID_ARGUMENT` the second time); its jobs run as before.
+//
+// # Safety
+// `opts` NULL or valid for reading one `offheap_proxy_options`; `strings` NULL or valid for
+// reading `strings_len` bytes; `upstreams` NULL or valid for reading `n` upstreams.
+offheap_status offheap_engine_proxy_start(uint64_t engine,
+                                          const struct offheap_proxy_options *opts,
+                                          const uint8_t *strings,
+                                          size_t strings_len,
+                                          const struct offheap_proxy_upstream *upstreams,
+                                          size_t n);
+
+// Serves `fd`, a listening stream socket, with the proxy: the engine works on its own
+// duplicate (the caller may close `fd` once this returns; closing the caller's listener does
+// not stop the engine's). `worker` -1: every worker accepts on it (the kernel wakes one per
+// connection); 0 or more: only that worker (one `SO_REUSEPORT` socket per worker).
+//
+// # Safety
+// `fd` open for the call.
+offheap_status offheap_engine_proxy_listen(uint64_t engine, int32_t fd, int32_t worker);
+
+// Writes the proxy's counters to `*out`.
+//
+// # Safety
+// `out` NULL or valid for one write.
+offheap_status offheap_engine_proxy_counters(uint64_t engine, struct offheap_proxy_counters *out);
+
+// Graceful shutdown: the proxy's listeners close, idle client connections close now, the
+// others after the exchange in progress (its response says `Connection: close`). Watch
+// `conns_open` fall to 0, then free the engine, or `offheap_engine_proxy_close` the rest.
+offheap_status offheap_engine_proxy_shutdown(uint64_t engine);
+
+// Closes every connection of the proxy now.
+offheap_status offheap_engine_proxy_close(uint64_t engine);
+
+// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
+// worker `worker` has events queued; then call `offheap_engine_proxy_events`.
+//
+// # Safety
+// `out_fd` NULL or valid for one write.
+offheap_status offheap_engine_proxy_ready_fd(uint64_t engine, uint32_t worker, int32_t *out_fd);
+
+// Moves worker `worker`'s queued events into `out[0..]` (at most `cap`) and their heads
+// into `heads` (at most `heads_cap` bytes together); writes how many to `*out_n`. When not
+// even the first event's head fits, `*out_n` is 0 and `*out_needed` the bytes it needs (else
+// 0): call again with a larger heads array. Answer each event with
+// `offheap_engine_proxy_reply` on the same worker.
+//
+// # Safety
+// `out` NULL or valid for writing `cap` events; `heads` NULL or valid for writing
+// `heads_cap` bytes; `out_n` and `out_needed` NULL or valid for one write each.
+offheap_status offheap_engine_proxy_events(uint64_t engine,
+                                           uint32_t worker,
+                                           struct offheap_proxy_event *out,
+                                           size_t cap,
+                                           uint8_t *heads,
+                                           size_t heads_cap,
+                                           size_t *out_n,
+                                           size_t *out_needed);
+
+// Answers the event of connection `token` of worker `worker`: `OFFHEAP_PROXY_REPLY_HEAD`
+// with the head to send (`len` 0: the rewritten head as it was; hook events only),
+// `OFFHEAP_PROXY_REPLY_RESPOND` or `OFFHEAP_PROXY_REPLY_RESPOND_CLOSE` with a whole response
+// for the client. The bytes are copied. A reply about a connection that has moved on (it
+// closed, or a deadline passed) is ignored.
+//
+// # Safety
+// `bytes` NULL or valid for reading `len` bytes.
+offheap_status offheap_engine_proxy_reply(uint64_t engine,
+                                          uint32_t worker,
+                                          uint64_t token,
+                                          uint32_t kind,
+                                          const uint8_t *bytes,
+                                          size_t len);
 
 // Parses request heads from `input` into the caller's arrays, in one call.
 //

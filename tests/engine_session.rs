@@ -35,6 +35,7 @@ fn drive(s: &mut Session, c: &UnixStream, u: &UnixStream) -> Stop {
                 let ready = wait_ready(fd, fd, want, 5000).unwrap();
                 assert!(ready, "waited 5 s on {side:?} (write {write})");
             }
+            other => panic!("a pair-mode session stepped to {other:?}"),
         }
     }
 }

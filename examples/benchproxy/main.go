@@ -5,8 +5,8 @@
 //
 // Targets: no proxy (the load straight to the upstream), httputil.ReverseProxy
 // (examples/revproxy), nginx (generated config: one worker, upstream keepalive 64, access log
-// off) and the offheap proxy (examples/proxy, with its default engine sessions, and
-// "offheap-go" with -sessions=false; reported as "not built" while its binary does not exist).
+// off) and the offheap proxy (examples/proxy, served by its engine's workers by default, and
+// "offheap-go" with -all-in-go; reported as "not built" while its binary does not exist).
 // More proxies can be added with -extra label=binary: any binary taking -listen, -upstream and
 // -debug like revproxy. The native ceiling (examples/proxy_ceiling.rs, a cargo example; "not
 // built" while missing) is not a proxy to use: one thread of native code with its own epoll
@@ -230,8 +230,8 @@ func buildTargets(list string, extras []string, binDir, offheapBin, ceilingBin s
 		case "offheap":
 			targets = append(targets, built("offheap", "offheap (examples/proxy)", offheapBin))
 		case "offheap-go":
-			t := built("offheap-go", "offheap, all in Go (examples/proxy -sessions=false)", offheapBin)
-			t.args = []string{"-sessions=false"}
+			t := built("offheap-go", "offheap, all in Go (examples/proxy -all-in-go)", offheapBin)
+			t.args = []string{"-all-in-go"}
 			targets = append(targets, t)
 		case "ceiling":
 			targets = append(targets, built("ceiling", "native ceiling (examples/proxy_ceiling.rs)", ceilingBin))

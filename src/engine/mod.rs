@@ -65,14 +65,24 @@
 //!   anything else ([`Stop`]), with the bytes in its buffers, and a session job hands its
 //!   connections and buffers back ([`Engine::take_session`]). [`SessionTimeouts`] bound how
 //!   long the engine waits for a request, a response, or a stalled body.
+//! - [`Engine::start_proxy`] makes the engine a reverse proxy ([`ProxyConfig`]): the workers
+//!   accept on the listeners given to [`Engine::listen`] and keep each client connection as
+//!   a small record in their epoll; a session in proxy mode is lent to a connection when
+//!   bytes arrive, with an upstream connection from the worker's pool for one exchange, and
+//!   both go back when the response is out. An idle client connection holds no buffer and
+//!   no upstream connection. The caller hears of an exchange only when it asks to (a head
+//!   hook, upstream failures: [`ProxyEvent`]) and reads [`ProxyCounters`].
 //! - Errors are the relay's [`Error`](crate::relay::Error) (`Canceled` when a job is
 //!   cancelled or the engine is dropped, `TimedOut` for a stalled session).
 //!
 //! Files: `job.rs` (the public types of jobs and completions), `threads.rs` ([`Engine`]),
-//! `worker.rs` (each worker's loop), `session.rs` with `session/heads.rs` and
-//! `session/body.rs` (the session's state machine, its heads, its bodies).
+//! `worker.rs` (each worker's loop), `session.rs` with `session/heads.rs`,
+//! `session/proxy.rs` and `session/body.rs` (the session's state machine, its heads, its
+//! bodies), and `proxy/` (the reverse proxy: its configuration, a worker's connections and
+//! upstream pools).
 
 mod job;
+mod proxy;
 mod session;
 mod threads;
 mod worker;
@@ -80,5 +90,11 @@ mod worker;
 pub use job::{
     Completion, EngineConfig, Job, MAX_WORKERS, SessionEnd, SessionReturn, SessionTimeouts,
 };
-pub use session::{Session, SessionOptions, SessionProgress, SessionStats, Side, Stop, Waiting};
+pub use proxy::{
+    Balance, DEFAULT_MAX_HEAD, ErrorCause, EventKind, MAX_UPSTREAMS, ProxyConfig, ProxyCounters,
+    ProxyEvent, ProxyTimeouts, Reply,
+};
+pub use session::{
+    Refusal, Session, SessionOptions, SessionProgress, SessionStats, Side, Stop, Waiting,
+};
 pub use threads::Engine;

@@ -1,10 +1,11 @@
 //! [`Engine`]: starts the worker threads, hands them jobs, and collects their completions.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::sync::Arc;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use super::job::{Completion, EngineConfig, Job, MAX_WORKERS, SessionReturn};
+use super::proxy::{ProxyConfig, ProxyCounters, ProxyEvent, ProxyMsg, ProxyShared, Reply};
 use super::worker::{Shared, WorkerHandle};
 use crate::relay::Error;
 use crate::sys;
@@ -44,6 +45,8 @@ pub struct Engine {
     workers: Vec<WorkerHandle>,
     shared: Arc<Shared>,
     max_jobs: usize,
+    /// The reverse proxy, once started ([`Engine::start_proxy`]).
+    proxy: OnceLock<Arc<ProxyShared>>,
 }
 
 impl Engine {
@@ -56,6 +59,7 @@ impl Engine {
             workers: Vec::with_capacity(cfg.workers),
             shared: Arc::new(Shared::new()?),
             max_jobs: cfg.max_jobs,
+            proxy: OnceLock::new(),
         };
         for i in 0..cfg.workers {
             // On an error, dropping `engine` stops the workers started so far.
@@ -164,6 +168,113 @@ impl Engine {
     /// them. What is not taken is closed and freed with the engine.
     pub fn take_session(&self, id: u64) -> Option<SessionReturn> {
         self.shared.session_returns.lock().remove(&id)
+    }
+
+    /// Worker threads of the engine.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Makes the engine a reverse proxy for `cfg` (once per engine; its jobs run as before):
+    /// each worker accepts on the listeners given to [`Engine::listen`] and serves the
+    /// connections it accepted (see the `proxy` module docs of [`crate::engine`]).
+    pub fn start_proxy(&self, cfg: ProxyConfig) -> Result<(), Error> {
+        let shared = Arc::new(ProxyShared::new(cfg, self.workers.len())?);
+        self.proxy
+            .set(shared.clone())
+            .map_err(|_| Error::InvalidArgument)?;
+        for w in &self.workers {
+            w.start_proxy(shared.clone());
+        }
+        Ok(())
+    }
+
+    fn proxy_shared(&self) -> Result<&Arc<ProxyShared>, Error> {
+        self.proxy.get().ok_or(Error::InvalidArgument)
+    }
+
+    /// Accepts connections on `listener` (a listening stream socket, made non-blocking and
+    /// `TCP_NODELAY` here, for the connections it accepts) for the proxy: in every worker (the kernel wakes one at a time), or in worker
+    /// `worker` alone (one of several `SO_REUSEPORT` sockets, one per worker).
+    pub fn listen(&self, listener: OwnedFd, worker: Option<usize>) -> Result<(), Error> {
+        self.proxy_shared()?;
+        if worker.is_some_and(|w| w >= self.workers.len()) {
+            return Err(Error::InvalidArgument);
+        }
+        sys::set_nonblocking(listener.as_fd()).map_err(Error::from_errno)?;
+        // Accepted sockets inherit TCP_NODELAY from their listener: one setsockopt here
+        // instead of one per connection. (Not a TCP socket: nothing to set.)
+        let _ = sys::set_nodelay(listener.as_fd());
+        let fd = Arc::new(listener);
+        for (i, w) in self.workers.iter().enumerate() {
+            if worker.is_none_or(|only| only == i) {
+                w.proxy(ProxyMsg::Listen(fd.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The proxy's counters (summed over the workers).
+    pub fn proxy_counters(&self) -> Result<ProxyCounters, Error> {
+        Ok(self.proxy_shared()?.counters())
+    }
+
+    /// Graceful shutdown of the proxy: its listeners close, idle client connections close
+    /// now, the others after their exchange in progress (whose response says
+    /// `Connection: close`); idle upstream connections close. Watch
+    /// [`ProxyCounters::conns_open`] fall to 0, then drop the engine, or
+    /// [`Engine::proxy_close`] what is left.
+    pub fn proxy_shutdown(&self) -> Result<(), Error> {
+        self.proxy_shared()?;
+        for w in &self.workers {
+            w.proxy(ProxyMsg::Shutdown);
+        }
+        Ok(())
+    }
+
+    /// Closes every connection of the proxy now (after [`Engine::proxy_shutdown`], when its
+    /// grace period ran out).
+    pub fn proxy_close(&self) -> Result<(), Error> {
+        self.proxy_shared()?;
+        for w in &self.workers {
+            w.proxy(ProxyMsg::CloseAll);
+        }
+        Ok(())
+    }
+
+    /// The fd that is readable while worker `worker` has proxy events queued (hooks, errors
+    /// handed to the caller); then [`Engine::proxy_events`] takes them.
+    pub fn proxy_ready_fd(&self, worker: usize) -> Result<BorrowedFd<'_>, Error> {
+        let p = self.proxy_shared()?;
+        let w = p.workers.get(worker).ok_or(Error::InvalidArgument)?;
+        Ok(w.ready.as_fd())
+    }
+
+    /// Moves queued events of worker `worker` to `out` (oldest first), at most `max` of them
+    /// and as many as have heads of `head_budget` bytes together. Returns how many, and when
+    /// none fit although some are queued, the head length the first needs (else 0). Answer
+    /// each with [`Engine::proxy_reply`] on the same worker.
+    pub fn proxy_events(
+        &self,
+        worker: usize,
+        out: &mut Vec<ProxyEvent>,
+        max: usize,
+        head_budget: usize,
+    ) -> Result<(usize, usize), Error> {
+        let p = self.proxy_shared()?;
+        if worker >= p.workers.len() {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(p.take_events(worker, out, max, head_budget))
+    }
+
+    /// The caller's answer to the event with `token` of worker `worker`. A reply about a
+    /// connection that has moved on (it closed, or a deadline passed) is ignored.
+    pub fn proxy_reply(&self, worker: usize, token: u64, reply: Reply) -> Result<(), Error> {
+        self.proxy_shared()?;
+        let w = self.workers.get(worker).ok_or(Error::InvalidArgument)?;
+        w.proxy(ProxyMsg::Reply(token, reply));
+        Ok(())
     }
 
     /// Blocks up to `timeout_ms` for completions (for callers without their own poller).

@@ -11,6 +11,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::job::{Completion, Job, SessionEnd, SessionReturn, SessionTimeouts};
+use super::proxy::{ProxyMsg, ProxyShared, ProxyWorker, TAG};
 use super::session::{Session, SessionProgress, Stop, Waiting};
 use crate::relay::{Error, Progress, Relay, RelayStats, Tunnel};
 use crate::sys::{self, Event};
@@ -70,6 +71,11 @@ impl Running {
                 SessionProgress::Again => Step::Again,
                 SessionProgress::Stopped(Stop::Failed(e)) => Step::Finished(Err(e)),
                 SessionProgress::Stopped(_) => Step::Finished(Ok(())),
+                // Proxy mode only; a session job is a pair-mode session.
+                SessionProgress::NeedUpstream
+                | SessionProgress::UpstreamLost
+                | SessionProgress::Exchanged { .. }
+                | SessionProgress::Hook => Step::Finished(Err(Error::InvalidArgument)),
             };
         }
         // (done, stopped at the step limit)
@@ -122,6 +128,9 @@ impl Running {
 struct Inbox {
     submit: Vec<(u64, Job)>,
     cancel: Vec<u64>,
+    /// The proxy to serve (once).
+    proxy_start: Option<Arc<ProxyShared>>,
+    proxy: Vec<ProxyMsg>,
 }
 
 /// What the engine and all its workers share.
@@ -183,6 +192,8 @@ impl WorkerHandle {
             again: Vec::new(),
             sessions: 0,
             swept: Instant::now(),
+            index,
+            proxy: None,
         };
         let thread = std::thread::Builder::new()
             .name(format!("offheap-engine-{index}"))
@@ -206,6 +217,18 @@ impl WorkerHandle {
         self.wake();
     }
 
+    /// Tells the worker to serve `proxy`, and wakes it.
+    pub(super) fn start_proxy(&self, proxy: Arc<ProxyShared>) {
+        self.inbox.lock().proxy_start = Some(proxy);
+        self.wake();
+    }
+
+    /// Hands the worker's proxy a message, and wakes the worker.
+    pub(super) fn proxy(&self, msg: ProxyMsg) {
+        self.inbox.lock().proxy.push(msg);
+        self.wake();
+    }
+
     /// Wakes the worker to read its inbox (or to see the stop flag).
     pub(super) fn wake(&self) {
         let _ = sys::eventfd_signal(self.wake.as_fd());
@@ -223,6 +246,9 @@ impl WorkerHandle {
 
 /// Epoll token of a worker's wake eventfd.
 const WAKE: u64 = u64::MAX;
+/// The bits of a slot's generation in its jobs' tokens: bit 63 stays clear, for the proxy's
+/// tokens ([`TAG`]).
+const JOB_GENERATION: u32 = 0x7fff_ffff;
 const EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
 
 /// One worker thread's state, owned by the thread.
@@ -240,6 +266,10 @@ struct Worker {
     /// Session jobs running, and when their deadlines were last checked.
     sessions: usize,
     swept: Instant,
+    /// This worker's index.
+    index: usize,
+    /// Its part of the engine's proxy, once started.
+    proxy: Option<ProxyWorker>,
 }
 
 /// How often a worker with session jobs checks their deadlines.
@@ -250,22 +280,36 @@ impl Worker {
         sys::block_sigpipe();
         let mut events = [Event::default(); 64];
         while !self.shared.stop.load(Ordering::Acquire) {
-            let timeout = match (self.again.is_empty(), self.sessions) {
+            let mut timeout = match (self.again.is_empty(), self.sessions) {
                 (false, _) => 0,
                 (true, 0) => -1,
                 (true, _) => SWEEP_MS,
             };
+            if let Some(p) = &self.proxy {
+                let t = p.timeout_ms(Instant::now());
+                if t >= 0 && (timeout < 0 || t < timeout) {
+                    timeout = t;
+                }
+            }
             let n = sys::epoll_wait(self.ep.as_fd(), &mut events, timeout).unwrap_or(0);
             for ev in &events[..n] {
                 if ev.token == WAKE {
                     let _ = sys::eventfd_drain(self.wake.as_fd());
                     self.take_inbox();
+                } else if ev.token & TAG != 0 {
+                    if let Some(p) = self.proxy.as_mut() {
+                        p.event(self.ep.as_fd(), ev);
+                    }
                 } else {
                     self.step_token(ev.token);
                 }
             }
             for token in std::mem::take(&mut self.again) {
                 self.step_token(token);
+            }
+            if let Some(p) = self.proxy.as_mut() {
+                p.run_again(self.ep.as_fd());
+                p.sweep(self.ep.as_fd(), Instant::now());
             }
             if self.sessions > 0 && self.swept.elapsed().as_millis() >= SWEEP_MS as u128 {
                 self.sweep();
@@ -274,10 +318,23 @@ impl Worker {
         for i in 0..self.slots.len() {
             self.finish(i, Err(Error::Canceled));
         }
+        if let Some(p) = self.proxy.as_mut() {
+            p.close_all();
+        }
     }
 
     fn take_inbox(&mut self) {
         let inbox = std::mem::take(&mut *self.inbox.lock());
+        if let Some(shared) = inbox.proxy_start
+            && self.proxy.is_none()
+        {
+            self.proxy = Some(ProxyWorker::new(shared, self.index));
+        }
+        if let Some(p) = self.proxy.as_mut() {
+            for msg in inbox.proxy {
+                p.message(self.ep.as_fd(), msg);
+            }
+        }
         for (id, job) in inbox.submit {
             self.start(id, job);
         }
@@ -327,7 +384,7 @@ impl Worker {
         let generation = self.slots[i].0.wrapping_add(1);
         self.slots[i] = (generation, Some(Running { id, a, b, work }));
         self.ids.insert(id, i);
-        let token = (u64::from(generation) << 32) | i as u64;
+        let token = (u64::from(generation & JOB_GENERATION) << 32) | i as u64;
         let reg = match &self.slots[i].1 {
             Some(r) => sys::epoll_add(self.ep.as_fd(), r.a.as_fd(), EVENTS, token)
                 .and_then(|()| sys::epoll_add(self.ep.as_fd(), r.b.as_fd(), EVENTS, token)),
@@ -346,7 +403,7 @@ impl Worker {
         let Some((generation, Some(job))) = self.slots.get_mut(i) else {
             return;
         };
-        if u64::from(*generation) != token >> 32 {
+        if u64::from(*generation & JOB_GENERATION) != token >> 32 {
             return;
         }
         match job.step() {

@@ -24,7 +24,7 @@ use crate::relay::{self, Buffer};
 /// An engine behind a handle, with the Buffer handles of its session jobs in flight (by job
 /// id: client buffer, upstream buffer), into which `offheap_engine_poll` puts their storage
 /// back.
-struct EngineObject(Engine, Mutex<HashMap<u64, (u64, u64)>>);
+pub(super) struct EngineObject(pub(super) Engine, Mutex<HashMap<u64, (u64, u64)>>);
 
 impl HandleObject for EngineObject {
     const KIND: offheap_kind = offheap_kind::Engine;
@@ -84,6 +84,9 @@ pub enum offheap_session_stop {
     Done = 4,
     /// Failed in the middle of an exchange (`status` says why): close both connections.
     Failed = 5,
+    /// The upstream switched protocols and the `101` went to the client: the connections are
+    /// a tunnel (proxy-mode sessions only).
+    Upgraded = 6,
 }
 
 /// `session_flags`: the upstream connection is idle and may carry another request.
@@ -327,6 +330,7 @@ fn session_completion(d: &mut offheap_engine_completion, end: &engine::SessionEn
         Stop::Response => (S::Response, false),
         Stop::Done { upstream_reusable } => (S::Done, upstream_reusable),
         Stop::Failed(_) => (S::Failed, false),
+        Stop::Upgraded => (S::Upgraded, false),
     };
     d.session_stop = stop as u32;
     let bit = |on: bool, flag: u32| if on { flag } else { 0 };
@@ -401,6 +405,7 @@ pub unsafe extern "C" fn offheap_engine_submit_session(
             via: via.to_vec(),
             append_forwarded: o.flags & OFFHEAP_SESSION_APPEND_FORWARDED != 0,
             head: crate::headers::Config::default(),
+            ..SessionOptions::default()
         };
         let timeouts = SessionTimeouts {
             request_ms: o.request_ms,

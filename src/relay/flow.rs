@@ -214,6 +214,31 @@ impl Relay {
         self.result
     }
 
+    /// Takes the first bytes of the body that the caller read along with its head and writes
+    /// itself (with the head, in one writev): feeds `buffered` through the framing and returns
+    /// `(taken, write)`, the bytes of `buffered` that belong to the body and how many bytes to
+    /// write from its front. They are the same except when de-chunking, which moves the
+    /// payload among the taken bytes to the front of `buffered`. The relay then reads the rest
+    /// of the body from its source. These bytes are not counted in [`Relay::stats`]; call this
+    /// before the first step.
+    ///
+    /// ```
+    /// use offheap::relay::{Framing, Options, Relay};
+    /// let mut r = Relay::new(Options::new(Framing::Chunked { dechunk: true }));
+    /// let mut buffered = *b"3\r\nabc\r\n0\r\n\r\nNEXT";
+    /// assert_eq!(r.preface(&mut buffered), Ok((13, 3)));
+    /// assert_eq!(&buffered[..3], b"abc");
+    /// assert!(r.is_complete());
+    /// ```
+    pub fn preface(&mut self, buffered: &mut [u8]) -> Result<(usize, usize), Error> {
+        self.framer.frame(buffered)
+    }
+
+    /// Whether the whole body has been read (by [`Relay::preface`] or the steps so far).
+    pub fn is_complete(&self) -> bool {
+        self.complete()
+    }
+
     /// Moves bytes from `src` to `dst` (both must be non-blocking) until one would block, the
     /// body is done or [`STEP_LIMIT`] bytes were written, and says what the relay needs next.
     /// After `Done` or an error, further steps return the same outcome without touching the

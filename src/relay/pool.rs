@@ -112,6 +112,18 @@ pub struct Buffer {
     data: Option<Box<[u8]>>,
     start: usize,
     end: usize,
+    kind: Storage,
+}
+
+/// Where a buffer's storage came from, so it goes back there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Storage {
+    /// The pool of [`BUFFER_SIZE`] buffers (or none).
+    Pooled,
+    /// The bounded pool of bulk buffers.
+    Bulk,
+    /// Allocated for one long head by [`Buffer::grow`]; freed when dropped.
+    Grown,
 }
 
 impl Buffer {
@@ -125,6 +137,7 @@ impl Buffer {
             data: Some(data),
             start: 0,
             end: 0,
+            kind: Storage::Pooled,
         }
     }
 
@@ -146,12 +159,33 @@ impl Buffer {
             data: Some(data),
             start: 0,
             end: 0,
+            kind: Storage::Bulk,
         })
     }
 
     /// Whether this buffer's storage is a bulk buffer.
     pub fn is_bulk(&self) -> bool {
-        self.capacity() == BULK_BUFFER_SIZE
+        self.kind == Storage::Bulk
+    }
+
+    /// Moves the filled bytes into storage of `capacity` bytes when that is more than this
+    /// buffer has (for a head longer than [`BUFFER_SIZE`]). The larger storage is allocated
+    /// for this buffer alone and freed, not pooled, when the buffer is released or dropped.
+    pub fn grow(&mut self, capacity: usize) {
+        if capacity <= self.capacity() {
+            return;
+        }
+        let mut data = vec![0u8; capacity].into_boxed_slice();
+        let n = self.filled().len();
+        data[..n].copy_from_slice(self.filled());
+        add(&COUNTERS.buffers_live, 1);
+        // The old storage goes back where it came from.
+        *self = Buffer {
+            data: Some(data),
+            start: 0,
+            end: n,
+            kind: Storage::Grown,
+        };
     }
 
     /// A buffer without storage (capacity 0): what a relay holds while it needs none.
@@ -161,6 +195,7 @@ impl Buffer {
             data: None,
             start: 0,
             end: 0,
+            kind: Storage::Pooled,
         }
     }
 
@@ -278,7 +313,12 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         if let Some(d) = self.data.take() {
-            if d.len() == BULK_BUFFER_SIZE {
+            if self.kind == Storage::Grown {
+                drop(d);
+                sub(&COUNTERS.buffers_live, 1);
+                return;
+            }
+            if self.kind == Storage::Bulk {
                 let mut bulk = BULK.lock();
                 if bulk.0.len() < MAX_IDLE_BULK_BUFFERS {
                     bulk.0.push(d);
@@ -341,5 +381,22 @@ mod tests {
         b.fill(BUFFER_SIZE);
         tx.write_all(b"x").unwrap();
         assert_eq!(b.read_from(rx.as_fd()).unwrap(), Some(0));
+    }
+
+    #[test]
+    fn a_grown_buffer_keeps_its_bytes_and_is_freed_not_pooled() {
+        let live = crate::relay::stats().buffers_live;
+        let mut b = Buffer::take();
+        b.spare_mut()[..3].copy_from_slice(b"abc");
+        b.fill(3);
+        b.consume(1);
+        b.grow(BUFFER_SIZE / 2); // smaller: nothing changes
+        assert_eq!((b.capacity(), b.filled()), (BUFFER_SIZE, &b"bc"[..]));
+        b.grow(3 * BUFFER_SIZE);
+        assert_eq!((b.capacity(), b.filled()), (3 * BUFFER_SIZE, &b"bc"[..]));
+        assert!(!b.is_bulk());
+        drop(b);
+        assert!(BUFFERS.lock().iter().all(|d| d.len() == BUFFER_SIZE));
+        assert!(crate::relay::stats().buffers_live <= live + 1);
     }
 }

@@ -42,12 +42,27 @@ pub(crate) fn epoll_del(ep: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<(), Er
     .map(|_| ())
 }
 
-/// One readiness event: the token its fd was registered with. (Which readiness does not
-/// matter to the engine: every event steps the whole job until it would block again.)
+/// One readiness event: the token its fd was registered with, and what the fd is ready for.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Event {
     /// The token given to [`epoll_add`].
     pub token: u64,
+    /// `EPOLLIN`, `EPOLLOUT`, `EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR` bits.
+    pub events: u32,
+}
+
+impl Event {
+    /// Whether a read may find bytes, an end of file or an error.
+    pub(crate) fn readable(&self) -> bool {
+        self.events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32
+            != 0
+    }
+
+    /// Whether the peer closed its side or the connection failed: from now on a read finds
+    /// end of file or an error, with no further event to say so.
+    pub(crate) fn closed(&self) -> bool {
+        self.events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0
+    }
 }
 
 /// Waits up to `timeout_ms` (-1: forever) for events; fills `out` and returns how many.
@@ -65,7 +80,10 @@ pub(crate) fn epoll_wait(
         libc::epoll_wait(ep.as_raw_fd(), evs.as_mut_ptr(), cap, timeout_ms) as isize
     })?;
     for (o, e) in out.iter_mut().zip(&evs[..n]) {
-        *o = Event { token: e.u64 };
+        *o = Event {
+            token: e.u64,
+            events: e.events,
+        };
     }
     Ok(n)
 }

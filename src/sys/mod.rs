@@ -12,6 +12,7 @@
 //! - `fd.rs`: making and setting up fds (pipes and their size, dup, non-blocking, half-close,
 //!   what kind of file an fd is).
 //! - `event.rs`: waiting (epoll, eventfd, poll) and the signal mask of worker threads.
+//! - `net.rs`: sockets (accept, non-blocking connect and its outcome, socket options).
 //!
 //! Like httparse, which keeps its unsafe byte scanning in `iter.rs` and `simd/`, the crate
 //! confines its unsafe syscalls here: `src/relay/` and `src/engine/` hold no `unsafe` block.
@@ -20,6 +21,7 @@ mod errno;
 mod event;
 mod fd;
 mod io;
+mod net;
 
 pub(crate) use errno::Errno;
 pub(crate) use event::{
@@ -30,3 +32,4 @@ pub(crate) use fd::{
     FdKind, dup, fd_kind, pipe, pipe_size, set_nonblocking, set_pipe_size, shutdown_write,
 };
 pub(crate) use io::{peek, read, splice, write, writev};
+pub(crate) use net::{accept, connect, set_linger_zero, set_nodelay, socket_error};

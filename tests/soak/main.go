@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,14 @@ func register(w *workload) {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "slowclients" { // the slowheads workload's child
+		n, err := strconv.Atoi(os.Args[3])
+		if err != nil {
+			die(err)
+		}
+		slowClients(os.Args[2], n)
+		return
+	}
 	seconds := flag.Float64("seconds", 60, "how long the load runs")
 	workers := flag.Int("workers", 4, "goroutines per workload")
 	faults := flag.Float64("faults", 0.15, "probability that an operation gets a random fault")

@@ -1,4 +1,4 @@
-package main
+package proxy
 
 import (
 	"net"
@@ -16,13 +16,19 @@ type sockConn struct {
 }
 
 func newSockConn(tc *net.TCPConn) (*sockConn, error) {
+	s := &sockConn{}
+	s.vw.fn = s.vw.step
+	return s, s.attach(tc)
+}
+
+// attach makes s the wrapper of tc (a sockConn is reused for another connection this way).
+func (s *sockConn) attach(tc *net.TCPConn) error {
 	raw, err := tc.SyscallConn()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s := &sockConn{tc: tc, raw: raw}
-	s.vw.fn = s.vw.step
-	return s, nil
+	s.tc, s.raw = tc, raw
+	return nil
 }
 
 // SyscallConn returns the RawConn fetched once.
@@ -94,4 +100,24 @@ func (w *vecWriter) step(fd uintptr) bool {
 		w.iov[0].Base, w.iov[1].Base = nil, nil
 		return true
 	}
+}
+
+// recv reads once into b, with MSG_PEEK when peek (the bytes stay in the socket), waiting in
+// the netpoller (and its deadline) while nothing is there. For the rare head longer than a
+// buffer: it allocates.
+func (s *sockConn) recv(b []byte, peek bool) (int, error) {
+	flags := 0
+	if peek {
+		flags = syscall.MSG_PEEK
+	}
+	var n int
+	var rerr error
+	err := s.raw.Read(func(fd uintptr) bool {
+		n, _, rerr = syscall.Recvfrom(int(fd), b, flags|syscall.MSG_DONTWAIT)
+		return rerr != syscall.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, rerr
 }

@@ -1,0 +1,74 @@
+//go:build cgo
+
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"time"
+
+	offheap "github.com/offheap/offheap/go"
+)
+
+// baseline is what a test compares with once everything it started is closed.
+type baseline struct {
+	fds, goroutines int
+	rust            offheap.RustStats
+}
+
+func openFds() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// takeBaseline settles the lazily built state (the netpoller, the handle table, the pools)
+// first, so the baseline shows growth, not first use.
+func takeBaseline() baseline {
+	if b, err := offheap.NewBuffer(); err == nil {
+		b.Close()
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Close()
+		}
+		ln.Close()
+	}
+	offheap.TrimRelayPools()
+	runtime.GC()
+	s, _ := offheap.ReadRustStats()
+	return baseline{fds: openFds(), goroutines: runtime.NumGoroutine(), rust: s}
+}
+
+// wait polls until fds, goroutines, handles, relay buffers and the Rust heap are back to the
+// baseline, or says what is not.
+func (b baseline) wait(limit time.Duration) string {
+	deadline := time.Now().Add(limit)
+	for {
+		runtime.GC()
+		offheap.TrimRelayPools()
+		s, _ := offheap.ReadRustStats()
+		rc, _ := offheap.ReadRelayCounters()
+		fds, g := openFds(), runtime.NumGoroutine()
+		const slack = 64 << 10 // handle table segments kept for reuse
+		if fds <= b.fds && g <= b.goroutines && s.LiveHandles == b.rust.LiveHandles &&
+			s.LiveBytes <= b.rust.LiveBytes+slack && rc.PipesLive == 0 && rc.BuffersLive == 0 {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return fmt.Sprintf("not back to baseline: fds %d (was %d), goroutines %d (was %d), handles %d (was %d), "+
+				"Rust heap %d (was %d), pipes %d, buffers %d", fds, b.fds, g, b.goroutines, s.LiveHandles,
+				b.rust.LiveHandles, s.LiveBytes, b.rust.LiveBytes, rc.PipesLive, rc.BuffersLive)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
