@@ -632,10 +632,6 @@ typedef struct offheap_engine_completion {
   int32_t upstream_fd;
 } offheap_engine_completion;
 
-// Exposition format: `0` text 0.0.4, `1` OpenMetrics 1.0, `2` protobuf (delimited
-// `io.prometheus.client.MetricFamily` messages).
-typedef uint32_t offheap_expo_format;
-
 // Options of `offheap_engine_proxy_start`. Milliseconds of 0 mean no deadline. The three
 // strings come in one byte array, one after the other, in this order, with these lengths.
 typedef struct offheap_proxy_options {
@@ -735,6 +731,10 @@ typedef struct offheap_proxy_event {
   // Zero.
   uint32_t reserved;
 } offheap_proxy_event;
+
+// Exposition format: `0` text 0.0.4, `1` OpenMetrics 1.0, `2` protobuf (delimited
+// `io.prometheus.client.MetricFamily` messages).
+typedef uint32_t offheap_expo_format;
 
 // Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 typedef struct offheap_headers_config {
@@ -1275,54 +1275,6 @@ offheap_status offheap_engine_in_flight(uint64_t engine, uint64_t *out);
 // with `OFFHEAP_STATUS_RELAY_CANCELED`; their completions are discarded).
 offheap_status offheap_engine_free(uint64_t engine);
 
-// Takes a snapshot of the aggregator at `now` into `snapshot` (as `offheap_snapshot_take`,
-// with the `nquantiles` quantiles at `quantiles` for summaries) and starts its exposition in
-// `format`; writes the row count to `*rows_out`. Read the exposition with
-// `offheap_snapshot_read`.
-//
-// # Safety
-// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
-// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
-offheap_status offheap_aggregator_scrape(uint64_t aggregator,
-                                         uint64_t snapshot,
-                                         int64_t now,
-                                         const double *quantiles,
-                                         size_t nquantiles,
-                                         offheap_expo_format format,
-                                         uint64_t *rows_out);
-
-// Copies the next bytes of the exposition `offheap_aggregator_scrape` started in `snapshot`
-// (of `aggregator`) into `buf` and writes their number to `*written`: 0 when the exposition
-// is complete. Any `cap` works, 1 included.
-//
-// Errors: `OFFHEAP_STATUS_WINDOW_NOT_BEGUN` without a scrape into `snapshot` since it was
-// last filled.
-//
-// # Safety
-// Until the call returns: `written` is NULL or valid for writing one `size_t`; `buf` is NULL
-// with `cap` = 0 or valid for writing `cap` bytes; they do not overlap.
-offheap_status offheap_snapshot_read(uint64_t aggregator,
-                                     uint64_t snapshot,
-                                     uint8_t *buf,
-                                     size_t cap,
-                                     size_t *written);
-
-// Gives the metric family `name` a type (0 summary, 1 histogram, 2 counter, 3 gauge) and a
-// help text (may be empty) for the aggregator's expositions from now on.
-//
-// Errors: `OFFHEAP_STATUS_WINDOW_INVALID_NAME`, `_INVALID_HELP`, `_INVALID_TYPE`,
-// `_TOO_MANY_FAMILIES`.
-//
-// # Safety
-// Until the call returns: each `(pointer, length)` string is NULL with a length of 0, or valid
-// for reading that many bytes.
-offheap_status offheap_aggregator_set_family(uint64_t aggregator,
-                                             const uint8_t *name,
-                                             size_t name_len,
-                                             uint32_t metric_type,
-                                             const uint8_t *help,
-                                             size_t help_len);
-
 // Makes the engine a reverse proxy to the `n` upstreams (at least one): its workers serve
 // the listeners given to `offheap_engine_proxy_listen`. Once per engine
 // (`OFFHEAP_STATUS_INVALID_ARGUMENT` the second time); its jobs run as before.
@@ -1399,6 +1351,54 @@ offheap_status offheap_engine_proxy_reply(uint64_t engine,
                                           uint32_t kind,
                                           const uint8_t *bytes,
                                           size_t len);
+
+// Takes a snapshot of the aggregator at `now` into `snapshot` (as `offheap_snapshot_take`,
+// with the `nquantiles` quantiles at `quantiles` for summaries) and starts its exposition in
+// `format`; writes the row count to `*rows_out`. Read the exposition with
+// `offheap_snapshot_read`.
+//
+// # Safety
+// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
+// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
+offheap_status offheap_aggregator_scrape(uint64_t aggregator,
+                                         uint64_t snapshot,
+                                         int64_t now,
+                                         const double *quantiles,
+                                         size_t nquantiles,
+                                         offheap_expo_format format,
+                                         uint64_t *rows_out);
+
+// Copies the next bytes of the exposition `offheap_aggregator_scrape` started in `snapshot`
+// (of `aggregator`) into `buf` and writes their number to `*written`: 0 when the exposition
+// is complete. Any `cap` works, 1 included.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_NOT_BEGUN` without a scrape into `snapshot` since it was
+// last filled.
+//
+// # Safety
+// Until the call returns: `written` is NULL or valid for writing one `size_t`; `buf` is NULL
+// with `cap` = 0 or valid for writing `cap` bytes; they do not overlap.
+offheap_status offheap_snapshot_read(uint64_t aggregator,
+                                     uint64_t snapshot,
+                                     uint8_t *buf,
+                                     size_t cap,
+                                     size_t *written);
+
+// Gives the metric family `name` a type (0 summary, 1 histogram, 2 counter, 3 gauge) and a
+// help text (may be empty) for the aggregator's expositions from now on.
+//
+// Errors: `OFFHEAP_STATUS_WINDOW_INVALID_NAME`, `_INVALID_HELP`, `_INVALID_TYPE`,
+// `_TOO_MANY_FAMILIES`.
+//
+// # Safety
+// Until the call returns: each `(pointer, length)` string is NULL with a length of 0, or valid
+// for reading that many bytes.
+offheap_status offheap_aggregator_set_family(uint64_t aggregator,
+                                             const uint8_t *name,
+                                             size_t name_len,
+                                             uint32_t metric_type,
+                                             const uint8_t *help,
+                                             size_t help_len);
 
 // Parses request heads from `input` into the caller's arrays, in one call.
 //
