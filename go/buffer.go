@@ -110,7 +110,7 @@ func (b *Buffer) readable(uintptr) bool {
 	}
 	done := b.st != statusOK || b.io.state != relayStateWantRead
 	if !done && !b.check.armed {
-		b.check.arm(&b.p, &b.mu, &b.rd, nil)
+		b.check.arm(&b.p, &b.mu, &b.rd, nil, true)
 	}
 	return done
 }
@@ -156,7 +156,7 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 			err, b.st = nil, statusRelayBadFd
 			break
 		}
-		b.check.arm(&b.p, &b.mu, &b.rd, nil)
+		b.check.arm(&b.p, &b.mu, &b.rd, nil, false)
 	}
 	b.check.done(&b.p, &b.mu, &b.rd, nil)
 	runtime.KeepAlive(b)

@@ -58,15 +58,24 @@ type waitCheck struct {
 }
 
 // arm sets the poller's deadline before a wait, under the object's lock mu, unless woken (the
-// call's context fired: its past deadline must stay).
-func (c *waitCheck) arm(p *poller, mu *sync.Mutex, own *time.Time, woken *atomic.Bool) {
+// call's context fired: its past deadline must stay). Inside a wait's callback (inWait) it only
+// tries the lock: its holder may be Close, which closes the poller and waits for that very
+// wait to return; the holder ends or bounds the wait itself (Close, a context's wake-up, a new
+// deadline), and the wait goes unarmed.
+func (c *waitCheck) arm(p *poller, mu *sync.Mutex, own *time.Time, woken *atomic.Bool, inWait bool) {
+	if inWait {
+		if !mu.TryLock() {
+			return
+		}
+	} else {
+		mu.Lock()
+	}
 	if !c.armed || c.gap == 0 {
 		c.gap = closedCheckEvery
 	} else {
 		c.gap = min(2*c.gap, closedCheckMax)
 	}
 	c.armed = true
-	mu.Lock()
 	if woken == nil || !woken.Load() {
 		t := time.Now().Add(c.gap)
 		if !own.IsZero() && own.Before(t) {

@@ -20,7 +20,7 @@ func (r *Relay) steps(op string) (RelayStats, error) {
 			r.status = statusRelayBadFd
 			break
 		}
-		r.check.arm(&r.p, &r.mu, &r.deadline, &r.woken)
+		r.check.arm(&r.p, &r.mu, &r.deadline, &r.woken, false)
 	}
 	r.check.done(&r.p, &r.mu, &r.deadline, &r.woken)
 	if ioErr == nil && r.status != statusOK {
@@ -38,7 +38,7 @@ func (r *Relay) ready(uintptr) bool {
 	}
 	done := r.status != statusOK || (r.prog.state != relayStateWantRead && r.prog.state != relayStateWantWrite)
 	if !done && !r.check.armed {
-		r.check.arm(&r.p, &r.mu, &r.deadline, &r.woken)
+		r.check.arm(&r.p, &r.mu, &r.deadline, &r.woken, true)
 	}
 	return done
 }
