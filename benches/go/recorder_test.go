@@ -74,6 +74,8 @@ func nativeHistogramVec() *prometheus.HistogramVec {
 func BenchmarkObserve(b *testing.B) {
 	par := func(b *testing.B, observe func(i uint64)) {
 		b.ReportAllocs()
+		// The warm-up is not timed (b.Loop resets the timer in seq; RunParallel does not).
+		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			i := uint64(0)
 			for pb.Next() {
