@@ -72,10 +72,20 @@ func nativeHistogramVec() *prometheus.HistogramVec {
 // with the labels looked up on every call, beside client_golang v1.25 (a native histogram,
 // bucket factor 1.01, through cached Observers and through WithLabelValues, and a summary).
 func BenchmarkObserve(b *testing.B) {
-	par := func(b *testing.B, observe func(i uint64)) {
+	// Both report, beside the wall time, the CPU time of the whole process per observation
+	// (cpu-ns/op): for the Recorder its flushes too, which run on another goroutine, and
+	// settle (a final Flush) hands the rest of the buffered observations to the aggregator.
+	cpuPerOp := func(b *testing.B, cpu0 float64, settle func()) {
+		if settle != nil {
+			settle()
+		}
+		b.ReportMetric((cpuTime()-cpu0)*1e9/float64(b.N), "cpu-ns/op")
+	}
+	par := func(b *testing.B, observe func(i uint64), settle func()) {
 		b.ReportAllocs()
 		// The warm-up is not timed (b.Loop resets the timer in seq; RunParallel does not).
 		b.ResetTimer()
+		cpu0 := cpuTime()
 		b.RunParallel(func(pb *testing.PB) {
 			i := uint64(0)
 			for pb.Next() {
@@ -83,14 +93,17 @@ func BenchmarkObserve(b *testing.B) {
 				i++
 			}
 		})
+		cpuPerOp(b, cpu0, settle)
 	}
-	seq := func(b *testing.B, observe func(i uint64)) {
+	seq := func(b *testing.B, observe func(i uint64), settle func()) {
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		i := uint64(0)
 		for b.Loop() {
 			observe(i)
 			i++
 		}
+		cpuPerOp(b, cpu0, settle)
 	}
 	// The bound of the Recorder: every observation is ingested in Rust once, in id-keyed
 	// batches of 1024 over the 1,000 series (the Recorder's flushes), per sample.
@@ -109,18 +122,20 @@ func BenchmarkObserve(b *testing.B) {
 			batch.AddID(ids[(i*7919)%observeRoutes], 1, observeValue(i))
 		}
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			if acc, err := agg.Ingest(&batch, 2); err != nil || acc.Accepted != 1024 {
 				b.Fatalf("%+v %v", acc, err)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1024), "ns/sample")
+		b.ReportMetric((cpuTime()-cpu0)*1e9/float64(b.N*1024), "cpu-ns/sample")
 		rec.Close()
 		agg.Close()
 	})
 	for _, mode := range []struct {
 		suffix string
-		run    func(*testing.B, func(uint64))
+		run    func(*testing.B, func(uint64), func())
 	}{{"", seq}, {"_2g", par}} {
 		b.Run("offheap_handle"+mode.suffix, func(b *testing.B) {
 			agg, rec := newRecorderForBench(b)
@@ -130,14 +145,14 @@ func BenchmarkObserve(b *testing.B) {
 			}
 			warmUp(func(r int, v float64) { handles[r].Observe(v) })
 			rec.Flush()
-			mode.run(b, func(i uint64) { handles[i%observeRoutes].Observe(observeValue(i)) })
+			mode.run(b, func(i uint64) { handles[i%observeRoutes].Observe(observeValue(i)) }, rec.Flush)
 			checkRecorded(b, agg, rec)
 		})
 		b.Run("offheap_labels"+mode.suffix, func(b *testing.B) {
 			agg, rec := newRecorderForBench(b)
 			warmUp(func(r int, v float64) { rec.WithLabelValues(routes[r]).Observe(v) })
 			rec.Flush()
-			mode.run(b, func(i uint64) { rec.WithLabelValues(routes[i%observeRoutes]).Observe(observeValue(i)) })
+			mode.run(b, func(i uint64) { rec.WithLabelValues(routes[i%observeRoutes]).Observe(observeValue(i)) }, rec.Flush)
 			checkRecorded(b, agg, rec)
 		})
 		b.Run("native_cached"+mode.suffix, func(b *testing.B) {
@@ -147,12 +162,12 @@ func BenchmarkObserve(b *testing.B) {
 				obs[i] = h.WithLabelValues(routes[i])
 			}
 			warmUp(func(r int, v float64) { obs[r].Observe(v) })
-			mode.run(b, func(i uint64) { obs[i%observeRoutes].Observe(observeValue(i)) })
+			mode.run(b, func(i uint64) { obs[i%observeRoutes].Observe(observeValue(i)) }, nil)
 		})
 		b.Run("native_labels"+mode.suffix, func(b *testing.B) {
 			h := nativeHistogramVec()
 			warmUp(func(r int, v float64) { h.WithLabelValues(routes[r]).Observe(v) })
-			mode.run(b, func(i uint64) { h.WithLabelValues(routes[i%observeRoutes]).Observe(observeValue(i)) })
+			mode.run(b, func(i uint64) { h.WithLabelValues(routes[i%observeRoutes]).Observe(observeValue(i)) }, nil)
 		})
 		b.Run("summary_labels"+mode.suffix, func(b *testing.B) {
 			s := prometheus.NewSummaryVec(prometheus.SummaryOpts{
@@ -160,7 +175,7 @@ func BenchmarkObserve(b *testing.B) {
 				Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001},
 			}, []string{"route"})
 			warmUp(func(r int, v float64) { s.WithLabelValues(routes[r]).Observe(v) })
-			mode.run(b, func(i uint64) { s.WithLabelValues(routes[i%observeRoutes]).Observe(observeValue(i)) })
+			mode.run(b, func(i uint64) { s.WithLabelValues(routes[i%observeRoutes]).Observe(observeValue(i)) }, nil)
 		})
 	}
 }
