@@ -2,11 +2,13 @@ package main
 
 func init() {
 	const sec = "Windowed aggregation (Go → Rust)"
+	const rustIngest = "ingest, batch 1024, sketch on, u64 keys"
 	const twoOwn = "bound: ingest, batch 1024, 1,000 series, 2 goroutines each into an aggregator of its own"
 	register(
 		Row{Section: sec, Name: "ingest, batch 1024, sketch on, 1,000 series, sliding 1 min / 6 slices",
 			Bench: "go:WindowIngest/offheap", Peer: "go:WindowIngest/purego", Metric: "ns/sample",
-			Target: "≤ 20 ns/sample end to end", Max: 20},
+			Target: "≤ 20 ns/sample end to end", Max: 20,
+			Bound: Bound{Row: rustIngest, Why: "the same batch ingested by the Rust core alone, no cgo crossing (per batch of 1024 samples: 20 ns/sample is 20.5 µs)"}},
 		Row{Section: sec, Name: "1M live series held: Go heap",
 			Bench: "go:WindowHeld1M/offheap", Peer: "go:WindowHeld1M/purego", Metric: "goheap-MiB",
 			Target: "≤ 16 MiB", Max: 16},
@@ -34,7 +36,7 @@ func init() {
 		Row{Section: sec, Name: "heap per series, 1M series × 64 samples (Rust heap; pure Go: Go heap)",
 			Bench: "go:WindowMemory1M/64_samples/offheap", Peer: "go:WindowMemory1M/64_samples/purego", Metric: "B/series",
 			Target: "≤ 1/3 of pure Go", Met: AtLeast(3)},
-		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch on, u64 keys",
+		Row{Section: "Windowed aggregation (Rust core)", Name: rustIngest,
 			Bench: "criterion:window/ingest/u64_keys_batch1024_sketch"},
 		Row{Section: "Windowed aggregation (Rust core)", Name: "ingest, batch 1024, sketch off, u64 keys",
 			Bench: "criterion:window/ingest/u64_keys_batch1024_no_sketch"},
