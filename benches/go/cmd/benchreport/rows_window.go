@@ -52,6 +52,7 @@ func init() {
 
 	const rec = "Recorder: observations from handlers (Go → Rust), 1,000 labelled series"
 	const recBound = "bound: ingest of id-keyed batches of 1024 over 1,000 series (a Recorder's flush), per sample"
+	const recBoundNarrow = "bound: the same ingest, latencies within 10%, per sample"
 	const recBoundCPU = "bound: the same ingest, CPU of the process per sample"
 	recWhy := "every observation is ingested in Rust once, in the id-keyed batches a Recorder flushes"
 	register(
@@ -81,7 +82,12 @@ func init() {
 		Row{Section: rec, Name: "Observe with the label looked up, against client_golang's summary, 2 goroutines",
 			Bench: "go:Observe/offheap_labels_2g", Peer: "go:Observe/summary_labels_2g",
 			Target: "≥ 10x client_golang's SummaryVec", Met: AtLeast(10), Bound: Bound{Row: recBound, Why: recWhy}},
+		Row{Section: rec, Name: "Observe through a cached series handle, 1 goroutine, latencies within 10% (about 10 buckets a series)",
+			Bench: "go:Observe/offheap_handle_narrow", Peer: "go:Observe/native_cached_narrow",
+			Target: "≤ 20 ns and ≥ 2x client_golang's cached native histogram, 0 allocs", Max: 20, Met: AtLeast(2),
+			ZeroAllocs: true, Bound: Bound{Row: recBoundNarrow, Why: recWhy}},
 		Row{Section: rec, Name: recBound, Bench: "go:Observe/bound_ingest_ids", Metric: "ns/sample"},
+		Row{Section: rec, Name: recBoundNarrow, Bench: "go:Observe/bound_ingest_ids_narrow", Metric: "ns/sample"},
 		Row{Section: rec, Name: recBoundCPU, Bench: "go:Observe/bound_ingest_ids", Metric: "cpu-ns/sample"},
 	)
 	// Exposition formats and native histograms (issue 16).
