@@ -49,6 +49,29 @@ fn boundary(c: &mut Criterion) {
         })
     });
     assert_eq!(word.load(Ordering::Relaxed), 0);
+    // The bound of handle_lookup_2_threads_same_handle: the lease floor from 2 threads at once,
+    // each on a word of its own cache line (nothing shared), per pair per thread: what running
+    // two threads at once costs on this machine, whatever the lookup does.
+    #[repr(align(128))]
+    struct Own(AtomicU64);
+    let words = [Own(AtomicU64::new(0)), Own(AtomicU64::new(0))];
+    g.bench_function("lease_floor_2_threads_own_words", |bn| {
+        bn.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for w in &words {
+                    s.spawn(move || {
+                        for _ in 0..iters {
+                            black_box(&w.0).fetch_add(1, Ordering::Acquire);
+                            w.0.fetch_sub(1, Ordering::Release);
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    assert!(words.iter().all(|w| w.0.load(Ordering::Relaxed) == 0));
     g.finish();
 }
 

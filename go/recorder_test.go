@@ -5,10 +5,12 @@ package offheap
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func newRecorder(t testing.TB, agg *Aggregator, cfg RecorderConfig) *Recorder {
@@ -155,6 +157,39 @@ func TestRecorderBadInputIsCounted(t *testing.T) {
 	r2.Close()
 	if st := r2.Stats(); st.Accepted != 10 || st.Overflowed != 90 || r2.handles != 10 {
 		t.Fatalf("stats %+v, %d handles", st, r2.handles)
+	}
+}
+
+// Label values of every byte (NUL, control bytes, quotes, backslashes, newlines, bytes that
+// are not UTF-8), alone and inside longer values: UTF-8 values become series of their own
+// whose keys hold the values escaped, the rest count as Invalid; nothing is lost.
+func TestRecorderLabelValuesOfAnyByte(t *testing.T) {
+	agg := newAgg(t, AggregatorConfig{Mode: Cumulative, KeyFormat: KeyLabels})
+	r := newRecorder(t, agg, RecorderConfig{Labels: []string{"v"}})
+	want := map[string]bool{}
+	for c := range 256 {
+		for _, v := range []string{string([]byte{byte(c)}), "a" + string([]byte{byte(c), byte(c)}) + "z"} {
+			r.WithLabelValues(v).Observe(1)
+			if utf8.ValidString(v) {
+				want[`v="`+strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)+`"`] = true
+			}
+		}
+	}
+	r.Flush()
+	if st := r.Stats(); st.Observed != 512 || st.Accepted != 256 || st.Invalid != 256 || st.Buffered != 0 {
+		t.Fatalf("stats %+v, want 256 accepted and 256 invalid of 512", st)
+	}
+	s := newSnap(t)
+	if err := agg.Snapshot(s, time.Now().UnixNano(), SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != len(want) {
+		t.Fatalf("%d series, want %d", s.Len(), len(want))
+	}
+	for i := range s.Len() {
+		if k := string(s.UnsafeKey(i)); !want[k] {
+			t.Fatalf("series key %q is not one of the values observed", k)
+		}
 	}
 }
 

@@ -302,29 +302,31 @@ func (v *windowView) rowBuckets(i int) (idx []int32, cnt []uint64, start, neg, e
 // in ascending index order (a snapshot taken with SnapshotOptions.Buckets; empty otherwise and
 // once closed): the input of a native histogram's positive spans and deltas.
 func (s *Snapshot) UnsafePositiveBuckets(i int) (indexes []int32, counts []uint64) {
-	v, ok := s.current()
-	if !ok {
-		return nil, nil
-	}
-	idx, cnt, _, neg, end := v.rowBuckets(i)
-	if neg == end {
-		return nil, nil
-	}
-	return idx[neg:end], cnt[neg:end]
+	return s.buckets(i, false)
 }
 
 // UnsafeNegativeBuckets views row i's negative sketch buckets (indexes of magnitudes,
 // ascending).
 func (s *Snapshot) UnsafeNegativeBuckets(i int) (indexes []int32, counts []uint64) {
+	return s.buckets(i, true)
+}
+
+// buckets views row i's negative or positive buckets (nil when it has none).
+func (s *Snapshot) buckets(i int, negative bool) (indexes []int32, counts []uint64) {
 	v, ok := s.current()
 	if !ok {
 		return nil, nil
 	}
-	idx, cnt, start, neg, _ := v.rowBuckets(i)
-	if start == neg {
+	idx, cnt, start, neg, end := v.rowBuckets(i)
+	if negative {
+		end = neg
+	} else {
+		start = neg
+	}
+	if start == end {
 		return nil, nil
 	}
-	return idx[start:neg], cnt[start:neg]
+	return idx[start:end], cnt[start:end]
 }
 
 // UnsafeKinds views the key kinds column.

@@ -1,6 +1,6 @@
-//! Rust heap per series at a million series, and the heap given back when they go: one test
-//! in its own binary, so that no other test allocates while the process-wide heap counters
-//! are read.
+//! Rust heap per series at a million series, and the heap given back when they go (deleted,
+//! cleared or evicted as idle): one test in its own binary, so that no other test allocates
+//! while the process-wide heap counters are read.
 
 use offheap::window::{Aggregator, Config, Samples};
 
@@ -44,6 +44,7 @@ fn live() -> i64 {
 fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
     let agg = Aggregator::new(Config {
         max_series: 2 * SERIES,
+        idle_ttl: 60 * SEC as u64,
         ..Config::tumbling(60 * SEC as u64)
     })
     .unwrap();
@@ -81,4 +82,22 @@ fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
         "after deleting every series the heap is {after} bytes, it started at {start}"
     );
     assert_eq!(agg.stats().series, 0);
+
+    // Clear and idle eviction give it back too.
+    let back = |what: &str| {
+        let after = live();
+        println!("after {what}: {} bytes above the start", after - start);
+        assert!(
+            (after - start).abs() as f64 <= 0.01 * start as f64,
+            "after {what} the heap is {after} bytes, it started at {start}"
+        );
+        assert_eq!(agg.stats().series, 0, "{what}");
+    };
+    ingest(&agg, 0..SERIES, 1);
+    assert!(live() - start > 64 * SERIES as i64);
+    assert_eq!(agg.clear(), SERIES);
+    back("clearing every series");
+    ingest(&agg, 0..SERIES, 1);
+    assert_eq!(agg.evict_idle(SEC + 61 * SEC), SERIES);
+    back("evicting every series as idle");
 }

@@ -64,20 +64,28 @@ func BenchmarkWindowIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer agg.Close()
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var batch offheap.SampleBatch
-			for i := range keys {
-				batch.Add(keys[i], ts[i], vals[i])
+		ingestParallel(b, func() *offheap.Aggregator { return agg }, keys, ts, vals)
+	})
+	// The bound of offheap_2g: the same two goroutines, each into an aggregator of its own
+	// (nothing shared but the machine), so what this machine's two cores give two goroutines.
+	b.Run("bound_2g_own_aggregators", func(b *testing.B) {
+		var mu sync.Mutex
+		var aggs []*offheap.Aggregator
+		defer func() {
+			for _, a := range aggs {
+				a.Close()
 			}
-			for pb.Next() {
-				if acc, err := agg.Ingest(&batch, 10*winSec); err != nil || acc.Accepted != winBatch {
-					b.Errorf("%+v %v", acc, err)
-					return
-				}
+		}()
+		ingestParallel(b, func() *offheap.Aggregator {
+			agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
+			if err != nil {
+				panic(err)
 			}
-		})
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+			mu.Lock()
+			aggs = append(aggs, agg)
+			mu.Unlock()
+			return agg
+		}, keys, ts, vals)
 	})
 	b.Run("purego", func(b *testing.B) {
 		agg := windowpeer.New(int64(time.Minute), 6, 0.01, 1<<21, true)
@@ -90,6 +98,27 @@ func BenchmarkWindowIngest(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
 	})
+}
+
+// ingestParallel ingests a batch of keys, ts and vals (each goroutine its own) from every
+// goroutine of RunParallel into the aggregator aggFor gives that goroutine, and reports ns
+// per sample, all goroutines together.
+func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint64, ts []int64, vals []float64) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		agg := aggFor()
+		var batch offheap.SampleBatch
+		for i := range keys {
+			batch.Add(keys[i], ts[i], vals[i])
+		}
+		for pb.Next() {
+			if acc, err := agg.Ingest(&batch, 10*winSec); err != nil || acc.Accepted != winBatch {
+				b.Errorf("%+v %v", acc, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
 }
 
 const heldSeries = 1_000_000
