@@ -87,8 +87,8 @@ func TestSetFamilyErrors(t *testing.T) {
 	}{
 		{"x_count", "", Counter, "not end in _sum, _count"},
 		{"__x", "", Counter, "not start with __"},
-		{"x", strings.Repeat("h", 1<<20+1), Gauge, "help text must be at most 1048576 bytes"},
-		{"x", "", 9, "metric type must be 0 (summary)"},
+		{"x", strings.Repeat("h", 1<<20+1), Gauge, "a help text (the aggregator's or a family's) must be at most 1048576 bytes"},
+		{"x", "", 9, "must be 0 (summary), 1 (histogram)"},
 	} {
 		err := a.SetFamily(c.name, c.typ, c.help)
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
