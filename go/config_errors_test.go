@@ -4,6 +4,7 @@ package offheap
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,45 +71,30 @@ func TestNewAggregatorErrorsNameTheGoField(t *testing.T) {
 	}
 }
 
-// The fields NewAggregator checks itself are named the same way, with the rule.
+// The fields NewAggregator checks itself are named the same way, with the rule (and for a
+// quantile, the library's message).
 func TestNewAggregatorGoSideErrorsNameTheField(t *testing.T) {
 	for _, c := range []struct {
-		cfg   AggregatorConfig
-		field string
+		cfg         AggregatorConfig
+		field, want string
 	}{
-		{AggregatorConfig{Width: -time.Second}, "AggregatorConfig.Width"},
-		{AggregatorConfig{Width: time.Minute, MaxKeyLen: 5000}, "AggregatorConfig.MaxKeyLen"},
-		{AggregatorConfig{Width: time.Minute, Alpha: -1}, "AggregatorConfig.Alpha"},
-		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{0.5, 2}}, "AggregatorConfig.Quantiles[1]"},
-		{AggregatorConfig{Width: time.Minute, Quantiles: make([]float64, 17)}, "len(AggregatorConfig.Quantiles)"},
+		{AggregatorConfig{Width: -time.Second}, "AggregatorConfig.Width", "is negative (-1000000000)"},
+		{AggregatorConfig{Width: time.Minute, Shards: 512}, "AggregatorConfig.Shards", "is 512, above its limit of 256"},
+		{AggregatorConfig{Width: time.Minute, MaxKeyLen: 5000}, "AggregatorConfig.MaxKeyLen", "is 5000, above its limit of 4096"},
+		{AggregatorConfig{Width: time.Minute, Alpha: -1}, "AggregatorConfig.Alpha", "is negative (-1)"},
+		{AggregatorConfig{Width: time.Minute, Quantiles: make([]float64, 17)}, "len(AggregatorConfig.Quantiles)", "is 17, above its limit of 16"},
+		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{0.5, math.NaN()}}, "AggregatorConfig.Quantiles[1]",
+			"is NaN: offheap: window: quantiles must be in [0, 1]"},
+		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{2}}, "AggregatorConfig.Quantiles[0]", "is 2: "},
+		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{-1}}, "AggregatorConfig.Quantiles[0]", "is -1: "},
 	} {
 		_, err := NewAggregator(c.cfg)
 		var e *Error
 		if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &e) || e.Field != c.field || e.Op != "NewAggregator" ||
-			!strings.HasPrefix(err.Error(), "NewAggregator: offheap: invalid configuration: "+c.field+" ") {
-			t.Errorf("NewAggregator(%+v) = %v (%+v), want ErrInvalidConfig naming %s", c.cfg, err, e, c.field)
+			!strings.HasPrefix(err.Error(), "NewAggregator: offheap: invalid configuration: "+c.field+" "+c.want) {
+			t.Errorf("NewAggregator(%+v) = %v, want ErrInvalidConfig naming %s: %s", c.cfg, err, c.field, c.want)
 			continue
 		}
 		goNamesOnly(t, err)
-	}
-}
-
-// SetFamily names the argument the library refused.
-func TestSetFamilyErrorsNameTheArgument(t *testing.T) {
-	a := newAgg(t, AggregatorConfig{Mode: Tumbling, Width: time.Minute, KeyFormat: KeySeries})
-	for _, c := range []struct {
-		name, help string
-		typ        MetricType
-		field      string
-	}{
-		{"a-b", "", Counter, "SetFamily's name"},
-		{"x", "\xff", Counter, "SetFamily's help"},
-		{"x", "", 9, "SetFamily's type"},
-	} {
-		err := a.SetFamily(c.name, c.typ, c.help)
-		var e *Error
-		if !errors.As(err, &e) || e.Field != c.field || !strings.HasPrefix(err.Error(), "Aggregator.SetFamily: "+c.field+": offheap: window: ") {
-			t.Errorf("SetFamily(%q, %d, %q) = %v, want an error naming %s", c.name, c.typ, c.help, err, c.field)
-		}
 	}
 }
