@@ -88,15 +88,21 @@ func (connClosedError) Error() string { return "offheap: connection closed durin
 func (connClosedError) Is(target error) bool { return target == net.ErrClosed }
 
 // Error is the error type of this package: the operation, the library's status code (0 for
-// errors detected in Go), and the sentinel it matches.
+// errors detected in Go), the input at fault when the error is about one, and the sentinel it
+// matches.
 type Error struct {
 	Op     string // the operation, e.g. "Aggregator.Ingest"
 	Status uint32 // the library's offheap_status, 0 if the error was detected in Go
-	Err    error  // the sentinel: ErrClosed, ErrInvalidArgument, ...
+	// Field is the input the library refused, as Go code names it ("AggregatorConfig.Width",
+	// "SetFamily's name"), for an error of the library about one field; else "". The
+	// library's message names the setting in words.
+	Field string
+	Err   error // the sentinel: ErrClosed, ErrInvalidArgument, ...
 }
 
-// Error returns the operation and, for an error of the library, the library's own message for
-// its status (offheap_status_str) and the status; for an error detected in Go, Err's text.
+// Error returns the operation and, for an error of the library, the field at fault (if any),
+// the library's own message for its status (offheap_status_str) and the status; for an error
+// detected in Go, Err's text.
 func (e *Error) Error() string {
 	if e.Status == 0 {
 		return e.Op + ": " + e.Err.Error()
@@ -105,7 +111,11 @@ func (e *Error) Error() string {
 	if msg == "" {
 		msg = e.Err.Error()
 	}
-	return e.Op + ": " + msg + " (status " + strconv.FormatUint(uint64(e.Status), 10) + ")"
+	op := e.Op
+	if e.Field != "" {
+		op += ": " + e.Field
+	}
+	return op + ": " + msg + " (status " + strconv.FormatUint(uint64(e.Status), 10) + ")"
 }
 
 // Unwrap returns the sentinel.

@@ -53,7 +53,7 @@ func (a *Aggregator) SetFamily(name string, t MetricType, help string) error {
 	st := windowSetFamily(id, name, t, help)
 	runtime.KeepAlive(a)
 	if st != statusOK {
-		return statusError(op, st)
+		return fieldStatusError(op, st, setFamilyFields)
 	}
 	return nil
 }

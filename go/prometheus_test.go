@@ -77,22 +77,28 @@ func TestAppendSeriesKey(t *testing.T) {
 	}
 }
 
-// SetFamily's errors carry the library's message, naming the rule broken.
+// SetFamily's errors name the argument refused, then the library's message naming the rule.
 func TestSetFamilyErrors(t *testing.T) {
 	a := exposed(t)
 	for _, c := range []struct {
-		name, help string
-		typ        MetricType
-		want       string
+		name, help  string
+		typ         MetricType
+		field, want string
 	}{
-		{"x_count", "", Counter, "not end in _sum, _count"},
-		{"__x", "", Counter, "not start with __"},
-		{"x", strings.Repeat("h", 1<<20+1), Gauge, "help text must be at most 1048576 bytes"},
-		{"x", "", 9, "metric type must be 0 (summary)"},
+		{"x_count", "", Counter, "name", "not end in _sum, _count"},
+		{"__x", "", Counter, "name", "not start with __"},
+		{"a-b", "", Counter, "name", "must match [a-zA-Z_:][a-zA-Z0-9_:]*"},
+		{"x", strings.Repeat("h", 1<<20+1), Gauge, "help", "a help text (the aggregator's or a family's) must be at most 1048576 bytes"},
+		{"x", "\xff", Gauge, "help", "bytes of UTF-8"},
+		{"x", "", 9, "type", "must be 0 (summary), 1 (histogram)"},
 	} {
 		err := a.SetFamily(c.name, c.typ, c.help)
-		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("SetFamily(%q, %d) = %v, want %q", c.name, c.typ, err, c.want)
+		var e *Error
+		field := "SetFamily's " + c.field
+		if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &e) || e.Field != field ||
+			!strings.HasPrefix(err.Error(), "Aggregator.SetFamily: "+field+": offheap: window: ") ||
+			!strings.Contains(err.Error(), c.want) {
+			t.Errorf("SetFamily(%q, %d) = %v, want %s refused: %q", c.name, c.typ, err, field, c.want)
 		}
 	}
 }

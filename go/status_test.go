@@ -44,7 +44,7 @@ func TestErrorsCarryTheLibraryMessage(t *testing.T) {
 	if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &e) || e.Status != statusWindowInvalidFutureSkew {
 		t.Fatalf("NewAggregator = %v, want ErrInvalidConfig with status %d", err, statusWindowInvalidFutureSkew)
 	}
-	for _, want := range []string{"NewAggregator", "max_future spans more than 64 slices", "(status 306)"} {
+	for _, want := range []string{"NewAggregator", "AggregatorConfig.MaxFutureSkew: offheap: window: the maximum future skew spans more than 64 slices", "(status 306)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}

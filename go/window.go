@@ -117,7 +117,8 @@ const (
 const maxQuantiles = 16
 
 // withDefaults checks the fields the library does not see (or sees only after a conversion)
-// and fills the defaults; the library checks the rest, and its message names the rule.
+// and fills the defaults; the library checks the rest, and its message names the rule (and
+// NewAggregator the field).
 func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 	c := *cfg
 	for _, f := range [...]struct {
@@ -137,17 +138,17 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 	} {
 		switch {
 		case f.value < 0:
-			return c, fmt.Errorf("%w: %s is negative (%d)", ErrInvalidConfig, f.name, f.value)
+			return c, configError(f.name, "is negative (%d)", f.value)
 		case f.max > 0 && f.value > f.max:
-			return c, fmt.Errorf("%w: %s is %d, above its limit of %d", ErrInvalidConfig, f.name, f.value, f.max)
+			return c, configError(f.name, "is %d, above its limit of %d", f.value, f.max)
 		}
 	}
 	if c.Alpha < 0 {
-		return c, fmt.Errorf("%w: AggregatorConfig.Alpha is negative (%v)", ErrInvalidConfig, c.Alpha)
+		return c, configError("AggregatorConfig.Alpha", "is negative (%v)", c.Alpha)
 	}
 	for i, q := range c.Quantiles {
 		if !(q >= 0 && q <= 1) { // NaN fails both
-			return c, fmt.Errorf("%w: AggregatorConfig.Quantiles[%d] is %v: %s", ErrInvalidConfig, i, q,
+			return c, configError(fmt.Sprintf("AggregatorConfig.Quantiles[%d]", i), "is %v: %s", q,
 				statusMessage(statusWindowInvalidQuantile))
 		}
 	}
@@ -307,12 +308,12 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	}
 	c, err := cfg.withDefaults()
 	if err != nil {
-		return nil, opError(op, err)
+		return nil, err
 	}
 	m := c.mirror()
 	id, st := windowNew(&m, c.Name, c.Help, c.KeyLabel)
 	if st != statusOK {
-		return nil, statusError(op, st)
+		return nil, fieldStatusError(op, st, aggregatorConfigFields)
 	}
 	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...), maxSeries: c.MaxSeries}
 	attach(&a.h, a, id, windowFree)

@@ -340,33 +340,6 @@ func TestWindowPrometheusAndStateMerge(t *testing.T) {
 	}
 }
 
-// A config error detected in Go names the field; one the library detects carries its message.
-func TestAggregatorConfigErrorsNameTheField(t *testing.T) {
-	for _, c := range []struct {
-		cfg  AggregatorConfig
-		want string
-	}{
-		{AggregatorConfig{Width: -time.Second}, "AggregatorConfig.Width is negative"},
-		{AggregatorConfig{Width: time.Minute, Shards: 512}, "AggregatorConfig.Shards is 512, above its limit of 256"},
-		{AggregatorConfig{Width: time.Minute, Quantiles: make([]float64, 17)}, "len(AggregatorConfig.Quantiles) is 17"},
-		{AggregatorConfig{Width: time.Minute, Alpha: -1}, "AggregatorConfig.Alpha is negative"},
-		{AggregatorConfig{Width: time.Minute, Slices: 7}, "slices must be in [1, 64] and divide the width"},
-		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{0.5, math.NaN()}}, "AggregatorConfig.Quantiles[1] is NaN: offheap: window: quantiles must be in [0, 1]"},
-		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{2}}, "AggregatorConfig.Quantiles[0] is 2"},
-		{AggregatorConfig{Width: time.Minute, Quantiles: []float64{-1}}, "AggregatorConfig.Quantiles[0] is -1"},
-		{AggregatorConfig{Width: time.Minute, Name: "a-b"}, "(Config::name"},
-		{AggregatorConfig{Width: time.Minute, Help: strings.Repeat("h", 1<<20+1)}, "(Config::help"},
-		{AggregatorConfig{Width: time.Minute, KeyLabel: "__name__"}, "(Config::key_label)"},
-		{AggregatorConfig{Width: time.Minute, KeyFormat: 7}, "offheap_aggregator_config.key_format"},
-		{AggregatorConfig{Width: time.Minute, MetricType: 9}, "offheap_aggregator_config.metric_type"},
-	} {
-		_, err := NewAggregator(c.cfg)
-		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("NewAggregator(%+v) = %v, want ErrInvalidConfig saying %q", c.cfg, err, c.want)
-		}
-	}
-}
-
 // Every indexed accessor of a snapshot panics outside its range, also past a shorter snapshot
 // taken into an arena that held more rows.
 func TestSnapshotIndexOutOfRangePanics(t *testing.T) {

@@ -93,12 +93,13 @@ func BenchmarkExpositionNative1M(b *testing.B) {
 		// One gather takes tens of seconds: no warm-up round, the bytes of the last one.
 		var w countingDiscard
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			w.n = 0
 			gather(&w)
 		}
 		b.SetBytes(w.n)
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heldSeries), "ns/series")
+		reportPerSeries(b, cpu0)
 	})
 }
 
@@ -117,6 +118,7 @@ func benchExposition(b *testing.B, f offheap.ExpositionFormat, minBytes int64) {
 	}
 	b.SetBytes(n)
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		w.n = 0
 		agg.WriteExposition(&w, 2*winSec, f)
@@ -124,5 +126,14 @@ func benchExposition(b *testing.B, f offheap.ExpositionFormat, minBytes int64) {
 	if w.n != n {
 		b.Fatalf("%d bytes, then %d", n, w.n)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heldSeries), "ns/series")
+	reportPerSeries(b, cpu0)
+}
+
+// reportPerSeries adds the wall time and the process's CPU time (every thread: the garbage
+// collector's too) per series of the loop that started when the CPU clock read cpu0. On a
+// machine others share, CPU time moves much less with their load than wall time.
+func reportPerSeries(b *testing.B, cpu0 float64) {
+	n := float64(b.N * heldSeries)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/series")
+	b.ReportMetric((cpuTime()-cpu0)*1e9/n, "cpu-ns/series")
 }

@@ -32,15 +32,25 @@ func newTestServer(t *testing.T, cfg Config) (*Service, string) {
 	return svc, srv.URL
 }
 
+// do sends a request with a Content-Type (when not "") and returns the status and the body.
 func do(t *testing.T, method, url, ctype string, body io.Reader) (int, string) {
+	t.Helper()
+	hdr := http.Header{}
+	if ctype != "" {
+		hdr.Set("Content-Type", ctype)
+	}
+	code, _, data := send(t, method, url, hdr, body)
+	return code, data
+}
+
+// send sends a request with the headers hdr and returns the status, headers and body.
+func send(t *testing.T, method, url string, hdr http.Header, body io.Reader) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
+	req.Header = hdr
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +60,7 @@ func do(t *testing.T, method, url, ctype string, body io.Reader) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(data)
+	return resp.StatusCode, resp.Header, string(data)
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -340,15 +350,11 @@ func TestTypedFamiliesAndFormats(t *testing.T) {
 		t.Fatalf("ingest: %d %s", code, resp)
 	}
 	get := func(accept string) (string, string) {
-		req, _ := http.NewRequest("GET", url+"/metrics", nil)
-		req.Header.Set("Accept", accept)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, hdr, body := send(t, "GET", url+"/metrics", http.Header{"Accept": {accept}}, nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics (Accept %s): %d %s", accept, code, body)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.Header.Get("Content-Type"), string(b)
+		return hdr.Get("Content-Type"), body
 	}
 	ct, text := get("text/plain;version=0.0.4")
 	for _, want := range []string{

@@ -52,16 +52,14 @@ const fn source(status: offheap_status) -> (&'static str, &'static str) {
         S::OutOfMemory => "out of memory",
         S::RelayResourceExhausted => "relay: out of pipes, buffers, fds or engine slots",
         S::WindowInvalidMode => {
-            "window: mode must be 0 (sliding), 1 (tumbling) or 2 (cumulative) \
-             (offheap_aggregator_config.mode)"
+            "window: the window mode must be 0 (sliding), 1 (tumbling) or 2 (cumulative)"
         }
         S::WindowInvalidType => {
-            "window: metric type must be 0 (summary), 1 (histogram), 2 (counter) or 3 (gauge) \
-             (offheap_aggregator_config.metric_type, or the family's type)"
+            "window: a metric type (the aggregator's or a family's) must be 0 (summary), 1 \
+             (histogram), 2 (counter) or 3 (gauge)"
         }
         S::WindowInvalidKeyFormat => {
-            "window: key format must be 0 (value), 1 (labels) or 2 (series) \
-             (offheap_aggregator_config.key_format)"
+            "window: the key format must be 0 (value), 1 (labels) or 2 (series)"
         }
         S::WindowInvalidFormat => {
             "window: exposition format must be 0 (text 0.0.4), 1 (OpenMetrics 1.0) or 2 \
@@ -228,7 +226,7 @@ mod tests {
             text(offheap_status::HeadersContentLengthWithTransferEncoding),
             "offheap headers: Content-Length together with Transfer-Encoding (RFC 9112 §6.1)"
         );
-        assert!(text(offheap_status::WindowInvalidFutureSkew).contains("Config::max_future"));
+        assert!(text(offheap_status::WindowInvalidFutureSkew).contains("maximum future skew"));
     }
 
     #[test]

@@ -1,38 +1,50 @@
-//! The window's error type: one flat `Copy` enum whose messages name the field or input at
-//! fault and the rule it breaks.
+//! The window's error type: one flat `Copy` enum whose messages name what is at fault and the
+//! rule it breaks.
 //!
 //! [`Error::as_str`] is the only text of each error: `Display` writes it, and the C ABI's
 //! `offheap_status_str` returns it behind the `offheap: ` prefix, so Rust, C and Go callers
-//! read the same words.
+//! read the same words. A configuration error's message names the setting in words (the
+//! window width, the maximum future skew), not a field of one language: each binding names
+//! its own field (the variant's docs name [`Config`](super::Config)'s; the Go package puts
+//! `AggregatorConfig.MaxFutureSkew` and the like before the message).
 
 use std::fmt;
 
 /// Why a window call failed. Calls that fail have no effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Error {
-    /// The window width is zero or over `i64::MAX` (sliding and tumbling windows need a
-    /// positive width).
+    /// The window width ([`Config::width`](super::Config::width)) is zero or over `i64::MAX`
+    /// (sliding and tumbling windows need a positive width).
     InvalidWidth,
-    /// The slice count is zero, over 64, or does not divide the width into whole nanoseconds.
+    /// The slice count ([`Config::slices`](super::Config::slices)) is zero, over 64, or does
+    /// not divide the width into whole nanoseconds.
     InvalidSlices,
-    /// The relative accuracy α is not in `[0.0001, 0.5]`.
+    /// The relative accuracy α ([`Config::alpha`](super::Config::alpha)) is not in
+    /// `[0.0001, 0.5]`.
     InvalidAlpha,
-    /// The sketch bucket cap is not in `[16, 65536]`.
+    /// The sketch bucket cap ([`Config::max_buckets`](super::Config::max_buckets)) is not in
+    /// `[16, 65536]`.
     InvalidBuckets,
-    /// The series cap is zero or larger than the shards can address.
+    /// The series cap ([`Config::max_series`](super::Config::max_series)) is zero or larger
+    /// than the shards can address.
     InvalidSeriesCap,
-    /// The shard count is not a power of two in `[1, 256]`.
+    /// The shard count ([`Config::shards`](super::Config::shards)) is not a power of two in
+    /// `[1, 256]`.
     InvalidShards,
-    /// The maximum future skew needs more than 64 extra slices.
+    /// The maximum future skew ([`Config::max_future`](super::Config::max_future)) needs more
+    /// than 64 extra slices.
     InvalidFutureSkew,
-    /// The maximum key length is zero or over [`MAX_KEY_LEN_LIMIT`](super::MAX_KEY_LEN_LIMIT).
+    /// The maximum key length ([`Config::max_key_len`](super::Config::max_key_len)) is zero or
+    /// over [`MAX_KEY_LEN_LIMIT`](super::MAX_KEY_LEN_LIMIT).
     InvalidKeyLimit,
-    /// A metric name (of the config or a family) is not a valid Prometheus metric name, or
-    /// ends in a suffix summaries and histograms add.
+    /// A metric name ([`Config::name`](super::Config::name) or a family's) is not a valid
+    /// Prometheus metric name, or ends in a suffix summaries and histograms add.
     InvalidName,
-    /// A help text is over [`MAX_HELP_LEN`](super::MAX_HELP_LEN) bytes.
+    /// A help text ([`Config::help`](super::Config::help) or a family's) is over
+    /// [`MAX_HELP_LEN`](super::MAX_HELP_LEN) bytes.
     InvalidHelp,
-    /// The key label is not a label name a caller may use.
+    /// The key label ([`Config::key_label`](super::Config::key_label)) is not a label name a
+    /// caller may use.
     InvalidKeyLabel,
     /// More metric families were given a type or help than
     /// [`MAX_FAMILIES`](super::MAX_FAMILIES).
@@ -92,53 +104,42 @@ impl Error {
         Error::Corrupt,
     ];
 
-    /// The message: what is wrong, the rule, and for configuration errors the
-    /// [`Config`](super::Config) field at fault.
+    /// The message: what is wrong and the rule it breaks, a setting named in words (the
+    /// variant's docs name the [`Config`](super::Config) field).
     pub const fn as_str(self) -> &'static str {
         match self {
             Error::InvalidWidth => {
-                "window: width must be in [1, i64::MAX] nanoseconds for sliding and tumbling \
-                 windows (Config::width)"
+                "window: the window width must be in [1, i64::MAX] nanoseconds for sliding and \
+                 tumbling windows"
             }
             Error::InvalidSlices => {
-                "window: slices must be in [1, 64] and divide the width into whole nanoseconds \
-                 (Config::slices)"
+                "window: the slice count must be in [1, 64] and divide the window width into whole \
+                 nanoseconds"
             }
-            Error::InvalidAlpha => {
-                "window: relative accuracy must be in [0.0001, 0.5] (Config::alpha)"
-            }
-            Error::InvalidBuckets => {
-                "window: sketch bucket cap must be in [16, 65536] (Config::max_buckets)"
-            }
-            Error::InvalidSeriesCap => {
-                "window: series cap must be in [1, shards * 2^24] (Config::max_series)"
-            }
-            Error::InvalidShards => {
-                "window: shards must be a power of two in [1, 256] (Config::shards)"
-            }
+            Error::InvalidAlpha => "window: the relative accuracy (alpha) must be in [0.0001, 0.5]",
+            Error::InvalidBuckets => "window: the sketch bucket cap must be in [16, 65536]",
+            Error::InvalidSeriesCap => "window: the series cap must be in [1, shard count * 2^24]",
+            Error::InvalidShards => "window: the shard count must be a power of two in [1, 256]",
             Error::InvalidFutureSkew => {
-                "window: max_future spans more than 64 slices of width / slices \
-                 (Config::max_future)"
+                "window: the maximum future skew spans more than 64 slices (window width / slice \
+                 count)"
             }
-            Error::InvalidKeyLimit => {
-                "window: maximum key length must be in [1, 4096] (Config::max_key_len)"
-            }
+            Error::InvalidKeyLimit => "window: the maximum key length must be in [1, 4096] bytes",
             Error::InvalidName => {
-                "window: metric name must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 256 bytes), not \
-                 start with __ and not end in _sum, _count, _bucket, _gsum, _gcount or _created \
-                 (Config::name, or the family name given)"
+                "window: a metric name (the aggregator's or a family's) must match \
+                 [a-zA-Z_:][a-zA-Z0-9_:]* (at most 256 bytes), not start with __ and not end in \
+                 _sum, _count, _bucket, _gsum, _gcount or _created"
             }
             Error::InvalidHelp => {
-                "window: help text must be at most 1048576 bytes of UTF-8 (Config::help, or the \
-                 family help given)"
+                "window: a help text (the aggregator's or a family's) must be at most 1048576 bytes \
+                 of UTF-8"
             }
             Error::InvalidKeyLabel => {
-                "window: key label must match [a-zA-Z_][a-zA-Z0-9_]* (at most 256 bytes), not \
-                 start with __, and not be quantile, le or otel_metric_overflow \
-                 (Config::key_label)"
+                "window: the key label must match [a-zA-Z_][a-zA-Z0-9_]* (at most 256 bytes), not \
+                 start with __, and not be quantile, le or otel_metric_overflow"
             }
             Error::TooManyFamilies => {
-                "window: more than 65536 metric families were given a type or help (MAX_FAMILIES)"
+                "window: more than 65536 metric families were given a type or help"
             }
             Error::LengthMismatch => {
                 "window: batch columns (keys, timestamps, values, weights) have different lengths"
@@ -146,8 +147,7 @@ impl Error {
             Error::BatchTooLarge => "window: batch has more than 4194304 samples (MAX_BATCH)",
             Error::BadOffsets => "window: key end offsets decrease or point past the key bytes",
             Error::InvalidQuantile => {
-                "window: quantiles must be in [0, 1], at most 16 per snapshot (MAX_QUANTILES; \
-                 SnapshotOptions::quantiles, AggregatorConfig.Quantiles)"
+                "window: quantiles must be in [0, 1], at most 16 per snapshot"
             }
             Error::StaleId => {
                 "window: no live series for this key or id (never made, deleted or evicted)"
@@ -187,6 +187,8 @@ mod tests {
             let m = e.as_str();
             assert!(m.starts_with("window: "), "{m}");
             assert!(!m.contains('\0') && !m.contains('\n'), "{m}");
+            // Settings are named in words: each binding adds its own field's name.
+            assert!(!m.contains("Config") && !m.contains("Options"), "{m}");
         }
         assert!(
             Error::BatchTooLarge

@@ -256,7 +256,7 @@ func TestHelpOfOneMebibyte(t *testing.T) {
 		}
 	}
 	if _, err := offheap.NewAggregator(offheap.AggregatorConfig{Width: time.Minute, Help: strings.Repeat("x", 1<<20+1)}); err == nil ||
-		!strings.Contains(err.Error(), "Config::help") {
+		!strings.Contains(err.Error(), "AggregatorConfig.Help: offheap: window: a help text") {
 		t.Errorf("a help over 1 MiB: %v", err)
 	}
 }

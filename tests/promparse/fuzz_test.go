@@ -56,7 +56,7 @@ func exercise(t testing.TB, data []byte) map[string][]byte {
 		MetricType: offheap.MetricType(in.byte() % 4), NoQuantiles: in.byte()%5 == 0,
 	}
 	agg, err := offheap.NewAggregator(cfg)
-	if err != nil && !utf8.ValidString(cfg.Help) && strings.Contains(err.Error(), "(Config::help") {
+	if err != nil && !utf8.ValidString(cfg.Help) && strings.Contains(err.Error(), "AggregatorConfig.Help: ") {
 		// A help text that is not UTF-8 is refused, naming the field.
 		cfg.Help = strings.ToValidUTF8(cfg.Help, "?")
 		agg, err = offheap.NewAggregator(cfg)

@@ -48,10 +48,10 @@ func (s *slowReader) Read(p []byte) (int, error) {
 }
 
 // TestSlowScrapeHoldsOneChunkWhileIngestGoesOn starts a scrape of about 10 MB of exposition
-// through a client that reads one byte every 5 ms for 1.5 s (the "1 byte per second"
-// client, sped up), with 4 KiB socket buffers on both sides. Meanwhile ingest keeps taking
-// batches, and the Rust heap grows by no more than the snapshot and a chunk, not by the
-// exposition; the exposition then reads whole at full speed.
+// through a client that reads one byte per second for 3 s, with 4 KiB socket buffers on both
+// sides (the server is held back as soon as they fill, whatever the client's rate). Meanwhile
+// ingest keeps taking batches, and the Rust heap grows by no more than the snapshot and a
+// chunk, not by the exposition; the exposition then reads whole at full speed.
 func TestSlowScrapeHoldsOneChunkWhileIngestGoesOn(t *testing.T) {
 	agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, KeyFormat: offheap.KeySeries,
 		MaxKeyLen: 4096})
@@ -108,7 +108,7 @@ func TestSlowScrapeHoldsOneChunkWhileIngestGoesOn(t *testing.T) {
 	}
 	var during int64
 	var rust offheap.RustStats
-	sr := &slowReader{r: conn, step: 5 * time.Millisecond, until: time.Now().Add(1500 * time.Millisecond), onStall: func() {
+	sr := &slowReader{r: conn, step: time.Second, until: time.Now().Add(3 * time.Second), onStall: func() {
 		during = ingests.Load()
 		rust, _ = offheap.ReadRustStats()
 	}}
