@@ -150,6 +150,17 @@ func (c *clientConn) release() {
 	c.toClient.Close()
 }
 
+// abort ends the connection from another goroutine (Shutdown past its deadline): the buffer
+// and the relays wait through pollers of their own, which closing the connection does not
+// wake, so their deadlines end those waits.
+func (c *clientConn) abort() {
+	c.client.tc.Close()
+	now := time.Now()
+	c.buf.SetReadDeadline(now)
+	c.toUp.SetDeadline(now)
+	c.toClient.SetDeadline(now)
+}
+
 // wakeIfIdle ends the wait of a connection idle between requests (graceful shutdown).
 func (c *clientConn) wakeIfIdle() {
 	if c.idle.Load() {

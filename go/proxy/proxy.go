@@ -224,7 +224,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 		p.mu.Lock()
 		for c := range p.conns {
-			c.client.tc.Close()
+			c.abort()
 		}
 		p.mu.Unlock()
 		<-done
