@@ -26,10 +26,9 @@ enum Step {
     Again,
 }
 
-/// The state machine of a job, by kind. The relays are boxed, so a job costs its kind's size and
-/// the jobs' table does not take the largest kind's for every entry.
+/// The state machine of a job, by kind.
 enum Work {
-    Body(Box<Relay>),
+    Body(Relay),
     Tunnel(Box<Tunnel>),
     Session {
         session: Box<Session>,
@@ -359,7 +358,7 @@ impl Worker {
 
     fn start(&mut self, id: u64, job: Job) {
         let (a, b, work) = match job {
-            Job::Body { src, dst, opts } => (src, dst, Work::Body(Box::new(Relay::new(opts)))),
+            Job::Body { src, dst, opts } => (src, dst, Work::Body(Relay::new(opts))),
             Job::Tunnel { a, b } => (a, b, Work::Tunnel(Box::default())),
             Job::Session {
                 client,
