@@ -130,8 +130,8 @@ func clientMain(args []string, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("client: unknown command %q", in.Text())
 	}
 	res.Errors = c.errors.Load() // every phase's: opening, warm-up, the run, the check
-	if e, _ := c.firstErr.Load().(error); e != nil {
-		res.FirstError = e.Error()
+	if e := c.firstErr.Load(); e != nil {
+		res.FirstError = (*e).Error()
 	}
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		return err
@@ -147,7 +147,7 @@ type client struct {
 	req      []byte
 	conns    []*clientConn
 	errors   atomic.Int64
-	firstErr atomic.Value
+	firstErr atomic.Pointer[error] // the first error (errors of any type: atomic.Value takes one)
 }
 
 type clientConn struct {
@@ -167,7 +167,7 @@ func newClient(s loadSpec) *client {
 
 func (c *client) fail(err error) {
 	c.errors.Add(1)
-	c.firstErr.CompareAndSwap(nil, err)
+	c.firstErr.CompareAndSwap(nil, &err)
 }
 
 // open connects every connection and sends one request on each (clientDialers at a time);
@@ -360,17 +360,29 @@ func (c *client) closeAll() {
 	}
 }
 
-// raiseNofile sets the soft limit of open files to the hard limit, for this process and the
-// processes it starts (Go raises its own soft limit at start but gives children the old one
-// back unless the program sets the limit itself).
+// raiseNofile sets the limit of open files for this process and the processes it starts (Go
+// raises its own soft limit at start but gives children the old one back unless the program
+// sets the limit itself): to nofileWant where the tool may raise the hard limit (root), else
+// the soft limit to the hard one.
 func raiseNofile() error {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return err
 	}
+	// 5,000 held client connections, each with an upstream connection in flight and, in the
+	// all-in-Go proxy, a poller fd per Rust buffer, pass a common hard limit of 20,000.
+	if l.Max < nofileWant {
+		raised := syscall.Rlimit{Cur: nofileWant, Max: nofileWant}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return nil
+		}
+	}
 	l.Cur = l.Max
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 }
+
+// nofileWant is the open files limit raiseNofile asks for when the hard limit is lower.
+const nofileWant = 1 << 16
 
 // nofile returns the soft limit of open files.
 func nofile() uint64 {

@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -463,6 +464,9 @@ func measure(cfg *config, w *workload, t target, s payload.Size, p, up *proc, me
 		r.cgoCalls -= min(r.cgoCalls, readCost.CgoCalls)
 	}
 	r.upFailures = after.up.Extra["upload_failures"] - before.up.Extra["upload_failures"]
+	if r.errors() > 0 {
+		logFailureCounters(t.label, before.debug, after.debug)
+	}
 	if r.load.Requests == 0 {
 		return r, fmt.Errorf("%s, %s %s: no request completed", w.key, t.label, s.Name)
 	}
@@ -511,4 +515,20 @@ func readDebugIf(addr string) (debugstats.Stats, error) {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "benchproxy:", err)
 	os.Exit(1)
+}
+
+// logFailureCounters prints what the proxy's own counters say of a run's errors: those of its
+// counters that name a failure and grew during the run.
+func logFailureCounters(label string, before, after debugstats.Stats) {
+	var grew []string
+	for k, v := range after.Extra {
+		failure := strings.Contains(k, "fail") || strings.Contains(k, "bad") || strings.Contains(k, "timeout")
+		if d := v - before.Extra[k]; failure && d > 0 {
+			grew = append(grew, fmt.Sprintf("%s +%d", k, d))
+		}
+	}
+	if len(grew) > 0 {
+		slices.Sort(grew)
+		fmt.Printf("benchproxy: %s counted meanwhile: %s\n", label, strings.Join(grew, ", "))
+	}
 }

@@ -32,7 +32,7 @@ type Config struct {
 	// health); the others take its requests meanwhile.
 	UnhealthyFor time.Duration
 
-	DialTimeout           time.Duration // connecting to an upstream (then the next one, or 502)
+	DialTimeout           time.Duration // connecting to an upstream (then the next one, or 502); 30 s as net/http's DefaultTransport
 	ResponseHeaderTimeout time.Duration // waiting for the upstream's response head (then 504)
 	ReadHeaderTimeout     time.Duration // reading a request head once its first byte arrived (then 408)
 	IdleTimeout           time.Duration // a keep-alive client connection waiting for its next request
@@ -78,7 +78,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		UnhealthyFor: 10 * time.Second,
-		DialTimeout:  5 * time.Second, ResponseHeaderTimeout: 30 * time.Second,
+		DialTimeout:  30 * time.Second, ResponseHeaderTimeout: 30 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second, BodyTimeout: 5 * time.Minute,
 		ExpectContinueTimeout: time.Second, MaxIdleUpstream: 64, MaxHeaderBytes: 1 << 20,
 		Workers: runtime.GOMAXPROCS(0),

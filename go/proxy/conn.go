@@ -115,11 +115,21 @@ func (p *Proxy) makeClientConn() (*clientConn, error) {
 // close closes the connection and keeps its record for a new connection (or releases it).
 // The record must no longer be in the proxy's set of connections.
 func (c *clientConn) close() {
-	// The relays know a connection by its wrapper, which the next connection reuses: let go
-	// of this one while its fd can still be named.
+	c.disconnect()
+	c.recycle()
+}
+
+// disconnect closes the client connection. The relays know a connection by its wrapper, which
+// the next connection reuses: they let go of this one first, while its fd can still be named
+// (once it is closed, naming it fails, and the failure allocates its error).
+func (c *clientConn) disconnect() {
 	c.toUp.Bind(nil, nil)
 	c.toClient.Bind(nil, nil)
 	c.client.tc.Close()
+}
+
+// recycle keeps the record of a closed connection for a new connection (or releases it).
+func (c *clientConn) recycle() {
 	c.buf.Consume(c.buf.Len()) // what the next read will drop
 	p := c.p
 	p.spareMu.Lock()
@@ -140,6 +150,17 @@ func (c *clientConn) release() {
 	c.toClient.Close()
 }
 
+// abort ends the connection from another goroutine (Shutdown past its deadline): the buffer
+// and the relays wait through pollers of their own, which closing the connection does not
+// wake, so their deadlines end those waits.
+func (c *clientConn) abort() {
+	c.client.tc.Close()
+	now := time.Now()
+	c.buf.SetReadDeadline(now)
+	c.toUp.SetDeadline(now)
+	c.toClient.SetDeadline(now)
+}
+
 // wakeIfIdle ends the wait of a connection idle between requests (graceful shutdown).
 func (c *clientConn) wakeIfIdle() {
 	if c.idle.Load() {
@@ -149,9 +170,9 @@ func (c *clientConn) wakeIfIdle() {
 
 func (c *clientConn) serve() {
 	defer func() {
-		c.client.tc.Close()
+		c.disconnect()
 		c.p.forget(c) // before the record can be reused
-		c.close()
+		c.recycle()
 	}()
 	for !c.closeNext {
 		if !c.readRequestHead() {
@@ -367,10 +388,6 @@ func (c *clientConn) exchange() {
 		now := time.Now()
 		up.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
 		c.client.tc.SetWriteDeadline(now.Add(c.p.cfg.BodyTimeout))
-		c.toUp.Bind(c.client, up.sockConn)
-		c.toClient.Bind(up.sockConn, c.client)
-		c.toUp.SetDeadline(now.Add(c.p.cfg.BodyTimeout))
-		c.toClient.SetDeadline(now.Add(c.p.cfg.BodyTimeout))
 		var sent bool
 		sent, err = c.sendRequest(up, bodyKind, bodyLen, expect)
 		if err == nil {
@@ -455,7 +472,9 @@ func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.BodyKi
 			return err
 		}
 		if rest := n - int64(inBuf); rest > 0 {
-			c.toUp.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+			if err := c.bindRelay(c.toUp, c.client, up.sockConn); err != nil {
+				return err
+			}
 			st, err := c.toUp.Copy(context.Background(), offheap.Exact(rest))
 			if err != nil {
 				return relayErr(err, st.BytesIn < uint64(rest))
@@ -469,7 +488,9 @@ func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.BodyKi
 			}
 		}
 		c.buf.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
-		c.toUp.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		if err := c.bindRelay(c.toUp, c.client, up.sockConn); err != nil {
+			return err
+		}
 		return relayChunked(c.buf, c.client, up.sockConn, c.toUp, true, false)
 	default:
 		if len(head) > 0 {
@@ -477,6 +498,16 @@ func (c *clientConn) sendBody(up *upstreamConn, head []byte, kind offheap.BodyKi
 		}
 		return nil
 	}
+}
+
+// bindRelay makes r relay from src to dst, with BodyTimeout as its deadline. A relay is bound
+// only for a body that goes on past what came with its head: an exchange without one costs no
+// epoll_ctl, and a record that never relayed a body holds no poller (no fd).
+func (c *clientConn) bindRelay(r *offheap.Relay, src, dst *sockConn) error {
+	if err := r.Bind(src, dst); err != nil {
+		return err
+	}
+	return r.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
 }
 
 // relayErr classifies a request-body relay error: a short source is the client's fault.

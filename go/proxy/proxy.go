@@ -135,6 +135,22 @@ func (p *Proxy) ListenAndServe(addr string) error {
 	return <-errs
 }
 
+// acceptCanRetry reports whether a failed Accept may succeed later, as net/http's Serve
+// retries: out of fds or memory (connections closing free them) or a connection aborted
+// before it was taken.
+func acceptCanRetry(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // soReusePort is SO_REUSEPORT on Linux (the syscall package does not name it).
 const soReusePort = 0xf
 
@@ -147,8 +163,7 @@ func (p *Proxy) serveGo(ln net.Listener) error {
 			if p.shutting.Load() {
 				return ErrShutdown
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptCanRetry(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay)
 				continue
@@ -209,7 +224,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 		p.mu.Lock()
 		for c := range p.conns {
-			c.client.tc.Close()
+			c.abort()
 		}
 		p.mu.Unlock()
 		<-done

@@ -189,9 +189,11 @@ func (c *clientConn) relayResponse(up *upstreamConn, headEnd, status int, headMe
 		} else {
 			return reusable
 		}
-		c.toClient.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
-		_, err := c.toClient.Copy(context.Background(), framing)
-		if err != nil {
+		if err := c.bindRelay(c.toClient, up.sockConn, c.client); err != nil {
+			c.closeNext = true
+			return false
+		}
+		if _, err := c.toClient.Copy(context.Background(), framing); err != nil {
 			c.closeNext = true // the client got a truncated body: close so it notices
 			return false
 		}
@@ -202,7 +204,10 @@ func (c *clientConn) relayResponse(up *upstreamConn, headEnd, status int, headMe
 			return false
 		}
 		up.buf.SetReadDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
-		c.toClient.SetDeadline(time.Now().Add(c.p.cfg.BodyTimeout))
+		if err := c.bindRelay(c.toClient, up.sockConn, c.client); err != nil {
+			c.closeNext = true
+			return false
+		}
 		if err := relayChunked(up.buf, up.sockConn, c.client, c.toClient, false, c.http10); err != nil {
 			c.closeNext = true
 			return false
