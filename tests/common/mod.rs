@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: socket pairs, a PRNG, SHA-256, a chunked
-//! reference encoder, the count of open fds that leak checks compare, and (in `source`) the
-//! project's source files for the tests that read them.
+//! reference encoder, the count of open fds that leak checks compare, (in `source`) the
+//! project's source files for the tests that read them, and (in `requests`) shared request
+//! heads.
 #![allow(dead_code)]
 
+pub mod requests;
 pub mod source;
 
 use std::io::{Read, Write};
