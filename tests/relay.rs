@@ -8,15 +8,8 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 
-use common::{Rng, Sock, chunk_encode, sha256};
+use common::{Rng, Sock, chunk_encode, serial, sha256};
 use offheap::relay::{self, Error, Framing, Options, Progress, Relay, Tunnel};
-
-/// Tests count open fds: run them one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 struct Outcome {
     result: Result<(), Error>,
@@ -90,8 +83,7 @@ fn opts(framing: Framing, splice: bool) -> Options {
 #[test]
 fn every_framing_matches_reference() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let mut rng = Rng(0x5eed);
     for case in 0..48u64 {
         let tcp = case % 2 == 0;
@@ -146,8 +138,7 @@ fn every_framing_matches_reference() {
             assert!(out.stats.spliced > 0, "{label}: splice should be used");
         }
     }
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds, "fds leaked");
+    fds.assert_unchanged();
 }
 
 #[test]
@@ -220,8 +211,7 @@ fn bad_chunks_have_specific_errors() {
 #[test]
 fn peer_reset_mid_body() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     // A TCP socket closed with unread data in its receive queue sends RST.
     let (mut client, src) = common::tcp_pair();
     let (dst, mut server) = common::tcp_pair();
@@ -247,8 +237,7 @@ fn peer_reset_mid_body() {
     server.read_to_end(&mut got).unwrap();
     assert!(got.len() <= 10_000);
     drop(server);
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds);
+    fds.assert_unchanged();
 }
 
 #[test]
@@ -352,8 +341,7 @@ fn fd_closed_during_relay_is_bad_fd() {
 fn tunnel_half_close_both_ways() {
     let _serial = serial();
     for tcp in [false, true] {
-        relay::trim();
-        let fds = common::open_fd_count();
+        let fds = common::Fds::now();
         let (mut client, a) = Sock::pair(tcp);
         let (b, mut server) = Sock::pair(tcp);
         let (a, b) = (a.nonblocking(), b.nonblocking());
@@ -393,8 +381,7 @@ fn tunnel_half_close_both_ways() {
             (up.len() as u64, down.len() as u64)
         );
         drop((a, b, t));
-        relay::trim();
-        assert_eq!(common::open_fd_count(), fds);
+        fds.assert_unchanged();
     }
 }
 
@@ -483,8 +470,7 @@ fn body_case(rng: &mut Rng, kind: u64, len: usize) -> (Framing, Vec<u8>, Vec<u8>
 #[test]
 fn pending_bytes_start_the_body_at_any_cut() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let mut rng = Rng(0x9e4d);
     let next = b"GET /next HTTP/1.1\r\n\r\n".to_vec();
     for case in 0..160u64 {
@@ -523,8 +509,7 @@ fn pending_bytes_start_the_body_at_any_cut() {
             );
         }
     }
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds, "fds leaked");
+    fds.assert_unchanged();
 }
 
 /// A caller that reads the source itself (no fd, as with TLS) and feeds the relay gets the

@@ -39,6 +39,29 @@ pub fn open_fd_count() -> usize {
         .unwrap_or(0)
 }
 
+/// The open fds at one point of a test, counted after the relay pools are trimmed (a pooled
+/// pipe is no leak): [`Fds::assert_unchanged`] checks later that the test closed all it opened.
+pub struct Fds(usize);
+
+impl Fds {
+    pub fn now() -> Fds {
+        offheap::relay::trim();
+        Fds(open_fd_count())
+    }
+
+    pub fn assert_unchanged(&self) {
+        offheap::relay::trim();
+        assert_eq!(open_fd_count(), self.0, "fds leaked");
+    }
+}
+
+/// Serialises the tests of one test binary that share process-wide state (fd counts, relay
+/// pools, injected panics): each takes this lock first.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A connected TCP pair over loopback.
 pub fn tcp_pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
