@@ -9,10 +9,7 @@ use offheap::headers::{
 
 mod common;
 
-use common::requests::KITTYHELL;
-
-const REQ_SHORT: &[u8] =
-    b"GET / HTTP/1.0\r\nHost: example.com\r\nCookie: session=60; user_id=1\r\n\r\n";
+use common::requests::{KITTYHELL, REQ_SHORT};
 
 /// xorshift64*: a small deterministic PRNG (no extra crates).
 struct Rng(u64);
