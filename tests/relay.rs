@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 
-use common::{Rng, Sock, chunk_encode, serial, sha256};
+use common::{Rng, Sock, chunk_encode, relay_ends, serial, sha256};
 use offheap::relay::{self, Error, Framing, Options, Progress, Relay, Tunnel};
 
 struct Outcome {
@@ -27,9 +27,7 @@ fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
 /// [`run`], with the first `pending` bytes of `input` given to the relay as pending bytes
 /// ([`Relay::set_pending`]) rather than through the source.
 fn run_pending(tcp: bool, opts: Options, input: Vec<u8>, pending: usize, seed: u64) -> Outcome {
-    let (mut client, src) = Sock::pair(tcp);
-    let (dst, mut server) = Sock::pair(tcp);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(tcp);
     let given = input[..pending].to_vec();
     let writer = thread::spawn(move || {
         let mut rng = Rng(seed | 1);
@@ -243,9 +241,7 @@ fn peer_reset_mid_body() {
 #[test]
 fn destination_closed_is_broken_pipe() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(true);
-    let (dst, server) = Sock::pair(true);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, server) = relay_ends(true);
     drop(server);
     client.write_all(&[1; 300_000]).unwrap_or(());
     let mut relay = Relay::new(opts(Framing::Exact(300_000), true));
@@ -261,9 +257,7 @@ fn slow_reader_is_bounded() {
     let _serial = serial();
     // The destination never reads: the relay stops with WantWrite, having taken at most
     // one pipe (1 MiB) and one buffer (64 KiB) beyond what the kernel socket buffers hold.
-    let (mut client, src) = Sock::pair(false);
-    let (dst, _server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, _server) = relay_ends(false);
     let writer = thread::spawn(move || {
         let chunk = vec![9u8; 1 << 16];
         let mut sent = 0usize;
@@ -318,9 +312,7 @@ impl NonBlockingWrite for Sock {
 #[test]
 fn fd_closed_during_relay_is_bad_fd() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(false);
-    let (dst, mut server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(false);
     client.write_all(b"part").unwrap();
     let mut relay = Relay::new(opts(Framing::Exact(100), false));
     assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Ok(Progress::WantRead));
@@ -342,9 +334,7 @@ fn tunnel_half_close_both_ways() {
     let _serial = serial();
     for tcp in [false, true] {
         let fds = common::Fds::now();
-        let (mut client, a) = Sock::pair(tcp);
-        let (b, mut server) = Sock::pair(tcp);
-        let (a, b) = (a.nonblocking(), b.nonblocking());
+        let (mut client, a, b, mut server) = relay_ends(tcp);
         let mut rng = Rng(77);
         let up = rng.bytes(500_000);
         let down = rng.bytes(300_000);
@@ -388,9 +378,7 @@ fn tunnel_half_close_both_ways() {
 #[test]
 fn buffer_and_writev() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(false);
-    let (dst, mut server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(false);
     client
         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
         .unwrap();
@@ -416,9 +404,7 @@ fn buffer_and_writev() {
 #[test]
 fn step_budget_yields_before_blocking() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(false);
-    let (dst, mut server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(false);
     client.write_all(&[3u8; 100_000]).unwrap();
     let reader = thread::spawn(move || {
         let mut got = vec![0u8; 100_000];

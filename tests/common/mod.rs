@@ -103,6 +103,15 @@ impl Sock {
     }
 }
 
+/// The four ends around a relay under test, `(client, src, dst, server)`: what the client
+/// writes comes out of `src`, what goes into `dst` reaches the server; `src` and `dst`, the
+/// relay's ends, are non-blocking.
+pub fn relay_ends(tcp: bool) -> (Sock, Sock, Sock, Sock) {
+    let (client, src) = Sock::pair(tcp);
+    let (dst, server) = Sock::pair(tcp);
+    (client, src.nonblocking(), dst.nonblocking(), server)
+}
+
 impl std::os::fd::AsFd for Sock {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         match self {
