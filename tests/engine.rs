@@ -10,15 +10,9 @@ use std::os::fd::AsFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Rng, Sha256, sha256, tcp_pair};
+use common::{Rng, Sha256, serial, sha256, tcp_pair};
 use offheap::engine::{Completion, Engine, EngineConfig, Job};
 use offheap::relay::{self, Error, Framing, Options, duplicate};
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn wait_for(engine: &Engine, n: usize, timeout: Duration) -> Vec<Completion> {
     let start = Instant::now();
@@ -57,8 +51,7 @@ fn echo(mut s: TcpStream) {
 #[test]
 fn concurrent_tunnels_integrity_with_resets() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let heap = offheap::heap::stats().live_bytes;
     let engine = Engine::new(EngineConfig {
         workers: 2,
@@ -140,8 +133,7 @@ fn concurrent_tunnels_integrity_with_resets() {
     assert_eq!(engine.in_flight(), 0);
     drop(engine);
     thread::sleep(Duration::from_millis(50)); // echo threads close their sockets
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds, "fds leaked");
+    fds.assert_unchanged();
     let st = relay::stats();
     assert_eq!((st.pipes_live, st.buffers_live), (0, 0));
     // Test threads and their buffers are gone; what stays is below one relay buffer.
@@ -155,8 +147,7 @@ fn concurrent_tunnels_integrity_with_resets() {
 #[test]
 fn body_jobs_and_framing_errors() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     type Case = (Framing, Vec<u8>, Result<Vec<u8>, Error>);
     let cases: Vec<Case> = vec![
@@ -214,15 +205,13 @@ fn body_jobs_and_framing_errors() {
         }
     }
     drop((engine, peers));
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds);
+    fds.assert_unchanged();
 }
 
 #[test]
 fn cancel_and_shutdown_close_everything() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let engine = Engine::new(EngineConfig {
         workers: 2,
         max_jobs: 4,
@@ -250,16 +239,14 @@ fn cancel_and_shutdown_close_everything() {
     // originals are closed here.
     drop(engine); // jobs 0, 2, 3 are cancelled by shutdown; threads joined
     drop(peers);
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds);
+    fds.assert_unchanged();
 }
 
 #[test]
 fn unix_socket_tunnel() {
     use std::os::unix::net::UnixStream;
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let (mut client, a) = UnixStream::pair().unwrap();
     let (b, mut server) = UnixStream::pair().unwrap();
@@ -297,6 +284,5 @@ fn unix_socket_tunnel() {
         "a tunnel copies (bulk buffers) rather than splicing"
     );
     drop((engine, server));
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds);
+    fds.assert_unchanged();
 }

@@ -8,15 +8,8 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 
-use common::{Rng, Sock, chunk_encode, sha256};
+use common::{Rng, Sock, chunk_encode, relay_ends, serial, sha256};
 use offheap::relay::{self, Error, Framing, Options, Progress, Relay, Tunnel};
-
-/// Tests count open fds: run them one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 struct Outcome {
     result: Result<(), Error>,
@@ -34,9 +27,7 @@ fn run(tcp: bool, opts: Options, input: Vec<u8>, seed: u64) -> Outcome {
 /// [`run`], with the first `pending` bytes of `input` given to the relay as pending bytes
 /// ([`Relay::set_pending`]) rather than through the source.
 fn run_pending(tcp: bool, opts: Options, input: Vec<u8>, pending: usize, seed: u64) -> Outcome {
-    let (mut client, src) = Sock::pair(tcp);
-    let (dst, mut server) = Sock::pair(tcp);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(tcp);
     let given = input[..pending].to_vec();
     let writer = thread::spawn(move || {
         let mut rng = Rng(seed | 1);
@@ -90,8 +81,7 @@ fn opts(framing: Framing, splice: bool) -> Options {
 #[test]
 fn every_framing_matches_reference() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let mut rng = Rng(0x5eed);
     for case in 0..48u64 {
         let tcp = case % 2 == 0;
@@ -146,8 +136,7 @@ fn every_framing_matches_reference() {
             assert!(out.stats.spliced > 0, "{label}: splice should be used");
         }
     }
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds, "fds leaked");
+    fds.assert_unchanged();
 }
 
 #[test]
@@ -220,8 +209,7 @@ fn bad_chunks_have_specific_errors() {
 #[test]
 fn peer_reset_mid_body() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     // A TCP socket closed with unread data in its receive queue sends RST.
     let (mut client, src) = common::tcp_pair();
     let (dst, mut server) = common::tcp_pair();
@@ -247,16 +235,13 @@ fn peer_reset_mid_body() {
     server.read_to_end(&mut got).unwrap();
     assert!(got.len() <= 10_000);
     drop(server);
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds);
+    fds.assert_unchanged();
 }
 
 #[test]
 fn destination_closed_is_broken_pipe() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(true);
-    let (dst, server) = Sock::pair(true);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, server) = relay_ends(true);
     drop(server);
     client.write_all(&[1; 300_000]).unwrap_or(());
     let mut relay = Relay::new(opts(Framing::Exact(300_000), true));
@@ -272,9 +257,7 @@ fn slow_reader_is_bounded() {
     let _serial = serial();
     // The destination never reads: the relay stops with WantWrite, having taken at most
     // one pipe (1 MiB) and one buffer (64 KiB) beyond what the kernel socket buffers hold.
-    let (mut client, src) = Sock::pair(false);
-    let (dst, _server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, _server) = relay_ends(false);
     let writer = thread::spawn(move || {
         let chunk = vec![9u8; 1 << 16];
         let mut sent = 0usize;
@@ -329,9 +312,7 @@ impl NonBlockingWrite for Sock {
 #[test]
 fn fd_closed_during_relay_is_bad_fd() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(false);
-    let (dst, mut server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(false);
     client.write_all(b"part").unwrap();
     let mut relay = Relay::new(opts(Framing::Exact(100), false));
     assert_eq!(relay.step(src.as_fd(), dst.as_fd()), Ok(Progress::WantRead));
@@ -352,11 +333,8 @@ fn fd_closed_during_relay_is_bad_fd() {
 fn tunnel_half_close_both_ways() {
     let _serial = serial();
     for tcp in [false, true] {
-        relay::trim();
-        let fds = common::open_fd_count();
-        let (mut client, a) = Sock::pair(tcp);
-        let (b, mut server) = Sock::pair(tcp);
-        let (a, b) = (a.nonblocking(), b.nonblocking());
+        let fds = common::Fds::now();
+        let (mut client, a, b, mut server) = relay_ends(tcp);
         let mut rng = Rng(77);
         let up = rng.bytes(500_000);
         let down = rng.bytes(300_000);
@@ -393,17 +371,14 @@ fn tunnel_half_close_both_ways() {
             (up.len() as u64, down.len() as u64)
         );
         drop((a, b, t));
-        relay::trim();
-        assert_eq!(common::open_fd_count(), fds);
+        fds.assert_unchanged();
     }
 }
 
 #[test]
 fn buffer_and_writev() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(false);
-    let (dst, mut server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(false);
     client
         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
         .unwrap();
@@ -429,9 +404,7 @@ fn buffer_and_writev() {
 #[test]
 fn step_budget_yields_before_blocking() {
     let _serial = serial();
-    let (mut client, src) = Sock::pair(false);
-    let (dst, mut server) = Sock::pair(false);
-    let (src, dst) = (src.nonblocking(), dst.nonblocking());
+    let (mut client, src, dst, mut server) = relay_ends(false);
     client.write_all(&[3u8; 100_000]).unwrap();
     let reader = thread::spawn(move || {
         let mut got = vec![0u8; 100_000];
@@ -483,8 +456,7 @@ fn body_case(rng: &mut Rng, kind: u64, len: usize) -> (Framing, Vec<u8>, Vec<u8>
 #[test]
 fn pending_bytes_start_the_body_at_any_cut() {
     let _serial = serial();
-    relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     let mut rng = Rng(0x9e4d);
     let next = b"GET /next HTTP/1.1\r\n\r\n".to_vec();
     for case in 0..160u64 {
@@ -523,8 +495,7 @@ fn pending_bytes_start_the_body_at_any_cut() {
             );
         }
     }
-    relay::trim();
-    assert_eq!(common::open_fd_count(), fds, "fds leaked");
+    fds.assert_unchanged();
 }
 
 /// A caller that reads the source itself (no fd, as with TLS) and feeds the relay gets the

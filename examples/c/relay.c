@@ -18,16 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "offheap.h"
-
-#define CHECK(call)                                                                        \
-  do {                                                                                     \
-    offheap_status st_ = (call);                                                           \
-    if (st_ != OFFHEAP_STATUS_OK) {                                                        \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, offheap_status_str(st_)); \
-      exit(1);                                                                             \
-    }                                                                                      \
-  } while (0)
 
 static void fail(const char *what) {
   fprintf(stderr, "relay example: %s\n", what);

@@ -12,16 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "offheap.h"
-
-#define CHECK(call)                                                                          \
-  do {                                                                                       \
-    offheap_status st_ = (call);                                                             \
-    if (st_ != OFFHEAP_STATUS_OK) {                                                          \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, offheap_status_str(st_)); \
-      exit(1);                                                                               \
-    }                                                                                        \
-  } while (0)
 
 static const char *const METHODS[] = {"GET", "POST", "PUT", "DELETE"};
 

@@ -20,7 +20,7 @@ use core::mem::{align_of, offset_of, size_of};
 /// meaningful only for complete heads.
 #[allow(non_camel_case_types)]
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct offheap_head {
     /// `OFFHEAP_STATUS_OK` or an `OFFHEAP_STATUS_HEADERS_*` value.
     pub status: u32,

@@ -3,30 +3,6 @@ use super::*;
 
 const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n";
 
-fn zero_head() -> offheap_head {
-    offheap_head {
-        status: 0,
-        start: 0,
-        len: 0,
-        error_offset: 0,
-        method_off: 0,
-        method_len: 0,
-        target_off: 0,
-        target_len: 0,
-        reason_off: 0,
-        reason_len: 0,
-        first_header: 0,
-        header_count: 0,
-        content_length: 0,
-        flags: 0,
-        status_code: 0,
-        version: 0,
-        body_kind: 0,
-        known: [0; 32],
-        reserved: [0; 8],
-    }
-}
-
 /// `offheap_headers_parse_requests` over `REQ` with `offsets`, the default config, and
 /// the caller's arrays `heads` and `hs`.
 fn parse_req(
@@ -56,7 +32,7 @@ fn parse_req(
 
 #[test]
 fn parse_through_the_abi() {
-    let mut heads = [zero_head(); 4];
+    let mut heads = [offheap_head::default(); 4];
     let mut hs = [offheap_header::default(); 16];
     let (st, r) = parse_req(&[], &mut heads, &mut hs);
     assert_eq!(st, offheap_status::Ok);
@@ -124,7 +100,7 @@ fn bad_arguments_are_statuses() {
         )
     };
     assert_eq!(st, offheap_status::NullPointer);
-    let mut heads = [zero_head(); 1];
+    let mut heads = [offheap_head::default(); 1];
     let (st, _) = parse_req(&[], &mut heads, &mut []);
     assert_eq!(st, offheap_status::BufferTooSmall);
 }

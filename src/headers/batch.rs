@@ -21,6 +21,36 @@ pub struct Batch {
     pub consumed: usize,
 }
 
+impl Batch {
+    /// Parses the head in `input[start..end]` into `head`, its lines after the ones the batch
+    /// holds, and counts it. `Ok(false)`: its lines do not fit in `headers`, so the batch ends
+    /// before it; an error when that happens to the first head.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn parse(
+        &mut self,
+        kind: Kind,
+        input: &[u8],
+        start: usize,
+        end: usize,
+        cfg: &Config,
+        headers: &mut [HeaderSpan],
+        head: &mut Head,
+    ) -> Result<bool, BatchError> {
+        let out = headers.get_mut(self.headers..).unwrap_or(&mut []);
+        if let Err(Full) = parse_head(kind, input, start, end, cfg, self.headers as u32, out, head)
+        {
+            return if self.heads == 0 {
+                Err(BatchError::HeadersFull)
+            } else {
+                Ok(false)
+            };
+        }
+        self.heads += 1;
+        Ok(true)
+    }
+}
+
 /// Parses pipelined request heads from the start of `input` (one connection's bytes),
 /// skipping the Content-Length bodies between them, until `heads` is full, the input ends,
 /// or a head is incomplete, invalid, or followed by a body that is not length-delimited.
@@ -99,23 +129,9 @@ fn pipelined(
         if pos >= input.len() {
             break;
         }
-        let out = headers.get_mut(batch.headers..).unwrap_or(&mut []);
-        if let Err(Full) = parse_head(
-            kind,
-            input,
-            pos,
-            input.len(),
-            &cfg,
-            batch.headers as u32,
-            out,
-            head,
-        ) {
-            if batch.heads == 0 {
-                return Err(BatchError::HeadersFull);
-            }
+        if !batch.parse(kind, input, pos, input.len(), &cfg, headers, head)? {
             break;
         }
-        batch.heads += 1;
         if head.status != 0 {
             break;
         }
@@ -167,23 +183,9 @@ fn regions(
     for (i, head) in heads.iter_mut().enumerate().take(n) {
         let start = offsets[i] as usize;
         let end = offsets.get(i + 1).map_or(input.len(), |&e| e as usize);
-        let out = headers.get_mut(batch.headers..).unwrap_or(&mut []);
-        if let Err(Full) = parse_head(
-            kind,
-            input,
-            start,
-            end,
-            &cfg,
-            batch.headers as u32,
-            out,
-            head,
-        ) {
-            if batch.heads == 0 {
-                return Err(BatchError::HeadersFull);
-            }
+        if !batch.parse(kind, input, start, end, &cfg, headers, head)? {
             break;
         }
-        batch.heads += 1;
         batch.consumed = end;
         if head.status == 0 {
             batch.headers += head.header_count as usize;

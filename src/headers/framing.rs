@@ -243,37 +243,9 @@ pub(crate) fn authority_form_error(target: &[u8]) -> Option<usize> {
         .map(|j| port_at + 1 + j)
 }
 
-static HOST_MAP: [bool; 256] = {
-    let mut map = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        map[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-            );
-        i += 1;
-    }
-    map
-};
+/// `HOST_MAP[b]`: `b` may stand in a Host value (RFC 3986 §3.2.2 reg-name, IP literal and
+/// port: unreserved, pct-encoded, sub-delims, ':', '[' and ']').
+static HOST_MAP: [bool; 256] = alnum_and(b"-._~%!$&'()*+,;=:[]");
 
 /// RFC 9110 §5.6.2 `tchar`.
 #[inline]
@@ -282,33 +254,23 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// `TCHAR_MAP[b]`: `b` is a `tchar`.
-pub(crate) static TCHAR_MAP: [bool; 256] = {
+pub(crate) static TCHAR_MAP: [bool; 256] = alnum_and(b"!#$%&'*+-.^_`|~");
+
+/// A byte map that holds the ASCII letters and digits and the bytes of `extra`.
+const fn alnum_and(extra: &[u8]) -> [bool; 256] {
     let mut map = [false; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
-        map[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
+        map[i] = (i as u8).is_ascii_alphanumeric();
         i += 1;
     }
+    let mut j = 0;
+    while j < extra.len() {
+        map[extra[j] as usize] = true;
+        j += 1;
+    }
     map
-};
+}
 
 #[cfg(test)]
 mod tests {

@@ -73,6 +73,33 @@ impl Writer<'_> {
         self.put(b"\r\n");
     }
 
+    /// Writes a list header that appends this hop to what earlier hops wrote: `name`, then
+    /// (with `prior`) the value of each line of `lines` that is a `k`, each followed by ", ",
+    /// then the parts of `hop`.
+    fn appended(
+        &mut self,
+        name: &[u8],
+        k: Known,
+        prior: Option<(&[u8], &[HeaderSpan])>,
+        hop: &[&[u8]],
+    ) {
+        self.put(name);
+        self.put(b": ");
+        if let Some((input, lines)) = prior {
+            for h in lines
+                .iter()
+                .filter(|h| Known::classify(h.name(input)) == Some(k))
+            {
+                self.put(h.value(input));
+                self.put(b", ");
+            }
+        }
+        for part in hop {
+            self.put(part);
+        }
+        self.put(b"\r\n");
+    }
+
     fn finish(self) -> Result<usize, RewriteError> {
         if self.len <= self.out.len() {
             Ok(self.len)
@@ -98,6 +125,42 @@ fn named_by_connection(
         }
         hit
     })
+}
+
+/// What both rewrites start from: a complete head's lines, the indices of its Connection
+/// lines (at most 8: the options they list name more hop-by-hop headers), and whether it
+/// upgrades.
+struct Hops<'h> {
+    lines: &'h [HeaderSpan],
+    connection: [usize; 8],
+    nconn: usize,
+    upgrade: bool,
+}
+
+impl<'h> Hops<'h> {
+    fn of(input: &[u8], head: &Head, headers: &'h [HeaderSpan]) -> Result<Self, RewriteError> {
+        if !head.is_complete() {
+            return Err(RewriteError::NotComplete);
+        }
+        let lines = head.headers(headers);
+        let (connection, nconn) = lines_named::<8>(input, lines, Known::Connection);
+        Ok(Hops {
+            lines,
+            connection,
+            nconn,
+            upgrade: head.flags & flags::UPGRADE != 0,
+        })
+    }
+
+    /// Is `name` listed as a connection option in any Connection line?
+    fn named(&self, input: &[u8], name: &[u8]) -> bool {
+        named_by_connection(input, self.lines, &self.connection[..self.nconn], name)
+    }
+}
+
+/// The protocol version as Via writes it, with the separator before the pseudonym.
+fn via_version(head: &Head) -> &'static [u8] {
+    if head.version == 0 { b"1.0 " } else { b"1.1 " }
 }
 
 /// Indices of the lines named `k`, at most `N` (the rest are ignored).
@@ -146,13 +209,8 @@ pub fn rewrite_request(
     opts: &RewriteOptions<'_>,
     out: &mut [u8],
 ) -> Result<usize, RewriteError> {
-    if !head.is_complete() {
-        return Err(RewriteError::NotComplete);
-    }
-    let lines = head.headers(headers);
-    let (connection, nconn) = lines_named::<8>(input, lines, Known::Connection);
-    let connection = &connection[..nconn];
-    let upgrade = head.flags & flags::UPGRADE != 0;
+    let hops = Hops::of(input, head, headers)?;
+    let (lines, upgrade) = (hops.lines, hops.upgrade);
     let version: &[u8] = if head.version == 0 {
         b"HTTP/1.0"
     } else {
@@ -211,7 +269,7 @@ pub fn rewrite_request(
             }
             _ => {}
         }
-        if named_by_connection(input, lines, connection, name) {
+        if hops.named(input, name) {
             continue;
         }
         w.line(name, value);
@@ -219,18 +277,13 @@ pub fn rewrite_request(
 
     // X-Forwarded-For: the prior values joined by ", ", then the client (ReverseProxy).
     if !opts.client_ip.is_empty() {
-        w.put(b"X-Forwarded-For: ");
-        if opts.append_forwarded && prior_xff > 0 {
-            for h in lines
-                .iter()
-                .filter(|h| Known::classify(h.name(input)) == Some(Known::XForwardedFor))
-            {
-                w.put(h.value(input));
-                w.put(b", ");
-            }
-        }
-        w.put(opts.client_ip);
-        w.put(b"\r\n");
+        let prior = (opts.append_forwarded && prior_xff > 0).then_some((input, lines));
+        w.appended(
+            b"X-Forwarded-For",
+            Known::XForwardedFor,
+            prior,
+            &[opts.client_ip],
+        );
     }
     if let Some(host) = original_host {
         w.line(b"X-Forwarded-Host", host);
@@ -239,19 +292,8 @@ pub fn rewrite_request(
         w.line(b"X-Forwarded-Proto", opts.proto);
     }
     if !opts.via.is_empty() {
-        w.put(b"Via: ");
-        if prior_via > 0 {
-            for h in lines
-                .iter()
-                .filter(|h| Known::classify(h.name(input)) == Some(Known::Via))
-            {
-                w.put(h.value(input));
-                w.put(b", ");
-            }
-        }
-        w.put(if head.version == 0 { b"1.0 " } else { b"1.1 " });
-        w.put(opts.via);
-        w.put(b"\r\n");
+        let prior = (prior_via > 0).then_some((input, lines));
+        w.appended(b"Via", Known::Via, prior, &[via_version(head), opts.via]);
     }
     if upgrade && !upgrade_value.is_empty() {
         w.line(b"Connection", b"Upgrade");
@@ -284,13 +326,8 @@ pub fn rewrite_response(
     via: &[u8],
     out: &mut [u8],
 ) -> Result<usize, RewriteError> {
-    if !head.is_complete() {
-        return Err(RewriteError::NotComplete);
-    }
-    let lines = head.headers(headers);
-    let (connection, nconn) = lines_named::<8>(input, lines, Known::Connection);
-    let connection = &connection[..nconn];
-    let upgrade = head.flags & flags::UPGRADE != 0;
+    let hops = Hops::of(input, head, headers)?;
+    let (lines, upgrade) = (hops.lines, hops.upgrade);
     let mut w = Writer { out, len: 0 };
     w.put(if head.version == 0 {
         b"HTTP/1.0 "
@@ -329,25 +366,14 @@ pub fn rewrite_response(
             }
             _ => {}
         }
-        if named_by_connection(input, lines, connection, name) {
+        if hops.named(input, name) {
             continue;
         }
         w.line(name, h.value(input));
     }
     if !via.is_empty() {
-        w.put(b"Via: ");
-        if prior_via {
-            for h in lines
-                .iter()
-                .filter(|h| Known::classify(h.name(input)) == Some(Known::Via))
-            {
-                w.put(h.value(input));
-                w.put(b", ");
-            }
-        }
-        w.put(if head.version == 0 { b"1.0 " } else { b"1.1 " });
-        w.put(via);
-        w.put(b"\r\n");
+        let prior = prior_via.then_some((input, lines));
+        w.appended(b"Via", Known::Via, prior, &[via_version(head), via]);
     }
     w.put(b"\r\n");
     w.finish()

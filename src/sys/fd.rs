@@ -4,6 +4,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::errno::{Errno, owned, retry};
+use super::net::int_option;
 
 /// A non-blocking, close-on-exec pipe: `(read end, write end)`.
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
@@ -88,20 +89,7 @@ pub(crate) fn fd_kind(fd: BorrowedFd<'_>) -> Result<FdKind, Errno> {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFIFO => Ok(FdKind::Pipe),
         libc::S_IFSOCK => {
-            let mut ty: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: getsockopt(SO_TYPE) writes at most `len` bytes at its value pointer and
-            // the new length at `&mut len`; `ty` is a local int and `len` holds its size, both
-            // borrowed exclusively for the call.
-            retry(|| unsafe {
-                libc::getsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_TYPE,
-                    (&mut ty as *mut libc::c_int).cast(),
-                    &mut len,
-                ) as isize
-            })?;
+            let ty = int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
             Ok(if ty == libc::SOCK_STREAM {
                 FdKind::StreamSocket
             } else {

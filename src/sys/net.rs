@@ -128,16 +128,25 @@ pub(crate) fn connect(addr: &SocketAddr) -> Result<(OwnedFd, bool), Errno> {
 /// The pending error of a socket (`SO_ERROR`, which reading clears): how a connect that was
 /// in progress ended (0: connected).
 pub(crate) fn socket_error(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    int_option(fd, libc::SOL_SOCKET, libc::SO_ERROR)
+}
+
+/// Reads an int socket option.
+pub(super) fn int_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> Result<libc::c_int, Errno> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt(SO_ERROR) writes at most `len` bytes at its value pointer and the
-    // new length at `&mut len`; `v` is a local int and `len` holds its size, both borrowed
-    // exclusively for the call.
+    // SAFETY: getsockopt(2) writes at most `len` bytes at its value pointer and the new
+    // length at `&mut len`; `v` is a local int and `len` holds its size, both borrowed
+    // exclusively for the call; `fd` is open (`BorrowedFd`).
     retry(|| unsafe {
         libc::getsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
+            level,
+            name,
             (&mut v as *mut libc::c_int).cast(),
             &mut len,
         ) as isize

@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: socket pairs, a PRNG, SHA-256, a chunked
-//! reference encoder, the count of open fds that leak checks compare, and (in `source`) the
-//! project's source files for the tests that read them.
+//! reference encoder, the count of open fds that leak checks compare, (in `source`) the
+//! project's source files for the tests that read them, and (in `requests`) shared request
+//! heads.
 #![allow(dead_code)]
 
+pub mod requests;
 pub mod source;
 
 use std::io::{Read, Write};
@@ -35,6 +37,29 @@ pub fn open_fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count().saturating_sub(1))
         .unwrap_or(0)
+}
+
+/// The open fds at one point of a test, counted after the relay pools are trimmed (a pooled
+/// pipe is no leak): [`Fds::assert_unchanged`] checks later that the test closed all it opened.
+pub struct Fds(usize);
+
+impl Fds {
+    pub fn now() -> Fds {
+        offheap::relay::trim();
+        Fds(open_fd_count())
+    }
+
+    pub fn assert_unchanged(&self) {
+        offheap::relay::trim();
+        assert_eq!(open_fd_count(), self.0, "fds leaked");
+    }
+}
+
+/// Serialises the tests of one test binary that share process-wide state (fd counts, relay
+/// pools, injected panics): each takes this lock first.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A connected TCP pair over loopback.
@@ -76,6 +101,15 @@ impl Sock {
             Sock::Unix(s) => s.shutdown(std::net::Shutdown::Write),
         };
     }
+}
+
+/// The four ends around a relay under test, `(client, src, dst, server)`: what the client
+/// writes comes out of `src`, what goes into `dst` reaches the server; `src` and `dst`, the
+/// relay's ends, are non-blocking.
+pub fn relay_ends(tcp: bool) -> (Sock, Sock, Sock, Sock) {
+    let (client, src) = Sock::pair(tcp);
+    let (dst, server) = Sock::pair(tcp);
+    (client, src.nonblocking(), dst.nonblocking(), server)
 }
 
 impl std::os::fd::AsFd for Sock {
