@@ -456,6 +456,40 @@ fn step_budget_yields_before_blocking() {
     assert_eq!(reader.join().unwrap(), vec![3u8; 100_000]);
 }
 
+/// The shape of a fuzz input (fuzz/corpus/ffi/relay-step-trickle) whose one step ran 11-28 s:
+/// a 4 MiB body whose destination is the source's own peer, with 10 bytes in flight, so every
+/// read returns 10 bytes and the byte limit alone took 400,000 read/write rounds to reach. A
+/// step now stops after [`relay::STEP_READS`] reads, whatever the socket, splice or not.
+#[test]
+fn a_step_is_bounded_by_reads_when_every_read_returns_a_few_bytes() {
+    let _serial = serial();
+    const IN_FLIGHT: u64 = 10;
+    let per_step = u64::from(relay::STEP_READS) * IN_FLIGHT;
+    for tcp in [false, true] {
+        for splice in [false, true] {
+            let (src, mut peer) = Sock::pair(tcp);
+            peer.write_all(&[b'x'; IN_FLIGHT as usize]).unwrap();
+            let (src, peer) = (src.nonblocking(), peer.nonblocking());
+            let mut relay = Relay::new(opts(Framing::Exact(4 << 20), splice));
+            for round in 1..=3u64 {
+                let started = std::time::Instant::now();
+                let p = relay.step(src.as_fd(), peer.as_fd()).unwrap();
+                let took = started.elapsed();
+                let moved = relay.stats().bytes_out;
+                let case =
+                    format!("tcp {tcp}, splice {splice}, step {round}: {moved} bytes in {took:?}");
+                assert_eq!(p, Progress::Again, "{case}");
+                // Each read takes what is in flight: exactly the 10 bytes over a Unix socket,
+                // possibly fewer (never more) over TCP, which may not have them all back yet.
+                assert!(moved <= round * per_step, "{case}");
+                assert!(moved >= round, "{case}");
+                // About 2,000 syscalls; the unbounded step made about 800,000 (seconds).
+                assert!(took < std::time::Duration::from_millis(500), "{case}");
+            }
+        }
+    }
+}
+
 /// The body's framing, the bytes on the wire and what the destination must get, for a random
 /// body of `len` bytes (kind 0: exact, 1: until EOF, 2: chunked, 3: de-chunked).
 fn body_case(rng: &mut Rng, kind: u64, len: usize) -> (Framing, Vec<u8>, Vec<u8>) {
