@@ -62,25 +62,41 @@ func tcpPair() (*net.TCPConn, *net.TCPConn, error) {
 	return c.(*net.TCPConn), s.(*net.TCPConn), nil
 }
 
-// relayPairs returns a client, the service's ends of both connections (src from the client,
-// dst to the upstream) and the upstream, and a function that closes them all.
-func relayPairs() (client, src, dst, upstream *net.TCPConn, done func(), err error) {
-	client, src, err = tcpPair()
+// rig is a service's relay between a client and an upstream: src is the service's end of the
+// client's connection, dst its end of the upstream's, and r a relay bound from src to dst.
+type rig struct {
+	client, src, dst, upstream *net.TCPConn
+	r                          *offheap.Relay
+}
+
+func newRig() (*rig, error) {
+	client, src, err := tcpPair()
 	if err != nil {
-		return
+		return nil, err
 	}
-	dst, upstream, err = tcpPair()
+	g := &rig{client: client, src: src}
+	if g.dst, g.upstream, err = tcpPair(); err == nil {
+		if g.r, err = offheap.NewRelay(); err == nil {
+			err = g.r.Bind(src, g.dst)
+		}
+	}
 	if err != nil {
-		client.Close()
-		src.Close()
-		return
+		g.close()
+		return nil, err
 	}
-	done = func() {
-		for _, c := range []net.Conn{client, src, dst, upstream} {
+	return g, nil
+}
+
+// close closes the relay and every connection.
+func (g *rig) close() {
+	if g.r != nil {
+		g.r.Close()
+	}
+	for _, c := range []*net.TCPConn{g.client, g.src, g.dst, g.upstream} {
+		if c != nil {
 			c.Close()
 		}
 	}
-	return
 }
 
 // closeWakes runs wait, closes after the wait has started, and says how long the wait took
@@ -100,22 +116,15 @@ func closeWakes(wait func() error, close func()) (time.Duration, error) {
 }
 
 func closeEndsCopy() error {
-	_, src, dst, _, done, err := relayPairs()
+	g, err := newRig()
 	if err != nil {
 		return err
 	}
-	defer done()
-	r, err := offheap.NewRelay()
-	if err != nil {
-		return err
-	}
-	if err := r.Bind(src, dst); err != nil {
-		return err
-	}
+	defer g.close()
 	took, err := closeWakes(func() error {
-		_, err := r.Copy(context.Background(), offheap.Exact(1000))
+		_, err := g.r.Copy(context.Background(), offheap.Exact(1000))
 		return err
-	}, func() { r.Close() })
+	}, func() { g.r.Close() })
 	// The package promises 10 ms (its own tests hold it to that); under a loaded test machine
 	// this only checks that Close, not something else, ended the wait.
 	if !errors.Is(err, offheap.ErrClosed) || took > time.Second {
@@ -146,19 +155,12 @@ func closeEndsReadFrom() error {
 }
 
 func copyKeepsDeadlines() error {
-	client, src, dst, _, done, err := relayPairs()
+	g, err := newRig()
 	if err != nil {
 		return err
 	}
-	defer done()
-	r, err := offheap.NewRelay()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if err := r.Bind(src, dst); err != nil {
-		return err
-	}
+	defer g.close()
+	client, src, r := g.client, g.src, g.r
 	// Copy neither reads nor changes the connections' deadlines: one already past does not
 	// stop it...
 	if err := src.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
@@ -213,11 +215,12 @@ func checkUpload(upstream net.Conn, st offheap.RelayStats) error {
 }
 
 func chunkedUploadBuffered() error {
-	client, src, dst, upstream, done, err := relayPairs()
+	g, err := newRig()
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer g.close()
+	client, src := g.client, g.src
 	first := uploadHead + uploadBody[:cut]
 	if _, err := client.Write([]byte(first)); err != nil {
 		return err
@@ -243,19 +246,11 @@ func chunkedUploadBuffered() error {
 		time.Sleep(20 * time.Millisecond) // the rest of the body comes later, with the next request
 		client.Write([]byte(uploadBody[cut:] + nextHead))
 	}()
-	r, err := offheap.NewRelay()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if err := r.Bind(src, dst); err != nil {
-		return err
-	}
-	st, err := r.CopyBuffered(context.Background(), buf, offheap.Dechunked())
+	st, err := g.r.CopyBuffered(context.Background(), buf, offheap.Dechunked())
 	if err != nil {
 		return fmt.Errorf("CopyBuffered: %v", err)
 	}
-	if err := checkUpload(upstream, st); err != nil {
+	if err := checkUpload(g.upstream, st); err != nil {
 		return err
 	}
 	// The next request is the service's, untouched: the relay never read past the body.
@@ -300,13 +295,13 @@ func tlsUpload() error {
 	if err != nil {
 		return err
 	}
-	clientTCP, srcTCP, dst, upstream, done, err := relayPairs()
+	g, err := newRig()
 	if err != nil {
 		return err
 	}
-	defer done()
-	client := tls.Client(clientTCP, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
-	src := tls.Server(srcTCP, &tls.Config{Certificates: []tls.Certificate{cert}})
+	defer g.close()
+	client := tls.Client(g.client, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	src := tls.Server(g.src, &tls.Config{Certificates: []tls.Certificate{cert}})
 	go func() {
 		client.Write([]byte(uploadHead + uploadBody[:cut]))
 		time.Sleep(20 * time.Millisecond)
@@ -329,20 +324,16 @@ func tlsUpload() error {
 	if reqs.Body(0) != offheap.BodyChunked {
 		return fmt.Errorf("the head's body is %v, want chunked", reqs.Body(0))
 	}
-	r, err := offheap.NewRelay()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if err := r.Bind(src, dst); err != nil {
+	// The relay moves to the TLS connection: Bind chooses the fallback for it.
+	if err := g.r.Bind(src, g.dst); err != nil {
 		return err
 	}
 	pending := in[reqs.Start(0)+reqs.HeadLen(0) : n]
-	st, err := r.CopyPending(context.Background(), pending, offheap.Dechunked())
+	st, err := g.r.CopyPending(context.Background(), pending, offheap.Dechunked())
 	if err != nil {
 		return fmt.Errorf("CopyPending over TLS: %v", err)
 	}
-	if err := checkUpload(upstream, st); err != nil {
+	if err := checkUpload(g.upstream, st); err != nil {
 		return err
 	}
 	// What the body did not take (of pending, then of the connection) is the next request.
