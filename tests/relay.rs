@@ -267,6 +267,62 @@ fn destination_closed_is_broken_pipe() {
     );
 }
 
+/// SIGPIPEs the process received while [`a_splicing_relay_never_raises_sigpipe`] ran.
+static SIGPIPES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn count_sigpipe(_: libc::c_int) {
+    SIGPIPES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// splice(2) into a socket whose peer is gone raises SIGPIPE (it has no MSG_NOSIGNAL), which
+/// killed the ffi fuzz target's process (a C main, SIGPIPE at its default) without an
+/// artifact. A splicing relay fails with a broken pipe and the thread never sees the signal.
+/// (This binary, like every Rust program, ignores SIGPIPE: the test counts it instead.)
+#[test]
+fn a_splicing_relay_never_raises_sigpipe() {
+    let _serial = serial();
+    // SAFETY: the handler is an `extern "C" fn(c_int)` that only increments an atomic, which
+    // is async-signal-safe; every test of this binary holds `serial()`, so none runs meanwhile.
+    let previous = unsafe {
+        libc::signal(
+            libc::SIGPIPE,
+            count_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        )
+    };
+    for tcp in [false, true] {
+        let (mut client, src) = Sock::pair(tcp);
+        let (dst, server) = Sock::pair(tcp);
+        let (src, dst) = (src.nonblocking(), dst.nonblocking());
+        drop(server);
+        // Over a Unix socket the first splice into the closed peer fails, over TCP a later one
+        // (after the peer's reset): a larger body, written from a thread. Only over TCP: std
+        // sends on a TcpStream with MSG_NOSIGNAL, on a UnixStream it does not, and every
+        // SIGPIPE counts here.
+        let n = if tcp { 4 << 20 } else { 100_000 };
+        let writer = if tcp {
+            Some(thread::spawn(move || {
+                client.write_all(&vec![1; n]).unwrap_or(())
+            }))
+        } else {
+            client.write_all(&vec![1; n]).unwrap();
+            None
+        };
+        let mut relay = Relay::new(opts(Framing::Exact(n as u64), true));
+        let r = relay.drive(src.as_fd(), dst.as_fd(), 5000);
+        assert!(
+            matches!(r, Err(Error::BrokenPipe) | Err(Error::ConnectionReset)),
+            "tcp {tcp}: {r:?}"
+        );
+        drop(src);
+        if let Some(w) = writer {
+            w.join().unwrap();
+        }
+    }
+    // SAFETY: restores the disposition `signal` returned above (SIG_IGN, as Rust sets it).
+    unsafe { libc::signal(libc::SIGPIPE, previous) };
+    assert_eq!(SIGPIPES.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
 #[test]
 fn slow_reader_is_bounded() {
     let _serial = serial();

@@ -487,7 +487,9 @@ impl Relay {
                 self.in_pipe -= n;
                 continue;
             }
-            match sys::splice(pipe.reader(), dst, self.in_pipe) {
+            // splice(2) into a socket the peer closed raises SIGPIPE (it has no MSG_NOSIGNAL),
+            // which would end a C caller's process: it fails with EPIPE only.
+            match sys::quiet_sigpipe(|| sys::splice(pipe.reader(), dst, self.in_pipe)) {
                 Ok(n) => {
                     self.in_pipe -= n;
                     self.stats.bytes_out += n as u64;
