@@ -55,11 +55,11 @@ func (h *handle) get() (uint64, bool) {
 
 // acquire takes a lease and returns the id, or false once closed (then hold no lease). Every
 // successful acquire is followed by exactly one release. The caller's receiver keeps the owner
-// reachable, so the cleanup cannot run while a lease is held.
+// reachable, so the cleanup cannot run while a lease is held; the debug build forces no GC
+// here (only in get): a GC forced on every lease, while another goroutine closes the object,
+// stalled the Go 1.26 runtime in a stop-the-world that never completed (one M spinning in
+// runtime.unlock2 under goschedImpl), even at GOMAXPROCS=1.
 func (h *handle) acquire() (uint64, bool) {
-	if debugGC {
-		runtime.GC()
-	}
 	for {
 		s := h.state.Load()
 		if s&handleClosing != 0 || h.id == 0 {
