@@ -50,13 +50,13 @@ for t in $targets; do
   if [ $rc -ne 0 ]; then
     failed=1
     # The run stopped: on a timeout when libFuzzer says so, on a crash otherwise (a failure
-    # that wrote no artifact still counts as one).
+    # that wrote no artifact, such as the process killed by a signal, still counts as one).
     if grep -q 'ERROR: libFuzzer: timeout' "$log"; then
       timeouts=$((timeouts > 0 ? timeouts : 1))
     else
       crashes=$((crashes > 0 ? crashes : 1))
     fi
-    grep -E '^(==[0-9]+== ?ERROR|thread .* panicked|SUMMARY|Test unit written|artifact_prefix)' "$log" | head -20
+    grep -E '^(==[0-9]+== ?ERROR|thread .* panicked|SUMMARY|Test unit written|artifact_prefix|Error: Fuzz target exited)' "$log" | head -20
   fi
   if [ "$slow" -gt 0 ]; then
     echo "== fuzz: $t: $slow slow unit(s), a finding, not a crash (replay one: cd fuzz && cargo fuzz run $t <file>):"
