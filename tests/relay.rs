@@ -539,8 +539,10 @@ fn a_step_is_bounded_by_reads_when_every_read_returns_a_few_bytes() {
                 // possibly fewer (never more) over TCP, which may not have them all back yet.
                 assert!(moved <= round * per_step, "{case}");
                 assert!(moved >= round, "{case}");
-                // About 2,000 syscalls; the unbounded step made about 800,000 (seconds).
-                assert!(took < std::time::Duration::from_millis(500), "{case}");
+                // About 2,000 syscalls, where the unbounded step made about 800,000 (3 s in a
+                // debug build). The checks above are the exact ones; this bound leaves room
+                // for a loaded machine (a TCP step took 0.5 s under make test's load).
+                assert!(took < std::time::Duration::from_secs(2), "{case}");
             }
         }
     }
