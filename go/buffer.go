@@ -56,6 +56,7 @@ type Buffer struct {
 	p      poller
 	src    watch     // the connection ReadFrom reads
 	rd     time.Time // the buffer's read deadline, kept on the poller
+	check  waitCheck // a ReadFrom's looks for a connection the caller closed
 	closed func()    // wakes a ReadFrom on Close
 }
 
@@ -107,7 +108,11 @@ func (b *Buffer) readable(uintptr) bool {
 	if err := b.src.orig.Control(b.fill1); err != nil {
 		b.st = statusRelayBadFd
 	}
-	return b.st != statusOK || b.io.state != relayStateWantRead
+	done := b.st != statusOK || b.io.state != relayStateWantRead
+	if !done && !b.check.armed {
+		b.check.arm(&b.p, &b.mu, &b.rd, nil)
+	}
+	return done
 }
 
 func (b *Buffer) fillFrom(fd uintptr) { b.st = b.fill(int32(fd)) }
@@ -116,9 +121,9 @@ func (b *Buffer) fillFrom(fd uintptr) { b.st = b.fill(int32(fd)) }
 // appending after the bytes already in the buffer. It returns io.EOF at end of file, and 0
 // with no error when the buffer is full. Get raw once per connection with SyscallConn: the
 // first ReadFrom from a connection has the buffer's poller watch it (a few syscalls), later
-// ones from the same raw do not. A connection closed by the caller fails with
-// [ErrConnClosed] (once it is readable, or at once when it was closed before the call); the
-// buffer's deadline with os.ErrDeadlineExceeded; Close with [ErrClosed].
+// ones from the same raw do not. A connection closed by the caller (also while ReadFrom waits)
+// fails with [ErrConnClosed]; the buffer's deadline with os.ErrDeadlineExceeded; Close with
+// [ErrClosed].
 // One cgo call per readiness; it also drops the bytes consumed since the last read.
 func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 	const op = "Buffer.ReadFrom"
@@ -140,7 +145,20 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 	}
 	b.id = id
 	b.st, b.io.n = statusOK, 0
-	err := b.p.raw.Read(b.onRd)
+	var err error
+	for {
+		err = b.p.raw.Read(b.onRd)
+		if err == nil || b.h.closed() || !b.check.tick(err, &b.mu, &b.rd) {
+			break
+		}
+		// A look for a connection the caller closed (its fd reports no event).
+		if connClosed(b.src.orig) {
+			err, b.st = nil, statusRelayBadFd
+			break
+		}
+		b.check.arm(&b.p, &b.mu, &b.rd, nil)
+	}
+	b.check.done(&b.p, &b.mu, &b.rd, nil)
 	runtime.KeepAlive(b)
 	switch {
 	case err != nil && b.h.closed():

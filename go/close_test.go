@@ -21,8 +21,9 @@ const (
 )
 
 // wakeTimes runs block wakeTrials times: each call blocks until close ends it, and must then
-// return an error matching ErrClosed. It returns how long after close each call returned.
-func wakeTimes(t *testing.T, name string, setup func(t *testing.T) (block func() error, close, cleanup func())) {
+// return an error matching want, within bound (median). It logs how long after close each
+// call returned.
+func wakeTimes(t *testing.T, name string, want error, bound time.Duration, setup func(t *testing.T) (block func() error, close, cleanup func())) {
 	t.Helper()
 	base := takeBaseline(t)
 	var took []time.Duration
@@ -42,8 +43,8 @@ func wakeTimes(t *testing.T, name string, setup func(t *testing.T) (block func()
 		select {
 		case err := <-done:
 			took = append(took, time.Since(start))
-			if !errors.Is(err, ErrClosed) {
-				t.Fatalf("%s after Close = %v, want ErrClosed", name, err)
+			if !errors.Is(err, want) {
+				t.Fatalf("%s after Close = %v, want %v", name, err, want)
 			}
 		case <-time.After(time.Second):
 			t.Fatalf("%s still blocked 1 s after Close", name)
@@ -52,8 +53,8 @@ func wakeTimes(t *testing.T, name string, setup func(t *testing.T) (block func()
 	}
 	slices.Sort(took)
 	t.Logf("%s: Close woke it after %v", name, took)
-	if med := took[len(took)/2]; med > wakeBound {
-		t.Fatalf("%s: Close woke it after %v (median of %v), want at most %v", name, med, took, wakeBound)
+	if med := took[len(took)/2]; med > bound {
+		t.Fatalf("%s: Close woke it after %v (median of %v), want at most %v", name, med, took, bound)
 	}
 	base.check(t)
 }
@@ -79,7 +80,7 @@ func closeAll[C io.Closer](conns ...C) func() {
 // Rust memory behind.
 func TestCloseWakesBlockedCalls(t *testing.T) {
 	t.Run("Relay.Copy", func(t *testing.T) {
-		wakeTimes(t, "Relay.Copy", func(t *testing.T) (func() error, func(), func()) {
+		wakeTimes(t, "Relay.Copy", ErrClosed, wakeBound, func(t *testing.T) (func() error, func(), func()) {
 			client, src, dst, server := closedConns(t) // the client sends nothing: the relay waits to read
 			r := boundRelay(t, src, dst)
 			return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
@@ -87,7 +88,7 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 		})
 	})
 	t.Run("Relay.Copy to a full destination", func(t *testing.T) {
-		wakeTimes(t, "Relay.Copy", func(t *testing.T) (func() error, func(), func()) {
+		wakeTimes(t, "Relay.Copy", ErrClosed, wakeBound, func(t *testing.T) (func() error, func(), func()) {
 			client, src, dst, server := closedConns(t) // the server reads nothing: the relay waits to write
 			go client.Write(make([]byte, 16<<20))
 			r := boundRelay(t, src, dst)
@@ -96,7 +97,7 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 		})
 	})
 	t.Run("Buffer.ReadFrom", func(t *testing.T) {
-		wakeTimes(t, "Buffer.ReadFrom", func(t *testing.T) (func() error, func(), func()) {
+		wakeTimes(t, "Buffer.ReadFrom", ErrClosed, wakeBound, func(t *testing.T) (func() error, func(), func()) {
 			client, src := tcpPair(t)
 			raw, err := src.SyscallConn()
 			if err != nil {
@@ -110,13 +111,52 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 		})
 	})
 	t.Run("Engine.Wait", func(t *testing.T) {
-		wakeTimes(t, "Engine.Wait", func(t *testing.T) (func() error, func(), func()) {
+		wakeTimes(t, "Engine.Wait", ErrClosed, wakeBound, func(t *testing.T) (func() error, func(), func()) {
 			e, err := NewEngine(1, 4)
 			if err != nil {
 				t.Fatal(err)
 			}
 			out := make([]Completion, 4)
 			return func() error { _, err := e.Wait(context.Background(), out); return err }, func() { e.Close() }, func() {}
+		})
+	})
+}
+
+// TestClosingTheConnectionEndsAWait: a connection the caller closes while a Copy or a
+// ReadFrom waits on it (its fd then reports no event) ends the call with ErrConnClosed within
+// the poller's look for closed connections, as a net.Conn's Read ends when another goroutine
+// closes it.
+func TestClosingTheConnectionEndsAWait(t *testing.T) {
+	bound := closedCheckEvery + 50*time.Millisecond
+	t.Run("Relay.Copy, source closed", func(t *testing.T) {
+		wakeTimes(t, "Relay.Copy", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
+			client, src, dst, server := closedConns(t)
+			r := boundRelay(t, src, dst)
+			return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
+				func() { src.Close() }, func() { r.Close(); closeAll(client, src, dst, server)() }
+		})
+	})
+	t.Run("Relay.Copy, destination closed", func(t *testing.T) {
+		wakeTimes(t, "Relay.Copy", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
+			client, src, dst, server := closedConns(t)
+			r := boundRelay(t, src, dst)
+			return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
+				func() { dst.Close() }, func() { r.Close(); closeAll(client, src, dst, server)() }
+		})
+	})
+	t.Run("Buffer.ReadFrom", func(t *testing.T) {
+		wakeTimes(t, "Buffer.ReadFrom", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
+			client, src := tcpPair(t)
+			raw, err := src.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := NewBuffer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() error { _, err := b.ReadFrom(raw); return err }, func() { src.Close() },
+				func() { b.Close(); client.Close() }
 		})
 	})
 }

@@ -132,9 +132,10 @@ const relayFeedEOF = 1
 // A relay waits for its connections through a poller of its own, never on the connections
 // themselves: Copy is bounded by its context and by the relay's own deadline
 // ([Relay.SetDeadline]); it neither reads nor changes the deadlines of the connections.
-// Closing a connection does not end a Copy waiting on it: its next step, if one comes, fails
-// with [ErrConnClosed]. To end a Copy, cancel its context, let the relay's deadline pass, or
-// Close the relay. (Connections without a file descriptor are the exception: see Bind.)
+// Closing a connection ends a Copy waiting on it with [ErrConnClosed]: within 50 ms of the
+// wait's start, later within a second (the poller looks for connections closed under it,
+// since their fds report no event). To end a Copy,
+// cancel its context, let the relay's deadline pass, close a connection, or Close the relay. (Connections without a file descriptor are the exception: see Bind.)
 //
 // A body may start with bytes the caller already read (its head's read took some of it):
 // [Relay.CopyPending] and [Relay.CopyBuffered] relay them first, framed as the rest, then
@@ -154,6 +155,7 @@ type Relay struct {
 	p        poller
 	src, dst watch
 	deadline time.Time // the relay's own (SetDeadline), kept on the poller
+	check    waitCheck // a Copy's looks for connections the caller closed
 	fb       fallback  // the connections, when Bind chose the fallback
 
 	prog   *relayProgress // its own allocation: see library_cgo.go

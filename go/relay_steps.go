@@ -7,10 +7,22 @@ func (r *Relay) steps(op string) (RelayStats, error) {
 	*r.prog = relayProgress{}
 	var ioErr error
 	for r.status == statusOK && r.prog.state != relayStateDone {
-		if ioErr = r.p.raw.Read(r.onReady); ioErr != nil {
+		ioErr = r.p.raw.Read(r.onReady)
+		if ioErr == nil {
+			continue
+		}
+		if r.woken.Load() || r.h.closed() || !r.check.tick(ioErr, &r.mu, &r.deadline) {
 			break
 		}
+		// A look for connections the caller closed (their fds report no event).
+		ioErr = nil
+		if connClosed(r.src.orig) || connClosed(r.dst.orig) {
+			r.status = statusRelayBadFd
+			break
+		}
+		r.check.arm(&r.p, &r.mu, &r.deadline, &r.woken)
 	}
+	r.check.done(&r.p, &r.mu, &r.deadline, &r.woken)
 	if ioErr == nil && r.status != statusOK {
 		ioErr = statusError(op, r.status)
 	}
@@ -24,7 +36,11 @@ func (r *Relay) ready(uintptr) bool {
 	if err := r.src.orig.Control(r.withSrc); err != nil {
 		r.status = statusRelayBadFd
 	}
-	return r.status != statusOK || (r.prog.state != relayStateWantRead && r.prog.state != relayStateWantWrite)
+	done := r.status != statusOK || (r.prog.state != relayStateWantRead && r.prog.state != relayStateWantWrite)
+	if !done && !r.check.armed {
+		r.check.arm(&r.p, &r.mu, &r.deadline, &r.woken)
+	}
+	return done
 }
 
 func (r *Relay) stepWithSrc(fd uintptr) {

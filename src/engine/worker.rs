@@ -29,7 +29,7 @@ enum Step {
 /// The state machine of a job, by kind.
 enum Work {
     Body(Relay),
-    Tunnel(Tunnel),
+    Tunnel(Box<Tunnel>),
     Session {
         session: Box<Session>,
         timeouts: SessionTimeouts,
@@ -359,7 +359,7 @@ impl Worker {
     fn start(&mut self, id: u64, job: Job) {
         let (a, b, work) = match job {
             Job::Body { src, dst, opts } => (src, dst, Work::Body(Relay::new(opts))),
-            Job::Tunnel { a, b } => (a, b, Work::Tunnel(Tunnel::new())),
+            Job::Tunnel { a, b } => (a, b, Work::Tunnel(Box::default())),
             Job::Session {
                 client,
                 upstream,
