@@ -63,8 +63,9 @@ abi=$(awk '$2 == "OFFHEAP_ABI_VERSION" {print $3}' "$prefix/include/offheap.h")
 [ -n "$abi" ]
 
 # runs BINARY...: runs a consumer build, which must link the installed library's ABI and pass
-# its relay checks (Close mid-Copy, the caller's deadlines, a chunked upload sent with its
-# head, over TCP and TLS, nothing left behind); prints its output when it fails.
+# its relay checks (Close or a closed connection mid-Copy, the caller's deadlines, a chunked
+# upload sent with its head, over TCP and TLS, nothing left behind); prints its output when it
+# fails.
 runs() {
   local out
   out=$("$@") || { echo "$out"; echo "$* failed"; exit 1; }

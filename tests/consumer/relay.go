@@ -28,6 +28,7 @@ var relayChecks = []struct {
 }{
 	{"Close ends a Copy waiting on an idle peer", closeEndsCopy},
 	{"Close ends a Buffer.ReadFrom waiting on an idle peer", closeEndsReadFrom},
+	{"closing the source connection ends a waiting Copy", closeConnEndsCopy},
 	{"Copy neither obeys nor erases the caller's deadlines", copyKeepsDeadlines},
 	{"a chunked upload sent with its head, through CopyBuffered", chunkedUploadBuffered},
 	{"a chunked upload over TLS (*tls.Conn), through CopyPending", tlsUpload},
@@ -129,6 +130,24 @@ func closeEndsCopy() error {
 	// this only checks that Close, not something else, ended the wait.
 	if !errors.Is(err, offheap.ErrClosed) || took > time.Second {
 		return fmt.Errorf("Copy ended %v after Close with %v, want ErrClosed at once", took, err)
+	}
+	return nil
+}
+
+// closeConnEndsCopy: the Go idiom for ending a blocked read, closing its connection, ends a
+// Copy too, with ErrConnClosed (which matches net.ErrClosed).
+func closeConnEndsCopy() error {
+	g, err := newRig()
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	took, err := closeWakes(func() error {
+		_, err := g.r.Copy(context.Background(), offheap.Exact(1000))
+		return err
+	}, func() { g.src.Close() })
+	if !errors.Is(err, offheap.ErrConnClosed) || !errors.Is(err, net.ErrClosed) || took > 2*time.Second {
+		return fmt.Errorf("Copy ended %v after its source closed with %v, want ErrConnClosed", took, err)
 	}
 	return nil
 }
