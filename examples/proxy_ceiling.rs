@@ -59,7 +59,10 @@ fn write_all(s: &mut TcpStream, parts: &[&[u8]]) -> std::io::Result<()> {
                     events: libc::POLLOUT,
                     revents: 0,
                 };
-                // SAFETY: one valid pollfd.
+                // SAFETY: `p` is one initialised `pollfd` on this stack frame, alive across the
+                // call, and nfds is 1, so the kernel reads and writes that one struct and no
+                // other memory. Its fd is `s`'s, open while `s` is borrowed here. A failure
+                // (EINTR) needs no handling: the loop writes again and comes back if still full.
                 unsafe { libc::poll(&mut p, 1, -1) };
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -190,13 +193,19 @@ impl Proxy {
     }
 }
 
-fn epoll_add(ep: i32, fd: i32, token: u64) {
+fn epoll_add(ep: i32, fd: i32, token: u64) -> std::io::Result<()> {
     let mut ev = libc::epoll_event {
         events: libc::EPOLLIN as u32,
         u64: token,
     };
-    // SAFETY: valid epoll fd, open fd, valid event.
-    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    // SAFETY: `ev` is an initialised `epoll_event` on this stack frame, alive across the call;
+    // EPOLL_CTL_ADD only reads it (the kernel keeps a copy, not the pointer). `ep` and `fd` are
+    // plain numbers the kernel checks: a closed or wrong one fails with EBADF or EINVAL and
+    // touches no memory.
+    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn main() -> std::io::Result<()> {
@@ -209,10 +218,14 @@ fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     eprintln!("proxy_ceiling: serving on {listen}, upstream {upstream}");
-    // SAFETY: plain syscall.
+    // SAFETY: epoll_create1 takes no pointer, only a flag: it returns a new fd or -1 and reads
+    // or writes no memory of this process. The fd lives until the process exits.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if ep < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     const LISTENER: u64 = u64::MAX;
-    epoll_add(ep, listener.as_raw_fd(), LISTENER);
+    epoll_add(ep, listener.as_raw_fd(), LISTENER)?;
     let mut pairs: Vec<Option<Pair>> = Vec::new();
     let mut proxy = Proxy {
         heads: [Head::default()],
@@ -223,8 +236,16 @@ fn main() -> std::io::Result<()> {
     };
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     loop {
-        // SAFETY: valid epoll fd and event array.
+        // SAFETY: `events` is a Vec of `events.len()` initialised `epoll_event`s (256, which
+        // fits an i32), not borrowed elsewhere and not resized during the call, and maxevents
+        // is that length, so the kernel writes at most that many structs into its buffer.
         let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, -1) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
         for ev in events.iter().take(n.max(0) as usize) {
             let token = ev.u64;
             if token == LISTENER {
@@ -238,8 +259,8 @@ fn main() -> std::io::Result<()> {
                         pairs.push(None);
                         pairs.len() - 1
                     });
-                    epoll_add(ep, c.as_raw_fd(), (slot as u64) << 1);
-                    epoll_add(ep, u.as_raw_fd(), (slot as u64) << 1 | 1);
+                    epoll_add(ep, c.as_raw_fd(), (slot as u64) << 1)?;
+                    epoll_add(ep, u.as_raw_fd(), (slot as u64) << 1 | 1)?;
                     pairs[slot] = Some(Pair {
                         client: c,
                         up: u,

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,6 +60,20 @@ func wakeTimes(t *testing.T, name string, want error, bound time.Duration, setup
 	base.check(t)
 }
 
+// idleBuffer returns both ends of a connection whose client sends nothing, the RawConn of the
+// server's end and a buffer to read it into.
+func idleBuffer(t *testing.T) (client, src *net.TCPConn, raw syscall.RawConn, b *Buffer) {
+	client, src = tcpPair(t)
+	raw, err := src.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err = NewBuffer(); err != nil {
+		t.Fatal(err)
+	}
+	return client, src, raw, b
+}
+
 // closedConns returns the four ends of a relay's two connections, which the caller closes.
 func closedConns(t *testing.T) (client, src, dst, server *net.TCPConn) {
 	client, src = tcpPair(t)
@@ -98,15 +113,7 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 	})
 	t.Run("Buffer.ReadFrom", func(t *testing.T) {
 		wakeTimes(t, "Buffer.ReadFrom", ErrClosed, wakeBound, func(t *testing.T) (func() error, func(), func()) {
-			client, src := tcpPair(t)
-			raw, err := src.SyscallConn()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := NewBuffer()
-			if err != nil {
-				t.Fatal(err)
-			}
+			client, src, raw, b := idleBuffer(t)
 			return func() error { _, err := b.ReadFrom(raw); return err }, func() { b.Close() }, closeAll(client, src)
 		})
 	})
@@ -128,33 +135,20 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 // closes it.
 func TestClosingTheConnectionEndsAWait(t *testing.T) {
 	bound := closedCheckEvery + 50*time.Millisecond
-	t.Run("Relay.Copy, source closed", func(t *testing.T) {
-		wakeTimes(t, "Relay.Copy", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
-			client, src, dst, server := closedConns(t)
-			r := boundRelay(t, src, dst)
-			return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
-				func() { src.Close() }, func() { r.Close(); closeAll(client, src, dst, server)() }
+	for _, side := range []string{"source", "destination"} {
+		t.Run("Relay.Copy, "+side+" closed", func(t *testing.T) {
+			wakeTimes(t, "Relay.Copy", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
+				client, src, dst, server := closedConns(t)
+				r := boundRelay(t, src, dst)
+				closed := map[string]*net.TCPConn{"source": src, "destination": dst}[side]
+				return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
+					func() { closed.Close() }, func() { r.Close(); closeAll(client, src, dst, server)() }
+			})
 		})
-	})
-	t.Run("Relay.Copy, destination closed", func(t *testing.T) {
-		wakeTimes(t, "Relay.Copy", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
-			client, src, dst, server := closedConns(t)
-			r := boundRelay(t, src, dst)
-			return func() error { _, err := r.Copy(context.Background(), Exact(1000)); return err },
-				func() { dst.Close() }, func() { r.Close(); closeAll(client, src, dst, server)() }
-		})
-	})
+	}
 	t.Run("Buffer.ReadFrom", func(t *testing.T) {
 		wakeTimes(t, "Buffer.ReadFrom", ErrConnClosed, bound, func(t *testing.T) (func() error, func(), func()) {
-			client, src := tcpPair(t)
-			raw, err := src.SyscallConn()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := NewBuffer()
-			if err != nil {
-				t.Fatal(err)
-			}
+			client, src, raw, b := idleBuffer(t)
 			return func() error { _, err := b.ReadFrom(raw); return err }, func() { src.Close() },
 				func() { b.Close(); client.Close() }
 		})

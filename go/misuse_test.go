@@ -22,10 +22,7 @@ import (
 // another goroutine closes the object, return the data or a zero value, never a panic (an
 // accessor used to build a slice from a pointer Close had just zeroed).
 func TestViewsNeverPanicWhenCloseRaces(t *testing.T) {
-	agg, err := NewAggregator(AggregatorConfig{Mode: Tumbling, Width: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	agg := tumbling(t, KeyValue)
 	defer agg.Close()
 	var batch SampleBatch
 	for k := range 64 {
@@ -100,25 +97,25 @@ func (e *misuseEnv) buffer() *Buffer {
 	return b
 }
 
+// tumbling returns a one-minute tumbling aggregator with keys in format kf.
+func tumbling(t *testing.T, kf KeyFormat) *Aggregator {
+	a, err := NewAggregator(AggregatorConfig{Mode: Tumbling, Width: time.Minute, KeyFormat: kf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // misuseTypes makes a live object of each exported type with Close, ready for every method:
 // a relay bound to idle connections, a snapshot with rows and a quantile, and so on.
 var misuseTypes = map[string]func(e *misuseEnv) closer{
-	"Aggregator": func(e *misuseEnv) closer {
-		a, err := NewAggregator(AggregatorConfig{Mode: Tumbling, Width: time.Minute})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		return a
-	},
+	"Aggregator": func(e *misuseEnv) closer { return tumbling(e.t, KeyValue) },
 	"Snapshot": func(e *misuseEnv) closer {
 		s, err := NewSnapshot()
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		agg, err := NewAggregator(AggregatorConfig{Mode: Tumbling, Width: time.Minute})
-		if err != nil {
-			e.t.Fatal(err)
-		}
+		agg := tumbling(e.t, KeyValue)
 		defer agg.Close()
 		var b SampleBatch
 		b.Add(1, 1, 2)
@@ -131,10 +128,7 @@ var misuseTypes = map[string]func(e *misuseEnv) closer{
 	},
 	"Buffer": func(e *misuseEnv) closer { return e.buffer() },
 	"Recorder": func(e *misuseEnv) closer {
-		agg, err := NewAggregator(AggregatorConfig{Mode: Tumbling, Width: time.Minute, KeyFormat: KeyLabels})
-		if err != nil {
-			e.t.Fatal(err)
-		}
+		agg := tumbling(e.t, KeyLabels)
 		e.defer_(func() { agg.Close() })
 		r, err := NewRecorder(agg, RecorderConfig{Labels: []string{"route"}})
 		if err != nil {

@@ -89,8 +89,8 @@ type RelayCounters struct {
 
 const (
 	// relayStepLimit is the most bytes one step of a relay writes
-	// (OFFHEAP_RELAY_STEP_LIMIT); the step then returns relayStateAgain and Copy steps again
-	// at once.
+	// (OFFHEAP_RELAY_STEP_LIMIT; a step also stops after 1024 reads); the step then returns
+	// relayStateAgain and Copy steps again at once.
 	relayStepLimit = 4 << 20
 
 	// Flags of a relay (offheap_relay_new, offheap_relay_reset).
@@ -141,9 +141,10 @@ const relayFeedEOF = 1
 // [Relay.CopyPending] and [Relay.CopyBuffered] relay them first, framed as the rest, then
 // the source.
 //
-// Each step of a Copy writes at most 4 MiB (OFFHEAP_RELAY_STEP_LIMIT) before Copy checks its
-// context again, so a Copy whose source never runs dry (the destination is the source's own
-// peer) still ends when the context does.
+// Each step of a Copy writes at most 4 MiB (OFFHEAP_RELAY_STEP_LIMIT) and reads at most 1024
+// times before Copy checks its context again, so a Copy whose source never runs dry (the
+// destination is the source's own peer, or a peer trickling a few bytes per read) still ends
+// when the context does, and no step holds its thread for long.
 type Relay struct {
 	h  handle
 	id uint64

@@ -514,8 +514,8 @@ enum offheap_relay_state
   // Complete.
   OFFHEAP_RELAY_STATE_DONE = 2,
   // `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
-  // bytes) with both fds still ready: step again without waiting (an edge-triggered
-  // poller would not report them again). A level-triggered caller may treat it as
+  // bytes, or made 1024 reads) with both fds still ready: step again without waiting (an
+  // edge-triggered poller would not report them again). A level-triggered caller may treat it as
   // `WANT_READ`.
   OFFHEAP_RELAY_STATE_AGAIN = 3,
 };
@@ -1514,8 +1514,9 @@ offheap_status offheap_relay_reset(uint64_t relay,
                                    uint32_t flags);
 
 // Moves bytes from `src_fd` to `dst_fd` (both non-blocking) until one would block, the body
-// is done or `OFFHEAP_RELAY_STEP_LIMIT` bytes were written, and writes what the relay needs
-// next, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK` while the relay runs or is
+// is done, `OFFHEAP_RELAY_STEP_LIMIT` bytes were written or 1024 reads made (a step stays
+// short however few bytes each read returns), and writes what the relay needs next, and its
+// counters, to `*out`. Returns `OFFHEAP_STATUS_OK` while the relay runs or is
 // done, or the relay error that ended it (then `*out` is not written; later steps return the
 // same error). Never blocks, and returns even when bytes flow in a circle (`dst_fd` the peer
 // of `src_fd`).

@@ -5,7 +5,8 @@
 #     with what to do (install it, build with -tags offheap_pkgconfig), and in a checkout where
 #     the library was not built, with `make build`;
 #  2. `make install PREFIX=...` installs the libraries, the header and pkg-config files, and the
-#     service of 1 builds against them with -tags offheap_pkgconfig and runs;
+#     service of 1 builds against them with -tags offheap_pkgconfig and runs (every run of the
+#     consumer also passes its relay checks: tests/consumer/relay.go);
 #  3. a consumer module outside this repository vendors offheap (`go mod vendor`) and builds with
 #     -mod=vendor and the offheap_pkgconfig tag against the installed static library, also
 #     fully static (-extldflags -static);
@@ -25,7 +26,10 @@ src, out, prefix = sys.argv[1:]
 os.makedirs(out)
 version = prefix.split("@")[1]
 with zipfile.ZipFile(os.path.join(out, version + ".zip"), "w") as z:
-    for d, _, files in os.walk(src):
+    for d, dirs, files in os.walk(src):
+        # A directory with a go.mod of its own is another module (go/promcollector): the
+        # module's zip leaves it out, as the go command's does.
+        dirs[:] = [x for x in dirs if not os.path.exists(os.path.join(d, x, "go.mod"))]
         for f in files:
             z.write(os.path.join(d, f), prefix + "/" + os.path.relpath(os.path.join(d, f), src))
 open(os.path.join(out, version + ".mod"), "w").write(open(os.path.join(src, "go.mod")).read())
@@ -58,10 +62,21 @@ pkg-config --exists offheap offheap-static
 abi=$(awk '$2 == "OFFHEAP_ABI_VERSION" {print $3}' "$prefix/include/offheap.h")
 [ -n "$abi" ]
 
+# runs BINARY...: runs a consumer build, which must link the installed library's ABI and pass
+# its relay checks (Close or a closed connection mid-Copy, the caller's deadlines, a chunked
+# upload sent with its head, over TCP and TLS, nothing left behind); prints its output when it
+# fails.
+runs() {
+  local out
+  out=$("$@") || { echo "$out"; echo "$* failed"; exit 1; }
+  grep -q "ABI $abi) linked" <<<"$out" || { echo "$out"; echo "$* does not link ABI $abi"; exit 1; }
+  grep -q "^ok   nothing left behind" <<<"$out" || { echo "$out"; echo "$* ran no relay checks"; exit 1; }
+}
+
 # 2. The fetched service, against the installed library (the README's Install section).
 cd "$work/fetched"
 fetch go build -tags offheap_pkgconfig -o consumer .
-out=$(./consumer) && grep -q "ABI $abi) linked" <<<"$out"
+runs ./consumer
 
 # 3. Vendored.
 cp -r "$root/tests/consumer" "$work/consumer"
@@ -71,18 +86,19 @@ go mod vendor
 [ -f vendor/github.com/offheap/offheap/go/doc.go ]
 
 go build -mod=vendor -tags offheap_pkgconfig -o consumer-static .
-out=$(./consumer-static) && grep -q "ABI $abi) linked" <<<"$out"
+runs ./consumer-static
 deps=$(ldd ./consumer-static)
 if grep -q liboffheap <<<"$deps"; then echo "static build links liboffheap.so"; exit 1; fi
 
 # Fully static through the same pkg-config file (scratch and distroless images).
 go build -mod=vendor -tags 'offheap_pkgconfig netgo osusergo' -ldflags '-linkmode external -extldflags "-static"' -o consumer-full-static .
 if readelf -lW consumer-full-static | grep -qE '^\s+(INTERP|DYNAMIC)\s'; then echo "consumer-full-static is not static"; exit 1; fi
-out=$(./consumer-full-static) && grep -q "ABI $abi) linked" <<<"$out"
+runs ./consumer-full-static
 
 go build -mod=vendor -tags 'offheap_pkgconfig offheap_shared' -o consumer-shared .
-out=$(LD_LIBRARY_PATH="$prefix/lib" ./consumer-shared) && grep -q "ABI $abi) linked" <<<"$out"
-deps=$(LD_LIBRARY_PATH="$prefix/lib" ldd ./consumer-shared) && grep -q liboffheap.so <<<"$deps"
+LD_LIBRARY_PATH="$prefix/lib" runs ./consumer-shared
+deps=$(LD_LIBRARY_PATH="$prefix/lib" ldd ./consumer-shared)
+grep -q liboffheap.so <<<"$deps"
 
 CGO_ENABLED=0 go build -mod=vendor -o consumer-nocgo .
 set +e

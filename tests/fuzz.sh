@@ -2,10 +2,16 @@
 # `make fuzz`: every cargo-fuzz target in fuzz/ (libFuzzer + AddressSanitizer, on stable rustc
 # with RUSTC_BOOTSTRAP=1) and every Go fuzz test (FuzzXxx in go/), each for FUZZ_SECONDS
 # (default 60; GO_FUZZ_SECONDS overrides it for Go), then a report per target: runs, coverage,
-# crashes. New corpus entries go to target/fuzz-corpus/<target>/; the committed seeds
-# (fuzz/corpus/<target>/, or fuzz/seeds/<target>/) are only read. Crashes are in
-# fuzz/artifacts/<target>/ (Rust) and go/testdata/fuzz/ (Go). FUZZ_TARGETS / GO_FUZZ_TARGETS
-# (space-separated) pick a subset. Exit status 1 if any target crashed.
+# crashes, timeouts and slow units. New corpus entries go to target/fuzz-corpus/<target>/; the
+# committed seeds (fuzz/corpus/<target>/, or fuzz/seeds/<target>/) are only read. Failing
+# inputs are in fuzz/artifacts/<target>/ (Rust) and go/testdata/fuzz/ (Go). FUZZ_TARGETS /
+# GO_FUZZ_TARGETS (space-separated) pick a subset.
+#
+# libFuzzer writes three kinds of artifact besides a crash (crash-*, leak-*, oom-*): timeout-*
+# (one input ran past -timeout, 30 s: a hang, and the run stops there) and slow-unit-* (one
+# input ran past -report_slow_units, 10 s by default, and the run went on). A crash or a
+# timeout fails the run (exit status 1); a slow unit is a finding: printed with its time and
+# file, not counted as a crash, and it does not change the exit status.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,13 +43,28 @@ for t in $targets; do
   rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  crashes=$(find "fuzz/artifacts/$t" -type f -newer "$stamp" | wc -l)
+  new=$(find "fuzz/artifacts/$t" -type f -newer "$stamp")
+  slow=$(grep -c '/slow-unit-' <<<"$new")
+  timeouts=$(grep -c '/timeout-' <<<"$new")
+  crashes=$(($(grep -c . <<<"$new") - slow - timeouts))
   if [ $rc -ne 0 ]; then
     failed=1
-    crashes=$((crashes > 0 ? crashes : 1))
-    grep -E '^(==[0-9]+==ERROR|thread .* panicked|SUMMARY|Test unit written|artifact_prefix)' "$log" | head -20
+    # The run stopped: on a timeout when libFuzzer says so, on a crash otherwise (a failure
+    # that wrote no artifact, such as the process killed by a signal, still counts as one).
+    if grep -q 'ERROR: libFuzzer: timeout' "$log"; then
+      timeouts=$((timeouts > 0 ? timeouts : 1))
+    else
+      crashes=$((crashes > 0 ? crashes : 1))
+    fi
+    grep -E '^(==[0-9]+== ?ERROR|thread .* panicked|SUMMARY|Test unit written|artifact_prefix|Error: Fuzz target exited)' "$log" | head -20
   fi
-  report+=("$(printf 'rust %-18s runs %10s  coverage %6s edges  crashes %s' "$t" "${runs:-?}" "${cov:-?}" "$crashes")")
+  if [ "$slow" -gt 0 ]; then
+    echo "== fuzz: $t: $slow slow unit(s), a finding, not a crash (replay one: cd fuzz && cargo fuzz run $t <file>):"
+    grep -E '^Slowest unit:' "$log" | head -5
+    grep '/slow-unit-' <<<"$new" | head -5
+  fi
+  report+=("$(printf 'rust %-18s runs %10s  coverage %6s edges  crashes %s  timeouts %s  slow units %s' \
+    "$t" "${runs:-?}" "${cov:-?}" "$crashes" "$timeouts" "$slow")")
 done
 
 go_targets=${GO_FUZZ_TARGETS:-$(cd go && go test -list '^Fuzz' . | grep '^Fuzz')}

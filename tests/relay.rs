@@ -252,6 +252,62 @@ fn destination_closed_is_broken_pipe() {
     );
 }
 
+/// SIGPIPEs the process received while [`a_splicing_relay_never_raises_sigpipe`] ran.
+static SIGPIPES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn count_sigpipe(_: libc::c_int) {
+    SIGPIPES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// splice(2) into a socket whose peer is gone raises SIGPIPE (it has no MSG_NOSIGNAL), which
+/// killed the ffi fuzz target's process (a C main, SIGPIPE at its default) without an
+/// artifact. A splicing relay fails with a broken pipe and the thread never sees the signal.
+/// (This binary, like every Rust program, ignores SIGPIPE: the test counts it instead.)
+#[test]
+fn a_splicing_relay_never_raises_sigpipe() {
+    let _serial = serial();
+    // SAFETY: the handler is an `extern "C" fn(c_int)` that only increments an atomic, which
+    // is async-signal-safe; every test of this binary holds `serial()`, so none runs meanwhile.
+    let previous = unsafe {
+        libc::signal(
+            libc::SIGPIPE,
+            count_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        )
+    };
+    for tcp in [false, true] {
+        let (mut client, src) = Sock::pair(tcp);
+        let (dst, server) = Sock::pair(tcp);
+        let (src, dst) = (src.nonblocking(), dst.nonblocking());
+        drop(server);
+        // Over a Unix socket the first splice into the closed peer fails, over TCP a later one
+        // (after the peer's reset): a larger body, written from a thread. Only over TCP: std
+        // sends on a TcpStream with MSG_NOSIGNAL, on a UnixStream it does not, and every
+        // SIGPIPE counts here.
+        let n = if tcp { 4 << 20 } else { 100_000 };
+        let writer = if tcp {
+            Some(thread::spawn(move || {
+                client.write_all(&vec![1; n]).unwrap_or(())
+            }))
+        } else {
+            client.write_all(&vec![1; n]).unwrap();
+            None
+        };
+        let mut relay = Relay::new(opts(Framing::Exact(n as u64), true));
+        let r = relay.drive(src.as_fd(), dst.as_fd(), 5000);
+        assert!(
+            matches!(r, Err(Error::BrokenPipe) | Err(Error::ConnectionReset)),
+            "tcp {tcp}: {r:?}"
+        );
+        drop(src);
+        if let Some(w) = writer {
+            w.join().unwrap();
+        }
+    }
+    // SAFETY: restores the disposition `signal` returned above (SIG_IGN, as Rust sets it).
+    unsafe { libc::signal(libc::SIGPIPE, previous) };
+    assert_eq!(SIGPIPES.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
 #[test]
 fn slow_reader_is_bounded() {
     let _serial = serial();
@@ -427,6 +483,42 @@ fn step_budget_yields_before_blocking() {
     }
     assert!(yields >= 1, "a step that moved more than its budget yields");
     assert_eq!(reader.join().unwrap(), vec![3u8; 100_000]);
+}
+
+/// The shape of a fuzz input (fuzz/corpus/ffi/relay-step-trickle) whose one step ran 11-28 s:
+/// a 4 MiB body whose destination is the source's own peer, with 10 bytes in flight, so every
+/// read returns 10 bytes and the byte limit alone took 400,000 read/write rounds to reach. A
+/// step now stops after [`relay::STEP_READS`] reads, whatever the socket, splice or not.
+#[test]
+fn a_step_is_bounded_by_reads_when_every_read_returns_a_few_bytes() {
+    let _serial = serial();
+    const IN_FLIGHT: u64 = 10;
+    let per_step = u64::from(relay::STEP_READS) * IN_FLIGHT;
+    for tcp in [false, true] {
+        for splice in [false, true] {
+            let (src, mut peer) = Sock::pair(tcp);
+            peer.write_all(&[b'x'; IN_FLIGHT as usize]).unwrap();
+            let (src, peer) = (src.nonblocking(), peer.nonblocking());
+            let mut relay = Relay::new(opts(Framing::Exact(4 << 20), splice));
+            for round in 1..=3u64 {
+                let started = std::time::Instant::now();
+                let p = relay.step(src.as_fd(), peer.as_fd()).unwrap();
+                let took = started.elapsed();
+                let moved = relay.stats().bytes_out;
+                let case =
+                    format!("tcp {tcp}, splice {splice}, step {round}: {moved} bytes in {took:?}");
+                assert_eq!(p, Progress::Again, "{case}");
+                // Each read takes what is in flight: exactly the 10 bytes over a Unix socket,
+                // possibly fewer (never more) over TCP, which may not have them all back yet.
+                assert!(moved <= round * per_step, "{case}");
+                assert!(moved >= round, "{case}");
+                // About 2,000 syscalls, where the unbounded step made about 800,000 (3 s in a
+                // debug build). The checks above are the exact ones; this bound leaves room
+                // for a loaded machine (a TCP step took 0.5 s under make test's load).
+                assert!(took < std::time::Duration::from_secs(2), "{case}");
+            }
+        }
+    }
 }
 
 /// The body's framing, the bytes on the wire and what the destination must get, for a random

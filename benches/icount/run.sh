@@ -8,8 +8,9 @@
 #   headers k: offheap_headers_parse_requests, the kittyhell request pipelined 16 per call;
 #   headers s: the same with REQ_SHORT, 16 per call by offsets;
 #   window:    offheap_aggregator_ingest_u64, the 1024-sample batch of BenchmarkWindowIngest.
-# Needs target/release/liboffheap.a (make build) and valgrind (installed with apt-get when
-# missing, as tests/sanitize.sh does). ICOUNT_N sets N (default 1000).
+# The Makefile builds the programs (target/icount/, the rule make test compiles them with);
+# valgrind is installed with apt-get when missing, as tests/sanitize.sh does. ICOUNT_N sets N
+# (default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,10 +22,8 @@ command -v valgrind >/dev/null || {
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind
 }
 
-for prog in headers window; do
-  ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o "$out/$prog" "benches/icount/$prog.c" \
-    target/release/liboffheap.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
-done
+# Built by the Makefile's rule (the one make test uses too), with the flags of the C tests.
+make -s "$out/headers" "$out/window"
 
 # Instructions callgrind counts for one run of "$@" (the program must succeed).
 instructions() {

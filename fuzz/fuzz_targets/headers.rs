@@ -10,8 +10,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use offheap::headers::{
-    Config, Error, Head, HeaderSpan, RewriteOptions, diagnose, parse_requests, parse_responses, rewrite_request,
-    rewrite_response,
+    Config, Error, Head, HeaderSpan, RewriteOptions, diagnose, parse_requests, parse_responses,
+    rewrite_request, rewrite_response,
 };
 
 fn syntax(e: Error) -> bool {
@@ -34,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
     let cfg = Config::default();
     let mut heads = [Head::default(); 8];
     let mut spans = [HeaderSpan::default(); 512];
-    let Ok(batch) = parse_requests(data, &cfg, &mut heads, &mut spans) else { return };
+    let Ok(batch) = parse_requests(data, &cfg, &mut heads, &mut spans) else {
+        return;
+    };
     assert!(batch.consumed <= data.len());
     for head in &heads[..batch.heads] {
         let start = head.start as usize;
@@ -46,14 +48,33 @@ fuzz_target!(|data: &[u8]| {
                 assert!((h.name_off + h.name_len) as usize <= data.len());
             }
             let mut out = vec![0u8; 4 * head.len as usize + 256];
-            let opts = RewriteOptions { client_ip: b"192.0.2.1", proto: b"http", via: b"fuzz", ..Default::default() };
+            let opts = RewriteOptions {
+                client_ip: b"192.0.2.1",
+                proto: b"http",
+                via: b"fuzz",
+                ..Default::default()
+            };
             let n = rewrite_request(data, head, &spans, &opts, &mut out).expect("rewrite fits");
             let mut again = [Head::default(); 1];
             let mut again_spans = [HeaderSpan::default(); 512];
-            let b = parse_requests(&out[..n], &Config { max_headers: 254, max_head_len: 1 << 24, ..cfg }, &mut again, &mut again_spans)
-                .expect("reparse");
+            let b = parse_requests(
+                &out[..n],
+                &Config {
+                    max_headers: 254,
+                    max_head_len: 1 << 24,
+                    ..cfg
+                },
+                &mut again,
+                &mut again_spans,
+            )
+            .expect("reparse");
             assert_eq!(b.heads, 1);
-            assert_eq!(again[0].result(), Ok(()), "rewritten head {:?}", String::from_utf8_lossy(&out[..n]));
+            assert_eq!(
+                again[0].result(),
+                Ok(()),
+                "rewritten head {:?}",
+                String::from_utf8_lossy(&out[..n])
+            );
         }
         // Differential against httparse, for the head at `start`.
         let mut hh = [httparse::EMPTY_HEADER; 100];
@@ -61,10 +82,19 @@ fuzz_target!(|data: &[u8]| {
         let theirs = req.parse(&rest[..rest.len().min(cfg.max_head_len as usize)]);
         let ours = head.result();
         match theirs {
-            Err(_) => assert!(ours.is_err_and(syntax), "httparse rejects, offheap {ours:?}"),
+            Err(_) => assert!(
+                ours.is_err_and(syntax),
+                "httparse rejects, offheap {ours:?}"
+            ),
             Ok(httparse::Status::Partial) => {
                 assert!(
-                    matches!(ours, Err(Error::Incomplete | Error::HeadTooLarge | Error::BareLf | Error::Target)),
+                    matches!(
+                        ours,
+                        Err(Error::Incomplete
+                            | Error::HeadTooLarge
+                            | Error::BareLf
+                            | Error::Target)
+                    ),
                     "{ours:?}"
                 )
             }
@@ -81,12 +111,18 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Err(e) = ours {
             if syntax(e) {
-                let reference = diagnose(&rest[..rest.len().min(cfg.max_head_len as usize)], true, &cfg);
+                let reference = diagnose(
+                    &rest[..rest.len().min(cfg.max_head_len as usize)],
+                    true,
+                    &cfg,
+                );
                 assert_eq!(reference, Err((e, head.error_offset as usize - start)));
             }
         }
     }
-    let Ok(batch) = parse_responses(data, &cfg, false, &mut heads, &mut spans) else { return };
+    let Ok(batch) = parse_responses(data, &cfg, false, &mut heads, &mut spans) else {
+        return;
+    };
     for head in &heads[..batch.heads] {
         if head.is_complete() {
             let mut out = vec![0u8; 4 * head.len as usize + 256];

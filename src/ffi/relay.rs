@@ -55,8 +55,8 @@ pub enum offheap_relay_state {
     /// Complete.
     Done = 2,
     /// `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
-    /// bytes) with both fds still ready: step again without waiting (an edge-triggered
-    /// poller would not report them again). A level-triggered caller may treat it as
+    /// bytes, or made 1024 reads) with both fds still ready: step again without waiting (an
+    /// edge-triggered poller would not report them again). A level-triggered caller may treat it as
     /// `WANT_READ`.
     Again = 3,
 }
@@ -259,8 +259,9 @@ pub extern "C" fn offheap_relay_reset(
 }
 
 /// Moves bytes from `src_fd` to `dst_fd` (both non-blocking) until one would block, the body
-/// is done or `OFFHEAP_RELAY_STEP_LIMIT` bytes were written, and writes what the relay needs
-/// next, and its counters, to `*out`. Returns `OFFHEAP_STATUS_OK` while the relay runs or is
+/// is done, `OFFHEAP_RELAY_STEP_LIMIT` bytes were written or 1024 reads made (a step stays
+/// short however few bytes each read returns), and writes what the relay needs next, and its
+/// counters, to `*out`. Returns `OFFHEAP_STATUS_OK` while the relay runs or is
 /// done, or the relay error that ended it (then `*out` is not written; later steps return the
 /// same error). Never blocks, and returns even when bytes flow in a circle (`dst_fd` the peer
 /// of `src_fd`).

@@ -356,17 +356,21 @@ mod tests {
         out
     }
 
-    /// At every byte of valid bodies, min_remaining never exceeds what is left of the body, so
-    /// a caller reading that much never reads past it.
-    #[test]
-    fn min_remaining_never_passes_the_end() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
+    /// A xorshift64 generator from `seed`: the random bodies and splits of these tests.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    /// At every byte of valid bodies, min_remaining never exceeds what is left of the body, so
+    /// a caller reading that much never reads past it.
+    #[test]
+    fn min_remaining_never_passes_the_end() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..300 {
             let data: Vec<u8> = (0..(next() % 3000) as usize)
                 .map(|_| next() as u8)
@@ -400,13 +404,7 @@ mod tests {
 
     #[test]
     fn round_trip_random() {
-        let mut s = 0x9e3779b97f4a7c15u64;
-        let mut rng = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut rng = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200 {
             let len = (rng() % 3000) as usize;
             let data: Vec<u8> = (0..len).map(|_| rng() as u8).collect();

@@ -43,17 +43,26 @@ pub enum Progress {
     WantWrite,
     /// The body is complete and fully written.
     Done,
-    /// The step moved its byte limit ([`STEP_LIMIT`], or the budget of
-    /// [`Relay::step_budget`]) without either fd running dry: step again without waiting
-    /// (an edge-triggered poller would not wake the caller again). Bounding each step keeps a
-    /// step from never returning when bytes flow in a circle (a relay between the two ends of
-    /// one socket pair) and one busy relay from holding its thread (the engine's workers
-    /// move on to other jobs).
+    /// The step reached its byte limit ([`STEP_LIMIT`], or the budget of
+    /// [`Relay::step_budget`]) or its read limit ([`STEP_READS`]) without either fd running
+    /// dry: step again without waiting (an edge-triggered poller would not wake the caller
+    /// again). Bounding each step keeps a step from never returning when bytes flow in a
+    /// circle (a relay between the two ends of one socket pair), from running for seconds
+    /// when a peer trickles a large body a few bytes per read, and one busy relay from
+    /// holding its thread (the engine's workers move on to other jobs).
     Again,
 }
 
 /// Bytes one [`Relay::step`] moves at most before it returns [`Progress::Again`].
 pub const STEP_LIMIT: u64 = 4 << 20;
+
+/// Reads of the source (or takes of pending bytes) one step makes at most before it returns
+/// [`Progress::Again`]. The byte limit alone let a step whose reads each return a few bytes
+/// (a peer that trickles, or bytes in a circle) run 400,000 read/write rounds and seconds of
+/// syscalls; at most 1024 rounds keep a step within milliseconds whatever the peer does,
+/// while a relay at full speed meets the byte limit first (64 full reads of a
+/// [`BUFFER_SIZE`](super::BUFFER_SIZE) buffer, or one of a bulk one, make 4 MiB).
+pub const STEP_READS: u32 = 1024;
 
 /// Capacity of the pending-bytes store ([`Relay::set_pending`]) a relay keeps across bodies;
 /// a larger one, for a large prefix, is freed when the next body starts.
@@ -240,7 +249,8 @@ impl Relay {
     }
 
     /// Moves bytes from `src` to `dst` (both must be non-blocking) until one would block, the
-    /// body is done or [`STEP_LIMIT`] bytes were written, and says what the relay needs next.
+    /// body is done, [`STEP_LIMIT`] bytes were written or [`STEP_READS`] reads made, and says
+    /// what the relay needs next.
     /// After `Done` or an error, further steps return the same outcome without touching the
     /// fds; the pipe and buffer are back in their pools.
     pub fn step(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<Progress, Error> {
@@ -248,7 +258,7 @@ impl Relay {
     }
 
     /// Like [`Relay::step`], but returns [`Progress::Again`] once about `budget` bytes were
-    /// written in this step.
+    /// written in this step (or [`STEP_READS`] reads made).
     pub fn step_budget(
         &mut self,
         src: BorrowedFd<'_>,
@@ -417,11 +427,12 @@ impl Relay {
             };
         }
         let start = self.stats.bytes_out;
+        let mut reads = 0;
         loop {
             if !self.flush(dst)? {
                 return Ok(Progress::WantWrite);
             }
-            if self.stats.bytes_out - start >= budget && !self.complete() {
+            if (self.stats.bytes_out - start >= budget || reads >= STEP_READS) && !self.complete() {
                 return Ok(Progress::Again);
             }
             if self.complete() {
@@ -439,6 +450,7 @@ impl Relay {
                 }
                 return Ok(Progress::WantRead);
             }
+            reads += 1;
         }
     }
 
@@ -475,7 +487,9 @@ impl Relay {
                 self.in_pipe -= n;
                 continue;
             }
-            match sys::splice(pipe.reader(), dst, self.in_pipe) {
+            // splice(2) into a socket the peer closed raises SIGPIPE (it has no MSG_NOSIGNAL),
+            // which would end a C caller's process: it fails with EPIPE only.
+            match sys::quiet_sigpipe(|| sys::splice(pipe.reader(), dst, self.in_pipe)) {
                 Ok(n) => {
                     self.in_pipe -= n;
                     self.stats.bytes_out += n as u64;

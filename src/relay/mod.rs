@@ -61,7 +61,9 @@ mod tunnel;
 
 pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE, MAX_TRAILERS, Piece};
 pub use error::Error;
-pub use flow::{Fed, Options, Progress, Relay, STEP_LIMIT, duplicate, wait_ready, write_vectored};
+pub use flow::{
+    Fed, Options, Progress, Relay, STEP_LIMIT, STEP_READS, duplicate, wait_ready, write_vectored,
+};
 pub use framer::Framing;
 pub use pool::{
     BUFFER_SIZE, BULK_BUFFER_SIZE, Buffer, MAX_BULK_BUFFERS, MAX_IDLE_BUFFERS,

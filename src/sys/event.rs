@@ -1,5 +1,5 @@
-//! Waiting: epoll instances, eventfd counters, poll(2), and the signal mask of the engine's
-//! worker threads.
+//! Waiting: epoll instances, eventfd counters, poll(2), and SIGPIPE: the signal mask of the
+//! engine's worker threads, and a splice into a closed socket kept from raising it.
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -124,19 +124,68 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, E
     })
 }
 
-/// Blocks `SIGPIPE` for the calling thread. splice(2) into a closed socket raises SIGPIPE
-/// (it has no `MSG_NOSIGNAL`); on the engine's own threads, which the host's runtime (Go)
-/// does not know, the signal stays pending and the call just fails with `EPIPE`.
-pub(crate) fn block_sigpipe() {
+thread_local! {
+    /// SIGPIPE is blocked on this thread for good ([`block_sigpipe`]: the engine's threads).
+    static SIGPIPE_BLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The signal set `{SIGPIPE}`.
+fn sigpipe_set() -> libc::sigset_t {
     // SAFETY: `sigset_t` is a C struct of integers, for which all-zero bytes are a valid
     // value; sigemptyset initialises it below before it is used.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: sigemptyset and sigaddset write only the `sigset_t` they are given, a local
-    // borrowed exclusively here; pthread_sigmask reads it and changes only the calling
-    // thread's mask (a null old-set pointer asks for nothing back).
+    // borrowed exclusively here.
     unsafe {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+    set
+}
+
+/// Blocks `SIGPIPE` for the calling thread. splice(2) into a closed socket raises SIGPIPE
+/// (it has no `MSG_NOSIGNAL`); on the engine's own threads, which the host's runtime (Go)
+/// does not know, the signal stays pending and the call just fails with `EPIPE`.
+pub(crate) fn block_sigpipe() {
+    let set = sigpipe_set();
+    // SAFETY: pthread_sigmask reads the local `set` and changes only the calling thread's mask
+    // (a null old-set pointer asks for nothing back).
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    SIGPIPE_BLOCKED.set(true);
+}
+
+/// Runs `f`, a call that raises SIGPIPE when it fails with `EPIPE` (splice(2) into a closed
+/// socket: it has no `MSG_NOSIGNAL`), so that the calling thread never receives the signal: a
+/// C caller's process, SIGPIPE at its default, would die of it. SIGPIPE is blocked around the
+/// call, and a SIGPIPE the failed call left pending is taken back before the mask is restored
+/// (unless the caller had SIGPIPE blocked already: then it stays pending, as without this). On
+/// the engine's threads ([`block_sigpipe`]) it only calls `f`.
+pub(crate) fn quiet_sigpipe(f: impl FnOnce() -> Result<usize, Errno>) -> Result<usize, Errno> {
+    if SIGPIPE_BLOCKED.get() {
+        return f();
+    }
+    let set = sigpipe_set();
+    // SAFETY: `sigset_t` is a C struct of integers, for which all-zero bytes are a valid
+    // value; pthread_sigmask overwrites it with the thread's mask below.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pthread_sigmask reads the local `set`, writes the calling thread's previous mask
+    // into the local `old`, and changes only the calling thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
+    let r = f();
+    // SAFETY: sigismember only reads the local, initialised `old`.
+    let was_blocked = unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1;
+    if r == Err(Errno(libc::EPIPE)) && !was_blocked {
+        let now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: sigtimedwait reads the local `set` and `now` (a zero timeout: it never
+        // waits) and takes at most the one pending SIGPIPE, which this thread had unblocked
+        // before the call, so it is the one `f` raised; a null info pointer asks for nothing.
+        unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &now) };
+    }
+    // SAFETY: pthread_sigmask reads the local `old`, the mask saved above, and restores it
+    // for the calling thread only.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    r
 }

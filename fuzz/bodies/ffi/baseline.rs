@@ -35,12 +35,33 @@ fn quiet_intended_panics() {
     });
 }
 
+/// A SIGPIPE means a library call wrote to a closed socket in a way that raises it (a C
+/// caller's process, whose SIGPIPE is at its default, dies of it): abort, so libFuzzer reports
+/// the stack and saves the input instead of the process vanishing without an artifact, and the
+/// smoke run fails (the Rust test harness ignores SIGPIPE otherwise).
+extern "C" fn sigpipe_is_a_finding(_: libc::c_int) {
+    const MSG: &[u8] = b"ffi fuzz: SIGPIPE raised inside a library call\n";
+    // SAFETY: write(2) and abort(3) are async-signal-safe; MSG is a static byte string.
+    unsafe {
+        libc::write(2, MSG.as_ptr().cast(), MSG.len());
+        libc::abort();
+    }
+}
+
 /// Creates and frees enough objects of every kind once, so lazily built process state (handle
 /// table segments, the free list, pools, thread machinery) is part of the baseline.
 fn warm_up() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         quiet_intended_panics();
+        // SAFETY: the handler is an `extern "C" fn(c_int)` that only calls async-signal-safe
+        // functions; replacing SIGPIPE's disposition affects no memory.
+        unsafe {
+            libc::signal(
+                libc::SIGPIPE,
+                sigpipe_is_a_finding as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
         // The first panic caught at the boundary sets up the unwinding machinery.
         offheap_debug_inject_panics(1);
         assert_eq!(offheap_relay_trim(), offheap_status::Panic);

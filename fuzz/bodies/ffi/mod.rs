@@ -33,7 +33,7 @@ pub use baseline::run;
 
 use std::ffi::CStr;
 use std::fmt::Debug;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
@@ -486,7 +486,19 @@ impl Interp {
         let data = p.bytes(255);
         match p.u8() % 4 {
             0 | 1 => {
-                let _ = self.socks[k].write(data);
+                // send(2) with MSG_NOSIGNAL, not write(2): a socket shut down (by this program
+                // or its peer) then fails with EPIPE instead of raising SIGPIPE, which is a
+                // finding only when the library raises it (see baseline.rs).
+                // SAFETY: `data` is a live slice of `data.len()` bytes for the call, which only
+                // reads it; the fd is that of `socks[k]`, open while `self` holds it.
+                let _ = unsafe {
+                    libc::send(
+                        self.socks[k].as_raw_fd(),
+                        data.as_ptr().cast(),
+                        data.len(),
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
             }
             2 => {
                 let mut buf = [0u8; 512];
