@@ -91,12 +91,13 @@ func init() {
 		Row{Section: rec, Name: recBoundCPU, Bench: "go:Observe/bound_ingest_ids", Metric: "cpu-ns/sample"},
 	)
 	// Exposition formats and native histograms (issue 16).
+	const expo = "Exposition formats and native histograms (Go → Rust)"
 	register(
-		Row{Section: sec, Name: "exposition of 1M series as native histograms, protobuf (snapshot included)",
+		Row{Section: expo, Name: "exposition of 1M series as native histograms, protobuf (snapshot included)",
 			Bench: "go:ExpositionNative1M/offheap", Peer: "go:ExpositionNative1M/client_golang", Metric: "ns/series",
 			Target: "≥ 200 MB/s, ≥ 3x client_golang's registry (gather + encode), 0 Go allocations",
 			MinMBs: 200, Met: AtLeast(3), ZeroAllocs: true},
-		Row{Section: sec, Name: "exposition of 1M native-histogram series, text 0.0.4 (snapshot included)",
+		Row{Section: expo, Name: "exposition of 1M native-histogram series, text 0.0.4 (snapshot included)",
 			Bench: "go:ExpositionText1M", Metric: "ns/series", Target: "≥ 200 MB/s, 0 Go allocations",
 			MinMBs: 200, ZeroAllocs: true},
 	)
