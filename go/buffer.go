@@ -132,7 +132,7 @@ func (b *Buffer) ReadFrom(raw syscall.RawConn) (int, error) {
 		return 0, opError(op, ErrClosed)
 	}
 	defer b.h.release()
-	if !b.src.is(raw) {
+	if !b.src.is(raw, raw) {
 		b.mu.Lock()
 		err := b.p.watch(&b.src, &unwatched, raw, raw, watchRead)
 		if err == nil {

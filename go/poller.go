@@ -38,9 +38,11 @@ type watch struct {
 // written.
 var unwatched watch
 
-// is reports whether w watches what of identifies (false for a value that cannot be compared).
-func (w *watch) is(of any) bool {
-	return w.orig != nil && reflect.TypeOf(of).Comparable() && w.of == of
+// is reports whether w watches what of identifies through the RawConn orig (false for a value
+// that cannot be compared). Both must match: a wrapper re-pointed at another connection (the
+// same of, another RawConn) is another connection, whose fd the poller has not registered.
+func (w *watch) is(of any, orig syscall.RawConn) bool {
+	return w.orig != nil && reflect.TypeOf(of).Comparable() && w.of == of && w.orig == orig
 }
 
 // A wait's first look for connections the caller closed, and the longest gap between looks.

@@ -99,6 +99,12 @@ func (p *poller) inner(fd uintptr) {
 	case op.add && shared:
 		op.ev = syscall.EpollEvent{Events: op.events | op.other.events, Fd: int32(cfd)}
 		op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_MOD, cfd, &op.ev)
+		if op.err == syscall.ENOENT {
+			// The other watch was of a connection closed since, whose fd number this one
+			// reuses: its registration went with it.
+			op.ev.Events = op.events
+			op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_ADD, cfd, &op.ev)
+		}
 	case op.add:
 		op.ev = syscall.EpollEvent{Events: op.events, Fd: int32(cfd)}
 		op.err = syscall.EpollCtl(op.ep, syscall.EPOLL_CTL_ADD, cfd, &op.ev)
@@ -117,7 +123,7 @@ func (p *poller) inner(fd uintptr) {
 // already is. other is the poller's other watch: one connection can be both (a relay between
 // the two directions of one socket), watched once for both kinds of events.
 func (p *poller) watch(w, other *watch, of any, orig syscall.RawConn, events uint32) error {
-	if w.is(of) {
+	if w.is(of, orig) {
 		return nil
 	}
 	p.unwatch(w, other)

@@ -192,8 +192,9 @@ func NewRelay() (*Relay, error) {
 // Bind sets the connections the following Copy calls relay between: from src to dst (source
 // first, as everywhere in this package). When both are a [Conn] (a connection with a file
 // descriptor), the relay's poller starts watching them (a few syscalls; a connection it
-// watches already costs nothing, so bind once per pair, not per body). Bind(nil, nil) lets go
-// of both.
+// watches already, the same Conn giving the same RawConn, costs nothing, so bind once per pair,
+// not per body; a wrapper re-pointed at another connection is watched anew). Bind(nil, nil)
+// lets go of both.
 //
 // Otherwise (a *tls.Conn, say) Bind chooses the fallback, which needs src to be an io.Reader
 // and dst an io.Writer: Copy reads src and writes dst itself, through a 64 KiB buffer on the Go

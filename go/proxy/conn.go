@@ -119,9 +119,9 @@ func (c *clientConn) close() {
 	c.recycle()
 }
 
-// disconnect closes the client connection. The relays know a connection by its wrapper, which
-// the next connection reuses: they let go of this one first, while its fd can still be named
-// (once it is closed, naming it fails, and the failure allocates its error).
+// disconnect closes the client connection. The relays let go of it first, while its fd can
+// still be named: the next Bind of the reused wrapper would otherwise name the closed one to
+// unwatch it, and that failure allocates its error.
 func (c *clientConn) disconnect() {
 	c.toUp.Bind(nil, nil)
 	c.toClient.Bind(nil, nil)
