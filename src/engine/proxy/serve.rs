@@ -39,9 +39,10 @@ struct Listener {
     paused: bool,
 }
 
-/// Sessions kept for reuse by a worker, with their buffers (two of 64 KiB): more than this
-/// are freed. Enough that the exchanges of a few hundred busy connections starting and ending
-/// take and give back sessions without allocating; idle connections hold none.
+/// Sessions kept for reuse by a worker, with their buffers (two small ones, or full-size
+/// ones after larger exchanges): more than this are freed. Enough that the exchanges of a
+/// few hundred busy connections starting and ending take and give back sessions without
+/// allocating; idle connections hold none.
 const MAX_IDLE_SESSIONS: usize = 256;
 /// Connections accepted per listener event at most. The listener is level-triggered: the
 /// rest wake a worker again, the one that is waiting (so connections spread over the workers),
