@@ -352,6 +352,49 @@ fn keep_alive_both_sides_and_idle_clients_hold_nothing() {
     assert_eq!(up.conns.load(Ordering::Relaxed) as u64, c.upstream_dials);
 }
 
+/// Full-size buffers alive (held or pooled): neither small nor bulk ones.
+fn full_size_buffers_live() -> u64 {
+    let s = offheap::relay::stats();
+    s.buffers_live - s.small_buffers_live - s.bulk_buffers_live
+}
+
+#[test]
+fn concurrent_small_exchanges_hold_small_buffers() {
+    let _s = serial();
+    let up = upstream();
+    let p = proxy(vec![up.addr], |_| {});
+    offheap::relay::trim();
+    let (full, small) = (
+        full_size_buffers_live(),
+        offheap::relay::stats().small_buffers_live,
+    );
+    // 64 exchanges in flight at once, three rounds: every request goes out before any
+    // response is read.
+    let mut clients: Vec<Client> = (0..64).map(|_| p.connect()).collect();
+    for _ in 0..3 {
+        for c in clients.iter_mut() {
+            c.send(b"GET /size/2 HTTP/1.1\r\nHost: t\r\n\r\n");
+        }
+        for c in clients.iter_mut() {
+            assert_eq!(c.read().unwrap().body, b"ab");
+        }
+    }
+    let idle = p.wait_for("idle", |c| c.conns_active == 0);
+    assert_eq!(idle.responses, 192);
+    let s = offheap::relay::stats();
+    assert_eq!(
+        full_size_buffers_live(),
+        full,
+        "small exchanges take no full-size buffer: {s:?}"
+    );
+    assert!(s.small_buffers_live > small, "{s:?}");
+    // Responses around a small buffer's size and past it arrive intact.
+    let c = &mut clients[0];
+    for n in (4000..4200).step_by(13).chain([20_000, 70_000]) {
+        assert_eq!(c.get(&format!("/size/{n}")).body, pattern(n));
+    }
+}
+
 #[test]
 fn every_framing_both_ways() {
     let _s = serial();

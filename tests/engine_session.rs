@@ -14,7 +14,9 @@ use offheap::engine::{
     Completion, Engine, EngineConfig, Job, Session, SessionOptions, SessionProgress,
     SessionTimeouts, Side, Stop,
 };
-use offheap::relay::{Error, Progress, duplicate, wait_ready};
+use offheap::relay::{
+    BUFFER_SIZE, Buffer, Error, Progress, SMALL_BUFFER_SIZE, duplicate, wait_ready,
+};
 
 /// Steps until the session stops, waiting in poll(2) as its caller would.
 fn drive(s: &mut Session, c: &UnixStream, u: &UnixStream) -> Stop {
@@ -361,6 +363,70 @@ fn a_slow_client_gets_a_large_body_through_backpressure() {
     let (got, big) = reader.join().unwrap();
     let start = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert_eq!(&got[start..], &big[..]);
+}
+
+/// Runs one pair-mode session without storage (as the engine proxy lends them) over a
+/// request head of `head_pad` more header bytes and a response body of `body` bytes; checks
+/// both arrive intact and returns the session's buffer capacities (client, upstream).
+fn exchange_capacities(head_pad: usize, body: usize) -> (usize, usize) {
+    let ((c, mut client), (u, mut up)) = pairs();
+    let resp = pattern(body, 5);
+    let upstream = {
+        let resp = resp.clone();
+        thread::spawn(move || {
+            let (head, _) = read_message(&mut up).unwrap();
+            write!(
+                up,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                resp.len()
+            )
+            .unwrap();
+            up.write_all(&resp).unwrap();
+            head
+        })
+    };
+    let client_side = thread::spawn(move || {
+        let pad = "p".repeat(head_pad);
+        write!(client, "GET /a HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n\r\n").unwrap();
+        let got = read_message(&mut client).unwrap();
+        drop(client);
+        got
+    });
+    let mut o = opts();
+    o.head.max_head_len = 1 << 20;
+    let mut s = Session::with_buffers(o, Buffer::none(), Buffer::none());
+    assert_eq!(
+        drive(&mut s, &c, &u),
+        Stop::ClientClosed {
+            upstream_reusable: true
+        }
+    );
+    assert_eq!(client_side.join().unwrap().1, resp);
+    let head = upstream.join().unwrap();
+    assert!(head.contains(&format!("X-Pad: {}\r\n", "p".repeat(head_pad))));
+    (s.client_buffer().capacity(), s.upstream_buffer().capacity())
+}
+
+#[test]
+fn heads_are_read_into_small_buffers_and_a_filled_one_moves_to_a_full_size_one() {
+    // A small exchange holds a page per side, not BUFFER_SIZE bytes.
+    assert_eq!(
+        exchange_capacities(10, 2),
+        (SMALL_BUFFER_SIZE, SMALL_BUFFER_SIZE)
+    );
+    // A head longer than a small buffer, a body larger than one: full-size buffers, bytes
+    // intact.
+    assert_eq!(
+        exchange_capacities(6000, 20_000),
+        (BUFFER_SIZE, BUFFER_SIZE)
+    );
+    // Around the small buffer's size, and a head longer than a full-size buffer (the limit
+    // raised to 1 MiB).
+    for body in (SMALL_BUFFER_SIZE - 60..SMALL_BUFFER_SIZE + 10).step_by(7) {
+        exchange_capacities(0, body);
+    }
+    let (client, _) = exchange_capacities(BUFFER_SIZE + 100, 0);
+    assert!(client > BUFFER_SIZE);
 }
 
 fn engine_session(e: &Engine, id: u64, c: &UnixStream, u: &UnixStream, timeouts: SessionTimeouts) {

@@ -54,8 +54,8 @@ pub struct SessionOptions {
     /// Trust and append to the client's forwarding headers (see
     /// [`RewriteOptions`](crate::headers::RewriteOptions)).
     pub append_forwarded: bool,
-    /// Head limits. A head longer than the client or upstream buffer (64 KiB) grows that
-    /// buffer up to this limit.
+    /// Head limits. A head longer than the client or upstream buffer (a small buffer first,
+    /// then 64 KiB) grows that buffer up to this limit.
     pub head: Config,
     /// Proxy mode (see the module documentation): no upstream connection between exchanges,
     /// and every exchange HTTP/1.1 allows.
@@ -327,7 +327,8 @@ impl Session {
 
     /// A session over buffers that may already hold bytes (a request read by the caller, a
     /// response the caller started to read), waiting for a request. A buffer without storage
-    /// takes some from the pool when the session first reads into it.
+    /// takes a small one from the pool when the session first reads a head into it (see
+    /// [`SMALL_BUFFER_SIZE`](crate::relay::SMALL_BUFFER_SIZE)).
     pub fn with_buffers(opts: SessionOptions, client: Buffer, upstream: Buffer) -> Session {
         let headers = vec![HeaderSpan::default(); usize::from(opts.head.max_headers).max(1)];
         Session {

@@ -67,7 +67,8 @@ pub use flow::{
 pub use framer::Framing;
 pub use pool::{
     BUFFER_SIZE, BULK_BUFFER_SIZE, Buffer, MAX_BULK_BUFFERS, MAX_IDLE_BUFFERS,
-    MAX_IDLE_BULK_BUFFERS, MAX_IDLE_PIPES, PIPE_SIZE, bulk_buffers_live, trim,
+    MAX_IDLE_BULK_BUFFERS, MAX_IDLE_PIPES, MAX_IDLE_SMALL_BUFFERS, PIPE_SIZE, SMALL_BUFFER_SIZE,
+    bulk_buffers_live, small_buffers_live, trim,
 };
 pub use stats::{GlobalStats, RelayStats, stats};
 pub use tunnel::{Tunnel, TunnelProgress};

@@ -1,8 +1,8 @@
 //! Pools of the relay's two resources: kernel pipes (for splice) and Rust-owned buffers.
 //!
-//! Both pools are process-wide, bounded (at most [`MAX_IDLE_PIPES`] / [`MAX_IDLE_BUFFERS`]
-//! idle entries; the rest are freed on release) and can be emptied with [`trim`], which
-//! leak tests call to return to their baseline of fds and heap.
+//! The pools are process-wide, bounded (at most [`MAX_IDLE_PIPES`] / [`MAX_IDLE_BUFFERS`] /
+//! [`MAX_IDLE_SMALL_BUFFERS`] idle entries; the rest are freed on release) and can be emptied
+//! with [`trim`], which leak tests call to return to their baseline of fds and heap.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -20,6 +20,15 @@ pub const BUFFER_SIZE: usize = 64 * 1024;
 pub const MAX_IDLE_PIPES: usize = 64;
 /// Idle buffers kept for reuse.
 pub const MAX_IDLE_BUFFERS: usize = 256;
+/// Size of a small buffer: what an exchange's heads are read into first (one page, as
+/// nginx's `proxy_buffer_size`). Most heads fit, so thousands of exchanges in flight hold a
+/// page each rather than [`BUFFER_SIZE`] bytes each, memory the allocator would otherwise
+/// fault in and give back to the kernel over and over (`make bench-proxy`, 5,000
+/// connections). A read that fills one moves on to a [`BUFFER_SIZE`] buffer
+/// ([`Buffer::grow`]).
+pub const SMALL_BUFFER_SIZE: usize = 4 * 1024;
+/// Idle small buffers kept for reuse (4 MiB).
+pub const MAX_IDLE_SMALL_BUFFERS: usize = 1024;
 /// Size of a bulk buffer: what a copying relay reads into once a read has filled a whole
 /// [`BUFFER_SIZE`] buffer (a bulk flow). Fewer, larger reads and writes mean fewer wake-ups of
 /// the peers on each side. BENCHMARKS.md's bulk rows (`make bench`) measure copying relays
@@ -65,6 +74,8 @@ impl Drop for Pipe {
 
 static PIPES: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
 static BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+/// Idle small buffers, and how many small buffers are alive (idle ones included).
+static SMALL: Mutex<(Vec<Box<[u8]>>, usize)> = Mutex::new((Vec::new(), 0));
 /// Idle bulk buffers, and how many bulk buffers are alive (idle ones included).
 static BULK: Mutex<(Vec<Box<[u8]>>, usize)> = Mutex::new((Vec::new(), 0));
 
@@ -120,6 +131,8 @@ pub struct Buffer {
 enum Storage {
     /// The pool of [`BUFFER_SIZE`] buffers (or none).
     Pooled,
+    /// The pool of [`SMALL_BUFFER_SIZE`] buffers.
+    Small,
     /// The bounded pool of bulk buffers.
     Bulk,
     /// Allocated for one long head by [`Buffer::grow`]; freed when dropped.
@@ -141,25 +154,30 @@ impl Buffer {
         }
     }
 
+    /// Takes a small buffer of [`SMALL_BUFFER_SIZE`] bytes from its pool (allocating on a
+    /// miss).
+    pub fn take_small() -> Buffer {
+        // No bound on small buffers alive: `take_counted` always has one.
+        let data = take_counted(&SMALL, SMALL_BUFFER_SIZE, usize::MAX);
+        Buffer::over(data, Storage::Small).unwrap_or_else(Buffer::take)
+    }
+
     /// Takes a bulk buffer of [`BULK_BUFFER_SIZE`] bytes from its pool, or allocates one
     /// while fewer than [`MAX_BULK_BUFFERS`] are alive; `None` beyond that bound.
     pub fn take_bulk() -> Option<Buffer> {
-        let mut bulk = BULK.lock();
-        let data = match bulk.0.pop() {
-            Some(d) => d,
-            None if bulk.1 < MAX_BULK_BUFFERS => {
-                bulk.1 += 1;
-                drop(bulk);
-                add(&COUNTERS.buffers_live, 1);
-                vec![0u8; BULK_BUFFER_SIZE].into_boxed_slice()
-            }
-            None => return None,
-        };
+        Buffer::over(
+            take_counted(&BULK, BULK_BUFFER_SIZE, MAX_BULK_BUFFERS),
+            Storage::Bulk,
+        )
+    }
+
+    /// An empty buffer over `data` from `kind`'s pool.
+    fn over(data: Option<Box<[u8]>>, kind: Storage) -> Option<Buffer> {
         Some(Buffer {
-            data: Some(data),
+            data: Some(data?),
             start: 0,
             end: 0,
-            kind: Storage::Bulk,
+            kind,
         })
     }
 
@@ -169,23 +187,29 @@ impl Buffer {
     }
 
     /// Moves the filled bytes into storage of `capacity` bytes when that is more than this
-    /// buffer has (for a head longer than [`BUFFER_SIZE`]). The larger storage is allocated
-    /// for this buffer alone and freed, not pooled, when the buffer is released or dropped.
+    /// buffer has: a [`BUFFER_SIZE`] buffer from the pool when that is enough (a small buffer
+    /// a read filled), else storage allocated for this buffer alone (a head longer than
+    /// [`BUFFER_SIZE`]), freed, not pooled, when the buffer is released or dropped. The old
+    /// storage goes back where it came from.
     pub fn grow(&mut self, capacity: usize) {
         if capacity <= self.capacity() {
             return;
         }
-        let mut data = vec![0u8; capacity].into_boxed_slice();
-        let n = self.filled().len();
-        data[..n].copy_from_slice(self.filled());
-        add(&COUNTERS.buffers_live, 1);
-        // The old storage goes back where it came from.
-        *self = Buffer {
-            data: Some(data),
-            start: 0,
-            end: n,
-            kind: Storage::Grown,
+        let mut bigger = if capacity <= BUFFER_SIZE {
+            Buffer::take()
+        } else {
+            add(&COUNTERS.buffers_live, 1);
+            Buffer {
+                data: Some(vec![0u8; capacity].into_boxed_slice()),
+                start: 0,
+                end: 0,
+                kind: Storage::Grown,
+            }
         };
+        let n = self.filled().len();
+        bigger.spare_mut()[..n].copy_from_slice(self.filled());
+        bigger.fill(n);
+        *self = bigger;
     }
 
     /// A buffer without storage (capacity 0): what a relay holds while it needs none.
@@ -205,6 +229,20 @@ impl Buffer {
             *self = Buffer::take();
         }
         self
+    }
+
+    /// Takes a small buffer ([`Buffer::take_small`]) if this buffer has no storage; returns
+    /// the buffer.
+    pub fn ensure_small(&mut self) -> &mut Buffer {
+        if self.data.is_none() {
+            *self = Buffer::take_small();
+        }
+        self
+    }
+
+    /// Whether this buffer's storage is a small buffer.
+    pub fn is_small(&self) -> bool {
+        self.kind == Storage::Small && self.data.is_some()
     }
 
     /// Returns the storage to the pool, leaving a buffer without storage.
@@ -312,32 +350,59 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        if let Some(d) = self.data.take() {
-            if self.kind == Storage::Grown {
-                drop(d);
-                sub(&COUNTERS.buffers_live, 1);
-                return;
-            }
-            if self.kind == Storage::Bulk {
-                let mut bulk = BULK.lock();
-                if bulk.0.len() < MAX_IDLE_BULK_BUFFERS {
-                    bulk.0.push(d);
-                    return;
+        let Some(d) = self.data.take() else {
+            return;
+        };
+        let kept = match self.kind {
+            Storage::Grown => false,
+            Storage::Bulk => keep(&BULK, d, MAX_IDLE_BULK_BUFFERS),
+            Storage::Small => keep(&SMALL, d, MAX_IDLE_SMALL_BUFFERS),
+            Storage::Pooled => {
+                let mut idle = BUFFERS.lock();
+                idle.len() < MAX_IDLE_BUFFERS && {
+                    idle.push(d);
+                    true
                 }
-                bulk.1 -= 1;
-                drop(bulk);
-                sub(&COUNTERS.buffers_live, 1);
-                return;
             }
-            let mut idle = BUFFERS.lock();
-            if idle.len() < MAX_IDLE_BUFFERS {
-                idle.push(d);
-                return;
-            }
-            drop(idle);
+        };
+        if !kept {
             sub(&COUNTERS.buffers_live, 1);
         }
     }
+}
+
+/// Takes idle storage from the counted pool `pool` (its idle buffers and how many are alive),
+/// or allocates `size` bytes while fewer than `max_live` are alive; `None` beyond that.
+fn take_counted(
+    pool: &Mutex<(Vec<Box<[u8]>>, usize)>,
+    size: usize,
+    max_live: usize,
+) -> Option<Box<[u8]>> {
+    let mut p = pool.lock();
+    if let Some(d) = p.0.pop() {
+        return Some(d);
+    }
+    if p.1 >= max_live {
+        return None;
+    }
+    p.1 += 1;
+    drop(p);
+    add(&COUNTERS.buffers_live, 1);
+    Some(vec![0u8; size].into_boxed_slice())
+}
+
+/// Puts `d` back into the counted pool `pool` when it has fewer than `max` idle buffers;
+/// else frees it and counts one buffer less. Returns whether it was kept.
+fn keep(pool: &Mutex<(Vec<Box<[u8]>>, usize)>, d: Box<[u8]>, max: usize) -> bool {
+    let mut p = pool.lock();
+    if p.0.len() < max {
+        p.0.push(d);
+        return true;
+    }
+    p.1 -= 1;
+    drop(p);
+    drop(d);
+    false
 }
 
 /// Bulk buffers alive now: held by relays or idle in their pool (at most
@@ -346,17 +411,24 @@ pub fn bulk_buffers_live() -> usize {
     BULK.lock().1
 }
 
+/// Small buffers alive now: held by buffers or idle in their pool.
+pub fn small_buffers_live() -> usize {
+    SMALL.lock().1
+}
+
 /// Frees every idle pipe and buffer (for leak checks and memory pressure).
 pub fn trim() {
     let pipes = std::mem::take(&mut *PIPES.lock());
     drop(pipes);
     let bufs = std::mem::take(&mut *BUFFERS.lock());
     sub(&COUNTERS.buffers_live, bufs.len() as u64);
-    let mut bulk = BULK.lock();
-    let idle = std::mem::take(&mut bulk.0);
-    bulk.1 -= idle.len();
-    drop(bulk);
-    sub(&COUNTERS.buffers_live, idle.len() as u64);
+    for pool in [&BULK, &SMALL] {
+        let mut p = pool.lock();
+        let idle = std::mem::take(&mut p.0);
+        p.1 -= idle.len();
+        drop(p);
+        sub(&COUNTERS.buffers_live, idle.len() as u64);
+    }
 }
 
 #[cfg(test)]
@@ -398,5 +470,27 @@ mod tests {
         drop(b);
         assert!(BUFFERS.lock().iter().all(|d| d.len() == BUFFER_SIZE));
         assert!(crate::relay::stats().buffers_live <= live + 1);
+    }
+
+    #[test]
+    fn a_filled_small_buffer_grows_into_a_pooled_one_and_goes_back_to_its_pool() {
+        let mut b = Buffer::take_small();
+        assert!(b.is_small() && !b.is_bulk());
+        assert_eq!(b.capacity(), SMALL_BUFFER_SIZE);
+        b.spare_mut().fill(b'x');
+        b.fill(SMALL_BUFFER_SIZE);
+        b.consume(10);
+        b.grow(BUFFER_SIZE);
+        assert_eq!(b.capacity(), BUFFER_SIZE);
+        assert!(!b.is_small());
+        assert_eq!(b.filled(), &[b'x'; SMALL_BUFFER_SIZE - 10][..]);
+        // The small storage went back to its pool, and the full-size one goes back to the pool
+        // of full-size buffers, not freed as a grown one is.
+        assert!(SMALL.lock().0.iter().all(|d| d.len() == SMALL_BUFFER_SIZE));
+        drop(b);
+        assert!(BUFFERS.lock().iter().all(|d| d.len() == BUFFER_SIZE));
+        let mut none = Buffer::none();
+        assert!(!none.is_small());
+        assert_eq!(none.ensure_small().capacity(), SMALL_BUFFER_SIZE);
     }
 }

@@ -38,6 +38,9 @@ pub struct GlobalStats {
     /// Of `buffers_live`, bulk buffers (`BULK_BUFFER_SIZE` bytes each, at most
     /// `MAX_BULK_BUFFERS`).
     pub bulk_buffers_live: u64,
+    /// Of `buffers_live`, small buffers (`SMALL_BUFFER_SIZE` bytes each, what heads are read
+    /// into first).
+    pub small_buffers_live: u64,
 }
 
 /// A snapshot of the process-wide relay counters.
@@ -53,5 +56,6 @@ pub fn stats() -> GlobalStats {
         pipes_live: load(&c.pipes_live),
         buffers_live: load(&c.buffers_live),
         bulk_buffers_live: pool::bulk_buffers_live() as u64,
+        small_buffers_live: pool::small_buffers_live() as u64,
     }
 }

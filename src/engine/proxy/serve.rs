@@ -39,14 +39,24 @@ struct Listener {
     paused: bool,
 }
 
-/// Sessions kept for reuse by a worker, with their buffers (two of 64 KiB): more than this
-/// are freed. Enough that the exchanges of a few hundred busy connections starting and ending
-/// take and give back sessions without allocating; idle connections hold none.
+/// Sessions kept for reuse by a worker, with their buffers (two small ones, or full-size
+/// ones after larger exchanges), at least: enough that the exchanges of a few hundred busy
+/// connections starting and ending take and give back sessions without allocating. Beyond
+/// it the spares follow the sessions lent ([`spare_cap`]); idle connections hold none.
 const MAX_IDLE_SESSIONS: usize = 256;
 /// Connections accepted per listener event at most. The listener is level-triggered: the
 /// rest wake a worker again, the one that is waiting (so connections spread over the workers),
 /// and no accept comes back empty (as nginx's default, `multi_accept off`).
 const ACCEPT_BATCH: usize = 1;
+
+/// Spare sessions a worker keeps while `lent` are lent: [`MAX_IDLE_SESSIONS`], or half as
+/// many as are lent when more are (thousands of exchanges in flight start and end by the
+/// hundred between two sweeps; a session freed and allocated again for each costs its
+/// allocations and the memory faulted in for them). The spares beyond it are freed as
+/// sessions come back, so they shrink with the sessions lent.
+fn spare_cap(lent: usize) -> usize {
+    MAX_IDLE_SESSIONS.max(lent / 2)
+}
 
 /// A worker's proxy state.
 #[derive(Debug)]
@@ -61,6 +71,8 @@ pub(crate) struct ProxyWorker {
     /// the connection record, which stays small.
     #[allow(clippy::vec_box)]
     sessions: Vec<Box<Session>>,
+    /// Sessions lent to connections now.
+    lent: usize,
     /// Connections that yielded with bytes still to move: stepped again soon.
     again: Vec<Key>,
     draining: bool,
@@ -91,6 +103,7 @@ impl ProxyWorker {
             conns: Slab::default(),
             listeners: Slab::default(),
             sessions: Vec::new(),
+            lent: 0,
             again: Vec::new(),
             draining: false,
             swept: Instant::now(),
@@ -325,6 +338,7 @@ impl ProxyWorker {
         });
         s.set_client_ip(c.ip());
         c.session = Some(s);
+        self.lent += 1;
         self.shared.workers[self.w].counters.add(C::Active, 1);
     }
 
@@ -334,10 +348,13 @@ impl ProxyWorker {
             return;
         };
         self.shared.workers[self.w].counters.sub(C::Active, 1);
-        if self.sessions.len() < MAX_IDLE_SESSIONS {
+        self.lent -= 1;
+        let cap = spare_cap(self.lent);
+        if self.sessions.len() < cap {
             s.reset();
             self.sessions.push(s);
         }
+        self.sessions.truncate(cap);
     }
 
     /// Closes connection `k` and whatever it holds.
@@ -387,5 +404,18 @@ impl ProxyWorker {
         for k in ups {
             self.ups.close(&self.shared, self.w, k);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spare_sessions_follow_the_sessions_lent_beyond_the_floor() {
+        assert_eq!(spare_cap(0), MAX_IDLE_SESSIONS);
+        assert_eq!(spare_cap(2 * MAX_IDLE_SESSIONS), MAX_IDLE_SESSIONS);
+        assert_eq!(spare_cap(5000), 2500);
+        assert!((1..20_000).all(|n| spare_cap(n) >= spare_cap(n - 1)));
     }
 }

@@ -47,17 +47,34 @@ pub(super) enum Read {
     Full,
 }
 
-/// Reads once more of a head into `buf` (taking storage from the pool when it has none); a
-/// full buffer grows while the head may still be longer (up to `max_head` and a buffer's
-/// worth of body after it).
+/// Reads more of a head into `buf`, taking a small buffer from the pool when it has no
+/// storage. A read that fills a small buffer goes on at once in a [`BUFFER_SIZE`] one (a
+/// long head, or a body behind the head: as much as one read into a full-size buffer would
+/// have found). A full buffer grows while the head may still be longer (up to `max_head` and
+/// a buffer's worth of body after it).
 pub(super) fn read_head(buf: &mut Buffer, fd: BorrowedFd<'_>, max_head: u32) -> Read {
-    buf.ensure();
+    buf.ensure_small();
+    let r = read_once(buf, fd, max_head);
+    if !buf.is_small() || !matches!(r, Read::More { drained: false }) {
+        return r;
+    }
+    buf.grow(BUFFER_SIZE);
+    match read_once(buf, fd, max_head) {
+        Read::Blocked => Read::More { drained: true },
+        // Bytes came: the end of file (or error) is found again by the next read.
+        Read::Closed | Read::Full => Read::More { drained: false },
+        more => more,
+    }
+}
+
+/// Reads once more of a head into `buf`, which has storage (see [`read_head`]).
+fn read_once(buf: &mut Buffer, fd: BorrowedFd<'_>, max_head: u32) -> Read {
     if buf.filled().len() == buf.capacity() {
         let cap = buf.capacity();
         if cap > max_head as usize {
             return Read::Full;
         }
-        buf.grow((cap * 4).min(max_head as usize + BUFFER_SIZE));
+        buf.grow((cap * 4).clamp(BUFFER_SIZE, max_head as usize + BUFFER_SIZE));
     }
     // The room the read has: after the filled bytes, or all but them when `read_from` moves
     // them to the front first (it does when they reach the end).
