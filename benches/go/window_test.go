@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,10 +52,12 @@ func BenchmarkWindowIngest(b *testing.B) {
 			b.Fatalf("%+v %v", acc, err)
 		}
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			agg.Ingest(&batch, 10*winSec)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+		b.ReportMetric((cpuTime()-cpu0)*1e9/float64(b.N*winBatch), "cpu-ns/sample")
 	})
 	// Two goroutines (GOMAXPROCS 2) ingesting into one aggregator, each its own batch: the
 	// handle lookup and the shard locks are what they share. Per sample, all goroutines together.
@@ -64,7 +67,17 @@ func BenchmarkWindowIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer agg.Close()
-		ingestParallel(b, func() *offheap.Aggregator { return agg }, keys, ts, vals)
+		ingestParallel(b, func() *offheap.Aggregator { return agg }, keys, ts, vals, false)
+	})
+	// The same two goroutines into one aggregator, each on series of its own (keys offset by
+	// winSeries per goroutine): what one aggregator gives two writers whose series differ.
+	b.Run("offheap_2g_own_series", func(b *testing.B) {
+		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer agg.Close()
+		ingestParallel(b, func() *offheap.Aggregator { return agg }, keys, ts, vals, true)
 	})
 	// The bound of offheap_2g: the same two goroutines, each into an aggregator of its own
 	// (nothing shared but the machine), so what this machine's two cores give two goroutines.
@@ -85,7 +98,7 @@ func BenchmarkWindowIngest(b *testing.B) {
 			aggs = append(aggs, agg)
 			mu.Unlock()
 			return agg
-		}, keys, ts, vals)
+		}, keys, ts, vals, false)
 	})
 	b.Run("purego", func(b *testing.B) {
 		agg := windowpeer.New(int64(time.Minute), 6, 0.01, 1<<21, true)
@@ -103,13 +116,19 @@ func BenchmarkWindowIngest(b *testing.B) {
 // ingestParallel ingests a batch of keys, ts and vals (each goroutine its own) from every
 // goroutine of RunParallel into the aggregator aggFor gives that goroutine, and reports ns
 // per sample, all goroutines together.
-func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint64, ts []int64, vals []float64) {
+func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint64, ts []int64, vals []float64, ownSeries bool) {
 	b.ReportAllocs()
+	var goroutines atomic.Uint64
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		agg := aggFor()
+		var offset uint64
+		if ownSeries {
+			offset = goroutines.Add(1) * winSeries
+		}
 		var batch offheap.SampleBatch
 		for i := range keys {
-			batch.Add(keys[i], ts[i], vals[i])
+			batch.Add(keys[i]+offset, ts[i], vals[i])
 		}
 		for pb.Next() {
 			if acc, err := agg.Ingest(&batch, 10*winSec); err != nil || acc.Accepted != winBatch {
@@ -119,6 +138,7 @@ func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint
 		}
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+	b.ReportMetric((cpuTime()-cpu0)*1e9/float64(b.N*winBatch), "cpu-ns/sample")
 }
 
 const heldSeries = 1_000_000
