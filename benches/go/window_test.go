@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,21 +52,28 @@ func BenchmarkWindowIngest(b *testing.B) {
 			b.Fatalf("%+v %v", acc, err)
 		}
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			agg.Ingest(&batch, 10*winSec)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+		b.ReportMetric((cpuTime()-cpu0)*1e9/float64(b.N*winBatch), "cpu-ns/sample")
 	})
 	// Two goroutines (GOMAXPROCS 2) ingesting into one aggregator, each its own batch: the
-	// handle lookup and the shard locks are what they share. Per sample, all goroutines together.
-	b.Run("offheap_2g", func(b *testing.B) {
-		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer agg.Close()
-		ingestParallel(b, func() *offheap.Aggregator { return agg }, keys, ts, vals)
-	})
+	// handle lookup and the shard locks are what they share, and in offheap_2g the series
+	// too (both batches over the same 1,000 series; in offheap_2g_own_series each goroutine's
+	// keys are offset by winSeries). Per sample, all goroutines together.
+	for _, ownSeries := range []bool{false, true} {
+		name := map[bool]string{false: "offheap_2g", true: "offheap_2g_own_series"}[ownSeries]
+		b.Run(name, func(b *testing.B) {
+			agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Sliding, Width: time.Minute, Slices: 6})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer agg.Close()
+			ingestParallel(b, func() *offheap.Aggregator { return agg }, keys, ts, vals, ownSeries)
+		})
+	}
 	// The bound of offheap_2g: the same two goroutines, each into an aggregator of its own
 	// (nothing shared but the machine), so what this machine's two cores give two goroutines.
 	b.Run("bound_2g_own_aggregators", func(b *testing.B) {
@@ -85,7 +93,7 @@ func BenchmarkWindowIngest(b *testing.B) {
 			aggs = append(aggs, agg)
 			mu.Unlock()
 			return agg
-		}, keys, ts, vals)
+		}, keys, ts, vals, false)
 	})
 	b.Run("purego", func(b *testing.B) {
 		agg := windowpeer.New(int64(time.Minute), 6, 0.01, 1<<21, true)
@@ -103,13 +111,19 @@ func BenchmarkWindowIngest(b *testing.B) {
 // ingestParallel ingests a batch of keys, ts and vals (each goroutine its own) from every
 // goroutine of RunParallel into the aggregator aggFor gives that goroutine, and reports ns
 // per sample, all goroutines together.
-func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint64, ts []int64, vals []float64) {
+func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint64, ts []int64, vals []float64, ownSeries bool) {
 	b.ReportAllocs()
+	var goroutines atomic.Uint64
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		agg := aggFor()
+		var offset uint64
+		if ownSeries {
+			offset = goroutines.Add(1) * winSeries
+		}
 		var batch offheap.SampleBatch
 		for i := range keys {
-			batch.Add(keys[i], ts[i], vals[i])
+			batch.Add(keys[i]+offset, ts[i], vals[i])
 		}
 		for pb.Next() {
 			if acc, err := agg.Ingest(&batch, 10*winSec); err != nil || acc.Accepted != winBatch {
@@ -119,6 +133,7 @@ func ingestParallel(b *testing.B, aggFor func() *offheap.Aggregator, keys []uint
 		}
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*winBatch), "ns/sample")
+	b.ReportMetric((cpuTime()-cpu0)*1e9/float64(b.N*winBatch), "cpu-ns/sample")
 }
 
 const heldSeries = 1_000_000

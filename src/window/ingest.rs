@@ -14,6 +14,7 @@ use super::batch::{Rec, ScratchPool, Step};
 use super::bucket::Bucket;
 use super::clock::Clock;
 use super::config::Config;
+use super::id::MAX_SHARDS;
 use super::keys::{KeyColumn, Lookup, Unweighted, Weights};
 use super::rings::Rings;
 use super::shard::{KeyRef, Shard};
@@ -233,20 +234,40 @@ impl Ingest<'_> {
             }
             *at += 1;
         }
-        // Pass 3: one lock per shard.
+        // Pass 3: one lock per shard. Batches running at once (goroutines ingesting into one
+        // aggregator) would walk the shards in the same order, each waiting on every shard the
+        // one ahead of it holds: a batch starts at a shard of its own, applies the runs of the
+        // shards no other batch holds, and waits only for the busy ones, at the end.
         let mut tally = Tally::default();
-        for shard in 0..shards {
-            let (a, b) = (starts[shard] as usize, starts[shard + 1] as usize);
-            if a == b {
+        let run_of = |shard: usize| Run {
+            keys,
+            weights,
+            recs: &sc.recs[..n],
+            order: &sc.order[starts[shard] as usize..starts[shard + 1] as usize],
+        };
+        let first = self.store.first_shard();
+        let mut busy = [0u16; MAX_SHARDS];
+        let mut waiting = 0;
+        for i in 0..shards {
+            let shard = (first + i) & (shards - 1);
+            if starts[shard] == starts[shard + 1] {
                 continue;
             }
+            match self.store.try_lock(shard) {
+                Some(mut sh) => {
+                    let run = run_of(shard);
+                    self.apply_run(&mut sh, run, &mut sc.steps, &clock, generation, &mut tally);
+                }
+                None => {
+                    busy[waiting] = shard as u16;
+                    waiting += 1;
+                }
+            }
+        }
+        for &shard in &busy[..waiting] {
+            let shard = usize::from(shard);
             let mut sh = self.store.lock(shard);
-            let run = Run {
-                keys,
-                weights,
-                recs: &sc.recs[..n],
-                order: &sc.order[a..b],
-            };
+            let run = run_of(shard);
             self.apply_run(&mut sh, run, &mut sc.steps, &clock, generation, &mut tally);
         }
         tally.add_to(&mut acc);

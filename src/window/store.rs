@@ -9,7 +9,7 @@ use super::accounting::{Stats, Totals};
 use super::hash::shard_of;
 use super::shard::{KeyRef, Shard};
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// How key hashes map to the shards of a store: a copy, so that a batch's loops keep it in
 /// registers.
@@ -33,9 +33,21 @@ impl ShardMap {
     }
 }
 
+/// A shard's lock and state on cache lines of their own (128 bytes: a line and the neighbour
+/// the adjacent-line prefetcher pulls with it), so that a batch working on one shard does not
+/// take a line from a batch working on the next.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+/// A counter on a cache line of its own.
+#[repr(align(128))]
+struct PaddedCounter(AtomicUsize);
+
 /// The series state behind an aggregator.
 pub(super) struct Store {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded]>,
+    /// Counts the batches that have walked the shards, to start each at a different one.
+    turn: PaddedCounter,
     shard_mask: u64,
     /// Calls that change series hold it shared; calls that read every series at once hold it
     /// exclusively, so they see whole batches.
@@ -55,8 +67,9 @@ impl Store {
     pub(super) fn new(shards: u32, ring_len: usize, max_series: u64) -> Store {
         Store {
             shards: (0..shards)
-                .map(|i| Mutex::new(Shard::new(i, ring_len)))
+                .map(|i| Padded(Mutex::new(Shard::new(i, ring_len))))
                 .collect(),
+            turn: PaddedCounter(AtomicUsize::new(0)),
             shard_mask: u64::from(shards.max(1) - 1),
             cut: RwLock::new(()),
             generation: AtomicU64::new(1),
@@ -90,18 +103,34 @@ impl Store {
     /// Locks shard `i`: one from [`Store::shard_for`], or below [`Store::shard_count`].
     #[inline(always)]
     pub(super) fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
-        self.shards[i].lock()
+        self.shards[i].0.lock()
+    }
+
+    /// Locks shard `i` if no other call holds it.
+    #[inline(always)]
+    pub(super) fn try_lock(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
+        self.shards[i].0.try_lock()
     }
 
     /// Locks shard `i` if there is one (`i` from a caller's id).
     pub(super) fn lock_checked(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
-        self.shards.get(i).map(Mutex::lock)
+        self.shards.get(i).map(|sh| sh.0.lock())
+    }
+
+    /// The shard a batch starts its walk over the shards at: consecutive batches start about
+    /// half the shards apart, so two batches at once work on different shards rather than
+    /// one waiting on each shard the other holds.
+    #[inline]
+    pub(super) fn first_shard(&self) -> usize {
+        let n = self.shards.len();
+        let turn = self.turn.0.fetch_add(1, Relaxed);
+        turn.wrapping_mul(n / 2 + 1) & (n - 1)
     }
 
     /// Calls `f` on each shard in turn, under its lock.
     pub(super) fn for_each_shard(&self, mut f: impl FnMut(&mut Shard)) {
         for sh in self.shards.iter() {
-            f(&mut sh.lock());
+            f(&mut sh.0.lock());
         }
     }
 
@@ -164,13 +193,13 @@ impl Store {
         let key_bytes = self
             .shards
             .iter()
-            .map(|s| s.lock().key_bytes() as u64)
+            .map(|s| s.0.lock().key_bytes() as u64)
             .sum();
         self.totals.stats(self.live.load(Relaxed), key_bytes)
     }
 
     /// Bytes of heap the series hold (walks every series).
     pub(super) fn heap_bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().heap_bytes()).sum()
+        self.shards.iter().map(|s| s.0.lock().heap_bytes()).sum()
     }
 }
