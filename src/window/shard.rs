@@ -13,8 +13,9 @@
 use super::bucket::Bucket;
 use super::hash::{hash_bytes, hash_u64};
 use super::id::{self, MAX_SLOTS};
+use super::sketch::Sketch;
 use super::slab::{Kind, NIL, Slab};
-use super::slice::{Lifetime, Slice};
+use super::slice::{Lifetime, Ring, RingMut, Slice, SliceMut};
 use super::table::{HashIndex, prefetch};
 
 /// A key to look up (or the key of a live series).
@@ -31,7 +32,9 @@ const BYTES_KEY: u32 = 1 << 31;
 /// The overflow series of one shard (they are merged into one row on read).
 #[derive(Debug, Default)]
 pub(crate) struct Overflow {
-    pub ring: Vec<Slice>,
+    ring: Vec<Slice>,
+    /// The sketch of each slice of the ring, or empty when the aggregator keeps none.
+    sketches: Vec<Sketch>,
     pub used: bool,
     pub changed_at: u64,
     /// Count and sum of the samples of slices emptied for a later time.
@@ -42,6 +45,37 @@ impl Overflow {
     /// The lifetime count and sum of this shard's overflow samples.
     pub fn lifetime(&self) -> Lifetime {
         Lifetime::of_ring(self.folded, &self.ring)
+    }
+
+    /// The ring of the overflow series.
+    pub fn ring(&self) -> Ring<'_> {
+        Ring {
+            slices: &self.ring,
+            sketches: &self.sketches,
+        }
+    }
+
+    /// The ring of the overflow series and its lifetime totals.
+    pub fn ring_mut(&mut self) -> (RingMut<'_>, &mut Lifetime) {
+        let ring = RingMut {
+            slices: &mut self.ring,
+            sketches: &mut self.sketches,
+        };
+        (ring, &mut self.folded)
+    }
+
+    /// Ring position `pos` of the overflow series and its lifetime totals.
+    pub fn slice_mut(&mut self, pos: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
+        let (ring, folded) = self.ring_mut();
+        Some((ring.into_slice(pos)?, folded))
+    }
+
+    /// Empties every slice and frees the sketches' stores.
+    fn clear(&mut self) {
+        self.ring.fill(Slice::default());
+        self.sketches.iter_mut().for_each(Sketch::free);
+        self.used = false;
+        self.folded = Lifetime::default();
     }
 }
 
@@ -65,15 +99,22 @@ impl std::fmt::Debug for Shard {
 }
 
 impl Shard {
-    pub fn new(index: u32, ring_len: usize) -> Shard {
+    /// Shard `index`, empty, whose series keep `ring_len` slices each, with a sketch each
+    /// when `sketches`.
+    pub fn new(index: u32, ring_len: usize, sketches: bool) -> Shard {
         Shard {
             index,
-            slab: Slab::new(ring_len),
+            slab: Slab::new(ring_len, sketches),
             map: HashIndex::default(),
             live: 0,
             key_bytes: 0,
             overflow: Overflow {
                 ring: vec![Slice::default(); ring_len],
+                sketches: if sketches {
+                    vec![Sketch::default(); ring_len]
+                } else {
+                    Vec::new()
+                },
                 ..Overflow::default()
             },
         }
@@ -140,23 +181,27 @@ impl Shard {
         self.slab.at(slot, pos)
     }
 
-    /// Starts loading slice `at` (all ingest writes of a sample).
+    /// Starts loading slice `at` and its sketch (all ingest writes of a sample, with the
+    /// sketch's inline buckets).
     #[inline(always)]
     pub(super) fn prefetch_slice(&self, at: usize) {
         if let Some(sl) = self.slab.slice(at) {
             prefetch(sl);
         }
+        if let Some(sk) = self.slab.sketch(at) {
+            prefetch(sk);
+        }
     }
 
-    /// Slice `at` (an address from [`Shard::slice_index`]), if there is one, and the lifetime
-    /// totals its series folds emptied slices into.
+    /// Slice `at` (an address from [`Shard::slice_index`]) and its sketch, if there is one,
+    /// and the lifetime totals its series folds emptied slices into.
     #[inline(always)]
-    pub(super) fn slice_mut(&mut self, at: usize) -> Option<(&mut Slice, &mut Lifetime)> {
+    pub(super) fn slice_mut(&mut self, at: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
         self.slab.slice_mut(at)
     }
 
     /// The ring of the series in `slot` and the lifetime totals it folds emptied slices into.
-    pub fn ring_and_folded_mut(&mut self, slot: u32) -> Option<(&mut [Slice], &mut Lifetime)> {
+    pub fn ring_and_folded_mut(&mut self, slot: u32) -> Option<(RingMut<'_>, &mut Lifetime)> {
         self.slab.ring_mut(slot)
     }
 
@@ -167,7 +212,7 @@ impl Shard {
             .slab
             .meta(slot)
             .map_or(Lifetime::default(), |m| m.folded);
-        Lifetime::of_ring(folded, self.ring(slot))
+        Lifetime::of_ring(folded, self.ring(slot).slices)
     }
 
     /// The newest sample time of the series in `slot` (`i64::MIN` if it has none). A slice is
@@ -175,6 +220,7 @@ impl Shard {
     /// time: the newest sample is always in some slice (imports merge into slices too).
     pub fn last_ts(&self, slot: u32) -> i64 {
         self.ring(slot)
+            .slices
             .iter()
             .filter(|sl| sl.count > 0)
             .fold(i64::MIN, |t, sl| t.max(sl.last_ts))
@@ -183,15 +229,18 @@ impl Shard {
     /// The aggregator generation of the last change to the series in `slot`: its creation,
     /// an import or a sample, each noted in the slice it touched.
     pub fn changed_at(&self, slot: u32) -> u64 {
-        self.ring(slot).iter().fold(0, |g, sl| g.max(sl.changed_at))
+        self.ring(slot)
+            .slices
+            .iter()
+            .fold(0, |g, sl| g.max(sl.changed_at))
     }
 
     /// Starts loading the dense store header of slice `at`'s sketch, if it has one (once
     /// that slice is cached; inline buckets came with it).
     #[inline(always)]
     pub(super) fn prefetch_sketch(&self, at: usize) {
-        if let Some(sl) = self.slab.slice(at) {
-            sl.sketch.prefetch_store();
+        if let Some(sk) = self.slab.sketch(at) {
+            sk.prefetch_store();
         }
     }
 
@@ -199,8 +248,8 @@ impl Shard {
     /// cached).
     #[inline(always)]
     pub(super) fn prefetch_bucket(&self, at: usize, b: Bucket) {
-        if let Some(sl) = self.slab.slice(at) {
-            sl.sketch.prefetch(b);
+        if let Some(sk) = self.slab.sketch(at) {
+            sk.prefetch(b);
         }
     }
 
@@ -217,7 +266,7 @@ impl Shard {
             m.key = word;
         }
         if let Some((ring, _)) = self.slab.ring_mut(slot)
-            && let Some(first) = ring.first_mut()
+            && let Some(first) = ring.slices.first_mut()
         {
             first.changed_at = changed_at;
         }
@@ -297,24 +346,26 @@ impl Shard {
             slot += 1;
         }
         self.map = HashIndex::default();
-        for sl in &mut self.overflow.ring {
-            sl.free();
-        }
-        self.overflow.used = false;
-        self.overflow.folded = Lifetime::default();
+        self.overflow.clear();
         removed
     }
 
     /// The ring of the series in `slot` (empty for a slot of no chunk).
     #[inline]
-    pub fn ring(&self, slot: u32) -> &[Slice] {
+    pub fn ring(&self, slot: u32) -> Ring<'_> {
         self.slab.ring(slot)
     }
 
-    /// The ring of the series in `slot`.
+    /// The ring of the series in `slot` (empty for a slot of no chunk).
     #[inline]
-    pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
-        self.slab.ring_mut(slot).map_or(&mut [], |(r, _)| r)
+    pub fn ring_mut(&mut self, slot: u32) -> RingMut<'_> {
+        self.slab.ring_mut(slot).map_or(
+            RingMut {
+                slices: &mut [],
+                sketches: &mut [],
+            },
+            |(r, _)| r,
+        )
     }
 
     /// Whether `slot` holds a live series.
@@ -354,15 +405,17 @@ impl Shard {
 
     /// Heap bytes held (walks every sketch: O(series)).
     pub fn heap_bytes(&self) -> usize {
+        let o = &self.overflow;
         let sketches: usize = self
             .slab
-            .slices()
-            .chain(&self.overflow.ring)
-            .map(|s| s.sketch.heap_bytes())
+            .sketches()
+            .chain(&o.sketches)
+            .map(Sketch::heap_bytes)
             .sum();
         self.slab.heap_bytes()
             + self.map.capacity() * 16
-            + self.overflow.ring.capacity() * std::mem::size_of::<Slice>()
+            + o.ring.capacity() * std::mem::size_of::<Slice>()
+            + o.sketches.capacity() * std::mem::size_of::<Sketch>()
             + sketches
     }
 }
@@ -373,7 +426,7 @@ mod tests {
 
     #[test]
     fn ids_of_removed_series_go_stale_and_slots_are_reused() {
-        let mut sh = Shard::new(3, 2);
+        let mut sh = Shard::new(3, 2, true);
         let h1 = hash_u64(1);
         let a = sh.insert(h1, KeyRef::U64(1), 0).unwrap();
         let b = sh.insert(h1, KeyRef::Bytes(b"b"), 0).unwrap(); // same hash: chained

@@ -2,8 +2,9 @@
 //! as they go.
 //!
 //! A slot holds a series' [`Meta`] (key, hash chain link, generation, lifetime totals) and its
-//! ring of slices; byte keys live beside them, in a per-chunk table made only for chunks that
-//! hold one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
+//! ring of slices; the slices' sketches live beside them in an array of their own, made only
+//! by slabs of an aggregator that keeps sketches, and byte keys in a per-chunk table made only
+//! for chunks that hold one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
 //! first starts with 16 and doubles as it fills, so a shard with a few series holds a few
 //! hundred bytes and a shard with millions wastes at most one chunk.
 //! Recording a sample allocates nothing; making a series allocates only when it opens a new
@@ -12,7 +13,8 @@
 //! start at when it is made again (above every generation it had), so an id from before
 //! never matches a new series.
 
-use super::slice::{Lifetime, Slice};
+use super::sketch::Sketch;
+use super::slice::{Lifetime, Ring, RingMut, Slice, SliceMut};
 
 /// Slots the first chunk starts with (it doubles up to [`CHUNK`] as it fills).
 const FIRST: usize = 16;
@@ -113,6 +115,8 @@ struct Chunk {
     /// grows).
     metas: Vec<Meta>,
     slices: Vec<Slice>,
+    /// The sketch of each slice, or empty when the slab keeps no sketches.
+    sketches: Vec<Sketch>,
     /// Byte keys of the chunk's slots, made with the chunk's first byte key.
     keys: Option<ByteKeys>,
     live: u32,
@@ -130,19 +134,32 @@ pub(crate) struct Slab {
     /// Chunks that may have a free slot (some entries stale: checked when popped).
     open: Vec<u32>,
     ring_len: usize,
+    /// Whether each slice has a sketch.
+    sketches: bool,
     /// Slots below this may be live (the end of the highest chunk ever made).
     span: u32,
 }
 
 impl Slab {
-    /// An empty slab whose series keep `ring_len` slices each.
-    pub fn new(ring_len: usize) -> Slab {
+    /// An empty slab whose series keep `ring_len` slices each, with a sketch each when
+    /// `sketches`.
+    pub fn new(ring_len: usize, sketches: bool) -> Slab {
         Slab {
             chunks: Vec::new(),
             floors: Vec::new(),
             open: Vec::new(),
             ring_len,
+            sketches,
             span: 0,
+        }
+    }
+
+    /// Sketches a chunk of `slots` slots holds.
+    fn sketch_count(&self, slots: usize) -> usize {
+        if self.sketches {
+            slots * self.ring_len
+        } else {
+            0
         }
     }
 
@@ -193,33 +210,49 @@ impl Slab {
         self.chunks.get(c)?.as_ref()?.slices.get(i)
     }
 
-    /// The slice at `at` and the lifetime totals of its series.
+    /// The sketch of the slice at `at`, if the slab keeps sketches.
     #[inline(always)]
-    pub fn slice_mut(&mut self, at: usize) -> Option<(&mut Slice, &mut Lifetime)> {
+    pub fn sketch(&self, at: usize) -> Option<&Sketch> {
+        let (c, _, i) = self.split(at);
+        self.chunks.get(c)?.as_ref()?.sketches.get(i)
+    }
+
+    /// The slice at `at`, its sketch and the lifetime totals of its series.
+    #[inline(always)]
+    pub fn slice_mut(&mut self, at: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
         let (c, o, i) = self.split(at);
         let ch = self.chunks.get_mut(c)?.as_mut()?;
-        let sl = ch.slices.get_mut(i)?;
+        let moments = ch.slices.get_mut(i)?;
+        let sketch = ch.sketches.get_mut(i);
         let m = ch.metas.get_mut(o)?;
-        Some((sl, &mut m.folded))
+        Some((SliceMut { moments, sketch }, &mut m.folded))
     }
 
     /// The ring of `slot` (empty if its chunk does not exist).
     #[inline]
-    pub fn ring(&self, slot: u32) -> &[Slice] {
+    pub fn ring(&self, slot: u32) -> Ring<'_> {
         let (c, o) = locate(slot);
+        let r = o * self.ring_len..(o + 1) * self.ring_len;
         match self.chunks.get(c) {
-            Some(Some(ch)) => ch.slices.get(o * self.ring_len..(o + 1) * self.ring_len),
-            _ => None,
+            Some(Some(ch)) => Ring {
+                slices: ch.slices.get(r.clone()).unwrap_or(&[]),
+                sketches: ch.sketches.get(r).unwrap_or(&[]),
+            },
+            _ => Ring {
+                slices: &[],
+                sketches: &[],
+            },
         }
-        .unwrap_or(&[])
     }
 
     /// The ring of `slot` and its series' lifetime totals.
-    pub fn ring_mut(&mut self, slot: u32) -> Option<(&mut [Slice], &mut Lifetime)> {
+    pub fn ring_mut(&mut self, slot: u32) -> Option<(RingMut<'_>, &mut Lifetime)> {
         let (c, o) = locate(slot);
-        let ring_len = self.ring_len;
+        let r = o * self.ring_len..(o + 1) * self.ring_len;
         let ch = self.chunks.get_mut(c)?.as_mut()?;
-        let ring = ch.slices.get_mut(o * ring_len..(o + 1) * ring_len)?;
+        let slices = ch.slices.get_mut(r.clone())?;
+        let sketches = ch.sketches.get_mut(r).unwrap_or(&mut []);
+        let ring = RingMut { slices, sketches };
         Some((ring, &mut ch.metas.get_mut(o)?.folded))
     }
 
@@ -254,8 +287,10 @@ impl Slab {
         let m = &mut ch.metas[o];
         m.set(kind, next);
         m.folded = Lifetime::default();
-        for sl in &mut ch.slices[o * ring_len..(o + 1) * ring_len] {
-            *sl = Slice::default();
+        let r = o * ring_len..(o + 1) * ring_len;
+        ch.slices[r.clone()].fill(Slice::default());
+        if let Some(sketches) = ch.sketches.get_mut(r) {
+            sketches.iter_mut().for_each(Sketch::free);
         }
         if let Some(b) = bytes {
             let len = ch.metas.len();
@@ -269,6 +304,7 @@ impl Slab {
     /// A chunk with a free slot: an open one (grown if it may), or a new one.
     fn open_chunk(&mut self, max_slots: usize) -> Option<usize> {
         let ring_len = self.ring_len;
+        let sketches = self.sketches;
         while let Some(&c) = self.open.last() {
             if let Some(Some(ch)) = self.chunks.get_mut(c as usize) {
                 if ch.free != NIL || (ch.used as usize) < ch.metas.len() {
@@ -278,7 +314,10 @@ impl Slab {
                 if len < CHUNK && chunk_start(c as usize) + 2 * len <= max_slots {
                     let floor = self.floors[c as usize];
                     ch.metas.resize(2 * len, free_meta(floor));
-                    ch.slices.resize_with(2 * len * ring_len, Slice::default);
+                    ch.slices.resize(2 * len * ring_len, Slice::default());
+                    if sketches {
+                        ch.sketches.resize_with(2 * len * ring_len, Sketch::default);
+                    }
                     if let Some(keys) = ch.keys.as_mut() {
                         keys.resize(2 * len, None);
                     }
@@ -306,7 +345,10 @@ impl Slab {
         let floor = self.floors[c];
         self.chunks[c] = Some(Chunk {
             metas: vec![free_meta(floor); len],
-            slices: (0..len * self.ring_len).map(|_| Slice::default()).collect(),
+            slices: vec![Slice::default(); len * self.ring_len],
+            sketches: (0..self.sketch_count(len))
+                .map(|_| Sketch::default())
+                .collect(),
             keys: None,
             live: 0,
             free: NIL,
@@ -326,8 +368,10 @@ impl Slab {
             return;
         };
         let was_full = ch.free == NIL && ch.used as usize == ch.metas.len();
-        for sl in &mut ch.slices[o * ring_len..(o + 1) * ring_len] {
-            sl.free();
+        let r = o * ring_len..(o + 1) * ring_len;
+        ch.slices[r.clone()].fill(Slice::default());
+        if let Some(sketches) = ch.sketches.get_mut(r) {
+            sketches.iter_mut().for_each(Sketch::free);
         }
         if let Some(keys) = ch.keys.as_mut() {
             keys[o] = None;
@@ -369,7 +413,7 @@ impl Slab {
         }
     }
 
-    /// Heap bytes held by the chunks (not counting dense sketch stores).
+    /// Heap bytes held by the chunks (not counting the sketches' stores of their own).
     pub fn heap_bytes(&self) -> usize {
         let chunks: usize = self
             .chunks
@@ -378,6 +422,7 @@ impl Slab {
             .map(|ch| {
                 ch.metas.len() * std::mem::size_of::<Meta>()
                     + ch.slices.len() * std::mem::size_of::<Slice>()
+                    + ch.sketches.len() * std::mem::size_of::<Sketch>()
                     + ch.keys.as_ref().map_or(0, |k| {
                         k.len() * 16 + k.iter().flatten().map(|b| b.len()).sum::<usize>()
                     })
@@ -389,9 +434,12 @@ impl Slab {
             + self.open.capacity() * 4
     }
 
-    /// Every slice of every chunk (for heap accounting of their sketches).
-    pub fn slices(&self) -> impl Iterator<Item = &Slice> {
-        self.chunks.iter().flatten().flat_map(|ch| ch.slices.iter())
+    /// Every sketch of every chunk (for heap accounting of their stores).
+    pub fn sketches(&self) -> impl Iterator<Item = &Sketch> {
+        self.chunks
+            .iter()
+            .flatten()
+            .flat_map(|ch| ch.sketches.iter())
     }
 }
 
@@ -401,18 +449,18 @@ mod tests {
 
     #[test]
     fn the_first_chunk_grows_and_later_ones_are_whole() {
-        let mut s = Slab::new(3);
+        let mut s = Slab::new(3, true);
         for i in 0..3000u32 {
             assert_eq!(s.take(Kind::U64, None, NIL, 1 << 24), Some(i));
             assert_eq!(locate(i), ((i >> 10) as usize, (i & 1023) as usize));
             let (ring, _) = s.ring_mut(i).unwrap();
-            assert_eq!(ring.len(), 3);
+            assert_eq!((ring.slices.len(), ring.sketches.len()), (3, 3));
         }
         assert_eq!(s.span(), 3072);
         let chunk = |c: usize| s.chunks[c].as_ref().map_or(0, |ch| ch.metas.len());
         assert_eq!((chunk(0), chunk(1), chunk(2)), (1024, 1024, 1024));
         // A small slab holds a small first chunk.
-        let mut t = Slab::new(1);
+        let mut t = Slab::new(1, true);
         for _ in 0..20 {
             t.take(Kind::U64, None, NIL, 1 << 24).unwrap();
         }
@@ -422,7 +470,7 @@ mod tests {
 
     #[test]
     fn freed_chunks_come_back_with_higher_generations() {
-        let mut s = Slab::new(2);
+        let mut s = Slab::new(2, true);
         let slots: Vec<u32> = (0..100)
             .map(|_| s.take(Kind::U64, None, NIL, 1 << 24).unwrap())
             .collect();
@@ -448,10 +496,31 @@ mod tests {
         assert_eq!(s.take(Kind::U64, None, NIL, 1 << 24), Some(20));
         assert_eq!(s.meta(b).unwrap().kind(), Kind::Bytes);
         // The slot cap.
-        let mut t = Slab::new(1);
+        let mut t = Slab::new(1, true);
         for _ in 0..16 {
             t.take(Kind::U64, None, NIL, 16).unwrap();
         }
         assert_eq!(t.take(Kind::U64, None, NIL, 16), None);
+    }
+
+    #[test]
+    fn a_slab_without_sketches_holds_none() {
+        let size = |sketches: bool| {
+            let mut s = Slab::new(2, sketches);
+            for _ in 0..2000 {
+                s.take(Kind::U64, None, NIL, 1 << 24).unwrap();
+            }
+            assert_eq!(s.sketches().count(), if sketches { 4096 } else { 0 });
+            let at = s.at(1500, 1);
+            assert_eq!(s.sketch(at).is_some(), sketches);
+            let (sl, _) = s.slice_mut(at).unwrap();
+            assert_eq!(sl.sketch.is_some(), sketches);
+            let (ring, _) = s.ring_mut(1500).unwrap();
+            assert_eq!(ring.sketches.len(), if sketches { 2 } else { 0 });
+            assert_eq!(s.ring(1500).slices.len(), 2);
+            s.heap_bytes()
+        };
+        let (with, without) = (size(true), size(false));
+        assert_eq!(with - without, 2048 * 2 * std::mem::size_of::<Sketch>());
     }
 }
