@@ -31,7 +31,7 @@ use super::hash::{hash_bytes, hash_u64};
 use super::rings::Rings;
 use super::shard::KeyRef;
 use super::sketch::{BucketIter, Sketch, SketchParams};
-use super::slice::{SliceRef, Window};
+use super::slice::{Sketched, SliceRef};
 use super::store::Store;
 use super::{Error, MAX_KEY_LEN_LIMIT};
 
@@ -197,7 +197,7 @@ fn read_record<'a>(
     r: &mut Reader<'a>,
     sketches: bool,
     p: &SketchParams,
-    tmp: &mut Window,
+    tmp: &mut Sketched,
 ) -> Result<RecKey<'a>, Error> {
     let key = match r.u8()? {
         0 => RecKey::U64(r.u64()?),
@@ -271,8 +271,8 @@ pub(super) fn export(
     out.extend_from_slice(&0u32.to_le_bytes());
     let count_at = out.len();
     out.extend_from_slice(&0u64.to_le_bytes());
-    let mut acc = Window::default();
-    let mut overflow = Window::default();
+    let mut acc = Sketched::default();
+    let mut overflow = Sketched::default();
     let mut records = 0u64;
     let _cut = store.cut();
     store.for_each_shard(|sh| {
@@ -335,7 +335,7 @@ pub(super) fn merge_import(
     let p = SketchParams::new(cfg.alpha, cfg.max_buckets)?;
     // Pass 1: validate every record.
     let body = r.b;
-    let mut tmp = Window::default();
+    let mut tmp = Sketched::default();
     for _ in 0..records {
         read_record(&mut r, sketches, &p, &mut tmp)?;
     }

@@ -9,7 +9,7 @@
 
 use super::config::{Config, Derived, Mode};
 use super::sketch::SketchParams;
-use super::slice::{Lifetime, Ring, RingMut, SliceMut, SliceRef, Window};
+use super::slice::{Lifetime, Ring, RingMut, Sketched, SliceMut, SliceRef};
 
 /// The shape of the rings of one aggregator's series.
 #[derive(Clone, Copy, Debug)]
@@ -90,13 +90,13 @@ impl Rings {
         &self,
         ring: Ring<'a>,
         now: i64,
-        acc: &'a mut Window,
+        acc: &'a mut Sketched,
     ) -> SliceRef<'a> {
         if self.windowed {
             let (first, last) = self.window_epochs(now);
             let mut only: Option<usize> = None;
             let mut many = false;
-            for (i, sl) in ring.slices.iter().enumerate() {
+            for (i, sl) in ring.moments().enumerate() {
                 if sl.count > 0 && sl.epoch >= first && sl.epoch <= last {
                     many |= only.is_some();
                     only = Some(i);
@@ -113,7 +113,7 @@ impl Rings {
     }
 
     /// Merges the slices of `ring` inside the window at `now` into `acc` (in time order).
-    pub(super) fn read_window(&self, ring: Ring<'_>, now: i64, acc: &mut Window) {
+    pub(super) fn read_window(&self, ring: Ring<'_>, now: i64, acc: &mut Sketched) {
         let params = self.params();
         let mut acc = acc.as_mut();
         if !self.windowed {
@@ -126,7 +126,7 @@ impl Rings {
         // Counted, not `while e <= last`, which would overflow at i64::MAX.
         for k in 0..=last.saturating_sub(first) {
             let e = first + k;
-            let at = e.rem_euclid(ring.slices.len() as i64) as usize;
+            let at = e.rem_euclid(ring.len() as i64) as usize;
             if let Some(sl) = ring.get(at).filter(|sl| sl.moments.epoch == e) {
                 acc.merge_from(sl, params);
             }
@@ -146,7 +146,7 @@ impl Rings {
             return ring.into_slice(1);
         }
         let e = now.div_euclid(self.slice_width);
-        let at = e.rem_euclid(ring.slices.len() as i64) as usize;
+        let at = e.rem_euclid(ring.len() as i64) as usize;
         let mut sl = ring.into_slice(at)?;
         if sl.moments.epoch < e {
             sl.rotate(e, folded);

@@ -13,10 +13,9 @@
 use super::bucket::Bucket;
 use super::hash::{hash_bytes, hash_u64};
 use super::id::{self, MAX_SLOTS};
-use super::sketch::Sketch;
 use super::slab::{Kind, NIL, Slab};
-use super::slice::{Lifetime, Ring, RingMut, Slice, SliceMut};
-use super::table::{HashIndex, prefetch};
+use super::slice::{Lifetime, Ring, RingMut, SliceMut, Slices};
+use super::table::HashIndex;
 
 /// A key to look up (or the key of a live series).
 #[derive(Clone, Copy, Debug)]
@@ -30,11 +29,9 @@ pub(crate) enum KeyRef<'a> {
 const BYTES_KEY: u32 = 1 << 31;
 
 /// The overflow series of one shard (they are merged into one row on read).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Overflow {
-    ring: Vec<Slice>,
-    /// The sketch of each slice of the ring, or empty when the aggregator keeps none.
-    sketches: Vec<Sketch>,
+    ring: Slices,
     pub used: bool,
     pub changed_at: u64,
     /// Count and sum of the samples of slices emptied for a later time.
@@ -44,36 +41,27 @@ pub(crate) struct Overflow {
 impl Overflow {
     /// The lifetime count and sum of this shard's overflow samples.
     pub fn lifetime(&self) -> Lifetime {
-        Lifetime::of_ring(self.folded, &self.ring)
+        Lifetime::of_ring(self.folded, self.ring.all())
     }
 
     /// The ring of the overflow series.
     pub fn ring(&self) -> Ring<'_> {
-        Ring {
-            slices: &self.ring,
-            sketches: &self.sketches,
-        }
+        self.ring.all()
     }
 
     /// The ring of the overflow series and its lifetime totals.
     pub fn ring_mut(&mut self) -> (RingMut<'_>, &mut Lifetime) {
-        let ring = RingMut {
-            slices: &mut self.ring,
-            sketches: &mut self.sketches,
-        };
-        (ring, &mut self.folded)
+        (self.ring.all_mut(), &mut self.folded)
     }
 
     /// Ring position `pos` of the overflow series and its lifetime totals.
     pub fn slice_mut(&mut self, pos: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
-        let (ring, folded) = self.ring_mut();
-        Some((ring.into_slice(pos)?, folded))
+        Some((self.ring.get_mut(pos)?, &mut self.folded))
     }
 
     /// Empties every slice and frees the sketches' stores.
     fn clear(&mut self) {
-        self.ring.fill(Slice::default());
-        self.sketches.iter_mut().for_each(Sketch::free);
+        self.ring.free(0..self.ring.len());
         self.used = false;
         self.folded = Lifetime::default();
     }
@@ -109,13 +97,10 @@ impl Shard {
             live: 0,
             key_bytes: 0,
             overflow: Overflow {
-                ring: vec![Slice::default(); ring_len],
-                sketches: if sketches {
-                    vec![Sketch::default(); ring_len]
-                } else {
-                    Vec::new()
-                },
-                ..Overflow::default()
+                ring: Slices::new(ring_len, sketches),
+                used: false,
+                changed_at: 0,
+                folded: Lifetime::default(),
             },
         }
     }
@@ -185,12 +170,7 @@ impl Shard {
     /// sketch's inline buckets).
     #[inline(always)]
     pub(super) fn prefetch_slice(&self, at: usize) {
-        if let Some(sl) = self.slab.slice(at) {
-            prefetch(sl);
-        }
-        if let Some(sk) = self.slab.sketch(at) {
-            prefetch(sk);
-        }
+        self.slab.prefetch(at);
     }
 
     /// Slice `at` (an address from [`Shard::slice_index`]) and its sketch, if there is one,
@@ -212,7 +192,7 @@ impl Shard {
             .slab
             .meta(slot)
             .map_or(Lifetime::default(), |m| m.folded);
-        Lifetime::of_ring(folded, self.ring(slot).slices)
+        Lifetime::of_ring(folded, self.ring(slot))
     }
 
     /// The newest sample time of the series in `slot` (`i64::MIN` if it has none). A slice is
@@ -220,8 +200,7 @@ impl Shard {
     /// time: the newest sample is always in some slice (imports merge into slices too).
     pub fn last_ts(&self, slot: u32) -> i64 {
         self.ring(slot)
-            .slices
-            .iter()
+            .moments()
             .filter(|sl| sl.count > 0)
             .fold(i64::MIN, |t, sl| t.max(sl.last_ts))
     }
@@ -230,8 +209,7 @@ impl Shard {
     /// an import or a sample, each noted in the slice it touched.
     pub fn changed_at(&self, slot: u32) -> u64 {
         self.ring(slot)
-            .slices
-            .iter()
+            .moments()
             .fold(0, |g, sl| g.max(sl.changed_at))
     }
 
@@ -266,9 +244,9 @@ impl Shard {
             m.key = word;
         }
         if let Some((ring, _)) = self.slab.ring_mut(slot)
-            && let Some(first) = ring.slices.first_mut()
+            && let Some(first) = ring.into_slice(0)
         {
-            first.changed_at = changed_at;
+            first.moments.changed_at = changed_at;
         }
         self.key_bytes += bytes.map_or(0, <[u8]>::len);
         let value = if kind == Kind::Bytes {
@@ -359,13 +337,9 @@ impl Shard {
     /// The ring of the series in `slot` (empty for a slot of no chunk).
     #[inline]
     pub fn ring_mut(&mut self, slot: u32) -> RingMut<'_> {
-        self.slab.ring_mut(slot).map_or(
-            RingMut {
-                slices: &mut [],
-                sketches: &mut [],
-            },
-            |(r, _)| r,
-        )
+        self.slab
+            .ring_mut(slot)
+            .map_or(RingMut::Plain(&mut []), |(r, _)| r)
     }
 
     /// Whether `slot` holds a live series.
@@ -405,18 +379,7 @@ impl Shard {
 
     /// Heap bytes held (walks every sketch: O(series)).
     pub fn heap_bytes(&self) -> usize {
-        let o = &self.overflow;
-        let sketches: usize = self
-            .slab
-            .sketches()
-            .chain(&o.sketches)
-            .map(Sketch::heap_bytes)
-            .sum();
-        self.slab.heap_bytes()
-            + self.map.capacity() * 16
-            + o.ring.capacity() * std::mem::size_of::<Slice>()
-            + o.sketches.capacity() * std::mem::size_of::<Sketch>()
-            + sketches
+        self.slab.heap_bytes() + self.map.capacity() * 16 + self.overflow.ring.heap_bytes()
     }
 }
 

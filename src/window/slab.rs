@@ -2,9 +2,9 @@
 //! as they go.
 //!
 //! A slot holds a series' [`Meta`] (key, hash chain link, generation, lifetime totals) and its
-//! ring of slices; the slices' sketches live beside them in an array of their own, made only
-//! by slabs of an aggregator that keeps sketches, and byte keys in a per-chunk table made only
-//! for chunks that hold one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
+//! ring of slices (each followed by its sketch only in slabs of an aggregator that keeps
+//! sketches); byte keys live beside them, in a per-chunk table made only for chunks that hold
+//! one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
 //! first starts with 16 and doubles as it fills, so a shard with a few series holds a few
 //! hundred bytes and a shard with millions wastes at most one chunk.
 //! Recording a sample allocates nothing; making a series allocates only when it opens a new
@@ -14,7 +14,7 @@
 //! never matches a new series.
 
 use super::sketch::Sketch;
-use super::slice::{Lifetime, Ring, RingMut, Slice, SliceMut};
+use super::slice::{Lifetime, Ring, RingMut, SliceMut, Slices};
 
 /// Slots the first chunk starts with (it doubles up to [`CHUNK`] as it fills).
 const FIRST: usize = 16;
@@ -114,9 +114,7 @@ struct Chunk {
     /// One per slot the chunk has room for (fewer than [`CHUNK`] only while the first chunk
     /// grows).
     metas: Vec<Meta>,
-    slices: Vec<Slice>,
-    /// The sketch of each slice, or empty when the slab keeps no sketches.
-    sketches: Vec<Sketch>,
+    slices: Slices,
     /// Byte keys of the chunk's slots, made with the chunk's first byte key.
     keys: Option<ByteKeys>,
     live: u32,
@@ -151,15 +149,6 @@ impl Slab {
             ring_len,
             sketches,
             span: 0,
-        }
-    }
-
-    /// Sketches a chunk of `slots` slots holds.
-    fn sketch_count(&self, slots: usize) -> usize {
-        if self.sketches {
-            slots * self.ring_len
-        } else {
-            0
         }
     }
 
@@ -203,18 +192,20 @@ impl Slab {
         (at >> (OFFSET_BITS + POS_BITS), o, o * self.ring_len + pos)
     }
 
-    /// The slice at `at` (from [`Slab::at`]).
+    /// Starts loading the slice at `at` and its sketch.
     #[inline(always)]
-    pub fn slice(&self, at: usize) -> Option<&Slice> {
+    pub fn prefetch(&self, at: usize) {
         let (c, _, i) = self.split(at);
-        self.chunks.get(c)?.as_ref()?.slices.get(i)
+        if let Some(Some(ch)) = self.chunks.get(c) {
+            ch.slices.prefetch(i);
+        }
     }
 
     /// The sketch of the slice at `at`, if the slab keeps sketches.
     #[inline(always)]
     pub fn sketch(&self, at: usize) -> Option<&Sketch> {
         let (c, _, i) = self.split(at);
-        self.chunks.get(c)?.as_ref()?.sketches.get(i)
+        self.chunks.get(c)?.as_ref()?.slices.sketch(i)
     }
 
     /// The slice at `at`, its sketch and the lifetime totals of its series.
@@ -222,37 +213,28 @@ impl Slab {
     pub fn slice_mut(&mut self, at: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
         let (c, o, i) = self.split(at);
         let ch = self.chunks.get_mut(c)?.as_mut()?;
-        let moments = ch.slices.get_mut(i)?;
-        let sketch = ch.sketches.get_mut(i);
+        let sl = ch.slices.get_mut(i)?;
         let m = ch.metas.get_mut(o)?;
-        Some((SliceMut { moments, sketch }, &mut m.folded))
+        Some((sl, &mut m.folded))
     }
 
     /// The ring of `slot` (empty if its chunk does not exist).
     #[inline]
     pub fn ring(&self, slot: u32) -> Ring<'_> {
         let (c, o) = locate(slot);
-        let r = o * self.ring_len..(o + 1) * self.ring_len;
         match self.chunks.get(c) {
-            Some(Some(ch)) => Ring {
-                slices: ch.slices.get(r.clone()).unwrap_or(&[]),
-                sketches: ch.sketches.get(r).unwrap_or(&[]),
-            },
-            _ => Ring {
-                slices: &[],
-                sketches: &[],
-            },
+            Some(Some(ch)) => ch.slices.ring(o * self.ring_len..(o + 1) * self.ring_len),
+            _ => None,
         }
+        .unwrap_or(Ring::EMPTY)
     }
 
     /// The ring of `slot` and its series' lifetime totals.
     pub fn ring_mut(&mut self, slot: u32) -> Option<(RingMut<'_>, &mut Lifetime)> {
         let (c, o) = locate(slot);
-        let r = o * self.ring_len..(o + 1) * self.ring_len;
+        let ring_len = self.ring_len;
         let ch = self.chunks.get_mut(c)?.as_mut()?;
-        let slices = ch.slices.get_mut(r.clone())?;
-        let sketches = ch.sketches.get_mut(r).unwrap_or(&mut []);
-        let ring = RingMut { slices, sketches };
+        let ring = ch.slices.ring_mut(o * ring_len..(o + 1) * ring_len)?;
         Some((ring, &mut ch.metas.get_mut(o)?.folded))
     }
 
@@ -287,11 +269,7 @@ impl Slab {
         let m = &mut ch.metas[o];
         m.set(kind, next);
         m.folded = Lifetime::default();
-        let r = o * ring_len..(o + 1) * ring_len;
-        ch.slices[r.clone()].fill(Slice::default());
-        if let Some(sketches) = ch.sketches.get_mut(r) {
-            sketches.iter_mut().for_each(Sketch::free);
-        }
+        ch.slices.free(o * ring_len..(o + 1) * ring_len);
         if let Some(b) = bytes {
             let len = ch.metas.len();
             let keys = ch.keys.get_or_insert_with(Vec::new);
@@ -304,7 +282,6 @@ impl Slab {
     /// A chunk with a free slot: an open one (grown if it may), or a new one.
     fn open_chunk(&mut self, max_slots: usize) -> Option<usize> {
         let ring_len = self.ring_len;
-        let sketches = self.sketches;
         while let Some(&c) = self.open.last() {
             if let Some(Some(ch)) = self.chunks.get_mut(c as usize) {
                 if ch.free != NIL || (ch.used as usize) < ch.metas.len() {
@@ -314,10 +291,7 @@ impl Slab {
                 if len < CHUNK && chunk_start(c as usize) + 2 * len <= max_slots {
                     let floor = self.floors[c as usize];
                     ch.metas.resize(2 * len, free_meta(floor));
-                    ch.slices.resize(2 * len * ring_len, Slice::default());
-                    if sketches {
-                        ch.sketches.resize_with(2 * len * ring_len, Sketch::default);
-                    }
+                    ch.slices.resize(2 * len * ring_len);
                     if let Some(keys) = ch.keys.as_mut() {
                         keys.resize(2 * len, None);
                     }
@@ -345,10 +319,7 @@ impl Slab {
         let floor = self.floors[c];
         self.chunks[c] = Some(Chunk {
             metas: vec![free_meta(floor); len],
-            slices: vec![Slice::default(); len * self.ring_len],
-            sketches: (0..self.sketch_count(len))
-                .map(|_| Sketch::default())
-                .collect(),
+            slices: Slices::new(len * self.ring_len, self.sketches),
             keys: None,
             live: 0,
             free: NIL,
@@ -368,11 +339,7 @@ impl Slab {
             return;
         };
         let was_full = ch.free == NIL && ch.used as usize == ch.metas.len();
-        let r = o * ring_len..(o + 1) * ring_len;
-        ch.slices[r.clone()].fill(Slice::default());
-        if let Some(sketches) = ch.sketches.get_mut(r) {
-            sketches.iter_mut().for_each(Sketch::free);
-        }
+        ch.slices.free(o * ring_len..(o + 1) * ring_len);
         if let Some(keys) = ch.keys.as_mut() {
             keys[o] = None;
         }
@@ -413,7 +380,7 @@ impl Slab {
         }
     }
 
-    /// Heap bytes held by the chunks (not counting the sketches' stores of their own).
+    /// Heap bytes held by the chunks, their slices and their sketches' stores.
     pub fn heap_bytes(&self) -> usize {
         let chunks: usize = self
             .chunks
@@ -421,8 +388,7 @@ impl Slab {
             .flatten()
             .map(|ch| {
                 ch.metas.len() * std::mem::size_of::<Meta>()
-                    + ch.slices.len() * std::mem::size_of::<Slice>()
-                    + ch.sketches.len() * std::mem::size_of::<Sketch>()
+                    + ch.slices.heap_bytes()
                     + ch.keys.as_ref().map_or(0, |k| {
                         k.len() * 16 + k.iter().flatten().map(|b| b.len()).sum::<usize>()
                     })
@@ -432,14 +398,6 @@ impl Slab {
             + self.chunks.capacity() * std::mem::size_of::<Option<Chunk>>()
             + self.floors.capacity() * 4
             + self.open.capacity() * 4
-    }
-
-    /// Every sketch of every chunk (for heap accounting of their stores).
-    pub fn sketches(&self) -> impl Iterator<Item = &Sketch> {
-        self.chunks
-            .iter()
-            .flatten()
-            .flat_map(|ch| ch.sketches.iter())
     }
 }
 
@@ -454,7 +412,7 @@ mod tests {
             assert_eq!(s.take(Kind::U64, None, NIL, 1 << 24), Some(i));
             assert_eq!(locate(i), ((i >> 10) as usize, (i & 1023) as usize));
             let (ring, _) = s.ring_mut(i).unwrap();
-            assert_eq!((ring.slices.len(), ring.sketches.len()), (3, 3));
+            assert!(matches!(ring, RingMut::Sketched(r) if r.len() == 3));
         }
         assert_eq!(s.span(), 3072);
         let chunk = |c: usize| s.chunks[c].as_ref().map_or(0, |ch| ch.metas.len());
@@ -510,14 +468,13 @@ mod tests {
             for _ in 0..2000 {
                 s.take(Kind::U64, None, NIL, 1 << 24).unwrap();
             }
-            assert_eq!(s.sketches().count(), if sketches { 4096 } else { 0 });
             let at = s.at(1500, 1);
             assert_eq!(s.sketch(at).is_some(), sketches);
             let (sl, _) = s.slice_mut(at).unwrap();
             assert_eq!(sl.sketch.is_some(), sketches);
             let (ring, _) = s.ring_mut(1500).unwrap();
-            assert_eq!(ring.sketches.len(), if sketches { 2 } else { 0 });
-            assert_eq!(s.ring(1500).slices.len(), 2);
+            assert_eq!(matches!(ring, RingMut::Sketched(_)), sketches);
+            assert_eq!(s.ring(1500).len(), 2);
             s.heap_bytes()
         };
         let (with, without) = (size(true), size(false));

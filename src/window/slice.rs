@@ -16,15 +16,18 @@
 //! | `changed_at` | yes | yes | `SnapshotOptions::since` |
 //! | sketch | sketch on | sketch on | quantiles, buckets, export |
 //!
-//! Only the sketch depends on the configuration in a way worth a layout: it lives in a
-//! parallel array beside the slices ([`Ring`], [`RingMut`]), empty when the aggregator keeps
-//! no sketches, so such an aggregator holds no sketch bytes at all. `epoch` stays in every
-//! mode: cumulative rings are two slices a series (8 bytes of `epoch` each), and a slice type
-//! per mode would make ingest, rings, snapshots and the codec generic over it (every path
-//! compiled twice, or a branch per field access) for 16 bytes a series.
+//! Only the sketch depends on the configuration in a way worth a layout of its own: a
+//! [`Slice`] holds no sketch, and storage ([`Slices`]) is either plain slices or slices each
+//! followed by its sketch ([`Sketched`]), so an aggregator without sketches holds no sketch
+//! bytes at all, and one with sketches keeps a slice and its sketch in adjacent cache lines
+//! (ingest's one slice update, prefetched as one object). `epoch` stays in every mode:
+//! cumulative rings are two slices a series (8 bytes of `epoch` each), and a slice type per
+//! mode would make ingest, rings, snapshots and the codec generic over it (every path compiled
+//! twice, or a branch per field access) for 16 bytes a series.
 
 use super::bucket::Bucket;
 use super::sketch::{Sketch, SketchParams};
+use super::table::prefetch;
 
 /// Marks a slice that holds no epoch.
 pub(crate) const EMPTY_EPOCH: i64 = i64::MIN;
@@ -77,8 +80,8 @@ impl Lifetime {
     }
 
     /// The lifetime of a ring whose emptied slices held `folded`.
-    pub fn of_ring(folded: Lifetime, ring: &[Slice]) -> Lifetime {
-        ring.iter().fold(folded, |mut l, sl| {
+    pub fn of_ring(folded: Lifetime, ring: Ring<'_>) -> Lifetime {
+        ring.moments().fold(folded, |mut l, sl| {
             l.add(sl);
             l
         })
@@ -347,15 +350,17 @@ impl SliceMut<'_> {
     }
 }
 
-/// A slice with a sketch of its own: what a read merges a window into.
+/// A slice with its sketch: how the slabs of an aggregator that keeps sketches store a slice
+/// (side by side, so that recording a sample touches adjacent cache lines), and what reads
+/// merge a window into.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Window {
+pub(crate) struct Sketched {
     pub moments: Slice,
     pub sketch: Sketch,
 }
 
-impl Window {
-    /// The window to read.
+impl Sketched {
+    /// The slice and its sketch to read.
     #[inline]
     pub fn as_ref(&self) -> SliceRef<'_> {
         SliceRef {
@@ -364,7 +369,7 @@ impl Window {
         }
     }
 
-    /// The window to change.
+    /// The slice and its sketch to change.
     #[inline]
     pub fn as_mut(&mut self) -> SliceMut<'_> {
         SliceMut {
@@ -374,60 +379,230 @@ impl Window {
     }
 }
 
-/// The ring of slices of one series and their sketches: `sketches` is parallel to `slices`,
-/// or empty when the aggregator keeps no sketches.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Ring<'a> {
-    pub slices: &'a [Slice],
-    pub sketches: &'a [Sketch],
+/// Slices in a row (the rings of a slab chunk's series, one after the other, or the overflow
+/// series' ring): with their sketches when the aggregator keeps them, else moments only.
+#[derive(Clone, Debug)]
+pub(crate) enum Slices {
+    Plain(Vec<Slice>),
+    Sketched(Vec<Sketched>),
 }
 
-impl<'a> Ring<'a> {
-    /// Slice `i` and its sketch.
+impl Slices {
+    /// `n` empty slices, with sketches when `sketches`.
+    pub fn new(n: usize, sketches: bool) -> Slices {
+        if sketches {
+            Slices::Sketched(vec![Sketched::default(); n])
+        } else {
+            Slices::Plain(vec![Slice::default(); n])
+        }
+    }
+
+    /// Grows (or shrinks) to `n` slices, the new ones empty.
+    pub fn resize(&mut self, n: usize) {
+        match self {
+            Slices::Plain(v) => v.resize(n, Slice::default()),
+            Slices::Sketched(v) => v.resize_with(n, Sketched::default),
+        }
+    }
+
+    /// Slices `r`.
     #[inline]
-    pub fn get(self, i: usize) -> Option<SliceRef<'a>> {
-        Some(SliceRef {
-            moments: self.slices.get(i)?,
-            sketch: self.sketches.get(i),
+    pub fn ring(&self, r: std::ops::Range<usize>) -> Option<Ring<'_>> {
+        Some(match self {
+            Slices::Plain(v) => Ring::Plain(v.get(r)?),
+            Slices::Sketched(v) => Ring::Sketched(v.get(r)?),
         })
+    }
+
+    /// Slices `r`, to change.
+    #[inline]
+    pub fn ring_mut(&mut self, r: std::ops::Range<usize>) -> Option<RingMut<'_>> {
+        Some(match self {
+            Slices::Plain(v) => RingMut::Plain(v.get_mut(r)?),
+            Slices::Sketched(v) => RingMut::Sketched(v.get_mut(r)?),
+        })
+    }
+
+    /// Every slice.
+    #[inline]
+    pub fn all(&self) -> Ring<'_> {
+        match self {
+            Slices::Plain(v) => Ring::Plain(v),
+            Slices::Sketched(v) => Ring::Sketched(v),
+        }
+    }
+
+    /// Every slice, to change.
+    #[inline]
+    pub fn all_mut(&mut self) -> RingMut<'_> {
+        match self {
+            Slices::Plain(v) => RingMut::Plain(v),
+            Slices::Sketched(v) => RingMut::Sketched(v),
+        }
+    }
+
+    /// Slice `i` and its sketch, to change.
+    #[inline(always)]
+    pub fn get_mut(&mut self, i: usize) -> Option<SliceMut<'_>> {
+        match self {
+            Slices::Plain(v) => Some(SliceMut {
+                moments: v.get_mut(i)?,
+                sketch: None,
+            }),
+            Slices::Sketched(v) => v.get_mut(i).map(Sketched::as_mut),
+        }
+    }
+
+    /// The sketch of slice `i` (`None` without sketches).
+    #[inline(always)]
+    pub fn sketch(&self, i: usize) -> Option<&Sketch> {
+        match self {
+            Slices::Plain(_) => None,
+            Slices::Sketched(v) => v.get(i).map(|c| &c.sketch),
+        }
+    }
+
+    /// Starts loading slice `i` and its sketch (all that recording a sample writes, with the
+    /// sketch's inline buckets).
+    #[inline(always)]
+    pub fn prefetch(&self, i: usize) {
+        match self {
+            Slices::Plain(v) => {
+                if let Some(sl) = v.get(i) {
+                    prefetch(sl);
+                }
+            }
+            Slices::Sketched(v) => {
+                if let Some(c) = v.get(i) {
+                    prefetch(c);
+                }
+            }
+        }
+    }
+
+    /// Empties slices `r` and frees their sketches' stores.
+    pub fn free(&mut self, r: std::ops::Range<usize>) {
+        match self {
+            Slices::Plain(v) => {
+                if let Some(v) = v.get_mut(r) {
+                    v.fill(Slice::default());
+                }
+            }
+            Slices::Sketched(v) => {
+                for c in v.get_mut(r).into_iter().flatten() {
+                    c.sketch.free();
+                    c.moments = Slice::default();
+                }
+            }
+        }
+    }
+
+    /// Number of slices.
+    pub fn len(&self) -> usize {
+        match self {
+            Slices::Plain(v) => v.len(),
+            Slices::Sketched(v) => v.len(),
+        }
+    }
+
+    /// Heap bytes: the slices and their sketches' stores.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Slices::Plain(v) => v.capacity() * std::mem::size_of::<Slice>(),
+            Slices::Sketched(v) => {
+                v.capacity() * std::mem::size_of::<Sketched>()
+                    + v.iter().map(|c| c.sketch.heap_bytes()).sum::<usize>()
+            }
+        }
     }
 }
 
-/// A ring of slices and their sketches to change (see [`Ring`]).
+/// The ring of slices of one series, with their sketches when the aggregator keeps them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ring<'a> {
+    Plain(&'a [Slice]),
+    Sketched(&'a [Sketched]),
+}
+
+impl<'a> Ring<'a> {
+    /// An empty ring.
+    pub const EMPTY: Ring<'static> = Ring::Plain(&[]);
+
+    /// Number of slices.
+    #[inline]
+    pub fn len(self) -> usize {
+        match self {
+            Ring::Plain(s) => s.len(),
+            Ring::Sketched(s) => s.len(),
+        }
+    }
+
+    /// Slice `i` and its sketch.
+    #[inline]
+    pub fn get(self, i: usize) -> Option<SliceRef<'a>> {
+        match self {
+            Ring::Plain(s) => Some(SliceRef {
+                moments: s.get(i)?,
+                sketch: None,
+            }),
+            Ring::Sketched(s) => s.get(i).map(Sketched::as_ref),
+        }
+    }
+
+    /// The slices' moments, in ring order.
+    pub fn moments(self) -> impl Iterator<Item = &'a Slice> {
+        let (plain, sketched): (&[Slice], &[Sketched]) = match self {
+            Ring::Plain(s) => (s, &[]),
+            Ring::Sketched(s) => (&[], s),
+        };
+        plain.iter().chain(sketched.iter().map(|c| &c.moments))
+    }
+}
+
+/// A ring of slices to change (see [`Ring`]).
 #[derive(Debug)]
-pub(crate) struct RingMut<'a> {
-    pub slices: &'a mut [Slice],
-    pub sketches: &'a mut [Sketch],
+pub(crate) enum RingMut<'a> {
+    Plain(&'a mut [Slice]),
+    Sketched(&'a mut [Sketched]),
 }
 
 impl<'a> RingMut<'a> {
+    /// Number of slices.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self {
+            RingMut::Plain(s) => s.len(),
+            RingMut::Sketched(s) => s.len(),
+        }
+    }
+
     /// Slice `i` and its sketch.
     #[inline]
     pub fn into_slice(self, i: usize) -> Option<SliceMut<'a>> {
-        Some(SliceMut {
-            moments: self.slices.get_mut(i)?,
-            sketch: self.sketches.get_mut(i),
-        })
+        match self {
+            RingMut::Plain(s) => Some(SliceMut {
+                moments: s.get_mut(i)?,
+                sketch: None,
+            }),
+            RingMut::Sketched(s) => s.get_mut(i).map(Sketched::as_mut),
+        }
     }
 
     /// The two slices of a cumulative ring, `[total, delta]` (`None` for another length).
     pub fn pair(self) -> Option<(SliceMut<'a>, SliceMut<'a>)> {
-        let [total, delta] = self.slices else {
-            return None;
-        };
-        let (ts, ds) = match self.sketches {
-            [t, d] => (Some(t), Some(d)),
-            _ => (None, None),
-        };
-        Some((
-            SliceMut {
-                moments: total,
-                sketch: ts,
-            },
-            SliceMut {
-                moments: delta,
-                sketch: ds,
-            },
-        ))
+        match self {
+            RingMut::Plain([total, delta]) => Some((
+                SliceMut {
+                    moments: total,
+                    sketch: None,
+                },
+                SliceMut {
+                    moments: delta,
+                    sketch: None,
+                },
+            )),
+            RingMut::Sketched([total, delta]) => Some((total.as_mut(), delta.as_mut())),
+            _ => None,
+        }
     }
 }

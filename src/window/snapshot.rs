@@ -4,7 +4,7 @@ use super::maintain;
 use super::rings::Rings;
 use super::shard::KeyRef;
 use super::sketch::SketchParams;
-use super::slice::{Lifetime, RingMut, SliceRef, Window};
+use super::slice::{Lifetime, RingMut, Sketched, SliceRef};
 use super::store::Store;
 use super::{Error, MAX_QUANTILES, OVERFLOW_ID};
 
@@ -75,7 +75,7 @@ pub struct Snapshot {
     qlabel_ends: Vec<usize>,
     pub(crate) now: i64,
     pub(crate) next_since: u64,
-    acc: Window,
+    acc: Sketched,
 }
 
 macro_rules! column {
@@ -409,7 +409,7 @@ pub(super) fn take(
     let mut overflow_life = Lifetime::default();
     let mut overflow_used = false;
     let mut overflow_changed = false;
-    let mut overflow_acc = Window::default();
+    let mut overflow_acc = Sketched::default();
     let mut acc = std::mem::take(&mut out.acc);
     store.for_each_shard(|sh| {
         for slot in 0..sh.slot_count() {
@@ -466,7 +466,7 @@ pub(super) fn take(
 
 /// Cumulative rings are `[total, delta]`: add the delta to `acc`, fold it into the total and
 /// empty it.
-fn fold_delta(ring: RingMut<'_>, acc: &mut Window, params: Option<&SketchParams>) {
+fn fold_delta(ring: RingMut<'_>, acc: &mut Sketched, params: Option<&SketchParams>) {
     if let Some((mut total, mut delta)) = ring.pair() {
         acc.as_mut().merge_from(delta.as_ref(), params);
         total.merge_from(delta.as_ref(), params);
