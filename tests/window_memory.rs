@@ -126,8 +126,8 @@ fn without_sketches_a_series_holds_no_sketch_bytes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let agg = aggregator(false);
     let (per_series, start) = held_per_series(&agg, "sketch off");
-    // With every slice carrying its sketch inline (the layout before sketches moved beside
-    // the slices) a series held 219.4 bytes here, as with sketches on.
+    // With every slice carrying a sketch (the layout before the sketch left the slice), a
+    // series held 219.4 bytes here, as many as with sketches on.
     assert!(per_series <= 176.0, "{per_series:.1} bytes per series");
     for k in 0..SERIES {
         agg.delete_u64(k).unwrap();
