@@ -80,6 +80,24 @@ fn held_per_series(agg: &Aggregator, what: &str) -> (f64, i64) {
     (per_series, start)
 }
 
+/// Checks that the heap is back within 1% of `start` and `agg` holds no series, after `what`.
+fn given_back(agg: &Aggregator, start: i64, what: &str) {
+    let after = live();
+    println!("after {what}: {} bytes above the start", after - start);
+    assert!(
+        (after - start).abs() as f64 <= 0.01 * start as f64,
+        "after {what} the heap is {after} bytes, it started at {start}"
+    );
+    assert_eq!(agg.stats().series, 0, "{what}");
+}
+
+/// Deletes the series of keys `0..SERIES` one by one.
+fn delete_all(agg: &Aggregator) {
+    for k in 0..SERIES {
+        agg.delete_u64(k).unwrap();
+    }
+}
+
 #[test]
 fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -87,37 +105,17 @@ fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
     let (per_series, start) = held_per_series(&agg, "sketch on");
     assert!(per_series <= 256.0, "{per_series:.1} bytes per series");
 
-    for k in 0..SERIES {
-        agg.delete_u64(k).unwrap();
-    }
-    let after = live();
-    println!(
-        "after deleting every series: {} bytes above the start",
-        after - start
-    );
-    assert!(
-        (after - start).abs() as f64 <= 0.01 * start as f64,
-        "after deleting every series the heap is {after} bytes, it started at {start}"
-    );
-    assert_eq!(agg.stats().series, 0);
+    delete_all(&agg);
+    given_back(&agg, start, "deleting every series");
 
     // Clear and idle eviction give it back too.
-    let back = |what: &str| {
-        let after = live();
-        println!("after {what}: {} bytes above the start", after - start);
-        assert!(
-            (after - start).abs() as f64 <= 0.01 * start as f64,
-            "after {what} the heap is {after} bytes, it started at {start}"
-        );
-        assert_eq!(agg.stats().series, 0, "{what}");
-    };
     ingest(&agg, 0..SERIES, 1);
     assert!(live() - start > 64 * SERIES as i64);
     assert_eq!(agg.clear(), SERIES);
-    back("clearing every series");
+    given_back(&agg, start, "clearing every series");
     ingest(&agg, 0..SERIES, 1);
     assert_eq!(agg.evict_idle(SEC + 61 * SEC), SERIES);
-    back("evicting every series as idle");
+    given_back(&agg, start, "evicting every series as idle");
 }
 
 /// Without sketches a series pays for no sketch bytes at all: its slices hold moments only.
@@ -129,13 +127,6 @@ fn without_sketches_a_series_holds_no_sketch_bytes() {
     // With every slice carrying a sketch (the layout before the sketch left the slice), a
     // series held 219.4 bytes here, as many as with sketches on.
     assert!(per_series <= 176.0, "{per_series:.1} bytes per series");
-    for k in 0..SERIES {
-        agg.delete_u64(k).unwrap();
-    }
-    let after = live();
-    assert!(
-        (after - start).abs() as f64 <= 0.01 * start as f64,
-        "after deleting every series the heap is {after} bytes, it started at {start}"
-    );
-    assert_eq!(agg.stats().series, 0);
+    delete_all(&agg);
+    given_back(&agg, start, "deleting every series");
 }
