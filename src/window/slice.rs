@@ -550,12 +550,40 @@ impl<'a> Ring<'a> {
     }
 
     /// The slices' moments, in ring order.
-    pub fn moments(self) -> impl Iterator<Item = &'a Slice> {
-        let (plain, sketched): (&[Slice], &[Sketched]) = match self {
-            Ring::Plain(s) => (s, &[]),
-            Ring::Sketched(s) => (&[], s),
-        };
-        plain.iter().chain(sketched.iter().map(|c| &c.moments))
+    #[inline]
+    pub fn moments(self) -> Moments<'a> {
+        match self {
+            Ring::Plain(s) => Moments::Plain(s.iter()),
+            Ring::Sketched(s) => Moments::Sketched(s.iter()),
+        }
+    }
+}
+
+/// The moments of a ring's slices, in ring order (one iterator per layout, so that each step
+/// is one branch on it, and a fold none).
+#[derive(Clone, Debug)]
+pub(crate) enum Moments<'a> {
+    Plain(std::slice::Iter<'a, Slice>),
+    Sketched(std::slice::Iter<'a, Sketched>),
+}
+
+impl<'a> Iterator for Moments<'a> {
+    type Item = &'a Slice;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a Slice> {
+        match self {
+            Moments::Plain(i) => i.next(),
+            Moments::Sketched(i) => i.next().map(|c| &c.moments),
+        }
+    }
+
+    #[inline]
+    fn fold<B, F: FnMut(B, &'a Slice) -> B>(self, init: B, mut f: F) -> B {
+        match self {
+            Moments::Plain(i) => i.fold(init, f),
+            Moments::Sketched(i) => i.fold(init, |b, c| f(b, &c.moments)),
+        }
     }
 }
 
