@@ -1,8 +1,13 @@
-//! Rust heap per series at a million series, and the heap given back when they go (deleted,
-//! cleared or evicted as idle): one test in its own binary, so that no other test allocates
-//! while the process-wide heap counters are read.
+//! Rust heap per series at a million series, with and without sketches, and the heap given
+//! back when they go (deleted, cleared or evicted as idle): tests in a binary of their own,
+//! one at a time (they take [`SERIAL`]), so that nothing else allocates while the
+//! process-wide heap counters are read.
 
 use offheap::window::{Aggregator, Config, Samples};
+use std::sync::Mutex;
+
+/// Held by each test for its whole run: the heap counters are process-wide.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 const SEC: i64 = 1_000_000_000;
 const SERIES: u64 = 1_000_000;
@@ -40,64 +45,88 @@ fn live() -> i64 {
     offheap::heap::stats().live_bytes as i64
 }
 
-#[test]
-fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
-    let agg = Aggregator::new(Config {
+/// A tumbling aggregator (1 minute) with room for 2M series, with or without sketches.
+fn aggregator(sketch: bool) -> Aggregator {
+    Aggregator::new(Config {
         max_series: 2 * SERIES,
         idle_ttl: 60 * SEC as u64,
+        sketch,
         ..Config::tumbling(60 * SEC as u64)
     })
-    .unwrap();
-    // Where it starts: an aggregator ready to ingest (its batch buffers made by a first batch,
-    // whose series are deleted again).
-    ingest(&agg, SERIES..SERIES + BATCH as u64, 1);
+    .unwrap()
+}
+
+/// Rust heap bytes per series that 1M series of four samples each add to `agg`, measured from
+/// an aggregator ready to ingest (its batch buffers made by a first batch, whose series are
+/// deleted again); returns it and the heap at that start.
+fn held_per_series(agg: &Aggregator, what: &str) -> (f64, i64) {
+    ingest(agg, SERIES..SERIES + BATCH as u64, 1);
     for k in SERIES..SERIES + BATCH as u64 {
         agg.delete_u64(k).unwrap();
     }
     let start = live();
 
-    ingest(&agg, 0..SERIES, 4);
+    ingest(agg, 0..SERIES, 4);
     let held = live() - start;
     let per_series = held as f64 / SERIES as f64;
-    println!("1M series x 4 samples: {per_series:.1} bytes of Rust heap per series");
-    assert!(per_series <= 256.0, "{per_series:.1} bytes per series");
+    println!("1M series x 4 samples, {what}: {per_series:.1} bytes of Rust heap per series");
     assert_eq!(agg.stats().series, SERIES);
     // The aggregator's own count of what it holds agrees within the slack of its estimate.
     let own = agg.heap_bytes() as f64 / SERIES as f64;
     assert!(
         (own - per_series).abs() < 32.0,
-        "heap_bytes {own:.1} vs counted {per_series:.1}"
+        "heap_bytes {own:.1} vs counted {per_series:.1} ({what})"
     );
+    (per_series, start)
+}
 
+/// Checks that the heap is back within 1% of `start` and `agg` holds no series, after `what`.
+fn given_back(agg: &Aggregator, start: i64, what: &str) {
+    let after = live();
+    println!("after {what}: {} bytes above the start", after - start);
+    assert!(
+        (after - start).abs() as f64 <= 0.01 * start as f64,
+        "after {what} the heap is {after} bytes, it started at {start}"
+    );
+    assert_eq!(agg.stats().series, 0, "{what}");
+}
+
+/// Deletes the series of keys `0..SERIES` one by one.
+fn delete_all(agg: &Aggregator) {
     for k in 0..SERIES {
         agg.delete_u64(k).unwrap();
     }
-    let after = live();
-    println!(
-        "after deleting every series: {} bytes above the start",
-        after - start
-    );
-    assert!(
-        (after - start).abs() as f64 <= 0.01 * start as f64,
-        "after deleting every series the heap is {after} bytes, it started at {start}"
-    );
-    assert_eq!(agg.stats().series, 0);
+}
+
+#[test]
+fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let agg = aggregator(true);
+    let (per_series, start) = held_per_series(&agg, "sketch on");
+    assert!(per_series <= 256.0, "{per_series:.1} bytes per series");
+
+    delete_all(&agg);
+    given_back(&agg, start, "deleting every series");
 
     // Clear and idle eviction give it back too.
-    let back = |what: &str| {
-        let after = live();
-        println!("after {what}: {} bytes above the start", after - start);
-        assert!(
-            (after - start).abs() as f64 <= 0.01 * start as f64,
-            "after {what} the heap is {after} bytes, it started at {start}"
-        );
-        assert_eq!(agg.stats().series, 0, "{what}");
-    };
     ingest(&agg, 0..SERIES, 1);
     assert!(live() - start > 64 * SERIES as i64);
     assert_eq!(agg.clear(), SERIES);
-    back("clearing every series");
+    given_back(&agg, start, "clearing every series");
     ingest(&agg, 0..SERIES, 1);
     assert_eq!(agg.evict_idle(SEC + 61 * SEC), SERIES);
-    back("evicting every series as idle");
+    given_back(&agg, start, "evicting every series as idle");
+}
+
+/// Without sketches a series pays for no sketch bytes at all: its slices hold moments only.
+#[test]
+fn without_sketches_a_series_holds_no_sketch_bytes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let agg = aggregator(false);
+    let (per_series, start) = held_per_series(&agg, "sketch off");
+    // With every slice carrying a sketch (the layout before the sketch left the slice), a
+    // series held 219.4 bytes here, as many as with sketches on.
+    assert!(per_series <= 176.0, "{per_series:.1} bytes per series");
+    delete_all(&agg);
+    given_back(&agg, start, "deleting every series");
 }

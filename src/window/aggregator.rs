@@ -44,7 +44,7 @@ impl Aggregator {
         let sketch_params = SketchParams::new(cfg.alpha, cfg.max_buckets)?;
         Ok(Aggregator {
             rings: Rings::new(&cfg, &derived, cfg.sketch.then_some(sketch_params)),
-            store: Store::new(cfg.shards, derived.ring_len, cfg.max_series),
+            store: Store::new(cfg.shards, derived.ring_len, cfg.sketch, cfg.max_series),
             scratch: ScratchPool::default(),
             families: Families::default(),
             sketch_params,

@@ -31,7 +31,7 @@ use super::hash::{hash_bytes, hash_u64};
 use super::rings::Rings;
 use super::shard::KeyRef;
 use super::sketch::{BucketIter, Sketch, SketchParams};
-use super::slice::Slice;
+use super::slice::{Sketched, SliceRef};
 use super::store::Store;
 use super::{Error, MAX_KEY_LEN_LIMIT};
 
@@ -154,8 +154,9 @@ fn read_store(
     Ok(total)
 }
 
-/// Writes the record of window `a` of the series of `key` (`None`: the overflow series).
-fn write_record(key: Option<KeyRef<'_>>, a: &Slice, sketches: bool, out: &mut Vec<u8>) {
+/// Writes the record of window `w` of the series of `key` (`None`: the overflow series).
+fn write_record(key: Option<KeyRef<'_>>, w: SliceRef<'_>, sketches: bool, out: &mut Vec<u8>) {
+    let a = w.moments;
     match key {
         None => out.push(2),
         Some(KeyRef::U64(k)) => {
@@ -183,8 +184,7 @@ fn write_record(key: Option<KeyRef<'_>>, a: &Slice, sketches: bool, out: &mut Ve
     }
     out.extend_from_slice(&a.first_ts.to_le_bytes());
     out.extend_from_slice(&a.last_ts.to_le_bytes());
-    if sketches {
-        let s = &a.sketch;
+    if let (true, Some(s)) = (sketches, w.sketch) {
         out.extend_from_slice(&s.zero_count().to_le_bytes());
         write_store(s.positive_buckets(), out);
         write_store(s.negative_buckets(), out);
@@ -197,7 +197,7 @@ fn read_record<'a>(
     r: &mut Reader<'a>,
     sketches: bool,
     p: &SketchParams,
-    tmp: &mut Slice,
+    tmp: &mut Sketched,
 ) -> Result<RecKey<'a>, Error> {
     let key = match r.u8()? {
         0 => RecKey::U64(r.u64()?),
@@ -215,35 +215,28 @@ fn read_record<'a>(
         2 => RecKey::Overflow,
         _ => return Err(Error::Corrupt),
     };
-    tmp.count = r.u64()?;
-    tmp.sum = r.f64()?;
+    let m = &mut tmp.moments;
+    m.count = r.u64()?;
+    m.sum = r.f64()?;
     let (mean, m2) = (r.f64()?, r.f64()?);
-    tmp.min = r.f64()?;
-    tmp.max = r.f64()?;
-    tmp.first = r.f64()?;
-    tmp.last = r.f64()?;
-    tmp.increase = r.f64()?;
-    tmp.first_ts = r.i64()?;
-    tmp.last_ts = r.i64()?;
-    tmp.set_moments(mean, m2);
-    let moments = [
-        tmp.sum,
-        mean,
-        m2,
-        tmp.min,
-        tmp.max,
-        tmp.first,
-        tmp.last,
-        tmp.increase,
-    ];
-    if tmp.count == 0
+    m.min = r.f64()?;
+    m.max = r.f64()?;
+    m.first = r.f64()?;
+    m.last = r.f64()?;
+    m.increase = r.f64()?;
+    m.first_ts = r.i64()?;
+    m.last_ts = r.i64()?;
+    m.set_moments(mean, m2);
+    let moments = [m.sum, mean, m2, m.min, m.max, m.first, m.last, m.increase];
+    if m.count == 0
         || moments.iter().any(|v| v.is_nan())
-        || tmp.min > tmp.max
+        || m.min > m.max
         || m2 < 0.0
-        || tmp.first_ts > tmp.last_ts
+        || m.first_ts > m.last_ts
     {
         return Err(Error::Corrupt);
     }
+    let count = m.count;
     tmp.sketch.clear();
     if sketches {
         let zero = r.u64()?;
@@ -251,7 +244,7 @@ fn read_record<'a>(
         let pos = read_store(r, &mut tmp.sketch, p, Bucket::Pos)?;
         let neg = read_store(r, &mut tmp.sketch, p, Bucket::Neg)?;
         let total = zero.checked_add(pos).and_then(|t| t.checked_add(neg));
-        if total != Some(tmp.count) {
+        if total != Some(count) {
             return Err(Error::Corrupt);
         }
     }
@@ -278,8 +271,8 @@ pub(super) fn export(
     out.extend_from_slice(&0u32.to_le_bytes());
     let count_at = out.len();
     out.extend_from_slice(&0u64.to_le_bytes());
-    let mut acc = Slice::default();
-    let mut overflow = Slice::default();
+    let mut acc = Sketched::default();
+    let mut overflow = Sketched::default();
     let mut records = 0u64;
     let _cut = store.cut();
     store.for_each_shard(|sh| {
@@ -287,17 +280,17 @@ pub(super) fn export(
             if !sh.is_live(slot) {
                 continue;
             }
-            acc.reset(0);
+            acc.as_mut().reset(0);
             rings.read_window(sh.ring(slot), now, &mut acc);
-            if acc.count > 0 {
-                write_record(sh.key(slot), &acc, sketches, out);
+            if acc.moments.count > 0 {
+                write_record(sh.key(slot), acc.as_ref(), sketches, out);
                 records += 1;
             }
         }
-        rings.read_window(&sh.overflow.ring, now, &mut overflow);
+        rings.read_window(sh.overflow.ring(), now, &mut overflow);
     });
-    if overflow.count > 0 {
-        write_record(None, &overflow, sketches, out);
+    if overflow.moments.count > 0 {
+        write_record(None, overflow.as_ref(), sketches, out);
         records += 1;
     }
     out[count_at..count_at + 8].copy_from_slice(&records.to_le_bytes());
@@ -342,7 +335,7 @@ pub(super) fn merge_import(
     let p = SketchParams::new(cfg.alpha, cfg.max_buckets)?;
     // Pass 1: validate every record.
     let body = r.b;
-    let mut tmp = Slice::default();
+    let mut tmp = Sketched::default();
     for _ in 0..records {
         read_record(&mut r, sketches, &p, &mut tmp)?;
     }
@@ -382,17 +375,15 @@ pub(super) fn merge_import(
         let sh = &mut *sh;
         let (ring, folded) = match slot.and_then(|s| sh.ring_and_folded_mut(s)) {
             Some(r) => r,
-            None => (&mut sh.overflow.ring[..], &mut sh.overflow.folded),
+            None => sh.overflow.ring_mut(),
         };
-        let Some(target) = rings.slice_at(ring, now, folded) else {
+        let Some(mut target) = rings.slice_at(ring, now, folded) else {
             acc.late += 1;
             continue;
         };
-        let epoch = target.epoch;
-        target.merge_from(&tmp, params);
-        target.epoch = epoch;
+        target.merge_from(tmp.as_ref(), params);
         // The slice notes the change (and, through its last_ts, the newest sample time).
-        target.changed_at = generation;
+        target.moments.changed_at = generation;
         match slot {
             Some(_) => {
                 acc.merged += 1;

@@ -19,7 +19,7 @@ use super::keys::{KeyColumn, Lookup, Unweighted, Weights};
 use super::rings::Rings;
 use super::shard::{KeyRef, Shard};
 use super::sketch::SketchParams;
-use super::slice::{Lifetime, Slice};
+use super::slice::{Lifetime, SliceMut};
 use super::store::Store;
 use super::{Error, INVALID_ID, MAX_BATCH, OVERFLOW_ID};
 
@@ -399,11 +399,20 @@ impl Ingest<'_> {
             let i = step.i as usize;
             let Some(r) = recs.get(i) else { continue };
             let w = w_col.weight(i);
-            if let Some((sl, folded)) = sh.slice_mut(step.at) {
-                if record(sl, folded, windowed, step.epoch, r, w, params, step.bucket) {
+            if let Some((mut sl, folded)) = sh.slice_mut(step.at) {
+                if record(
+                    &mut sl,
+                    folded,
+                    windowed,
+                    step.epoch,
+                    r,
+                    w,
+                    params,
+                    step.bucket,
+                ) {
                     // The series' newest sample time and change time are read from its
                     // slices (`Shard::last_ts`, `Shard::changed_at`): no `Meta` to update.
-                    sl.changed_at = generation;
+                    sl.moments.changed_at = generation;
                     accepted += 1;
                 } else {
                     late += 1;
@@ -507,12 +516,11 @@ fn apply_other(
     match step.slot {
         TO_OVERFLOW => {
             let (epoch, pos) = clock.epoch_pos(rec.ts);
-            let o = &mut sh.overflow;
-            let sl = o.ring.get_mut(pos as usize);
-            if sl.is_some_and(|sl| {
+            let sl = sh.overflow.slice_mut(pos as usize);
+            if sl.is_some_and(|(mut sl, folded)| {
                 record(
-                    sl,
-                    &mut o.folded,
+                    &mut sl,
+                    folded,
                     clock.windowed,
                     epoch,
                     rec,
@@ -541,7 +549,7 @@ fn apply_other(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn record(
-    sl: &mut Slice,
+    sl: &mut SliceMut<'_>,
     folded: &mut Lifetime,
     windowed: bool,
     epoch: i64,
@@ -550,8 +558,8 @@ fn record(
     params: Option<&SketchParams>,
     bucket: Bucket,
 ) -> bool {
-    if windowed && sl.epoch != epoch {
-        if sl.epoch > epoch {
+    if windowed && sl.moments.epoch != epoch {
+        if sl.moments.epoch > epoch {
             return false;
         }
         sl.rotate(epoch, folded);

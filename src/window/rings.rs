@@ -9,7 +9,7 @@
 
 use super::config::{Config, Derived, Mode};
 use super::sketch::SketchParams;
-use super::slice::{Lifetime, Slice};
+use super::slice::{Lifetime, Ring, RingMut, Sketched, SliceMut, SliceRef};
 
 /// The shape of the rings of one aggregator's series.
 #[derive(Clone, Copy, Debug)]
@@ -88,44 +88,46 @@ impl Rings {
     /// copy), else the slices merged into `acc` (which must be empty).
     pub(super) fn window_of<'a>(
         &self,
-        ring: &'a [Slice],
+        ring: Ring<'a>,
         now: i64,
-        acc: &'a mut Slice,
-    ) -> &'a Slice {
+        acc: &'a mut Sketched,
+    ) -> SliceRef<'a> {
         if self.windowed {
             let (first, last) = self.window_epochs(now);
-            let mut only: Option<&Slice> = None;
+            let mut only: Option<usize> = None;
             let mut many = false;
-            for sl in ring {
+            for (i, sl) in ring.moments().enumerate() {
                 if sl.count > 0 && sl.epoch >= first && sl.epoch <= last {
                     many |= only.is_some();
-                    only = Some(sl);
+                    only = Some(i);
                 }
             }
-            match (only, many) {
-                (None, _) => return acc,
+            match (only.and_then(|i| ring.get(i)), many) {
+                (None, _) => return acc.as_ref(),
                 (Some(sl), false) => return sl,
                 _ => {}
             }
         }
         self.read_window(ring, now, acc);
-        acc
+        acc.as_ref()
     }
 
     /// Merges the slices of `ring` inside the window at `now` into `acc` (in time order).
-    pub(super) fn read_window(&self, ring: &[Slice], now: i64, acc: &mut Slice) {
+    pub(super) fn read_window(&self, ring: Ring<'_>, now: i64, acc: &mut Sketched) {
         let params = self.params();
+        let mut acc = acc.as_mut();
         if !self.windowed {
-            acc.merge_from(&ring[0], params);
-            acc.merge_from(&ring[1], params);
+            for sl in [ring.get(0), ring.get(1)].into_iter().flatten() {
+                acc.merge_from(sl, params);
+            }
             return;
         }
         let (first, last) = self.window_epochs(now);
         // Counted, not `while e <= last`, which would overflow at i64::MAX.
         for k in 0..=last.saturating_sub(first) {
             let e = first + k;
-            let sl = &ring[e.rem_euclid(ring.len() as i64) as usize];
-            if sl.epoch == e {
+            let at = e.rem_euclid(ring.len() as i64) as usize;
+            if let Some(sl) = ring.get(at).filter(|sl| sl.moments.epoch == e) {
                 acc.merge_from(sl, params);
             }
         }
@@ -136,19 +138,19 @@ impl Rings {
     /// reused for a later one. Cumulative series: the delta slice.
     pub(super) fn slice_at<'a>(
         &self,
-        ring: &'a mut [Slice],
+        ring: RingMut<'a>,
         now: i64,
         folded: &mut Lifetime,
-    ) -> Option<&'a mut Slice> {
+    ) -> Option<SliceMut<'a>> {
         if !self.windowed {
-            return ring.get_mut(1);
+            return ring.into_slice(1);
         }
         let e = now.div_euclid(self.slice_width);
         let at = e.rem_euclid(ring.len() as i64) as usize;
-        let sl = ring.get_mut(at)?;
-        if sl.epoch < e {
+        let mut sl = ring.into_slice(at)?;
+        if sl.moments.epoch < e {
             sl.rotate(e, folded);
         }
-        (sl.epoch == e).then_some(sl)
+        (sl.moments.epoch == e).then_some(sl)
     }
 }

@@ -14,8 +14,8 @@ use super::bucket::Bucket;
 use super::hash::{hash_bytes, hash_u64};
 use super::id::{self, MAX_SLOTS};
 use super::slab::{Kind, NIL, Slab};
-use super::slice::{Lifetime, Slice};
-use super::table::{HashIndex, prefetch};
+use super::slice::{Lifetime, Ring, RingMut, SliceMut, Slices};
+use super::table::HashIndex;
 
 /// A key to look up (or the key of a live series).
 #[derive(Clone, Copy, Debug)]
@@ -29,9 +29,9 @@ pub(crate) enum KeyRef<'a> {
 const BYTES_KEY: u32 = 1 << 31;
 
 /// The overflow series of one shard (they are merged into one row on read).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Overflow {
-    pub ring: Vec<Slice>,
+    ring: Slices,
     pub used: bool,
     pub changed_at: u64,
     /// Count and sum of the samples of slices emptied for a later time.
@@ -41,7 +41,29 @@ pub(crate) struct Overflow {
 impl Overflow {
     /// The lifetime count and sum of this shard's overflow samples.
     pub fn lifetime(&self) -> Lifetime {
-        Lifetime::of_ring(self.folded, &self.ring)
+        Lifetime::of_ring(self.folded, self.ring.all())
+    }
+
+    /// The ring of the overflow series.
+    pub fn ring(&self) -> Ring<'_> {
+        self.ring.all()
+    }
+
+    /// The ring of the overflow series and its lifetime totals.
+    pub fn ring_mut(&mut self) -> (RingMut<'_>, &mut Lifetime) {
+        (self.ring.all_mut(), &mut self.folded)
+    }
+
+    /// Ring position `pos` of the overflow series and its lifetime totals.
+    pub fn slice_mut(&mut self, pos: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
+        Some((self.ring.get_mut(pos)?, &mut self.folded))
+    }
+
+    /// Empties every slice and frees the sketches' stores.
+    fn clear(&mut self) {
+        self.ring.free(0..self.ring.len());
+        self.used = false;
+        self.folded = Lifetime::default();
     }
 }
 
@@ -65,16 +87,20 @@ impl std::fmt::Debug for Shard {
 }
 
 impl Shard {
-    pub fn new(index: u32, ring_len: usize) -> Shard {
+    /// Shard `index`, empty, whose series keep `ring_len` slices each, with a sketch each
+    /// when `sketches`.
+    pub fn new(index: u32, ring_len: usize, sketches: bool) -> Shard {
         Shard {
             index,
-            slab: Slab::new(ring_len),
+            slab: Slab::new(ring_len, sketches),
             map: HashIndex::default(),
             live: 0,
             key_bytes: 0,
             overflow: Overflow {
-                ring: vec![Slice::default(); ring_len],
-                ..Overflow::default()
+                ring: Slices::new(ring_len, sketches),
+                used: false,
+                changed_at: 0,
+                folded: Lifetime::default(),
             },
         }
     }
@@ -140,23 +166,22 @@ impl Shard {
         self.slab.at(slot, pos)
     }
 
-    /// Starts loading slice `at` (all ingest writes of a sample).
+    /// Starts loading slice `at` and its sketch (all ingest writes of a sample, with the
+    /// sketch's inline buckets).
     #[inline(always)]
     pub(super) fn prefetch_slice(&self, at: usize) {
-        if let Some(sl) = self.slab.slice(at) {
-            prefetch(sl);
-        }
+        self.slab.prefetch(at);
     }
 
-    /// Slice `at` (an address from [`Shard::slice_index`]), if there is one, and the lifetime
-    /// totals its series folds emptied slices into.
+    /// Slice `at` (an address from [`Shard::slice_index`]) and its sketch, if there is one,
+    /// and the lifetime totals its series folds emptied slices into.
     #[inline(always)]
-    pub(super) fn slice_mut(&mut self, at: usize) -> Option<(&mut Slice, &mut Lifetime)> {
+    pub(super) fn slice_mut(&mut self, at: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
         self.slab.slice_mut(at)
     }
 
     /// The ring of the series in `slot` and the lifetime totals it folds emptied slices into.
-    pub fn ring_and_folded_mut(&mut self, slot: u32) -> Option<(&mut [Slice], &mut Lifetime)> {
+    pub fn ring_and_folded_mut(&mut self, slot: u32) -> Option<(RingMut<'_>, &mut Lifetime)> {
         self.slab.ring_mut(slot)
     }
 
@@ -175,7 +200,7 @@ impl Shard {
     /// time: the newest sample is always in some slice (imports merge into slices too).
     pub fn last_ts(&self, slot: u32) -> i64 {
         self.ring(slot)
-            .iter()
+            .moments()
             .filter(|sl| sl.count > 0)
             .fold(i64::MIN, |t, sl| t.max(sl.last_ts))
     }
@@ -183,15 +208,17 @@ impl Shard {
     /// The aggregator generation of the last change to the series in `slot`: its creation,
     /// an import or a sample, each noted in the slice it touched.
     pub fn changed_at(&self, slot: u32) -> u64 {
-        self.ring(slot).iter().fold(0, |g, sl| g.max(sl.changed_at))
+        self.ring(slot)
+            .moments()
+            .fold(0, |g, sl| g.max(sl.changed_at))
     }
 
     /// Starts loading the dense store header of slice `at`'s sketch, if it has one (once
     /// that slice is cached; inline buckets came with it).
     #[inline(always)]
     pub(super) fn prefetch_sketch(&self, at: usize) {
-        if let Some(sl) = self.slab.slice(at) {
-            sl.sketch.prefetch_store();
+        if let Some(sk) = self.slab.sketch(at) {
+            sk.prefetch_store();
         }
     }
 
@@ -199,8 +226,8 @@ impl Shard {
     /// cached).
     #[inline(always)]
     pub(super) fn prefetch_bucket(&self, at: usize, b: Bucket) {
-        if let Some(sl) = self.slab.slice(at) {
-            sl.sketch.prefetch(b);
+        if let Some(sk) = self.slab.sketch(at) {
+            sk.prefetch(b);
         }
     }
 
@@ -217,9 +244,9 @@ impl Shard {
             m.key = word;
         }
         if let Some((ring, _)) = self.slab.ring_mut(slot)
-            && let Some(first) = ring.first_mut()
+            && let Some(first) = ring.into_slice(0)
         {
-            first.changed_at = changed_at;
+            first.moments.changed_at = changed_at;
         }
         self.key_bytes += bytes.map_or(0, <[u8]>::len);
         let value = if kind == Kind::Bytes {
@@ -297,24 +324,22 @@ impl Shard {
             slot += 1;
         }
         self.map = HashIndex::default();
-        for sl in &mut self.overflow.ring {
-            sl.free();
-        }
-        self.overflow.used = false;
-        self.overflow.folded = Lifetime::default();
+        self.overflow.clear();
         removed
     }
 
     /// The ring of the series in `slot` (empty for a slot of no chunk).
     #[inline]
-    pub fn ring(&self, slot: u32) -> &[Slice] {
+    pub fn ring(&self, slot: u32) -> Ring<'_> {
         self.slab.ring(slot)
     }
 
-    /// The ring of the series in `slot`.
+    /// The ring of the series in `slot` (empty for a slot of no chunk).
     #[inline]
-    pub fn ring_mut(&mut self, slot: u32) -> &mut [Slice] {
-        self.slab.ring_mut(slot).map_or(&mut [], |(r, _)| r)
+    pub fn ring_mut(&mut self, slot: u32) -> RingMut<'_> {
+        self.slab
+            .ring_mut(slot)
+            .map_or(RingMut::Plain(&mut []), |(r, _)| r)
     }
 
     /// Whether `slot` holds a live series.
@@ -354,16 +379,7 @@ impl Shard {
 
     /// Heap bytes held (walks every sketch: O(series)).
     pub fn heap_bytes(&self) -> usize {
-        let sketches: usize = self
-            .slab
-            .slices()
-            .chain(&self.overflow.ring)
-            .map(|s| s.sketch.heap_bytes())
-            .sum();
-        self.slab.heap_bytes()
-            + self.map.capacity() * 16
-            + self.overflow.ring.capacity() * std::mem::size_of::<Slice>()
-            + sketches
+        self.slab.heap_bytes() + self.map.capacity() * 16 + self.overflow.ring.heap_bytes()
     }
 }
 
@@ -373,7 +389,7 @@ mod tests {
 
     #[test]
     fn ids_of_removed_series_go_stale_and_slots_are_reused() {
-        let mut sh = Shard::new(3, 2);
+        let mut sh = Shard::new(3, 2, true);
         let h1 = hash_u64(1);
         let a = sh.insert(h1, KeyRef::U64(1), 0).unwrap();
         let b = sh.insert(h1, KeyRef::Bytes(b"b"), 0).unwrap(); // same hash: chained

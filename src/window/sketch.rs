@@ -235,6 +235,7 @@ impl Sketch {
     /// Estimates of several quantiles (at most 16, each in `[0, 1]`) in one walk over the
     /// buckets, given the sketch's total count `n` (so it is not recounted). `out[j]` gets the
     /// estimate for `qs[j]`; NaN for an empty sketch or a quantile out of range.
+    #[inline]
     pub fn quantiles_into(&self, p: &SketchParams, qs: &[f64], n: u64, out: &mut [f64]) {
         let k = qs.len().min(out.len()).min(16);
         out[..k].fill(f64::NAN);

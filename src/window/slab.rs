@@ -2,8 +2,9 @@
 //! as they go.
 //!
 //! A slot holds a series' [`Meta`] (key, hash chain link, generation, lifetime totals) and its
-//! ring of slices; byte keys live beside them, in a per-chunk table made only for chunks that
-//! hold one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
+//! ring of slices (each followed by its sketch only in slabs of an aggregator that keeps
+//! sketches); byte keys live beside them, in a per-chunk table made only for chunks that hold
+//! one. Chunks hold 1024 slots (a slot's chunk and offset are its bits), except that the
 //! first starts with 16 and doubles as it fills, so a shard with a few series holds a few
 //! hundred bytes and a shard with millions wastes at most one chunk.
 //! Recording a sample allocates nothing; making a series allocates only when it opens a new
@@ -12,7 +13,8 @@
 //! start at when it is made again (above every generation it had), so an id from before
 //! never matches a new series.
 
-use super::slice::{Lifetime, Slice};
+use super::sketch::Sketch;
+use super::slice::{Lifetime, Ring, RingMut, SliceMut, Slices};
 
 /// Slots the first chunk starts with (it doubles up to [`CHUNK`] as it fills).
 const FIRST: usize = 16;
@@ -112,7 +114,7 @@ struct Chunk {
     /// One per slot the chunk has room for (fewer than [`CHUNK`] only while the first chunk
     /// grows).
     metas: Vec<Meta>,
-    slices: Vec<Slice>,
+    slices: Slices,
     /// Byte keys of the chunk's slots, made with the chunk's first byte key.
     keys: Option<ByteKeys>,
     live: u32,
@@ -130,18 +132,22 @@ pub(crate) struct Slab {
     /// Chunks that may have a free slot (some entries stale: checked when popped).
     open: Vec<u32>,
     ring_len: usize,
+    /// Whether each slice has a sketch.
+    sketches: bool,
     /// Slots below this may be live (the end of the highest chunk ever made).
     span: u32,
 }
 
 impl Slab {
-    /// An empty slab whose series keep `ring_len` slices each.
-    pub fn new(ring_len: usize) -> Slab {
+    /// An empty slab whose series keep `ring_len` slices each, with a sketch each when
+    /// `sketches`.
+    pub fn new(ring_len: usize, sketches: bool) -> Slab {
         Slab {
             chunks: Vec::new(),
             floors: Vec::new(),
             open: Vec::new(),
             ring_len,
+            sketches,
             span: 0,
         }
     }
@@ -186,16 +192,25 @@ impl Slab {
         (at >> (OFFSET_BITS + POS_BITS), o, o * self.ring_len + pos)
     }
 
-    /// The slice at `at` (from [`Slab::at`]).
+    /// Starts loading the slice at `at` and its sketch.
     #[inline(always)]
-    pub fn slice(&self, at: usize) -> Option<&Slice> {
+    pub fn prefetch(&self, at: usize) {
         let (c, _, i) = self.split(at);
-        self.chunks.get(c)?.as_ref()?.slices.get(i)
+        if let Some(Some(ch)) = self.chunks.get(c) {
+            ch.slices.prefetch(i);
+        }
     }
 
-    /// The slice at `at` and the lifetime totals of its series.
+    /// The sketch of the slice at `at`, if the slab keeps sketches.
     #[inline(always)]
-    pub fn slice_mut(&mut self, at: usize) -> Option<(&mut Slice, &mut Lifetime)> {
+    pub fn sketch(&self, at: usize) -> Option<&Sketch> {
+        let (c, _, i) = self.split(at);
+        self.chunks.get(c)?.as_ref()?.slices.sketch(i)
+    }
+
+    /// The slice at `at`, its sketch and the lifetime totals of its series.
+    #[inline(always)]
+    pub fn slice_mut(&mut self, at: usize) -> Option<(SliceMut<'_>, &mut Lifetime)> {
         let (c, o, i) = self.split(at);
         let ch = self.chunks.get_mut(c)?.as_mut()?;
         let sl = ch.slices.get_mut(i)?;
@@ -205,21 +220,21 @@ impl Slab {
 
     /// The ring of `slot` (empty if its chunk does not exist).
     #[inline]
-    pub fn ring(&self, slot: u32) -> &[Slice] {
+    pub fn ring(&self, slot: u32) -> Ring<'_> {
         let (c, o) = locate(slot);
         match self.chunks.get(c) {
-            Some(Some(ch)) => ch.slices.get(o * self.ring_len..(o + 1) * self.ring_len),
+            Some(Some(ch)) => ch.slices.ring(o * self.ring_len..(o + 1) * self.ring_len),
             _ => None,
         }
-        .unwrap_or(&[])
+        .unwrap_or(Ring::EMPTY)
     }
 
     /// The ring of `slot` and its series' lifetime totals.
-    pub fn ring_mut(&mut self, slot: u32) -> Option<(&mut [Slice], &mut Lifetime)> {
+    pub fn ring_mut(&mut self, slot: u32) -> Option<(RingMut<'_>, &mut Lifetime)> {
         let (c, o) = locate(slot);
         let ring_len = self.ring_len;
         let ch = self.chunks.get_mut(c)?.as_mut()?;
-        let ring = ch.slices.get_mut(o * ring_len..(o + 1) * ring_len)?;
+        let ring = ch.slices.ring_mut(o * ring_len..(o + 1) * ring_len)?;
         Some((ring, &mut ch.metas.get_mut(o)?.folded))
     }
 
@@ -254,9 +269,7 @@ impl Slab {
         let m = &mut ch.metas[o];
         m.set(kind, next);
         m.folded = Lifetime::default();
-        for sl in &mut ch.slices[o * ring_len..(o + 1) * ring_len] {
-            *sl = Slice::default();
-        }
+        ch.slices.free(o * ring_len..(o + 1) * ring_len);
         if let Some(b) = bytes {
             let len = ch.metas.len();
             let keys = ch.keys.get_or_insert_with(Vec::new);
@@ -278,7 +291,7 @@ impl Slab {
                 if len < CHUNK && chunk_start(c as usize) + 2 * len <= max_slots {
                     let floor = self.floors[c as usize];
                     ch.metas.resize(2 * len, free_meta(floor));
-                    ch.slices.resize_with(2 * len * ring_len, Slice::default);
+                    ch.slices.resize(2 * len * ring_len);
                     if let Some(keys) = ch.keys.as_mut() {
                         keys.resize(2 * len, None);
                     }
@@ -306,7 +319,7 @@ impl Slab {
         let floor = self.floors[c];
         self.chunks[c] = Some(Chunk {
             metas: vec![free_meta(floor); len],
-            slices: (0..len * self.ring_len).map(|_| Slice::default()).collect(),
+            slices: Slices::new(len * self.ring_len, self.sketches),
             keys: None,
             live: 0,
             free: NIL,
@@ -326,9 +339,7 @@ impl Slab {
             return;
         };
         let was_full = ch.free == NIL && ch.used as usize == ch.metas.len();
-        for sl in &mut ch.slices[o * ring_len..(o + 1) * ring_len] {
-            sl.free();
-        }
+        ch.slices.free(o * ring_len..(o + 1) * ring_len);
         if let Some(keys) = ch.keys.as_mut() {
             keys[o] = None;
         }
@@ -369,7 +380,7 @@ impl Slab {
         }
     }
 
-    /// Heap bytes held by the chunks (not counting dense sketch stores).
+    /// Heap bytes held by the chunks, their slices and their sketches' stores.
     pub fn heap_bytes(&self) -> usize {
         let chunks: usize = self
             .chunks
@@ -377,7 +388,7 @@ impl Slab {
             .flatten()
             .map(|ch| {
                 ch.metas.len() * std::mem::size_of::<Meta>()
-                    + ch.slices.len() * std::mem::size_of::<Slice>()
+                    + ch.slices.heap_bytes()
                     + ch.keys.as_ref().map_or(0, |k| {
                         k.len() * 16 + k.iter().flatten().map(|b| b.len()).sum::<usize>()
                     })
@@ -388,11 +399,6 @@ impl Slab {
             + self.floors.capacity() * 4
             + self.open.capacity() * 4
     }
-
-    /// Every slice of every chunk (for heap accounting of their sketches).
-    pub fn slices(&self) -> impl Iterator<Item = &Slice> {
-        self.chunks.iter().flatten().flat_map(|ch| ch.slices.iter())
-    }
 }
 
 #[cfg(test)]
@@ -401,18 +407,18 @@ mod tests {
 
     #[test]
     fn the_first_chunk_grows_and_later_ones_are_whole() {
-        let mut s = Slab::new(3);
+        let mut s = Slab::new(3, true);
         for i in 0..3000u32 {
             assert_eq!(s.take(Kind::U64, None, NIL, 1 << 24), Some(i));
             assert_eq!(locate(i), ((i >> 10) as usize, (i & 1023) as usize));
             let (ring, _) = s.ring_mut(i).unwrap();
-            assert_eq!(ring.len(), 3);
+            assert!(matches!(ring, RingMut::Sketched(r) if r.len() == 3));
         }
         assert_eq!(s.span(), 3072);
         let chunk = |c: usize| s.chunks[c].as_ref().map_or(0, |ch| ch.metas.len());
         assert_eq!((chunk(0), chunk(1), chunk(2)), (1024, 1024, 1024));
         // A small slab holds a small first chunk.
-        let mut t = Slab::new(1);
+        let mut t = Slab::new(1, true);
         for _ in 0..20 {
             t.take(Kind::U64, None, NIL, 1 << 24).unwrap();
         }
@@ -422,7 +428,7 @@ mod tests {
 
     #[test]
     fn freed_chunks_come_back_with_higher_generations() {
-        let mut s = Slab::new(2);
+        let mut s = Slab::new(2, true);
         let slots: Vec<u32> = (0..100)
             .map(|_| s.take(Kind::U64, None, NIL, 1 << 24).unwrap())
             .collect();
@@ -448,10 +454,30 @@ mod tests {
         assert_eq!(s.take(Kind::U64, None, NIL, 1 << 24), Some(20));
         assert_eq!(s.meta(b).unwrap().kind(), Kind::Bytes);
         // The slot cap.
-        let mut t = Slab::new(1);
+        let mut t = Slab::new(1, true);
         for _ in 0..16 {
             t.take(Kind::U64, None, NIL, 16).unwrap();
         }
         assert_eq!(t.take(Kind::U64, None, NIL, 16), None);
+    }
+
+    #[test]
+    fn a_slab_without_sketches_holds_none() {
+        let size = |sketches: bool| {
+            let mut s = Slab::new(2, sketches);
+            for _ in 0..2000 {
+                s.take(Kind::U64, None, NIL, 1 << 24).unwrap();
+            }
+            let at = s.at(1500, 1);
+            assert_eq!(s.sketch(at).is_some(), sketches);
+            let (sl, _) = s.slice_mut(at).unwrap();
+            assert_eq!(sl.sketch.is_some(), sketches);
+            let (ring, _) = s.ring_mut(1500).unwrap();
+            assert_eq!(matches!(ring, RingMut::Sketched(_)), sketches);
+            assert_eq!(s.ring(1500).len(), 2);
+            s.heap_bytes()
+        };
+        let (with, without) = (size(true), size(false));
+        assert_eq!(with - without, 2048 * 2 * std::mem::size_of::<Sketch>());
     }
 }

@@ -4,7 +4,7 @@ use super::maintain;
 use super::rings::Rings;
 use super::shard::KeyRef;
 use super::sketch::SketchParams;
-use super::slice::{Lifetime, Slice};
+use super::slice::{Lifetime, RingMut, Sketched, SliceRef};
 use super::store::Store;
 use super::{Error, MAX_QUANTILES, OVERFLOW_ID};
 
@@ -75,7 +75,7 @@ pub struct Snapshot {
     qlabel_ends: Vec<usize>,
     pub(crate) now: i64,
     pub(crate) next_since: u64,
-    acc: Slice,
+    acc: Sketched,
 }
 
 macro_rules! column {
@@ -296,7 +296,7 @@ impl Snapshot {
     #[allow(clippy::too_many_arguments)]
     fn push_row(
         &mut self,
-        a: &Slice,
+        row: SliceRef<'_>,
         life: Lifetime,
         id: u64,
         kind: KeyKind,
@@ -305,17 +305,20 @@ impl Snapshot {
         span_secs: f64,
         buckets: bool,
     ) {
+        let a = row.moments;
+        // The sketch of the row when the aggregator keeps sketches (`params`).
+        let sketch = params.and(row.sketch);
         self.total_counts.push(life.count);
         self.total_sums.push(life.sum);
         if buckets {
             let end = |v: &Vec<i32>| u32::try_from(v.len()).unwrap_or(u32::MAX);
-            self.zero_counts.push(a.sketch.zero_count());
-            for (i, c) in a.sketch.negative_buckets() {
+            self.zero_counts.push(sketch.map_or(0, |s| s.zero_count()));
+            for (i, c) in sketch.into_iter().flat_map(|s| s.negative_buckets()) {
                 self.bucket_indexes.push(i);
                 self.bucket_counts.push(c);
             }
             self.neg_bucket_ends.push(end(&self.bucket_indexes));
-            for (i, c) in a.sketch.positive_buckets() {
+            for (i, c) in sketch.into_iter().flat_map(|s| s.positive_buckets()) {
                 self.bucket_indexes.push(i);
                 self.bucket_counts.push(c);
             }
@@ -353,9 +356,8 @@ impl Snapshot {
         self.rates.push(if span > 0.0 { inc / span } else { 0.0 });
         let nq = self.quantiles.len();
         let mut est = [f64::NAN; MAX_QUANTILES];
-        if let (Some(p), false) = (params, empty) {
-            a.sketch
-                .quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
+        if let (Some(p), Some(s), false) = (params, sketch, empty) {
+            s.quantiles_into(p, &self.quantiles, a.count, &mut est[..nq]);
         }
         for (j, q) in self.quantiles.iter().enumerate() {
             // The lowest and highest ranks are the exact min and max; the rest come from the
@@ -407,20 +409,18 @@ pub(super) fn take(
     let mut overflow_life = Lifetime::default();
     let mut overflow_used = false;
     let mut overflow_changed = false;
-    let mut overflow_acc = Slice::default();
+    let mut overflow_acc = Sketched::default();
     let mut acc = std::mem::take(&mut out.acc);
     store.for_each_shard(|sh| {
         for slot in 0..sh.slot_count() {
             if !sh.is_live(slot) || sh.changed_at(slot) < opts.since {
                 continue;
             }
-            acc.reset(0);
+            acc.as_mut().reset(0);
             let id = sh.id(slot);
-            let row: &Slice = if delta {
-                let ring = sh.ring_mut(slot);
-                acc.merge_from(&ring[1], params);
-                fold_delta(ring, params);
-                &acc
+            let row = if delta {
+                fold_delta(sh.ring_mut(slot), &mut acc, params);
+                acc.as_ref()
             } else {
                 rings.window_of(sh.ring(slot), now, &mut acc)
             };
@@ -440,16 +440,15 @@ pub(super) fn take(
             overflow_used = true;
             overflow_changed |= sh.overflow.changed_at >= opts.since;
             if delta {
-                overflow_acc.merge_from(&sh.overflow.ring[1], params);
-                fold_delta(&mut sh.overflow.ring, params);
+                fold_delta(sh.overflow.ring_mut().0, &mut overflow_acc, params);
             } else {
-                rings.read_window(&sh.overflow.ring, now, &mut overflow_acc);
+                rings.read_window(sh.overflow.ring(), now, &mut overflow_acc);
             }
         }
     });
     if overflow_used && overflow_changed {
         out.push_row(
-            &overflow_acc,
+            overflow_acc.as_ref(),
             overflow_life,
             OVERFLOW_ID,
             KeyKind::Overflow,
@@ -465,10 +464,12 @@ pub(super) fn take(
     Ok(())
 }
 
-/// Cumulative rings are `[total, delta]`: fold the delta into the total and empty it.
-fn fold_delta(ring: &mut [Slice], params: Option<&SketchParams>) {
-    if let [total, delta] = ring {
-        total.merge_from(delta, params);
+/// Cumulative rings are `[total, delta]`: add the delta to `acc`, fold it into the total and
+/// empty it.
+fn fold_delta(ring: RingMut<'_>, acc: &mut Sketched, params: Option<&SketchParams>) {
+    if let Some((mut total, mut delta)) = ring.pair() {
+        acc.as_mut().merge_from(delta.as_ref(), params);
+        total.merge_from(delta.as_ref(), params);
         delta.reset(0);
     }
 }

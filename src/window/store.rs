@@ -62,12 +62,12 @@ pub(super) struct Store {
 }
 
 impl Store {
-    /// `shards` empty shards (a power of two) whose series keep `ring_len` slices, holding at
-    /// most `max_series` series in all.
-    pub(super) fn new(shards: u32, ring_len: usize, max_series: u64) -> Store {
+    /// `shards` empty shards (a power of two) whose series keep `ring_len` slices (with a
+    /// sketch each when `sketches`), holding at most `max_series` series in all.
+    pub(super) fn new(shards: u32, ring_len: usize, sketches: bool, max_series: u64) -> Store {
         Store {
             shards: (0..shards)
-                .map(|i| Padded(Mutex::new(Shard::new(i, ring_len))))
+                .map(|i| Padded(Mutex::new(Shard::new(i, ring_len, sketches))))
                 .collect(),
             turn: PaddedCounter(AtomicUsize::new(0)),
             shard_mask: u64::from(shards.max(1) - 1),
