@@ -375,13 +375,13 @@ fn exchange_capacities(head_pad: usize, body: usize) -> (usize, usize) {
         let resp = resp.clone();
         thread::spawn(move || {
             let (head, _) = read_message(&mut up).unwrap();
-            write!(
-                up,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                resp.len()
-            )
-            .unwrap();
-            up.write_all(&resp).unwrap();
+            // Head and body in one write: a head written alone could be read alone, and the
+            // body then relayed without the head's buffer ever filling (the capacities below
+            // would depend on the timing).
+            let mut out =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", resp.len()).into_bytes();
+            out.extend_from_slice(&resp);
+            up.write_all(&out).unwrap();
             head
         })
     };
