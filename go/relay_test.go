@@ -48,16 +48,23 @@ func relayOnce(t *testing.T, useUnix, noSplice bool, f Framing, input []byte) (g
 	return got, left, st, err
 }
 
+// chunkEncode frames data as chunks of random sizes up to maxChunk, then a trailer.
 func chunkEncode(data []byte, rng *rand.Rand, maxChunk int) []byte {
+	return chunkFrame(data, func() int { return 1 + rng.IntN(maxChunk) }, "X-Trailer: 1\r\n")
+}
+
+// chunkFrame frames data as chunks of the sizes size returns in turn (cut to what is left),
+// then the last chunk and trailer (header lines, each ending in CRLF; "" for none).
+func chunkFrame(data []byte, size func() int, trailer string) []byte {
 	var out bytes.Buffer
 	for i := 0; i < len(data); {
-		n := min(1+rng.IntN(maxChunk), len(data)-i)
+		n := min(size(), len(data)-i)
 		fmt.Fprintf(&out, "%x\r\n", n)
 		out.Write(data[i : i+n])
 		out.WriteString("\r\n")
 		i += n
 	}
-	out.WriteString("0\r\nX-Trailer: 1\r\n\r\n")
+	out.WriteString("0\r\n" + trailer + "\r\n")
 	return out.Bytes()
 }
 
