@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/internal/loopback"
 )
 
 // The relay workloads: bodies through Relay.Copy (every framing, splice and copy paths) and
@@ -25,31 +25,6 @@ func init() {
 	register(&workload{name: "relay", run: relayBody})
 	eng := &engineLoad{}
 	register(&workload{name: "engine", start: eng.start, run: eng.tunnel, finish: eng.finish})
-}
-
-func tcpPair() (*net.TCPConn, *net.TCPConn, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		ch <- c
-	}()
-	c, err := net.Dial("tcp", l.Addr().String())
-	s := <-ch
-	if err != nil || s == nil {
-		if c != nil {
-			c.Close()
-		}
-		if s != nil {
-			s.Close()
-		}
-		return nil, nil, fmt.Errorf("tcp pair: %v", err)
-	}
-	return c.(*net.TCPConn), s.(*net.TCPConn), nil
 }
 
 func randomBytes(rng *rand.Rand, n int) []byte {
@@ -91,15 +66,8 @@ var nextRequest = []byte("GET /next HTTP/1.1\r\nHost: soak\r\n\r\n")
 
 // relayBody relays one body between two loopback TCP connections.
 func relayBody(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, src, err := tcpPair()
+	client, src, dst, server, err := loopback.Ends()
 	if err != nil {
-		t.fail("%v", err)
-		return
-	}
-	dst, server, err := tcpPair()
-	if err != nil {
-		client.Close()
-		src.Close()
 		t.fail("%v", err)
 		return
 	}
@@ -293,15 +261,8 @@ func (l *engineLoad) finish(t *tally) {
 
 // tunnel echoes a random payload through an engine tunnel (client → a ⇄ b → echo server).
 func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, a, err := tcpPair()
+	client, a, b, server, err := loopback.Ends()
 	if err != nil {
-		t.fail("%v", err)
-		return
-	}
-	b, server, err := tcpPair()
-	if err != nil {
-		client.Close()
-		a.Close()
 		t.fail("%v", err)
 		return
 	}

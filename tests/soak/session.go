@@ -15,6 +15,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/internal/loopback"
 )
 
 func init() {
@@ -26,15 +27,8 @@ func init() {
 // through an engine session between a client and an upstream connection, checking the SHA-256
 // of every body; a fault resets the client or the upstream in the middle.
 func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, c, err := tcpPair()
+	client, c, u, up, err := loopback.Ends()
 	if err != nil {
-		t.fail("%v", err)
-		return
-	}
-	u, up, err := tcpPair()
-	if err != nil {
-		client.Close()
-		c.Close()
 		t.fail("%v", err)
 		return
 	}
