@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,11 +31,11 @@ func TestTargets(t *testing.T) {
 	}
 }
 
-// TestDeclaredRows checks the rows of rows_*.go: unique names, bounds that name rows, every
-// "0 allocs" target checked, and that each row missing its target in the last recorded run
-// states its bound.
+// TestDeclaredRows checks the rows of rows.txt: it parses, unique names, bounds that name rows,
+// every "0 allocs" target checked, and that each row missing its target in the last recorded
+// run states its bound.
 func TestDeclaredRows(t *testing.T) {
-	if err := checkRows(rows); err != nil {
+	if err := errors.Join(rowsErr, checkRows(rows)); err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]Row{}
@@ -54,6 +55,65 @@ func TestDeclaredRows(t *testing.T) {
 		r, ok := byName[name]
 		if !ok || r.Bound.Row == "" {
 			t.Errorf("%q: declared %v, bound %q", name, ok, r.Bound.Row)
+		}
+	}
+}
+
+// TestParseRows reads every key of the format into its field, and rejects what it cannot read.
+func TestParseRows(t *testing.T) {
+	rs, err := parseRows(`# a comment
+
+section: S
+row: a
+bench: go:A
+peer: criterion:p
+metric: ns/sample
+peer-metric: ns/req
+target: ≥ 2x p, 0 allocs
+met: at least 2
+max: 20
+min-mbs: 200.5
+zero-allocs: yes
+bound: b
+why: because
+
+section: T
+row: b
+bench: criterion:b
+met: at most 1.1
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Met == nil || rs[1].Met == nil {
+		t.Fatalf("rows = %+v", rs)
+	}
+	want := Row{Section: "S", Name: "a", Bench: "go:A", Peer: "criterion:p", Metric: "ns/sample", PeerMetric: "ns/req",
+		Target: "≥ 2x p, 0 allocs", Max: 20, MinMBs: 200.5, ZeroAllocs: true, Bound: Bound{Row: "b", Why: "because"}}
+	got := rs[0]
+	got.Met = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("row a = %+v\nwant %+v", got, want)
+	}
+	if !rs[0].Met(2) || rs[0].Met(1.9) || !rs[1].Met(1/1.05) || rs[1].Met(1/1.2) {
+		t.Error("met targets not read")
+	}
+	if rs[1].Section != "T" || rs[1].Name != "b" || rs[1].Bench != "criterion:b" {
+		t.Errorf("row b = %+v", rs[1])
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"bench: go:A", "before the first row"},
+		{"row: a\nbench: go:A\nbench: go:B", "set twice"},
+		{"row: a\ncolour: red", "unknown key"},
+		{"row: a\nno colon", "want \"key: value\""},
+		{"row: a\ntarget:", "want \"key: value\""},
+		{"row: a\nmet: about 2", "at most X"},
+		{"row: a\nmet: at least two", "met:"},
+		{"row: a\nmax: ten", "invalid syntax"},
+		{"row: a\nzero-allocs: no", "want yes"},
+	} {
+		if _, err := parseRows(tc.text); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseRows(%q) = %v, want an error with %q", tc.text, err, tc.want)
 		}
 	}
 }
