@@ -13,7 +13,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
-	"github.com/offheap/offheap/tests/internal/loopback"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 // The relay workloads: bodies through Relay.Copy (every framing, splice and copy paths) and
@@ -260,6 +260,20 @@ func (l *engineLoad) finish(t *tally) {
 }
 
 // tunnel echoes a random payload through an engine tunnel (client → a ⇄ b → echo server).
+// await returns the completion of job id (a tunnel or a session, what) from ch, its channel
+// of the dispatcher. A job still running after 2 minutes is a failure: await cancels it, so
+// its completion comes.
+func (l *engineLoad) await(ch <-chan offheap.Completion, id uint64, what string, t *tally) offheap.Completion {
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(2 * time.Minute):
+		t.fail("%s %d: no completion after 2 minutes", what, id)
+		l.e.Cancel(id)
+		return <-ch
+	}
+}
+
 func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
 	client, a, b, server, err := loopback.Ends()
 	if err != nil {
@@ -306,14 +320,7 @@ func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64,
 		gotN, _ = io.Copy(h, client)
 		copy(got[:], h.Sum(nil))
 	}()
-	var c offheap.Completion
-	select {
-	case c = <-ch:
-	case <-time.After(2 * time.Minute):
-		t.fail("tunnel %d: no completion after 2 minutes", id)
-		l.e.Cancel(id)
-		c = <-ch
-	}
+	c := l.await(ch, id, "tunnel", t)
 	wg.Wait()
 	client.Close()
 	server.Close()

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
-	"github.com/offheap/offheap/tests/internal/loopback"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 func init() {
@@ -96,14 +96,7 @@ func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64
 	// leaves the client to its caller, which here closes it.
 	compCh := make(chan offheap.Completion, 1)
 	go func() {
-		var comp offheap.Completion
-		select {
-		case comp = <-ch:
-		case <-time.After(2 * time.Minute):
-			t.fail("session %d: no completion after 2 minutes", id)
-			l.e.Cancel(id)
-			comp = <-ch
-		}
+		comp := l.await(ch, id, "session", t)
 		client.Close()
 		compCh <- comp
 	}()
