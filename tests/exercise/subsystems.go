@@ -15,7 +15,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
-	"github.com/offheap/offheap/tests/internal/loopback"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 func init() {

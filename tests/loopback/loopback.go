@@ -1,5 +1,6 @@
-// Package loopback gives the test programs of tests/ (the soak and the API exercise) connected
-// TCP sockets on 127.0.0.1, the ends that relays, tunnels and engine sessions run between.
+// Package loopback gives the test programs (tests/soak, tests/exercise) and the Go benchmarks
+// (benches/go) connected TCP sockets on 127.0.0.1: the ends that relays, tunnels and engine
+// sessions run between.
 package loopback
 
 import (

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
-	"github.com/offheap/offheap/tests/internal/loopback"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 // tally counts what one workload did; its fields are updated atomically by its workers.
