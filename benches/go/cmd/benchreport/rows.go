@@ -46,46 +46,55 @@ func parseRows(text string) ([]Row, error) {
 			return nil, fmt.Errorf("rows.txt:%d: %q set twice in row %q", i+1, key, rs[len(rs)-1].Name)
 		}
 		set[key] = true
-		if err := setField(&rs[len(rs)-1], key, val); err != nil {
+		setter, ok := setters[key]
+		if !ok {
+			return nil, fmt.Errorf("rows.txt:%d: unknown key %q", i+1, key)
+		}
+		if err := setter(&rs[len(rs)-1], val); err != nil {
 			return nil, fmt.Errorf("rows.txt:%d: %w", i+1, err)
 		}
 	}
 	return rs, nil
 }
 
-// setField sets the field of r that key names to val.
-func setField(r *Row, key, val string) error {
-	var err error
-	switch key {
-	case "bench":
-		r.Bench = val
-	case "peer":
-		r.Peer = val
-	case "metric":
-		r.Metric = val
-	case "peer-metric":
-		r.PeerMetric = val
-	case "target":
-		r.Target = val
-	case "met":
+// setters are the keys of rows.txt, each with what sets its field of a Row from a value.
+var setters = map[string]func(r *Row, val string) error{
+	"bench":       text(func(r *Row) *string { return &r.Bench }),
+	"peer":        text(func(r *Row) *string { return &r.Peer }),
+	"metric":      text(func(r *Row) *string { return &r.Metric }),
+	"peer-metric": text(func(r *Row) *string { return &r.PeerMetric }),
+	"target":      text(func(r *Row) *string { return &r.Target }),
+	"bound":       text(func(r *Row) *string { return &r.Bound.Row }),
+	"why":         text(func(r *Row) *string { return &r.Bound.Why }),
+	"max":         number(func(r *Row) *float64 { return &r.Max }),
+	"min-mbs":     number(func(r *Row) *float64 { return &r.MinMBs }),
+	"met": func(r *Row, val string) (err error) {
 		r.Met, err = parseMet(val)
-	case "max":
-		r.Max, err = strconv.ParseFloat(val, 64)
-	case "min-mbs":
-		r.MinMBs, err = strconv.ParseFloat(val, 64)
-	case "zero-allocs":
+		return err
+	},
+	"zero-allocs": func(r *Row, val string) error {
 		if val != "yes" {
 			return fmt.Errorf("zero-allocs: %q, want yes (or no line)", val)
 		}
 		r.ZeroAllocs = true
-	case "bound":
-		r.Bound.Row = val
-	case "why":
-		r.Bound.Why = val
-	default:
-		return fmt.Errorf("unknown key %q", key)
+		return nil
+	},
+}
+
+// text sets a string field to the value as written.
+func text(field func(*Row) *string) func(*Row, string) error {
+	return func(r *Row, val string) error {
+		*field(r) = val
+		return nil
 	}
-	return err
+}
+
+// number sets a float field to the value read as a number.
+func number(field func(*Row) *float64) func(*Row, string) error {
+	return func(r *Row, val string) (err error) {
+		*field(r), err = strconv.ParseFloat(val, 64)
+		return err
+	}
 }
 
 // parseMet reads a ratio target: "at most X" (AtMost) or "at least X" (AtLeast).
