@@ -609,6 +609,19 @@ func acceptLoop(ln net.Listener, conns *sync.WaitGroup, serve func(c net.Conn)) 
 	}
 }
 
+// serveLoopback listens on 127.0.0.1 and serves every connection with serve (see acceptLoop)
+// until the test ends; it returns the address.
+func serveLoopback(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go acceptLoop(ln, nil, serve)
+	return ln.Addr().String()
+}
+
 // keepAliveUpstream answers every request head (ending in an empty line) with resp, on
 // kept-alive connections, allocating nothing per request.
 func keepAliveUpstream(t *testing.T, resp string) string {
@@ -692,12 +705,7 @@ func TestZeroAllocsPerRequest(t *testing.T) {
 // rawUpstream answers every connection with resp after reading one request head, then closes.
 func rawUpstream(t *testing.T, resp string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go acceptLoop(ln, nil, func(c net.Conn) {
+	return serveLoopback(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			line, err := br.ReadString('\n')
@@ -707,7 +715,6 @@ func rawUpstream(t *testing.T, resp string) string {
 		}
 		io.WriteString(c, resp)
 	})
-	return ln.Addr().String()
 }
 
 func TestCloseDelimitedAndHTTP10(t *testing.T) {
