@@ -218,7 +218,7 @@ func TestRenderNamesBoundsAndChanges(t *testing.T) {
 		"| slow | 20 ns | | | Peer | 2.20x | ≥ 2x peer | yes |\n" +
 		"| unbounded | 30 ns | | | | | ≤ 10 ns | no |\n")
 	md := render(runInfo{when: "2026-02-03 04:05 UTC", machine: "a machine", commit: "abc1234"}, lines, prev, []string{"<!-- x:start -->kept<!-- x:end -->"})
-	for _, want := range []string{
+	wantAll(t, "report", md,
 		"Written by `make bench` on 2026-02-03 04:05 UTC, code at commit abc1234.\n\nMachine: a machine.\n\nHow to read the tables:",
 		"docs/bench-history.md",
 		"| fast | 11 ns |  | 0 | Peer | 4.09x | ≥ 2x peer, 0 allocs | yes; was no (1.80x) on 2026-01-02 03:04 UTC |",
@@ -230,11 +230,7 @@ func TestRenderNamesBoundsAndChanges(t *testing.T) {
 		"| peerless | 11 ns |  | 0 | Absent | **peer not run** | ≥ 1x | no: peer not run |",
 		"\n## T\n",
 		"\n<!-- x:start -->kept<!-- x:end -->\n",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	if strings.Contains(md, "| unbounded | 30 ns | 100 |  |  |  | ≤ 10 ns | no; bound not stated; was") {
 		t.Error("an unchanged verdict is reported as a change")
 	}
@@ -300,15 +296,11 @@ func TestHistoryNewestFirstOnce(t *testing.T) {
 	if i < 0 || j < 0 || i > j {
 		t.Fatalf("entries not newest first:\n%s", h)
 	}
-	for _, want := range []string{
+	wantAll(t, "history", h,
 		"m2; code at commit 1234567.\n\n| benchmark | result | peer | speedup | met |\n|---|---|---|---|---|\n| **S** | | | | |\n| a | 3 ns | P | 0.67x | no |\n",
 		"m1.\n\n| benchmark",
 		"| a | 1 ns | P | 2.00x | yes |\n",
-	} {
-		if !strings.Contains(h, want) {
-			t.Errorf("history lacks %q:\n%s", want, h)
-		}
-	}
+	)
 }
 
 // TestGenerateKeepsHistory runs the tool's whole write: the previous file's summary lands in
@@ -335,13 +327,9 @@ func TestGenerateKeepsHistory(t *testing.T) {
 	}
 	md, _ := os.ReadFile(out)
 	h, _ := os.ReadFile(history)
-	for _, want := range []string{"on 2026-02-01 12:00 UTC", "How to read the tables:",
+	wantAll(t, "BENCHMARKS.md", string(md), "on 2026-02-01 12:00 UTC", "How to read the tables:",
 		"| fast | 10 ns |  | 0 | Peer | 1.50x | ≥ 2x peer | no; bound not stated; was yes (3.00x) on 2026-01-01 00:00 UTC |",
-		"<!-- bench-proxy:start -->\nproxy\n<!-- bench-proxy:end -->"} {
-		if !strings.Contains(string(md), want) {
-			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, md)
-		}
-	}
+		"<!-- bench-proxy:start -->\nproxy\n<!-- bench-proxy:end -->")
 	if !strings.Contains(string(h), "## make bench of 2026-01-01 00:00 UTC\n\nold.\n") || !strings.Contains(string(h), "| fast | 5 ns | Peer | 3.00x | yes |") {
 		t.Errorf("history:\n%s", h)
 	}
@@ -359,5 +347,15 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// wantAll fails the test for each of wants that s, the output named what, lacks.
+func wantAll(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(s, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, s)
+		}
 	}
 }
