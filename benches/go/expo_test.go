@@ -21,26 +21,8 @@ var (
 // histograms (cumulative, α = 0.01: schema 6).
 func expoOffheapAgg(b *testing.B) *offheap.Aggregator {
 	return expoOffheap.get(b, func() (*offheap.Aggregator, error) {
-		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, MaxSeries: 2 * heldSeries,
-			MetricType: offheap.Histogram, Name: "latency_seconds", Help: "Request latency."})
-		if err != nil {
-			return nil, err
-		}
-		keys := make([]uint64, 0, 1<<16)
-		ts := make([]int64, 0, 1<<16)
-		vals := make([]float64, 0, 1<<16)
-		for j := range 4 {
-			for start := 0; start < heldSeries; start += 1 << 16 {
-				keys, ts, vals = keys[:0], ts[:0], vals[:0]
-				for k := start; k < min(start+1<<16, heldSeries); k++ {
-					keys = append(keys, uint64(k))
-					ts = append(ts, winSec)
-					vals = append(vals, expoValue(k, j))
-				}
-				agg.IngestColumns(keys, ts, vals, nil, winSec)
-			}
-		}
-		return agg, nil
+		return filledAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, MaxSeries: 2 * heldSeries,
+			MetricType: offheap.Histogram, Name: "latency_seconds", Help: "Request latency."}, 4, expoValue)
 	})
 }
 

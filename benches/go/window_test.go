@@ -337,22 +337,36 @@ var (
 	heldPeer    fixture[*windowpeer.Aggregator]
 )
 
-// heldColumns feeds 1M series (2 samples each) to ingest, 65,536 samples at a time.
-func heldColumns(ingest func(keys []uint64, ts []int64, vals []float64)) {
+// heldColumns feeds 1M series, reps samples each (value(k, rep) for series k), to ingest,
+// 65,536 samples at a time.
+func heldColumns(reps int, value func(k, rep int) float64, ingest func(keys []uint64, ts []int64, vals []float64)) {
 	keys := make([]uint64, 0, 1<<16)
 	ts := make([]int64, 0, 1<<16)
 	vals := make([]float64, 0, 1<<16)
-	for rep := range 2 {
+	for rep := range reps {
 		for start := 0; start < heldSeries; start += 1 << 16 {
 			keys, ts, vals = keys[:0], ts[:0], vals[:0]
 			for k := start; k < min(start+1<<16, heldSeries); k++ {
 				keys = append(keys, uint64(k))
 				ts = append(ts, winSec)
-				vals = append(vals, float64(k%1000+rep))
+				vals = append(vals, value(k, rep))
 			}
 			ingest(keys, ts, vals)
 		}
 	}
+}
+
+// heldValue is sample rep of series k of the held benchmarks (2 samples a series).
+func heldValue(k, rep int) float64 { return float64(k%1000 + rep) }
+
+// filledAggregator makes an aggregator of cfg holding 1M series of reps samples each.
+func filledAggregator(cfg offheap.AggregatorConfig, reps int, value func(k, rep int) float64) (*offheap.Aggregator, error) {
+	agg, err := offheap.NewAggregator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	heldColumns(reps, value, func(keys []uint64, ts []int64, vals []float64) { agg.IngestColumns(keys, ts, vals, nil, winSec) })
+	return agg, nil
 }
 
 // heldOffheapAgg builds, once, an offheap aggregator with 1M live series (tumbling minute,
@@ -360,12 +374,7 @@ func heldColumns(ingest func(keys []uint64, ts []int64, vals []float64)) {
 // in its Go heap figures.
 func heldOffheapAgg(b *testing.B) *offheap.Aggregator {
 	return heldOffheap.get(b, func() (*offheap.Aggregator, error) {
-		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries})
-		if err != nil {
-			return nil, err
-		}
-		heldColumns(func(keys []uint64, ts []int64, vals []float64) { agg.IngestColumns(keys, ts, vals, nil, winSec) })
-		return agg, nil
+		return filledAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries}, 2, heldValue)
 	})
 }
 
@@ -373,7 +382,7 @@ func heldOffheapAgg(b *testing.B) *offheap.Aggregator {
 func heldPeerAgg(b *testing.B) *windowpeer.Aggregator {
 	return heldPeer.get(b, func() (*windowpeer.Aggregator, error) {
 		peer := windowpeer.New(int64(time.Minute), 1, 0.01, 2*heldSeries, true)
-		heldColumns(func(keys []uint64, ts []int64, vals []float64) { peer.Ingest(keys, ts, vals, winSec) })
+		heldColumns(2, heldValue, func(keys []uint64, ts []int64, vals []float64) { peer.Ingest(keys, ts, vals, winSec) })
 		return peer, nil
 	})
 }
