@@ -99,6 +99,16 @@ func (f *proxyFront) stop(t *tally) {
 	f.upConns.Wait()
 }
 
+// dialProxy connects a client to the proxy at addr, for exchanges due within d; br reads
+// the responses.
+func dialProxy(addr string, d time.Duration) (conn net.Conn, br *bufio.Reader, err error) {
+	if conn, err = net.Dial("tcp", addr); err != nil {
+		return nil, nil, err
+	}
+	conn.SetDeadline(time.Now().Add(d))
+	return conn, bufio.NewReader(conn), nil
+}
+
 func (l *proxyLoad) start() error {
 	var cfgs []proxy.Config
 	for _, allInGo := range []bool{false, true} {
@@ -167,14 +177,12 @@ func proxyUpstream(c *net.TCPConn) {
 // replaces one of them.
 func (l *proxyLoad) run(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
 	mode := rng.IntN(2)
-	conn, err := net.Dial("tcp", l.front.addrs[mode])
+	conn, br, err := dialProxy(l.front.addrs[mode], 30*time.Second)
 	if err != nil {
 		t.fail("dial: %v", err)
 		return
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
 	n := 1 + rng.IntN(6)
 	fault := ""
 	if rng.Float64() < faults {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -65,14 +64,12 @@ func (l *slowLoad) start() error {
 
 // run sends one normal keep-alive request and times it.
 func (l *slowLoad) run(ctx context.Context, rng *rand.Rand, _ float64, t *tally) {
-	conn, err := net.Dial("tcp", l.addr)
+	conn, br, err := dialProxy(l.addr, 10*time.Second)
 	if err != nil {
 		t.fail("dial: %v", err)
 		return
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(conn)
 	for range 10 {
 		start := time.Now()
 		fmt.Fprintf(conn, "GET /get/%d/1 HTTP/1.1\r\nHost: s\r\n\r\n", rng.IntN(4096))
