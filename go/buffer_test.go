@@ -12,13 +12,20 @@ import (
 	"time"
 )
 
-func TestBufferHeadAndWritev(t *testing.T) {
-	client, src, dst, server := relayConns(t)
-	client.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"))
-	head, err := NewBuffer()
+// newBuffer makes a Buffer, or fails the test.
+func newBuffer(t testing.TB) *Buffer {
+	t.Helper()
+	b, err := NewBuffer()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+func TestBufferHeadAndWritev(t *testing.T) {
+	client, src, dst, server := relayConns(t)
+	client.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"))
+	head := newBuffer(t)
 	defer head.Close()
 	raw, _ := src.SyscallConn()
 	for head.Len() < 42 {
@@ -58,10 +65,7 @@ func TestBufferCgoCallsAndAllocs(t *testing.T) {
 	client, src := tcpPair(t)
 	defer client.Close()
 	defer src.Close()
-	b, err := NewBuffer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := newBuffer(t)
 	defer b.Close()
 	raw, _ := src.SyscallConn()
 	msg := []byte("GET / HTTP/1.1\r\n\r\n")

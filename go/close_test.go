@@ -119,10 +119,7 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 	})
 	t.Run("Engine.Wait", func(t *testing.T) {
 		wakeTimes(t, "Engine.Wait", ErrClosed, wakeBound, func(t *testing.T) (func() error, func(), func()) {
-			e, err := NewEngine(1, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := newEngine(t, 1, 4)
 			out := make([]Completion, 4)
 			return func() error { _, err := e.Wait(context.Background(), out); return err }, func() { e.Close() }, func() {}
 		})

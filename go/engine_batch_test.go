@@ -52,10 +52,7 @@ func drain(t *testing.T, e *Engine, n int) map[uint64]Completion {
 func TestEngineSubmitBatch(t *testing.T) {
 	base := takeBaseline(t)
 	const total, cap = 2*submitChunk + 7, 2*submitChunk + 4
-	e, err := NewEngine(2, cap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, 2, cap)
 	type pair struct{ client, src, dst, server *net.TCPConn }
 	pairs := make([]pair, total)
 	jobs := make([]EngineJob, total)
@@ -147,10 +144,7 @@ func TestEngineSubmitBatch(t *testing.T) {
 // TestEngineSubmitBatchAllocs: a batch over connections that lend their RawConn without
 // allocating costs no Go allocation (Exact(0) bodies complete at once, so each round drains).
 func TestEngineSubmitBatchAllocs(t *testing.T) {
-	e, err := NewEngine(1, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, 1, 64)
 	defer e.Close()
 	jobs := make([]EngineJob, 8)
 	for i := range jobs {

@@ -23,10 +23,7 @@ func proxyRig(t *testing.T, tweak func(*ProxyConfig)) (*Engine, string) {
 		io.WriteString(w, "hello "+r.URL.Path)
 	}))
 	t.Cleanup(up.Close)
-	e, err := NewEngine(2, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, 2, 1024)
 	t.Cleanup(func() { e.Close() })
 	cfg := &ProxyConfig{Upstreams: []netip.AddrPort{netip.MustParseAddrPort(up.Listener.Addr().String())},
 		Proto: "http", Via: "t", IdleTimeout: time.Minute}

@@ -22,10 +22,7 @@ import (
 // engineIntegrity runs conns tunnels through an engine at once, each echoing a random
 // payload (some reset halfway), and checks SHA-256 of sent == received for the others.
 func engineIntegrity(t *testing.T, conns, maxSize int, seed uint64) (total int64) {
-	e, err := NewEngine(2, conns+16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, 2, conns+16)
 	defer e.Close()
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	type result struct {
@@ -114,6 +111,16 @@ func engineIntegrity(t *testing.T, conns, maxSize int, seed uint64) (total int64
 	return total
 }
 
+// newEngine starts an engine of workers workers and at most maxJobs jobs, or fails the test.
+func newEngine(t testing.TB, workers, maxJobs int) *Engine {
+	t.Helper()
+	e, err := NewEngine(workers, maxJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func TestEngineIntegrity(t *testing.T) {
 	base := takeBaseline(t)
 	engineIntegrity(t, 64, 1<<20, 42)
@@ -122,10 +129,7 @@ func TestEngineIntegrity(t *testing.T) {
 
 func TestEngineCancelAndClose(t *testing.T) {
 	base := takeBaseline(t)
-	e, err := NewEngine(1, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, 1, 4)
 	client, a := tcpPair(t)
 	b, server := tcpPair(t)
 	if err := e.SubmitTunnel(7, a, b); err != nil {
@@ -161,10 +165,7 @@ func TestEngineCancelAndClose(t *testing.T) {
 
 func TestEngineBodies(t *testing.T) {
 	base := takeBaseline(t)
-	e, err := NewEngine(1, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, 1, 8)
 	cases := []struct {
 		f       Framing
 		in, out string
@@ -219,18 +220,10 @@ func TestEngineBodies(t *testing.T) {
 // sessionRig is an engine with one worker, a client pair (client, c) and an upstream pair
 // (u, up) of connections, and two Buffers, all closed when the test ends.
 func sessionRig(t *testing.T) (e *Engine, client, c, u, up *net.TCPConn, cbuf, ubuf *Buffer) {
-	e, err := NewEngine(1, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e = newEngine(t, 1, 16)
 	client, c = tcpPair(t)
 	u, up = tcpPair(t)
-	if cbuf, err = NewBuffer(); err != nil {
-		t.Fatal(err)
-	}
-	if ubuf, err = NewBuffer(); err != nil {
-		t.Fatal(err)
-	}
+	cbuf, ubuf = newBuffer(t), newBuffer(t)
 	t.Cleanup(func() {
 		ubuf.Close()
 		cbuf.Close()

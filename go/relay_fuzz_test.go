@@ -5,7 +5,6 @@ package offheap
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -97,22 +96,18 @@ func refChunked(in []byte) (payload []byte, n int, ok bool) {
 	}
 }
 
-// encodeChunked frames data as chunks whose sizes come from sizes (cycled).
+// encodeChunked frames data as chunks whose sizes come from sizes (cycled; 1 byte each when
+// empty).
 func encodeChunked(data, sizes []byte) []byte {
-	var out bytes.Buffer
-	for i, k := 0, 0; i < len(data); k++ {
+	k := 0
+	return chunkFrame(data, func() int {
 		n := 1
 		if len(sizes) > 0 {
 			n = 1 + int(sizes[k%len(sizes)])
 		}
-		n = min(n, len(data)-i)
-		fmt.Fprintf(&out, "%x\r\n", n)
-		out.Write(data[i : i+n])
-		out.WriteString("\r\n")
-		i += n
-	}
-	out.WriteString("0\r\n\r\n")
-	return out.Bytes()
+		k++
+		return n
+	}, "")
 }
 
 var next = []byte("GET /next HTTP/1.1\r\n\r\n")
@@ -204,10 +199,7 @@ func FuzzBuffers(f *testing.F) {
 		var bufs [3]*Buffer
 		var models [3][]byte
 		for i := range bufs {
-			b, err := NewBuffer()
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := newBuffer(t)
 			defer b.Close()
 			bufs[i] = b
 		}

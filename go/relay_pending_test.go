@@ -204,10 +204,7 @@ func bufferWith(t testing.TB, b []byte) *Buffer {
 	in, out := unixPair(t)
 	defer in.Close()
 	defer out.Close()
-	buf, err := NewBuffer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	buf := newBuffer(t)
 	go in.Write(b)
 	raw, err := out.SyscallConn()
 	if err != nil {
@@ -234,10 +231,7 @@ func TestChunkedUploadSentWithItsHead(t *testing.T) {
 	if _, err := client.Write([]byte(first)); err != nil {
 		t.Fatal(err)
 	}
-	buf, err := NewBuffer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	buf := newBuffer(t)
 	defer buf.Close()
 	raw, _ := src.SyscallConn()
 	for buf.Len() < len(first) {

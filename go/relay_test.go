@@ -48,16 +48,23 @@ func relayOnce(t *testing.T, useUnix, noSplice bool, f Framing, input []byte) (g
 	return got, left, st, err
 }
 
+// chunkEncode frames data as chunks of random sizes up to maxChunk, then a trailer.
 func chunkEncode(data []byte, rng *rand.Rand, maxChunk int) []byte {
+	return chunkFrame(data, func() int { return 1 + rng.IntN(maxChunk) }, "X-Trailer: 1\r\n")
+}
+
+// chunkFrame frames data as chunks of the sizes size returns in turn (cut to what is left),
+// then the last chunk and trailer (header lines, each ending in CRLF; "" for none).
+func chunkFrame(data []byte, size func() int, trailer string) []byte {
 	var out bytes.Buffer
 	for i := 0; i < len(data); {
-		n := min(1+rng.IntN(maxChunk), len(data)-i)
+		n := min(size(), len(data)-i)
 		fmt.Fprintf(&out, "%x\r\n", n)
 		out.Write(data[i : i+n])
 		out.WriteString("\r\n")
 		i += n
 	}
-	out.WriteString("0\r\nX-Trailer: 1\r\n\r\n")
+	out.WriteString("0\r\n" + trailer + "\r\n")
 	return out.Bytes()
 }
 
@@ -253,6 +260,15 @@ func TestRelayFaults(t *testing.T) {
 		run   func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error
 		check func(err error) bool
 	}
+	// badChunk: the client sends input, a chunked body malformed where the status code says;
+	// Copy with f fails with ErrBadChunk naming that code.
+	badChunk := func(name, input string, f Framing, code string) fault {
+		return fault{name, func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
+			go client.Write([]byte(input))
+			_, err := r.Copy(context.Background(), f)
+			return err
+		}, func(err error) bool { return errors.Is(err, ErrBadChunk) && strings.Contains(err.Error(), code) }}
+	}
 	faults := []fault{
 		{"peer reset mid-body", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
 			go func() {
@@ -281,21 +297,9 @@ func TestRelayFaults(t *testing.T) {
 			}
 			return fmt.Errorf("longer body: %v %+v", err, st)
 		}, func(err error) bool { return err == nil }},
-		{"chunk size overflow", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
-			go client.Write([]byte("11111111111111111\r\n"))
-			_, err := r.Copy(context.Background(), Chunked())
-			return err
-		}, func(err error) bool { return errors.Is(err, ErrBadChunk) && strings.Contains(err.Error(), "205") }},
-		{"chunk size not hex", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
-			go client.Write([]byte("zz\r\n"))
-			_, err := r.Copy(context.Background(), Dechunked())
-			return err
-		}, func(err error) bool { return errors.Is(err, ErrBadChunk) && strings.Contains(err.Error(), "206") }},
-		{"chunk missing CRLF", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
-			go client.Write([]byte("3\r\nabcX"))
-			_, err := r.Copy(context.Background(), Chunked())
-			return err
-		}, func(err error) bool { return errors.Is(err, ErrBadChunk) && strings.Contains(err.Error(), "207") }},
+		badChunk("chunk size overflow", "11111111111111111\r\n", Chunked(), "205"),
+		badChunk("chunk size not hex", "zz\r\n", Dechunked(), "206"),
+		badChunk("chunk missing CRLF", "3\r\nabcX", Chunked(), "207"),
 		{"slow reader hits the write deadline", func(t *testing.T, client, src, dst, server *net.TCPConn, r *Relay) error {
 			// server never reads; the relay holds at most a pipe (1 MiB) and a buffer (a
 			// bulk one: 4 MiB).

@@ -2,7 +2,6 @@ package benches
 
 import (
 	"strconv"
-	"sync"
 	"testing"
 
 	offheap "github.com/offheap/offheap/go"
@@ -14,46 +13,23 @@ import (
 func expoValue(k, j int) float64 { return 0.001 * float64(1+(k*7+j*13)%2000) }
 
 var (
-	expoOffheapOnce, expoClientOnce sync.Once
-	expoOffheap                     *offheap.Aggregator
-	expoRegistry                    *prometheus.Registry
+	expoOffheap  fixture[*offheap.Aggregator]
+	expoRegistry fixture[*prometheus.Registry]
 )
 
 // expoOffheapAgg builds, once, an aggregator of 1M series of 4 samples typed as native
 // histograms (cumulative, α = 0.01: schema 6).
 func expoOffheapAgg(b *testing.B) *offheap.Aggregator {
-	expoOffheapOnce.Do(func() {
-		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, MaxSeries: 2 * heldSeries,
-			MetricType: offheap.Histogram, Name: "latency_seconds", Help: "Request latency."})
-		if err != nil {
-			return
-		}
-		keys := make([]uint64, 0, 1<<16)
-		ts := make([]int64, 0, 1<<16)
-		vals := make([]float64, 0, 1<<16)
-		for j := range 4 {
-			for start := 0; start < heldSeries; start += 1 << 16 {
-				keys, ts, vals = keys[:0], ts[:0], vals[:0]
-				for k := start; k < min(start+1<<16, heldSeries); k++ {
-					keys = append(keys, uint64(k))
-					ts = append(ts, winSec)
-					vals = append(vals, expoValue(k, j))
-				}
-				agg.IngestColumns(keys, ts, vals, nil, winSec)
-			}
-		}
-		expoOffheap = agg
+	return expoOffheap.get(b, func() (*offheap.Aggregator, error) {
+		return filledAggregator(offheap.AggregatorConfig{Mode: offheap.Cumulative, MaxSeries: 2 * heldSeries,
+			MetricType: offheap.Histogram, Name: "latency_seconds", Help: "Request latency."}, 4, expoValue)
 	})
-	if expoOffheap == nil {
-		b.Fatal("setup failed")
-	}
-	return expoOffheap
 }
 
 // expoClientRegistry builds, once, a client_golang registry holding the same series: a
 // HistogramVec of native histograms only (bucket factor 1.011: schema 6), one child per key.
-func expoClientRegistry() *prometheus.Registry {
-	expoClientOnce.Do(func() {
+func expoClientRegistry(b *testing.B) *prometheus.Registry {
+	return expoRegistry.get(b, func() (*prometheus.Registry, error) {
 		reg := prometheus.NewRegistry()
 		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "latency_seconds", Help: "Request latency.",
 			NativeHistogramBucketFactor: 1.011, NativeHistogramMaxBucketNumber: 2048}, []string{"key"})
@@ -64,9 +40,8 @@ func expoClientRegistry() *prometheus.Registry {
 				o.Observe(expoValue(k, j))
 			}
 		}
-		expoRegistry = reg
+		return reg, nil
 	})
-	return expoRegistry
 }
 
 // BenchmarkExpositionNative1M: 1M series of 4 samples exposed as native histograms in the
@@ -76,10 +51,10 @@ func expoClientRegistry() *prometheus.Registry {
 func BenchmarkExpositionNative1M(b *testing.B) {
 	b.Run("offheap", func(b *testing.B) { benchExposition(b, offheap.FormatProtobuf, 20) })
 	b.Run("client_golang", func(b *testing.B) {
-		reg := expoClientRegistry()
+		reg := expoClientRegistry(b)
 		// Its 1M series hold ~2 GiB of Go heap: let go of them, so the benchmarks after this
 		// one (WindowHeld1M measures the process's Go heap and GC CPU) do not carry them.
-		b.Cleanup(func() { expoRegistry, expoClientOnce = nil, sync.Once{} })
+		b.Cleanup(expoRegistry.drop)
 		gather := func(w *countingDiscard) {
 			mfs, err := reg.Gather()
 			if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != heldSeries ||

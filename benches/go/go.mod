@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/offheap/offheap/go v0.0.0
+	github.com/offheap/offheap/tests v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.74.0
 	github.com/valyala/fasthttp v1.78.0
@@ -24,3 +25,5 @@ require (
 )
 
 replace github.com/offheap/offheap/go => ../../go
+
+replace github.com/offheap/offheap/tests => ../../tests

@@ -8,24 +8,18 @@ import (
 	"testing"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/requests"
 	"github.com/valyala/fasthttp"
 )
 
-// httparse's benchmark requests (benches/parse.rs there; picohttpparser's bench.c).
-const (
-	kittyhell = "GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n" +
-		"Host: www.kittyhell.com\r\n" +
-		"User-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10.6; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\n" +
-		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
-		"Accept-Language: ja,en-us;q=0.7,en;q=0.3\r\n" +
-		"Accept-Encoding: gzip,deflate\r\n" +
-		"Accept-Charset: Shift_JIS,utf-8;q=0.7,*;q=0.7\r\n" +
-		"Keep-Alive: 115\r\n" +
-		"Connection: keep-alive\r\n" +
-		"Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral|padding=under256\r\n\r\n"
-	reqShort = "GET / HTTP/1.0\r\nHost: example.com\r\nCookie: session=60; user_id=1\r\n\r\n"
-	batchLen = 16
+// httparse's benchmark requests, the same bytes as offheap's Go tests and httparse's own
+// benchmarks measure (tests/requests).
+var (
+	kittyhell = requests.Kittyhell
+	reqShort  = requests.ReqShort
 )
+
+const batchLen = 16
 
 var sinkInt int
 

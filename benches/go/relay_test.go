@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 // relayRig is a source connection fed endlessly by a writer goroutine and a destination
@@ -22,28 +23,12 @@ type relayRig struct {
 	done           chan struct{}
 }
 
-func tcpPair(b *testing.B) (*net.TCPConn, *net.TCPConn) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		ch <- c
-	}()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c.(*net.TCPConn), (<-ch).(*net.TCPConn)
-}
-
 func newRelayRig(b *testing.B) *relayRig {
 	r := &relayRig{done: make(chan struct{})}
-	r.client, r.src = tcpPair(b)
-	r.dst, r.server = tcpPair(b)
+	var err error
+	if r.client, r.src, r.dst, r.server, err = loopback.Ends(); err != nil {
+		b.Fatal(err)
+	}
 	go func() {
 		block := make([]byte, 1<<20)
 		for {
@@ -208,8 +193,10 @@ func engineTunnel(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	client, a := tcpPair(b)
-	bb, server := tcpPair(b)
+	client, a, bb, server, err := loopback.Ends()
+	if err != nil {
+		b.Fatal(err)
+	}
 	if err := e.SubmitTunnel(1, a, bb); err != nil {
 		b.Fatal(err)
 	}
@@ -255,7 +242,10 @@ func engineTunnel(b *testing.B, size int) {
 // writes 1 MiB blocks into one connection, and the benchmark goroutine reads size bytes per
 // operation straight from its other end. A relay adds a second loopback hop to this.
 func noRelay(b *testing.B, size int) {
-	client, server := tcpPair(b)
+	client, server, err := loopback.Pair()
+	if err != nil {
+		b.Fatal(err)
+	}
 	go func() {
 		block := make([]byte, 1<<20)
 		for i := range block {

@@ -312,56 +312,79 @@ func BenchmarkWindowMemory1M(b *testing.B) {
 	}
 }
 
+// fixture is a value built once, by the first benchmark that needs it, and shared by the
+// ones after: building 1M series takes seconds.
+type fixture[T any] struct {
+	once  sync.Once
+	value T
+	err   error
+}
+
+// get returns the value, built by build on the first call; it fails b when the build failed.
+func (f *fixture[T]) get(b *testing.B, build func() (T, error)) T {
+	f.once.Do(func() { f.value, f.err = build() })
+	if f.err != nil {
+		b.Fatalf("setup failed: %v", f.err)
+	}
+	return f.value
+}
+
+// drop lets go of the value; the next get builds it again.
+func (f *fixture[T]) drop() { *f = fixture[T]{} }
+
 var (
-	heldOffheapOnce, heldPeerOnce sync.Once
-	heldOffheap                   *offheap.Aggregator
-	heldPeer                      *windowpeer.Aggregator
+	heldOffheap fixture[*offheap.Aggregator]
+	heldPeer    fixture[*windowpeer.Aggregator]
 )
 
-// heldColumns feeds 1M series (2 samples each) to ingest, 65,536 samples at a time.
-func heldColumns(ingest func(keys []uint64, ts []int64, vals []float64)) {
+// heldColumns feeds 1M series, reps samples each (value(k, rep) for series k), to ingest,
+// 65,536 samples at a time.
+func heldColumns(reps int, value func(k, rep int) float64, ingest func(keys []uint64, ts []int64, vals []float64)) {
 	keys := make([]uint64, 0, 1<<16)
 	ts := make([]int64, 0, 1<<16)
 	vals := make([]float64, 0, 1<<16)
-	for rep := range 2 {
+	for rep := range reps {
 		for start := 0; start < heldSeries; start += 1 << 16 {
 			keys, ts, vals = keys[:0], ts[:0], vals[:0]
 			for k := start; k < min(start+1<<16, heldSeries); k++ {
 				keys = append(keys, uint64(k))
 				ts = append(ts, winSec)
-				vals = append(vals, float64(k%1000+rep))
+				vals = append(vals, value(k, rep))
 			}
 			ingest(keys, ts, vals)
 		}
 	}
 }
 
+// heldValue is sample rep of series k of the held benchmarks (2 samples a series).
+func heldValue(k, rep int) float64 { return float64(k%1000 + rep) }
+
+// filledAggregator makes an aggregator of cfg holding 1M series of reps samples each.
+func filledAggregator(cfg offheap.AggregatorConfig, reps int, value func(k, rep int) float64) (*offheap.Aggregator, error) {
+	agg, err := offheap.NewAggregator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	heldColumns(reps, value, func(keys []uint64, ts []int64, vals []float64) { agg.IngestColumns(keys, ts, vals, nil, winSec) })
+	return agg, nil
+}
+
 // heldOffheapAgg builds, once, an offheap aggregator with 1M live series (tumbling minute,
 // sketch on). Each side is built only when first measured, so the other side's memory is not
 // in its Go heap figures.
 func heldOffheapAgg(b *testing.B) *offheap.Aggregator {
-	heldOffheapOnce.Do(func() {
-		agg, err := offheap.NewAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries})
-		if err != nil {
-			return
-		}
-		heldColumns(func(keys []uint64, ts []int64, vals []float64) { agg.IngestColumns(keys, ts, vals, nil, winSec) })
-		heldOffheap = agg
+	return heldOffheap.get(b, func() (*offheap.Aggregator, error) {
+		return filledAggregator(offheap.AggregatorConfig{Mode: offheap.Tumbling, Width: time.Minute, MaxSeries: 2 * heldSeries}, 2, heldValue)
 	})
-	if heldOffheap == nil {
-		b.Fatal("setup failed")
-	}
-	return heldOffheap
 }
 
 // heldPeerAgg builds, once, the pure-Go aggregator with the same 1M series.
-func heldPeerAgg() *windowpeer.Aggregator {
-	heldPeerOnce.Do(func() {
+func heldPeerAgg(b *testing.B) *windowpeer.Aggregator {
+	return heldPeer.get(b, func() (*windowpeer.Aggregator, error) {
 		peer := windowpeer.New(int64(time.Minute), 1, 0.01, 2*heldSeries, true)
-		heldColumns(func(keys []uint64, ts []int64, vals []float64) { peer.Ingest(keys, ts, vals, winSec) })
-		heldPeer = peer
+		heldColumns(2, heldValue, func(keys []uint64, ts []int64, vals []float64) { peer.Ingest(keys, ts, vals, winSec) })
+		return peer, nil
 	})
-	return heldPeer
 }
 
 func gcCPU() float64 {
@@ -394,7 +417,7 @@ func BenchmarkWindowHeld1M(b *testing.B) {
 		}
 	})
 	b.Run("purego", func(b *testing.B) {
-		peer := heldPeerAgg()
+		peer := heldPeerAgg(b)
 		measure(b, func() { runtime.KeepAlive(peer) })
 		if peer.Len() != heldSeries {
 			b.Fatal("series lost")
@@ -436,7 +459,7 @@ func BenchmarkWindowSnapshot1M(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*heldSeries), "ns/series")
 	})
 	b.Run("purego", func(b *testing.B) {
-		peer := heldPeerAgg()
+		peer := heldPeerAgg(b)
 		rows := make([]windowpeer.Row, 0, heldSeries)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -470,7 +493,7 @@ func BenchmarkWindowExposition1M(b *testing.B) {
 		}
 	})
 	b.Run("purego", func(b *testing.B) {
-		peer := heldPeerAgg()
+		peer := heldPeerAgg(b)
 		rows := make([]windowpeer.Row, 0, heldSeries)
 		buf := make([]byte, 0, 4096)
 		rows = peer.Snapshot(rows, winSec, quantiles3)

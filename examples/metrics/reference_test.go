@@ -39,6 +39,17 @@ type refOutcome struct {
 	tooMany  bool
 }
 
+// add appends s, or, when the body already holds maxSamples, marks it fatal (too many
+// samples) and reports false.
+func (o *refOutcome) add(s sample, maxSamples int) bool {
+	if len(o.samples) == maxSamples {
+		o.fatal, o.tooMany = true, true
+		return false
+	}
+	o.samples = append(o.samples, s)
+	return true
+}
+
 const labelRE = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"`
 
 var (
@@ -145,11 +156,9 @@ func refLines(body string, lim Limits, now int64) refOutcome {
 			o.rejected++
 			continue
 		}
-		if len(o.samples) == lim.MaxSamples {
-			o.fatal, o.tooMany = true, true
+		if !o.add(sample{key, ts, v}, lim.MaxSamples) {
 			return o
 		}
-		o.samples = append(o.samples, sample{key, ts, v})
 	}
 	return o
 }
@@ -229,11 +238,9 @@ func refJSON(body []byte, lim Limits, now int64) refOutcome {
 				continue
 			}
 		}
-		if len(o.samples) == lim.MaxSamples {
-			o.fatal, o.tooMany = true, true
+		if !o.add(sample{key, ts, v}, lim.MaxSamples) {
 			return o
 		}
-		o.samples = append(o.samples, sample{key, ts, v})
 	}
 	return o
 }

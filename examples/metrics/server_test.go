@@ -63,15 +63,20 @@ func send(t *testing.T, method, url string, hdr http.Header, body io.Reader) (in
 	return resp.StatusCode, resp.Header, string(data)
 }
 
-func TestEndToEnd(t *testing.T) {
+// forEachEngine runs test as a subtest per engine, given the default configuration with it.
+func forEachEngine(t *testing.T, test func(t *testing.T, cfg Config)) {
 	for _, engine := range []string{"offheap", "go"} {
-		t.Run(engine, func(t *testing.T) { testEndToEnd(t, engine) })
+		t.Run(engine, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Engine = engine
+			test(t, cfg)
+		})
 	}
 }
 
-func testEndToEnd(t *testing.T, engine string) {
-	cfg := DefaultConfig()
-	cfg.Engine = engine
+func TestEndToEnd(t *testing.T) { forEachEngine(t, testEndToEnd) }
+
+func testEndToEnd(t *testing.T, cfg Config) {
 	cfg.BodyLimit = 64 << 10
 	cfg.MaxSamples = 1000
 	_, url := newTestServer(t, cfg)
@@ -244,15 +249,9 @@ func TestIngestHandlerAllocs(t *testing.T) {
 // TestLoadSmoke runs the load generator against the service (2 connections x 200 requests per
 // format) and checks conservation: every sample sent is accepted, counted by the service and
 // held by the window.
-func TestLoadSmoke(t *testing.T) {
-	for _, engine := range []string{"offheap", "go"} {
-		t.Run(engine, func(t *testing.T) { testLoadSmoke(t, engine) })
-	}
-}
+func TestLoadSmoke(t *testing.T) { forEachEngine(t, testLoadSmoke) }
 
-func testLoadSmoke(t *testing.T, engine string) {
-	cfg := DefaultConfig()
-	cfg.Engine = engine
+func testLoadSmoke(t *testing.T, cfg Config) {
 	_, url := newTestServer(t, cfg)
 	addr := strings.TrimPrefix(url, "http://")
 	var total uint64

@@ -303,35 +303,26 @@ func faultUpstream(t *testing.T) (addr string, stop func()) {
 	t.Cleanup(stop)
 	go func() {
 		defer accepting.Done()
-		for {
-			c, err := ln.Accept()
+		acceptLoop(ln, &conns, func(c net.Conn) {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			req, err := http.ReadRequest(bufio.NewReader(c))
 			if err != nil {
 				return
 			}
-			conns.Add(1)
-			go func() {
-				defer conns.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				switch req.URL.Path {
-				case "/stall-body":
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n%s", strings.Repeat("x", 1000))
-					io.Copy(io.Discard, c) // until the proxy closes
-				case "/stall-head":
-					io.Copy(io.Discard, c)
-				case "/reset":
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n%s", strings.Repeat("x", 1000))
-					c.(*net.TCPConn).SetLinger(0)
-				default:
-					io.Copy(io.Discard, req.Body)
-					fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-				}
-			}()
-		}
+			switch req.URL.Path {
+			case "/stall-body":
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n%s", strings.Repeat("x", 1000))
+				io.Copy(io.Discard, c) // until the proxy closes
+			case "/stall-head":
+				io.Copy(io.Discard, c)
+			case "/reset":
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n%s", strings.Repeat("x", 1000))
+				c.(*net.TCPConn).SetLinger(0)
+			default:
+				io.Copy(io.Discard, req.Body)
+				fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+			}
+		})
 	}()
 	return ln.Addr().String(), stop
 }

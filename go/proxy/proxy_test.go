@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -587,6 +588,40 @@ func TestCurl(t *testing.T) {
 
 // TestZeroAllocsPerRequest proxies requests from a raw client to a raw upstream (neither
 // allocates per request) and counts the process's Go allocations: the proxy's share.
+// acceptLoop serves every connection ln accepts with serve, on a goroutine of its own that
+// closes the connection after, until ln is closed. conns, when not nil, counts those goroutines.
+func acceptLoop(ln net.Listener, conns *sync.WaitGroup, serve func(c net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		if conns != nil {
+			conns.Add(1)
+		}
+		go func() {
+			if conns != nil {
+				defer conns.Done()
+			}
+			defer c.Close()
+			serve(c)
+		}()
+	}
+}
+
+// serveLoopback listens on 127.0.0.1 and serves every connection with serve (see acceptLoop)
+// until the test ends; it returns the address.
+func serveLoopback(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go acceptLoop(ln, nil, serve)
+	return ln.Addr().String()
+}
+
 // keepAliveUpstream answers every request head (ending in an empty line) with resp, on
 // kept-alive connections, allocating nothing per request.
 func keepAliveUpstream(t *testing.T, resp string) string {
@@ -597,34 +632,25 @@ func keepAliveUpstream(t *testing.T, resp string) string {
 	}
 	t.Cleanup(func() { uln.Close() })
 	respBytes := []byte(resp)
-	go func() {
+	go acceptLoop(uln, nil, func(c net.Conn) {
+		buf := make([]byte, 8192)
+		have := 0
 		for {
-			c, err := uln.Accept()
+			n, err := c.Read(buf[have:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				have := 0
-				for {
-					n, err := c.Read(buf[have:])
-					if err != nil {
-						return
-					}
-					have += n
-					for {
-						i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						c.Write(respBytes)
-						have = copy(buf, buf[i+4:have])
-					}
+			have += n
+			for {
+				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
 				}
-			}()
+				c.Write(respBytes)
+				have = copy(buf, buf[i+4:have])
+			}
 		}
-	}()
+	})
 	return uln.Addr().String()
 }
 
@@ -679,31 +705,16 @@ func TestZeroAllocsPerRequest(t *testing.T) {
 // rawUpstream answers every connection with resp after reading one request head, then closes.
 func rawUpstream(t *testing.T, resp string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveLoopback(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(c, resp)
-			}()
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(c, resp)
+	})
 }
 
 func TestCloseDelimitedAndHTTP10(t *testing.T) {

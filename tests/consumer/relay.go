@@ -26,12 +26,12 @@ var relayChecks = []struct {
 	name string
 	run  func() error
 }{
-	{"Close ends a Copy waiting on an idle peer", closeEndsCopy},
+	{"Close ends a Copy waiting on an idle peer", withRig(closeEndsCopy)},
 	{"Close ends a Buffer.ReadFrom waiting on an idle peer", closeEndsReadFrom},
-	{"closing the source connection ends a waiting Copy", closeConnEndsCopy},
-	{"Copy neither obeys nor erases the caller's deadlines", copyKeepsDeadlines},
-	{"a chunked upload sent with its head, through CopyBuffered", chunkedUploadBuffered},
-	{"a chunked upload over TLS (*tls.Conn), through CopyPending", tlsUpload},
+	{"closing the source connection ends a waiting Copy", withRig(closeConnEndsCopy)},
+	{"Copy neither obeys nor erases the caller's deadlines", withRig(copyKeepsDeadlines)},
+	{"a chunked upload sent with its head, through CopyBuffered", withRig(chunkedUploadBuffered)},
+	{"a chunked upload over TLS (*tls.Conn), through CopyPending", withRig(tlsUpload)},
 }
 
 const (
@@ -100,6 +100,18 @@ func (g *rig) close() {
 	}
 }
 
+// withRig makes a check of one that runs on a new rig, closed after it.
+func withRig(check func(g *rig) error) func() error {
+	return func() error {
+		g, err := newRig()
+		if err != nil {
+			return err
+		}
+		defer g.close()
+		return check(g)
+	}
+}
+
 // closeWakes runs wait, closes after the wait has started, and says how long the wait took
 // to end after Close and with which error.
 func closeWakes(wait func() error, close func()) (time.Duration, error) {
@@ -116,26 +128,21 @@ func closeWakes(wait func() error, close func()) (time.Duration, error) {
 	}
 }
 
-func closeEndsCopy() error {
+func closeEndsCopy(g *rig) error {
 	// The package promises 10 ms (its own tests hold it to that); under a loaded test machine
 	// this only checks that Close, not something else, ended the wait.
-	return copyEndedBy("Close", func(g *rig) { g.r.Close() }, offheap.ErrClosed, time.Second)
+	return copyEndedBy(g, "Close", func(g *rig) { g.r.Close() }, offheap.ErrClosed, time.Second)
 }
 
 // closeConnEndsCopy: the Go idiom for ending a blocked read, closing its connection, ends a
 // Copy too, with ErrConnClosed (which matches net.ErrClosed).
-func closeConnEndsCopy() error {
-	return copyEndedBy("its source closed", func(g *rig) { g.src.Close() }, offheap.ErrConnClosed, 2*time.Second)
+func closeConnEndsCopy(g *rig) error {
+	return copyEndedBy(g, "its source closed", func(g *rig) { g.src.Close() }, offheap.ErrConnClosed, 2*time.Second)
 }
 
 // copyEndedBy checks that end, run while a Copy waits on an idle client, ends the Copy within
 // bound with an error matching want.
-func copyEndedBy(what string, end func(*rig), want error, bound time.Duration) error {
-	g, err := newRig()
-	if err != nil {
-		return err
-	}
-	defer g.close()
+func copyEndedBy(g *rig, what string, end func(*rig), want error, bound time.Duration) error {
 	took, err := closeWakes(func() error {
 		_, err := g.r.Copy(context.Background(), offheap.Exact(1000))
 		return err
@@ -167,12 +174,7 @@ func closeEndsReadFrom() error {
 	return nil
 }
 
-func copyKeepsDeadlines() error {
-	g, err := newRig()
-	if err != nil {
-		return err
-	}
-	defer g.close()
+func copyKeepsDeadlines(g *rig) error {
 	client, src, r := g.client, g.src, g.r
 	// Copy neither reads nor changes the connections' deadlines: one already past does not
 	// stop it...
@@ -197,7 +199,7 @@ func copyKeepsDeadlines() error {
 	}
 	watchdog := time.AfterFunc(3*time.Second, func() { src.Close() })
 	defer watchdog.Stop()
-	_, err = src.Read(make([]byte, 1))
+	_, err := src.Read(make([]byte, 1))
 	late := time.Since(deadline)
 	if !errors.Is(err, os.ErrDeadlineExceeded) || late < -100*time.Millisecond || late > time.Second {
 		return fmt.Errorf("a read after Copy: %v, %v after the deadline set before it; want that deadline, on time", err, late)
@@ -227,12 +229,7 @@ func checkUpload(upstream net.Conn, st offheap.RelayStats) error {
 	return nil
 }
 
-func chunkedUploadBuffered() error {
-	g, err := newRig()
-	if err != nil {
-		return err
-	}
-	defer g.close()
+func chunkedUploadBuffered(g *rig) error {
 	client, src := g.client, g.src
 	first := uploadHead + uploadBody[:cut]
 	if _, err := client.Write([]byte(first)); err != nil {
@@ -303,16 +300,11 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
 }
 
-func tlsUpload() error {
+func tlsUpload(g *rig) error {
 	cert, pool, err := selfSigned()
 	if err != nil {
 		return err
 	}
-	g, err := newRig()
-	if err != nil {
-		return err
-	}
-	defer g.close()
 	client := tls.Client(g.client, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
 	src := tls.Server(g.src, &tls.Config{Certificates: []tls.Certificate{cert}})
 	go func() {

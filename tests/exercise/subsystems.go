@@ -11,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"syscall"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 func init() {
@@ -110,37 +110,13 @@ func exerciseWindow(n int) error {
 	return nil
 }
 
-func tcpPair() (*net.TCPConn, *net.TCPConn, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() { c, _ := l.Accept(); ch <- c }()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	s := <-ch
-	if s == nil {
-		c.Close()
-		return nil, nil, errors.New("accept failed")
-	}
-	return c.(*net.TCPConn), s.(*net.TCPConn), nil
-}
-
 func exerciseRelay(n int) error {
-	upstream, src, err := tcpPair()
+	upstream, src, dst, client, err := loopback.Ends()
 	if err != nil {
 		return err
 	}
 	defer upstream.Close()
 	defer src.Close()
-	dst, client, err := tcpPair()
-	if err != nil {
-		return err
-	}
 	defer dst.Close()
 	defer client.Close()
 	body := bytes.Repeat([]byte("0123456789abcdef"), 64)
@@ -182,11 +158,7 @@ func exerciseEngine(n int) error {
 		if err != nil {
 			return err
 		}
-		a1, a2, err := tcpPair()
-		if err != nil {
-			return err
-		}
-		b1, b2, err := tcpPair()
+		a1, a2, b1, b2, err := loopback.Ends()
 		if err != nil {
 			return err
 		}
@@ -225,11 +197,7 @@ func exerciseEngine(n int) error {
 
 // exerciseEngineBatch relays one body handed over with SubmitBatch.
 func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
-	c1, c2, err := tcpPair()
-	if err != nil {
-		return err
-	}
-	d1, d2, err := tcpPair()
+	c1, c2, d1, d2, err := loopback.Ends()
 	if err != nil {
 		return err
 	}
@@ -259,11 +227,7 @@ func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
 // exerciseEngineSession runs one keep-alive exchange through an engine session, then hands
 // a chunked request back; the buffers and fds come back with the completion.
 func exerciseEngineSession(e *offheap.Engine, out []offheap.Completion) error {
-	client, c, err := tcpPair()
-	if err != nil {
-		return err
-	}
-	u, up, err := tcpPair()
+	client, c, u, up, err := loopback.Ends()
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 // tally counts what one workload did; its fields are updated atomically by its workers.
@@ -214,7 +215,7 @@ func takeBaseline() baseline {
 	if b, err := offheap.NewBuffer(); err == nil {
 		b.Close()
 	}
-	if c, s, err := tcpPair(); err == nil {
+	if c, s, err := loopback.Pair(); err == nil {
 		c.Close()
 		s.Close()
 	}

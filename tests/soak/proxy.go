@@ -28,11 +28,7 @@ func init() {
 // SHA-256, and faults on either side (clients that reset mid-upload or send their head a
 // byte at a time, upstreams that reset or stall mid-response).
 type proxyLoad struct {
-	up      net.Listener
-	upConns sync.WaitGroup
-	proxies [2]*proxy.Proxy // engine mode, all in Go
-	addrs   [2]string
-	served  sync.WaitGroup
+	front proxyFront // engine mode, all in Go
 }
 
 const (
@@ -40,39 +36,41 @@ const (
 	proxyHeadTimeout = 300 * time.Millisecond
 )
 
-// listenUpstream starts a proxyUpstream on loopback; conns counts its connections, to wait
-// for after closing the listener.
-func listenUpstream(conns *sync.WaitGroup) (net.Listener, error) {
+// proxyFront is a proxyUpstream on loopback and proxies (go/proxy) in front of it, each
+// serving on a loopback listener of its own (addrs, in the order of proxies).
+type proxyFront struct {
+	up      net.Listener
+	upConns sync.WaitGroup // the upstream's connections
+	proxies []*proxy.Proxy
+	addrs   []string
+	served  sync.WaitGroup
+}
+
+// start starts the upstream, then a proxy of each configuration, its Upstreams set to it.
+func (f *proxyFront) start(cfgs ...proxy.Config) error {
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
+	f.up = up
 	go func() {
 		for {
 			c, err := up.Accept()
 			if err != nil {
 				return
 			}
-			conns.Add(1)
+			f.upConns.Add(1)
 			go func() {
-				defer conns.Done()
+				defer f.upConns.Done()
 				defer c.Close()
 				proxyUpstream(c.(*net.TCPConn))
 			}()
 		}
 	}()
-	return up, nil
-}
-
-func (l *proxyLoad) start() error {
-	up, err := listenUpstream(&l.upConns)
-	if err != nil {
-		return err
-	}
-	l.up = up
-	for i, allInGo := range []bool{false, true} {
-		p, err := proxy.New(proxy.Config{Upstreams: []string{up.Addr().String()}, AllInGo: allInGo, Workers: 2,
-			BodyTimeout: proxyBodyTimeout, ReadHeaderTimeout: proxyHeadTimeout, ResponseHeaderTimeout: 5 * time.Second})
+	f.proxies, f.addrs = nil, nil
+	for _, cfg := range cfgs {
+		cfg.Upstreams = []string{up.Addr().String()}
+		p, err := proxy.New(cfg)
 		if err != nil {
 			return err
 		}
@@ -80,25 +78,47 @@ func (l *proxyLoad) start() error {
 		if err != nil {
 			return err
 		}
-		l.proxies[i], l.addrs[i] = p, ln.Addr().String()
-		l.served.Add(1)
-		go func() { defer l.served.Done(); p.Serve(ln) }()
+		f.proxies, f.addrs = append(f.proxies, p), append(f.addrs, ln.Addr().String())
+		f.served.Add(1)
+		go func() { defer f.served.Done(); p.Serve(ln) }()
 	}
 	return nil
 }
 
-func (l *proxyLoad) finish(t *tally) {
-	for _, p := range l.proxies {
+// stop shuts the proxies down, then closes the upstream and waits for its connections.
+func (f *proxyFront) stop(t *tally) {
+	for _, p := range f.proxies {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := p.Shutdown(ctx); err != nil {
 			t.fail("Shutdown: %v", err)
 		}
 		cancel()
 	}
-	l.served.Wait()
-	l.up.Close()
-	l.upConns.Wait()
+	f.served.Wait()
+	f.up.Close()
+	f.upConns.Wait()
 }
+
+// dialProxy connects a client to the proxy at addr, for exchanges due within d; br reads
+// the responses.
+func dialProxy(addr string, d time.Duration) (conn net.Conn, br *bufio.Reader, err error) {
+	if conn, err = net.Dial("tcp", addr); err != nil {
+		return nil, nil, err
+	}
+	conn.SetDeadline(time.Now().Add(d))
+	return conn, bufio.NewReader(conn), nil
+}
+
+func (l *proxyLoad) start() error {
+	var cfgs []proxy.Config
+	for _, allInGo := range []bool{false, true} {
+		cfgs = append(cfgs, proxy.Config{AllInGo: allInGo, Workers: 2, BodyTimeout: proxyBodyTimeout,
+			ReadHeaderTimeout: proxyHeadTimeout, ResponseHeaderTimeout: 5 * time.Second})
+	}
+	return l.front.start(cfgs...)
+}
+
+func (l *proxyLoad) finish(t *tally) { l.front.stop(t) }
 
 // proxyUpstream answers the requests of one connection by path: /get/<size>/<seed> (a
 // seeded body, Content-Length), /chunked/<size>/<seed> (the same, chunked), /post (the
@@ -157,14 +177,12 @@ func proxyUpstream(c *net.TCPConn) {
 // replaces one of them.
 func (l *proxyLoad) run(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
 	mode := rng.IntN(2)
-	conn, err := net.Dial("tcp", l.addrs[mode])
+	conn, br, err := dialProxy(l.front.addrs[mode], 30*time.Second)
 	if err != nil {
 		t.fail("dial: %v", err)
 		return
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
 	n := 1 + rng.IntN(6)
 	fault := ""
 	if rng.Float64() < faults {

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 // The relay workloads: bodies through Relay.Copy (every framing, splice and copy paths) and
@@ -25,31 +25,6 @@ func init() {
 	register(&workload{name: "relay", run: relayBody})
 	eng := &engineLoad{}
 	register(&workload{name: "engine", start: eng.start, run: eng.tunnel, finish: eng.finish})
-}
-
-func tcpPair() (*net.TCPConn, *net.TCPConn, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer l.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		ch <- c
-	}()
-	c, err := net.Dial("tcp", l.Addr().String())
-	s := <-ch
-	if err != nil || s == nil {
-		if c != nil {
-			c.Close()
-		}
-		if s != nil {
-			s.Close()
-		}
-		return nil, nil, fmt.Errorf("tcp pair: %v", err)
-	}
-	return c.(*net.TCPConn), s.(*net.TCPConn), nil
 }
 
 func randomBytes(rng *rand.Rand, n int) []byte {
@@ -91,15 +66,8 @@ var nextRequest = []byte("GET /next HTTP/1.1\r\nHost: soak\r\n\r\n")
 
 // relayBody relays one body between two loopback TCP connections.
 func relayBody(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, src, err := tcpPair()
+	client, src, dst, server, err := loopback.Ends()
 	if err != nil {
-		t.fail("%v", err)
-		return
-	}
-	dst, server, err := tcpPair()
-	if err != nil {
-		client.Close()
-		src.Close()
 		t.fail("%v", err)
 		return
 	}
@@ -292,16 +260,23 @@ func (l *engineLoad) finish(t *tally) {
 }
 
 // tunnel echoes a random payload through an engine tunnel (client → a ⇄ b → echo server).
-func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, a, err := tcpPair()
-	if err != nil {
-		t.fail("%v", err)
-		return
+// await returns the completion of job id (a tunnel or a session, what) from ch, its channel
+// of the dispatcher. A job still running after 2 minutes is a failure: await cancels it, so
+// its completion comes.
+func (l *engineLoad) await(ch <-chan offheap.Completion, id uint64, what string, t *tally) offheap.Completion {
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(2 * time.Minute):
+		t.fail("%s %d: no completion after 2 minutes", what, id)
+		l.e.Cancel(id)
+		return <-ch
 	}
-	b, server, err := tcpPair()
+}
+
+func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
+	client, a, b, server, err := loopback.Ends()
 	if err != nil {
-		client.Close()
-		a.Close()
 		t.fail("%v", err)
 		return
 	}
@@ -345,14 +320,7 @@ func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64,
 		gotN, _ = io.Copy(h, client)
 		copy(got[:], h.Sum(nil))
 	}()
-	var c offheap.Completion
-	select {
-	case c = <-ch:
-	case <-time.After(2 * time.Minute):
-		t.fail("tunnel %d: no completion after 2 minutes", id)
-		l.e.Cancel(id)
-		c = <-ch
-	}
+	c := l.await(ch, id, "tunnel", t)
 	wg.Wait()
 	client.Close()
 	server.Close()

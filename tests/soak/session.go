@@ -15,6 +15,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/tests/loopback"
 )
 
 func init() {
@@ -26,15 +27,8 @@ func init() {
 // through an engine session between a client and an upstream connection, checking the SHA-256
 // of every body; a fault resets the client or the upstream in the middle.
 func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, c, err := tcpPair()
+	client, c, u, up, err := loopback.Ends()
 	if err != nil {
-		t.fail("%v", err)
-		return
-	}
-	u, up, err := tcpPair()
-	if err != nil {
-		client.Close()
-		c.Close()
 		t.fail("%v", err)
 		return
 	}
@@ -102,14 +96,7 @@ func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64
 	// leaves the client to its caller, which here closes it.
 	compCh := make(chan offheap.Completion, 1)
 	go func() {
-		var comp offheap.Completion
-		select {
-		case comp = <-ch:
-		case <-time.After(2 * time.Minute):
-			t.fail("session %d: no completion after 2 minutes", id)
-			l.e.Cancel(id)
-			comp = <-ch
-		}
+		comp := l.await(ch, id, "session", t)
 		client.Close()
 		compCh <- comp
 	}()

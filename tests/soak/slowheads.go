@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -36,37 +35,21 @@ func init() {
 // fds), while the workers send normal requests and time them: the deadline must cut the slow
 // ones and the others must not starve.
 type slowLoad struct {
-	up      net.Listener
-	upConns sync.WaitGroup
-	p       *proxy.Proxy
-	addr    string
-	served  sync.WaitGroup
-	child   *exec.Cmd
-	out     strings.Builder
-	mu      sync.Mutex
-	lat     []time.Duration
+	front proxyFront
+	addr  string // the proxy's
+	child *exec.Cmd
+	out   strings.Builder
+	mu    sync.Mutex
+	lat   []time.Duration
 }
 
 const slowReadHeaderTimeout = 2 * time.Second
 
 func (l *slowLoad) start() error {
-	up, err := listenUpstream(&l.upConns)
-	if err != nil {
+	if err := l.front.start(proxy.Config{Workers: 2, ReadHeaderTimeout: slowReadHeaderTimeout}); err != nil {
 		return err
 	}
-	l.up = up
-	l.p, err = proxy.New(proxy.Config{Upstreams: []string{up.Addr().String()}, Workers: 2,
-		ReadHeaderTimeout: slowReadHeaderTimeout})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	l.addr = ln.Addr().String()
-	l.served.Add(1)
-	go func() { defer l.served.Done(); l.p.Serve(ln) }()
+	l.addr = l.front.addrs[0]
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -81,14 +64,12 @@ func (l *slowLoad) start() error {
 
 // run sends one normal keep-alive request and times it.
 func (l *slowLoad) run(ctx context.Context, rng *rand.Rand, _ float64, t *tally) {
-	conn, err := net.Dial("tcp", l.addr)
+	conn, br, err := dialProxy(l.addr, 10*time.Second)
 	if err != nil {
 		t.fail("dial: %v", err)
 		return
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(conn)
 	for range 10 {
 		start := time.Now()
 		fmt.Fprintf(conn, "GET /get/%d/1 HTTP/1.1\r\nHost: s\r\n\r\n", rng.IntN(4096))
@@ -115,14 +96,7 @@ func (l *slowLoad) run(ctx context.Context, rng *rand.Rand, _ float64, t *tally)
 func (l *slowLoad) finish(t *tally) {
 	l.child.Process.Signal(syscall.SIGTERM)
 	l.child.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	if err := l.p.Shutdown(ctx); err != nil {
-		t.fail("Shutdown: %v", err)
-	}
-	cancel()
-	l.served.Wait()
-	l.up.Close()
-	l.upConns.Wait()
+	l.front.stop(t)
 	var opened, cut, held, longestMs int
 	if _, err := fmt.Sscanf(l.out.String(), "opened %d cut %d held %d longest-ms %d", &opened, &cut, &held, &longestMs); err != nil {
 		t.fail("the slow clients reported %q: %v", l.out.String(), err)

@@ -1,8 +1,8 @@
 // Command benchreport turns one run of offheap's benchmarks (criterion's JSON and `go test
 // -bench` output) into BENCHMARKS.md: a short guide to reading it, then per section a table of
 // each benchmark beside its peer from the same run, the ratio, the target it is held to and,
-// for a missed target, the row that bounds it. Rows are declared in rows_*.go, one file per
-// subsystem. A declared benchmark that did not run is reported and fails the tool.
+// for a missed target, the row that bounds it. Rows are declared in rows.txt, one table read
+// by rows.go. A declared benchmark that did not run is reported and fails the tool.
 //
 // Before it replaces BENCHMARKS.md, it adds a one-line-per-benchmark summary of the file it
 // replaces to docs/bench-history.md (beside -out), so a regression shows against earlier runs.
@@ -56,10 +56,6 @@ type Bound struct {
 	Why string
 }
 
-var rows []Row
-
-func register(r ...Row) { rows = append(rows, r...) }
-
 // AtMost is a target "this costs at most x times the peer".
 func AtMost(x float64) func(float64) bool { return func(s float64) bool { return 1/s <= x } }
 
@@ -112,7 +108,7 @@ func main() {
 	if *history == "" {
 		*history = filepath.Join(filepath.Dir(*out), "docs", "bench-history.md")
 	}
-	if err := checkRows(rows); err != nil {
+	if err := errors.Join(rowsErr, checkRows(rows)); err != nil {
 		fatal(err)
 	}
 	if *record != "" {
@@ -172,7 +168,7 @@ func generate(critDir, goOut, out, history string, now time.Time) (missing int, 
 	fmt.Printf("benchreport: wrote %s (%d rows)\n", out, len(rows))
 	for _, l := range lines {
 		if l.met == "no" && l.ran && !l.allocsMissed && !l.peerMissing && l.row.Bound.Row == "" {
-			fmt.Fprintf(os.Stderr, "benchreport: %q misses its target and states no bound (add Bound in rows_*.go)\n", l.row.Name)
+			fmt.Fprintf(os.Stderr, "benchreport: %q misses its target and states no bound (add a bound in rows.txt)\n", l.row.Name)
 		}
 	}
 	return missing, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,11 +31,11 @@ func TestTargets(t *testing.T) {
 	}
 }
 
-// TestDeclaredRows checks the rows of rows_*.go: unique names, bounds that name rows, every
-// "0 allocs" target checked, and that each row missing its target in the last recorded run
-// states its bound.
+// TestDeclaredRows checks the rows of rows.txt: it parses, unique names, bounds that name rows,
+// every "0 allocs" target checked, and that each row missing its target in the last recorded
+// run states its bound.
 func TestDeclaredRows(t *testing.T) {
-	if err := checkRows(rows); err != nil {
+	if err := errors.Join(rowsErr, checkRows(rows)); err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]Row{}
@@ -54,6 +55,65 @@ func TestDeclaredRows(t *testing.T) {
 		r, ok := byName[name]
 		if !ok || r.Bound.Row == "" {
 			t.Errorf("%q: declared %v, bound %q", name, ok, r.Bound.Row)
+		}
+	}
+}
+
+// TestParseRows reads every key of the format into its field, and rejects what it cannot read.
+func TestParseRows(t *testing.T) {
+	rs, err := parseRows(`# a comment
+
+section: S
+row: a
+bench: go:A
+peer: criterion:p
+metric: ns/sample
+peer-metric: ns/req
+target: ≥ 2x p, 0 allocs
+met: at least 2
+max: 20
+min-mbs: 200.5
+zero-allocs: yes
+bound: b
+why: because
+
+section: T
+row: b
+bench: criterion:b
+met: at most 1.1
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Met == nil || rs[1].Met == nil {
+		t.Fatalf("rows = %+v", rs)
+	}
+	want := Row{Section: "S", Name: "a", Bench: "go:A", Peer: "criterion:p", Metric: "ns/sample", PeerMetric: "ns/req",
+		Target: "≥ 2x p, 0 allocs", Max: 20, MinMBs: 200.5, ZeroAllocs: true, Bound: Bound{Row: "b", Why: "because"}}
+	got := rs[0]
+	got.Met = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("row a = %+v\nwant %+v", got, want)
+	}
+	if !rs[0].Met(2) || rs[0].Met(1.9) || !rs[1].Met(1/1.05) || rs[1].Met(1/1.2) {
+		t.Error("met targets not read")
+	}
+	if rs[1].Section != "T" || rs[1].Name != "b" || rs[1].Bench != "criterion:b" {
+		t.Errorf("row b = %+v", rs[1])
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"bench: go:A", "before the first row"},
+		{"row: a\nbench: go:A\nbench: go:B", "set twice"},
+		{"row: a\ncolour: red", "unknown key"},
+		{"row: a\nno colon", "want \"key: value\""},
+		{"row: a\ntarget:", "want \"key: value\""},
+		{"row: a\nmet: about 2", "at most X"},
+		{"row: a\nmet: at least two", "met:"},
+		{"row: a\nmax: ten", "invalid syntax"},
+		{"row: a\nzero-allocs: no", "want yes"},
+	} {
+		if _, err := parseRows(tc.text); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseRows(%q) = %v, want an error with %q", tc.text, err, tc.want)
 		}
 	}
 }
@@ -158,7 +218,7 @@ func TestRenderNamesBoundsAndChanges(t *testing.T) {
 		"| slow | 20 ns | | | Peer | 2.20x | ≥ 2x peer | yes |\n" +
 		"| unbounded | 30 ns | | | | | ≤ 10 ns | no |\n")
 	md := render(runInfo{when: "2026-02-03 04:05 UTC", machine: "a machine", commit: "abc1234"}, lines, prev, []string{"<!-- x:start -->kept<!-- x:end -->"})
-	for _, want := range []string{
+	wantAll(t, "report", md,
 		"Written by `make bench` on 2026-02-03 04:05 UTC, code at commit abc1234.\n\nMachine: a machine.\n\nHow to read the tables:",
 		"docs/bench-history.md",
 		"| fast | 11 ns |  | 0 | Peer | 4.09x | ≥ 2x peer, 0 allocs | yes; was no (1.80x) on 2026-01-02 03:04 UTC |",
@@ -170,11 +230,7 @@ func TestRenderNamesBoundsAndChanges(t *testing.T) {
 		"| peerless | 11 ns |  | 0 | Absent | **peer not run** | ≥ 1x | no: peer not run |",
 		"\n## T\n",
 		"\n<!-- x:start -->kept<!-- x:end -->\n",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	if strings.Contains(md, "| unbounded | 30 ns | 100 |  |  |  | ≤ 10 ns | no; bound not stated; was") {
 		t.Error("an unchanged verdict is reported as a change")
 	}
@@ -240,15 +296,11 @@ func TestHistoryNewestFirstOnce(t *testing.T) {
 	if i < 0 || j < 0 || i > j {
 		t.Fatalf("entries not newest first:\n%s", h)
 	}
-	for _, want := range []string{
+	wantAll(t, "history", h,
 		"m2; code at commit 1234567.\n\n| benchmark | result | peer | speedup | met |\n|---|---|---|---|---|\n| **S** | | | | |\n| a | 3 ns | P | 0.67x | no |\n",
 		"m1.\n\n| benchmark",
 		"| a | 1 ns | P | 2.00x | yes |\n",
-	} {
-		if !strings.Contains(h, want) {
-			t.Errorf("history lacks %q:\n%s", want, h)
-		}
-	}
+	)
 }
 
 // TestGenerateKeepsHistory runs the tool's whole write: the previous file's summary lands in
@@ -275,13 +327,9 @@ func TestGenerateKeepsHistory(t *testing.T) {
 	}
 	md, _ := os.ReadFile(out)
 	h, _ := os.ReadFile(history)
-	for _, want := range []string{"on 2026-02-01 12:00 UTC", "How to read the tables:",
+	wantAll(t, "BENCHMARKS.md", string(md), "on 2026-02-01 12:00 UTC", "How to read the tables:",
 		"| fast | 10 ns |  | 0 | Peer | 1.50x | ≥ 2x peer | no; bound not stated; was yes (3.00x) on 2026-01-01 00:00 UTC |",
-		"<!-- bench-proxy:start -->\nproxy\n<!-- bench-proxy:end -->"} {
-		if !strings.Contains(string(md), want) {
-			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, md)
-		}
-	}
+		"<!-- bench-proxy:start -->\nproxy\n<!-- bench-proxy:end -->")
 	if !strings.Contains(string(h), "## make bench of 2026-01-01 00:00 UTC\n\nold.\n") || !strings.Contains(string(h), "| fast | 5 ns | Peer | 3.00x | yes |") {
 		t.Errorf("history:\n%s", h)
 	}
@@ -299,5 +347,15 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// wantAll fails the test for each of wants that s, the output named what, lacks.
+func wantAll(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(s, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, s)
+		}
 	}
 }

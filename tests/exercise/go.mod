@@ -1,7 +1,0 @@
-module github.com/offheap/offheap/tests/exercise
-
-go 1.24
-
-require github.com/offheap/offheap/go v0.0.0
-
-replace github.com/offheap/offheap/go => ../../go
