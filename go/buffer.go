@@ -14,10 +14,7 @@ import (
 )
 
 // BufferSize is the size of every Rust-owned [Buffer].
-const BufferSize = 64 << 10
-
-// writevMax is the most buffers one WriteBuffers call takes (OFFHEAP_WRITEV_MAX).
-const writevMax = 16
+const BufferSize = bufferSize
 
 // bufferIO is offheap_buffer_io: the bytes to drop first (in), and the read and the view of
 // the filled bytes that one offheap_buffer_fill returns (out).

@@ -2,19 +2,7 @@
 
 package offheap
 
-/*
-#cgo noescape offheap_debug_object_new
-#cgo nocallback offheap_debug_object_new
-#cgo noescape offheap_debug_object_touch
-#cgo nocallback offheap_debug_object_touch
-#cgo nocallback offheap_debug_object_free
-#cgo noescape offheap_debug_sum
-#cgo nocallback offheap_debug_sum
-#cgo noescape offheap_debug_fill
-#cgo nocallback offheap_debug_fill
-#cgo nocallback offheap_debug_inject_panics
-#include "offheap.h"
-*/
+// #include "offheap.h"
 import "C"
 
 import (

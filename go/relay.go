@@ -36,14 +36,6 @@ type Framing struct {
 	length uint64
 }
 
-// Framing kinds (offheap_framing).
-const (
-	framingExact     = 0
-	framingChunked   = 1
-	framingDechunked = 2
-	framingUntilEOF  = 3
-)
-
 // Exact frames a body of exactly n bytes (Content-Length). Bytes after it stay unread in the
 // source, ready for the next message. A negative n is treated as 0.
 func Exact(n int64) Framing {
@@ -87,23 +79,6 @@ type RelayCounters struct {
 	BulkBuffersLive uint64
 }
 
-const (
-	// relayStepLimit is the most bytes one step of a relay writes
-	// (OFFHEAP_RELAY_STEP_LIMIT; a step also stops after 1024 reads); the step then returns
-	// relayStateAgain and Copy steps again at once.
-	relayStepLimit = 4 << 20
-
-	// Flags of a relay (offheap_relay_new, offheap_relay_reset).
-	relayShutdownOnDone = 2 // shut the destination down for writing when the body is done
-	relaySplice         = 4 // splice through a pooled pipe when both fds allow it
-
-	// What a step waits for next (offheap_relay_state).
-	relayStateWantRead  = 0
-	relayStateWantWrite = 1
-	relayStateDone      = 2
-	relayStateAgain     = 3
-)
-
 // relayProgress is offheap_relay_progress: the state and the byte counts of a relay.
 type relayProgress struct {
 	state   uint32
@@ -111,14 +86,11 @@ type relayProgress struct {
 	stats   RelayStats
 }
 
-// relayFed is offheap_relay_fed: what a feed of the fallback did (relay_cgo.go pins it).
+// relayFed is offheap_relay_fed: what a feed of the fallback did (abi_cgo_gen.go pins it).
 type relayFed struct {
 	taken, kept, readBound uint64
 	progress               relayProgress
 }
-
-// relayFeedEOF is offheap_relay_feed's flag for the source's end of file.
-const relayFeedEOF = 1
 
 // Relay moves bodies from one connection to another without the bytes touching the Go heap:
 // Rust copies them through pooled Rust-owned buffers (4 MiB bulk buffers once a body is bulk),

@@ -113,9 +113,6 @@ const (
 	Gauge MetricType = 3
 )
 
-// maxQuantiles is the most quantiles a snapshot computes (OFFHEAP_WINDOW_MAX_QUANTILES).
-const maxQuantiles = 16
-
 // withDefaults checks the fields the library does not see (or sees only after a conversion)
 // and fills the defaults; the library checks the rest, and its message names the rule (and
 // NewAggregator the field).
@@ -134,7 +131,7 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 		{"AggregatorConfig.MaxFutureSkew", int64(c.MaxFutureSkew), 0},
 		{"AggregatorConfig.Shards", int64(c.Shards), 256},
 		{"AggregatorConfig.MaxKeyLen", int64(c.MaxKeyLen), 4096},
-		{"len(AggregatorConfig.Quantiles)", int64(len(c.Quantiles)), maxQuantiles},
+		{"len(AggregatorConfig.Quantiles)", int64(len(c.Quantiles)), windowMaxQuantiles},
 	} {
 		switch {
 		case f.value < 0:
@@ -207,7 +204,7 @@ func (c *AggregatorConfig) mirror() windowConfig {
 	}
 }
 
-// windowConfig is offheap_aggregator_config (window_cgo.go pins its layout).
+// windowConfig is offheap_aggregator_config (abi_cgo_gen.go pins its layout).
 type windowConfig struct {
 	mode, slices          uint32
 	widthNs               uint64
