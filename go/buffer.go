@@ -59,12 +59,9 @@ type Buffer struct {
 
 // NewBuffer takes a buffer from the pool.
 func NewBuffer() (*Buffer, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	id, st := bufferNew()
-	if st != statusOK {
-		return nil, statusError("NewBuffer", st)
+	id, err := create("NewBuffer", bufferNew)
+	if err != nil {
+		return nil, err
 	}
 	b := &Buffer{io: new(bufferIO)}
 	b.onRd = b.readable

@@ -21,16 +21,19 @@ type debugObject struct {
 
 func freeDebugObject(id uint64) uint32 { return uint32(C.offheap_debug_object_free(C.uint64_t(id))) }
 
-func newDebugObject() (*debugObject, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
+func debugObjectNew() (uint64, uint32) {
 	var id C.uint64_t
-	if st := C.offheap_debug_object_new(&id); st != statusOK {
-		return nil, statusError("debugObject.new", uint32(st))
+	st := C.offheap_debug_object_new(&id)
+	return uint64(id), uint32(st)
+}
+
+func newDebugObject() (*debugObject, error) {
+	id, err := create("debugObject.new", debugObjectNew)
+	if err != nil {
+		return nil, err
 	}
 	o := &debugObject{}
-	attach(&o.h, o, uint64(id), freeDebugObject)
+	attach(&o.h, o, id, freeDebugObject)
 	return o, nil
 }
 

@@ -32,6 +32,20 @@ type handleFree struct {
 	free func(uint64) uint32
 }
 
+// create makes the library object of constructor op with newFn and returns its id, to attach:
+// initErr, without calling the library, when it did not load; the status as op's error when
+// newFn fails.
+func create(op string, newFn func() (uint64, uint32)) (uint64, error) {
+	if initErr != nil {
+		return 0, initErr
+	}
+	id, st := newFn()
+	if st != statusOK {
+		return 0, statusError(op, st)
+	}
+	return id, nil
+}
+
 // attach stores id and registers free as a backstop for owners dropped without Close.
 func attach[T any](h *handle, owner *T, id uint64, free func(uint64) uint32) {
 	h.id = id

@@ -144,12 +144,9 @@ type Relay struct {
 
 // NewRelay creates a relay. Bind it to a pair of connections before Copy.
 func NewRelay() (*Relay, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	id, st := relayNew(framingExact, 0, 0)
-	if st != statusOK {
-		return nil, statusError("NewRelay", st)
+	id, err := create("NewRelay", func() (uint64, uint32) { return relayNew(framingExact, 0, 0) })
+	if err != nil {
+		return nil, err
 	}
 	r := &Relay{prog: new(relayProgress)}
 	r.onReady = r.ready

@@ -116,12 +116,9 @@ type Snapshot struct {
 
 // NewSnapshot makes an empty snapshot arena.
 func NewSnapshot() (*Snapshot, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	id, st := windowSnapshotNew()
-	if st != statusOK {
-		return nil, statusError("NewSnapshot", st)
+	id, err := create("NewSnapshot", windowSnapshotNew)
+	if err != nil {
+		return nil, err
 	}
 	s := &Snapshot{}
 	attach(&s.h, s, id, windowSnapshotFree)
