@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+
+	"github.com/offheap/offheap/go/internal/ascii"
 )
 
 // HTTP/1.x head parsing: many heads per cgo crossing, zero-copy, strict against request
@@ -172,29 +174,6 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// equalFold reports whether b equals s in ASCII case-insensitive comparison.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // The library's records and options, mirrored field by field (abi_cgo_gen.go pins each
 // layout to the header).
 type (
@@ -360,7 +339,7 @@ func (h *heads) Header(i int, name string) []byte {
 	}
 	r := h.rec(i)
 	for _, s := range h.hdrs[r.firstHeader : r.firstHeader+r.headerCount] {
-		if equalFold(h.slice(s.nameOff, s.nameLen), name) {
+		if ascii.EqualFold(h.slice(s.nameOff, s.nameLen), name) {
 			return h.slice(s.valueOff, s.valueLen)
 		}
 	}
