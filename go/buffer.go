@@ -59,15 +59,13 @@ type Buffer struct {
 
 // NewBuffer takes a buffer from the pool.
 func NewBuffer() (*Buffer, error) {
-	id, err := create("NewBuffer", bufferNew)
-	if err != nil {
+	b := &Buffer{io: new(bufferIO)}
+	if err := create("NewBuffer", b, &b.h, bufferNew, bufferFree); err != nil {
 		return nil, err
 	}
-	b := &Buffer{io: new(bufferIO)}
 	b.onRd = b.readable
 	b.fill1 = b.fillFrom
 	b.closed = b.wakeClosed
-	attach(&b.h, b, id, bufferFree)
 	return b, nil
 }
 

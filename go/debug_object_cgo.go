@@ -28,12 +28,10 @@ func debugObjectNew() (uint64, uint32) {
 }
 
 func newDebugObject() (*debugObject, error) {
-	id, err := create("debugObject.new", debugObjectNew)
-	if err != nil {
+	o := &debugObject{}
+	if err := create("debugObject.new", o, &o.h, debugObjectNew, freeDebugObject); err != nil {
 		return nil, err
 	}
-	o := &debugObject{}
-	attach(&o.h, o, id, freeDebugObject)
 	return o, nil
 }
 

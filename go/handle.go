@@ -32,18 +32,19 @@ type handleFree struct {
 	free func(uint64) uint32
 }
 
-// create makes the library object of constructor op with newFn and returns its id, to attach:
-// initErr, without calling the library, when it did not load; the status as op's error when
-// newFn fails.
-func create(op string, newFn func() (uint64, uint32)) (uint64, error) {
+// create makes owner's library object with newFn, for constructor op, and attaches it to h
+// with free as the backstop. It returns initErr, without calling the library, when the library
+// did not load, and newFn's failure as op's error.
+func create[T any](op string, owner *T, h *handle, newFn func() (uint64, uint32), free func(uint64) uint32) error {
 	if initErr != nil {
-		return 0, initErr
+		return initErr
 	}
 	id, st := newFn()
 	if st != statusOK {
-		return 0, statusError(op, st)
+		return statusError(op, st)
 	}
-	return id, nil
+	attach(h, owner, id, free)
+	return nil
 }
 
 // attach stores id and registers free as a backstop for owners dropped without Close.

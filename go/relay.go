@@ -144,17 +144,16 @@ type Relay struct {
 
 // NewRelay creates a relay. Bind it to a pair of connections before Copy.
 func NewRelay() (*Relay, error) {
-	id, err := create("NewRelay", func() (uint64, uint32) { return relayNew(framingExact, 0, 0) })
-	if err != nil {
+	r := &Relay{prog: new(relayProgress)}
+	newFn := func() (uint64, uint32) { return relayNew(framingExact, 0, 0) }
+	if err := create("NewRelay", r, &r.h, newFn, relayFree); err != nil {
 		return nil, err
 	}
-	r := &Relay{prog: new(relayProgress)}
 	r.onReady = r.ready
 	r.withSrc = r.stepWithSrc
 	r.step = r.stepWithDst
 	r.wakeFn = r.wake
 	r.closeFn = r.wakeClosed
-	attach(&r.h, r, id, relayFree)
 	return r, nil
 }
 

@@ -116,12 +116,10 @@ type Snapshot struct {
 
 // NewSnapshot makes an empty snapshot arena.
 func NewSnapshot() (*Snapshot, error) {
-	id, err := create("NewSnapshot", windowSnapshotNew)
-	if err != nil {
+	s := &Snapshot{}
+	if err := create("NewSnapshot", s, &s.h, windowSnapshotNew, windowSnapshotFree); err != nil {
 		return nil, err
 	}
-	s := &Snapshot{}
-	attach(&s.h, s, id, windowSnapshotFree)
 	return s, nil
 }
 
