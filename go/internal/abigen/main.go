@@ -2,7 +2,8 @@
 // the header is its one source:
 //
 //   - abi_gen.go (every build, cgo or not): each integer constant of the header, #define or
-//     enum value, as an untyped Go constant: OFFHEAP_STATUS_BARE_CR is statusBareCR.
+//     enum value, as an untyped Go constant: OFFHEAP_STATUS_HEADERS_BARE_CR is
+//     statusHeadersBareCR.
 //   - abi_cgo_gen.go (cgo builds): the #cgo nocallback directive of every library function the
 //     package calls, and #cgo noescape for those that take a pointer (the library never keeps
 //     one after a call, nor calls back into Go); then compile-time checks that the constants
@@ -95,21 +96,20 @@ func run(headerPath string, check bool) error {
 	if err != nil {
 		return err
 	}
-	files := map[string]func(*header, *goPackage) ([]byte, error){
-		"abi_gen.go":     constantsFile,
-		"abi_cgo_gen.go": cgoFile,
-	}
 	var stale []string
-	for _, name := range []string{"abi_gen.go", "abi_cgo_gen.go"} {
-		want, err := files[name](h, pkg)
+	for _, out := range []struct {
+		name string
+		gen  func(*header, *goPackage) ([]byte, error)
+	}{{"abi_gen.go", constantsFile}, {"abi_cgo_gen.go", cgoFile}} {
+		want, err := out.gen(h, pkg)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", out.name, err)
 		}
 		if check {
-			if have, err := os.ReadFile(name); err != nil || !bytes.Equal(have, want) {
-				stale = append(stale, name)
+			if have, err := os.ReadFile(out.name); err != nil || !bytes.Equal(have, want) {
+				stale = append(stale, out.name)
 			}
-		} else if err := os.WriteFile(name, want, 0o644); err != nil {
+		} else if err := os.WriteFile(out.name, want, 0o644); err != nil {
 			return err
 		}
 	}
