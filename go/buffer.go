@@ -14,10 +14,7 @@ import (
 )
 
 // BufferSize is the size of every Rust-owned [Buffer].
-const BufferSize = 64 << 10
-
-// writevMax is the most buffers one WriteBuffers call takes (OFFHEAP_WRITEV_MAX).
-const writevMax = 16
+const BufferSize = bufferSize
 
 // bufferIO is offheap_buffer_io: the bytes to drop first (in), and the read and the view of
 // the filled bytes that one offheap_buffer_fill returns (out).
@@ -62,18 +59,13 @@ type Buffer struct {
 
 // NewBuffer takes a buffer from the pool.
 func NewBuffer() (*Buffer, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	id, st := bufferNew()
-	if st != statusOK {
-		return nil, statusError("NewBuffer", st)
-	}
 	b := &Buffer{io: new(bufferIO)}
+	if err := create("NewBuffer", b, &b.h, bufferNew, bufferFree); err != nil {
+		return nil, err
+	}
 	b.onRd = b.readable
 	b.fill1 = b.fillFrom
 	b.closed = b.wakeClosed
-	attach(&b.h, b, id, bufferFree)
 	return b, nil
 }
 

@@ -2,32 +2,10 @@
 
 package offheap
 
-/*
-#cgo noescape offheap_buffer_new
-#cgo nocallback offheap_buffer_new
-#cgo nocallback offheap_buffer_free
-#cgo noescape offheap_buffer_fill
-#cgo nocallback offheap_buffer_fill
-#cgo noescape offheap_buffer_writev
-#cgo nocallback offheap_buffer_writev
-#include "offheap.h"
-*/
+// #include "offheap.h"
 import "C"
 
 import "unsafe"
-
-// The constants and the mirror of buffer.go have the header's values and layout.
-var (
-	_ equal = [C.OFFHEAP_BUFFER_SIZE - BufferSize]struct{}{}
-	_ equal = [C.OFFHEAP_WRITEV_MAX - writevMax]struct{}{}
-
-	_ equal = [C.sizeof_offheap_buffer_io - unsafe.Sizeof(bufferIO{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_buffer_io{}.consume) - unsafe.Offsetof(bufferIO{}.consume)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_buffer_io{}.n) - unsafe.Offsetof(bufferIO{}.n)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_buffer_io{}.data) - unsafe.Offsetof(bufferIO{}.data)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_buffer_io{}.len) - unsafe.Offsetof(bufferIO{}.length)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_buffer_io{}.state) - unsafe.Offsetof(bufferIO{}.state)]struct{}{}
-)
 
 func bufferNew() (uint64, uint32) {
 	var id C.uint64_t

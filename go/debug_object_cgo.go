@@ -2,19 +2,7 @@
 
 package offheap
 
-/*
-#cgo noescape offheap_debug_object_new
-#cgo nocallback offheap_debug_object_new
-#cgo noescape offheap_debug_object_touch
-#cgo nocallback offheap_debug_object_touch
-#cgo nocallback offheap_debug_object_free
-#cgo noescape offheap_debug_sum
-#cgo nocallback offheap_debug_sum
-#cgo noescape offheap_debug_fill
-#cgo nocallback offheap_debug_fill
-#cgo nocallback offheap_debug_inject_panics
-#include "offheap.h"
-*/
+// #include "offheap.h"
 import "C"
 
 import (
@@ -33,16 +21,17 @@ type debugObject struct {
 
 func freeDebugObject(id uint64) uint32 { return uint32(C.offheap_debug_object_free(C.uint64_t(id))) }
 
-func newDebugObject() (*debugObject, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
+func debugObjectNew() (uint64, uint32) {
 	var id C.uint64_t
-	if st := C.offheap_debug_object_new(&id); st != statusOK {
-		return nil, statusError("debugObject.new", uint32(st))
-	}
+	st := C.offheap_debug_object_new(&id)
+	return uint64(id), uint32(st)
+}
+
+func newDebugObject() (*debugObject, error) {
 	o := &debugObject{}
-	attach(&o.h, o, uint64(id), freeDebugObject)
+	if err := create("debugObject.new", o, &o.h, debugObjectNew, freeDebugObject); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 

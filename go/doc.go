@@ -50,3 +50,5 @@
 // [HeapReport.WriteSideBySide] prints two reports (say, before and after moving a hot path onto
 // offheap) with their deltas.
 package offheap
+
+//go:generate go run ./internal/abigen

@@ -85,26 +85,14 @@ type EngineJob struct {
 	Err error
 }
 
-const (
-	// engineTunnel is the framing of a tunnel job (OFFHEAP_ENGINE_TUNNEL).
-	engineTunnel = 1<<32 - 1
+// submitChunk is how many jobs one cgo call of SubmitBatch carries (at most
+// engineMaxBatch, which the check below keeps): the fds are held open by nested
+// RawConn.Control calls, two per job, for the duration of the call.
+const submitChunk = 64
 
-	// Bits of a completion's sessionFlags (OFFHEAP_SESSION_*).
-	sessionUpstreamReusable = 1
-	sessionHeadMethod       = 2
-	sessionCloseClient      = 4
+var _ [engineMaxBatch - submitChunk]struct{}
 
-	// Bits of sessionOptions.flags (OFFHEAP_SESSION_*).
-	sessionSetHost         = 1
-	sessionAppendForwarded = 2
-
-	// submitChunk is how many jobs one cgo call of SubmitBatch carries (at most
-	// OFFHEAP_ENGINE_MAX_BATCH): the fds are held open by nested RawConn.Control calls, two
-	// per job, for the duration of the call.
-	submitChunk = 64
-)
-
-// The library's engine structs, mirrored field by field (engine_cgo.go pins each layout).
+// The library's engine structs, mirrored field by field (abi_cgo_gen.go pins each layout).
 type (
 	// engineJob is offheap_engine_job.
 	engineJob struct {

@@ -65,11 +65,11 @@ type ProxyCause uint8
 
 const (
 	// ProxyCauseDial: no upstream could be connected to.
-	ProxyCauseDial ProxyCause = 1 + iota
+	ProxyCauseDial ProxyCause = proxyCauseDial
 	// ProxyCauseUpstream: the upstream closed, reset or failed before a valid response head.
-	ProxyCauseUpstream
+	ProxyCauseUpstream ProxyCause = proxyCauseUpstream
 	// ProxyCauseTimeout: the response head did not come in time.
-	ProxyCauseTimeout
+	ProxyCauseTimeout ProxyCause = proxyCauseTimeout
 )
 
 // ProxyEvent is an exchange the engine's proxy hands to its caller.
@@ -84,21 +84,7 @@ type ProxyEvent struct {
 	Head []byte
 }
 
-const (
-	// Values of proxyOptions.balance and flags (OFFHEAP_PROXY_*).
-	proxyLeastInFlight   = 1
-	proxySetHost         = 1
-	proxyAppendForwarded = 2
-	proxyHook            = 4
-	proxyErrorEvents     = 8
-	// Event kinds and causes, reply kinds (OFFHEAP_PROXY_EVENT_*, _CAUSE_*, _REPLY_*).
-	proxyEventHook         = 1
-	proxyReplyHead         = 1
-	proxyReplyRespond      = 2
-	proxyReplyRespondClose = 3
-)
-
-// The library's proxy structs, mirrored field by field (engine_proxy_cgo.go pins the layouts).
+// The library's proxy structs, mirrored field by field (abi_cgo_gen.go pins the layouts).
 type (
 	// proxyUpstream is offheap_proxy_upstream.
 	proxyUpstream struct {
@@ -116,8 +102,8 @@ type (
 	}
 	// proxyEvent is offheap_proxy_event.
 	proxyEvent struct {
-		token                                    uint64
-		kind, status, cause, headOff, headLen, _ uint32
+		token                                           uint64
+		kind, status, cause, headOff, headLen, reserved uint32
 	}
 )
 

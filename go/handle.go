@@ -32,6 +32,21 @@ type handleFree struct {
 	free func(uint64) uint32
 }
 
+// create makes owner's library object with newFn, for constructor op, and attaches it to h
+// with free as the backstop. It returns initErr, without calling the library, when the library
+// did not load, and newFn's failure as op's error.
+func create[T any](op string, owner *T, h *handle, newFn func() (uint64, uint32), free func(uint64) uint32) error {
+	if initErr != nil {
+		return initErr
+	}
+	id, st := newFn()
+	if st != statusOK {
+		return statusError(op, st)
+	}
+	attach(h, owner, id, free)
+	return nil
+}
+
 // attach stores id and registers free as a backstop for owners dropped without Close.
 func attach[T any](h *handle, owner *T, id uint64, free func(uint64) uint32) {
 	h.id = id

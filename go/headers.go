@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+
+	"github.com/offheap/offheap/go/internal/ascii"
 )
 
 // HTTP/1.x head parsing: many heads per cgo crossing, zero-copy, strict against request
@@ -61,10 +63,10 @@ func (c *HeadersConfig) mirror(headRequest bool) (headersConfig, error) {
 type BodyKind uint8
 
 const (
-	BodyNone    BodyKind = 0 // no body
-	BodyLength  BodyKind = 1 // exactly ContentLength bytes
-	BodyChunked BodyKind = 2 // chunked transfer coding
-	BodyClose   BodyKind = 3 // until the connection closes (responses)
+	BodyNone    BodyKind = bodyNone    // no body
+	BodyLength  BodyKind = bodyLength  // exactly ContentLength bytes
+	BodyChunked BodyKind = bodyChunked // chunked transfer coding
+	BodyClose   BodyKind = bodyClose   // until the connection closes (responses)
 )
 
 func (b BodyKind) String() string {
@@ -85,55 +87,54 @@ func (b BodyKind) String() string {
 type HeadFlags uint32
 
 const (
-	FlagKeepAlive         HeadFlags = 1 << 0 // the connection stays open after this message
-	FlagUpgrade           HeadFlags = 1 << 1 // HTTP/1.1 Connection: upgrade + Upgrade, or a 101
-	FlagExpectContinue    HeadFlags = 1 << 2 // HTTP/1.1 Expect: 100-continue
-	FlagConnect           HeadFlags = 1 << 3 // the method is CONNECT
-	FlagHeadMethod        HeadFlags = 1 << 4 // the method is HEAD
-	FlagHasHost           HeadFlags = 1 << 5 // a Host header is present
-	FlagTEOther           HeadFlags = 1 << 6 // Transfer-Encoding has codings besides chunked
-	FlagConnectionClose   HeadFlags = 1 << 7 // Connection: close
-	FlagLeadingEmptyLines HeadFlags = 1 << 8 // empty lines preceded the start-line
+	FlagKeepAlive         HeadFlags = headKeepAlive         // the connection stays open after this message
+	FlagUpgrade           HeadFlags = headUpgrade           // HTTP/1.1 Connection: upgrade + Upgrade, or a 101
+	FlagExpectContinue    HeadFlags = headExpectContinue    // HTTP/1.1 Expect: 100-continue
+	FlagConnect           HeadFlags = headConnect           // the method is CONNECT
+	FlagHeadMethod        HeadFlags = headHeadMethod        // the method is HEAD
+	FlagHasHost           HeadFlags = headHasHost           // a Host header is present
+	FlagTEOther           HeadFlags = headTEOther           // Transfer-Encoding has codings besides chunked
+	FlagConnectionClose   HeadFlags = headConnectionClose   // Connection: close
+	FlagLeadingEmptyLines HeadFlags = headLeadingEmptyLines // empty lines preceded the start-line
 )
 
 // KnownHeader is a well-known header name with an O(1) slot in every head.
 type KnownHeader uint8
 
-// The well-known header names, in slot order (the same as the C ABI's OFFHEAP_KNOWN_*).
+// The well-known header names, in slot order: the C ABI's OFFHEAP_KNOWN_* (abi_gen.go).
 const (
-	KnownHost KnownHeader = iota
-	KnownContentLength
-	KnownTransferEncoding
-	KnownConnection
-	KnownUpgrade
-	KnownExpect
-	KnownKeepAlive
-	KnownTE
-	KnownTrailer
-	KnownProxyConnection
-	KnownProxyAuthenticate
-	KnownProxyAuthorization
-	KnownXForwardedFor
-	KnownXForwardedHost
-	KnownXForwardedProto
-	KnownForwarded
-	KnownVia
-	KnownContentType
-	KnownUserAgent
-	KnownAccept
-	KnownAcceptEncoding
-	KnownCookie
-	KnownSetCookie
-	KnownAuthorization
-	KnownDate
-	KnownServer
-	KnownLocation
-	KnownCacheControl
-	KnownOrigin
-	KnownReferer
-	KnownContentEncoding
-	KnownAcceptLanguage
-	knownCount
+	KnownHost               KnownHeader = knownHost
+	KnownContentLength      KnownHeader = knownContentLength
+	KnownTransferEncoding   KnownHeader = knownTransferEncoding
+	KnownConnection         KnownHeader = knownConnection
+	KnownUpgrade            KnownHeader = knownUpgrade
+	KnownExpect             KnownHeader = knownExpect
+	KnownKeepAlive          KnownHeader = knownKeepAlive
+	KnownTE                 KnownHeader = knownTE
+	KnownTrailer            KnownHeader = knownTrailer
+	KnownProxyConnection    KnownHeader = knownProxyConnection
+	KnownProxyAuthenticate  KnownHeader = knownProxyAuthenticate
+	KnownProxyAuthorization KnownHeader = knownProxyAuthorization
+	KnownXForwardedFor      KnownHeader = knownXForwardedFor
+	KnownXForwardedHost     KnownHeader = knownXForwardedHost
+	KnownXForwardedProto    KnownHeader = knownXForwardedProto
+	KnownForwarded          KnownHeader = knownForwarded
+	KnownVia                KnownHeader = knownVia
+	KnownContentType        KnownHeader = knownContentType
+	KnownUserAgent          KnownHeader = knownUserAgent
+	KnownAccept             KnownHeader = knownAccept
+	KnownAcceptEncoding     KnownHeader = knownAcceptEncoding
+	KnownCookie             KnownHeader = knownCookie
+	KnownSetCookie          KnownHeader = knownSetCookie
+	KnownAuthorization      KnownHeader = knownAuthorization
+	KnownDate               KnownHeader = knownDate
+	KnownServer             KnownHeader = knownServer
+	KnownLocation           KnownHeader = knownLocation
+	KnownCacheControl       KnownHeader = knownCacheControl
+	KnownOrigin             KnownHeader = knownOrigin
+	KnownReferer            KnownHeader = knownReferer
+	KnownContentEncoding    KnownHeader = knownContentEncoding
+	KnownAcceptLanguage     KnownHeader = knownAcceptLanguage
 )
 
 var knownNames = [knownCount]string{
@@ -173,30 +174,7 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
-// equalFold reports whether b equals s in ASCII case-insensitive comparison.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// The library's records and options, mirrored field by field (headers_cgo.go pins each
+// The library's records and options, mirrored field by field (abi_cgo_gen.go pins each
 // layout to the header).
 type (
 	// headRecord is offheap_head (128 bytes).
@@ -236,9 +214,6 @@ type (
 		reserved                 [6]uint8
 	}
 )
-
-// knownAbsent marks a well-known header a head does not have (OFFHEAP_KNOWN_ABSENT).
-const knownAbsent = 255
 
 // heads is the state and the accessors shared by [RequestBatch] and [ResponseBatch]. Every
 // accessor taking a head index i panics unless 0 <= i < Len(), as a slice index does.
@@ -364,7 +339,7 @@ func (h *heads) Header(i int, name string) []byte {
 	}
 	r := h.rec(i)
 	for _, s := range h.hdrs[r.firstHeader : r.firstHeader+r.headerCount] {
-		if equalFold(h.slice(s.nameOff, s.nameLen), name) {
+		if ascii.EqualFold(h.slice(s.nameOff, s.nameLen), name) {
 			return h.slice(s.valueOff, s.valueLen)
 		}
 	}

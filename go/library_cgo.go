@@ -4,8 +4,6 @@ package offheap
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include -I${SRCDIR}/nolib
-#cgo nocallback offheap_abi_version
-#cgo nocallback offheap_version_str
 #include "offheap.h"
 */
 import "C"
@@ -22,6 +20,12 @@ import "unsafe"
 // return statusUnavailable (or the zero value), so the exported API, written once over them,
 // is the same in both builds.
 //
+// Each of those files includes the header for the C names it uses; what the package knows of
+// the header otherwise is generated from it (go/internal/abigen): its constants, for both
+// builds, in abi_gen.go; in abi_cgo_gen.go the #cgo nocallback and noescape directives of
+// every call (cgo applies them to the whole package, whichever file names them) and the
+// compile-time checks of the constants and of the struct mirrors against the header.
+//
 // The Go memory a shim passes is a local, a slice's array or an allocation of its own without
 // Go pointers (Relay.prog, Buffer.io, Engine.io), never a field of an object: cgocheck checks
 // the whole allocation a pointer argument points into, and the objects hold Go pointers (method
@@ -30,7 +34,7 @@ import "unsafe"
 // equal is the type of the compile-time checks against the header: `_ equal = [C.X -
 // x]struct{}{}` compiles only when C.X == x (a positive difference makes another array type,
 // a negative one an invalid array length). Struct mirrors are checked by size and by the
-// offset of every field.
+// offset of every field (abi_cgo_gen.go).
 type equal = [0]struct{}
 
 // headerABIVersion is OFFHEAP_ABI_VERSION of the header this package was compiled with.

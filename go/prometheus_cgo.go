@@ -2,15 +2,7 @@
 
 package offheap
 
-/*
-#cgo noescape offheap_aggregator_scrape
-#cgo nocallback offheap_aggregator_scrape
-#cgo noescape offheap_snapshot_read
-#cgo nocallback offheap_snapshot_read
-#cgo noescape offheap_aggregator_set_family
-#cgo nocallback offheap_aggregator_set_family
-#include "offheap.h"
-*/
+// #include "offheap.h"
 import "C"
 
 // windowScrape takes a snapshot of aggregator id at now into arena snap and starts its

@@ -36,14 +36,6 @@ type Framing struct {
 	length uint64
 }
 
-// Framing kinds (offheap_framing).
-const (
-	framingExact     = 0
-	framingChunked   = 1
-	framingDechunked = 2
-	framingUntilEOF  = 3
-)
-
 // Exact frames a body of exactly n bytes (Content-Length). Bytes after it stay unread in the
 // source, ready for the next message. A negative n is treated as 0.
 func Exact(n int64) Framing {
@@ -87,23 +79,6 @@ type RelayCounters struct {
 	BulkBuffersLive uint64
 }
 
-const (
-	// relayStepLimit is the most bytes one step of a relay writes
-	// (OFFHEAP_RELAY_STEP_LIMIT; a step also stops after 1024 reads); the step then returns
-	// relayStateAgain and Copy steps again at once.
-	relayStepLimit = 4 << 20
-
-	// Flags of a relay (offheap_relay_new, offheap_relay_reset).
-	relayShutdownOnDone = 2 // shut the destination down for writing when the body is done
-	relaySplice         = 4 // splice through a pooled pipe when both fds allow it
-
-	// What a step waits for next (offheap_relay_state).
-	relayStateWantRead  = 0
-	relayStateWantWrite = 1
-	relayStateDone      = 2
-	relayStateAgain     = 3
-)
-
 // relayProgress is offheap_relay_progress: the state and the byte counts of a relay.
 type relayProgress struct {
 	state   uint32
@@ -111,14 +86,11 @@ type relayProgress struct {
 	stats   RelayStats
 }
 
-// relayFed is offheap_relay_fed: what a feed of the fallback did (relay_cgo.go pins it).
+// relayFed is offheap_relay_fed: what a feed of the fallback did (abi_cgo_gen.go pins it).
 type relayFed struct {
 	taken, kept, readBound uint64
 	progress               relayProgress
 }
-
-// relayFeedEOF is offheap_relay_feed's flag for the source's end of file.
-const relayFeedEOF = 1
 
 // Relay moves bodies from one connection to another without the bytes touching the Go heap:
 // Rust copies them through pooled Rust-owned buffers (4 MiB bulk buffers once a body is bulk),
@@ -172,20 +144,16 @@ type Relay struct {
 
 // NewRelay creates a relay. Bind it to a pair of connections before Copy.
 func NewRelay() (*Relay, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	id, st := relayNew(framingExact, 0, 0)
-	if st != statusOK {
-		return nil, statusError("NewRelay", st)
-	}
 	r := &Relay{prog: new(relayProgress)}
+	newFn := func() (uint64, uint32) { return relayNew(framingExact, 0, 0) }
+	if err := create("NewRelay", r, &r.h, newFn, relayFree); err != nil {
+		return nil, err
+	}
 	r.onReady = r.ready
 	r.withSrc = r.stepWithSrc
 	r.step = r.stepWithDst
 	r.wakeFn = r.wake
 	r.closeFn = r.wakeClosed
-	attach(&r.h, r, id, relayFree)
 	return r, nil
 }
 

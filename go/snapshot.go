@@ -20,12 +20,6 @@ type SnapshotOptions struct {
 	Buckets bool
 }
 
-// The flags of offheap_snapshot_take (OFFHEAP_SNAPSHOT_DELTA, OFFHEAP_SNAPSHOT_BUCKETS).
-const (
-	snapshotDelta   = 1
-	snapshotBuckets = 2
-)
-
 func (o *SnapshotOptions) flags() uint32 {
 	var f uint32
 	if o.Delta {
@@ -68,7 +62,7 @@ type SnapshotRow struct {
 }
 
 // windowView is offheap_snapshot_columns: the snapshot's columns in Rust memory, valid until the
-// snapshot is filled again or freed (snapshot_cgo.go pins its layout).
+// snapshot is filled again or freed (abi_cgo_gen.go pins its layout).
 type windowView struct {
 	rows          uint64
 	nquantiles    uint32
@@ -90,7 +84,7 @@ type windowView struct {
 	stddevs       *float64
 	increases     *float64
 	rates         *float64
-	quantiles     [maxQuantiles]*float64
+	quantiles     [windowMaxQuantiles]*float64
 	exportBytes   *byte
 	exportLen     uint64
 	totalCounts   *uint64
@@ -122,15 +116,10 @@ type Snapshot struct {
 
 // NewSnapshot makes an empty snapshot arena.
 func NewSnapshot() (*Snapshot, error) {
-	if initErr != nil {
-		return nil, initErr
-	}
-	id, st := windowSnapshotNew()
-	if st != statusOK {
-		return nil, statusError("NewSnapshot", st)
-	}
 	s := &Snapshot{}
-	attach(&s.h, s, id, windowSnapshotFree)
+	if err := create("NewSnapshot", s, &s.h, windowSnapshotNew, windowSnapshotFree); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -485,7 +474,7 @@ type SnapshotColumns struct {
 // NewSnapshotColumns makes columns for pages of up to rows rows and nq quantiles (a snapshot
 // computes at most 16, so a larger nq counts as 16).
 func NewSnapshotColumns(rows, nq int) *SnapshotColumns {
-	rows, nq = max(rows, 1), min(max(nq, 0), maxQuantiles)
+	rows, nq = max(rows, 1), min(max(nq, 0), windowMaxQuantiles)
 	return &SnapshotColumns{
 		u64:       make([]uint64, 4*rows),
 		f64:       make([]float64, (9+nq)*rows),

@@ -2,59 +2,10 @@
 
 package offheap
 
-/*
-#cgo noescape offheap_snapshot_new
-#cgo nocallback offheap_snapshot_new
-#cgo nocallback offheap_snapshot_free
-#cgo noescape offheap_snapshot_take
-#cgo nocallback offheap_snapshot_take
-#cgo noescape offheap_snapshot_view
-#cgo nocallback offheap_snapshot_view
-#include "offheap.h"
-*/
+// #include "offheap.h"
 import "C"
 
 import "unsafe"
-
-// The mirror of snapshot.go has the header's layout.
-var (
-	_ equal = [C.sizeof_offheap_snapshot_columns - unsafe.Sizeof(windowView{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.rows) - unsafe.Offsetof(windowView{}.rows)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.nquantiles) - unsafe.Offsetof(windowView{}.nquantiles)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.reserved) - unsafe.Offsetof(windowView{}.reserved)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.now) - unsafe.Offsetof(windowView{}.now)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.next_since) - unsafe.Offsetof(windowView{}.nextSince)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.ids) - unsafe.Offsetof(windowView{}.ids)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.kinds) - unsafe.Offsetof(windowView{}.kinds)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.raw_keys) - unsafe.Offsetof(windowView{}.rawKeys)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.key_ends) - unsafe.Offsetof(windowView{}.keyEnds)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.key_bytes) - unsafe.Offsetof(windowView{}.keyBytes)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.key_bytes_len) - unsafe.Offsetof(windowView{}.keyBytesLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.counts) - unsafe.Offsetof(windowView{}.counts)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.sums) - unsafe.Offsetof(windowView{}.sums)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.mins) - unsafe.Offsetof(windowView{}.mins)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.maxs) - unsafe.Offsetof(windowView{}.maxs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.lasts) - unsafe.Offsetof(windowView{}.lasts)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.means) - unsafe.Offsetof(windowView{}.means)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.stddevs) - unsafe.Offsetof(windowView{}.stddevs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.increases) - unsafe.Offsetof(windowView{}.increases)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.rates) - unsafe.Offsetof(windowView{}.rates)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.quantiles) - unsafe.Offsetof(windowView{}.quantiles)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.export_bytes) - unsafe.Offsetof(windowView{}.exportBytes)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.export_len) - unsafe.Offsetof(windowView{}.exportLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.total_counts) - unsafe.Offsetof(windowView{}.totalCounts)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.total_sums) - unsafe.Offsetof(windowView{}.totalSums)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.zero_counts) - unsafe.Offsetof(windowView{}.zeroCounts)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.neg_bucket_ends) - unsafe.Offsetof(windowView{}.negBucketEnds)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.bucket_ends) - unsafe.Offsetof(windowView{}.bucketEnds)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.bucket_indexes) - unsafe.Offsetof(windowView{}.bucketIndexes)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.bucket_counts) - unsafe.Offsetof(windowView{}.bucketCounts)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.buckets) - unsafe.Offsetof(windowView{}.buckets)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.schema) - unsafe.Offsetof(windowView{}.schema)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.reserved2) - unsafe.Offsetof(windowView{}.reserved2)]struct{}{}
-	_ equal = [C.OFFHEAP_SNAPSHOT_DELTA - snapshotDelta]struct{}{}
-	_ equal = [C.OFFHEAP_SNAPSHOT_BUCKETS - snapshotBuckets]struct{}{}
-)
 
 func windowSnapshotNew() (uint64, uint32) {
 	var id C.uint64_t

@@ -20,12 +20,12 @@ type HandleKind int
 
 // Kinds of objects behind handles (the values of offheap_kind in the C header).
 const (
-	HandleKindDebug      HandleKind = 1
-	HandleKindAggregator HandleKind = 2
-	HandleKindSnapshot   HandleKind = 3
-	HandleKindBuffer     HandleKind = 4
-	HandleKindRelay      HandleKind = 5
-	HandleKindEngine     HandleKind = 6
+	HandleKindDebug      HandleKind = kindDebug
+	HandleKindAggregator HandleKind = kindAggregator
+	HandleKindSnapshot   HandleKind = kindSnapshot
+	HandleKindBuffer     HandleKind = kindBuffer
+	HandleKindRelay      HandleKind = kindRelay
+	HandleKindEngine     HandleKind = kindEngine
 )
 
 var handleKindNames = [...]string{

@@ -2,86 +2,10 @@ package offheap
 
 import "os"
 
-// The library's status codes (offheap_status in include/offheap.h), named once for both
-// builds; status_cgo.go pins every value to the header at compile time. What each means is
-// the library's message (statusMessage): the package does not restate it.
+// The library's status codes are the generated constants statusOK, statusPanic, ... of
+// abi_gen.go (offheap_status in include/offheap.h), named once for both builds. What each
+// means is the library's message (statusMessage): the package does not restate it.
 const (
-	statusOK                = 0
-	statusPanic             = 1
-	statusInvalidHandle     = 2
-	statusNullPointer       = 3
-	statusInvalidArgument   = 4
-	statusMisalignedPointer = 5
-	statusTooLarge          = 6
-	statusPoisoned          = 7
-	statusHandleTableFull   = 8
-	statusBufferTooSmall    = 9
-	statusOutOfMemory       = 10
-
-	statusHeadersIncomplete                        = 100
-	statusHeadersHeadTooLarge                      = 101
-	statusHeadersTooManyHeaders                    = 102
-	statusHeadersMethod                            = 103
-	statusHeadersTarget                            = 104
-	statusHeadersTargetForm                        = 105
-	statusHeadersVersion                           = 106
-	statusHeadersBareCR                            = 107
-	statusHeadersBareLF                            = 108
-	statusHeadersHeaderName                        = 109
-	statusHeadersWhitespaceBeforeColon             = 110
-	statusHeadersObsFold                           = 111
-	statusHeadersHeaderValue                       = 112
-	statusHeadersStatus                            = 113
-	statusHeadersContentLengthInvalid              = 114
-	statusHeadersContentLengthRepeated             = 115
-	statusHeadersContentLengthWithTransferEncoding = 116
-	statusHeadersChunkedNotLast                    = 117
-	statusHeadersTransferEncodingInvalid           = 118
-	statusHeadersTransferEncodingHTTP10            = 119
-	statusHeadersHostMissing                       = 120
-	statusHeadersHostRepeated                      = 121
-	statusHeadersHostInvalid                       = 122
-
-	statusRelayUnexpectedEOF         = 200
-	statusRelayConnectionReset       = 201
-	statusRelayBrokenPipe            = 202
-	statusRelayBadFd                 = 203
-	statusRelayIO                    = 204
-	statusRelayChunkSizeOverflow     = 205
-	statusRelayChunkSizeInvalid      = 206
-	statusRelayChunkMissingCRLF      = 207
-	statusRelayChunkExtensionInvalid = 208
-	statusRelayTrailersInvalid       = 209
-	statusRelayUnsupported           = 210
-	statusRelayCanceled              = 211
-	statusRelayResourceExhausted     = 212
-	statusRelayTimedOut              = 213
-
-	statusWindowInvalidWidth       = 300
-	statusWindowInvalidSlices      = 301
-	statusWindowInvalidAlpha       = 302
-	statusWindowInvalidBuckets     = 303
-	statusWindowInvalidSeriesCap   = 304
-	statusWindowInvalidShards      = 305
-	statusWindowInvalidFutureSkew  = 306
-	statusWindowInvalidKeyLimit    = 307
-	statusWindowInvalidName        = 308
-	statusWindowInvalidMode        = 309
-	statusWindowLengthMismatch     = 310
-	statusWindowBadOffsets         = 311
-	statusWindowInvalidQuantile    = 312
-	statusWindowUnknownSeries      = 313
-	statusWindowBadState           = 314
-	statusWindowUnsupportedVersion = 315
-	statusWindowIncompatibleState  = 316
-	statusWindowInvalidHelp        = 330
-	statusWindowInvalidKeyLabel    = 331
-	statusWindowTooManyFamilies    = 332
-	statusWindowNotBegun           = 333
-	statusWindowInvalidType        = 334
-	statusWindowInvalidKeyFormat   = 335
-	statusWindowInvalidFormat      = 336
-
 	// statusUnavailable is no status of the library (which never uses the top of the range):
 	// the functions of the !cgo build return it, and statusError makes it [ErrUnavailable].
 	statusUnavailable = 1<<32 - 1

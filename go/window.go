@@ -113,9 +113,6 @@ const (
 	Gauge MetricType = 3
 )
 
-// maxQuantiles is the most quantiles a snapshot computes (OFFHEAP_WINDOW_MAX_QUANTILES).
-const maxQuantiles = 16
-
 // withDefaults checks the fields the library does not see (or sees only after a conversion)
 // and fills the defaults; the library checks the rest, and its message names the rule (and
 // NewAggregator the field).
@@ -134,7 +131,7 @@ func (cfg *AggregatorConfig) withDefaults() (AggregatorConfig, error) {
 		{"AggregatorConfig.MaxFutureSkew", int64(c.MaxFutureSkew), 0},
 		{"AggregatorConfig.Shards", int64(c.Shards), 256},
 		{"AggregatorConfig.MaxKeyLen", int64(c.MaxKeyLen), 4096},
-		{"len(AggregatorConfig.Quantiles)", int64(len(c.Quantiles)), maxQuantiles},
+		{"len(AggregatorConfig.Quantiles)", int64(len(c.Quantiles)), windowMaxQuantiles},
 	} {
 		switch {
 		case f.value < 0:
@@ -207,7 +204,7 @@ func (c *AggregatorConfig) mirror() windowConfig {
 	}
 }
 
-// windowConfig is offheap_aggregator_config (window_cgo.go pins its layout).
+// windowConfig is offheap_aggregator_config (abi_cgo_gen.go pins its layout).
 type windowConfig struct {
 	mode, slices          uint32
 	widthNs               uint64
@@ -243,6 +240,15 @@ type IngestAccounting struct {
 // Total returns the number of samples accounted for.
 func (a IngestAccounting) Total() uint64 {
 	return a.Accepted + a.Overflowed + a.Late + a.Future + a.Invalid + a.BadKey + a.Stale
+}
+
+// addOK adds the accounting o of a library call to a when the call's status st is statusOK
+// (o is written only on success), and returns st.
+func (a *IngestAccounting) addOK(st uint32, o *IngestAccounting) uint32 {
+	if st == statusOK {
+		a.add(*o)
+	}
+	return st
 }
 
 func (a *IngestAccounting) add(o IngestAccounting) {
@@ -329,32 +335,26 @@ func (a *Aggregator) Ingest(b *SampleBatch, now int64) (IngestAccounting, error)
 	if !ok {
 		return IngestAccounting{}, opError(op, ErrClosed)
 	}
+	// One call per kind of key; the first that fails ends the batch, with the accounting of
+	// the calls before it.
 	var total, acc IngestAccounting
+	st := uint32(statusOK)
 	if len(b.u64Keys) > 0 {
 		c := &b.u64
-		if st := windowIngestU64(id, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc); st != statusOK {
-			runtime.KeepAlive(a)
-			return total, statusError(op, st)
-		}
-		total.add(acc)
+		st = total.addOK(windowIngestU64(id, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
 	}
-	if len(b.idKeys) > 0 {
+	if len(b.idKeys) > 0 && st == statusOK {
 		c := &b.ids
-		if st := windowIngestIDs(id, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc); st != statusOK {
-			runtime.KeepAlive(a)
-			return total, statusError(op, st)
-		}
-		total.add(acc)
+		st = total.addOK(windowIngestIDs(id, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
 	}
-	if len(b.ends) > 0 {
+	if len(b.ends) > 0 && st == statusOK {
 		c := &b.bytes
-		if st := windowIngestKeys(id, b.keys, b.ends, c.ts, c.values, c.weightsOrNil(), now, &acc); st != statusOK {
-			runtime.KeepAlive(a)
-			return total, statusError(op, st)
-		}
-		total.add(acc)
+		st = total.addOK(windowIngestKeys(id, b.keys, b.ends, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
 	}
 	runtime.KeepAlive(a)
+	if st != statusOK {
+		return total, statusError(op, st)
+	}
 	return total, nil
 }
 

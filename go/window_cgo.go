@@ -2,80 +2,10 @@
 
 package offheap
 
-/*
-#cgo noescape offheap_aggregator_new
-#cgo nocallback offheap_aggregator_new
-#cgo nocallback offheap_aggregator_free
-#cgo noescape offheap_aggregator_ingest_u64
-#cgo nocallback offheap_aggregator_ingest_u64
-#cgo noescape offheap_aggregator_ingest_ids
-#cgo nocallback offheap_aggregator_ingest_ids
-#cgo noescape offheap_aggregator_ingest_keys
-#cgo nocallback offheap_aggregator_ingest_keys
-#cgo noescape offheap_aggregator_resolve_keys
-#cgo nocallback offheap_aggregator_resolve_keys
-#cgo noescape offheap_aggregator_resolve_u64
-#cgo nocallback offheap_aggregator_resolve_u64
-#cgo noescape offheap_aggregator_delete
-#cgo nocallback offheap_aggregator_delete
-#cgo noescape offheap_aggregator_remove
-#cgo nocallback offheap_aggregator_remove
-#cgo noescape offheap_aggregator_stats
-#cgo nocallback offheap_aggregator_stats
-#cgo noescape offheap_aggregator_export
-#cgo nocallback offheap_aggregator_export
-#cgo noescape offheap_aggregator_merge_import
-#cgo nocallback offheap_aggregator_merge_import
-#include "offheap.h"
-*/
+// #include "offheap.h"
 import "C"
 
 import "unsafe"
-
-// The constant and the mirrors of window.go have the header's value and layouts (the
-// accounting types are exported: the library writes them directly).
-var (
-	_ equal = [C.OFFHEAP_WINDOW_MAX_QUANTILES - maxQuantiles]struct{}{}
-
-	_ equal = [C.sizeof_offheap_aggregator_config - unsafe.Sizeof(windowConfig{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.mode) - unsafe.Offsetof(windowConfig{}.mode)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.slices) - unsafe.Offsetof(windowConfig{}.slices)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.width_ns) - unsafe.Offsetof(windowConfig{}.widthNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.alpha) - unsafe.Offsetof(windowConfig{}.alpha)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_buckets) - unsafe.Offsetof(windowConfig{}.maxBuckets)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.shards) - unsafe.Offsetof(windowConfig{}.shards)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_series) - unsafe.Offsetof(windowConfig{}.maxSeries)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.idle_ttl_ns) - unsafe.Offsetof(windowConfig{}.idleTTLNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.allowed_lateness_ns) - unsafe.Offsetof(windowConfig{}.allowedLatenessNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_future_ns) - unsafe.Offsetof(windowConfig{}.maxFutureNs)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.max_key_len) - unsafe.Offsetof(windowConfig{}.maxKeyLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.sketch) - unsafe.Offsetof(windowConfig{}.sketch)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.key_format) - unsafe.Offsetof(windowConfig{}.keyFormat)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_config{}.metric_type) - unsafe.Offsetof(windowConfig{}.metricType)]struct{}{}
-
-	_ equal = [C.sizeof_offheap_ingest_accounting - unsafe.Sizeof(IngestAccounting{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.accepted) - unsafe.Offsetof(IngestAccounting{}.Accepted)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.overflowed) - unsafe.Offsetof(IngestAccounting{}.Overflowed)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.late) - unsafe.Offsetof(IngestAccounting{}.Late)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.future) - unsafe.Offsetof(IngestAccounting{}.Future)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.invalid) - unsafe.Offsetof(IngestAccounting{}.Invalid)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.bad_key) - unsafe.Offsetof(IngestAccounting{}.BadKey)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_ingest_accounting{}.stale) - unsafe.Offsetof(IngestAccounting{}.Stale)]struct{}{}
-
-	_ equal = [C.sizeof_offheap_aggregator_counters - unsafe.Sizeof(AggregatorStats{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.series) - unsafe.Offsetof(AggregatorStats{}.Series)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.samples) - unsafe.Offsetof(AggregatorStats{}.Samples)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.evicted) - unsafe.Offsetof(AggregatorStats{}.Evicted)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.deleted) - unsafe.Offsetof(AggregatorStats{}.Deleted)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.snapshots) - unsafe.Offsetof(AggregatorStats{}.Snapshots)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_aggregator_counters{}.key_bytes) - unsafe.Offsetof(AggregatorStats{}.KeyBytes)]struct{}{}
-
-	_ equal = [C.sizeof_offheap_import_accounting - unsafe.Sizeof(ImportAccounting{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.merged) - unsafe.Offsetof(ImportAccounting{}.Merged)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.overflowed) - unsafe.Offsetof(ImportAccounting{}.Overflowed)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.late) - unsafe.Offsetof(ImportAccounting{}.Late)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_import_accounting{}.bad_key) - unsafe.Offsetof(ImportAccounting{}.BadKey)]struct{}{}
-)
 
 func windowNew(cfg *windowConfig, name, help, keyLabel string) (uint64, uint32) {
 	var id C.uint64_t

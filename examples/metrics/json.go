@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -126,24 +127,15 @@ func (s *jsonScanner) str(dst []byte, limit int) (out []byte, over bool, msg str
 }
 
 func (s *jsonScanner) hex4() (rune, bool) {
+	var u [2]byte
 	if s.i+4 > len(s.b) {
 		return 0, false
 	}
-	var r rune
-	for _, c := range s.b[s.i : s.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
+	if _, err := hex.Decode(u[:], s.b[s.i:s.i+4]); err != nil {
+		return 0, false
 	}
 	s.i += 4
-	return r, true
+	return rune(u[0])<<8 | rune(u[1]), true
 }
 
 // number scans a number at s.i: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`. It returns its text

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/go/internal/ascii"
 )
 
 // Request is a request head on its way to the upstream, as [Config.Rewrite] sees it: already
@@ -97,36 +98,16 @@ func (r *Request) run(hook func(*Request), head []byte) ([]byte, error) {
 // edited reports whether header name is set or deleted by the hook.
 func (r *Request) edited(name []byte) bool {
 	for _, e := range r.sets {
-		if equalFold(name, e.name) {
+		if ascii.EqualFold(name, e.name) {
 			return true
 		}
 	}
 	for _, d := range r.dels {
-		if equalFold(name, d) {
+		if ascii.EqualFold(name, d) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFold reports whether b and s are equal in any ASCII case (without converting either).
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func appendLine(out, name, value []byte) []byte {
@@ -137,7 +118,7 @@ func appendLine(out, name, value []byte) []byte {
 }
 
 func framing(name []byte) bool {
-	return equalFold(name, "Content-Length") || equalFold(name, "Transfer-Encoding")
+	return ascii.EqualFold(name, "Content-Length") || ascii.EqualFold(name, "Transfer-Encoding")
 }
 
 func framingString(name string) bool {
