@@ -87,6 +87,36 @@ fn pairs() -> ((UnixStream, UnixStream), (UnixStream, UnixStream)) {
     ((c_sess, c_test), (u_sess, u_test))
 }
 
+/// A session driven to its first stop over fresh socket pairs, after the client sent
+/// `request` and the upstream `response` (nothing when empty); every end stays open for the
+/// checks that follow.
+struct Driven {
+    s: Session,
+    stop: Stop,
+    /// The session's end of the client connection, and the test's.
+    c: UnixStream,
+    client: UnixStream,
+    /// The session's end of the upstream connection, and the test's.
+    u: UnixStream,
+    up: UnixStream,
+}
+
+fn driven(request: &[u8], response: &[u8]) -> Driven {
+    let ((c, mut client), (u, mut up)) = pairs();
+    client.write_all(request).unwrap();
+    up.write_all(response).unwrap();
+    let mut s = Session::new(opts());
+    let stop = drive(&mut s, &c, &u);
+    Driven {
+        s,
+        stop,
+        c,
+        client,
+        u,
+        up,
+    }
+}
+
 #[test]
 fn keep_alive_exchanges_with_bodies_both_ways() {
     let ((c, mut client), (u, mut up)) = pairs();
@@ -187,21 +217,22 @@ fn requests_that_are_not_the_sessions_stop_it_before_anything_is_sent() {
         b"GET / HTTP/1.0\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
     ] {
-        let ((c, mut client), (u, mut up)) = pairs();
-        client.write_all(req).unwrap();
-        let mut s = Session::new(opts());
-        let stop = drive(&mut s, &c, &u);
+        let mut d = driven(req, b"");
         assert_eq!(
-            stop,
+            d.stop,
             Stop::Request {
                 upstream_reusable: true
             },
             "{:?}",
             String::from_utf8_lossy(req)
         );
-        assert_eq!(s.client_buffer().filled(), req, "the request is left whole");
-        up.set_nonblocking(true).unwrap();
-        assert!(up.read(&mut [0u8; 16]).is_err(), "nothing went upstream");
+        assert_eq!(
+            d.s.client_buffer().filled(),
+            req,
+            "the request is left whole"
+        );
+        d.up.set_nonblocking(true).unwrap();
+        assert!(d.up.read(&mut [0u8; 16]).is_err(), "nothing went upstream");
     }
 }
 
@@ -213,21 +244,16 @@ fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
         b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
         b"HTTP/1.1 2xx Bad\r\n\r\n",
     ] {
-        let ((c, mut client), (u, mut up)) = pairs();
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        up.write_all(resp).unwrap();
-        let mut s = Session::new(opts());
+        let mut d = driven(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp);
         assert_eq!(
-            drive(&mut s, &c, &u),
+            d.stop,
             Stop::Response,
             "{:?}",
             String::from_utf8_lossy(resp)
         );
-        assert_eq!(s.upstream_buffer().filled(), resp);
+        assert_eq!(d.s.upstream_buffer().filled(), resp);
         assert!(
-            read_message(&mut up)
+            read_message(&mut d.up)
                 .unwrap()
                 .0
                 .starts_with("GET / HTTP/1.1\r\n"),
@@ -259,32 +285,33 @@ fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
 #[test]
 fn connection_close_on_either_side_ends_the_loop() {
     // The client asks to close: the response says so and the session is done.
-    let ((c, mut client), (u, mut up)) = pairs();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-        .unwrap();
-    let mut s = Session::new(opts());
+    let mut d = driven(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK",
+    );
     assert_eq!(
-        drive(&mut s, &c, &u),
+        d.stop,
         Stop::Done {
             upstream_reusable: true
         }
     );
-    let (head, body) = read_message(&mut client).unwrap();
+    let (head, body) = read_message(&mut d.client).unwrap();
     assert!(head.contains("Connection: close\r\n"), "{head}");
     assert_eq!(body, b"OK");
     // The upstream closes after its response: the client goes on without it.
-    let ((c, mut client), (u, mut up)) = pairs();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
-        .unwrap();
-    let mut s = Session::new(opts());
+    let Driven {
+        mut s,
+        stop,
+        c,
+        mut client,
+        u: _u,
+        up,
+    } = driven(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+    );
     assert_eq!(
-        drive(&mut s, &c, &u),
+        stop,
         Stop::Request {
             upstream_reusable: false
         }
