@@ -170,6 +170,22 @@ impl ChunkedDecoder {
         if self.line > limit { Err(err) } else { Ok(()) }
     }
 
+    /// A byte of a line's text (a chunk extension, a trailer field line), at most `limit` a
+    /// line: CR goes on to `at_cr` (the state that wants its LF), a control other than HTAB
+    /// is `err`.
+    #[inline(always)]
+    fn text_byte(&mut self, b: u8, limit: u32, err: Error, at_cr: State) -> Result<(), Error> {
+        self.line_byte(limit, err)?;
+        match b {
+            b'\r' => self.state = at_cr,
+            b'\n' => return Err(Error::ChunkMissingCrlf),
+            b'\t' => {}
+            0..=0x1f | 0x7f => return Err(err),
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn framing_byte(&mut self, b: u8) -> Result<(), Error> {
         match self.state {
             State::Size { digits } => {
@@ -193,19 +209,15 @@ impl ChunkedDecoder {
                 }
             }
             State::Ext => {
-                self.line_byte(MAX_CHUNK_LINE, Error::ChunkExtensionInvalid)?;
-                match b {
-                    b'\r' => self.state = State::SizeLf,
-                    b'\n' => return Err(Error::ChunkMissingCrlf),
-                    b'\t' => {}
-                    0..=0x1f | 0x7f => return Err(Error::ChunkExtensionInvalid),
-                    _ => {}
-                }
+                self.text_byte(
+                    b,
+                    MAX_CHUNK_LINE,
+                    Error::ChunkExtensionInvalid,
+                    State::SizeLf,
+                )?;
             }
             State::SizeLf => {
-                if b != b'\n' {
-                    return Err(Error::ChunkMissingCrlf);
-                }
+                line_end(b, b'\n')?;
                 self.line = 0;
                 self.state = if self.last {
                     State::TrailerStart
@@ -214,15 +226,11 @@ impl ChunkedDecoder {
                 };
             }
             State::DataCr => {
-                if b != b'\r' {
-                    return Err(Error::ChunkMissingCrlf);
-                }
+                line_end(b, b'\r')?;
                 self.state = State::DataLf;
             }
             State::DataLf => {
-                if b != b'\n' {
-                    return Err(Error::ChunkMissingCrlf);
-                }
+                line_end(b, b'\n')?;
                 self.state = State::Size { digits: 0 };
                 self.remaining = 0;
                 self.line = 0;
@@ -238,32 +246,31 @@ impl ChunkedDecoder {
                 }
             }
             State::TrailerLine => {
-                self.line_byte(MAX_TRAILERS, Error::TrailersInvalid)?;
-                match b {
-                    b'\r' => self.state = State::TrailerLf,
-                    b'\n' => return Err(Error::ChunkMissingCrlf),
-                    b'\t' => {}
-                    0..=0x1f | 0x7f => return Err(Error::TrailersInvalid),
-                    _ => {}
-                }
+                self.text_byte(b, MAX_TRAILERS, Error::TrailersInvalid, State::TrailerLf)?;
             }
             State::TrailerLf => {
                 self.line_byte(MAX_TRAILERS, Error::TrailersInvalid)?;
-                if b != b'\n' {
-                    return Err(Error::ChunkMissingCrlf);
-                }
+                line_end(b, b'\n')?;
                 self.state = State::TrailerStart;
             }
             State::FinalLf => {
-                if b != b'\n' {
-                    return Err(Error::ChunkMissingCrlf);
-                }
+                line_end(b, b'\n')?;
                 self.state = State::Done;
             }
             // `feed` handles payload itself and stops at the end of the body.
             State::Data | State::Done => {}
         }
         Ok(())
+    }
+}
+
+/// `b` is the `want` (CR or LF) that a line end needs here.
+#[inline(always)]
+fn line_end(b: u8, want: u8) -> Result<(), Error> {
+    if b == want {
+        Ok(())
+    } else {
+        Err(Error::ChunkMissingCrlf)
     }
 }
 
