@@ -9,6 +9,8 @@
 //! would allocate inside that window.
 
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 
 #[allow(dead_code)]
 mod chunked {
@@ -84,14 +86,32 @@ mod window_ops {
     include!("../fuzz/bodies/window_ops.rs");
 }
 
+/// Prints the counters a target's body keeps and fails unless each passed its least value
+/// (`counters`: name, counter, least), i.e. when the generated inputs barely reach `what`.
+fn reached(target: &str, what: &str, counters: [(&str, &AtomicUsize, usize); 2]) {
+    let seen = counters.map(|(name, counter, least)| (name, counter.load(Relaxed), least));
+    let said: Vec<String> = seen
+        .iter()
+        .map(|(name, n, _)| format!("{n} {name}"))
+        .collect();
+    eprintln!("fuzz smoke {target}: {}", said.join(", "));
+    for (name, n, least) in seen {
+        assert!(
+            n > least,
+            "the generated inputs barely reach {what} ({n} {name})"
+        );
+    }
+}
+
 fn window_ops_target() {
     replay("window_ops", 3000, 400, window_ops::run);
-    let valid = window_ops::VALID_CONFIGS.load(std::sync::atomic::Ordering::Relaxed);
-    let ops = window_ops::OPERATIONS.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("fuzz smoke window_ops: {valid} valid configurations, {ops} operations");
-    assert!(
-        valid > 300 && ops > 3000,
-        "the generated inputs barely reach the aggregator"
+    reached(
+        "window_ops",
+        "the aggregator",
+        [
+            ("valid configurations", &window_ops::VALID_CONFIGS, 300),
+            ("operations", &window_ops::OPERATIONS, 3000),
+        ],
     );
 }
 
@@ -102,12 +122,13 @@ mod expo {
 
 fn expo_target() {
     replay("expo", 3000, 300, expo::run);
-    let series = expo::SERIES.load(std::sync::atomic::Ordering::Relaxed);
-    let lines = expo::LINES.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("fuzz smoke expo: {series} series rendered, {lines} sample lines checked");
-    assert!(
-        series > 3000 && lines > 10_000,
-        "the generated inputs barely reach the exposition"
+    reached(
+        "expo",
+        "the exposition",
+        [
+            ("series rendered", &expo::SERIES, 3000),
+            ("sample lines checked", &expo::LINES, 10_000),
+        ],
     );
 }
 
@@ -146,24 +167,18 @@ fn case(path: &Path) {
         .and_then(|r| r.parse().ok())
         .unwrap_or(1);
     let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
+    let run: fn(&[u8]) = match target.as_str() {
+        "chunked" => chunked::run,
+        "window_ops" => window_ops::run,
+        "expo" => expo::run,
+        _ => ffi::run,
+    };
     let mut failures = 0;
     for _ in 1..repeat {
-        let r = std::panic::catch_unwind(|| match target.as_str() {
-            "chunked" => chunked::run(&input),
-            "window_ops" => window_ops::run(&input),
-            "expo" => expo::run(&input),
-            _ => ffi::run(&input),
-        });
-        failures += usize::from(r.is_err());
+        failures += usize::from(std::panic::catch_unwind(|| run(&input)).is_err());
     }
     if repeat > 1 {
         eprintln!("{failures} of {} repeated runs failed", repeat - 1);
     }
-    let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
-    match target.as_str() {
-        "chunked" => chunked::run(&input),
-        "window_ops" => window_ops::run(&input),
-        "expo" => expo::run(&input),
-        _ => ffi::run(&input),
-    }
+    run(&input);
 }
