@@ -456,7 +456,17 @@ fn heads_are_read_into_small_buffers_and_a_filled_one_moves_to_a_full_size_one()
     assert!(client > BUFFER_SIZE);
 }
 
-fn engine_session(e: &Engine, id: u64, c: &UnixStream, u: &UnixStream, timeouts: SessionTimeouts) {
+/// Submits to `e`, as job `id`, a session over fresh socket pairs after the client sent
+/// `request` and the upstream `response` (nothing when empty); returns the test's ends of
+/// the client and the upstream connection (the engine holds duplicates of the session's).
+fn submitted(
+    e: &Engine,
+    id: u64,
+    timeouts: SessionTimeouts,
+    request: &[u8],
+    response: &[u8],
+) -> (UnixStream, UnixStream) {
+    let ((c, mut client), (u, mut up)) = pairs();
     let job = Job::Session {
         client: duplicate(c.as_fd()).unwrap(),
         upstream: duplicate(u.as_fd()).unwrap(),
@@ -464,6 +474,9 @@ fn engine_session(e: &Engine, id: u64, c: &UnixStream, u: &UnixStream, timeouts:
         timeouts,
     };
     e.submit(id, job).unwrap();
+    client.write_all(request).unwrap();
+    up.write_all(response).unwrap();
+    (client, up)
 }
 
 fn completion(e: &Engine) -> Completion {
@@ -484,9 +497,7 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     let fds = common::open_fd_count();
     // Two exchanges, then the client closes.
     {
-        let ((c, mut client), (u, mut up)) = pairs();
-        engine_session(&e, 1, &c, &u, SessionTimeouts::default());
-        drop((c, u)); // the engine holds its own duplicates
+        let (mut client, mut up) = submitted(&e, 1, SessionTimeouts::default(), b"", b"");
         for i in 0..2u8 {
             client
                 .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -513,14 +524,12 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     }
     // An idle client is handed back after request_ms, with the upstream reusable.
     {
-        let ((c, _client), (u, _up)) = pairs();
         let t = SessionTimeouts {
             request_ms: 50,
-            response_ms: 0,
-            stall_ms: 0,
+            ..SessionTimeouts::default()
         };
         let start = std::time::Instant::now();
-        engine_session(&e, 2, &c, &u, t);
+        let _ends = submitted(&e, 2, t, b"", b"");
         let c = completion(&e);
         assert!(start.elapsed() >= std::time::Duration::from_millis(50));
         assert_eq!(
@@ -535,17 +544,12 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     }
     // A response that does not start within response_ms is handed back (request sent).
     {
-        let ((c, mut client), (u, mut up)) = pairs();
         let t = SessionTimeouts {
-            request_ms: 0,
             response_ms: 50,
-            stall_ms: 0,
+            ..SessionTimeouts::default()
         };
-        engine_session(&e, 3, &c, &u, t);
-        client
-            .write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        up.write_all(b"HTTP/1.1 200 OK\r\nContent-").unwrap();
+        let request = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (_client, mut up) = submitted(&e, 3, t, request, b"HTTP/1.1 200 OK\r\nContent-");
         let c = completion(&e);
         let end = c.session.unwrap();
         assert_eq!((end.stop, end.head_method), (Stop::Response, true));
@@ -555,23 +559,16 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     }
     // A body that stalls fails after stall_ms; cancel stops a session at a boundary.
     {
-        let ((c, mut client), (u, mut up)) = pairs();
         let t = SessionTimeouts {
-            request_ms: 0,
-            response_ms: 0,
             stall_ms: 50,
+            ..SessionTimeouts::default()
         };
-        engine_session(&e, 4, &c, &u, t);
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-            .unwrap();
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part";
+        let _ends = submitted(&e, 4, t, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", response);
         let c = completion(&e);
         assert_eq!(c.error, Some(Error::TimedOut));
         assert_eq!(c.session.unwrap().stop, Stop::Failed(Error::TimedOut));
-        let ((c2, _client2), (u2, _up2)) = pairs();
-        engine_session(&e, 5, &c2, &u2, SessionTimeouts::default());
+        let _ends = submitted(&e, 5, SessionTimeouts::default(), b"", b"");
         e.cancel(5);
         let c = completion(&e);
         assert_eq!(c.error, Some(Error::Canceled));
@@ -582,7 +579,6 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
             }
         );
         let _ = (e.take_session(4), e.take_session(5));
-        drop((c2, u2));
     }
     assert_eq!(e.in_flight(), 0);
     assert!(
