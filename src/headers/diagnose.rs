@@ -208,63 +208,40 @@ mod tests {
 
     #[test]
     fn rules_and_offsets() {
-        assert_eq!(req(b"GET / HTTP/1.1\r\nA: b\r\n\r\n"), Ok(24));
-        assert_eq!(req(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n"), Ok(22));
-        assert_eq!(req(b"G@T / HTTP/1.1\r\n\r\n"), Err((Error::Method, 1)));
-        assert_eq!(req(b" GET / HTTP/1.1\r\n\r\n"), Err((Error::Method, 0)));
-        assert_eq!(req(b"GET  / HTTP/1.1\r\n\r\n"), Err((Error::Target, 4)));
-        assert_eq!(req(b"GET /\x7f HTTP/1.1\r\n\r\n"), Err((Error::Target, 5)));
-        assert_eq!(
-            req(b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n"),
-            Err((Error::Target, 5))
-        );
-        assert_eq!(req(b"GET / HTTP/1.2\r\n\r\n"), Err((Error::Version, 13)));
-        assert_eq!(req(b"GET / HTTP/1.1 \r\n\r\n"), Err((Error::Version, 14)));
-        assert_eq!(req(b"GET / HTTP/1.1\rX\n\r\n"), Err((Error::BareCr, 14)));
-        assert_eq!(
-            req(b"GET / HTTP/1.1\nA: b\r\n\r\n"),
-            Err((Error::BareLf, 14))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA b: c\r\n\r\n"),
-            Err((Error::WhitespaceBeforeColon, 17))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA : c\r\n\r\n"),
-            Err((Error::WhitespaceBeforeColon, 17))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA\x01: c\r\n\r\n"),
-            Err((Error::HeaderName, 17))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\n: c\r\n\r\n"),
-            Err((Error::HeaderName, 16))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\r\n d\r\n\r\n"),
-            Err((Error::ObsFold, 22))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\n A: c\r\n\r\n"),
-            Err((Error::ObsFold, 16))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\0d\r\n\r\n"),
-            Err((Error::HeaderValue, 20))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\rd\r\n\r\n"),
-            Err((Error::BareCr, 20))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\r\n\r"),
-            Err((Error::Incomplete, 23))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\r\n\n"),
-            Err((Error::BareLf, 22))
-        );
+        for (input, want) in [
+            (&b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..], Ok(24)),
+            (b"\r\n\r\nGET / HTTP/1.1\r\n\r\n", Ok(22)),
+            (b"G@T / HTTP/1.1\r\n\r\n", Err((Error::Method, 1))),
+            (b" GET / HTTP/1.1\r\n\r\n", Err((Error::Method, 0))),
+            (b"GET  / HTTP/1.1\r\n\r\n", Err((Error::Target, 4))),
+            (b"GET /\x7f HTTP/1.1\r\n\r\n", Err((Error::Target, 5))),
+            (b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", Err((Error::Target, 5))),
+            (b"GET / HTTP/1.2\r\n\r\n", Err((Error::Version, 13))),
+            (b"GET / HTTP/1.1 \r\n\r\n", Err((Error::Version, 14))),
+            (b"GET / HTTP/1.1\rX\n\r\n", Err((Error::BareCr, 14))),
+            (b"GET / HTTP/1.1\nA: b\r\n\r\n", Err((Error::BareLf, 14))),
+        ] {
+            assert_eq!(req(input), want, "{:?}", String::from_utf8_lossy(input));
+        }
+        // Field lines after a valid request-line (16 bytes); offsets count from the start.
+        for (fields, want) in [
+            (
+                &b"A b: c\r\n\r\n"[..],
+                Err((Error::WhitespaceBeforeColon, 17)),
+            ),
+            (b"A : c\r\n\r\n", Err((Error::WhitespaceBeforeColon, 17))),
+            (b"A\x01: c\r\n\r\n", Err((Error::HeaderName, 17))),
+            (b": c\r\n\r\n", Err((Error::HeaderName, 16))),
+            (b"A: c\r\n d\r\n\r\n", Err((Error::ObsFold, 22))),
+            (b" A: c\r\n\r\n", Err((Error::ObsFold, 16))),
+            (b"A: c\0d\r\n\r\n", Err((Error::HeaderValue, 20))),
+            (b"A: c\rd\r\n\r\n", Err((Error::BareCr, 20))),
+            (b"A: c\r\n\r", Err((Error::Incomplete, 23))),
+            (b"A: c\r\n\n", Err((Error::BareLf, 22))),
+        ] {
+            let input = [b"GET / HTTP/1.1\r\n".as_slice(), fields].concat();
+            assert_eq!(req(&input), want, "{:?}", String::from_utf8_lossy(fields));
+        }
         let lf = Config {
             allow_bare_lf: true,
             ..Config::default()
@@ -278,37 +255,33 @@ mod tests {
             max_headers: 1,
             ..Config::default()
         };
-        assert_eq!(
-            diagnose(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", true, &cfg),
-            Ok(24)
-        );
-        assert_eq!(
-            diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n", true, &cfg),
-            Err((Error::TooManyHeaders, 22))
-        );
-        assert_eq!(
-            diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d", true, &cfg),
-            Err((Error::Incomplete, 26))
-        );
+        for (input, want) in [
+            (&b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..], Ok(24)),
+            (
+                b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n",
+                Err((Error::TooManyHeaders, 22)),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nA: b\r\nC: d",
+                Err((Error::Incomplete, 26)),
+            ),
+        ] {
+            assert_eq!(diagnose(input, true, &cfg), want);
+        }
     }
 
     #[test]
     fn status_lines() {
         let cfg = Config::default();
-        assert_eq!(diagnose(b"HTTP/1.1 200 OK\r\n\r\n", false, &cfg), Ok(19));
-        assert_eq!(diagnose(b"HTTP/1.1 200\r\n\r\n", false, &cfg), Ok(16));
-        assert_eq!(
-            diagnose(b"HTTP/1.1 2x0 OK\r\n\r\n", false, &cfg),
-            Err((Error::Status, 10))
-        );
-        assert_eq!(
-            diagnose(b"HTTP/1.1 200 O\x01K\r\n\r\n", false, &cfg),
-            Err((Error::Status, 14))
-        );
-        assert_eq!(
-            diagnose(b"HTTP/1.1  200 OK\r\n\r\n", false, &cfg),
-            Err((Error::Status, 9))
-        );
-        assert_eq!(diagnose(b"HTTP/1.1 200 \xff\r\n\r\n", false, &cfg), Ok(18));
+        for (input, want) in [
+            (&b"HTTP/1.1 200 OK\r\n\r\n"[..], Ok(19)),
+            (b"HTTP/1.1 200\r\n\r\n", Ok(16)),
+            (b"HTTP/1.1 2x0 OK\r\n\r\n", Err((Error::Status, 10))),
+            (b"HTTP/1.1 200 O\x01K\r\n\r\n", Err((Error::Status, 14))),
+            (b"HTTP/1.1  200 OK\r\n\r\n", Err((Error::Status, 9))),
+            (b"HTTP/1.1 200 \xff\r\n\r\n", Ok(18)),
+        ] {
+            assert_eq!(diagnose(input, false, &cfg), want);
+        }
     }
 }

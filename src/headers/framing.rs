@@ -278,83 +278,61 @@ mod tests {
 
     #[test]
     fn authority_form() {
-        for ok in [
-            &b"a:443"[..],
-            b"example.com:8080",
-            b"10.0.0.1:1",
-            b"[::1]:443",
-            b"[2001:db8::7]:8443",
-            b"[::ffff:10.0.0.1]:80",
+        // Each target with the offset of its first offending byte (`None`: valid).
+        for (target, want) in [
+            (&b"a:443"[..], None),
+            (b"example.com:8080", None),
+            (b"10.0.0.1:1", None),
+            (b"[::1]:443", None),
+            (b"[2001:db8::7]:8443", None),
+            (b"[::ffff:10.0.0.1]:80", None),
+            (b"a", Some(1)),
+            (b"a:", Some(2)),
+            (b"a:123456", Some(2)),
+            (b"a:8o", Some(3)),
+            (b":80", Some(0)),
+            (b"[::1]", Some(5)),
+            (b"[]:80", Some(1)),
+            (b"[*:1]:443", Some(1)),
+            (b"[1:2]:443", Some(1)),
+            (b"[:::1]:443", Some(1)),
+            (b"[v1.x]:80", Some(1)),
+            (b"[fe80::1%25eth0]:80", Some(8)),
+            (b"[::1:80", Some(7)),
+            (b"atttttU[[[3", Some(7)),
+            (b"a[b]:80", Some(1)),
+            (b"a/b:80", Some(1)),
         ] {
-            assert_eq!(
-                authority_form_error(ok),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(ok)
-            );
-        }
-        for (bad, at) in [
-            (&b"a"[..], 1),
-            (b"a:", 2),
-            (b"a:123456", 2),
-            (b"a:8o", 3),
-            (b":80", 0),
-            (b"[::1]", 5),
-            (b"[]:80", 1),
-            (b"[*:1]:443", 1),
-            (b"[1:2]:443", 1),
-            (b"[:::1]:443", 1),
-            (b"[v1.x]:80", 1),
-            (b"[fe80::1%25eth0]:80", 8),
-            (b"[::1:80", 7),
-            (b"atttttU[[[3", 7),
-            (b"a[b]:80", 1),
-            (b"a/b:80", 1),
-        ] {
-            assert_eq!(
-                authority_form_error(bad),
-                Some(at),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            let got = authority_form_error(target);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(target));
         }
     }
 
     #[test]
     fn content_length_grammar() {
-        assert_eq!(content_length(b"0"), Ok(0));
-        assert_eq!(content_length(b"007"), Ok(7));
-        assert_eq!(
-            content_length(b"9223372036854775807"),
-            Ok(MAX_CONTENT_LENGTH)
-        );
-        assert_eq!(
-            content_length(b"9223372036854775808"),
-            Err((Error::ContentLengthInvalid, 18))
-        );
-        assert_eq!(
-            content_length(b"99999999999999999999999"),
-            Err((Error::ContentLengthInvalid, 18))
-        );
-        assert_eq!(content_length(b""), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(content_length(b"+5"), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(content_length(b"-1"), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(
-            content_length(b"0x10"),
-            Err((Error::ContentLengthInvalid, 1))
-        );
-        assert_eq!(
-            content_length(b"5 5"),
-            Err((Error::ContentLengthInvalid, 1))
-        );
-        assert_eq!(
-            content_length(b"5,5"),
-            Err((Error::ContentLengthRepeated, 1))
-        );
-        assert_eq!(
-            content_length(b"5, 6"),
-            Err((Error::ContentLengthRepeated, 1))
-        );
+        for (value, want) in [
+            (&b"0"[..], Ok(0)),
+            (b"007", Ok(7)),
+            (b"9223372036854775807", Ok(MAX_CONTENT_LENGTH)),
+            (
+                b"9223372036854775808",
+                Err((Error::ContentLengthInvalid, 18)),
+            ),
+            (
+                b"99999999999999999999999",
+                Err((Error::ContentLengthInvalid, 18)),
+            ),
+            (b"", Err((Error::ContentLengthInvalid, 0))),
+            (b"+5", Err((Error::ContentLengthInvalid, 0))),
+            (b"-1", Err((Error::ContentLengthInvalid, 0))),
+            (b"0x10", Err((Error::ContentLengthInvalid, 1))),
+            (b"5 5", Err((Error::ContentLengthInvalid, 1))),
+            (b"5,5", Err((Error::ContentLengthRepeated, 1))),
+            (b"5, 6", Err((Error::ContentLengthRepeated, 1))),
+        ] {
+            let got = content_length(value);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(value));
+        }
     }
 
     #[test]
