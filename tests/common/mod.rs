@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: socket pairs, a PRNG, SHA-256, a chunked
-//! reference encoder, the count of open fds that leak checks compare, (in `source`) the
-//! project's source files for the tests that read them, and (in `requests`) shared request
-//! heads.
+//! reference encoder and malformed chunked bodies, the count of open fds that leak checks
+//! compare, (in `source`) the project's source files for the tests that read them, (in
+//! `requests`) shared request heads and (in `grammar`) which parser errors are line-grammar
+//! errors.
 #![allow(dead_code)]
 
+pub mod grammar;
 pub mod requests;
 pub mod source;
 
