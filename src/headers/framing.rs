@@ -310,28 +310,28 @@ mod tests {
 
     #[test]
     fn content_length_grammar() {
-        for (value, want) in [
-            (&b"0"[..], Ok(0)),
-            (b"007", Ok(7)),
-            (b"9223372036854775807", Ok(MAX_CONTENT_LENGTH)),
-            (
-                b"9223372036854775808",
-                Err((Error::ContentLengthInvalid, 18)),
-            ),
-            (
-                b"99999999999999999999999",
-                Err((Error::ContentLengthInvalid, 18)),
-            ),
-            (b"", Err((Error::ContentLengthInvalid, 0))),
-            (b"+5", Err((Error::ContentLengthInvalid, 0))),
-            (b"-1", Err((Error::ContentLengthInvalid, 0))),
-            (b"0x10", Err((Error::ContentLengthInvalid, 1))),
-            (b"5 5", Err((Error::ContentLengthInvalid, 1))),
-            (b"5,5", Err((Error::ContentLengthRepeated, 1))),
-            (b"5, 6", Err((Error::ContentLengthRepeated, 1))),
+        assert_eq!(content_length(b"0"), Ok(0));
+        assert_eq!(content_length(b"007"), Ok(7));
+        assert_eq!(
+            content_length(b"9223372036854775807"),
+            Ok(MAX_CONTENT_LENGTH)
+        );
+        // Values that are not one length, with the offset of the offending byte.
+        for (value, at) in [
+            (&b"9223372036854775808"[..], 18),
+            (b"99999999999999999999999", 18),
+            (b"", 0),
+            (b"+5", 0),
+            (b"-1", 0),
+            (b"0x10", 1),
+            (b"5 5", 1),
         ] {
             let got = content_length(value);
-            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(value));
+            let shown = String::from_utf8_lossy(value);
+            assert_eq!(got, Err((Error::ContentLengthInvalid, at)), "{shown:?}");
+        }
+        for list in [&b"5,5"[..], b"5, 6"] {
+            assert_eq!(content_length(list), Err((Error::ContentLengthRepeated, 1)));
         }
     }
 
