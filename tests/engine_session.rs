@@ -87,9 +87,19 @@ fn pairs() -> ((UnixStream, UnixStream), (UnixStream, UnixStream)) {
     ((c_sess, c_test), (u_sess, u_test))
 }
 
+/// What the upstream did before its session started.
+enum Upstream<'a> {
+    /// Nothing.
+    Silent,
+    /// Wrote these bytes.
+    Sent(&'a [u8]),
+    /// Closed its connection (shut down both ways).
+    Closed,
+}
+
 /// A session driven to its first stop over fresh socket pairs, after the client sent
-/// `request` and the upstream `response` (nothing when empty); every end stays open for the
-/// checks that follow.
+/// `request` and the upstream did `upstream`; every end stays open for the checks that
+/// follow.
 struct Driven {
     s: Session,
     stop: Stop,
@@ -101,10 +111,14 @@ struct Driven {
     up: UnixStream,
 }
 
-fn driven(request: &[u8], response: &[u8]) -> Driven {
+fn driven(request: &[u8], upstream: Upstream<'_>) -> Driven {
     let ((c, mut client), (u, mut up)) = pairs();
     client.write_all(request).unwrap();
-    up.write_all(response).unwrap();
+    match upstream {
+        Upstream::Silent => {}
+        Upstream::Sent(response) => up.write_all(response).unwrap(),
+        Upstream::Closed => up.shutdown(std::net::Shutdown::Both).unwrap(),
+    }
     let mut s = Session::new(opts());
     let stop = drive(&mut s, &c, &u);
     Driven {
@@ -217,7 +231,7 @@ fn requests_that_are_not_the_sessions_stop_it_before_anything_is_sent() {
         b"GET / HTTP/1.0\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
     ] {
-        let mut d = driven(req, b"");
+        let mut d = driven(req, Upstream::Silent);
         assert_eq!(
             d.stop,
             Stop::Request {
@@ -244,7 +258,7 @@ fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
         b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
         b"HTTP/1.1 2xx Bad\r\n\r\n",
     ] {
-        let mut d = driven(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp);
+        let mut d = driven(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", Upstream::Sent(resp));
         assert_eq!(
             d.stop,
             Stop::Response,
@@ -266,19 +280,15 @@ fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
         &b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n"[..],
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
     ] {
-        let ((c, mut client), (u, up)) = pairs();
-        client.write_all(req).unwrap();
-        drop(up);
-        let mut s = Session::new(opts());
-        let stop = drive(&mut s, &c, &u);
+        let mut d = driven(req, Upstream::Closed);
         assert_eq!(
-            stop,
+            d.stop,
             Stop::Request {
                 upstream_reusable: false
             }
         );
-        assert_eq!(s.client_buffer().filled(), req);
-        assert_eq!(s.stats().requests, 0);
+        assert_eq!(d.s.client_buffer().filled(), req);
+        assert_eq!(d.s.stats().requests, 0);
     }
 }
 
@@ -287,7 +297,7 @@ fn connection_close_on_either_side_ends_the_loop() {
     // The client asks to close: the response says so and the session is done.
     let mut d = driven(
         b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK",
+        Upstream::Sent(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"),
     );
     assert_eq!(
         d.stop,
@@ -308,7 +318,7 @@ fn connection_close_on_either_side_ends_the_loop() {
         up,
     } = driven(
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+        Upstream::Sent(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"),
     );
     assert_eq!(
         stop,
