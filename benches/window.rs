@@ -1,7 +1,8 @@
 //! Criterion benches of the window core: ingest per sample (batch 1024, with the sketch),
 //! snapshot per series, and Prometheus exposition throughput. Each checks its own output.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use offheap::window::{Aggregator, Config, Exposition, Format, Samples, Snapshot, SnapshotOptions};
 use std::hint::black_box;
 
@@ -15,6 +16,26 @@ fn lcg(x: &mut u64) -> u64 {
     *x >> 33
 }
 
+/// Benchmarks `agg` ingesting the batch of `keys` and `samples`, after checking that it
+/// accepts every sample.
+fn bench_u64_batch(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    agg: &Aggregator,
+    keys: &[u64],
+    samples: Samples<'_>,
+) {
+    let acc = agg.ingest_u64(keys, samples, 10 * SEC).unwrap();
+    assert_eq!(acc.accepted, BATCH as u64);
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let acc = agg.ingest_u64(black_box(keys), samples, 10 * SEC).unwrap();
+            debug_assert_eq!(acc.accepted, BATCH as u64);
+            acc
+        })
+    });
+}
+
 fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("window/ingest");
     g.throughput(Throughput::Elements(BATCH as u64));
@@ -25,35 +46,20 @@ fn ingest(c: &mut Criterion) {
         .map(|_| 1.0 + (lcg(&mut x) % 100_000) as f64 / 100.0)
         .collect();
     let ts = vec![10 * SEC; BATCH];
-    let acc = agg
-        .ingest_u64(&keys, Samples::new(&ts, &values), 10 * SEC)
-        .unwrap();
-    assert_eq!(acc.accepted, BATCH as u64);
-    g.bench_function("u64_keys_batch1024_sketch", |b| {
-        b.iter(|| {
-            let acc = agg
-                .ingest_u64(black_box(&keys), Samples::new(&ts, &values), 10 * SEC)
-                .unwrap();
-            debug_assert_eq!(acc.accepted, BATCH as u64);
-            acc
-        })
-    });
+    let samples = Samples::new(&ts, &values);
+    bench_u64_batch(&mut g, "u64_keys_batch1024_sketch", &agg, &keys, samples);
     let plain = Aggregator::new(Config {
         sketch: false,
         ..Config::sliding(60 * SEC as u64, 6)
     })
     .unwrap();
-    let acc = plain
-        .ingest_u64(&keys, Samples::new(&ts, &values), 10 * SEC)
-        .unwrap();
-    assert_eq!(acc.accepted, BATCH as u64);
-    g.bench_function("u64_keys_batch1024_no_sketch", |b| {
-        b.iter(|| {
-            plain
-                .ingest_u64(black_box(&keys), Samples::new(&ts, &values), 10 * SEC)
-                .unwrap()
-        })
-    });
+    bench_u64_batch(
+        &mut g,
+        "u64_keys_batch1024_no_sketch",
+        &plain,
+        &keys,
+        samples,
+    );
     let mut ids = vec![0u64; BATCH];
     agg.resolve_u64(&keys, &mut ids).unwrap();
     g.bench_function("ids_batch1024_sketch", |b| {

@@ -87,6 +87,50 @@ fn pairs() -> ((UnixStream, UnixStream), (UnixStream, UnixStream)) {
     ((c_sess, c_test), (u_sess, u_test))
 }
 
+/// What the upstream did before its session started.
+enum Upstream<'a> {
+    /// Nothing.
+    Silent,
+    /// Wrote these bytes.
+    Sent(&'a [u8]),
+    /// Closed its connection (shut down both ways).
+    Closed,
+}
+
+/// A session driven to its first stop over fresh socket pairs, after the client sent
+/// `request` and the upstream did `upstream`; every end stays open for the checks that
+/// follow.
+struct Driven {
+    s: Session,
+    stop: Stop,
+    /// The session's end of the client connection, and the test's.
+    c: UnixStream,
+    client: UnixStream,
+    /// The session's end of the upstream connection, and the test's.
+    u: UnixStream,
+    up: UnixStream,
+}
+
+fn driven(request: &[u8], upstream: Upstream<'_>) -> Driven {
+    let ((c, mut client), (u, mut up)) = pairs();
+    client.write_all(request).unwrap();
+    match upstream {
+        Upstream::Silent => {}
+        Upstream::Sent(response) => up.write_all(response).unwrap(),
+        Upstream::Closed => up.shutdown(std::net::Shutdown::Both).unwrap(),
+    }
+    let mut s = Session::new(opts());
+    let stop = drive(&mut s, &c, &u);
+    Driven {
+        s,
+        stop,
+        c,
+        client,
+        u,
+        up,
+    }
+}
+
 #[test]
 fn keep_alive_exchanges_with_bodies_both_ways() {
     let ((c, mut client), (u, mut up)) = pairs();
@@ -187,21 +231,22 @@ fn requests_that_are_not_the_sessions_stop_it_before_anything_is_sent() {
         b"GET / HTTP/1.0\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
     ] {
-        let ((c, mut client), (u, mut up)) = pairs();
-        client.write_all(req).unwrap();
-        let mut s = Session::new(opts());
-        let stop = drive(&mut s, &c, &u);
+        let mut d = driven(req, Upstream::Silent);
         assert_eq!(
-            stop,
+            d.stop,
             Stop::Request {
                 upstream_reusable: true
             },
             "{:?}",
             String::from_utf8_lossy(req)
         );
-        assert_eq!(s.client_buffer().filled(), req, "the request is left whole");
-        up.set_nonblocking(true).unwrap();
-        assert!(up.read(&mut [0u8; 16]).is_err(), "nothing went upstream");
+        assert_eq!(
+            d.s.client_buffer().filled(),
+            req,
+            "the request is left whole"
+        );
+        d.up.set_nonblocking(true).unwrap();
+        assert!(d.up.read(&mut [0u8; 16]).is_err(), "nothing went upstream");
     }
 }
 
@@ -213,21 +258,16 @@ fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
         b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
         b"HTTP/1.1 2xx Bad\r\n\r\n",
     ] {
-        let ((c, mut client), (u, mut up)) = pairs();
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        up.write_all(resp).unwrap();
-        let mut s = Session::new(opts());
+        let mut d = driven(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", Upstream::Sent(resp));
         assert_eq!(
-            drive(&mut s, &c, &u),
+            d.stop,
             Stop::Response,
             "{:?}",
             String::from_utf8_lossy(resp)
         );
-        assert_eq!(s.upstream_buffer().filled(), resp);
+        assert_eq!(d.s.upstream_buffer().filled(), resp);
         assert!(
-            read_message(&mut up)
+            read_message(&mut d.up)
                 .unwrap()
                 .0
                 .starts_with("GET / HTTP/1.1\r\n"),
@@ -240,51 +280,48 @@ fn responses_that_are_not_the_sessions_stop_it_with_their_bytes() {
         &b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n"[..],
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
     ] {
-        let ((c, mut client), (u, up)) = pairs();
-        client.write_all(req).unwrap();
-        drop(up);
-        let mut s = Session::new(opts());
-        let stop = drive(&mut s, &c, &u);
+        let mut d = driven(req, Upstream::Closed);
         assert_eq!(
-            stop,
+            d.stop,
             Stop::Request {
                 upstream_reusable: false
             }
         );
-        assert_eq!(s.client_buffer().filled(), req);
-        assert_eq!(s.stats().requests, 0);
+        assert_eq!(d.s.client_buffer().filled(), req);
+        assert_eq!(d.s.stats().requests, 0);
     }
 }
 
 #[test]
 fn connection_close_on_either_side_ends_the_loop() {
     // The client asks to close: the response says so and the session is done.
-    let ((c, mut client), (u, mut up)) = pairs();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-        .unwrap();
-    let mut s = Session::new(opts());
+    let mut d = driven(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Upstream::Sent(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"),
+    );
     assert_eq!(
-        drive(&mut s, &c, &u),
+        d.stop,
         Stop::Done {
             upstream_reusable: true
         }
     );
-    let (head, body) = read_message(&mut client).unwrap();
+    let (head, body) = read_message(&mut d.client).unwrap();
     assert!(head.contains("Connection: close\r\n"), "{head}");
     assert_eq!(body, b"OK");
     // The upstream closes after its response: the client goes on without it.
-    let ((c, mut client), (u, mut up)) = pairs();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
-        .unwrap();
-    let mut s = Session::new(opts());
+    let Driven {
+        mut s,
+        stop,
+        c,
+        mut client,
+        u: _u,
+        up,
+    } = driven(
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+        Upstream::Sent(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK"),
+    );
     assert_eq!(
-        drive(&mut s, &c, &u),
+        stop,
         Stop::Request {
             upstream_reusable: false
         }
@@ -429,7 +466,17 @@ fn heads_are_read_into_small_buffers_and_a_filled_one_moves_to_a_full_size_one()
     assert!(client > BUFFER_SIZE);
 }
 
-fn engine_session(e: &Engine, id: u64, c: &UnixStream, u: &UnixStream, timeouts: SessionTimeouts) {
+/// Submits to `e`, as job `id`, a session over fresh socket pairs after the client sent
+/// `request` and the upstream `response` (nothing when empty); returns the test's ends of
+/// the client and the upstream connection (the engine holds duplicates of the session's).
+fn submitted(
+    e: &Engine,
+    id: u64,
+    timeouts: SessionTimeouts,
+    request: &[u8],
+    response: &[u8],
+) -> (UnixStream, UnixStream) {
+    let ((c, mut client), (u, mut up)) = pairs();
     let job = Job::Session {
         client: duplicate(c.as_fd()).unwrap(),
         upstream: duplicate(u.as_fd()).unwrap(),
@@ -437,6 +484,9 @@ fn engine_session(e: &Engine, id: u64, c: &UnixStream, u: &UnixStream, timeouts:
         timeouts,
     };
     e.submit(id, job).unwrap();
+    client.write_all(request).unwrap();
+    up.write_all(response).unwrap();
+    (client, up)
 }
 
 fn completion(e: &Engine) -> Completion {
@@ -457,9 +507,7 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     let fds = common::open_fd_count();
     // Two exchanges, then the client closes.
     {
-        let ((c, mut client), (u, mut up)) = pairs();
-        engine_session(&e, 1, &c, &u, SessionTimeouts::default());
-        drop((c, u)); // the engine holds its own duplicates
+        let (mut client, mut up) = submitted(&e, 1, SessionTimeouts::default(), b"", b"");
         for i in 0..2u8 {
             client
                 .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -486,14 +534,12 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     }
     // An idle client is handed back after request_ms, with the upstream reusable.
     {
-        let ((c, _client), (u, _up)) = pairs();
         let t = SessionTimeouts {
             request_ms: 50,
-            response_ms: 0,
-            stall_ms: 0,
+            ..SessionTimeouts::default()
         };
         let start = std::time::Instant::now();
-        engine_session(&e, 2, &c, &u, t);
+        let _ends = submitted(&e, 2, t, b"", b"");
         let c = completion(&e);
         assert!(start.elapsed() >= std::time::Duration::from_millis(50));
         assert_eq!(
@@ -508,17 +554,12 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     }
     // A response that does not start within response_ms is handed back (request sent).
     {
-        let ((c, mut client), (u, mut up)) = pairs();
         let t = SessionTimeouts {
-            request_ms: 0,
             response_ms: 50,
-            stall_ms: 0,
+            ..SessionTimeouts::default()
         };
-        engine_session(&e, 3, &c, &u, t);
-        client
-            .write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        up.write_all(b"HTTP/1.1 200 OK\r\nContent-").unwrap();
+        let request = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (_client, mut up) = submitted(&e, 3, t, request, b"HTTP/1.1 200 OK\r\nContent-");
         let c = completion(&e);
         let end = c.session.unwrap();
         assert_eq!((end.stop, end.head_method), (Stop::Response, true));
@@ -528,23 +569,16 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
     }
     // A body that stalls fails after stall_ms; cancel stops a session at a boundary.
     {
-        let ((c, mut client), (u, mut up)) = pairs();
         let t = SessionTimeouts {
-            request_ms: 0,
-            response_ms: 0,
             stall_ms: 50,
+            ..SessionTimeouts::default()
         };
-        engine_session(&e, 4, &c, &u, t);
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-            .unwrap();
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part";
+        let _ends = submitted(&e, 4, t, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", response);
         let c = completion(&e);
         assert_eq!(c.error, Some(Error::TimedOut));
         assert_eq!(c.session.unwrap().stop, Stop::Failed(Error::TimedOut));
-        let ((c2, _client2), (u2, _up2)) = pairs();
-        engine_session(&e, 5, &c2, &u2, SessionTimeouts::default());
+        let _ends = submitted(&e, 5, SessionTimeouts::default(), b"", b"");
         e.cancel(5);
         let c = completion(&e);
         assert_eq!(c.error, Some(Error::Canceled));
@@ -555,7 +589,6 @@ fn the_engine_runs_sessions_and_returns_their_buffers() {
             }
         );
         let _ = (e.take_session(4), e.take_session(5));
-        drop((c2, u2));
     }
     assert_eq!(e.in_flight(), 0);
     assert!(

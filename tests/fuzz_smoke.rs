@@ -9,11 +9,22 @@
 //! would allocate inside that window.
 
 use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
 
-#[allow(dead_code)]
-mod chunked {
-    include!("../fuzz/bodies/chunked.rs");
+/// The fuzz bodies this run shares with the libFuzzer targets (`fuzz/bodies/<name>.rs`).
+macro_rules! bodies {
+    ($($name:ident),*) => {$(
+        #[allow(dead_code)]
+        mod $name {
+            include!(concat!("../fuzz/bodies/", stringify!($name), ".rs"));
+        }
+    )*};
 }
+
+bodies!(chunked, window_ops, expo);
+
+#[path = "../fuzz/bodies/ffi/mod.rs"]
+mod ffi;
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -75,49 +86,6 @@ fn replay(target: &str, random: usize, max_len: usize, run: impl Fn(&[u8])) {
     );
 }
 
-fn chunked_target() {
-    replay("chunked", 4000, 300, chunked::run);
-}
-
-#[allow(dead_code)]
-mod window_ops {
-    include!("../fuzz/bodies/window_ops.rs");
-}
-
-fn window_ops_target() {
-    replay("window_ops", 3000, 400, window_ops::run);
-    let valid = window_ops::VALID_CONFIGS.load(std::sync::atomic::Ordering::Relaxed);
-    let ops = window_ops::OPERATIONS.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("fuzz smoke window_ops: {valid} valid configurations, {ops} operations");
-    assert!(
-        valid > 300 && ops > 3000,
-        "the generated inputs barely reach the aggregator"
-    );
-}
-
-#[allow(dead_code)]
-mod expo {
-    include!("../fuzz/bodies/expo.rs");
-}
-
-fn expo_target() {
-    replay("expo", 3000, 300, expo::run);
-    let series = expo::SERIES.load(std::sync::atomic::Ordering::Relaxed);
-    let lines = expo::LINES.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("fuzz smoke expo: {series} series rendered, {lines} sample lines checked");
-    assert!(
-        series > 3000 && lines > 10_000,
-        "the generated inputs barely reach the exposition"
-    );
-}
-
-#[path = "../fuzz/bodies/ffi/mod.rs"]
-mod ffi;
-
-fn ffi_target() {
-    replay("ffi", 3000, 400, ffi::run);
-}
-
 /// Every target in turn; or, with `OFFHEAP_FUZZ_CASE=path cargo test --test fuzz_smoke`, one
 /// file replayed through one target (`OFFHEAP_FUZZ_TARGET`, default `ffi`; add
 /// `OFFHEAP_FUZZ_TRACE=1` to print the `ffi` interpreter's operations). Test-name filters are
@@ -127,15 +95,31 @@ fn main() {
         case(std::path::Path::new(&path));
         return;
     }
-    for (name, target) in [
-        ("chunked", chunked_target as fn()),
-        ("window_ops", window_ops_target),
-        ("expo", expo_target),
-        ("ffi", ffi_target),
+    // Each target with its count of generated inputs and their longest length.
+    for (name, random, max_len, run) in [
+        ("chunked", 4000, 300, chunked::run as fn(&[u8])),
+        ("window_ops", 3000, 400, window_ops::run),
+        ("expo", 3000, 300, expo::run),
+        ("ffi", 3000, 400, ffi::run),
     ] {
         let started = std::time::Instant::now();
-        target();
+        replay(name, random, max_len, run);
         eprintln!("fuzz smoke {name}: ok in {:.1?}", started.elapsed());
+    }
+    // Counters the bodies keep, each with the least value it must pass: below it, the
+    // generated inputs barely reach the code it counts.
+    for (counter, least, counts) in [
+        (&window_ops::VALID_CONFIGS, 300, "valid configurations"),
+        (&window_ops::OPERATIONS, 3000, "window operations"),
+        (&expo::SERIES, 3000, "series exposed"),
+        (&expo::LINES, 10_000, "exposition sample lines checked"),
+    ] {
+        let n = counter.load(Relaxed);
+        eprintln!("fuzz smoke: {n} {counts}");
+        assert!(
+            n > least,
+            "the generated inputs barely reach it: {n} {counts}"
+        );
     }
 }
 
@@ -146,24 +130,18 @@ fn case(path: &Path) {
         .and_then(|r| r.parse().ok())
         .unwrap_or(1);
     let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
+    let run: fn(&[u8]) = match target.as_str() {
+        "chunked" => chunked::run,
+        "window_ops" => window_ops::run,
+        "expo" => expo::run,
+        _ => ffi::run,
+    };
     let mut failures = 0;
     for _ in 1..repeat {
-        let r = std::panic::catch_unwind(|| match target.as_str() {
-            "chunked" => chunked::run(&input),
-            "window_ops" => window_ops::run(&input),
-            "expo" => expo::run(&input),
-            _ => ffi::run(&input),
-        });
-        failures += usize::from(r.is_err());
+        failures += usize::from(std::panic::catch_unwind(|| run(&input)).is_err());
     }
     if repeat > 1 {
         eprintln!("{failures} of {} repeated runs failed", repeat - 1);
     }
-    let target = std::env::var("OFFHEAP_FUZZ_TARGET").unwrap_or_else(|_| "ffi".into());
-    match target.as_str() {
-        "chunked" => chunked::run(&input),
-        "window_ops" => window_ops::run(&input),
-        "expo" => expo::run(&input),
-        _ => ffi::run(&input),
-    }
+    run(&input);
 }

@@ -9,6 +9,7 @@ use offheap::headers::{
 
 mod common;
 
+use common::grammar::is_syntax;
 use common::requests::{KITTYHELL, REQ_SHORT};
 
 /// xorshift64*: a small deterministic PRNG (no extra crates).
@@ -41,14 +42,8 @@ fn one_request(input: &[u8], cfg: &Config) -> (Head, Vec<HeaderSpan>) {
 fn one_response(input: &[u8], head_request: bool) -> (Head, Vec<HeaderSpan>) {
     let mut heads = [Head::default(); 1];
     let mut headers = vec![HeaderSpan::default(); 256];
-    let batch = parse_responses(
-        input,
-        &Config::default(),
-        head_request,
-        &mut heads,
-        &mut headers,
-    )
-    .unwrap();
+    let cfg = Config::default();
+    let batch = parse_responses(input, &cfg, head_request, &mut heads, &mut headers).unwrap();
     assert_eq!(batch.heads, 1);
     headers.truncate(batch.headers);
     (heads[0], headers)
@@ -218,23 +213,6 @@ fn random_valid_heads_have_httparse_spans() {
         assert_same_spans_as_httparse(&h);
         assert_eq!(diagnose(&h, true, &Config::default()), Ok(h.len()));
     }
-}
-
-/// Errors the reference scanner reports (the line grammar); the rest are framing rules.
-fn is_syntax(e: Error) -> bool {
-    matches!(
-        e,
-        Error::Method
-            | Error::Target
-            | Error::Version
-            | Error::BareCr
-            | Error::BareLf
-            | Error::HeaderName
-            | Error::WhitespaceBeforeColon
-            | Error::ObsFold
-            | Error::HeaderValue
-            | Error::TooManyHeaders
-    )
 }
 
 fn mutate(rng: &mut Rng, h: &mut Vec<u8>) {
@@ -642,16 +620,10 @@ fn offsets_batch() {
         offsets.push(at);
         at += p.len() as u32;
     }
+    let cfg = Config::default();
     let mut heads = [Head::default(); 8];
     let mut headers = [HeaderSpan::default(); 128];
-    let b = parse_requests_at(
-        &input,
-        &offsets,
-        &Config::default(),
-        &mut heads,
-        &mut headers,
-    )
-    .unwrap();
+    let b = parse_requests_at(&input, &offsets, &cfg, &mut heads, &mut headers).unwrap();
     assert_eq!(b.heads, 4);
     assert_eq!(b.headers, 9 + 1 + 2);
     assert_eq!(heads[1].target.of(&input), b"/x");
@@ -659,25 +631,11 @@ fn offsets_batch() {
     assert_eq!(heads[3].result(), Ok(()));
     assert_eq!(heads[3].first_header, 10);
     assert_eq!(
-        parse_requests_at(
-            &input,
-            &[5, 2],
-            &Config::default(),
-            &mut heads,
-            &mut headers
-        ),
+        parse_requests_at(&input, &[5, 2], &cfg, &mut heads, &mut headers),
         Err(offheap::headers::BatchError::BadOffsets)
     );
     let responses = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 404 Nope\r\n\r\n";
-    let b = parse_responses_at(
-        responses,
-        &[0, 38],
-        &Config::default(),
-        false,
-        &mut heads,
-        &mut headers,
-    )
-    .unwrap();
+    let b = parse_responses_at(responses, &[0, 38], &cfg, false, &mut heads, &mut headers).unwrap();
     assert_eq!(b.heads, 2);
     assert_eq!(heads[1].reason.of(responses), b"Nope");
     assert_eq!(heads[1].body(), Body::Close);

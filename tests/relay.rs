@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 
-use common::{Rng, Sock, chunk_encode, relay_ends, serial, sha256};
+use common::{BAD_CHUNKED, Rng, Sock, chunk_encode, relay_ends, serial, sha256};
 use offheap::relay::{self, Error, Framing, Options, Progress, Relay, Tunnel};
 
 struct Outcome {
@@ -181,14 +181,7 @@ fn long_body_leaves_the_excess_unread() {
 #[test]
 fn bad_chunks_have_specific_errors() {
     let _serial = serial();
-    let cases: &[(&[u8], Error)] = &[
-        (b"zz\r\n", Error::ChunkSizeInvalid),
-        (b"1ffffffffffffffff\r\n", Error::ChunkSizeOverflow),
-        (b"3\nabc\r\n", Error::ChunkMissingCrlf),
-        (b"3\r\nabcd\r\n", Error::ChunkMissingCrlf),
-        (b"0\r\nX: \x01\r\n\r\n", Error::TrailersInvalid),
-    ];
-    for (input, want) in cases {
+    for (input, want) in BAD_CHUNKED {
         for dechunk in [false, true] {
             let out = run(
                 false,

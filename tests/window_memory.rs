@@ -98,15 +98,26 @@ fn delete_all(agg: &Aggregator) {
     }
 }
 
+/// A new aggregator with or without sketches, whose 1M series of four samples must hold at
+/// most `limit` bytes each and give them all back when deleted; returns it and the heap
+/// before its series.
+fn held_then_deleted(sketch: bool, limit: f64) -> (Aggregator, i64) {
+    let agg = aggregator(sketch);
+    let what = if sketch { "sketch on" } else { "sketch off" };
+    let (per_series, start) = held_per_series(&agg, what);
+    assert!(
+        per_series <= limit,
+        "{per_series:.1} bytes per series ({what})"
+    );
+    delete_all(&agg);
+    given_back(&agg, start, "deleting every series");
+    (agg, start)
+}
+
 #[test]
 fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let agg = aggregator(true);
-    let (per_series, start) = held_per_series(&agg, "sketch on");
-    assert!(per_series <= 256.0, "{per_series:.1} bytes per series");
-
-    delete_all(&agg);
-    given_back(&agg, start, "deleting every series");
+    let (agg, start) = held_then_deleted(true, 256.0);
 
     // Clear and idle eviction give it back too.
     ingest(&agg, 0..SERIES, 1);
@@ -122,11 +133,7 @@ fn a_million_series_of_four_samples_fit_256_bytes_each_and_give_it_all_back() {
 #[test]
 fn without_sketches_a_series_holds_no_sketch_bytes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let agg = aggregator(false);
-    let (per_series, start) = held_per_series(&agg, "sketch off");
     // With every slice carrying a sketch (the layout before the sketch left the slice), a
     // series held 219.4 bytes here, as many as with sketches on.
-    assert!(per_series <= 176.0, "{per_series:.1} bytes per series");
-    delete_all(&agg);
-    given_back(&agg, start, "deleting every series");
+    held_then_deleted(false, 176.0);
 }

@@ -2,7 +2,7 @@
 //! offsets array (the heads of many connections).
 
 use super::parse::parse_head;
-use super::record::{Full, Kind};
+use super::record::{Full, Kind, Region};
 use super::{BatchError, Body, Config, Head, HeaderSpan, flags};
 
 /// What a batch call filled in.
@@ -21,25 +21,51 @@ pub struct Batch {
     pub consumed: usize,
 }
 
+/// What every head of one batch call shares: the kind of head, the input and the clamped
+/// configuration.
+struct Call<'a> {
+    kind: Kind,
+    input: &'a [u8],
+    cfg: Config,
+}
+
+impl<'a> Call<'a> {
+    /// Refuses an input whose offsets do not fit the records' `u32` fields.
+    fn new(kind: Kind, input: &'a [u8], cfg: &Config) -> Result<Self, BatchError> {
+        if u32::try_from(input.len()).is_err() {
+            return Err(BatchError::InputTooLarge);
+        }
+        Ok(Call {
+            kind,
+            input,
+            cfg: cfg.clamped(),
+        })
+    }
+}
+
 impl Batch {
     /// Parses the head in `input[start..end]` into `head`, its lines after the ones the batch
     /// holds, and counts it. `Ok(false)`: its lines do not fit in `headers`, so the batch ends
     /// before it; an error when that happens to the first head.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn parse(
         &mut self,
-        kind: Kind,
-        input: &[u8],
+        call: &Call<'_>,
         start: usize,
         end: usize,
-        cfg: &Config,
         headers: &mut [HeaderSpan],
         head: &mut Head,
     ) -> Result<bool, BatchError> {
+        let at = Region {
+            kind: call.kind,
+            input: call.input,
+            start,
+            end,
+            cfg: &call.cfg,
+            first: self.headers as u32,
+        };
         let out = headers.get_mut(self.headers..).unwrap_or(&mut []);
-        if let Err(Full) = parse_head(kind, input, start, end, cfg, self.headers as u32, out, head)
-        {
+        if let Err(Full) = parse_head(&at, out, head) {
             return if self.heads == 0 {
                 Err(BatchError::HeadersFull)
             } else {
@@ -64,7 +90,7 @@ pub fn parse_requests(
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    pipelined(Kind::Request, input, cfg, heads, headers)
+    pipelined(Call::new(Kind::Request, input, cfg)?, heads, headers)
 }
 
 /// [`parse_requests`] for response heads. `head_request` says the requests were HEAD (then
@@ -76,7 +102,8 @@ pub fn parse_responses(
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    pipelined(Kind::Response { head_request }, input, cfg, heads, headers)
+    let call = Call::new(Kind::Response { head_request }, input, cfg)?;
+    pipelined(call, heads, headers)
 }
 
 /// Parses one request head at each offset of `offsets`: region `i` is
@@ -90,7 +117,12 @@ pub fn parse_requests_at(
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    regions(Kind::Request, input, offsets, cfg, heads, headers)
+    regions(
+        Call::new(Kind::Request, input, cfg)?,
+        offsets,
+        heads,
+        headers,
+    )
 }
 
 /// [`parse_requests_at`] for response heads (see [`parse_responses`] for `head_request`).
@@ -102,34 +134,23 @@ pub fn parse_responses_at(
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    regions(
-        Kind::Response { head_request },
-        input,
-        offsets,
-        cfg,
-        heads,
-        headers,
-    )
+    let call = Call::new(Kind::Response { head_request }, input, cfg)?;
+    regions(call, offsets, heads, headers)
 }
 
 fn pipelined(
-    kind: Kind,
-    input: &[u8],
-    cfg: &Config,
+    call: Call<'_>,
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    if u32::try_from(input.len()).is_err() {
-        return Err(BatchError::InputTooLarge);
-    }
-    let cfg = cfg.clamped();
+    let (kind, input) = (call.kind, call.input);
     let mut batch = Batch::default();
     let mut pos = 0usize;
     for head in heads.iter_mut() {
         if pos >= input.len() {
             break;
         }
-        if !batch.parse(kind, input, pos, input.len(), &cfg, headers, head)? {
+        if !batch.parse(&call, pos, input.len(), headers, head)? {
             break;
         }
         if head.status != 0 {
@@ -160,16 +181,12 @@ fn pipelined(
 }
 
 fn regions(
-    kind: Kind,
-    input: &[u8],
+    call: Call<'_>,
     offsets: &[u32],
-    cfg: &Config,
     heads: &mut [Head],
     headers: &mut [HeaderSpan],
 ) -> Result<Batch, BatchError> {
-    if u32::try_from(input.len()).is_err() {
-        return Err(BatchError::InputTooLarge);
-    }
+    let input = call.input;
     let n = offsets.len().min(heads.len());
     let mut prev = 0u32;
     for &off in offsets {
@@ -178,12 +195,11 @@ fn regions(
         }
         prev = off;
     }
-    let cfg = cfg.clamped();
     let mut batch = Batch::default();
     for (i, head) in heads.iter_mut().enumerate().take(n) {
         let start = offsets[i] as usize;
         let end = offsets.get(i + 1).map_or(input.len(), |&e| e as usize);
-        if !batch.parse(kind, input, start, end, &cfg, headers, head)? {
+        if !batch.parse(&call, start, end, headers, head)? {
             break;
         }
         batch.consumed = end;

@@ -210,61 +210,39 @@ mod tests {
     fn rules_and_offsets() {
         assert_eq!(req(b"GET / HTTP/1.1\r\nA: b\r\n\r\n"), Ok(24));
         assert_eq!(req(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n"), Ok(22));
-        assert_eq!(req(b"G@T / HTTP/1.1\r\n\r\n"), Err((Error::Method, 1)));
-        assert_eq!(req(b" GET / HTTP/1.1\r\n\r\n"), Err((Error::Method, 0)));
-        assert_eq!(req(b"GET  / HTTP/1.1\r\n\r\n"), Err((Error::Target, 4)));
-        assert_eq!(req(b"GET /\x7f HTTP/1.1\r\n\r\n"), Err((Error::Target, 5)));
-        assert_eq!(
-            req(b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n"),
-            Err((Error::Target, 5))
-        );
-        assert_eq!(req(b"GET / HTTP/1.2\r\n\r\n"), Err((Error::Version, 13)));
-        assert_eq!(req(b"GET / HTTP/1.1 \r\n\r\n"), Err((Error::Version, 14)));
-        assert_eq!(req(b"GET / HTTP/1.1\rX\n\r\n"), Err((Error::BareCr, 14)));
-        assert_eq!(
-            req(b"GET / HTTP/1.1\nA: b\r\n\r\n"),
-            Err((Error::BareLf, 14))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA b: c\r\n\r\n"),
-            Err((Error::WhitespaceBeforeColon, 17))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA : c\r\n\r\n"),
-            Err((Error::WhitespaceBeforeColon, 17))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA\x01: c\r\n\r\n"),
-            Err((Error::HeaderName, 17))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\n: c\r\n\r\n"),
-            Err((Error::HeaderName, 16))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\r\n d\r\n\r\n"),
-            Err((Error::ObsFold, 22))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\n A: c\r\n\r\n"),
-            Err((Error::ObsFold, 16))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\0d\r\n\r\n"),
-            Err((Error::HeaderValue, 20))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\rd\r\n\r\n"),
-            Err((Error::BareCr, 20))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\r\n\r"),
-            Err((Error::Incomplete, 23))
-        );
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nA: c\r\n\n"),
-            Err((Error::BareLf, 22))
-        );
+        // Each head with the rule it breaks and the offset of the offending byte.
+        for (input, want) in [
+            (&b"G@T / HTTP/1.1\r\n\r\n"[..], (Error::Method, 1)),
+            (b" GET / HTTP/1.1\r\n\r\n", (Error::Method, 0)),
+            (b"GET  / HTTP/1.1\r\n\r\n", (Error::Target, 4)),
+            (b"GET /\x7f HTTP/1.1\r\n\r\n", (Error::Target, 5)),
+            (b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", (Error::Target, 5)),
+            (b"GET / HTTP/1.2\r\n\r\n", (Error::Version, 13)),
+            (b"GET / HTTP/1.1 \r\n\r\n", (Error::Version, 14)),
+            (b"GET / HTTP/1.1\rX\n\r\n", (Error::BareCr, 14)),
+            (b"GET / HTTP/1.1\nA: b\r\n\r\n", (Error::BareLf, 14)),
+        ] {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(req(input), Err(want), "{shown:?}");
+        }
+        // Field lines after a valid request-line: the rule each breaks, and where in them.
+        for (fields, error, at) in [
+            (&b"A b: c\r\n\r\n"[..], Error::WhitespaceBeforeColon, 1),
+            (b"A : c\r\n\r\n", Error::WhitespaceBeforeColon, 1),
+            (b"A\x01: c\r\n\r\n", Error::HeaderName, 1),
+            (b": c\r\n\r\n", Error::HeaderName, 0),
+            (b"A: c\r\n d\r\n\r\n", Error::ObsFold, 6),
+            (b" A: c\r\n\r\n", Error::ObsFold, 0),
+            (b"A: c\0d\r\n\r\n", Error::HeaderValue, 4),
+            (b"A: c\rd\r\n\r\n", Error::BareCr, 4),
+            (b"A: c\r\n\r", Error::Incomplete, 7),
+            (b"A: c\r\n\n", Error::BareLf, 6),
+        ] {
+            let line = b"GET / HTTP/1.1\r\n";
+            let input = [line.as_slice(), fields].concat();
+            let shown = String::from_utf8_lossy(fields);
+            assert_eq!(req(&input), Err((error, line.len() + at)), "{shown:?}");
+        }
         let lf = Config {
             allow_bare_lf: true,
             ..Config::default()
@@ -278,37 +256,25 @@ mod tests {
             max_headers: 1,
             ..Config::default()
         };
-        assert_eq!(
-            diagnose(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", true, &cfg),
-            Ok(24)
-        );
-        assert_eq!(
-            diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n", true, &cfg),
-            Err((Error::TooManyHeaders, 22))
-        );
-        assert_eq!(
-            diagnose(b"GET / HTTP/1.1\r\nA: b\r\nC: d", true, &cfg),
-            Err((Error::Incomplete, 26))
-        );
+        let one = b"GET / HTTP/1.1\r\nA: b\r\n\r\n";
+        assert_eq!(diagnose(one, true, &cfg), Ok(24));
+        let two = b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n";
+        assert_eq!(diagnose(two, true, &cfg), Err((Error::TooManyHeaders, 22)));
+        let cut = b"GET / HTTP/1.1\r\nA: b\r\nC: d";
+        assert_eq!(diagnose(cut, true, &cfg), Err((Error::Incomplete, 26)));
     }
 
     #[test]
     fn status_lines() {
-        let cfg = Config::default();
-        assert_eq!(diagnose(b"HTTP/1.1 200 OK\r\n\r\n", false, &cfg), Ok(19));
-        assert_eq!(diagnose(b"HTTP/1.1 200\r\n\r\n", false, &cfg), Ok(16));
+        let status = |s: &[u8]| diagnose(s, false, &Config::default());
+        assert_eq!(status(b"HTTP/1.1 200 OK\r\n\r\n"), Ok(19));
+        assert_eq!(status(b"HTTP/1.1 200\r\n\r\n"), Ok(16));
+        assert_eq!(status(b"HTTP/1.1 200 \xff\r\n\r\n"), Ok(18));
+        assert_eq!(status(b"HTTP/1.1 2x0 OK\r\n\r\n"), Err((Error::Status, 10)));
         assert_eq!(
-            diagnose(b"HTTP/1.1 2x0 OK\r\n\r\n", false, &cfg),
-            Err((Error::Status, 10))
-        );
-        assert_eq!(
-            diagnose(b"HTTP/1.1 200 O\x01K\r\n\r\n", false, &cfg),
+            status(b"HTTP/1.1 200 O\x01K\r\n\r\n"),
             Err((Error::Status, 14))
         );
-        assert_eq!(
-            diagnose(b"HTTP/1.1  200 OK\r\n\r\n", false, &cfg),
-            Err((Error::Status, 9))
-        );
-        assert_eq!(diagnose(b"HTTP/1.1 200 \xff\r\n\r\n", false, &cfg), Ok(18));
+        assert_eq!(status(b"HTTP/1.1  200 OK\r\n\r\n"), Err((Error::Status, 9)));
     }
 }

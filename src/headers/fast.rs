@@ -11,9 +11,9 @@
 
 use super::incomplete::incomplete;
 use super::known::Known;
-use super::record::{Full, Kind, check_request_line, fail, reject};
+use super::record::{Full, Kind, Region, check_request_line, fail, reject};
 use super::state::Framing;
-use super::{Config, Error, Head, HeaderSpan, Span};
+use super::{Error, Head, HeaderSpan, Span};
 
 /// How a scan ended.
 enum Scan {
@@ -229,19 +229,15 @@ fn all_tchar(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |ok, &b| ok & TCHAR[b as usize])
 }
 
-/// Parses the request head at `input[start..]` if it is in the fast path's language;
-/// `None` leaves it to the general path (nothing has been written then).
+/// Parses the request head of region `at` if it is in the fast path's language; `None`
+/// leaves it to the general path (nothing has been written then).
 #[inline]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn request(
-    input: &[u8],
-    start: usize,
-    end: usize,
-    cfg: &Config,
-    first: u32,
+    at: &Region<'_>,
     out: &mut [HeaderSpan],
     head: &mut Head,
 ) -> Option<Result<(), Full>> {
+    let (input, start, end, cfg) = (at.input, at.start, at.end, at.cfg);
     if cfg.allow_bare_lf {
         return None;
     }
@@ -250,11 +246,7 @@ pub(crate) fn request(
     if matches!(buf.first(), None | Some(b'\r' | b'\n')) {
         return None;
     }
-    *head = Head {
-        start: start as u32,
-        first_header: first,
-        ..Head::default()
-    };
+    *head = at.unparsed();
     let mut framing = Framing::default();
     let mut deferred: Option<(Error, usize)> = None;
     match scan(
@@ -281,19 +273,11 @@ pub(crate) fn request(
             }
         }
         Scan::Partial => {
-            *head = Head {
-                start: start as u32,
-                first_header: first,
-                ..Head::default()
-            };
-            incomplete(Kind::Request, input, start, end, cfg, head);
+            *head = at.unparsed();
+            incomplete(at, head);
         }
         Scan::Invalid => {
-            *head = Head {
-                start: start as u32,
-                first_header: first,
-                ..Head::default()
-            };
+            *head = at.unparsed();
             reject(head, buf, Kind::Request, start, cfg);
         }
         Scan::Full => return Some(Err(Full)),

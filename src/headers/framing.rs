@@ -278,45 +278,33 @@ mod tests {
 
     #[test]
     fn authority_form() {
-        for ok in [
-            &b"a:443"[..],
-            b"example.com:8080",
-            b"10.0.0.1:1",
-            b"[::1]:443",
-            b"[2001:db8::7]:8443",
-            b"[::ffff:10.0.0.1]:80",
+        // Each target with the offset of its first offending byte (`None`: valid).
+        for (target, want) in [
+            (&b"a:443"[..], None),
+            (b"example.com:8080", None),
+            (b"10.0.0.1:1", None),
+            (b"[::1]:443", None),
+            (b"[2001:db8::7]:8443", None),
+            (b"[::ffff:10.0.0.1]:80", None),
+            (b"a", Some(1)),
+            (b"a:", Some(2)),
+            (b"a:123456", Some(2)),
+            (b"a:8o", Some(3)),
+            (b":80", Some(0)),
+            (b"[::1]", Some(5)),
+            (b"[]:80", Some(1)),
+            (b"[*:1]:443", Some(1)),
+            (b"[1:2]:443", Some(1)),
+            (b"[:::1]:443", Some(1)),
+            (b"[v1.x]:80", Some(1)),
+            (b"[fe80::1%25eth0]:80", Some(8)),
+            (b"[::1:80", Some(7)),
+            (b"atttttU[[[3", Some(7)),
+            (b"a[b]:80", Some(1)),
+            (b"a/b:80", Some(1)),
         ] {
-            assert_eq!(
-                authority_form_error(ok),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(ok)
-            );
-        }
-        for (bad, at) in [
-            (&b"a"[..], 1),
-            (b"a:", 2),
-            (b"a:123456", 2),
-            (b"a:8o", 3),
-            (b":80", 0),
-            (b"[::1]", 5),
-            (b"[]:80", 1),
-            (b"[*:1]:443", 1),
-            (b"[1:2]:443", 1),
-            (b"[:::1]:443", 1),
-            (b"[v1.x]:80", 1),
-            (b"[fe80::1%25eth0]:80", 8),
-            (b"[::1:80", 7),
-            (b"atttttU[[[3", 7),
-            (b"a[b]:80", 1),
-            (b"a/b:80", 1),
-        ] {
-            assert_eq!(
-                authority_form_error(bad),
-                Some(at),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            let got = authority_form_error(target);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(target));
         }
     }
 
@@ -328,33 +316,23 @@ mod tests {
             content_length(b"9223372036854775807"),
             Ok(MAX_CONTENT_LENGTH)
         );
-        assert_eq!(
-            content_length(b"9223372036854775808"),
-            Err((Error::ContentLengthInvalid, 18))
-        );
-        assert_eq!(
-            content_length(b"99999999999999999999999"),
-            Err((Error::ContentLengthInvalid, 18))
-        );
-        assert_eq!(content_length(b""), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(content_length(b"+5"), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(content_length(b"-1"), Err((Error::ContentLengthInvalid, 0)));
-        assert_eq!(
-            content_length(b"0x10"),
-            Err((Error::ContentLengthInvalid, 1))
-        );
-        assert_eq!(
-            content_length(b"5 5"),
-            Err((Error::ContentLengthInvalid, 1))
-        );
-        assert_eq!(
-            content_length(b"5,5"),
-            Err((Error::ContentLengthRepeated, 1))
-        );
-        assert_eq!(
-            content_length(b"5, 6"),
-            Err((Error::ContentLengthRepeated, 1))
-        );
+        // Values that are not one length, with the offset of the offending byte.
+        for (value, at) in [
+            (&b"9223372036854775808"[..], 18),
+            (b"99999999999999999999999", 18),
+            (b"", 0),
+            (b"+5", 0),
+            (b"-1", 0),
+            (b"0x10", 1),
+            (b"5 5", 1),
+        ] {
+            let got = content_length(value);
+            let shown = String::from_utf8_lossy(value);
+            assert_eq!(got, Err((Error::ContentLengthInvalid, at)), "{shown:?}");
+        }
+        for list in [&b"5,5"[..], b"5, 6"] {
+            assert_eq!(content_length(list), Err((Error::ContentLengthRepeated, 1)));
+        }
     }
 
     #[test]

@@ -4,25 +4,18 @@
 //! paths come here when they run out of bytes; a head that is only incomplete costs one more
 //! pass over the bytes seen, and the happy path none.
 
-use super::record::{Kind, check_request_line, fail, partial};
+use super::record::{Kind, Region, check_request_line, fail, partial};
 use super::state::Framing;
-use super::{Config, Error, Head, MAX_HEADERS_LIMIT};
+use super::{Error, Head, MAX_HEADERS_LIMIT};
 
-/// Marks `head`, whose bytes `start..end` of the input end before the head does, as too large,
-/// as failed by the first rule its complete lines break for good, or as incomplete.
-pub(crate) fn incomplete(
-    kind: Kind,
-    input: &[u8],
-    start: usize,
-    end: usize,
-    cfg: &Config,
-    head: &mut Head,
-) {
-    partial(head, start, end, cfg);
+/// Marks `head`, whose region `at` ends before the head does, as too large, as failed by the
+/// first rule its complete lines break for good, or as incomplete.
+pub(crate) fn incomplete(at: &Region<'_>, head: &mut Head) {
+    partial(head, at.start, at.end, at.cfg);
     if head.status == Error::Incomplete.code()
-        && let Err((e, at)) = settled(kind, input, start, end, cfg)
+        && let Err((e, offset)) = settled(at)
     {
-        fail(head, e, at);
+        fail(head, e, offset);
     }
 }
 
@@ -59,13 +52,8 @@ impl Lines<'_> {
 /// of the framing headers together ([`Framing::settled`]). The tokenizers have already checked
 /// the syntax of these bytes; rules that a later line may still satisfy (Host present, chunked
 /// last) wait for the head's end.
-fn settled(
-    kind: Kind,
-    input: &[u8],
-    start: usize,
-    end: usize,
-    cfg: &Config,
-) -> Result<(), (Error, usize)> {
+fn settled(at: &Region<'_>) -> Result<(), (Error, usize)> {
+    let (kind, input, start, end, cfg) = (at.kind, at.input, at.start, at.end, at.cfg);
     let mut lines = Lines {
         input,
         at: start,

@@ -6,9 +6,9 @@ use core::mem::MaybeUninit;
 
 use super::fast;
 use super::incomplete::incomplete;
-use super::record::{Full, Kind, check_request_line, fail, offset, reject};
+use super::record::{Full, Kind, Region, check_request_line, fail, offset, reject};
 use super::state::Framing;
-use super::{Config, Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, flags};
+use super::{Error, Head, HeaderSpan, MAX_HEADERS_LIMIT, Span, flags};
 
 type Scratch<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS_LIMIT];
 
@@ -20,49 +20,28 @@ fn span(input: &[u8], part: &[u8]) -> Span {
     }
 }
 
-/// Parses the head that starts at `start` and must end by `end` into `head`, writing its
-/// header records to `out` (whose first entry is entry `first` of the whole output).
-///
-/// `input.len()` must fit in `u32` and `start <= end <= input.len()`, `cfg` clamped.
+/// Parses the head of region `at` into `head`, writing its header records to `out` (whose
+/// first entry is entry `at.first` of the whole output).
 #[inline]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn parse_head(
-    kind: Kind,
-    input: &[u8],
-    start: usize,
-    end: usize,
-    cfg: &Config,
-    first: u32,
+    at: &Region<'_>,
     out: &mut [HeaderSpan],
     head: &mut Head,
 ) -> Result<(), Full> {
-    if kind == Kind::Request
-        && let Some(done) = fast::request(input, start, end, cfg, first, out, head)
+    if at.kind == Kind::Request
+        && let Some(done) = fast::request(at, out, head)
     {
         return done;
     }
-    general(kind, input, start, end, cfg, first, out, head)
+    general(at, out, head)
 }
 
 /// The general path: httparse tokenizes, then one walk over its header list. Kept out of
 /// line so that its 8 KiB header scratch does not enlarge the fused path's stack frame.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn general(
-    kind: Kind,
-    input: &[u8],
-    start: usize,
-    end: usize,
-    cfg: &Config,
-    first: u32,
-    out: &mut [HeaderSpan],
-    head: &mut Head,
-) -> Result<(), Full> {
-    *head = Head {
-        start: start as u32,
-        first_header: first,
-        ..Head::default()
-    };
+fn general(at: &Region<'_>, out: &mut [HeaderSpan], head: &mut Head) -> Result<(), Full> {
+    let (kind, input, start, end, cfg) = (at.kind, at.input, at.start, at.end, at.cfg);
+    *head = at.unparsed();
     let limit = end.min(start.saturating_add(cfg.max_head_len as usize));
     let buf = input.get(start..limit).unwrap_or(&[]);
     let mut scratch: Scratch<'_> = [const { MaybeUninit::uninit() }; MAX_HEADERS_LIMIT];
@@ -85,7 +64,7 @@ fn general(
                     _ => None,
                 },
                 Ok(httparse::Status::Partial) => {
-                    incomplete(kind, input, start, end, cfg, head);
+                    incomplete(at, head);
                     return Ok(());
                 }
                 Err(_) => None,
@@ -103,7 +82,7 @@ fn general(
                     _ => None,
                 },
                 Ok(httparse::Status::Partial) => {
-                    incomplete(kind, input, start, end, cfg, head);
+                    incomplete(at, head);
                     return Ok(());
                 }
                 Err(_) => None,

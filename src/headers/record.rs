@@ -13,6 +13,34 @@ pub(crate) enum Kind {
     Response { head_request: bool },
 }
 
+/// One head to parse, as both parse paths and the incomplete-head check take it: the whole
+/// input of the call (every offset in the records is relative to it), where the head starts
+/// and where it must end by, the clamped configuration, and the index in the call's header
+/// output of the first record this head writes.
+///
+/// `input.len()` fits in `u32` and `start <= end <= input.len()`.
+#[derive(Clone, Copy)]
+pub(crate) struct Region<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) input: &'a [u8],
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) cfg: &'a Config,
+    pub(crate) first: u32,
+}
+
+impl Region<'_> {
+    /// The record of this head before anything of it is parsed.
+    #[inline]
+    pub(crate) fn unparsed(&self) -> Head {
+        Head {
+            start: self.start as u32,
+            first_header: self.first,
+            ..Head::default()
+        }
+    }
+}
+
 /// The header output could not hold this head's headers; nothing was written.
 pub(crate) struct Full;
 

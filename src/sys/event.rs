@@ -65,6 +65,30 @@ impl Event {
     }
 }
 
+/// What the poller said about a connection since a read last drained it, kept by its owner
+/// until a read shows what it meant.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Readiness {
+    /// A read may find something: the poller said readable since a read drained the
+    /// connection.
+    pub(crate) ready: bool,
+    /// The poller said the peer closed (or the connection failed): reads find that forever.
+    pub(crate) hup: bool,
+}
+
+impl Readiness {
+    /// Adds what `ev` says about the connection.
+    pub(crate) fn note(&mut self, ev: &Event) {
+        self.ready |= ev.readable();
+        self.hup |= ev.closed();
+    }
+
+    /// Whether a read may find bytes, an end of file or an error.
+    pub(crate) fn readable(&self) -> bool {
+        self.ready || self.hup
+    }
+}
+
 /// Waits up to `timeout_ms` (-1: forever) for events; fills `out` and returns how many.
 pub(crate) fn epoll_wait(
     ep: BorrowedFd<'_>,

@@ -25,8 +25,8 @@ mod net;
 
 pub(crate) use errno::Errno;
 pub(crate) use event::{
-    Event, block_sigpipe, epoll_add, epoll_create, epoll_del, epoll_wait, eventfd, eventfd_drain,
-    eventfd_signal, poll, quiet_sigpipe,
+    Event, Readiness, block_sigpipe, epoll_add, epoll_create, epoll_del, epoll_wait, eventfd,
+    eventfd_drain, eventfd_signal, poll, quiet_sigpipe,
 };
 pub(crate) use fd::{
     FdKind, dup, fd_kind, pipe, pipe_size, set_nonblocking, set_pipe_size, shutdown_write,

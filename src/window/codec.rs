@@ -57,6 +57,15 @@ pub struct ImportAccounting {
     pub bad_key: u64,
 }
 
+/// A reader for each fixed-width little-endian field type of the format, named after its type.
+macro_rules! le_readers {
+    ($($t:ident),*) => {$(
+        fn $t(&mut self) -> Result<$t, Error> {
+            Ok($t::from_le_bytes(self.arr()?))
+        }
+    )*};
+}
+
 struct Reader<'a> {
     b: &'a [u8],
 }
@@ -75,27 +84,7 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
-    fn u8(&mut self) -> Result<u8, Error> {
-        Ok(self.arr::<1>()?[0])
-    }
-    fn u16(&mut self) -> Result<u16, Error> {
-        Ok(u16::from_le_bytes(self.arr()?))
-    }
-    fn u32(&mut self) -> Result<u32, Error> {
-        Ok(u32::from_le_bytes(self.arr()?))
-    }
-    fn i32(&mut self) -> Result<i32, Error> {
-        Ok(i32::from_le_bytes(self.arr()?))
-    }
-    fn u64(&mut self) -> Result<u64, Error> {
-        Ok(u64::from_le_bytes(self.arr()?))
-    }
-    fn i64(&mut self) -> Result<i64, Error> {
-        Ok(i64::from_le_bytes(self.arr()?))
-    }
-    fn f64(&mut self) -> Result<f64, Error> {
-        Ok(f64::from_le_bytes(self.arr()?))
-    }
+    le_readers!(u8, u16, u32, i32, u64, i64, f64);
 }
 
 /// A decoded record key.

@@ -243,181 +243,66 @@ pub(crate) struct Derived {
 mod tests {
     use super::*;
 
+    /// A change to a valid config.
+    type Change = fn(&mut Config);
+
+    /// `base` with `change` made to it.
+    fn with(base: &Config, change: impl FnOnce(&mut Config)) -> Config {
+        let mut c = base.clone();
+        change(&mut c);
+        c
+    }
+
     #[test]
     fn rejects_bad_values() {
         let ok = Config::sliding(60, 6);
         assert!(ok.validate().is_ok());
-        assert_eq!(
-            Config {
-                width: 0,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidWidth
-        );
-        assert_eq!(
-            Config {
-                slices: 0,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidSlices
-        );
-        assert_eq!(
-            Config {
-                slices: 7,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidSlices
-        );
-        assert_eq!(
-            Config {
-                alpha: 0.0,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidAlpha
-        );
-        assert_eq!(
-            Config {
-                alpha: f64::NAN,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidAlpha
-        );
-        assert_eq!(
-            Config {
-                max_buckets: 1,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidBuckets
-        );
-        assert_eq!(
-            Config {
-                max_series: 0,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidSeriesCap
-        );
-        assert_eq!(
-            Config {
-                shards: 3,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidShards
-        );
-        assert_eq!(
-            Config {
-                shards: 0,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidShards
-        );
-        assert_eq!(
-            Config {
-                max_future: 1000,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidFutureSkew
-        );
-        assert_eq!(
-            Config {
-                max_key_len: 0,
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidKeyLimit
-        );
-        assert_eq!(
-            Config {
-                name: "1x".into(),
-                ..ok.clone()
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidName
-        );
+        let bad: &[(Change, Error)] = &[
+            (|c| c.width = 0, Error::InvalidWidth),
+            (|c| c.slices = 0, Error::InvalidSlices),
+            (|c| c.slices = 7, Error::InvalidSlices),
+            (|c| c.alpha = 0.0, Error::InvalidAlpha),
+            (|c| c.alpha = f64::NAN, Error::InvalidAlpha),
+            (|c| c.max_buckets = 1, Error::InvalidBuckets),
+            (|c| c.max_series = 0, Error::InvalidSeriesCap),
+            (|c| c.shards = 3, Error::InvalidShards),
+            (|c| c.shards = 0, Error::InvalidShards),
+            (|c| c.max_future = 1000, Error::InvalidFutureSkew),
+            (|c| c.max_key_len = 0, Error::InvalidKeyLimit),
+            (|c| c.name = "1x".into(), Error::InvalidName),
+            (
+                |c| c.help = "h".repeat(MAX_HELP_LEN + 1),
+                Error::InvalidHelp,
+            ),
+        ];
+        for (change, want) in bad {
+            let cfg = with(&ok, change);
+            assert_eq!(cfg.validate().unwrap_err(), *want, "{cfg:?}");
+        }
         for label in ["quantile", "le", "__x", "", "1a", "otel_metric_overflow"] {
+            let cfg = with(&ok, |c| c.key_label = label.into());
             assert_eq!(
-                Config {
-                    key_label: label.into(),
-                    ..ok.clone()
-                }
-                .validate()
-                .unwrap_err(),
+                cfg.validate().unwrap_err(),
                 Error::InvalidKeyLabel,
                 "{label}"
             );
         }
-        assert!(
-            Config {
-                key_label: String::new(),
-                key_format: KeyFormat::Series,
-                ..ok.clone()
-            }
-            .validate()
-            .is_ok()
-        );
+        let series_keys = with(&ok, |c| {
+            c.key_label = String::new();
+            c.key_format = KeyFormat::Series;
+        });
+        assert!(series_keys.validate().is_ok());
         for name in ["x_count", "x_sum", "x_bucket", "a-b", ""] {
-            assert_eq!(
-                Config {
-                    name: name.into(),
-                    ..ok.clone()
-                }
-                .validate()
-                .unwrap_err(),
-                Error::InvalidName,
-                "{name}"
-            );
+            let cfg = with(&ok, |c| c.name = name.into());
+            assert_eq!(cfg.validate().unwrap_err(), Error::InvalidName, "{name}");
         }
         // Newlines, tabs and other control characters are escaped or written as they are;
         // only the length is limited.
-        assert!(
-            Config {
-                help: "a\nb\tc\u{1}\\".into(),
-                ..ok.clone()
-            }
-            .validate()
-            .is_ok()
-        );
-        assert_eq!(
-            Config {
-                help: "h".repeat(MAX_HELP_LEN + 1),
-                ..ok
-            }
-            .validate()
-            .unwrap_err(),
-            Error::InvalidHelp
-        );
+        let help = with(&ok, |c| c.help = "a\nb\tc\u{1}\\".into());
+        assert!(help.validate().is_ok());
         assert!(Config::cumulative().validate().is_ok());
-        assert_eq!(Config::sliding(60, 6).validate().unwrap().ring_len, 6);
-        assert_eq!(
-            Config {
-                max_future: 11,
-                ..Config::sliding(60, 6)
-            }
-            .validate()
-            .unwrap()
-            .ring_len,
-            8
-        );
+        assert_eq!(ok.validate().unwrap().ring_len, 6);
+        let future = with(&ok, |c| c.max_future = 11);
+        assert_eq!(future.validate().unwrap().ring_len, 8);
     }
 }

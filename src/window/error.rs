@@ -180,6 +180,9 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::{
+        FORMAT_VERSION, MAX_BATCH, MAX_FAMILIES, MAX_HELP_LEN, MAX_KEY_LEN_LIMIT, MAX_QUANTILES,
+    };
 
     #[test]
     fn every_message_names_the_window_and_the_constants_it_quotes_hold() {
@@ -190,38 +193,18 @@ mod tests {
             // Settings are named in words: each binding adds its own field's name.
             assert!(!m.contains("Config") && !m.contains("Options"), "{m}");
         }
-        assert!(
-            Error::BatchTooLarge
-                .as_str()
-                .contains(&crate::window::MAX_BATCH.to_string())
-        );
-        let q = crate::window::MAX_QUANTILES.to_string();
-        assert!(
-            Error::InvalidQuantile
-                .as_str()
-                .contains(&format!("at most {q}"))
-        );
-        let k = crate::window::MAX_KEY_LEN_LIMIT.to_string();
-        assert!(
-            Error::InvalidKeyLimit
-                .as_str()
-                .contains(&format!("[1, {k}]"))
-        );
-        assert!(
-            Error::InvalidHelp
-                .as_str()
-                .contains(&crate::window::MAX_HELP_LEN.to_string())
-        );
-        assert!(
-            Error::TooManyFamilies
-                .as_str()
-                .contains(&crate::window::MAX_FAMILIES.to_string())
-        );
-        let v = crate::window::FORMAT_VERSION.to_string();
-        assert!(
-            Error::UnsupportedVersion
-                .as_str()
-                .contains(&format!("version {v}"))
-        );
+        for (e, quoted) in [
+            (Error::BatchTooLarge, MAX_BATCH.to_string()),
+            (Error::InvalidQuantile, format!("at most {MAX_QUANTILES}")),
+            (Error::InvalidKeyLimit, format!("[1, {MAX_KEY_LEN_LIMIT}]")),
+            (Error::InvalidHelp, MAX_HELP_LEN.to_string()),
+            (Error::TooManyFamilies, MAX_FAMILIES.to_string()),
+            (
+                Error::UnsupportedVersion,
+                format!("version {FORMAT_VERSION}"),
+            ),
+        ] {
+            assert!(e.as_str().contains(&quoted), "{e:?} quotes {quoted:?}");
+        }
     }
 }

@@ -78,6 +78,17 @@ pub struct Snapshot {
     acc: Sketched,
 }
 
+/// A column of a snapshot's rows, emptied for the next snapshot with its capacity kept.
+trait Column {
+    fn clear(&mut self);
+}
+
+impl<T> Column for Vec<T> {
+    fn clear(&mut self) {
+        Vec::clear(self);
+    }
+}
+
 macro_rules! column {
     ($($(#[$doc:meta])* $name:ident: $t:ty),* $(,)?) => {
         $($(#[$doc])* pub fn $name(&self) -> &[$t] { &self.$name })*
@@ -259,7 +270,13 @@ impl Snapshot {
             let _ = write!(self.qlabels, "quantile=\"{q}\"}} ");
             self.qlabel_ends.push(self.qlabels.len());
         }
-        for v in [
+        let rows: [&mut dyn Column; 21] = [
+            &mut self.ids,
+            &mut self.kinds,
+            &mut self.raw_keys,
+            &mut self.key_bytes,
+            &mut self.key_ends,
+            &mut self.counts,
             &mut self.sums,
             &mut self.mins,
             &mut self.maxs,
@@ -268,22 +285,17 @@ impl Snapshot {
             &mut self.stddevs,
             &mut self.increases,
             &mut self.rates,
+            &mut self.total_counts,
             &mut self.total_sums,
-        ] {
-            v.clear();
+            &mut self.zero_counts,
+            &mut self.bucket_indexes,
+            &mut self.bucket_counts,
+            &mut self.neg_bucket_ends,
+            &mut self.bucket_ends,
+        ];
+        for column in rows {
+            column.clear();
         }
-        self.total_counts.clear();
-        self.zero_counts.clear();
-        self.bucket_indexes.clear();
-        self.bucket_counts.clear();
-        self.neg_bucket_ends.clear();
-        self.bucket_ends.clear();
-        self.ids.clear();
-        self.kinds.clear();
-        self.raw_keys.clear();
-        self.key_bytes.clear();
-        self.key_ends.clear();
-        self.counts.clear();
         self.qvalues.resize_with(quantiles.len(), Vec::new);
         for q in &mut self.qvalues {
             q.clear();

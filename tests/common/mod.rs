@@ -1,15 +1,19 @@
 //! Helpers shared by the integration tests: socket pairs, a PRNG, SHA-256, a chunked
-//! reference encoder, the count of open fds that leak checks compare, (in `source`) the
-//! project's source files for the tests that read them, and (in `requests`) shared request
-//! heads.
+//! reference encoder and malformed chunked bodies, the count of open fds that leak checks
+//! compare, (in `source`) the project's source files for the tests that read them, (in
+//! `requests`) shared request heads and (in `grammar`) which parser errors are line-grammar
+//! errors.
 #![allow(dead_code)]
 
+pub mod grammar;
 pub mod requests;
 pub mod source;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
+
+use offheap::relay::Error;
 
 /// xorshift64: a small deterministic PRNG (no extra crates).
 pub struct Rng(pub u64);
@@ -258,17 +262,54 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     h.finish()
 }
 
-/// Chunk-encodes `data` with chunk sizes from `rng` (a naive reference encoder).
-pub fn chunk_encode(data: &[u8], rng: &mut Rng, max_chunk: u64) -> Vec<u8> {
+/// Chunk-encodes `data` in chunks of the sizes `size` gives (each clamped to at least 1 and
+/// at most what is left), then the last chunk, the trailer field lines `trailers` (each ending
+/// in CRLF) and the final CRLF: a naive reference encoder.
+pub fn chunk_encode_with(data: &[u8], mut size: impl FnMut() -> usize, trailers: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < data.len() {
-        let n = (1 + rng.below(max_chunk) as usize).min(data.len() - i);
+        let n = size().clamp(1, data.len() - i);
         out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
         out.extend_from_slice(&data[i..i + n]);
         out.extend_from_slice(b"\r\n");
         i += n;
     }
-    out.extend_from_slice(b"0\r\nX-Trailer: yes\r\n\r\n");
+    out.extend_from_slice(b"0\r\n");
+    out.extend_from_slice(trailers);
+    out.extend_from_slice(b"\r\n");
     out
 }
+
+/// Chunk-encodes `data` with chunk sizes from `rng` (1 to `max_chunk` bytes) and a trailer.
+pub fn chunk_encode(data: &[u8], rng: &mut Rng, max_chunk: u64) -> Vec<u8> {
+    chunk_encode_with(
+        data,
+        || 1 + rng.below(max_chunk) as usize,
+        b"X-Trailer: yes\r\n",
+    )
+}
+
+/// Malformed chunked bodies, each with the error that names its fault: the decoder's tests
+/// feed them to the decoder alone, the relay's through a relay in both chunked modes.
+pub const BAD_CHUNKED: &[(&[u8], Error)] = &[
+    // The size: not hex, missing, or more than 16 digits.
+    (b"x\r\n", Error::ChunkSizeInvalid),
+    (b"zz\r\n", Error::ChunkSizeInvalid),
+    (b"\r\n", Error::ChunkSizeInvalid),
+    (b"1g\r\n", Error::ChunkSizeInvalid),
+    (b"11111111111111111\r\n", Error::ChunkSizeOverflow),
+    (b"1ffffffffffffffff\r\n", Error::ChunkSizeOverflow),
+    // A line end that is not CRLF: of a size line, of the last chunk's.
+    (b"1\nA\r\n0\r\n\r\n", Error::ChunkMissingCrlf),
+    (b"3\nabc\r\n", Error::ChunkMissingCrlf),
+    (b"0\r\n\n", Error::ChunkMissingCrlf),
+    // Data not followed by CRLF: longer than its size, or ended by a bare LF.
+    (b"1\r\nAB\r\n", Error::ChunkMissingCrlf),
+    (b"3\r\nabcd\r\n", Error::ChunkMissingCrlf),
+    (b"1\r\nA\n0\r\n\r\n", Error::ChunkMissingCrlf),
+    // A control byte in an extension or a trailer, a folded trailer line.
+    (b"1;\x01\r\n", Error::ChunkExtensionInvalid),
+    (b"0\r\nX: \x01\r\n\r\n", Error::TrailersInvalid),
+    (b"0\r\nX: y\r\n folded\r\n\r\n", Error::TrailersInvalid),
+];

@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::slab::Key;
 use crate::engine::session::{Session, Waiting};
 use crate::relay::Tunnel;
+use crate::sys::Readiness;
 
 /// What a client connection is doing.
 #[derive(Debug)]
@@ -75,11 +76,9 @@ pub(crate) struct Conn {
     /// No response has gone out yet: waiting for the first request counts against the
     /// read-header deadline (as net/http's ReadHeaderTimeout does), not the idle one.
     pub(crate) fresh: bool,
-    /// A read may find something: the poller said readable since a read drained the
-    /// connection ([`Session::set_ready`](crate::engine::Session::set_ready)).
-    pub(crate) ready: bool,
-    /// The poller said the peer closed (or the connection failed): reads find that forever.
-    pub(crate) hup: bool,
+    /// What the poller said since a read drained the connection (the session hears it through
+    /// [`Session::set_ready`](crate::engine::Session::set_ready)).
+    pub(crate) readiness: Readiness,
     /// What the connection waited for when it last changed ([`Conn::waiting`]), and since
     /// when.
     pub(crate) seen: (u64, Waiting, u8),
@@ -109,8 +108,7 @@ impl Conn {
             closing: false,
             fresh: true,
             // Registering the connection reports bytes already there.
-            ready: false,
-            hup: false,
+            readiness: Readiness::default(),
             seen: (0, Waiting::Idle, 0),
             since: now,
         }

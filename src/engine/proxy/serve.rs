@@ -163,15 +163,13 @@ impl ProxyWorker {
             (Some(Kind::Listener), k) => self.accept(ep, k),
             (Some(Kind::Client), k) => {
                 if let Some(c) = self.conns.get_mut(k) {
-                    c.ready |= ev.readable();
-                    c.hup |= ev.closed();
+                    c.readiness.note(ev);
                 }
                 self.drive(ep, k)
             }
             (Some(Kind::Upstream), k) => {
                 if let Some(u) = self.ups.conns.get_mut(k) {
-                    u.ready |= ev.readable();
-                    u.hup |= ev.closed();
+                    u.readiness.note(ev);
                 }
                 self.upstream_event(ep, k)
             }
@@ -227,11 +225,11 @@ impl ProxyWorker {
         match u.state {
             UpState::Idle => {
                 if let Some(u) = self.ups.conns.get_mut(k) {
-                    if !u.ready && !u.hup {
+                    if !u.readiness.readable() {
                         return; // writable again: nothing to look at
                     }
                     if crate::engine::session::upstream_open(u.fd.as_fd()) {
-                        u.ready = false;
+                        u.readiness.ready = false;
                     } else {
                         self.ups.close(&self.shared, self.w, k);
                     }

@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::config::Balance;
 use super::shared::{C, ProxyShared};
 use super::slab::{Key, Kind, Slab};
-use crate::sys::{self, Errno};
+use crate::sys::{self, Errno, Readiness};
 
 /// Epoll events of every proxy connection (edge-triggered, both ways, and the peer's
 /// half-close).
@@ -43,11 +43,9 @@ pub(crate) struct UpConn {
     /// It carried an exchange before (a pooled connection, which the upstream may have
     /// closed meanwhile).
     pub(crate) reused: bool,
-    /// A read may find something: the poller said readable since a read drained the
-    /// connection ([`Session::set_ready`](crate::engine::Session::set_ready)).
-    pub(crate) ready: bool,
-    /// The poller said the peer closed (or the connection failed): reads find that forever.
-    pub(crate) hup: bool,
+    /// What the poller said since a read drained the connection (the session hears it through
+    /// [`Session::set_ready`](crate::engine::Session::set_ready)).
+    pub(crate) readiness: Readiness,
 }
 
 /// A worker's upstream connections and pools.
@@ -151,8 +149,7 @@ impl Upstreams {
             upstream,
             state,
             reused: false,
-            ready: false, // an upstream says nothing before it is asked
-            hup: false,
+            readiness: Readiness::default(), // an upstream says nothing before it is asked
         });
         c.add(C::UpOpen, 1);
         shared.upstreams[upstream]

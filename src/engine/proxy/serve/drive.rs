@@ -53,7 +53,7 @@ impl ProxyWorker {
                 if self.draining || c.closing {
                     return self.close(k); // an idle connection woken during shutdown
                 }
-                if !c.ready && !c.hup {
+                if !c.readiness.readable() {
                     return; // only writable (a new connection is, at once): nothing to do
                 }
                 self.lend_session(k);
@@ -66,15 +66,15 @@ impl ProxyWorker {
             };
             let up = c.upstream.and_then(|u| self.ups.conns.get_mut(u));
             s.set_ready(
-                c.ready || c.hup,
-                up.as_ref().is_some_and(|u| u.ready || u.hup),
+                c.readiness.readable(),
+                up.as_ref().is_some_and(|u| u.readiness.readable()),
             );
             let before = s.stats();
             let p = s.step_proxy(c.fd.as_fd(), up.as_ref().map(|u| u.fd.as_fd()));
             let after = s.stats();
-            (c.ready, _) = s.ready();
+            (c.readiness.ready, _) = s.ready();
             if let Some(u) = up {
-                u.ready = s.ready().1;
+                u.readiness.ready = s.ready().1;
             }
             let counters = &self.shared.workers[self.w].counters;
             counters.add(C::Requests, after.requests.wrapping_sub(before.requests));
