@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=src/engine/proxy/config.rs");
+    println!("cargo:rerun-if-changed=src/window/accounting.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
 
@@ -28,6 +30,8 @@ fn main() {
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .with_src(crate_dir.join("src/engine/proxy/config.rs"))
+        .with_src(crate_dir.join("src/window/accounting.rs"))
         .generate()
         .expect("cbindgen could not generate include/offheap.h");
     let mut text = Vec::new();

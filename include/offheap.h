@@ -677,13 +677,14 @@ typedef struct offheap_proxy_upstream {
   uint8_t reserved;
 } offheap_proxy_upstream;
 
-// The proxy's counters (`offheap_engine_proxy_counters`), summed over its workers.
+// The proxy's cumulative counters, summed over its workers (`Engine::proxy_counters`; in C,
+// `offheap_engine_proxy_counters`).
 typedef struct offheap_proxy_counters {
   // Client connections accepted.
   uint64_t conns_accepted;
   // Client connections open now.
   uint64_t conns_open;
-  // Of those, connections with an exchange in progress.
+  // Of those, connections with an exchange in progress (holding a session's buffers).
   uint64_t conns_active;
   // Requests forwarded in full.
   uint64_t requests;
@@ -703,13 +704,13 @@ typedef struct offheap_proxy_counters {
   uint64_t upstream_reused;
   // Requests sent again on another upstream connection.
   uint64_t upstream_retries;
-  // Upstream connections that failed to connect.
+  // Upstream connections that failed to connect (or timed out).
   uint64_t upstream_failures;
-  // Upstream connections open now.
+  // Upstream connections open now (idle in the pools, or carrying an exchange).
   uint64_t upstream_open;
   // Idle upstream connections in the pools now.
   uint64_t upstream_idle;
-  // Events handed to the caller.
+  // Hook and error events handed to the caller.
   uint64_t events;
 } offheap_proxy_counters;
 
@@ -1006,31 +1007,31 @@ typedef struct offheap_aggregator_config {
   uint32_t metric_type;
 } offheap_aggregator_config;
 
-// What happened to the samples of a batch; the fields add up to the batch length.
+// What happened to each sample of a batch; the fields add up to the batch length.
 typedef struct offheap_ingest_accounting {
   // Recorded into their own series.
   uint64_t accepted;
-  // Recorded into the overflow series (series cap reached).
+  // Recorded into the overflow series because the series cap was reached.
   uint64_t overflowed;
-  // Dropped as late.
+  // Dropped: older than the allowed lateness or than the window.
   uint64_t late;
-  // Dropped as too far in the future.
+  // Dropped: newer than `now + max_future`.
   uint64_t future;
-  // Dropped: NaN/Inf value or zero weight.
+  // Dropped: NaN or infinite value, or weight 0.
   uint64_t invalid;
-  // Dropped: key too long, not UTF-8, or not a valid label list.
+  // Dropped: key too long, not UTF-8, or (raw label mode) not a valid label list.
   uint64_t bad_key;
-  // Dropped: id of a removed series.
+  // Dropped: the id names an evicted or deleted series.
   uint64_t stale;
 } offheap_ingest_accounting;
 
 // Counters of an aggregator since it was made.
 typedef struct offheap_aggregator_counters {
-  // Live series (the overflow series not counted).
+  // Live series (not counting the overflow series).
   uint64_t series;
-  // Sum of every batch's accounting.
+  // Sum of the accounting of every batch.
   struct offheap_ingest_accounting samples;
-  // Series evicted as idle.
+  // Series evicted for being idle.
   uint64_t evicted;
   // Series removed by delete or clear.
   uint64_t deleted;
