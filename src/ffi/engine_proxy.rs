@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, IntoRawFd};
 use super::boundary::{FfiResult, guard};
 use super::engine::EngineObject;
 use super::handle;
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::relay::{borrow_fd, relay_status};
 use super::status::offheap_status;
 use crate::engine::{
@@ -268,18 +268,13 @@ pub unsafe extern "C" fn offheap_engine_proxy_counters(
     engine: u64,
     out: *mut ProxyCounters,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one
-        // `offheap_proxy_counters` until the call returns, which this function's `# Safety`
-        // requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
-        let c = handle::get::<EngineObject>(engine)?
-            .0
-            .proxy_counters()
-            .map_err(relay_status)?;
-        out.write(c);
-        Ok(())
-    })
+    let counters = || {
+        let e = handle::get::<EngineObject>(engine)?;
+        e.0.proxy_counters().map_err(relay_status)
+    };
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `offheap_proxy_counters`
+    // until the call returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, counters) }
 }
 
 /// Graceful shutdown: the proxy's listeners close, idle client connections close now, the
@@ -317,16 +312,15 @@ pub unsafe extern "C" fn offheap_engine_proxy_ready_fd(
     worker: u32,
     out_fd: *mut i32,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out_fd` NULL or valid for writing one `int32_t` until the
-        // call returns, which this function's `# Safety` requires of its caller.
-        let out_fd = unsafe { ptr::out(out_fd) }?;
+    let fd = || {
         let e = handle::get::<EngineObject>(engine)?;
         let fd = e.0.proxy_ready_fd(worker as usize).map_err(relay_status)?;
         let fd = relay::duplicate(fd).map_err(relay_status)?;
-        out_fd.write(fd.into_raw_fd());
-        Ok(())
-    })
+        Ok(fd.into_raw_fd())
+    };
+    // SAFETY: `guard_out` needs `out_fd` NULL or valid for writing one `int32_t` until the
+    // call returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out_fd, fd) }
 }
 
 /// The C form of an event, its head at `off` in the caller's heads array.

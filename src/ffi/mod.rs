@@ -44,7 +44,7 @@ pub use snapshot::*;
 pub use status::offheap_status;
 pub use window::*;
 
-use boundary::{guard, guard_or};
+use boundary::guard_or;
 use std::ffi::c_char;
 
 /// The ABI version of this library. It changes whenever an export, a struct layout or a
@@ -114,22 +114,21 @@ pub struct offheap_counters {
 /// `out` must be NULL or valid for writing one `offheap_counters`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_stats(out: *mut offheap_counters) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for writing one
-        // `offheap_counters` until the call returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
+    let counters = || {
         let heap = crate::heap::stats();
         let by_kind = handle::live_by_kind();
-        out.write(offheap_counters {
+        Ok(offheap_counters {
             heap_live_bytes: heap.live_bytes,
             heap_peak_bytes: heap.peak_bytes,
             heap_allocations: heap.allocations,
             heap_frees: heap.frees,
             handles_live: by_kind.iter().sum(),
             handles_by_kind: by_kind,
-        });
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for writing one `offheap_counters`
+    // until the call returns: what `ptr::guard_out` requires.
+    unsafe { ptr::guard_out(out, counters) }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::status::offheap_status;
 use crate::window::{
     Accounting, Aggregator, Config, Error, ImportAccounting, KeyFormat, MetricType, Mode, Samples,
@@ -477,19 +477,17 @@ pub unsafe extern "C" fn offheap_aggregator_remove(
     now: i64,
     out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
+    let removed = || {
         let agg = handle::get::<Aggregator>(aggregator)?;
-        let n = match what {
-            0 => agg.clear(),
-            1 => agg.evict_idle(now),
-            _ => return Err(offheap_status::InvalidArgument),
-        };
-        out.write(n);
-        Ok(())
-    })
+        match what {
+            0 => Ok(agg.clear()),
+            1 => Ok(agg.evict_idle(now)),
+            _ => Err(offheap_status::InvalidArgument),
+        }
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, removed) }
 }
 
 /// Writes the aggregator's counters to `*out`.
@@ -501,13 +499,10 @@ pub unsafe extern "C" fn offheap_aggregator_stats(
     aggregator: u64,
     out: *mut Stats,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
-        out.write(handle::get::<Aggregator>(aggregator)?.stats());
-        Ok(())
-    })
+    let stats = || Ok(handle::get::<Aggregator>(aggregator)?.stats());
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, stats) }
 }
 
 /// Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.
