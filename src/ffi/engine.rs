@@ -526,4 +526,4 @@ pub extern "C" fn offheap_engine_free(engine: u64) -> offheap_status {
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]
-mod tests;
+pub(super) mod tests;
