@@ -10,6 +10,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=src/engine/proxy/config.rs");
     println!("cargo:rerun-if-changed=src/window/accounting.rs");
+    println!("cargo:rerun-if-changed=src/headers/known.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
 
@@ -32,6 +33,7 @@ fn main() {
         .with_src(crate_dir.join("src/ffi/mod.rs"))
         .with_src(crate_dir.join("src/engine/proxy/config.rs"))
         .with_src(crate_dir.join("src/window/accounting.rs"))
+        .with_src(crate_dir.join("src/headers/known.rs"))
         .generate()
         .expect("cbindgen could not generate include/offheap.h");
     let mut text = Vec::new();

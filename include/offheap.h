@@ -32,8 +32,10 @@
 // `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
 // `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
 // `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
-// `offheap_snapshot_take`'s `delta` became `flags`.
-#define OFFHEAP_ABI_VERSION 4
+// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
+// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
+// same names and values, but a preprocessor `#if` no longer sees them.
+#define OFFHEAP_ABI_VERSION 5
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
@@ -150,108 +152,6 @@
 // Flag: empty lines preceded the start-line.
 #define OFFHEAP_HEAD_LEADING_EMPTY_LINES 256
 
-// Number of well-known header slots in `offheap_head.known`.
-#define OFFHEAP_KNOWN_COUNT 32
-
-// `offheap_head.known` value of an absent header.
-#define OFFHEAP_KNOWN_ABSENT 255
-
-// `offheap_head.known` slot of the `Host` header.
-#define OFFHEAP_KNOWN_HOST 0
-
-// `offheap_head.known` slot of the `ContentLength` header.
-#define OFFHEAP_KNOWN_CONTENT_LENGTH 1
-
-// `offheap_head.known` slot of the `TransferEncoding` header.
-#define OFFHEAP_KNOWN_TRANSFER_ENCODING 2
-
-// `offheap_head.known` slot of the `Connection` header.
-#define OFFHEAP_KNOWN_CONNECTION 3
-
-// `offheap_head.known` slot of the `Upgrade` header.
-#define OFFHEAP_KNOWN_UPGRADE 4
-
-// `offheap_head.known` slot of the `Expect` header.
-#define OFFHEAP_KNOWN_EXPECT 5
-
-// `offheap_head.known` slot of the `KeepAlive` header.
-#define OFFHEAP_KNOWN_KEEP_ALIVE 6
-
-// `offheap_head.known` slot of the `Te` header.
-#define OFFHEAP_KNOWN_TE 7
-
-// `offheap_head.known` slot of the `Trailer` header.
-#define OFFHEAP_KNOWN_TRAILER 8
-
-// `offheap_head.known` slot of the `ProxyConnection` header.
-#define OFFHEAP_KNOWN_PROXY_CONNECTION 9
-
-// `offheap_head.known` slot of the `ProxyAuthenticate` header.
-#define OFFHEAP_KNOWN_PROXY_AUTHENTICATE 10
-
-// `offheap_head.known` slot of the `ProxyAuthorization` header.
-#define OFFHEAP_KNOWN_PROXY_AUTHORIZATION 11
-
-// `offheap_head.known` slot of the `XForwardedFor` header.
-#define OFFHEAP_KNOWN_X_FORWARDED_FOR 12
-
-// `offheap_head.known` slot of the `XForwardedHost` header.
-#define OFFHEAP_KNOWN_X_FORWARDED_HOST 13
-
-// `offheap_head.known` slot of the `XForwardedProto` header.
-#define OFFHEAP_KNOWN_X_FORWARDED_PROTO 14
-
-// `offheap_head.known` slot of the `Forwarded` header.
-#define OFFHEAP_KNOWN_FORWARDED 15
-
-// `offheap_head.known` slot of the `Via` header.
-#define OFFHEAP_KNOWN_VIA 16
-
-// `offheap_head.known` slot of the `ContentType` header.
-#define OFFHEAP_KNOWN_CONTENT_TYPE 17
-
-// `offheap_head.known` slot of the `UserAgent` header.
-#define OFFHEAP_KNOWN_USER_AGENT 18
-
-// `offheap_head.known` slot of the `Accept` header.
-#define OFFHEAP_KNOWN_ACCEPT 19
-
-// `offheap_head.known` slot of the `AcceptEncoding` header.
-#define OFFHEAP_KNOWN_ACCEPT_ENCODING 20
-
-// `offheap_head.known` slot of the `Cookie` header.
-#define OFFHEAP_KNOWN_COOKIE 21
-
-// `offheap_head.known` slot of the `SetCookie` header.
-#define OFFHEAP_KNOWN_SET_COOKIE 22
-
-// `offheap_head.known` slot of the `Authorization` header.
-#define OFFHEAP_KNOWN_AUTHORIZATION 23
-
-// `offheap_head.known` slot of the `Date` header.
-#define OFFHEAP_KNOWN_DATE 24
-
-// `offheap_head.known` slot of the `Server` header.
-#define OFFHEAP_KNOWN_SERVER 25
-
-// `offheap_head.known` slot of the `Location` header.
-#define OFFHEAP_KNOWN_LOCATION 26
-
-// `offheap_head.known` slot of the `CacheControl` header.
-#define OFFHEAP_KNOWN_CACHE_CONTROL 27
-
-// `offheap_head.known` slot of the `Origin` header.
-#define OFFHEAP_KNOWN_ORIGIN 28
-
-// `offheap_head.known` slot of the `Referer` header.
-#define OFFHEAP_KNOWN_REFERER 29
-
-// `offheap_head.known` slot of the `ContentEncoding` header.
-#define OFFHEAP_KNOWN_CONTENT_ENCODING 30
-
-// `offheap_head.known` slot of the `AcceptLanguage` header.
-#define OFFHEAP_KNOWN_ACCEPT_LANGUAGE 31
-
 // `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
 // the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
 #define OFFHEAP_RELAY_NO_SPLICE 1
@@ -288,6 +188,12 @@
 
 // `offheap_snapshot_take` flag: copy each row's sketch buckets into the bucket columns.
 #define OFFHEAP_SNAPSHOT_BUCKETS 2
+
+// Number of well-known names (the length of `Head::known`, `offheap_head.known` in C).
+#define OFFHEAP_KNOWN_COUNT 32
+
+// The value of an empty slot in `Head::known` (`offheap_head.known` in C): the name is absent.
+#define OFFHEAP_KNOWN_ABSENT 255
 
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
@@ -447,6 +353,88 @@ enum offheap_status
 typedef enum offheap_status offheap_status;
 #else
 typedef uint32_t offheap_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A well-known header name with a fixed slot in `Head::known` (`offheap_head.known` in C).
+//
+// The discriminant is the slot index. The framing pass uses the first eight; the rest are
+// the names proxies and handlers look up most, so that lookup is O(1).
+enum offheap_known
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `Host`
+  OFFHEAP_KNOWN_HOST = 0,
+  // `Content-Length`
+  OFFHEAP_KNOWN_CONTENT_LENGTH = 1,
+  // `Transfer-Encoding`
+  OFFHEAP_KNOWN_TRANSFER_ENCODING = 2,
+  // `Connection`
+  OFFHEAP_KNOWN_CONNECTION = 3,
+  // `Upgrade`
+  OFFHEAP_KNOWN_UPGRADE = 4,
+  // `Expect`
+  OFFHEAP_KNOWN_EXPECT = 5,
+  // `Keep-Alive`
+  OFFHEAP_KNOWN_KEEP_ALIVE = 6,
+  // `TE`
+  OFFHEAP_KNOWN_TE = 7,
+  // `Trailer`
+  OFFHEAP_KNOWN_TRAILER = 8,
+  // `Proxy-Connection`
+  OFFHEAP_KNOWN_PROXY_CONNECTION = 9,
+  // `Proxy-Authenticate`
+  OFFHEAP_KNOWN_PROXY_AUTHENTICATE = 10,
+  // `Proxy-Authorization`
+  OFFHEAP_KNOWN_PROXY_AUTHORIZATION = 11,
+  // `X-Forwarded-For`
+  OFFHEAP_KNOWN_X_FORWARDED_FOR = 12,
+  // `X-Forwarded-Host`
+  OFFHEAP_KNOWN_X_FORWARDED_HOST = 13,
+  // `X-Forwarded-Proto`
+  OFFHEAP_KNOWN_X_FORWARDED_PROTO = 14,
+  // `Forwarded`
+  OFFHEAP_KNOWN_FORWARDED = 15,
+  // `Via`
+  OFFHEAP_KNOWN_VIA = 16,
+  // `Content-Type`
+  OFFHEAP_KNOWN_CONTENT_TYPE = 17,
+  // `User-Agent`
+  OFFHEAP_KNOWN_USER_AGENT = 18,
+  // `Accept`
+  OFFHEAP_KNOWN_ACCEPT = 19,
+  // `Accept-Encoding`
+  OFFHEAP_KNOWN_ACCEPT_ENCODING = 20,
+  // `Cookie`
+  OFFHEAP_KNOWN_COOKIE = 21,
+  // `Set-Cookie`
+  OFFHEAP_KNOWN_SET_COOKIE = 22,
+  // `Authorization`
+  OFFHEAP_KNOWN_AUTHORIZATION = 23,
+  // `Date`
+  OFFHEAP_KNOWN_DATE = 24,
+  // `Server`
+  OFFHEAP_KNOWN_SERVER = 25,
+  // `Location`
+  OFFHEAP_KNOWN_LOCATION = 26,
+  // `Cache-Control`
+  OFFHEAP_KNOWN_CACHE_CONTROL = 27,
+  // `Origin`
+  OFFHEAP_KNOWN_ORIGIN = 28,
+  // `Referer`
+  OFFHEAP_KNOWN_REFERER = 29,
+  // `Content-Encoding`
+  OFFHEAP_KNOWN_CONTENT_ENCODING = 30,
+  // `Accept-Language`
+  OFFHEAP_KNOWN_ACCEPT_LANGUAGE = 31,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_known offheap_known;
+#else
+typedef uint8_t offheap_known;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1052,6 +1040,9 @@ typedef struct offheap_import_accounting {
   // Dropped: key invalid for this aggregator.
   uint64_t bad_key;
 } offheap_import_accounting;
+
+// Every well-known name, in slot order.
+#define offheap_known_ALL { offheap_known_Host, offheap_known_ContentLength, offheap_known_TransferEncoding, offheap_known_Connection, offheap_known_Upgrade, offheap_known_Expect, offheap_known_KeepAlive, offheap_known_Te, offheap_known_Trailer, offheap_known_ProxyConnection, offheap_known_ProxyAuthenticate, offheap_known_ProxyAuthorization, offheap_known_XForwardedFor, offheap_known_XForwardedHost, offheap_known_XForwardedProto, offheap_known_Forwarded, offheap_known_Via, offheap_known_ContentType, offheap_known_UserAgent, offheap_known_Accept, offheap_known_AcceptEncoding, offheap_known_Cookie, offheap_known_SetCookie, offheap_known_Authorization, offheap_known_Date, offheap_known_Server, offheap_known_Location, offheap_known_CacheControl, offheap_known_Origin, offheap_known_Referer, offheap_known_ContentEncoding, offheap_known_AcceptLanguage, }
 
 #ifdef __cplusplus
 extern "C" {

@@ -57,8 +57,10 @@ use std::ffi::c_char;
 /// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
 /// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
 /// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
-/// `offheap_snapshot_take`'s `delta` became `flags`.
-pub const OFFHEAP_ABI_VERSION: u32 = 4;
+/// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
+/// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
+/// same names and values, but a preprocessor `#if` no longer sees them.
+pub const OFFHEAP_ABI_VERSION: u32 = 5;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
