@@ -4,7 +4,9 @@
 //! (`ptr.rs`), looks objects up in the handle table (`handle.rs`) and returns an
 //! [`offheap_status`]. The subsystem files convert arguments and call
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
-//! module by `build.rs`.
+//! module by `build.rs`, with the few core types that are C records as they are (a `repr(C)`
+//! core type re-exported here under its C name: `offheap_proxy_counters`,
+//! `offheap_ingest_accounting`, `offheap_aggregator_counters`, `offheap_known`).
 //!
 //! Seen from Rust, this module is the C ABI itself, for the project's own tests and fuzz
 //! harness (it is hidden from the crate's documentation and is no API of the crate): every
