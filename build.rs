@@ -1,4 +1,6 @@
-//! Generates `include/offheap.h` from `src/ffi/` with cbindgen.
+//! Generates `include/offheap.h` from `src/ffi/` with cbindgen, and from the core files whose
+//! `repr(C)` types and constants are C ABI items themselves ([`CORE_SOURCES`], renamed to
+//! their C names in cbindgen.toml), so a record the core and C share is written once.
 //!
 //! The generated header is written to `include/offheap.h` (when it differs) and to
 //! `target/<profile>/offheap.h`; `make header-check` fails when the committed header differs
@@ -6,8 +8,19 @@
 
 use std::path::{Path, PathBuf};
 
+/// The core files cbindgen reads besides `src/ffi/`: the proxy's counters, the window's batch
+/// accounting and counters, and the parser's well-known header slots.
+const CORE_SOURCES: [&str; 3] = [
+    "src/engine/proxy/config.rs",
+    "src/window/accounting.rs",
+    "src/headers/known.rs",
+];
+
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
+    for file in CORE_SOURCES {
+        println!("cargo:rerun-if-changed={file}");
+    }
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
 
@@ -25,9 +38,13 @@ fn main() {
         env("CARGO_PKG_VERSION"),
     ));
 
-    let bindings = cbindgen::Builder::new()
+    let mut builder = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .with_src(crate_dir.join("src/ffi/mod.rs"));
+    for file in CORE_SOURCES {
+        builder = builder.with_src(crate_dir.join(file));
+    }
+    let bindings = builder
         .generate()
         .expect("cbindgen could not generate include/offheap.h");
     let mut text = Vec::new();

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::relay::{RelayObject, borrow_fd, offheap_relay_state, relay_status};
 use super::status::offheap_status;
 use crate::relay::{self, Buffer};
@@ -29,13 +29,10 @@ impl HandleObject for BufferObject {
 /// `out` must be NULL or valid for writing one `uint64_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_buffer_new(out: *mut u64) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one `uint64_t` until the call
-        // returns, which this function's `# Safety` requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
-        out.write(handle::insert(BufferObject(Mutex::new(Buffer::take())))?);
-        Ok(())
-    })
+    let buffer = || handle::insert(BufferObject(Mutex::new(Buffer::take())));
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `uint64_t` until the call
+    // returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, buffer) }
 }
 
 /// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).

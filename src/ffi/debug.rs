@@ -4,7 +4,7 @@
 
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::status::offheap_status;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,15 +23,10 @@ impl HandleObject for DebugObject {
 /// `out` must be NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_debug_object_new(out: *mut u64) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
-        out.write(handle::insert(DebugObject {
-            touches: AtomicU64::new(0),
-        })?);
-        Ok(())
-    })
+    let object = || handle::insert(DebugObject::default());
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, object) }
 }
 
 /// Counts one touch of the object, holding it for about `spin` iterations of a busy loop (to
@@ -47,10 +42,7 @@ pub unsafe extern "C" fn offheap_debug_object_touch(
     spin: u32,
     out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
+    let touches = || {
         let obj = handle::get::<DebugObject>(object)?;
         if spin == u32::MAX {
             panic!("offheap: panic requested under a lease by offheap_debug_object_touch");
@@ -58,9 +50,11 @@ pub unsafe extern "C" fn offheap_debug_object_touch(
         for _ in 0..spin.min(1 << 24) {
             std::hint::spin_loop();
         }
-        out.write(obj.touches.fetch_add(1, Ordering::Relaxed) + 1);
-        Ok(())
-    })
+        Ok(obj.touches.fetch_add(1, Ordering::Relaxed) + 1)
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, touches) }
 }
 
 /// Frees a debug object. A freed, forged or zero handle gives `OFFHEAP_STATUS_INVALID_HANDLE`

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use super::boundary::{FfiResult, guard};
 use super::buffer::BufferObject;
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::relay::{borrow_fd, options, relay_status};
 use super::status::offheap_status;
 use crate::engine::{
@@ -136,21 +136,17 @@ pub unsafe extern "C" fn offheap_engine_new(
     max_jobs: u32,
     out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one `uint64_t` until the call
-        // returns, which this function's `# Safety` requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
+    let engine = || {
         let cfg = EngineConfig {
             workers: workers as usize,
             max_jobs: max_jobs as usize,
         };
         let engine = Engine::new(cfg).map_err(relay_status)?;
-        out.write(handle::insert(EngineObject(
-            engine,
-            Mutex::new(HashMap::new()),
-        ))?);
-        Ok(())
-    })
+        handle::insert(EngineObject(engine, Mutex::new(HashMap::new())))
+    };
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `uint64_t` until the call
+    // returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, engine) }
 }
 
 /// Writes to `*out_fd` a new fd (the caller owns and closes it) that is readable while
@@ -160,15 +156,14 @@ pub unsafe extern "C" fn offheap_engine_new(
 /// `out_fd` NULL or valid for one write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_engine_ready_fd(engine: u64, out_fd: *mut i32) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out_fd` NULL or valid for writing one `int32_t` until the call
-        // returns, which this function's `# Safety` requires of its caller.
-        let out_fd = unsafe { ptr::out(out_fd) }?;
+    let fd = || {
         let e = handle::get::<EngineObject>(engine)?;
         let fd = relay::duplicate(e.0.ready_fd()).map_err(relay_status)?;
-        out_fd.write(fd.into_raw_fd());
-        Ok(())
-    })
+        Ok(fd.into_raw_fd())
+    };
+    // SAFETY: `guard_out` needs `out_fd` NULL or valid for writing one `int32_t` until the
+    // call returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out_fd, fd) }
 }
 
 /// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
@@ -516,13 +511,10 @@ pub unsafe extern "C" fn offheap_engine_poll(
 /// `out` NULL or valid for one write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_engine_in_flight(engine: u64, out: *mut u64) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one `uint64_t` until the call
-        // returns, which this function's `# Safety` requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
-        out.write(handle::get::<EngineObject>(engine)?.0.in_flight() as u64);
-        Ok(())
-    })
+    let in_flight = || Ok(handle::get::<EngineObject>(engine)?.0.in_flight() as u64);
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `uint64_t` until the call
+    // returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, in_flight) }
 }
 
 /// Stops the engine: joins its threads and closes every fd it holds (jobs still running end
@@ -534,4 +526,4 @@ pub extern "C" fn offheap_engine_free(engine: u64) -> offheap_status {
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, IntoRawFd};
 use super::boundary::{FfiResult, guard};
 use super::engine::EngineObject;
 use super::handle;
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::relay::{borrow_fd, relay_status};
 use super::status::offheap_status;
 use crate::engine::{
@@ -85,44 +85,9 @@ pub struct offheap_proxy_options {
     pub via_len: u32,
 }
 
-/// The proxy's counters (`offheap_engine_proxy_counters`), summed over its workers.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_proxy_counters {
-    /// Client connections accepted.
-    pub conns_accepted: u64,
-    /// Client connections open now.
-    pub conns_open: u64,
-    /// Of those, connections with an exchange in progress.
-    pub conns_active: u64,
-    /// Requests forwarded in full.
-    pub requests: u64,
-    /// Responses relayed in full.
-    pub responses: u64,
-    /// Requests answered 400, 405, 408, 431 or 501 by the proxy.
-    pub bad_requests: u64,
-    /// Requests answered 502.
-    pub bad_gateway: u64,
-    /// Requests answered 504.
-    pub gateway_timeout: u64,
-    /// Connections that became tunnels (101).
-    pub upgrades: u64,
-    /// Upstream connections dialled.
-    pub upstream_dials: u64,
-    /// Exchanges that took an idle pooled upstream connection.
-    pub upstream_reused: u64,
-    /// Requests sent again on another upstream connection.
-    pub upstream_retries: u64,
-    /// Upstream connections that failed to connect.
-    pub upstream_failures: u64,
-    /// Upstream connections open now.
-    pub upstream_open: u64,
-    /// Idle upstream connections in the pools now.
-    pub upstream_idle: u64,
-    /// Events handed to the caller.
-    pub events: u64,
-}
+/// The proxy's counters (`offheap_engine_proxy_counters`): the engine's own `repr(C)`
+/// record, which cbindgen exports under this name (`cbindgen.toml`).
+pub use crate::engine::ProxyCounters as offheap_proxy_counters;
 
 /// `offheap_proxy_event.kind`: a rewritten request head to answer with
 /// `OFFHEAP_PROXY_REPLY_HEAD` (or a response).
@@ -301,37 +266,15 @@ pub unsafe extern "C" fn offheap_engine_proxy_listen(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_engine_proxy_counters(
     engine: u64,
-    out: *mut offheap_proxy_counters,
+    out: *mut ProxyCounters,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one
-        // `offheap_proxy_counters` until the call returns, which this function's `# Safety`
-        // requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
-        let c: ProxyCounters = handle::get::<EngineObject>(engine)?
-            .0
-            .proxy_counters()
-            .map_err(relay_status)?;
-        out.write(offheap_proxy_counters {
-            conns_accepted: c.conns_accepted,
-            conns_open: c.conns_open,
-            conns_active: c.conns_active,
-            requests: c.requests,
-            responses: c.responses,
-            bad_requests: c.bad_requests,
-            bad_gateway: c.bad_gateway,
-            gateway_timeout: c.gateway_timeout,
-            upgrades: c.upgrades,
-            upstream_dials: c.upstream_dials,
-            upstream_reused: c.upstream_reused,
-            upstream_retries: c.upstream_retries,
-            upstream_failures: c.upstream_failures,
-            upstream_open: c.upstream_open,
-            upstream_idle: c.upstream_idle,
-            events: c.events,
-        });
-        Ok(())
-    })
+    let counters = || {
+        let e = handle::get::<EngineObject>(engine)?;
+        e.0.proxy_counters().map_err(relay_status)
+    };
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `offheap_proxy_counters`
+    // until the call returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, counters) }
 }
 
 /// Graceful shutdown: the proxy's listeners close, idle client connections close now, the
@@ -369,16 +312,15 @@ pub unsafe extern "C" fn offheap_engine_proxy_ready_fd(
     worker: u32,
     out_fd: *mut i32,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out_fd` NULL or valid for writing one `int32_t` until the
-        // call returns, which this function's `# Safety` requires of its caller.
-        let out_fd = unsafe { ptr::out(out_fd) }?;
+    let fd = || {
         let e = handle::get::<EngineObject>(engine)?;
         let fd = e.0.proxy_ready_fd(worker as usize).map_err(relay_status)?;
         let fd = relay::duplicate(fd).map_err(relay_status)?;
-        out_fd.write(fd.into_raw_fd());
-        Ok(())
-    })
+        Ok(fd.into_raw_fd())
+    };
+    // SAFETY: `guard_out` needs `out_fd` NULL or valid for writing one `int32_t` until the
+    // call returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out_fd, fd) }
 }
 
 /// The C form of an event, its head at `off` in the caller's heads array.

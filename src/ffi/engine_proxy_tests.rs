@@ -1,6 +1,7 @@
 //! Tests of the proxy's C ABI (`src/ffi/engine_proxy.rs`), calling the exports as C would.
 use super::*;
-use crate::ffi::engine::{offheap_engine_free, offheap_engine_new};
+use crate::ffi::engine::offheap_engine_free;
+use crate::ffi::engine::tests::new_engine;
 use crate::ffi::relay::tests::lock;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -25,14 +26,6 @@ fn upstream_addr(l: &TcpListener) -> offheap_proxy_upstream {
     u
 }
 
-fn new_engine() -> u64 {
-    let mut e = 0u64;
-    // SAFETY: `e` is a live, aligned u64, valid for the one write `out` needs.
-    let st = unsafe { offheap_engine_new(2, 64, &mut e) };
-    assert_eq!(st, offheap_status::Ok);
-    e
-}
-
 /// Starts the proxy of engine `e` with `flags` and `strings` ("http" then "edge" as Via).
 fn start(e: u64, up: &offheap_proxy_upstream, flags: u32) -> offheap_status {
     let strings = b"httpedge";
@@ -53,7 +46,7 @@ fn start(e: u64, up: &offheap_proxy_upstream, flags: u32) -> offheap_status {
 fn the_proxy_through_the_abi() {
     let _l = lock();
     let up = TcpListener::bind("127.0.0.1:0").unwrap();
-    let e = new_engine();
+    let e = new_engine(2, 64);
     let bad = offheap_proxy_upstream {
         family: 5,
         ..Default::default()
@@ -166,7 +159,7 @@ fn the_proxy_through_the_abi() {
     assert_eq!(offheap_engine_free(e), offheap_status::Ok);
     // A freed engine, or one never started as a proxy.
     assert_eq!(offheap_engine_proxy_close(e), offheap_status::InvalidHandle);
-    let e = new_engine();
+    let e = new_engine(2, 64);
     assert_eq!(
         offheap_engine_proxy_shutdown(e),
         offheap_status::InvalidArgument

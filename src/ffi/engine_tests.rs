@@ -8,6 +8,16 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
+/// A new engine with `workers` threads and room for `max_jobs` jobs, for the tests of the
+/// engine and proxy exports.
+pub(crate) fn new_engine(workers: u32, max_jobs: u32) -> u64 {
+    let mut e = 0u64;
+    // SAFETY: `e` is a live, aligned u64, valid for the one write `out` needs.
+    let st = unsafe { offheap_engine_new(workers, max_jobs, &mut e) };
+    assert_eq!(st, offheap_status::Ok);
+    e
+}
+
 #[test]
 fn panics_are_caught_in_engine_exports() {
     let _l = lock();
@@ -74,12 +84,7 @@ fn engine_through_the_abi() {
 #[test]
 fn engine_batch_through_the_abi() {
     let _l = lock();
-    let mut e = 0u64;
-    assert_eq!(
-        // SAFETY: `e` is a live, aligned u64, valid for the one write `out` needs.
-        unsafe { offheap_engine_new(2, 3, &mut e) },
-        offheap_status::Ok
-    );
+    let e = new_engine(2, 3);
     let mut accepted = 99usize;
     let mut statuses = [u32::MAX; 5];
     // Call-level errors: NULL with a length, too many jobs, a stale handle; nothing written.
@@ -210,10 +215,7 @@ fn session_jobs_through_the_abi() {
     let _l = lock();
     let (mut client, c) = UnixStream::pair().unwrap();
     let (u, mut up) = UnixStream::pair().unwrap();
-    let mut e = 0u64;
-    // SAFETY: `e` is a live, aligned u64, valid for the one write `out` needs.
-    let st = unsafe { offheap_engine_new(1, 16, &mut e) };
-    assert_eq!(st, offheap_status::Ok);
+    let e = new_engine(1, 16);
     let (mut cb, mut ub) = (0u64, 0u64);
     // SAFETY: `cb` and `ub` are live, aligned u64s, valid for the one write each `out` needs.
     unsafe {

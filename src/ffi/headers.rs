@@ -107,74 +107,12 @@ pub const OFFHEAP_HEAD_CONNECTION_CLOSE: u32 = 128;
 /// Flag: empty lines preceded the start-line.
 pub const OFFHEAP_HEAD_LEADING_EMPTY_LINES: u32 = 256;
 
-/// Number of well-known header slots in `offheap_head.known`.
-pub const OFFHEAP_KNOWN_COUNT: usize = 32;
-/// `offheap_head.known` value of an absent header.
-pub const OFFHEAP_KNOWN_ABSENT: u8 = 255;
-/// `offheap_head.known` slot of the `Host` header.
-pub const OFFHEAP_KNOWN_HOST: u8 = 0;
-/// `offheap_head.known` slot of the `ContentLength` header.
-pub const OFFHEAP_KNOWN_CONTENT_LENGTH: u8 = 1;
-/// `offheap_head.known` slot of the `TransferEncoding` header.
-pub const OFFHEAP_KNOWN_TRANSFER_ENCODING: u8 = 2;
-/// `offheap_head.known` slot of the `Connection` header.
-pub const OFFHEAP_KNOWN_CONNECTION: u8 = 3;
-/// `offheap_head.known` slot of the `Upgrade` header.
-pub const OFFHEAP_KNOWN_UPGRADE: u8 = 4;
-/// `offheap_head.known` slot of the `Expect` header.
-pub const OFFHEAP_KNOWN_EXPECT: u8 = 5;
-/// `offheap_head.known` slot of the `KeepAlive` header.
-pub const OFFHEAP_KNOWN_KEEP_ALIVE: u8 = 6;
-/// `offheap_head.known` slot of the `Te` header.
-pub const OFFHEAP_KNOWN_TE: u8 = 7;
-/// `offheap_head.known` slot of the `Trailer` header.
-pub const OFFHEAP_KNOWN_TRAILER: u8 = 8;
-/// `offheap_head.known` slot of the `ProxyConnection` header.
-pub const OFFHEAP_KNOWN_PROXY_CONNECTION: u8 = 9;
-/// `offheap_head.known` slot of the `ProxyAuthenticate` header.
-pub const OFFHEAP_KNOWN_PROXY_AUTHENTICATE: u8 = 10;
-/// `offheap_head.known` slot of the `ProxyAuthorization` header.
-pub const OFFHEAP_KNOWN_PROXY_AUTHORIZATION: u8 = 11;
-/// `offheap_head.known` slot of the `XForwardedFor` header.
-pub const OFFHEAP_KNOWN_X_FORWARDED_FOR: u8 = 12;
-/// `offheap_head.known` slot of the `XForwardedHost` header.
-pub const OFFHEAP_KNOWN_X_FORWARDED_HOST: u8 = 13;
-/// `offheap_head.known` slot of the `XForwardedProto` header.
-pub const OFFHEAP_KNOWN_X_FORWARDED_PROTO: u8 = 14;
-/// `offheap_head.known` slot of the `Forwarded` header.
-pub const OFFHEAP_KNOWN_FORWARDED: u8 = 15;
-/// `offheap_head.known` slot of the `Via` header.
-pub const OFFHEAP_KNOWN_VIA: u8 = 16;
-/// `offheap_head.known` slot of the `ContentType` header.
-pub const OFFHEAP_KNOWN_CONTENT_TYPE: u8 = 17;
-/// `offheap_head.known` slot of the `UserAgent` header.
-pub const OFFHEAP_KNOWN_USER_AGENT: u8 = 18;
-/// `offheap_head.known` slot of the `Accept` header.
-pub const OFFHEAP_KNOWN_ACCEPT: u8 = 19;
-/// `offheap_head.known` slot of the `AcceptEncoding` header.
-pub const OFFHEAP_KNOWN_ACCEPT_ENCODING: u8 = 20;
-/// `offheap_head.known` slot of the `Cookie` header.
-pub const OFFHEAP_KNOWN_COOKIE: u8 = 21;
-/// `offheap_head.known` slot of the `SetCookie` header.
-pub const OFFHEAP_KNOWN_SET_COOKIE: u8 = 22;
-/// `offheap_head.known` slot of the `Authorization` header.
-pub const OFFHEAP_KNOWN_AUTHORIZATION: u8 = 23;
-/// `offheap_head.known` slot of the `Date` header.
-pub const OFFHEAP_KNOWN_DATE: u8 = 24;
-/// `offheap_head.known` slot of the `Server` header.
-pub const OFFHEAP_KNOWN_SERVER: u8 = 25;
-/// `offheap_head.known` slot of the `Location` header.
-pub const OFFHEAP_KNOWN_LOCATION: u8 = 26;
-/// `offheap_head.known` slot of the `CacheControl` header.
-pub const OFFHEAP_KNOWN_CACHE_CONTROL: u8 = 27;
-/// `offheap_head.known` slot of the `Origin` header.
-pub const OFFHEAP_KNOWN_ORIGIN: u8 = 28;
-/// `offheap_head.known` slot of the `Referer` header.
-pub const OFFHEAP_KNOWN_REFERER: u8 = 29;
-/// `offheap_head.known` slot of the `ContentEncoding` header.
-pub const OFFHEAP_KNOWN_CONTENT_ENCODING: u8 = 30;
-/// `offheap_head.known` slot of the `AcceptLanguage` header.
-pub const OFFHEAP_KNOWN_ACCEPT_LANGUAGE: u8 = 31;
+/// The well-known header names (`offheap_head.known` slots), their count and the value of an
+/// absent one: the parser's own `Known`, `KNOWN_COUNT` and `NOT_PRESENT`, which cbindgen exports
+/// under these names (`cbindgen.toml`), so each slot is declared once.
+pub use crate::headers::{
+    KNOWN_COUNT as OFFHEAP_KNOWN_COUNT, Known as offheap_known, NOT_PRESENT as OFFHEAP_KNOWN_ABSENT,
+};
 
 /// Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 #[allow(non_camel_case_types)]
@@ -251,40 +189,6 @@ const _: () = {
             && OFFHEAP_HEAD_CONNECTION_CLOSE == flags::CONNECTION_CLOSE
     );
     assert!(OFFHEAP_HEAD_LEADING_EMPTY_LINES == flags::LEADING_EMPTY_LINES);
-    assert!(OFFHEAP_KNOWN_COUNT == crate::headers::KNOWN_COUNT);
-    assert!(OFFHEAP_KNOWN_ABSENT == crate::headers::NOT_PRESENT);
-    assert!(OFFHEAP_KNOWN_HOST == crate::headers::Known::Host as u8);
-    assert!(OFFHEAP_KNOWN_CONTENT_LENGTH == crate::headers::Known::ContentLength as u8);
-    assert!(OFFHEAP_KNOWN_TRANSFER_ENCODING == crate::headers::Known::TransferEncoding as u8);
-    assert!(OFFHEAP_KNOWN_CONNECTION == crate::headers::Known::Connection as u8);
-    assert!(OFFHEAP_KNOWN_UPGRADE == crate::headers::Known::Upgrade as u8);
-    assert!(OFFHEAP_KNOWN_EXPECT == crate::headers::Known::Expect as u8);
-    assert!(OFFHEAP_KNOWN_KEEP_ALIVE == crate::headers::Known::KeepAlive as u8);
-    assert!(OFFHEAP_KNOWN_TE == crate::headers::Known::Te as u8);
-    assert!(OFFHEAP_KNOWN_TRAILER == crate::headers::Known::Trailer as u8);
-    assert!(OFFHEAP_KNOWN_PROXY_CONNECTION == crate::headers::Known::ProxyConnection as u8);
-    assert!(OFFHEAP_KNOWN_PROXY_AUTHENTICATE == crate::headers::Known::ProxyAuthenticate as u8);
-    assert!(OFFHEAP_KNOWN_PROXY_AUTHORIZATION == crate::headers::Known::ProxyAuthorization as u8);
-    assert!(OFFHEAP_KNOWN_X_FORWARDED_FOR == crate::headers::Known::XForwardedFor as u8);
-    assert!(OFFHEAP_KNOWN_X_FORWARDED_HOST == crate::headers::Known::XForwardedHost as u8);
-    assert!(OFFHEAP_KNOWN_X_FORWARDED_PROTO == crate::headers::Known::XForwardedProto as u8);
-    assert!(OFFHEAP_KNOWN_FORWARDED == crate::headers::Known::Forwarded as u8);
-    assert!(OFFHEAP_KNOWN_VIA == crate::headers::Known::Via as u8);
-    assert!(OFFHEAP_KNOWN_CONTENT_TYPE == crate::headers::Known::ContentType as u8);
-    assert!(OFFHEAP_KNOWN_USER_AGENT == crate::headers::Known::UserAgent as u8);
-    assert!(OFFHEAP_KNOWN_ACCEPT == crate::headers::Known::Accept as u8);
-    assert!(OFFHEAP_KNOWN_ACCEPT_ENCODING == crate::headers::Known::AcceptEncoding as u8);
-    assert!(OFFHEAP_KNOWN_COOKIE == crate::headers::Known::Cookie as u8);
-    assert!(OFFHEAP_KNOWN_SET_COOKIE == crate::headers::Known::SetCookie as u8);
-    assert!(OFFHEAP_KNOWN_AUTHORIZATION == crate::headers::Known::Authorization as u8);
-    assert!(OFFHEAP_KNOWN_DATE == crate::headers::Known::Date as u8);
-    assert!(OFFHEAP_KNOWN_SERVER == crate::headers::Known::Server as u8);
-    assert!(OFFHEAP_KNOWN_LOCATION == crate::headers::Known::Location as u8);
-    assert!(OFFHEAP_KNOWN_CACHE_CONTROL == crate::headers::Known::CacheControl as u8);
-    assert!(OFFHEAP_KNOWN_ORIGIN == crate::headers::Known::Origin as u8);
-    assert!(OFFHEAP_KNOWN_REFERER == crate::headers::Known::Referer as u8);
-    assert!(OFFHEAP_KNOWN_CONTENT_ENCODING == crate::headers::Known::ContentEncoding as u8);
-    assert!(OFFHEAP_KNOWN_ACCEPT_LANGUAGE == crate::headers::Known::AcceptLanguage as u8);
     assert!(size_of::<offheap_head>() == size_of::<Head>());
     assert!(align_of::<offheap_head>() == align_of::<Head>());
     assert!(offset_of!(offheap_head, status) == offset_of!(Head, status));

@@ -72,7 +72,7 @@ const fn source(status: offheap_status) -> (&'static str, &'static str) {
 }
 
 /// The relay error a relay status stands for (`RelayResourceExhausted` has its own text).
-const fn relay_error(status: offheap_status) -> Option<relay::Error> {
+pub(super) const fn relay_error(status: offheap_status) -> Option<relay::Error> {
     use offheap_status as S;
     use relay::Error as E;
     Some(match status {

@@ -4,7 +4,9 @@
 //! (`ptr.rs`), looks objects up in the handle table (`handle.rs`) and returns an
 //! [`offheap_status`]. The subsystem files convert arguments and call
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
-//! module by `build.rs`.
+//! module by `build.rs`, with the few core types that are C records as they are (a `repr(C)`
+//! core type re-exported here under its C name: `offheap_proxy_counters`,
+//! `offheap_ingest_accounting`, `offheap_aggregator_counters`, `offheap_known`).
 //!
 //! Seen from Rust, this module is the C ABI itself, for the project's own tests and fuzz
 //! harness (it is hidden from the crate's documentation and is no API of the crate): every
@@ -44,7 +46,7 @@ pub use snapshot::*;
 pub use status::offheap_status;
 pub use window::*;
 
-use boundary::{guard, guard_or};
+use boundary::guard_or;
 use std::ffi::c_char;
 
 /// The ABI version of this library. It changes whenever an export, a struct layout or a
@@ -57,8 +59,10 @@ use std::ffi::c_char;
 /// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
 /// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
 /// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
-/// `offheap_snapshot_take`'s `delta` became `flags`.
-pub const OFFHEAP_ABI_VERSION: u32 = 4;
+/// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
+/// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
+/// same names and values, but a preprocessor `#if` no longer sees them.
+pub const OFFHEAP_ABI_VERSION: u32 = 5;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
@@ -114,22 +118,21 @@ pub struct offheap_counters {
 /// `out` must be NULL or valid for writing one `offheap_counters`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_stats(out: *mut offheap_counters) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for writing one
-        // `offheap_counters` until the call returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
+    let counters = || {
         let heap = crate::heap::stats();
         let by_kind = handle::live_by_kind();
-        out.write(offheap_counters {
+        Ok(offheap_counters {
             heap_live_bytes: heap.live_bytes,
             heap_peak_bytes: heap.peak_bytes,
             heap_allocations: heap.allocations,
             heap_frees: heap.frees,
             handles_live: by_kind.iter().sum(),
             handles_by_kind: by_kind,
-        });
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for writing one `offheap_counters`
+    // until the call returns: what `ptr::guard_out` requires.
+    unsafe { ptr::guard_out(out, counters) }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! - Out-parameters are checked first and written last, only on success.
 //! - Nothing returned here outlives the call: Rust never keeps a pointer into caller memory.
 
-use super::boundary::FfiResult;
+use super::boundary::{FfiResult, guard};
 use super::status::offheap_status;
 use std::mem::MaybeUninit;
 
@@ -104,6 +104,29 @@ pub(crate) unsafe fn out<'a, T>(ptr: *mut T) -> FfiResult<Out<'a, T>> {
     // makes it valid for writing one `T` until the call returns. As `MaybeUninit<T>` it
     // claims nothing about the current contents, so uninitialised caller memory is fine.
     Ok(Out(unsafe { &mut *ptr.cast::<MaybeUninit<T>>() }))
+}
+
+/// The body of an export whose one result is the out-parameter `out`: inside the panic
+/// boundary, checks `out` (before anything else, so a NULL or misaligned `out` fails first),
+/// runs `result`, and writes what it returns to `*out` only when it succeeds.
+///
+/// Each export that uses it states its own result in `result`; `result` is a closure made
+/// outside the export's `unsafe` block (a closure written inside one would inherit it).
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `T` until the call returns.
+#[inline]
+pub(crate) unsafe fn guard_out<T>(
+    out: *mut T,
+    result: impl FnOnce() -> FfiResult<T>,
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `out` NULL or valid for writing one `T`
+        // until the call returns: what `ptr::out` requires.
+        let out = unsafe { self::out(out) }?;
+        out.write(result()?);
+        Ok(())
+    })
 }
 
 /// A C record whose layout is exactly that of the core type `T` (same size, alignment and

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use super::boundary::{FfiResult, guard};
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::status::offheap_status;
 use crate::relay::{self, Error, Framing, Options, Progress, Relay};
 
@@ -232,14 +232,13 @@ pub unsafe extern "C" fn offheap_relay_new(
     flags: u32,
     out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one `uint64_t` until the call
-        // returns, which this function's `# Safety` requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
+    let relay = || {
         let opts = options(framing, length, flags)?;
-        out.write(handle::insert(RelayObject(Mutex::new(Relay::new(opts))))?);
-        Ok(())
-    })
+        handle::insert(RelayObject(Mutex::new(Relay::new(opts))))
+    };
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `uint64_t` until the call
+    // returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, relay) }
 }
 
 /// Starts the relay over for a new body, keeping the handle (no allocation).
@@ -414,12 +413,9 @@ pub extern "C" fn offheap_relay_free(relay: u64) -> offheap_status {
 pub unsafe extern "C" fn offheap_relay_global_stats(
     out: *mut offheap_relay_counters,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: `ptr::out` needs `out` NULL or valid for writing one `offheap_relay_counters`
-        // until the call returns, which this function's `# Safety` requires of its caller.
-        let out = unsafe { ptr::out(out) }?;
+    let counters = || {
         let s = relay::stats();
-        out.write(offheap_relay_counters {
+        Ok(offheap_relay_counters {
             relays_started: s.relays_started,
             relays_done: s.relays_done,
             relays_failed: s.relays_failed,
@@ -429,9 +425,11 @@ pub unsafe extern "C" fn offheap_relay_global_stats(
             pipes_live: s.pipes_live,
             buffers_live: s.buffers_live,
             bulk_buffers_live: s.bulk_buffers_live,
-        });
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: `guard_out` needs `out` NULL or valid for writing one `offheap_relay_counters`
+    // until the call returns, which this function's `# Safety` requires of its caller.
+    unsafe { guard_out(out, counters) }
 }
 
 /// Frees the relay's idle pooled pipes and buffers.

@@ -7,7 +7,7 @@
 
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::status::offheap_status;
 use super::window::status;
 use crate::window::{Aggregator, Exposition, MAX_QUANTILES, Snapshot, SnapshotOptions};
@@ -131,15 +131,14 @@ fn nonnull_or_null<T>(s: &[T]) -> *const T {
 /// `out` is NULL or valid for writing one `uint64_t` until the call returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_snapshot_new(out: *mut u64) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
-        out.write(handle::insert(WindowSnapshot {
+    let snapshot = || {
+        handle::insert(WindowSnapshot {
             inner: Mutex::new(SnapshotArena::default()),
-        })?);
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, snapshot) }
 }
 
 /// Frees a snapshot arena; views of it become invalid.
@@ -206,10 +205,7 @@ pub unsafe extern "C" fn offheap_snapshot_view(
     snapshot: u64,
     out: *mut offheap_snapshot_columns,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
+    let columns = || {
         let snap = handle::get::<WindowSnapshot>(snapshot)?;
         let arena = snap.inner.lock();
         let s = &arena.snap;
@@ -217,7 +213,7 @@ pub unsafe extern "C" fn offheap_snapshot_view(
         for (j, q) in quantiles.iter_mut().enumerate().take(s.quantiles().len()) {
             *q = nonnull_or_null(s.quantile(j));
         }
-        out.write(offheap_snapshot_columns {
+        Ok(offheap_snapshot_columns {
             rows: s.len() as u64,
             nquantiles: s.quantiles().len() as u32,
             reserved: 0,
@@ -251,9 +247,11 @@ pub unsafe extern "C" fn offheap_snapshot_view(
             buckets: s.bucket_indexes().len() as u64,
             schema: s.schema().unwrap_or(i32::MIN),
             reserved2: 0,
-        });
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, columns) }
 }
 
 /// Writes the state of every series' window at `now` into `snapshot`'s export buffer (see the
@@ -269,18 +267,16 @@ pub unsafe extern "C" fn offheap_aggregator_export(
     now: i64,
     records: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `records` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let records = unsafe { ptr::out(records) }?;
+    let exported = || {
         let agg = handle::get::<Aggregator>(aggregator)?;
         let snap = handle::get::<WindowSnapshot>(snapshot)?;
         let mut arena = snap.inner.lock();
         arena.export.clear();
-        let n = agg.export(now, &mut arena.export);
-        records.write(n as u64);
-        Ok(())
-    })
+        Ok(agg.export(now, &mut arena.export) as u64)
+    };
+    // SAFETY: this function's `# Safety` gives `records` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(records, exported) }
 }
 
 #[cfg(test)]

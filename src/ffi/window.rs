@@ -7,10 +7,11 @@
 
 use super::boundary::guard;
 use super::handle::{self, HandleObject, offheap_kind};
-use super::ptr;
+use super::ptr::{self, guard_out};
 use super::status::offheap_status;
 use crate::window::{
     Accounting, Aggregator, Config, Error, ImportAccounting, KeyFormat, MetricType, Mode, Samples,
+    Stats,
 };
 
 impl HandleObject for Aggregator {
@@ -86,59 +87,13 @@ pub struct offheap_aggregator_config {
     pub metric_type: u32,
 }
 
-/// What happened to the samples of a batch; the fields add up to the batch length.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_ingest_accounting {
-    /// Recorded into their own series.
-    pub accepted: u64,
-    /// Recorded into the overflow series (series cap reached).
-    pub overflowed: u64,
-    /// Dropped as late.
-    pub late: u64,
-    /// Dropped as too far in the future.
-    pub future: u64,
-    /// Dropped: NaN/Inf value or zero weight.
-    pub invalid: u64,
-    /// Dropped: key too long, not UTF-8, or not a valid label list.
-    pub bad_key: u64,
-    /// Dropped: id of a removed series.
-    pub stale: u64,
-}
+/// What happened to the samples of a batch (`offheap_aggregator_ingest_*`): the aggregator's
+/// own `repr(C)` record, which cbindgen exports under this name (`cbindgen.toml`).
+pub use crate::window::Accounting as offheap_ingest_accounting;
 
-impl From<Accounting> for offheap_ingest_accounting {
-    fn from(a: Accounting) -> Self {
-        offheap_ingest_accounting {
-            accepted: a.accepted,
-            overflowed: a.overflowed,
-            late: a.late,
-            future: a.future,
-            invalid: a.invalid,
-            bad_key: a.bad_key,
-            stale: a.stale,
-        }
-    }
-}
-
-/// Counters of an aggregator since it was made.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_aggregator_counters {
-    /// Live series (the overflow series not counted).
-    pub series: u64,
-    /// Sum of every batch's accounting.
-    pub samples: offheap_ingest_accounting,
-    /// Series evicted as idle.
-    pub evicted: u64,
-    /// Series removed by delete or clear.
-    pub deleted: u64,
-    /// Snapshots taken.
-    pub snapshots: u64,
-    /// Bytes of interned byte keys.
-    pub key_bytes: u64,
-}
+/// Counters of an aggregator since it was made (`offheap_aggregator_stats`): the
+/// aggregator's own `repr(C)` record, which cbindgen exports under this name (`cbindgen.toml`).
+pub use crate::window::Stats as offheap_aggregator_counters;
 
 /// What an import did with its records.
 #[allow(non_camel_case_types)]
@@ -315,7 +270,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_u64(
     weights: *const u32,
     n: usize,
     now: i64,
-    out: *mut offheap_ingest_accounting,
+    out: *mut Accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write and `keys`,
@@ -329,7 +284,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_u64(
             )
         };
         let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.ingest_u64(keys, s, now).map_err(status)?.into());
+        out.write(agg.ingest_u64(keys, s, now).map_err(status)?);
         Ok(())
     })
 }
@@ -349,7 +304,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_ids(
     weights: *const u32,
     n: usize,
     now: i64,
-    out: *mut offheap_ingest_accounting,
+    out: *mut Accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write and `ids`,
@@ -363,7 +318,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_ids(
             )
         };
         let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.ingest_ids(ids, s, now).map_err(status)?.into());
+        out.write(agg.ingest_ids(ids, s, now).map_err(status)?);
         Ok(())
     })
 }
@@ -388,7 +343,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_keys(
     weights: *const u32,
     n: usize,
     now: i64,
-    out: *mut offheap_ingest_accounting,
+    out: *mut Accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write, `key_bytes` for
@@ -404,7 +359,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_keys(
             )
         };
         let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.ingest_keys(bytes, ends, s, now).map_err(status)?.into());
+        out.write(agg.ingest_keys(bytes, ends, s, now).map_err(status)?);
         Ok(())
     })
 }
@@ -426,7 +381,7 @@ pub unsafe extern "C" fn offheap_aggregator_resolve_keys(
     key_ends: *const u32,
     n: usize,
     ids_out: *mut u64,
-    out: *mut offheap_ingest_accounting,
+    out: *mut Accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write, `key_bytes` and
@@ -442,7 +397,7 @@ pub unsafe extern "C" fn offheap_aggregator_resolve_keys(
             )
         };
         let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.resolve_keys(bytes, ends, ids).map_err(status)?.into());
+        out.write(agg.resolve_keys(bytes, ends, ids).map_err(status)?);
         Ok(())
     })
 }
@@ -459,7 +414,7 @@ pub unsafe extern "C" fn offheap_aggregator_resolve_u64(
     keys: *const u64,
     n: usize,
     ids_out: *mut u64,
-    out: *mut offheap_ingest_accounting,
+    out: *mut Accounting,
 ) -> offheap_status {
     guard(|| {
         // SAFETY: this function's `# Safety` gives `out` valid for one write, `keys` for
@@ -473,7 +428,7 @@ pub unsafe extern "C" fn offheap_aggregator_resolve_u64(
             )
         };
         let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.resolve_u64(keys, ids).map_err(status)?.into());
+        out.write(agg.resolve_u64(keys, ids).map_err(status)?);
         Ok(())
     })
 }
@@ -522,19 +477,17 @@ pub unsafe extern "C" fn offheap_aggregator_remove(
     now: i64,
     out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
+    let removed = || {
         let agg = handle::get::<Aggregator>(aggregator)?;
-        let n = match what {
-            0 => agg.clear(),
-            1 => agg.evict_idle(now),
-            _ => return Err(offheap_status::InvalidArgument),
-        };
-        out.write(n);
-        Ok(())
-    })
+        match what {
+            0 => Ok(agg.clear()),
+            1 => Ok(agg.evict_idle(now)),
+            _ => Err(offheap_status::InvalidArgument),
+        }
+    };
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, removed) }
 }
 
 /// Writes the aggregator's counters to `*out`.
@@ -544,23 +497,12 @@ pub unsafe extern "C" fn offheap_aggregator_remove(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn offheap_aggregator_stats(
     aggregator: u64,
-    out: *mut offheap_aggregator_counters,
+    out: *mut Stats,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
-        // returns: what `ptr::out` requires.
-        let out = unsafe { ptr::out(out) }?;
-        let s = handle::get::<Aggregator>(aggregator)?.stats();
-        out.write(offheap_aggregator_counters {
-            series: s.series,
-            samples: s.samples.into(),
-            evicted: s.evicted,
-            deleted: s.deleted,
-            snapshots: s.snapshots,
-            key_bytes: s.key_bytes,
-        });
-        Ok(())
-    })
+    let stats = || Ok(handle::get::<Aggregator>(aggregator)?.stats());
+    // SAFETY: this function's `# Safety` gives `out` valid for one write until the call
+    // returns: what `guard_out` requires.
+    unsafe { guard_out(out, stats) }
 }
 
 /// Merges an export (`data`, `len` bytes) into the aggregator at `now`; checks all of it first.

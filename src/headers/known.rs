@@ -1,9 +1,12 @@
 //! Well-known header names: a fixed id per name and a cheap length-then-first-byte dispatch.
 
-/// A well-known header name with a fixed slot in [`Head::known`](super::Head::known).
+/// A well-known header name with a fixed slot in `Head::known` (`offheap_head.known` in C).
 ///
 /// The discriminant is the slot index. The framing pass uses the first eight; the rest are
 /// the names proxies and handlers look up most, so that lookup is O(1).
+// The C ABI's `offheap_known` (`OFFHEAP_KNOWN_HOST` ...) is this enum, and
+// `OFFHEAP_KNOWN_COUNT` and `OFFHEAP_KNOWN_ABSENT` are the two constants below (build.rs,
+// cbindgen.toml): the slots are declared once.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Known {
@@ -73,10 +76,10 @@ pub enum Known {
     AcceptLanguage = 31,
 }
 
-/// Number of well-known names (the length of [`Head::known`](super::Head::known)).
+/// Number of well-known names (the length of `Head::known`, `offheap_head.known` in C).
 pub const KNOWN_COUNT: usize = 32;
 
-/// The value of an empty slot in [`Head::known`](super::Head::known).
+/// The value of an empty slot in `Head::known` (`offheap_head.known` in C): the name is absent.
 pub const NOT_PRESENT: u8 = 0xFF;
 
 impl Known {

@@ -5,6 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// What happened to each sample of a batch; the fields add up to the batch length.
+// `repr(C)`: the C ABI's `offheap_ingest_accounting` is this record (build.rs, cbindgen.toml),
+// so its fields and their docs are written once.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Accounting {
     /// Recorded into their own series.
@@ -97,6 +100,9 @@ impl DropReason {
 }
 
 /// Counters of an aggregator since it was made.
+// `repr(C)`: the C ABI's `offheap_aggregator_counters` is this record (build.rs,
+// cbindgen.toml), so its fields and their docs are written once.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Live series (not counting the overflow series).

@@ -6,7 +6,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use offheap::ffi::*;
 
-use super::{BUFFER, ENGINE, Interp, Outcome, Program, or_null, or_null_mut};
+use super::{BUFFER, ENGINE, Interp, Outcome, Program, or_null, or_null_mut, packed};
 
 /// Reads the arguments of one `offheap_engine_new` (worker and job counts in and out of range)
 /// and calls it; returns its status and whether the arguments were bad.
@@ -62,12 +62,13 @@ impl Interp {
         let id = u64::from(p.u8());
         let (c, c_ok) = self.fd(p);
         let (u, u_ok) = self.fd(p);
-        let strings = b"192.0.2.1httpupstream:80offheap";
+        let (strings, [ip, proto, host, via]) =
+            packed(["192.0.2.1", "http", "upstream:80", "offheap"]);
         let mut opts = offheap_session_options {
-            client_ip_len: 9,
-            proto_len: 4,
-            host_len: 11,
-            via_len: 7,
+            client_ip_len: ip.1,
+            proto_len: proto.1,
+            host_len: host.1,
+            via_len: via.1,
             flags: u32::from(p.u8() % 5),
             request_ms: u32::from(p.u8() % 4) * 10,
             response_ms: u32::from(p.u8() % 4) * 10,

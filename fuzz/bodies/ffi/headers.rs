@@ -3,7 +3,7 @@
 
 use offheap::ffi::*;
 
-use super::{Interp, Outcome, Program, or_null, or_null_mut};
+use super::{Interp, Outcome, Program, or_null, or_null_mut, packed};
 
 /// An empty `offheap_head` for the library to fill (the C struct has no `Default`).
 fn empty_head() -> offheap_head {
@@ -130,16 +130,17 @@ impl Interp {
         let Some((input, head, hdrs)) = self.last_head.clone() else {
             return;
         };
-        let strings = b"192.0.2.1httpsproxy.examplefuzz-via";
+        let (strings, [ip, proto, host, via]) =
+            packed(["192.0.2.1", "https", "proxy.example", "fuzz-via"]);
         let mut opts = offheap_rewrite_options {
-            client_ip_off: 0,
-            client_ip_len: 9,
-            proto_off: 9,
-            proto_len: 5,
-            host_off: 14,
-            host_len: 13,
-            via_off: 27,
-            via_len: 8,
+            client_ip_off: ip.0,
+            client_ip_len: ip.1,
+            proto_off: proto.0,
+            proto_len: proto.1,
+            host_off: host.0,
+            host_len: host.1,
+            via_off: via.0,
+            via_len: via.1,
             set_host: p.u8() % 2,
             append_forwarded: p.u8() % 2,
             reserved: [0; 6],

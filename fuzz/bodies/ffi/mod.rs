@@ -152,6 +152,19 @@ fn or_null_mut<T>(null: bool, p: *mut T) -> *mut T {
     if null { std::ptr::null_mut() } else { p }
 }
 
+/// Option strings laid end to end, as the session and rewrite options take them (one byte
+/// array, each string a span of it): the bytes, and each string's `(offset, length)`, so the
+/// options are built from the strings rather than from counted offsets.
+fn packed<const N: usize>(parts: [&str; N]) -> (Vec<u8>, [(u32, u32); N]) {
+    let mut bytes = Vec::new();
+    let spans = parts.map(|s| {
+        let off = bytes.len() as u32;
+        bytes.extend_from_slice(s.as_bytes());
+        (off, s.len() as u32)
+    });
+    (bytes, spans)
+}
+
 /// Asserts that a call that failed left an out-parameter as it was before the call. The C
 /// structs have no `PartialEq`; their `Debug` forms name and show every field.
 fn assert_untouched<T: Debug>(now: &T, before: &T, what: &str) {

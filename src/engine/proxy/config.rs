@@ -96,8 +96,11 @@ impl Default for ProxyConfig {
     }
 }
 
-/// The proxy's cumulative counters, summed over its workers
-/// ([`Engine::proxy_counters`](crate::engine::Engine::proxy_counters)).
+/// The proxy's cumulative counters, summed over its workers (`Engine::proxy_counters`; in C,
+/// `offheap_engine_proxy_counters`).
+// `repr(C)`: the C ABI's `offheap_proxy_counters` is this record (build.rs, cbindgen.toml), so
+// its fields and their docs are written once.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProxyCounters {
     /// Client connections accepted.
