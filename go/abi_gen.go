@@ -18,8 +18,10 @@ const (
 	// `offheap_aggregator_prometheus` gave way to `offheap_aggregator_scrape` and
 	// `offheap_snapshot_read` (three formats); `offheap_aggregator_set_family`;
 	// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
-	// `offheap_snapshot_take`'s `delta` became `flags`.
-	abiVersion = 4 // OFFHEAP_ABI_VERSION
+	// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
+	// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
+	// same names and values, but a preprocessor `#if` no longer sees them.
+	abiVersion = 5 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 	bufferSize = 65536 // OFFHEAP_BUFFER_SIZE
@@ -136,108 +138,6 @@ const (
 	// Flag: empty lines preceded the start-line.
 	headLeadingEmptyLines = 256 // OFFHEAP_HEAD_LEADING_EMPTY_LINES
 
-	// Number of well-known header slots in `offheap_head.known`.
-	knownCount = 32 // OFFHEAP_KNOWN_COUNT
-
-	// `offheap_head.known` value of an absent header.
-	knownAbsent = 255 // OFFHEAP_KNOWN_ABSENT
-
-	// `offheap_head.known` slot of the `Host` header.
-	knownHost = 0 // OFFHEAP_KNOWN_HOST
-
-	// `offheap_head.known` slot of the `ContentLength` header.
-	knownContentLength = 1 // OFFHEAP_KNOWN_CONTENT_LENGTH
-
-	// `offheap_head.known` slot of the `TransferEncoding` header.
-	knownTransferEncoding = 2 // OFFHEAP_KNOWN_TRANSFER_ENCODING
-
-	// `offheap_head.known` slot of the `Connection` header.
-	knownConnection = 3 // OFFHEAP_KNOWN_CONNECTION
-
-	// `offheap_head.known` slot of the `Upgrade` header.
-	knownUpgrade = 4 // OFFHEAP_KNOWN_UPGRADE
-
-	// `offheap_head.known` slot of the `Expect` header.
-	knownExpect = 5 // OFFHEAP_KNOWN_EXPECT
-
-	// `offheap_head.known` slot of the `KeepAlive` header.
-	knownKeepAlive = 6 // OFFHEAP_KNOWN_KEEP_ALIVE
-
-	// `offheap_head.known` slot of the `Te` header.
-	knownTE = 7 // OFFHEAP_KNOWN_TE
-
-	// `offheap_head.known` slot of the `Trailer` header.
-	knownTrailer = 8 // OFFHEAP_KNOWN_TRAILER
-
-	// `offheap_head.known` slot of the `ProxyConnection` header.
-	knownProxyConnection = 9 // OFFHEAP_KNOWN_PROXY_CONNECTION
-
-	// `offheap_head.known` slot of the `ProxyAuthenticate` header.
-	knownProxyAuthenticate = 10 // OFFHEAP_KNOWN_PROXY_AUTHENTICATE
-
-	// `offheap_head.known` slot of the `ProxyAuthorization` header.
-	knownProxyAuthorization = 11 // OFFHEAP_KNOWN_PROXY_AUTHORIZATION
-
-	// `offheap_head.known` slot of the `XForwardedFor` header.
-	knownXForwardedFor = 12 // OFFHEAP_KNOWN_X_FORWARDED_FOR
-
-	// `offheap_head.known` slot of the `XForwardedHost` header.
-	knownXForwardedHost = 13 // OFFHEAP_KNOWN_X_FORWARDED_HOST
-
-	// `offheap_head.known` slot of the `XForwardedProto` header.
-	knownXForwardedProto = 14 // OFFHEAP_KNOWN_X_FORWARDED_PROTO
-
-	// `offheap_head.known` slot of the `Forwarded` header.
-	knownForwarded = 15 // OFFHEAP_KNOWN_FORWARDED
-
-	// `offheap_head.known` slot of the `Via` header.
-	knownVia = 16 // OFFHEAP_KNOWN_VIA
-
-	// `offheap_head.known` slot of the `ContentType` header.
-	knownContentType = 17 // OFFHEAP_KNOWN_CONTENT_TYPE
-
-	// `offheap_head.known` slot of the `UserAgent` header.
-	knownUserAgent = 18 // OFFHEAP_KNOWN_USER_AGENT
-
-	// `offheap_head.known` slot of the `Accept` header.
-	knownAccept = 19 // OFFHEAP_KNOWN_ACCEPT
-
-	// `offheap_head.known` slot of the `AcceptEncoding` header.
-	knownAcceptEncoding = 20 // OFFHEAP_KNOWN_ACCEPT_ENCODING
-
-	// `offheap_head.known` slot of the `Cookie` header.
-	knownCookie = 21 // OFFHEAP_KNOWN_COOKIE
-
-	// `offheap_head.known` slot of the `SetCookie` header.
-	knownSetCookie = 22 // OFFHEAP_KNOWN_SET_COOKIE
-
-	// `offheap_head.known` slot of the `Authorization` header.
-	knownAuthorization = 23 // OFFHEAP_KNOWN_AUTHORIZATION
-
-	// `offheap_head.known` slot of the `Date` header.
-	knownDate = 24 // OFFHEAP_KNOWN_DATE
-
-	// `offheap_head.known` slot of the `Server` header.
-	knownServer = 25 // OFFHEAP_KNOWN_SERVER
-
-	// `offheap_head.known` slot of the `Location` header.
-	knownLocation = 26 // OFFHEAP_KNOWN_LOCATION
-
-	// `offheap_head.known` slot of the `CacheControl` header.
-	knownCacheControl = 27 // OFFHEAP_KNOWN_CACHE_CONTROL
-
-	// `offheap_head.known` slot of the `Origin` header.
-	knownOrigin = 28 // OFFHEAP_KNOWN_ORIGIN
-
-	// `offheap_head.known` slot of the `Referer` header.
-	knownReferer = 29 // OFFHEAP_KNOWN_REFERER
-
-	// `offheap_head.known` slot of the `ContentEncoding` header.
-	knownContentEncoding = 30 // OFFHEAP_KNOWN_CONTENT_ENCODING
-
-	// `offheap_head.known` slot of the `AcceptLanguage` header.
-	knownAcceptLanguage = 31 // OFFHEAP_KNOWN_ACCEPT_LANGUAGE
-
 	// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
 	// the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
 	relayNoSplice = 1 // OFFHEAP_RELAY_NO_SPLICE
@@ -274,6 +174,12 @@ const (
 
 	// `offheap_snapshot_take` flag: copy each row's sketch buckets into the bucket columns.
 	snapshotBuckets = 2 // OFFHEAP_SNAPSHOT_BUCKETS
+
+	// Number of well-known names (the length of `Head::known`, `offheap_head.known` in C).
+	knownCount = 32 // OFFHEAP_KNOWN_COUNT
+
+	// The value of an empty slot in `Head::known` (`offheap_head.known` in C): the name is absent.
+	knownAbsent = 255 // OFFHEAP_KNOWN_ABSENT
 
 	// Success.
 	statusOK = 0 // OFFHEAP_STATUS_OK
@@ -491,6 +397,102 @@ const (
 
 	// The exposition format is not 0 (text), 1 (OpenMetrics) or 2 (protobuf).
 	statusWindowInvalidFormat = 336 // OFFHEAP_STATUS_WINDOW_INVALID_FORMAT
+
+	// `Host`
+	knownHost = 0 // OFFHEAP_KNOWN_HOST
+
+	// `Content-Length`
+	knownContentLength = 1 // OFFHEAP_KNOWN_CONTENT_LENGTH
+
+	// `Transfer-Encoding`
+	knownTransferEncoding = 2 // OFFHEAP_KNOWN_TRANSFER_ENCODING
+
+	// `Connection`
+	knownConnection = 3 // OFFHEAP_KNOWN_CONNECTION
+
+	// `Upgrade`
+	knownUpgrade = 4 // OFFHEAP_KNOWN_UPGRADE
+
+	// `Expect`
+	knownExpect = 5 // OFFHEAP_KNOWN_EXPECT
+
+	// `Keep-Alive`
+	knownKeepAlive = 6 // OFFHEAP_KNOWN_KEEP_ALIVE
+
+	// `TE`
+	knownTE = 7 // OFFHEAP_KNOWN_TE
+
+	// `Trailer`
+	knownTrailer = 8 // OFFHEAP_KNOWN_TRAILER
+
+	// `Proxy-Connection`
+	knownProxyConnection = 9 // OFFHEAP_KNOWN_PROXY_CONNECTION
+
+	// `Proxy-Authenticate`
+	knownProxyAuthenticate = 10 // OFFHEAP_KNOWN_PROXY_AUTHENTICATE
+
+	// `Proxy-Authorization`
+	knownProxyAuthorization = 11 // OFFHEAP_KNOWN_PROXY_AUTHORIZATION
+
+	// `X-Forwarded-For`
+	knownXForwardedFor = 12 // OFFHEAP_KNOWN_X_FORWARDED_FOR
+
+	// `X-Forwarded-Host`
+	knownXForwardedHost = 13 // OFFHEAP_KNOWN_X_FORWARDED_HOST
+
+	// `X-Forwarded-Proto`
+	knownXForwardedProto = 14 // OFFHEAP_KNOWN_X_FORWARDED_PROTO
+
+	// `Forwarded`
+	knownForwarded = 15 // OFFHEAP_KNOWN_FORWARDED
+
+	// `Via`
+	knownVia = 16 // OFFHEAP_KNOWN_VIA
+
+	// `Content-Type`
+	knownContentType = 17 // OFFHEAP_KNOWN_CONTENT_TYPE
+
+	// `User-Agent`
+	knownUserAgent = 18 // OFFHEAP_KNOWN_USER_AGENT
+
+	// `Accept`
+	knownAccept = 19 // OFFHEAP_KNOWN_ACCEPT
+
+	// `Accept-Encoding`
+	knownAcceptEncoding = 20 // OFFHEAP_KNOWN_ACCEPT_ENCODING
+
+	// `Cookie`
+	knownCookie = 21 // OFFHEAP_KNOWN_COOKIE
+
+	// `Set-Cookie`
+	knownSetCookie = 22 // OFFHEAP_KNOWN_SET_COOKIE
+
+	// `Authorization`
+	knownAuthorization = 23 // OFFHEAP_KNOWN_AUTHORIZATION
+
+	// `Date`
+	knownDate = 24 // OFFHEAP_KNOWN_DATE
+
+	// `Server`
+	knownServer = 25 // OFFHEAP_KNOWN_SERVER
+
+	// `Location`
+	knownLocation = 26 // OFFHEAP_KNOWN_LOCATION
+
+	// `Cache-Control`
+	knownCacheControl = 27 // OFFHEAP_KNOWN_CACHE_CONTROL
+
+	// `Origin`
+	knownOrigin = 28 // OFFHEAP_KNOWN_ORIGIN
+
+	// `Referer`
+	knownReferer = 29 // OFFHEAP_KNOWN_REFERER
+
+	// `Content-Encoding`
+	knownContentEncoding = 30 // OFFHEAP_KNOWN_CONTENT_ENCODING
+
+	// `Accept-Language`
+	knownAcceptLanguage = 31 // OFFHEAP_KNOWN_ACCEPT_LANGUAGE
 
 	// Objects of `offheap_debug_object_*`, used by tests of the FFI contract.
 	kindDebug = 1 // OFFHEAP_KIND_DEBUG
