@@ -178,6 +178,17 @@ struct Proxy {
     addr: SocketAddr,
 }
 
+/// Most tests' setting: the tests' lock (bind it to a name: it is held to the test's end), one
+/// upstream, and a proxy to it with `tweak` applied to its configuration.
+fn proxy_to_one(
+    tweak: impl FnOnce(&mut ProxyConfig),
+) -> (std::sync::MutexGuard<'static, ()>, Upstream, Proxy) {
+    let lock = serial();
+    let up = upstream();
+    let p = proxy(vec![up.addr], tweak);
+    (lock, up, p)
+}
+
 fn proxy(upstreams: Vec<SocketAddr>, tweak: impl FnOnce(&mut ProxyConfig)) -> Proxy {
     let engine = Engine::new(EngineConfig {
         workers: 2,
@@ -313,9 +324,7 @@ impl Client {
 
 #[test]
 fn keep_alive_both_sides_and_idle_clients_hold_nothing() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |_| {});
+    let (_s, up, p) = proxy_to_one(|_| {});
     let mut c = p.connect();
     for n in [0, 2, 1000, 70_000, 1 << 20] {
         let r = c.get(&format!("/size/{n}"));
@@ -360,9 +369,7 @@ fn full_size_buffers_live() -> u64 {
 
 #[test]
 fn concurrent_small_exchanges_hold_small_buffers() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |_| {});
+    let (_s, _up, p) = proxy_to_one(|_| {});
     offheap::relay::trim();
     let (full, small) = (
         full_size_buffers_live(),
@@ -397,9 +404,7 @@ fn concurrent_small_exchanges_hold_small_buffers() {
 
 #[test]
 fn every_framing_both_ways() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |_| {});
+    let (_s, _up, p) = proxy_to_one(|_| {});
     let mut c = p.connect();
     // A chunked request body, with its first chunks sent along with the head.
     let mut req = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -457,9 +462,7 @@ fn every_framing_both_ways() {
 
 #[test]
 fn an_http10_upstream_closing_after_each_response_keeps_the_client() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |_| {});
+    let (_s, _up, p) = proxy_to_one(|_| {});
     let mut c = p.connect();
     for _ in 0..5 {
         let r = c.get("/http10");
@@ -476,9 +479,7 @@ fn an_http10_upstream_closing_after_each_response_keeps_the_client() {
 
 #[test]
 fn heads_up_to_the_limit_and_the_proxys_own_answers() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |c| {
+    let (_s, _up, p) = proxy_to_one(|c| {
         c.timeouts.read_header_ms = 300;
         c.timeouts.response_header_ms = 300;
     });
@@ -535,9 +536,7 @@ fn heads_up_to_the_limit_and_the_proxys_own_answers() {
 
 #[test]
 fn upgrades_become_tunnels() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |_| {});
+    let (_s, _up, p) = proxy_to_one(|_| {});
     let mut c = p.connect();
     c.send(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
     let r = c.read_head_only();
@@ -752,9 +751,7 @@ fn shutdown_closes_idle_clients_and_finishes_busy_ones() {
 
 #[test]
 fn a_head_that_trickles_in_still_meets_its_deadline() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |c| c.timeouts.read_header_ms = 300);
+    let (_s, _up, p) = proxy_to_one(|c| c.timeouts.read_header_ms = 300);
     let mut c = p.connect();
     let start = Instant::now();
     let w = c.w.try_clone().unwrap();
@@ -779,9 +776,7 @@ fn a_head_that_trickles_in_still_meets_its_deadline() {
 
 #[test]
 fn a_connection_that_never_sends_is_closed_at_the_read_header_deadline() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy(vec![up.addr], |c| {
+    let (_s, _up, p) = proxy_to_one(|c| {
         c.timeouts.read_header_ms = 200;
         c.timeouts.idle_ms = 60_000;
     });

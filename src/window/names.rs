@@ -146,17 +146,7 @@ pub(crate) fn valid_series_key(key: &[u8], reserved: &[u8]) -> bool {
 
 /// Appends label value `v` (raw bytes) escaped for the text formats: `\\`, `\"`, `\n`.
 pub(crate) fn escape_label_value(v: &[u8], out: &mut Vec<u8>) {
-    let mut rest = v;
-    while let Some(k) = memchr::memchr3(b'\\', b'"', b'\n', rest) {
-        out.extend_from_slice(&rest[..k]);
-        out.extend_from_slice(match rest[k] {
-            b'\\' => b"\\\\",
-            b'"' => b"\\\"",
-            _ => b"\\n",
-        });
-        rest = &rest[k + 1..];
-    }
-    out.extend_from_slice(rest);
+    escape(v, true, out);
 }
 
 /// Appends the raw value of a label value written with text-format escapes (as a valid label
@@ -211,7 +201,13 @@ impl<'a> Iterator for LabelIter<'a> {
 /// Appends `help` escaped for text format 0.0.4 HELP lines (`\\`, `\n`); with `quote` (the
 /// OpenMetrics rule) `"` too.
 pub(crate) fn escape_help(help: &[u8], quote: bool, out: &mut Vec<u8>) {
-    let mut rest = help;
+    escape(help, quote, out);
+}
+
+/// Appends `raw` with `\\` and newlines escaped, and `"` too when `quote`: the one escaping
+/// of the text formats, which label values and HELP lines share.
+fn escape(raw: &[u8], quote: bool, out: &mut Vec<u8>) {
+    let mut rest = raw;
     loop {
         let hit = if quote {
             memchr::memchr3(b'\\', b'\n', b'"', rest)
