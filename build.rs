@@ -8,10 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// The core files cbindgen reads besides `src/ffi/`: the proxy's counters, the window's batch
-/// accounting and counters, and the parser's well-known header slots.
-const CORE_SOURCES: [&str; 3] = [
+/// The core files cbindgen reads besides `src/ffi/`: the proxy's counters, the relay's
+/// process-wide counters, the window's batch accounting and counters, and the parser's
+/// well-known header slots.
+const CORE_SOURCES: [&str; 4] = [
     "src/engine/proxy/config.rs",
+    "src/relay/stats.rs",
     "src/window/accounting.rs",
     "src/headers/known.rs",
 ];

@@ -464,6 +464,7 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_relay_counters{}.pipes_live) - unsafe.Offsetof(RelayCounters{}.PipesLive)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_relay_counters{}.buffers_live) - unsafe.Offsetof(RelayCounters{}.BuffersLive)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_relay_counters{}.bulk_buffers_live) - unsafe.Offsetof(RelayCounters{}.BulkBuffersLive)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_relay_counters{}.small_buffers_live) - unsafe.Offsetof(RelayCounters{}.SmallBuffersLive)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_snapshot_columns - unsafe.Sizeof(windowView{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_snapshot_columns{}.rows) - unsafe.Offsetof(windowView{}.rows)]struct{}{}

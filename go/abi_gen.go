@@ -20,7 +20,8 @@ const (
 	// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
 	// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 	// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
-	// same names and values, but a preprocessor `#if` no longer sees them.
+	// same names and values, but a preprocessor `#if` no longer sees them;
+	// `offheap_relay_counters` gained `small_buffers_live`.
 	abiVersion = 5 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).

@@ -73,10 +73,13 @@ type RelayCounters struct {
 	BytesCopied   uint64 // bytes copied through Rust-owned buffers
 	PipesCreated  uint64 // pipes created (pool misses)
 	PipesLive     uint64 // pipes alive, in use or pooled
-	BuffersLive   uint64 // Rust buffers alive, in use or pooled, bulk buffers included
+	BuffersLive   uint64 // Rust buffers alive, in use or pooled, bulk and small buffers included
 	// BulkBuffersLive counts, of BuffersLive, the 4 MiB bulk buffers copying relays use for bulk
 	// flows (at most 16 alive per process).
 	BulkBuffersLive uint64
+	// SmallBuffersLive counts, of BuffersLive, the 4 KiB small buffers the engine reads request
+	// and response heads into first (a head that fills one moves to a full-size buffer).
+	SmallBuffersLive uint64
 }
 
 // relayProgress is offheap_relay_progress: the state and the byte counts of a relay.

@@ -34,7 +34,8 @@
 // `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
 // `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 // `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
-// same names and values, but a preprocessor `#if` no longer sees them.
+// same names and values, but a preprocessor `#if` no longer sees them;
+// `offheap_relay_counters` gained `small_buffers_live`.
 #define OFFHEAP_ABI_VERSION 5
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -865,11 +866,12 @@ typedef struct offheap_relay_fed {
   struct offheap_relay_progress progress;
 } offheap_relay_fed;
 
-// Process-wide relay counters, as returned by `offheap_relay_global_stats`.
+// Process-wide relay counters (monotonic, except the `*_live` gauges), as `stats` returns
+// them (in C, `offheap_relay_global_stats`).
 typedef struct offheap_relay_counters {
   // Relays started (each tunnel direction counts one).
   uint64_t relays_started;
-  // Relays that completed.
+  // Relays that completed their framing.
   uint64_t relays_done;
   // Relays that ended with an error.
   uint64_t relays_failed;
@@ -877,14 +879,19 @@ typedef struct offheap_relay_counters {
   uint64_t bytes_spliced;
   // Bytes copied through Rust-owned buffers.
   uint64_t bytes_copied;
-  // Pipes created.
+  // Pipes created (a pool miss).
   uint64_t pipes_created;
-  // Pipes alive (in use or pooled).
+  // Pipes alive now (in use or pooled).
   uint64_t pipes_live;
-  // Buffers alive (in use or pooled).
+  // Buffers alive now (in use or pooled), bulk and small buffers included.
   uint64_t buffers_live;
-  // Of `buffers_live`, bulk buffers (`OFFHEAP_RELAY_BULK_BUFFER_SIZE` bytes each).
+  // Of `buffers_live`, bulk buffers (`BULK_BUFFER_SIZE` bytes each, at most
+  // `MAX_BULK_BUFFERS`; in C, `OFFHEAP_RELAY_BULK_BUFFER_SIZE` and
+  // `OFFHEAP_RELAY_MAX_BULK_BUFFERS`).
   uint64_t bulk_buffers_live;
+  // Of `buffers_live`, small buffers (`SMALL_BUFFER_SIZE`, 4 KiB each, what heads are read
+  // into first).
+  uint64_t small_buffers_live;
 } offheap_relay_counters;
 
 // Read-only views of a snapshot's columns, valid until the snapshot is filled again or freed.

@@ -14,21 +14,9 @@ use offheap::headers::{
     rewrite_request, rewrite_response,
 };
 
-fn syntax(e: Error) -> bool {
-    matches!(
-        e,
-        Error::Method
-            | Error::Target
-            | Error::Version
-            | Error::BareCr
-            | Error::BareLf
-            | Error::HeaderName
-            | Error::WhitespaceBeforeColon
-            | Error::ObsFold
-            | Error::HeaderValue
-            | Error::TooManyHeaders
-    )
-}
+// The line-grammar errors, as the header tests define them (one list for both).
+#[path = "../../tests/common/grammar.rs"]
+mod grammar;
 
 fuzz_target!(|data: &[u8]| {
     let cfg = Config::default();
@@ -83,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         let ours = head.result();
         match theirs {
             Err(_) => assert!(
-                ours.is_err_and(syntax),
+                ours.is_err_and(grammar::is_syntax),
                 "httparse rejects, offheap {ours:?}"
             ),
             Ok(httparse::Status::Partial) => {
@@ -110,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         if let Err(e) = ours {
-            if syntax(e) {
+            if grammar::is_syntax(e) {
                 let reference = diagnose(
                     &rest[..rest.len().min(cfg.max_head_len as usize)],
                     true,

@@ -3,6 +3,7 @@ use super::*;
 use crate::ffi::engine::offheap_engine_free;
 use crate::ffi::engine::tests::new_engine;
 use crate::ffi::relay::tests::lock;
+use crate::ffi::relay::{offheap_relay_counters, offheap_relay_global_stats};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -124,6 +125,17 @@ fn the_proxy_through_the_abi() {
     assert_eq!(evs[0].kind, OFFHEAP_PROXY_EVENT_HOOK);
     let head = &heads[evs[0].head_off as usize..][..evs[0].head_len as usize];
     assert!(head.starts_with(b"GET /a HTTP/1.1\r\n") && head.ends_with(b"Via: 1.1 edge\r\n\r\n"));
+    // The connection holds its head in a small buffer until the hook's reply: the process-wide
+    // relay counters show it.
+    let mut rc = offheap_relay_counters::default();
+    // SAFETY: `rc` is a live struct, valid for one write.
+    let st = unsafe { offheap_relay_global_stats(&mut rc) };
+    assert_eq!(st, offheap_status::Ok);
+    assert!(rc.small_buffers_live >= 1, "{rc:?}");
+    assert!(
+        rc.buffers_live >= rc.small_buffers_live + rc.bulk_buffers_live,
+        "{rc:?}"
+    );
     // Answer it ourselves.
     let resp = b"HTTP/1.1 204 No Content\r\n\r\n";
     // SAFETY: `resp` holds the length passed for the call.

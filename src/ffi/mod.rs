@@ -6,7 +6,8 @@
 //! the safe cores; they hold no logic of their own. `include/offheap.h` is generated from this
 //! module by `build.rs`, with the few core types that are C records as they are (a `repr(C)`
 //! core type re-exported here under its C name: `offheap_proxy_counters`,
-//! `offheap_ingest_accounting`, `offheap_aggregator_counters`, `offheap_known`).
+//! `offheap_relay_counters`, `offheap_ingest_accounting`, `offheap_aggregator_counters`,
+//! `offheap_known`).
 //!
 //! Seen from Rust, this module is the C ABI itself, for the project's own tests and fuzz
 //! harness (it is hidden from the crate's documentation and is no API of the crate): every
@@ -61,7 +62,8 @@ use std::ffi::c_char;
 /// `offheap_snapshot_columns` gained lifetime totals, bucket columns and the schema, and
 /// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 /// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
-/// same names and values, but a preprocessor `#if` no longer sees them.
+/// same names and values, but a preprocessor `#if` no longer sees them;
+/// `offheap_relay_counters` gained `small_buffers_live`.
 pub const OFFHEAP_ABI_VERSION: u32 = 5;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

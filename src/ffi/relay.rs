@@ -16,7 +16,7 @@ use super::boundary::{FfiResult, guard};
 use super::handle::{self, HandleObject, offheap_kind};
 use super::ptr::{self, guard_out};
 use super::status::offheap_status;
-use crate::relay::{self, Error, Framing, Options, Progress, Relay};
+use crate::relay::{self, Error, Framing, GlobalStats, Options, Progress, Relay};
 
 /// Framing kinds for `offheap_relay_new`.
 #[allow(non_camel_case_types)]
@@ -85,30 +85,9 @@ pub struct offheap_relay_progress {
     pub copied: u64,
 }
 
-/// Process-wide relay counters, as returned by `offheap_relay_global_stats`.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_relay_counters {
-    /// Relays started (each tunnel direction counts one).
-    pub relays_started: u64,
-    /// Relays that completed.
-    pub relays_done: u64,
-    /// Relays that ended with an error.
-    pub relays_failed: u64,
-    /// Bytes moved with splice(2).
-    pub bytes_spliced: u64,
-    /// Bytes copied through Rust-owned buffers.
-    pub bytes_copied: u64,
-    /// Pipes created.
-    pub pipes_created: u64,
-    /// Pipes alive (in use or pooled).
-    pub pipes_live: u64,
-    /// Buffers alive (in use or pooled).
-    pub buffers_live: u64,
-    /// Of `buffers_live`, bulk buffers (`OFFHEAP_RELAY_BULK_BUFFER_SIZE` bytes each).
-    pub bulk_buffers_live: u64,
-}
+/// The process-wide relay counters (`offheap_relay_global_stats`): the relay's own `repr(C)`
+/// record, which cbindgen exports under this name (`cbindgen.toml`).
+pub use crate::relay::GlobalStats as offheap_relay_counters;
 
 /// What `offheap_relay_feed` did with the bytes it was handed.
 #[allow(non_camel_case_types)]
@@ -410,23 +389,8 @@ pub extern "C" fn offheap_relay_free(relay: u64) -> offheap_status {
 /// # Safety
 /// `out` must be NULL or valid for writing one `offheap_relay_counters`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_relay_global_stats(
-    out: *mut offheap_relay_counters,
-) -> offheap_status {
-    let counters = || {
-        let s = relay::stats();
-        Ok(offheap_relay_counters {
-            relays_started: s.relays_started,
-            relays_done: s.relays_done,
-            relays_failed: s.relays_failed,
-            bytes_spliced: s.bytes_spliced,
-            bytes_copied: s.bytes_copied,
-            pipes_created: s.pipes_created,
-            pipes_live: s.pipes_live,
-            buffers_live: s.buffers_live,
-            bulk_buffers_live: s.bulk_buffers_live,
-        })
-    };
+pub unsafe extern "C" fn offheap_relay_global_stats(out: *mut GlobalStats) -> offheap_status {
+    let counters = || Ok(relay::stats());
     // SAFETY: `guard_out` needs `out` NULL or valid for writing one `offheap_relay_counters`
     // until the call returns, which this function's `# Safety` requires of its caller.
     unsafe { guard_out(out, counters) }

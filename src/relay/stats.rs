@@ -16,10 +16,15 @@ pub struct RelayStats {
     pub copied: u64,
 }
 
-/// Process-wide relay counters (monotonic, except the `*_live` gauges).
+/// Process-wide relay counters (monotonic, except the `*_live` gauges), as `stats` returns
+/// them (in C, `offheap_relay_global_stats`).
+// `repr(C)`: the C ABI's `offheap_relay_counters` is this record (build.rs, cbindgen.toml), so
+// its fields and their docs are written once. Fields are only ever appended (C callers and the
+// Go mirror read them by offset).
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GlobalStats {
-    /// Relays (and tunnels) started.
+    /// Relays started (each tunnel direction counts one).
     pub relays_started: u64,
     /// Relays that completed their framing.
     pub relays_done: u64,
@@ -33,12 +38,13 @@ pub struct GlobalStats {
     pub pipes_created: u64,
     /// Pipes alive now (in use or pooled).
     pub pipes_live: u64,
-    /// Buffers alive now (in use or pooled), bulk buffers included.
+    /// Buffers alive now (in use or pooled), bulk and small buffers included.
     pub buffers_live: u64,
     /// Of `buffers_live`, bulk buffers (`BULK_BUFFER_SIZE` bytes each, at most
-    /// `MAX_BULK_BUFFERS`).
+    /// `MAX_BULK_BUFFERS`; in C, `OFFHEAP_RELAY_BULK_BUFFER_SIZE` and
+    /// `OFFHEAP_RELAY_MAX_BULK_BUFFERS`).
     pub bulk_buffers_live: u64,
-    /// Of `buffers_live`, small buffers (`SMALL_BUFFER_SIZE` bytes each, what heads are read
+    /// Of `buffers_live`, small buffers (`SMALL_BUFFER_SIZE`, 4 KiB each, what heads are read
     /// into first).
     pub small_buffers_live: u64,
 }
