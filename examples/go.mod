@@ -4,6 +4,7 @@ go 1.24.0
 
 require (
 	github.com/offheap/offheap/go v0.0.0
+	github.com/offheap/offheap/tests v0.0.0
 	gonum.org/v1/plot v0.17.0
 )
 
@@ -19,3 +20,5 @@ require (
 )
 
 replace github.com/offheap/offheap/go => ../go
+
+replace github.com/offheap/offheap/tests => ../tests

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/examples/internal/payload"
+	"github.com/offheap/offheap/tests/host"
 )
 
 const (
@@ -293,15 +294,6 @@ func firstLine(name string, args ...string) string {
 }
 
 func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
 	kernel := "?"
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(b))
@@ -310,7 +302,7 @@ func machine() string {
 	if bin := nginxBin(); bin != "" {
 		nginx = strings.TrimPrefix(firstLine(bin, "-v"), "nginx version: ")
 	}
-	return fmt.Sprintf("%s, %d cores, Linux %s, %s, %s", model, runtime.NumCPU(), kernel, runtime.Version(), nginx)
+	return fmt.Sprintf("%s, %d cores, Linux %s, %s, %s", host.CPUModel(), runtime.NumCPU(), kernel, runtime.Version(), nginx)
 }
 
 // writeBlock replaces the bench-proxy block of the file at path (or appends it; or creates the

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/offheap/offheap/tests/host"
 )
 
 // stampLayout is how BENCHMARKS.md and the history date a run.
@@ -223,15 +225,6 @@ func fmtValue(v float64, unit string) string {
 
 // machine describes the CPU, memory and toolchains of this run.
 func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
 	mem := ""
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb float64
@@ -242,7 +235,7 @@ func machine() string {
 	if out, err := exec.Command("rustc", "--version").Output(); err == nil {
 		rustc = strings.TrimSpace(string(out))
 	}
-	return fmt.Sprintf("%s, %d cores%s, %s %s/%s, %s", model, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, rustc)
+	return fmt.Sprintf("%s, %d cores%s, %s %s/%s, %s", host.CPUModel(), runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, rustc)
 }
 
 // commit names the code measured: the checkout's HEAD in dir, "with uncommitted changes" when
