@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"testing"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
@@ -72,4 +73,46 @@ func (b baseline) wait(limit time.Duration) string {
 
 func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+// In engine mode a head is read into a 4 KiB small buffer (RelayCounters.SmallBuffersLive),
+// not a 64 KiB one: a client that sent part of its head holds a small buffer and no bulk
+// buffer, and gives it back when it goes.
+func TestAPartialHeadHoldsASmallBuffer(t *testing.T) {
+	base := takeBaseline()
+	f := newFixture(t, false, func(c *Config) { c.ReadHeaderTimeout = 10 * time.Second })
+	before, err := offheap.ReadRelayCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("GET /size/1 HTTP/1.1\r\nHost: a\r\nX-Part")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	rc, _ := offheap.ReadRelayCounters()
+	for rc.SmallBuffersLive <= before.SmallBuffersLive && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		rc, _ = offheap.ReadRelayCounters()
+	}
+	if rc.SmallBuffersLive != before.SmallBuffersLive+1 || rc.BulkBuffersLive != before.BulkBuffersLive {
+		t.Fatalf("a partial head: small buffers %d -> %d, bulk %d -> %d; want one more small and no more bulk",
+			before.SmallBuffersLive, rc.SmallBuffersLive, before.BulkBuffersLive, rc.BulkBuffersLive)
+	}
+	if rc.BuffersLive < rc.SmallBuffersLive+rc.BulkBuffersLive {
+		t.Errorf("buffers live %d < small %d + bulk %d", rc.BuffersLive, rc.SmallBuffersLive, rc.BulkBuffersLive)
+	}
+	c.Close()
+	ctx, cancel := contextTimeout(5 * time.Second)
+	defer cancel()
+	if err := f.p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.up.Close()
+	if msg := base.wait(10 * time.Second); msg != "" {
+		t.Fatal(msg)
+	}
 }
