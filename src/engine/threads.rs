@@ -219,6 +219,14 @@ impl Engine {
         Ok(self.proxy_shared()?.counters())
     }
 
+    /// The counters of worker `worker` alone (`InvalidArgument` past the last worker): how
+    /// the kernel spread the connections (`conns_accepted`) and the load over the workers.
+    pub fn proxy_worker_counters(&self, worker: usize) -> Result<ProxyCounters, Error> {
+        self.proxy_shared()?
+            .worker_counters(worker)
+            .ok_or(Error::InvalidArgument)
+    }
+
     /// Graceful shutdown of the proxy: its listeners close, idle client connections close
     /// now, the others after their exchange in progress (whose response says
     /// `Connection: close`); idle upstream connections close. Watch

@@ -123,8 +123,19 @@ impl ProxyShared {
 
     /// The counters summed over the workers.
     pub(crate) fn counters(&self) -> ProxyCounters {
+        Self::sum(&self.workers)
+    }
+
+    /// The counters of worker `w` alone; `None` when there is no such worker.
+    pub(crate) fn worker_counters(&self, w: usize) -> Option<ProxyCounters> {
+        self.workers
+            .get(w)
+            .map(|ws| Self::sum(core::slice::from_ref(ws)))
+    }
+
+    fn sum(workers: &[WorkerShared]) -> ProxyCounters {
         let sum = |c: C| {
-            self.workers
+            workers
                 .iter()
                 .fold(0u64, |n, w| n.wrapping_add(w.counters.get(c)))
         };
