@@ -367,55 +367,9 @@ fn full_size_buffers_live() -> u64 {
     s.buffers_live - s.small_buffers_live - s.bulk_buffers_live
 }
 
-/// A listening socket with SO_REUSEPORT set before it binds `addr` (port 0: any port).
-fn reuseport_listener(addr: SocketAddr) -> TcpListener {
-    use std::os::fd::FromRawFd;
-    let SocketAddr::V4(v4) = addr else {
-        panic!("an IPv4 address")
-    };
-    // SAFETY: socket(2) takes no pointer; a non-negative result is a new fd this process
-    // owns, given to the OwnedFd at once.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-    // SAFETY: fd was just returned by socket(2) and nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let one: libc::c_int = 1;
-    let sa = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: v4.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*v4.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: fd is an open socket; `one` and `sa` are live locals of the sizes passed.
-    let ok = unsafe {
-        use std::os::fd::AsRawFd;
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            (&one as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        ) == 0
-            && libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_in).cast(),
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            ) == 0
-            && libc::listen(fd.as_raw_fd(), 128) == 0
-    };
-    assert!(
-        ok,
-        "reuseport listener: {}",
-        std::io::Error::last_os_error()
-    );
-    TcpListener::from(fd)
-}
-
-/// With a SO_REUSEPORT listener per worker (what the Go package's Config.ReusePort sets up),
-/// the kernel spreads new connections over the workers by their addresses: 64 connections
-/// reach both workers, and every one is answered.
+/// With a SO_REUSEPORT listener per worker (`Engine::listen_reuseport`, what the Go
+/// package's Config.ReusePort sets up), the kernel spreads new connections over the workers
+/// by their addresses: 64 connections reach both workers, and every one is answered.
 #[test]
 fn reuseport_listeners_spread_connections_over_the_workers() {
     let _s = serial();
@@ -431,11 +385,10 @@ fn reuseport_listeners_spread_connections_over_the_workers() {
             ..ProxyConfig::default()
         })
         .unwrap();
-    let first = reuseport_listener("127.0.0.1:0".parse().unwrap());
-    let addr = first.local_addr().unwrap();
-    let second = reuseport_listener(addr);
-    engine.listen(OwnedFd::from(first), Some(0)).unwrap();
-    engine.listen(OwnedFd::from(second), Some(1)).unwrap();
+    let addr = engine
+        .listen_reuseport("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    assert_ne!(addr.port(), 0);
     let p = Proxy { engine, addr };
     for _ in 0..64 {
         let r = p.connect().get("/size/1");

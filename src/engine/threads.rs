@@ -1,5 +1,6 @@
 //! [`Engine`]: starts the worker threads, hands them jobs, and collects their completions.
 
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -212,6 +213,31 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Accepts connections on `addr` for the proxy with a listening socket of each worker's
+    /// own (`SO_REUSEPORT`, as the Go package's `Config.ReusePort` sets up): the kernel spreads
+    /// new connections over the workers by a hash of their addresses, where one shared
+    /// listener wakes an idle worker first. Port 0 picks a free port, the same for every
+    /// worker. Returns the address the sockets listen on; on an error none listens.
+    pub fn listen_reuseport(&self, addr: SocketAddr) -> Result<SocketAddr, Error> {
+        self.proxy_shared()?;
+        let mut at = addr;
+        let mut fds = Vec::with_capacity(self.workers.len());
+        for _ in &self.workers {
+            let fd = sys::listen_reuseport(&at).map_err(Error::from_errno)?;
+            if fds.is_empty() {
+                let l = std::net::TcpListener::from(fd);
+                at = l.local_addr().map_err(|_| Error::Io)?;
+                fds.push(OwnedFd::from(l));
+            } else {
+                fds.push(fd);
+            }
+        }
+        for (i, fd) in fds.into_iter().enumerate() {
+            self.listen(fd, Some(i))?;
+        }
+        Ok(at)
     }
 
     /// The proxy's counters (summed over the workers).

@@ -32,4 +32,6 @@ pub(crate) use fd::{
     FdKind, dup, fd_kind, pipe, pipe_size, set_nonblocking, set_pipe_size, shutdown_write,
 };
 pub(crate) use io::{peek, read, splice, write, writev};
-pub(crate) use net::{accept, connect, set_linger_zero, set_nodelay, socket_error};
+pub(crate) use net::{
+    accept, connect, listen_reuseport, set_linger_zero, set_nodelay, socket_error,
+};

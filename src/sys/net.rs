@@ -2,7 +2,7 @@
 //! engine's proxy sets.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use super::errno::{Errno, owned, retry};
 
@@ -92,19 +92,7 @@ fn c_addr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 /// and whether it is connected already (`false`: in progress; wait until it is writable, then
 /// read [`socket_error`]). A connection refused at once is an error.
 pub(crate) fn connect(addr: &SocketAddr) -> Result<(OwnedFd, bool), Errno> {
-    let family = match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: socket(2) takes three ints and touches no memory of ours; the new fd goes
-    // straight to `owned`, so it has exactly one owner.
-    let fd = owned(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
+    let fd = tcp_socket(addr, libc::SOCK_NONBLOCK)?;
     let (ss, len) = c_addr(addr);
     // SAFETY: connect(2) reads `len` bytes of address at its pointer, and `ss` is a local,
     // initialised `sockaddr_storage` holding that many, borrowed for the call; `fd` is open.
@@ -123,6 +111,43 @@ pub(crate) fn connect(addr: &SocketAddr) -> Result<(OwnedFd, bool), Errno> {
         Errno(libc::EINPROGRESS) | Errno(libc::EINTR) => Ok((fd, false)),
         e => Err(e),
     }
+}
+
+/// A close-on-exec TCP socket of `addr`'s family, with `flags` (`SOCK_NONBLOCK` or 0).
+fn tcp_socket(addr: &SocketAddr, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: socket(2) takes three ints and touches no memory of ours; the new fd goes
+    // straight to `owned`, so it has exactly one owner.
+    owned(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | flags, 0) })
+}
+
+/// A TCP socket listening on `addr` with `SO_REUSEPORT` set before it binds: several such
+/// sockets share one port, and the kernel spreads new connections over them by a hash of
+/// their addresses.
+pub(crate) fn listen_reuseport(addr: &SocketAddr) -> Result<OwnedFd, Errno> {
+    let fd = tcp_socket(addr, 0)?;
+    set_int_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    let (ss, len) = c_addr(addr);
+    // SAFETY: bind(2) reads `len` bytes of address at its pointer, and `ss` is a local,
+    // initialised `sockaddr_storage` holding that many, borrowed for the call; `fd` is open.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&ss as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } != 0
+    {
+        return Err(Errno::last());
+    }
+    // SAFETY: listen(2) takes an open fd and an int and touches no memory of ours.
+    if unsafe { libc::listen(fd.as_raw_fd(), libc::SOMAXCONN) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(fd)
 }
 
 /// The pending error of a socket (`SO_ERROR`, which reading clears): how a connect that was
