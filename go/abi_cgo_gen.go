@@ -360,6 +360,7 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.proto_len) - unsafe.Offsetof(proxyOptions{}.protoLen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.host_len) - unsafe.Offsetof(proxyOptions{}.hostLen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.via_len) - unsafe.Offsetof(proxyOptions{}.viaLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.max_conns_per_upstream) - unsafe.Offsetof(proxyOptions{}.maxConnsPerUpstream)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_proxy_upstream - unsafe.Sizeof(proxyUpstream{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_upstream{}.addr) - unsafe.Offsetof(proxyUpstream{}.addr)]struct{}{}
@@ -384,6 +385,8 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_counters{}.upstream_open) - unsafe.Offsetof(ProxyCounters{}.UpstreamOpen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_counters{}.upstream_idle) - unsafe.Offsetof(ProxyCounters{}.UpstreamIdle)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_counters{}.events) - unsafe.Offsetof(ProxyCounters{}.Events)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_proxy_counters{}.upstream_queued) - unsafe.Offsetof(ProxyCounters{}.UpstreamQueued)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_proxy_counters{}.upstream_waiting) - unsafe.Offsetof(ProxyCounters{}.UpstreamWaiting)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_proxy_event - unsafe.Sizeof(proxyEvent{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_event{}.token) - unsafe.Offsetof(proxyEvent{}.token)]struct{}{}

@@ -22,6 +22,12 @@ type ProxyConfig struct {
 	Upstreams          []netip.AddrPort // at least one
 	LeastInFlight      bool             // pick the upstream with the fewest exchanges in progress (default: round robin)
 	MaxIdlePerUpstream int              // idle keep-alive connections kept per upstream, by each worker (default 64)
+	// MaxConnsPerUpstream limits the connections open to each upstream (connecting, carrying
+	// an exchange or idle), by each worker; 0: no limit. At the limit a request waits, in
+	// the order requests came, for a connection another exchange gives back, at most
+	// DialTimeout (then 502). Under a burst of clients the upstream connections stay in use
+	// instead of being opened and closed by the thousand.
+	MaxConnsPerUpstream int
 	// UnhealthyFor is how long an upstream that failed to connect is skipped (passive health;
 	// 0: never skipped).
 	UnhealthyFor time.Duration
@@ -58,6 +64,7 @@ type ProxyCounters struct {
 	UpstreamRetries, UpstreamFailures       uint64 // requests sent again; connects that failed
 	UpstreamOpen, UpstreamIdle              uint64 // upstream connections open now; idle in the pools now
 	Events                                  uint64 // events handed to the caller
+	UpstreamQueued, UpstreamWaiting         uint64 // requests that waited for an upstream connection (MaxConnsPerUpstream); waiting now
 }
 
 // ProxyCause says what failed, for an error [ProxyEvent].
@@ -99,6 +106,7 @@ type (
 		dialMs, readHeaderMs, idleMs, responseHeaderMs, bodyMs uint32
 		maxHeadLen, maxHeaders, flags                          uint32
 		protoLen, hostLen, viaLen                              uint32
+		maxConnsPerUpstream                                    uint32
 	}
 	// proxyEvent is offheap_proxy_event.
 	proxyEvent struct {
@@ -143,7 +151,7 @@ func (e *Engine) StartProxy(cfg *ProxyConfig) error {
 		return opError(op, ErrClosed)
 	}
 	if len(cfg.Upstreams) == 0 || cfg.MaxHeaders < 0 || cfg.MaxHeaders > 254 || cfg.MaxHeaderBytes < 0 ||
-		cfg.MaxIdlePerUpstream < 0 {
+		cfg.MaxIdlePerUpstream < 0 || cfg.MaxConnsPerUpstream < 0 {
 		return opError(op, ErrInvalidArgument)
 	}
 	ups := make([]proxyUpstream, len(cfg.Upstreams))
@@ -172,6 +180,7 @@ func (e *Engine) StartProxy(cfg *ProxyConfig) error {
 		bodyMs: durationMs(cfg.BodyTimeout), maxHeadLen: uint32(min(cfg.MaxHeaderBytes, math.MaxUint32)),
 		maxHeaders: uint32(cfg.MaxHeaders),
 		protoLen:   uint32(len(cfg.Proto)), hostLen: uint32(len(cfg.Host)), viaLen: uint32(len(cfg.Via)),
+		maxConnsPerUpstream: uint32(min(cfg.MaxConnsPerUpstream, math.MaxUint32)),
 	}
 	if cfg.LeastInFlight {
 		opts.balance = proxyLeastInFlight

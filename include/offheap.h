@@ -35,8 +35,10 @@
 // `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 // `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
 // same names and values, but a preprocessor `#if` no longer sees them;
-// `offheap_relay_counters` gained `small_buffers_live`.
-#define OFFHEAP_ABI_VERSION 5
+// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_proxy_options` gained
+// `max_conns_per_upstream`, and `offheap_proxy_counters` `upstream_queued` and
+// `upstream_waiting`.
+#define OFFHEAP_ABI_VERSION 6
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
@@ -652,6 +654,9 @@ typedef struct offheap_proxy_options {
   uint32_t host_len;
   // Length of this proxy's pseudonym for Via (0: none).
   uint32_t via_len;
+  // Connections open to each upstream, by each worker, at most (0: no limit); requests
+  // beyond it wait for one, at most `dial_ms` (then 502).
+  uint32_t max_conns_per_upstream;
 } offheap_proxy_options;
 
 // One upstream of `offheap_engine_proxy_start`: an IPv4 or IPv6 address and a port.
@@ -701,6 +706,10 @@ typedef struct offheap_proxy_counters {
   uint64_t upstream_idle;
   // Hook and error events handed to the caller.
   uint64_t events;
+  // Requests that waited for an upstream connection ([`ProxyConfig::max_conns_per_upstream`]).
+  uint64_t upstream_queued;
+  // Of those, requests waiting now.
+  uint64_t upstream_waiting;
 } offheap_proxy_counters;
 
 // An exchange handed to the caller (`offheap_engine_proxy_events`). Its head is

@@ -142,6 +142,9 @@ fn serve(s: TcpStream) {
             w.write_all(b"HTTP/1.0 200 OK\r\nServer: old\r\nContent-Length: 2\r\n\r\nOK")
                 .unwrap();
             return;
+        } else if p.starts_with("/sleep/") {
+            thread::sleep(Duration::from_millis(n as u64));
+            ok(&mut w, b"slept");
         } else if p == "/slow" {
             thread::sleep(Duration::from_millis(600));
             ok(&mut w, b"slow");
@@ -190,8 +193,17 @@ fn proxy_to_one(
 }
 
 fn proxy(upstreams: Vec<SocketAddr>, tweak: impl FnOnce(&mut ProxyConfig)) -> Proxy {
+    proxy_on(2, upstreams, tweak)
+}
+
+/// [`proxy`] with `workers` engine workers.
+fn proxy_on(
+    workers: usize,
+    upstreams: Vec<SocketAddr>,
+    tweak: impl FnOnce(&mut ProxyConfig),
+) -> Proxy {
     let engine = Engine::new(EngineConfig {
-        workers: 2,
+        workers,
         max_jobs: 1024,
     })
     .unwrap();
@@ -835,4 +847,74 @@ fn a_connection_that_never_sends_is_closed_at_the_read_header_deadline() {
         b"a",
         "after a response, the idle deadline applies"
     );
+}
+
+#[test]
+fn at_the_connection_limit_requests_wait_for_a_connection_in_turn() {
+    let _s = serial();
+    let up = upstream();
+    // One worker, so every client waits in the one queue; the limit is per worker.
+    let p = proxy_on(1, vec![up.addr], |c| c.max_conns_per_upstream = 2);
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let mut c = p.connect();
+            thread::spawn(move || {
+                for j in 0..4 {
+                    let r = c.get(&format!("/sleep/{}", 20 + (i + j) % 3 * 10));
+                    assert_eq!((r.status(), &r.body[..]), (200, &b"slept"[..]));
+                }
+                c
+            })
+        })
+        .collect();
+    let clients: Vec<Client> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    let c = p.wait_for("every exchange ended", |c| {
+        c.responses == 32 && c.conns_active == 0
+    });
+    // Without the limit, eight clients at once open eight upstream connections.
+    assert_eq!(up.conns.load(Ordering::Relaxed), 2, "{c:?}");
+    assert!(c.upstream_dials <= 2 && c.upstream_open <= 2, "{c:?}");
+    assert!(c.upstream_queued >= 6, "{c:?}");
+    assert_eq!((c.upstream_waiting, c.bad_gateway), (0, 0), "{c:?}");
+    drop(clients);
+    p.wait_for("the clients closed", |c| c.conns_open == 0);
+}
+
+#[test]
+fn a_request_that_waits_past_the_dial_deadline_is_answered_502_and_its_place_is_freed() {
+    let _s = serial();
+    let up = upstream();
+    let p = proxy_on(1, vec![up.addr], |c| {
+        c.max_conns_per_upstream = 1;
+        c.timeouts.dial_ms = 300;
+    });
+    let mut a = p.connect();
+    a.send(b"GET /sleep/1500 HTTP/1.1\r\nHost: test\r\n\r\n");
+    p.wait_for("a's request went upstream", |c| c.requests == 1);
+    // b waits behind a's exchange, past the dial deadline.
+    let mut b = p.connect();
+    let started = Instant::now();
+    let r = b.get("/size/2");
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 502, "{r:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_millis(1400),
+        "{waited:?}"
+    );
+    // c closes while it waits: the proxy hears of it when c's wait ends, here at the dial
+    // deadline (a 502 nobody reads), and c's place goes with it.
+    let mut c = p.connect();
+    c.send(b"GET /size/3 HTTP/1.1\r\nHost: test\r\n\r\n");
+    p.wait_for("c waits", |k| k.upstream_waiting == 1);
+    drop(c);
+    let r = a.read().expect("a's response");
+    assert_eq!((r.status(), &r.body[..]), (200, &b"slept"[..]));
+    // b's connection stayed open after the 502, and the connection is free again.
+    let r = b.get("/size/2");
+    assert_eq!((r.status(), &r.body[..]), (200, &b"ab"[..]));
+    let k = p.wait_for("nothing waits", |k| {
+        k.upstream_waiting == 0 && k.conns_active == 0 && k.conns_open == 2
+    });
+    assert_eq!((k.upstream_queued, k.bad_gateway), (2, 2), "{k:?}");
+    assert_eq!(up.conns.load(Ordering::Relaxed), 1, "{k:?}");
 }

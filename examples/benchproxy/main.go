@@ -39,6 +39,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +105,7 @@ type config struct {
 	binDir, work, logDir string
 	proxyCPU, loadCPU    string
 	requests             int64
+	maxConns             int    // -max-conns for the proxies that take it (0: not passed)
 	load                 loader // wrk, or the Go client with -loader go
 	client               loader // the Go client
 }
@@ -135,6 +137,7 @@ func main() {
 	requests := flag.Int64("requests", 1<<40, "Go client: requests per warm-up or measured run at most (runs also stop after their duration)")
 	proxyCPU := flag.String("proxy-cpu", "0", "CPU the proxy under test is pinned to (taskset -c)")
 	loadCPU := flag.String("load-cpu", "1", "CPU the load generator and the upstream are pinned to")
+	maxConns := flag.Int("max-conns", 64, "upstream connections at most, for the proxies that take -max-conns (httputil's MaxConnsPerHost, offheap's MaxConnsPerUpstream per engine worker); requests beyond wait for one (0: no limit)")
 	work := flag.String("work", "target/bench-proxy", "directory for configs and logs")
 	out := flag.String("out", "BENCHMARKS.md", "file whose bench-proxy block is rewritten (empty: print only)")
 	flag.Parse()
@@ -151,7 +154,7 @@ func main() {
 		pinNote = "only one CPU: nothing pinned"
 	}
 	cfg := &config{binDir: *binDir, work: *work, logDir: filepath.Join(*work, "logs"), proxyCPU: *proxyCPU,
-		loadCPU: *loadCPU, requests: *requests, client: goClientLoader(*loadCPU)}
+		loadCPU: *loadCPU, requests: *requests, maxConns: *maxConns, client: goClientLoader(*loadCPU)}
 	switch *loaderName {
 	case "wrk":
 		cfg.load = wrkLoader(*loadCPU)
@@ -186,7 +189,7 @@ func main() {
 		fatal(err)
 	}
 	block := report(results, idles, workloads, settings{
-		loader: *loaderName, pin: pinNote, workersFlag: workersNote(targets), nofile: nofile(), cores2CPUs: cores2CPUs(cfg),
+		loader: *loaderName, pin: pinNote, maxConns: *maxConns, workersFlag: workersNote(targets), nofile: nofile(), cores2CPUs: cores2CPUs(cfg),
 	})
 	fmt.Print(block)
 	if *out != "" {
@@ -360,6 +363,9 @@ func startTarget(cfg *config, w *workload, t target, up *proc) (*proc, string, e
 			return nil, "", err
 		}
 		argv := pinned(cpu, t.bin, "-listen", addr, "-upstream", up.addr, "-debug", debug)
+		if cfg.maxConns > 0 && hasFlag(t.bin, "max-conns") {
+			argv = append(argv, "-max-conns", strconv.Itoa(cfg.maxConns))
+		}
 		p, err := start(name, cfg.logDir, addr, debug, append(argv, args...), env)
 		return p, "proxy", err
 	}

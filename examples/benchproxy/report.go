@@ -24,6 +24,7 @@ type settings struct {
 	workersFlag string // how examples/proxy got 2 engine workers in cores2
 	cores2CPUs  string // the CPUs of the proxy in cores2 ("" when nothing is pinned)
 	nofile      uint64 // the open files limit of the driver and its children
+	maxConns    int    // the Go proxies' upstream connection limit (0: none)
 }
 
 // runs indexes the results of one bench-proxy run.
@@ -52,6 +53,17 @@ func (x *runs) idle(key string) *idleResult {
 }
 
 // report renders the bench-proxy block of BENCHMARKS.md, markers included.
+// maxConnsDesc says how the proxies' upstream connections were limited.
+func maxConnsDesc(n int) string {
+	if n <= 0 {
+		return "No proxy limits its upstream connections. "
+	}
+	return fmt.Sprintf("Both Go proxies open at most %d connections to the upstream (httputil: http.Transport's MaxConnsPerHost; "+
+		"offheap: -max-conns, Config.MaxConnsPerUpstream, per engine worker); requests beyond wait for one, which only the "+
+		"c5000 workload reaches. nginx dials as many as it needs: the open-source upstream module has no request queue "+
+		"(its max_conns fails the requests beyond). ", n)
+}
+
 func report(results []result, idles []idleResult, workloads []*workload, s settings) string {
 	x := &runs{results: results, idles: idles}
 	var b strings.Builder
@@ -66,8 +78,9 @@ func report(results []result, idles []idleResult, workloads []*workload, s setti
 		"upload checks. nginx: one worker (two in cores2), upstream keepalive 64, access log off, proxy_buffers 8 64k, no temp files, "+
 		"request bodies streamed as the Go proxies do (proxy_request_buffering off, client_body_buffer_size 64k). "+
 		"httputil.ReverseProxy: a keep-alive pool of 64 idle upstream connections and a sync.Pool of 32 KiB buffers. "+
+		"%s"+
 		"Open files: %d per process (RLIMIT_NOFILE raised to the hard limit).\n\n",
-		loaderDesc(s.loader), s.pin, durations(workloads), s.nofile)
+		loaderDesc(s.loader), s.pin, durations(workloads), maxConnsDesc(s.maxConns), s.nofile)
 
 	for _, mode := range []string{"offheap", "offheap-go"} {
 		goalsTable(&b, x, workloads, mode)

@@ -39,6 +39,7 @@ func main() {
 	flag.DurationVar(&cfg.BodyTimeout, "body-timeout", d.BodyTimeout, "a body that moves no byte this long is cut")
 	flag.DurationVar(&cfg.ExpectContinueTimeout, "expect-continue-timeout", d.ExpectContinueTimeout, "all in Go: waiting for 100 Continue before sending the body")
 	flag.IntVar(&cfg.MaxIdleUpstream, "idle", d.MaxIdleUpstream, "idle keep-alive connections kept per upstream (per engine worker)")
+	flag.IntVar(&cfg.MaxConnsPerUpstream, "max-conns", d.MaxConnsPerUpstream, "connections open per upstream at most (per engine worker; 0: no limit); requests beyond wait for one")
 	flag.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "longest request head (then 431)")
 	flag.StringVar(&cfg.Via, "via", "", "pseudonym appended to Via (empty: none)")
 	flag.BoolVar(&cfg.SetHost, "set-host", false, "send the upstream's address as Host (default: the client's Host)")

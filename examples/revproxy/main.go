@@ -28,6 +28,7 @@ func main() {
 	upstream := flag.String("upstream", "127.0.0.1:8081", "upstream host:port")
 	debug := flag.String("debug", "", "address for "+debugstats.Path+" (empty: none)")
 	idle := flag.Int("idle", 64, "idle keep-alive connections kept to the upstream")
+	maxConns := flag.Int("max-conns", 0, "connections open to the upstream at most (http.Transport.MaxConnsPerHost; 0: no limit); requests beyond wait for one")
 	flag.Parse()
 
 	target := &url.URL{Scheme: "http", Host: *upstream}
@@ -36,6 +37,7 @@ func main() {
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        *idle,
 		MaxIdleConnsPerHost: *idle,
+		MaxConnsPerHost:     *maxConns,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	pool := &bufferPool{}

@@ -45,6 +45,14 @@ type Config struct {
 	// MaxIdleUpstream is how many idle keep-alive connections are kept per upstream (by each
 	// engine worker in engine mode).
 	MaxIdleUpstream int
+	// MaxConnsPerUpstream limits the connections open to each upstream (connecting, carrying
+	// an exchange or idle): by each engine worker in engine mode, for the whole proxy in Go
+	// mode; 0 (the default, as http.Transport's MaxConnsPerHost): no limit. At the limit a
+	// request waits, in the order requests came, for a connection another exchange gives
+	// back or closes, at most DialTimeout (then 502, with ErrBadGateway). Under a burst of
+	// clients, the upstream connections stay in use instead of being dialled and closed by
+	// the thousand, and the upstream sees no more than the limit.
+	MaxConnsPerUpstream int
 	// MaxHeaderBytes is the longest request head accepted (then 431); default 1 MB, as
 	// net/http's DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
@@ -113,6 +121,7 @@ func (c *Config) fill() ([]netip.AddrPort, error) {
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = d.MaxHeaderBytes
 	}
+	c.MaxConnsPerUpstream = max(c.MaxConnsPerUpstream, 0)
 	c.MaxHeaderBytes = min(c.MaxHeaderBytes, 16<<20)
 	if c.Workers <= 0 {
 		c.Workers = d.Workers

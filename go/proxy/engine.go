@@ -58,8 +58,9 @@ func (p *Proxy) startEngine() (*engineServer, error) {
 	}
 	pc := &offheap.ProxyConfig{
 		Upstreams: p.addrs, LeastInFlight: cfg.Balance == LeastInFlight,
-		MaxIdlePerUpstream: cfg.MaxIdleUpstream, UnhealthyFor: positive(cfg.UnhealthyFor),
-		Proto: "http", SetHost: cfg.SetHost, Via: cfg.Via, MaxHeaderBytes: cfg.MaxHeaderBytes,
+		MaxIdlePerUpstream: cfg.MaxIdleUpstream, MaxConnsPerUpstream: cfg.MaxConnsPerUpstream,
+		UnhealthyFor: positive(cfg.UnhealthyFor),
+		Proto:        "http", SetHost: cfg.SetHost, Via: cfg.Via, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		Hook: cfg.Rewrite != nil, ErrorEvents: cfg.ErrorHandler != nil,
 		DialTimeout: positive(cfg.DialTimeout), ReadHeaderTimeout: positive(cfg.ReadHeaderTimeout),
 		IdleTimeout: positive(cfg.IdleTimeout), ResponseHeaderTimeout: positive(cfg.ResponseHeaderTimeout),

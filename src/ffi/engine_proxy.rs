@@ -83,6 +83,9 @@ pub struct offheap_proxy_options {
     pub host_len: u32,
     /// Length of this proxy's pseudonym for Via (0: none).
     pub via_len: u32,
+    /// Connections open to each upstream, by each worker, at most (0: no limit); requests
+    /// beyond it wait for one, at most `dial_ms` (then 502).
+    pub max_conns_per_upstream: u32,
 }
 
 /// The proxy's counters (`offheap_engine_proxy_counters`): the engine's own `repr(C)`
@@ -170,6 +173,7 @@ fn config(
             _ => Balance::LeastInFlight,
         },
         max_idle_per_upstream: o.max_idle_per_upstream as usize,
+        max_conns_per_upstream: o.max_conns_per_upstream as usize,
         unhealthy_ms: o.unhealthy_ms,
         timeouts: ProxyTimeouts {
             dial_ms: o.dial_ms,

@@ -55,6 +55,13 @@ pub struct ProxyConfig {
     pub balance: Balance,
     /// Idle keep-alive connections kept per upstream, by each worker.
     pub max_idle_per_upstream: usize,
+    /// Connections open to each upstream (connecting, carrying an exchange or idle), by each
+    /// worker, at most; 0: no limit. At the limit a request waits, in the order requests
+    /// came, for a connection another exchange gives back (or closes), at most the dial
+    /// timeout (then 502). A limit keeps a burst of clients from opening (and then closing)
+    /// as many upstream connections: the connections stay in use, and the upstream sees no
+    /// more than the limit.
+    pub max_conns_per_upstream: usize,
     /// How long an upstream that failed to connect is skipped (passive health), in
     /// milliseconds; 0: never skipped.
     pub unhealthy_ms: u32,
@@ -80,6 +87,7 @@ impl Default for ProxyConfig {
             upstreams: Vec::new(),
             balance: Balance::RoundRobin,
             max_idle_per_upstream: 64,
+            max_conns_per_upstream: 0,
             unhealthy_ms: 10_000,
             session: SessionOptions {
                 proto: b"http".to_vec(),
@@ -135,6 +143,10 @@ pub struct ProxyCounters {
     pub upstream_idle: u64,
     /// Hook and error events handed to the caller.
     pub events: u64,
+    /// Requests that waited for an upstream connection ([`ProxyConfig::max_conns_per_upstream`]).
+    pub upstream_queued: u64,
+    /// Of those, requests waiting now.
+    pub upstream_waiting: u64,
 }
 
 /// Why the proxy hands an exchange to its caller.

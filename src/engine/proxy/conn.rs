@@ -23,6 +23,9 @@ pub(crate) enum State {
     Open,
     /// Waiting for its upstream connection to connect.
     Dialing,
+    /// Waiting for a connection to upstream `upstream`, whose connections are at the limit
+    /// (in that upstream's queue of the worker).
+    Queued { upstream: usize },
     /// Waiting for the caller's reply to an event.
     Event {
         /// A hook event (else an error event).
@@ -49,6 +52,7 @@ impl State {
             State::Event { .. } => 2,
             State::Reply { .. } => 3,
             State::Tunnel(_) => 4,
+            State::Queued { .. } => 5,
         }
     }
 }

@@ -73,8 +73,11 @@ pub(crate) struct ProxyWorker {
     sessions: Vec<Box<Session>>,
     /// Sessions lent to connections now.
     lent: usize,
-    /// Connections that yielded with bytes still to move: stepped again soon.
+    /// Connections that yielded with bytes still to move, or that were served from a queue:
+    /// stepped again soon.
     again: Vec<Key>,
+    /// Scratch for [`ProxyWorker::serve_queues`] (the upstreams whose queues it serves).
+    woken: Vec<usize>,
     draining: bool,
     swept: Instant,
     sweep_every: Duration,
@@ -105,6 +108,7 @@ impl ProxyWorker {
             sessions: Vec::new(),
             lent: 0,
             again: Vec::new(),
+            woken: Vec::new(),
             draining: false,
             swept: Instant::now(),
             sweep_every: Duration::from_millis(u64::from((shortest / 4).clamp(5, 250))),
@@ -115,7 +119,7 @@ impl ProxyWorker {
     /// How long the worker may wait for events before the next sweep is due (-1: no
     /// deadline to watch).
     pub(crate) fn timeout_ms(&self, now: Instant) -> i32 {
-        if !self.again.is_empty() {
+        if !self.again.is_empty() || self.ups.any_woken() {
             return 0;
         }
         if self.conns.len() == 0 && !self.any_paused() {
@@ -240,8 +244,12 @@ impl ProxyWorker {
         }
     }
 
-    /// Steps the connections that yielded with bytes left to move.
+    /// Serves the upstream queues that may be, then steps the connections that yielded with
+    /// bytes left to move or were served.
     pub(crate) fn run_again(&mut self, ep: BorrowedFd<'_>) {
+        if self.ups.any_woken() {
+            self.serve_queues(ep);
+        }
         let mut keys = std::mem::take(&mut self.again);
         for k in keys.drain(..) {
             self.drive(ep, k);
@@ -289,7 +297,7 @@ impl ProxyWorker {
                 Waiting::Body => t.body_ms,
                 Waiting::Stopped => 0,
             },
-            State::Dialing => t.dial_ms,
+            State::Dialing | State::Queued { .. } => t.dial_ms,
             State::Event { .. } | State::Reply { .. } => t.body_ms,
             State::Tunnel(_) => 0,
         };
@@ -309,6 +317,10 @@ impl ProxyWorker {
                 if let Some(s) = c.session.as_mut() {
                     s.hand_back(crate::relay::Error::TimedOut);
                 }
+                self.drive(ep, k);
+            }
+            (&State::Queued { upstream }, _) => {
+                self.queue_timed_out(k, upstream);
                 self.drive(ep, k);
             }
             (State::Dialing, _) => {
@@ -361,6 +373,9 @@ impl ProxyWorker {
         let Some(c) = self.conns.remove(k) else {
             return;
         };
+        if let State::Queued { upstream } = c.state {
+            self.ups.unqueue(&self.shared, self.w, upstream, k);
+        }
         if let Some(u) = c.upstream {
             self.ups.close(&self.shared, self.w, u);
         }

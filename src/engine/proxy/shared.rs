@@ -31,9 +31,11 @@ pub(crate) enum C {
     UpOpen,
     UpIdle,
     Events,
+    Queued,
+    Waiting,
 }
 
-const COUNTERS: usize = C::Events as usize + 1;
+const COUNTERS: usize = C::Waiting as usize + 1;
 
 /// A worker's counters. Only the worker writes them (a load and a store, no locked
 /// instruction); anyone reads them.
@@ -156,6 +158,8 @@ impl ProxyShared {
             upstream_open: sum(C::UpOpen),
             upstream_idle: sum(C::UpIdle),
             events: sum(C::Events),
+            upstream_queued: sum(C::Queued),
+            upstream_waiting: sum(C::Waiting),
         }
     }
 

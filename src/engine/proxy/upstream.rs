@@ -1,13 +1,15 @@
 //! A worker's upstream connections: the pool of idle keep-alive connections per upstream,
 //! non-blocking dials, the choice of an upstream (round robin or least in flight, skipping
 //! the ones that failed to connect lately), and the connections lent to client connections
-//! for one exchange at a time.
+//! for one exchange at a time, and the queues of requests waiting for a connection when an
+//! upstream's connections are at the configured limit.
 //!
 //! Every upstream connection is registered in the worker's epoll once, under its own token,
 //! for its whole life: lending it to an exchange and taking it back costs no syscall. An
 //! event on a lent connection steps the exchange that holds it; an event on an idle one
 //! means the upstream closed it (or sent bytes nobody asked for), and it is closed.
 
+use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -54,6 +56,14 @@ pub(crate) struct Upstreams {
     pub(crate) conns: Slab<UpConn>,
     /// Idle connections per upstream, most recently used last.
     pools: Vec<Vec<Key>>,
+    /// Connections open per upstream (connecting, lent or idle).
+    open: Vec<usize>,
+    /// Client connections waiting for a connection per upstream, oldest first. A client
+    /// connection is in its upstream's queue exactly while its state is `Queued`.
+    queues: Vec<VecDeque<Key>>,
+    /// Upstreams that gave back or closed a connection while requests waited for one: the
+    /// worker serves their queues ([`Upstreams::take_woken`]).
+    woken: Vec<usize>,
     /// The next upstream in turn.
     rr: usize,
 }
@@ -62,10 +72,83 @@ impl Upstreams {
     /// No connection yet; the turn starts at `start` (the worker's index, so workers do not
     /// all begin with the same upstream).
     pub(crate) fn new(shared: &ProxyShared, start: usize) -> Upstreams {
+        let n = shared.cfg.upstreams.len();
         Upstreams {
             conns: Slab::default(),
-            pools: vec![Vec::new(); shared.cfg.upstreams.len()],
+            pools: vec![Vec::new(); n],
+            open: vec![0; n],
+            queues: vec![VecDeque::new(); n],
+            woken: Vec::new(),
             rr: start,
+        }
+    }
+
+    /// Whether a request for `upstream` can have a connection now: an idle one, or room
+    /// under the limit for a new dial.
+    pub(crate) fn has_room(&self, shared: &ProxyShared, upstream: usize) -> bool {
+        let limit = shared.cfg.max_conns_per_upstream;
+        !self.pools[upstream].is_empty() || limit == 0 || self.open[upstream] < limit
+    }
+
+    /// Queues client connection `owner` for a connection to `upstream` (`front`: it was
+    /// first in line already).
+    pub(crate) fn enqueue(
+        &mut self,
+        shared: &ProxyShared,
+        w: usize,
+        upstream: usize,
+        owner: Key,
+        front: bool,
+    ) {
+        let c = &shared.workers[w].counters;
+        if front {
+            self.queues[upstream].push_front(owner);
+        } else {
+            self.queues[upstream].push_back(owner);
+            c.add(C::Queued, 1);
+        }
+        c.add(C::Waiting, 1);
+        if self.has_room(shared, upstream) {
+            self.wake(upstream); // queued behind others while a connection is free
+        }
+    }
+
+    /// Whether requests wait for a connection to `upstream`.
+    pub(crate) fn queued(&self, upstream: usize) -> bool {
+        !self.queues[upstream].is_empty()
+    }
+
+    /// The client connection first in `upstream`'s queue, taken out of it.
+    pub(crate) fn dequeue(&mut self, shared: &ProxyShared, w: usize, upstream: usize) -> Option<Key> {
+        let k = self.queues[upstream].pop_front()?;
+        shared.workers[w].counters.sub(C::Waiting, 1);
+        Some(k)
+    }
+
+    /// Takes client connection `owner` out of `upstream`'s queue (it timed out or closed).
+    pub(crate) fn unqueue(&mut self, shared: &ProxyShared, w: usize, upstream: usize, owner: Key) {
+        let q = &mut self.queues[upstream];
+        if let Some(i) = q.iter().position(|&k| k == owner) {
+            q.remove(i);
+            shared.workers[w].counters.sub(C::Waiting, 1);
+        }
+    }
+
+    /// The upstreams whose queues may be served now (emptied; `into` keeps its capacity).
+    pub(crate) fn take_woken(&mut self, into: &mut Vec<usize>) {
+        into.clear();
+        std::mem::swap(into, &mut self.woken);
+    }
+
+    /// Whether some upstream's queue may be served now.
+    pub(crate) fn any_woken(&self) -> bool {
+        !self.woken.is_empty()
+    }
+
+    /// A connection to `upstream` came back or closed: its waiters, if any, may have it.
+    fn wake(&mut self, upstream: usize) {
+        if !self.queues[upstream].is_empty() && !self.woken.contains(&upstream) {
+            self.woken.push(upstream);
         }
     }
 
@@ -152,6 +235,7 @@ impl Upstreams {
             readiness: Readiness::default(), // an upstream says nothing before it is asked
         });
         c.add(C::UpOpen, 1);
+        self.open[upstream] += 1;
         shared.upstreams[upstream]
             .in_flight
             .fetch_add(1, Ordering::Relaxed);
@@ -227,6 +311,7 @@ impl Upstreams {
         u.state = UpState::Idle;
         self.pools[up].push(k);
         shared.workers[w].counters.add(C::UpIdle, 1);
+        self.wake(up);
     }
 
     /// Closes a connection (lent, connecting or idle) and forgets it.
@@ -236,6 +321,8 @@ impl Upstreams {
         };
         let c = &shared.workers[w].counters;
         c.sub(C::UpOpen, 1);
+        self.open[u.upstream] -= 1;
+        self.wake(u.upstream);
         if u.state == UpState::Idle {
             self.pools[u.upstream].retain(|&p| p != k);
             c.sub(C::UpIdle, 1);

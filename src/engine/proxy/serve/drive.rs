@@ -39,7 +39,7 @@ impl ProxyWorker {
                 return;
             };
             match &c.state {
-                State::Dialing | State::Event { .. } => return,
+                State::Dialing | State::Queued { .. } | State::Event { .. } => return,
                 State::Reply { .. } => {
                     if !self.write_reply(k) {
                         return;
@@ -119,16 +119,35 @@ impl ProxyWorker {
     }
 
     /// Gives connection `k` an upstream connection for the request it has ready: a pooled
-    /// one, or a new dial. `true`: step on; `false`: it waits (connecting, or answering).
+    /// one, a new dial, or a place in the queue. `true`: step on; `false`: it waits
+    /// (connecting, queued, or answering).
     fn attach(&mut self, ep: BorrowedFd<'_>, k: Key) -> bool {
         let up = self.ups.pick(&self.shared, Instant::now());
         let Some(c) = self.conns.get_mut(k) else {
             return false;
         };
         c.attempts += 1;
-        if let Some(u) = self.ups.take_idle(&self.shared, self.w, up, k) {
+        self.connect_to(ep, k, up, false)
+    }
+
+    /// Gives connection `k` a connection to upstream `up`: a pooled one, or a new dial when
+    /// the upstream's connections are under the limit, else a place in its queue (`front`:
+    /// it was first in line; else it goes behind any waiters). `true`: step on.
+    fn connect_to(&mut self, ep: BorrowedFd<'_>, k: Key, up: usize, front: bool) -> bool {
+        let Some(c) = self.conns.get_mut(k) else {
+            return false;
+        };
+        // Behind requests already waiting, a new one waits too, even when a connection just
+        // came back: the waiters have it first.
+        let behind = !front && self.ups.queued(up);
+        if !behind && let Some(u) = self.ups.take_idle(&self.shared, self.w, up, k) {
             c.upstream = Some(u);
             return true;
+        }
+        if behind || !self.ups.has_room(&self.shared, up) {
+            self.ups.enqueue(&self.shared, self.w, up, k, front);
+            c.state = State::Queued { upstream: up };
+            return false;
         }
         match self.ups.dial(ep, &self.shared, self.w, up, k) {
             Ok((u, connected)) => {
@@ -144,6 +163,42 @@ impl ProxyWorker {
                 self.dial_failed(k)
             }
         }
+    }
+
+    /// Serves the queues of the upstreams that gave back or closed connections: the oldest
+    /// waiters take the idle connections, or dial while there is room; each served one is
+    /// stepped again.
+    pub(super) fn serve_queues(&mut self, ep: BorrowedFd<'_>) {
+        let mut woken = std::mem::take(&mut self.woken);
+        self.ups.take_woken(&mut woken);
+        for &up in &woken {
+            while self.ups.has_room(&self.shared, up) {
+                let Some(k) = self.ups.dequeue(&self.shared, self.w, up) else {
+                    break;
+                };
+                if let Some(c) = self.conns.get_mut(k) {
+                    c.state = State::Open;
+                }
+                if self.connect_to(ep, k, up, true) {
+                    self.again.push(k);
+                }
+            }
+        }
+        self.woken = woken;
+    }
+
+    /// Connection `k` waited in upstream `up`'s queue past the dial deadline: out of the
+    /// queue, answered 502 (no upstream connection could be had).
+    pub(super) fn queue_timed_out(&mut self, k: Key, up: usize) {
+        self.ups.unqueue(&self.shared, self.w, up, k);
+        let Some(c) = self.conns.get_mut(k) else {
+            return;
+        };
+        c.state = State::Open;
+        if let Some(s) = c.session.as_mut() {
+            s.abandon();
+        }
+        self.answer(k, 502, ErrorCause::Dial);
     }
 
     /// The connect of connection `owner`'s upstream connection `u` finished.
