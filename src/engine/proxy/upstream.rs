@@ -119,7 +119,12 @@ impl Upstreams {
     }
 
     /// The client connection first in `upstream`'s queue, taken out of it.
-    pub(crate) fn dequeue(&mut self, shared: &ProxyShared, w: usize, upstream: usize) -> Option<Key> {
+    pub(crate) fn dequeue(
+        &mut self,
+        shared: &ProxyShared,
+        w: usize,
+        upstream: usize,
+    ) -> Option<Key> {
         let k = self.queues[upstream].pop_front()?;
         shared.workers[w].counters.sub(C::Waiting, 1);
         Some(k)
