@@ -112,6 +112,17 @@ func TestReportTargets(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
+	// A miss states its bound: the requests per second of the proxy's kernel time alone.
+	short := mk(keep, "offheap", 1000, 0.6, 8*time.Millisecond, 0)
+	short.sysCPU = 0.45
+	out = report([]result{mk(keep, "httputil", 1000, 1, 10*time.Millisecond, 0), mk(keep, "nginx", 1000, 0.4, 5*time.Millisecond, 0), short},
+		nil, []*workload{keep}, settings{loader: "go"})
+	for _, want := range []string{"| 0.67x: **not met**; kernel time alone: 0.89x, out of reach with these system calls |",
+		"| 1.67x: **not met**; kernel time alone: 2.22x, within reach |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
 	out = report([]result{{workload: keep, target: target{key: "offheap", label: "offheap"}, size: s, skip: "not built"}},
 		nil, []*workload{keep}, settings{loader: "go"})
 	if !strings.Contains(out, "not measured (not built)") || !strings.HasPrefix(out, markStart) || !strings.HasSuffix(out, markEnd+"\n") {
@@ -427,7 +438,11 @@ func TestFmtBytes(t *testing.T) {
 }
 
 func TestCPUSeconds(t *testing.T) {
-	if _, err := cpuSeconds(1); err != nil {
+	c, err := cpuSeconds(1)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if c.sys < 0 || c.sys > c.total {
+		t.Fatalf("cpuSeconds(1) = %+v: want 0 <= sys <= total", c)
 	}
 }

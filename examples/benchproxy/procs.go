@@ -110,35 +110,39 @@ var clockTicks = func() float64 {
 	return 100
 }()
 
-// cpuSeconds returns user+system CPU time of pid and all its descendants (nginx's master and
-// worker), from /proc/<pid>/stat fields 14 and 15.
-func cpuSeconds(pid int) (float64, error) {
+// cpuTime is CPU time in seconds: user and system together, and system alone.
+type cpuTime struct{ total, sys float64 }
+
+// cpuSeconds returns the CPU time of pid and all its descendants (nginx's master and
+// worker), from /proc/<pid>/stat fields 14 (user) and 15 (system).
+func cpuSeconds(pid int) (cpuTime, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return cpuTime{}, err
 	}
 	// The command name (field 2) may contain spaces; fields resume after the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
+		return cpuTime{}, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
 	}
 	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
+		return cpuTime{}, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
 	}
 	utime, err1 := strconv.ParseFloat(f[11], 64)
 	stime, err2 := strconv.ParseFloat(f[12], 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
+		return cpuTime{}, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
 	}
-	total := (utime + stime) / clockTicks
+	t := cpuTime{total: (utime + stime) / clockTicks, sys: stime / clockTicks}
 	for _, child := range children(pid) {
 		if c, err := cpuSeconds(child); err == nil {
-			total += c
+			t.total += c.total
+			t.sys += c.sys
 		}
 	}
-	return total, nil
+	return t, nil
 }
 
 // children lists the child processes of pid (all threads' children files).

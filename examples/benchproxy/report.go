@@ -79,6 +79,9 @@ func report(results []result, idles []idleResult, workloads []*workload, s setti
 		"request bodies streamed as the Go proxies do (proxy_request_buffering off, client_body_buffer_size 64k). "+
 		"httputil.ReverseProxy: a keep-alive pool of 64 idle upstream connections and a sync.Pool of 32 KiB buffers. "+
 		"%s"+
+		"A requests-per-CPU-second goal that is missed names its bound, \"kernel time alone\": the proxy's requests per second of its "+
+		"system time only (/proc/<pid>/stat field 15), what it would make with the same system calls and no time of its own; below "+
+		"the goal, no change to the proxy's own code reaches it without fewer or cheaper system calls. "+
 		"Open files: %d per process (RLIMIT_NOFILE raised to the hard limit).\n\n",
 		loaderDesc(s.loader), s.pin, durations(workloads), maxConnsDesc(s.maxConns), s.nofile)
 
