@@ -80,6 +80,7 @@ func (r *result) reqPerCPU() float64 {
 	}
 	return float64(r.load.Requests) / r.cpu
 }
+
 // reqPerSysCPU is requests per second of the kernel's CPU time alone: what the target would
 // make with the same system calls and no time of its own (user time). No change to its own
 // code takes it past that without fewer or cheaper system calls.
