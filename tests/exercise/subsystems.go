@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"syscall"
 	"time"
 
@@ -159,7 +158,7 @@ func exerciseEngine(n int) error {
 		if err != nil {
 			return err
 		}
-		a1, b2, err := loopback.Handed(func(a2, b1 *net.TCPConn) error { return e.SubmitTunnel(7, a2, b1) })
+		a1, b2, err := loopback.Handed(func(a2, b1 offheap.Conn) error { return e.SubmitTunnel(7, a2, b1) })
 		if err != nil {
 			return err
 		}
@@ -193,7 +192,7 @@ func exerciseEngine(n int) error {
 
 // exerciseEngineBatch relays one body handed over with SubmitBatch.
 func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
-	c1, d2, err := loopback.Handed(func(c2, d1 *net.TCPConn) error {
+	c1, d2, err := loopback.Handed(func(c2, d1 offheap.Conn) error {
 		jobs := []offheap.EngineJob{{ID: 8, A: c2, B: d1, Framing: offheap.Exact(4)}}
 		if n, err := e.SubmitBatch(jobs); err != nil || n != 1 || jobs[0].Err != nil {
 			return fmt.Errorf("engine: SubmitBatch = %d, %v, %v", n, err, jobs[0].Err)
@@ -233,7 +232,7 @@ func exerciseEngineSession(e *offheap.Engine, out []offheap.Completion) error {
 	}
 	defer ubuf.Close()
 	opts := &offheap.SessionOptions{ClientIP: "192.0.2.1", Via: "x", SetHost: true, Host: "u"}
-	client, up, err := loopback.Handed(func(c, u *net.TCPConn) error { return e.SubmitSession(9, c, u, cbuf, ubuf, opts) })
+	client, up, err := loopback.Handed(func(c, u offheap.Conn) error { return e.SubmitSession(9, c, u, cbuf, ubuf, opts) })
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,7 +278,7 @@ func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64,
 	id := l.ids.Add(1)
 	ch := make(chan offheap.Completion, 1)
 	l.pending.Store(id, ch)
-	client, server, err := loopback.Handed(func(a, b *net.TCPConn) error { return l.e.SubmitTunnel(id, a, b) })
+	client, server, err := loopback.Handed(func(a, b offheap.Conn) error { return l.e.SubmitTunnel(id, a, b) })
 	if err != nil {
 		l.pending.Delete(id)
 		t.fail("SubmitTunnel: %v", err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,7 +46,7 @@ func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64
 	ch := make(chan offheap.Completion, 1)
 	l.pending.Store(id, ch)
 	opts := &offheap.SessionOptions{ClientIP: "192.0.2.1", Via: "soak", StallTimeout: time.Minute}
-	client, up, err := loopback.Handed(func(c, u *net.TCPConn) error { return l.e.SubmitSession(id, c, u, cbuf, ubuf, opts) })
+	client, up, err := loopback.Handed(func(c, u offheap.Conn) error { return l.e.SubmitSession(id, c, u, cbuf, ubuf, opts) })
 	if err != nil {
 		l.pending.Delete(id)
 		t.fail("SubmitSession: %v", err)
