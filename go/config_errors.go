@@ -31,11 +31,11 @@ var (
 	}
 )
 
-// fieldStatusError is statusError naming the input at fault: fields[st], when st is about one.
-func fieldStatusError(op string, st uint32, fields map[uint32]string) error {
-	err := statusError(op, st)
+// withField names, in err from a library status, the input at fault: fields[status], when the
+// status is about one.
+func withField(err error, fields map[uint32]string) error {
 	if e, ok := err.(*Error); ok {
-		e.Field = fields[st]
+		e.Field = fields[e.Status]
 	}
 	return err
 }

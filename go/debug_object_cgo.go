@@ -6,7 +6,6 @@ package offheap
 import "C"
 
 import (
-	"runtime"
 	"unsafe"
 )
 
@@ -37,15 +36,12 @@ func newDebugObject() (*debugObject, error) {
 
 // touch counts a use of the object, holding it in Rust for about spin busy-loop iterations.
 func (o *debugObject) touch(spin uint32) (uint64, error) {
-	id, ok := o.h.get()
-	if !ok {
-		return 0, opError("debugObject.touch", ErrClosed)
-	}
 	var n C.uint64_t
-	st := C.offheap_debug_object_touch(C.uint64_t(id), C.uint32_t(spin), &n)
-	runtime.KeepAlive(o)
-	if st != statusOK {
-		return 0, statusError("debugObject.touch", uint32(st))
+	err := o.h.call("debugObject.touch", func(id uint64) uint32 {
+		return uint32(C.offheap_debug_object_touch(C.uint64_t(id), C.uint32_t(spin), &n))
+	})
+	if err != nil {
+		return 0, err
 	}
 	return uint64(n), nil
 }

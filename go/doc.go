@@ -48,7 +48,8 @@
 //
 // [ReadHeapReport] reads Go's heap and GC statistics and offheap's Rust heap in one call;
 // [HeapReport.WriteSideBySide] prints two reports (say, before and after moving a hot path onto
-// offheap) with their deltas.
+// offheap) with their deltas, below rows of the caller's own ([SideBySideRow]: the time each
+// run took, its throughput).
 package offheap
 
 //go:generate go run ./internal/abigen

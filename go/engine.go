@@ -474,28 +474,18 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 // Cancel stops job id; it completes with ErrCanceled unless it finished first. A session in
 // the middle of an exchange finishes it and stops at the next request boundary.
 func (e *Engine) Cancel(id uint64) error {
-	h, ok := e.h.get()
-	if !ok {
-		return opError("Engine.Cancel", ErrClosed)
-	}
-	st := engineCancel(h, id)
-	runtime.KeepAlive(e)
-	if st != statusOK {
-		return statusError("Engine.Cancel", st)
-	}
-	return nil
+	return e.h.call("Engine.Cancel", func(h uint64) uint32 { return engineCancel(h, id) })
 }
 
 // InFlight returns the number of jobs submitted and not yet completed.
 func (e *Engine) InFlight() (int, error) {
-	h, ok := e.h.get()
-	if !ok {
-		return 0, opError("Engine.InFlight", ErrClosed)
-	}
-	n, st := engineInFlight(h)
-	runtime.KeepAlive(e)
-	if st != statusOK {
-		return 0, statusError("Engine.InFlight", st)
+	var n uint64
+	err := e.h.call("Engine.InFlight", func(h uint64) (st uint32) {
+		n, st = engineInFlight(h)
+		return st
+	})
+	if err != nil {
+		return 0, err
 	}
 	return int(n), nil
 }
@@ -541,14 +531,13 @@ func (e *Engine) Wait(ctx context.Context, out []Completion) (int, error) {
 
 // poll moves up to len(out) queued completions into out without waiting.
 func (e *Engine) poll(out []Completion) (int, error) {
-	h, ok := e.h.get()
-	if !ok {
-		return 0, opError("Engine.Wait", ErrClosed)
-	}
-	n, st := enginePoll(h, e.io.batch[:min(len(out), len(e.io.batch))])
-	runtime.KeepAlive(e)
-	if st != statusOK {
-		return 0, statusError("Engine.Wait", st)
+	var n int
+	err := e.h.call("Engine.Wait", func(h uint64) (st uint32) {
+		n, st = enginePoll(h, e.io.batch[:min(len(out), len(e.io.batch))])
+		return st
+	})
+	if err != nil {
+		return 0, err
 	}
 	for i := range n {
 		c := &e.io.batch[i]

@@ -273,25 +273,12 @@ func (e *Engine) ProxyCounters() (ProxyCounters, error) {
 // connections close now, the others after the exchange in progress (whose response says
 // Connection: close). Watch ConnsOpen fall to 0, then Close the engine (or ProxyClose first).
 func (e *Engine) ProxyShutdown() error {
-	return e.proxyCall("Engine.ProxyShutdown", engineProxyShutdown)
+	return e.h.call("Engine.ProxyShutdown", engineProxyShutdown)
 }
 
 // ProxyClose closes every connection of the proxy now.
 func (e *Engine) ProxyClose() error {
-	return e.proxyCall("Engine.ProxyClose", engineProxyClose)
-}
-
-func (e *Engine) proxyCall(op string, f func(uint64) uint32) error {
-	h, ok := e.h.get()
-	if !ok {
-		return opError(op, ErrClosed)
-	}
-	st := f(h)
-	runtime.KeepAlive(e)
-	if st != statusOK {
-		return statusError(op, st)
-	}
-	return nil
+	return e.h.call("Engine.ProxyClose", engineProxyClose)
 }
 
 func (e *Engine) waiter(op string, worker int) (*proxyWaiter, error) {

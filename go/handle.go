@@ -68,6 +68,23 @@ func (h *handle) get() (uint64, bool) {
 	return h.id, true
 }
 
+// call makes one library call, f, on the live id for op: [ErrClosed] once closed, otherwise f's
+// status as op's error. h lies inside its owner, so keeping h alive past f keeps the owner
+// reachable and its cleanup from freeing the id during the call. f does not escape, so the
+// closure a caller passes stays on its stack: hot calls through call allocate nothing.
+func (h *handle) call(op string, f func(id uint64) uint32) error {
+	id, ok := h.get()
+	if !ok {
+		return opError(op, ErrClosed)
+	}
+	st := f(id)
+	runtime.KeepAlive(h)
+	if st != statusOK {
+		return statusError(op, st)
+	}
+	return nil
+}
+
 // acquire takes a lease and returns the id, or false once closed (then hold no lease). Every
 // successful acquire is followed by exactly one release. The caller's receiver keeps the owner
 // reachable, so the cleanup cannot run while a lease is held; the debug build forces no GC

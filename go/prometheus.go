@@ -45,17 +45,8 @@ const expoChunk = 32 << 10
 // AggregatorConfig.Name has AggregatorConfig.Help. Errors wrap [ErrInvalidConfig] (an invalid
 // name or a help text over 1 MiB) or [ErrTooLarge] (more than 65536 families).
 func (a *Aggregator) SetFamily(name string, t MetricType, help string) error {
-	const op = "Aggregator.SetFamily"
-	id, ok := a.h.get()
-	if !ok {
-		return opError(op, ErrClosed)
-	}
-	st := windowSetFamily(id, name, t, help)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return fieldStatusError(op, st, setFamilyFields)
-	}
-	return nil
+	err := a.h.call("Aggregator.SetFamily", func(id uint64) uint32 { return windowSetFamily(id, name, t, help) })
+	return withField(err, setFamilyFields)
 }
 
 // WriteExposition writes the exposition of every series' window at now to w in format f:

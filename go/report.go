@@ -158,23 +158,38 @@ func finite(v, fallback float64) float64 {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
+// SideBySideRow is a measurement of the caller's own (a wall time, a throughput) that
+// [HeapReport.WriteSideBySide] prints above the heap rows, in the same columns.
+type SideBySideRow struct {
+	Name     string
+	R, Other float64 // the values under nameR and nameOther
+	// Format writes a value and the difference of the two (without its sign); nil writes them
+	// with %g.
+	Format func(float64) string
+}
+
 // WriteSideBySide prints r and other in two columns labelled nameR and nameOther, with the
-// difference (other - r) and their ratio. Typical uses: a report before and after a workload,
-// or the same workload's interval reports in pure Go and with offheap.
-func (r HeapReport) WriteSideBySide(w io.Writer, nameR string, other HeapReport, nameOther string) error {
+// difference (other - r) and their ratio; the caller's own rows come first. Typical uses: a
+// report before and after a workload, or the same workload's interval reports in pure Go and
+// with offheap, below the time each took.
+func (r HeapReport) WriteSideBySide(w io.Writer, nameR string, other HeapReport, nameOther string, rows ...SideBySideRow) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\t%s\t%s\tdelta\tratio\t\n", nameR, nameOther)
-	bytesRow := func(name string, a, b uint64) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", name, fmtBytes(float64(a)), fmtBytes(float64(b)),
-			signed(float64(b)-float64(a), fmtBytes), ratio(float64(a), float64(b)))
+	row := func(name string, a, b float64, f func(float64) string) {
+		if f == nil {
+			f = func(v float64) string { return fmt.Sprintf("%g", v) }
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", name, f(a), f(b), signed(b-a, f), ratio(a, b))
 	}
+	for _, x := range rows {
+		row(x.Name, x.R, x.Other, x.Format)
+	}
+	bytesRow := func(name string, a, b uint64) { row(name, float64(a), float64(b), fmtBytes) }
 	countRow := func(name string, a, b uint64) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t\n", name, a, b,
-			signed(float64(b)-float64(a), func(v float64) string { return fmt.Sprintf("%.0f", v) }), ratio(float64(a), float64(b)))
+		row(name, float64(a), float64(b), func(v float64) string { return fmt.Sprintf("%.0f", v) })
 	}
 	durRow := func(name string, a, b time.Duration) {
-		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t\n", name, roundDur(a), roundDur(b),
-			signed(float64(b-a), func(v float64) string { return roundDur(time.Duration(v)).String() }), ratio(float64(a), float64(b)))
+		row(name, float64(a), float64(b), func(v float64) string { return roundDur(time.Duration(v)).String() })
 	}
 	bytesRow("Go HeapAlloc", r.Go.HeapAlloc, other.Go.HeapAlloc)
 	bytesRow("Go HeapInuse", r.Go.HeapInuse, other.Go.HeapInuse)
@@ -214,8 +229,11 @@ func roundDur(d time.Duration) time.Duration {
 }
 
 func signed(v float64, f func(float64) string) string {
-	if v > 0 {
+	switch {
+	case v > 0:
 		return "+" + f(v)
+	case v < 0:
+		return "-" + f(-v)
 	}
 	return f(v)
 }
@@ -231,10 +249,6 @@ func ratio(a, b float64) string {
 }
 
 func fmtBytes(v float64) string {
-	neg := v < 0
-	if neg {
-		v = -v
-	}
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
 	i := 0
 	for v >= 1024 && i < len(units)-1 {
@@ -244,9 +258,6 @@ func fmtBytes(v float64) string {
 	s := fmt.Sprintf("%.1f %s", v, units[i])
 	if i == 0 {
 		s = fmt.Sprintf("%.0f B", v)
-	}
-	if neg {
-		return "-" + s
 	}
 	return s
 }

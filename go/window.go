@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,7 +318,7 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	m := c.mirror()
 	id, st := windowNew(&m, c.Name, c.Help, c.KeyLabel)
 	if st != statusOK {
-		return nil, fieldStatusError(op, st, aggregatorConfigFields)
+		return nil, withField(statusError(op, st), aggregatorConfigFields)
 	}
 	a := &Aggregator{quantiles: append([]float64(nil), c.Quantiles...), maxSeries: c.MaxSeries}
 	attach(&a.h, a, id, windowFree)
@@ -330,51 +329,42 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 // each. It makes one cgo call per kind of key in the batch and allocates nothing. The batch
 // can be reused (Reset) as soon as Ingest returns.
 func (a *Aggregator) Ingest(b *SampleBatch, now int64) (IngestAccounting, error) {
-	const op = "Aggregator.Ingest"
-	id, ok := a.h.get()
-	if !ok {
-		return IngestAccounting{}, opError(op, ErrClosed)
-	}
 	// One call per kind of key; the first that fails ends the batch, with the accounting of
 	// the calls before it.
 	var total, acc IngestAccounting
-	st := uint32(statusOK)
-	if len(b.u64Keys) > 0 {
-		c := &b.u64
-		st = total.addOK(windowIngestU64(id, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
-	}
-	if len(b.idKeys) > 0 && st == statusOK {
-		c := &b.ids
-		st = total.addOK(windowIngestIDs(id, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
-	}
-	if len(b.ends) > 0 && st == statusOK {
-		c := &b.bytes
-		st = total.addOK(windowIngestKeys(id, b.keys, b.ends, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
-	}
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return total, statusError(op, st)
-	}
-	return total, nil
+	err := a.h.call("Aggregator.Ingest", func(id uint64) uint32 {
+		st := uint32(statusOK)
+		if len(b.u64Keys) > 0 {
+			c := &b.u64
+			st = total.addOK(windowIngestU64(id, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
+		}
+		if len(b.idKeys) > 0 && st == statusOK {
+			c := &b.ids
+			st = total.addOK(windowIngestIDs(id, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
+		}
+		if len(b.ends) > 0 && st == statusOK {
+			c := &b.bytes
+			st = total.addOK(windowIngestKeys(id, b.keys, b.ends, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
+		}
+		return st
+	})
+	return total, err
 }
 
 // IngestColumns records samples given as caller-owned columns of equal length, keyed by
 // uint64 keys (weights may be nil). One cgo call, no allocation.
 func (a *Aggregator) IngestColumns(keys []uint64, ts []int64, values []float64, weights []uint32, now int64) (IngestAccounting, error) {
 	const op = "Aggregator.IngestColumns"
-	id, ok := a.h.get()
-	if !ok {
-		return IngestAccounting{}, opError(op, ErrClosed)
-	}
 	n := len(keys)
 	if len(ts) != n || len(values) != n || (weights != nil && len(weights) != n) {
 		return IngestAccounting{}, opError(op, ErrLengthMismatch)
 	}
 	var acc IngestAccounting
-	st := windowIngestU64(id, keys, ts, values, weights, now, &acc)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return IngestAccounting{}, statusError(op, st)
+	err := a.h.call(op, func(id uint64) uint32 {
+		return windowIngestU64(id, keys, ts, values, weights, now, &acc)
+	})
+	if err != nil {
+		return IngestAccounting{}, err
 	}
 	return acc, nil
 }
@@ -383,17 +373,12 @@ func (a *Aggregator) IngestColumns(keys []uint64, ts []int64, values []float64, 
 // the series cap is reached). Ingesting by id skips hashing and key comparison.
 func (a *Aggregator) ResolveKey(key []byte) (SeriesID, error) {
 	const op = "Aggregator.ResolveKey"
-	id, ok := a.h.get()
-	if !ok {
-		return 0, opError(op, ErrClosed)
-	}
 	end := [1]uint32{uint32(len(key))}
 	var out [1]uint64
 	var acc IngestAccounting
-	st := windowResolveKeys(id, key, end[:], out[:], &acc)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return 0, statusError(op, st)
+	err := a.h.call(op, func(id uint64) uint32 { return windowResolveKeys(id, key, end[:], out[:], &acc) })
+	if err != nil {
+		return 0, err
 	}
 	if acc.BadKey != 0 {
 		return 0, &Error{Op: op, Err: fmt.Errorf("%w: the key is too long, not UTF-8 or not a label list", ErrInvalidArgument)}
@@ -403,33 +388,18 @@ func (a *Aggregator) ResolveKey(key []byte) (SeriesID, error) {
 
 // ResolveU64 finds or makes the series of a uint64 key and returns its id.
 func (a *Aggregator) ResolveU64(key uint64) (SeriesID, error) {
-	const op = "Aggregator.ResolveU64"
-	id, ok := a.h.get()
-	if !ok {
-		return 0, opError(op, ErrClosed)
-	}
 	in := [1]uint64{key}
 	var out [1]uint64
 	var acc IngestAccounting
-	st := windowResolveU64(id, in[:], out[:], &acc)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return 0, statusError(op, st)
+	err := a.h.call("Aggregator.ResolveU64", func(id uint64) uint32 { return windowResolveU64(id, in[:], out[:], &acc) })
+	if err != nil {
+		return 0, err
 	}
 	return SeriesID(out[0]), nil
 }
 
 func (a *Aggregator) delete(op string, kind uint32, key uint64, b []byte) error {
-	id, ok := a.h.get()
-	if !ok {
-		return opError(op, ErrClosed)
-	}
-	st := windowDelete(id, kind, key, b)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return statusError(op, st)
-	}
-	return nil
+	return a.h.call(op, func(id uint64) uint32 { return windowDelete(id, kind, key, b) })
 }
 
 // DeleteU64 removes the series of a uint64 key ([ErrUnknownSeries] if there is none).
@@ -448,14 +418,13 @@ func (a *Aggregator) DeleteID(id SeriesID) error {
 }
 
 func (a *Aggregator) remove(op string, what uint32, now int64) (int, error) {
-	id, ok := a.h.get()
-	if !ok {
-		return 0, opError(op, ErrClosed)
-	}
-	n, st := windowRemove(id, what, now)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return 0, statusError(op, st)
+	var n uint64
+	err := a.h.call(op, func(id uint64) (st uint32) {
+		n, st = windowRemove(id, what, now)
+		return st
+	})
+	if err != nil {
+		return 0, err
 	}
 	return int(n), nil
 }
@@ -471,16 +440,9 @@ func (a *Aggregator) EvictIdle(now int64) (int, error) {
 
 // Stats returns the aggregator's counters.
 func (a *Aggregator) Stats() (AggregatorStats, error) {
-	const op = "Aggregator.Stats"
-	id, ok := a.h.get()
-	if !ok {
-		return AggregatorStats{}, opError(op, ErrClosed)
-	}
 	var s AggregatorStats
-	st := windowStats(id, &s)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return AggregatorStats{}, statusError(op, st)
+	if err := a.h.call("Aggregator.Stats", func(id uint64) uint32 { return windowStats(id, &s) }); err != nil {
+		return AggregatorStats{}, err
 	}
 	return s, nil
 }
@@ -500,19 +462,17 @@ func (a *Aggregator) Close() error {
 // Allocates nothing on the Go heap, whatever the number of series.
 func (a *Aggregator) Snapshot(s *Snapshot, now int64, opts SnapshotOptions) error {
 	const op = "Aggregator.Snapshot"
-	id, ok := a.h.get()
-	if !ok {
-		return opError(op, ErrClosed)
-	}
 	sid, ok := s.h.acquire() // refresh writes the view a racing Close must not free under it
 	if !ok {
 		return opError(op, ErrClosed)
 	}
 	defer s.h.release()
-	_, st := windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.flags())
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return statusError(op, st)
+	err := a.h.call(op, func(id uint64) (st uint32) {
+		_, st = windowSnapshotTake(id, sid, now, opts.Quantiles, opts.Since, opts.flags())
+		return st
+	})
+	if err != nil {
+		return err
 	}
 	return s.refresh(op, sid)
 }
@@ -554,19 +514,17 @@ func (a *Aggregator) AppendState(dst []byte, now int64) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	id, ok := a.h.get()
-	if !ok {
-		return dst, opError(op, ErrClosed)
-	}
 	sid, ok := s.h.acquire() // the state is read from the arena's memory in Go
 	if !ok {
 		return dst, opError(op, ErrClosed)
 	}
 	defer s.h.release()
-	_, st := windowExport(id, sid, now)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return dst, statusError(op, st)
+	err = a.h.call(op, func(id uint64) (st uint32) {
+		_, st = windowExport(id, sid, now)
+		return st
+	})
+	if err != nil {
+		return dst, err
 	}
 	if err := s.refresh(op, sid); err != nil {
 		return dst, err
@@ -577,16 +535,10 @@ func (a *Aggregator) AppendState(dst []byte, now int64) ([]byte, error) {
 // MergeState merges state from AppendState (of this or another aggregator) into the slice of
 // now. The whole input is checked first: on error ([ErrBadState]) nothing changed.
 func (a *Aggregator) MergeState(data []byte, now int64) (ImportAccounting, error) {
-	const op = "Aggregator.MergeState"
-	id, ok := a.h.get()
-	if !ok {
-		return ImportAccounting{}, opError(op, ErrClosed)
-	}
 	var out ImportAccounting
-	st := windowMergeImport(id, data, now, &out)
-	runtime.KeepAlive(a)
-	if st != statusOK {
-		return ImportAccounting{}, statusError(op, st)
+	err := a.h.call("Aggregator.MergeState", func(id uint64) uint32 { return windowMergeImport(id, data, now, &out) })
+	if err != nil {
+		return ImportAccounting{}, err
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,9 +47,14 @@ func TestHeapstatsSmall(t *testing.T) {
 			t.Errorf("row %q appears %d times, want 3 (one per workload)", row, n)
 		}
 	}
-	// Every table row has its name, the two values, a delta and a ratio (or "-").
+	// Every table row has its name, the two values, a delta and a ratio (or "-"): the cells
+	// stand apart by two or more spaces (a cell holds at most single spaces).
+	cellSep := regexp.MustCompile(`\s{2,}`)
 	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "Go HeapAlloc") {
+		for _, row := range []string{"wall time", "throughput", "Go HeapAlloc"} {
+			if !strings.HasPrefix(strings.TrimSpace(line), row) {
+				continue
+			}
 			if cells := cellSep.Split(strings.TrimSpace(line), -1); len(cells) != 5 {
 				t.Errorf("row %q has %d cells, want 5", line, len(cells))
 			}

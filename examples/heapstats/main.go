@@ -18,16 +18,13 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
@@ -235,37 +232,13 @@ func runPhase(f func() (result, error), interval time.Duration) (phase, error) {
 
 func writeTable(w io.Writer, wl workload, p, q phase) error {
 	fmt.Fprintf(w, "\n== %s\n   both runs: %s\n", wl.title, p.check)
-	// The heap rows: levels at the end of the phase, cumulative values over the phase.
-	var heap bytes.Buffer
-	if err := p.report.WriteSideBySide(&heap, "pure Go", q.report, "offheap"); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\tpure Go\toffheap\tdelta\tratio\t\n")
-	fmt.Fprintf(tw, "wall time\t%v\t%v\t%v\t%s\t\n", p.wall.Round(time.Millisecond), q.wall.Round(time.Millisecond),
-		(q.wall - p.wall).Round(time.Millisecond), ratioStr(p.wall.Seconds(), q.wall.Seconds()))
-	tp, tq := p.amount/p.wall.Seconds(), q.amount/q.wall.Seconds()
-	fmt.Fprintf(tw, "throughput (%s/s)\t%s\t%s\t\t%s\t\n", wl.unit, human(tp), human(tq), ratioStr(tp, tq))
-	// WriteSideBySide aligned its cells with runs of two or more spaces (a cell holds at most
-	// single spaces): split them again so that every row shares one set of columns.
-	lines := strings.Split(strings.TrimRight(heap.String(), "\n"), "\n")
-	for _, line := range lines[1:] { // its own header line is replaced by ours
-		cells := cellSep.Split(strings.TrimSpace(line), -1)
-		fmt.Fprintf(tw, "%s\t\n", strings.Join(cells, "\t"))
-	}
-	return tw.Flush()
-}
-
-var cellSep = regexp.MustCompile(`\s{2,}`)
-
-func ratioStr(a, b float64) string {
-	if a == 0 || b == 0 {
-		return "-"
-	}
-	if b >= a {
-		return fmt.Sprintf("%.2fx", b/a)
-	}
-	return fmt.Sprintf("1/%.2fx", a/b)
+	// The wall time and throughput, then the heap rows: levels at the end of the phase,
+	// cumulative values over the phase.
+	wall := offheap.SideBySideRow{Name: "wall time", R: float64(p.wall), Other: float64(q.wall),
+		Format: func(v float64) string { return time.Duration(v).Round(time.Millisecond).String() }}
+	throughput := offheap.SideBySideRow{Name: fmt.Sprintf("throughput (%s/s)", wl.unit),
+		R: p.amount / p.wall.Seconds(), Other: q.amount / q.wall.Seconds(), Format: human}
+	return p.report.WriteSideBySide(w, "pure Go", q.report, "offheap", wall, throughput)
 }
 
 func human(v float64) string {

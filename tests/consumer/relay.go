@@ -159,11 +159,7 @@ func closeEndsReadFrom() error {
 		return err
 	}
 	defer src.Close()
-	raw, err := src.SyscallConn()
-	if err != nil {
-		return err
-	}
-	b, err := offheap.NewBuffer()
+	b, raw, err := bufferOn(src)
 	if err != nil {
 		return err
 	}
@@ -207,6 +203,19 @@ func copyKeepsDeadlines(g *rig) error {
 	return nil
 }
 
+// bufferOn returns a new buffer and the raw connection of c, for the buffer to read from.
+func bufferOn(c *net.TCPConn) (*offheap.Buffer, syscall.RawConn, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := offheap.NewBuffer()
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, raw, nil
+}
+
 // readUntil reads from raw into b until it holds at least n bytes.
 func readUntil(b *offheap.Buffer, raw syscall.RawConn, n int) error {
 	for b.Len() < n {
@@ -235,15 +244,11 @@ func chunkedUploadBuffered(g *rig) error {
 	if _, err := client.Write([]byte(first)); err != nil {
 		return err
 	}
-	buf, err := offheap.NewBuffer()
+	buf, raw, err := bufferOn(src)
 	if err != nil {
 		return err
 	}
 	defer buf.Close()
-	raw, err := src.SyscallConn()
-	if err != nil {
-		return err
-	}
 	if err := readUntil(buf, raw, len(first)); err != nil {
 		return err
 	}

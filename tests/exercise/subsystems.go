@@ -158,15 +158,10 @@ func exerciseEngine(n int) error {
 		if err != nil {
 			return err
 		}
-		a1, a2, b1, b2, err := loopback.Ends()
+		a1, b2, err := loopback.Handed(func(a2, b1 offheap.Conn) error { return e.SubmitTunnel(7, a2, b1) })
 		if err != nil {
 			return err
 		}
-		if err := e.SubmitTunnel(7, a2, b1); err != nil {
-			return err
-		}
-		a2.Close()
-		b1.Close()
 		a1.Write([]byte("ping"))
 		a1.CloseWrite()
 		got, _ := io.ReadAll(b2)
@@ -197,19 +192,18 @@ func exerciseEngine(n int) error {
 
 // exerciseEngineBatch relays one body handed over with SubmitBatch.
 func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
-	c1, c2, d1, d2, err := loopback.Ends()
+	c1, d2, err := loopback.Handed(func(c2, d1 offheap.Conn) error {
+		jobs := []offheap.EngineJob{{ID: 8, A: c2, B: d1, Framing: offheap.Exact(4)}}
+		if n, err := e.SubmitBatch(jobs); err != nil || n != 1 || jobs[0].Err != nil {
+			return fmt.Errorf("engine: SubmitBatch = %d, %v, %v", n, err, jobs[0].Err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer c1.Close()
 	defer d2.Close()
-	jobs := []offheap.EngineJob{{ID: 8, A: c2, B: d1, Framing: offheap.Exact(4)}}
-	n, err := e.SubmitBatch(jobs)
-	c2.Close()
-	d1.Close()
-	if err != nil || n != 1 || jobs[0].Err != nil {
-		return fmt.Errorf("engine: SubmitBatch = %d, %v, %v", n, err, jobs[0].Err)
-	}
 	c1.Write([]byte("pong"))
 	got := make([]byte, 4)
 	if _, err := io.ReadFull(d2, got); err != nil || string(got) != "pong" {
@@ -227,12 +221,6 @@ func exerciseEngineBatch(e *offheap.Engine, out []offheap.Completion) error {
 // exerciseEngineSession runs one keep-alive exchange through an engine session, then hands
 // a chunked request back; the buffers and fds come back with the completion.
 func exerciseEngineSession(e *offheap.Engine, out []offheap.Completion) error {
-	client, c, u, up, err := loopback.Ends()
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	defer up.Close()
 	cbuf, err := offheap.NewBuffer()
 	if err != nil {
 		return err
@@ -244,12 +232,12 @@ func exerciseEngineSession(e *offheap.Engine, out []offheap.Completion) error {
 	}
 	defer ubuf.Close()
 	opts := &offheap.SessionOptions{ClientIP: "192.0.2.1", Via: "x", SetHost: true, Host: "u"}
-	err = e.SubmitSession(9, c, u, cbuf, ubuf, opts)
-	c.Close()
-	u.Close()
+	client, up, err := loopback.Handed(func(c, u offheap.Conn) error { return e.SubmitSession(9, c, u, cbuf, ubuf, opts) })
 	if err != nil {
 		return err
 	}
+	defer client.Close()
+	defer up.Close()
 	client.Write([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
 	head := make([]byte, 4096)
 	n, err := up.Read(head)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	offheap "github.com/offheap/offheap/go"
 )
 
 // Pair returns both ends of a new loopback TCP connection: the dialed end, then the accepted
@@ -47,4 +49,24 @@ func Ends() (client, in, out, server *net.TCPConn, err error) {
 		return nil, nil, nil, nil, err
 	}
 	return client, in, out, server, nil
+}
+
+// Handed returns the outer ends (client and server) of two loopback connections whose inner
+// ends it gave to hand: an engine's submit, which relays over duplicates of their fds. It
+// closes the inner ends whatever hand returns, and the outer ones too when hand fails, so a
+// failed submit leaves no socket open.
+func Handed(hand func(in, out offheap.Conn) error) (client, server *net.TCPConn, err error) {
+	client, in, out, server, err := Ends()
+	if err != nil {
+		return nil, nil, err
+	}
+	err = hand(in, out)
+	in.Close()
+	out.Close()
+	if err != nil {
+		client.Close()
+		server.Close()
+		return nil, nil, err
+	}
+	return client, server, nil
 }

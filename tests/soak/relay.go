@@ -275,21 +275,12 @@ func (l *engineLoad) await(ch <-chan offheap.Completion, id uint64, what string,
 }
 
 func (l *engineLoad) tunnel(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, a, b, server, err := loopback.Ends()
-	if err != nil {
-		t.fail("%v", err)
-		return
-	}
 	id := l.ids.Add(1)
 	ch := make(chan offheap.Completion, 1)
 	l.pending.Store(id, ch)
-	err = l.e.SubmitTunnel(id, a, b)
-	a.Close() // the engine relays over its own duplicates
-	b.Close()
+	client, server, err := loopback.Handed(func(a, b offheap.Conn) error { return l.e.SubmitTunnel(id, a, b) })
 	if err != nil {
 		l.pending.Delete(id)
-		client.Close()
-		server.Close()
 		t.fail("SubmitTunnel: %v", err)
 		return
 	}

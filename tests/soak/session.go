@@ -27,11 +27,6 @@ func init() {
 // through an engine session between a client and an upstream connection, checking the SHA-256
 // of every body; a fault resets the client or the upstream in the middle.
 func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64, t *tally) {
-	client, c, u, up, err := loopback.Ends()
-	if err != nil {
-		t.fail("%v", err)
-		return
-	}
 	cbuf, err1 := offheap.NewBuffer()
 	ubuf, err2 := offheap.NewBuffer()
 	if err1 != nil || err2 != nil {
@@ -47,6 +42,16 @@ func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64
 		t.fault(fault)
 	}
 	resetAt := rng.IntN(n)
+	id := l.ids.Add(1)
+	ch := make(chan offheap.Completion, 1)
+	l.pending.Store(id, ch)
+	opts := &offheap.SessionOptions{ClientIP: "192.0.2.1", Via: "soak", StallTimeout: time.Minute}
+	client, up, err := loopback.Handed(func(c, u offheap.Conn) error { return l.e.SubmitSession(id, c, u, cbuf, ubuf, opts) })
+	if err != nil {
+		l.pending.Delete(id)
+		t.fail("SubmitSession: %v", err)
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the upstream: "/<size>/<seed>" answers size seeded bytes; POSTs echo their body's length
@@ -78,20 +83,6 @@ func (l *engineLoad) session(ctx context.Context, rng *rand.Rand, faults float64
 			}
 		}
 	}()
-	id := l.ids.Add(1)
-	ch := make(chan offheap.Completion, 1)
-	l.pending.Store(id, ch)
-	opts := &offheap.SessionOptions{ClientIP: "192.0.2.1", Via: "soak", StallTimeout: time.Minute}
-	err = l.e.SubmitSession(id, c, u, cbuf, ubuf, opts)
-	c.Close() // the engine has its own duplicates
-	u.Close()
-	if err != nil {
-		l.pending.Delete(id)
-		client.Close()
-		wg.Wait()
-		t.fail("SubmitSession: %v", err)
-		return
-	}
 	// The completion: a session that stops (at the end, or handing a faulted exchange back)
 	// leaves the client to its caller, which here closes it.
 	compCh := make(chan offheap.Completion, 1)
