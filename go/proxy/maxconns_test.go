@@ -171,6 +171,8 @@ func TestMaxConnsPerUpstreamWaitTimesOut(t *testing.T) {
 			if got := <-firstDone; got != "200 /hold <nil>" {
 				t.Fatalf("the held request: %s", got)
 			}
+			// The client may read the response before the proxy takes the connection back.
+			waitCounters(f.p, func(c Counters) bool { return c.UpstreamIdle == 1 })
 			if status, body, err := get(second, br, "/after"); status != 200 || body != "/after" || err != nil {
 				t.Fatalf("handler %v: the next request on the same connection: %d %q, %v", handler, status, body, err)
 			}
