@@ -373,7 +373,8 @@ func (c *clientConn) exchange() {
 	c.reqHead = len(c.out)
 
 	// Send the request; a reused pooled connection that turns out closed is retried once on a
-	// new connection when nothing of the request could have been consumed by the upstream.
+	// new connection when nothing of the request could have been consumed by the upstream
+	// (redial closes the old one and dials in its place, under MaxConnsPerUpstream).
 	var up *upstreamConn
 	for attempt := 0; ; attempt++ {
 		if attempt == 0 {
@@ -393,19 +394,18 @@ func (c *clientConn) exchange() {
 		if err == nil {
 			status, ok := c.forwardResponse(up, bodyKind, bodyLen, expect && !sent, headMethod, upgrade, attempt == 0 && !hasBody)
 			if status == retry {
-				c.p.ups.put(up, false, false)
 				c.p.c.upstreamRetries.Add(1)
 				continue
 			}
 			c.p.ups.put(up, ok, c.p.shutting.Load())
 			return
 		}
-		c.p.ups.put(up, false, false)
 		debugf("send request: %v", err)
 		if up.reused && attempt == 0 && !hasBody && !errors.Is(err, errClient) {
 			c.p.c.upstreamRetries.Add(1)
 			continue
 		}
+		c.p.ups.put(up, false, false)
 		if errors.Is(err, errClient) {
 			c.closeNext = true
 			return

@@ -25,8 +25,11 @@ type Counters struct {
 	Upgrades                                uint64 // connections that became tunnels
 	UpstreamDials, UpstreamReused           uint64 // upstream connections dialled; exchanges on a pooled one
 	UpstreamRetries, UpstreamFailures       uint64 // requests sent again; failed connects
-	UpstreamOpen, UpstreamIdle              uint64 // engine: upstream connections open, and idle in the pools, now
+	UpstreamOpen, UpstreamIdle              uint64 // upstream connections open, and idle in the pools, now
 	HookCalls, ErrorHandlerCalls            uint64 // Config.Rewrite and Config.ErrorHandler calls
+	// Requests that waited for an upstream connection (at MaxConnsPerUpstream), and that
+	// wait now.
+	UpstreamQueued, UpstreamWaiting uint64
 }
 
 // counters are the Go mode's counters and the hook calls of both modes.
@@ -36,6 +39,7 @@ type counters struct {
 	badRequests, badGateway, gatewayTimeout atomic.Int64
 	upgrades, upstreamDials, upstreamReused atomic.Int64
 	upstreamRetries, upstreamFailures       atomic.Int64
+	upstreamQueued, upstreamWaiting         atomic.Int64
 	hookCalls, errorHandlerCalls            atomic.Int64
 }
 
@@ -227,6 +231,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			c.abort()
 		}
 		p.mu.Unlock()
+		p.ups.stop()
 		<-done
 	}
 	p.ups.closeIdle()
@@ -250,7 +255,9 @@ func (p *Proxy) Counters() Counters {
 		UpstreamDials: uint64(c.upstreamDials.Load()), UpstreamReused: uint64(c.upstreamReused.Load()),
 		UpstreamRetries: uint64(c.upstreamRetries.Load()), UpstreamFailures: uint64(c.upstreamFailures.Load()),
 		HookCalls: uint64(c.hookCalls.Load()), ErrorHandlerCalls: uint64(c.errorHandlerCalls.Load()),
+		UpstreamQueued: uint64(c.upstreamQueued.Load()), UpstreamWaiting: uint64(c.upstreamWaiting.Load()),
 	}
+	n.UpstreamOpen, n.UpstreamIdle = p.ups.gauges()
 	p.mu.Lock()
 	eng := p.eng
 	p.mu.Unlock()
@@ -271,6 +278,8 @@ func (p *Proxy) Counters() Counters {
 			n.UpstreamFailures += e.UpstreamFailures
 			n.UpstreamOpen += e.UpstreamOpen
 			n.UpstreamIdle += e.UpstreamIdle
+			n.UpstreamQueued += e.UpstreamQueued
+			n.UpstreamWaiting += e.UpstreamWaiting
 		}
 	}
 	return n
@@ -287,6 +296,7 @@ func (p *Proxy) CounterMap() map[string]uint64 {
 		"upstream_dials": c.UpstreamDials, "upstream_reused": c.UpstreamReused,
 		"upstream_retries": c.UpstreamRetries, "upstream_failures": c.UpstreamFailures,
 		"upstream_open": c.UpstreamOpen, "upstream_idle": c.UpstreamIdle,
+		"upstream_queued": c.UpstreamQueued, "upstream_waiting": c.UpstreamWaiting,
 		"hook_calls": c.HookCalls, "error_handler_calls": c.ErrorHandlerCalls,
 	}
 	if rc, err := offheap.ReadRelayCounters(); err == nil {

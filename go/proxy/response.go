@@ -83,7 +83,7 @@ func (c *clientConn) forwardResponse(up *upstreamConn, kind offheap.BodyKind, n 
 					return done, false
 				}
 				if mayRetry && up.reused && !gotBytes {
-					return retry, false // the caller closes up
+					return retry, false // the caller closes up and dials in its place
 				}
 				c.fail(502, errUpstream, bodyPending)
 				return done, false

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -12,11 +13,17 @@ import (
 )
 
 // upstream is one upstream of the Go mode: its address, its pool of idle keep-alive
-// connections, its exchanges in flight and its health.
+// connections, its connections open and the requests waiting for one, its exchanges in
+// flight and its health.
 type upstream struct {
-	addr      string
-	mu        sync.Mutex
-	idle      []*upstreamConn
+	addr string
+	mu   sync.Mutex
+	idle []*upstreamConn
+	// open counts the connections dialling, lent or idle. A connection closed or a dial that
+	// failed frees its place for the oldest waiter, which then dials in it (open unchanged).
+	// Waiters exist only while open is at the limit and idle is empty.
+	open      int
+	waiters   waitQueue
 	inFlight  atomic.Int64
 	downUntil atomic.Int64 // unix nanoseconds: skipped until then after a failed connect
 }
@@ -54,18 +61,26 @@ func (u *upstreamConn) close() {
 
 // upstreams picks upstreams for the Go mode.
 type upstreams struct {
-	list    []*upstream
-	rr      atomic.Uint64
-	least   bool
-	maxIdle int
-	downFor time.Duration
-	dialTO  time.Duration
-	c       *counters
+	list     []*upstream
+	rr       atomic.Uint64
+	least    bool
+	maxIdle  int
+	maxConns int // per upstream; 0: no limit
+	downFor  time.Duration
+	dialTO   time.Duration
+	c        *counters
+	stopped  chan struct{} // closed by stop: waiters give up
+	stopOnce sync.Once
 }
+
+// errWaitTimeout: a request waited DialTimeout in an upstream's queue and no connection came
+// free (answered as a failed dial: 502).
+var errWaitTimeout = errors.New("no upstream connection came free in time")
 
 func newUpstreams(addrs []netip.AddrPort, cfg *Config, c *counters) *upstreams {
 	s := &upstreams{least: cfg.Balance == LeastInFlight, maxIdle: cfg.MaxIdleUpstream,
-		downFor: positive(cfg.UnhealthyFor), dialTO: positive(cfg.DialTimeout), c: c}
+		maxConns: cfg.MaxConnsPerUpstream, downFor: positive(cfg.UnhealthyFor),
+		dialTO: positive(cfg.DialTimeout), c: c, stopped: make(chan struct{})}
 	for _, a := range addrs {
 		s.list = append(s.list, &upstream{addr: a.String()})
 	}
@@ -98,8 +113,9 @@ func (s *upstreams) pick() *upstream {
 }
 
 // get returns a connection to a chosen upstream: an idle pooled one (checked to be still open
-// when check is set: a request whose body cannot be sent twice), or a new dial; a failed dial
-// marks its upstream down and tries another, up to once per upstream.
+// when check is set: a request whose body cannot be sent twice), or a new dial, or, at the
+// upstream's limit, one given back or closed while it waits; a failed dial marks its upstream
+// down and tries another, up to once per upstream. A wait that timed out fails at once.
 func (s *upstreams) get(check bool) (*upstreamConn, error) {
 	var err error
 	for range len(s.list) {
@@ -109,6 +125,9 @@ func (s *upstreams) get(check bool) (*upstreamConn, error) {
 			u.inFlight.Add(1)
 			return c, nil
 		}
+		if err == errWaitTimeout {
+			return nil, err
+		}
 		s.c.upstreamFailures.Add(1)
 		if s.downFor > 0 {
 			u.downUntil.Store(time.Now().Add(s.downFor).UnixNano())
@@ -117,38 +136,109 @@ func (s *upstreams) get(check bool) (*upstreamConn, error) {
 	return nil, err
 }
 
-// dial returns a new connection to the upstream of c (a retry, which never takes another
-// possibly stale pooled connection).
+// redial closes old, a connection lent to an exchange that failed in a way worth one retry,
+// and returns a new connection to its upstream in its place (a retry never takes another
+// possibly stale pooled connection, and does not wait behind the upstream's queue).
 func (s *upstreams) redial(old *upstreamConn) (*upstreamConn, error) {
 	u := old.up
-	c, err := u.dial(s)
+	old.close()
+	c, err := u.dialIn(s)
 	if err != nil {
+		u.inFlight.Add(-1)
 		return nil, err
 	}
-	u.inFlight.Add(1)
 	return c, nil
 }
 
 func (u *upstream) get(s *upstreams, check bool) (*upstreamConn, error) {
-	for {
-		u.mu.Lock()
-		n := len(u.idle)
-		if n == 0 {
-			u.mu.Unlock()
-			return u.dial(s)
-		}
+	u.mu.Lock()
+	if n := len(u.idle); n > 0 {
 		c := u.idle[n-1]
 		u.idle[n-1] = nil
 		u.idle = u.idle[:n-1]
 		u.mu.Unlock()
-		if check && !c.alive() {
-			c.close()
-			continue
-		}
-		c.reused = true
-		s.c.upstreamReused.Add(1)
-		return c, nil
+		return u.reuse(s, c, check)
 	}
+	if s.maxConns == 0 || u.open < s.maxConns {
+		u.open++
+		u.mu.Unlock()
+		return u.dialIn(s)
+	}
+	w := &waiter{ready: make(chan struct{})}
+	u.waiters.push(w)
+	s.c.upstreamQueued.Add(1)
+	s.c.upstreamWaiting.Add(1)
+	u.mu.Unlock()
+	return u.wait(s, w, check)
+}
+
+// wait waits for w to be served, at most DialTimeout (or until stop), and returns the
+// connection it was handed or dials in the place it was given.
+func (u *upstream) wait(s *upstreams, w *waiter, check bool) (*upstreamConn, error) {
+	var timeout <-chan time.Time
+	if s.dialTO > 0 {
+		t := time.NewTimer(s.dialTO)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-w.ready:
+	case <-timeout:
+	case <-s.stopped:
+	}
+	u.mu.Lock()
+	if w.queued {
+		u.waiters.remove(w)
+		s.c.upstreamWaiting.Add(-1)
+		u.mu.Unlock()
+		return nil, errWaitTimeout
+	}
+	u.mu.Unlock()
+	// Served, perhaps as the wait ended: what it was handed is its own, never lost.
+	if w.conn != nil {
+		return u.reuse(s, w.conn, check)
+	}
+	return u.dialIn(s)
+}
+
+// reuse returns a connection that was idle or given back (checked to be still open when
+// check is set); one the upstream closed is replaced by a new dial in its place.
+func (u *upstream) reuse(s *upstreams, c *upstreamConn, check bool) (*upstreamConn, error) {
+	if check && !c.alive() {
+		// The most recently used connection was closed: the older ones most likely were too.
+		c.close()
+		return u.dialIn(s)
+	}
+	c.reused = true
+	s.c.upstreamReused.Add(1)
+	return c, nil
+}
+
+// dialIn dials a connection in a place already counted in open; a failed dial frees it.
+func (u *upstream) dialIn(s *upstreams) (*upstreamConn, error) {
+	c, err := u.dial(s)
+	if err != nil {
+		u.free(s)
+	}
+	return c, err
+}
+
+// free gives up a place in open: to the oldest waiter, which dials in it, or back.
+func (u *upstream) free(s *upstreams) {
+	u.mu.Lock()
+	if w := u.waiters.pop(); w != nil {
+		s.c.upstreamWaiting.Add(-1)
+		close(w.ready)
+	} else {
+		u.open--
+	}
+	u.mu.Unlock()
+}
+
+// discard closes a connection and frees its place.
+func (s *upstreams) discard(c *upstreamConn) {
+	c.close()
+	c.up.free(s)
 }
 
 func (u *upstream) dial(s *upstreams) (*upstreamConn, error) {
@@ -173,21 +263,30 @@ func (u *upstream) dial(s *upstreams) (*upstreamConn, error) {
 	return c, nil
 }
 
-// put takes back a connection after an exchange: to its pool when reusable (and the pool has
-// room and the proxy is not shutting down), else it is closed.
+// put takes back a connection after an exchange: when reusable, to the oldest request
+// waiting for one, else to its pool (when the pool has room and the proxy is not shutting
+// down); else it is closed.
 func (s *upstreams) put(c *upstreamConn, reusable, shutting bool) {
-	c.up.inFlight.Add(-1)
-	if !reusable || c.buf.Len() != 0 || shutting {
-		c.close() // bytes after the response: not a clean HTTP connection
+	u := c.up
+	u.inFlight.Add(-1)
+	if !reusable || c.buf.Len() != 0 {
+		s.discard(c) // bytes after the response: not a clean HTTP connection
 		return
 	}
-	u := c.up
 	u.mu.Lock()
-	if len(u.idle) < s.maxIdle {
+	if w := u.waiters.pop(); w != nil {
+		s.c.upstreamWaiting.Add(-1)
+		w.conn = c
+		close(w.ready)
+		u.mu.Unlock()
+		return
+	}
+	if !shutting && len(u.idle) < s.maxIdle {
 		u.idle = append(u.idle, c)
 		u.mu.Unlock()
 		return
 	}
+	u.open--
 	u.mu.Unlock()
 	c.close()
 }
@@ -196,10 +295,27 @@ func (s *upstreams) put(c *upstreamConn, reusable, shutting bool) {
 func (s *upstreams) closeIdle() {
 	for _, u := range s.list {
 		u.mu.Lock()
-		for _, c := range u.idle {
-			c.close()
-		}
+		idle := u.idle
 		u.idle = nil
 		u.mu.Unlock()
+		for _, c := range idle {
+			s.discard(c)
+		}
 	}
+}
+
+// stop makes the requests waiting for a connection give up (Shutdown past its deadline).
+func (s *upstreams) stop() {
+	s.stopOnce.Do(func() { close(s.stopped) })
+}
+
+// gauges returns the upstream connections open and idle now.
+func (s *upstreams) gauges() (open, idle uint64) {
+	for _, u := range s.list {
+		u.mu.Lock()
+		open += uint64(u.open)
+		idle += uint64(len(u.idle))
+		u.mu.Unlock()
+	}
+	return open, idle
 }
