@@ -853,8 +853,13 @@ fn a_connection_that_never_sends_is_closed_at_the_read_header_deadline() {
 fn at_the_connection_limit_requests_wait_for_a_connection_in_turn() {
     let _s = serial();
     let up = upstream();
-    // One worker, so every client waits in the one queue; the limit is per worker.
-    let p = proxy_on(1, vec![up.addr], |c| c.max_conns_per_upstream = 2);
+    // One worker, so every client waits in the one queue; the limit is per worker. A pool of
+    // one: a connection given back while requests wait goes to them even when the pool is
+    // full, rather than closed and dialled again.
+    let p = proxy_on(1, vec![up.addr], |c| {
+        c.max_conns_per_upstream = 2;
+        c.max_idle_per_upstream = 1;
+    });
     let clients: Vec<_> = (0..8)
         .map(|i| {
             let mut c = p.connect();
@@ -874,6 +879,7 @@ fn at_the_connection_limit_requests_wait_for_a_connection_in_turn() {
     // Without the limit, eight clients at once open eight upstream connections.
     assert_eq!(up.conns.load(Ordering::Relaxed), 2, "{c:?}");
     assert!(c.upstream_dials <= 2 && c.upstream_open <= 2, "{c:?}");
+    assert!(c.upstream_idle <= 1, "{c:?}");
     assert!(c.upstream_queued >= 6, "{c:?}");
     assert_eq!((c.upstream_waiting, c.bad_gateway), (0, 0), "{c:?}");
     drop(clients);

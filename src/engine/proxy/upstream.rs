@@ -298,13 +298,14 @@ impl Upstreams {
     }
 
     /// Takes back a lent connection after an exchange: to its pool when `reusable` and the
-    /// pool has room, else closed.
+    /// pool has room or requests wait for it (they take it from there), else closed.
     pub(crate) fn give_back(&mut self, shared: &ProxyShared, w: usize, k: Key, reusable: bool) {
         let Some(u) = self.conns.get_mut(k) else {
             return;
         };
         let up = u.upstream;
-        if !reusable || self.pools[up].len() >= shared.cfg.max_idle_per_upstream {
+        let full = self.pools[up].len() >= shared.cfg.max_idle_per_upstream;
+        if !reusable || (full && self.queues[up].is_empty()) {
             self.close(shared, w, k);
             return;
         }
