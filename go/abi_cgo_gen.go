@@ -405,12 +405,9 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.start) - unsafe.Offsetof(headRecord{}.start)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.len) - unsafe.Offsetof(headRecord{}.length)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.error_offset) - unsafe.Offsetof(headRecord{}.errorOffset)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.method_off) - unsafe.Offsetof(headRecord{}.methodOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.method_len) - unsafe.Offsetof(headRecord{}.methodLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.target_off) - unsafe.Offsetof(headRecord{}.targetOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.target_len) - unsafe.Offsetof(headRecord{}.targetLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.reason_off) - unsafe.Offsetof(headRecord{}.reasonOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.reason_len) - unsafe.Offsetof(headRecord{}.reasonLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_head{}.method) - unsafe.Offsetof(headRecord{}.method)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_head{}.target) - unsafe.Offsetof(headRecord{}.target)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_head{}.reason) - unsafe.Offsetof(headRecord{}.reason)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.first_header) - unsafe.Offsetof(headRecord{}.firstHeader)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.header_count) - unsafe.Offsetof(headRecord{}.headerCount)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.content_length) - unsafe.Offsetof(headRecord{}.contentLength)]struct{}{}
@@ -420,6 +417,10 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.body_kind) - unsafe.Offsetof(headRecord{}.bodyKind)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.known) - unsafe.Offsetof(headRecord{}.known)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.reserved) - unsafe.Offsetof(headRecord{}.reserved)]struct{}{}
+
+	_ equal = [C.sizeof_offheap_span - unsafe.Sizeof(span{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_span{}.off) - unsafe.Offsetof(span{}.off)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_span{}.len) - unsafe.Offsetof(span{}.length)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_header - unsafe.Sizeof(headerRecord{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_header{}.name_off) - unsafe.Offsetof(headerRecord{}.nameOff)]struct{}{}

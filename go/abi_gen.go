@@ -21,8 +21,10 @@ const (
 	// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 	// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
 	// same names and values, but a preprocessor `#if` no longer sees them;
-	// `offheap_relay_counters` gained `small_buffers_live`.
-	abiVersion = 5 // OFFHEAP_ABI_VERSION
+	// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
+	// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
+	// for `method_off`, `method_len`; the same layout).
+	abiVersion = 6 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 	bufferSize = 65536 // OFFHEAP_BUFFER_SIZE

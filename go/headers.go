@@ -180,9 +180,7 @@ type (
 	// headRecord is offheap_head (128 bytes).
 	headRecord struct {
 		status, start, length, errorOffset uint32
-		methodOff, methodLen               uint32
-		targetOff, targetLen               uint32
-		reasonOff, reasonLen               uint32
+		method, target, reason             span
 		firstHeader, headerCount           uint32
 		contentLength                      uint64
 		flags                              uint32
@@ -191,6 +189,10 @@ type (
 		bodyKind                           uint8
 		known                              [knownCount]uint8
 		reserved                           [8]uint32
+	}
+	// span is offheap_span: input[off : off+length].
+	span struct {
+		off, length uint32
 	}
 	// headerRecord is offheap_header.
 	headerRecord struct {
@@ -411,13 +413,13 @@ func NewRequestBatch(maxHeads int) *RequestBatch {
 // Method returns the method of request i.
 func (b *RequestBatch) Method(i int) []byte {
 	r := b.rec(i)
-	return b.slice(r.methodOff, r.methodLen)
+	return b.slice(r.method.off, r.method.length)
 }
 
 // Target returns the request-target of request i (the RequestURI).
 func (b *RequestBatch) Target(i int) []byte {
 	r := b.rec(i)
-	return b.slice(r.targetOff, r.targetLen)
+	return b.slice(r.target.off, r.target.length)
 }
 
 // ResponseBatch parses HTTP/1.x response heads, many per call, like [RequestBatch].
@@ -442,7 +444,7 @@ func (b *ResponseBatch) StatusCode(i int) int { return int(b.rec(i).statusCode) 
 // Reason returns the reason phrase of response i (possibly empty).
 func (b *ResponseBatch) Reason(i int) []byte {
 	r := b.rec(i)
-	return b.slice(r.reasonOff, r.reasonLen)
+	return b.slice(r.reason.off, r.reason.length)
 }
 
 // RewriteOptions says what [RequestBatch.RewriteRequest] adds and replaces.

@@ -38,7 +38,7 @@ fn parse_through_the_abi() {
     assert_eq!(st, offheap_status::Ok);
     assert_eq!((r.heads, r.headers), (1, 2));
     assert_eq!(heads[0].status, 0);
-    assert_eq!((heads[0].method_off, heads[0].method_len), (0, 3));
+    assert_eq!((heads[0].method.off, heads[0].method.len), (0, 3));
     assert_eq!(
         heads[0].flags & OFFHEAP_HEAD_CONNECTION_CLOSE,
         OFFHEAP_HEAD_CONNECTION_CLOSE

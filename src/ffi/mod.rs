@@ -63,8 +63,10 @@ use std::ffi::c_char;
 /// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 /// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
 /// same names and values, but a preprocessor `#if` no longer sees them;
-/// `offheap_relay_counters` gained `small_buffers_live`.
-pub const OFFHEAP_ABI_VERSION: u32 = 5;
+/// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
+/// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
+/// for `method_off`, `method_len`; the same layout).
+pub const OFFHEAP_ABI_VERSION: u32 = 6;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
