@@ -429,14 +429,10 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_header{}.value_len) - unsafe.Offsetof(headerRecord{}.valueLen)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_rewrite_options - unsafe.Sizeof(rewriteOptions{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.client_ip_off) - unsafe.Offsetof(rewriteOptions{}.clientIPOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.client_ip_len) - unsafe.Offsetof(rewriteOptions{}.clientIPLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.proto_off) - unsafe.Offsetof(rewriteOptions{}.protoOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.proto_len) - unsafe.Offsetof(rewriteOptions{}.protoLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.host_off) - unsafe.Offsetof(rewriteOptions{}.hostOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.host_len) - unsafe.Offsetof(rewriteOptions{}.hostLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.via_off) - unsafe.Offsetof(rewriteOptions{}.viaOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.via_len) - unsafe.Offsetof(rewriteOptions{}.viaLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.client_ip) - unsafe.Offsetof(rewriteOptions{}.clientIP)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.proto) - unsafe.Offsetof(rewriteOptions{}.proto)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.host) - unsafe.Offsetof(rewriteOptions{}.host)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.via) - unsafe.Offsetof(rewriteOptions{}.via)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.set_host) - unsafe.Offsetof(rewriteOptions{}.setHost)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.append_forwarded) - unsafe.Offsetof(rewriteOptions{}.appendForwarded)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.reserved) - unsafe.Offsetof(rewriteOptions{}.reserved)]struct{}{}

@@ -23,7 +23,8 @@ const (
 	// same names and values, but a preprocessor `#if` no longer sees them;
 	// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
 	// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
-	// for `method_off`, `method_len`; the same layout).
+	// for `method_off`, `method_len`; the same layout), and so are the strings of
+	// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...).
 	abiVersion = 6 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).

@@ -207,13 +207,10 @@ type (
 	}
 	// rewriteOptions is offheap_rewrite_options: its strings are spans of one byte array.
 	rewriteOptions struct {
-		clientIPOff, clientIPLen uint32
-		protoOff, protoLen       uint32
-		hostOff, hostLen         uint32
-		viaOff, viaLen           uint32
-		setHost                  uint8
-		appendForwarded          uint8
-		reserved                 [6]uint8
+		clientIP, proto, host, via span
+		setHost                    uint8
+		appendForwarded            uint8
+		reserved                   [6]uint8
 	}
 )
 
@@ -247,6 +244,9 @@ func (h *heads) rec(i int) *headRecord {
 func (h *heads) slice(off, n uint32) []byte {
 	return h.input[off : off+n : off+n]
 }
+
+// next is the span of n bytes that follows s.
+func (s span) next(n int) span { return span{s.off + s.length, uint32(n)} }
 
 // Len returns the number of heads the last Parse recorded (the last may be incomplete or
 // invalid: check Err).
@@ -534,15 +534,10 @@ func (b *RequestBatch) RewriteRequest(dst []byte, i int, opts *RewriteOptions) (
 	args = append(args, opts.Host...)
 	args = append(args, opts.Via...)
 	b.rewriteArgs = args
-	ro := rewriteOptions{
-		clientIPLen: uint32(len(opts.ClientIP)),
-		protoOff:    uint32(len(opts.ClientIP)),
-		protoLen:    uint32(len(opts.Proto)),
-		hostOff:     uint32(len(opts.ClientIP) + len(opts.Proto)),
-		hostLen:     uint32(len(opts.Host)),
-		viaOff:      uint32(len(opts.ClientIP) + len(opts.Proto) + len(opts.Host)),
-		viaLen:      uint32(len(opts.Via)),
-	}
+	clientIP := span{0, uint32(len(opts.ClientIP))}
+	proto := clientIP.next(len(opts.Proto))
+	host := proto.next(len(opts.Host))
+	ro := rewriteOptions{clientIP: clientIP, proto: proto, host: host, via: host.next(len(opts.Via))}
 	if opts.SetHost {
 		ro.setHost = 1
 	}

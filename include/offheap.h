@@ -37,7 +37,8 @@
 // same names and values, but a preprocessor `#if` no longer sees them;
 // `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
 // record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
-// for `method_off`, `method_len`; the same layout).
+// for `method_off`, `method_len`; the same layout), and so are the strings of
+// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...).
 #define OFFHEAP_ABI_VERSION 6
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -818,21 +819,13 @@ typedef struct offheap_headers_result {
 // Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
 typedef struct offheap_rewrite_options {
   // Client address appended to X-Forwarded-For (empty: none).
-  uint32_t client_ip_off;
-  // Its length.
-  uint32_t client_ip_len;
+  struct offheap_span client_ip;
   // X-Forwarded-Proto value (empty: none).
-  uint32_t proto_off;
-  // Its length.
-  uint32_t proto_len;
+  struct offheap_span proto;
   // New Host value; used only when `set_host` is non-zero.
-  uint32_t host_off;
-  // Its length.
-  uint32_t host_len;
+  struct offheap_span host;
   // This proxy's Via pseudonym (empty: no Via).
-  uint32_t via_off;
-  // Its length.
-  uint32_t via_len;
+  struct offheap_span via;
   // Non-zero: replace Host with the `host` span.
   uint8_t set_host;
   // Non-zero: append to the client's X-Forwarded-For instead of replacing it.

@@ -7,7 +7,9 @@
 use super::boundary::{FfiResult, guard};
 use super::ptr;
 use super::status::offheap_status;
-use crate::headers::{self, BatchError, Config, Head, HeaderSpan, RewriteError, RewriteOptions};
+use crate::headers::{
+    self, BatchError, Config, Head, HeaderSpan, RewriteError, RewriteOptions, Span,
+};
 
 /// The records a parse writes, one per head and one per header line, and the spans in them:
 /// the parser's own `repr(C)` records, which cbindgen exports under these names
@@ -86,21 +88,13 @@ pub struct offheap_headers_result {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct offheap_rewrite_options {
     /// Client address appended to X-Forwarded-For (empty: none).
-    pub client_ip_off: u32,
-    /// Its length.
-    pub client_ip_len: u32,
+    pub client_ip: Span,
     /// X-Forwarded-Proto value (empty: none).
-    pub proto_off: u32,
-    /// Its length.
-    pub proto_len: u32,
+    pub proto: Span,
     /// New Host value; used only when `set_host` is non-zero.
-    pub host_off: u32,
-    /// Its length.
-    pub host_len: u32,
+    pub host: Span,
     /// This proxy's Via pseudonym (empty: no Via).
-    pub via_off: u32,
-    /// Its length.
-    pub via_len: u32,
+    pub via: Span,
     /// Non-zero: replace Host with the `host` span.
     pub set_host: u8,
     /// Non-zero: append to the client's X-Forwarded-For instead of replacing it.
@@ -388,21 +382,21 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
                 ptr::slice_mut(out, out_len)?,
             )
         };
-        let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
-            let start = off as usize;
+        let span = |s: Span| -> Result<&[u8], offheap_status> {
+            let start = s.off as usize;
             strings
-                .get(start..start + len as usize)
+                .get(start..start + s.len as usize)
                 .ok_or(offheap_status::InvalidArgument)
         };
         let options = RewriteOptions {
-            client_ip: span(opts.client_ip_off, opts.client_ip_len)?,
-            proto: span(opts.proto_off, opts.proto_len)?,
+            client_ip: span(opts.client_ip)?,
+            proto: span(opts.proto)?,
             host: if opts.set_host != 0 {
-                Some(span(opts.host_off, opts.host_len)?)
+                Some(span(opts.host)?)
             } else {
                 None
             },
-            via: span(opts.via_off, opts.via_len)?,
+            via: span(opts.via)?,
             append_forwarded: opts.append_forwarded != 0,
         };
         rewrite_result(

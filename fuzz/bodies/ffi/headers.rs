@@ -123,24 +123,20 @@ impl Interp {
         let Some((input, head, hdrs)) = self.last_head.clone() else {
             return;
         };
-        let (strings, [ip, proto, host, via]) =
+        let (strings, [client_ip, proto, host, via]) =
             packed(["192.0.2.1", "https", "proxy.example", "fuzz-via"]);
         let mut opts = offheap_rewrite_options {
-            client_ip_off: ip.0,
-            client_ip_len: ip.1,
-            proto_off: proto.0,
-            proto_len: proto.1,
-            host_off: host.0,
-            host_len: host.1,
-            via_off: via.0,
-            via_len: via.1,
+            client_ip,
+            proto,
+            host,
+            via,
             set_host: p.u8() % 2,
             append_forwarded: p.u8() % 2,
             reserved: [0; 6],
         };
         let bad_span = p.u8().is_multiple_of(8);
         if bad_span {
-            opts.via_len = 100;
+            opts.via.len = 100;
         }
         let cap = [4096usize, 64, 0, 200][usize::from(p.u8() % 4)];
         let mut out = vec![0u8; 4096];
