@@ -78,8 +78,10 @@ package offheap
 #cgo nocallback offheap_engine_submit_batch
 #cgo noescape offheap_engine_submit_session
 #cgo nocallback offheap_engine_submit_session
-#cgo noescape offheap_headers_parse
-#cgo nocallback offheap_headers_parse
+#cgo noescape offheap_headers_parse_requests
+#cgo nocallback offheap_headers_parse_requests
+#cgo noescape offheap_headers_parse_responses
+#cgo nocallback offheap_headers_parse_responses
 #cgo noescape offheap_headers_rewrite_request
 #cgo nocallback offheap_headers_rewrite_request
 #cgo noescape offheap_headers_rewrite_response
@@ -161,9 +163,6 @@ var (
 	_ equal = [C.OFFHEAP_HEAD_TE_OTHER - headTEOther]struct{}{}
 	_ equal = [C.OFFHEAP_HEAD_CONNECTION_CLOSE - headConnectionClose]struct{}{}
 	_ equal = [C.OFFHEAP_HEAD_LEADING_EMPTY_LINES - headLeadingEmptyLines]struct{}{}
-	_ equal = [C.OFFHEAP_HEADERS_KIND_REQUEST - headersKindRequest]struct{}{}
-	_ equal = [C.OFFHEAP_HEADERS_KIND_RESPONSE - headersKindResponse]struct{}{}
-	_ equal = [C.OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD - headersKindResponseToHead]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_NO_SPLICE - relayNoSplice]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_SHUTDOWN_ON_DONE - relayShutdownOnDone]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_SPLICE - relaySplice]struct{}{}
@@ -399,7 +398,7 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_headers_config{}.max_head_len) - unsafe.Offsetof(headersConfig{}.maxHeadLen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_headers_config{}.max_headers) - unsafe.Offsetof(headersConfig{}.maxHeaders)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_headers_config{}.allow_bare_lf) - unsafe.Offsetof(headersConfig{}.allowBareLF)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_headers_config{}.kind) - unsafe.Offsetof(headersConfig{}.kind)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_headers_config{}.head_request) - unsafe.Offsetof(headersConfig{}.headRequest)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_head - unsafe.Sizeof(headRecord{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.status) - unsafe.Offsetof(headRecord{}.status)]struct{}{}

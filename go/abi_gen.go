@@ -24,9 +24,7 @@ const (
 	// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
 	// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
 	// for `method_off`, `method_len`; the same layout), and so are the strings of
-	// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
-	// `offheap_headers_parse_requests` and `offheap_headers_parse_responses` are one
-	// `offheap_headers_parse`, told which by `offheap_headers_config.kind` (for `head_request`).
+	// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...).
 	abiVersion = 6 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -143,15 +141,6 @@ const (
 
 	// Flag: empty lines preceded the start-line.
 	headLeadingEmptyLines = 256 // OFFHEAP_HEAD_LEADING_EMPTY_LINES
-
-	// `offheap_headers_config.kind`: request heads.
-	headersKindRequest = 0 // OFFHEAP_HEADERS_KIND_REQUEST
-
-	// `offheap_headers_config.kind`: response heads.
-	headersKindResponse = 1 // OFFHEAP_HEADERS_KIND_RESPONSE
-
-	// `offheap_headers_config.kind`: response heads that answer HEAD requests, so none has a body.
-	headersKindResponseToHead = 2 // OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD
 
 	// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
 	// the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.

@@ -39,9 +39,8 @@ func (c *HeadersConfig) maxHeaders() int {
 	return int(c.MaxHeaders)
 }
 
-// mirror checks c and returns it as the library's offheap_headers_config for heads of kind
-// (headersKindRequest ...).
-func (c *HeadersConfig) mirror(kind uint8) (headersConfig, error) {
+// mirror checks c and returns it as the library's offheap_headers_config.
+func (c *HeadersConfig) mirror(headRequest bool) (headersConfig, error) {
 	if c.MaxHeadLen > maxHeadLenLimit {
 		return headersConfig{}, fmt.Errorf("%w: HeadersConfig.MaxHeadLen is %d, above its limit of %d (16 MiB)",
 			ErrInvalidConfig, c.MaxHeadLen, maxHeadLenLimit)
@@ -50,9 +49,12 @@ func (c *HeadersConfig) mirror(kind uint8) (headersConfig, error) {
 		return headersConfig{}, fmt.Errorf("%w: HeadersConfig.MaxHeaders is %d, above its limit of %d",
 			ErrInvalidConfig, c.MaxHeaders, maxHeadersLimit)
 	}
-	m := headersConfig{maxHeadLen: c.MaxHeadLen, maxHeaders: c.MaxHeaders, kind: kind}
+	m := headersConfig{maxHeadLen: c.MaxHeadLen, maxHeaders: c.MaxHeaders}
 	if c.AllowBareLF {
 		m.allowBareLF = 1
+	}
+	if headRequest {
+		m.headRequest = 1
 	}
 	return m, nil
 }
@@ -201,7 +203,7 @@ type (
 		maxHeadLen  uint32
 		maxHeaders  uint16
 		allowBareLF uint8
-		kind        uint8
+		headRequest uint8
 	}
 	// rewriteOptions is offheap_rewrite_options: its strings are spans of one byte array.
 	rewriteOptions struct {
@@ -361,18 +363,18 @@ func (h *heads) All(i int) iter.Seq2[[]byte, []byte] {
 
 // parse makes the library parse input (pipelined, or one head per region of offsets) into
 // h: one cgo call, and no allocation unless the records must grow.
-func (h *heads) parse(op string, kind uint8, cfg *HeadersConfig, input []byte, offsets []uint32) error {
+func (h *heads) parse(op string, request bool, cfg *HeadersConfig, headRequest bool, input []byte, offsets []uint32) error {
 	h.n, h.consumed, h.input = 0, 0, nil
 	if initErr != nil {
 		return initErr
 	}
-	c, err := cfg.mirror(kind)
+	c, err := cfg.mirror(headRequest)
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
 	h.ensure(max(len(offsets), 1), cfg.maxHeaders())
 	for {
-		n, consumed, st := headersParse(input, offsets, &c, h.recs, h.hdrs)
+		n, consumed, st := headersParse(request, input, offsets, &c, h.recs, h.hdrs)
 		if st != statusOK {
 			return statusError(op, st)
 		}
@@ -491,7 +493,7 @@ func (e *HeadError) Unwrap() error { return &e.err }
 // problems are reported by [RequestBatch.Err]; err is about the call itself. One cgo call, no
 // allocation.
 func (b *RequestBatch) Parse(input []byte) (consumed int, err error) {
-	err = b.parse("RequestBatch.Parse", headersKindRequest, &b.Config, input, nil)
+	err = b.parse("RequestBatch.Parse", true, &b.Config, false, input, nil)
 	return b.consumed, err
 }
 
@@ -501,26 +503,18 @@ func (b *RequestBatch) Parse(input []byte) (consumed int, err error) {
 // head: with more regions than the batch holds, the batch grows (the only time it
 // allocates), and Len() is len(offsets).
 func (b *RequestBatch) ParseEach(input []byte, offsets []uint32) error {
-	return b.parse("RequestBatch.ParseEach", headersKindRequest, &b.Config, input, offsets)
+	return b.parse("RequestBatch.ParseEach", true, &b.Config, false, input, offsets)
 }
 
 // Parse parses pipelined response heads, like [RequestBatch.Parse].
 func (b *ResponseBatch) Parse(input []byte) (consumed int, err error) {
-	err = b.parse("ResponseBatch.Parse", b.kind(), &b.Config, input, nil)
+	err = b.parse("ResponseBatch.Parse", false, &b.Config, b.HeadRequest, input, nil)
 	return b.consumed, err
 }
 
 // ParseEach parses one response head per region of input, like [RequestBatch.ParseEach].
 func (b *ResponseBatch) ParseEach(input []byte, offsets []uint32) error {
-	return b.parse("ResponseBatch.ParseEach", b.kind(), &b.Config, input, offsets)
-}
-
-// kind is the kind of head the batch parses: responses, to HEAD requests when HeadRequest.
-func (b *ResponseBatch) kind() uint8 {
-	if b.HeadRequest {
-		return headersKindResponseToHead
-	}
-	return headersKindResponse
+	return b.parse("ResponseBatch.ParseEach", false, &b.Config, b.HeadRequest, input, offsets)
 }
 
 // RewriteRequest appends to dst request head i rewritten for an upstream, with the semantics

@@ -2,7 +2,7 @@
 
 package offheap
 
-func headersParse([]byte, []uint32, *headersConfig, []headRecord, []headerRecord) (int, int, uint32) {
+func headersParse(bool, []byte, []uint32, *headersConfig, []headRecord, []headerRecord) (int, int, uint32) {
 	return 0, 0, statusUnavailable
 }
 

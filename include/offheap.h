@@ -38,9 +38,7 @@
 // `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
 // record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
 // for `method_off`, `method_len`; the same layout), and so are the strings of
-// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
-// `offheap_headers_parse_requests` and `offheap_headers_parse_responses` are one
-// `offheap_headers_parse`, told which by `offheap_headers_config.kind` (for `head_request`).
+// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...).
 #define OFFHEAP_ABI_VERSION 6
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -157,15 +155,6 @@
 
 // Flag: empty lines preceded the start-line.
 #define OFFHEAP_HEAD_LEADING_EMPTY_LINES 256
-
-// `offheap_headers_config.kind`: request heads.
-#define OFFHEAP_HEADERS_KIND_REQUEST 0
-
-// `offheap_headers_config.kind`: response heads.
-#define OFFHEAP_HEADERS_KIND_RESPONSE 1
-
-// `offheap_headers_config.kind`: response heads that answer HEAD requests, so none has a body.
-#define OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD 2
 
 // `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
 // the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
@@ -740,8 +729,7 @@ typedef struct offheap_proxy_event {
 // `io.prometheus.client.MetricFamily` messages).
 typedef uint32_t offheap_expo_format;
 
-// What the input holds, what a parse accepts and its limits. A zero limit selects the default
-// (64 KiB head, 100 headers); the zero config parses requests.
+// Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 typedef struct offheap_headers_config {
   // Longest head in bytes (0: 65536; at most 16 MiB).
   uint32_t max_head_len;
@@ -749,9 +737,8 @@ typedef struct offheap_headers_config {
   uint16_t max_headers;
   // Non-zero: accept lines ended by a bare LF.
   uint8_t allow_bare_lf;
-  // What the input holds: `OFFHEAP_HEADERS_KIND_REQUEST` (0), `OFFHEAP_HEADERS_KIND_RESPONSE`,
-  // or `OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD` (responses to HEAD requests: none has a body).
-  uint8_t kind;
+  // Responses only, non-zero: the requests were HEAD, so no response has a body.
+  uint8_t head_request;
 } offheap_headers_config;
 
 // A byte range of the input: `input[off .. off + len]` (`offheap_span` in C).
@@ -1411,8 +1398,7 @@ offheap_status offheap_aggregator_set_family(uint64_t aggregator,
                                              const uint8_t *help,
                                              size_t help_len);
 
-// Parses the heads in `input` (requests or responses, as `cfg->kind` says) into the caller's
-// arrays, in one call.
+// Parses request heads from `input` into the caller's arrays, in one call.
 //
 // With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
 // are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
@@ -1421,35 +1407,51 @@ offheap_status offheap_aggregator_set_family(uint64_t aggregator,
 // last runs to the end) and holds one head each: the heads of many connections.
 //
 // Per-head problems (incomplete, malformed) are reported in each record's `status`; the
-// call's own status is about the arguments. `cfg` may be NULL (defaults: requests). Give
-// `headers` at least `max_headers` entries.
+// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
+// least `max_headers` entries.
 //
 // Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
-// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (an unknown
-// `kind`, or offsets out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first
-// head's headers do not fit). `*result` is written on success.
+// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
+// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
+// fit). `*result` is written on success.
 //
 // # Safety
 // Until the call returns, each pointer is NULL with a zero length, or valid for its length:
 // `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
 // `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
 // `offheap_headers_result`; the memory written overlaps no other argument.
-offheap_status offheap_headers_parse(const uint8_t *input,
-                                     size_t input_len,
-                                     const uint32_t *offsets,
-                                     size_t offsets_len,
-                                     const struct offheap_headers_config *cfg,
-                                     struct offheap_head *heads,
-                                     size_t heads_len,
-                                     struct offheap_header *headers,
-                                     size_t headers_len,
-                                     struct offheap_headers_result *result);
+offheap_status offheap_headers_parse_requests(const uint8_t *input,
+                                              size_t input_len,
+                                              const uint32_t *offsets,
+                                              size_t offsets_len,
+                                              const struct offheap_headers_config *cfg,
+                                              struct offheap_head *heads,
+                                              size_t heads_len,
+                                              struct offheap_header *headers,
+                                              size_t headers_len,
+                                              struct offheap_headers_result *result);
+
+// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
+// when the requests were HEAD.
+//
+// # Safety
+// The contract of `offheap_headers_parse_requests`.
+offheap_status offheap_headers_parse_responses(const uint8_t *input,
+                                               size_t input_len,
+                                               const uint32_t *offsets,
+                                               size_t offsets_len,
+                                               const struct offheap_headers_config *cfg,
+                                               struct offheap_head *heads,
+                                               size_t heads_len,
+                                               struct offheap_header *headers,
+                                               size_t headers_len,
+                                               struct offheap_headers_result *result);
 
 // Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
 // hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
 // `out`, and stores the length in `*written`.
 //
-// `head` is a complete request record from `offheap_headers_parse` over the same `input`,
+// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
 // `headers` that call's header array. The option strings are spans of `strings`.
 //
 // Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,

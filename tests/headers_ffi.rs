@@ -32,8 +32,8 @@ fn parse(
     }
 }
 
-/// Parses `input` (requests or responses) with no offsets array (NULL, `offsets_len`) and the
-/// default limits into `heads` (`heads_len` records) and `headers`.
+/// Parses `input` with no offsets array (NULL, `offsets_len`) and no configuration (NULL: the
+/// defaults) into `heads` (`heads_len` records) and `headers`.
 ///
 /// # Safety
 /// `heads` is valid for writing `heads_len` records, or is misaligned (refused before use);
@@ -47,26 +47,22 @@ unsafe fn parse_raw(
     headers: &mut [offheap_header],
     r: &mut offheap_headers_result,
 ) -> offheap_status {
-    let cfg = offheap_headers_config {
-        kind: if request {
-            OFFHEAP_HEADERS_KIND_REQUEST
-        } else {
-            OFFHEAP_HEADERS_KIND_RESPONSE
-        },
-        ..Default::default()
+    let f = if request {
+        offheap_headers_parse_requests
+    } else {
+        offheap_headers_parse_responses
     };
     let (hp, hn) = (headers.as_mut_ptr(), headers.len());
     let none = std::ptr::null();
-    // SAFETY: the input, the config and the header records are valid for their lengths,
-    // `heads` as this function's `# Safety` requires; the offsets are NULL (refused when
-    // `offsets_len` > 0).
+    // SAFETY: the input and the header records are valid for their lengths, `heads` as this
+    // function's `# Safety` requires; the offsets are NULL (refused when `offsets_len` > 0).
     unsafe {
-        offheap_headers_parse(
+        f(
             input.as_ptr(),
             input.len(),
             none,
             offsets_len,
-            &cfg,
+            std::ptr::null(),
             heads,
             heads_len,
             hp,

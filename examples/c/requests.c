@@ -28,11 +28,11 @@ int main(void) {
                             "%s /items/%d HTTP/1.1\r\nHost: example\r\nUser-Agent: c-example\r\n%s\r\n%s", m, i,
                             body ? "Content-Length: 5\r\n" : "", body ? "hello" : "");
   }
-  offheap_headers_config cfg = {0}; /* defaults: requests, strict, 64 KiB heads, 100 headers */
+  offheap_headers_config cfg = {0}; /* defaults: strict, 64 KiB heads, 100 headers */
   static offheap_head heads[64];
   static offheap_header headers[512];
   offheap_headers_result res;
-  CHECK(offheap_headers_parse((const uint8_t *)input, len, NULL, 0, &cfg, heads, 64, headers, 512, &res));
+  CHECK(offheap_headers_parse_requests((const uint8_t *)input, len, NULL, 0, &cfg, heads, 64, headers, 512, &res));
   if (res.heads != 30 || res.consumed != len) {
     fprintf(stderr, "parsed %llu heads, consumed %llu of %zu bytes\n", (unsigned long long)res.heads,
             (unsigned long long)res.consumed, len);

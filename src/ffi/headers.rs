@@ -54,8 +54,7 @@ pub use crate::headers::{
     KNOWN_COUNT as OFFHEAP_KNOWN_COUNT, Known as offheap_known, NOT_PRESENT as OFFHEAP_KNOWN_ABSENT,
 };
 
-/// What the input holds, what a parse accepts and its limits. A zero limit selects the default
-/// (64 KiB head, 100 headers); the zero config parses requests.
+/// Parser limits and options. A zero limit selects the default (64 KiB head, 100 headers).
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -66,17 +65,9 @@ pub struct offheap_headers_config {
     pub max_headers: u16,
     /// Non-zero: accept lines ended by a bare LF.
     pub allow_bare_lf: u8,
-    /// What the input holds: `OFFHEAP_HEADERS_KIND_REQUEST` (0), `OFFHEAP_HEADERS_KIND_RESPONSE`,
-    /// or `OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD` (responses to HEAD requests: none has a body).
-    pub kind: u8,
+    /// Responses only, non-zero: the requests were HEAD, so no response has a body.
+    pub head_request: u8,
 }
-
-/// `offheap_headers_config.kind`: request heads.
-pub const OFFHEAP_HEADERS_KIND_REQUEST: u8 = 0;
-/// `offheap_headers_config.kind`: response heads.
-pub const OFFHEAP_HEADERS_KIND_RESPONSE: u8 = 1;
-/// `offheap_headers_config.kind`: response heads that answer HEAD requests, so none has a body.
-pub const OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD: u8 = 2;
 
 /// What a parse call filled in.
 #[allow(non_camel_case_types)]
@@ -157,31 +148,13 @@ fn batch_status(e: BatchError) -> offheap_status {
     }
 }
 
-/// Parses the heads in `input` (requests or responses, as `cfg->kind` says) into the caller's
-/// arrays, in one call.
-///
-/// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
-/// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
-/// input ends, or a head is incomplete, invalid or followed by a body that is not
-/// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
-/// last runs to the end) and holds one head each: the heads of many connections.
-///
-/// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
-/// call's own status is about the arguments. `cfg` may be NULL (defaults: requests). Give
-/// `headers` at least `max_headers` entries.
-///
-/// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
-/// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (an unknown
-/// `kind`, or offsets out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first
-/// head's headers do not fit). `*result` is written on success.
+/// Shared body of the two parse exports.
 ///
 /// # Safety
-/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
-/// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
-/// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
-/// `offheap_headers_result`; the memory written overlaps no other argument.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_headers_parse(
+/// The contract of `offheap_headers_parse_requests` on every pointer.
+#[allow(clippy::too_many_arguments)]
+unsafe fn parse(
+    request: bool,
     input: *const u8,
     input_len: usize,
     offsets: *const u32,
@@ -194,11 +167,11 @@ pub unsafe extern "C" fn offheap_headers_parse(
     result: *mut offheap_headers_result,
 ) -> offheap_status {
     guard(|| {
-        // SAFETY: this function's `# Safety` gives `result` valid for one write, a non-NULL
-        // `cfg` for one read, `input` and `offsets` for reading and `heads` and `headers` for
-        // writing their lengths (NULL with a zero length), the written ones overlapping
-        // nothing, until the call returns: what `ptr::out`, `ptr::one`, `ptr::slice` and
-        // `ptr::slice_mut` require.
+        // SAFETY: the contract of `offheap_headers_parse_requests` (this function's
+        // `# Safety`) gives `result` valid for one write, a non-NULL `cfg` for one read,
+        // `input` and `offsets` for reading and `heads` and `headers` for writing their lengths
+        // (NULL with a zero length), the written ones overlapping nothing, until the call
+        // returns: what `ptr::out`, `ptr::one`, `ptr::slice` and `ptr::slice_mut` require.
         let (result, input, offsets, cfg, heads, headers) = unsafe {
             (
                 ptr::out(result)?,
@@ -214,19 +187,13 @@ pub unsafe extern "C" fn offheap_headers_parse(
             )
         };
         let c = config(&cfg);
-        // `None` for requests, else whether the responses answer HEAD requests.
-        let head_request = match cfg.kind {
-            OFFHEAP_HEADERS_KIND_REQUEST => None,
-            OFFHEAP_HEADERS_KIND_RESPONSE => Some(false),
-            OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD => Some(true),
-            _ => return Err(offheap_status::InvalidArgument),
-        };
-        let batch = match (head_request, offsets) {
-            (None, []) => headers::parse_requests(input, &c, heads, headers),
-            (None, _) => headers::parse_requests_at(input, offsets, &c, heads, headers),
-            (Some(head), []) => headers::parse_responses(input, &c, head, heads, headers),
-            (Some(head), _) => {
-                headers::parse_responses_at(input, offsets, &c, head, heads, headers)
+        let head_request = cfg.head_request != 0;
+        let batch = match (request, offsets.is_empty()) {
+            (true, true) => headers::parse_requests(input, &c, heads, headers),
+            (true, false) => headers::parse_requests_at(input, offsets, &c, heads, headers),
+            (false, true) => headers::parse_responses(input, &c, head_request, heads, headers),
+            (false, false) => {
+                headers::parse_responses_at(input, offsets, &c, head_request, heads, headers)
             }
         }
         .map_err(batch_status)?;
@@ -237,6 +204,97 @@ pub unsafe extern "C" fn offheap_headers_parse(
         });
         Ok(())
     })
+}
+
+/// Parses request heads from `input` into the caller's arrays, in one call.
+///
+/// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
+/// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
+/// input ends, or a head is incomplete, invalid or followed by a body that is not
+/// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
+/// last runs to the end) and holds one head each: the heads of many connections.
+///
+/// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
+/// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
+/// least `max_headers` entries.
+///
+/// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
+/// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
+/// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
+/// fit). `*result` is written on success.
+///
+/// # Safety
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
+/// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
+/// `offheap_headers_result`; the memory written overlaps no other argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_headers_parse_requests(
+    input: *const u8,
+    input_len: usize,
+    offsets: *const u32,
+    offsets_len: usize,
+    cfg: *const offheap_headers_config,
+    heads: *mut Head,
+    heads_len: usize,
+    headers: *mut HeaderSpan,
+    headers_len: usize,
+    result: *mut offheap_headers_result,
+) -> offheap_status {
+    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
+    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
+    unsafe {
+        parse(
+            true,
+            input,
+            input_len,
+            offsets,
+            offsets_len,
+            cfg,
+            heads,
+            heads_len,
+            headers,
+            headers_len,
+            result,
+        )
+    }
+}
+
+/// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
+/// when the requests were HEAD.
+///
+/// # Safety
+/// The contract of `offheap_headers_parse_requests`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn offheap_headers_parse_responses(
+    input: *const u8,
+    input_len: usize,
+    offsets: *const u32,
+    offsets_len: usize,
+    cfg: *const offheap_headers_config,
+    heads: *mut Head,
+    heads_len: usize,
+    headers: *mut HeaderSpan,
+    headers_len: usize,
+    result: *mut offheap_headers_result,
+) -> offheap_status {
+    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
+    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
+    unsafe {
+        parse(
+            false,
+            input,
+            input_len,
+            offsets,
+            offsets_len,
+            cfg,
+            heads,
+            heads_len,
+            headers,
+            headers_len,
+            result,
+        )
+    }
 }
 
 /// Finishes a rewrite export: the length on success; on `BUFFER_TOO_SMALL` the size needed
@@ -283,7 +341,7 @@ unsafe fn parsed_head<'a>(
 /// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
 /// `out`, and stores the length in `*written`.
 ///
-/// `head` is a complete request record from `offheap_headers_parse` over the same `input`,
+/// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
 /// `headers` that call's header array. The option strings are spans of `strings`.
 ///
 /// Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,

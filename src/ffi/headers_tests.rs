@@ -3,7 +3,7 @@ use super::*;
 
 const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n";
 
-/// `offheap_headers_parse` over `REQ` with `offsets`, the default config (requests), and
+/// `offheap_headers_parse_requests` over `REQ` with `offsets`, the default config, and
 /// the caller's arrays `heads` and `hs`.
 fn parse_req(
     offsets: &[u32],
@@ -14,7 +14,7 @@ fn parse_req(
     // SAFETY: every pointer comes from a slice passed with its own length, `r` is a live
     // local, and the written arrays are distinct borrows.
     let st = unsafe {
-        offheap_headers_parse(
+        offheap_headers_parse_requests(
             REQ.as_ptr(),
             REQ.len(),
             offsets.as_ptr(),
@@ -85,7 +85,7 @@ fn bad_arguments_are_statuses() {
     // SAFETY: the NULL input with a length is rejected before any pointer is used; `r` is
     // a live local.
     let st = unsafe {
-        offheap_headers_parse(
+        offheap_headers_parse_requests(
             core::ptr::null(),
             5,
             core::ptr::null(),
@@ -102,27 +102,6 @@ fn bad_arguments_are_statuses() {
     let mut heads = [offheap_head::default(); 1];
     let (st, _) = parse_req(&[], &mut heads, &mut []);
     assert_eq!(st, offheap_status::BufferTooSmall);
-    let cfg = offheap_headers_config {
-        kind: OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD + 1,
-        ..Default::default()
-    };
-    // SAFETY: `REQ` is valid for its length, `cfg` and `r` are live locals, and the empty
-    // arrays are (NULL, 0).
-    let st = unsafe {
-        offheap_headers_parse(
-            REQ.as_ptr(),
-            REQ.len(),
-            core::ptr::null(),
-            0,
-            &cfg,
-            core::ptr::null_mut(),
-            0,
-            core::ptr::null_mut(),
-            0,
-            &mut r,
-        )
-    };
-    assert_eq!(st, offheap_status::InvalidArgument, "an unknown kind");
 }
 
 #[test]

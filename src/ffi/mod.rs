@@ -66,9 +66,7 @@ use std::ffi::c_char;
 /// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
 /// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
 /// for `method_off`, `method_len`; the same layout), and so are the strings of
-/// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
-/// `offheap_headers_parse_requests` and `offheap_headers_parse_responses` are one
-/// `offheap_headers_parse`, told which by `offheap_headers_config.kind` (for `head_request`).
+/// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...).
 pub const OFFHEAP_ABI_VERSION: u32 = 6;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

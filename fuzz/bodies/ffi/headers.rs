@@ -34,14 +34,7 @@ impl Interp {
             max_head_len: [0, 40, 1 << 25][usize::from(p.u8() % 3)],
             max_headers: [0, 1, 300][usize::from(p.u8() % 3)],
             allow_bare_lf: p.u8() % 2,
-            // Now and then an unknown kind, refused.
-            kind: if p.u8().is_multiple_of(32) {
-                OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD + 1 + p.u8() % 8
-            } else if responses {
-                OFFHEAP_HEADERS_KIND_RESPONSE + p.u8() % 2
-            } else {
-                OFFHEAP_HEADERS_KIND_REQUEST
-            },
+            head_request: p.u8() % 2,
         };
         let null_cfg = p.u8().is_multiple_of(16);
         let nheads = usize::from(p.u8() % 9);
@@ -59,10 +52,15 @@ impl Interp {
         let hdp = or_null_mut(null_arrays, hdrs.as_mut_ptr());
         let cp = or_null(null_cfg, &cfg);
         let op = or_null(noffsets == 0, offsets.as_ptr());
+        let parse = if responses {
+            offheap_headers_parse_responses
+        } else {
+            offheap_headers_parse_requests
+        };
         // SAFETY: every array is NULL or valid for its length; `out` is NULL, misaligned or
         // points to `res`.
         let st = unsafe {
-            offheap_headers_parse(
+            parse(
                 input.as_ptr(),
                 input.len(),
                 op,
@@ -85,9 +83,6 @@ impl Interp {
                 "NULL head arrays with lengths"
             );
             return;
-        }
-        if !null_cfg && cfg.kind > OFFHEAP_HEADERS_KIND_RESPONSE_TO_HEAD {
-            assert_eq!(st, offheap_status::InvalidArgument, "unknown kind accepted");
         }
         if st != offheap_status::Ok {
             assert_eq!(res.heads, 999, "result written on failure");
@@ -118,9 +113,7 @@ impl Interp {
                     "header span outside the input"
                 );
             }
-            // A NULL config parses requests.
-            let requests = null_cfg || cfg.kind == OFFHEAP_HEADERS_KIND_REQUEST;
-            if requests && self.last_head.is_none() && noffsets == 0 {
+            if !responses && self.last_head.is_none() && noffsets == 0 {
                 self.last_head = Some((input.to_vec(), *h, hdrs[..res.headers as usize].to_vec()));
             }
         }
@@ -183,7 +176,7 @@ impl Interp {
             let mut res = offheap_headers_result::default();
             // SAFETY: every array is valid for its length.
             let st = unsafe {
-                offheap_headers_parse(
+                offheap_headers_parse_requests(
                     out.as_ptr(),
                     written,
                     std::ptr::null(),
