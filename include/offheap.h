@@ -778,7 +778,7 @@ typedef struct offheap_head {
   uint32_t header_count;
   // The body length when `body_kind` is [`Body::Length`] (`OFFHEAP_BODY_LENGTH`), else 0.
   uint64_t content_length;
-  // [`flags`](super::flags) bits (`OFFHEAP_HEAD_*`).
+  // Flag bits (`headers::flags`, `OFFHEAP_HEAD_*` in C).
   uint32_t flags;
   // The status code (responses).
   uint16_t status_code;

@@ -94,7 +94,7 @@ pub struct Head {
     pub header_count: u32,
     /// The body length when `body_kind` is [`Body::Length`] (`OFFHEAP_BODY_LENGTH`), else 0.
     pub content_length: u64,
-    /// [`flags`](super::flags) bits (`OFFHEAP_HEAD_*`).
+    /// Flag bits (`headers::flags`, `OFFHEAP_HEAD_*` in C).
     pub flags: u32,
     /// The status code (responses).
     pub status_code: u16,
