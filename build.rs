@@ -9,13 +9,14 @@
 use std::path::{Path, PathBuf};
 
 /// The core files cbindgen reads besides `src/ffi/`: the proxy's counters, the relay's
-/// process-wide counters, the window's batch accounting and counters, and the parser's
-/// well-known header slots.
-const CORE_SOURCES: [&str; 4] = [
+/// process-wide counters, the window's batch accounting and counters, the parser's
+/// well-known header slots and its head and header records.
+const CORE_SOURCES: [&str; 5] = [
     "src/engine/proxy/config.rs",
     "src/relay/stats.rs",
     "src/window/accounting.rs",
     "src/headers/known.rs",
+    "src/headers/head.rs",
 ];
 
 fn main() {

@@ -408,12 +408,9 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.start) - unsafe.Offsetof(headRecord{}.start)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.len) - unsafe.Offsetof(headRecord{}.length)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.error_offset) - unsafe.Offsetof(headRecord{}.errorOffset)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.method_off) - unsafe.Offsetof(headRecord{}.methodOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.method_len) - unsafe.Offsetof(headRecord{}.methodLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.target_off) - unsafe.Offsetof(headRecord{}.targetOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.target_len) - unsafe.Offsetof(headRecord{}.targetLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.reason_off) - unsafe.Offsetof(headRecord{}.reasonOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_head{}.reason_len) - unsafe.Offsetof(headRecord{}.reasonLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_head{}.method) - unsafe.Offsetof(headRecord{}.method)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_head{}.target) - unsafe.Offsetof(headRecord{}.target)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_head{}.reason) - unsafe.Offsetof(headRecord{}.reason)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.first_header) - unsafe.Offsetof(headRecord{}.firstHeader)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.header_count) - unsafe.Offsetof(headRecord{}.headerCount)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.content_length) - unsafe.Offsetof(headRecord{}.contentLength)]struct{}{}
@@ -424,6 +421,10 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.known) - unsafe.Offsetof(headRecord{}.known)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_head{}.reserved) - unsafe.Offsetof(headRecord{}.reserved)]struct{}{}
 
+	_ equal = [C.sizeof_offheap_span - unsafe.Sizeof(span{})]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_span{}.off) - unsafe.Offsetof(span{}.off)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_span{}.len) - unsafe.Offsetof(span{}.length)]struct{}{}
+
 	_ equal = [C.sizeof_offheap_header - unsafe.Sizeof(headerRecord{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_header{}.name_off) - unsafe.Offsetof(headerRecord{}.nameOff)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_header{}.name_len) - unsafe.Offsetof(headerRecord{}.nameLen)]struct{}{}
@@ -431,14 +432,10 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_header{}.value_len) - unsafe.Offsetof(headerRecord{}.valueLen)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_rewrite_options - unsafe.Sizeof(rewriteOptions{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.client_ip_off) - unsafe.Offsetof(rewriteOptions{}.clientIPOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.client_ip_len) - unsafe.Offsetof(rewriteOptions{}.clientIPLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.proto_off) - unsafe.Offsetof(rewriteOptions{}.protoOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.proto_len) - unsafe.Offsetof(rewriteOptions{}.protoLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.host_off) - unsafe.Offsetof(rewriteOptions{}.hostOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.host_len) - unsafe.Offsetof(rewriteOptions{}.hostLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.via_off) - unsafe.Offsetof(rewriteOptions{}.viaOff)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.via_len) - unsafe.Offsetof(rewriteOptions{}.viaLen)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.client_ip) - unsafe.Offsetof(rewriteOptions{}.clientIP)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.proto) - unsafe.Offsetof(rewriteOptions{}.proto)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.host) - unsafe.Offsetof(rewriteOptions{}.host)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.via) - unsafe.Offsetof(rewriteOptions{}.via)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.set_host) - unsafe.Offsetof(rewriteOptions{}.setHost)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.append_forwarded) - unsafe.Offsetof(rewriteOptions{}.appendForwarded)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_rewrite_options{}.reserved) - unsafe.Offsetof(rewriteOptions{}.reserved)]struct{}{}

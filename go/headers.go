@@ -180,9 +180,7 @@ type (
 	// headRecord is offheap_head (128 bytes).
 	headRecord struct {
 		status, start, length, errorOffset uint32
-		methodOff, methodLen               uint32
-		targetOff, targetLen               uint32
-		reasonOff, reasonLen               uint32
+		method, target, reason             span
 		firstHeader, headerCount           uint32
 		contentLength                      uint64
 		flags                              uint32
@@ -191,6 +189,10 @@ type (
 		bodyKind                           uint8
 		known                              [knownCount]uint8
 		reserved                           [8]uint32
+	}
+	// span is offheap_span: input[off : off+length].
+	span struct {
+		off, length uint32
 	}
 	// headerRecord is offheap_header.
 	headerRecord struct {
@@ -205,13 +207,10 @@ type (
 	}
 	// rewriteOptions is offheap_rewrite_options: its strings are spans of one byte array.
 	rewriteOptions struct {
-		clientIPOff, clientIPLen uint32
-		protoOff, protoLen       uint32
-		hostOff, hostLen         uint32
-		viaOff, viaLen           uint32
-		setHost                  uint8
-		appendForwarded          uint8
-		reserved                 [6]uint8
+		clientIP, proto, host, via span
+		setHost                    uint8
+		appendForwarded            uint8
+		reserved                   [6]uint8
 	}
 )
 
@@ -245,6 +244,9 @@ func (h *heads) rec(i int) *headRecord {
 func (h *heads) slice(off, n uint32) []byte {
 	return h.input[off : off+n : off+n]
 }
+
+// next is the span of n bytes that follows s.
+func (s span) next(n int) span { return span{s.off + s.length, uint32(n)} }
 
 // Len returns the number of heads the last Parse recorded (the last may be incomplete or
 // invalid: check Err).
@@ -411,13 +413,13 @@ func NewRequestBatch(maxHeads int) *RequestBatch {
 // Method returns the method of request i.
 func (b *RequestBatch) Method(i int) []byte {
 	r := b.rec(i)
-	return b.slice(r.methodOff, r.methodLen)
+	return b.slice(r.method.off, r.method.length)
 }
 
 // Target returns the request-target of request i (the RequestURI).
 func (b *RequestBatch) Target(i int) []byte {
 	r := b.rec(i)
-	return b.slice(r.targetOff, r.targetLen)
+	return b.slice(r.target.off, r.target.length)
 }
 
 // ResponseBatch parses HTTP/1.x response heads, many per call, like [RequestBatch].
@@ -442,7 +444,7 @@ func (b *ResponseBatch) StatusCode(i int) int { return int(b.rec(i).statusCode) 
 // Reason returns the reason phrase of response i (possibly empty).
 func (b *ResponseBatch) Reason(i int) []byte {
 	r := b.rec(i)
-	return b.slice(r.reasonOff, r.reasonLen)
+	return b.slice(r.reason.off, r.reason.length)
 }
 
 // RewriteOptions says what [RequestBatch.RewriteRequest] adds and replaces.
@@ -532,15 +534,10 @@ func (b *RequestBatch) RewriteRequest(dst []byte, i int, opts *RewriteOptions) (
 	args = append(args, opts.Host...)
 	args = append(args, opts.Via...)
 	b.rewriteArgs = args
-	ro := rewriteOptions{
-		clientIPLen: uint32(len(opts.ClientIP)),
-		protoOff:    uint32(len(opts.ClientIP)),
-		protoLen:    uint32(len(opts.Proto)),
-		hostOff:     uint32(len(opts.ClientIP) + len(opts.Proto)),
-		hostLen:     uint32(len(opts.Host)),
-		viaOff:      uint32(len(opts.ClientIP) + len(opts.Proto) + len(opts.Host)),
-		viaLen:      uint32(len(opts.Via)),
-	}
+	clientIP := span{0, uint32(len(opts.ClientIP))}
+	proto := clientIP.next(len(opts.Proto))
+	host := proto.next(len(opts.Host))
+	ro := rewriteOptions{clientIP: clientIP, proto: proto, host: host, via: host.next(len(opts.Via))}
 	if opts.SetHost {
 		ro.setHost = 1
 	}

@@ -35,9 +35,12 @@
 // `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 // `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
 // same names and values, but a preprocessor `#if` no longer sees them;
-// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_proxy_options` gained
-// `max_conns_per_upstream`, and `offheap_proxy_counters` `upstream_queued` and
-// `upstream_waiting`.
+// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
+// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
+// for `method_off`, `method_len`; the same layout), and so are the strings of
+// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
+// `offheap_proxy_options` gained `max_conns_per_upstream`, and `offheap_proxy_counters`
+// `upstream_queued` and `upstream_waiting`.
 #define OFFHEAP_ABI_VERSION 6
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -747,64 +750,68 @@ typedef struct offheap_headers_config {
   uint8_t head_request;
 } offheap_headers_config;
 
-// One parsed head (128 bytes). Offsets are from the start of the whole input.
-//
-// `status` is `OFFHEAP_STATUS_OK` for a complete head, `OFFHEAP_STATUS_HEADERS_INCOMPLETE`
-// when more bytes are needed (then `len` is the number of bytes seen), or another
-// `OFFHEAP_STATUS_HEADERS_*` error with `error_offset` the offending byte. Other fields are
-// meaningful only for complete heads.
-typedef struct offheap_head {
-  // `OFFHEAP_STATUS_OK` or an `OFFHEAP_STATUS_HEADERS_*` value.
-  uint32_t status;
-  // Offset of the head's first byte.
-  uint32_t start;
-  // Head length including the final empty line (complete), or bytes seen (incomplete).
+// A byte range of the input: `input[off .. off + len]` (`offheap_span` in C).
+typedef struct offheap_span {
+  // Offset from the start of the whole input passed to the batch call.
+  uint32_t off;
+  // Length in bytes.
   uint32_t len;
-  // Offset of the byte that made the head invalid.
+} offheap_span;
+
+// The record of one parsed head (`offheap_head` in C): 128 bytes of plain data, `repr(C)` so
+// that the C ABI and Go share the layout. Offsets are from the start of the whole input.
+//
+// `status` is 0 (`OFFHEAP_STATUS_OK`) for a complete head, the code of
+// [`Error::Incomplete`] (`OFFHEAP_STATUS_HEADERS_INCOMPLETE`) when more bytes are needed
+// (then `len` is the number of bytes seen), or the code of another [`Error`] (an
+// `OFFHEAP_STATUS_HEADERS_*` value) with `error_offset` the offending byte. The other fields
+// are meaningful only when `status` is 0.
+typedef struct offheap_head {
+  // 0 (complete) or an [`Error`] code (`OFFHEAP_STATUS_HEADERS_*`).
+  uint32_t status;
+  // Offset of the head's first byte in the input.
+  uint32_t start;
+  // Length of the head, including the final empty line (complete), or bytes seen.
+  uint32_t len;
+  // Absolute offset of the byte that made the head invalid (errors only).
   uint32_t error_offset;
-  // Method offset (requests).
-  uint32_t method_off;
-  // Method length.
-  uint32_t method_len;
-  // Request-target offset (requests).
-  uint32_t target_off;
-  // Request-target length.
-  uint32_t target_len;
-  // Reason-phrase offset (responses).
-  uint32_t reason_off;
-  // Reason-phrase length.
-  uint32_t reason_len;
-  // Index of the head's first `offheap_header` in the header array.
+  // The method (requests).
+  struct offheap_span method;
+  // The request-target (requests).
+  struct offheap_span target;
+  // The reason phrase (responses; may be empty).
+  struct offheap_span reason;
+  // Index of this head's first [`HeaderSpan`] (`offheap_header`) in the header array.
   uint32_t first_header;
   // Number of header lines.
   uint32_t header_count;
-  // Body length when `body_kind` is `OFFHEAP_BODY_LENGTH`, else 0.
+  // The body length when `body_kind` is [`Body::Length`] (`OFFHEAP_BODY_LENGTH`), else 0.
   uint64_t content_length;
-  // `OFFHEAP_HEAD_*` flag bits.
+  // Flag bits (`headers::flags`, `OFFHEAP_HEAD_*` in C).
   uint32_t flags;
-  // Status code (responses).
+  // The status code (responses).
   uint16_t status_code;
-  // Minor HTTP version: 0 or 1.
+  // The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
   uint8_t version;
-  // An `OFFHEAP_BODY_*` value.
+  // The [`Body`] discriminant (an `OFFHEAP_BODY_*` value).
   uint8_t body_kind;
-  // For each well-known header (`OFFHEAP_KNOWN_*` order), the position of its first line
-  // relative to `first_header`, or 255 when absent.
+  // For each [`Known`] name (`OFFHEAP_KNOWN_*` order), the position (relative to
+  // `first_header`) of its first line, or [`NOT_PRESENT`] (`OFFHEAP_KNOWN_ABSENT`).
   uint8_t known[OFFHEAP_KNOWN_COUNT];
-  // Reserved, zero.
+  // Reserved (zero); pads the record to 128 bytes.
   uint32_t reserved[8];
 } offheap_head;
 
-// One header line: name and value (trimmed of surrounding whitespace) as offsets into the
-// input.
+// One header line (`offheap_header` in C): name and value as offsets into the input. The
+// value excludes the whitespace around it.
 typedef struct offheap_header {
-  // Name offset.
+  // Offset of the name.
   uint32_t name_off;
-  // Name length.
+  // Length of the name.
   uint32_t name_len;
-  // Value offset.
+  // Offset of the value (trimmed of leading and trailing whitespace).
   uint32_t value_off;
-  // Value length.
+  // Length of the value.
   uint32_t value_len;
 } offheap_header;
 
@@ -821,21 +828,13 @@ typedef struct offheap_headers_result {
 // Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
 typedef struct offheap_rewrite_options {
   // Client address appended to X-Forwarded-For (empty: none).
-  uint32_t client_ip_off;
-  // Its length.
-  uint32_t client_ip_len;
+  struct offheap_span client_ip;
   // X-Forwarded-Proto value (empty: none).
-  uint32_t proto_off;
-  // Its length.
-  uint32_t proto_len;
+  struct offheap_span proto;
   // New Host value; used only when `set_host` is non-zero.
-  uint32_t host_off;
-  // Its length.
-  uint32_t host_len;
+  struct offheap_span host;
   // This proxy's Via pseudonym (empty: no Via).
-  uint32_t via_off;
-  // Its length.
-  uint32_t via_len;
+  struct offheap_span via;
   // Non-zero: replace Host with the `host` span.
   uint8_t set_host;
   // Non-zero: append to the client's X-Forwarded-For instead of replacing it.

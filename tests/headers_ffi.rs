@@ -3,13 +3,6 @@
 
 use offheap::ffi::*;
 
-/// An empty `offheap_head` for the library to fill (the C struct has no `Default`).
-fn empty_head() -> offheap_head {
-    // SAFETY: offheap_head is a repr(C) struct of integers and integer arrays only, for which
-    // all-zero bytes are a valid value.
-    unsafe { std::mem::zeroed() }
-}
-
 /// The fields of a result, to compare (the C struct has no `PartialEq`).
 fn fields(r: &offheap_headers_result) -> (u64, u64, u64) {
     (r.heads, r.headers, r.consumed)
@@ -82,7 +75,7 @@ unsafe fn parse_raw(
 // One test function: injected panics are process-wide.
 #[test]
 fn contract() {
-    let mut heads = [empty_head(); 2];
+    let mut heads = [offheap_head::default(); 2];
     let mut hs = [offheap_header::default(); 16];
     let mut r = offheap_headers_result::default();
 

@@ -1,10 +1,42 @@
-//! The window C ABI through the real exported symbols: a panic injected into every window
-//! export is caught, returns OFFHEAP_STATUS_PANIC, writes no out-parameter, and leaves the
-//! aggregator usable.
+//! The window C ABI through the real exported symbols: ingest, snapshot and view through the
+//! exports, and a panic injected into every window export is caught, returns
+//! OFFHEAP_STATUS_PANIC, writes no out-parameter, and leaves the aggregator usable.
 
 use std::fmt::Debug;
+use std::sync::Mutex;
 
 use offheap::ffi::*;
+
+/// Injected panics are process-wide: every test here takes this lock, so a panic one test arms
+/// fires in that test's calls only.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Calls `offheap_aggregator_new` with the one configuration of these tests (a tumbling
+/// one-minute window over at most 1000 series, with quantile sketches; metric `m`, key label
+/// `k`), which writes the handle to `*out`.
+fn aggregator_new(out: &mut u64) -> offheap_status {
+    let cfg = offheap_aggregator_config {
+        mode: 1,
+        slices: 1,
+        width_ns: 60_000_000_000,
+        alpha: 0.01,
+        max_buckets: 2048,
+        shards: 4,
+        max_series: 1000,
+        allowed_lateness_ns: u64::MAX,
+        max_key_len: 64,
+        sketch: 1,
+        ..offheap_aggregator_config::default()
+    };
+    let (name, help, label) = (b"m".as_ptr(), std::ptr::null(), b"k".as_ptr());
+    // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given (the
+    // help is (NULL, 0)) and `out` is a live u64 for the one write.
+    unsafe { offheap_aggregator_new(&cfg, name, 1, help, 0, label, 1, out) }
+}
 
 /// Calls `call` with a panic injected: it must return PANIC and leave its out-parameters
 /// (`out`) as they were (compared through `Debug`: the C structs have no `PartialEq`). Then
@@ -27,26 +59,84 @@ fn panic_then_ok<T: Debug>(
 }
 
 #[test]
-fn a_panic_through_every_kind_of_window_export() {
-    let cfg = offheap_aggregator_config {
-        mode: 1,
-        slices: 1,
-        width_ns: 60_000_000_000,
-        alpha: 0.01,
-        max_buckets: 2048,
-        shards: 4,
-        max_series: 1000,
-        allowed_lateness_ns: u64::MAX,
-        max_key_len: 64,
-        sketch: 1,
-        ..offheap_aggregator_config::default()
+fn ingest_snapshot_view_render_and_free() {
+    let _serial = serial();
+    let mut agg = 0;
+    assert_eq!(aggregator_new(&mut agg), offheap_status::Ok);
+    let keys = [1u64, 2, 1];
+    let ts = [1i64, 2, 3];
+    let vs = [1.0, 2.0, 3.0];
+    let mut acc = offheap_ingest_accounting::default();
+    // SAFETY: `keys`, `ts` and `vs` are arrays of 3, weights are (NULL, unweighted) and
+    // `acc` is a live local.
+    let st = unsafe {
+        offheap_aggregator_ingest_u64(
+            agg,
+            keys.as_ptr(),
+            ts.as_ptr(),
+            vs.as_ptr(),
+            std::ptr::null(),
+            3,
+            3,
+            &mut acc,
+        )
     };
-    let agg = panic_then_ok("aggregator_new", 0u64, |out| {
-        let (name, help, label) = (b"m".as_ptr(), std::ptr::null(), b"k".as_ptr());
-        // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given
-        // (the help is (NULL, 0)) and `out` is a live u64 for the one write.
-        unsafe { offheap_aggregator_new(&cfg, name, 1, help, 0, label, 1, out) }
-    });
+    assert_eq!((st, acc.accepted), (offheap_status::Ok, 3));
+    let mut snap = 0;
+    // SAFETY: `snap` is a live local.
+    let st = unsafe { offheap_snapshot_new(&mut snap) };
+    assert_eq!(st, offheap_status::Ok);
+    let q = [0.5];
+    let mut rows = 0;
+    // SAFETY: `q` holds 1 quantile and `rows` is a live local.
+    let st = unsafe { offheap_snapshot_take(agg, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
+    assert_eq!((st, rows), (offheap_status::Ok, 2));
+    let mut view = std::mem::MaybeUninit::<offheap_snapshot_columns>::uninit();
+    // SAFETY: `view` is a live local with room for one view.
+    let st = unsafe { offheap_snapshot_view(snap, view.as_mut_ptr()) };
+    assert_eq!(st, offheap_status::Ok);
+    // SAFETY: the call returned OK, and an out-parameter is written on success.
+    let view = unsafe { view.assume_init() };
+    // SAFETY: a non-empty column of the view points to `rows` elements of the snapshot,
+    // which is neither filled again nor freed before this read.
+    let counts = unsafe { std::slice::from_raw_parts(view.counts, view.rows as usize) };
+    assert_eq!(counts.iter().sum::<u64>(), 3);
+    assert!(
+        view.key_bytes.is_null(),
+        "empty column is NULL, not dangling"
+    );
+    // Mismatched columns and bad handles are errors.
+    // SAFETY: NULL with a non-zero length is rejected before use.
+    let st = unsafe {
+        offheap_aggregator_ingest_u64(
+            agg,
+            std::ptr::null(),
+            ts.as_ptr(),
+            vs.as_ptr(),
+            std::ptr::null(),
+            3,
+            3,
+            &mut acc,
+        )
+    };
+    assert_eq!(st, offheap_status::NullPointer);
+    // SAFETY: `q` holds 1 quantile and `rows` is a live local (the snapshot handle passed
+    // as the aggregator is checked, not dereferenced).
+    let st = unsafe { offheap_snapshot_take(snap, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
+    assert_eq!(st, offheap_status::InvalidHandle);
+    let bad_q = [2.0];
+    // SAFETY: `bad_q` holds 1 quantile and `rows` is a live local.
+    let st = unsafe { offheap_snapshot_take(agg, snap, 3, bad_q.as_ptr(), 1, 0, 0, &mut rows) };
+    assert_eq!(st, offheap_status::WindowInvalidQuantile);
+    assert_eq!(offheap_snapshot_free(snap), offheap_status::Ok);
+    assert_eq!(offheap_aggregator_free(agg), offheap_status::Ok);
+    assert_eq!(offheap_aggregator_free(agg), offheap_status::InvalidHandle);
+}
+
+#[test]
+fn a_panic_through_every_kind_of_window_export() {
+    let _serial = serial();
+    let agg = panic_then_ok("aggregator_new", 0u64, aggregator_new);
     let snap = panic_then_ok("snapshot_new", 0u64, |out| {
         // SAFETY: `out` is a live u64 for the one write.
         unsafe { offheap_snapshot_new(out) }

@@ -48,15 +48,15 @@ int main(void) {
     if (heads[i].status != OFFHEAP_STATUS_OK) return 1;
     keys[i] = 0;
     for (uint64_t k = 0; k < 4; k++)
-      if (heads[i].method_len == strlen(METHODS[k]) &&
-          memcmp(input + heads[i].method_off, METHODS[k], heads[i].method_len) == 0)
+      if (heads[i].method.len == strlen(METHODS[k]) &&
+          memcmp(input + heads[i].method.off, METHODS[k], heads[i].method.len) == 0)
         keys[i] = k;
     ts[i] = now;
     values[i] = (double)heads[i].len;
   }
   printf("parsed %llu heads in one call; first: %.*s %.*s\n", (unsigned long long)res.heads,
-         (int)heads[0].method_len, input + heads[0].method_off, (int)heads[0].target_len,
-         input + heads[0].target_off);
+         (int)heads[0].method.len, input + heads[0].method.off, (int)heads[0].target.len,
+         input + heads[0].target.off);
 
   offheap_aggregator_config wc = {.mode = 2 /* cumulative */, .slices = 1, .width_ns = 60000000000ULL, .alpha = 0.01,
                               .max_buckets = 2048, .shards = 4, .max_series = 1000, .idle_ttl_ns = 0,

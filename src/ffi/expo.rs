@@ -9,7 +9,7 @@
 use super::boundary::guard;
 use super::handle;
 use super::ptr;
-use super::snapshot::WindowSnapshot;
+use super::snapshot::{SnapshotArena, WindowSnapshot, fill};
 use super::status::offheap_status;
 use super::window::{parse_metric_type, status};
 use crate::window::{Aggregator, Format, SnapshotOptions};
@@ -46,18 +46,8 @@ pub unsafe extern "C" fn offheap_aggregator_scrape(
     format: offheap_expo_format,
     rows_out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `rows_out` valid for one write and
-        // `quantiles` for reading `nquantiles` doubles (or NULL with none) until the call
-        // returns: what `ptr::out` and `ptr::slice` require.
-        let (rows_out, quantiles) =
-            unsafe { (ptr::out(rows_out)?, ptr::slice(quantiles, nquantiles)?) };
-        let agg = handle::get::<Aggregator>(aggregator)?;
-        let snap = handle::get::<WindowSnapshot>(snapshot)?;
+    let options = |agg: &Aggregator, quantiles| {
         let format = parse_format(format)?;
-        let mut arena = snap.inner.lock();
-        let arena = &mut *arena;
-        arena.expo.reset();
         // Protobuf carries native histograms: the snapshot copies the buckets for them. Only
         // summaries need quantiles.
         let opts = SnapshotOptions {
@@ -69,11 +59,18 @@ pub unsafe extern "C" fn offheap_aggregator_scrape(
             buckets: format == Format::Protobuf,
             ..SnapshotOptions::default()
         };
-        agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;
-        arena.expo.begin(&agg, &arena.snap, format);
-        rows_out.write(arena.snap.len() as u64);
-        Ok(())
-    })
+        Ok((opts, format))
+    };
+    let begin = |agg: &Aggregator, arena: &mut SnapshotArena, format| {
+        arena.expo.begin(agg, &arena.snap, format)
+    };
+    // SAFETY: `fill` requires `quantiles` valid for reading `nquantiles` doubles (or NULL with
+    // none) and `rows_out` for one write until the call returns: this function's `# Safety`.
+    unsafe {
+        fill(
+            aggregator, snapshot, now, quantiles, nquantiles, rows_out, options, begin,
+        )
+    }
 }
 
 /// Copies the next bytes of the exposition `offheap_aggregator_scrape` started in `snapshot`

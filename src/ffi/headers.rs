@@ -1,83 +1,23 @@
 //! C ABI of the header parser: `offheap_headers_*`.
 //!
-//! Parsing is stateless, so there are no handles: the caller owns every array. The record
-//! structs here have exactly the layout of the core's `Head` and `HeaderSpan` (checked at
-//! compile time), so the core writes straight into the caller's arrays.
+//! Parsing is stateless, so there are no handles: the caller owns every array. The records
+//! are the core's own `Head` and `HeaderSpan`, so the core writes straight into the caller's
+//! arrays.
 
 use super::boundary::{FfiResult, guard};
-use super::ptr::{self, SameLayout, cast_ref, cast_slice, cast_slice_mut};
+use super::ptr;
 use super::status::offheap_status;
 use crate::headers::{
     self, BatchError, Config, Head, HeaderSpan, RewriteError, RewriteOptions, Span,
 };
-use core::mem::{align_of, offset_of, size_of};
 
-/// One parsed head (128 bytes). Offsets are from the start of the whole input.
-///
-/// `status` is `OFFHEAP_STATUS_OK` for a complete head, `OFFHEAP_STATUS_HEADERS_INCOMPLETE`
-/// when more bytes are needed (then `len` is the number of bytes seen), or another
-/// `OFFHEAP_STATUS_HEADERS_*` error with `error_offset` the offending byte. Other fields are
-/// meaningful only for complete heads.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_head {
-    /// `OFFHEAP_STATUS_OK` or an `OFFHEAP_STATUS_HEADERS_*` value.
-    pub status: u32,
-    /// Offset of the head's first byte.
-    pub start: u32,
-    /// Head length including the final empty line (complete), or bytes seen (incomplete).
-    pub len: u32,
-    /// Offset of the byte that made the head invalid.
-    pub error_offset: u32,
-    /// Method offset (requests).
-    pub method_off: u32,
-    /// Method length.
-    pub method_len: u32,
-    /// Request-target offset (requests).
-    pub target_off: u32,
-    /// Request-target length.
-    pub target_len: u32,
-    /// Reason-phrase offset (responses).
-    pub reason_off: u32,
-    /// Reason-phrase length.
-    pub reason_len: u32,
-    /// Index of the head's first `offheap_header` in the header array.
-    pub first_header: u32,
-    /// Number of header lines.
-    pub header_count: u32,
-    /// Body length when `body_kind` is `OFFHEAP_BODY_LENGTH`, else 0.
-    pub content_length: u64,
-    /// `OFFHEAP_HEAD_*` flag bits.
-    pub flags: u32,
-    /// Status code (responses).
-    pub status_code: u16,
-    /// Minor HTTP version: 0 or 1.
-    pub version: u8,
-    /// An `OFFHEAP_BODY_*` value.
-    pub body_kind: u8,
-    /// For each well-known header (`OFFHEAP_KNOWN_*` order), the position of its first line
-    /// relative to `first_header`, or 255 when absent.
-    pub known: [u8; OFFHEAP_KNOWN_COUNT],
-    /// Reserved, zero.
-    pub reserved: [u32; 8],
-}
-
-/// One header line: name and value (trimmed of surrounding whitespace) as offsets into the
-/// input.
-#[allow(non_camel_case_types)]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct offheap_header {
-    /// Name offset.
-    pub name_off: u32,
-    /// Name length.
-    pub name_len: u32,
-    /// Value offset.
-    pub value_off: u32,
-    /// Value length.
-    pub value_len: u32,
-}
+/// The records a parse writes, one per head and one per header line, and the spans in them:
+/// the parser's own `repr(C)` records, which cbindgen exports under these names
+/// (`cbindgen.toml`), so the parser writes straight into the caller's arrays and each record
+/// is declared once.
+pub use crate::headers::{
+    Head as offheap_head, HeaderSpan as offheap_header, Span as offheap_span,
+};
 
 /// `body_kind`: no body.
 pub const OFFHEAP_BODY_NONE: u8 = 0;
@@ -148,21 +88,13 @@ pub struct offheap_headers_result {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct offheap_rewrite_options {
     /// Client address appended to X-Forwarded-For (empty: none).
-    pub client_ip_off: u32,
-    /// Its length.
-    pub client_ip_len: u32,
+    pub client_ip: Span,
     /// X-Forwarded-Proto value (empty: none).
-    pub proto_off: u32,
-    /// Its length.
-    pub proto_len: u32,
+    pub proto: Span,
     /// New Host value; used only when `set_host` is non-zero.
-    pub host_off: u32,
-    /// Its length.
-    pub host_len: u32,
+    pub host: Span,
     /// This proxy's Via pseudonym (empty: no Via).
-    pub via_off: u32,
-    /// Its length.
-    pub via_len: u32,
+    pub via: Span,
     /// Non-zero: replace Host with the `host` span.
     pub set_host: u8,
     /// Non-zero: append to the client's X-Forwarded-For instead of replacing it.
@@ -171,7 +103,7 @@ pub struct offheap_rewrite_options {
     pub reserved: [u8; 6],
 }
 
-// The C constants must be the core's, and the C records the core records, byte for byte.
+// The C constants must be the core's.
 const _: () = {
     use crate::headers::{Body, flags};
     assert!(OFFHEAP_BODY_NONE == Body::None as u8 && OFFHEAP_BODY_LENGTH == Body::Length as u8);
@@ -189,61 +121,7 @@ const _: () = {
             && OFFHEAP_HEAD_CONNECTION_CLOSE == flags::CONNECTION_CLOSE
     );
     assert!(OFFHEAP_HEAD_LEADING_EMPTY_LINES == flags::LEADING_EMPTY_LINES);
-    assert!(size_of::<offheap_head>() == size_of::<Head>());
-    assert!(align_of::<offheap_head>() == align_of::<Head>());
-    assert!(offset_of!(offheap_head, status) == offset_of!(Head, status));
-    assert!(offset_of!(offheap_head, start) == offset_of!(Head, start));
-    assert!(offset_of!(offheap_head, len) == offset_of!(Head, len));
-    assert!(offset_of!(offheap_head, error_offset) == offset_of!(Head, error_offset));
-    // The record's spans are `*_off` then `*_len` pairs where the core has a `Span`.
-    let spans = [
-        (
-            offset_of!(offheap_head, method_off),
-            offset_of!(offheap_head, method_len),
-            offset_of!(Head, method),
-        ),
-        (
-            offset_of!(offheap_head, target_off),
-            offset_of!(offheap_head, target_len),
-            offset_of!(Head, target),
-        ),
-        (
-            offset_of!(offheap_head, reason_off),
-            offset_of!(offheap_head, reason_len),
-            offset_of!(Head, reason),
-        ),
-    ];
-    let mut i = 0;
-    while i < spans.len() {
-        let (off, len, span) = spans[i];
-        assert!(off == span + offset_of!(Span, off) && len == span + offset_of!(Span, len));
-        i += 1;
-    }
-    assert!(offset_of!(offheap_head, first_header) == offset_of!(Head, first_header));
-    assert!(offset_of!(offheap_head, header_count) == offset_of!(Head, header_count));
-    assert!(offset_of!(offheap_head, content_length) == offset_of!(Head, content_length));
-    assert!(offset_of!(offheap_head, flags) == offset_of!(Head, flags));
-    assert!(offset_of!(offheap_head, status_code) == offset_of!(Head, status_code));
-    assert!(offset_of!(offheap_head, version) == offset_of!(Head, version));
-    assert!(offset_of!(offheap_head, body_kind) == offset_of!(Head, body_kind));
-    assert!(offset_of!(offheap_head, known) == offset_of!(Head, known));
-    assert!(offset_of!(offheap_head, reserved) == offset_of!(Head, reserved));
-    assert!(size_of::<offheap_header>() == size_of::<HeaderSpan>());
-    assert!(align_of::<offheap_header>() == align_of::<HeaderSpan>());
-    assert!(offset_of!(offheap_header, name_off) == offset_of!(HeaderSpan, name_off));
-    assert!(offset_of!(offheap_header, name_len) == offset_of!(HeaderSpan, name_len));
-    assert!(offset_of!(offheap_header, value_off) == offset_of!(HeaderSpan, value_off));
-    assert!(offset_of!(offheap_header, value_len) == offset_of!(HeaderSpan, value_len));
 };
-
-// SAFETY: the const block above asserts equal size and alignment and the offset of every
-// field; the fields of both are integers, integer arrays or `Span`s of two `u32`, so every bit
-// pattern is valid for both.
-unsafe impl SameLayout<Head> for offheap_head {}
-
-// SAFETY: the const block above asserts equal size and alignment and the offset of every
-// field; all four fields of both are `u32`.
-unsafe impl SameLayout<HeaderSpan> for offheap_header {}
 
 fn config(cfg: &offheap_headers_config) -> Config {
     let d = Config::default();
@@ -282,9 +160,9 @@ unsafe fn parse(
     offsets: *const u32,
     offsets_len: usize,
     cfg: *const offheap_headers_config,
-    heads: *mut offheap_head,
+    heads: *mut Head,
     heads_len: usize,
-    headers: *mut offheap_header,
+    headers: *mut HeaderSpan,
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
@@ -308,7 +186,6 @@ unsafe fn parse(
                 ptr::slice_mut(headers, headers_len)?,
             )
         };
-        let (heads, headers) = (cast_slice_mut(heads), cast_slice_mut(headers));
         let c = config(&cfg);
         let head_request = cfg.head_request != 0;
         let batch = match (request, offsets.is_empty()) {
@@ -358,9 +235,9 @@ pub unsafe extern "C" fn offheap_headers_parse_requests(
     offsets: *const u32,
     offsets_len: usize,
     cfg: *const offheap_headers_config,
-    heads: *mut offheap_head,
+    heads: *mut Head,
     heads_len: usize,
-    headers: *mut offheap_header,
+    headers: *mut HeaderSpan,
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
@@ -395,9 +272,9 @@ pub unsafe extern "C" fn offheap_headers_parse_responses(
     offsets: *const u32,
     offsets_len: usize,
     cfg: *const offheap_headers_config,
-    heads: *mut offheap_head,
+    heads: *mut Head,
     heads_len: usize,
-    headers: *mut offheap_header,
+    headers: *mut HeaderSpan,
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
@@ -444,21 +321,20 @@ fn rewrite_result(r: Result<usize, RewriteError>, written: ptr::Out<'_, usize>) 
 unsafe fn parsed_head<'a>(
     input: *const u8,
     input_len: usize,
-    head: *const offheap_head,
-    headers: *const offheap_header,
+    head: *const Head,
+    headers: *const HeaderSpan,
     headers_len: usize,
 ) -> FfiResult<(&'a [u8], &'a Head, &'a [HeaderSpan])> {
     // SAFETY: this function's `# Safety` gives `input` and `headers` valid for reading their
     // lengths (or NULL with a zero length) and `head` for one read until the call returns:
     // what `ptr::slice` and `ptr::one` require.
-    let (input, head, headers) = unsafe {
-        (
+    unsafe {
+        Ok((
             ptr::slice(input, input_len)?,
             ptr::one(head)?,
             ptr::slice(headers, headers_len)?,
-        )
-    };
-    Ok((input, cast_ref(head), cast_slice(headers)))
+        ))
+    }
 }
 
 /// Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
@@ -481,8 +357,8 @@ unsafe fn parsed_head<'a>(
 pub unsafe extern "C" fn offheap_headers_rewrite_request(
     input: *const u8,
     input_len: usize,
-    head: *const offheap_head,
-    headers: *const offheap_header,
+    head: *const Head,
+    headers: *const HeaderSpan,
     headers_len: usize,
     strings: *const u8,
     strings_len: usize,
@@ -506,21 +382,21 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
                 ptr::slice_mut(out, out_len)?,
             )
         };
-        let span = |off: u32, len: u32| -> Result<&[u8], offheap_status> {
-            let start = off as usize;
+        let span = |s: Span| -> Result<&[u8], offheap_status> {
+            let start = s.off as usize;
             strings
-                .get(start..start + len as usize)
+                .get(start..start + s.len as usize)
                 .ok_or(offheap_status::InvalidArgument)
         };
         let options = RewriteOptions {
-            client_ip: span(opts.client_ip_off, opts.client_ip_len)?,
-            proto: span(opts.proto_off, opts.proto_len)?,
+            client_ip: span(opts.client_ip)?,
+            proto: span(opts.proto)?,
             host: if opts.set_host != 0 {
-                Some(span(opts.host_off, opts.host_len)?)
+                Some(span(opts.host)?)
             } else {
                 None
             },
-            via: span(opts.via_off, opts.via_len)?,
+            via: span(opts.via)?,
             append_forwarded: opts.append_forwarded != 0,
         };
         rewrite_result(
@@ -542,8 +418,8 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
 pub unsafe extern "C" fn offheap_headers_rewrite_response(
     input: *const u8,
     input_len: usize,
-    head: *const offheap_head,
-    headers: *const offheap_header,
+    head: *const Head,
+    headers: *const HeaderSpan,
     headers_len: usize,
     via: *const u8,
     via_len: usize,

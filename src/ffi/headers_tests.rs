@@ -38,7 +38,7 @@ fn parse_through_the_abi() {
     assert_eq!(st, offheap_status::Ok);
     assert_eq!((r.heads, r.headers), (1, 2));
     assert_eq!(heads[0].status, 0);
-    assert_eq!((heads[0].method_off, heads[0].method_len), (0, 3));
+    assert_eq!((heads[0].method.off, heads[0].method.len), (0, 3));
     assert_eq!(
         heads[0].flags & OFFHEAP_HEAD_CONNECTION_CLOSE,
         OFFHEAP_HEAD_CONNECTION_CLOSE
@@ -54,9 +54,8 @@ fn parse_through_the_abi() {
     let mut written = 0usize;
     let strings = b"10.0.0.1http";
     let opts = offheap_rewrite_options {
-        client_ip_len: 8,
-        proto_off: 8,
-        proto_len: 4,
+        client_ip: offheap_span { off: 0, len: 8 },
+        proto: offheap_span { off: 8, len: 4 },
         ..Default::default()
     };
     // SAFETY: `REQ`, `hs`, `strings` and `out` are valid for the lengths passed (`out`

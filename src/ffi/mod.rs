@@ -63,9 +63,12 @@ use std::ffi::c_char;
 /// `offheap_snapshot_take`'s `delta` became `flags`. 5: the well-known header slots
 /// `OFFHEAP_KNOWN_*` are the enum `offheap_known` (the parser's own), no longer macros: the
 /// same names and values, but a preprocessor `#if` no longer sees them;
-/// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_proxy_options` gained
-/// `max_conns_per_upstream`, and `offheap_proxy_counters` `upstream_queued` and
-/// `upstream_waiting`.
+/// `offheap_relay_counters` gained `small_buffers_live`. 6: `offheap_head` is the parser's own
+/// record, with its method, target and reason as `offheap_span`s (`method.off`, `method.len`
+/// for `method_off`, `method_len`; the same layout), and so are the strings of
+/// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
+/// `offheap_proxy_options` gained `max_conns_per_upstream`, and `offheap_proxy_counters`
+/// `upstream_queued` and `upstream_waiting`.
 pub const OFFHEAP_ABI_VERSION: u32 = 6;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

@@ -129,43 +129,6 @@ pub(crate) unsafe fn guard_out<T>(
     })
 }
 
-/// A C record whose layout is exactly that of the core type `T` (same size, alignment and
-/// field offsets) and whose fields, like `T`'s, are integers or arrays and `repr(C)` structs
-/// of integers: every bit pattern of one is a valid value of the other, so a caller's
-/// records can be handed to the core as they are, without a copy.
-///
-/// # Safety
-/// Implement it only for such a pair, next to compile-time assertions of the size, the
-/// alignment and every field offset.
-pub(crate) unsafe trait SameLayout<T> {}
-
-/// The caller's records as the core's records, for the core to write into.
-#[inline]
-pub(crate) fn cast_slice_mut<C: SameLayout<T>, T>(records: &mut [C]) -> &mut [T] {
-    // SAFETY: `C: SameLayout<T>` gives equal size and alignment, so the pointer is aligned
-    // for `T` and `len` elements cover the same bytes; any bit pattern is valid for both, so
-    // reads and writes through either type are sound. The exclusive borrow of `records`
-    // moves to the result, so nothing else reaches the records while it lives.
-    unsafe { std::slice::from_raw_parts_mut(records.as_mut_ptr().cast::<T>(), records.len()) }
-}
-
-/// The caller's records as the core's records, to read.
-#[inline]
-pub(crate) fn cast_slice<C: SameLayout<T>, T>(records: &[C]) -> &[T] {
-    // SAFETY: `C: SameLayout<T>` gives equal size and alignment and makes every bit pattern
-    // valid for `T`, so the same bytes read as `len` values of `T`; the shared borrow of
-    // `records` carries over to the result.
-    unsafe { std::slice::from_raw_parts(records.as_ptr().cast::<T>(), records.len()) }
-}
-
-/// The caller's record as the core's record, to read.
-#[inline]
-pub(crate) fn cast_ref<C: SameLayout<T>, T>(record: &C) -> &T {
-    // SAFETY: `C: SameLayout<T>` gives equal size and alignment and makes every bit pattern
-    // valid for `T`, so the record's bytes read as one `T`; the shared borrow carries over.
-    unsafe { &*std::ptr::from_ref(record).cast::<T>() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,29 +170,6 @@ mod tests {
         // SAFETY: NULL is rejected before use.
         let null = unsafe { one::<u32>(std::ptr::null()) };
         assert_eq!(null.err(), Some(offheap_status::NullPointer));
-    }
-
-    #[test]
-    fn records_cast_to_their_twins() {
-        #[repr(C)]
-        struct Caller {
-            a: u32,
-            b: u64,
-        }
-        #[repr(C)]
-        #[derive(Debug, PartialEq)]
-        struct Core {
-            x: u32,
-            y: u64,
-        }
-        // SAFETY: both are repr(C) with a u32 then a u64: same size, alignment and offsets,
-        // and every bit pattern is valid for both.
-        unsafe impl SameLayout<Core> for Caller {}
-        let mut records = [Caller { a: 1, b: 2 }, Caller { a: 3, b: 4 }];
-        cast_slice_mut::<Caller, Core>(&mut records)[1].y = 9;
-        assert_eq!(records[1].b, 9);
-        assert_eq!(cast_slice::<Caller, Core>(&records)[0], Core { x: 1, y: 2 });
-        assert_eq!(cast_ref::<Caller, Core>(&records[1]), &Core { x: 3, y: 9 });
     }
 
     #[test]

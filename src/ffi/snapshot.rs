@@ -5,7 +5,7 @@
 //! snapshot, a scrape (`expo.rs`) or an export fills and that callers read through
 //! `offheap_snapshot_view` until the next call that fills it, or its free.
 
-use super::boundary::guard;
+use super::boundary::{FfiResult, guard};
 use super::handle::{self, HandleObject, offheap_kind};
 use super::ptr::{self, guard_out};
 use super::status::offheap_status;
@@ -147,6 +147,45 @@ pub extern "C" fn offheap_snapshot_free(snapshot: u64) -> offheap_status {
     guard(|| handle::free::<WindowSnapshot>(snapshot))
 }
 
+/// The body of `offheap_snapshot_take` and `offheap_aggregator_scrape`: takes the snapshot of
+/// `aggregator` at `now` into `snapshot` (ending the exposition in progress there) with the
+/// options `options` makes of the aggregator and the caller's quantiles, lets `then` work on
+/// the filled arena with what `options` made for it (a scrape starts its exposition in the
+/// format it checked), and writes the row count to `*rows_out`.
+///
+/// # Safety
+/// Until the call returns: `quantiles` is NULL with `nquantiles` = 0 or valid for reading
+/// `nquantiles` doubles; `rows_out` is NULL or valid for writing one `uint64_t`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn fill<'q, T>(
+    aggregator: u64,
+    snapshot: u64,
+    now: i64,
+    quantiles: *const f64,
+    nquantiles: usize,
+    rows_out: *mut u64,
+    options: impl FnOnce(&Aggregator, &'q [f64]) -> FfiResult<(SnapshotOptions<'q>, T)>,
+    then: impl FnOnce(&Aggregator, &mut SnapshotArena, T),
+) -> offheap_status {
+    guard(|| {
+        // SAFETY: this function's `# Safety` gives `rows_out` valid for one write and
+        // `quantiles` for reading `nquantiles` doubles (or NULL with none) until the call
+        // returns, which `'q` does not outlive: what `ptr::out` and `ptr::slice` require.
+        let (rows_out, quantiles) =
+            unsafe { (ptr::out(rows_out)?, ptr::slice(quantiles, nquantiles)?) };
+        let agg = handle::get::<Aggregator>(aggregator)?;
+        let snap = handle::get::<WindowSnapshot>(snapshot)?;
+        let (opts, made) = options(&agg, quantiles)?;
+        let mut arena = snap.inner.lock();
+        let arena = &mut *arena;
+        arena.expo.reset();
+        agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;
+        then(&agg, arena, made);
+        rows_out.write(arena.snap.len() as u64);
+        Ok(())
+    })
+}
+
 /// Takes a consistent cut of the aggregator's windows at `now` into `snapshot` (replacing its
 /// rows; reuses its memory), computing the `nquantiles` quantiles at `quantiles`. `since`: only
 /// series changed since that token (0: all); `flags`: `OFFHEAP_SNAPSHOT_DELTA` (cumulative
@@ -170,29 +209,32 @@ pub unsafe extern "C" fn offheap_snapshot_take(
     flags: u32,
     rows_out: *mut u64,
 ) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `rows_out` valid for one write and
-        // `quantiles` for reading `nquantiles` doubles (or NULL with none) until the call
-        // returns: what `ptr::out` and `ptr::slice` require.
-        let (rows_out, quantiles) =
-            unsafe { (ptr::out(rows_out)?, ptr::slice(quantiles, nquantiles)?) };
+    let options = |_: &Aggregator, quantiles| {
         if flags & !(OFFHEAP_SNAPSHOT_DELTA | OFFHEAP_SNAPSHOT_BUCKETS) != 0 {
             return Err(offheap_status::InvalidArgument);
         }
-        let agg = handle::get::<Aggregator>(aggregator)?;
-        let snap = handle::get::<WindowSnapshot>(snapshot)?;
-        let mut arena = snap.inner.lock();
         let opts = SnapshotOptions {
             quantiles,
             since,
             delta: flags & OFFHEAP_SNAPSHOT_DELTA != 0,
             buckets: flags & OFFHEAP_SNAPSHOT_BUCKETS != 0,
         };
-        arena.expo.reset();
-        agg.snapshot(now, &opts, &mut arena.snap).map_err(status)?;
-        rows_out.write(arena.snap.len() as u64);
-        Ok(())
-    })
+        Ok((opts, ()))
+    };
+    // SAFETY: `fill` requires `quantiles` valid for reading `nquantiles` doubles (or NULL with
+    // none) and `rows_out` for one write until the call returns: this function's `# Safety`.
+    unsafe {
+        fill(
+            aggregator,
+            snapshot,
+            now,
+            quantiles,
+            nquantiles,
+            rows_out,
+            options,
+            |_, _, ()| {},
+        )
+    }
 }
 
 /// Writes views of the snapshot's columns to `*out` (valid until the snapshot is filled again
@@ -277,89 +319,4 @@ pub unsafe extern "C" fn offheap_aggregator_export(
     // SAFETY: this function's `# Safety` gives `records` valid for one write until the call
     // returns: what `guard_out` requires.
     unsafe { guard_out(records, exported) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ffi::window::tests::new_agg;
-    use crate::ffi::window::{
-        offheap_aggregator_free, offheap_aggregator_ingest_u64, offheap_ingest_accounting,
-    };
-
-    #[test]
-    fn ingest_snapshot_view_render_and_free() {
-        let _l = crate::ffi::boundary::tests::INJECTION_LOCK
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let agg = new_agg();
-        let keys = [1u64, 2, 1];
-        let ts = [1i64, 2, 3];
-        let vs = [1.0, 2.0, 3.0];
-        let mut acc = offheap_ingest_accounting::default();
-        // SAFETY: `keys`, `ts` and `vs` are arrays of 3, weights are (NULL, unweighted) and
-        // `acc` is a live local.
-        let st = unsafe {
-            offheap_aggregator_ingest_u64(
-                agg,
-                keys.as_ptr(),
-                ts.as_ptr(),
-                vs.as_ptr(),
-                std::ptr::null(),
-                3,
-                3,
-                &mut acc,
-            )
-        };
-        assert_eq!((st, acc.accepted), (offheap_status::Ok, 3));
-        let mut snap = 0;
-        // SAFETY: `snap` is a live local.
-        let st = unsafe { offheap_snapshot_new(&mut snap) };
-        assert_eq!(st, offheap_status::Ok);
-        let q = [0.5];
-        let mut rows = 0;
-        // SAFETY: `q` holds 1 quantile and `rows` is a live local.
-        let st = unsafe { offheap_snapshot_take(agg, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
-        assert_eq!((st, rows), (offheap_status::Ok, 2));
-        let mut view = std::mem::MaybeUninit::<offheap_snapshot_columns>::uninit();
-        // SAFETY: `view` is a live local with room for one view.
-        let st = unsafe { offheap_snapshot_view(snap, view.as_mut_ptr()) };
-        assert_eq!(st, offheap_status::Ok);
-        // SAFETY: the call returned OK, and an out-parameter is written on success.
-        let view = unsafe { view.assume_init() };
-        // SAFETY: a non-empty column of the view points to `rows` elements of the snapshot,
-        // which is neither filled again nor freed before this read.
-        let counts = unsafe { std::slice::from_raw_parts(view.counts, view.rows as usize) };
-        assert_eq!(counts.iter().sum::<u64>(), 3);
-        assert!(
-            view.key_bytes.is_null(),
-            "empty column is NULL, not dangling"
-        );
-        // Mismatched columns and bad handles are errors.
-        // SAFETY: NULL with a non-zero length is rejected before use.
-        let st = unsafe {
-            offheap_aggregator_ingest_u64(
-                agg,
-                std::ptr::null(),
-                ts.as_ptr(),
-                vs.as_ptr(),
-                std::ptr::null(),
-                3,
-                3,
-                &mut acc,
-            )
-        };
-        assert_eq!(st, offheap_status::NullPointer);
-        // SAFETY: `q` holds 1 quantile and `rows` is a live local (the snapshot handle passed
-        // as the aggregator is checked, not dereferenced).
-        let st = unsafe { offheap_snapshot_take(snap, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
-        assert_eq!(st, offheap_status::InvalidHandle);
-        let bad_q = [2.0];
-        // SAFETY: `bad_q` holds 1 quantile and `rows` is a live local.
-        let st = unsafe { offheap_snapshot_take(agg, snap, 3, bad_q.as_ptr(), 1, 0, 0, &mut rows) };
-        assert_eq!(st, offheap_status::WindowInvalidQuantile);
-        assert_eq!(offheap_snapshot_free(snap), offheap_status::Ok);
-        assert_eq!(offheap_aggregator_free(agg), offheap_status::Ok);
-        assert_eq!(offheap_aggregator_free(agg), offheap_status::InvalidHandle);
-    }
 }

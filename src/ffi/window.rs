@@ -533,7 +533,7 @@ pub unsafe extern "C" fn offheap_aggregator_merge_import(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// `offheap_aggregator_new` with `cfg`, metric name `name`, no help and key label `label`.
@@ -554,30 +554,6 @@ pub(crate) mod tests {
             )
         };
         (st, h)
-    }
-
-    /// A tumbling one-minute aggregator over at most 100 series, named `lat` with key label
-    /// `k`, for the tests of both files.
-    pub(crate) fn new_agg() -> u64 {
-        let cfg = offheap_aggregator_config {
-            mode: 1,
-            slices: 1,
-            width_ns: 60_000_000_000,
-            alpha: 0.01,
-            max_buckets: 2048,
-            shards: 4,
-            max_series: 100,
-            idle_ttl_ns: 0,
-            allowed_lateness_ns: u64::MAX,
-            max_future_ns: 0,
-            max_key_len: 64,
-            sketch: 1,
-            key_format: 0,
-            metric_type: 0,
-        };
-        let (st, h) = new(&cfg, b"lat", b"k");
-        assert_eq!(st, offheap_status::Ok);
-        h
     }
 
     #[test]

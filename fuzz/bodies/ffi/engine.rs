@@ -65,10 +65,10 @@ impl Interp {
         let (strings, [ip, proto, host, via]) =
             packed(["192.0.2.1", "http", "upstream:80", "offheap"]);
         let mut opts = offheap_session_options {
-            client_ip_len: ip.1,
-            proto_len: proto.1,
-            host_len: host.1,
-            via_len: via.1,
+            client_ip_len: ip.len,
+            proto_len: proto.len,
+            host_len: host.len,
+            via_len: via.len,
             flags: u32::from(p.u8() % 5),
             request_ms: u32::from(p.u8() % 4) * 10,
             response_ms: u32::from(p.u8() % 4) * 10,

@@ -5,13 +5,6 @@ use offheap::ffi::*;
 
 use super::{Interp, Outcome, Program, or_null, or_null_mut, packed};
 
-/// An empty `offheap_head` for the library to fill (the C struct has no `Default`).
-fn empty_head() -> offheap_head {
-    // SAFETY: offheap_head is a repr(C) struct of integers and integer arrays only, for which
-    // all-zero bytes are a valid value.
-    unsafe { std::mem::zeroed() }
-}
-
 impl Interp {
     pub(super) fn op_headers_parse(&mut self, p: &mut Program) {
         const CANNED: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\nPOST /b HTTP/1.1\r\nHost: y\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
@@ -48,7 +41,7 @@ impl Interp {
         let nhdrs = usize::from(p.u8() % 33);
         let null_arrays = p.u8().is_multiple_of(16);
         let mode = self.out_mode(p);
-        let mut heads = [empty_head(); 8];
+        let mut heads = [offheap_head::default(); 8];
         let mut hdrs = [offheap_header::default(); 32];
         let mut res = offheap_headers_result {
             heads: 999,
@@ -107,8 +100,8 @@ impl Interp {
             let within =
                 |off: u32, len: u32| (off as usize).saturating_add(len as usize) <= input.len();
             assert!(within(h.start, h.len), "head outside the input");
-            assert!(within(h.method_off, h.method_len) && within(h.target_off, h.target_len));
-            assert!(within(h.reason_off, h.reason_len));
+            assert!(within(h.method.off, h.method.len) && within(h.target.off, h.target.len));
+            assert!(within(h.reason.off, h.reason.len));
             let (first, count) = (h.first_header as usize, h.header_count as usize);
             assert!(
                 first + count <= res.headers as usize,
@@ -130,24 +123,20 @@ impl Interp {
         let Some((input, head, hdrs)) = self.last_head.clone() else {
             return;
         };
-        let (strings, [ip, proto, host, via]) =
+        let (strings, [client_ip, proto, host, via]) =
             packed(["192.0.2.1", "https", "proxy.example", "fuzz-via"]);
         let mut opts = offheap_rewrite_options {
-            client_ip_off: ip.0,
-            client_ip_len: ip.1,
-            proto_off: proto.0,
-            proto_len: proto.1,
-            host_off: host.0,
-            host_len: host.1,
-            via_off: via.0,
-            via_len: via.1,
+            client_ip,
+            proto,
+            host,
+            via,
             set_host: p.u8() % 2,
             append_forwarded: p.u8() % 2,
             reserved: [0; 6],
         };
         let bad_span = p.u8().is_multiple_of(8);
         if bad_span {
-            opts.via_len = 100;
+            opts.via.len = 100;
         }
         let cap = [4096usize, 64, 0, 200][usize::from(p.u8() % 4)];
         let mut out = vec![0u8; 4096];
@@ -182,7 +171,7 @@ impl Interp {
             assert!(written <= cap);
             // The rewritten head parses again, complete.
             let cfg = offheap_headers_config::default();
-            let mut heads = [empty_head(); 1];
+            let mut heads = [offheap_head::default(); 1];
             let mut hs = [offheap_header::default(); 64];
             let mut res = offheap_headers_result::default();
             // SAFETY: every array is valid for its length.

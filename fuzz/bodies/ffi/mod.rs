@@ -153,14 +153,17 @@ fn or_null_mut<T>(null: bool, p: *mut T) -> *mut T {
 }
 
 /// Option strings laid end to end, as the session and rewrite options take them (one byte
-/// array, each string a span of it): the bytes, and each string's `(offset, length)`, so the
-/// options are built from the strings rather than from counted offsets.
-fn packed<const N: usize>(parts: [&str; N]) -> (Vec<u8>, [(u32, u32); N]) {
+/// array, each string a span of it): the bytes, and each string's span, so the options are
+/// built from the strings rather than from counted offsets.
+fn packed<const N: usize>(parts: [&str; N]) -> (Vec<u8>, [offheap_span; N]) {
     let mut bytes = Vec::new();
     let spans = parts.map(|s| {
         let off = bytes.len() as u32;
         bytes.extend_from_slice(s.as_bytes());
-        (off, s.len() as u32)
+        offheap_span {
+            off,
+            len: s.len() as u32,
+        }
     });
     (bytes, spans)
 }

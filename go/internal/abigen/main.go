@@ -48,6 +48,7 @@ var mirrors = []struct{ c, goType string }{
 	{"offheap_proxy_event", "proxyEvent"},
 	{"offheap_headers_config", "headersConfig"},
 	{"offheap_head", "headRecord"},
+	{"offheap_span", "span"},
 	{"offheap_header", "headerRecord"},
 	{"offheap_rewrite_options", "rewriteOptions"},
 	{"offheap_relay_progress", "relayProgress"},
@@ -65,6 +66,7 @@ var mirrors = []struct{ c, goType string }{
 var renamed = map[string]string{
 	"offheap_buffer_io.len":             "length",
 	"offheap_head.len":                  "length",
+	"offheap_span.len":                  "length",
 	"offheap_counters.heap_live_bytes":  "LiveBytes",
 	"offheap_counters.heap_peak_bytes":  "PeakBytes",
 	"offheap_counters.heap_allocations": "Allocations",
