@@ -186,9 +186,17 @@ struct Proxy {
 fn proxy_to_one(
     tweak: impl FnOnce(&mut ProxyConfig),
 ) -> (std::sync::MutexGuard<'static, ()>, Upstream, Proxy) {
+    proxy_to_one_on(2, tweak)
+}
+
+/// [`proxy_to_one`] with `workers` engine workers.
+fn proxy_to_one_on(
+    workers: usize,
+    tweak: impl FnOnce(&mut ProxyConfig),
+) -> (std::sync::MutexGuard<'static, ()>, Upstream, Proxy) {
     let lock = serial();
     let up = upstream();
-    let p = proxy(vec![up.addr], tweak);
+    let p = proxy_on(workers, vec![up.addr], tweak);
     (lock, up, p)
 }
 
@@ -851,12 +859,10 @@ fn a_connection_that_never_sends_is_closed_at_the_read_header_deadline() {
 
 #[test]
 fn at_the_connection_limit_requests_wait_for_a_connection_in_turn() {
-    let _s = serial();
-    let up = upstream();
     // One worker, so every client waits in the one queue; the limit is per worker. A pool of
     // one: a connection given back while requests wait goes to them even when the pool is
     // full, rather than closed and dialled again.
-    let p = proxy_on(1, vec![up.addr], |c| {
+    let (_s, up, p) = proxy_to_one_on(1, |c| {
         c.max_conns_per_upstream = 2;
         c.max_idle_per_upstream = 1;
     });
@@ -888,9 +894,7 @@ fn at_the_connection_limit_requests_wait_for_a_connection_in_turn() {
 
 #[test]
 fn a_request_that_waits_past_the_dial_deadline_is_answered_502_and_its_place_is_freed() {
-    let _s = serial();
-    let up = upstream();
-    let p = proxy_on(1, vec![up.addr], |c| {
+    let (_s, up, p) = proxy_to_one_on(1, |c| {
         c.max_conns_per_upstream = 1;
         c.timeouts.dial_ms = 300;
     });
