@@ -34,6 +34,11 @@ type clientConn struct {
 	toClient *offheap.Relay // upstream → client (response bodies)
 	opts     offheap.RewriteOptions
 	idle     atomic.Bool
+	// up is the upstream connection of the exchange in progress, for abort (another
+	// goroutine) to end its waits too; aborted, set by abort before it reads up, stops an
+	// exchange that took its upstream connection as abort ran.
+	up      atomic.Pointer[upstreamConn]
+	aborted atomic.Bool
 
 	// A head longer than buf: read into big, parsed by bigReq (cur is the batch in use).
 	big     []byte
@@ -75,6 +80,8 @@ func (p *Proxy) newClientConn(tc *net.TCPConn) (*clientConn, error) {
 	}
 	c.served, c.closeNext, c.http10, c.reqHead, c.bigHead, c.cur = false, false, false, 0, false, c.req
 	c.idle.Store(false)
+	c.aborted.Store(false)
+	c.up.Store(nil)
 	return c, nil
 }
 
@@ -152,13 +159,18 @@ func (c *clientConn) release() {
 
 // abort ends the connection from another goroutine (Shutdown past its deadline): the buffer
 // and the relays wait through pollers of their own, which closing the connection does not
-// wake, so their deadlines end those waits.
+// wake, so their deadlines end those waits, and those of the upstream connection in use.
 func (c *clientConn) abort() {
+	c.aborted.Store(true)
 	c.client.tc.Close()
 	now := time.Now()
 	c.buf.SetReadDeadline(now)
 	c.toUp.SetDeadline(now)
 	c.toClient.SetDeadline(now)
+	if up := c.up.Load(); up != nil { // waiting for a response head, or writing to it
+		up.buf.SetReadDeadline(now)
+		up.tc.SetDeadline(now)
+	}
 }
 
 // wakeIfIdle ends the wait of a connection idle between requests (graceful shutdown).
@@ -383,7 +395,14 @@ func (c *clientConn) exchange() {
 			up, err = c.p.ups.redial(up)
 		}
 		if err != nil {
+			c.up.Store(nil)
 			c.fail(502, errDial, hasBody)
+			return
+		}
+		c.up.Store(up)
+		if c.aborted.Load() { // Shutdown ended the connection as it took up
+			c.up.Store(nil)
+			c.p.ups.put(up, false, true)
 			return
 		}
 		now := time.Now()
@@ -397,6 +416,7 @@ func (c *clientConn) exchange() {
 				c.p.c.upstreamRetries.Add(1)
 				continue
 			}
+			c.up.Store(nil)
 			c.p.ups.put(up, ok, c.p.shutting.Load())
 			return
 		}
@@ -405,6 +425,7 @@ func (c *clientConn) exchange() {
 			c.p.c.upstreamRetries.Add(1)
 			continue
 		}
+		c.up.Store(nil)
 		c.p.ups.put(up, false, false)
 		if errors.Is(err, errClient) {
 			c.closeNext = true

@@ -226,12 +226,12 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		p.ups.stop() // first: no waiter dials once the connections are aborted
 		p.mu.Lock()
 		for c := range p.conns {
 			c.abort()
 		}
 		p.mu.Unlock()
-		p.ups.stop()
 		<-done
 	}
 	p.ups.closeIdle()

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -555,6 +556,50 @@ func TestGracefulShutdown(t *testing.T) {
 		idle.SetReadDeadline(time.Now().Add(2 * time.Second))
 		if n, err := idle.Read(make([]byte, 1)); err != io.EOF {
 			t.Fatalf("idle connection after shutdown: read %d, %v; want EOF", n, err)
+		}
+	})
+}
+
+// Shutdown past its deadline ends the exchanges still in progress, also one that waits for a
+// response head the upstream never sends and the requests queued behind it for a connection
+// (MaxConnsPerUpstream): it returns soon after its deadline.
+func TestShutdownPastItsDeadline(t *testing.T) {
+	modes(t, func(t *testing.T, allInGo bool) {
+		release := make(chan struct{})
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+		defer up.Close()
+		defer close(release) // before up.Close, which waits for its handlers
+		p := newProxy(t, Config{Upstreams: []string{up.Listener.Addr().String()}, AllInGo: allInGo, Workers: 1,
+			MaxConnsPerUpstream: 1})
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		go p.Serve(ln)
+		var clients []net.Conn
+		for range 3 {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+			clients = append(clients, c)
+		}
+		for c := p.Counters(); c.Requests == 0 || c.UpstreamWaiting < 2; c = p.Counters() {
+			time.Sleep(time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want the context's deadline", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("Shutdown returned %v after its start, past a 200 ms deadline", d)
+		}
+		for i, c := range clients {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil && resp.StatusCode == http.StatusOK {
+				t.Fatalf("client %d of an aborted proxy got a 200", i)
+			}
 		}
 	})
 }
