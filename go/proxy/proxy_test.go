@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -589,7 +588,7 @@ func TestShutdownPastItsDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		if err := p.Shutdown(ctx); err != context.DeadlineExceeded {
 			t.Fatalf("Shutdown: %v, want the context's deadline", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
