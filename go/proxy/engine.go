@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"syscall"
@@ -31,6 +32,12 @@ func (p *Proxy) serveEngine(ln syscall.Conn, worker int) error {
 	}
 	if err := eng.e.ProxyListen(ln, worker); err != nil {
 		return err
+	}
+	// The engine accepts on its own duplicate. ln's fd, still in Go's netpoller, would wake
+	// the Go runtime at every connection the engine accepts (two epoll_pwait calls each):
+	// closed, it leaves the netpoller, and the duplicate keeps the socket listening.
+	if c, ok := ln.(io.Closer); ok {
+		c.Close()
 	}
 	<-p.done
 	return ErrShutdown

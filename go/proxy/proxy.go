@@ -84,8 +84,8 @@ func New(cfg Config) (*Proxy, error) {
 }
 
 // Serve serves the connections of ln until Shutdown (then it returns ErrShutdown) or an
-// accept error. In engine mode the engine accepts on its own duplicate of ln's socket and
-// Serve waits for Shutdown.
+// accept error. In engine mode the engine accepts on its own duplicate of ln's socket, Serve
+// closes ln (the engine's duplicate keeps the socket listening) and waits for Shutdown.
 func (p *Proxy) Serve(ln net.Listener) error {
 	if err := offheap.Available(); err != nil {
 		return err
