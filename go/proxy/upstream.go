@@ -187,7 +187,7 @@ func (u *upstream) wait(s *upstreams, w *waiter, check bool) (*upstreamConn, err
 	case <-s.stopped:
 	}
 	u.mu.Lock()
-	if w.queued {
+	if w.queued() {
 		u.waiters.remove(w)
 		s.c.upstreamWaiting.Add(-1)
 		u.mu.Unlock()
