@@ -130,3 +130,27 @@ func TestEngineProxyHookEvents(t *testing.T) {
 		t.Fatalf("an unknown worker: %v", err)
 	}
 }
+
+// StartProxy refuses a configuration out of range with ErrInvalidArgument, starting nothing:
+// the engine takes a valid one after.
+func TestEngineProxyRejectsBadConfigs(t *testing.T) {
+	e := newEngine(t, 1, 64)
+	defer e.Close()
+	up := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}
+	for _, cfg := range []ProxyConfig{
+		{},
+		{Upstreams: []netip.AddrPort{{}}},
+		{Upstreams: up, MaxHeaders: 255},
+		{Upstreams: up, MaxHeaders: -1},
+		{Upstreams: up, MaxHeaderBytes: -1},
+		{Upstreams: up, MaxIdlePerUpstream: -1},
+		{Upstreams: up, MaxConnsPerUpstream: -1},
+	} {
+		if err := e.StartProxy(&cfg); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("StartProxy(%+v): %v, want ErrInvalidArgument", cfg, err)
+		}
+	}
+	if err := e.StartProxy(&ProxyConfig{Upstreams: up, MaxConnsPerUpstream: 4}); err != nil {
+		t.Fatalf("a valid configuration after the refused ones: %v", err)
+	}
+}

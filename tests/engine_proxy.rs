@@ -928,3 +928,31 @@ fn a_request_that_waits_past_the_dial_deadline_is_answered_502_and_its_place_is_
     assert_eq!((k.upstream_queued, k.bad_gateway), (2, 2), "{k:?}");
     assert_eq!(up.conns.load(Ordering::Relaxed), 1, "{k:?}");
 }
+
+#[test]
+fn a_connection_the_upstream_resets_lets_the_next_waiter_dial_in_its_place() {
+    let (_s, up, p) = proxy_to_one_on(1, |c| c.max_conns_per_upstream = 1);
+    let mut a = p.connect();
+    a.send(b"GET /sleep/300 HTTP/1.1\r\nHost: test\r\n\r\n");
+    p.wait_for("a's request went upstream", |c| c.requests == 1);
+    // c, then b, wait behind a's exchange; c's ends with the upstream closing mid-body.
+    let mut c = p.connect();
+    c.send(b"GET /reset HTTP/1.1\r\nHost: test\r\n\r\n");
+    p.wait_for("c waits", |k| k.upstream_waiting == 1);
+    let mut b = p.connect();
+    b.send(b"GET /size/4 HTTP/1.1\r\nHost: test\r\n\r\n");
+    p.wait_for("b and c wait", |k| k.upstream_waiting == 2);
+    let r = a.read().expect("a's response");
+    assert_eq!((r.status(), &r.body[..]), (200, &b"slept"[..]));
+    // c's upstream connection is reset mid-response: c's connection is cut, and the place
+    // goes to b, which dials.
+    assert!(c.read().is_none_or(|r| r.body.len() < 100_000));
+    let r = b.read().expect("b's response");
+    assert_eq!((r.status(), &r.body[..]), (200, &b"abcd"[..]));
+    let k = p.wait_for("nothing waits", |k| {
+        k.upstream_waiting == 0 && k.conns_active == 0
+    });
+    assert_eq!(k.upstream_queued, 2, "{k:?}");
+    assert!(k.upstream_open <= 1, "{k:?}");
+    assert_eq!(up.conns.load(Ordering::Relaxed), 2, "{k:?}");
+}
