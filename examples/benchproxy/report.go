@@ -52,18 +52,18 @@ func (x *runs) idle(key string) *idleResult {
 	return nil
 }
 
-// report renders the bench-proxy block of BENCHMARKS.md, markers included.
 // maxConnsDesc says how the proxies' upstream connections were limited.
 func maxConnsDesc(n int) string {
 	if n <= 0 {
 		return "No proxy limits its upstream connections. "
 	}
 	return fmt.Sprintf("Both Go proxies open at most %d connections to the upstream (httputil: http.Transport's MaxConnsPerHost; "+
-		"offheap: -max-conns, Config.MaxConnsPerUpstream, per engine worker); requests beyond wait for one, which only the "+
-		"c5000 workload reaches. nginx dials as many as it needs: the open-source upstream module has no request queue "+
+		"offheap: -max-conns, Config.MaxConnsPerUpstream, per engine worker); requests beyond wait for one (in c5000, "+
+		"which has more in flight). nginx dials as many as it needs: the open-source upstream module has no request queue "+
 		"(its max_conns fails the requests beyond). ", n)
 }
 
+// report renders the bench-proxy block of BENCHMARKS.md, markers included.
 func report(results []result, idles []idleResult, workloads []*workload, s settings) string {
 	x := &runs{results: results, idles: idles}
 	var b strings.Builder
