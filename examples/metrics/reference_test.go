@@ -55,7 +55,8 @@ const labelRE = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"`
 var (
 	refSeries = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:` + labelRE + `)(?:,` + labelRE + `)*)?\})?`)
 	refLabel  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)=("(?:[^"\\\n]|\\[\\"n])*")`)
-	refNumber = regexp.MustCompile(`^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$`)
+	// NaN and ±Inf as the line format spells them; strconv.ParseFloat reads all three.
+	refNumber = regexp.MustCompile(`^(?:NaN|[+-]Inf|[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)$`)
 	refInt    = regexp.MustCompile(`^-?[0-9]+$`)
 )
 
@@ -95,14 +96,6 @@ func refKey(s string, lim Limits) (key string, n int, ok bool) {
 }
 
 func refValue(s string) (float64, bool) {
-	switch s {
-	case "NaN":
-		return math.NaN(), true
-	case "+Inf":
-		return math.Inf(1), true
-	case "-Inf":
-		return math.Inf(-1), true
-	}
 	if !refNumber.MatchString(s) {
 		return 0, false
 	}
