@@ -5,44 +5,27 @@ package offheap
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
 
-// tlsConfigs returns a server config with a fresh self-signed certificate and a client config
-// that trusts it.
+// tlsConfigs returns a server config with the standard library's test certificate (the one
+// httptest's TLS servers use, valid for example.com) and a client config that trusts it.
 func tlsConfigs(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), DNSNames: []string{"offheap.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
-		&tls.Config{RootCAs: pool, ServerName: "offheap.test"}
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS()
+	ts.Close() // the configs outlive it; a server left open would count as the test's leak
+	client = ts.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	client.ServerName = "example.com"
+	return ts.TLS, client
 }
 
 // tlsPair returns the client and server ends of a TLS connection over loopback TCP, handshake

@@ -3,16 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"syscall"
 	"time"
@@ -278,40 +275,16 @@ func chunkedUploadBuffered(g *rig) error {
 	return nil
 }
 
-// selfSigned returns a TLS certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned() (tls.Certificate, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
-}
-
 func tlsUpload(g *rig) error {
-	cert, pool, err := selfSigned()
-	if err != nil {
-		return err
-	}
-	client := tls.Client(g.client, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
-	src := tls.Server(g.src, &tls.Config{Certificates: []tls.Certificate{cert}})
+	// The standard library's test certificate (the one httptest's TLS servers use, valid for
+	// example.com), and a client config that trusts it.
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS()
+	defer ts.Close()
+	trust := ts.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	trust.ServerName = "example.com"
+	client := tls.Client(g.client, trust)
+	src := tls.Server(g.src, ts.TLS)
 	go func() {
 		client.Write([]byte(uploadHead + uploadBody[:cut]))
 		time.Sleep(20 * time.Millisecond)
