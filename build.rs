@@ -9,12 +9,13 @@
 use std::path::{Path, PathBuf};
 
 /// The core files cbindgen reads besides `src/ffi/`: the proxy's counters, the relay's
-/// process-wide counters, the window's batch accounting and counters, the parser's
-/// well-known header slots and its head and header records.
-const CORE_SOURCES: [&str; 5] = [
+/// process-wide counters, the window's batch accounting, counters and configuration enums, the
+/// parser's well-known header slots and its head and header records.
+const CORE_SOURCES: [&str; 6] = [
     "src/engine/proxy/config.rs",
     "src/relay/stats.rs",
     "src/window/accounting.rs",
+    "src/window/config.rs",
     "src/headers/known.rs",
     "src/headers/head.rs",
 ];

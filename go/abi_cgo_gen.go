@@ -11,12 +11,10 @@ package offheap
 #cgo noescape offheap_aggregator_export
 #cgo nocallback offheap_aggregator_export
 #cgo nocallback offheap_aggregator_free
-#cgo noescape offheap_aggregator_ingest_ids
-#cgo nocallback offheap_aggregator_ingest_ids
+#cgo noescape offheap_aggregator_ingest
+#cgo nocallback offheap_aggregator_ingest
 #cgo noescape offheap_aggregator_ingest_keys
 #cgo nocallback offheap_aggregator_ingest_keys
-#cgo noescape offheap_aggregator_ingest_u64
-#cgo nocallback offheap_aggregator_ingest_u64
 #cgo noescape offheap_aggregator_merge_import
 #cgo nocallback offheap_aggregator_merge_import
 #cgo noescape offheap_aggregator_new
@@ -247,6 +245,25 @@ var (
 	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_TYPE - statusWindowInvalidType]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_KEY_FORMAT - statusWindowInvalidKeyFormat]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_WINDOW_INVALID_FORMAT - statusWindowInvalidFormat]struct{}{}
+	_ equal = [C.OFFHEAP_KIND_DEBUG - kindDebug]struct{}{}
+	_ equal = [C.OFFHEAP_KIND_AGGREGATOR - kindAggregator]struct{}{}
+	_ equal = [C.OFFHEAP_KIND_SNAPSHOT - kindSnapshot]struct{}{}
+	_ equal = [C.OFFHEAP_KIND_BUFFER - kindBuffer]struct{}{}
+	_ equal = [C.OFFHEAP_KIND_RELAY - kindRelay]struct{}{}
+	_ equal = [C.OFFHEAP_KIND_ENGINE - kindEngine]struct{}{}
+	_ equal = [C.OFFHEAP_FRAMING_EXACT - framingExact]struct{}{}
+	_ equal = [C.OFFHEAP_FRAMING_CHUNKED - framingChunked]struct{}{}
+	_ equal = [C.OFFHEAP_FRAMING_DECHUNKED - framingDechunked]struct{}{}
+	_ equal = [C.OFFHEAP_FRAMING_UNTIL_EOF - framingUntilEOF]struct{}{}
+	_ equal = [C.OFFHEAP_RELAY_STATE_WANT_READ - relayStateWantRead]struct{}{}
+	_ equal = [C.OFFHEAP_RELAY_STATE_WANT_WRITE - relayStateWantWrite]struct{}{}
+	_ equal = [C.OFFHEAP_RELAY_STATE_DONE - relayStateDone]struct{}{}
+	_ equal = [C.OFFHEAP_RELAY_STATE_AGAIN - relayStateAgain]struct{}{}
+	_ equal = [C.OFFHEAP_SERIES_KEY_U64 - seriesKeyU64]struct{}{}
+	_ equal = [C.OFFHEAP_SERIES_KEY_BYTES - seriesKeyBytes]struct{}{}
+	_ equal = [C.OFFHEAP_SERIES_KEY_ID - seriesKeyID]struct{}{}
+	_ equal = [C.OFFHEAP_REMOVAL_ALL - removalAll]struct{}{}
+	_ equal = [C.OFFHEAP_REMOVAL_IDLE - removalIdle]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_HOST - knownHost]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_CONTENT_LENGTH - knownContentLength]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_TRANSFER_ENCODING - knownTransferEncoding]struct{}{}
@@ -279,20 +296,16 @@ var (
 	_ equal = [C.OFFHEAP_KNOWN_REFERER - knownReferer]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_CONTENT_ENCODING - knownContentEncoding]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_ACCEPT_LANGUAGE - knownAcceptLanguage]struct{}{}
-	_ equal = [C.OFFHEAP_KIND_DEBUG - kindDebug]struct{}{}
-	_ equal = [C.OFFHEAP_KIND_AGGREGATOR - kindAggregator]struct{}{}
-	_ equal = [C.OFFHEAP_KIND_SNAPSHOT - kindSnapshot]struct{}{}
-	_ equal = [C.OFFHEAP_KIND_BUFFER - kindBuffer]struct{}{}
-	_ equal = [C.OFFHEAP_KIND_RELAY - kindRelay]struct{}{}
-	_ equal = [C.OFFHEAP_KIND_ENGINE - kindEngine]struct{}{}
-	_ equal = [C.OFFHEAP_FRAMING_EXACT - framingExact]struct{}{}
-	_ equal = [C.OFFHEAP_FRAMING_CHUNKED - framingChunked]struct{}{}
-	_ equal = [C.OFFHEAP_FRAMING_DECHUNKED - framingDechunked]struct{}{}
-	_ equal = [C.OFFHEAP_FRAMING_UNTIL_EOF - framingUntilEOF]struct{}{}
-	_ equal = [C.OFFHEAP_RELAY_STATE_WANT_READ - relayStateWantRead]struct{}{}
-	_ equal = [C.OFFHEAP_RELAY_STATE_WANT_WRITE - relayStateWantWrite]struct{}{}
-	_ equal = [C.OFFHEAP_RELAY_STATE_DONE - relayStateDone]struct{}{}
-	_ equal = [C.OFFHEAP_RELAY_STATE_AGAIN - relayStateAgain]struct{}{}
+	_ equal = [C.OFFHEAP_WINDOW_MODE_SLIDING - windowModeSliding]struct{}{}
+	_ equal = [C.OFFHEAP_WINDOW_MODE_TUMBLING - windowModeTumbling]struct{}{}
+	_ equal = [C.OFFHEAP_WINDOW_MODE_CUMULATIVE - windowModeCumulative]struct{}{}
+	_ equal = [C.OFFHEAP_KEY_FORMAT_VALUE - keyFormatValue]struct{}{}
+	_ equal = [C.OFFHEAP_KEY_FORMAT_LABELS - keyFormatLabels]struct{}{}
+	_ equal = [C.OFFHEAP_KEY_FORMAT_SERIES - keyFormatSeries]struct{}{}
+	_ equal = [C.OFFHEAP_METRIC_TYPE_SUMMARY - metricTypeSummary]struct{}{}
+	_ equal = [C.OFFHEAP_METRIC_TYPE_HISTOGRAM - metricTypeHistogram]struct{}{}
+	_ equal = [C.OFFHEAP_METRIC_TYPE_COUNTER - metricTypeCounter]struct{}{}
+	_ equal = [C.OFFHEAP_METRIC_TYPE_GAUGE - metricTypeGauge]struct{}{}
 )
 
 // The Go mirrors of the header's structs have their sizes and the offset of every field.

@@ -26,8 +26,13 @@ const (
 	// for `method_off`, `method_len`; the same layout), and so are the strings of
 	// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
 	// `offheap_proxy_options` gained `max_conns_per_upstream`, and `offheap_proxy_counters`
-	// `upstream_queued` and `upstream_waiting`.
-	abiVersion = 6 // OFFHEAP_ABI_VERSION
+	// `upstream_queued` and `upstream_waiting`. 7: `offheap_aggregator_ingest` takes an
+	// `offheap_series_key` and replaces `offheap_aggregator_ingest_u64` and `_ingest_ids`; the
+	// numbers of `offheap_aggregator_delete`, `offheap_aggregator_remove` and of the aggregator
+	// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
+	// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
+	// the same values).
+	abiVersion = 7 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 	bufferSize = 65536 // OFFHEAP_BUFFER_SIZE
@@ -404,6 +409,66 @@ const (
 	// The exposition format is not 0 (text), 1 (OpenMetrics) or 2 (protobuf).
 	statusWindowInvalidFormat = 336 // OFFHEAP_STATUS_WINDOW_INVALID_FORMAT
 
+	// Objects of `offheap_debug_object_*`, used by tests of the FFI contract.
+	kindDebug = 1 // OFFHEAP_KIND_DEBUG
+
+	// A windowed aggregator.
+	kindAggregator = 2 // OFFHEAP_KIND_AGGREGATOR
+
+	// A snapshot of an aggregator held in a Rust arena.
+	kindSnapshot = 3 // OFFHEAP_KIND_SNAPSHOT
+
+	// A Rust-owned I/O buffer.
+	kindBuffer = 4 // OFFHEAP_KIND_BUFFER
+
+	// A relay between two connections.
+	kindRelay = 5 // OFFHEAP_KIND_RELAY
+
+	// A relay engine with its worker threads.
+	kindEngine = 6 // OFFHEAP_KIND_ENGINE
+
+	// Exactly `length` bytes (Content-Length).
+	framingExact = 0 // OFFHEAP_FRAMING_EXACT
+
+	// Chunked, forwarded verbatim (framing and trailers included).
+	framingChunked = 1 // OFFHEAP_FRAMING_CHUNKED
+
+	// Chunked, only the payload is written (de-chunked).
+	framingDechunked = 2 // OFFHEAP_FRAMING_DECHUNKED
+
+	// Until the source reaches end of file.
+	framingUntilEOF = 3 // OFFHEAP_FRAMING_UNTIL_EOF
+
+	// Wait until the source is readable, then step again.
+	relayStateWantRead = 0 // OFFHEAP_RELAY_STATE_WANT_READ
+
+	// Wait until the destination is writable, then step again.
+	relayStateWantWrite = 1 // OFFHEAP_RELAY_STATE_WANT_WRITE
+
+	// Complete.
+	relayStateDone = 2 // OFFHEAP_RELAY_STATE_DONE
+
+	// `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
+	// bytes, or made 1024 reads) with both fds still ready: step again without waiting (an
+	// edge-triggered poller would not report them again). A level-triggered caller may treat it as
+	// `WANT_READ`.
+	relayStateAgain = 3 // OFFHEAP_RELAY_STATE_AGAIN
+
+	// A caller `uint64_t` key.
+	seriesKeyU64 = 0 // OFFHEAP_SERIES_KEY_U64
+
+	// A byte key (its format is the aggregator's `key_format`).
+	seriesKeyBytes = 1 // OFFHEAP_SERIES_KEY_BYTES
+
+	// A series id from `offheap_aggregator_resolve_*`.
+	seriesKeyID = 2 // OFFHEAP_SERIES_KEY_ID
+
+	// Every series.
+	removalAll = 0 // OFFHEAP_REMOVAL_ALL
+
+	// The series idle at `now` (longer than the aggregator's `idle_ttl_ns`).
+	removalIdle = 1 // OFFHEAP_REMOVAL_IDLE
+
 	// `Host`
 	knownHost = 0 // OFFHEAP_KNOWN_HOST
 
@@ -500,48 +565,36 @@ const (
 	// `Accept-Language`
 	knownAcceptLanguage = 31 // OFFHEAP_KNOWN_ACCEPT_LANGUAGE
 
-	// Objects of `offheap_debug_object_*`, used by tests of the FFI contract.
-	kindDebug = 1 // OFFHEAP_KIND_DEBUG
+	// A window of `width` that advances one slice (`width / slices`) at a time.
+	windowModeSliding = 0 // OFFHEAP_WINDOW_MODE_SLIDING
 
-	// A windowed aggregator.
-	kindAggregator = 2 // OFFHEAP_KIND_AGGREGATOR
+	// Back-to-back windows of `width` (a sliding window of one slice).
+	windowModeTumbling = 1 // OFFHEAP_WINDOW_MODE_TUMBLING
 
-	// A snapshot of an aggregator held in a Rust arena.
-	kindSnapshot = 3 // OFFHEAP_KIND_SNAPSHOT
+	// Everything since the series was created; delta reads report the change since the last one.
+	windowModeCumulative = 2 // OFFHEAP_WINDOW_MODE_CUMULATIVE
 
-	// A Rust-owned I/O buffer.
-	kindBuffer = 4 // OFFHEAP_KIND_BUFFER
+	// The key is a label value: series `<Config::name>{<Config::key_label>="<key>"}`.
+	keyFormatValue = 0 // OFFHEAP_KEY_FORMAT_VALUE
 
-	// A relay between two connections.
-	kindRelay = 5 // OFFHEAP_KIND_RELAY
+	// The key is a label list in Prometheus syntax (`code="200",route="/a"`): series
+	// `<Config::name>{<key>}`.
+	keyFormatLabels = 1 // OFFHEAP_KEY_FORMAT_LABELS
 
-	// A relay engine with its worker threads.
-	kindEngine = 6 // OFFHEAP_KIND_ENGINE
+	// The key is a whole series, `name` or `name{labels}`
+	// (`http_latency_seconds{route="/a"}`): each metric is exposed under its own name.
+	keyFormatSeries = 2 // OFFHEAP_KEY_FORMAT_SERIES
 
-	// Exactly `length` bytes (Content-Length).
-	framingExact = 0 // OFFHEAP_FRAMING_EXACT
+	// The window's quantiles, with `_sum` and `_count`.
+	metricTypeSummary = 0 // OFFHEAP_METRIC_TYPE_SUMMARY
 
-	// Chunked, forwarded verbatim (framing and trailers included).
-	framingChunked = 1 // OFFHEAP_FRAMING_CHUNKED
+	// A native histogram of the sketch's buckets (a gauge histogram of the window for sliding
+	// and tumbling windows, a histogram for cumulative ones).
+	metricTypeHistogram = 1 // OFFHEAP_METRIC_TYPE_HISTOGRAM
 
-	// Chunked, only the payload is written (de-chunked).
-	framingDechunked = 2 // OFFHEAP_FRAMING_DECHUNKED
+	// The sum of the values ingested (each sample an increment).
+	metricTypeCounter = 2 // OFFHEAP_METRIC_TYPE_COUNTER
 
-	// Until the source reaches end of file.
-	framingUntilEOF = 3 // OFFHEAP_FRAMING_UNTIL_EOF
-
-	// Wait until the source is readable, then step again.
-	relayStateWantRead = 0 // OFFHEAP_RELAY_STATE_WANT_READ
-
-	// Wait until the destination is writable, then step again.
-	relayStateWantWrite = 1 // OFFHEAP_RELAY_STATE_WANT_WRITE
-
-	// Complete.
-	relayStateDone = 2 // OFFHEAP_RELAY_STATE_DONE
-
-	// `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
-	// bytes, or made 1024 reads) with both fds still ready: step again without waiting (an
-	// edge-triggered poller would not report them again). A level-triggered caller may treat it as
-	// `WANT_READ`.
-	relayStateAgain = 3 // OFFHEAP_RELAY_STATE_AGAIN
+	// The newest value in the window.
+	metricTypeGauge = 3 // OFFHEAP_METRIC_TYPE_GAUGE
 )

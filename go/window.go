@@ -14,12 +14,12 @@ type WindowMode uint32
 
 const (
 	// Sliding windows of AggregatorConfig.Width advance one slice (Width/Slices) at a time.
-	Sliding WindowMode = 0
+	Sliding WindowMode = windowModeSliding
 	// Tumbling windows of AggregatorConfig.Width follow each other.
-	Tumbling WindowMode = 1
+	Tumbling WindowMode = windowModeTumbling
 	// Cumulative series keep everything since they were made; delta snapshots report the
 	// change since the previous delta snapshot.
-	Cumulative WindowMode = 2
+	Cumulative WindowMode = windowModeCumulative
 )
 
 // AggregatorConfig configures an [Aggregator]. The zero value of a field selects its default;
@@ -79,20 +79,20 @@ type KeyFormat uint32
 const (
 	// KeyValue keys are label values: key "/api" is the series Name{KeyLabel="/api"}. Any
 	// UTF-8; backslash, double quote and newline are escaped in the text formats.
-	KeyValue KeyFormat = 0
+	KeyValue KeyFormat = keyFormatValue
 	// KeyLabels keys are label lists in Prometheus syntax, `code="200",route="/api"`: the
 	// series Name{code="200",route="/api"}. Label names match [a-zA-Z_][a-zA-Z0-9_]*, in strictly
 	// ascending order (so each label set is one key, and no name repeats), do not start with
 	// __ and are not quantile, le or otel_metric_overflow; values escape only backslash,
 	// double quote and newline, as \\, \" and \n (other characters, control characters
 	// included, stand for themselves).
-	KeyLabels KeyFormat = 1
+	KeyLabels KeyFormat = keyFormatLabels
 	// KeySeries keys are whole series, `http_latency_seconds{route="/api"}` or `up`: each
 	// metric is exposed under its own name. The name matches [a-zA-Z_:][a-zA-Z0-9_:]* and does
 	// not end in _sum, _count, _bucket, _gsum, _gcount or _created (names summaries and
 	// histograms add); the labels, when there are any, follow the rules of KeyLabels.
 	// [AppendSeriesKey] builds such keys.
-	KeySeries KeyFormat = 2
+	KeySeries KeyFormat = keyFormatSeries
 )
 
 // MetricType is the Prometheus type of a metric family: what its series expose.
@@ -101,15 +101,15 @@ type MetricType uint32
 const (
 	// Summary series expose the window's quantiles (AggregatorConfig.Quantiles) with _sum and
 	// _count.
-	Summary MetricType = 0
+	Summary MetricType = metricTypeSummary
 	// Histogram series expose the sketch as a native histogram in the protobuf format (a gauge
 	// histogram of the window for Sliding and Tumbling aggregators); the text formats carry
 	// only _count, _sum and the +Inf bucket.
-	Histogram MetricType = 1
+	Histogram MetricType = metricTypeHistogram
 	// Counter series expose the sum of the values ingested (each sample an increment).
-	Counter MetricType = 2
+	Counter MetricType = metricTypeCounter
 	// Gauge series expose the newest value in the window (none while the window is empty).
-	Gauge MetricType = 3
+	Gauge MetricType = metricTypeGauge
 )
 
 // withDefaults checks the fields the library does not see (or sees only after a conversion)
@@ -280,15 +280,6 @@ type ImportAccounting struct {
 	BadKey     uint64 // dropped: key invalid for this aggregator
 }
 
-// What offheap_aggregator_delete and offheap_aggregator_remove name (their documented values).
-const (
-	deleteU64Key  = 0
-	deleteByteKey = 1
-	deleteID      = 2
-	removeAll     = 0
-	removeIdle    = 1
-)
-
 // Aggregator keeps windowed statistics of many series on the Rust heap: Go holds only its
 // handle. It is safe for concurrent use; ingest from many goroutines takes one Rust lock per
 // shard per batch. Close it when done.
@@ -336,11 +327,11 @@ func (a *Aggregator) Ingest(b *SampleBatch, now int64) (IngestAccounting, error)
 		st := uint32(statusOK)
 		if len(b.u64Keys) > 0 {
 			c := &b.u64
-			st = total.addOK(windowIngestU64(id, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
+			st = total.addOK(windowIngest(id, seriesKeyU64, b.u64Keys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
 		}
 		if len(b.idKeys) > 0 && st == statusOK {
 			c := &b.ids
-			st = total.addOK(windowIngestIDs(id, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
+			st = total.addOK(windowIngest(id, seriesKeyID, b.idKeys, c.ts, c.values, c.weightsOrNil(), now, &acc), &acc)
 		}
 		if len(b.ends) > 0 && st == statusOK {
 			c := &b.bytes
@@ -361,7 +352,7 @@ func (a *Aggregator) IngestColumns(keys []uint64, ts []int64, values []float64, 
 	}
 	var acc IngestAccounting
 	err := a.h.call(op, func(id uint64) uint32 {
-		return windowIngestU64(id, keys, ts, values, weights, now, &acc)
+		return windowIngest(id, seriesKeyU64, keys, ts, values, weights, now, &acc)
 	})
 	if err != nil {
 		return IngestAccounting{}, err
@@ -404,17 +395,17 @@ func (a *Aggregator) delete(op string, kind uint32, key uint64, b []byte) error 
 
 // DeleteU64 removes the series of a uint64 key ([ErrUnknownSeries] if there is none).
 func (a *Aggregator) DeleteU64(key uint64) error {
-	return a.delete("Aggregator.DeleteU64", deleteU64Key, key, nil)
+	return a.delete("Aggregator.DeleteU64", seriesKeyU64, key, nil)
 }
 
 // DeleteKey removes the series of a byte key ([ErrUnknownSeries] if there is none).
 func (a *Aggregator) DeleteKey(key []byte) error {
-	return a.delete("Aggregator.DeleteKey", deleteByteKey, 0, key)
+	return a.delete("Aggregator.DeleteKey", seriesKeyBytes, 0, key)
 }
 
 // DeleteID removes the series of an id ([ErrUnknownSeries] if it is not live).
 func (a *Aggregator) DeleteID(id SeriesID) error {
-	return a.delete("Aggregator.DeleteID", deleteID, uint64(id), nil)
+	return a.delete("Aggregator.DeleteID", seriesKeyID, uint64(id), nil)
 }
 
 func (a *Aggregator) remove(op string, what uint32, now int64) (int, error) {
@@ -430,12 +421,12 @@ func (a *Aggregator) remove(op string, what uint32, now int64) (int, error) {
 }
 
 // Clear removes every series and returns how many there were.
-func (a *Aggregator) Clear() (int, error) { return a.remove("Aggregator.Clear", removeAll, 0) }
+func (a *Aggregator) Clear() (int, error) { return a.remove("Aggregator.Clear", removalAll, 0) }
 
 // EvictIdle removes the series idle at now (see AggregatorConfig.IdleTTL) and returns how
 // many. Snapshots do this too.
 func (a *Aggregator) EvictIdle(now int64) (int, error) {
-	return a.remove("Aggregator.EvictIdle", removeIdle, now)
+	return a.remove("Aggregator.EvictIdle", removalIdle, now)
 }
 
 // Stats returns the aggregator's counters.

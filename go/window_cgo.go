@@ -20,22 +20,16 @@ func accountingPtr(acc *IngestAccounting) *C.offheap_ingest_accounting {
 	return (*C.offheap_ingest_accounting)(unsafe.Pointer(acc))
 }
 
-// windowIngestU64 ingests len(keys) samples keyed by uint64 keys (offheap_aggregator_ingest_u64);
-// ts, values and weights (nil: every weight 1) have as many.
-func windowIngestU64(id uint64, keys []uint64, ts []int64, values []float64, weights []uint32, now int64,
+// windowIngest ingests len(keys) samples keyed by uint64 keys or series ids, as key (a
+// seriesKey* value) says (offheap_aggregator_ingest); ts, values and weights (nil: every weight
+// 1) have as many.
+func windowIngest(id uint64, key uint32, keys []uint64, ts []int64, values []float64, weights []uint32, now int64,
 	acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_aggregator_ingest_u64(C.uint64_t(id), u64Ptr(keys), i64Ptr(ts), f64Ptr(values), u32Ptr(weights),
-		C.size_t(len(keys)), C.int64_t(now), accountingPtr(acc)))
+	return uint32(C.offheap_aggregator_ingest(C.uint64_t(id), C.uint32_t(key), u64Ptr(keys), i64Ptr(ts), f64Ptr(values),
+		u32Ptr(weights), C.size_t(len(keys)), C.int64_t(now), accountingPtr(acc)))
 }
 
-// windowIngestIDs is windowIngestU64 for samples keyed by series ids (offheap_aggregator_ingest_ids).
-func windowIngestIDs(id uint64, ids []uint64, ts []int64, values []float64, weights []uint32, now int64,
-	acc *IngestAccounting) uint32 {
-	return uint32(C.offheap_aggregator_ingest_ids(C.uint64_t(id), u64Ptr(ids), i64Ptr(ts), f64Ptr(values), u32Ptr(weights),
-		C.size_t(len(ids)), C.int64_t(now), accountingPtr(acc)))
-}
-
-// windowIngestKeys is windowIngestU64 for len(ends) samples keyed by byte keys, key i ending at
+// windowIngestKeys is windowIngest for len(ends) samples keyed by byte keys, key i ending at
 // ends[i] in keys (offheap_aggregator_ingest_keys).
 func windowIngestKeys(id uint64, keys []byte, ends []uint32, ts []int64, values []float64, weights []uint32,
 	now int64, acc *IngestAccounting) uint32 {

@@ -6,11 +6,7 @@ func windowNew(*windowConfig, string, string, string) (uint64, uint32) { return 
 
 func windowFree(uint64) uint32 { return statusUnavailable }
 
-func windowIngestU64(uint64, []uint64, []int64, []float64, []uint32, int64, *IngestAccounting) uint32 {
-	return statusUnavailable
-}
-
-func windowIngestIDs(uint64, []uint64, []int64, []float64, []uint32, int64, *IngestAccounting) uint32 {
+func windowIngest(uint64, uint32, []uint64, []int64, []float64, []uint32, int64, *IngestAccounting) uint32 {
 	return statusUnavailable
 }
 

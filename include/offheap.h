@@ -40,8 +40,13 @@
 // for `method_off`, `method_len`; the same layout), and so are the strings of
 // `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
 // `offheap_proxy_options` gained `max_conns_per_upstream`, and `offheap_proxy_counters`
-// `upstream_queued` and `upstream_waiting`.
-#define OFFHEAP_ABI_VERSION 6
+// `upstream_queued` and `upstream_waiting`. 7: `offheap_aggregator_ingest` takes an
+// `offheap_series_key` and replaces `offheap_aggregator_ingest_u64` and `_ingest_ids`; the
+// numbers of `offheap_aggregator_delete`, `offheap_aggregator_remove` and of the aggregator
+// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
+// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
+// the same values).
+#define OFFHEAP_ABI_VERSION 7
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
 #define OFFHEAP_BUFFER_SIZE 65536
@@ -362,6 +367,123 @@ typedef uint32_t offheap_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The kinds of objects behind handles. The kind is part of the handle, so a handle of one kind
+// passed where another is expected is rejected. Values index `offheap_counters.handles_by_kind`.
+enum offheap_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Objects of `offheap_debug_object_*`, used by tests of the FFI contract.
+  OFFHEAP_KIND_DEBUG = 1,
+  // A windowed aggregator.
+  OFFHEAP_KIND_AGGREGATOR = 2,
+  // A snapshot of an aggregator held in a Rust arena.
+  OFFHEAP_KIND_SNAPSHOT = 3,
+  // A Rust-owned I/O buffer.
+  OFFHEAP_KIND_BUFFER = 4,
+  // A relay between two connections.
+  OFFHEAP_KIND_RELAY = 5,
+  // A relay engine with its worker threads.
+  OFFHEAP_KIND_ENGINE = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_kind offheap_kind;
+#else
+typedef uint32_t offheap_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Framing kinds for `offheap_relay_new`.
+enum offheap_framing
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Exactly `length` bytes (Content-Length).
+  OFFHEAP_FRAMING_EXACT = 0,
+  // Chunked, forwarded verbatim (framing and trailers included).
+  OFFHEAP_FRAMING_CHUNKED = 1,
+  // Chunked, only the payload is written (de-chunked).
+  OFFHEAP_FRAMING_DECHUNKED = 2,
+  // Until the source reaches end of file.
+  OFFHEAP_FRAMING_UNTIL_EOF = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_framing offheap_framing;
+#else
+typedef uint32_t offheap_framing;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What a relay step (or a buffer read/write) needs next.
+enum offheap_relay_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Wait until the source is readable, then step again.
+  OFFHEAP_RELAY_STATE_WANT_READ = 0,
+  // Wait until the destination is writable, then step again.
+  OFFHEAP_RELAY_STATE_WANT_WRITE = 1,
+  // Complete.
+  OFFHEAP_RELAY_STATE_DONE = 2,
+  // `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
+  // bytes, or made 1024 reads) with both fds still ready: step again without waiting (an
+  // edge-triggered poller would not report them again). A level-triggered caller may treat it as
+  // `WANT_READ`.
+  OFFHEAP_RELAY_STATE_AGAIN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_relay_state offheap_relay_state;
+#else
+typedef uint32_t offheap_relay_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How a call names a series (`offheap_aggregator_ingest`, `offheap_aggregator_delete`).
+enum offheap_series_key
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A caller `uint64_t` key.
+  OFFHEAP_SERIES_KEY_U64,
+  // A byte key (its format is the aggregator's `key_format`).
+  OFFHEAP_SERIES_KEY_BYTES,
+  // A series id from `offheap_aggregator_resolve_*`.
+  OFFHEAP_SERIES_KEY_ID,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_series_key offheap_series_key;
+#else
+typedef uint32_t offheap_series_key;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Which series `offheap_aggregator_remove` removes.
+enum offheap_removal
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Every series.
+  OFFHEAP_REMOVAL_ALL,
+  // The series idle at `now` (longer than the aggregator's `idle_ttl_ns`).
+  OFFHEAP_REMOVAL_IDLE,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_removal offheap_removal;
+#else
+typedef uint32_t offheap_removal;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A well-known header name with a fixed slot in `Head::known` (`offheap_head.known` in C).
 //
 // The discriminant is the slot index. The framing pass uses the first eight; the rest are
@@ -444,80 +566,71 @@ typedef uint8_t offheap_known;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// The kinds of objects behind handles. The kind is part of the handle, so a handle of one kind
-// passed where another is expected is rejected. Values index `offheap_counters.handles_by_kind`.
-enum offheap_kind
+// How a series' window moves with time.
+enum offheap_window_mode
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Objects of `offheap_debug_object_*`, used by tests of the FFI contract.
-  OFFHEAP_KIND_DEBUG = 1,
-  // A windowed aggregator.
-  OFFHEAP_KIND_AGGREGATOR = 2,
-  // A snapshot of an aggregator held in a Rust arena.
-  OFFHEAP_KIND_SNAPSHOT = 3,
-  // A Rust-owned I/O buffer.
-  OFFHEAP_KIND_BUFFER = 4,
-  // A relay between two connections.
-  OFFHEAP_KIND_RELAY = 5,
-  // A relay engine with its worker threads.
-  OFFHEAP_KIND_ENGINE = 6,
+  // A window of `width` that advances one slice (`width / slices`) at a time.
+  OFFHEAP_WINDOW_MODE_SLIDING,
+  // Back-to-back windows of `width` (a sliding window of one slice).
+  OFFHEAP_WINDOW_MODE_TUMBLING,
+  // Everything since the series was created; delta reads report the change since the last one.
+  OFFHEAP_WINDOW_MODE_CUMULATIVE,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum offheap_kind offheap_kind;
+typedef enum offheap_window_mode offheap_window_mode;
 #else
-typedef uint32_t offheap_kind;
+typedef uint32_t offheap_window_mode;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Framing kinds for `offheap_relay_new`.
-enum offheap_framing
+// What a byte key is, and so which metric and labels its series has in exposition.
+enum offheap_key_format
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Exactly `length` bytes (Content-Length).
-  OFFHEAP_FRAMING_EXACT = 0,
-  // Chunked, forwarded verbatim (framing and trailers included).
-  OFFHEAP_FRAMING_CHUNKED = 1,
-  // Chunked, only the payload is written (de-chunked).
-  OFFHEAP_FRAMING_DECHUNKED = 2,
-  // Until the source reaches end of file.
-  OFFHEAP_FRAMING_UNTIL_EOF = 3,
+  // The key is a label value: series `<Config::name>{<Config::key_label>="<key>"}`.
+  OFFHEAP_KEY_FORMAT_VALUE,
+  // The key is a label list in Prometheus syntax (`code="200",route="/a"`): series
+  // `<Config::name>{<key>}`.
+  OFFHEAP_KEY_FORMAT_LABELS,
+  // The key is a whole series, `name` or `name{labels}`
+  // (`http_latency_seconds{route="/a"}`): each metric is exposed under its own name.
+  OFFHEAP_KEY_FORMAT_SERIES,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum offheap_framing offheap_framing;
+typedef enum offheap_key_format offheap_key_format;
 #else
-typedef uint32_t offheap_framing;
+typedef uint32_t offheap_key_format;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// What a relay step (or a buffer read/write) needs next.
-enum offheap_relay_state
+// The Prometheus type of a metric family, and so what its series expose.
+enum offheap_metric_type
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Wait until the source is readable, then step again.
-  OFFHEAP_RELAY_STATE_WANT_READ = 0,
-  // Wait until the destination is writable, then step again.
-  OFFHEAP_RELAY_STATE_WANT_WRITE = 1,
-  // Complete.
-  OFFHEAP_RELAY_STATE_DONE = 2,
-  // `offheap_relay_step` only: the step wrote its limit (`OFFHEAP_RELAY_STEP_LIMIT`
-  // bytes, or made 1024 reads) with both fds still ready: step again without waiting (an
-  // edge-triggered poller would not report them again). A level-triggered caller may treat it as
-  // `WANT_READ`.
-  OFFHEAP_RELAY_STATE_AGAIN = 3,
+  // The window's quantiles, with `_sum` and `_count`.
+  OFFHEAP_METRIC_TYPE_SUMMARY,
+  // A native histogram of the sketch's buckets (a gauge histogram of the window for sliding
+  // and tumbling windows, a histogram for cumulative ones).
+  OFFHEAP_METRIC_TYPE_HISTOGRAM,
+  // The sum of the values ingested (each sample an increment).
+  OFFHEAP_METRIC_TYPE_COUNTER,
+  // The newest value in the window.
+  OFFHEAP_METRIC_TYPE_GAUGE,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum offheap_relay_state offheap_relay_state;
+typedef enum offheap_metric_type offheap_metric_type;
 #else
-typedef uint32_t offheap_relay_state;
+typedef uint32_t offheap_metric_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -973,14 +1086,11 @@ typedef struct offheap_snapshot_columns {
   uint32_t reserved2;
 } offheap_snapshot_columns;
 
-// Window mode: `0` sliding, `1` tumbling, `2` cumulative.
-typedef uint32_t offheap_window_mode;
-
 // Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
 // be invalid); the Go package fills its defaults before calling.
 typedef struct offheap_aggregator_config {
-  // 0 sliding, 1 tumbling, 2 cumulative.
-  offheap_window_mode mode;
+  // An `offheap_window_mode`.
+  uint32_t mode;
   // Slices of a sliding window (1..=64, dividing `width_ns`).
   uint32_t slices;
   // Window width (sliding and tumbling).
@@ -1003,10 +1113,10 @@ typedef struct offheap_aggregator_config {
   uint32_t max_key_len;
   // 1 to keep quantile sketches, 0 not to.
   uint32_t sketch;
-  // What byte keys are: 0 a label value (under `key_label`), 1 a label list, 2 a series
-  // (`name{labels}`, each metric under its own name).
+  // What byte keys are, an `offheap_key_format`: a label value (under `key_label`), a
+  // label list, or a series (`name{labels}`, each metric under its own name).
   uint32_t key_format;
-  // Type of the metric families given none: 0 summary, 1 histogram, 2 counter, 3 gauge.
+  // The `offheap_metric_type` of the metric families given none.
   uint32_t metric_type;
 } offheap_aggregator_config;
 
@@ -1055,9 +1165,6 @@ typedef struct offheap_import_accounting {
   // Dropped: key invalid for this aggregator.
   uint64_t bad_key;
 } offheap_import_accounting;
-
-// Every well-known name, in slot order.
-#define offheap_known_ALL { offheap_known_Host, offheap_known_ContentLength, offheap_known_TransferEncoding, offheap_known_Connection, offheap_known_Upgrade, offheap_known_Expect, offheap_known_KeepAlive, offheap_known_Te, offheap_known_Trailer, offheap_known_ProxyConnection, offheap_known_ProxyAuthenticate, offheap_known_ProxyAuthorization, offheap_known_XForwardedFor, offheap_known_XForwardedHost, offheap_known_XForwardedProto, offheap_known_Forwarded, offheap_known_Via, offheap_known_ContentType, offheap_known_UserAgent, offheap_known_Accept, offheap_known_AcceptEncoding, offheap_known_Cookie, offheap_known_SetCookie, offheap_known_Authorization, offheap_known_Date, offheap_known_Server, offheap_known_Location, offheap_known_CacheControl, offheap_known_Origin, offheap_known_Referer, offheap_known_ContentEncoding, offheap_known_AcceptLanguage, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -1654,34 +1761,26 @@ offheap_status offheap_aggregator_new(const struct offheap_aggregator_config *co
 // `OFFHEAP_STATUS_INVALID_HANDLE` and changes nothing.
 offheap_status offheap_aggregator_free(uint64_t aggregator);
 
-// Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
+// Ingests `n` samples keyed by `keys`, which `key` says are caller `uint64_t` keys
+// (`OFFHEAP_SERIES_KEY_U64`) or series ids from `offheap_aggregator_resolve_*`
+// (`OFFHEAP_SERIES_KEY_ID`: ids of removed series are counted as `stale`); writes the batch
+// accounting to `*out`. Byte keys go through `offheap_aggregator_ingest_keys`.
+//
+// Errors: `OFFHEAP_STATUS_INVALID_ARGUMENT` for any other `key`.
 //
 // # Safety
 // Until the call returns: `keys`, `ts` and `values` are NULL with `n` = 0, or valid for
 // reading `n` elements; `weights` is NULL (unweighted) or valid for reading `n` elements;
 // `out` is NULL or valid for writing one `offheap_ingest_accounting`.
-offheap_status offheap_aggregator_ingest_u64(uint64_t aggregator,
-                                             const uint64_t *keys,
-                                             const int64_t *ts,
-                                             const double *values,
-                                             const uint32_t *weights,
-                                             size_t n,
-                                             int64_t now,
-                                             struct offheap_ingest_accounting *out);
-
-// Ingests `n` samples keyed by series ids (from `offheap_aggregator_resolve_*`); ids of removed
-// series are counted as `stale`.
-//
-// # Safety
-// Those of `offheap_aggregator_ingest_u64`, with `ids` for `keys`.
-offheap_status offheap_aggregator_ingest_ids(uint64_t aggregator,
-                                             const uint64_t *ids,
-                                             const int64_t *ts,
-                                             const double *values,
-                                             const uint32_t *weights,
-                                             size_t n,
-                                             int64_t now,
-                                             struct offheap_ingest_accounting *out);
+offheap_status offheap_aggregator_ingest(uint64_t aggregator,
+                                         uint32_t key,
+                                         const uint64_t *keys,
+                                         const int64_t *ts,
+                                         const double *values,
+                                         const uint32_t *weights,
+                                         size_t n,
+                                         int64_t now,
+                                         struct offheap_ingest_accounting *out);
 
 // Ingests `n` samples keyed by byte strings: key `i` is
 // `key_bytes[key_ends[i-1] .. key_ends[i]]` (with `key_ends[-1] = 0`).
@@ -1689,7 +1788,7 @@ offheap_status offheap_aggregator_ingest_ids(uint64_t aggregator,
 // Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
 //
 // # Safety
-// Those of `offheap_aggregator_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
+// Those of `offheap_aggregator_ingest`, with `key_ends` for `keys`; and `key_bytes` is NULL
 // with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes.
 offheap_status offheap_aggregator_ingest_keys(uint64_t aggregator,
                                               const uint8_t *key_bytes,
@@ -1731,8 +1830,8 @@ offheap_status offheap_aggregator_resolve_u64(uint64_t aggregator,
                                               uint64_t *ids_out,
                                               struct offheap_ingest_accounting *out);
 
-// Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
-// `(key_bytes, key_bytes_len)`, 2 the series id `key`.
+// Deletes one series, named as `kind` (an `offheap_series_key`) says: by the `uint64_t` key
+// `key`, by the byte key `(key_bytes, key_bytes_len)`, or by the series id `key`.
 //
 // Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
 //
@@ -1745,8 +1844,8 @@ offheap_status offheap_aggregator_delete(uint64_t aggregator,
                                          const uint8_t *key_bytes,
                                          size_t key_bytes_len);
 
-// Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
-// were removed to `*out`.
+// Removes the series `what` (an `offheap_removal`) names, every one or those idle at `now`;
+// writes how many were removed to `*out`.
 //
 // # Safety
 // `out` is NULL or valid for writing one `uint64_t` until the call returns.

@@ -58,7 +58,7 @@ fn versions() {
         v >> 16,
         env!("CARGO_PKG_VERSION_MAJOR").parse::<u32>().unwrap()
     );
-    assert_eq!(offheap_abi_version(), 6);
+    assert_eq!(offheap_abi_version(), 7);
 }
 
 #[test]

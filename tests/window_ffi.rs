@@ -20,7 +20,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// `k`), which writes the handle to `*out`.
 fn aggregator_new(out: &mut u64) -> offheap_status {
     let cfg = offheap_aggregator_config {
-        mode: 1,
+        mode: offheap::window::Mode::Tumbling as u32,
         slices: 1,
         width_ns: 60_000_000_000,
         alpha: 0.01,
@@ -70,8 +70,9 @@ fn ingest_snapshot_view_render_and_free() {
     // SAFETY: `keys`, `ts` and `vs` are arrays of 3, weights are (NULL, unweighted) and
     // `acc` is a live local.
     let st = unsafe {
-        offheap_aggregator_ingest_u64(
+        offheap_aggregator_ingest(
             agg,
+            offheap_series_key::U64 as u32,
             keys.as_ptr(),
             ts.as_ptr(),
             vs.as_ptr(),
@@ -108,8 +109,9 @@ fn ingest_snapshot_view_render_and_free() {
     // Mismatched columns and bad handles are errors.
     // SAFETY: NULL with a non-zero length is rejected before use.
     let st = unsafe {
-        offheap_aggregator_ingest_u64(
+        offheap_aggregator_ingest(
             agg,
+            offheap_series_key::U64 as u32,
             std::ptr::null(),
             ts.as_ptr(),
             vs.as_ptr(),
@@ -120,6 +122,57 @@ fn ingest_snapshot_view_render_and_free() {
         )
     };
     assert_eq!(st, offheap_status::NullPointer);
+    // Ingest takes uint64 keys and series ids; byte keys and unknown kinds are refused, and
+    // nothing of those batches counts.
+    for (key, want) in [
+        (
+            offheap_series_key::Bytes as u32,
+            offheap_status::InvalidArgument,
+        ),
+        (7, offheap_status::InvalidArgument),
+        (offheap_series_key::Id as u32, offheap_status::Ok),
+    ] {
+        acc = offheap_ingest_accounting::default();
+        // SAFETY: `keys`, `ts` and `vs` are arrays of 3, weights are NULL and `acc` is a
+        // live local.
+        let st = unsafe {
+            offheap_aggregator_ingest(
+                agg,
+                key,
+                keys.as_ptr(),
+                ts.as_ptr(),
+                vs.as_ptr(),
+                std::ptr::null(),
+                3,
+                3,
+                &mut acc,
+            )
+        };
+        assert_eq!((st, acc.accepted), (want, 0), "key kind {key}");
+    }
+    assert_eq!(acc.stale, 3, "uint64 keys given as ids name no live series");
+    // Delete and remove name their kinds too.
+    // SAFETY: no key bytes (NULL, 0); `rows` is a live local.
+    unsafe {
+        let u64_key = offheap_series_key::U64 as u32;
+        assert_eq!(
+            offheap_aggregator_delete(agg, u64_key, 2, std::ptr::null(), 0),
+            offheap_status::Ok
+        );
+        assert_eq!(
+            offheap_aggregator_delete(agg, 9, 1, std::ptr::null(), 0),
+            offheap_status::InvalidArgument
+        );
+        assert_eq!(
+            offheap_aggregator_remove(agg, 2, 3, &mut rows),
+            offheap_status::InvalidArgument
+        );
+        let idle = offheap_removal::Idle as u32;
+        assert_eq!(
+            offheap_aggregator_remove(agg, idle, 3, &mut rows),
+            offheap_status::Ok
+        );
+    }
     // SAFETY: `q` holds 1 quantile and `rows` is a live local (the snapshot handle passed
     // as the aggregator is checked, not dereferenced).
     let st = unsafe { offheap_snapshot_take(snap, snap, 3, q.as_ptr(), 1, 0, 0, &mut rows) };
@@ -156,8 +209,9 @@ fn a_panic_through_every_kind_of_window_export() {
         // SAFETY: the three columns hold 2 elements each (no weights: NULL); `out` is a live
         // accounting for the one write.
         unsafe {
-            offheap_aggregator_ingest_u64(
+            offheap_aggregator_ingest(
                 agg,
+                offheap_series_key::U64 as u32,
                 keys.as_ptr(),
                 ts.as_ptr(),
                 vals.as_ptr(),
@@ -212,7 +266,7 @@ fn a_panic_through_every_kind_of_window_export() {
 
     let removed = panic_then_ok("remove", u64::MAX, |removed| {
         // SAFETY: `removed` is a live u64 for the one write.
-        unsafe { offheap_aggregator_remove(agg, 0, 1, removed) }
+        unsafe { offheap_aggregator_remove(agg, offheap_removal::All as u32, 1, removed) }
     });
     assert_eq!(removed, 2);
 

@@ -7,7 +7,7 @@
 # counts, divided by the items of N iterations, is the cost per item without start-up:
 #   headers k: offheap_headers_parse_requests, the kittyhell request pipelined 16 per call;
 #   headers s: the same with REQ_SHORT, 16 per call by offsets;
-#   window:    offheap_aggregator_ingest_u64, the 1024-sample batch of BenchmarkWindowIngest.
+#   window:    offheap_aggregator_ingest (uint64_t keys), the 1024-sample batch of BenchmarkWindowIngest.
 # The Makefile builds the programs (target/icount/, the rule make test compiles them with);
 # valgrind is installed with apt-get when missing, as tests/sanitize.sh does. ICOUNT_N sets N
 # (default 1000).

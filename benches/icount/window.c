@@ -1,4 +1,4 @@
-/* Instruction counts of offheap_aggregator_ingest_u64 from C, independent of machine load: the
+/* Instruction counts of offheap_aggregator_ingest (uint64_t keys) from C, independent of machine load: the
  * batch of BenchmarkWindowIngest (benches/go/window_test.go): 1024 samples over 1,000 u64
  * keys, a one-minute sliding window in 6 slices, sketch on, Go's defaults otherwise.
  * `make icount` (benches/icount/run.sh) builds this against target/release/liboffheap.a and
@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
     vals[i] = 1 + (double)((x >> 20) % 100000) / 100;
   }
   offheap_aggregator_config cfg = {0};
-  cfg.mode = 0; cfg.slices = 6; cfg.width_ns = 60 * SEC; cfg.alpha = 0.01; cfg.max_buckets = 2048;
+  cfg.mode = OFFHEAP_WINDOW_MODE_SLIDING; cfg.slices = 6; cfg.width_ns = 60 * SEC; cfg.alpha = 0.01; cfg.max_buckets = 2048;
   cfg.shards = 16; cfg.max_series = 1 << 21; cfg.idle_ttl_ns = 0; cfg.allowed_lateness_ns = UINT64_MAX;
   cfg.max_future_ns = 60 * SEC; cfg.max_key_len = 1024; cfg.sketch = 1;
   uint64_t agg;
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   offheap_ingest_accounting acc;
   unsigned long total = 0;
   for (int i = 0; i < iters; i++) {
-    st = offheap_aggregator_ingest_u64(agg, keys, ts, vals, NULL, BATCH, 10 * SEC, &acc);
+    st = offheap_aggregator_ingest(agg, OFFHEAP_SERIES_KEY_U64, keys, ts, vals, NULL, BATCH, 10 * SEC, &acc);
     if (st != 0 || acc.accepted != BATCH) { printf("bad %d %lu\n", st, (unsigned long)acc.accepted); return 1; }
     total += acc.accepted;
   }

@@ -58,14 +58,14 @@ int main(void) {
          (int)heads[0].method.len, input + heads[0].method.off, (int)heads[0].target.len,
          input + heads[0].target.off);
 
-  offheap_aggregator_config wc = {.mode = 2 /* cumulative */, .slices = 1, .width_ns = 60000000000ULL, .alpha = 0.01,
+  offheap_aggregator_config wc = {.mode = OFFHEAP_WINDOW_MODE_CUMULATIVE, .slices = 1, .width_ns = 60000000000ULL, .alpha = 0.01,
                               .max_buckets = 2048, .shards = 4, .max_series = 1000, .idle_ttl_ns = 0,
                               .allowed_lateness_ns = UINT64_MAX, .max_future_ns = 0, .max_key_len = 1024, .sketch = 1};
   const char *name = "request_head_bytes", *label = "method";
   uint64_t agg = 0, snap = 0;
   CHECK(offheap_aggregator_new(&wc, (const uint8_t *)name, strlen(name), NULL, 0, (const uint8_t *)label, strlen(label), &agg));
   offheap_ingest_accounting acc;
-  CHECK(offheap_aggregator_ingest_u64(agg, keys, ts, values, NULL, res.heads, now, &acc));
+  CHECK(offheap_aggregator_ingest(agg, OFFHEAP_SERIES_KEY_U64, keys, ts, values, NULL, res.heads, now, &acc));
   if (acc.accepted != res.heads) return 1;
 
   /* 3. A snapshot with the median and p99, then the Prometheus text. */

@@ -68,8 +68,13 @@ use std::ffi::c_char;
 /// for `method_off`, `method_len`; the same layout), and so are the strings of
 /// `offheap_rewrite_options` (`client_ip.off` for `client_ip_off` ...);
 /// `offheap_proxy_options` gained `max_conns_per_upstream`, and `offheap_proxy_counters`
-/// `upstream_queued` and `upstream_waiting`.
-pub const OFFHEAP_ABI_VERSION: u32 = 6;
+/// `upstream_queued` and `upstream_waiting`. 7: `offheap_aggregator_ingest` takes an
+/// `offheap_series_key` and replaces `offheap_aggregator_ingest_u64` and `_ingest_ids`; the
+/// numbers of `offheap_aggregator_delete`, `offheap_aggregator_remove` and of the aggregator
+/// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
+/// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
+/// the same values).
+pub const OFFHEAP_ABI_VERSION: u32 = 7;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 

@@ -46,9 +46,37 @@ pub(crate) fn status(e: Error) -> offheap_status {
         Error::AlphaMismatch => S::WindowIncompatibleState,
     }
 }
-/// Window mode: `0` sliding, `1` tumbling, `2` cumulative.
+
+// The values of the two enums below are the order of their variants (0, 1, ...), which is
+// the C ABI: a new variant goes last.
+
+/// How a call names a series (`offheap_aggregator_ingest`, `offheap_aggregator_delete`).
 #[allow(non_camel_case_types)]
-pub type offheap_window_mode = u32;
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_series_key {
+    /// A caller `uint64_t` key.
+    U64,
+    /// A byte key (its format is the aggregator's `key_format`).
+    Bytes,
+    /// A series id from `offheap_aggregator_resolve_*`.
+    Id,
+}
+
+/// Which series `offheap_aggregator_remove` removes.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_removal {
+    /// Every series.
+    All,
+    /// The series idle at `now` (longer than the aggregator's `idle_ttl_ns`).
+    Idle,
+}
+
+const KEY_U64: u32 = offheap_series_key::U64 as u32;
+const KEY_BYTES: u32 = offheap_series_key::Bytes as u32;
+const KEY_ID: u32 = offheap_series_key::Id as u32;
 
 /// Aggregator configuration (all durations in nanoseconds). Zero is taken literally (and may
 /// be invalid); the Go package fills its defaults before calling.
@@ -56,8 +84,8 @@ pub type offheap_window_mode = u32;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct offheap_aggregator_config {
-    /// 0 sliding, 1 tumbling, 2 cumulative.
-    pub mode: offheap_window_mode,
+    /// An `offheap_window_mode`.
+    pub mode: u32,
     /// Slices of a sliding window (1..=64, dividing `width_ns`).
     pub slices: u32,
     /// Window width (sliding and tumbling).
@@ -80,14 +108,14 @@ pub struct offheap_aggregator_config {
     pub max_key_len: u32,
     /// 1 to keep quantile sketches, 0 not to.
     pub sketch: u32,
-    /// What byte keys are: 0 a label value (under `key_label`), 1 a label list, 2 a series
-    /// (`name{labels}`, each metric under its own name).
+    /// What byte keys are, an `offheap_key_format`: a label value (under `key_label`), a
+    /// label list, or a series (`name{labels}`, each metric under its own name).
     pub key_format: u32,
-    /// Type of the metric families given none: 0 summary, 1 histogram, 2 counter, 3 gauge.
+    /// The `offheap_metric_type` of the metric families given none.
     pub metric_type: u32,
 }
 
-/// What happened to the samples of a batch (`offheap_aggregator_ingest_*`): the aggregator's
+/// What happened to the samples of a batch (`offheap_aggregator_ingest`, `_ingest_keys`): the aggregator's
 /// own `repr(C)` record, which cbindgen exports under this name (`cbindgen.toml`).
 pub use crate::window::Accounting as offheap_ingest_accounting;
 
@@ -126,12 +154,10 @@ fn config_from(
     help: &[u8],
     label: &[u8],
 ) -> Result<Config, offheap_status> {
-    let mode = match c.mode {
-        0 => Mode::Sliding,
-        1 => Mode::Tumbling,
-        2 => Mode::Cumulative,
-        _ => return Err(offheap_status::WindowInvalidMode),
-    };
+    let mode = Mode::ALL
+        .into_iter()
+        .find(|&m| m as u32 == c.mode)
+        .ok_or(offheap_status::WindowInvalidMode)?;
     // Text that is not UTF-8 is refused with the status of its field.
     let text = |b: &[u8], e: Error| {
         std::str::from_utf8(b)
@@ -155,25 +181,20 @@ fn config_from(
     cfg.name = text(name, Error::InvalidName)?;
     cfg.help = text(help, Error::InvalidHelp)?;
     cfg.key_label = text(label, Error::InvalidKeyLabel)?;
-    cfg.key_format = match c.key_format {
-        0 => KeyFormat::Value,
-        1 => KeyFormat::Labels,
-        2 => KeyFormat::Series,
-        _ => return Err(offheap_status::WindowInvalidKeyFormat),
-    };
+    cfg.key_format = KeyFormat::ALL
+        .into_iter()
+        .find(|&f| f as u32 == c.key_format)
+        .ok_or(offheap_status::WindowInvalidKeyFormat)?;
     cfg.metric_type = parse_metric_type(c.metric_type)?;
     Ok(cfg)
 }
 
-/// The metric type of its C number.
+/// The metric type of its C value (an `offheap_metric_type`).
 pub(crate) fn parse_metric_type(t: u32) -> Result<MetricType, offheap_status> {
-    Ok(match t {
-        0 => MetricType::Summary,
-        1 => MetricType::Histogram,
-        2 => MetricType::Counter,
-        3 => MetricType::Gauge,
-        _ => return Err(offheap_status::WindowInvalidType),
-    })
+    MetricType::ALL
+        .into_iter()
+        .find(|&m| m as u32 == t)
+        .ok_or(offheap_status::WindowInvalidType)
 }
 
 /// Makes an aggregator and writes its handle to `*out`. `name` is the Prometheus metric name,
@@ -254,7 +275,12 @@ unsafe fn samples<'a>(
     })
 }
 
-/// Ingests `n` samples keyed by caller `uint64_t` keys; writes the batch accounting to `*out`.
+/// Ingests `n` samples keyed by `keys`, which `key` says are caller `uint64_t` keys
+/// (`OFFHEAP_SERIES_KEY_U64`) or series ids from `offheap_aggregator_resolve_*`
+/// (`OFFHEAP_SERIES_KEY_ID`: ids of removed series are counted as `stale`); writes the batch
+/// accounting to `*out`. Byte keys go through `offheap_aggregator_ingest_keys`.
+///
+/// Errors: `OFFHEAP_STATUS_INVALID_ARGUMENT` for any other `key`.
 ///
 /// # Safety
 /// Until the call returns: `keys`, `ts` and `values` are NULL with `n` = 0, or valid for
@@ -262,8 +288,9 @@ unsafe fn samples<'a>(
 /// `out` is NULL or valid for writing one `offheap_ingest_accounting`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_aggregator_ingest_u64(
+pub unsafe extern "C" fn offheap_aggregator_ingest(
     aggregator: u64,
+    key: u32,
     keys: *const u64,
     ts: *const i64,
     values: *const f64,
@@ -284,41 +311,12 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_u64(
             )
         };
         let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.ingest_u64(keys, s, now).map_err(status)?);
-        Ok(())
-    })
-}
-
-/// Ingests `n` samples keyed by series ids (from `offheap_aggregator_resolve_*`); ids of removed
-/// series are counted as `stale`.
-///
-/// # Safety
-/// Those of `offheap_aggregator_ingest_u64`, with `ids` for `keys`.
-#[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn offheap_aggregator_ingest_ids(
-    aggregator: u64,
-    ids: *const u64,
-    ts: *const i64,
-    values: *const f64,
-    weights: *const u32,
-    n: usize,
-    now: i64,
-    out: *mut Accounting,
-) -> offheap_status {
-    guard(|| {
-        // SAFETY: this function's `# Safety` gives `out` valid for one write and `ids`,
-        // `ts`, `values` and a non-NULL `weights` valid for reading `n` elements (or NULL with
-        // `n` = 0) until the call returns: what `ptr::out`, `ptr::slice` and `samples` require.
-        let (out, ids, s) = unsafe {
-            (
-                ptr::out(out)?,
-                ptr::slice(ids, n)?,
-                samples(ts, values, weights, n)?,
-            )
+        let accounting = match key {
+            KEY_U64 => agg.ingest_u64(keys, s, now),
+            KEY_ID => agg.ingest_ids(keys, s, now),
+            _ => return Err(offheap_status::InvalidArgument),
         };
-        let agg = handle::get::<Aggregator>(aggregator)?;
-        out.write(agg.ingest_ids(ids, s, now).map_err(status)?);
+        out.write(accounting.map_err(status)?);
         Ok(())
     })
 }
@@ -329,7 +327,7 @@ pub unsafe extern "C" fn offheap_aggregator_ingest_ids(
 /// Errors: `OFFHEAP_STATUS_WINDOW_BAD_OFFSETS` for decreasing or out-of-range ends.
 ///
 /// # Safety
-/// Those of `offheap_aggregator_ingest_u64`, with `key_ends` for `keys`; and `key_bytes` is NULL
+/// Those of `offheap_aggregator_ingest`, with `key_ends` for `keys`; and `key_bytes` is NULL
 /// with `key_bytes_len` = 0, or valid for reading `key_bytes_len` bytes.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
@@ -433,8 +431,8 @@ pub unsafe extern "C" fn offheap_aggregator_resolve_u64(
     })
 }
 
-/// Deletes one series, named by `kind`: 0 the `uint64_t` key `key`, 1 the byte key
-/// `(key_bytes, key_bytes_len)`, 2 the series id `key`.
+/// Deletes one series, named as `kind` (an `offheap_series_key`) says: by the `uint64_t` key
+/// `key`, by the byte key `(key_bytes, key_bytes_len)`, or by the series id `key`.
 ///
 /// Errors: `OFFHEAP_STATUS_WINDOW_UNKNOWN_SERIES` if no live series matches.
 ///
@@ -456,17 +454,17 @@ pub unsafe extern "C" fn offheap_aggregator_delete(
         let bytes = unsafe { ptr::slice(key_bytes, key_bytes_len) }?;
         let agg = handle::get::<Aggregator>(aggregator)?;
         match kind {
-            0 => agg.delete_u64(key),
-            1 => agg.delete_key(bytes),
-            2 => agg.delete_id(key),
+            KEY_U64 => agg.delete_u64(key),
+            KEY_BYTES => agg.delete_key(bytes),
+            KEY_ID => agg.delete_id(key),
             _ => return Err(offheap_status::InvalidArgument),
         }
         .map_err(status)
     })
 }
 
-/// Removes every series (`what = 0`) or the series idle at `now` (`what = 1`); writes how many
-/// were removed to `*out`.
+/// Removes the series `what` (an `offheap_removal`) names, every one or those idle at `now`;
+/// writes how many were removed to `*out`.
 ///
 /// # Safety
 /// `out` is NULL or valid for writing one `uint64_t` until the call returns.
@@ -480,8 +478,8 @@ pub unsafe extern "C" fn offheap_aggregator_remove(
     let removed = || {
         let agg = handle::get::<Aggregator>(aggregator)?;
         match what {
-            0 => Ok(agg.clear()),
-            1 => Ok(agg.evict_idle(now)),
+            w if w == offheap_removal::All as u32 => Ok(agg.clear()),
+            w if w == offheap_removal::Idle as u32 => Ok(agg.evict_idle(now)),
             _ => Err(offheap_status::InvalidArgument),
         }
     };
@@ -567,7 +565,7 @@ mod tests {
         };
         assert_eq!(new(&cfg, b"x", b"").0, offheap_status::WindowInvalidMode);
         let cfg = offheap_aggregator_config {
-            mode: 0,
+            mode: Mode::Sliding as u32,
             slices: 6,
             width_ns: 0,
             ..Default::default()

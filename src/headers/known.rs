@@ -82,6 +82,8 @@ pub const KNOWN_COUNT: usize = 32;
 /// The value of an empty slot in `Head::known` (`offheap_head.known` in C): the name is absent.
 pub const NOT_PRESENT: u8 = 0xFF;
 
+/// cbindgen:ignore
+// (`Known::ALL` is Rust API: C sizes its tables with `OFFHEAP_KNOWN_COUNT`.)
 impl Known {
     /// Every well-known name, in slot order.
     pub const ALL: [Known; KNOWN_COUNT] = [

@@ -7,8 +7,14 @@ use super::names::{
 };
 use super::{Error, MAX_HELP_LEN, MAX_KEY_LEN_LIMIT};
 
+// The C ABI's `offheap_window_mode`, `offheap_key_format` and `offheap_metric_type`
+// (`OFFHEAP_WINDOW_MODE_SLIDING` ...) are these three enums (build.rs, cbindgen.toml): their
+// values are declared once, here, by the order of the variants (0, 1, ...), so a new variant
+// goes last.
+
 /// How a series' window moves with time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
 pub enum Mode {
     /// A window of `width` that advances one slice (`width / slices`) at a time.
     Sliding,
@@ -18,8 +24,14 @@ pub enum Mode {
     Cumulative,
 }
 
+impl Mode {
+    /// Every mode.
+    pub(crate) const ALL: [Mode; 3] = [Mode::Sliding, Mode::Tumbling, Mode::Cumulative];
+}
+
 /// What a byte key is, and so which metric and labels its series has in exposition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u32)]
 pub enum KeyFormat {
     /// The key is a label value: series `<Config::name>{<Config::key_label>="<key>"}`.
     #[default]
@@ -32,8 +44,14 @@ pub enum KeyFormat {
     Series,
 }
 
+impl KeyFormat {
+    /// Every key format.
+    pub(crate) const ALL: [KeyFormat; 3] = [KeyFormat::Value, KeyFormat::Labels, KeyFormat::Series];
+}
+
 /// The Prometheus type of a metric family, and so what its series expose.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u32)]
 pub enum MetricType {
     /// The window's quantiles, with `_sum` and `_count`.
     #[default]
@@ -45,6 +63,16 @@ pub enum MetricType {
     Counter,
     /// The newest value in the window.
     Gauge,
+}
+
+impl MetricType {
+    /// Every metric type.
+    pub(crate) const ALL: [MetricType; 4] = [
+        MetricType::Summary,
+        MetricType::Histogram,
+        MetricType::Counter,
+        MetricType::Gauge,
+    ];
 }
 
 /// The configuration of an [`Aggregator`](super::Aggregator). Build one with

@@ -3,6 +3,7 @@
 //! exposition in pieces, and export then import of (possibly corrupted) state.
 
 use offheap::ffi::*;
+use offheap::window::{KeyFormat, MetricType, Mode};
 
 use super::{AGGREGATOR, Interp, Outcome, Program, SNAPSHOT, or_null, or_null_mut, status_name};
 
@@ -88,7 +89,7 @@ pub(super) unsafe fn new_aggregator(p: &mut Program, out: *mut u64) -> (offheap_
 pub(super) fn warm_up_aggregator() {
     const NOW: i64 = 1_000_000;
     let cfg = offheap_aggregator_config {
-        mode: 2,
+        mode: Mode::Cumulative as u32,
         slices: 1,
         width_ns: 1 << 20,
         alpha: 0.01,
@@ -100,8 +101,8 @@ pub(super) fn warm_up_aggregator() {
         max_future_ns: 1 << 20,
         max_key_len: 64,
         sketch: 1,
-        key_format: 0,
-        metric_type: 0,
+        key_format: KeyFormat::Value as u32,
+        metric_type: MetricType::Summary as u32,
     };
     let (mut agg, mut snap) = (0u64, 0u64);
     // SAFETY: `cfg` is a live config, the name and label are valid for the lengths given (the
@@ -137,16 +138,15 @@ pub(super) fn warm_up_aggregator() {
                 offheap_aggregator_resolve_u64(agg, keys.as_ptr(), 64, ids.as_mut_ptr(), &mut acc);
             assert_eq!(st, offheap_status::Ok);
         }
-        for by_id in [false, true] {
-            let ingest = if by_id {
-                offheap_aggregator_ingest_ids
-            } else {
-                offheap_aggregator_ingest_u64
-            };
-            let k = if by_id { ids.as_ptr() } else { keys.as_ptr() };
+        for (key, k) in [
+            (offheap_series_key::Id, ids.as_ptr()),
+            (offheap_series_key::U64, keys.as_ptr()),
+        ] {
             // SAFETY: the keys (or ids), timestamps and values hold 64 elements each, the
             // weights are NULL or 64 too, and `acc` is live for one write.
-            let st = unsafe { ingest(agg, k, t, v, w, 64, NOW, &mut acc) };
+            let st = unsafe {
+                offheap_aggregator_ingest(agg, key as u32, k, t, v, w, 64, NOW, &mut acc)
+            };
             assert_eq!(st, offheap_status::Ok);
         }
     }
@@ -248,15 +248,13 @@ impl Interp {
                 )
             }
         } else {
-            let ingest = if kind == 0 {
-                offheap_aggregator_ingest_u64
-            } else {
-                offheap_aggregator_ingest_ids
-            };
+            // `kind` is 0 or 2 here: `offheap_series_key::U64` or `::Id`.
             let keys = col(0, keys.as_ptr().cast()).cast();
             // SAFETY: every column is NULL or valid for n (≤ 20) elements; `out` is NULL,
             // misaligned or points to `acc`.
-            unsafe { ingest(pick.handle, keys, t, v, w, n, now, out) }
+            unsafe {
+                offheap_aggregator_ingest(pick.handle, u32::from(kind), keys, t, v, w, n, now, out)
+            }
         };
         let outcome = self.check_call(pick, st, &[(mode, 8)], "window_ingest");
         if outcome != Outcome::Injected && st != offheap_status::Ok {

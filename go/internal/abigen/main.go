@@ -76,7 +76,7 @@ var renamed = map[string]string{
 
 // initialisms are the words Go writes in capitals (Go's style, and the package's names).
 var initialisms = map[string]bool{"OK": true, "CR": true, "LF": true, "CRLF": true, "EOF": true,
-	"IO": true, "TE": true, "HTTP10": true}
+	"IO": true, "TE": true, "HTTP10": true, "ID": true}
 
 func main() {
 	check := flag.Bool("check", false, "report whether the files are current instead of writing them")
@@ -136,7 +136,7 @@ type constant struct {
 
 var (
 	defineRe = regexp.MustCompile(`^#define (OFFHEAP_[A-Z0-9_]+) ([0-9][0-9x]*|\([0-9 <]+\))$`)
-	enumRe   = regexp.MustCompile(`^\s+(OFFHEAP_[A-Z0-9_]+) = ([0-9]+),$`)
+	enumRe   = regexp.MustCompile(`^\s+(OFFHEAP_[A-Z0-9_]+)(?: = ([0-9]+))?,$`)
 	structRe = regexp.MustCompile(`^typedef struct (offheap_\w+) \{$`)
 	fieldRe  = regexp.MustCompile(`^\s+[\w ]+?\**(\w+)(\[\w+\])?;$`)
 	funcRe   = regexp.MustCompile(`^[\w ]+?\**(offheap_\w+)\(`)
@@ -146,6 +146,7 @@ func parseHeader(src string) *header {
 	h := &header{structs: map[string][]string{}, funcs: map[string]bool{}}
 	var doc []string
 	var inStruct, inFunc string
+	next := 0 // the value of an enum variant written without one, as C counts it
 	for _, line := range strings.Split(src, "\n") {
 		trimmed := strings.TrimSpace(line)
 		switch {
@@ -166,8 +167,14 @@ func parseHeader(src string) *header {
 		default:
 			if m := defineRe.FindStringSubmatch(line); m != nil {
 				h.consts = append(h.consts, constant{c: m[1], value: m[2], doc: doc})
+			} else if strings.HasPrefix(line, "enum ") {
+				next = 0
 			} else if m := enumRe.FindStringSubmatch(line); m != nil {
-				h.consts = append(h.consts, constant{c: m[1], value: m[2], doc: doc})
+				if m[2] != "" {
+					fmt.Sscan(m[2], &next)
+				}
+				h.consts = append(h.consts, constant{c: m[1], value: fmt.Sprint(next), doc: doc})
+				next++
 			} else if m := structRe.FindStringSubmatch(line); m != nil {
 				inStruct = m[1]
 			} else if m := funcRe.FindStringSubmatch(line); m != nil {

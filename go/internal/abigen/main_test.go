@@ -20,6 +20,7 @@ func TestGoName(t *testing.T) {
 		"OFFHEAP_HEAD_TE_OTHER":                           "headTEOther",
 		"OFFHEAP_KNOWN_X_FORWARDED_FOR":                   "knownXForwardedFor",
 		"OFFHEAP_ENGINE_MAX_BATCH":                        "engineMaxBatch",
+		"OFFHEAP_SERIES_KEY_ID":                           "seriesKeyID",
 	} {
 		if got := goName(c); got != want {
 			t.Errorf("goName(%s) = %s, want %s", c, got, want)
@@ -39,6 +40,14 @@ enum offheap_color
   // Red.
   OFFHEAP_COLOR_RED = 1,
   OFFHEAP_COLOR_BLUE = 2,
+  OFFHEAP_COLOR_GREEN,
+};
+
+enum offheap_side
+ {
+  OFFHEAP_SIDE_LEFT,
+  // Right.
+  OFFHEAP_SIDE_RIGHT,
 };
 
 typedef struct offheap_pair {
@@ -62,7 +71,9 @@ func TestParseHeader(t *testing.T) {
 		got = append(got, c.c+"="+c.value+" "+strings.Join(c.doc, "|"))
 	}
 	want := []string{"OFFHEAP_THING_MAX=16 // Most of them.", "OFFHEAP_STEP_LIMIT=(4 << 20) ",
-		"OFFHEAP_COLOR_RED=1 // Red.", "OFFHEAP_COLOR_BLUE=2 "}
+		"OFFHEAP_COLOR_RED=1 // Red.", "OFFHEAP_COLOR_BLUE=2 ", "OFFHEAP_COLOR_GREEN=3 ",
+		// Variants without a value count on from the one before, from 0 in each enum.
+		"OFFHEAP_SIDE_LEFT=0 ", "OFFHEAP_SIDE_RIGHT=1 // Right."}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("constants:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
