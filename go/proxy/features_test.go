@@ -333,7 +333,7 @@ func faultUpstream(t *testing.T) (addr string, stop func()) {
 // is left: fds, goroutines and the Rust heap are back to their baseline.
 func TestFaultsLeaveNothingBehind(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
-		base := takeBaseline()
+		base := takeBaseline(t)
 		up, stop := faultUpstream(t)
 		f := newFixture(t, allInGo, func(c *Config) {
 			c.Upstreams = []string{up}
@@ -381,8 +381,8 @@ func TestFaultsLeaveNothingBehind(t *testing.T) {
 		}
 		stop()
 		f.up.Close()
-		if msg := base.wait(10 * time.Second); msg != "" {
-			t.Fatal(msg)
+		if err := base.Wait(10 * time.Second); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
@@ -520,7 +520,7 @@ func TestMaxConnsPerUpstreamQueues(t *testing.T) {
 func TestMaxConnsPerUpstreamWaitTimesOut(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
 		for _, handler := range []bool{false, true} {
-			base := takeBaseline()
+			base := takeBaseline(t)
 			held := make(chan struct{}, 1)
 			up, accepted := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/hold" {
@@ -593,8 +593,8 @@ func TestMaxConnsPerUpstreamWaitTimesOut(t *testing.T) {
 			}
 			up.Close()
 			f.up.Close()
-			if msg := base.wait(10 * time.Second); msg != "" {
-				t.Fatalf("handler %v: %s", handler, msg)
+			if err := base.Wait(10 * time.Second); err != nil {
+				t.Fatalf("handler %v: %v", handler, err)
 			}
 		}
 	})
@@ -605,7 +605,7 @@ func TestMaxConnsPerUpstreamWaitTimesOut(t *testing.T) {
 // under the limit all come back: a request after the storm is served), and nothing leaks.
 func TestMaxConnsPerUpstreamTimeoutRace(t *testing.T) {
 	modes(t, func(t *testing.T, allInGo bool) {
-		base := takeBaseline()
+		base := takeBaseline(t)
 		up, _ := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(time.Duration(5+rand.IntN(15)) * time.Millisecond)
 			io.WriteString(w, r.URL.Path)
@@ -647,8 +647,8 @@ func TestMaxConnsPerUpstreamTimeoutRace(t *testing.T) {
 		}
 		up.Close()
 		f.up.Close()
-		if msg := base.wait(10 * time.Second); msg != "" {
-			t.Fatal(msg)
+		if err := base.Wait(10 * time.Second); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -4,71 +4,23 @@ package proxy
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
+	"github.com/offheap/offheap/go/leakcheck"
 )
 
-// baseline is what a test compares with once everything it started is closed.
-type baseline struct {
-	fds, goroutines int
-	rust            offheap.RustStats
-}
-
-func openFds() int {
-	ents, err := os.ReadDir("/proc/self/fd")
+// takeBaseline is leakcheck.Take for a test: what a test compares with, through
+// leakcheck's Wait, once everything it started is closed.
+func takeBaseline(t *testing.T) leakcheck.Baseline {
+	t.Helper()
+	base, err := leakcheck.Take()
 	if err != nil {
-		return -1
+		t.Fatal(err)
 	}
-	return len(ents)
-}
-
-// takeBaseline settles the lazily built state (the netpoller, the handle table, the pools)
-// first, so the baseline shows growth, not first use.
-func takeBaseline() baseline {
-	if b, err := offheap.NewBuffer(); err == nil {
-		b.Close()
-	}
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-			c.Close()
-		}
-		ln.Close()
-	}
-	offheap.TrimRelayPools()
-	runtime.GC()
-	s, _ := offheap.ReadRustStats()
-	return baseline{fds: openFds(), goroutines: runtime.NumGoroutine(), rust: s}
-}
-
-// wait polls until fds, goroutines, handles, relay buffers and the Rust heap are back to the
-// baseline (or below it: objects an earlier test dropped may be collected meanwhile), or says
-// what is not.
-func (b baseline) wait(limit time.Duration) string {
-	deadline := time.Now().Add(limit)
-	for {
-		runtime.GC()
-		offheap.TrimRelayPools()
-		s, _ := offheap.ReadRustStats()
-		rc, _ := offheap.ReadRelayCounters()
-		fds, g := openFds(), runtime.NumGoroutine()
-		const slack = 64 << 10 // handle table segments kept for reuse
-		if fds <= b.fds && g <= b.goroutines && s.LiveHandles <= b.rust.LiveHandles &&
-			s.LiveBytes <= b.rust.LiveBytes+slack && rc.PipesLive == 0 && rc.BuffersLive == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return fmt.Sprintf("not back to baseline: fds %d (was %d), goroutines %d (was %d), handles %d (was %d), "+
-				"Rust heap %d (was %d), pipes %d, buffers %d", fds, b.fds, g, b.goroutines, s.LiveHandles,
-				b.rust.LiveHandles, s.LiveBytes, b.rust.LiveBytes, rc.PipesLive, rc.BuffersLive)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return base
 }
 
 func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {
@@ -79,7 +31,7 @@ func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 // not a 64 KiB one: a client that sent part of its head holds a small buffer and no bulk
 // buffer, and gives it back when it goes.
 func TestAPartialHeadHoldsASmallBuffer(t *testing.T) {
-	base := takeBaseline()
+	base := takeBaseline(t)
 	f := newFixture(t, false, func(c *Config) { c.ReadHeaderTimeout = 10 * time.Second })
 	before, err := offheap.ReadRelayCounters()
 	if err != nil {
@@ -112,7 +64,7 @@ func TestAPartialHeadHoldsASmallBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.up.Close()
-	if msg := base.wait(10 * time.Second); msg != "" {
-		t.Fatal(msg)
+	if err := base.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ import (
 	"time"
 
 	offheap "github.com/offheap/offheap/go"
-	"github.com/offheap/offheap/tests/loopback"
+	"github.com/offheap/offheap/go/leakcheck"
 )
 
 // tally counts what one workload did; its fields are updated atomically by its workers.
@@ -102,9 +101,9 @@ func main() {
 	initial := takeBaseline()
 	warm := min(5*time.Second, time.Duration(*seconds*float64(time.Second))/5)
 	runPhase(active, warm, *workers, *faults, *seed)
-	base := takeBaseline()
+	base, baseThreads := takeBaseline(), osThreads()
 	fmt.Printf("soak: warm-up %v: Rust heap %d -> %d bytes kept for reuse (per-thread scratch, table segments)\n",
-		warm, initial.rust.LiveBytes, base.rust.LiveBytes)
+		warm, initial.Rust.LiveBytes, base.Rust.LiveBytes)
 	elapsed := runPhase(active, time.Duration(*seconds*float64(time.Second)), *workers, *faults, *seed+1)
 
 	failed := false
@@ -126,13 +125,19 @@ func main() {
 			failed = true
 		}
 	}
-	if msg := base.wait(10 * time.Second); msg != "" {
-		fmt.Println("soak: FAIL", msg)
+	// Wait allows the Rust heap 64 KiB for handle-table segments grown under load (kept for
+	// reuse; a leak that grows with load is larger) and fewer handles than at the baseline. No
+	// object of the baseline may go during the soak, so the handles must come back exactly.
+	// (Ingest scratch belongs to its aggregator, so new OS threads hold nothing.)
+	if err := base.Wait(10 * time.Second); err != nil {
+		fmt.Println("soak: FAIL", err)
+		failed = true
+	} else if s, err := offheap.ReadRustStats(); err != nil || s.LiveHandles != base.Rust.LiveHandles {
+		fmt.Printf("soak: FAIL handles %d (err %v), want exactly the baseline's %d\n", s.LiveHandles, err, base.Rust.LiveHandles)
 		failed = true
 	} else {
-		s, _ := offheap.ReadRustStats()
 		fmt.Printf("soak: Rust heap %d -> %d bytes (OS threads %d -> %d), handles, pipes, buffers, fds and goroutines back to baseline\n",
-			base.rust.LiveBytes, s.LiveBytes, base.threads, osThreads())
+			base.Rust.LiveBytes, s.LiveBytes, baseThreads, osThreads())
 	}
 	if failed {
 		os.Exit(1)
@@ -180,11 +185,6 @@ func die(err error) {
 	os.Exit(1)
 }
 
-type baseline struct {
-	fds, goroutines, threads int
-	rust                     offheap.RustStats
-}
-
 // osThreads is the number of OS threads of the process (/proc/self/status).
 func osThreads() int {
 	b, err := os.ReadFile("/proc/self/status")
@@ -201,58 +201,12 @@ func osThreads() int {
 	return 0
 }
 
-func openFds() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
-
-func takeBaseline() baseline {
-	// Warm the lazily built state into the baseline: the handle table segment, the pools,
-	// and Go's netpoller (its epoll fd and eventfd are opened on the first network use).
-	if b, err := offheap.NewBuffer(); err == nil {
-		b.Close()
-	}
-	if c, s, err := loopback.Pair(); err == nil {
-		c.Close()
-		s.Close()
-	}
-	offheap.TrimRelayPools()
-	runtime.GC()
-	s, err := offheap.ReadRustStats()
+// takeBaseline is leakcheck.Take, which warms the lazily built state first (the handle table,
+// the relay pools, Go's netpoller) so that the baseline shows growth, not first use.
+func takeBaseline() leakcheck.Baseline {
+	b, err := leakcheck.Take()
 	if err != nil {
 		die(err)
 	}
-	return baseline{fds: openFds(), goroutines: runtime.NumGoroutine(), threads: osThreads(), rust: s}
-}
-
-// wait polls until everything is back to the baseline, or reports what is not.
-func (b baseline) wait(limit time.Duration) string {
-	deadline := time.Now().Add(limit)
-	for {
-		runtime.GC()
-		runtime.GC()
-		offheap.TrimRelayPools()
-		s, _ := offheap.ReadRustStats()
-		rc, _ := offheap.ReadRelayCounters()
-		fds, g := openFds(), runtime.NumGoroutine()
-		// The handle table may have grown by segments (16 KiB each) under load: they are
-		// kept for reuse, so allow a few. Any leak that grows with load is larger. (Ingest
-		// scratch belongs to its aggregator, so new OS threads hold nothing.)
-		slack := uint64(64 << 10)
-		ok := fds <= b.fds && g <= b.goroutines && s.LiveHandles == b.rust.LiveHandles &&
-			s.LiveBytes <= b.rust.LiveBytes+slack && rc.PipesLive == 0 && rc.BuffersLive == 0
-		if ok {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return fmt.Sprintf("not back to baseline: fds %d (was %d), goroutines %d (was %d), "+
-				"handles %d (was %d), Rust heap %d (was %d, slack %d), pipes %d, buffers %d",
-				fds, b.fds, g, b.goroutines, s.LiveHandles, b.rust.LiveHandles,
-				s.LiveBytes, b.rust.LiveBytes, slack, rc.PipesLive, rc.BuffersLive)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return b
 }
