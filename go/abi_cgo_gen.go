@@ -76,10 +76,8 @@ package offheap
 #cgo nocallback offheap_engine_submit_batch
 #cgo noescape offheap_engine_submit_session
 #cgo nocallback offheap_engine_submit_session
-#cgo noescape offheap_headers_parse_requests
-#cgo nocallback offheap_headers_parse_requests
-#cgo noescape offheap_headers_parse_responses
-#cgo nocallback offheap_headers_parse_responses
+#cgo noescape offheap_headers_parse
+#cgo nocallback offheap_headers_parse
 #cgo noescape offheap_headers_rewrite_request
 #cgo nocallback offheap_headers_rewrite_request
 #cgo noescape offheap_headers_rewrite_response
@@ -259,6 +257,8 @@ var (
 	_ equal = [C.OFFHEAP_RELAY_STATE_WANT_WRITE - relayStateWantWrite]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_STATE_DONE - relayStateDone]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_STATE_AGAIN - relayStateAgain]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_KIND_REQUEST - headKindRequest]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_KIND_RESPONSE - headKindResponse]struct{}{}
 	_ equal = [C.OFFHEAP_SERIES_KEY_U64 - seriesKeyU64]struct{}{}
 	_ equal = [C.OFFHEAP_SERIES_KEY_BYTES - seriesKeyBytes]struct{}{}
 	_ equal = [C.OFFHEAP_SERIES_KEY_ID - seriesKeyID]struct{}{}

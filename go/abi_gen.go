@@ -31,7 +31,8 @@ const (
 	// numbers of `offheap_aggregator_delete`, `offheap_aggregator_remove` and of the aggregator
 	// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
 	// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
-	// the same values).
+	// the same values); `offheap_headers_parse` takes an `offheap_head_kind` and replaces
+	// `offheap_headers_parse_requests` and `_parse_responses`.
 	abiVersion = 7 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -453,6 +454,13 @@ const (
 	// edge-triggered poller would not report them again). A level-triggered caller may treat it as
 	// `WANT_READ`.
 	relayStateAgain = 3 // OFFHEAP_RELAY_STATE_AGAIN
+
+	// Request heads.
+	headKindRequest = 0 // OFFHEAP_HEAD_KIND_REQUEST
+
+	// Response heads; set `cfg->head_request` when the requests were HEAD (then no response
+	// has a body).
+	headKindResponse = 1 // OFFHEAP_HEAD_KIND_RESPONSE
 
 	// A caller `uint64_t` key.
 	seriesKeyU64 = 0 // OFFHEAP_SERIES_KEY_U64

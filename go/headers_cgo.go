@@ -7,21 +7,21 @@ import "C"
 
 import "unsafe"
 
-// headersParse parses input into recs and hdrs (offheap_headers_parse_requests or _responses)
-// and returns the heads recorded and where the input was consumed to.
+// headersParse parses input into recs and hdrs (offheap_headers_parse: request heads, or
+// response heads) and returns the heads recorded and where the input was consumed to.
 func headersParse(request bool, input []byte, offsets []uint32, cfg *headersConfig, recs []headRecord,
 	hdrs []headerRecord) (n, consumed int, st uint32) {
+	kind := C.uint32_t(headKindResponse)
+	if request {
+		kind = headKindRequest
+	}
 	var res C.offheap_headers_result
 	in, inLen := bytesPtr(input), C.size_t(len(input))
 	offs, offsLen := u32Ptr(offsets), C.size_t(len(offsets))
 	c := (*C.offheap_headers_config)(unsafe.Pointer(cfg))
 	r, rLen := (*C.offheap_head)(unsafe.Pointer(unsafe.SliceData(recs))), C.size_t(len(recs))
 	h, hLen := (*C.offheap_header)(unsafe.Pointer(unsafe.SliceData(hdrs))), C.size_t(len(hdrs))
-	if request {
-		st = uint32(C.offheap_headers_parse_requests(in, inLen, offs, offsLen, c, r, rLen, h, hLen, &res))
-	} else {
-		st = uint32(C.offheap_headers_parse_responses(in, inLen, offs, offsLen, c, r, rLen, h, hLen, &res))
-	}
+	st = uint32(C.offheap_headers_parse(kind, in, inLen, offs, offsLen, c, r, rLen, h, hLen, &res))
 	return int(res.heads), int(res.consumed), st
 }
 

@@ -45,7 +45,8 @@
 // numbers of `offheap_aggregator_delete`, `offheap_aggregator_remove` and of the aggregator
 // configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
 // `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
-// the same values).
+// the same values); `offheap_headers_parse` takes an `offheap_head_kind` and replaces
+// `offheap_headers_parse_requests` and `_parse_responses`.
 #define OFFHEAP_ABI_VERSION 7
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -441,6 +442,27 @@ enum offheap_relay_state
 typedef enum offheap_relay_state offheap_relay_state;
 #else
 typedef uint32_t offheap_relay_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What `offheap_headers_parse` parses. The values are the order of the variants (0, 1),
+// which is the C ABI: a new variant goes last.
+enum offheap_head_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Request heads.
+  OFFHEAP_HEAD_KIND_REQUEST,
+  // Response heads; set `cfg->head_request` when the requests were HEAD (then no response
+  // has a body).
+  OFFHEAP_HEAD_KIND_RESPONSE,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_head_kind offheap_head_kind;
+#else
+typedef uint32_t offheap_head_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1514,7 +1536,8 @@ offheap_status offheap_aggregator_set_family(uint64_t aggregator,
                                              const uint8_t *help,
                                              size_t help_len);
 
-// Parses request heads from `input` into the caller's arrays, in one call.
+// Parses request or response heads (`kind`, an `offheap_head_kind`) from `input` into the
+// caller's arrays, in one call.
 //
 // With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
 // are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
@@ -1527,47 +1550,32 @@ offheap_status offheap_aggregator_set_family(uint64_t aggregator,
 // least `max_headers` entries.
 //
 // Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
-// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
-// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
-// fit). `*result` is written on success.
+// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (an
+// unknown `kind`, offsets out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the
+// first head's headers do not fit). `*result` is written on success.
 //
 // # Safety
 // Until the call returns, each pointer is NULL with a zero length, or valid for its length:
 // `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
 // `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
 // `offheap_headers_result`; the memory written overlaps no other argument.
-offheap_status offheap_headers_parse_requests(const uint8_t *input,
-                                              size_t input_len,
-                                              const uint32_t *offsets,
-                                              size_t offsets_len,
-                                              const struct offheap_headers_config *cfg,
-                                              struct offheap_head *heads,
-                                              size_t heads_len,
-                                              struct offheap_header *headers,
-                                              size_t headers_len,
-                                              struct offheap_headers_result *result);
-
-// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
-// when the requests were HEAD.
-//
-// # Safety
-// The contract of `offheap_headers_parse_requests`.
-offheap_status offheap_headers_parse_responses(const uint8_t *input,
-                                               size_t input_len,
-                                               const uint32_t *offsets,
-                                               size_t offsets_len,
-                                               const struct offheap_headers_config *cfg,
-                                               struct offheap_head *heads,
-                                               size_t heads_len,
-                                               struct offheap_header *headers,
-                                               size_t headers_len,
-                                               struct offheap_headers_result *result);
+offheap_status offheap_headers_parse(uint32_t kind,
+                                     const uint8_t *input,
+                                     size_t input_len,
+                                     const uint32_t *offsets,
+                                     size_t offsets_len,
+                                     const struct offheap_headers_config *cfg,
+                                     struct offheap_head *heads,
+                                     size_t heads_len,
+                                     struct offheap_header *headers,
+                                     size_t headers_len,
+                                     struct offheap_headers_result *result);
 
 // Rewrites a parsed request head for an upstream (`httputil.ReverseProxy` semantics: drops
 // hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
 // `out`, and stores the length in `*written`.
 //
-// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
+// `head` is a complete request record from `offheap_headers_parse` over the same `input`,
 // `headers` that call's header array. The option strings are spans of `strings`.
 //
 // Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,

@@ -47,17 +47,18 @@ unsafe fn parse_raw(
     headers: &mut [offheap_header],
     r: &mut offheap_headers_result,
 ) -> offheap_status {
-    let f = if request {
-        offheap_headers_parse_requests
+    let kind = if request {
+        offheap_head_kind::Request
     } else {
-        offheap_headers_parse_responses
+        offheap_head_kind::Response
     };
     let (hp, hn) = (headers.as_mut_ptr(), headers.len());
     let none = std::ptr::null();
     // SAFETY: the input and the header records are valid for their lengths, `heads` as this
     // function's `# Safety` requires; the offsets are NULL (refused when `offsets_len` > 0).
     unsafe {
-        f(
+        offheap_headers_parse(
+            kind as u32,
             input.as_ptr(),
             input.len(),
             none,

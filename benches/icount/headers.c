@@ -1,4 +1,4 @@
-/* Instruction counts of offheap_headers_parse_requests from C, independent of machine load:
+/* Instruction counts of offheap_headers_parse (requests) from C, independent of machine load:
  * `make icount` (benches/icount/run.sh) builds this against target/release/liboffheap.a and
  * runs it under callgrind.
  *
@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   offheap_headers_result res;
   long tot = 0;
   for (int i = 0; i < iters; i++) {
-    int st = offheap_headers_parse_requests((const uint8_t*)input, 16 * rl, shortreq ? offs : NULL, shortreq ? 16 : 0, NULL, heads, 16, hs, 256, &res);
+    int st = offheap_headers_parse(OFFHEAP_HEAD_KIND_REQUEST, (const uint8_t*)input, 16 * rl, shortreq ? offs : NULL, shortreq ? 16 : 0, NULL, heads, 16, hs, 256, &res);
     if (st != 0 || res.heads != 16) { printf("bad %d %lu\n", st, (unsigned long)res.heads); return 1; }
     tot += res.headers;
   }

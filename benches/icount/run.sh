@@ -5,7 +5,7 @@
 # Each program (benches/icount/*.c) checks every call it makes and exits non-zero on a wrong
 # result. Each runs twice, with N and 2N iterations; the difference of the two instruction
 # counts, divided by the items of N iterations, is the cost per item without start-up:
-#   headers k: offheap_headers_parse_requests, the kittyhell request pipelined 16 per call;
+#   headers k: offheap_headers_parse (requests), the kittyhell request pipelined 16 per call;
 #   headers s: the same with REQ_SHORT, 16 per call by offsets;
 #   window:    offheap_aggregator_ingest (uint64_t keys), the 1024-sample batch of BenchmarkWindowIngest.
 # The Makefile builds the programs (target/icount/, the rule make test compiles them with);

@@ -32,7 +32,7 @@ int main(void) {
   static offheap_head heads[64];
   static offheap_header headers[512];
   offheap_headers_result res;
-  CHECK(offheap_headers_parse_requests((const uint8_t *)input, len, NULL, 0, &cfg, heads, 64, headers, 512, &res));
+  CHECK(offheap_headers_parse(OFFHEAP_HEAD_KIND_REQUEST, (const uint8_t *)input, len, NULL, 0, &cfg, heads, 64, headers, 512, &res));
   if (res.heads != 30 || res.consumed != len) {
     fprintf(stderr, "parsed %llu heads, consumed %llu of %zu bytes\n", (unsigned long long)res.heads,
             (unsigned long long)res.consumed, len);

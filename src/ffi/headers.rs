@@ -148,13 +148,46 @@ fn batch_status(e: BatchError) -> offheap_status {
     }
 }
 
-/// Shared body of the two parse exports.
+/// What `offheap_headers_parse` parses. The values are the order of the variants (0, 1),
+/// which is the C ABI: a new variant goes last.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum offheap_head_kind {
+    /// Request heads.
+    Request,
+    /// Response heads; set `cfg->head_request` when the requests were HEAD (then no response
+    /// has a body).
+    Response,
+}
+
+/// Parses request or response heads (`kind`, an `offheap_head_kind`) from `input` into the
+/// caller's arrays, in one call.
+///
+/// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
+/// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
+/// input ends, or a head is incomplete, invalid or followed by a body that is not
+/// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
+/// last runs to the end) and holds one head each: the heads of many connections.
+///
+/// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
+/// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
+/// least `max_headers` entries.
+///
+/// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
+/// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (an
+/// unknown `kind`, offsets out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the
+/// first head's headers do not fit). `*result` is written on success.
 ///
 /// # Safety
-/// The contract of `offheap_headers_parse_requests` on every pointer.
+/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
+/// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
+/// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
+/// `offheap_headers_result`; the memory written overlaps no other argument.
+#[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn parse(
-    request: bool,
+pub unsafe extern "C" fn offheap_headers_parse(
+    kind: u32,
     input: *const u8,
     input_len: usize,
     offsets: *const u32,
@@ -166,12 +199,14 @@ unsafe fn parse(
     headers_len: usize,
     result: *mut offheap_headers_result,
 ) -> offheap_status {
+    const REQUEST: u32 = offheap_head_kind::Request as u32;
+    const RESPONSE: u32 = offheap_head_kind::Response as u32;
     guard(|| {
-        // SAFETY: the contract of `offheap_headers_parse_requests` (this function's
-        // `# Safety`) gives `result` valid for one write, a non-NULL `cfg` for one read,
-        // `input` and `offsets` for reading and `heads` and `headers` for writing their lengths
-        // (NULL with a zero length), the written ones overlapping nothing, until the call
-        // returns: what `ptr::out`, `ptr::one`, `ptr::slice` and `ptr::slice_mut` require.
+        // SAFETY: this function's `# Safety` gives `result` valid for one write, a non-NULL
+        // `cfg` for one read, `input` and `offsets` for reading and `heads` and `headers` for
+        // writing their lengths (NULL with a zero length), the written ones overlapping
+        // nothing, until the call returns: what `ptr::out`, `ptr::one`, `ptr::slice` and
+        // `ptr::slice_mut` require.
         let (result, input, offsets, cfg, heads, headers) = unsafe {
             (
                 ptr::out(result)?,
@@ -188,13 +223,14 @@ unsafe fn parse(
         };
         let c = config(&cfg);
         let head_request = cfg.head_request != 0;
-        let batch = match (request, offsets.is_empty()) {
-            (true, true) => headers::parse_requests(input, &c, heads, headers),
-            (true, false) => headers::parse_requests_at(input, offsets, &c, heads, headers),
-            (false, true) => headers::parse_responses(input, &c, head_request, heads, headers),
-            (false, false) => {
+        let batch = match (kind, offsets.is_empty()) {
+            (REQUEST, true) => headers::parse_requests(input, &c, heads, headers),
+            (REQUEST, false) => headers::parse_requests_at(input, offsets, &c, heads, headers),
+            (RESPONSE, true) => headers::parse_responses(input, &c, head_request, heads, headers),
+            (RESPONSE, false) => {
                 headers::parse_responses_at(input, offsets, &c, head_request, heads, headers)
             }
+            _ => return Err(offheap_status::InvalidArgument),
         }
         .map_err(batch_status)?;
         result.write(offheap_headers_result {
@@ -204,97 +240,6 @@ unsafe fn parse(
         });
         Ok(())
     })
-}
-
-/// Parses request heads from `input` into the caller's arrays, in one call.
-///
-/// With no offsets (`offsets_len == 0`) the input is one connection's pipelined bytes: heads
-/// are parsed one after another, skipping Content-Length bodies, until `heads` is full, the
-/// input ends, or a head is incomplete, invalid or followed by a body that is not
-/// length-delimited. With offsets, region `i` is `input[offsets[i] .. offsets[i + 1]]` (the
-/// last runs to the end) and holds one head each: the heads of many connections.
-///
-/// Per-head problems (incomplete, malformed) are reported in each record's `status`; the
-/// call's own status is about the arguments. `cfg` may be NULL (defaults). Give `headers` at
-/// least `max_headers` entries.
-///
-/// Errors: `OFFHEAP_STATUS_NULL_POINTER`, `OFFHEAP_STATUS_MISALIGNED_POINTER`,
-/// `OFFHEAP_STATUS_TOO_LARGE` (input over 4 GiB), `OFFHEAP_STATUS_INVALID_ARGUMENT` (offsets
-/// out of order or range), `OFFHEAP_STATUS_BUFFER_TOO_SMALL` (the first head's headers do not
-/// fit). `*result` is written on success.
-///
-/// # Safety
-/// Until the call returns, each pointer is NULL with a zero length, or valid for its length:
-/// `input` and `offsets` for reading, `heads` and `headers` for writing (they are not read),
-/// `cfg` (NULL: defaults) for reading one `offheap_headers_config`, `result` for writing one
-/// `offheap_headers_result`; the memory written overlaps no other argument.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_headers_parse_requests(
-    input: *const u8,
-    input_len: usize,
-    offsets: *const u32,
-    offsets_len: usize,
-    cfg: *const offheap_headers_config,
-    heads: *mut Head,
-    heads_len: usize,
-    headers: *mut HeaderSpan,
-    headers_len: usize,
-    result: *mut offheap_headers_result,
-) -> offheap_status {
-    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
-    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
-    unsafe {
-        parse(
-            true,
-            input,
-            input_len,
-            offsets,
-            offsets_len,
-            cfg,
-            heads,
-            heads_len,
-            headers,
-            headers_len,
-            result,
-        )
-    }
-}
-
-/// Parses response heads; like `offheap_headers_parse_requests`. Set `cfg->head_request`
-/// when the requests were HEAD.
-///
-/// # Safety
-/// The contract of `offheap_headers_parse_requests`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn offheap_headers_parse_responses(
-    input: *const u8,
-    input_len: usize,
-    offsets: *const u32,
-    offsets_len: usize,
-    cfg: *const offheap_headers_config,
-    heads: *mut Head,
-    heads_len: usize,
-    headers: *mut HeaderSpan,
-    headers_len: usize,
-    result: *mut offheap_headers_result,
-) -> offheap_status {
-    // SAFETY: `parse` requires the contract of `offheap_headers_parse_requests`, which is
-    // this function's `# Safety`, so the caller's guarantees are the ones it needs.
-    unsafe {
-        parse(
-            false,
-            input,
-            input_len,
-            offsets,
-            offsets_len,
-            cfg,
-            heads,
-            heads_len,
-            headers,
-            headers_len,
-            result,
-        )
-    }
 }
 
 /// Finishes a rewrite export: the length on success; on `BUFFER_TOO_SMALL` the size needed
@@ -341,7 +286,7 @@ unsafe fn parsed_head<'a>(
 /// hop-by-hop headers, sets X-Forwarded-For/-Host/-Proto, Via and optionally Host) into
 /// `out`, and stores the length in `*written`.
 ///
-/// `head` is a complete record from `offheap_headers_parse_requests` over the same `input`,
+/// `head` is a complete request record from `offheap_headers_parse` over the same `input`,
 /// `headers` that call's header array. The option strings are spans of `strings`.
 ///
 /// Errors: the pointer errors, `OFFHEAP_STATUS_INVALID_ARGUMENT` (the head is not complete,

@@ -3,7 +3,7 @@ use super::*;
 
 const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n";
 
-/// `offheap_headers_parse_requests` over `REQ` with `offsets`, the default config, and
+/// `offheap_headers_parse` of requests over `REQ` with `offsets`, the default config, and
 /// the caller's arrays `heads` and `hs`.
 fn parse_req(
     offsets: &[u32],
@@ -14,7 +14,8 @@ fn parse_req(
     // SAFETY: every pointer comes from a slice passed with its own length, `r` is a live
     // local, and the written arrays are distinct borrows.
     let st = unsafe {
-        offheap_headers_parse_requests(
+        offheap_headers_parse(
+            offheap_head_kind::Request as u32,
             REQ.as_ptr(),
             REQ.len(),
             offsets.as_ptr(),
@@ -49,6 +50,30 @@ fn parse_through_the_abi() {
     assert_eq!(st, offheap_status::Ok);
     assert_eq!(r.heads, 2);
     assert_eq!(heads[1].status, offheap_status::HeadersIncomplete as u32);
+
+    // A kind that is neither requests nor responses is refused, with `*result` untouched.
+    let mut r = offheap_headers_result {
+        heads: 9,
+        ..Default::default()
+    };
+    // SAFETY: every pointer comes from a slice passed with its own length; `r` is a live local.
+    let st = unsafe {
+        let (hp, sp) = (heads.as_mut_ptr(), hs.as_mut_ptr());
+        offheap_headers_parse(
+            2,
+            REQ.as_ptr(),
+            REQ.len(),
+            core::ptr::null(),
+            0,
+            core::ptr::null(),
+            hp,
+            4,
+            sp,
+            16,
+            &mut r,
+        )
+    };
+    assert_eq!((st, r.heads), (offheap_status::InvalidArgument, 9));
 
     let mut out = [0u8; 128];
     let mut written = 0usize;
@@ -85,7 +110,8 @@ fn bad_arguments_are_statuses() {
     // SAFETY: the NULL input with a length is rejected before any pointer is used; `r` is
     // a live local.
     let st = unsafe {
-        offheap_headers_parse_requests(
+        offheap_headers_parse(
+            offheap_head_kind::Request as u32,
             core::ptr::null(),
             5,
             core::ptr::null(),

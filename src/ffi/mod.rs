@@ -73,7 +73,8 @@ use std::ffi::c_char;
 /// numbers of `offheap_aggregator_delete`, `offheap_aggregator_remove` and of the aggregator
 /// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
 /// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
-/// the same values).
+/// the same values); `offheap_headers_parse` takes an `offheap_head_kind` and replaces
+/// `offheap_headers_parse_requests` and `_parse_responses`.
 pub const OFFHEAP_ABI_VERSION: u32 = 7;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

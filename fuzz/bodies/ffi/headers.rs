@@ -52,15 +52,16 @@ impl Interp {
         let hdp = or_null_mut(null_arrays, hdrs.as_mut_ptr());
         let cp = or_null(null_cfg, &cfg);
         let op = or_null(noffsets == 0, offsets.as_ptr());
-        let parse = if responses {
-            offheap_headers_parse_responses
+        let kind = if responses {
+            offheap_head_kind::Response
         } else {
-            offheap_headers_parse_requests
+            offheap_head_kind::Request
         };
         // SAFETY: every array is NULL or valid for its length; `out` is NULL, misaligned or
         // points to `res`.
         let st = unsafe {
-            parse(
+            offheap_headers_parse(
+                kind as u32,
                 input.as_ptr(),
                 input.len(),
                 op,
@@ -176,7 +177,8 @@ impl Interp {
             let mut res = offheap_headers_result::default();
             // SAFETY: every array is valid for its length.
             let st = unsafe {
-                offheap_headers_parse_requests(
+                offheap_headers_parse(
+                    offheap_head_kind::Request as u32,
                     out.as_ptr(),
                     written,
                     std::ptr::null(),
