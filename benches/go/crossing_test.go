@@ -32,7 +32,7 @@ func BenchmarkCrossing(b *testing.B) {
 		}
 	})
 	b.Run("offheap_export", func(b *testing.B) {
-		if offheap.ABIVersion() != 6 {
+		if offheap.ABIVersion() != 7 {
 			b.Fatal("unexpected ABI version")
 		}
 		for b.Loop() {

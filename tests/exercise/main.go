@@ -87,7 +87,7 @@ func fail(err error) {
 func init() {
 	register("Version/ABIVersion", func(n int) error {
 		for i := 0; i < n; i++ {
-			if offheap.ABIVersion() != 6 || offheap.Version() == "" {
+			if offheap.ABIVersion() != 7 || offheap.Version() == "" {
 				return errors.New("wrong version")
 			}
 		}
