@@ -127,14 +127,10 @@ var (
 	_ equal = [C.OFFHEAP_SESSION_UPSTREAM_REUSABLE - sessionUpstreamReusable]struct{}{}
 	_ equal = [C.OFFHEAP_SESSION_HEAD_METHOD - sessionHeadMethod]struct{}{}
 	_ equal = [C.OFFHEAP_SESSION_CLOSE_CLIENT - sessionCloseClient]struct{}{}
-	_ equal = [C.OFFHEAP_SESSION_SET_HOST - sessionSetHost]struct{}{}
-	_ equal = [C.OFFHEAP_SESSION_APPEND_FORWARDED - sessionAppendForwarded]struct{}{}
 	_ equal = [C.OFFHEAP_ENGINE_TUNNEL - engineTunnel]struct{}{}
 	_ equal = [C.OFFHEAP_ENGINE_MAX_BATCH - engineMaxBatch]struct{}{}
 	_ equal = [C.OFFHEAP_PROXY_ROUND_ROBIN - proxyRoundRobin]struct{}{}
 	_ equal = [C.OFFHEAP_PROXY_LEAST_IN_FLIGHT - proxyLeastInFlight]struct{}{}
-	_ equal = [C.OFFHEAP_PROXY_SET_HOST - proxySetHost]struct{}{}
-	_ equal = [C.OFFHEAP_PROXY_APPEND_FORWARDED - proxyAppendForwarded]struct{}{}
 	_ equal = [C.OFFHEAP_PROXY_HOOK - proxyHook]struct{}{}
 	_ equal = [C.OFFHEAP_PROXY_ERROR_EVENTS - proxyErrorEvents]struct{}{}
 	_ equal = [C.OFFHEAP_PROXY_EVENT_HOOK - proxyEventHook]struct{}{}
@@ -146,19 +142,6 @@ var (
 	_ equal = [C.OFFHEAP_PROXY_REPLY_RESPOND - proxyReplyRespond]struct{}{}
 	_ equal = [C.OFFHEAP_PROXY_REPLY_RESPOND_CLOSE - proxyReplyRespondClose]struct{}{}
 	_ equal = [C.OFFHEAP_KIND_SLOTS - kindSlots]struct{}{}
-	_ equal = [C.OFFHEAP_BODY_NONE - bodyNone]struct{}{}
-	_ equal = [C.OFFHEAP_BODY_LENGTH - bodyLength]struct{}{}
-	_ equal = [C.OFFHEAP_BODY_CHUNKED - bodyChunked]struct{}{}
-	_ equal = [C.OFFHEAP_BODY_CLOSE - bodyClose]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_KEEP_ALIVE - headKeepAlive]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_UPGRADE - headUpgrade]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_EXPECT_CONTINUE - headExpectContinue]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_CONNECT - headConnect]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_HEAD_METHOD - headHeadMethod]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_HAS_HOST - headHasHost]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_TE_OTHER - headTEOther]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_CONNECTION_CLOSE - headConnectionClose]struct{}{}
-	_ equal = [C.OFFHEAP_HEAD_LEADING_EMPTY_LINES - headLeadingEmptyLines]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_NO_SPLICE - relayNoSplice]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_SHUTDOWN_ON_DONE - relayShutdownOnDone]struct{}{}
 	_ equal = [C.OFFHEAP_RELAY_SPLICE - relaySplice]struct{}{}
@@ -171,6 +154,15 @@ var (
 	_ equal = [C.OFFHEAP_SNAPSHOT_BUCKETS - snapshotBuckets]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_COUNT - knownCount]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_ABSENT - knownAbsent]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_KEEP_ALIVE - headKeepAlive]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_UPGRADE - headUpgrade]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_EXPECT_CONTINUE - headExpectContinue]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_CONNECT - headConnect]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_HEAD_METHOD - headHeadMethod]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_HAS_HOST - headHasHost]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_TE_OTHER - headTEOther]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_CONNECTION_CLOSE - headConnectionClose]struct{}{}
+	_ equal = [C.OFFHEAP_HEAD_LEADING_EMPTY_LINES - headLeadingEmptyLines]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_OK - statusOK]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_PANIC - statusPanic]struct{}{}
 	_ equal = [C.OFFHEAP_STATUS_INVALID_HANDLE - statusInvalidHandle]struct{}{}
@@ -296,6 +288,10 @@ var (
 	_ equal = [C.OFFHEAP_KNOWN_REFERER - knownReferer]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_CONTENT_ENCODING - knownContentEncoding]struct{}{}
 	_ equal = [C.OFFHEAP_KNOWN_ACCEPT_LANGUAGE - knownAcceptLanguage]struct{}{}
+	_ equal = [C.OFFHEAP_BODY_NONE - bodyNone]struct{}{}
+	_ equal = [C.OFFHEAP_BODY_LENGTH - bodyLength]struct{}{}
+	_ equal = [C.OFFHEAP_BODY_CHUNKED - bodyChunked]struct{}{}
+	_ equal = [C.OFFHEAP_BODY_CLOSE - bodyClose]struct{}{}
 	_ equal = [C.OFFHEAP_WINDOW_MODE_SLIDING - windowModeSliding]struct{}{}
 	_ equal = [C.OFFHEAP_WINDOW_MODE_TUMBLING - windowModeTumbling]struct{}{}
 	_ equal = [C.OFFHEAP_WINDOW_MODE_CUMULATIVE - windowModeCumulative]struct{}{}
@@ -334,11 +330,7 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_engine_job{}.length) - unsafe.Offsetof(engineJob{}.length)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_session_options - unsafe.Sizeof(sessionOptions{})]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.client_ip_len) - unsafe.Offsetof(sessionOptions{}.clientIPLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.proto_len) - unsafe.Offsetof(sessionOptions{}.protoLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.host_len) - unsafe.Offsetof(sessionOptions{}.hostLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.via_len) - unsafe.Offsetof(sessionOptions{}.viaLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.flags) - unsafe.Offsetof(sessionOptions{}.flags)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.rewrite) - unsafe.Offsetof(sessionOptions{}.rewrite)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.request_ms) - unsafe.Offsetof(sessionOptions{}.requestMs)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.response_ms) - unsafe.Offsetof(sessionOptions{}.responseMs)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_session_options{}.stall_ms) - unsafe.Offsetof(sessionOptions{}.stallMs)]struct{}{}
@@ -370,10 +362,8 @@ var (
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.max_head_len) - unsafe.Offsetof(proxyOptions{}.maxHeadLen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.max_headers) - unsafe.Offsetof(proxyOptions{}.maxHeaders)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.flags) - unsafe.Offsetof(proxyOptions{}.flags)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.proto_len) - unsafe.Offsetof(proxyOptions{}.protoLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.host_len) - unsafe.Offsetof(proxyOptions{}.hostLen)]struct{}{}
-	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.via_len) - unsafe.Offsetof(proxyOptions{}.viaLen)]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.max_conns_per_upstream) - unsafe.Offsetof(proxyOptions{}.maxConnsPerUpstream)]struct{}{}
+	_ equal = [unsafe.Offsetof(C.offheap_proxy_options{}.rewrite) - unsafe.Offsetof(proxyOptions{}.rewrite)]struct{}{}
 
 	_ equal = [C.sizeof_offheap_proxy_upstream - unsafe.Sizeof(proxyUpstream{})]struct{}{}
 	_ equal = [unsafe.Offsetof(C.offheap_proxy_upstream{}.addr) - unsafe.Offsetof(proxyUpstream{}.addr)]struct{}{}

@@ -32,7 +32,12 @@ const (
 	// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
 	// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
 	// the same values); `offheap_headers_parse` takes an `offheap_head_kind` and replaces
-	// `offheap_headers_parse_requests` and `_parse_responses`.
+	// `offheap_headers_parse_requests` and `_parse_responses`; `offheap_session_options` and
+	// `offheap_proxy_options` carry the rewrite as an `offheap_rewrite_options` (spans of the
+	// call's strings) instead of string lengths and the `OFFHEAP_SESSION_SET_HOST`,
+	// `_APPEND_FORWARDED`, `OFFHEAP_PROXY_SET_HOST` and `_APPEND_FORWARDED` flags;
+	// `OFFHEAP_BODY_*` are the enum `offheap_body` (the parser's own `Body`) and
+	// `OFFHEAP_HEAD_*` the parser's flag constants, with the same names and values.
 	abiVersion = 7 // OFFHEAP_ABI_VERSION
 
 	// Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -50,12 +55,6 @@ const (
 	// `session_flags`: the client connection closes after the exchange in progress.
 	sessionCloseClient = 4 // OFFHEAP_SESSION_CLOSE_CLIENT
 
-	// `offheap_session_options.flags`: replace the Host header with `host`.
-	sessionSetHost = 1 // OFFHEAP_SESSION_SET_HOST
-
-	// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
-	sessionAppendForwarded = 2 // OFFHEAP_SESSION_APPEND_FORWARDED
-
 	// `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
 	engineTunnel = 4294967295 // OFFHEAP_ENGINE_TUNNEL
 
@@ -67,12 +66,6 @@ const (
 
 	// `offheap_proxy_options.balance`: the upstream with the fewest exchanges in progress.
 	proxyLeastInFlight = 1 // OFFHEAP_PROXY_LEAST_IN_FLIGHT
-
-	// `offheap_proxy_options.flags`: replace the Host header with `host`.
-	proxySetHost = 1 // OFFHEAP_PROXY_SET_HOST
-
-	// `offheap_proxy_options.flags`: trust and append to the client's X-Forwarded-* headers.
-	proxyAppendForwarded = 2 // OFFHEAP_PROXY_APPEND_FORWARDED
 
 	// `offheap_proxy_options.flags`: every rewritten request head becomes an event
 	// (`OFFHEAP_PROXY_EVENT_HOOK`) to answer before it is sent.
@@ -110,45 +103,6 @@ const (
 
 	// Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 	kindSlots = 16 // OFFHEAP_KIND_SLOTS
-
-	// `body_kind`: no body.
-	bodyNone = 0 // OFFHEAP_BODY_NONE
-
-	// `body_kind`: `content_length` bytes.
-	bodyLength = 1 // OFFHEAP_BODY_LENGTH
-
-	// `body_kind`: chunked transfer coding.
-	bodyChunked = 2 // OFFHEAP_BODY_CHUNKED
-
-	// `body_kind`: until the connection closes (responses).
-	bodyClose = 3 // OFFHEAP_BODY_CLOSE
-
-	// Flag: the connection stays open after this message.
-	headKeepAlive = 1 // OFFHEAP_HEAD_KEEP_ALIVE
-
-	// Flag: an upgrade request (HTTP/1.1, Connection: upgrade, Upgrade) or a 101 response.
-	headUpgrade = 2 // OFFHEAP_HEAD_UPGRADE
-
-	// Flag: `Expect: 100-continue` in an HTTP/1.1 request.
-	headExpectContinue = 4 // OFFHEAP_HEAD_EXPECT_CONTINUE
-
-	// Flag: the method is CONNECT.
-	headConnect = 8 // OFFHEAP_HEAD_CONNECT
-
-	// Flag: the method is HEAD.
-	headHeadMethod = 16 // OFFHEAP_HEAD_HEAD_METHOD
-
-	// Flag: a Host header is present.
-	headHasHost = 32 // OFFHEAP_HEAD_HAS_HOST
-
-	// Flag: Transfer-Encoding names a coding other than chunked.
-	headTEOther = 64 // OFFHEAP_HEAD_TE_OTHER
-
-	// Flag: `Connection: close`.
-	headConnectionClose = 128 // OFFHEAP_HEAD_CONNECTION_CLOSE
-
-	// Flag: empty lines preceded the start-line.
-	headLeadingEmptyLines = 256 // OFFHEAP_HEAD_LEADING_EMPTY_LINES
 
 	// `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
 	// the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
@@ -192,6 +146,36 @@ const (
 
 	// The value of an empty slot in `Head::known` (`offheap_head.known` in C): the name is absent.
 	knownAbsent = 255 // OFFHEAP_KNOWN_ABSENT
+
+	// The connection stays open after this message (RFC 9112 §9.3: HTTP/1.1 unless
+	// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`; never after a
+	// close-delimited body).
+	headKeepAlive = (1 << 0) // OFFHEAP_HEAD_KEEP_ALIVE
+
+	// An HTTP/1.1 request with `Connection: upgrade` and an Upgrade header, or a 101
+	// response (RFC 9110 §7.8).
+	headUpgrade = (1 << 1) // OFFHEAP_HEAD_UPGRADE
+
+	// An HTTP/1.1 request with `Expect: 100-continue` (RFC 9110 §10.1.1).
+	headExpectContinue = (1 << 2) // OFFHEAP_HEAD_EXPECT_CONTINUE
+
+	// The method is CONNECT: after a 2xx response the connection is a tunnel.
+	headConnect = (1 << 3) // OFFHEAP_HEAD_CONNECT
+
+	// The method is HEAD: the response has no body.
+	headHeadMethod = (1 << 4) // OFFHEAP_HEAD_HEAD_METHOD
+
+	// A Host header is present.
+	headHasHost = (1 << 5) // OFFHEAP_HEAD_HAS_HOST
+
+	// Transfer-Encoding names a coding other than chunked (gzip, ...).
+	headTEOther = (1 << 6) // OFFHEAP_HEAD_TE_OTHER
+
+	// `Connection: close` was sent.
+	headConnectionClose = (1 << 7) // OFFHEAP_HEAD_CONNECTION_CLOSE
+
+	// The start-line was preceded by empty lines (RFC 9112 §2.2 allows ignoring them).
+	headLeadingEmptyLines = (1 << 8) // OFFHEAP_HEAD_LEADING_EMPTY_LINES
 
 	// Success.
 	statusOK = 0 // OFFHEAP_STATUS_OK
@@ -572,6 +556,20 @@ const (
 
 	// `Accept-Language`
 	knownAcceptLanguage = 31 // OFFHEAP_KNOWN_ACCEPT_LANGUAGE
+
+	// No body: a request without Content-Length and Transfer-Encoding, a CONNECT request
+	// (RFC 9110 §9.3.6, whatever its head says), a response to HEAD, a 1xx, 204 or 304
+	// response (rules 1, 7).
+	bodyNone = 0 // OFFHEAP_BODY_NONE
+
+	// Exactly [`Head::content_length`] bytes (rule 6). Zero is reported as `Length` too.
+	bodyLength = 1 // OFFHEAP_BODY_LENGTH
+
+	// Chunked transfer coding (rule 4).
+	bodyChunked = 2 // OFFHEAP_BODY_CHUNKED
+
+	// A response body that ends when the connection closes (rules 4 and 8).
+	bodyClose = 3 // OFFHEAP_BODY_CLOSE
 
 	// A window of `width` that advances one slice (`width / slices`) at a time.
 	windowModeSliding = 0 // OFFHEAP_WINDOW_MODE_SLIDING

@@ -102,12 +102,11 @@ type (
 		flags    uint32
 		length   uint64
 	}
-	// sessionOptions is offheap_session_options: the lengths of the four strings that follow
-	// each other in one byte array, the flags and the timeouts in milliseconds.
+	// sessionOptions is offheap_session_options: the rewrite, its strings spans of one byte
+	// array, and the timeouts in milliseconds.
 	sessionOptions struct {
-		clientIPLen, protoLen, hostLen, viaLen uint32
-		flags                                  uint32
-		requestMs, responseMs, stallMs         uint32
+		rewrite                        rewriteOptions
+		requestMs, responseMs, stallMs uint32
 	}
 	// engineCompletion is offheap_engine_completion.
 	engineCompletion struct {
@@ -429,24 +428,15 @@ func (e *Engine) SubmitSession(id uint64, client, upstream Conn, cbuf, ubuf *Buf
 	}
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
-	n := 0
-	for _, str := range [...]string{opts.ClientIP, opts.Proto, opts.Host, opts.Via} {
-		if n+len(str) > len(e.io.strings) {
-			return &Error{Op: op, Err: fmt.Errorf("%w: the option strings exceed %d bytes", ErrTooLarge, len(e.io.strings))}
-		}
-		n += copy(e.io.strings[n:], str)
+	rw := RewriteOptions{ClientIP: opts.ClientIP, Proto: opts.Proto, Host: opts.Host, SetHost: opts.SetHost,
+		Via: opts.Via, AppendForwarded: opts.AppendForwarded}
+	if n := len(rw.ClientIP) + len(rw.Proto) + len(rw.Host) + len(rw.Via); n > len(e.io.strings) {
+		return &Error{Op: op, Err: fmt.Errorf("%w: the option strings exceed %d bytes", ErrTooLarge, len(e.io.strings))}
 	}
-	e.io.session = sessionOptions{
-		clientIPLen: uint32(len(opts.ClientIP)), protoLen: uint32(len(opts.Proto)),
-		hostLen: uint32(len(opts.Host)), viaLen: uint32(len(opts.Via)),
-		requestMs: ms(opts.RequestTimeout), responseMs: ms(opts.ResponseTimeout), stallMs: ms(opts.StallTimeout),
-	}
-	if opts.SetHost {
-		e.io.session.flags |= sessionSetHost
-	}
-	if opts.AppendForwarded {
-		e.io.session.flags |= sessionAppendForwarded
-	}
+	strs, r := rw.record(e.io.strings[:0])
+	n := len(strs)
+	e.io.session = sessionOptions{rewrite: r,
+		requestMs: ms(opts.RequestTimeout), responseMs: ms(opts.ResponseTimeout), stallMs: ms(opts.StallTimeout)}
 	// Counted consumes reach Rust first: the job starts from the buffers' real windows.
 	for _, b := range [...]*Buffer{cbuf, ubuf} {
 		if st := b.flush(); st != statusOK {

@@ -105,8 +105,8 @@ type (
 		balance, maxIdlePerUpstream, unhealthyMs               uint32
 		dialMs, readHeaderMs, idleMs, responseHeaderMs, bodyMs uint32
 		maxHeadLen, maxHeaders, flags                          uint32
-		protoLen, hostLen, viaLen                              uint32
 		maxConnsPerUpstream                                    uint32
+		rewrite                                                rewriteOptions
 	}
 	// proxyEvent is offheap_proxy_event.
 	proxyEvent struct {
@@ -172,15 +172,16 @@ func (e *Engine) StartProxy(cfg *ProxyConfig) error {
 	if idle == 0 {
 		idle = 64
 	}
-	strs := []byte(cfg.Proto + cfg.Host + cfg.Via)
+	rw := RewriteOptions{Proto: cfg.Proto, Host: cfg.Host, SetHost: cfg.SetHost, Via: cfg.Via,
+		AppendForwarded: cfg.AppendForwarded}
+	strs, r := rw.record(nil)
 	opts := &proxyOptions{
 		maxIdlePerUpstream: uint32(min(idle, math.MaxUint32)), unhealthyMs: durationMs(cfg.UnhealthyFor),
 		dialMs: durationMs(cfg.DialTimeout), readHeaderMs: durationMs(cfg.ReadHeaderTimeout),
 		idleMs: durationMs(cfg.IdleTimeout), responseHeaderMs: durationMs(cfg.ResponseHeaderTimeout),
 		bodyMs: durationMs(cfg.BodyTimeout), maxHeadLen: uint32(min(cfg.MaxHeaderBytes, math.MaxUint32)),
-		maxHeaders: uint32(cfg.MaxHeaders),
-		protoLen:   uint32(len(cfg.Proto)), hostLen: uint32(len(cfg.Host)), viaLen: uint32(len(cfg.Via)),
-		maxConnsPerUpstream: uint32(min(cfg.MaxConnsPerUpstream, math.MaxUint32)),
+		maxHeaders: uint32(cfg.MaxHeaders), maxConnsPerUpstream: uint32(min(cfg.MaxConnsPerUpstream, math.MaxUint32)),
+		rewrite: r,
 	}
 	if cfg.LeastInFlight {
 		opts.balance = proxyLeastInFlight
@@ -188,8 +189,7 @@ func (e *Engine) StartProxy(cfg *ProxyConfig) error {
 	for _, f := range [...]struct {
 		on  bool
 		bit uint32
-	}{{cfg.SetHost, proxySetHost}, {cfg.AppendForwarded, proxyAppendForwarded}, {cfg.Hook, proxyHook},
-		{cfg.ErrorEvents, proxyErrorEvents}} {
+	}{{cfg.Hook, proxyHook}, {cfg.ErrorEvents, proxyErrorEvents}} {
 		if f.on {
 			opts.flags |= f.bit
 		}

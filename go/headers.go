@@ -245,8 +245,26 @@ func (h *heads) slice(off, n uint32) []byte {
 	return h.input[off : off+n : off+n]
 }
 
-// next is the span of n bytes that follows s.
-func (s span) next(n int) span { return span{s.off + s.length, uint32(n)} }
+// record appends the four strings of o to strs and returns them with the library's record of
+// o (offheap_rewrite_options), which names them as spans of strs: what RewriteRequest,
+// Engine.SubmitSession and the engine's proxy pass.
+func (o *RewriteOptions) record(strs []byte) ([]byte, rewriteOptions) {
+	var r rewriteOptions
+	for _, f := range [...]struct {
+		s  string
+		to *span
+	}{{o.ClientIP, &r.clientIP}, {o.Proto, &r.proto}, {o.Host, &r.host}, {o.Via, &r.via}} {
+		*f.to = span{uint32(len(strs)), uint32(len(f.s))}
+		strs = append(strs, f.s...)
+	}
+	if o.SetHost {
+		r.setHost = 1
+	}
+	if o.AppendForwarded {
+		r.appendForwarded = 1
+	}
+	return strs, r
+}
 
 // Len returns the number of heads the last Parse recorded (the last may be incomplete or
 // invalid: check Err).
@@ -529,21 +547,8 @@ func (b *RequestBatch) RewriteRequest(dst []byte, i int, opts *RewriteOptions) (
 		return dst, opError(op, ErrInvalidArgument)
 	}
 	// The four strings go to the library as spans of one reused byte array.
-	args := append(b.rewriteArgs[:0], opts.ClientIP...)
-	args = append(args, opts.Proto...)
-	args = append(args, opts.Host...)
-	args = append(args, opts.Via...)
+	args, ro := opts.record(b.rewriteArgs[:0])
 	b.rewriteArgs = args
-	clientIP := span{0, uint32(len(opts.ClientIP))}
-	proto := clientIP.next(len(opts.Proto))
-	host := proto.next(len(opts.Host))
-	ro := rewriteOptions{clientIP: clientIP, proto: proto, host: host, via: host.next(len(opts.Via))}
-	if opts.SetHost {
-		ro.setHost = 1
-	}
-	if opts.AppendForwarded {
-		ro.appendForwarded = 1
-	}
 	rec := &b.recs[i]
 	for {
 		written, st := headersRewriteRequest(b.input, rec, b.hdrs, args, &ro, dst[len(dst):cap(dst)])

@@ -46,7 +46,12 @@
 // configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
 // `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
 // the same values); `offheap_headers_parse` takes an `offheap_head_kind` and replaces
-// `offheap_headers_parse_requests` and `_parse_responses`.
+// `offheap_headers_parse_requests` and `_parse_responses`; `offheap_session_options` and
+// `offheap_proxy_options` carry the rewrite as an `offheap_rewrite_options` (spans of the
+// call's strings) instead of string lengths and the `OFFHEAP_SESSION_SET_HOST`,
+// `_APPEND_FORWARDED`, `OFFHEAP_PROXY_SET_HOST` and `_APPEND_FORWARDED` flags;
+// `OFFHEAP_BODY_*` are the enum `offheap_body` (the parser's own `Body`) and
+// `OFFHEAP_HEAD_*` the parser's flag constants, with the same names and values.
 #define OFFHEAP_ABI_VERSION 7
 
 // Size of every Rust-owned buffer, in bytes (`relay::BUFFER_SIZE`; a test keeps them equal).
@@ -64,12 +69,6 @@
 // `session_flags`: the client connection closes after the exchange in progress.
 #define OFFHEAP_SESSION_CLOSE_CLIENT 4
 
-// `offheap_session_options.flags`: replace the Host header with `host`.
-#define OFFHEAP_SESSION_SET_HOST 1
-
-// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
-#define OFFHEAP_SESSION_APPEND_FORWARDED 2
-
 // `framing` value of `offheap_engine_submit` for a bidirectional tunnel with half-close.
 #define OFFHEAP_ENGINE_TUNNEL 4294967295
 
@@ -81,12 +80,6 @@
 
 // `offheap_proxy_options.balance`: the upstream with the fewest exchanges in progress.
 #define OFFHEAP_PROXY_LEAST_IN_FLIGHT 1
-
-// `offheap_proxy_options.flags`: replace the Host header with `host`.
-#define OFFHEAP_PROXY_SET_HOST 1
-
-// `offheap_proxy_options.flags`: trust and append to the client's X-Forwarded-* headers.
-#define OFFHEAP_PROXY_APPEND_FORWARDED 2
 
 // `offheap_proxy_options.flags`: every rewritten request head becomes an event
 // (`OFFHEAP_PROXY_EVENT_HOOK`) to answer before it is sent.
@@ -124,45 +117,6 @@
 
 // Length of `offheap_counters.handles_by_kind` (kinds are 1..OFFHEAP_KIND_SLOTS-1).
 #define OFFHEAP_KIND_SLOTS 16
-
-// `body_kind`: no body.
-#define OFFHEAP_BODY_NONE 0
-
-// `body_kind`: `content_length` bytes.
-#define OFFHEAP_BODY_LENGTH 1
-
-// `body_kind`: chunked transfer coding.
-#define OFFHEAP_BODY_CHUNKED 2
-
-// `body_kind`: until the connection closes (responses).
-#define OFFHEAP_BODY_CLOSE 3
-
-// Flag: the connection stays open after this message.
-#define OFFHEAP_HEAD_KEEP_ALIVE 1
-
-// Flag: an upgrade request (HTTP/1.1, Connection: upgrade, Upgrade) or a 101 response.
-#define OFFHEAP_HEAD_UPGRADE 2
-
-// Flag: `Expect: 100-continue` in an HTTP/1.1 request.
-#define OFFHEAP_HEAD_EXPECT_CONTINUE 4
-
-// Flag: the method is CONNECT.
-#define OFFHEAP_HEAD_CONNECT 8
-
-// Flag: the method is HEAD.
-#define OFFHEAP_HEAD_HEAD_METHOD 16
-
-// Flag: a Host header is present.
-#define OFFHEAP_HEAD_HAS_HOST 32
-
-// Flag: Transfer-Encoding names a coding other than chunked.
-#define OFFHEAP_HEAD_TE_OTHER 64
-
-// Flag: `Connection: close`.
-#define OFFHEAP_HEAD_CONNECTION_CLOSE 128
-
-// Flag: empty lines preceded the start-line.
-#define OFFHEAP_HEAD_LEADING_EMPTY_LINES 256
 
 // `flags` bit of `offheap_relay_new`: never use splice (copy through a buffer). Copying is
 // the default; this bit also overrides `OFFHEAP_RELAY_SPLICE`.
@@ -206,6 +160,36 @@
 
 // The value of an empty slot in `Head::known` (`offheap_head.known` in C): the name is absent.
 #define OFFHEAP_KNOWN_ABSENT 255
+
+// The connection stays open after this message (RFC 9112 §9.3: HTTP/1.1 unless
+// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`; never after a
+// close-delimited body).
+#define OFFHEAP_HEAD_KEEP_ALIVE (1 << 0)
+
+// An HTTP/1.1 request with `Connection: upgrade` and an Upgrade header, or a 101
+// response (RFC 9110 §7.8).
+#define OFFHEAP_HEAD_UPGRADE (1 << 1)
+
+// An HTTP/1.1 request with `Expect: 100-continue` (RFC 9110 §10.1.1).
+#define OFFHEAP_HEAD_EXPECT_CONTINUE (1 << 2)
+
+// The method is CONNECT: after a 2xx response the connection is a tunnel.
+#define OFFHEAP_HEAD_CONNECT (1 << 3)
+
+// The method is HEAD: the response has no body.
+#define OFFHEAP_HEAD_HEAD_METHOD (1 << 4)
+
+// A Host header is present.
+#define OFFHEAP_HEAD_HAS_HOST (1 << 5)
+
+// Transfer-Encoding names a coding other than chunked (gzip, ...).
+#define OFFHEAP_HEAD_TE_OTHER (1 << 6)
+
+// `Connection: close` was sent.
+#define OFFHEAP_HEAD_CONNECTION_CLOSE (1 << 7)
+
+// The start-line was preceded by empty lines (RFC 9112 §2.2 allows ignoring them).
+#define OFFHEAP_HEAD_LEADING_EMPTY_LINES (1 << 8)
 
 // The result of a fallible offheap call. `OFFHEAP_STATUS_OK` is 0; every other value is an
 // error whose message `offheap_status_str()` returns.
@@ -588,6 +572,31 @@ typedef uint8_t offheap_known;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// How the message body that follows a head is delimited (RFC 9112 §6.3).
+enum offheap_body
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // No body: a request without Content-Length and Transfer-Encoding, a CONNECT request
+  // (RFC 9110 §9.3.6, whatever its head says), a response to HEAD, a 1xx, 204 or 304
+  // response (rules 1, 7).
+  OFFHEAP_BODY_NONE = 0,
+  // Exactly [`Head::content_length`] bytes (rule 6). Zero is reported as `Length` too.
+  OFFHEAP_BODY_LENGTH = 1,
+  // Chunked transfer coding (rule 4).
+  OFFHEAP_BODY_CHUNKED = 2,
+  // A response body that ends when the connection closes (rules 4 and 8).
+  OFFHEAP_BODY_CLOSE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum offheap_body offheap_body;
+#else
+typedef uint8_t offheap_body;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // How a series' window moves with time.
 enum offheap_window_mode
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -708,20 +717,38 @@ typedef struct offheap_engine_job {
   uint64_t length;
 } offheap_engine_job;
 
-// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
-// gives up waiting. The four strings come in one byte array, one after the other, in this
-// order, with these lengths (so the struct holds no pointer).
+// A byte range of the input: `input[off .. off + len]` (`offheap_span` in C).
+typedef struct offheap_span {
+  // Offset from the start of the whole input passed to the batch call.
+  uint32_t off;
+  // Length in bytes.
+  uint32_t len;
+} offheap_span;
+
+// How a request head is rewritten (`offheap_headers_rewrite_request`, and the sessions and
+// proxy of the engine); every string is a span of the call's `strings`.
+typedef struct offheap_rewrite_options {
+  // Client address appended to X-Forwarded-For (empty: none).
+  struct offheap_span client_ip;
+  // X-Forwarded-Proto value (empty: none).
+  struct offheap_span proto;
+  // New Host value; used only when `set_host` is non-zero.
+  struct offheap_span host;
+  // This proxy's Via pseudonym (empty: no Via).
+  struct offheap_span via;
+  // Non-zero: replace Host with the `host` span.
+  uint8_t set_host;
+  // Non-zero: append to the client's X-Forwarded-For instead of replacing it.
+  uint8_t append_forwarded;
+  // Reserved, zero.
+  uint8_t reserved[6];
+} offheap_rewrite_options;
+
+// Options of `offheap_engine_submit_session`: how heads are rewritten (its strings are spans
+// of the call's `strings`) and when the engine gives up waiting.
 typedef struct offheap_session_options {
-  // Length of the client address appended to X-Forwarded-For (0: none).
-  uint32_t client_ip_len;
-  // Length of the X-Forwarded-Proto value (0: none).
-  uint32_t proto_len;
-  // Length of the new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
-  uint32_t host_len;
-  // Length of this proxy's pseudonym for Via (0: none).
-  uint32_t via_len;
-  // `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
-  uint32_t flags;
+  // The rewrite of every request head, as `offheap_headers_rewrite_request` does it.
+  struct offheap_rewrite_options rewrite;
   // Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
   uint32_t request_ms;
   // Milliseconds a session waits for a response head before it stops with `RESPONSE`.
@@ -761,8 +788,7 @@ typedef struct offheap_engine_completion {
   int32_t upstream_fd;
 } offheap_engine_completion;
 
-// Options of `offheap_engine_proxy_start`. Milliseconds of 0 mean no deadline. The three
-// strings come in one byte array, one after the other, in this order, with these lengths.
+// Options of `offheap_engine_proxy_start`. Milliseconds of 0 mean no deadline.
 typedef struct offheap_proxy_options {
   // `OFFHEAP_PROXY_ROUND_ROBIN` or `OFFHEAP_PROXY_LEAST_IN_FLIGHT`.
   uint32_t balance;
@@ -786,15 +812,12 @@ typedef struct offheap_proxy_options {
   uint32_t max_headers;
   // `OFFHEAP_PROXY_*` flags.
   uint32_t flags;
-  // Length of the X-Forwarded-Proto value (0: none).
-  uint32_t proto_len;
-  // Length of the Host value for `OFFHEAP_PROXY_SET_HOST`.
-  uint32_t host_len;
-  // Length of this proxy's pseudonym for Via (0: none).
-  uint32_t via_len;
   // Connections open to each upstream, by each worker, at most (0: no limit); requests
   // beyond it wait for one, at most `dial_ms` (then 502).
   uint32_t max_conns_per_upstream;
+  // The rewrite of every request head, its strings spans of the call's `strings`. The
+  // client address is each connection's own: `rewrite.client_ip` must be empty.
+  struct offheap_rewrite_options rewrite;
 } offheap_proxy_options;
 
 // One upstream of `offheap_engine_proxy_start`: an IPv4 or IPv6 address and a port.
@@ -885,14 +908,6 @@ typedef struct offheap_headers_config {
   uint8_t head_request;
 } offheap_headers_config;
 
-// A byte range of the input: `input[off .. off + len]` (`offheap_span` in C).
-typedef struct offheap_span {
-  // Offset from the start of the whole input passed to the batch call.
-  uint32_t off;
-  // Length in bytes.
-  uint32_t len;
-} offheap_span;
-
 // The record of one parsed head (`offheap_head` in C): 128 bytes of plain data, `repr(C)` so
 // that the C ABI and Go share the layout. Offsets are from the start of the whole input.
 //
@@ -959,24 +974,6 @@ typedef struct offheap_headers_result {
   // Pipelined: where to resume reading; offsets: end of the last region parsed.
   uint64_t consumed;
 } offheap_headers_result;
-
-// Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
-typedef struct offheap_rewrite_options {
-  // Client address appended to X-Forwarded-For (empty: none).
-  struct offheap_span client_ip;
-  // X-Forwarded-Proto value (empty: none).
-  struct offheap_span proto;
-  // New Host value; used only when `set_host` is non-zero.
-  struct offheap_span host;
-  // This proxy's Via pseudonym (empty: no Via).
-  struct offheap_span via;
-  // Non-zero: replace Host with the `host` span.
-  uint8_t set_host;
-  // Non-zero: append to the client's X-Forwarded-For instead of replacing it.
-  uint8_t append_forwarded;
-  // Reserved, zero.
-  uint8_t reserved[6];
-} offheap_rewrite_options;
 
 // The result of `offheap_relay_step`: what the relay waits for and its byte counters.
 typedef struct offheap_relay_progress {

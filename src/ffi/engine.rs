@@ -13,12 +13,14 @@ use parking_lot::Mutex;
 use super::boundary::{FfiResult, guard};
 use super::buffer::BufferObject;
 use super::handle::{self, HandleObject, offheap_kind};
+use super::headers::{offheap_rewrite_options, rewrite_of};
 use super::ptr::{self, guard_out};
 use super::relay::{borrow_fd, options, relay_status};
 use super::status::offheap_status;
 use crate::engine::{
     self, Completion, Engine, EngineConfig, Job, Session, SessionOptions, SessionTimeouts, Stop,
 };
+use crate::headers::RewriteOptions;
 use crate::relay::{self, Buffer};
 
 /// An engine behind a handle, with the Buffer handles of its session jobs in flight (by job
@@ -95,34 +97,30 @@ pub const OFFHEAP_SESSION_UPSTREAM_REUSABLE: u32 = 1;
 pub const OFFHEAP_SESSION_HEAD_METHOD: u32 = 2;
 /// `session_flags`: the client connection closes after the exchange in progress.
 pub const OFFHEAP_SESSION_CLOSE_CLIENT: u32 = 4;
-/// `offheap_session_options.flags`: replace the Host header with `host`.
-pub const OFFHEAP_SESSION_SET_HOST: u32 = 1;
-/// `offheap_session_options.flags`: trust and append to the client's X-Forwarded-* headers.
-pub const OFFHEAP_SESSION_APPEND_FORWARDED: u32 = 2;
-
-/// Options of `offheap_engine_submit_session`: how heads are rewritten and when the engine
-/// gives up waiting. The four strings come in one byte array, one after the other, in this
-/// order, with these lengths (so the struct holds no pointer).
+/// Options of `offheap_engine_submit_session`: how heads are rewritten (its strings are spans
+/// of the call's `strings`) and when the engine gives up waiting.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct offheap_session_options {
-    /// Length of the client address appended to X-Forwarded-For (0: none).
-    pub client_ip_len: u32,
-    /// Length of the X-Forwarded-Proto value (0: none).
-    pub proto_len: u32,
-    /// Length of the new Host value, used with `OFFHEAP_SESSION_SET_HOST`.
-    pub host_len: u32,
-    /// Length of this proxy's pseudonym for Via (0: none).
-    pub via_len: u32,
-    /// `OFFHEAP_SESSION_SET_HOST`, `OFFHEAP_SESSION_APPEND_FORWARDED`.
-    pub flags: u32,
+    /// The rewrite of every request head, as `offheap_headers_rewrite_request` does it.
+    pub rewrite: offheap_rewrite_options,
     /// Milliseconds a session waits for a request before it stops with `REQUEST` (0: forever).
     pub request_ms: u32,
     /// Milliseconds a session waits for a response head before it stops with `RESPONSE`.
     pub response_ms: u32,
     /// Milliseconds a head or body may make no progress before the session fails.
     pub stall_ms: u32,
+}
+
+/// Sets the rewrite of a session's options: what sessions and the proxy take from an
+/// `offheap_rewrite_options`.
+pub(super) fn set_rewrite(s: &mut SessionOptions, r: &RewriteOptions<'_>) {
+    s.client_ip = r.client_ip.to_vec();
+    s.proto = r.proto.to_vec();
+    s.host = r.host.map(<[u8]>::to_vec);
+    s.via = r.via.to_vec();
+    s.append_forwarded = r.append_forwarded;
 }
 
 /// Starts a relay engine with `workers` threads (1-64) and room for `max_jobs` jobs in
@@ -371,16 +369,8 @@ pub unsafe extern "C" fn offheap_engine_submit_session(
         // bytes (or be NULL with 0), both unchanged until the call returns: this function's
         // `# Safety` requires both of its caller.
         let (o, strings) = unsafe { (ptr::one(opts)?, ptr::slice(strings, strings_len)?) };
-        let lens = [o.client_ip_len, o.proto_len, o.host_len, o.via_len].map(|l| l as usize);
-        if lens.iter().sum::<usize>() != strings.len() {
-            return Err(offheap_status::InvalidArgument);
-        }
-        let (ip, rest) = strings.split_at(lens[0]);
-        let (proto, rest) = rest.split_at(lens[1]);
-        let (host, via) = rest.split_at(lens[2]);
-        if o.flags & !(OFFHEAP_SESSION_SET_HOST | OFFHEAP_SESSION_APPEND_FORWARDED) != 0
-            || client_buffer == upstream_buffer
-        {
+        let rewrite = rewrite_of(&o.rewrite, strings)?;
+        if client_buffer == upstream_buffer {
             return Err(offheap_status::InvalidArgument);
         }
         // SAFETY: `borrow_fd` needs `client_fd` and `upstream_fd` open until this call
@@ -393,15 +383,8 @@ pub unsafe extern "C" fn offheap_engine_submit_session(
             relay::duplicate(c).map_err(relay_status)?,
             relay::duplicate(u).map_err(relay_status)?,
         );
-        let session_opts = SessionOptions {
-            client_ip: ip.to_vec(),
-            proto: proto.to_vec(),
-            host: (o.flags & OFFHEAP_SESSION_SET_HOST != 0).then(|| host.to_vec()),
-            via: via.to_vec(),
-            append_forwarded: o.flags & OFFHEAP_SESSION_APPEND_FORWARDED != 0,
-            head: crate::headers::Config::default(),
-            ..SessionOptions::default()
-        };
+        let mut session_opts = SessionOptions::default();
+        set_rewrite(&mut session_opts, &rewrite);
         let timeouts = SessionTimeouts {
             request_ms: o.request_ms,
             response_ms: o.response_ms,

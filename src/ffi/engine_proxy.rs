@@ -8,8 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, IntoRawFd};
 
 use super::boundary::{FfiResult, guard};
-use super::engine::EngineObject;
+use super::engine::{EngineObject, set_rewrite};
 use super::handle;
+use super::headers::{offheap_rewrite_options, rewrite_of};
 use super::ptr::{self, guard_out};
 use super::relay::{borrow_fd, relay_status};
 use super::status::offheap_status;
@@ -38,10 +39,6 @@ pub struct offheap_proxy_upstream {
 pub const OFFHEAP_PROXY_ROUND_ROBIN: u32 = 0;
 /// `offheap_proxy_options.balance`: the upstream with the fewest exchanges in progress.
 pub const OFFHEAP_PROXY_LEAST_IN_FLIGHT: u32 = 1;
-/// `offheap_proxy_options.flags`: replace the Host header with `host`.
-pub const OFFHEAP_PROXY_SET_HOST: u32 = 1;
-/// `offheap_proxy_options.flags`: trust and append to the client's X-Forwarded-* headers.
-pub const OFFHEAP_PROXY_APPEND_FORWARDED: u32 = 2;
 /// `offheap_proxy_options.flags`: every rewritten request head becomes an event
 /// (`OFFHEAP_PROXY_EVENT_HOOK`) to answer before it is sent.
 pub const OFFHEAP_PROXY_HOOK: u32 = 4;
@@ -49,8 +46,7 @@ pub const OFFHEAP_PROXY_HOOK: u32 = 4;
 /// (`OFFHEAP_PROXY_EVENT_ERROR`) to answer, instead of the proxy's own 502 and 504.
 pub const OFFHEAP_PROXY_ERROR_EVENTS: u32 = 8;
 
-/// Options of `offheap_engine_proxy_start`. Milliseconds of 0 mean no deadline. The three
-/// strings come in one byte array, one after the other, in this order, with these lengths.
+/// Options of `offheap_engine_proxy_start`. Milliseconds of 0 mean no deadline.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -77,15 +73,12 @@ pub struct offheap_proxy_options {
     pub max_headers: u32,
     /// `OFFHEAP_PROXY_*` flags.
     pub flags: u32,
-    /// Length of the X-Forwarded-Proto value (0: none).
-    pub proto_len: u32,
-    /// Length of the Host value for `OFFHEAP_PROXY_SET_HOST`.
-    pub host_len: u32,
-    /// Length of this proxy's pseudonym for Via (0: none).
-    pub via_len: u32,
     /// Connections open to each upstream, by each worker, at most (0: no limit); requests
     /// beyond it wait for one, at most `dial_ms` (then 502).
     pub max_conns_per_upstream: u32,
+    /// The rewrite of every request head, its strings spans of the call's `strings`. The
+    /// client address is each connection's own: `rewrite.client_ip` must be empty.
+    pub rewrite: offheap_rewrite_options,
 }
 
 /// The proxy's counters (`offheap_engine_proxy_counters`): the engine's own `repr(C)`
@@ -149,20 +142,14 @@ fn config(
     strings: &[u8],
     upstreams: &[offheap_proxy_upstream],
 ) -> FfiResult<ProxyConfig> {
-    let lens = [o.proto_len, o.host_len, o.via_len].map(|l| l as usize);
-    let known = OFFHEAP_PROXY_SET_HOST
-        | OFFHEAP_PROXY_APPEND_FORWARDED
-        | OFFHEAP_PROXY_HOOK
-        | OFFHEAP_PROXY_ERROR_EVENTS;
-    if lens.iter().sum::<usize>() != strings.len()
-        || o.flags & !known != 0
+    let rewrite = rewrite_of(&o.rewrite, strings)?;
+    if !rewrite.client_ip.is_empty()
+        || o.flags & !(OFFHEAP_PROXY_HOOK | OFFHEAP_PROXY_ERROR_EVENTS) != 0
         || o.balance > OFFHEAP_PROXY_LEAST_IN_FLIGHT
         || o.max_headers > crate::headers::MAX_HEADERS_LIMIT as u32
     {
         return Err(offheap_status::InvalidArgument);
     }
-    let (proto, rest) = strings.split_at(lens[0]);
-    let (host, via) = rest.split_at(lens[1]);
     let mut cfg = ProxyConfig {
         upstreams: upstreams
             .iter()
@@ -186,10 +173,7 @@ fn config(
         ..ProxyConfig::default()
     };
     let s = &mut cfg.session;
-    s.proto = proto.to_vec();
-    s.host = (o.flags & OFFHEAP_PROXY_SET_HOST != 0).then(|| host.to_vec());
-    s.via = via.to_vec();
-    s.append_forwarded = o.flags & OFFHEAP_PROXY_APPEND_FORWARDED != 0;
+    set_rewrite(s, &rewrite);
     s.hook = o.flags & OFFHEAP_PROXY_HOOK != 0;
     s.head = Config {
         max_head_len: match o.max_head_len {

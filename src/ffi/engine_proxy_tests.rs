@@ -2,6 +2,7 @@
 use super::*;
 use crate::ffi::engine::offheap_engine_free;
 use crate::ffi::engine::tests::new_engine;
+use crate::ffi::headers::offheap_span;
 use crate::ffi::relay::tests::lock;
 use crate::ffi::relay::{offheap_relay_counters, offheap_relay_global_stats};
 use std::io::{Read, Write};
@@ -32,8 +33,11 @@ fn start(e: u64, up: &offheap_proxy_upstream, flags: u32) -> offheap_status {
     let strings = b"httpedge";
     let opts = offheap_proxy_options {
         flags,
-        proto_len: 4,
-        via_len: 4,
+        rewrite: offheap_rewrite_options {
+            proto: offheap_span { off: 0, len: 4 },
+            via: offheap_span { off: 4, len: 4 },
+            ..Default::default()
+        },
         max_idle_per_upstream: 4,
         read_header_ms: 5000,
         ..Default::default()
@@ -53,10 +57,34 @@ fn the_proxy_through_the_abi() {
         ..Default::default()
     };
     assert_eq!(start(e, &bad, 0), offheap_status::InvalidArgument);
-    assert_eq!(
-        start(e, &upstream_addr(&up), 1 << 9),
-        offheap_status::InvalidArgument
-    );
+    // Unknown flags, and the bits that were SET_HOST and APPEND_FORWARDED before the rewrite
+    // had its own record, are refused.
+    for flags in [1 << 9, 1, 2] {
+        assert_eq!(
+            start(e, &upstream_addr(&up), flags),
+            offheap_status::InvalidArgument
+        );
+    }
+    // So are a client address (each connection's own) and a span past the strings.
+    for rewrite in [
+        offheap_rewrite_options {
+            client_ip: offheap_span { off: 0, len: 1 },
+            ..Default::default()
+        },
+        offheap_rewrite_options {
+            via: offheap_span { off: 2, len: 9 },
+            ..Default::default()
+        },
+    ] {
+        let opts = offheap_proxy_options {
+            rewrite,
+            ..Default::default()
+        };
+        let (u, strings) = (upstream_addr(&up), b"httpedge");
+        // SAFETY: `opts`, `strings` and `u` are live locals of the sizes passed.
+        let st = unsafe { offheap_engine_proxy_start(e, &opts, strings.as_ptr(), 8, &u, 1) };
+        assert_eq!(st, offheap_status::InvalidArgument);
+    }
     assert_eq!(
         start(e, &upstream_addr(&up), OFFHEAP_PROXY_HOOK),
         offheap_status::Ok

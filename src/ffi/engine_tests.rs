@@ -2,6 +2,7 @@
 use super::*;
 use crate::ffi::buffer::tests::{fill, view};
 use crate::ffi::buffer::{offheap_buffer_free, offheap_buffer_io, offheap_buffer_new};
+use crate::ffi::headers::offheap_span;
 use crate::ffi::relay::offheap_framing;
 use crate::ffi::relay::tests::lock;
 use std::io::{Read, Write};
@@ -238,9 +239,12 @@ fn session_jobs_through_the_abi() {
     assert_eq!(io.len, 28);
     let strings = b"192.0.2.1up";
     let opts = offheap_session_options {
-        client_ip_len: 9,
-        host_len: 2,
-        flags: OFFHEAP_SESSION_SET_HOST,
+        rewrite: offheap_rewrite_options {
+            client_ip: offheap_span { off: 0, len: 9 },
+            host: offheap_span { off: 9, len: 2 },
+            set_host: 1,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let (sp, sl) = (strings.as_ptr(), strings.len());
@@ -257,7 +261,7 @@ fn session_jobs_through_the_abi() {
         offheap_engine_submit_session(e, 10, c.as_raw_fd(), u.as_raw_fd(), cb, cb, &opts, sp, sl)
     };
     assert_eq!(twice, offheap_status::InvalidArgument);
-    // Lengths that do not add up to the strings are refused.
+    // Spans past the end of the strings are refused.
     // SAFETY: `c` and `u` are open for the call; `opts` is a live `offheap_session_options`
     // and `sp` points to `strings`, of which 3 bytes are read at most.
     let short = unsafe {

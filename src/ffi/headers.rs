@@ -19,33 +19,19 @@ pub use crate::headers::{
     Head as offheap_head, HeaderSpan as offheap_header, Span as offheap_span,
 };
 
-/// `body_kind`: no body.
-pub const OFFHEAP_BODY_NONE: u8 = 0;
-/// `body_kind`: `content_length` bytes.
-pub const OFFHEAP_BODY_LENGTH: u8 = 1;
-/// `body_kind`: chunked transfer coding.
-pub const OFFHEAP_BODY_CHUNKED: u8 = 2;
-/// `body_kind`: until the connection closes (responses).
-pub const OFFHEAP_BODY_CLOSE: u8 = 3;
-
-/// Flag: the connection stays open after this message.
-pub const OFFHEAP_HEAD_KEEP_ALIVE: u32 = 1;
-/// Flag: an upgrade request (HTTP/1.1, Connection: upgrade, Upgrade) or a 101 response.
-pub const OFFHEAP_HEAD_UPGRADE: u32 = 2;
-/// Flag: `Expect: 100-continue` in an HTTP/1.1 request.
-pub const OFFHEAP_HEAD_EXPECT_CONTINUE: u32 = 4;
-/// Flag: the method is CONNECT.
-pub const OFFHEAP_HEAD_CONNECT: u32 = 8;
-/// Flag: the method is HEAD.
-pub const OFFHEAP_HEAD_HEAD_METHOD: u32 = 16;
-/// Flag: a Host header is present.
-pub const OFFHEAP_HEAD_HAS_HOST: u32 = 32;
-/// Flag: Transfer-Encoding names a coding other than chunked.
-pub const OFFHEAP_HEAD_TE_OTHER: u32 = 64;
-/// Flag: `Connection: close`.
-pub const OFFHEAP_HEAD_CONNECTION_CLOSE: u32 = 128;
-/// Flag: empty lines preceded the start-line.
-pub const OFFHEAP_HEAD_LEADING_EMPTY_LINES: u32 = 256;
+/// How the body after a head is delimited (`offheap_head.body_kind`) and the bits of
+/// `offheap_head.flags`: the parser's own `Body` and `flags`, which cbindgen exports as
+/// `offheap_body` (`OFFHEAP_BODY_*`) and `OFFHEAP_HEAD_*` (`cbindgen.toml`).
+pub use crate::headers::{
+    Body as offheap_body,
+    flags::{
+        CONNECT as OFFHEAP_HEAD_CONNECT, CONNECTION_CLOSE as OFFHEAP_HEAD_CONNECTION_CLOSE,
+        EXPECT_CONTINUE as OFFHEAP_HEAD_EXPECT_CONTINUE, HAS_HOST as OFFHEAP_HEAD_HAS_HOST,
+        HEAD_METHOD as OFFHEAP_HEAD_HEAD_METHOD, KEEP_ALIVE as OFFHEAP_HEAD_KEEP_ALIVE,
+        LEADING_EMPTY_LINES as OFFHEAP_HEAD_LEADING_EMPTY_LINES, TE_OTHER as OFFHEAP_HEAD_TE_OTHER,
+        UPGRADE as OFFHEAP_HEAD_UPGRADE,
+    },
+};
 
 /// The well-known header names (`offheap_head.known` slots), their count and the value of an
 /// absent one: the parser's own `Known`, `KNOWN_COUNT` and `NOT_PRESENT`, which cbindgen exports
@@ -82,7 +68,8 @@ pub struct offheap_headers_result {
     pub consumed: u64,
 }
 
-/// Options of `offheap_headers_rewrite_request`; every string is a span of `strings`.
+/// How a request head is rewritten (`offheap_headers_rewrite_request`, and the sessions and
+/// proxy of the engine); every string is a span of the call's `strings`.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -103,25 +90,31 @@ pub struct offheap_rewrite_options {
     pub reserved: [u8; 6],
 }
 
-// The C constants must be the core's.
-const _: () = {
-    use crate::headers::{Body, flags};
-    assert!(OFFHEAP_BODY_NONE == Body::None as u8 && OFFHEAP_BODY_LENGTH == Body::Length as u8);
-    assert!(OFFHEAP_BODY_CHUNKED == Body::Chunked as u8 && OFFHEAP_BODY_CLOSE == Body::Close as u8);
-    assert!(OFFHEAP_HEAD_KEEP_ALIVE == flags::KEEP_ALIVE && OFFHEAP_HEAD_UPGRADE == flags::UPGRADE);
-    assert!(
-        OFFHEAP_HEAD_EXPECT_CONTINUE == flags::EXPECT_CONTINUE
-            && OFFHEAP_HEAD_CONNECT == flags::CONNECT
-    );
-    assert!(
-        OFFHEAP_HEAD_HEAD_METHOD == flags::HEAD_METHOD && OFFHEAP_HEAD_HAS_HOST == flags::HAS_HOST
-    );
-    assert!(
-        OFFHEAP_HEAD_TE_OTHER == flags::TE_OTHER
-            && OFFHEAP_HEAD_CONNECTION_CLOSE == flags::CONNECTION_CLOSE
-    );
-    assert!(OFFHEAP_HEAD_LEADING_EMPTY_LINES == flags::LEADING_EMPTY_LINES);
-};
+/// The rewrite `opts` describes, its strings taken from `strings`: what
+/// `offheap_headers_rewrite_request`, `offheap_engine_submit_session` and
+/// `offheap_engine_proxy_start` share. A span outside `strings` is `INVALID_ARGUMENT`.
+pub(super) fn rewrite_of<'a>(
+    opts: &offheap_rewrite_options,
+    strings: &'a [u8],
+) -> FfiResult<RewriteOptions<'a>> {
+    let span = |s: Span| {
+        let start = s.off as usize;
+        strings
+            .get(start..start + s.len as usize)
+            .ok_or(offheap_status::InvalidArgument)
+    };
+    Ok(RewriteOptions {
+        client_ip: span(opts.client_ip)?,
+        proto: span(opts.proto)?,
+        host: if opts.set_host != 0 {
+            Some(span(opts.host)?)
+        } else {
+            None
+        },
+        via: span(opts.via)?,
+        append_forwarded: opts.append_forwarded != 0,
+    })
+}
 
 fn config(cfg: &offheap_headers_config) -> Config {
     let d = Config::default();
@@ -327,23 +320,7 @@ pub unsafe extern "C" fn offheap_headers_rewrite_request(
                 ptr::slice_mut(out, out_len)?,
             )
         };
-        let span = |s: Span| -> Result<&[u8], offheap_status> {
-            let start = s.off as usize;
-            strings
-                .get(start..start + s.len as usize)
-                .ok_or(offheap_status::InvalidArgument)
-        };
-        let options = RewriteOptions {
-            client_ip: span(opts.client_ip)?,
-            proto: span(opts.proto)?,
-            host: if opts.set_host != 0 {
-                Some(span(opts.host)?)
-            } else {
-                None
-            },
-            via: span(opts.via)?,
-            append_forwarded: opts.append_forwarded != 0,
-        };
+        let options = rewrite_of(&opts, strings)?;
         rewrite_result(
             headers::rewrite_request(input, head, headers, &options, out),
             written,

@@ -74,7 +74,12 @@ use std::ffi::c_char;
 /// configuration's `mode`, `key_format` and `metric_type` are named (`offheap_series_key`,
 /// `offheap_removal`, `offheap_window_mode`, `offheap_key_format`, `offheap_metric_type`;
 /// the same values); `offheap_headers_parse` takes an `offheap_head_kind` and replaces
-/// `offheap_headers_parse_requests` and `_parse_responses`.
+/// `offheap_headers_parse_requests` and `_parse_responses`; `offheap_session_options` and
+/// `offheap_proxy_options` carry the rewrite as an `offheap_rewrite_options` (spans of the
+/// call's strings) instead of string lengths and the `OFFHEAP_SESSION_SET_HOST`,
+/// `_APPEND_FORWARDED`, `OFFHEAP_PROXY_SET_HOST` and `_APPEND_FORWARDED` flags;
+/// `OFFHEAP_BODY_*` are the enum `offheap_body` (the parser's own `Body`) and
+/// `OFFHEAP_HEAD_*` the parser's flag constants, with the same names and values.
 pub const OFFHEAP_ABI_VERSION: u32 = 7;
 
 const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

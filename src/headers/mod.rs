@@ -60,7 +60,7 @@ pub use batch::{Batch, parse_requests, parse_requests_at, parse_responses, parse
 pub use diagnose::diagnose;
 pub use error::{BatchError, Error};
 pub use framing::MAX_CONTENT_LENGTH;
-pub use head::{Head, HeaderSpan, Span};
+pub use head::{Body, Head, HeaderSpan, Span, flags};
 pub use known::{KNOWN_COUNT, Known, NOT_PRESENT};
 pub use rewrite::{RewriteError, RewriteOptions, rewrite_request, rewrite_response};
 
@@ -103,45 +103,4 @@ impl Config {
         self.max_headers = self.max_headers.min(MAX_HEADERS_LIMIT as u16);
         self
     }
-}
-
-/// How the message body that follows a head is delimited (RFC 9112 §6.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Body {
-    /// No body: a request without Content-Length and Transfer-Encoding, a CONNECT request
-    /// (RFC 9110 §9.3.6, whatever its head says), a response to HEAD, a 1xx, 204 or 304
-    /// response (rules 1, 7).
-    None = 0,
-    /// Exactly [`Head::content_length`] bytes (rule 6). Zero is reported as `Length` too.
-    Length = 1,
-    /// Chunked transfer coding (rule 4).
-    Chunked = 2,
-    /// A response body that ends when the connection closes (rules 4 and 8).
-    Close = 3,
-}
-
-/// Bits of [`Head::flags`].
-pub mod flags {
-    /// The connection stays open after this message (RFC 9112 §9.3: HTTP/1.1 unless
-    /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`; never after a
-    /// close-delimited body).
-    pub const KEEP_ALIVE: u32 = 1 << 0;
-    /// An HTTP/1.1 request with `Connection: upgrade` and an Upgrade header, or a 101
-    /// response (RFC 9110 §7.8).
-    pub const UPGRADE: u32 = 1 << 1;
-    /// An HTTP/1.1 request with `Expect: 100-continue` (RFC 9110 §10.1.1).
-    pub const EXPECT_CONTINUE: u32 = 1 << 2;
-    /// The method is CONNECT: after a 2xx response the connection is a tunnel.
-    pub const CONNECT: u32 = 1 << 3;
-    /// The method is HEAD: the response has no body.
-    pub const HEAD_METHOD: u32 = 1 << 4;
-    /// A Host header is present.
-    pub const HAS_HOST: u32 = 1 << 5;
-    /// Transfer-Encoding names a coding other than chunked (gzip, ...).
-    pub const TE_OTHER: u32 = 1 << 6;
-    /// `Connection: close` was sent.
-    pub const CONNECTION_CLOSE: u32 = 1 << 7;
-    /// The start-line was preceded by empty lines (RFC 9112 §2.2 allows ignoring them).
-    pub const LEADING_EMPTY_LINES: u32 = 1 << 8;
 }

@@ -53,7 +53,7 @@ impl Interp {
         self.check_pick(pick, st, "engine_submit");
     }
 
-    /// A session job: bad handles, fds, options or string lengths are refused; a valid one
+    /// A session job: bad handles, fds, options or string spans are refused; a valid one
     /// takes the two buffers' storage until its completion is polled.
     pub(super) fn op_engine_submit_session(&mut self, p: &mut Program) {
         let pick = self.pick(p, ENGINE);
@@ -64,19 +64,25 @@ impl Interp {
         let (u, u_ok) = self.fd(p);
         let (strings, [ip, proto, host, via]) =
             packed(["192.0.2.1", "http", "upstream:80", "offheap"]);
+        let flags = p.u8();
         let mut opts = offheap_session_options {
-            client_ip_len: ip.len,
-            proto_len: proto.len,
-            host_len: host.len,
-            via_len: via.len,
-            flags: u32::from(p.u8() % 5),
+            rewrite: offheap_rewrite_options {
+                client_ip: ip,
+                proto,
+                host,
+                via,
+                set_host: flags & 1,
+                append_forwarded: flags >> 1 & 1,
+                reserved: [0; 6],
+            },
             request_ms: u32::from(p.u8() % 4) * 10,
             response_ms: u32::from(p.u8() % 4) * 10,
             stall_ms: u32::from(p.u8() % 4) * 10,
         };
-        let lens_ok = !p.u8().is_multiple_of(8);
-        if !lens_ok {
-            opts.via_len += 1 + u32::from(p.u8() % 4);
+        // A span past the end of the strings is refused.
+        let spans_ok = !p.u8().is_multiple_of(8);
+        if !spans_ok {
+            opts.rewrite.via.len += 1 + u32::from(p.u8() % 4);
         }
         let null_opts = p.u8().is_multiple_of(16);
         let o = or_null(null_opts, &opts);
@@ -107,8 +113,7 @@ impl Interp {
             && c >= 0
             && u >= 0
             && !null_opts
-            && lens_ok
-            && opts.flags & !(OFFHEAP_SESSION_SET_HOST | OFFHEAP_SESSION_APPEND_FORWARDED) == 0;
+            && spans_ok;
         if !valid {
             assert_ne!(
                 st,
