@@ -332,3 +332,28 @@ func TestEngineSessionSubmitCostsOneCgoCallAndNoAllocation(t *testing.T) {
 		t.Fatalf("%.1f allocations per submit-and-complete round, want 0", n)
 	}
 }
+
+// TestEngineSessionOptionStringsHaveALimit: the four rewrite strings of a session travel in
+// one 1 KiB array; more is ErrTooLarge before anything is submitted, and the engine takes the
+// next session.
+func TestEngineSessionOptionStringsHaveALimit(t *testing.T) {
+	e, _, c, u, _, cbuf, ubuf := sessionRig(t)
+	long := make([]byte, 600)
+	for i := range long {
+		long[i] = 'x'
+	}
+	opts := &SessionOptions{Host: string(long), SetHost: true, Via: string(long), RequestTimeout: time.Millisecond}
+	if err := e.SubmitSession(1, c, u, cbuf, ubuf, opts); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("1200 bytes of strings: %v, want ErrTooLarge", err)
+	}
+	opts.Via = "offheap"
+	if err := e.SubmitSession(1, c, u, cbuf, ubuf, opts); err != nil {
+		t.Fatalf("then 607 bytes: %v", err)
+	}
+	comps := make([]Completion, 1)
+	if n, err := e.Wait(context.Background(), comps); err != nil || n != 1 || comps[0].Session != SessionRequest {
+		t.Fatalf("Wait = %d, %v, %+v", n, err, comps[0])
+	}
+	syscall.Close(comps[0].ClientFd)
+	syscall.Close(comps[0].UpstreamFd)
+}
