@@ -229,8 +229,9 @@ func (p *engineProxy) close() {
 // ProxyListen hands the engine's proxy a listening socket (a *net.TCPListener, or anything
 // with a SyscallConn): it serves its own duplicate, so closing ln afterwards does not stop it
 // (Engine.ProxyShutdown does). Close ln once this returns: left open, it stays in Go's
-// netpoller, which then wakes at every connection the engine accepts. worker -1: every worker accepts on it (the kernel wakes one per
-// connection); 0 or more: only that worker (for one SO_REUSEPORT listener per worker).
+// netpoller, which then wakes at every connection the engine accepts. worker -1: every worker
+// accepts on it (the kernel wakes one per connection); 0 or more: only that worker (for one
+// SO_REUSEPORT listener per worker).
 func (e *Engine) ProxyListen(ln syscall.Conn, worker int) error {
 	const op = "Engine.ProxyListen"
 	h, ok := e.h.get()

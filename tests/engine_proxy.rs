@@ -781,8 +781,7 @@ fn wait_event(e: &Engine) -> (usize, offheap::engine::ProxyEvent) {
 fn shutdown_closes_idle_clients_and_finishes_busy_ones() {
     let _s = serial();
     let up = upstream();
-    offheap::relay::trim();
-    let fds = common::open_fd_count();
+    let fds = common::Fds::now();
     {
         let p = proxy(vec![up.addr], |c| {
             c.timeouts = ProxyTimeouts {
@@ -810,21 +809,8 @@ fn shutdown_closes_idle_clients_and_finishes_busy_ones() {
         );
     }
     // Earlier tests' upstream threads close their ends of the connections as the proxy's
-    // close reaches them, possibly after `fds` was counted: the count may fall below it, so
-    // the check waits for it to come down to it, never above.
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        offheap::relay::trim();
-        let now = common::open_fd_count();
-        if now <= fds {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "every fd is closed: {now} open, {fds} before"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    // close reaches them, possibly after `fds` was counted.
+    fds.assert_back_within(Duration::from_secs(2));
 }
 
 #[test]

@@ -475,11 +475,13 @@ pub unsafe extern "C" fn offheap_aggregator_remove(
     now: i64,
     out: *mut u64,
 ) -> offheap_status {
+    const ALL: u32 = offheap_removal::All as u32;
+    const IDLE: u32 = offheap_removal::Idle as u32;
     let removed = || {
         let agg = handle::get::<Aggregator>(aggregator)?;
         match what {
-            w if w == offheap_removal::All as u32 => Ok(agg.clear()),
-            w if w == offheap_removal::Idle as u32 => Ok(agg.evict_idle(now)),
+            ALL => Ok(agg.clear()),
+            IDLE => Ok(agg.evict_idle(now)),
             _ => Err(offheap_status::InvalidArgument),
         }
     };

@@ -57,6 +57,26 @@ impl Fds {
         offheap::relay::trim();
         assert_eq!(open_fd_count(), self.0, "fds leaked");
     }
+
+    /// Waits up to `within` for the count to come down to this one, never above it: for tests
+    /// after which threads of earlier ones (an upstream's, say) may still close sockets that
+    /// were open when this count was taken.
+    pub fn assert_back_within(&self, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            offheap::relay::trim();
+            let now = open_fd_count();
+            if now <= self.0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fds leaked: {now} open, {} before",
+                self.0
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// Serialises the tests of one test binary that share process-wide state (fd counts, relay
